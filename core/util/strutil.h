@@ -1,0 +1,20 @@
+// Small string helpers shared by the core, the plugin and the daemon.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace iptv {
+
+std::vector<std::string> split(std::string_view s, char sep, bool skip_empty = true);
+std::string trim(std::string_view s);
+bool starts_with(std::string_view s, std::string_view prefix);
+bool ends_with(std::string_view s, std::string_view suffix);
+
+// Damerau-free Levenshtein distance, for "did you mean" suggestions.
+size_t edit_distance(std::string_view a, std::string_view b);
+// The candidate closest to `word`, or "" when none is close enough to be a plausible typo.
+std::string nearest(std::string_view word, const std::vector<std::string> &candidates);
+
+}  // namespace iptv

@@ -1,0 +1,11 @@
+// iptvctl subcommands. Each lives in its own cmd_*.cpp; main.cpp only dispatches.
+#pragma once
+
+namespace iptvctl {
+
+// Each returns the process exit code. argv[0] is the subcommand name.
+int cmd_validate(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+
+}  // namespace iptvctl
