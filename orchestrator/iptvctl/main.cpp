@@ -14,7 +14,8 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {"validate", iptvctl::cmd_validate, "validate channel records: validate [--format json] PATH..."},
+    {"validate", iptvctl::cmd_validate,
+     "validate channel records: validate [--format json] PATH..."},
     {"token", iptvctl::cmd_token, "mint a playback URL with a signed token"},
     {"probe", iptvctl::cmd_probe, "check a live HLS stream as a viewer would"},
 };

@@ -9,6 +9,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   return ret;
 }
 
-GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, iptv,
-                  "IPTV channel elements: ABR ladder, multi-rendition HLS sink, stream-health probe",
-                  plugin_init, VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
+GST_PLUGIN_DEFINE(
+    GST_VERSION_MAJOR, GST_VERSION_MINOR, iptv,
+    "IPTV channel elements: ABR ladder, multi-rendition HLS sink, stream-health probe", plugin_init,
+    VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

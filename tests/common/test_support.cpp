@@ -56,7 +56,9 @@ GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gsize n_f
 
 }  // namespace
 
-void install_glog_guard() { g_log_set_writer_func(writer, nullptr, nullptr); }
+void install_glog_guard() {
+  g_log_set_writer_func(writer, nullptr, nullptr);
+}
 
 void init_gstreamer_if_linked(int *argc, char ***argv) {
   if (gst_init) gst_init(argc, argv);
