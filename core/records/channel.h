@@ -1,0 +1,129 @@
+// The channel record: the contract between the people who keep channels/*.yaml in git and the
+// daemon that runs them. Every field has a default, so a minimal record is five lines. The
+// article's control record (channel_id, status, source_type, profiles, access, failover,
+// observability) loads exactly as written; the rest extends it. See docs/channels.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "records/profiles.h"
+
+namespace iptv {
+
+enum class ChannelStatus { kActive, kDisabled, kRetired };
+enum class EncoderChoice { kAuto, kX264, kVaapi, kNvenc };
+enum class PlaylistType { kLive, kEvent, kVod };
+enum class SequenceMode { kEpoch, kCounter };
+enum class SourceKind { kUdp, kSrt, kRtmp, kRtsp, kHls, kFile, kTest, kNone };
+enum class OutputKind { kSrt, kRtmp, kUdp };
+enum class PlacementRole { kAny, kEdge, kCloud };
+
+struct SourceSpec {
+  std::string uri;  // udp://, srt://, rtmp(s)://, rtsp://, http(s)://...m3u8, file://, test://
+  SourceKind kind = SourceKind::kTest;
+  int program = 0;        // MPEG-TS program number (udp); 0 = the first one
+  int latency_ms = 200;   // SRT/RTSP jitter latency
+  std::string interface;  // udp multicast interface (optional)
+};
+
+struct Rights {
+  std::string owner;
+  std::string licence;
+  std::vector<std::string> regions;  // where the licence allows distribution; empty = anywhere
+  std::string expires;               // ISO 8601 date or date-time (UTC); empty = no expiry
+  int64_t expires_unix = 0;          // parsed `expires` (0 = none)
+};
+
+struct Access {
+  std::vector<std::string> regions;  // `region:` string or list
+  bool account_required = true;
+};
+
+struct Failover {
+  bool enabled = false;
+  std::string backup_source;  // another channel_id
+  double primary_loss_seconds = 3.0;
+  double return_after_seconds = 10.0;
+  std::vector<std::string> triggers;  // silence, black, freeze
+};
+
+struct Observability {
+  double alert_after_segment_gap_seconds = 12.0;
+};
+
+struct Quality {
+  double silence_threshold_db = -60.0;
+  double silence_seconds = 10.0;
+  double black_threshold = 0.08;  // mean luma as a fraction of full scale
+  double black_seconds = 10.0;
+  double freeze_seconds = 15.0;
+};
+
+struct HlsSettings {
+  double segment_seconds = 4.0;
+  int window_segments = 6;
+  double dvr_seconds = 0.0;
+  PlaylistType playlist_type = PlaylistType::kLive;
+  SequenceMode sequence_mode = SequenceMode::kEpoch;
+};
+
+struct Output {
+  OutputKind kind = OutputKind::kSrt;
+  std::string uri;
+};
+
+struct Epg {
+  std::string tvg_id;  // default: channel_id
+  std::string logo;
+  std::string group;
+  std::string schedule;  // path of an XMLTV or schedule file, relative to the record
+};
+
+struct Placement {
+  std::string node;  // empty = any node
+  PlacementRole role = PlacementRole::kAny;
+};
+
+struct ChannelRecord {
+  std::string file;  // where it was loaded from
+  int line = 1;      // line of channel_id, for messages
+  std::string content_sha256;
+
+  std::string channel_id;
+  std::string name;  // display name; default channel_id
+  ChannelStatus status = ChannelStatus::kActive;
+  std::string source_type = "licensed-live-feed";
+  SourceSpec source;
+  Rights rights;
+  std::vector<Profile> profiles;  // resolved; passthrough is a single entry with passthrough=true
+  EncoderChoice encoder = EncoderChoice::kAuto;
+  std::string preset = "veryfast";
+  double keyframe_interval_seconds = 2.0;
+  Access access;
+  Failover failover;
+  Observability observability;
+  Quality quality;
+  HlsSettings hls;
+  std::vector<Output> outputs;
+  Epg epg;
+  Placement placement;
+
+  bool passthrough() const { return profiles.size() == 1 && profiles[0].passthrough; }
+  // Test patterns need no rights; any other source needs an owner and a licence.
+  bool runnable_rights() const {
+    return source.kind == SourceKind::kTest || (!rights.owner.empty() && !rights.licence.empty());
+  }
+};
+
+const char *to_string(ChannelStatus s);
+const char *to_string(EncoderChoice e);
+const char *to_string(PlaylistType t);
+const char *to_string(SequenceMode m);
+const char *to_string(SourceKind k);
+const char *to_string(OutputKind k);
+const char *to_string(PlacementRole r);
+
+}  // namespace iptv

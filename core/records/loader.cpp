@@ -1,0 +1,811 @@
+#include "records/loader.h"
+
+#include <glib.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "util/atomic_file.h"
+#include "util/strutil.h"
+
+namespace fs = std::filesystem;
+
+namespace iptv {
+
+std::string LoadError::str() const {
+  if (file.empty()) return message;  // already positioned (profiles.yaml messages)
+  std::string s = file;
+  if (line > 0) s += ":" + std::to_string(line) + ":" + std::to_string(column > 0 ? column : 1);
+  s += ": ";
+  if (!path.empty()) s += path + ": ";
+  return s + message;
+}
+
+std::string sha256_hex(std::string_view data) {
+  gchar *h = g_compute_checksum_for_data(
+      G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(data.data()), data.size());
+  std::string out = h;
+  g_free(h);
+  return out;
+}
+
+const char *to_string(ChannelStatus s) {
+  switch (s) {
+    case ChannelStatus::kActive:
+      return "active";
+    case ChannelStatus::kDisabled:
+      return "disabled";
+    case ChannelStatus::kRetired:
+      return "retired";
+  }
+  return "?";
+}
+const char *to_string(EncoderChoice e) {
+  switch (e) {
+    case EncoderChoice::kAuto:
+      return "auto";
+    case EncoderChoice::kX264:
+      return "x264";
+    case EncoderChoice::kVaapi:
+      return "vaapi";
+    case EncoderChoice::kNvenc:
+      return "nvenc";
+  }
+  return "?";
+}
+const char *to_string(PlaylistType t) {
+  switch (t) {
+    case PlaylistType::kLive:
+      return "live";
+    case PlaylistType::kEvent:
+      return "event";
+    case PlaylistType::kVod:
+      return "vod";
+  }
+  return "?";
+}
+const char *to_string(SequenceMode m) {
+  return m == SequenceMode::kEpoch ? "epoch" : "counter";
+}
+const char *to_string(SourceKind k) {
+  switch (k) {
+    case SourceKind::kUdp:
+      return "udp";
+    case SourceKind::kSrt:
+      return "srt";
+    case SourceKind::kRtmp:
+      return "rtmp";
+    case SourceKind::kRtsp:
+      return "rtsp";
+    case SourceKind::kHls:
+      return "hls";
+    case SourceKind::kFile:
+      return "file";
+    case SourceKind::kTest:
+      return "test";
+    case SourceKind::kNone:
+      return "none";
+  }
+  return "?";
+}
+const char *to_string(OutputKind k) {
+  switch (k) {
+    case OutputKind::kSrt:
+      return "srt";
+    case OutputKind::kRtmp:
+      return "rtmp";
+    case OutputKind::kUdp:
+      return "udp";
+  }
+  return "?";
+}
+const char *to_string(PlacementRole r) {
+  switch (r) {
+    case PlacementRole::kAny:
+      return "any";
+    case PlacementRole::kEdge:
+      return "edge";
+    case PlacementRole::kCloud:
+      return "cloud";
+  }
+  return "?";
+}
+
+namespace {
+
+const std::vector<std::string> kSourceTypes = {"licensed-live-feed", "owned-content",
+                                               "public-domain", "creative-commons", "test-pattern"};
+const std::vector<std::string> kTriggers = {"silence", "black", "freeze"};
+const std::vector<std::string> kPresets = {"ultrafast", "superfast", "veryfast", "faster",  "fast",
+                                           "medium",    "slow",      "slower",   "veryslow"};
+
+// Walks one record, collecting errors with positions and paths.
+class Walker {
+ public:
+  Walker(const std::string &file, std::vector<LoadError> &errors) : file_(file), errors_(errors) {}
+
+  void error(const YAML::Node &n, const std::string &path, const std::string &msg) {
+    LoadError e;
+    e.file = file_;
+    if (n.IsDefined()) {
+      e.line = n.Mark().line + 1;
+      e.column = n.Mark().column + 1;
+    }
+    e.path = path;
+    e.message = msg;
+    errors_.push_back(std::move(e));
+    ++count_;
+  }
+  int count() const { return count_; }
+
+  // Checks that `n` is a mapping with only `known` keys (and no duplicates).
+  bool mapping(const YAML::Node &n, const std::string &path,
+               const std::vector<std::string> &known) {
+    if (!n.IsMap()) {
+      error(n, path, "expected a mapping, got " + kind(n));
+      return false;
+    }
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      std::string key = it->first.Scalar();
+      std::string kp = path.empty() ? key : path + "." + key;
+      if (!seen.insert(key).second) error(it->first, kp, "duplicate key '" + key + "'");
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        std::string msg = "unknown key '" + key + "'";
+        std::string near = nearest(key, known);
+        if (!near.empty()) msg += " (did you mean '" + near + "'?)";
+        error(it->first, kp, msg);
+      }
+    }
+    return true;
+  }
+
+  static std::string kind(const YAML::Node &n) {
+    switch (n.Type()) {
+      case YAML::NodeType::Map:
+        return "a mapping";
+      case YAML::NodeType::Sequence:
+        return "a list";
+      case YAML::NodeType::Null:
+        return "nothing";
+      case YAML::NodeType::Scalar:
+        return "'" + n.Scalar() + "'";
+      default:
+        return "an undefined value";
+    }
+  }
+
+  bool str(const YAML::Node &n, const std::string &path, std::string &out, bool required = false) {
+    if (!n.IsDefined() || n.IsNull()) {
+      if (required) error(n, path, "is required");
+      return !required;
+    }
+    if (!n.IsScalar()) {
+      error(n, path, "expected a string, got " + kind(n));
+      return false;
+    }
+    if (n.Tag() == "!") {  // quoted: fine
+    }
+    out = n.Scalar();
+    if (required && trim(out).empty()) {
+      error(n, path, "must not be empty");
+      return false;
+    }
+    return true;
+  }
+
+  bool boolean(const YAML::Node &n, const std::string &path, bool &out) {
+    if (!n.IsDefined() || n.IsNull()) return true;
+    if (n.IsScalar()) {
+      const std::string &s = n.Scalar();
+      if (s == "true" || s == "True" || s == "TRUE") {
+        out = true;
+        return true;
+      }
+      if (s == "false" || s == "False" || s == "FALSE") {
+        out = false;
+        return true;
+      }
+    }
+    error(n, path, "expected true or false, got " + kind(n));
+    return false;
+  }
+
+  bool number(const YAML::Node &n, const std::string &path, double &out, double min, double max) {
+    if (!n.IsDefined() || n.IsNull()) return true;
+    double v = 0;
+    bool ok = n.IsScalar();
+    if (ok) {
+      const std::string &s = n.Scalar();
+      char *end = nullptr;
+      v = std::strtod(s.c_str(), &end);
+      ok = !s.empty() && end && *end == '\0' && std::isfinite(v);
+    }
+    if (!ok) {
+      error(n, path, "expected a number, got " + kind(n));
+      return false;
+    }
+    if (v < min || v > max) {
+      error(n, path, "must be between " + fmt(min) + " and " + fmt(max) + ", got " + n.Scalar());
+      return false;
+    }
+    out = v;
+    return true;
+  }
+
+  bool integer(const YAML::Node &n, const std::string &path, int &out, int min, int max) {
+    if (!n.IsDefined() || n.IsNull()) return true;
+    double v = 0;
+    if (!number(n, path, v, min, max)) return false;
+    if (v != std::floor(v)) {
+      error(n, path, "expected a whole number, got " + n.Scalar());
+      return false;
+    }
+    out = static_cast<int>(v);
+    return true;
+  }
+
+  bool choice(const YAML::Node &n, const std::string &path, const std::vector<std::string> &allowed,
+              std::string &out) {
+    if (!n.IsDefined() || n.IsNull()) return true;
+    std::string s;
+    if (!str(n, path, s)) return false;
+    if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
+      std::string msg = "unknown value '" + s + "' (expected one of: ";
+      for (size_t i = 0; i < allowed.size(); ++i) msg += (i ? ", " : "") + allowed[i];
+      msg += ")";
+      std::string near = nearest(s, allowed);
+      if (!near.empty()) msg += "; did you mean '" + near + "'?";
+      error(n, path, msg);
+      return false;
+    }
+    out = s;
+    return true;
+  }
+
+  // A string or a list of strings.
+  bool string_list(const YAML::Node &n, const std::string &path, std::vector<std::string> &out,
+                   bool allow_scalar) {
+    if (!n.IsDefined() || n.IsNull()) return true;
+    if (n.IsScalar() && allow_scalar) {
+      out = {n.Scalar()};
+      return true;
+    }
+    if (!n.IsSequence()) {
+      error(n, path,
+            std::string("expected a list") + (allow_scalar ? " or a string" : "") + ", got " +
+                kind(n));
+      return false;
+    }
+    out.clear();
+    bool ok = true;
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string s;
+      if (str(n[i], path + "[" + std::to_string(i) + "]", s, true))
+        out.push_back(s);
+      else
+        ok = false;
+    }
+    return ok;
+  }
+
+  static std::string fmt(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+  }
+
+ private:
+  std::string file_;
+  std::vector<LoadError> &errors_;
+  int count_ = 0;
+};
+
+bool valid_channel_id(const std::string &id) {
+  if (id.empty() || id.size() > 64) return false;
+  if (!g_ascii_isalnum(id[0])) return false;
+  for (char c : id)
+    if (!(g_ascii_islower(c) || g_ascii_isdigit(c) || c == '-' || c == '_')) return false;
+  return true;
+}
+
+bool host_port(const std::string &rest, bool host_optional) {
+  // rest: "host:port[/path][?query]"
+  std::string hp = rest.substr(0, rest.find_first_of("/?"));
+  size_t colon = hp.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = hp.substr(0, colon), port = hp.substr(colon + 1);
+  if (host.empty() && !host_optional) return false;
+  if (port.empty() || port.size() > 5) return false;
+  for (char c : port)
+    if (!g_ascii_isdigit(c)) return false;
+  int p = std::stoi(port);
+  return p > 0 && p < 65536;
+}
+
+// Validates a source URI and sets its kind. Returns an error message or "".
+std::string check_source_uri(const std::string &uri, SourceKind &kind) {
+  auto scheme_end = uri.find("://");
+  if (scheme_end == std::string::npos)
+    return "'" + uri +
+           "' is not a URI (expected udp://, srt://, rtmp://, rtsp://, "
+           "http(s)://...m3u8, file:// or test://)";
+  std::string scheme = uri.substr(0, scheme_end), rest = uri.substr(scheme_end + 3);
+  if (scheme == "udp") {
+    kind = SourceKind::kUdp;
+    if (!host_port(rest, true)) return "udp source needs a port: udp://239.0.0.1:5000";
+  } else if (scheme == "srt") {
+    kind = SourceKind::kSrt;
+    if (!host_port(rest, true)) return "srt source needs a port: srt://host:9000 or srt://:9000";
+    auto q = rest.find("mode=");
+    if (q != std::string::npos) {
+      std::string mode = rest.substr(q + 5, rest.find('&', q) - q - 5);
+      if (mode != "caller" && mode != "listener" && mode != "rendezvous")
+        return "srt mode '" + mode + "' must be caller, listener or rendezvous";
+    }
+  } else if (scheme == "rtmp" || scheme == "rtmps") {
+    kind = SourceKind::kRtmp;
+    if (rest.empty() || rest[0] == '/') return "rtmp source needs a host";
+  } else if (scheme == "rtsp" || scheme == "rtsps") {
+    kind = SourceKind::kRtsp;
+    if (rest.empty() || rest[0] == '/') return "rtsp source needs a host";
+  } else if (scheme == "http" || scheme == "https") {
+    kind = SourceKind::kHls;
+    std::string path = rest.substr(0, rest.find('?'));
+    if (rest.empty() || rest[0] == '/') return "http(s) source needs a host";
+    if (!ends_with(path, ".m3u8")) return "http(s) sources must be HLS playlists ending in .m3u8";
+  } else if (scheme == "file") {
+    kind = SourceKind::kFile;
+    if (rest.empty() || rest[0] != '/') return "file source needs an absolute path: file:///path";
+  } else if (scheme == "test") {
+    kind = SourceKind::kTest;
+  } else {
+    std::string near =
+        nearest(scheme, {"udp", "srt", "rtmp", "rtmps", "rtsp", "http", "https", "file", "test"});
+    return "unsupported source scheme '" + scheme + "'" +
+           (near.empty() ? "" : " (did you mean '" + near + "'?)");
+  }
+  return {};
+}
+
+// Parses YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (also with an offset) into unix seconds.
+bool parse_iso_time(const std::string &s, int64_t &out) {
+  std::string v = s;
+  if (v.size() == 10) v += "T00:00:00Z";
+  GDateTime *dt = g_date_time_new_from_iso8601(v.c_str(), nullptr);
+  if (!dt) return false;
+  out = g_date_time_to_unix(dt);
+  g_date_time_unref(dt);
+  return true;
+}
+
+const std::vector<std::string> kTopKeys = {
+    "channel_id", "name",     "status",        "source_type", "source",
+    "rights",     "profiles", "encoder",       "preset",      "keyframe_interval_seconds",
+    "access",     "failover", "observability", "quality",     "hls",
+    "outputs",    "epg",      "placement"};
+
+}  // namespace
+
+bool parse_channel(std::string_view text, const std::string &file, const ProfileCatalog &catalog,
+                   ChannelRecord &rec, std::vector<LoadError> &errors) {
+  Walker w(file, errors);
+  rec = ChannelRecord();
+  rec.file = file;
+  rec.content_sha256 = sha256_hex(text);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException &e) {
+    LoadError err;
+    err.file = file;
+    err.line = e.mark.line + 1;
+    err.column = e.mark.column + 1;
+    err.message = "YAML syntax error: " + e.msg;
+    errors.push_back(err);
+    return false;
+  }
+  if (!root.IsDefined() || root.IsNull()) {
+    LoadError err;
+    err.file = file;
+    err.line = 1;
+    err.column = 1;
+    err.message = "empty file: a channel record needs at least channel_id and source";
+    errors.push_back(err);
+    return false;
+  }
+  if (!w.mapping(root, "", kTopKeys)) return false;
+
+  if (w.str(root["channel_id"], "channel_id", rec.channel_id, true)) {
+    rec.line = root["channel_id"].IsDefined() ? root["channel_id"].Mark().line + 1 : 1;
+    if (!rec.channel_id.empty() && !valid_channel_id(rec.channel_id))
+      w.error(root["channel_id"], "channel_id",
+              "'" + rec.channel_id +
+                  "' must be 1-64 lowercase letters, digits, '-' or '_', starting with a letter "
+                  "or digit");
+  }
+  w.str(root["name"], "name", rec.name);
+  if (rec.name.empty()) rec.name = rec.channel_id;
+
+  std::string v;
+  if (w.choice(root["status"], "status", {"active", "disabled", "retired"}, v) && !v.empty())
+    rec.status = v == "active"     ? ChannelStatus::kActive
+                 : v == "disabled" ? ChannelStatus::kDisabled
+                                   : ChannelStatus::kRetired;
+  v.clear();
+  if (w.choice(root["source_type"], "source_type", kSourceTypes, v) && !v.empty())
+    rec.source_type = v;
+
+  // source: a URI string, or a mapping. Optional at load time (the article's record has none):
+  // a channel without one loads, is reported by record_warnings(), and does not start.
+  const YAML::Node src = root["source"];
+  if (src.IsDefined() && !src.IsNull()) {
+    YAML::Node uri_node = src;
+    bool ok = true;
+    if (src.IsMap()) {
+      ok = w.mapping(src, "source", {"uri", "program", "latency_ms", "interface"});
+      uri_node = src["uri"];
+      w.integer(src["program"], "source.program", rec.source.program, 0, 65535);
+      w.integer(src["latency_ms"], "source.latency_ms", rec.source.latency_ms, 0, 10000);
+      w.str(src["interface"], "source.interface", rec.source.interface);
+    }
+    std::string path = src.IsMap() ? "source.uri" : "source";
+    if (ok && w.str(uri_node, path, rec.source.uri, true) && !rec.source.uri.empty()) {
+      std::string err = check_source_uri(rec.source.uri, rec.source.kind);
+      if (!err.empty()) w.error(uri_node, path, err);
+    }
+  } else {
+    rec.source.kind = SourceKind::kNone;
+  }
+  if (rec.source.kind == SourceKind::kTest && !root["source_type"].IsDefined())
+    rec.source_type = "test-pattern";
+  if (rec.source.kind == SourceKind::kTest && rec.source_type != "test-pattern" &&
+      root["source_type"].IsDefined())
+    w.error(root["source_type"], "source_type",
+            "a test:// source is a test pattern: use source_type: test-pattern");
+
+  // rights: owner and licence of the content. The daemon refuses to run a non-test source
+  // without them (record_warnings() says so at validation time).
+  const YAML::Node rights = root["rights"];
+  if (rights.IsDefined() && !rights.IsNull()) {
+    if (w.mapping(rights, "rights", {"owner", "licence", "regions", "expires"})) {
+      w.str(rights["owner"], "rights.owner", rec.rights.owner, true);
+      w.str(rights["licence"], "rights.licence", rec.rights.licence, true);
+      w.string_list(rights["regions"], "rights.regions", rec.rights.regions, false);
+      if (w.str(rights["expires"], "rights.expires", rec.rights.expires) &&
+          !rec.rights.expires.empty() &&
+          !parse_iso_time(rec.rights.expires, rec.rights.expires_unix))
+        w.error(rights["expires"], "rights.expires",
+                "'" + rec.rights.expires +
+                    "' is not an ISO 8601 date (2027-12-31) or UTC time (2027-12-31T23:59:59Z)");
+    }
+  }
+
+  // profiles
+  const YAML::Node profiles = root["profiles"];
+  if (profiles.IsDefined() && !profiles.IsNull()) {
+    if (!profiles.IsSequence() || profiles.size() == 0) {
+      w.error(profiles, "profiles", "expected a non-empty list of profile names");
+    } else {
+      std::set<std::string> seen;
+      for (size_t i = 0; i < profiles.size(); ++i) {
+        std::string p = "profiles[" + std::to_string(i) + "]", name, err;
+        if (!w.str(profiles[i], p, name, true)) continue;
+        if (!seen.insert(name).second) {
+          w.error(profiles[i], p, "duplicate profile '" + name + "'");
+          continue;
+        }
+        auto prof = catalog.resolve(name, &err);
+        if (!prof) {
+          w.error(profiles[i], p, err);
+          continue;
+        }
+        if (prof->passthrough && profiles.size() > 1) {
+          w.error(profiles[i], p, "'passthrough' cannot be combined with transcode profiles");
+          continue;
+        }
+        rec.profiles.push_back(*prof);
+      }
+    }
+  } else {
+    for (const char *d : {"720p-3mbps", "480p-1mbps"}) rec.profiles.push_back(*catalog.resolve(d));
+  }
+
+  v.clear();
+  if (w.choice(root["encoder"], "encoder", {"auto", "x264", "vaapi", "nvenc"}, v) && !v.empty())
+    rec.encoder = v == "auto"    ? EncoderChoice::kAuto
+                  : v == "x264"  ? EncoderChoice::kX264
+                  : v == "vaapi" ? EncoderChoice::kVaapi
+                                 : EncoderChoice::kNvenc;
+  v.clear();
+  if (w.choice(root["preset"], "preset", kPresets, v) && !v.empty()) rec.preset = v;
+  w.number(root["keyframe_interval_seconds"], "keyframe_interval_seconds",
+           rec.keyframe_interval_seconds, 0.5, 10);
+
+  const YAML::Node access = root["access"];
+  if (access.IsDefined() && !access.IsNull() &&
+      w.mapping(access, "access", {"region", "account_required"})) {
+    w.string_list(access["region"], "access.region", rec.access.regions, true);
+    w.boolean(access["account_required"], "access.account_required", rec.access.account_required);
+  }
+
+  const YAML::Node fo = root["failover"];
+  if (fo.IsDefined() && !fo.IsNull() &&
+      w.mapping(fo, "failover",
+                {"enabled", "backup_source", "primary_loss_seconds", "return_after_seconds",
+                 "triggers"})) {
+    w.boolean(fo["enabled"], "failover.enabled", rec.failover.enabled);
+    w.str(fo["backup_source"], "failover.backup_source", rec.failover.backup_source);
+    w.number(fo["primary_loss_seconds"], "failover.primary_loss_seconds",
+             rec.failover.primary_loss_seconds, 0.5, 300);
+    w.number(fo["return_after_seconds"], "failover.return_after_seconds",
+             rec.failover.return_after_seconds, 0, 3600);
+    if (w.string_list(fo["triggers"], "failover.triggers", rec.failover.triggers, false)) {
+      for (size_t i = 0; i < rec.failover.triggers.size(); ++i) {
+        std::string t;
+        w.choice(fo["triggers"][i], "failover.triggers[" + std::to_string(i) + "]", kTriggers, t);
+      }
+    }
+    if (rec.failover.enabled && rec.failover.backup_source.empty())
+      w.error(fo, "failover.backup_source", "is required when failover.enabled is true");
+    if (!rec.failover.backup_source.empty() && rec.failover.backup_source == rec.channel_id)
+      w.error(fo["backup_source"], "failover.backup_source", "a channel cannot be its own backup");
+  }
+
+  const YAML::Node obs = root["observability"];
+  if (obs.IsDefined() && !obs.IsNull() &&
+      w.mapping(obs, "observability", {"alert_after_segment_gap_seconds"}))
+    w.number(obs["alert_after_segment_gap_seconds"],
+             "observability.alert_after_segment_gap_seconds",
+             rec.observability.alert_after_segment_gap_seconds, 1, 3600);
+
+  const YAML::Node q = root["quality"];
+  if (q.IsDefined() && !q.IsNull() &&
+      w.mapping(q, "quality",
+                {"silence_threshold_db", "silence_seconds", "black_threshold", "black_seconds",
+                 "freeze_seconds"})) {
+    w.number(q["silence_threshold_db"], "quality.silence_threshold_db",
+             rec.quality.silence_threshold_db, -120, 0);
+    w.number(q["silence_seconds"], "quality.silence_seconds", rec.quality.silence_seconds, 0.5,
+             3600);
+    w.number(q["black_threshold"], "quality.black_threshold", rec.quality.black_threshold, 0, 1);
+    w.number(q["black_seconds"], "quality.black_seconds", rec.quality.black_seconds, 0.5, 3600);
+    w.number(q["freeze_seconds"], "quality.freeze_seconds", rec.quality.freeze_seconds, 0.5, 3600);
+  }
+
+  const YAML::Node hls = root["hls"];
+  if (hls.IsDefined() && !hls.IsNull() &&
+      w.mapping(hls, "hls",
+                {"segment_seconds", "window_segments", "dvr_seconds", "playlist_type",
+                 "sequence_mode"})) {
+    w.number(hls["segment_seconds"], "hls.segment_seconds", rec.hls.segment_seconds, 1, 30);
+    w.integer(hls["window_segments"], "hls.window_segments", rec.hls.window_segments, 3, 1000);
+    w.number(hls["dvr_seconds"], "hls.dvr_seconds", rec.hls.dvr_seconds, 0, 7 * 86400);
+    v.clear();
+    if (w.choice(hls["playlist_type"], "hls.playlist_type", {"live", "event", "vod"}, v) &&
+        !v.empty())
+      rec.hls.playlist_type = v == "live"    ? PlaylistType::kLive
+                              : v == "event" ? PlaylistType::kEvent
+                                             : PlaylistType::kVod;
+    v.clear();
+    if (w.choice(hls["sequence_mode"], "hls.sequence_mode", {"epoch", "counter"}, v) && !v.empty())
+      rec.hls.sequence_mode = v == "epoch" ? SequenceMode::kEpoch : SequenceMode::kCounter;
+  }
+  // Segments cut on keyframes: the segment length must be a whole number of GOPs.
+  if (!rec.passthrough() && rec.keyframe_interval_seconds > 0) {
+    double ratio = rec.hls.segment_seconds / rec.keyframe_interval_seconds;
+    if (std::fabs(ratio - std::round(ratio)) > 1e-6 || ratio < 1)
+      w.error(hls.IsDefined() && hls["segment_seconds"].IsDefined() ? hls["segment_seconds"] : root,
+              "hls.segment_seconds",
+              "must be a whole multiple of keyframe_interval_seconds (" +
+                  Walker::fmt(rec.keyframe_interval_seconds) + "), got " +
+                  Walker::fmt(rec.hls.segment_seconds));
+  }
+
+  const YAML::Node outs = root["outputs"];
+  if (outs.IsDefined() && !outs.IsNull()) {
+    if (!outs.IsSequence()) {
+      w.error(outs, "outputs", "expected a list of outputs, got " + Walker::kind(outs));
+    } else {
+      for (size_t i = 0; i < outs.size(); ++i) {
+        std::string p = "outputs[" + std::to_string(i) + "]";
+        if (!w.mapping(outs[i], p, {"type", "uri"})) continue;
+        Output o;
+        std::string t;
+        if (!w.choice(outs[i]["type"], p + ".type", {"srt", "rtmp", "udp"}, t)) continue;
+        if (t.empty()) {
+          w.error(outs[i], p + ".type", "is required (srt, rtmp or udp)");
+          continue;
+        }
+        o.kind = t == "srt" ? OutputKind::kSrt : t == "rtmp" ? OutputKind::kRtmp : OutputKind::kUdp;
+        if (!w.str(outs[i]["uri"], p + ".uri", o.uri, true)) continue;
+        std::string scheme = o.uri.substr(0, o.uri.find("://"));
+        bool match = (t == "rtmp" && (scheme == "rtmp" || scheme == "rtmps")) || scheme == t;
+        if (o.uri.find("://") == std::string::npos || !match)
+          w.error(outs[i]["uri"], p + ".uri",
+                  "'" + o.uri + "' does not match type " + t + " (expected " + t + "://...)");
+        else if (t != "rtmp" && !host_port(o.uri.substr(o.uri.find("://") + 3), t == "srt"))
+          w.error(outs[i]["uri"], p + ".uri", "'" + o.uri + "' needs host:port");
+        rec.outputs.push_back(o);
+      }
+    }
+  }
+
+  const YAML::Node epg = root["epg"];
+  if (epg.IsDefined() && !epg.IsNull() &&
+      w.mapping(epg, "epg", {"tvg_id", "logo", "group", "schedule"})) {
+    w.str(epg["tvg_id"], "epg.tvg_id", rec.epg.tvg_id);
+    w.str(epg["logo"], "epg.logo", rec.epg.logo);
+    w.str(epg["group"], "epg.group", rec.epg.group);
+    w.str(epg["schedule"], "epg.schedule", rec.epg.schedule);
+  }
+  if (rec.epg.tvg_id.empty()) rec.epg.tvg_id = rec.channel_id;
+
+  const YAML::Node pl = root["placement"];
+  if (pl.IsDefined() && !pl.IsNull() && w.mapping(pl, "placement", {"node", "role"})) {
+    w.str(pl["node"], "placement.node", rec.placement.node);
+    v.clear();
+    if (w.choice(pl["role"], "placement.role", {"any", "edge", "cloud"}, v) && !v.empty())
+      rec.placement.role = v == "any"    ? PlacementRole::kAny
+                           : v == "edge" ? PlacementRole::kEdge
+                                         : PlacementRole::kCloud;
+  }
+
+  for (auto &e : errors)
+    if (e.file == file && e.channel_id.empty()) e.channel_id = rec.channel_id;
+  return w.count() == 0;
+}
+
+std::vector<std::string> record_warnings(const ChannelRecord &r) {
+  std::vector<std::string> out;
+  if (r.source.kind == SourceKind::kNone)
+    out.push_back("no source: the channel loads but cannot start until source.uri is set");
+  else if (!r.runnable_rights())
+    out.push_back("no rights metadata (rights.owner, rights.licence): iptvd will not run a " +
+                  r.source_type + " source without them");
+  if (r.rights.expires_unix > 0 && r.rights.expires_unix < static_cast<int64_t>(std::time(nullptr)))
+    out.push_back("rights expired on " + r.rights.expires + ": iptvd will not run it");
+  return out;
+}
+
+void check_channel_set(const std::vector<ChannelRecord> &records, std::vector<LoadError> &errors) {
+  auto err = [&](const ChannelRecord &r, const std::string &path, const std::string &msg) {
+    LoadError e;
+    e.file = r.file;
+    e.line = r.line;
+    e.column = 1;
+    e.path = path;
+    e.message = msg;
+    e.channel_id = r.channel_id;
+    errors.push_back(e);
+  };
+  std::map<std::string, const ChannelRecord *> by_id;
+  for (const auto &r : records) {
+    auto [it, inserted] = by_id.emplace(r.channel_id, &r);
+    if (!inserted)
+      err(r, "channel_id",
+          "duplicate channel_id '" + r.channel_id + "' (also in " + it->second->file + ":" +
+              std::to_string(it->second->line) + ")");
+    std::string stem = fs::path(r.file).stem().string();
+    if (!r.file.empty() && stem != r.channel_id)
+      err(r, "channel_id",
+          "channel_id '" + r.channel_id + "' disagrees with the file name '" +
+              fs::path(r.file).filename().string() + "' (name the file " + r.channel_id + ".yaml)");
+  }
+  std::vector<std::string> ids;
+  for (auto &[id, r] : by_id) ids.push_back(id);
+  for (const auto &r : records) {
+    const std::string &b = r.failover.backup_source;
+    if (b.empty() || b == r.channel_id) continue;
+    if (!by_id.count(b)) {
+      std::string near = nearest(b, ids);
+      err(r, "failover.backup_source",
+          "backup_source '" + b + "' names no channel" +
+              (near.empty() ? "" : " (did you mean '" + near + "'?)"));
+      continue;
+    }
+    // Follow the backup chain; a cycle back to r is an error (reported once, on the first).
+    std::set<std::string> seen = {r.channel_id};
+    std::string cur = b;
+    std::vector<std::string> chain = {r.channel_id};
+    while (!cur.empty() && by_id.count(cur)) {
+      chain.push_back(cur);
+      if (cur == r.channel_id) break;
+      if (!seen.insert(cur).second) break;
+      cur = by_id[cur]->failover.backup_source;
+    }
+    if (chain.back() == r.channel_id && chain.size() > 1 &&
+        r.channel_id == *std::min_element(chain.begin(), chain.end() - 1)) {
+      std::string cycle;
+      for (size_t i = 0; i < chain.size(); ++i) cycle += (i ? " -> " : "") + chain[i];
+      err(r, "failover.backup_source", "failover cycle: " + cycle);
+    }
+  }
+}
+
+LoadResult load_channels(const std::vector<std::string> &paths) {
+  LoadResult res;
+  std::vector<std::pair<std::string, const ProfileCatalog *>> files;
+  std::map<std::string, ProfileCatalog> catalogs;  // per folder
+  auto catalog_for = [&](const fs::path &dir) -> const ProfileCatalog * {
+    std::string key = dir.string();
+    auto it = catalogs.find(key);
+    if (it != catalogs.end()) return &it->second;
+    ProfileCatalog &c = catalogs[key];
+    fs::path pf = dir / "profiles.yaml";
+    std::error_code ec;
+    if (fs::exists(pf, ec)) {
+      std::vector<std::string> errs;
+      if (!c.load_file(pf.string(), &errs)) {
+        for (auto &m : errs) {
+          LoadError e;
+          e.message = m;  // already "file:line:col: profiles.NAME: ..."
+          res.errors.push_back(e);
+        }
+      }
+    }
+    return &c;
+  };
+  for (const auto &p : paths) {
+    std::error_code ec;
+    fs::path path(p);
+    if (fs::is_directory(path, ec)) {
+      std::vector<std::string> found;
+      for (auto &e : fs::directory_iterator(path, ec)) {
+        std::string name = e.path().filename().string();
+        std::string ext = e.path().extension().string();
+        if ((ext == ".yaml" || ext == ".yml") && name != "profiles.yaml" && name[0] != '.')
+          found.push_back(e.path().string());
+      }
+      std::sort(found.begin(), found.end());
+      const ProfileCatalog *c = catalog_for(path);
+      for (auto &f : found) files.emplace_back(f, c);
+    } else if (fs::exists(path, ec)) {
+      files.emplace_back(p, catalog_for(path.has_parent_path() ? path.parent_path() : "."));
+    } else {
+      LoadError e;
+      e.file = p;
+      e.message = "no such file or directory";
+      res.errors.push_back(e);
+    }
+  }
+  std::vector<ChannelRecord> parsed;
+  for (auto &[f, cat] : files) {
+    res.files.push_back(f);
+    std::string text, err;
+    if (!read_file(f, text, &err)) {
+      LoadError e;
+      e.file = f;
+      e.message = err;
+      res.errors.push_back(e);
+      continue;
+    }
+    ChannelRecord rec;
+    bool ok = parse_channel(text, f, *cat, rec, res.errors);
+    if (ok)
+      parsed.push_back(rec);
+    else if (!rec.channel_id.empty()) {
+      // Still take part in cross-file checks so one bad file does not hide a duplicate.
+      ChannelRecord shadow;
+      shadow.file = rec.file;
+      shadow.line = rec.line;
+      shadow.channel_id = rec.channel_id;
+      shadow.failover = rec.failover;
+      parsed.push_back(shadow);
+      parsed.back().content_sha256.clear();
+    }
+  }
+  check_channel_set(parsed, res.errors);
+  std::set<std::string> bad_files;
+  for (auto &e : res.errors) bad_files.insert(e.file);
+  for (auto &r : parsed)
+    if (!r.content_sha256.empty() && !bad_files.count(r.file)) res.channels.push_back(r);
+  return res;
+}
+
+}  // namespace iptv
