@@ -48,6 +48,8 @@ struct Failover {
   double primary_loss_seconds = 3.0;
   double return_after_seconds = 10.0;
   std::vector<std::string> triggers;  // silence, black, freeze
+  int backup_source_line = 0;         // position of backup_source, for cross-file messages
+  int backup_source_column = 0;
 };
 
 struct Observability {

@@ -132,9 +132,10 @@ class Walker {
   void error(const YAML::Node &n, const std::string &path, const std::string &msg) {
     LoadError e;
     e.file = file_;
-    if (n.IsDefined()) {
-      e.line = n.Mark().line + 1;
-      e.column = n.Mark().column + 1;
+    YAML::Mark m = n.IsDefined() ? n.Mark() : last_map_mark_;  // missing: point at its parent
+    if (m.line >= 0) {
+      e.line = m.line + 1;
+      e.column = m.column + 1;
     }
     e.path = path;
     e.message = msg;
@@ -150,6 +151,7 @@ class Walker {
       error(n, path, "expected a mapping, got " + kind(n));
       return false;
     }
+    last_map_mark_ = n.Mark();
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
       std::string key = it->first.Scalar();
@@ -304,6 +306,7 @@ class Walker {
   std::string file_;
   std::vector<LoadError> &errors_;
   int count_ = 0;
+  YAML::Mark last_map_mark_ = YAML::Mark::null_mark();
 };
 
 bool valid_channel_id(const std::string &id) {
@@ -384,6 +387,8 @@ bool parse_iso_time(const std::string &s, int64_t &out) {
   return true;
 }
 
+constexpr size_t kMaxRecordBytes = 1 << 20;
+
 const std::vector<std::string> kTopKeys = {
     "channel_id", "name",     "status",        "source_type", "source",
     "rights",     "profiles", "encoder",       "preset",      "keyframe_interval_seconds",
@@ -392,10 +397,39 @@ const std::vector<std::string> kTopKeys = {
 
 }  // namespace
 
+static bool parse_channel_impl(std::string_view text, const std::string &file,
+                               const ProfileCatalog &catalog, ChannelRecord &rec,
+                               std::vector<LoadError> &errors);
+
 bool parse_channel(std::string_view text, const std::string &file, const ProfileCatalog &catalog,
                    ChannelRecord &rec, std::vector<LoadError> &errors) {
+  try {
+    return parse_channel_impl(text, file, catalog, rec, errors);
+  } catch (const YAML::Exception &e) {
+    // Defence in depth: the walker checks node kinds before reading them, so this is a bug, but
+    // a record must never take the loader (or the daemon) down.
+    LoadError err;
+    err.file = file;
+    err.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    err.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
+    err.message = std::string("unreadable record: ") + e.what();
+    errors.push_back(err);
+    return false;
+  }
+}
+
+static bool parse_channel_impl(std::string_view text, const std::string &file,
+                               const ProfileCatalog &catalog, ChannelRecord &rec,
+                               std::vector<LoadError> &errors) {
   Walker w(file, errors);
   rec = ChannelRecord();
+  if (text.size() > kMaxRecordBytes) {
+    LoadError err;
+    err.file = file;
+    err.message = "record is larger than 1 MiB; a channel record is a few hundred bytes";
+    errors.push_back(err);
+    return false;
+  }
   rec.file = file;
   rec.content_sha256 = sha256_hex(text);
   YAML::Node root;
@@ -445,11 +479,11 @@ bool parse_channel(std::string_view text, const std::string &file, const Profile
   // a channel without one loads, is reported by record_warnings(), and does not start.
   const YAML::Node src = root["source"];
   if (src.IsDefined() && !src.IsNull()) {
-    YAML::Node uri_node = src;
+    // Bind by construction: Node::operator= would assign through to the referenced node.
+    const YAML::Node uri_node = src.IsMap() ? src["uri"] : src;
     bool ok = true;
     if (src.IsMap()) {
       ok = w.mapping(src, "source", {"uri", "program", "latency_ms", "interface"});
-      uri_node = src["uri"];
       w.integer(src["program"], "source.program", rec.source.program, 0, 65535);
       w.integer(src["latency_ms"], "source.latency_ms", rec.source.latency_ms, 0, 10000);
       w.str(src["interface"], "source.interface", rec.source.interface);
@@ -540,7 +574,11 @@ bool parse_channel(std::string_view text, const std::string &file, const Profile
                 {"enabled", "backup_source", "primary_loss_seconds", "return_after_seconds",
                  "triggers"})) {
     w.boolean(fo["enabled"], "failover.enabled", rec.failover.enabled);
-    w.str(fo["backup_source"], "failover.backup_source", rec.failover.backup_source);
+    if (w.str(fo["backup_source"], "failover.backup_source", rec.failover.backup_source) &&
+        fo["backup_source"].IsDefined()) {
+      rec.failover.backup_source_line = fo["backup_source"].Mark().line + 1;
+      rec.failover.backup_source_column = fo["backup_source"].Mark().column + 1;
+    }
     w.number(fo["primary_loss_seconds"], "failover.primary_loss_seconds",
              rec.failover.primary_loss_seconds, 0.5, 300);
     w.number(fo["return_after_seconds"], "failover.return_after_seconds",
@@ -677,8 +715,9 @@ void check_channel_set(const std::vector<ChannelRecord> &records, std::vector<Lo
   auto err = [&](const ChannelRecord &r, const std::string &path, const std::string &msg) {
     LoadError e;
     e.file = r.file;
-    e.line = r.line;
-    e.column = 1;
+    bool at_backup = path == "failover.backup_source" && r.failover.backup_source_line > 0;
+    e.line = at_backup ? r.failover.backup_source_line : r.line;
+    e.column = at_backup ? r.failover.backup_source_column : 1;
     e.path = path;
     e.message = msg;
     e.channel_id = r.channel_id;
@@ -692,7 +731,7 @@ void check_channel_set(const std::vector<ChannelRecord> &records, std::vector<Lo
           "duplicate channel_id '" + r.channel_id + "' (also in " + it->second->file + ":" +
               std::to_string(it->second->line) + ")");
     std::string stem = fs::path(r.file).stem().string();
-    if (!r.file.empty() && stem != r.channel_id)
+    if (!r.file.empty() && stem != r.channel_id && valid_channel_id(r.channel_id))
       err(r, "channel_id",
           "channel_id '" + r.channel_id + "' disagrees with the file name '" +
               fs::path(r.file).filename().string() + "' (name the file " + r.channel_id + ".yaml)");

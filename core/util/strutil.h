@@ -12,7 +12,7 @@ std::string trim(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);
 
-// Damerau-free Levenshtein distance, for "did you mean" suggestions.
+// Edit distance (with adjacent transpositions), for "did you mean" suggestions.
 size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word`, or "" when none is close enough to be a plausible typo.
 std::string nearest(std::string_view word, const std::vector<std::string> &candidates);

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# iptvctl validate as a real process: exit codes, human output, JSON output.
+set -u
+ctl=$1 root=$2
+fail=0
+check() { # name expected_rc actual_rc
+  if [ "$2" != "$3" ]; then echo "FAIL $1: exit $3, expected $2"; fail=1; else echo "ok   $1"; fi
+}
+out=$("$ctl" validate "$root/channels" 2>&1); check "demo channels valid" 0 $?
+echo "$out" | grep -q "all valid" || { echo "FAIL no 'all valid' in: $out"; fail=1; }
+
+out=$("$ctl" validate "$root/tests/data/bad-channels/profile-typo.yaml" 2>&1); check "bad record" 1 $?
+want="$root/tests/data/bad-channels/profile-typo.yaml:5:5: profiles[1]: unknown profile '720p-3mbs' (did you mean '720p-3mbps'?)"
+echo "$out" | grep -qF "$want" || { echo "FAIL message: $out"; fail=1; }
+
+"$ctl" validate >/dev/null 2>&1; check "no path is a usage error" 2 $?
+"$ctl" validate --format xml "$root/channels" >/dev/null 2>&1; check "bad format is a usage error" 2 $?
+"$ctl" validate /nonexistent/channels >/dev/null 2>&1; check "missing path is invalid" 1 $?
+
+json=$("$ctl" validate --format json "$root/tests/data/bad-channels" 2>/dev/null); check "json bad folder" 1 $?
+echo "$json" | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["valid"] is False
+errs = j["errors"]
+assert len(errs) >= 25, len(errs)
+e = [x for x in errs if x["file"].endswith("profile-typo.yaml")][0]
+assert (e["line"], e["column"], e["path"]) == (5, 5, "profiles[1]"), e
+print("ok   json fields")' || fail=1
+
+json=$("$ctl" validate --format json "$root/tests/data/article"); check "article json" 0 $?
+echo "$json" | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+ids = sorted(c["channel_id"] for c in j["channels"])
+assert ids == ["local-news-hd", "local-news-sd"], ids
+assert all(c["warnings"] for c in j["channels"])
+print("ok   article json")' || fail=1
+exit $fail
