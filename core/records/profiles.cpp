@@ -135,7 +135,7 @@ bool ProfileCatalog::load_yaml(std::string_view text, const std::string &file,
   static const std::vector<std::string> kFields = {"width", "height", "kbps", "max_fps"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     std::string name = it->first.Scalar();
-    const YAML::Node &v = it->second;
+    const YAML::Node v = it->second;  // a copy: it->second lives in a temporary
     std::string path = "profiles." + name;
     if (name == "passthrough" || parse_explicit_profile(name)) {
       fail(it->first.Mark(), path + ": reserved profile name");
