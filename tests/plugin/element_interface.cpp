@@ -5,6 +5,7 @@
 // Usage: element_interface > schemas/iptv-elements.json   (run with the test environment)
 #include <gst/gst.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -71,6 +72,9 @@ nlohmann::json describe(GstElementFactory *factory) {
     g_free(cs);
     gst_caps_unref(caps);
   }
+  // The registry cache and a freshly loaded plugin list templates in different orders.
+  std::sort(pads.begin(), pads.end(),
+            [](const nlohmann::json &a, const nlohmann::json &b) { return a["name"] < b["name"]; });
   j["pads"] = pads;
   gst_object_unref(e);
   return j;
