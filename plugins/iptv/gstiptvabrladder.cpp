@@ -1,17 +1,788 @@
-// Skeleton: the owning issue replaces this with the real element.
+/**
+ * SECTION:element-iptvabrladder
+ * @title: iptvabrladder
+ *
+ * One raw video input, an ABR ladder of H.264 encoders whose keyframes fall on the same grid, so
+ * every rendition can be cut into segments at the same instants and a player can switch rungs at
+ * any segment boundary.
+ *
+ * - The sink pad takes any raw video; each rung converts and scales it itself
+ *   (`videoconvertscale`), keeping the source's display aspect ratio.
+ * - One source pad per rung (`src_0`, `src_1`, ... in #GstIptvAbrLadder:profiles order), created
+ *   when the profiles are set, carrying parsed H.264 (byte-stream, AU-aligned, profile and level
+ *   in the caps).
+ * - Keyframes: a downstream force-key-unit event goes to every rung for the first frame at or
+ *   after each multiple of #GstIptvAbrLadder:keyframe-interval, in UTC
+ *   (#GstIptvAbrLadder:keyframe-anchor=epoch: from the frame's reference timestamp meta when the
+ *   source carries one, else from the pipeline clock) or in running time. Encoders never add
+ *   keyframes of their own (no scene cuts; their GOP limit is twice the interval).
+ * - Rate control: VBV-constrained (maxrate 1.1x, buffer 0.8 s of the target bitrate).
+ * - Each rung encodes on its own thread (a queue). On a live input, a rung that cannot keep up
+ *   drops frames before its queue, counts them in #GstIptvAbrLadder:stats, and never stalls
+ *   the others.
+ * - A rung taller than the source is dropped (upscaling wastes bits): its pad sends EOS.
+ *
+ * Messages (element messages on the bus):
+ *  - `iptvabrladder-encoder-selected`, one per rung when the ladder starts: `pad` (string),
+ *    `rung` (guint), `profile` (string), `encoder` (string: the element factory),
+ *    `hardware` (boolean), `fallback-reason` (string; why better encoders were skipped, "" if
+ *    none).
+ *  - `iptvabrladder-rung-dropped`: `pad`, `rung`, `profile`, `reason` (string). A GStreamer
+ *    WARNING message naming the rung is posted too.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! iptvabrladder profiles=720p-3mbps,480p-1mbps name=l \
+ *   l.src_0 ! queue ! mpegtsmux ! filesink location=720p.ts \
+ *   l.src_1 ! queue ! mpegtsmux ! filesink location=480p.ts
+ * gst-launch-1.0 filesrc location=in.mp4 ! decodebin3 ! iptvabrladder keyframe-anchor=running-time
+ * \ profiles=1280x720@3000,640x360@800@30 preset=faster name=l l.src_0 ! fakesink l.src_1 !
+ * fakesink
+ * ]|
+ */
 #include "gstiptvabrladder.h"
+
+#include <gst/video/video.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
 #include "gstiptvelements.h"
+#include "ladderplan.h"
+#include "records/profiles.h"
+
+GST_DEBUG_CATEGORY_STATIC(abr_ladder_debug);
+#define GST_CAT_DEFAULT abr_ladder_debug
+
+// Lock order: priv->lock only (one lock). Never held while posting messages, sending events or
+// changing element state.
+
+enum class Anchor { kAuto, kEpoch, kRunningTime };
+
+namespace {
+
+constexpr guint kQueueBuffers = 8;  // per rung; a live rung drops above this
+
+struct Rung {
+  guint index = 0;
+  iptv::Profile profile;
+  iptv::RungPlan plan;
+  std::string encoder_factory;
+  std::string fallback_reason;
+  bool hardware = false;
+  GstPad *tee_pad = nullptr;  // request pad (ref held)
+  GstElement *queue = nullptr, *scale = nullptr, *scale_caps = nullptr, *rate = nullptr,
+             *rate_caps = nullptr, *encoder = nullptr, *parse = nullptr, *out_caps = nullptr;
+  GstPad *ghost = nullptr;
+  std::atomic<bool> dropped{false};
+  std::atomic<guint64> frames_in{0}, frames_out{0}, frames_dropped{0};
+  // fps over the last second of output (guarded by priv->lock)
+  GstClockTime fps_window_start = GST_CLOCK_TIME_NONE;
+  guint64 fps_window_frames = 0;
+  double fps = 0;
+};
+
+}  // namespace
+
+struct GstIptvAbrLadderPrivate {
+  std::mutex lock;
+  // Settings.
+  std::string profiles;
+  iptv::EncoderKind encoder = iptv::EncoderKind::kAuto;
+  iptv::HwFallback fallback = iptv::HwFallback::kSoftware;
+  double keyframe_interval = 2.0;
+  Anchor anchor = Anchor::kAuto;
+  std::string preset = "veryfast";
+
+  // Topology (built in the application thread when profiles are set, in NULL/READY).
+  GstElement *tee = nullptr;
+  GstPad *sink_ghost = nullptr;
+  std::vector<std::unique_ptr<Rung>> rungs;
+
+  // Streaming state.
+  GstSegment segment;
+  iptv::KeyframeGrid grid{2 * GST_SECOND};
+  bool live = false;
+  bool live_known = false;
+  bool use_epoch = false;
+  bool have_utc_offset = false;
+  gint64 utc_offset = 0;  // realtime - clock time, ns
+};
 
 struct _GstIptvAbrLadder {
   GstBin parent;
+  GstIptvAbrLadderPrivate *priv;
 };
 
 G_DEFINE_TYPE(GstIptvAbrLadder, gst_iptv_abr_ladder, GST_TYPE_BIN)
-GST_ELEMENT_REGISTER_DEFINE(iptvabrladder, "iptvabrladder", GST_RANK_NONE, GST_TYPE_IPTV_ABR_LADDER)
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(iptvabrladder, "iptvabrladder", GST_RANK_NONE,
+                                      GST_TYPE_IPTV_ABR_LADDER,
+                                      GST_DEBUG_CATEGORY_INIT(abr_ladder_debug, "iptvabrladder", 0,
+                                                              "IPTV ABR ladder"));
 
-static void gst_iptv_abr_ladder_class_init(GstIptvAbrLadderClass *klass) {
-  gst_element_class_set_static_metadata(GST_ELEMENT_CLASS(klass), "iptvabrladder (skeleton)",
-                                        "Generic", "Skeleton", "gst-iptv");
+enum {
+  PROP_0,
+  PROP_PROFILES,
+  PROP_ENCODER,
+  PROP_KEYFRAME_INTERVAL,
+  PROP_KEYFRAME_ANCHOR,
+  PROP_HW_FALLBACK,
+  PROP_PRESET,
+  PROP_STATS,
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-raw(ANY)"));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
+    "src_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
+    GST_STATIC_CAPS("video/x-h264, stream-format=(string)byte-stream, alignment=(string)au"));
+
+#define GST_TYPE_IPTV_ABR_LADDER_ENCODER (gst_iptv_abr_ladder_encoder_get_type())
+static GType gst_iptv_abr_ladder_encoder_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {(gint)iptv::EncoderKind::kAuto, "Best available: NVENC, then VA-API, then x264", "auto"},
+      {(gint)iptv::EncoderKind::kX264, "x264 (software)", "x264"},
+      {(gint)iptv::EncoderKind::kVaapi, "VA-API (vah264enc or vaapih264enc)", "vaapi"},
+      {(gint)iptv::EncoderKind::kNvenc, "NVIDIA NVENC (nvh264enc)", "nvenc"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstIptvAbrLadderEncoder", values));
+  return type;
 }
 
-static void gst_iptv_abr_ladder_init(GstIptvAbrLadder *) {}
+#define GST_TYPE_IPTV_ABR_LADDER_ANCHOR (gst_iptv_abr_ladder_anchor_get_type())
+static GType gst_iptv_abr_ladder_anchor_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {(gint)Anchor::kAuto, "epoch for live sources, running-time otherwise", "auto"},
+      {(gint)Anchor::kEpoch, "Keyframes where the frame's UTC time is a multiple of the interval",
+       "epoch"},
+      {(gint)Anchor::kRunningTime, "Keyframes on multiples of the interval in running time",
+       "running-time"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstIptvAbrLadderAnchor", values));
+  return type;
+}
+
+#define GST_TYPE_IPTV_ABR_LADDER_FALLBACK (gst_iptv_abr_ladder_fallback_get_type())
+static GType gst_iptv_abr_ladder_fallback_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {(gint)iptv::HwFallback::kSoftware, "Fall back to x264 when hardware is missing or fails",
+       "software"},
+      {(gint)iptv::HwFallback::kFail, "Fail when the chosen hardware encoder is unavailable",
+       "fail"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstIptvAbrLadderFallback", values));
+  return type;
+}
+
+// ---- encoders ----
+
+static bool factory_exists(const std::string &name) {
+  GstElementFactory *f = gst_element_factory_find(name.c_str());
+  if (!f) return false;
+  gst_object_unref(f);
+  return true;
+}
+
+// A hardware encoder opens its device going to READY (NVENC: a full session budget shows up as
+// an out-of-memory error there); try it in isolation.
+static bool encoder_opens(const std::string &name) {
+  if (name == "x264enc") return true;
+  GstElement *e = gst_element_factory_make(name.c_str(), nullptr);
+  if (!e) return false;
+  bool ok = gst_element_set_state(e, GST_STATE_READY) != GST_STATE_CHANGE_FAILURE;
+  gst_element_set_state(e, GST_STATE_NULL);
+  gst_object_unref(e);
+  return ok;
+}
+
+static bool has_property(GstElement *e, const char *name) {
+  return g_object_class_find_property(G_OBJECT_GET_CLASS(e), name) != nullptr;
+}
+
+// Configures an encoder for HLS: VBV-constrained bitrate, GOP limit twice the keyframe interval
+// (the grid forces the real keyframes), no scene-cut keyframes, the speed preset.
+static void configure_encoder(GstElement *enc, const std::string &factory, int kbps,
+                              double interval, const std::string &preset) {
+  iptv::RateControl rc = iptv::rate_control_for(kbps);
+  guint gop = (guint)(interval * 120 + 1);  // frames at up to 60 fps, twice the interval
+  if (factory == "x264enc") {
+    gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", preset.c_str());
+    gst_util_set_object_arg(G_OBJECT(enc), "pass", "cbr");
+    g_object_set(enc, "bitrate", (guint)rc.bitrate_kbps, "key-int-max", gop, "b-adapt", FALSE,
+                 nullptr);
+    gchar *opts = g_strdup_printf("scenecut=0:vbv-maxrate=%d:vbv-bufsize=%d", rc.maxrate_kbps,
+                                  rc.bufsize_kbits);
+    g_object_set(enc, "option-string", opts, nullptr);
+    g_free(opts);
+    return;
+  }
+  // Hardware encoders (properties checked, as they vary between elements and versions).
+  if (has_property(enc, "bitrate")) g_object_set(enc, "bitrate", (guint)rc.bitrate_kbps, nullptr);
+  if (has_property(enc, "max-bitrate"))
+    g_object_set(enc, "max-bitrate", (guint)rc.maxrate_kbps, nullptr);
+  if (has_property(enc, "rate-control"))
+    gst_util_set_object_arg(G_OBJECT(enc), "rate-control", "cbr");
+  if (has_property(enc, "rc-mode")) gst_util_set_object_arg(G_OBJECT(enc), "rc-mode", "cbr");
+  if (has_property(enc, "gop-size")) g_object_set(enc, "gop-size", (gint)gop, nullptr);
+  if (has_property(enc, "key-int-max")) g_object_set(enc, "key-int-max", gop, nullptr);
+  if (has_property(enc, "bframes")) g_object_set(enc, "bframes", 0, nullptr);
+}
+
+// ---- topology ----
+
+static void clear_rungs(GstIptvAbrLadder *self) {
+  GstIptvAbrLadderPrivate *p = self->priv;
+  for (auto &r : p->rungs) {
+    GstElement *els[] = {r->queue,     r->scale,   r->scale_caps, r->rate,
+                         r->rate_caps, r->encoder, r->parse,      r->out_caps};
+    if (r->ghost) {
+      gst_pad_set_active(r->ghost, FALSE);
+      gst_element_remove_pad(GST_ELEMENT(self), r->ghost);
+    }
+    for (GstElement *e : els)
+      if (e) {
+        gst_element_set_state(e, GST_STATE_NULL);
+        gst_bin_remove(GST_BIN(self), e);
+      }
+    if (r->tee_pad) {
+      gst_element_release_request_pad(p->tee, r->tee_pad);
+      gst_object_unref(r->tee_pad);
+    }
+  }
+  p->rungs.clear();
+}
+
+static GstPadProbeReturn rung_in_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data);
+static GstPadProbeReturn rung_out_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data);
+
+static gboolean build_rungs(GstIptvAbrLadder *self, const std::string &list, GError **error) {
+  GstIptvAbrLadderPrivate *p = self->priv;
+  iptv::ProfileCatalog catalog;
+  std::vector<iptv::Profile> profiles;
+  std::string err;
+  if (!iptv::parse_profile_list(list, catalog, profiles, &err)) {
+    g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "profiles: %s", err.c_str());
+    return FALSE;
+  }
+  clear_rungs(self);
+  for (size_t i = 0; i < profiles.size(); ++i) {
+    auto r = std::make_unique<Rung>();
+    r->index = (guint)i;
+    r->profile = profiles[i];
+    auto candidates = iptv::encoder_candidates(p->encoder, p->fallback);
+    auto chosen =
+        iptv::choose_encoder(candidates, factory_exists, encoder_opens, &r->fallback_reason);
+    if (!chosen) {
+      g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+                  "rung %zu (%s): no usable encoder (%s)", i, profiles[i].name.c_str(),
+                  r->fallback_reason.c_str());
+      clear_rungs(self);
+      return FALSE;
+    }
+    r->encoder_factory = *chosen;
+    r->hardware = *chosen != "x264enc";
+    r->queue = gst_element_factory_make("queue", nullptr);
+    r->scale = gst_element_factory_make("videoconvertscale", nullptr);
+    r->scale_caps = gst_element_factory_make("capsfilter", nullptr);
+    if (profiles[i].max_fps > 0) {
+      r->rate = gst_element_factory_make("videorate", nullptr);
+      r->rate_caps = gst_element_factory_make("capsfilter", nullptr);
+    }
+    r->encoder = gst_element_factory_make(chosen->c_str(), nullptr);
+    r->parse = gst_element_factory_make("h264parse", nullptr);
+    r->out_caps = gst_element_factory_make("capsfilter", nullptr);
+    if (!r->queue || !r->scale || !r->scale_caps || !r->encoder || !r->parse || !r->out_caps ||
+        (profiles[i].max_fps > 0 && (!r->rate || !r->rate_caps))) {
+      g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+                  "missing elements for rung %zu (videoconvertscale, videorate, h264parse, %s)", i,
+                  chosen->c_str());
+      GstElement *els[] = {r->queue,     r->scale,   r->scale_caps, r->rate,
+                           r->rate_caps, r->encoder, r->parse,      r->out_caps};
+      for (GstElement *e : els)
+        if (e) gst_object_unref(e);
+      clear_rungs(self);
+      return FALSE;
+    }
+    g_object_set(r->queue, "max-size-buffers", kQueueBuffers, "max-size-bytes", 0, "max-size-time",
+                 (guint64)0, nullptr);
+    configure_encoder(r->encoder, *chosen, profiles[i].kbps, p->keyframe_interval, p->preset);
+    GstCaps *oc = gst_caps_from_string("video/x-h264,stream-format=byte-stream,alignment=au");
+    g_object_set(r->out_caps, "caps", oc, nullptr);
+    gst_caps_unref(oc);
+    std::vector<GstElement *> chain = {r->queue, r->scale, r->scale_caps};
+    if (r->rate) {
+      chain.push_back(r->rate);
+      chain.push_back(r->rate_caps);
+    }
+    chain.insert(chain.end(), {r->encoder, r->parse, r->out_caps});
+    for (GstElement *e : chain) gst_bin_add(GST_BIN(self), e);
+    for (size_t k = 0; k + 1 < chain.size(); ++k) gst_element_link(chain[k], chain[k + 1]);
+    r->tee_pad = gst_element_request_pad_simple(p->tee, "src_%u");
+    GstPad *qsink = gst_element_get_static_pad(r->queue, "sink");
+    gst_pad_link(r->tee_pad, qsink);
+    gst_pad_add_probe(qsink, GST_PAD_PROBE_TYPE_BUFFER, rung_in_probe, r.get(), nullptr);
+    gst_object_unref(qsink);
+    GstPad *target = gst_element_get_static_pad(r->out_caps, "src");
+    gst_pad_add_probe(target, GST_PAD_PROBE_TYPE_BUFFER, rung_out_probe, self, nullptr);
+    gchar *name = g_strdup_printf("src_%zu", i);
+    GstPadTemplate *templ = gst_static_pad_template_get(&src_template);
+    r->ghost = gst_ghost_pad_new_from_template(name, target, templ);
+    gst_object_unref(templ);
+    g_free(name);
+    gst_object_unref(target);
+    gst_pad_set_active(r->ghost, TRUE);
+    gst_element_add_pad(GST_ELEMENT(self), r->ghost);
+    p->rungs.push_back(std::move(r));
+  }
+  gst_element_no_more_pads(GST_ELEMENT(self));
+  return TRUE;
+}
+
+// ---- streaming ----
+
+static GstPadProbeReturn rung_in_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user_data) {
+  auto *r = static_cast<Rung *>(user_data);
+  (void)info;
+  if (r->dropped) return GST_PAD_PROBE_DROP;
+  r->frames_in++;
+  // Live input: a rung whose queue is full drops this frame rather than stalling the tee (and
+  // with it every other rung).
+  GstElement *queue = GST_ELEMENT(gst_pad_get_parent(pad));
+  GstIptvAbrLadder *self = queue ? GST_IPTV_ABR_LADDER(GST_ELEMENT_PARENT(queue)) : nullptr;
+  GstPadProbeReturn ret = GST_PAD_PROBE_OK;
+  if (self && self->priv->live) {
+    guint level = 0;
+    g_object_get(queue, "current-level-buffers", &level, nullptr);
+    if (level >= kQueueBuffers) {
+      r->frames_dropped++;
+      ret = GST_PAD_PROBE_DROP;
+    }
+  }
+  if (queue) gst_object_unref(queue);
+  return ret;
+}
+
+static GstPadProbeReturn rung_out_probe(GstPad *pad, GstPadProbeInfo *, gpointer user_data) {
+  auto *self = GST_IPTV_ABR_LADDER(user_data);
+  GstIptvAbrLadderPrivate *p = self->priv;
+  GstClock *clock = gst_element_get_clock(GST_ELEMENT(self));
+  GstClockTime now = clock ? gst_clock_get_time(clock) : GST_CLOCK_TIME_NONE;
+  if (clock) gst_object_unref(clock);
+  std::lock_guard<std::mutex> lock(p->lock);
+  for (auto &r : p->rungs) {
+    GstPad *t = gst_element_get_static_pad(r->out_caps, "src");
+    bool match = t == pad;
+    gst_object_unref(t);
+    if (!match) continue;
+    r->frames_out++;
+    if (GST_CLOCK_TIME_IS_VALID(now)) {
+      if (!GST_CLOCK_TIME_IS_VALID(r->fps_window_start)) r->fps_window_start = now;
+      r->fps_window_frames++;
+      if (now - r->fps_window_start >= GST_SECOND) {
+        r->fps = r->fps_window_frames * (double)GST_SECOND / (now - r->fps_window_start);
+        r->fps_window_start = now;
+        r->fps_window_frames = 0;
+      }
+    }
+    break;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+// Plans the rungs for the source's caps: sizes (aspect kept), frame-rate caps, dropped rungs.
+static void apply_caps(GstIptvAbrLadder *self, GstCaps *caps) {
+  GstIptvAbrLadderPrivate *p = self->priv;
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, caps)) return;
+  std::vector<iptv::Profile> profiles;
+  for (auto &r : p->rungs) profiles.push_back(r->profile);  // rungs change only in NULL/READY
+  auto plans = iptv::plan_rungs(profiles, GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info),
+                                GST_VIDEO_INFO_PAR_N(&info), GST_VIDEO_INFO_PAR_D(&info),
+                                GST_VIDEO_INFO_FPS_N(&info), GST_VIDEO_INFO_FPS_D(&info));
+  for (size_t i = 0; i < plans.size() && i < p->rungs.size(); ++i) {
+    Rung *r = p->rungs[i].get();
+    {
+      std::lock_guard<std::mutex> lock(p->lock);  // stats read the plan
+      r->plan = plans[i];
+    }
+    if (plans[i].dropped) {
+      if (!r->dropped.exchange(true)) {
+        GST_ELEMENT_WARNING(self, STREAM, FORMAT, ("Dropping rung %s", r->profile.name.c_str()),
+                            ("%s", plans[i].drop_reason.c_str()));
+        gchar *pad = gst_pad_get_name(r->ghost);
+        gst_element_post_message(
+            GST_ELEMENT(self),
+            gst_message_new_element(
+                GST_OBJECT(self),
+                gst_structure_new("iptvabrladder-rung-dropped", "pad", G_TYPE_STRING, pad, "rung",
+                                  G_TYPE_UINT, r->index, "profile", G_TYPE_STRING,
+                                  r->profile.name.c_str(), "reason", G_TYPE_STRING,
+                                  plans[i].drop_reason.c_str(), nullptr)));
+        g_free(pad);
+        // Detach the rung from the tee (so no data, event or serialized query waits on it) and
+        // tell downstream nothing will come: from another thread, never from inside the input
+        // pad's caps handling.
+        gst_element_call_async(
+            GST_ELEMENT(self),
+            [](GstElement *el, gpointer data) {
+              auto *ladder = GST_IPTV_ABR_LADDER(el);
+              Rung *rung = static_cast<Rung *>(data);
+              GstPad *qsink = gst_element_get_static_pad(rung->queue, "sink");
+              GstPad *tee_pad = nullptr;
+              {
+                std::lock_guard<std::mutex> lock(ladder->priv->lock);
+                tee_pad = rung->tee_pad;
+                rung->tee_pad = nullptr;
+              }
+              if (tee_pad) {
+                gst_pad_unlink(tee_pad, qsink);
+                gst_element_release_request_pad(ladder->priv->tee, tee_pad);
+                gst_object_unref(tee_pad);
+              }
+              gst_pad_send_event(qsink, gst_event_new_eos());
+              gst_object_unref(qsink);
+            },
+            r, nullptr);
+      }
+      continue;
+    }
+    r->dropped = false;
+    GstCaps *sc =
+        gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
+                            plans[i].width, "height", G_TYPE_INT, plans[i].height,
+                            "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
+    g_object_set(r->scale_caps, "caps", sc, nullptr);
+    gst_caps_unref(sc);
+    if (r->rate_caps) {
+      GstCaps *rc = plans[i].fps_n > 0
+                        ? gst_caps_new_simple("video/x-raw", "framerate", GST_TYPE_FRACTION,
+                                              plans[i].fps_n, plans[i].fps_d, nullptr)
+                        : gst_caps_new_any();
+      g_object_set(r->rate_caps, "caps", rc, nullptr);
+      gst_caps_unref(rc);
+    }
+  }
+}
+
+// The frame's anchor time for the keyframe grid (ns): UTC or running time.
+static gint64 anchor_time(GstIptvAbrLadder *self, GstBuffer *buf, GstClockTime running) {
+  GstIptvAbrLadderPrivate *p = self->priv;
+  if (!p->use_epoch) return (gint64)running;
+  static GstCaps *unix_caps = gst_caps_new_empty_simple("timestamp/x-unix");
+  GstReferenceTimestampMeta *meta = gst_buffer_get_reference_timestamp_meta(buf, unix_caps);
+  if (meta) return (gint64)meta->timestamp;
+  if (!p->have_utc_offset) {
+    GstClock *clock = gst_element_get_clock(GST_ELEMENT(self));
+    if (!clock) return (gint64)running;
+    GstClockTime c = gst_clock_get_time(clock);
+    gint64 real = g_get_real_time() * 1000;
+    gst_object_unref(clock);
+    p->utc_offset = real - (gint64)c;
+    p->have_utc_offset = true;
+  }
+  GstClockTime base = gst_element_get_base_time(GST_ELEMENT(self));
+  return (gint64)(base + running) + p->utc_offset;
+}
+
+static GstPadProbeReturn input_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user_data) {
+  auto *self = GST_IPTV_ABR_LADDER(user_data);
+  GstIptvAbrLadderPrivate *p = self->priv;
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(ev) == GST_EVENT_CAPS) {
+      GstCaps *caps;
+      gst_event_parse_caps(ev, &caps);
+      apply_caps(self, caps);
+    } else if (GST_EVENT_TYPE(ev) == GST_EVENT_SEGMENT) {
+      gst_event_copy_segment(ev, &p->segment);
+    } else if (GST_EVENT_TYPE(ev) == GST_EVENT_STREAM_START ||
+               GST_EVENT_TYPE(ev) == GST_EVENT_FLUSH_STOP) {
+      p->grid.reset();
+      p->live_known = false;
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!p->live_known) {
+    GstQuery *q = gst_query_new_latency();
+    gboolean live = FALSE;
+    if (gst_pad_peer_query(pad, q)) gst_query_parse_latency(q, &live, nullptr, nullptr);
+    gst_query_unref(q);
+    p->live = live;
+    p->live_known = true;
+    p->use_epoch = p->anchor == Anchor::kEpoch || (p->anchor == Anchor::kAuto && live);
+    GST_INFO_OBJECT(self, "input is %s; keyframe anchor %s", live ? "live" : "not live",
+                    p->use_epoch ? "epoch (UTC)" : "running time");
+  }
+  if (!GST_BUFFER_PTS_IS_VALID(buf) || p->segment.format != GST_FORMAT_TIME)
+    return GST_PAD_PROBE_OK;
+  GstClockTime running =
+      gst_segment_to_running_time(&p->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
+  if (!GST_CLOCK_TIME_IS_VALID(running)) return GST_PAD_PROBE_OK;
+  if (p->grid.should_force(anchor_time(self, buf, running))) {
+    // Serialized, so it reaches every rung's encoder just ahead of this very frame. Its running
+    // time is left unset ("the next frame"): GstVideoEncoder 1.22 compares it with frame times
+    // that x264enc shifts by its minimum PTS (+1000 h), which would skip every later request.
+    GstEvent *fku = gst_video_event_new_downstream_force_key_unit(
+        GST_BUFFER_PTS(buf), GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE, 0);
+    gst_pad_send_event(pad, fku);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+// ---- states, properties ----
+
+static void post_encoder_selected(GstIptvAbrLadder *self) {
+  std::vector<GstMessage *> msgs;
+  {
+    std::lock_guard<std::mutex> lock(self->priv->lock);
+    for (auto &r : self->priv->rungs) {
+      gchar *pad = gst_pad_get_name(r->ghost);
+      msgs.push_back(gst_message_new_element(
+          GST_OBJECT(self),
+          gst_structure_new(
+              "iptvabrladder-encoder-selected", "pad", G_TYPE_STRING, pad, "rung", G_TYPE_UINT,
+              r->index, "profile", G_TYPE_STRING, r->profile.name.c_str(), "encoder", G_TYPE_STRING,
+              r->encoder_factory.c_str(), "hardware", G_TYPE_BOOLEAN, r->hardware,
+              "fallback-reason", G_TYPE_STRING, r->fallback_reason.c_str(), nullptr)));
+      g_free(pad);
+    }
+  }
+  for (GstMessage *m : msgs) gst_element_post_message(GST_ELEMENT(self), m);
+}
+
+static GstStateChangeReturn gst_iptv_abr_ladder_change_state(GstElement *element,
+                                                             GstStateChange transition) {
+  auto *self = GST_IPTV_ABR_LADDER(element);
+  GstIptvAbrLadderPrivate *p = self->priv;
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    if (p->rungs.empty()) {
+      GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("No profiles set"),
+                        ("set the 'profiles' property, e.g. profiles=720p-3mbps,480p-1mbps"));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+    gst_segment_init(&p->segment, GST_FORMAT_UNDEFINED);
+    p->grid = iptv::KeyframeGrid((int64_t)(p->keyframe_interval * GST_SECOND));
+    p->live_known = false;
+    p->have_utc_offset = false;
+    for (auto &r : p->rungs) {
+      if (!r->tee_pad) {  // detached when it was dropped during a previous run
+        r->tee_pad = gst_element_request_pad_simple(p->tee, "src_%u");
+        GstPad *qsink = gst_element_get_static_pad(r->queue, "sink");
+        gst_pad_link(r->tee_pad, qsink);
+        gst_object_unref(qsink);
+      }
+      r->dropped = false;
+      r->frames_in = r->frames_out = r->frames_dropped = 0;
+      r->fps = 0;
+      r->fps_window_start = GST_CLOCK_TIME_NONE;
+      r->fps_window_frames = 0;
+    }
+    post_encoder_selected(self);
+  }
+  return GST_ELEMENT_CLASS(gst_iptv_abr_ladder_parent_class)->change_state(element, transition);
+}
+
+static GstStructure *make_stats(GstIptvAbrLadder *self) {
+  GstIptvAbrLadderPrivate *p = self->priv;
+  std::lock_guard<std::mutex> lock(p->lock);
+  GValue rungs = G_VALUE_INIT;
+  gst_value_array_init(&rungs, p->rungs.size());
+  for (auto &r : p->rungs) {
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, GST_TYPE_STRUCTURE);
+    gchar *pad = gst_pad_get_name(r->ghost);
+    GstStructure *s = gst_structure_new(
+        "rung", "pad", G_TYPE_STRING, pad, "profile", G_TYPE_STRING, r->profile.name.c_str(),
+        "encoder", G_TYPE_STRING, r->encoder_factory.c_str(), "hardware", G_TYPE_BOOLEAN,
+        r->hardware, "width", G_TYPE_INT, r->plan.width, "height", G_TYPE_INT, r->plan.height,
+        "bitrate", G_TYPE_INT, r->profile.kbps, "dropped", G_TYPE_BOOLEAN, (gboolean)r->dropped,
+        "frames-in", G_TYPE_UINT64, (guint64)r->frames_in, "frames-out", G_TYPE_UINT64,
+        (guint64)r->frames_out, "frames-dropped", G_TYPE_UINT64, (guint64)r->frames_dropped, "fps",
+        G_TYPE_DOUBLE, r->fps, nullptr);
+    g_free(pad);
+    g_value_take_boxed(&v, s);
+    gst_value_array_append_and_take_value(&rungs, &v);
+  }
+  GstStructure *st =
+      gst_structure_new("application/x-iptvabrladder-stats", "live", G_TYPE_BOOLEAN, p->live,
+                        "anchor", G_TYPE_STRING, p->use_epoch ? "epoch" : "running-time", nullptr);
+  gst_structure_take_value(st, "rungs", &rungs);
+  return st;
+}
+
+static void gst_iptv_abr_ladder_set_property(GObject *object, guint prop_id, const GValue *value,
+                                             GParamSpec *pspec) {
+  auto *self = GST_IPTV_ABR_LADDER(object);
+  GstIptvAbrLadderPrivate *p = self->priv;
+  switch (prop_id) {
+    case PROP_PROFILES: {
+      const char *s = g_value_get_string(value);
+      p->profiles = s ? s : "";
+      GError *err = nullptr;
+      if (!build_rungs(self, p->profiles, &err)) {
+        // Reported at once, and again (as an error message) when the ladder is started.
+        GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS, ("Invalid profiles"), ("%s", err->message));
+        GST_WARNING_OBJECT(self, "%s", err->message);
+        g_error_free(err);
+      }
+      break;
+    }
+    case PROP_ENCODER:
+      p->encoder = (iptv::EncoderKind)g_value_get_enum(value);
+      break;
+    case PROP_KEYFRAME_INTERVAL:
+      p->keyframe_interval = g_value_get_double(value);
+      break;
+    case PROP_KEYFRAME_ANCHOR:
+      p->anchor = (Anchor)g_value_get_enum(value);
+      break;
+    case PROP_HW_FALLBACK:
+      p->fallback = (iptv::HwFallback)g_value_get_enum(value);
+      break;
+    case PROP_PRESET: {
+      const char *s = g_value_get_string(value);
+      p->preset = s ? s : "veryfast";
+      break;
+    }
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      return;
+  }
+  // Encoder settings follow the rungs: rebuild when one changes after the profiles.
+  if (prop_id != PROP_PROFILES && !p->profiles.empty()) {
+    GError *err = nullptr;
+    if (!build_rungs(self, p->profiles, &err)) {
+      GST_WARNING_OBJECT(self, "%s", err->message);
+      g_error_free(err);
+    }
+  }
+}
+
+static void gst_iptv_abr_ladder_get_property(GObject *object, guint prop_id, GValue *value,
+                                             GParamSpec *pspec) {
+  auto *self = GST_IPTV_ABR_LADDER(object);
+  GstIptvAbrLadderPrivate *p = self->priv;
+  switch (prop_id) {
+    case PROP_PROFILES:
+      g_value_set_string(value, p->profiles.c_str());
+      break;
+    case PROP_ENCODER:
+      g_value_set_enum(value, (gint)p->encoder);
+      break;
+    case PROP_KEYFRAME_INTERVAL:
+      g_value_set_double(value, p->keyframe_interval);
+      break;
+    case PROP_KEYFRAME_ANCHOR:
+      g_value_set_enum(value, (gint)p->anchor);
+      break;
+    case PROP_HW_FALLBACK:
+      g_value_set_enum(value, (gint)p->fallback);
+      break;
+    case PROP_PRESET:
+      g_value_set_string(value, p->preset.c_str());
+      break;
+    case PROP_STATS:
+      g_value_take_boxed(value, make_stats(self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
+  }
+}
+
+static void gst_iptv_abr_ladder_finalize(GObject *object) {
+  auto *self = GST_IPTV_ABR_LADDER(object);
+  delete self->priv;
+  G_OBJECT_CLASS(gst_iptv_abr_ladder_parent_class)->finalize(object);
+}
+
+static void gst_iptv_abr_ladder_class_init(GstIptvAbrLadderClass *klass) {
+  GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+  gobject_class->set_property = gst_iptv_abr_ladder_set_property;
+  gobject_class->get_property = gst_iptv_abr_ladder_get_property;
+  gobject_class->finalize = gst_iptv_abr_ladder_finalize;
+  const GParamFlags rw_ready =
+      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  // profiles: comma-separated rungs, from the same catalog as channel records ("720p-3mbps")
+  // or explicit WIDTHxHEIGHT@KBPS[@FPS]; one src_N pad per entry, in order.
+  g_object_class_install_property(
+      gobject_class, PROP_PROFILES,
+      g_param_spec_string("profiles", "Profiles",
+                          "Comma-separated rungs: catalog names (720p-3mbps) or "
+                          "WIDTHxHEIGHT@KBPS[@FPS]",
+                          "", rw_ready));
+  // encoder: auto picks, per rung, NVENC, then VA-API, then x264 from what the registry has.
+  g_object_class_install_property(
+      gobject_class, PROP_ENCODER,
+      g_param_spec_enum("encoder", "Encoder", "Encoder family", GST_TYPE_IPTV_ABR_LADDER_ENCODER,
+                        (gint)iptv::EncoderKind::kAuto, rw_ready));
+  // keyframe-interval: the keyframe grid in seconds (HLS segments are whole multiples of it).
+  g_object_class_install_property(
+      gobject_class, PROP_KEYFRAME_INTERVAL,
+      g_param_spec_double("keyframe-interval", "Keyframe interval", "Keyframe grid in seconds", 0.1,
+                          60.0, 2.0, rw_ready));
+  // keyframe-anchor: epoch puts keyframes where the frame's UTC time is a multiple of the
+  // interval, so redundant or restarted encoders cut at identical instants.
+  g_object_class_install_property(
+      gobject_class, PROP_KEYFRAME_ANCHOR,
+      g_param_spec_enum("keyframe-anchor", "Keyframe anchor", "What the keyframe grid follows",
+                        GST_TYPE_IPTV_ABR_LADDER_ANCHOR, (gint)Anchor::kAuto, rw_ready));
+  // hw-fallback: what to do when a hardware encoder is missing or fails to open.
+  g_object_class_install_property(
+      gobject_class, PROP_HW_FALLBACK,
+      g_param_spec_enum("hw-fallback", "Hardware fallback",
+                        "Fall back to x264 or fail when hardware is unavailable",
+                        GST_TYPE_IPTV_ABR_LADDER_FALLBACK, (gint)iptv::HwFallback::kSoftware,
+                        rw_ready));
+  // preset: speed/quality trade-off, x264 speed-preset names (ultrafast ... veryslow).
+  g_object_class_install_property(
+      gobject_class, PROP_PRESET,
+      g_param_spec_string("preset", "Preset", "Speed/quality preset (x264 speed-preset name)",
+                          "veryfast", rw_ready));
+  // stats: {live, anchor, rungs: < {pad, profile, encoder, hardware, width, height, bitrate,
+  // dropped, frames-in, frames-out, frames-dropped, fps}, ... >}
+  g_object_class_install_property(
+      gobject_class, PROP_STATS,
+      g_param_spec_boxed("stats", "Statistics", "Per-rung statistics", GST_TYPE_STRUCTURE,
+                         (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+
+  gst_element_class_add_static_pad_template(element_class, &sink_template);
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+  gst_element_class_set_static_metadata(
+      element_class, "IPTV ABR ladder", "Codec/Encoder/Video/Bin",
+      "One input, an ABR ladder of H.264 encoders with keyframes on a shared grid", "gst-iptv");
+  element_class->change_state = gst_iptv_abr_ladder_change_state;
+  gst_type_mark_as_plugin_api(GST_TYPE_IPTV_ABR_LADDER_ENCODER, (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api(GST_TYPE_IPTV_ABR_LADDER_ANCHOR, (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api(GST_TYPE_IPTV_ABR_LADDER_FALLBACK, (GstPluginAPIFlags)0);
+}
+
+static void gst_iptv_abr_ladder_init(GstIptvAbrLadder *self) {
+  self->priv = new GstIptvAbrLadderPrivate();
+  GstIptvAbrLadderPrivate *p = self->priv;
+  gst_segment_init(&p->segment, GST_FORMAT_UNDEFINED);
+  p->tee = gst_element_factory_make("tee", "tee");
+  g_object_set(p->tee, "allow-not-linked", TRUE, nullptr);
+  gst_bin_add(GST_BIN(self), p->tee);
+  GstPad *tsink = gst_element_get_static_pad(p->tee, "sink");
+  gst_pad_add_probe(
+      tsink, (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      input_probe, self, nullptr);
+  GstPadTemplate *templ = gst_static_pad_template_get(&sink_template);
+  p->sink_ghost = gst_ghost_pad_new_from_template("sink", tsink, templ);
+  gst_object_unref(templ);
+  gst_object_unref(tsink);
+  gst_element_add_pad(GST_ELEMENT(self), p->sink_ghost);
+}

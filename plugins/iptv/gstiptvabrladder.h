@@ -1,4 +1,5 @@
-// Skeleton: the owning issue replaces this with the real element.
+// iptvabrladder: one input, an ABR ladder of H.264 encoders with aligned keyframes.
+// See the SECTION block in gstiptvabrladder.cpp and docs/iptvabrladder.md.
 #pragma once
 
 #include <gst/gst.h>

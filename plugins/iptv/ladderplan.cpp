@@ -1,0 +1,128 @@
+#include "ladderplan.h"
+
+#include <cmath>
+
+#include "util/strutil.h"
+
+namespace iptv {
+
+std::vector<RungPlan> plan_rungs(const std::vector<Profile> &profiles, int src_w, int src_h,
+                                 int par_n, int par_d, int fps_n, int fps_d) {
+  std::vector<RungPlan> out;
+  if (par_n <= 0 || par_d <= 0) par_n = par_d = 1;
+  double dar = src_h > 0 ? (double)src_w * par_n / ((double)src_h * par_d) : 16.0 / 9.0;
+  for (const auto &p : profiles) {
+    RungPlan r;
+    r.profile = p;
+    if (p.passthrough) {
+      r.dropped = true;
+      r.drop_reason = "passthrough is not a ladder rung";
+      out.push_back(r);
+      continue;
+    }
+    if (src_h > 0 && p.height > src_h) {
+      r.dropped = true;
+      r.drop_reason = "rung " + p.name + " (" + std::to_string(p.height) +
+                      " lines) is taller than the source (" + std::to_string(src_h) +
+                      " lines); upscaling wastes bits";
+      out.push_back(r);
+      continue;
+    }
+    r.height = p.height & ~1;
+    int w = (int)std::lround(r.height * dar / 2.0) * 2;
+    r.width = std::max(2, w);
+    if (p.max_fps > 0 && fps_n > 0 && fps_d > 0 && (double)fps_n / fps_d > p.max_fps + 0.01) {
+      // Divide by the smallest integer that brings the rate under the cap (keeps cadence).
+      int div = (int)std::ceil(((double)fps_n / fps_d) / p.max_fps - 1e-9);
+      r.fps_n = fps_n;
+      r.fps_d = fps_d * div;
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+int64_t KeyframeGrid::grid_point(int64_t t) const {
+  int64_t idx = t >= 0 ? t / interval_ : -((-t + interval_ - 1) / interval_);
+  return idx * interval_;
+}
+
+bool KeyframeGrid::should_force(int64_t t) {
+  int64_t idx = grid_point(t) / interval_;
+  if (!have_) {
+    have_ = true;
+    last_index_ = idx;
+    // The very first frame is a keyframe anyway (stream start); the grid starts at the next point
+    // unless this frame sits exactly on one.
+    return t == idx * interval_;
+  }
+  if (idx != last_index_) {
+    last_index_ = idx;
+    return true;
+  }
+  return false;
+}
+
+std::vector<std::string> encoder_candidates(EncoderKind kind, HwFallback fallback) {
+  std::vector<std::string> out;
+  switch (kind) {
+    case EncoderKind::kAuto:
+      return {"nvh264enc", "vah264enc", "vaapih264enc", "x264enc"};
+    case EncoderKind::kX264:
+      return {"x264enc"};
+    case EncoderKind::kVaapi:
+      out = {"vah264enc", "vaapih264enc"};
+      break;
+    case EncoderKind::kNvenc:
+      out = {"nvh264enc"};
+      break;
+  }
+  if (fallback == HwFallback::kSoftware) out.push_back("x264enc");
+  return out;
+}
+
+std::optional<std::string> choose_encoder(const std::vector<std::string> &candidates,
+                                          const std::function<bool(const std::string &)> &exists,
+                                          const std::function<bool(const std::string &)> &opens,
+                                          std::string *why) {
+  std::string reasons;
+  for (const auto &c : candidates) {
+    if (!exists(c)) {
+      reasons += (reasons.empty() ? "" : "; ") + c + " is not in the registry";
+      continue;
+    }
+    if (!opens(c)) {
+      reasons += (reasons.empty() ? "" : "; ") + c + " failed to open";
+      continue;
+    }
+    if (why) *why = reasons;
+    return c;
+  }
+  if (why) *why = reasons.empty() ? "no candidate encoder" : reasons;
+  return std::nullopt;
+}
+
+RateControl rate_control_for(int kbps) {
+  return {kbps, (int)std::lround(kbps * 1.1), (int)std::lround(kbps * 0.8)};
+}
+
+bool parse_profile_list(const std::string &list, const ProfileCatalog &catalog,
+                        std::vector<Profile> &out, std::string *error) {
+  out.clear();
+  for (const auto &name : split(list, ',')) {
+    std::string err;
+    auto p = catalog.resolve(name, &err);
+    if (!p) {
+      if (error) *error = err;
+      return false;
+    }
+    if (p->passthrough) {
+      if (error) *error = "'passthrough' is not a ladder rung";
+      return false;
+    }
+    out.push_back(*p);
+  }
+  return true;
+}
+
+}  // namespace iptv

@@ -1,0 +1,82 @@
+// The GStreamer-free decisions behind iptvabrladder: which rungs to build at which size and frame
+// rate, where keyframes go, which encoder each rung uses and how its rate control is set.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "records/profiles.h"
+
+namespace iptv {
+
+struct RungPlan {
+  Profile profile;
+  int width = 0;  // output size, aspect ratio kept (even)
+  int height = 0;
+  int fps_n = 0;  // output frame rate; 0/0 = keep the source's
+  int fps_d = 1;
+  bool dropped = false;
+  std::string drop_reason;
+};
+
+// Plans each rung for a source of src_w x src_h (pixel aspect par_n/par_d) at fps_n/fps_d.
+// - The profile's height is kept and the width follows the source's display aspect ratio, so
+//   the picture is never stretched (rounded to even).
+// - A rung taller than the source is dropped: upscaled pictures waste bits.
+// - A profile's max_fps lowers the rate to the largest divisor-friendly rate <= max_fps
+//   (60 -> 30, 50 -> 25, 59.94 -> 29.97).
+std::vector<RungPlan> plan_rungs(const std::vector<Profile> &profiles, int src_w, int src_h,
+                                 int par_n, int par_d, int fps_n, int fps_d);
+
+// Keyframes on a fixed grid: one at the first frame whose anchor time reaches each multiple of
+// the interval. Anchor time is UTC (epoch anchoring) or running time.
+class KeyframeGrid {
+ public:
+  explicit KeyframeGrid(int64_t interval_ns) : interval_(interval_ns) {}
+  // True when the frame at `t_ns` is the first at or after a new grid point.
+  bool should_force(int64_t t_ns);
+  void reset() { have_ = false; }
+  int64_t interval() const { return interval_; }
+  // The grid point at or before t.
+  int64_t grid_point(int64_t t_ns) const;
+
+ private:
+  int64_t interval_;
+  bool have_ = false;
+  int64_t last_index_ = 0;
+};
+
+enum class EncoderKind { kAuto, kX264, kVaapi, kNvenc };
+enum class HwFallback { kSoftware, kFail };
+
+// Element factory names to try for a rung, best first.
+// auto: nvh264enc, vah264enc, vaapih264enc, x264enc. A hardware choice lists its elements and
+// then, under hw-fallback=software, x264enc.
+std::vector<std::string> encoder_candidates(EncoderKind kind, HwFallback fallback);
+
+// Picks the first candidate that `exists` (in the registry) and `opens` (reaches READY; NVENC
+// reports a full session budget there or at the first caps). Returns nullopt, with a reason in
+// `why`, when none does.
+std::optional<std::string> choose_encoder(const std::vector<std::string> &candidates,
+                                          const std::function<bool(const std::string &)> &exists,
+                                          const std::function<bool(const std::string &)> &opens,
+                                          std::string *why);
+
+// VBV-constrained rate control fit for HLS segments: maxrate 1.1x and a buffer of 0.8 s of the
+// target, so no 2 s window can exceed 1.5x the target.
+struct RateControl {
+  int bitrate_kbps;
+  int maxrate_kbps;
+  int bufsize_kbits;
+};
+RateControl rate_control_for(int kbps);
+
+// Parses a comma-separated profile list ("720p-3mbps,640x360@800") through the catalog.
+// Returns false with an error naming the bad entry.
+bool parse_profile_list(const std::string &list, const ProfileCatalog &catalog,
+                        std::vector<Profile> &out, std::string *error);
+
+}  // namespace iptv

@@ -1,0 +1,420 @@
+// iptvabrladder in real pipelines: aligned keyframes on a grid, epoch anchoring across ladders
+// started apart, aspect ratio, dropped rungs, frame-rate caps, VBV rate control, encoder
+// selection and fallback with fake hardware encoders, and live overload isolation.
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.h"
+
+namespace {
+
+constexpr GstClockTime S = GST_SECOND;
+
+struct PadLog {
+  std::mutex mu;
+  std::map<std::string, std::vector<GstClockTime>> keyframes;  // running time
+  std::map<std::string, std::vector<std::pair<GstClockTime, gsize>>> sizes;
+  std::map<std::string, guint64> frames;
+  std::map<std::string, std::string> caps;
+};
+
+struct ProbeCtx {
+  PadLog *log;
+  std::string name;
+  GstSegment segment;
+};
+
+GstPadProbeReturn log_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  auto *c = static_cast<ProbeCtx *>(data);
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(ev) == GST_EVENT_SEGMENT) gst_event_copy_segment(ev, &c->segment);
+    if (GST_EVENT_TYPE(ev) == GST_EVENT_CAPS) {
+      GstCaps *caps;
+      gst_event_parse_caps(ev, &caps);
+      gchar *s = gst_caps_to_string(caps);
+      std::lock_guard<std::mutex> l(c->log->mu);
+      c->log->caps[c->name] = s;
+      g_free(s);
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+  GstClockTime rt = gst_segment_to_running_time(&c->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(b));
+  std::lock_guard<std::mutex> l(c->log->mu);
+  c->log->frames[c->name]++;
+  c->log->sizes[c->name].push_back({rt, gst_buffer_get_size(b)});
+  if (!GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DELTA_UNIT))
+    c->log->keyframes[c->name].push_back(rt);
+  (void)pad;
+  return GST_PAD_PROBE_OK;
+}
+
+// Attaches a logging probe to the sink pad of every element named "sink_<name>".
+std::vector<std::unique_ptr<ProbeCtx>> attach(GstElement *pipeline, PadLog &log,
+                                              const std::vector<std::string> &names) {
+  std::vector<std::unique_ptr<ProbeCtx>> ctxs;
+  for (const auto &n : names) {
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), ("sink_" + n).c_str());
+    EXPECT_NE(sink, nullptr) << n;
+    if (!sink) continue;
+    auto c = std::make_unique<ProbeCtx>();
+    c->log = &log;
+    c->name = n;
+    gst_segment_init(&c->segment, GST_FORMAT_TIME);
+    GstPad *pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(
+        pad, (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+        log_probe, c.get(), nullptr);
+    gst_object_unref(pad);
+    gst_object_unref(sink);
+    ctxs.push_back(std::move(c));
+  }
+  return ctxs;
+}
+
+struct RunResult {
+  std::vector<GstStructure *> element_msgs;
+  std::vector<std::string> warnings;
+  bool error = false;
+  ~RunResult() {
+    for (auto *s : element_msgs) gst_structure_free(s);
+  }
+  std::vector<GstStructure *> named(const char *n) {
+    std::vector<GstStructure *> out;
+    for (auto *s : element_msgs)
+      if (gst_structure_has_name(s, n)) out.push_back(s);
+    return out;
+  }
+};
+
+void run_until_eos(GstElement *p, RunResult &res, GstClockTime timeout = 120 * S) {
+  GstBus *bus = gst_element_get_bus(p);
+  EXPECT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  while (true) {
+    GstMessage *m =
+        gst_bus_timed_pop_filtered(bus, timeout,
+                                   (GstMessageType)(GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS |
+                                                    GST_MESSAGE_ERROR | GST_MESSAGE_WARNING));
+    if (!m) {
+      ADD_FAILURE() << "timed out";
+      break;
+    }
+    bool done = false;
+    switch (GST_MESSAGE_TYPE(m)) {
+      case GST_MESSAGE_ERROR: {
+        GError *e = nullptr;
+        gst_message_parse_error(m, &e, nullptr);
+        ADD_FAILURE() << "error: " << e->message;
+        res.error = true;
+        g_error_free(e);
+        done = true;
+        break;
+      }
+      case GST_MESSAGE_WARNING: {
+        GError *e = nullptr;
+        gst_message_parse_warning(m, &e, nullptr);
+        res.warnings.push_back(e->message);
+        g_error_free(e);
+        break;
+      }
+      case GST_MESSAGE_EOS:
+        done = true;
+        break;
+      default:
+        res.element_msgs.push_back(gst_structure_copy(gst_message_get_structure(m)));
+        break;
+    }
+    gst_message_unref(m);
+    if (done) break;
+  }
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(bus);
+}
+
+GstElement *parse(const std::string &desc) {
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch(desc.c_str(), &err);
+  if (!p) ADD_FAILURE() << (err ? err->message : "parse failed") << ": " << desc;
+  if (err) g_error_free(err);
+  return p;
+}
+
+TEST(Ladder, KeyframesIdenticalAcrossRungsAndOnTheGrid) {
+  // 24 s of moving video, faster than real time (not live: running-time anchoring).
+  GstElement *p = parse(
+      "videotestsrc pattern=ball num-buffers=600 ! "
+      "video/x-raw,width=320,height=180,framerate=25/1 ! "
+      "iptvabrladder name=l profiles=320x180@300,192x108@150,128x72@80 preset=ultrafast "
+      "keyframe-interval=2 "
+      "l.src_0 ! fakesink name=sink_0 l.src_1 ! fakesink name=sink_1 l.src_2 ! fakesink "
+      "name=sink_2");
+  ASSERT_NE(p, nullptr);
+  PadLog log;
+  auto ctx = attach(p, log, {"0", "1", "2"});
+  RunResult res;
+  run_until_eos(p, res);
+  auto &k0 = log.keyframes["0"];
+  ASSERT_GE(k0.size(), 12u);  // 0, 2, 4, ... 22 s
+  EXPECT_EQ(k0, log.keyframes["1"]);
+  EXPECT_EQ(k0, log.keyframes["2"]);
+  for (GstClockTime t : k0) EXPECT_EQ(t % (2 * S), 0u) << "keyframe off the grid at " << t;
+  EXPECT_EQ(log.frames["0"], 600u);
+  // Parsed H.264 with profile and level in the caps.
+  EXPECT_NE(log.caps["0"].find("profile="), std::string::npos) << log.caps["0"];
+  EXPECT_NE(log.caps["0"].find("level="), std::string::npos);
+  EXPECT_NE(log.caps["0"].find("stream-format=(string)byte-stream"), std::string::npos);
+  auto sel = res.named("iptvabrladder-encoder-selected");
+  ASSERT_EQ(sel.size(), 3u);
+  EXPECT_STREQ(gst_structure_get_string(sel[0], "encoder"), "x264enc");
+  gst_object_unref(p);
+}
+
+TEST(Ladder, EpochAnchoredLaddersStartedApartCutTogether) {
+  // One live source; ladder A runs from the start, ladder B joins 3 s later (as a restarted or
+  // redundant encoder would). With epoch anchoring both put keyframes at the same UTC instants.
+  GstElement *p = parse(
+      "videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=90,framerate=25/1 ! "
+      "tee name=t allow-not-linked=true "
+      "t. ! queue ! iptvabrladder name=a profiles=160x90@100 preset=ultrafast keyframe-interval=1 "
+      "keyframe-anchor=epoch ! fakesink name=sink_a");
+  ASSERT_NE(p, nullptr);
+  PadLog log;
+  auto ctx = attach(p, log, {"a"});
+  ASSERT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3300));
+  GstElement *b = gst_parse_bin_from_description(
+      "queue name=qb ! iptvabrladder name=b profiles=160x90@100 preset=ultrafast "
+      "keyframe-interval=1 keyframe-anchor=epoch ! fakesink name=sink_b async=false",
+      TRUE, nullptr);
+  ASSERT_NE(b, nullptr);
+  gst_bin_add(GST_BIN(p), b);
+  auto ctx_b = attach(p, log, {"b"});
+  GstElement *tee = gst_bin_get_by_name(GST_BIN(p), "t");
+  GstPad *tp = gst_element_request_pad_simple(tee, "src_%u");
+  GstPad *qsink = gst_element_get_static_pad(b, "sink");  // the bin's ghost pad
+  gst_element_sync_state_with_parent(b);
+  ASSERT_EQ(gst_pad_link(tp, qsink), GST_PAD_LINK_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(4000));
+  gst_element_set_state(p, GST_STATE_NULL);
+  std::vector<GstClockTime> ka, kb;
+  {
+    std::lock_guard<std::mutex> l(log.mu);
+    ka = log.keyframes["a"];
+    kb = log.keyframes["b"];
+  }
+  ASSERT_GE(ka.size(), 6u);
+  ASSERT_GE(kb.size(), 3u);
+  // B's first keyframe starts its stream; every later one coincides with one of A's.
+  for (size_t i = 1; i < kb.size(); ++i)
+    EXPECT_NE(std::find(ka.begin(), ka.end(), kb[i]), ka.end()) << "B keyframe at " << kb[i];
+  // And they are one interval apart.
+  for (size_t i = 2; i < kb.size(); ++i) EXPECT_NEAR((double)(kb[i] - kb[i - 1]) / S, 1.0, 0.05);
+  gst_object_unref(qsink);
+  gst_object_unref(tp);
+  gst_object_unref(tee);
+  gst_object_unref(p);
+}
+
+TEST(Ladder, AspectRatioKeptTallerRungDroppedFrameRateCapped) {
+  // A 4:3 50 fps source: 360p is taller and dropped; 120p keeps 4:3; the @25 rung halves the rate.
+  GstElement *p = parse(
+      "videotestsrc pattern=ball num-buffers=100 ! "
+      "video/x-raw,width=320,height=240,framerate=50/1 ! "
+      "iptvabrladder name=l profiles=360p-600kbps,160x120@150,160x120@100@25 preset=ultrafast "
+      "l.src_0 ! fakesink name=sink_0 l.src_1 ! fakesink name=sink_1 l.src_2 ! fakesink "
+      "name=sink_2");
+  ASSERT_NE(p, nullptr);
+  PadLog log;
+  auto ctx = attach(p, log, {"0", "1", "2"});
+  RunResult res;
+  run_until_eos(p, res);
+  auto dropped = res.named("iptvabrladder-rung-dropped");
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_STREQ(gst_structure_get_string(dropped[0], "pad"), "src_0");
+  EXPECT_STREQ(gst_structure_get_string(dropped[0], "profile"), "360p-600kbps");
+  ASSERT_EQ(res.warnings.size(), 1u);
+  EXPECT_NE(res.warnings[0].find("360p-600kbps"), std::string::npos);
+  EXPECT_EQ(log.frames["0"], 0u);
+  EXPECT_NE(log.caps["1"].find("width=(int)160, height=(int)120"), std::string::npos)
+      << log.caps["1"];
+  EXPECT_EQ(log.frames["1"], 100u);
+  EXPECT_NE(log.caps["2"].find("framerate=(fraction)25/1"), std::string::npos) << log.caps["2"];
+  EXPECT_NEAR((double)log.frames["2"], 50.0, 1.0);
+  gst_object_unref(p);
+}
+
+TEST(Ladder, VbvRateControlHoldsTheTarget) {
+  // 30 s of moving, detailed video: average within 10% of the target, no 2 s window above 1.5x.
+  const double target_kbps = 300;
+  GstElement *p = parse(
+      "videotestsrc pattern=smpte horizontal-speed=3 num-buffers=750 ! "
+      "video/x-raw,width=320,height=180,framerate=25/1 ! "
+      "iptvabrladder name=l profiles=320x180@300 preset=ultrafast ! fakesink name=sink_0");
+  ASSERT_NE(p, nullptr);
+  PadLog log;
+  auto ctx = attach(p, log, {"0"});
+  RunResult res;
+  run_until_eos(p, res);
+  auto &sz = log.sizes["0"];
+  ASSERT_EQ(sz.size(), 750u);
+  double total_bits = 0;
+  for (auto &[t, n] : sz) total_bits += n * 8.0;
+  double avg_kbps = total_bits / 30.0 / 1000.0;
+  EXPECT_NEAR(avg_kbps, target_kbps, target_kbps * 0.10);
+  double worst = 0;
+  for (size_t i = 0; i < sz.size(); ++i) {
+    double bits = 0;
+    for (size_t j = i; j < sz.size() && sz[j].first < sz[i].first + 2 * S; ++j)
+      bits += sz[j].second * 8.0;
+    if (sz.back().first >= sz[i].first + 2 * S - S / 25)
+      worst = std::max(worst, bits / 2.0 / 1000.0);
+  }
+  EXPECT_LE(worst, 1.5 * target_kbps) << "a 2 s window peaked at " << worst << " kbit/s";
+  RecordProperty("avg_kbps", std::to_string(avg_kbps));
+  RecordProperty("worst_2s_kbps", std::to_string(worst));
+  gst_object_unref(p);
+}
+
+// ---- encoder selection with fake hardware encoders ----
+
+// A fake encoder element: "opens" (NULL->READY) or fails like NVENC with a full session budget.
+struct FakeEncClass {
+  GstElementClass parent;
+};
+struct FakeEnc {
+  GstElement parent;
+};
+static bool g_fake_nv_fails = true;
+static GstStateChangeReturn fake_change_state(GstElement *e, GstStateChange t) {
+  GstElementFactory *f = gst_element_get_factory(e);
+  if (t == GST_STATE_CHANGE_NULL_TO_READY && f && g_str_equal(GST_OBJECT_NAME(f), "nvh264enc") &&
+      g_fake_nv_fails) {
+    GST_ELEMENT_ERROR(e, RESOURCE, NO_SPACE_LEFT, ("out of memory (session budget full)"),
+                      (nullptr));
+    return GST_STATE_CHANGE_FAILURE;
+  }
+  return GST_ELEMENT_CLASS(g_type_class_peek_parent(G_OBJECT_GET_CLASS(e)))->change_state(e, t);
+}
+static void fake_class_init(gpointer klass, gpointer) {
+  static GstStaticPadTemplate s =
+      GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-raw"));
+  static GstStaticPadTemplate c =
+      GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-h264"));
+  gst_element_class_add_static_pad_template(GST_ELEMENT_CLASS(klass), &s);
+  gst_element_class_add_static_pad_template(GST_ELEMENT_CLASS(klass), &c);
+  gst_element_class_set_static_metadata(GST_ELEMENT_CLASS(klass), "fake", "Codec/Encoder/Video",
+                                        "fake hw encoder", "test");
+  GST_ELEMENT_CLASS(klass)->change_state = fake_change_state;
+}
+static void fake_init(GTypeInstance *inst, gpointer) {
+  GstElement *e = GST_ELEMENT(inst);
+  GstElementClass *k = GST_ELEMENT_GET_CLASS(e);
+  gst_element_add_pad(
+      e, gst_pad_new_from_template(gst_element_class_get_pad_template(k, "sink"), "sink"));
+  gst_element_add_pad(
+      e, gst_pad_new_from_template(gst_element_class_get_pad_template(k, "src"), "src"));
+}
+static void register_fake(const char *factory) {
+  GTypeInfo info = {sizeof(FakeEncClass), nullptr, nullptr,   fake_class_init, nullptr, nullptr,
+                    sizeof(FakeEnc),      0,       fake_init, nullptr};
+  std::string tname = std::string("TestFake_") + factory;
+  GType t = g_type_from_name(tname.c_str());
+  if (!t) t = g_type_register_static(GST_TYPE_ELEMENT, tname.c_str(), &info, (GTypeFlags)0);
+  gst_element_register(nullptr, factory, GST_RANK_NONE, t);
+}
+
+// Brings a ladder to PAUSED with a source and returns its encoder-selected messages.
+std::vector<std::string> selected_encoders(const char *props, bool *failed = nullptr,
+                                           std::string *reason = nullptr) {
+  GstElement *p = parse(std::string("videotestsrc is-live=true ! video/x-raw,width=160,height=90 ! "
+                                    "iptvabrladder name=l profiles=160x90@100 ") +
+                        props + " ! fakesink");
+  GstBus *bus = gst_element_get_bus(p);
+  GstStateChangeReturn r = gst_element_set_state(p, GST_STATE_PAUSED);
+  if (failed) *failed = r == GST_STATE_CHANGE_FAILURE;
+  std::vector<std::string> out;
+  while (GstMessage *m = gst_bus_pop(bus)) {
+    if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT &&
+        gst_structure_has_name(gst_message_get_structure(m), "iptvabrladder-encoder-selected")) {
+      out.push_back(gst_structure_get_string(gst_message_get_structure(m), "encoder"));
+      if (reason)
+        *reason = gst_structure_get_string(gst_message_get_structure(m), "fallback-reason");
+    }
+    gst_message_unref(m);
+  }
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(p);
+  return out;
+}
+
+TEST(LadderEncoders, AutoPicksNvencThenVaapiThenFallsBack) {
+  register_fake("nvh264enc");
+  register_fake("vah264enc");
+  g_fake_nv_fails = false;
+  EXPECT_EQ(selected_encoders("encoder=auto"), std::vector<std::string>{"nvh264enc"});
+  g_fake_nv_fails = true;  // NVENC's session budget is full: the next best is VA-API
+  std::string reason;
+  EXPECT_EQ(selected_encoders("encoder=auto", nullptr, &reason),
+            std::vector<std::string>{"vah264enc"});
+  EXPECT_NE(reason.find("nvh264enc failed to open"), std::string::npos) << reason;
+  EXPECT_EQ(selected_encoders("encoder=nvenc hw-fallback=software", nullptr, &reason),
+            std::vector<std::string>{"x264enc"});
+  EXPECT_EQ(selected_encoders("encoder=x264"), std::vector<std::string>{"x264enc"});
+}
+
+TEST(LadderEncoders, HardwareFailureFailsClearlyUnderFail) {
+  register_fake("nvh264enc");
+  g_fake_nv_fails = true;
+  bool failed = false;
+  // Setting the profiles reports the problem at once (a WARNING); starting fails with an ERROR.
+  auto got = selected_encoders("encoder=nvenc hw-fallback=fail", &failed);
+  EXPECT_TRUE(failed);
+  EXPECT_TRUE(got.empty());
+}
+
+TEST(LadderLive, SlowRungDropsAndNeverStallsTheOthers) {
+  // Rung 1's consumer takes 150 ms per frame (slower than 25 fps); rung 0 must keep its pace.
+  GstElement *p = parse(
+      "videotestsrc is-live=true pattern=ball num-buffers=75 ! "
+      "video/x-raw,width=160,height=90,framerate=25/1 ! "
+      "iptvabrladder name=l profiles=160x90@100,128x72@80 preset=ultrafast encoder=x264 "
+      "l.src_0 ! fakesink name=sink_0 sync=false "
+      "l.src_1 ! identity sleep-time=150000 ! fakesink name=sink_1 sync=false");
+  ASSERT_NE(p, nullptr);
+  PadLog log;
+  auto ctx = attach(p, log, {"0", "1"});
+  RunResult res;
+  run_until_eos(p, res, 30 * S);
+  EXPECT_GE(log.frames["0"], 74u);
+  EXPECT_LT(log.frames["1"], 60u);
+  GstElement *l = gst_bin_get_by_name(GST_BIN(p), "l");
+  GstStructure *stats = nullptr;
+  g_object_get(l, "stats", &stats, nullptr);
+  ASSERT_NE(stats, nullptr);
+  const GValue *rungs = gst_structure_get_value(stats, "rungs");
+  ASSERT_EQ(gst_value_array_get_size(rungs), 2u);
+  const GstStructure *r0 = gst_value_get_structure(gst_value_array_get_value(rungs, 0));
+  const GstStructure *r1 = gst_value_get_structure(gst_value_array_get_value(rungs, 1));
+  guint64 d0 = 0, d1 = 0, in1 = 0;
+  gst_structure_get_uint64(r0, "frames-dropped", &d0);
+  gst_structure_get_uint64(r1, "frames-dropped", &d1);
+  gst_structure_get_uint64(r1, "frames-in", &in1);
+  EXPECT_EQ(d0, 0u);
+  EXPECT_GT(d1, 10u);
+  EXPECT_EQ(in1, 75u);
+  EXPECT_STREQ(gst_structure_get_string(r1, "encoder"), "x264enc");
+  gst_structure_free(stats);
+  gst_object_unref(l);
+  gst_object_unref(p);
+}
+
+}  // namespace
