@@ -16,7 +16,7 @@
  *   (#GstIptvAbrLadder:keyframe-anchor=epoch: from the frame's reference timestamp meta when the
  *   source carries one, else from the pipeline clock) or in running time. Encoders never add
  *   keyframes of their own (no scene cuts; their GOP limit is twice the interval).
- * - Rate control: VBV-constrained (maxrate 1.1x, buffer 0.8 s of the target bitrate).
+ * - Rate control: VBV-constrained (maxrate = the target bitrate, buffer 0.8 s of it).
  * - Each rung encodes on its own thread (a queue). On a live input, a rung that cannot keep up
  *   drops frames before its queue, counts them in #GstIptvAbrLadder:stats, and never stalls
  *   the others.
@@ -44,6 +44,7 @@
 
 #include <gst/video/video.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -215,14 +216,12 @@ static void configure_encoder(GstElement *enc, const std::string &factory, int k
   iptv::RateControl rc = iptv::rate_control_for(kbps);
   guint gop = (guint)(interval * 120 + 1);  // frames at up to 60 fps, twice the interval
   if (factory == "x264enc") {
+    // pass=cbr is x264's ABR with VBV: maxrate = bitrate, buffer = vbv-buf-capacity (ms).
     gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", preset.c_str());
     gst_util_set_object_arg(G_OBJECT(enc), "pass", "cbr");
-    g_object_set(enc, "bitrate", (guint)rc.bitrate_kbps, "key-int-max", gop, "b-adapt", FALSE,
-                 nullptr);
-    gchar *opts = g_strdup_printf("scenecut=0:vbv-maxrate=%d:vbv-bufsize=%d", rc.maxrate_kbps,
-                                  rc.bufsize_kbits);
-    g_object_set(enc, "option-string", opts, nullptr);
-    g_free(opts);
+    g_object_set(enc, "bitrate", (guint)rc.bitrate_kbps, "vbv-buf-capacity",
+                 (guint)(rc.bufsize_kbits * 1000 / std::max(1, rc.bitrate_kbps)), "key-int-max", gop,
+                 "option-string", "scenecut=0", nullptr);
     return;
   }
   // Hardware encoders (properties checked, as they vary between elements and versions).

@@ -103,7 +103,7 @@ std::optional<std::string> choose_encoder(const std::vector<std::string> &candid
 }
 
 RateControl rate_control_for(int kbps) {
-  return {kbps, (int)std::lround(kbps * 1.1), (int)std::lround(kbps * 0.8)};
+  return {kbps, kbps, (int)std::lround(kbps * 0.8)};
 }
 
 bool parse_profile_list(const std::string &list, const ProfileCatalog &catalog,

@@ -65,8 +65,8 @@ std::optional<std::string> choose_encoder(const std::vector<std::string> &candid
                                           const std::function<bool(const std::string &)> &opens,
                                           std::string *why);
 
-// VBV-constrained rate control fit for HLS segments: maxrate 1.1x and a buffer of 0.8 s of the
-// target, so no 2 s window can exceed 1.5x the target.
+// VBV-constrained rate control fit for HLS segments: maxrate = the target and a buffer of 0.8 s
+// of it, so no 2 s window can exceed 1.4x the target.
 struct RateControl {
   int bitrate_kbps;
   int maxrate_kbps;

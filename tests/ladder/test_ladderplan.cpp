@@ -92,7 +92,7 @@ TEST(EncoderChoice, AutoPrefersHardwareAndFallsBack) {
 TEST(RateControl, VbvBoundsTwoSecondWindows) {
   auto rc = iptv::rate_control_for(3000);
   EXPECT_EQ(rc.bitrate_kbps, 3000);
-  EXPECT_EQ(rc.maxrate_kbps, 3300);
+  EXPECT_EQ(rc.maxrate_kbps, 3000);
   EXPECT_EQ(rc.bufsize_kbits, 2400);
   // Worst case over 2 s: a full buffer plus 2 s at maxrate.
   EXPECT_LE((rc.maxrate_kbps * 2 + rc.bufsize_kbits) / 2.0, 1.5 * 3000);
