@@ -1,4 +1,5 @@
-// Skeleton: the owning issue replaces this with the real element.
+// iptvhlssink: multi-rendition HLS with a multivariant playlist.
+// See the SECTION block in gstiptvhlssink.cpp and docs/iptvhlssink.md.
 #pragma once
 
 #include <gst/gst.h>

@@ -1,0 +1,179 @@
+#include "hls/playlist.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <sstream>
+
+#include "util/strutil.h"
+
+namespace iptv::hls {
+
+std::vector<Segment> MediaPlaylist::add(const Segment &in) {
+  Segment s = in;
+  if (s.sequence < next_sequence_) s.sequence = next_sequence_;
+  next_sequence_ = s.sequence + 1;
+  max_rounded_ = std::max(max_rounded_, (int)std::lround(s.duration));
+  segments_.push_back(s);
+  std::vector<Segment> removed;
+  if (type_ != PlaylistType::kLive) return removed;
+  // Live: keep the last `window_` segments, or more to cover the DVR window.
+  auto total = [&] {
+    double t = 0;
+    for (const auto &x : segments_) t += x.duration;
+    return t;
+  };
+  while ((int)segments_.size() > std::max(window_, 1)) {
+    if (dvr_ > 0 && total() - segments_.front().duration < dvr_) break;
+    const Segment &f = segments_.front();
+    // RFC 8216 6.2.2: removing a segment that carries EXT-X-DISCONTINUITY increments
+    // EXT-X-DISCONTINUITY-SEQUENCE.
+    if (f.discontinuity) discontinuity_sequence_++;
+    removed.push_back(f);
+    segments_.pop_front();
+  }
+  return removed;
+}
+
+int MediaPlaylist::target_duration() const {
+  return std::max({(int)std::ceil(target_ - 1e-9), max_rounded_, 1});
+}
+
+std::string format_pdt(int64_t ms) {
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+  return buf;
+}
+
+std::string MediaPlaylist::render() const {
+  std::ostringstream o;
+  o << "#EXTM3U\n#EXT-X-VERSION:6\n";
+  o << "#EXT-X-TARGETDURATION:" << target_duration() << "\n";
+  o << "#EXT-X-MEDIA-SEQUENCE:" << media_sequence() << "\n";
+  o << "#EXT-X-DISCONTINUITY-SEQUENCE:" << discontinuity_sequence_ << "\n";
+  if (type_ == PlaylistType::kEvent || (type_ == PlaylistType::kVod && !ended_))
+    o << "#EXT-X-PLAYLIST-TYPE:EVENT\n";
+  else if (type_ == PlaylistType::kVod)
+    o << "#EXT-X-PLAYLIST-TYPE:VOD\n";
+  o << "#EXT-X-INDEPENDENT-SEGMENTS\n";
+  for (const auto &s : segments_) {
+    if (s.discontinuity) o << "#EXT-X-DISCONTINUITY\n";
+    if (s.pdt_ms > 0) o << "#EXT-X-PROGRAM-DATE-TIME:" << format_pdt(s.pdt_ms) << "\n";
+    char dur[32];
+    std::snprintf(dur, sizeof dur, "%.5f", s.duration);
+    o << "#EXTINF:" << dur << ",\n" << s.uri << "\n";
+  }
+  if (ended_) o << "#EXT-X-ENDLIST\n";
+  return o.str();
+}
+
+bool MediaPlaylist::restore(const std::string &text) {
+  std::istringstream in(text);
+  std::string line;
+  if (!std::getline(in, line) || trim(line) != "#EXTM3U") return false;
+  std::deque<Segment> segs;
+  uint64_t seq = 0, dseq = 0;
+  bool have_seq = false;
+  Segment cur;
+  bool pending = false;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty()) continue;
+    if (starts_with(line, "#EXT-X-MEDIA-SEQUENCE:")) {
+      seq = std::stoull(line.substr(22));
+      have_seq = true;
+    } else if (starts_with(line, "#EXT-X-DISCONTINUITY-SEQUENCE:")) {
+      dseq = std::stoull(line.substr(30));
+    } else if (line == "#EXT-X-DISCONTINUITY") {
+      cur.discontinuity = true;
+    } else if (starts_with(line, "#EXT-X-PROGRAM-DATE-TIME:")) {
+      // Restored only for continuity of the window; parse YYYY-MM-DDTHH:MM:SS.mmmZ.
+      int y, mo, d, h, mi, sec, ms = 0;
+      if (std::sscanf(line.c_str() + 25, "%d-%d-%dT%d:%d:%d.%dZ", &y, &mo, &d, &h, &mi, &sec,
+                      &ms) >= 6) {
+        struct tm tm = {};
+        tm.tm_year = y - 1900;
+        tm.tm_mon = mo - 1;
+        tm.tm_mday = d;
+        tm.tm_hour = h;
+        tm.tm_min = mi;
+        tm.tm_sec = sec;
+        cur.pdt_ms = (int64_t)timegm(&tm) * 1000 + ms;
+      }
+    } else if (starts_with(line, "#EXTINF:")) {
+      cur.duration = std::atof(line.c_str() + 8);
+      pending = true;
+    } else if (line[0] != '#' && pending) {
+      cur.uri = line;
+      segs.push_back(cur);
+      cur = Segment();
+      pending = false;
+    } else if (line == "#EXT-X-ENDLIST") {
+      ended_ = true;
+    }
+  }
+  if (!have_seq) return false;
+  for (size_t i = 0; i < segs.size(); ++i) segs[i].sequence = seq + i;
+  segments_ = segs;
+  discontinuity_sequence_ = dseq;
+  next_sequence_ = seq + segs.size();
+  max_rounded_ = 0;
+  for (const auto &s : segments_)
+    max_rounded_ = std::max(max_rounded_, (int)std::lround(s.duration));
+  ended_ = false;  // a restarted stream continues
+  return true;
+}
+
+void MediaPlaylist::resume_at(uint64_t sequence) {
+  next_sequence_ = std::max(next_sequence_, sequence);
+}
+
+std::string render_multivariant(std::vector<Variant> variants) {
+  std::stable_sort(variants.begin(), variants.end(),
+                   [](const Variant &a, const Variant &b) { return a.bandwidth < b.bandwidth; });
+  std::ostringstream o;
+  o << "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n";
+  for (const auto &v : variants) {
+    o << "#EXT-X-STREAM-INF:BANDWIDTH=" << v.bandwidth;
+    if (v.average_bandwidth) o << ",AVERAGE-BANDWIDTH=" << v.average_bandwidth;
+    if (v.width > 0 && v.height > 0) o << ",RESOLUTION=" << v.width << "x" << v.height;
+    if (v.frame_rate > 0) {
+      char fr[32];
+      std::snprintf(fr, sizeof fr, "%.3f", v.frame_rate);
+      o << ",FRAME-RATE=" << fr;
+    }
+    if (!v.codecs.empty()) o << ",CODECS=\"" << v.codecs << "\"";
+    o << "\n" << v.uri << "\n";
+  }
+  return o.str();
+}
+
+std::string avc1_codec_from_annexb(const uint8_t *d, size_t n) {
+  for (size_t i = 0; i + 4 < n; ++i) {
+    if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1) {
+      size_t h = i + 3;
+      if (h + 3 < n && (d[h] & 0x1f) == 7) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "avc1.%02x%02x%02x", d[h + 1], d[h + 2], d[h + 3]);
+        return buf;
+      }
+      i += 2;
+    }
+  }
+  return {};
+}
+
+std::string mp4a_codec_from_asc(const uint8_t *d, size_t n) {
+  if (n < 1) return "mp4a.40.2";
+  int aot = d[0] >> 3;
+  if (aot == 31 && n >= 2) aot = 32 + (((d[0] & 7) << 3) | (d[1] >> 5));
+  if (aot == 0) aot = 2;
+  return "mp4a.40." + std::to_string(aot);
+}
+
+}  // namespace iptv::hls

@@ -1,0 +1,87 @@
+// HLS playlist model and writer (RFC 8216), free of GStreamer: media playlists with a sliding
+// window, DVR window, EVENT/VOD types, discontinuities, program date-time; multivariant
+// playlists; and a reader for our own media playlists so a restart continues them.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace iptv::hls {
+
+enum class PlaylistType { kLive, kEvent, kVod };
+
+struct Segment {
+  uint64_t sequence = 0;
+  double duration = 0;         // seconds
+  std::string uri;             // relative to the playlist
+  int64_t pdt_ms = 0;          // program date-time, UTC milliseconds (0 = unknown)
+  bool discontinuity = false;  // EXT-X-DISCONTINUITY before this segment
+  uint64_t bytes = 0;
+};
+
+class MediaPlaylist {
+ public:
+  MediaPlaylist(PlaylistType type, double target_seconds, int window_segments, double dvr_seconds)
+      : type_(type), target_(target_seconds), window_(window_segments), dvr_(dvr_seconds) {}
+
+  // Appends a segment (its sequence must follow the previous one) and returns the segments that
+  // left the window (to delete later, once no player can still want them).
+  std::vector<Segment> add(const Segment &s);
+  void end() { ended_ = true; }
+
+  // EXT-X-TARGETDURATION: at least every rounded EXTINF listed, and the configured target.
+  int target_duration() const;
+  std::string render() const;
+
+  const std::deque<Segment> &segments() const { return segments_; }
+  uint64_t media_sequence() const {
+    return segments_.empty() ? next_sequence_ : segments_.front().sequence;
+  }
+  uint64_t discontinuity_sequence() const { return discontinuity_sequence_; }
+  uint64_t next_sequence() const { return next_sequence_; }
+  bool ended() const { return ended_; }
+  PlaylistType type() const { return type_; }
+
+  // Restores the state of a playlist we wrote before (after a restart). Returns false when the
+  // text is not a media playlist.
+  bool restore(const std::string &text);
+  // Continues after a restart: the next segment gets at least `sequence` and a discontinuity.
+  void resume_at(uint64_t sequence);
+
+ private:
+  PlaylistType type_;
+  double target_;
+  int window_;
+  double dvr_;
+  std::deque<Segment> segments_;
+  uint64_t next_sequence_ = 0;
+  uint64_t discontinuity_sequence_ = 0;
+  int max_rounded_ = 0;
+  bool ended_ = false;
+};
+
+struct Variant {
+  std::string uri;
+  uint64_t bandwidth = 0;          // peak segment bit rate, bit/s
+  uint64_t average_bandwidth = 0;  // bit/s
+  int width = 0, height = 0;
+  double frame_rate = 0;
+  std::string codecs;  // "avc1.64001f,mp4a.40.2"
+};
+
+// Variants ordered by bandwidth, EXT-X-INDEPENDENT-SEGMENTS set.
+std::string render_multivariant(std::vector<Variant> variants);
+
+// "2026-11-24T22:33:00.123Z"
+std::string format_pdt(int64_t utc_ms);
+
+// RFC 6381 codec strings.
+// avc1.PPCCLL from the first SPS NAL unit in an Annex B byte stream; "" when none is found.
+std::string avc1_codec_from_annexb(const uint8_t *data, size_t size);
+// mp4a.40.N from an AudioSpecificConfig (codec_data); "mp4a.40.2" (AAC-LC) when too short.
+std::string mp4a_codec_from_asc(const uint8_t *data, size_t size);
+
+}  // namespace iptv::hls

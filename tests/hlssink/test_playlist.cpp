@@ -1,0 +1,164 @@
+// The HLS playlist model/writer and the segmenter, without GStreamer.
+#include <gtest/gtest.h>
+
+#include "hls/playlist.h"
+#include "segmenter.h"
+
+namespace {
+
+using iptv::hls::MediaPlaylist;
+using iptv::hls::PlaylistType;
+using iptv::hls::Segment;
+
+Segment seg(uint64_t seq, double dur, bool disc = false) {
+  Segment s;
+  s.sequence = seq;
+  s.duration = dur;
+  s.uri = "seg-" + std::to_string(seq) + ".ts";
+  s.pdt_ms = 1'764'000'000'000 + (int64_t)seq * 4000;
+  s.discontinuity = disc;
+  s.bytes = 1000;
+  return s;
+}
+
+TEST(MediaPlaylist, LiveWindowSlidesAndCountsDiscontinuities) {
+  MediaPlaylist p(PlaylistType::kLive, 4, 3, 0);
+  EXPECT_TRUE(p.add(seg(100, 4.0)).empty());
+  EXPECT_TRUE(p.add(seg(101, 4.0, true)).empty());
+  EXPECT_TRUE(p.add(seg(102, 4.0)).empty());
+  auto gone = p.add(seg(103, 4.0));
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].sequence, 100u);
+  EXPECT_EQ(p.media_sequence(), 101u);
+  EXPECT_EQ(p.discontinuity_sequence(), 0u);
+  p.add(seg(104, 4.0));  // removes 101, which carries a discontinuity
+  EXPECT_EQ(p.media_sequence(), 102u);
+  EXPECT_EQ(p.discontinuity_sequence(), 1u);
+  std::string text = p.render();
+  EXPECT_NE(text.find("#EXT-X-MEDIA-SEQUENCE:102\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"), std::string::npos);
+  EXPECT_EQ(text.find("#EXT-X-ENDLIST"), std::string::npos);
+  EXPECT_EQ(text.find("PLAYLIST-TYPE"), std::string::npos);
+}
+
+TEST(MediaPlaylist, EveryTagRfc8216Needs) {
+  MediaPlaylist p(PlaylistType::kLive, 4, 6, 0);
+  p.add(seg(7, 4.0));
+  p.add(seg(8, 4.4));        // rounds to 4
+  p.add(seg(9, 4.6, true));  // rounds to 5: TARGETDURATION follows
+  std::string t = p.render();
+  EXPECT_EQ(t.rfind("#EXTM3U\n", 0), 0u);
+  EXPECT_NE(t.find("#EXT-X-TARGETDURATION:5\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("#EXTINF:4.40000,\nseg-8.ts\n"), std::string::npos);
+  EXPECT_NE(t.find("#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:"), std::string::npos);
+  size_t pdts = 0;
+  for (size_t at = t.find("#EXT-X-PROGRAM-DATE-TIME:"); at != std::string::npos;
+       at = t.find("#EXT-X-PROGRAM-DATE-TIME:", at + 1))
+    ++pdts;
+  EXPECT_EQ(pdts, 3u);
+  EXPECT_NE(t.find("#EXT-X-INDEPENDENT-SEGMENTS"), std::string::npos);
+}
+
+TEST(MediaPlaylist, DvrWindowKeepsTime) {
+  MediaPlaylist p(PlaylistType::kLive, 4, 3, 30);
+  for (uint64_t i = 0; i < 20; ++i) p.add(seg(i, 4.0));
+  // 30 s of DVR at 4 s segments: 8 segments (32 s) stay listed.
+  EXPECT_EQ(p.segments().size(), 8u);
+}
+
+TEST(MediaPlaylist, EventAndVod) {
+  MediaPlaylist e(PlaylistType::kEvent, 4, 3, 0);
+  for (uint64_t i = 0; i < 10; ++i) e.add(seg(i, 4.0));
+  EXPECT_EQ(e.segments().size(), 10u);
+  EXPECT_NE(e.render().find("#EXT-X-PLAYLIST-TYPE:EVENT"), std::string::npos);
+  MediaPlaylist v(PlaylistType::kVod, 4, 3, 0);
+  v.add(seg(0, 4.0));
+  EXPECT_NE(v.render().find("#EXT-X-PLAYLIST-TYPE:EVENT"), std::string::npos);  // still growing
+  v.end();
+  std::string t = v.render();
+  EXPECT_NE(t.find("#EXT-X-PLAYLIST-TYPE:VOD"), std::string::npos);
+  EXPECT_NE(t.find("#EXT-X-ENDLIST\n"), std::string::npos);
+}
+
+TEST(MediaPlaylist, RestoreContinuesAfterRestart) {
+  MediaPlaylist a(PlaylistType::kLive, 4, 3, 0);
+  for (uint64_t i = 50; i < 55; ++i) a.add(seg(i, 4.0, i == 53));
+  MediaPlaylist b(PlaylistType::kLive, 4, 3, 0);
+  ASSERT_TRUE(b.restore(a.render()));
+  EXPECT_EQ(b.media_sequence(), a.media_sequence());
+  EXPECT_EQ(b.next_sequence(), 55u);
+  EXPECT_EQ(b.discontinuity_sequence(), a.discontinuity_sequence());
+  EXPECT_EQ(b.segments().size(), 3u);
+  EXPECT_EQ(b.segments()[1].pdt_ms, a.segments()[1].pdt_ms);
+  EXPECT_TRUE(b.segments()[1].discontinuity);
+  EXPECT_EQ(b.render(), a.render());
+  EXPECT_FALSE(b.restore("not a playlist"));
+}
+
+TEST(Multivariant, OrderedByBandwidthWithAllAttributes) {
+  std::vector<iptv::hls::Variant> v = {
+      {"hi/index.m3u8", 3'300'000, 3'000'000, 1280, 720, 25, "avc1.64001f,mp4a.40.2"},
+      {"lo/index.m3u8", 700'000, 600'000, 640, 360, 25, "avc1.4d401e,mp4a.40.2"}};
+  std::string t = iptv::hls::render_multivariant(v);
+  EXPECT_LT(t.find("lo/index.m3u8"), t.find("hi/index.m3u8"));
+  EXPECT_NE(t.find("#EXT-X-INDEPENDENT-SEGMENTS"), std::string::npos);
+  EXPECT_NE(t.find("#EXT-X-STREAM-INF:BANDWIDTH=700000,AVERAGE-BANDWIDTH=600000,RESOLUTION=640x360,"
+                   "FRAME-RATE=25.000,CODECS=\"avc1.4d401e,mp4a.40.2\"\nlo/index.m3u8\n"),
+            std::string::npos)
+      << t;
+}
+
+TEST(Codecs, FromSpsAndAudioConfig) {
+  const uint8_t annexb[] = {0, 0, 0, 1, 0x09, 0xf0, 0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1f, 0xac};
+  EXPECT_EQ(iptv::hls::avc1_codec_from_annexb(annexb, sizeof annexb), "avc1.64001f");
+  const uint8_t no_sps[] = {0, 0, 1, 0x65, 0x88};
+  EXPECT_EQ(iptv::hls::avc1_codec_from_annexb(no_sps, sizeof no_sps), "");
+  const uint8_t lc[] = {0x11, 0x90};  // AOT 2, 48 kHz, stereo
+  const uint8_t he[] = {0x2b, 0x92};  // AOT 5
+  EXPECT_EQ(iptv::hls::mp4a_codec_from_asc(lc, 2), "mp4a.40.2");
+  EXPECT_EQ(iptv::hls::mp4a_codec_from_asc(he, 2), "mp4a.40.5");
+}
+
+TEST(Pdt, FormatsUtcWithMilliseconds) {
+  EXPECT_EQ(iptv::hls::format_pdt(1'764'027'180'123), "2025-11-24T23:33:00.123Z");
+}
+
+TEST(Segmenter, EpochNumbersFromUtcAndCutsOnTheGrid) {
+  const int64_t S = 1'000'000'000;
+  iptv::Segmenter s(4.0, true);
+  int64_t t0 = 1'764'027'182 * S;  // mid-segment: 1764027182 / 4 = 441006795.5
+  auto a = s.on_keyframe(t0, false);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->sequence, 441006795u);
+  EXPECT_FALSE(a->discontinuity);
+  EXPECT_FALSE(s.on_keyframe(t0 + 1 * S, false));  // same segment
+  auto b = s.on_keyframe(t0 + 2 * S, false);       // crosses 4 s boundary
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->sequence, 441006796u);
+  EXPECT_FALSE(s.on_keyframe(t0 + 4 * S, false));
+  auto c = s.on_keyframe(t0 + 5 * S, true);  // a discontinuity cuts at once
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->discontinuity);
+  EXPECT_EQ(c->sequence, 441006797u);
+  // A restart an hour later never goes backwards; a resumed one is marked.
+  iptv::Segmenter r(4.0, true);
+  r.resume(441006798);
+  auto d = r.on_keyframe(t0 + 3600 * S, false);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->sequence, 441007695u);
+  EXPECT_TRUE(d->discontinuity);
+}
+
+TEST(Segmenter, CounterContinuesFromState) {
+  const int64_t S = 1'000'000'000;
+  iptv::Segmenter s(2.0, false);
+  s.resume(42);
+  auto a = s.on_keyframe(0, false);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->sequence, 42u);
+  EXPECT_TRUE(a->discontinuity);
+  EXPECT_FALSE(s.on_keyframe(1 * S, false));
+  EXPECT_EQ(s.on_keyframe(2 * S, false)->sequence, 43u);
+}
+
+}  // namespace
