@@ -35,6 +35,9 @@
  *    `path` (string), `media-sequence` (guint64), `discontinuity-sequence` (guint64),
  *    `segments` (guint).
  *
+ * - Serving: with #GstIptvHlsSink:http-port set, the tree is served over HTTP under
+ *   /hls/<channel-id>/ (core/origin), token-gated when #GstIptvHlsSink:token-key-file is set.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 videotestsrc is-live=true ! iptvabrladder profiles=720p-3mbps,360p-600kbps name=l
@@ -61,6 +64,7 @@
 
 #include "gstiptvelements.h"
 #include "hls/playlist.h"
+#include "origin/origin.h"
 #include "segmenter.h"
 #include "util/atomic_file.h"
 #include "util/strutil.h"
@@ -129,6 +133,11 @@ struct GstIptvHlsSinkPrivate {
   std::string state_file;
   std::vector<std::string> names;
   double retention = -1;  // < 0: one window's worth
+  std::string channel_id = "live";
+  int http_port = -1;  // < 0: do not serve
+  std::string http_address = "127.0.0.1";
+  std::string token_key_file;
+  std::unique_ptr<iptv::Origin> origin;
   // Topology.
   std::vector<std::unique_ptr<Rendition>> renditions;
   GstElement *audio_tee = nullptr;
@@ -163,6 +172,10 @@ enum {
   PROP_STATE_FILE,
   PROP_RENDITION_NAMES,
   PROP_SEGMENT_RETENTION,
+  PROP_CHANNEL_ID,
+  PROP_HTTP_PORT,
+  PROP_HTTP_ADDRESS,
+  PROP_TOKEN_KEY_FILE,
 };
 
 static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
@@ -745,6 +758,35 @@ static void finish(GstIptvHlsSink *self) {
   for (GstStructure *s : msgs) post(self, s);
 }
 
+// Starts the HTTP origin over the tree when http-port is set.
+static gboolean start_serving(GstIptvHlsSink *self) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  if (p->http_port < 0 || p->origin) return TRUE;
+  iptv::OriginConfig cfg;
+  cfg.address = p->http_address;
+  cfg.port = p->http_port;
+  if (!p->token_key_file.empty()) {
+    std::string err;
+    if (!cfg.keys.load_file(p->token_key_file, &err)) {
+      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot load the token keys"),
+                        ("%s", err.c_str()));
+      return FALSE;
+    }
+    cfg.mode = iptv::TokenMode::kEdgeAuth;
+  }
+  auto origin = std::make_unique<iptv::Origin>(std::move(cfg));
+  std::string err;
+  if (!origin->start(&err)) {
+    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot serve HTTP"), ("%s", err.c_str()));
+    return FALSE;
+  }
+  origin->add_channel(p->channel_id, p->location);
+  GST_INFO_OBJECT(self, "serving %s on http://%s:%d/hls/%s/", p->location.c_str(),
+                  p->http_address.c_str(), origin->port(), p->channel_id.c_str());
+  p->origin = std::move(origin);
+  return TRUE;
+}
+
 static GstStateChangeReturn gst_iptv_hls_sink_change_state(GstElement *element,
                                                            GstStateChange transition) {
   auto *self = GST_IPTV_HLS_SINK(element);
@@ -754,8 +796,15 @@ static GstStateChangeReturn gst_iptv_hls_sink_change_state(GstElement *element,
       return GST_STATE_CHANGE_FAILURE;
     }
     if (!prepare(self)) return GST_STATE_CHANGE_FAILURE;
+    if (!start_serving(self)) return GST_STATE_CHANGE_FAILURE;
   }
-  return GST_ELEMENT_CLASS(gst_iptv_hls_sink_parent_class)->change_state(element, transition);
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS(gst_iptv_hls_sink_parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY && self->priv->origin) {
+    self->priv->origin->stop();
+    self->priv->origin.reset();
+  }
+  return ret;
 }
 
 // ---- properties ----
@@ -801,6 +850,24 @@ static void gst_iptv_hls_sink_set_property(GObject *object, guint prop_id, const
     case PROP_SEGMENT_RETENTION:
       p->retention = g_value_get_double(value);
       break;
+    case PROP_CHANNEL_ID: {
+      const char *v = g_value_get_string(value);
+      p->channel_id = v && *v ? v : "live";
+      break;
+    }
+    case PROP_HTTP_PORT:
+      p->http_port = g_value_get_int(value);
+      break;
+    case PROP_HTTP_ADDRESS: {
+      const char *v = g_value_get_string(value);
+      p->http_address = v && *v ? v : "127.0.0.1";
+      break;
+    }
+    case PROP_TOKEN_KEY_FILE: {
+      const char *v = g_value_get_string(value);
+      p->token_key_file = v ? v : "";
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -842,6 +909,18 @@ static void gst_iptv_hls_sink_get_property(GObject *object, guint prop_id, GValu
     }
     case PROP_SEGMENT_RETENTION:
       g_value_set_double(value, p->retention);
+      break;
+    case PROP_CHANNEL_ID:
+      g_value_set_string(value, p->channel_id.c_str());
+      break;
+    case PROP_HTTP_PORT:
+      g_value_set_int(value, p->http_port);
+      break;
+    case PROP_HTTP_ADDRESS:
+      g_value_set_string(value, p->http_address.c_str());
+      break;
+    case PROP_TOKEN_KEY_FILE:
+      g_value_set_string(value, p->token_key_file.c_str());
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -922,6 +1001,29 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
       g_param_spec_double("segment-retention", "Segment retention",
                           "Seconds a segment stays on disk after leaving the playlist", -1, 86400,
                           -1, rw_ready));
+
+  // channel-id: the path the tree is served under: /hls/<channel-id>/...
+  g_object_class_install_property(
+      gobject_class, PROP_CHANNEL_ID,
+      g_param_spec_string("channel-id", "Channel id", "Served under /hls/<channel-id>/", "live",
+                          rw_ready));
+  // http-port: serve the tree over HTTP on this port (0: any free port; -1: do not serve).
+  g_object_class_install_property(
+      gobject_class, PROP_HTTP_PORT,
+      g_param_spec_int("http-port", "HTTP port", "Serve the tree on this port (-1: off)", -1, 65535,
+                       -1, rw_ready));
+  // http-address: the address to serve on.
+  g_object_class_install_property(
+      gobject_class, PROP_HTTP_ADDRESS,
+      g_param_spec_string("http-address", "HTTP address", "Address to serve on", "127.0.0.1",
+                          rw_ready));
+  // token-key-file: "KID HEXSECRET" lines (the first signs); when set, every request needs a
+  // token in its path: /hls/<channel-id>/<token>/index.m3u8 (mint with `iptvctl token`).
+  g_object_class_install_property(
+      gobject_class, PROP_TOKEN_KEY_FILE,
+      g_param_spec_string("token-key-file", "Token key file",
+                          "Keys for EdgeAuth-style playback tokens (empty: no tokens)", "",
+                          rw_ready));
 
   gst_element_class_add_static_pad_template(element_class, &video_template);
   gst_element_class_add_static_pad_template(element_class, &audio_template);

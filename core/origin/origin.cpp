@@ -1,0 +1,310 @@
+#include "origin/origin.h"
+
+#include <glib.h>
+#include <libsoup/soup.h>
+#include <sys/stat.h>
+
+#include <climits>
+#include <cstdlib>
+#include <future>
+#include <vector>
+
+#include "util/atomic_file.h"
+#include "util/strutil.h"
+
+namespace iptv {
+
+struct Origin::Request {
+  SoupServerMessage *msg;
+  std::string path;  // as received (percent-encoded)
+  std::string method;
+  std::string client_ip;
+};
+
+namespace {
+
+void respond_status(SoupServerMessage *msg, int status, const char *deny = nullptr,
+                    int max_age = -1) {
+  soup_server_message_set_status(msg, status, nullptr);
+  SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+  if (deny) soup_message_headers_replace(h, "X-Iptv-Deny", deny);
+  if (max_age >= 0)
+    soup_message_headers_replace(h, "Cache-Control",
+                                 ("max-age=" + std::to_string(max_age)).c_str());
+  else
+    soup_message_headers_replace(h, "Cache-Control", "no-store");
+}
+
+std::string decode(const std::string &seg) {
+  gchar *u = g_uri_unescape_string(seg.c_str(), nullptr);
+  std::string out = u ? u : "\x01";  // invalid escapes: reject below
+  g_free(u);
+  return out;
+}
+
+std::string http_date(time_t t) {
+  GDateTime *dt = g_date_time_new_from_unix_utc(t);
+  gchar *s = g_date_time_format(dt, "%a, %d %b %Y %H:%M:%S GMT");
+  std::string out = s;
+  g_free(s);
+  g_date_time_unref(dt);
+  return out;
+}
+
+int playlist_max_age(const char *data, size_t len) {
+  std::string_view v(data, len);
+  size_t at = v.find("#EXT-X-TARGETDURATION:");
+  if (at == std::string_view::npos) return 2;  // multivariant: changes rarely, but may
+  int td = std::atoi(std::string(v.substr(at + 22, 8)).c_str());
+  return std::max(1, td / 2);
+}
+
+void on_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+                gpointer user_data) {
+  auto *origin = static_cast<Origin *>(user_data);
+  // The handler's `path` argument is already percent-decoded; tokens need the raw segments.
+  GUri *uri = soup_server_message_get_uri(msg);
+  const char *raw = uri ? g_uri_get_path(uri) : path;
+  Origin::Request req{
+      msg, raw ? raw : "", soup_server_message_get_method(msg),
+      soup_server_message_get_remote_host(msg) ? soup_server_message_get_remote_host(msg) : ""};
+  origin->handle(req);
+}
+
+}  // namespace
+
+Origin::Origin(OriginConfig config) : config_(std::move(config)) {}
+
+Origin::~Origin() {
+  stop();
+}
+
+bool Origin::start(std::string *error) {
+  if (thread_.joinable()) return true;
+  std::promise<std::string> started;
+  auto fut = started.get_future();
+  thread_ = std::thread([this, &started] { run(&started); });
+  std::string err = fut.get();
+  if (!err.empty()) {
+    thread_.join();
+    if (error) *error = err;
+    return false;
+  }
+  return true;
+}
+
+void Origin::run(std::promise<std::string> *started) {
+  context_ = g_main_context_new();
+  g_main_context_push_thread_default(context_);
+  server_ = soup_server_new("server-header", "gst-iptv-origin", nullptr);
+  soup_server_add_handler(server_, "/hls", on_request, this, nullptr);
+  GError *err = nullptr;
+  GInetAddress *inet = g_inet_address_new_from_string(config_.address.c_str());
+  bool ok = false;
+  if (!inet) {
+    started->set_value("invalid listen address '" + config_.address + "'");
+  } else {
+    GSocketAddress *addr = g_inet_socket_address_new(inet, (guint16)config_.port);
+    ok = soup_server_listen(server_, addr, (SoupServerListenOptions)0, &err);
+    g_object_unref(addr);
+    g_object_unref(inet);
+    if (!ok) {
+      started->set_value("cannot listen on " + config_.address + ":" +
+                         std::to_string(config_.port) + ": " + err->message);
+      g_error_free(err);
+    }
+  }
+  if (ok) {
+    GSList *uris = soup_server_get_uris(server_);
+    if (uris) port_ = g_uri_get_port((GUri *)uris->data);
+    g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+    loop_ = g_main_loop_new(context_, FALSE);
+    started->set_value("");
+    g_main_loop_run(loop_);
+    g_main_loop_unref(loop_);
+    loop_ = nullptr;
+  }
+  soup_server_disconnect(server_);
+  g_object_unref(server_);
+  server_ = nullptr;
+  g_main_context_pop_thread_default(context_);
+  g_main_context_unref(context_);
+  context_ = nullptr;
+}
+
+void Origin::stop() {
+  if (!thread_.joinable()) return;
+  // Quit from inside the server's context, so the loop is running when it is told to stop.
+  g_main_context_invoke(
+      context_,
+      [](gpointer data) -> gboolean {
+        auto *self = static_cast<Origin *>(data);
+        if (self->loop_) g_main_loop_quit(self->loop_);
+        return G_SOURCE_REMOVE;
+      },
+      this);
+  thread_.join();
+}
+
+void Origin::with_server(const std::function<void(SoupServer *)> &fn) {
+  if (!context_) return;
+  std::promise<void> done;
+  struct Call {
+    Origin *self;
+    const std::function<void(SoupServer *)> *fn;
+    std::promise<void> *done;
+  } call{this, &fn, &done};
+  g_main_context_invoke(
+      context_,
+      [](gpointer data) -> gboolean {
+        auto *c = static_cast<Call *>(data);
+        (*c->fn)(c->self->server_);
+        c->done->set_value();
+        return G_SOURCE_REMOVE;
+      },
+      &call);
+  done.get_future().wait();
+}
+
+void Origin::add_channel(const std::string &id, const std::string &root) {
+  char resolved[PATH_MAX];
+  std::string r = realpath(root.c_str(), resolved) ? std::string(resolved) : root;
+  std::lock_guard<std::mutex> lock(mu_);
+  channels_[id] = r;
+}
+
+void Origin::remove_channel(const std::string &id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  channels_.erase(id);
+}
+
+void Origin::revoke_session(const std::string &session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  revoked_.insert(session);
+}
+
+bool Origin::session_revoked(const std::string &session) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return revoked_.count(session) > 0;
+}
+
+OriginStats Origin::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void Origin::handle(Request &req) {
+  SoupServerMessage *msg = req.msg;
+  auto deny = [&](const char *reason, int status = 403) {
+    respond_status(msg, status, reason);
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.requests++;
+    stats_.denials[reason]++;
+    stats_.statuses[status]++;
+  };
+  if (req.method != "GET" && req.method != "HEAD") {
+    respond_status(msg, 405);
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
+                                 "GET, HEAD");
+    return;
+  }
+  // /hls/<channel>/[<token>/]<file...>
+  auto parts = split(req.path, '/', false);
+  if (parts.size() < 4 || !parts[0].empty() || parts[1] != "hls") return deny("path", 404);
+  std::string channel = decode(parts[2]);
+  std::string root;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = channels_.find(channel);
+    if (it != channels_.end()) root = it->second;
+  }
+  if (root.empty()) return deny("path", 404);
+  size_t first_file = 3;
+  if (config_.mode != TokenMode::kNone) {
+    if (parts.size() < 5) return deny("missing");
+    first_file = 4;
+  }
+  // The file path: every segment decoded, none empty, "." or "..", none hidden or with a '/'.
+  std::string rel;
+  for (size_t i = first_file; i < parts.size(); ++i) {
+    std::string seg = decode(parts[i]);
+    if (seg.empty() || seg[0] == '.' || seg.find('/') != std::string::npos ||
+        seg.find('\\') != std::string::npos || seg.find('\x01') != std::string::npos ||
+        seg.find('\0') != std::string::npos)
+      return deny("path");
+    rel += "/" + seg;
+  }
+  if (config_.mode == TokenMode::kEdgeAuth) {
+    TokenClaims claims;
+    std::string token = token_from_path_segment(parts[3]);
+    TokenError e = verify_token(token, config_.keys, "/hls/" + channel + rel,
+                                g_get_real_time() / 1000000, req.client_ip, &claims);
+    if (e == TokenError::kOk && !claims.session.empty() && session_revoked(claims.session))
+      e = TokenError::kRevoked;
+    if (e != TokenError::kOk) return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
+  } else if (config_.mode == TokenMode::kSecureLink) {
+    TokenError e = verify_securelink(parts[3], channel, g_get_real_time() / 1000000,
+                                     config_.securelink_secret);
+    if (e != TokenError::kOk) return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
+  }
+  // Symlinks out of the tree are refused: the resolved file must stay under the root.
+  std::string full = root + rel;
+  char resolved[PATH_MAX];
+  if (!realpath(full.c_str(), resolved)) {
+    respond_status(msg, 404, nullptr, 1);
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.requests++;
+    stats_.statuses[404]++;
+    return;
+  }
+  if (!starts_with(resolved, root + "/")) return deny("path");
+  struct stat st;
+  if (stat(resolved, &st) != 0 || !S_ISREG(st.st_mode)) {
+    respond_status(msg, 404, nullptr, 1);
+    return;
+  }
+  SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+  std::string etag = "\"" + std::to_string((long long)st.st_size) + "-" +
+                     std::to_string((long long)st.st_mtim.tv_sec) + "." +
+                     std::to_string((long long)st.st_mtim.tv_nsec) + "\"";
+  bool playlist = ends_with(rel, ".m3u8");
+  soup_message_headers_replace(h, "ETag", etag.c_str());
+  soup_message_headers_replace(h, "Last-Modified", http_date(st.st_mtim.tv_sec).c_str());
+  soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
+  const char *inm =
+      soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "If-None-Match");
+  GError *err = nullptr;
+  GMappedFile *mf = g_mapped_file_new(resolved, FALSE, &err);
+  if (!mf) {
+    g_clear_error(&err);
+    respond_status(msg, 404, nullptr, 1);
+    return;
+  }
+  GBytes *bytes = g_mapped_file_get_bytes(mf);
+  g_mapped_file_unref(mf);
+  gsize len = 0;
+  const char *data = (const char *)g_bytes_get_data(bytes, &len);
+  std::string cc = playlist ? "max-age=" + std::to_string(playlist_max_age(data, len))
+                            : std::string("max-age=31536000, immutable");
+  soup_message_headers_replace(h, "Cache-Control", cc.c_str());
+  if (inm && etag == inm) {
+    soup_server_message_set_status(msg, 304, nullptr);
+    g_bytes_unref(bytes);
+  } else {
+    soup_server_message_set_status(msg, 200, nullptr);
+    soup_message_headers_set_content_type(h,
+                                          playlist                ? "application/vnd.apple.mpegurl"
+                                          : ends_with(rel, ".ts") ? "video/mp2t"
+                                                                  : "application/octet-stream",
+                                          nullptr);
+    // libsoup answers Range requests (206/416) and HEAD from the full body.
+    soup_message_body_append_bytes(soup_server_message_get_response_body(msg), bytes);
+    g_bytes_unref(bytes);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.requests++;
+  stats_.bytes += len;
+  stats_.statuses[inm && etag == inm ? 304 : 200]++;
+}
+
+}  // namespace iptv

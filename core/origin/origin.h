@@ -1,0 +1,96 @@
+// The HLS origin: serves the HLS trees of one or more channels over HTTP (libsoup 3) under
+// /hls/<channel_id>/..., checking playback tokens. Shared by iptvhlssink (http-port) and iptvd.
+//
+// URL layout (token modes): /hls/<channel>/<token>/index.m3u8, /hls/<channel>/<token>/hi/seg-7.ts
+// (see token/token.h); token mode none: /hls/<channel>/index.m3u8.
+//
+// Refusals: 403 (410 for an expired token) with no body and a machine-readable reason in
+// `X-Iptv-Deny` (missing, malformed, unknown-key, forged, not-yet-valid, expired, scope, ip,
+// revoked, path). Path traversal (also percent-encoded), hidden files and symlinks out of the
+// tree are refused; a file not there (yet) is 404 with a 1 s max-age.
+//
+// Cache headers: media playlists max-age = half the target duration; the multivariant playlist
+// max-age = 2 s; segments a year and immutable. ETag, Last-Modified, If-None-Match (304), HEAD
+// and single byte ranges. Tokens, keys and secrets are never logged.
+//
+// Threads: the server runs on its own thread and GMainContext (a SoupServer belongs to the
+// context it was created in). Everything else here is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "token/token.h"
+
+typedef struct _SoupServer SoupServer;
+typedef struct _GMainContext GMainContext;
+typedef struct _GMainLoop GMainLoop;
+
+namespace iptv {
+
+enum class TokenMode { kNone, kEdgeAuth, kSecureLink };
+
+struct OriginConfig {
+  std::string address = "127.0.0.1";
+  int port = 0;  // 0: pick a free port
+  TokenMode mode = TokenMode::kNone;
+  KeyRing keys;                   // edgeauth
+  std::string securelink_secret;  // securelink
+};
+
+struct OriginStats {
+  uint64_t requests = 0;
+  uint64_t bytes = 0;
+  std::map<std::string, uint64_t> denials;  // by reason
+  std::map<int, uint64_t> statuses;
+};
+
+class Origin {
+ public:
+  explicit Origin(OriginConfig config);
+  ~Origin();
+  Origin(const Origin &) = delete;
+  Origin &operator=(const Origin &) = delete;
+
+  // Binds and starts serving on the origin's own thread. False with a reason on failure.
+  bool start(std::string *error);
+  void stop();
+  int port() const { return port_; }
+
+  void add_channel(const std::string &id, const std::string &root);
+  void remove_channel(const std::string &id);
+  // A revoked session's next request is refused (checked on every request).
+  void revoke_session(const std::string &session);
+  bool session_revoked(const std::string &session) const;
+
+  OriginStats stats() const;
+
+  // Runs `fn` on the server's thread with its SoupServer (to add more handlers, e.g. the API).
+  void with_server(const std::function<void(SoupServer *)> &fn);
+
+  // Internal: called by the libsoup handler on the server thread.
+  struct Request;
+  void handle(Request &req);
+
+ private:
+  void run(std::promise<std::string> *started);
+  OriginConfig config_;
+  std::thread thread_;
+  GMainContext *context_ = nullptr;
+  GMainLoop *loop_ = nullptr;
+  SoupServer *server_ = nullptr;
+  std::atomic<int> port_{0};
+  mutable std::mutex mu_;  // guards channels_, revoked_, stats_
+  std::map<std::string, std::string> channels_;
+  std::set<std::string> revoked_;
+  OriginStats stats_;
+};
+
+}  // namespace iptv
