@@ -1,0 +1,325 @@
+// The HLS origin against real clients: curl, ffprobe, GStreamer hlsdemux and nginx as an edge.
+#include <glib.h>
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <thread>
+
+#include "origin/origin.h"
+#include "test_support.h"
+#include "token/token.h"
+#include "util/atomic_file.h"
+#include "util/strutil.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string sh(const std::string &cmd, int *status = nullptr) {
+  std::string out;
+  FILE *f = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while (f && (n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  int st = f ? pclose(f) : -1;
+  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+struct Reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+Reply get(const std::string &url, const std::string &extra = "") {
+  iptv_test::TempDir d;
+  std::string hdr = d.path() + "/h", body = d.path() + "/b";
+  sh("curl -s --path-as-is -o " + body + " -D " + hdr + " " + extra + " '" + url + "'");
+  Reply r;
+  std::string h, b;
+  iptv::read_file(hdr, h);
+  iptv::read_file(body, b);
+  r.body = b;
+  for (const auto &line : iptv::split(h, '\n')) {
+    if (iptv::starts_with(line, "HTTP/")) r.status = std::atoi(line.c_str() + 9);
+    auto c = line.find(':');
+    if (c != std::string::npos) {
+      std::string k = line.substr(0, c);
+      for (auto &ch : k) ch = (char)tolower(ch);
+      r.headers[k] = iptv::trim(line.substr(c + 1));
+    }
+  }
+  return r;
+}
+
+// One HLS tree made by a third-party producer (ffmpeg), shared by the tests.
+class OriginTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tree_ = new iptv_test::TempDir();
+    std::string d = tree_->path() + "/news";
+    fs::create_directories(d);
+    int st = -1;
+    sh("ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=160x90:rate=25 -f lavfi -i "
+       "sine=frequency=440 -t 6 -c:v libx264 -preset ultrafast -g 25 -c:a aac -f hls -hls_time 1 "
+       "-hls_list_size 0 -hls_segment_filename " +
+           d + "/seg-%d.ts " + d + "/index.m3u8",
+       &st);
+    ASSERT_EQ(st, 0);
+  }
+  static void TearDownTestSuite() { delete tree_; }
+
+  void SetUp() override {
+    ring_.add("k1", std::string(32, '\x5a'), true);
+    iptv::OriginConfig cfg;
+    cfg.mode = iptv::TokenMode::kEdgeAuth;
+    cfg.keys = ring_;
+    origin_ = std::make_unique<iptv::Origin>(cfg);
+    std::string err;
+    ASSERT_TRUE(origin_->start(&err)) << err;
+    origin_->add_channel("news", tree_->path() + "/news");
+    base_ = "http://127.0.0.1:" + std::to_string(origin_->port());
+  }
+
+  std::string token(const std::string &channel = "news", int64_t ttl = 60,
+                    const std::string &session = "s1", const std::string &ip = "",
+                    int64_t start_offset = 0) {
+    iptv::TokenClaims c;
+    int64_t now = g_get_real_time() / 1000000;
+    c.start = now + start_offset;
+    c.expiry = now + ttl;
+    c.acl = iptv::acl_for_channel(channel);
+    c.session = session;
+    c.ip = ip;
+    return iptv::token_to_path_segment(iptv::sign_token(c, ring_));
+  }
+  std::string url(const std::string &tok, const std::string &file = "index.m3u8",
+                  const std::string &channel = "news") {
+    return base_ + "/hls/" + channel + "/" + tok + "/" + file;
+  }
+
+  static iptv_test::TempDir *tree_;
+  iptv::KeyRing ring_;
+  std::unique_ptr<iptv::Origin> origin_;
+  std::string base_;
+};
+iptv_test::TempDir *OriginTest::tree_ = nullptr;
+
+TEST_F(OriginTest, TokenizedUrlPlaysInFfprobeAndHlsdemux) {
+  std::string u = url(token());
+  int st = -1;
+  std::string streams =
+      sh("ffprobe -v error -show_entries stream=codec_type -of csv=p=0 '" + u + "'", &st);
+  EXPECT_EQ(st, 0);
+  EXPECT_NE(streams.find("video"), std::string::npos) << streams;
+  EXPECT_NE(streams.find("audio"), std::string::npos);
+  // ffmpeg decodes the whole stream through the token (every segment request carries it on).
+  std::string frames = sh("ffmpeg -v error -i '" + u + "' -map 0:v -f null - 2>&1; echo rc=$?");
+  EXPECT_NE(frames.find("rc=0"), std::string::npos) << frames;
+  EXPECT_GE(origin_->stats().statuses[200], 7u);  // playlist + 6 segments
+  std::string out = sh("timeout 60 gst-launch-1.0 -q playbin uri='" + u +
+                           "' video-sink=fakesink audio-sink=fakesink 2>&1; echo rc=$?",
+                       &st);
+  EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+}
+
+TEST_F(OriginTest, EveryRefusalHasItsStatusAndReason) {
+  std::string good = token();
+  std::string forged = good;
+  forged[forged.size() - 1] = forged.back() == '0' ? '1' : '0';
+  iptv::KeyRing other;
+  other.add("k9", std::string(32, '\x01'), true);
+  iptv::TokenClaims c;
+  c.start = g_get_real_time() / 1000000;
+  c.expiry = c.start + 60;
+  c.acl = iptv::acl_for_channel("news");
+  std::string unknown_key = iptv::token_to_path_segment(iptv::sign_token(c, other));
+  struct {
+    std::string url;
+    int status;
+    const char *reason;
+  } cases[] = {
+      {base_ + "/hls/news/index.m3u8", 403, "missing"},
+      {url("garbage"), 403, "malformed"},
+      {url(forged), 403, "forged"},
+      {url(token("news", -5, "s1", "", -60)), 410, "expired"},
+      {url(token("news", 60, "s1", "", 30)), 403, "not-yet-valid"},
+      {url(token("sports")), 403, "scope"},
+      {url(token("news", 60, "s1", "10.9.9.9")), 403, "ip"},
+      {url(unknown_key), 403, "unknown-key"},
+      {url(good, ".hidden"), 403, "path"},
+  };
+  for (const auto &k : cases) {
+    Reply r = get(k.url);
+    EXPECT_EQ(r.status, k.status) << k.url;
+    EXPECT_EQ(r.headers["x-iptv-deny"], k.reason) << k.url;
+    EXPECT_TRUE(r.body.empty()) << k.url;
+  }
+  // Dot segments, plain or percent-encoded, never reach a file: the HTTP layer normalises them
+  // away (so the token segment no longer parses) or the origin refuses them.
+  for (const char *trav :
+       {"../news/index.m3u8", "%2e%2e/%2e%2e/etc/hostname", "..%2f..%2f..%2fetc%2fhostname",
+        "/etc/hostname", "hi%2f..%2f..%2fseg-0.ts"}) {
+    Reply r = get(url(good, trav));
+    EXPECT_GE(r.status, 400) << trav;
+    EXPECT_LT(r.status, 500) << trav;
+    EXPECT_TRUE(r.body.empty()) << trav;
+  }
+  // A symlink out of the tree is refused, though the file exists.
+  fs::create_symlink("/etc/hostname", tree_->path() + "/news/escape.ts");
+  Reply r = get(url(good, "escape.ts"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.headers["x-iptv-deny"], "path");
+  fs::remove(tree_->path() + "/news/escape.ts");
+  // Not there (yet): 404 that caches for 1 s.
+  Reply missing = get(url(good, "seg-99.ts"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.headers["cache-control"], "max-age=1");
+  EXPECT_EQ(origin_->stats().denials["forged"], 1u);
+}
+
+TEST_F(OriginTest, RevokedSessionRefusedWithinOneSecond) {
+  std::string t = token("news", 60, "viewer-42");
+  EXPECT_EQ(get(url(t, "seg-0.ts")).status, 200);
+  auto t0 = std::chrono::steady_clock::now();
+  origin_->revoke_session("viewer-42");
+  Reply r = get(url(t, "seg-1.ts"));
+  auto dt = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.headers["x-iptv-deny"], "revoked");
+  EXPECT_LT(std::chrono::duration<double>(dt).count(), 1.0);
+  EXPECT_EQ(get(url(token("news", 60, "viewer-43"), "seg-1.ts")).status, 200);  // others fine
+}
+
+TEST_F(OriginTest, CacheHeadersEtagHeadAndRanges) {
+  std::string t = token();
+  Reply pl = get(url(t));
+  EXPECT_EQ(pl.status, 200);
+  EXPECT_EQ(pl.headers["content-type"], "application/vnd.apple.mpegurl");
+  EXPECT_EQ(pl.headers["cache-control"], "max-age=1");  // half of EXT-X-TARGETDURATION (1 s)
+  EXPECT_EQ(pl.body.find("hmac"), std::string::npos) << "playlists carry no tokens";
+  Reply seg = get(url(t, "seg-2.ts"));
+  EXPECT_EQ(seg.status, 200);
+  EXPECT_EQ(seg.headers["cache-control"], "max-age=31536000, immutable");
+  EXPECT_EQ(seg.headers["content-type"], "video/mp2t");
+  ASSERT_FALSE(seg.headers["etag"].empty());
+  EXPECT_FALSE(seg.headers["last-modified"].empty());
+  Reply again = get(url(t, "seg-2.ts"), "-H 'If-None-Match: " + seg.headers["etag"] + "'");
+  EXPECT_EQ(again.status, 304);
+  Reply head = get(url(t, "seg-2.ts"), "-I");  // curl -I writes only the headers
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.headers["content-length"], std::to_string(seg.body.size()));
+  EXPECT_EQ(head.body.find("G@"), std::string::npos);
+  Reply range = get(url(t, "seg-2.ts"), "-r 188-375");
+  EXPECT_EQ(range.status, 206);
+  EXPECT_EQ(range.body, seg.body.substr(188, 188));
+  EXPECT_EQ(range.headers["content-range"], "bytes 188-375/" + std::to_string(seg.body.size()));
+}
+
+// ---- nginx as a caching edge that checks tokens itself (stock secure_link) ----
+
+TEST(OriginEdge, NginxCachesOnceAndEachViewerSeesOnlyTheirToken) {
+  if (sh("command -v nginx").empty()) GTEST_SKIP() << "nginx not installed";
+  iptv_test::TempDir dir;
+  std::string tree = dir.path() + "/tree/news", prefix = dir.path() + "/nginx";
+  fs::create_directories(tree);
+  fs::create_directories(prefix);
+  int st = -1;
+  sh("ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=160x90:rate=25 -t 4 -c:v libx264 "
+     "-preset ultrafast -g 25 -f hls -hls_time 1 -hls_list_size 0 -hls_segment_filename " +
+         tree + "/seg-%d.ts " + tree + "/index.m3u8",
+     &st);
+  ASSERT_EQ(st, 0);
+  const std::string secret = "edge-secret-0123456789";
+  iptv::OriginConfig cfg;
+  cfg.mode = iptv::TokenMode::kSecureLink;
+  cfg.securelink_secret = secret;
+  iptv::Origin origin(cfg);
+  std::string err;
+  ASSERT_TRUE(origin.start(&err)) << err;
+  origin.add_channel("news", tree);
+  int port = iptv_test::free_port();
+  std::string conf;
+  ASSERT_TRUE(iptv::read_file(iptv_test::source_root() + "/docs/deploy/nginx-edge.conf", conf));
+  auto subst = [&](const std::string &k, const std::string &v) {
+    for (size_t at; (at = conf.find(k)) != std::string::npos;) conf.replace(at, k.size(), v);
+  };
+  subst("@PREFIX@", prefix);
+  subst("@LISTEN@", "127.0.0.1:" + std::to_string(port));
+  subst("@ORIGIN@", "127.0.0.1:" + std::to_string(origin.port()));
+  subst("@SECRET@", secret);
+  subst("worker_processes auto;",
+        geteuid() == 0 ? "worker_processes 1;\nuser root;" : "worker_processes 1;");
+  ASSERT_EQ(iptv::write_file_atomic(prefix + "/nginx.conf", conf), "");
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execlp("nginx", "nginx", "-p", prefix.c_str(), "-c", (prefix + "/nginx.conf").c_str(),
+           (char *)nullptr);
+    _exit(127);
+  }
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  } reaper{pid};
+  std::string edge = "http://127.0.0.1:" + std::to_string(port);
+  for (int i = 0; i < 50 && get(edge + "/").status == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  int64_t exp = g_get_real_time() / 1000000 + 120;
+  std::string tok_a = iptv::securelink_segment("news", exp, secret);
+  std::string tok_b = iptv::securelink_segment("news", exp + 1, secret);
+  ASSERT_NE(tok_a, tok_b);
+  int segments = 0;
+  for (const auto &[viewer, tok] : {std::pair{"a", tok_a}, std::pair{"b", tok_b}}) {
+    std::string base = edge + "/hls/news/" + tok + "/";
+    Reply pl = get(base + "index.m3u8");
+    ASSERT_EQ(pl.status, 200) << viewer << " " << sh("cat " + prefix + "/error.log");
+    // Each viewer only ever sees their own token: playlists hold none, URIs are relative.
+    EXPECT_EQ(pl.body.find("s-"), std::string::npos) << pl.body;
+    segments = 0;
+    for (const auto &line : iptv::split(pl.body, '\n')) {
+      if (line.empty() || line[0] == '#') continue;
+      ++segments;
+      Reply s = get(base + line);
+      EXPECT_EQ(s.status, 200) << line;
+      EXPECT_EQ(s.headers["x-cache-status"], std::string(viewer) == "a" ? "MISS" : "HIT")
+          << viewer << " " << line;
+    }
+  }
+  ASSERT_GE(segments, 4);
+  // One origin fetch per segment (plus the playlist, which viewer b may refetch once it
+  // expires), and one cache file per segment.
+  auto stats = origin.stats();
+  EXPECT_LE(stats.statuses[200], (uint64_t)segments + 2);
+  size_t cache_files = 0;
+  for (auto &e : fs::recursive_directory_iterator(prefix + "/cache"))
+    if (e.is_regular_file()) ++cache_files;
+  EXPECT_LE(cache_files, (size_t)segments + 1);
+  // The edge refuses bad tokens itself (the origin never sees them).
+  uint64_t before = origin.stats().requests;
+  std::string forged = tok_a;
+  forged[3] = forged[3] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(get(edge + "/hls/news/" + forged + "/index.m3u8").status, 403);
+  EXPECT_EQ(get(edge + "/hls/news/" +
+                iptv::securelink_segment("news", g_get_real_time() / 1000000 - 10, secret) +
+                "/index.m3u8")
+                .status,
+            410);
+  EXPECT_EQ(origin.stats().requests, before);
+}
+
+}  // namespace
