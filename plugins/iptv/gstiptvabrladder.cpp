@@ -220,8 +220,8 @@ static void configure_encoder(GstElement *enc, const std::string &factory, int k
     gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", preset.c_str());
     gst_util_set_object_arg(G_OBJECT(enc), "pass", "cbr");
     g_object_set(enc, "bitrate", (guint)rc.bitrate_kbps, "vbv-buf-capacity",
-                 (guint)(rc.bufsize_kbits * 1000 / std::max(1, rc.bitrate_kbps)), "key-int-max", gop,
-                 "option-string", "scenecut=0", nullptr);
+                 (guint)(rc.bufsize_kbits * 1000 / std::max(1, rc.bitrate_kbps)), "key-int-max",
+                 gop, "option-string", "scenecut=0", nullptr);
     return;
   }
   // Hardware encoders (properties checked, as they vary between elements and versions).
@@ -311,6 +311,9 @@ static gboolean build_rungs(GstIptvAbrLadder *self, const std::string &list, GEr
       clear_rungs(self);
       return FALSE;
     }
+    // Rung sizes keep the aspect ratio to the nearest even pixel: stretch that last fraction of
+    // a pixel rather than letterbox (add-borders would paint a black line and shift the picture).
+    g_object_set(r->scale, "add-borders", FALSE, nullptr);
     g_object_set(r->queue, "max-size-buffers", kQueueBuffers, "max-size-bytes", 0, "max-size-time",
                  (guint64)0, nullptr);
     configure_encoder(r->encoder, *chosen, profiles[i].kbps, p->keyframe_interval, p->preset);
@@ -459,6 +462,12 @@ static void apply_caps(GstIptvAbrLadder *self, GstCaps *caps) {
         gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
                             plans[i].width, "height", G_TYPE_INT, plans[i].height,
                             "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
+    // Keep the source's colorimetry: otherwise SD-sized rungs default to BT.601 and get a colour
+    // matrix conversion (and a mismatch with how players decode them).
+    if (gchar *cm = gst_video_colorimetry_to_string(&info.colorimetry)) {
+      gst_caps_set_simple(sc, "colorimetry", G_TYPE_STRING, cm, nullptr);
+      g_free(cm);
+    }
     g_object_set(r->scale_caps, "caps", sc, nullptr);
     gst_caps_unref(sc);
     if (r->rate_caps) {
