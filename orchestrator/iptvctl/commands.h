@@ -6,6 +6,6 @@ namespace iptvctl {
 // Each returns the process exit code. argv[0] is the subcommand name.
 int cmd_validate(int argc, char **argv);
 int cmd_token(int argc, char **argv);
-int cmd_probe(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 }  // namespace iptvctl

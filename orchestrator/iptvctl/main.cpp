@@ -17,7 +17,7 @@ const Command kCommands[] = {
     {"validate", iptvctl::cmd_validate,
      "validate channel records: validate [--format json] PATH..."},
     {"token", iptvctl::cmd_token, "mint a playback URL with a signed token"},
-    {"probe", iptvctl::cmd_probe, "check a live HLS stream as a viewer would"},
+    {"serve", iptvctl::cmd_serve, "serve HLS trees with the token-checking origin"},
 };
 
 int usage(FILE *out) {
