@@ -18,11 +18,12 @@ namespace iptvctl {
 
 namespace {
 int usage(FILE *out) {
-  std::fprintf(out,
-               "usage: iptvctl serve --channel ID=DIR [--channel ID=DIR ...] [--address ADDR]\n"
-               "                     [--port PORT] [--key-file FILE | --securelink-secret-file FILE]\n"
-               "Serves each DIR under /hls/ID/; with --key-file every request needs a token\n"
-               "(see 'iptvctl token'). Stops on SIGINT or SIGTERM.\n");
+  std::fprintf(
+      out,
+      "usage: iptvctl serve --channel ID=DIR [--channel ID=DIR ...] [--address ADDR]\n"
+      "                     [--port PORT] [--key-file FILE | --securelink-secret-file FILE]\n"
+      "Serves each DIR under /hls/ID/; with --key-file every request needs a token\n"
+      "(see 'iptvctl token'). Stops on SIGINT or SIGTERM.\n");
   return out == stdout ? 0 : 2;
 }
 }  // namespace

@@ -227,6 +227,41 @@ TEST(HlsSink, LiveEpochNumbersAndRestartContinues) {
   EXPECT_NE(streams.find("video"), std::string::npos);
 }
 
+TEST(HlsSink, ServesEveryVariantThroughATokenizedUrl) {
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch", keys = tmp.path() + "/keys";
+  ASSERT_EQ(iptv::write_file_atomic(
+                keys, "k1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"),
+            "");
+  int port = iptv_test::free_port();
+  std::string desc = ladder_pipeline(dir,
+                                     "target-duration=1 channel-id=news token-key-file=" + keys +
+                                         " http-port=" + std::to_string(port),
+                                     true, 0, "1");
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch(desc.c_str(), &err);
+  ASSERT_NE(p, nullptr);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  std::string ctl = getenv("IPTVCTL") ? getenv("IPTVCTL") : "iptvctl";
+  std::string url = iptv::trim(run(ctl + " token --channel news --ttl 60 --key-file " + keys +
+                                   " --base http://127.0.0.1:" + std::to_string(port)));
+  std::string base = url.substr(0, url.size() - std::string("index.m3u8").size());
+  for (const char *variant : {"index.m3u8", "hi/index.m3u8", "lo/index.m3u8"}) {
+    std::string streams = run("ffprobe -v error -show_entries stream=codec_type -of csv=p=0 '" +
+                              base + variant + "'");
+    EXPECT_NE(streams.find("video"), std::string::npos) << variant << ": " << streams;
+    EXPECT_NE(streams.find("audio"), std::string::npos) << variant << ": " << streams;
+  }
+  // Without the token: refused.
+  std::string code =
+      run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(port) +
+          "/hls/news/index.m3u8");
+  EXPECT_EQ(code, "403");
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(p);
+}
+
 TEST(HlsSink, CounterModeContinuesFromStateFile) {
   iptv_test::TempDir tmp;
   std::string dir = tmp.path() + "/ch", state = tmp.path() + "/state.json";
