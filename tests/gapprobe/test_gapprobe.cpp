@@ -236,6 +236,37 @@ TEST(GapProbeHarness, TimestampBackwardsJumpMissing) {
   gst_harness_teardown(h);
 }
 
+TEST(GapProbeHarness, DriftOnALiveSourceStartsOnceAndEnds) {
+  // The harness source answers latency queries as live. Buffers run 2 s ahead of the clock, then
+  // the clock catches up.
+  Collector c;
+  GstHarness *h = make_probe(c, "drift-threshold=1.0 gap-threshold=100");
+  gst_harness_set_src_caps_str(h, "audio/mpeg,mpegversion=4");
+  GstTestClock *tc = gst_harness_get_testclock(h);
+  for (int i = 0; i <= 40; ++i) {  // stream time runs at 1.5x the clock for 4 s
+    gst_test_clock_set_time(tc, i * 100 * MS);
+    ASSERT_EQ(gst_harness_push(h, buffer_at(i * 150 * MS, 150 * MS, 8, 0)), GST_FLOW_OK);
+  }
+  for (int i = 41; i <= 80; ++i) {  // then the clock catches up (stream at half speed)
+    gst_test_clock_set_time(tc, i * 100 * MS);
+    ASSERT_EQ(gst_harness_push(h, buffer_at(6 * S + (i - 40) * 50 * MS, 50 * MS, 8, 0)),
+              GST_FLOW_OK);
+  }
+  auto msgs = c.named("iptvgapprobe-timestamp");
+  std::vector<const GstStructure *> drift;
+  for (auto *s : msgs)
+    if (g_str_equal(gst_structure_get_string(s, "kind"), "drift")) drift.push_back(s);
+  ASSERT_EQ(drift.size(), 2u);
+  EXPECT_TRUE(active(drift[0]));
+  EXPECT_FALSE(active(drift[1]));
+  gint64 amount = 0;
+  EXPECT_TRUE(gst_structure_get_int64(drift[0], "amount", &amount));
+  EXPECT_LT(amount, -(gint64)S);  // the stream is ahead of the clock
+  EXPECT_GT(u64(drift[1], "duration"), 0u);
+  gst_object_unref(tc);
+  gst_harness_teardown(h);
+}
+
 // ---- real pipelines ----
 
 struct BusMessages {
