@@ -8,7 +8,7 @@
  * Files: `<location>/index.m3u8` (multivariant), `<location>/<rendition>/index.m3u8` (media)
  * and `<location>/<rendition>/seg-<sequence>.ts`.
  *
- * - Request pads `video_%u` (parsed H.264, byte-stream, AU-aligned) and `audio` (AAC).
+ * - Request pads `video_%u` (parsed H.264 or H.265, byte-stream, AU-aligned) and `audio` (AAC).
  * - Segments start on keyframes: at the first keyframe in a later multiple of
  *   #GstIptvHlsSink:target-duration (UTC in sequence-mode=epoch, running time in counter mode),
  *   so with iptvabrladder's keyframe grid every segment lasts exactly the target and every
@@ -105,6 +105,7 @@ struct Rendition {
   int width = 0, height = 0;
   double fps = 0;
   std::string video_codec;
+  bool hevc = false;
   GstCaps *last_caps = nullptr;
   GstClockTime expected_next = GST_CLOCK_TIME_NONE;
   bool pending_discontinuity = false;
@@ -180,7 +181,8 @@ enum {
 
 static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
     "video_%u", GST_PAD_SINK, GST_PAD_REQUEST,
-    GST_STATIC_CAPS("video/x-h264, stream-format=(string)byte-stream, alignment=(string)au"));
+    GST_STATIC_CAPS("video/x-h264, stream-format=(string)byte-stream, alignment=(string)au; "
+                    "video/x-h265, stream-format=(string)byte-stream, alignment=(string)au"));
 static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE(
     "audio", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS("audio/mpeg, mpegversion=(int)4"));
 
@@ -399,13 +401,14 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
         GstCaps *caps;
         gst_event_parse_caps(ev, &caps);
         GstStructure *s = gst_caps_get_structure(caps, 0);
+        r->hevc = gst_structure_has_name(s, "video/x-h265");
         gst_structure_get_int(s, "width", &r->width);
         gst_structure_get_int(s, "height", &r->height);
         gint n = 0, d = 1;
         if (gst_structure_get_fraction(s, "framerate", &n, &d) && d > 0) r->fps = (double)n / d;
         // A new picture size, rate or profile mid-stream is a discontinuity (parsers refine caps
         // before the first frame; that is not one).
-        GstCaps *key = gst_caps_new_empty_simple("video/x-h264");
+        GstCaps *key = gst_caps_new_empty_simple(gst_structure_get_name(s));
         for (const char *f : {"width", "height", "framerate", "profile"})
           if (const GValue *v = gst_structure_get_value(s, f)) gst_caps_set_value(key, f, v);
         if (r->last_caps && r->segmenter && r->segmenter->started() &&
@@ -460,7 +463,8 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     if (r->video_codec.empty()) {
       GstMapInfo map;
       if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
-        r->video_codec = iptv::hls::avc1_codec_from_annexb(map.data, map.size);
+        r->video_codec = r->hevc ? iptv::hls::hvc1_codec_from_annexb(map.data, map.size)
+                                 : iptv::hls::avc1_codec_from_annexb(map.data, map.size);
         gst_buffer_unmap(buf, &map);
       }
     }

@@ -262,6 +262,26 @@ TEST(HlsSink, ServesEveryVariantThroughATokenizedUrl) {
   gst_object_unref(p);
 }
 
+TEST(HlsSink, H265Rendition) {
+  GstElementFactory *f = gst_element_factory_find("x265enc");
+  if (!f) GTEST_SKIP() << "x265enc not available";
+  gst_object_unref(f);
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  run_to_eos(
+      "videotestsrc pattern=ball num-buffers=100 ! video/x-raw,width=320,height=180,"
+      "framerate=25/1,format=I420 ! x265enc speed-preset=ultrafast key-int-max=25 ! h265parse ! "
+      "iptvhlssink location=" +
+      dir + " target-duration=1 playlist-type=vod sequence-mode=counter");
+  std::string mv = slurp(dir + "/index.m3u8");
+  EXPECT_NE(mv.find("CODECS=\"hvc1.1.6.L"), std::string::npos) << mv;
+  Media md = parse_media(slurp(dir + "/v0/index.m3u8"));
+  EXPECT_EQ(md.uris.size(), 4u);
+  std::string codec =
+      run("ffprobe -v error -show_entries stream=codec_name -of csv=p=0 " + dir + "/v0/index.m3u8");
+  EXPECT_NE(codec.find("hevc"), std::string::npos) << codec;
+}
+
 TEST(HlsSink, CounterModeContinuesFromStateFile) {
   iptv_test::TempDir tmp;
   std::string dir = tmp.path() + "/ch", state = tmp.path() + "/state.json";
