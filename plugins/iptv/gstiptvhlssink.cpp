@@ -108,6 +108,7 @@ struct Rendition {
   bool hevc = false;
   GstCaps *last_caps = nullptr;
   GstClockTime expected_next = GST_CLOCK_TIME_NONE;
+  GstClockTime max_end = GST_CLOCK_TIME_NONE;
   bool pending_discontinuity = false;
   // Fragments.
   std::deque<PendingStart> pending;  // decided by the input probe, consumed when files open
@@ -309,6 +310,10 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
     seg.sequence = r->open.sequence;
     seg.discontinuity = r->open.discontinuity;
     seg.pdt_ms = r->open.utc_ms;
+    // A fragment closed with no next one pending was closed by EOS: it ends with its last frame.
+    if (r->pending.empty() && GST_CLOCK_TIME_IS_VALID(r->max_end) &&
+        (!GST_CLOCK_TIME_IS_VALID(closed_rt) || r->max_end > closed_rt))
+      closed_rt = r->max_end;
     seg.duration = GST_CLOCK_TIME_IS_VALID(closed_rt) && closed_rt > r->open.running_time
                        ? (double)(closed_rt - r->open.running_time) / GST_SECOND
                        : 0.0;
@@ -447,9 +452,16 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
         r->pending_discontinuity = true;
       }
     }
-    if (GST_CLOCK_TIME_IS_VALID(running))
-      r->expected_next =
-          running + (GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf) : 0);
+    if (GST_CLOCK_TIME_IS_VALID(running)) {
+      GstClockTime dur = GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf)
+                         : r->fps > 0                      ? (GstClockTime)(GST_SECOND / r->fps)
+                                                           : 0;
+      r->expected_next = running + dur;
+      // The end of the latest frame, for the last segment's duration at EOS (splitmuxsink
+      // reports the start of the last frame as the closing running time).
+      if (!GST_CLOCK_TIME_IS_VALID(r->max_end) || running + dur > r->max_end)
+        r->max_end = running + dur;
+    }
   }
   if (!GST_CLOCK_TIME_IS_VALID(running)) return GST_PAD_PROBE_OK;
   if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) {

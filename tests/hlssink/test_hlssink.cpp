@@ -159,6 +159,9 @@ TEST(HlsSink, VodTreeReadByFfprobeAndHlsdemux) {
     for (size_t i = 0; i < md.extinf.size(); ++i) {
       total += md.extinf[i];
       EXPECT_GE(md.target, (int)std::lround(md.extinf[i]));
+      // 300 frames at 25 fps on a 2 s keyframe grid: every segment, the last one included (it
+      // ends with its last frame, not at its start), lasts exactly 2 s.
+      EXPECT_NEAR(md.extinf[i], 2.0, 0.001) << r << " segment " << i;
       EXPECT_EQ(md.uris[i], "seg-" + std::to_string(i) + ".ts");
       EXPECT_FALSE(md.pdt[i].empty()) << "PROGRAM-DATE-TIME on every segment";
       // Every segment starts with a keyframe.
@@ -168,7 +171,7 @@ TEST(HlsSink, VodTreeReadByFfprobeAndHlsdemux) {
               dir + "/" + r + "/" + md.uris[i]);
       EXPECT_EQ(iptv::trim(first).substr(0, 1), "1") << r << " " << md.uris[i] << ": " << first;
     }
-    EXPECT_NEAR(total, 12.0, 0.1);
+    EXPECT_NEAR(total, 12.0, 0.001);
     // ffprobe reads the rendition and finds video and audio.
     std::string streams =
         run("ffprobe -v error -show_entries stream=codec_type,codec_name "
