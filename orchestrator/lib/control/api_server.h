@@ -1,0 +1,76 @@
+// ApiServer: the control plane's HTTP routes, mounted on the origin's SoupServer (one server,
+// one port): /healthz, /readyz, /metrics, /api/v1/..., /iptv/playlist.m3u, /iptv/epg.xml.
+// schemas/openapi.yaml describes every route; docs/api.md has roles, reason codes and examples.
+//
+// Use (daemon):
+//   iptv::Origin origin(cfg);            origin.start(&err);
+//   iptv::control::ControlStore store(db);   // the daemon's one Db
+//   iptv::control::ApiServer api({&directory, &records, &events, &metrics, &store, &origin,
+//                                 &origin_keyring}, api_config);
+//   api.mount();     // after origin.start(); adds the handlers on the server's thread
+//   ...
+//   api.unmount();   // before origin.stop() (the destructor does it too)
+// Everything passed in must outlive the ApiServer. mount()/unmount() may be called from any
+// thread except the server's own (they wait for it through Origin::with_server).
+//
+// Threads: handlers run on the origin's server thread and only read snapshots through the
+// directory interfaces (see directory.h) and the SQLite control store. One follower thread of
+// ours calls EventLog::wait_after and hands new events to SSE and long-poll clients on the server
+// thread; it also prunes old audit rows and expired sessions once an hour.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "control/directory.h"
+#include "control/sessions.h"
+#include "control/store.h"
+#include "origin/origin.h"
+#include "token/token.h"
+
+namespace iptv::control {
+
+struct ApiConfig {
+  SessionConfig sessions;  // playback token TTL
+  int64_t playlist_token_ttl_seconds = 30 * 86400;
+  int64_t playlist_session_ttl_seconds = 86400;  // tokens inside /iptv/playlist.m3u
+  std::string public_url;  // "https://tv.example.com"; "" = http://<Host header>
+  int audit_retention_days = 90;
+  bool metrics_public = false;  // /metrics without a key (scrapers on a private network)
+  int sse_keepalive_seconds = 15;
+  int long_poll_max_seconds = 30;
+};
+
+struct ApiDeps {
+  ChannelDirectory *channels = nullptr;
+  RecordSource *records = nullptr;
+  EventLog *events = nullptr;
+  MetricsSource *metrics = nullptr;
+  ControlStore *store = nullptr;
+  Origin *origin = nullptr;       // the server we mount on; revocations go here
+  const KeyRing *keys = nullptr;  // the origin's key ring (signs playback and playlist tokens)
+};
+
+class ApiServer {
+ public:
+  ApiServer(ApiDeps deps, ApiConfig config);
+  ~ApiServer();
+  ApiServer(const ApiServer &) = delete;
+  ApiServer &operator=(const ApiServer &) = delete;
+
+  void mount();
+  void unmount();
+
+  SessionOpener &sessions();
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// Creates an admin key when the store has no active key and writes it (mode 0600) to `path`.
+// Returns true when it created one. For the daemon's first start; the key is never logged.
+bool bootstrap_admin_key(ControlStore &store, const std::string &path, std::string *error);
+
+}  // namespace iptv::control
