@@ -97,6 +97,8 @@ void ChannelRunner::spawn() {
   {
     std::lock_guard lk(view_mu_);
     view_.pid = proc_->pid();
+    view_.worker_started = now_unix();
+    view_.sources.clear();
     view_.media_age_ms = -1;
     view_.active_source.clear();
     view_.probes.clear();
@@ -159,9 +161,16 @@ void ChannelRunner::on_status(const std::string &line) {
     sink_.on_event(id_, pr->active ? "probe.condition.raised" : "probe.condition.cleared",
                    {{"condition", pr->condition}, {"stream", pr->stream}, {"detail", pr->detail}});
   } else if (auto *ev = std::get_if<StEvent>(&*st)) {
-    if (ev->event_type == "failover.activated") {
+    {
       std::lock_guard lk(view_mu_);
-      view_.failovers++;
+      if (ev->event_type == "failover.activated") view_.failovers++;
+      bool lost = ev->event_type == "source.lost", back = ev->event_type == "source.recovered";
+      if ((lost || back) && !ev->source.empty()) {
+        auto &h = view_.sources[ev->source];
+        h.healthy = back;
+        h.detail = ev->reason;
+        h.since = now_unix();
+      }
     }
     sink_.on_event(id_, ev->event_type, {{"reason", ev->reason}, {"source", ev->source}});
   } else if (auto *stats = std::get_if<StStats>(&*st)) {
@@ -188,6 +197,10 @@ void ChannelRunner::on_exit(bool exited, int code) {
   {
     std::lock_guard lk(view_mu_);
     view_.pid = 0;
+    view_.worker_started = 0;
+    view_.cpu_seconds_past += view_.worker_cpu_seconds;
+    view_.worker_cpu_seconds = 0;
+    view_.worker_rss_bytes = 0;
     view_.media_age_ms = -1;
     view_.active_source.clear();
   }

@@ -65,6 +65,12 @@ struct ProbeView {
   std::string detail;
 };
 
+struct SourceHealth {
+  bool healthy = true;
+  std::string detail;
+  double since = 0;  // unix seconds; 0 = unknown
+};
+
 struct ChannelView {
   std::string channel_id;
   std::string state = "offline";
@@ -78,6 +84,9 @@ struct ChannelView {
   int64_t media_age_ms = -1;
   std::map<std::string, RenditionView> renditions;
   std::map<std::string, ProbeView> probes;  // by condition
+  std::map<std::string, SourceHealth> sources;  // by role: primary | backup
+  double worker_started = 0;                    // unix seconds; 0 = no worker
+  double cpu_seconds_past = 0;                  // CPU of earlier workers of this channel
   std::string last_error;
 };
 

@@ -568,6 +568,25 @@ std::string Daemon::act(const std::string &id, Action a, const std::string &arg)
   return fut.get();
 }
 
+void Daemon::post_action(const std::string &id, Action a, const std::string &arg,
+                         const std::string &actor) {
+  struct Call {
+    Daemon *self;
+    std::string id, arg, actor;
+    Action a;
+  };
+  g_main_context_invoke_full(
+      g_main_context_default(), G_PRIORITY_DEFAULT,
+      [](gpointer d) {
+        auto *c = static_cast<Call *>(d);
+        std::string err = c->self->act_on_loop(c->id, c->a, c->arg);
+        if (!err.empty())
+          c->self->log(c->id, "warning", "action by " + c->actor + " failed: " + err);
+        return G_SOURCE_REMOVE;
+      },
+      new Call{this, id, arg, actor, a}, [](gpointer d) { delete static_cast<Call *>(d); });
+}
+
 std::string Daemon::playback_url(const std::string &channel, int64_t ttl,
                                  const std::string &session) const {
   std::string seg;

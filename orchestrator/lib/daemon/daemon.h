@@ -78,6 +78,9 @@ class Daemon : public ChannelSink {
   std::vector<ChannelRecord> records() const;
   // Thread-safe: runs the action on the main loop and waits for its result ("" = ok).
   std::string act(const std::string &id, Action a, const std::string &arg = {});
+  // Thread-safe: posts the action to the main loop and returns at once (the API's path).
+  void post_action(const std::string &id, Action a, const std::string &arg,
+                   const std::string &actor);
 
   store::StateStore &store() { return *store_; }
   Origin &origin() { return *origin_; }
