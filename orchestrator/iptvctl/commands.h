@@ -7,5 +7,6 @@ namespace iptvctl {
 int cmd_validate(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 }  // namespace iptvctl
