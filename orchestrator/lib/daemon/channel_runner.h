@@ -83,7 +83,7 @@ struct ChannelView {
   uint64_t worker_rss_bytes = 0;
   int64_t media_age_ms = -1;
   std::map<std::string, RenditionView> renditions;
-  std::map<std::string, ProbeView> probes;  // by condition
+  std::map<std::string, ProbeView> probes;      // by condition
   std::map<std::string, SourceHealth> sources;  // by role: primary | backup
   double worker_started = 0;                    // unix seconds; 0 = no worker
   double cpu_seconds_past = 0;                  // CPU of earlier workers of this channel

@@ -8,7 +8,9 @@ namespace iptv::daemon {
 
 namespace {
 
-double now_unix() { return (double)g_get_real_time() / 1e6; }
+double now_unix() {
+  return (double)g_get_real_time() / 1e6;
+}
 
 control::EventView to_view(const store::Event &e) {
   control::EventView v;
@@ -181,7 +183,9 @@ std::vector<control::EventView> ControlAdapter::wait_after(int64_t after_id,
   return out;
 }
 
-int64_t ControlAdapter::last_id() { return d_.store().last_event_id(); }
+int64_t ControlAdapter::last_id() {
+  return d_.store().last_event_id();
+}
 
 control::MetricsSnapshot ControlAdapter::metrics() {
   control::MetricsSnapshot m;

@@ -90,21 +90,21 @@ bool Daemon::start(std::string *error) {
   loop_ = g_main_loop_new(nullptr, FALSE);
   g_unix_signal_add(
       SIGTERM,
-      [](gpointer d) {
+      [](gpointer d) -> gboolean {
         static_cast<Daemon *>(d)->shutdown();
         return G_SOURCE_CONTINUE;
       },
       this);
   g_unix_signal_add(
       SIGINT,
-      [](gpointer d) {
+      [](gpointer d) -> gboolean {
         static_cast<Daemon *>(d)->shutdown();
         return G_SOURCE_CONTINUE;
       },
       this);
   g_unix_signal_add(
       SIGHUP,
-      [](gpointer d) {
+      [](gpointer d) -> gboolean {
         static_cast<Daemon *>(d)->reload("SIGHUP");
         return G_SOURCE_CONTINUE;
       },
@@ -124,7 +124,7 @@ bool Daemon::start(std::string *error) {
             if (self->reload_timer_) g_source_remove(self->reload_timer_);
             self->reload_timer_ = g_timeout_add(
                 300,
-                [](gpointer d2) {
+                [](gpointer d2) -> gboolean {
                   auto *s = static_cast<Daemon *>(d2);
                   s->reload_timer_ = 0;
                   s->reload("channels folder changed");
@@ -138,7 +138,7 @@ bool Daemon::start(std::string *error) {
   // Rights can expire while a channel runs: check once a minute.
   g_timeout_add_seconds(
       60,
-      [](gpointer d) {
+      [](gpointer d) -> gboolean {
         auto *self = static_cast<Daemon *>(d);
         std::vector<ChannelRecord> recs = self->records();
         for (auto &r : recs) {
@@ -296,7 +296,7 @@ void Daemon::apply(const ReloadPlan &plan, bool initial) {
       retire_row();
       // Drop the runner outside its own callback.
       g_idle_add(
-          [](gpointer d) {
+          [](gpointer d) -> gboolean {
             auto *p = static_cast<std::pair<Daemon *, std::string> *>(d);
             {
               std::lock_guard lk(p->first->mu_);
@@ -396,7 +396,7 @@ void Daemon::shutdown() {
     });
   }
   g_timeout_add_seconds((guint)opts_.stop_grace_seconds + 2,
-                        [](gpointer d) {
+                        [](gpointer d) -> gboolean {
                           static_cast<Daemon *>(d)->quit();
                           return G_SOURCE_REMOVE;
                         },
@@ -556,7 +556,7 @@ std::string Daemon::act(const std::string &id, Action a, const std::string &arg)
   auto *holder = new std::shared_ptr<Call>(call);
   g_main_context_invoke_full(
       ctx, G_PRIORITY_DEFAULT,
-      [](gpointer d) {
+      [](gpointer d) -> gboolean {
         auto &c = *static_cast<std::shared_ptr<Call> *>(d);
         c->result.set_value(c->self->act_on_loop(c->id, c->a, c->arg));
         return G_SOURCE_REMOVE;
@@ -577,7 +577,7 @@ void Daemon::post_action(const std::string &id, Action a, const std::string &arg
   };
   g_main_context_invoke_full(
       g_main_context_default(), G_PRIORITY_DEFAULT,
-      [](gpointer d) {
+      [](gpointer d) -> gboolean {
         auto *c = static_cast<Call *>(d);
         std::string err = c->self->act_on_loop(c->id, c->a, c->arg);
         if (!err.empty())

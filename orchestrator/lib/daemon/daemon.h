@@ -83,6 +83,7 @@ class Daemon : public ChannelSink {
                    const std::string &actor);
 
   store::StateStore &store() { return *store_; }
+  db::Db &db() { return *db_; }
   Origin &origin() { return *origin_; }
   const DaemonOptions &options() const { return opts_; }
   std::string playback_url(const std::string &channel, int64_t ttl,
