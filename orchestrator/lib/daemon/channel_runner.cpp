@@ -152,14 +152,23 @@ void ChannelRunner::on_status(const std::string &line) {
     bool started = false;
     {
       std::lock_guard lk(view_mu_);
-      auto &p = view_.probes[pr->condition];
+      // A condition on a standby input (the backup while on the primary) is not the channel's:
+      // it is kept apart as "<source>/<condition>" so an operator still sees it.
+      std::string active = view_.active_source.empty() ? "primary" : view_.active_source;
+      std::string key = pr->source.empty() || pr->source == active
+                            ? pr->condition
+                            : pr->source + "/" + pr->condition;
+      auto &p = view_.probes[key];
       started = pr->active && !p.active;
       if (started) p.count++;
       p.active = pr->active;
       p.detail = pr->detail;
     }
     sink_.on_event(id_, pr->active ? "probe.condition.raised" : "probe.condition.cleared",
-                   {{"condition", pr->condition}, {"stream", pr->stream}, {"detail", pr->detail}});
+                   {{"condition", pr->condition},
+                    {"stream", pr->stream},
+                    {"source", pr->source},
+                    {"detail", pr->detail}});
   } else if (auto *ev = std::get_if<StEvent>(&*st)) {
     {
       std::lock_guard lk(view_mu_);
@@ -186,6 +195,10 @@ void ChannelRunner::on_status(const std::string &line) {
       view_.last_error = e->message;
     }
     sink_.log(id_, "error", "worker: " + e->message);
+  } else if (auto *ack = std::get_if<StAck>(&*st)) {
+    sink_.log(id_, ack->ok ? "info" : "warning",
+              "worker " + std::string(ack->ok ? "did" : "refused") + " '" + ack->cmd + "'" +
+                  (ack->detail.empty() ? "" : ": " + ack->detail));
   } else if (auto *h = std::get_if<StHello>(&*st)) {
     sink_.log(id_, "debug", "worker hello (pid " + std::to_string(h->pid) + ")");
   }

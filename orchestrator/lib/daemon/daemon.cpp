@@ -447,8 +447,12 @@ void Daemon::on_event(const std::string &channel, const std::string &event_type,
     ev.attempt = detail["attempt"].get<int>();
   if (detail.contains("rendition") && detail["rendition"].is_string())
     ev.profile = detail["rendition"].get<std::string>();
+  std::string what = event_type;
+  for (const char *k : {"condition", "source", "rendition"})
+    if (detail.contains(k) && detail[k].is_string() && !detail[k].get<std::string>().empty())
+      what += std::string(" ") + k + "=" + detail[k].get<std::string>();
   log(channel, status == "failure" ? "warning" : "info",
-      "event " + event_type +
+      "event " + what +
           (detail.contains("reason") && detail["reason"].is_string() &&
                    !detail["reason"].get<std::string>().empty()
                ? " (" + detail["reason"].get<std::string>() + ")"

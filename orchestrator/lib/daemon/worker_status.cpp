@@ -44,7 +44,8 @@ std::optional<StatusLine> parse_status_line(const std::string &line, std::string
     return StEncoder{get<std::string>(j, "rendition", ""), get<std::string>(j, "factory", "")};
   if (t == "probe")
     return StProbe{get<std::string>(j, "condition", ""), get<bool>(j, "active", false),
-                   get<std::string>(j, "stream", ""), get<std::string>(j, "detail", "")};
+                   get<std::string>(j, "stream", ""), get<std::string>(j, "detail", ""),
+                   get<std::string>(j, "source", "")};
   if (t == "event")
     return StEvent{get<std::string>(j, "event_type", ""), get<std::string>(j, "reason", ""),
                    get<std::string>(j, "source", "")};
@@ -57,6 +58,9 @@ std::optional<StatusLine> parse_status_line(const std::string &line, std::string
           s.renditions[name] = {get<double>(v, "fps", 0), get<double>(v, "bitrate", 0)};
     return s;
   }
+  if (t == "ack")
+    return StAck{get<std::string>(j, "cmd", ""), get<bool>(j, "ok", false),
+                 get<std::string>(j, "detail", "")};
   if (t == "error") return StError{get<std::string>(j, "message", "")};
   if (error) *error = t.empty() ? "no \"t\" field" : "unknown status type '" + t + "'";
   return std::nullopt;

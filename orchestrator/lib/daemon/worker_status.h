@@ -36,9 +36,16 @@ struct StEncoder {
   std::string factory;
 };
 struct StProbe {
-  std::string condition;  // gap | silence | black | freeze | timestamp
+  std::string condition;  // gap | silence | black | freeze | timestamp | rung-dropped
   bool active = false;
   std::string stream;
+  std::string detail;
+  std::string source;  // primary | backup: which input the probe watched ("" = the output)
+};
+// The worker's answer to a command line.
+struct StAck {
+  std::string cmd;
+  bool ok = false;
   std::string detail;
 };
 struct StEvent {
@@ -58,7 +65,7 @@ struct StError {
 };
 
 using StatusLine = std::variant<StHello, StHeartbeat, StState, StSegment, StEncoder, StProbe,
-                                StEvent, StStats, StError>;
+                                StEvent, StStats, StError, StAck>;
 
 // Parses one line. nullopt (with `error` set) for malformed JSON or an unknown "t"; unknown
 // fields are ignored so workers and daemons of neighbouring versions interoperate.
