@@ -665,6 +665,7 @@ CompareResult compare(const Checker &a, const std::string &a_url, const Checker 
               fmt("%.1f", cr.b_stale ? sb.max_stale_s : sa.max_stale_s) +
               " s while the other side advanced");
     }
+    res.renditions.push_back(cr);
   }
   (void)a_url;
   return res;

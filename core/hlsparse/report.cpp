@@ -199,7 +199,8 @@ std::string to_json(const Report &r) {
     for (const auto &f : r.comparison->findings) c["findings"].push_back(finding_json(f));
     j["comparison"] = c;
   }
-  return j.dump(2) + "\n";
+  // Playlists are untrusted bytes: invalid UTF-8 in a URI or message is replaced, not thrown.
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace iptv::hlsparse

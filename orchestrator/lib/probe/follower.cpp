@@ -76,9 +76,37 @@ void Follower::measure_startup(const std::string &media_url, int64_t t0_ms, doub
       std::to_string(seg.body.size()) + " bytes), first frame decoded " + ms_text(dec);
 }
 
+void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue) {
+  HttpClient http(opts_.timeout_s);
+  Segment s;
+  std::string seg_url;
+  while (queue.pop(s, seg_url)) {
+    hlsparse::SegmentProbe p;
+    HttpResponse sr = http.get(seg_url);
+    p.http_status = sr.status;
+    p.error = sr.error;
+    p.fetched = sr.ok();
+    p.bytes = sr.body.size();
+    if (p.fetched && opts_.inspect) {
+      p.error.clear();
+      inspect_segment(sr.body, true, p);
+    } else if (p.fetched) {
+      // Download-only mode: the segment counts, the content rules are skipped.
+      p.inspected = true;
+      p.duration = s.duration;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    checker_.on_segment(r.name, s, seg_url, r.url, p);
+  }
+}
+
 void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
   HttpClient http(opts_.timeout_s);
   bool first = true;
+  // Segments are downloaded and inspected on their own thread, so a slow inspection never
+  // delays the reloads (a player, too, downloads while it keeps reloading).
+  SegmentQueue queue;
+  std::thread inspector([this, &r, &queue] { inspect(r, queue); });
   while (true) {
     int64_t load_ms = now_ms();
     HttpResponse resp = http.get(r.url);
@@ -118,35 +146,10 @@ void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
       }
       first = false;
       for (const auto &s : fresh) {
-        if (now_ms() > deadline_ms + 2000) break;
         if (s.gap) continue;  // EXT-X-GAP: the server says it is not there
-        std::string seg_url = resolve_url(base, s.uri);
-        hlsparse::SegmentProbe p;
-        HttpResponse sr = http.get(seg_url);
-        p.http_status = sr.status;
-        p.error = sr.error;
-        p.fetched = sr.ok();
-        p.bytes = sr.body.size();
-        if (p.fetched && opts_.inspect) {
-          p.error.clear();
-          inspect_segment(sr.body, true, p);
-        } else if (p.fetched) {
-          p.inspected = false;
-        }
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (p.fetched && !opts_.inspect) {
-          // Download-only mode: count the segment, skip content rules.
-          hlsparse::SegmentProbe q = p;
-          q.inspected = true;
-          q.duration = s.duration;
-          q.has_video = false;
-          q.has_audio = false;
-          checker_.on_segment(r.name, s, seg_url, r.url, q);
-        } else {
-          checker_.on_segment(r.name, s, seg_url, r.url, p);
-        }
+        queue.push(s, resolve_url(base, s.uri));
       }
-      if (!pl.live()) return;  // ENDLIST or VOD: nothing more will come
+      if (!pl.live()) break;  // ENDLIST or VOD: nothing more will come
       double target = pl.target_duration.value_or(1);
       if (target <= 0) target = 1;
       bool changed = !fresh.empty();
@@ -154,9 +157,11 @@ void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
       wait_s = changed ? target : target / 2;
     }
     int64_t next = load_ms + static_cast<int64_t>(wait_s * 1000);
-    if (next >= deadline_ms) return;
+    if (next >= deadline_ms) break;
     sleep_until(next);
   }
+  queue.close();
+  inspector.join();
 }
 
 FollowResult Follower::run() {

@@ -3,12 +3,16 @@
 // (the target duration after a change, half of it when unchanged), downloads every new segment
 // and has it inspected (segment_inspect.h). Everything seen goes to a hlsparse::Checker.
 //
-// Threads: one per rendition, each with its own HttpClient; the Checker is shared under mutex_.
+// Threads: per rendition, one reloading the playlist and one downloading and inspecting its new
+// segments, each with its own HttpClient; the Checker is shared under mutex_.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "hlsparse/checker.h"
 
@@ -29,6 +33,41 @@ struct FollowResult {
   double followed_s = 0;
 };
 
+// Segments waiting to be downloaded and inspected, one queue per rendition.
+class SegmentQueue {
+ public:
+  void push(const hlsparse::Segment &s, const std::string &url) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      items_.emplace_back(s, url);
+    }
+    cv_.notify_one();
+  }
+  void close() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closed_ = true;
+    }
+    cv_.notify_one();
+  }
+  // False once closed and empty: what was queued before close() is still handed out.
+  bool pop(hlsparse::Segment &s, std::string &url) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [this] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return false;
+    s = std::move(items_.front().first);
+    url = std::move(items_.front().second);
+    items_.pop_front();
+    return true;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::pair<hlsparse::Segment, std::string>> items_;
+  bool closed_ = false;
+};
+
 class Follower {
  public:
   Follower(std::string url, FollowOptions options, hlsparse::Checker &checker)
@@ -38,6 +77,7 @@ class Follower {
 
  private:
   void follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms);
+  void inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue);
   void measure_startup(const std::string &media_url, int64_t t0_ms, double multivariant_ms,
                        FollowResult &res);
   void add_parse_findings(std::vector<hlsparse::Finding> &fs, const std::string &rendition);
