@@ -1107,6 +1107,12 @@ SessionOpener &ApiServer::sessions() {
   return *impl_->opener;
 }
 
+std::vector<std::pair<std::string, std::string>> ApiServer::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto &r : impl_->routes) out.push_back({r.method, r.pattern});
+  return out;
+}
+
 void ApiServer::mount() {
   Impl *i = impl_.get();
   if (i->mounted.load()) return;

@@ -21,6 +21,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "control/directory.h"
 #include "control/sessions.h"
@@ -62,6 +64,8 @@ class ApiServer {
   void unmount();
 
   SessionOpener &sessions();
+  // Every route as {method, pattern} ("GET", "/api/v1/channels/{id}"), for the spec test.
+  std::vector<std::pair<std::string, std::string>> routes() const;
 
   struct Impl;
 

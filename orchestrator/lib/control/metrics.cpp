@@ -153,8 +153,9 @@ std::string render_prometheus(const MetricsSnapshot &m, const OriginStats &origi
       "iptv_rendition_bytes_total", "counter", "Segment bytes written.",
       [](const RenditionMetric &r) { return num(r.bytes); }, always);
   per_rendition(
-      "iptv_rendition_bitrate_bits_per_second", "gauge", "Measured output bitrate.",
-      [](const RenditionMetric &r) { return num(r.bitrate_bps); }, always);
+      "iptv_rendition_bitrate_bytes_per_second", "gauge",
+      "Measured output bitrate in bytes per second (x8 for bit/s).",
+      [](const RenditionMetric &r) { return num(r.bitrate_bps / 8); }, always);
   per_rendition(
       "iptv_rendition_encoder_fps", "gauge", "Encoder output frames per second.",
       [](const RenditionMetric &r) { return num(r.fps); }, always);

@@ -66,7 +66,7 @@ void on_start(GMarkupParseContext *, const gchar *name, const gchar **attr_names
   if (st->in_programme && (n == "title" || n == "sub-title" || n == "desc" || n == "category")) {
     st->field = n;
     st->text.clear();
-    if (n == "title")
+    if (n == "title" && st->cur.title.empty())
       for (int i = 0; attr_names[i]; ++i)
         if (std::string(attr_names[i]) == "lang") st->cur.lang = attr_values[i];
   }
