@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <iostream>
 #include <thread>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "db/sqlite_db.h"
 #include "store/state_store.h"
@@ -369,4 +374,54 @@ TEST(StateStore, ConcurrentWritersKeepEveryEvent) {
     EXPECT_EQ(p->media_sequence, 49);
     EXPECT_EQ(p->segments, 50);
   }
+}
+
+// The outbox under SIGKILL: a process writing transitions with their events is killed at a
+// random point; after reopening, every stored transition has its event and vice versa.
+TEST(StateStore, SigkillNeverSeparatesAChangeFromItsEvent) {
+  iptv_test::TempDir dir;
+  std::string path = dir.path() + "/iptvd.db";
+  {
+    auto db = iptv::db::Db::open(path);  // create the schema before forking
+    StateStore s(*db);
+  }
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto db = iptv::db::Db::open(path);
+    StateStore s(*db);
+    for (int i = 0;; ++i) {
+      s.transition("news", i % 2 ? "live" : "failover", "flip " + std::to_string(i),
+                   make_event("channel.state", "news"));
+      s.record_segment("news", {"360p", i, 0, 2.0, 100, "360p/seg.ts"},
+                       make_event("segment.written", "news"));
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+
+  auto db = iptv::db::Db::open(path);
+  StateStore s(*db);
+  auto count = [&](const std::string &sql) {
+    auto st = db->prepare(sql);
+    st.step();
+    return st.col_int64(0);
+  };
+  int64_t transitions = count("SELECT COUNT(*) FROM st_transitions");
+  ASSERT_GT(transitions, 5) << "the writer made too little progress to test anything";
+  std::cerr << "transitions written before SIGKILL: " << transitions << "\n";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM st_events WHERE event_type='channel.state'"), transitions);
+  // Each transition has the event that reports it (same reason and target state).
+  EXPECT_EQ(count("SELECT COUNT(*) FROM st_transitions t WHERE NOT EXISTS (SELECT 1 FROM"
+                  " st_events e WHERE e.event_type='channel.state'"
+                  " AND json_extract(e.detail,'$.reason') = t.reason"
+                  " AND json_extract(e.detail,'$.to') = t.to_state)"),
+            0);
+  auto p = s.packaging("news", "360p");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM st_events WHERE event_type='segment.written'"),
+            p->segments);
+  auto tr = s.transitions("news", 1);
+  EXPECT_EQ(s.state("news")->state, tr[0].to);
 }
