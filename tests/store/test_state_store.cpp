@@ -425,3 +425,32 @@ TEST(StateStore, SigkillNeverSeparatesAChangeFromItsEvent) {
   auto tr = s.transitions("news", 1);
   EXPECT_EQ(s.state("news")->state, tr[0].to);
 }
+
+TEST(StateStore, ChannelReportGathersStateHistoryPackagingAndEvents) {
+  Fixture f;
+  f.store->set_applied("news", "abc", "channel_id: news\n", "active",
+                       make_event(iptv::store::events::kRecordApplied, "news"));
+  f.store->transition("news", "starting", "spawned");
+  f.store->transition("news", "live", "first segment",
+                      make_event(iptv::store::events::kChannelState, "news"));
+  f.store->record_segment("news", {"360p", 7, 0, 2.0, 1000, "360p/seg-7.ts"});
+  f.store->record_event(make_event(iptv::store::events::kIncidentNote, "news", "info",
+                                   R"({"note":"upstream encoder rebooted","author":"ops"})"));
+  f.store->record_event(make_event("channel.state", "sport"));
+  auto r = f.store->report("news", 10, 10);
+  EXPECT_EQ(r.channel_id, "news");
+  ASSERT_TRUE(r.state);
+  EXPECT_EQ(r.state->state, "live");
+  ASSERT_TRUE(r.applied);
+  EXPECT_EQ(r.applied->sha256, "abc");
+  ASSERT_EQ(r.transitions.size(), 2u);
+  EXPECT_EQ(r.transitions[0].to, "live");
+  ASSERT_EQ(r.packaging.size(), 1u);
+  EXPECT_EQ(r.packaging[0].media_sequence, 7);
+  ASSERT_EQ(r.events.size(), 3u);
+  EXPECT_EQ(r.events[0].event_type, "incident.note");
+  EXPECT_EQ(r.events[2].event_type, "record.applied");
+  auto none = f.store->report("nope");
+  EXPECT_FALSE(none.state);
+  EXPECT_TRUE(none.events.empty());
+}
