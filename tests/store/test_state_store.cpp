@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <iostream>
 #include <thread>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "db/sqlite_db.h"
 #include "store/state_store.h"
@@ -369,4 +374,83 @@ TEST(StateStore, ConcurrentWritersKeepEveryEvent) {
     EXPECT_EQ(p->media_sequence, 49);
     EXPECT_EQ(p->segments, 50);
   }
+}
+
+// The outbox under SIGKILL: a process writing transitions with their events is killed at a
+// random point; after reopening, every stored transition has its event and vice versa.
+TEST(StateStore, SigkillNeverSeparatesAChangeFromItsEvent) {
+  iptv_test::TempDir dir;
+  std::string path = dir.path() + "/iptvd.db";
+  {
+    auto db = iptv::db::Db::open(path);  // create the schema before forking
+    StateStore s(*db);
+  }
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto db = iptv::db::Db::open(path);
+    StateStore s(*db);
+    for (int i = 0;; ++i) {
+      s.transition("news", i % 2 ? "live" : "failover", "flip " + std::to_string(i),
+                   make_event("channel.state", "news"));
+      s.record_segment("news", {"360p", i, 0, 2.0, 100, "360p/seg.ts"},
+                       make_event("segment.written", "news"));
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+
+  auto db = iptv::db::Db::open(path);
+  StateStore s(*db);
+  auto count = [&](const std::string &sql) {
+    auto st = db->prepare(sql);
+    st.step();
+    return st.col_int64(0);
+  };
+  int64_t transitions = count("SELECT COUNT(*) FROM st_transitions");
+  ASSERT_GT(transitions, 5) << "the writer made too little progress to test anything";
+  std::cerr << "transitions written before SIGKILL: " << transitions << "\n";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM st_events WHERE event_type='channel.state'"), transitions);
+  // Each transition has the event that reports it (same reason and target state).
+  EXPECT_EQ(count("SELECT COUNT(*) FROM st_transitions t WHERE NOT EXISTS (SELECT 1 FROM"
+                  " st_events e WHERE e.event_type='channel.state'"
+                  " AND json_extract(e.detail,'$.reason') = t.reason"
+                  " AND json_extract(e.detail,'$.to') = t.to_state)"),
+            0);
+  auto p = s.packaging("news", "360p");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM st_events WHERE event_type='segment.written'"),
+            p->segments);
+  auto tr = s.transitions("news", 1);
+  EXPECT_EQ(s.state("news")->state, tr[0].to);
+}
+
+TEST(StateStore, ChannelReportGathersStateHistoryPackagingAndEvents) {
+  Fixture f;
+  f.store->set_applied("news", "abc", "channel_id: news\n", "active",
+                       make_event(iptv::store::events::kRecordApplied, "news"));
+  f.store->transition("news", "starting", "spawned");
+  f.store->transition("news", "live", "first segment",
+                      make_event(iptv::store::events::kChannelState, "news"));
+  f.store->record_segment("news", {"360p", 7, 0, 2.0, 1000, "360p/seg-7.ts"});
+  f.store->record_event(make_event(iptv::store::events::kIncidentNote, "news", "info",
+                                   R"({"note":"upstream encoder rebooted","author":"ops"})"));
+  f.store->record_event(make_event("channel.state", "sport"));
+  auto r = f.store->report("news", 10, 10);
+  EXPECT_EQ(r.channel_id, "news");
+  ASSERT_TRUE(r.state);
+  EXPECT_EQ(r.state->state, "live");
+  ASSERT_TRUE(r.applied);
+  EXPECT_EQ(r.applied->sha256, "abc");
+  ASSERT_EQ(r.transitions.size(), 2u);
+  EXPECT_EQ(r.transitions[0].to, "live");
+  ASSERT_EQ(r.packaging.size(), 1u);
+  EXPECT_EQ(r.packaging[0].media_sequence, 7);
+  ASSERT_EQ(r.events.size(), 3u);
+  EXPECT_EQ(r.events[0].event_type, "incident.note");
+  EXPECT_EQ(r.events[2].event_type, "record.applied");
+  auto none = f.store->report("nope");
+  EXPECT_FALSE(none.state);
+  EXPECT_TRUE(none.events.empty());
 }

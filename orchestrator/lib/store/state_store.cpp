@@ -293,6 +293,22 @@ std::vector<Transition> StateStore::transitions(const std::string &channel_id, i
   return out;
 }
 
+ChannelReport StateStore::report(const std::string &channel_id, int n_transitions, int n_events) {
+  std::lock_guard lk(db_.mutex());
+  ChannelReport r;
+  r.channel_id = channel_id;
+  r.state = state(channel_id);
+  r.applied = applied(channel_id);
+  r.transitions = transitions(channel_id, n_transitions);
+  r.packaging = packaging_all(channel_id);
+  EventFilter f;
+  f.channel_id = channel_id;
+  f.limit = n_events;
+  f.newest_first = true;
+  r.events = events(f);
+  return r;
+}
+
 void StateStore::count_restart(const std::string &channel_id) {
   auto s = db_.prepare(
       "INSERT INTO st_channels(channel_id, state, reason, since, restarts) "

@@ -26,10 +26,11 @@
 // Typical daemon use:
 //   auto db = iptv::db::Db::open(data_dir + "/iptvd.db");
 //   iptv::store::StateStore store(*db);                       // migrates
-//   store.set_applied(rec.id, sha, yaml_text, "active", make_event("channel.applied", rec.id));
-//   store.transition("news", "live", "first segment", make_event("channel.live", "news"));
-//   store.record_segment("news", seg);                        // from the worker's segment lines
-//   auto ps = store.packaging("news", "360p");                // on start: restore sequences
+//   store.set_applied(rec.id, sha, yaml_text, "active", make_event(events::kRecordApplied,
+//   rec.id)); store.transition("news", "live", "first segment", make_event(events::kChannelState,
+//   "news")); store.record_segment("news", seg);                        // from the worker's
+//   segment lines auto ps = store.packaging("news", "360p");                // on start: restore
+//   sequences
 #pragma once
 
 #include <atomic>
@@ -51,6 +52,38 @@ int64_t now_ms();
 std::string iso8601_ms(int64_t unix_ms);
 // A random RFC 4122 version 4 UUID (lowercase).
 std::string new_uuid();
+
+// Event types. The daemon records these; the worker's {"t":"event"} lines keep their names.
+// A webhook filter or an API query can match a family with a trailing '*' ("failover.*").
+namespace events {
+// Every state transition; detail {from, to, reason}. status "info".
+inline constexpr const char *kChannelState = "channel.state";
+// A new or changed record was applied; input_checksum = its sha256; detail {file}.
+inline constexpr const char *kRecordApplied = "record.applied";
+// A record file failed validation (the last good version keeps running); status "failure";
+// detail {file, errors: ["file:line:col: path: message", ...]}.
+inline constexpr const char *kRecordRejected = "record.rejected";
+// A channel removed from the channels folder.
+inline constexpr const char *kChannelRetired = "channel.retired";
+// Worker life: job_id "<channel>/<pid>", attempt = start attempt since the last healthy run;
+// exited: detail {exit_code | signal}; hung: detail {last_heartbeat_ms}.
+inline constexpr const char *kWorkerStarted = "worker.started";
+inline constexpr const char *kWorkerExited = "worker.exited";
+inline constexpr const char *kWorkerHung = "worker.hung";
+// From the worker's event lines; detail {reason, source}.
+inline constexpr const char *kFailoverActivated = "failover.activated";
+inline constexpr const char *kFailoverReturned = "failover.returned";
+inline constexpr const char *kSlateEntered = "slate.entered";
+inline constexpr const char *kSlateLeft = "slate.left";
+inline constexpr const char *kSourceLost = "source.lost";
+inline constexpr const char *kSourceRecovered = "source.recovered";
+// A probe condition started or ended; profile = rendition if any;
+// detail {condition, active, stream, detail}.
+inline constexpr const char *kProbeCondition = "probe.condition";
+// An operator's note on an incident (the article's workflow: "record the cause"); detail {note,
+// author}.
+inline constexpr const char *kIncidentNote = "incident.note";
+}  // namespace events
 
 struct Event {
   int64_t id = 0;              // outbox position, set by the store
@@ -132,6 +165,17 @@ struct PackagingState {
   int64_t bytes = 0;     // total bytes written (all runs)
 };
 
+// Everything needed to answer "what is this channel doing and what happened to it" in one read
+// (the incident workflow's "check channel control state").
+struct ChannelReport {
+  std::string channel_id;
+  std::optional<ChannelState> state;
+  std::optional<AppliedRecord> applied;
+  std::vector<Transition> transitions;  // newest first
+  std::vector<PackagingState> packaging;
+  std::vector<Event> events;  // newest first
+};
+
 struct TransitionResult {
   bool changed = false;  // false when the channel was already in `to` (nothing written)
   int64_t event_id = 0;  // outbox id of the event written with it (0: none)
@@ -180,6 +224,9 @@ class StateStore {
   std::vector<ChannelState> states();
   // Most recent transitions first. channel_id "" = all channels.
   std::vector<Transition> transitions(const std::string &channel_id, int limit = 50);
+
+  // A consistent snapshot of one channel (read under one lock).
+  ChannelReport report(const std::string &channel_id, int transitions = 10, int events = 20);
 
   // ---- counters
   void count_restart(const std::string &channel_id);
