@@ -174,14 +174,17 @@ class WorkerProc : public Proc {
   }
   // Waits for `n` more segment lines of `rendition` after index `from`.
   bool wait_segments(int n, double seconds, size_t from = 0, const std::string &rendition = "") {
-    return wait_for(
-               [&, seen = 0](const json &j) mutable {
-                 if (j["t"] == "segment" && (rendition.empty() || j["rendition"] == rendition))
-                   ++seen;
-                 return seen >= n;
-               },
-               seconds, from)
-        .has_value();
+    auto t0 = Clock::now();
+    while (since(t0) < seconds) {
+      auto st = status();
+      int seen = 0;
+      for (size_t i = from; i < st.size(); ++i)
+        seen +=
+            st[i].j["t"] == "segment" && (rendition.empty() || st[i].j["rendition"] == rendition);
+      if (seen >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
   }
   void expect_no_errors() {
     for (auto &s : status()) EXPECT_NE(s.j["t"], "error") << s.j.dump();
@@ -378,4 +381,212 @@ TEST(Transcode, BadSpecIsAnErrorLine) {
   ASSERT_EQ(st.size(), 1u);
   EXPECT_EQ(st[0].j["t"], "error");
   EXPECT_NE(st[0].j["message"].get<std::string>().find("sources[0].kind"), std::string::npos);
+}
+
+// ---- sources, each against a real local sender ----
+
+namespace {
+
+// nginx with the RTMP module on a free port (Debian: libnginx-mod-rtmp).
+class RtmpServer {
+ public:
+  explicit RtmpServer(const iptv_test::TempDir &dir) : port(iptv_test::free_port()) {
+    std::string conf = dir.path() + "/nginx-rtmp.conf";
+    std::ofstream(conf) << "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n"
+                        << "daemon off; master_process off; pid " << dir.path() << "/nginx.pid;\n"
+                        << "error_log " << dir.path() << "/nginx-error.log info;\n"
+                        << "events {}\nrtmp { server { listen 127.0.0.1:" << port
+                        << "; application live { live on; } } }\n";
+    proc = std::make_unique<Proc>(std::vector<std::string>{"nginx", "-p", dir.path(), "-c", conf},
+                                  dir.path() + "/nginx.log");
+    for (int i = 0; i < 50 && !listening(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  bool listening() const {
+    return run("ss -ltn 2>/dev/null | grep -c ':" + std::to_string(port) + " '").find('1') == 0;
+  }
+  int port;
+  std::unique_ptr<Proc> proc;
+};
+
+bool have_rtmp_module() {
+  return fs::exists("/usr/lib/nginx/modules/ngx_rtmp_module.so");
+}
+
+std::vector<std::string> flv_sender(const std::string &url) {
+  std::vector<std::string> argv = {"gst-launch-1.0", "-q"};
+  std::istringstream in(
+      "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=180,framerate=25/1 ! "
+      "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=300 ! h264parse ! "
+      "flvmux name=m streamable=true ! rtmp2sink location=" +
+      url + " audiotestsrc is-live=true ! audioconvert ! avenc_aac ! aacparse ! m.");
+  std::string w;
+  while (in >> w) argv.push_back(w);
+  return argv;
+}
+
+}  // namespace
+
+TEST(Sources, UdpMulticastProgramSelection) {
+  iptv_test::TempDir dir;
+  int port = free_udp_port();
+  // Two programs: 5 is black and silent, 7 the moving pattern with a tone. The worker takes 7;
+  // on program 5 its black probe (1 s) would fire.
+  std::string url = "udp://239.255.42.1:" + std::to_string(port);
+  Proc sender({"ffmpeg",
+               "-nostdin",
+               "-loglevel",
+               "error",
+               "-re",
+               "-f",
+               "lavfi",
+               "-i",
+               "color=black:s=320x180:r=25",
+               "-f",
+               "lavfi",
+               "-i",
+               "testsrc=s=320x180:r=25",
+               "-f",
+               "lavfi",
+               "-i",
+               "sine=f=440:r=48000",
+               "-map",
+               "0:v",
+               "-map",
+               "1:v",
+               "-map",
+               "2:a",
+               "-c:v",
+               "libx264",
+               "-preset",
+               "ultrafast",
+               "-tune",
+               "zerolatency",
+               "-g",
+               "25",
+               "-c:a",
+               "aac",
+               "-program",
+               "program_num=5:title=black:st=0",
+               "-program",
+               "program_num=7:title=test:st=1:st=2",
+               "-f",
+               "mpegts",
+               url + "?pkt_size=1316&ttl=0&localaddr=127.0.0.1"},
+              dir.path() + "/sender.log");
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, url, "udp");
+  spec["sources"][0]["program"] = 7;
+  spec["sources"][0]["interface"] = "lo";
+  spec["quality"] = {{"black_seconds", 1.0}};
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  expect_transcoded_output(hls, w, "udp multicast program 7");
+  for (auto &s : w.status()) {
+    if (s.j["t"] == "probe") {
+      EXPECT_NE(s.j["condition"], "black") << "the worker decoded program 5: " << s.j.dump();
+    }
+  }
+}
+
+TEST(Sources, SrtListenerAndCaller) {
+  {
+    iptv_test::TempDir dir;
+    int port = iptv_test::free_port();
+    std::string hls = dir.path() + "/hls";
+    json spec = base_spec(hls, "srt://:" + std::to_string(port) + "?mode=listener", "srt");
+    WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    Proc sender(
+        ts_sender("ball", "srtsink uri=srt://127.0.0.1:" + std::to_string(port) + "?mode=caller"),
+        dir.path() + "/sender.log");
+    expect_transcoded_output(hls, w, "srt listener");
+  }
+  {
+    iptv_test::TempDir dir;
+    int port = iptv_test::free_port();
+    Proc sender(ts_sender("ball", "srtsink uri=srt://:" + std::to_string(port) + "?mode=listener"),
+                dir.path() + "/sender.log");
+    std::string hls = dir.path() + "/hls";
+    json spec = base_spec(hls, "srt://127.0.0.1:" + std::to_string(port), "srt");
+    WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+    expect_transcoded_output(hls, w, "srt caller");
+  }
+}
+
+TEST(Sources, RtmpFromNginx) {
+  if (!have_rtmp_module()) GTEST_SKIP() << "libnginx-mod-rtmp is not installed";
+  iptv_test::TempDir dir;
+  RtmpServer server(dir);
+  ASSERT_TRUE(server.listening());
+  std::string url = "rtmp://127.0.0.1:" + std::to_string(server.port) + "/live/in";
+  Proc sender(flv_sender(url), dir.path() + "/sender.log");
+  std::string hls = dir.path() + "/hls";
+  WorkerProc w(write_spec(dir, base_spec(hls, url, "rtmp")), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 15));
+  ASSERT_TRUE(w.wait_segments(2, 10));
+  auto segs = read_playlist(hls + "/180p/index.m3u8");
+  ASSERT_GE(segs.size(), 2u);
+  std::string probe = probe_streams(hls + "/180p/" + segs.back().uri);
+  EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
+  EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  w.expect_no_errors();
+}
+
+TEST(Sources, RtspFromGstRtspServer) {
+  if (run("/usr/bin/python3 -c 'import gi; gi.require_version(\"GstRtspServer\", \"1.0\")' 2>&1 && "
+          "echo ok")
+          .find("ok") == std::string::npos)
+    GTEST_SKIP() << "gir1.2-gst-rtsp-server-1.0 / python3-gst-1.0 are not installed";
+  iptv_test::TempDir dir;
+  int port = iptv_test::free_port();
+  Proc server({"/usr/bin/python3", iptv_test::source_root() + "/tests/worker/rtsp_server.py",
+               std::to_string(port)},
+              dir.path() + "/rtsp.log");
+  for (int i = 0; i < 50 && slurp(dir.path() + "/rtsp.log").find("ready") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "rtsp://127.0.0.1:" + std::to_string(port) + "/test", "rtsp");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  expect_transcoded_output(hls, w, "rtsp");
+}
+
+TEST(Sources, HlsPullOverHttp) {
+  iptv_test::TempDir dir;
+  fs::create_directories(dir.path() + "/src");
+  run("ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=s=320x180:r=25 -f lavfi -i "
+      "sine=f=440:r=48000 -t 10 -c:v libx264 -preset ultrafast -g 25 -c:a aac -f hls -hls_time 1 "
+      "-hls_playlist_type vod '" +
+      dir.path() + "/src/index.m3u8'");
+  ASSERT_TRUE(fs::exists(dir.path() + "/src/index.m3u8"));
+  int port = iptv_test::free_port();
+  Proc http({"python3", "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1",
+             "--directory", dir.path() + "/src"},
+            dir.path() + "/http.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "http://127.0.0.1:" + std::to_string(port) + "/index.m3u8", "hls");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  expect_transcoded_output(hls, w, "hls pull");
+  EXPECT_NE(slurp(dir.path() + "/http.log").find("GET /index.m3u8"), std::string::npos);
+}
+
+TEST(Sources, FileLoopsInRealTime) {
+  iptv_test::TempDir dir;
+  std::string file = dir.path() + "/in.mp4";
+  run("ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=s=320x180:r=25 -f lavfi -i "
+      "sine=f=440:r=48000 -t 2 -c:v libx264 -preset ultrafast -g 25 -c:a aac '" +
+      file + "'");
+  ASSERT_TRUE(fs::exists(file));
+  std::string hls = dir.path() + "/hls";
+  WorkerProc w(write_spec(dir, base_spec(hls, "file://" + file, "file")),
+               dir.path() + "/worker.log");
+  auto t0 = Clock::now();
+  expect_transcoded_output(hls, w, "file");
+  // Past the file's 2 s: it loops, in real time (segments keep their 1 s pace).
+  ASSERT_TRUE(w.wait_segments(5, 10));
+  EXPECT_GT(since(t0), 3.5);
+  EXPECT_EQ(w.wait_state("slate", 0.1), std::nullopt);
+  for (auto &s : w.status()) {
+    if (s.j["t"] == "event") ADD_FAILURE() << s.j.dump();
+  }
 }
