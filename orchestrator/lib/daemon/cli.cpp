@@ -19,6 +19,7 @@
 #include "daemon/daemon.h"
 #include "log/log.h"
 #include "store/state_store.h"
+#include "store/webhooks.h"
 
 namespace iptv::daemon {
 
@@ -204,14 +205,27 @@ int run_iptvd(int argc, char **argv) {
     else
       L.log(l, ch, msg);
   };
+  std::unique_ptr<store::WebhookDeliverer> hooks;
+  o.retention_events_days = cfg.retention_events_days;
+  o.on_store_ready = [&](store::StateStore &st) {
+    hooks = std::make_unique<store::WebhookDeliverer>(st, cfg.webhooks, &L);
+    hooks->start();
+  };
   Daemon d(o, logfn);
   std::string err;
   if (!d.start(&err)) {
+    if (hooks) hooks->stop();  // before the store it reads goes away with `d`
     L.error("", "cannot start: " + err);
     return 1;
   }
   control::ControlStore cstore(d.db());
   ControlAdapter adapter(d);
+  adapter.set_webhook_figures([&hooks](control::MetricsSnapshot &m) {
+    if (!hooks) return;
+    m.webhook_outbox_depth = (uint64_t)hooks->outbox_depth();
+    m.webhook_delivery_failures = hooks->delivery_failures();
+    m.webhook_deliveries = hooks->delivery_attempts() - hooks->delivery_failures();
+  });
   control::ApiConfig acfg;
   acfg.sessions.ttl_seconds = cfg.token_ttl_seconds;
   acfg.public_url = cfg.public_base_url;
@@ -237,6 +251,7 @@ int run_iptvd(int argc, char **argv) {
   std::fflush(stdout);
   int rc = d.run();
   api.unmount();
+  if (hooks) hooks->stop();
   L.info("", "stopped");
   return rc;
 }

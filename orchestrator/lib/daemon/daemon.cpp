@@ -79,6 +79,16 @@ bool Daemon::start(std::string *error) {
     *error = e.what();
     return false;
   }
+  if (opts_.on_store_ready) opts_.on_store_ready(*store_);
+  // Retention: delivered events and old transitions are pruned hourly (and once at start).
+  auto prune = [](gpointer d) -> gboolean {
+    auto *self = static_cast<Daemon *>(d);
+    int64_t n = self->store_->prune(self->opts_.retention_events_days);
+    if (n > 0) self->log("", "info", "pruned " + std::to_string(n) + " old events");
+    return G_SOURCE_CONTINUE;
+  };
+  prune(this);
+  g_timeout_add_seconds(3600, prune, this);
   origin_ = std::make_unique<Origin>(opts_.origin);
   if (!origin_->start(error)) {
     *error = "origin: cannot listen on " + opts_.origin.address + ":" +

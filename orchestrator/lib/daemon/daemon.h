@@ -52,6 +52,10 @@ struct DaemonOptions {
   double media_stall_seconds = 30.0;
   double stop_grace_seconds = 10.0;
   bool watch_channels = true;
+  // Called once the state store is open, before any channel starts (webhooks hook in here so
+  // start-up events are delivered too).
+  std::function<void(store::StateStore &)> on_store_ready;
+  int retention_events_days = 30;
   std::string node;  // placement: this node's name ("" = run every channel)
   std::string role;  // placement: edge | cloud | "" (any)
 };
