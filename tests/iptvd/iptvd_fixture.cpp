@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,7 +99,15 @@ void Iptvd::start() {
     pid_ = 0;
     return;
   }
-  wait_for(10, [&] { return get("/healthz").status == 200; });
+  bool up = wait_for(10, [&] {
+    int st = 0;
+    if (waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = 0;
+      return true;
+    }
+    return get("/healthz").status == 200;
+  });
+  if (!up || pid_ == 0) ADD_FAILURE() << "iptvd did not come up:\n" << log();
 }
 
 void Iptvd::signal(int sig) {

@@ -27,6 +27,18 @@ class IptvdTest : public ::testing::Test {
   std::string channels_;
 };
 
+Http curl_delete(Iptvd &d, const std::string &path, const std::string &key) {
+  iptv_test::TempDir t;
+  Http h;
+  std::string code = sh("curl -s -m 10 -o " + t.path() +
+                        "/b -w '%{http_code}' -X DELETE -H "
+                        "'Authorization: Bearer " +
+                        key + "' '" + d.base() + path + "'");
+  h.status = std::atoi(code.c_str());
+  h.body = slurp(t.path() + "/b");
+  return h;
+}
+
 uint64_t last_sequence(Iptvd &d, const std::string &id) {
   auto m = parse_media(d.playlist(id, "180p"));
   return m.sequences.empty() ? 0 : m.sequences.back();
@@ -204,4 +216,97 @@ TEST_F(IptvdTest, PlaylistsContinueAcrossSigtermAndSigkillRestarts) {
     EXPECT_LE(m.sequences.front(), last);
     for (size_t i = 1; i < m.sequences.size(); ++i) EXPECT_GT(m.sequences[i], m.sequences[i - 1]);
   }
+}
+
+TEST_F(IptvdTest, OperatorFailoverIsSeamlessSignedWebhooksAndRevocableSessions) {
+  add("main",
+      "access:\n  account_required: false\nfailover:\n  enabled: true\n  backup_source: spare\n"
+      "  primary_loss_seconds: 2\n  return_after_seconds: 3\n");
+  add("spare", "", "test://ball?tone=660");
+  // A real receiver on loopback that fails its first two requests.
+  int hook_port = iptv_test::free_port();
+  std::string hook_log = tmp_.path() + "/hooks.jsonl";
+  std::string recv = iptv_test::source_root() + "/tests/store/webhook_receiver.py";
+  std::string pidfile = tmp_.path() + "/recv.pid";
+  sh("python3 " + recv + " --port " + std::to_string(hook_port) +
+     " --secret s3cr3t-hook-0123456789 --fail-first 2 --log " + hook_log +
+     " >/dev/null 2>&1 & echo $! > " + pidfile);
+  std::string cfg = tmp_.path() + "/iptvd.yaml";
+  write_file(tmp_.path() + "/keys",
+             "k1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  write_file(cfg, "tokens:\n  mode: edgeauth\n  keys_file: " + tmp_.path() +
+                      "/keys\n  ttl_seconds: 120\nwebhooks:\n  - url: http://127.0.0.1:" +
+                      std::to_string(hook_port) +
+                      "/hook\n    secret: s3cr3t-hook-0123456789\n    events: [\"failover.*\"]\n"
+                      "    backoff:\n      initial_seconds: 0.2\n      max_seconds: 1\n");
+  Iptvd d(channels_, {"--config", cfg});
+  d.start();
+  ASSERT_TRUE(d.wait_live({"main", "spare"}, 30, 2)) << d.log();
+  std::string key = d.admin_key();
+  // Playlists are token-gated now.
+  EXPECT_EQ(d.get("/hls/main/index.m3u8").status, 403);
+
+  uint64_t before = last_sequence(d, "main");
+  Http r = d.post("/api/v1/channels/main/actions/failover", "{}", key);
+  EXPECT_EQ(r.status, 202) << r.body;
+  ASSERT_TRUE(wait_for(10,
+                       [&] {
+                         auto j = d.channel("main");
+                         return j["state"] == "failover" && j["active_source"] == "backup";
+                       }))
+      << d.channel("main").dump() << d.log();
+  // Encoders and sink kept running: numbers continue, no discontinuity, no missing segment.
+  ASSERT_TRUE(wait_for(10, [&] { return last_sequence(d, "main") > before + 3; }));
+  auto m = parse_media(d.playlist("main", "180p"));
+  EXPECT_EQ(m.discontinuities, 0) << d.playlist("main", "180p");
+  for (size_t i = 1; i < m.sequences.size(); ++i) EXPECT_EQ(m.sequences[i], m.sequences[i - 1] + 1);
+  for (double dur : m.durations) EXPECT_LE(dur, 1.5) << d.playlist("main", "180p");
+  EXPECT_EQ(d.post("/api/v1/channels/spare/actions/failover", "{}", key).status, 409)
+      << "spare has no backup";
+  r = d.post("/api/v1/channels/main/actions/return", "{}", key);
+  EXPECT_EQ(r.status, 202) << r.body;
+  ASSERT_TRUE(wait_for(10, [&] {
+    auto j = d.channel("main");
+    return j["state"] == "live" && j["active_source"] == "primary";
+  })) << d.channel("main").dump();
+
+  // Events were stored with the article's fields, and delivered signed despite the failures.
+  std::string ev = d.sql(
+      "SELECT event_type||'|'||job_id||'|'||output_uri||'|'||status FROM "
+      "st_events WHERE channel_id='main' AND event_type LIKE 'failover.%'");
+  EXPECT_NE(ev.find("failover.activated|main/"), std::string::npos) << ev;
+  EXPECT_NE(ev.find("failover.returned|main/"), std::string::npos) << ev;
+  EXPECT_NE(ev.find("/hls/main/index.m3u8"), std::string::npos) << ev;
+  ASSERT_TRUE(wait_for(20, [&] {
+    std::string h = slurp(hook_log);
+    return h.find("\"event\": \"failover.returned\", ") != std::string::npos ||
+           (h.find("failover.returned") != std::string::npos &&
+            h.find("\"status\": 200") != std::string::npos);
+  })) << slurp(hook_log);
+  std::string hooks = slurp(hook_log);
+  EXPECT_NE(hooks.find("\"status\": 500"), std::string::npos) << "the first tries failed";
+  EXPECT_EQ(hooks.find("\"signature_ok\": false"), std::string::npos) << hooks;
+  sh("kill $(cat " + pidfile + ")");
+
+  // A session's URL plays in ffprobe until it is revoked.
+  r = d.post("/api/v1/sessions", R"({"channel_id":"main"})", key);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto s = nlohmann::json::parse(r.body);
+  std::string url = s["playback_url"];
+  std::string probe = "ffprobe -v error -show_entries stream=codec_type -of csv=p=0 '" + url + "'";
+  int st = -1;
+  std::string out = sh(probe + " 2>&1", &st);
+  EXPECT_EQ(st, 0) << out;
+  EXPECT_NE(out.find("video"), std::string::npos) << out;
+  Http del = curl_delete(d, "/api/v1/sessions/" + s["session_id"].get<std::string>(), key);
+  EXPECT_EQ(del.status, 200) << del.body;
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  sh(probe + " 2>&1", &st);
+  EXPECT_NE(st, 0) << "a revoked session must not play";
+  // Nothing secret reached the log.
+  std::string log = d.log();
+  EXPECT_EQ(log.find("s3cr3t-hook"), std::string::npos);
+  EXPECT_EQ(log.find("00112233445566778899"), std::string::npos);
+  EXPECT_EQ(log.find(key), std::string::npos);
+  EXPECT_EQ(log.find(url.substr(url.find("/hls/"))), std::string::npos);
 }
