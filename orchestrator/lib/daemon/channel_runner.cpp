@@ -132,7 +132,14 @@ void ChannelRunner::on_status(const std::string &line) {
       std::lock_guard lk(view_mu_);
       if (!s->active_source.empty()) view_.active_source = s->active_source;
     }
-    if (!stopping_) set_state(s->state, s->reason);
+    static const char *const kWorkerStates[] = {"starting", "live", "degraded", "failover",
+                                                "slate"};
+    bool known = false;
+    for (const char *k : kWorkerStates) known |= s->state == k;
+    if (!stopping_ && known)
+      set_state(s->state, s->reason);
+    else if (!known)
+      sink_.log(id_, "debug", "worker state '" + s->state + "' (" + s->reason + ")");
   } else if (auto *seg = std::get_if<StSegment>(&*st)) {
     {
       std::lock_guard lk(view_mu_);

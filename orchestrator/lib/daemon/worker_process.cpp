@@ -48,6 +48,9 @@ struct ChildSetup {
 void child_setup(gpointer data) {
   auto *cs = static_cast<ChildSetup *>(data);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // Its own process group: a terminal's Ctrl-C (or `timeout`) reaches iptvd only, which then
+  // stops its workers in order.
+  setpgid(0, 0);
   if (cs->limits.memory_mb) {
     rlim_t b = (rlim_t)cs->limits.memory_mb * 1024 * 1024;
     struct rlimit rl = {b, b};
