@@ -310,3 +310,36 @@ TEST_F(IptvdTest, OperatorFailoverIsSeamlessSignedWebhooksAndRevocableSessions) 
   EXPECT_EQ(log.find(key), std::string::npos);
   EXPECT_EQ(log.find(url.substr(url.find("/hls/"))), std::string::npos);
 }
+
+// The two roles: a venue edge encoder pushes SRT to a cloud transcode node, each an iptvd that
+// picks its channels from one shared folder by placement role.
+TEST_F(IptvdTest, EdgeEncoderPushesSrtToACloudNode) {
+  int srt_port = iptv_test::free_port();
+  write_file(channels_ + "/venue.yaml",
+             channel_yaml("venue",
+                          "placement:\n  role: edge\noutputs:\n  - type: srt\n    uri: "
+                          "srt://127.0.0.1:" +
+                              std::to_string(srt_port) + "?mode=caller\n",
+                          "test://smpte?tone=440"));
+  write_file(channels_ + "/venue-cloud.yaml",
+             channel_yaml("venue-cloud",
+                          "placement:\n  role: cloud\nsource_type: owned-content\n"
+                          "rights:\n  owner: Demo Venue\n  licence: own production\n",
+                          "srt://127.0.0.1:" + std::to_string(srt_port) + "?mode=listener"));
+  Iptvd cloud(channels_, {"--role", "cloud"});
+  cloud.start();
+  Iptvd edge(channels_, {"--role", "edge"});
+  edge.start();
+  ASSERT_TRUE(edge.wait_live({"venue"}, 30, 1)) << edge.log();
+  ASSERT_TRUE(cloud.wait_live({"venue-cloud"}, 40, 2)) << cloud.log() << edge.log();
+  // Each node leaves the other's channel alone, and says why.
+  EXPECT_EQ(edge.state("venue-cloud"), "offline");
+  EXPECT_NE(edge.channel("venue-cloud")["reason"].get<std::string>().find("placed on cloud"),
+            std::string::npos);
+  EXPECT_EQ(cloud.state("venue"), "offline");
+  // The cloud's output plays, with the venue's audio and video.
+  std::string out = sh("ffprobe -v error -show_entries stream=codec_type,width -of csv=p=0 '" +
+                       cloud.base() + "/hls/venue-cloud/index.m3u8' 2>&1");
+  EXPECT_NE(out.find("video,320"), std::string::npos) << out;
+  EXPECT_NE(out.find("audio"), std::string::npos) << out;
+}
