@@ -362,15 +362,25 @@ bool Checker::stale_now(const std::string &rendition, int64_t now_ms) const {
 }
 
 // Rule renditions-not-advancing-together: the newest sequence numbers of two live renditions
-// (each at its latest reload) are `advance_spread_segments` or more apart.
+// (each at its latest reload) are `advance_spread_segments` or more apart, beyond what the time
+// between those two reloads explains (one segment per target duration).
 void Checker::rule_advancing_together(const std::string &r) {
   const auto &me = summaries_[r];
+  const auto &my_state = state_[r];
   if (!me.last_sequence || me.ended || me.info.audio_only) return;
   for (const auto &[name, other] : summaries_) {
     if (name == r || !other.last_sequence || other.ended || other.info.audio_only) continue;
-    uint64_t a = *me.last_sequence, b = *other.last_sequence;
-    uint64_t spread = a > b ? a - b : b - a;
-    if (spread >= cfg_.advance_spread_segments) {
+    const auto &other_state = state_[name];
+    int64_t a = static_cast<int64_t>(*me.last_sequence);
+    int64_t b = static_cast<int64_t>(*other.last_sequence);
+    int64_t spread = a > b ? a - b : b - a;
+    double target = std::max(1, me.target_duration.value_or(1));
+    int64_t dt_ms = my_state.last_reload_ms - other_state.last_reload_ms;
+    // Only the rendition reloaded earlier can have fallen behind because of when it was read.
+    bool older_is_behind = (a < b) == (dt_ms < 0);
+    int64_t explained =
+        older_is_behind ? static_cast<int64_t>(std::fabs(dt_ms / 1000.0) / target) : 0;
+    if (spread >= static_cast<int64_t>(cfg_.advance_spread_segments) + explained) {
       const std::string &behind = a < b ? r : name;
       const std::string &ahead = a < b ? name : r;
       add(Severity::kWarning, "renditions-not-advancing-together", summaries_[behind].info.url, 0,
@@ -391,6 +401,7 @@ std::vector<Segment> Checker::on_media_playlist(const std::string &r, const Play
   }
   auto &st = state_[r];
   auto &sum = summaries_[r];
+  st.last_reload_ms = now_ms;
   size_t hash = std::hash<std::string>{}(text);
   bool changed = !st.have_prev || hash != st.prev_hash;
   st.prev_hash = hash;
@@ -508,8 +519,11 @@ void Checker::on_segment(const std::string &r, const Segment &seg, const std::st
   ++sum.segments_fetched;
   sum.segment_seconds += seg.duration;
   if (!p.inspected) {
-    add(Severity::kError, "segment-unreadable", seg_url, 0, r,
-        "sequence " + std::to_string(seg.sequence) + ": " + p.error);
+    // Not inspected: unreadable when the tools failed, else inspection was not asked for.
+    if (!p.error.empty()) {
+      add(Severity::kError, "segment-unreadable", seg_url, 0, r,
+          "sequence " + std::to_string(seg.sequence) + ": " + p.error);
+    }
     return;
   }
   std::string mc = measured_codecs(p);

@@ -32,7 +32,7 @@ struct SegmentProbe {
   int http_status = 0;   // 0: no HTTP answer
   std::string error;     // transport or inspection error, "" when none
   uint64_t bytes = 0;
-  bool inspected = false;  // the fields below are valid
+  bool inspected = false;  // the fields below are valid; false with no error: not asked for
   bool has_video = false, has_audio = false;
   std::string video_codec;    // ffprobe codec_name: "h264", "hevc"
   int video_profile_idc = 0;  // H.264 profile_idc (from the profile name), 0 = unknown
@@ -126,6 +126,7 @@ class Checker {
     uint64_t prev_msn = 0, prev_last = 0, prev_dsn = 0;
     size_t prev_hash = 0;
     int64_t last_change_ms = 0;
+    int64_t last_reload_ms = 0;
     std::map<uint64_t, Seen> seen;      // sequence -> as first listed
     std::map<uint64_t, Probed> probed;  // sequence -> measured
     int silent_run = 0;

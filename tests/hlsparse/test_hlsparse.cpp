@@ -437,6 +437,9 @@ TEST(Rules, RenditionsNotAdvancingTogether) {
   load(c, media(10, 3), 0, "lo");
   load(c, media(11, 3), 2000, "hi");  // one apart: normal between reloads
   EXPECT_FALSE(find(c.findings(), "renditions-not-advancing-together"));
+  load(c, media(12, 3), 4000, "hi");  // two apart, but lo was read 4 s (2 targets) earlier
+  EXPECT_FALSE(find(c.findings(), "renditions-not-advancing-together")) << rules(c.findings());
+  load(c, media(10, 3), 3900, "lo");  // read just now: lo is stuck two behind
   load(c, media(12, 3), 4000, "hi");
   const Finding *f = find(c.findings(), "renditions-not-advancing-together");
   ASSERT_TRUE(f) << rules(c.findings());

@@ -76,11 +76,19 @@ void Follower::measure_startup(const std::string &media_url, int64_t t0_ms, doub
       std::to_string(seg.body.size()) + " bytes), first frame decoded " + ms_text(dec);
 }
 
-void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue) {
+void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, int64_t deadline_ms) {
   HttpClient http(opts_.timeout_s);
   Segment s;
   std::string seg_url;
+  // After the deadline, what is still queued gets a grace period; on a machine too slow to
+  // inspect at the stream's pace the rest is left (and said so) rather than running on and on.
+  int64_t give_up_ms = deadline_ms + static_cast<int64_t>(std::max(10.0, opts_.duration_s) * 1000);
+  int skipped = 0;
   while (queue.pop(s, seg_url)) {
+    if (now_ms() > give_up_ms) {
+      ++skipped;
+      continue;
+    }
     hlsparse::SegmentProbe p;
     HttpResponse sr = http.get(seg_url);
     p.http_status = sr.status;
@@ -89,14 +97,18 @@ void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue) {
     p.bytes = sr.body.size();
     if (p.fetched && opts_.inspect) {
       p.error.clear();
-      inspect_segment(sr.body, true, p);
-    } else if (p.fetched) {
-      // Download-only mode: the segment counts, the content rules are skipped.
-      p.inspected = true;
-      p.duration = s.duration;
+      inspect_segment(sr.body, p);
     }
+    // Download-only mode (--no-inspect): inspected stays false with no error, so the segment
+    // counts as fetched and the content rules are skipped.
     std::lock_guard<std::mutex> lock(mutex_);
     checker_.on_segment(r.name, s, seg_url, r.url, p);
+  }
+  if (skipped) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    checker_.add(Severity::kWarning, "segments-not-inspected", r.url, 0, r.name,
+                 std::to_string(skipped) +
+                     " new segment(s) left uninspected: inspection fell behind the stream");
   }
 }
 
@@ -106,7 +118,7 @@ void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
   // Segments are downloaded and inspected on their own thread, so a slow inspection never
   // delays the reloads (a player, too, downloads while it keeps reloading).
   SegmentQueue queue;
-  std::thread inspector([this, &r, &queue] { inspect(r, queue); });
+  std::thread inspector([this, &r, &queue, deadline_ms] { inspect(r, queue, deadline_ms); });
   while (true) {
     int64_t load_ms = now_ms();
     HttpResponse resp = http.get(r.url);
