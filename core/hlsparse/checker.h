@@ -78,11 +78,15 @@ class Checker {
  public:
   explicit Checker(CheckerConfig config = {}) : cfg_(config) {}
 
-  // Adds a finding; one with the same rule, url, line and rendition is merged into it (count+1,
+  // Adds a finding; one with the same rule, url, line, rendition and sequence is merged into it
+  // (count+1,
   // the newer message, the worse severity).
   void add(Finding f);
   void add(Severity sev, const std::string &rule, const std::string &url, int line,
            const std::string &rendition, const std::string &message);
+  // A finding about one segment: never merged with the same rule on another segment.
+  void add_seq(uint64_t sequence, Severity sev, const std::string &rule, const std::string &url,
+               int line, const std::string &rendition, const std::string &message);
 
   // The multivariant playlist: variant-attribute-missing. Returns the renditions to follow.
   std::vector<RenditionInfo> on_multivariant(const Playlist &pl);

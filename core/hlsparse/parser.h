@@ -23,6 +23,7 @@ struct Finding {
   int line = 0;           // line in the playlist at `url`, 0 = none
   std::string rendition;  // rendition name, "" when not tied to one
   std::string message;    // what was seen, for a human
+  int64_t sequence = -1;  // media sequence number of the segment concerned, -1 = none
   int count = 1;          // times seen (repeats of the same rule/url/line are merged)
 };
 

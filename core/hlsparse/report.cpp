@@ -79,6 +79,7 @@ nlohmann::json finding_json(const Finding &f) {
                       {"count", f.count}};
   j["line"] = f.line ? nlohmann::json(f.line) : nlohmann::json(nullptr);
   j["rendition"] = f.rendition.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.rendition);
+  j["sequence"] = f.sequence >= 0 ? nlohmann::json(f.sequence) : nlohmann::json(nullptr);
   return j;
 }
 

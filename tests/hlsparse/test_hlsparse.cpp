@@ -518,6 +518,14 @@ TEST(Segments, SegmentMissing) {
   EXPECT_EQ(f->line, 8);
   EXPECT_NE(f->message.find("HTTP 404"), std::string::npos);
   EXPECT_EQ(c.renditions().at("hi").segments_failed, 1);
+  EXPECT_EQ(f->sequence, 3);
+  // Another segment at the same playlist line (a later window) is its own finding.
+  Segment later = seg(9);
+  later.line = 8;
+  c.on_segment("hi", later, "http://h/hi/seg-9.ts", "http://h/hi/index.m3u8", p);
+  c.on_segment("hi", later, "http://h/hi/seg-9.ts", "http://h/hi/index.m3u8", p);
+  ASSERT_EQ(c.findings().size(), 2u) << rules(c.findings());
+  EXPECT_EQ(c.findings()[1].count, 2);
 }
 
 TEST(Segments, DurationMismatch) {
