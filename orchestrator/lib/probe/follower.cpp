@@ -59,16 +59,29 @@ void Follower::measure_startup(const std::string &media_url, int64_t t0_ms, doub
                                FollowResult &res) {
   HttpClient http(opts_.timeout_s);
   HttpResponse m = http.get(media_url);
-  if (!m.ok()) return;
+  if (!m.ok()) {
+    res.startup_detail = "no start: media playlist " + http_why(m);
+    return;
+  }
   std::vector<Finding> ignored;
   Playlist pl = hlsparse::parse(m.body, media_url, ignored);
-  if (pl.segments.empty()) return;
+  if (pl.segments.empty()) {
+    res.startup_detail = "no start: the media playlist lists no segment";
+    return;
+  }
   const Segment &s = pl.segments[start_index(pl, opts_.start_segments)];
-  HttpResponse seg = http.get(resolve_url(m.final_url.empty() ? media_url : m.final_url, s.uri));
-  if (!seg.ok()) return;
+  std::string seg_url = resolve_url(m.final_url.empty() ? media_url : m.final_url, s.uri);
+  HttpResponse seg = http.get(seg_url);
+  if (!seg.ok()) {
+    res.startup_detail = "no start: " + seg_url + " " + http_why(seg);
+    return;
+  }
   std::string error;
   double dec = decode_first_frame_ms(seg.body, error);
-  if (dec < 0) return;
+  if (dec < 0) {
+    res.startup_detail = "no start: " + seg_url + ": " + error;
+    return;
+  }
   res.startup_ms = static_cast<double>(now_ms() - t0_ms);
   res.startup_detail =
       (multivariant_ms >= 0 ? "multivariant " + ms_text(multivariant_ms) + ", " : std::string()) +
