@@ -47,6 +47,7 @@ struct Segment {
   std::optional<int64_t> pdt_ms;  // EXT-X-PROGRAM-DATE-TIME (this segment's own tag), UTC ms
   int pdt_line = 0;
   std::optional<ByteRange> byterange;
+  std::string map_uri;  // EXT-X-MAP URI in effect (fMP4 init segment), "" when none
 };
 
 struct Variant {  // EXT-X-STREAM-INF + its URI

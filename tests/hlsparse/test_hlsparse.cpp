@@ -734,3 +734,17 @@ TEST(Report, InvalidUtf8IsReplacedNotThrown) {
   EXPECT_NO_THROW(json = to_json(r));
   EXPECT_NE(json.find("segment-extinf-missing"), std::string::npos);
 }
+
+TEST(Parser, MapAppliesToFollowingSegments) {
+  Playlist pl;
+  auto fs = parse_findings(
+      "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-MAP:URI=\"init.mp4\"\n"
+      "#EXTINF:2,\nb.m4s\n#EXT-X-MAP:BYTERANGE=\"1@0\"\n",
+      &pl);
+  ASSERT_EQ(pl.segments.size(), 2u);
+  EXPECT_EQ(pl.segments[0].map_uri, "");
+  EXPECT_EQ(pl.segments[1].map_uri, "init.mp4");
+  const Finding *f = find(fs, "attribute-malformed");  // EXT-X-MAP without URI
+  ASSERT_TRUE(f) << rules(fs);
+  EXPECT_EQ(f->line, 8);
+}

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -76,8 +77,18 @@ void Follower::measure_startup(const std::string &media_url, int64_t t0_ms, doub
     res.startup_detail = "no start: " + seg_url + " " + http_why(seg);
     return;
   }
+  std::string init;
+  if (!s.map_uri.empty()) {
+    std::string map_url = resolve_url(seg_url, s.map_uri);
+    HttpResponse ir = http.get(map_url);
+    if (!ir.ok()) {
+      res.startup_detail = "no start: EXT-X-MAP " + map_url + " " + http_why(ir);
+      return;
+    }
+    init = std::move(ir.body);
+  }
   std::string error;
-  double dec = decode_first_frame_ms(seg.body, error);
+  double dec = decode_first_frame_ms(init + seg.body, error);
   if (dec < 0) {
     res.startup_detail = "no start: " + seg_url + ": " + error;
     return;
@@ -97,6 +108,7 @@ void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, in
   // inspect at the stream's pace the rest is left (and said so) rather than running on and on.
   int64_t give_up_ms = deadline_ms + static_cast<int64_t>(std::max(10.0, opts_.duration_s) * 1000);
   int skipped = 0;
+  std::map<std::string, std::string> init_segments;  // EXT-X-MAP URL -> bytes
   while (queue.pop(s, seg_url)) {
     if (now_ms() > give_up_ms) {
       ++skipped;
@@ -110,7 +122,21 @@ void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, in
     p.bytes = sr.body.size();
     if (p.fetched && opts_.inspect) {
       p.error.clear();
-      inspect_segment(sr.body, p);
+      if (s.map_uri.empty()) {
+        inspect_segment(sr.body, p);
+      } else {
+        // fMP4: the media segment is readable only after its initialization section.
+        std::string map_url = resolve_url(seg_url, s.map_uri);
+        auto it = init_segments.find(map_url);
+        if (it == init_segments.end()) {
+          HttpResponse ir = http.get(map_url);
+          if (ir.ok())
+            it = init_segments.emplace(map_url, std::move(ir.body)).first;
+          else
+            p.error = "EXT-X-MAP " + map_url + ": " + http_why(ir);
+        }
+        if (it != init_segments.end()) inspect_segment(it->second + sr.body, p);
+      }
     }
     // Download-only mode (--no-inspect): inspected stays false with no error, so the segment
     // counts as fetched and the content rules are skipped.
