@@ -150,7 +150,8 @@ std::string measured_codecs(const SegmentProbe &p) {
 
 void Checker::add(Finding f) {
   for (auto &e : findings_) {
-    if (e.rule == f.rule && e.url == f.url && e.line == f.line && e.rendition == f.rendition) {
+    if (e.rule == f.rule && e.url == f.url && e.line == f.line && e.rendition == f.rendition &&
+        e.sequence == f.sequence) {
       e.count += f.count;
       e.message = f.message;
       int w = worse(e.severity, f.severity);
@@ -170,6 +171,20 @@ void Checker::add(Severity sev, const std::string &rule, const std::string &url,
   f.line = line;
   f.rendition = rendition;
   f.message = message;
+  add(std::move(f));
+}
+
+void Checker::add_seq(uint64_t sequence, Severity sev, const std::string &rule,
+                      const std::string &url, int line, const std::string &rendition,
+                      const std::string &message) {
+  Finding f;
+  f.severity = sev;
+  f.rule = rule;
+  f.url = url;
+  f.line = line;
+  f.rendition = rendition;
+  f.message = message;
+  f.sequence = static_cast<int64_t>(sequence);
   add(std::move(f));
 }
 
@@ -324,15 +339,16 @@ void Checker::rule_reload(const std::string &r, State &st, const Playlist &pl, i
     if (it == st.seen.end()) continue;
     const Seen &old = it->second;
     if (old.uri != s.uri || std::fabs(old.duration - s.duration) > 0.0005) {
-      add(Severity::kError, "segment-rewritten", pl.url, s.line, r,
-          "sequence " + std::to_string(s.sequence) + " was " + old.uri + " (" +
-              fmt("%.3f", old.duration) + " s), now " + s.uri + " (" + fmt("%.3f", s.duration) +
-              " s)");
+      add_seq(s.sequence, Severity::kError, "segment-rewritten", pl.url, s.line, r,
+              "sequence " + std::to_string(s.sequence) + " was " + old.uri + " (" +
+                  fmt("%.3f", old.duration) + " s), now " + s.uri + " (" + fmt("%.3f", s.duration) +
+                  " s)");
     } else if (old.discontinuity_sequence != s.discontinuity_sequence) {
-      add(Severity::kError, "discontinuity-sequence-inconsistent", pl.url, s.line, r,
-          "sequence " + std::to_string(s.sequence) + " was in discontinuity sequence " +
-              std::to_string(old.discontinuity_sequence) + ", now " +
-              std::to_string(s.discontinuity_sequence));
+      add_seq(s.sequence, Severity::kError, "discontinuity-sequence-inconsistent", pl.url, s.line,
+              r,
+              "sequence " + std::to_string(s.sequence) + " was in discontinuity sequence " +
+                  std::to_string(old.discontinuity_sequence) + ", now " +
+                  std::to_string(s.discontinuity_sequence));
     }
   }
   // Freshness (RFC 8216 6.2.1: the server must change a live playlist within 1.5 x target).
@@ -362,15 +378,25 @@ bool Checker::stale_now(const std::string &rendition, int64_t now_ms) const {
 }
 
 // Rule renditions-not-advancing-together: the newest sequence numbers of two live renditions
-// (each at its latest reload) are `advance_spread_segments` or more apart.
+// (each at its latest reload) are `advance_spread_segments` or more apart, beyond what the time
+// between those two reloads explains (one segment per target duration).
 void Checker::rule_advancing_together(const std::string &r) {
   const auto &me = summaries_[r];
+  const auto &my_state = state_[r];
   if (!me.last_sequence || me.ended || me.info.audio_only) return;
   for (const auto &[name, other] : summaries_) {
     if (name == r || !other.last_sequence || other.ended || other.info.audio_only) continue;
-    uint64_t a = *me.last_sequence, b = *other.last_sequence;
-    uint64_t spread = a > b ? a - b : b - a;
-    if (spread >= cfg_.advance_spread_segments) {
+    const auto &other_state = state_[name];
+    int64_t a = static_cast<int64_t>(*me.last_sequence);
+    int64_t b = static_cast<int64_t>(*other.last_sequence);
+    int64_t spread = a > b ? a - b : b - a;
+    double target = std::max(1, me.target_duration.value_or(1));
+    int64_t dt_ms = my_state.last_reload_ms - other_state.last_reload_ms;
+    // Only the rendition reloaded earlier can have fallen behind because of when it was read.
+    bool older_is_behind = (a < b) == (dt_ms < 0);
+    int64_t explained =
+        older_is_behind ? static_cast<int64_t>(std::fabs(dt_ms / 1000.0) / target) : 0;
+    if (spread >= static_cast<int64_t>(cfg_.advance_spread_segments) + explained) {
       const std::string &behind = a < b ? r : name;
       const std::string &ahead = a < b ? name : r;
       add(Severity::kWarning, "renditions-not-advancing-together", summaries_[behind].info.url, 0,
@@ -391,6 +417,7 @@ std::vector<Segment> Checker::on_media_playlist(const std::string &r, const Play
   }
   auto &st = state_[r];
   auto &sum = summaries_[r];
+  st.last_reload_ms = now_ms;
   size_t hash = std::hash<std::string>{}(text);
   bool changed = !st.have_prev || hash != st.prev_hash;
   st.prev_hash = hash;
@@ -483,9 +510,10 @@ void Checker::rule_alignment(const std::string &r, uint64_t seq, const std::stri
     if (other == r) continue;
     double d = pts - opts;
     if (std::fabs(d) > cfg_.align_tolerance_s) {
-      add(Severity::kError, "renditions-misaligned", seg_url, 0, r,
-          "segment " + std::to_string(seq) + " starts at PTS " + fmt("%.3f", pts) + " here and " +
-              fmt("%.3f", opts) + " on " + other + " (" + fmt("%+.3f", d) + " s)");
+      add_seq(seq, Severity::kError, "renditions-misaligned", seg_url, 0, r,
+              "segment " + std::to_string(seq) + " starts at PTS " + fmt("%.3f", pts) +
+                  " here and " + fmt("%.3f", opts) + " on " + other + " (" + fmt("%+.3f", d) +
+                  " s)");
       break;
     }
   }
@@ -501,15 +529,18 @@ void Checker::on_segment(const std::string &r, const Segment &seg, const std::st
   if (!p.fetched) {
     ++sum.segments_failed;
     std::string why = p.http_status ? "HTTP " + std::to_string(p.http_status) : p.error;
-    add(Severity::kError, "segment-missing", playlist_url, seg.line, r,
-        "sequence " + std::to_string(seg.sequence) + " " + seg_url + ": " + why);
+    add_seq(seg.sequence, Severity::kError, "segment-missing", playlist_url, seg.line, r,
+            "sequence " + std::to_string(seg.sequence) + " " + seg_url + ": " + why);
     return;
   }
   ++sum.segments_fetched;
   sum.segment_seconds += seg.duration;
   if (!p.inspected) {
-    add(Severity::kError, "segment-unreadable", seg_url, 0, r,
-        "sequence " + std::to_string(seg.sequence) + ": " + p.error);
+    // Not inspected: unreadable when the tools failed, else inspection was not asked for.
+    if (!p.error.empty()) {
+      add_seq(seg.sequence, Severity::kError, "segment-unreadable", seg_url, 0, r,
+              "sequence " + std::to_string(seg.sequence) + ": " + p.error);
+    }
     return;
   }
   std::string mc = measured_codecs(p);
@@ -519,20 +550,20 @@ void Checker::on_segment(const std::string &r, const Segment &seg, const std::st
   // Rule segment-duration-mismatch.
   double tol = std::max(cfg_.duration_tolerance_s, 0.1 * seg.duration);
   if (std::fabs(p.duration - seg.duration) > tol) {
-    add(Severity::kError, "segment-duration-mismatch", playlist_url, seg.line, r,
-        "sequence " + std::to_string(seg.sequence) + " lasts " + secs(p.duration) +
-            ", its EXTINF says " + secs(seg.duration));
+    add_seq(seg.sequence, Severity::kError, "segment-duration-mismatch", playlist_url, seg.line, r,
+            "sequence " + std::to_string(seg.sequence) + " lasts " + secs(p.duration) +
+                ", its EXTINF says " + secs(seg.duration));
   }
   // Rule segment-not-keyframe-start.
   if (p.has_video && !p.first_video_keyframe) {
-    add(Severity::kError, "segment-not-keyframe-start", playlist_url, seg.line, r,
-        "sequence " + std::to_string(seg.sequence) + " does not start with a keyframe");
+    add_seq(seg.sequence, Severity::kError, "segment-not-keyframe-start", playlist_url, seg.line, r,
+            "sequence " + std::to_string(seg.sequence) + " does not start with a keyframe");
   }
   // Rules audio-missing and audio-silent.
   if (sum.info.expects_audio && !p.has_audio) {
-    add(Severity::kError, "audio-missing", playlist_url, seg.line, r,
-        "sequence " + std::to_string(seg.sequence) + " has no audio stream; CODECS \"" +
-            sum.info.declared_codecs + "\" says it should");
+    add_seq(seg.sequence, Severity::kError, "audio-missing", playlist_url, seg.line, r,
+            "sequence " + std::to_string(seg.sequence) + " has no audio stream; CODECS \"" +
+                sum.info.declared_codecs + "\" says it should");
   }
   if (p.has_audio && p.audio_max_db) {
     if (*p.audio_max_db <= cfg_.silence_db) {
@@ -556,10 +587,11 @@ void Checker::on_segment(const std::string &r, const Segment &seg, const std::st
       double expected = prev->second.first_pts + prev->second.duration;
       double d = *p.first_pts - expected;
       if (std::fabs(d) > cfg_.timestamp_tolerance_s) {
-        add(Severity::kError, "timestamp-jump", playlist_url, seg.line, r,
-            "sequence " + std::to_string(seg.sequence) + " starts at PTS " +
-                fmt("%.3f", *p.first_pts) + ", the previous one ended at " + fmt("%.3f", expected) +
-                " (" + fmt("%+.3f", d) + " s) with no EXT-X-DISCONTINUITY");
+        add_seq(seg.sequence, Severity::kError, "timestamp-jump", playlist_url, seg.line, r,
+                "sequence " + std::to_string(seg.sequence) + " starts at PTS " +
+                    fmt("%.3f", *p.first_pts) + ", the previous one ended at " +
+                    fmt("%.3f", expected) + " (" + fmt("%+.3f", d) +
+                    " s) with no EXT-X-DISCONTINUITY");
       }
     }
     st.probed[seg.sequence] = cur;

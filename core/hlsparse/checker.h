@@ -32,7 +32,7 @@ struct SegmentProbe {
   int http_status = 0;   // 0: no HTTP answer
   std::string error;     // transport or inspection error, "" when none
   uint64_t bytes = 0;
-  bool inspected = false;  // the fields below are valid
+  bool inspected = false;  // the fields below are valid; false with no error: not asked for
   bool has_video = false, has_audio = false;
   std::string video_codec;    // ffprobe codec_name: "h264", "hevc"
   int video_profile_idc = 0;  // H.264 profile_idc (from the profile name), 0 = unknown
@@ -78,11 +78,15 @@ class Checker {
  public:
   explicit Checker(CheckerConfig config = {}) : cfg_(config) {}
 
-  // Adds a finding; one with the same rule, url, line and rendition is merged into it (count+1,
+  // Adds a finding; one with the same rule, url, line, rendition and sequence is merged into it
+  // (count+1,
   // the newer message, the worse severity).
   void add(Finding f);
   void add(Severity sev, const std::string &rule, const std::string &url, int line,
            const std::string &rendition, const std::string &message);
+  // A finding about one segment: never merged with the same rule on another segment.
+  void add_seq(uint64_t sequence, Severity sev, const std::string &rule, const std::string &url,
+               int line, const std::string &rendition, const std::string &message);
 
   // The multivariant playlist: variant-attribute-missing. Returns the renditions to follow.
   std::vector<RenditionInfo> on_multivariant(const Playlist &pl);
@@ -126,6 +130,7 @@ class Checker {
     uint64_t prev_msn = 0, prev_last = 0, prev_dsn = 0;
     size_t prev_hash = 0;
     int64_t last_change_ms = 0;
+    int64_t last_reload_ms = 0;
     std::map<uint64_t, Seen> seen;      // sequence -> as first listed
     std::map<uint64_t, Probed> probed;  // sequence -> measured
     int silent_run = 0;

@@ -323,7 +323,15 @@ class Parser {
       }
     } else if (name == "EXT-X-INDEPENDENT-SEGMENTS") {
       pl_.independent_segments = true;
-    } else if (name == "EXT-X-KEY" || name == "EXT-X-MAP" || name == "EXT-X-DATERANGE") {
+    } else if (name == "EXT-X-MAP") {
+      media_tag_seen(name, line);
+      Attributes a;
+      if (!parse_attributes(value, a) || a["URI"].empty()) {
+        add(Severity::kError, "attribute-malformed", line, "#EXT-X-MAP needs a URI attribute");
+      } else {
+        map_uri_ = a["URI"];
+      }
+    } else if (name == "EXT-X-KEY" || name == "EXT-X-DATERANGE") {
       media_tag_seen(name, line);
       Attributes a;
       if (!parse_attributes(value, a)) {
@@ -404,6 +412,7 @@ class Parser {
     have_pending_ = false;
     s.uri = std::move(u);
     s.uri_line = line;
+    s.map_uri = map_uri_;
     s.sequence = pl_.media_sequence + pl_.segments.size();
     if (s.discontinuity) ++discontinuities_;
     s.discontinuity_sequence = pl_.discontinuity_sequence + discontinuities_;
@@ -449,6 +458,7 @@ class Parser {
   uint64_t discontinuities_ = 0;
   uint64_t next_byte_ = 0;
   bool have_range_ = false;
+  std::string map_uri_;
   int media_line_ = 0, variant_line_ = 0;
   int target_line_ = 0, msn_line_ = 0, dsn_line_ = 0;
 };

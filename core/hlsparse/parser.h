@@ -23,6 +23,7 @@ struct Finding {
   int line = 0;           // line in the playlist at `url`, 0 = none
   std::string rendition;  // rendition name, "" when not tied to one
   std::string message;    // what was seen, for a human
+  int64_t sequence = -1;  // media sequence number of the segment concerned, -1 = none
   int count = 1;          // times seen (repeats of the same rule/url/line are merged)
 };
 
@@ -46,6 +47,7 @@ struct Segment {
   std::optional<int64_t> pdt_ms;  // EXT-X-PROGRAM-DATE-TIME (this segment's own tag), UTC ms
   int pdt_line = 0;
   std::optional<ByteRange> byterange;
+  std::string map_uri;  // EXT-X-MAP URI in effect (fMP4 init segment), "" when none
 };
 
 struct Variant {  // EXT-X-STREAM-INF + its URI

@@ -31,8 +31,11 @@ std::string seq_text(const std::optional<uint64_t> &v) {
 void stream_text(std::string &out, const StreamReport &s, const char *label) {
   out += std::string(label) + s.url + "\n";
   out += "followed " + fmt("%.1f", s.duration_s) + " s";
-  if (s.startup_ms)
+  if (s.startup_ms) {
     out += ", startup " + fmt("%.0f", *s.startup_ms) + " ms (" + s.startup_detail + ")";
+  } else if (!s.startup_detail.empty()) {
+    out += ", " + s.startup_detail;
+  }
   out += "\n\n";
   std::vector<std::vector<std::string>> rows = {{"rendition", "bandwidth", "codecs (declared)",
                                                  "codecs (measured)", "target", "sequence",
@@ -79,6 +82,7 @@ nlohmann::json finding_json(const Finding &f) {
                       {"count", f.count}};
   j["line"] = f.line ? nlohmann::json(f.line) : nlohmann::json(nullptr);
   j["rendition"] = f.rendition.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.rendition);
+  j["sequence"] = f.sequence >= 0 ? nlohmann::json(f.sequence) : nlohmann::json(nullptr);
   return j;
 }
 

@@ -437,6 +437,9 @@ TEST(Rules, RenditionsNotAdvancingTogether) {
   load(c, media(10, 3), 0, "lo");
   load(c, media(11, 3), 2000, "hi");  // one apart: normal between reloads
   EXPECT_FALSE(find(c.findings(), "renditions-not-advancing-together"));
+  load(c, media(12, 3), 4000, "hi");  // two apart, but lo was read 4 s (2 targets) earlier
+  EXPECT_FALSE(find(c.findings(), "renditions-not-advancing-together")) << rules(c.findings());
+  load(c, media(10, 3), 3900, "lo");  // read just now: lo is stuck two behind
   load(c, media(12, 3), 4000, "hi");
   const Finding *f = find(c.findings(), "renditions-not-advancing-together");
   ASSERT_TRUE(f) << rules(c.findings());
@@ -515,6 +518,14 @@ TEST(Segments, SegmentMissing) {
   EXPECT_EQ(f->line, 8);
   EXPECT_NE(f->message.find("HTTP 404"), std::string::npos);
   EXPECT_EQ(c.renditions().at("hi").segments_failed, 1);
+  EXPECT_EQ(f->sequence, 3);
+  // Another segment at the same playlist line (a later window) is its own finding.
+  Segment later = seg(9);
+  later.line = 8;
+  c.on_segment("hi", later, "http://h/hi/seg-9.ts", "http://h/hi/index.m3u8", p);
+  c.on_segment("hi", later, "http://h/hi/seg-9.ts", "http://h/hi/index.m3u8", p);
+  ASSERT_EQ(c.findings().size(), 2u) << rules(c.findings());
+  EXPECT_EQ(c.findings()[1].count, 2);
 }
 
 TEST(Segments, DurationMismatch) {
@@ -722,4 +733,18 @@ TEST(Report, InvalidUtf8IsReplacedNotThrown) {
   std::string json;
   EXPECT_NO_THROW(json = to_json(r));
   EXPECT_NE(json.find("segment-extinf-missing"), std::string::npos);
+}
+
+TEST(Parser, MapAppliesToFollowingSegments) {
+  Playlist pl;
+  auto fs = parse_findings(
+      "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-MAP:URI=\"init.mp4\"\n"
+      "#EXTINF:2,\nb.m4s\n#EXT-X-MAP:BYTERANGE=\"1@0\"\n",
+      &pl);
+  ASSERT_EQ(pl.segments.size(), 2u);
+  EXPECT_EQ(pl.segments[0].map_uri, "");
+  EXPECT_EQ(pl.segments[1].map_uri, "init.mp4");
+  const Finding *f = find(fs, "attribute-malformed");  // EXT-X-MAP without URI
+  ASSERT_TRUE(f) << rules(fs);
+  EXPECT_EQ(f->line, 8);
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -59,16 +60,39 @@ void Follower::measure_startup(const std::string &media_url, int64_t t0_ms, doub
                                FollowResult &res) {
   HttpClient http(opts_.timeout_s);
   HttpResponse m = http.get(media_url);
-  if (!m.ok()) return;
+  if (!m.ok()) {
+    res.startup_detail = "no start: media playlist " + http_why(m);
+    return;
+  }
   std::vector<Finding> ignored;
   Playlist pl = hlsparse::parse(m.body, media_url, ignored);
-  if (pl.segments.empty()) return;
+  if (pl.segments.empty()) {
+    res.startup_detail = "no start: the media playlist lists no segment";
+    return;
+  }
   const Segment &s = pl.segments[start_index(pl, opts_.start_segments)];
-  HttpResponse seg = http.get(resolve_url(m.final_url.empty() ? media_url : m.final_url, s.uri));
-  if (!seg.ok()) return;
+  std::string seg_url = resolve_url(m.final_url.empty() ? media_url : m.final_url, s.uri);
+  HttpResponse seg = http.get(seg_url);
+  if (!seg.ok()) {
+    res.startup_detail = "no start: " + seg_url + " " + http_why(seg);
+    return;
+  }
+  std::string init;
+  if (!s.map_uri.empty()) {
+    std::string map_url = resolve_url(seg_url, s.map_uri);
+    HttpResponse ir = http.get(map_url);
+    if (!ir.ok()) {
+      res.startup_detail = "no start: EXT-X-MAP " + map_url + " " + http_why(ir);
+      return;
+    }
+    init = std::move(ir.body);
+  }
   std::string error;
-  double dec = decode_first_frame_ms(seg.body, error);
-  if (dec < 0) return;
+  double dec = decode_first_frame_ms(init + seg.body, error);
+  if (dec < 0) {
+    res.startup_detail = "no start: " + seg_url + ": " + error;
+    return;
+  }
   res.startup_ms = static_cast<double>(now_ms() - t0_ms);
   res.startup_detail =
       (multivariant_ms >= 0 ? "multivariant " + ms_text(multivariant_ms) + ", " : std::string()) +
@@ -76,11 +100,20 @@ void Follower::measure_startup(const std::string &media_url, int64_t t0_ms, doub
       std::to_string(seg.body.size()) + " bytes), first frame decoded " + ms_text(dec);
 }
 
-void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue) {
+void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, int64_t deadline_ms) {
   HttpClient http(opts_.timeout_s);
   Segment s;
   std::string seg_url;
+  // After the deadline, what is still queued gets a grace period; on a machine too slow to
+  // inspect at the stream's pace the rest is left (and said so) rather than running on and on.
+  int64_t give_up_ms = deadline_ms + static_cast<int64_t>(std::max(10.0, opts_.duration_s) * 1000);
+  int skipped = 0;
+  std::map<std::string, std::string> init_segments;  // EXT-X-MAP URL -> bytes
   while (queue.pop(s, seg_url)) {
+    if (now_ms() > give_up_ms) {
+      ++skipped;
+      continue;
+    }
     hlsparse::SegmentProbe p;
     HttpResponse sr = http.get(seg_url);
     p.http_status = sr.status;
@@ -89,14 +122,32 @@ void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue) {
     p.bytes = sr.body.size();
     if (p.fetched && opts_.inspect) {
       p.error.clear();
-      inspect_segment(sr.body, true, p);
-    } else if (p.fetched) {
-      // Download-only mode: the segment counts, the content rules are skipped.
-      p.inspected = true;
-      p.duration = s.duration;
+      if (s.map_uri.empty()) {
+        inspect_segment(sr.body, p);
+      } else {
+        // fMP4: the media segment is readable only after its initialization section.
+        std::string map_url = resolve_url(seg_url, s.map_uri);
+        auto it = init_segments.find(map_url);
+        if (it == init_segments.end()) {
+          HttpResponse ir = http.get(map_url);
+          if (ir.ok())
+            it = init_segments.emplace(map_url, std::move(ir.body)).first;
+          else
+            p.error = "EXT-X-MAP " + map_url + ": " + http_why(ir);
+        }
+        if (it != init_segments.end()) inspect_segment(it->second + sr.body, p);
+      }
     }
+    // Download-only mode (--no-inspect): inspected stays false with no error, so the segment
+    // counts as fetched and the content rules are skipped.
     std::lock_guard<std::mutex> lock(mutex_);
     checker_.on_segment(r.name, s, seg_url, r.url, p);
+  }
+  if (skipped) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    checker_.add(Severity::kWarning, "segments-not-inspected", r.url, 0, r.name,
+                 std::to_string(skipped) +
+                     " new segment(s) left uninspected: inspection fell behind the stream");
   }
 }
 
@@ -106,7 +157,7 @@ void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
   // Segments are downloaded and inspected on their own thread, so a slow inspection never
   // delays the reloads (a player, too, downloads while it keeps reloading).
   SegmentQueue queue;
-  std::thread inspector([this, &r, &queue] { inspect(r, queue); });
+  std::thread inspector([this, &r, &queue, deadline_ms] { inspect(r, queue, deadline_ms); });
   while (true) {
     int64_t load_ms = now_ms();
     HttpResponse resp = http.get(r.url);

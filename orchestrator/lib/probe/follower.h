@@ -77,7 +77,7 @@ class Follower {
 
  private:
   void follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms);
-  void inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue);
+  void inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, int64_t deadline_ms);
   void measure_startup(const std::string &media_url, int64_t t0_ms, double multivariant_ms,
                        FollowResult &res);
   void add_parse_findings(std::vector<hlsparse::Finding> &fs, const std::string &rendition);
