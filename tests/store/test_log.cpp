@@ -172,6 +172,20 @@ TEST(Log, ConcurrentWritersProduceWholeLines) {
   }
 }
 
+TEST(Log, RawByteKeysAreMaskedInTheirHexAndBase64Forms) {
+  Capture c;
+  const std::string raw("\x9f\x2c\x41\xd0\xaa\x77\xe3\xb5\x00\x11", 10);  // as the KeyRing holds it
+  ASSERT_TRUE(c.logger.add_secret(raw));
+  c.logger.info("", "key file line: k1 9f2c41d0aa77e3b50011");
+  c.logger.info("", "upper 9F2C41D0AA77E3B50011");
+  c.logger.info("", "b64 nyxB0Kp347UAEQ and url nyxB0Kp347UAEQ");
+  std::string out = c.all();
+  EXPECT_EQ(out.find("9f2c41d0aa77e3b50011"), std::string::npos) << out;
+  EXPECT_EQ(out.find("9F2C41D0AA77E3B50011"), std::string::npos) << out;
+  EXPECT_EQ(out.find("nyxB0Kp347UAEQ"), std::string::npos) << out;
+  EXPECT_NE(out.find("k1 [redacted]"), std::string::npos) << out;
+}
+
 TEST(Log, RedactorStandsAlone) {
   iptv::log::Redactor r;
   r.add_secret("apikey-0123456789");

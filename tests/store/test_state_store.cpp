@@ -346,6 +346,10 @@ TEST(StateStore, WebhookCursorsStartAtRegistrationAndFilter) {
   EXPECT_EQ(f.store->delivery_counts("a").dead, 1);
   EXPECT_EQ(f.store->requeue_dead("a"), 1);
   EXPECT_EQ(f.store->delivery_counts("a").pending, 1);
+  // A new webhook can start earlier (the daemon's start-up events): here, from the beginning.
+  f.store->sync_webhooks({"a", "b", "c"}, 0);
+  EXPECT_EQ(f.store->unscanned_events("c"), 3);
+  EXPECT_EQ(f.store->unscanned_events("a"), 0);  // known names keep their cursor
   // Dropping a webhook drops its deliveries.
   f.store->sync_webhooks({"a"});
   EXPECT_EQ(f.store->delivery_counts("b").pending, 0);
@@ -429,7 +433,7 @@ TEST(StateStore, SigkillNeverSeparatesAChangeFromItsEvent) {
 TEST(StateStore, ChannelReportGathersStateHistoryPackagingAndEvents) {
   Fixture f;
   f.store->set_applied("news", "abc", "channel_id: news\n", "active",
-                       make_event(iptv::store::events::kRecordApplied, "news"));
+                       make_event(iptv::store::events::kChannelApplied, "news"));
   f.store->transition("news", "starting", "spawned");
   f.store->transition("news", "live", "first segment",
                       make_event(iptv::store::events::kChannelState, "news"));
@@ -449,7 +453,7 @@ TEST(StateStore, ChannelReportGathersStateHistoryPackagingAndEvents) {
   EXPECT_EQ(r.packaging[0].media_sequence, 7);
   ASSERT_EQ(r.events.size(), 3u);
   EXPECT_EQ(r.events[0].event_type, "incident.note");
-  EXPECT_EQ(r.events[2].event_type, "record.applied");
+  EXPECT_EQ(r.events[2].event_type, "channel.applied");
   auto none = f.store->report("nope");
   EXPECT_FALSE(none.state);
   EXPECT_TRUE(none.events.empty());

@@ -248,6 +248,26 @@ bool Redactor::add_secret(std::string_view secret) {
   gchar *esc = g_uri_escape_string(plain.c_str(), nullptr, FALSE);
   if (esc && plain != esc) add(esc);
   g_free(esc);
+  // Keys held as raw bytes (the token key ring) show up as hex or base64 in files and dumps.
+  static const char *kHex = "0123456789abcdef";
+  std::string lo, up;
+  for (unsigned char c : plain) {
+    lo += kHex[c >> 4];
+    lo += kHex[c & 15];
+  }
+  for (char c : lo) up += static_cast<char>(g_ascii_toupper(c));
+  add(lo);
+  add(up);
+  gchar *b64 = g_base64_encode(reinterpret_cast<const guchar *>(plain.data()), plain.size());
+  std::string b = b64;
+  g_free(b64);
+  while (!b.empty() && b.back() == '=') b.pop_back();
+  if (b.size() >= 6) {
+    add(b);
+    std::string url = b;
+    for (auto &c : url) c = c == '+' ? '-' : (c == '/' ? '_' : c);
+    add(url);
+  }
   std::sort(secrets_.begin(), secrets_.end(),
             [](const std::string &a, const std::string &b) { return a.size() > b.size(); });
   return true;

@@ -8,7 +8,8 @@
 //
 // Redaction (applied to the message and to every field value, before formatting):
 // - registered secrets (token keys, webhook secrets, API keys, ...) become "[redacted]", also in
-//   their percent-encoded form;
+//   their percent-encoded, hex (either case) and base64 (standard and URL-safe) forms, so a key
+//   registered as raw bytes is masked where its hex text appears;
 // - the token path segment of origin URLs: /hls/<ch>/<token>/... -> /hls/<ch>/[redacted]/...
 //   (a segment is a token when it contains '~', '=' or '%', starts with "s-", or is longer than
 //   32 characters; rendition folders such as "360p" stay readable);

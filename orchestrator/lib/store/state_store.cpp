@@ -535,7 +535,7 @@ int64_t StateStore::prune(int days, int64_t now) {
 
 // ---- webhook outbox
 
-void StateStore::sync_webhooks(const std::vector<std::string> &names) {
+void StateStore::sync_webhooks(const std::vector<std::string> &names, int64_t start_after) {
   db_.tx([&] {
     std::vector<std::string> have;
     {
@@ -548,7 +548,7 @@ void StateStore::sync_webhooks(const std::vector<std::string> &names) {
       d.bind(1, h);
       d.run();
     }
-    int64_t last = last_event_id();
+    int64_t last = start_after >= 0 ? std::min(start_after, last_event_id()) : last_event_id();
     for (const auto &n : names) {
       auto i = db_.prepare(
           "INSERT INTO st_webhooks(name, cursor, added_at) VALUES(?,?,?)"

@@ -26,7 +26,7 @@
 // Typical daemon use:
 //   auto db = iptv::db::Db::open(data_dir + "/iptvd.db");
 //   iptv::store::StateStore store(*db);                       // migrates
-//   store.set_applied(rec.id, sha, yaml_text, "active", make_event(events::kRecordApplied,
+//   store.set_applied(rec.id, sha, yaml_text, "active", make_event(events::kChannelApplied,
 //   rec.id)); store.transition("news", "live", "first segment", make_event(events::kChannelState,
 //   "news")); store.record_segment("news", seg);                        // from the worker's
 //   segment lines auto ps = store.packaging("news", "360p");                // on start: restore
@@ -56,20 +56,15 @@ std::string new_uuid();
 // Event types. The daemon records these; the worker's {"t":"event"} lines keep their names.
 // A webhook filter or an API query can match a family with a trailing '*' ("failover.*").
 namespace events {
-// Every state transition; detail {from, to, reason}. status "info".
+// Every state transition (retired included); detail {from, to, reason}.
 inline constexpr const char *kChannelState = "channel.state";
 // A new or changed record was applied; input_checksum = its sha256; detail {file}.
-inline constexpr const char *kRecordApplied = "record.applied";
+inline constexpr const char *kChannelApplied = "channel.applied";
 // A record file failed validation (the last good version keeps running); status "failure";
-// detail {file, errors: ["file:line:col: path: message", ...]}.
+// detail {file, line, column, field, message}.
 inline constexpr const char *kRecordRejected = "record.rejected";
-// A channel removed from the channels folder.
-inline constexpr const char *kChannelRetired = "channel.retired";
-// Worker life: job_id "<channel>/<pid>", attempt = start attempt since the last healthy run;
-// exited: detail {exit_code | signal}; hung: detail {last_heartbeat_ms}.
-inline constexpr const char *kWorkerStarted = "worker.started";
-inline constexpr const char *kWorkerExited = "worker.exited";
-inline constexpr const char *kWorkerHung = "worker.hung";
+// A worker crashed or hung and is restarted after its backoff; job_id "<channel>/<pid>".
+inline constexpr const char *kWorkerRestarting = "worker.restarting";
 // From the worker's event lines; detail {reason, source}.
 inline constexpr const char *kFailoverActivated = "failover.activated";
 inline constexpr const char *kFailoverReturned = "failover.returned";
@@ -77,9 +72,10 @@ inline constexpr const char *kSlateEntered = "slate.entered";
 inline constexpr const char *kSlateLeft = "slate.left";
 inline constexpr const char *kSourceLost = "source.lost";
 inline constexpr const char *kSourceRecovered = "source.recovered";
-// A probe condition started or ended; profile = rendition if any;
-// detail {condition, active, stream, detail}.
-inline constexpr const char *kProbeCondition = "probe.condition";
+inline constexpr const char *kSourceError = "source.error";
+// A probe condition started / ended; profile = rendition if any; detail {condition, stream, ...}.
+inline constexpr const char *kProbeConditionRaised = "probe.condition.raised";
+inline constexpr const char *kProbeConditionCleared = "probe.condition.cleared";
 // An operator's note on an incident (the article's workflow: "record the cause"); detail {note,
 // author}.
 inline constexpr const char *kIncidentNote = "incident.note";
@@ -265,10 +261,10 @@ class StateStore {
   int64_t prune(int days, int64_t now = 0);
 
   // ---- webhook outbox (used by WebhookDeliverer)
-  // Makes `names` the configured webhooks: a new name starts after the current last event (it
-  // receives events recorded from now on); a name no longer configured is dropped with its
-  // pending deliveries.
-  void sync_webhooks(const std::vector<std::string> &names);
+  // Makes `names` the configured webhooks: a new name starts after event `start_after` (-1: the
+  // current last event, i.e. it receives events recorded from now on); a name no longer
+  // configured is dropped with its pending deliveries. Known names keep their cursor.
+  void sync_webhooks(const std::vector<std::string> &names, int64_t start_after = -1);
   // Scans events after the webhook's cursor (up to `limit`), creates pending deliveries for those
   // whose type matches one of `event_types` (all when empty), and moves the cursor. Returns the
   // number of deliveries created.

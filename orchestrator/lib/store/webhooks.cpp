@@ -33,7 +33,7 @@ struct WebhookDeliverer::HookState {
 };
 
 WebhookDeliverer::WebhookDeliverer(StateStore &store, std::vector<config::WebhookConfig> hooks,
-                                   log::Logger *logger)
+                                   log::Logger *logger, int64_t new_hooks_start_after)
     : store_(store), hooks_(std::move(hooks)), logger_(logger ? logger : &log::Logger::global()) {
   std::vector<std::string> names;
   for (const auto &h : hooks_) {
@@ -44,7 +44,7 @@ WebhookDeliverer::WebhookDeliverer(StateStore &store, std::vector<config::Webhoo
     live_.push_back(s);
   }
   for (size_t i = 0; i < hooks_.size(); ++i) hooks_[i].name = names[i];
-  store_.sync_webhooks(names);
+  store_.sync_webhooks(names, new_hooks_start_after);
   for (const auto &h : hooks_) logger_->add_secret(h.secret);
   cancel_ = g_cancellable_new();
 }

@@ -18,7 +18,9 @@
 //   4. sleeps until the next retry is due or a new event is recorded (StateStore::wait_after).
 // All delivery state is in SQLite (st_webhooks, st_deliveries), so a daemon restarted over the
 // same database delivers whatever was not delivered before it stopped. A webhook receives the
-// events recorded after it first appeared in the config (sync_webhooks at construction).
+// events recorded after it first appeared in the config (sync_webhooks at construction); pass
+// `new_hooks_start_after` = store.last_event_id() taken right after opening the store to include
+// the events the daemon records while starting up.
 //
 // Threads: construct, start, stop and the getters from any thread; the session and HTTP traffic
 // stay on the deliverer's own thread.
@@ -69,10 +71,12 @@ struct WebhookStats {
 
 class WebhookDeliverer {
  public:
-  // Registers the webhooks in the store (new ones start at the current end of the outbox; ones no
-  // longer configured are dropped with their deliveries). `logger`: nullptr = Logger::global().
+  // Registers the webhooks in the store: new ones start after event `new_hooks_start_after`
+  // (-1: the current end of the outbox); ones no longer configured are dropped with their
+  // deliveries. Registers the webhook secrets with the logger's redactor.
+  // `logger`: nullptr = Logger::global().
   WebhookDeliverer(StateStore &store, std::vector<config::WebhookConfig> hooks,
-                   log::Logger *logger = nullptr);
+                   log::Logger *logger = nullptr, int64_t new_hooks_start_after = -1);
   ~WebhookDeliverer();  // stop()
   WebhookDeliverer(const WebhookDeliverer &) = delete;
   WebhookDeliverer &operator=(const WebhookDeliverer &) = delete;
