@@ -768,3 +768,61 @@ TEST(Failover, CommandsAndContentTrigger) {
   EXPECT_FALSE(ack->j["ok"].get<bool>());
   w.expect_no_errors();
 }
+
+// ---- passthrough ----
+
+TEST(Passthrough, EachSwitchIsExactlyOneDiscontinuity) {
+  iptv_test::TempDir dir;
+  int port = free_udp_port();
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(port), "udp");
+  spec["mode"] = "passthrough";
+  spec.erase("profiles");
+  spec["sources"].push_back(
+      {{"role", "backup"}, {"uri", "test://ball?tone=880"}, {"kind", "test"}});
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", 1.5},
+                      {"return_after_seconds", 60.0},
+                      {"triggers", json::array()}};
+  auto argv = ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(port));
+  auto primary = std::make_unique<Proc>(argv, dir.path() + "/primary.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(w.wait_segments(2, 10));
+  const std::string playlist = hls + "/source/index.m3u8";
+  auto count_disc = [&] {
+    int n = 0;
+    for (auto &s : read_playlist(playlist)) n += s.discontinuity;
+    return n;
+  };
+  EXPECT_EQ(count_disc(), 0);
+  // The source's own H.264 (the sender's 300 kbit/s x264), remuxed, with its AAC.
+  auto segs = read_playlist(playlist);
+  std::string probe = probe_streams(hls + "/source/" + segs.back().uri);
+  EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
+  EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  EXPECT_EQ(w.count("encoder"), 0);  // no transcode
+
+  size_t mark = w.status().size();
+  primary->signal(SIGKILL);
+  primary.reset();
+  ASSERT_TRUE(w.wait_event("failover.activated", 5, mark));
+  ASSERT_TRUE(w.wait_segments(3, 8, w.status().size()));
+  EXPECT_EQ(count_disc(), 1);
+
+  mark = w.status().size();
+  primary = std::make_unique<Proc>(argv, dir.path() + "/primary2.log");
+  ASSERT_TRUE(w.wait_event("source.recovered", 6, mark));
+  w.send("{\"cmd\":\"return\"}");
+  ASSERT_TRUE(w.wait_event("failover.returned", 3, mark));
+  ASSERT_TRUE(w.wait_segments(3, 8, w.status().size()));
+  EXPECT_EQ(count_disc(), 2);
+  // Every segment in the window has one rendition's worth of discontinuity-sequence bookkeeping.
+  int marked = 0;
+  for (auto &s : w.status()) marked += s.j["t"] == "segment" && s.j["discontinuity"].get<bool>();
+  EXPECT_EQ(marked, 2);
+
+  w.signal(SIGTERM);
+  EXPECT_EQ(w.wait_exit(10), 0);
+  w.expect_no_errors();
+}
