@@ -443,8 +443,10 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     std::lock_guard<std::mutex> lock(p->lock);
     if (r->segment.format != GST_FORMAT_TIME) return GST_PAD_PROBE_OK;
     running = gst_segment_to_running_time(&r->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
-    // A timestamp jump (more than a second off the expected next frame) is a discontinuity.
-    if (GST_CLOCK_TIME_IS_VALID(r->expected_next) && GST_CLOCK_TIME_IS_VALID(running)) {
+    // A timestamp jump (more than a second off the expected next frame) is a discontinuity;
+    // before the first segment there is nothing to be discontinuous with.
+    if (GST_CLOCK_TIME_IS_VALID(r->expected_next) && GST_CLOCK_TIME_IS_VALID(running) &&
+        r->segmenter && r->segmenter->started()) {
       GstClockTimeDiff diff = GST_CLOCK_DIFF(r->expected_next, running);
       if (diff > (GstClockTimeDiff)GST_SECOND || diff < -(GstClockTimeDiff)GST_SECOND) {
         GST_INFO_OBJECT(self, "%s: timestamp jump of %" GST_STIME_FORMAT, r->name.c_str(),

@@ -590,3 +590,239 @@ TEST(Sources, FileLoopsInRealTime) {
     if (s.j["t"] == "event") ADD_FAILURE() << s.j.dump();
   }
 }
+
+// ---- failover, return, slate ----
+
+namespace {
+
+// Polls a media playlist like a player: every new segment with the time it first appeared.
+class PlaylistWatcher {
+ public:
+  explicit PlaylistWatcher(std::string path) : path_(std::move(path)) {
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        auto segs = read_playlist(path_);
+        {
+          std::lock_guard<std::mutex> g(lock_);
+          for (auto &s : segs)
+            if (!seen_.count(s.seq)) seen_[s.seq] = {Clock::now(), s};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+  ~PlaylistWatcher() {
+    stop_ = true;
+    thread_.join();
+  }
+  struct Seen {
+    Clock::time_point at;
+    MediaSegment seg;
+  };
+  std::map<uint64_t, Seen> seen() {
+    std::lock_guard<std::mutex> g(lock_);
+    return seen_;
+  }
+
+ private:
+  std::string path_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex lock_;
+  std::map<uint64_t, Seen> seen_;
+};
+
+}  // namespace
+
+TEST(Failover, UdpPrimaryLossBackupReturnAndSlate) {
+  iptv_test::TempDir dir;
+  int p1 = free_udp_port(), p2 = free_udp_port();
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(p1), "udp");
+  spec["sources"].push_back(
+      {{"role", "backup"}, {"uri", "udp://127.0.0.1:" + std::to_string(p2)}, {"kind", "udp"}});
+  const double loss = 1.5, ret = 3.0, seg = 1.0;
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", loss},
+                      {"return_after_seconds", ret},
+                      {"triggers", json::array()}};
+  auto primary_argv = ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(p1));
+  auto primary = std::make_unique<Proc>(primary_argv, dir.path() + "/primary.log");
+  Proc backup(ts_sender("colors", "udpsink host=127.0.0.1 port=" + std::to_string(p2)),
+              dir.path() + "/backup.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(w.wait_segments(2, 10));
+  PlaylistWatcher player(hls + "/180p/index.m3u8");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  // 1. Kill the primary sender.
+  size_t mark = w.status().size();
+  auto killed = Clock::now();
+  primary->signal(SIGKILL);
+  primary.reset();
+  auto act = w.wait_event("failover.activated", loss + seg + 3, mark);
+  ASSERT_TRUE(act) << "no failover.activated";
+  double to_backup = std::chrono::duration<double>(act->at - killed).count();
+  EXPECT_EQ(act->j["source"], "backup");
+  EXPECT_TRUE(w.wait_event("source.lost", 0.1, mark));
+  EXPECT_TRUE(w.wait_state("failover", 1, mark));
+  // The first segment that starts after the switch is one segment away at most.
+  ASSERT_TRUE(w.wait_segments(2, 4, w.status().size()));
+  std::printf("[failover] loss -> failover.activated: %.2f s (threshold %.1f s, segment %.1f s)\n",
+              to_backup, loss, seg);
+  EXPECT_LE(to_backup, loss + seg);
+
+  // 2. Restart the primary: back after return_after_seconds of health.
+  mark = w.status().size();
+  auto restarted = Clock::now();
+  primary = std::make_unique<Proc>(primary_argv, dir.path() + "/primary2.log");
+  auto back = w.wait_event("failover.returned", ret + 6, mark);
+  ASSERT_TRUE(back) << "no failover.returned";
+  double to_return = std::chrono::duration<double>(back->at - restarted).count();
+  std::printf("[failover] primary restart -> failover.returned: %.2f s (return_after %.1f s)\n",
+              to_return, ret);
+  EXPECT_GE(to_return, ret);
+  EXPECT_TRUE(w.wait_state("live", 2, mark));
+  ASSERT_TRUE(w.wait_segments(1, 3, w.status().size()));
+
+  // 3. Both senders gone: the slate, and the playlist keeps growing.
+  mark = w.status().size();
+  auto both = Clock::now();
+  primary->signal(SIGKILL);
+  backup.signal(SIGKILL);
+  auto slate = w.wait_event("slate.entered", loss + 3, mark);
+  ASSERT_TRUE(slate) << "no slate.entered";
+  double to_slate = std::chrono::duration<double>(slate->at - both).count();
+  std::printf("[failover] both lost -> slate.entered: %.2f s\n", to_slate);
+  EXPECT_TRUE(w.wait_state("slate", 1, mark));
+  size_t slate_mark = w.status().size();
+  ASSERT_TRUE(w.wait_segments(2, 4, slate_mark));
+
+  // As a player saw it: no missing sequence number, no stall longer than one segment past the
+  // threshold, no discontinuity (the output timeline never broke).
+  // Segments already listed at the player's first poll are the start-up ones (checked by the
+  // Transcode tests); the failover window is what comes after.
+  auto seen = player.seen();
+  ASSERT_GE(seen.size(), 8u);
+  const auto first_poll = seen.begin()->second.at;
+  for (auto it = seen.begin(); it != seen.end();)
+    it =
+        it->second.at - first_poll < std::chrono::milliseconds(50) ? seen.erase(it) : std::next(it);
+  ASSERT_GE(seen.size(), 6u);
+  uint64_t prev = 0;
+  Clock::time_point prev_at{};
+  double max_stall = 0;
+  int discontinuities = 0;
+  for (auto &[seq, s] : seen) {
+    if (prev) {
+      EXPECT_EQ(seq, prev + 1) << "missing sequence numbers";
+      max_stall = std::max(max_stall, std::chrono::duration<double>(s.at - prev_at).count());
+    }
+    discontinuities += s.seg.discontinuity;
+    EXPECT_LT(s.seg.duration, seg + 0.6) << seq;
+    prev = seq;
+    prev_at = s.at;
+  }
+  std::printf("[failover] longest wait for a new segment, as a player polls: %.2f s\n", max_stall);
+  EXPECT_LE(max_stall, seg + 1.0);
+  EXPECT_EQ(discontinuities, 0);
+  if (::testing::Test::HasFailure() || getenv("WORKER_TEST_VERBOSE"))
+    for (auto &s : w.status())
+      if (s.j["t"] != "hb") std::printf("  %s\n", s.j.dump().c_str());
+  // The slate segment is a real picture with audio.
+  auto segs = read_playlist(hls + "/180p/index.m3u8");
+  std::string probe = probe_streams(hls + "/180p/" + segs.back().uri);
+  EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
+  EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  w.expect_no_errors();
+}
+
+TEST(Failover, CommandsAndContentTrigger) {
+  iptv_test::TempDir dir;
+  std::string hls = dir.path() + "/hls";
+  // The primary turns silent (tone=0): the silence trigger (1 s) moves to the backup.
+  json spec = base_spec(hls, "test://smpte?tone=0", "test");
+  spec["sources"].push_back(
+      {{"role", "backup"}, {"uri", "test://ball?tone=880"}, {"kind", "test"}});
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", 2.0},
+                      {"return_after_seconds", 30.0},
+                      {"triggers", {"silence"}}};
+  spec["quality"] = {{"silence_seconds", 1.0}};
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  auto act = w.wait_event("failover.activated", 6);
+  ASSERT_TRUE(act);
+  EXPECT_EQ(act->j["reason"], "primary: silence");
+  EXPECT_TRUE(w.wait_for(
+      [](const json &j) {
+        return j["t"] == "probe" && j["condition"] == "silence" && j["active"] == true &&
+               j["source"] == "primary";
+      },
+      0.1));
+  // return is refused while the primary is silent.
+  size_t mark = w.status().size();
+  w.send("{\"cmd\":\"return\"}");
+  auto ack = w.wait_for([](const json &j) { return j["t"] == "ack"; }, 3, mark);
+  ASSERT_TRUE(ack);
+  EXPECT_FALSE(ack->j["ok"].get<bool>());
+  w.expect_no_errors();
+}
+
+// ---- passthrough ----
+
+TEST(Passthrough, EachSwitchIsExactlyOneDiscontinuity) {
+  iptv_test::TempDir dir;
+  int port = free_udp_port();
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(port), "udp");
+  spec["mode"] = "passthrough";
+  spec.erase("profiles");
+  spec["sources"].push_back(
+      {{"role", "backup"}, {"uri", "test://ball?tone=880"}, {"kind", "test"}});
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", 1.5},
+                      {"return_after_seconds", 60.0},
+                      {"triggers", json::array()}};
+  auto argv = ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(port));
+  auto primary = std::make_unique<Proc>(argv, dir.path() + "/primary.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(w.wait_segments(2, 10));
+  const std::string playlist = hls + "/source/index.m3u8";
+  auto count_disc = [&] {
+    int n = 0;
+    for (auto &s : read_playlist(playlist)) n += s.discontinuity;
+    return n;
+  };
+  EXPECT_EQ(count_disc(), 0);
+  // The source's own H.264 (the sender's 300 kbit/s x264), remuxed, with its AAC.
+  auto segs = read_playlist(playlist);
+  std::string probe = probe_streams(hls + "/source/" + segs.back().uri);
+  EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
+  EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  EXPECT_EQ(w.count("encoder"), 0);  // no transcode
+
+  size_t mark = w.status().size();
+  primary->signal(SIGKILL);
+  primary.reset();
+  ASSERT_TRUE(w.wait_event("failover.activated", 5, mark));
+  ASSERT_TRUE(w.wait_segments(3, 8, w.status().size()));
+  EXPECT_EQ(count_disc(), 1);
+
+  mark = w.status().size();
+  primary = std::make_unique<Proc>(argv, dir.path() + "/primary2.log");
+  ASSERT_TRUE(w.wait_event("source.recovered", 6, mark));
+  w.send("{\"cmd\":\"return\"}");
+  ASSERT_TRUE(w.wait_event("failover.returned", 3, mark));
+  ASSERT_TRUE(w.wait_segments(3, 8, w.status().size()));
+  EXPECT_EQ(count_disc(), 2);
+  // Every segment in the window has one rendition's worth of discontinuity-sequence bookkeeping.
+  int marked = 0;
+  for (auto &s : w.status()) marked += s.j["t"] == "segment" && s.j["discontinuity"].get<bool>();
+  EXPECT_EQ(marked, 2);
+
+  w.signal(SIGTERM);
+  EXPECT_EQ(w.wait_exit(10), 0);
+  w.expect_no_errors();
+}

@@ -108,8 +108,15 @@ bool Worker::build_transcode(std::string &error) {
   GstElement *aparse = make("aacparse"), *aq2 = make("queue");
   ladder_ = make("iptvabrladder", "ladder");
   hlssink_ = make("iptvhlssink", "hls");
-  if (!vsrc_ || !asrc_ || !aenc || !aparse || !ladder_ || !hlssink_) {
-    error = "missing elements (appsrc, avenc_aac/voaacenc, aacparse, iptvabrladder, iptvhlssink)";
+  std::string missing;
+  for (auto [e, n] : {std::pair{vsrc_, "appsrc"},
+                      {aenc, "avenc_aac/voaacenc"},
+                      {aparse, "aacparse"},
+                      {ladder_, "iptvabrladder"},
+                      {hlssink_, "iptvhlssink"}})
+    if (!e) missing += std::string(missing.empty() ? "" : ", ") + n;
+  if (!missing.empty()) {
+    error = "missing elements: " + missing;
     return false;
   }
   gst_object_ref(vsrc_);
@@ -163,7 +170,9 @@ bool Worker::build_passthrough(std::string &error) {
   GstElement *aparse = make("aacparse"), *aq = make("queue");
   hlssink_ = make("iptvhlssink", "hls");
   if (!vsrc_ || !asrc_ || !vparse || !aparse || !hlssink_) {
-    error = "missing elements (appsrc, h264parse, aacparse, iptvhlssink)";
+    error = std::string("missing elements:") + (vsrc_ ? "" : " appsrc") +
+            (vparse ? "" : " h264parse") + (aparse ? "" : " aacparse") +
+            (hlssink_ ? "" : " iptvhlssink");
     return false;
   }
   gst_object_ref(vsrc_);
