@@ -555,8 +555,11 @@ TEST_F(ApiTest, EpgIsXmltvInUtcWithOverlapsTrimmedAndUnknownChannelsDropped) {
   cp_->fake.recs[1].file = d.path() + "/music.yaml.rec";
   Reply r;
   {
-    Reply probe = http("GET", cp_->base + "/iptv/epg.xml");
-    r = probe;
+    // Unknown channels are dropped with a warning (once per distinct warning).
+    ExpectGLog warn("programmes of unknown channel 'unknown.tv' dropped");
+    r = http("GET", cp_->base + "/iptv/epg.xml");
+    http("GET", cp_->base + "/iptv/epg.xml");
+    EXPECT_EQ(warn.count(), 1);
   }
   ASSERT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("<programme start=\"20261129170000 +0000\" stop=\"20261129173000 +0000\" "
