@@ -19,6 +19,11 @@ const Command kCommands[] = {
     {"token", iptvctl::cmd_token, "mint a playback URL with a signed token"},
     {"serve", iptvctl::cmd_serve, "serve HLS trees with the token-checking origin"},
     {"probe", iptvctl::cmd_probe, "check a live HLS stream as a viewer would (or two: --compare)"},
+    {"status", iptvctl::cmd_status, "a table of the daemon's channels"},
+    {"channel", iptvctl::cmd_channel, "channel show ID: one channel in detail"},
+    {"events", iptvctl::cmd_events, "recent events; --follow streams new ones"},
+    {"failover", iptvctl::cmd_failover, "failover ID [--return]: switch to backup / primary"},
+    {"session", iptvctl::cmd_session, "session create|revoke: playback sessions"},
 };
 
 int usage(FILE *out) {

@@ -555,8 +555,11 @@ TEST_F(ApiTest, EpgIsXmltvInUtcWithOverlapsTrimmedAndUnknownChannelsDropped) {
   cp_->fake.recs[1].file = d.path() + "/music.yaml.rec";
   Reply r;
   {
-    Reply probe = http("GET", cp_->base + "/iptv/epg.xml");
-    r = probe;
+    // Unknown channels are dropped with a warning (once per distinct warning).
+    ExpectGLog warn("programmes of unknown channel 'unknown.tv' dropped");
+    r = http("GET", cp_->base + "/iptv/epg.xml");
+    http("GET", cp_->base + "/iptv/epg.xml");
+    EXPECT_EQ(warn.count(), 1);
   }
   ASSERT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("<programme start=\"20261129170000 +0000\" stop=\"20261129173000 +0000\" "
@@ -713,4 +716,45 @@ TEST_F(ApiTest, EntitlementsCrud) {
   EXPECT_EQ(seen.count("entitlement.create/error"), 1u);
   EXPECT_EQ(seen.count("entitlement.delete/ok"), 1u);
   EXPECT_EQ(seen.count("entitlement.delete/error"), 1u);
+}
+
+TEST_F(ApiTest, GrafanaDashboardIsValidJsonAndQueriesOnlyExposedMetrics) {
+  std::string text;
+  ASSERT_TRUE(iptv::read_file(source_root() + "/docs/grafana-dashboard.json", text));
+  json d = json::parse(text, nullptr, false);
+  ASSERT_FALSE(d.is_discarded());
+  ASSERT_TRUE(d["panels"].is_array());
+  // Every family the metrics endpoint exposes (from its TYPE lines).
+  cp_->fake.post_event("failover.activated", "news");
+  Reply m = call("GET", "/metrics", "read");
+  std::set<std::string> families;
+  for (const auto &line : iptv::split(m.body, '\n'))
+    if (iptv::starts_with(line, "# TYPE ")) families.insert(iptv::split(line, ' ')[2]);
+  std::set<std::string> used;
+  std::regex metric("iptv_[a-z_]+");
+  for (const auto &p : d["panels"]) {
+    ASSERT_TRUE(p.contains("targets")) << p["title"];
+    for (const auto &t : p["targets"]) {
+      std::string expr = t["expr"];
+      for (auto it = std::sregex_iterator(expr.begin(), expr.end(), metric);
+           it != std::sregex_iterator(); ++it) {
+        std::string name = it->str();
+        for (const char *suffix : {"_bucket", "_sum", "_count"})
+          if (iptv::ends_with(name, suffix) && !families.count(name))
+            name = name.substr(0, name.size() - strlen(suffix));
+        EXPECT_TRUE(families.count(name)) << name << " in panel " << p["title"];
+        used.insert(name);
+      }
+    }
+  }
+  // Every per-channel/rendition family of the issue has a panel.
+  for (const char *f :
+       {"iptv_channel_state", "iptv_rendition_last_segment_age_seconds",
+        "iptv_rendition_segments_total", "iptv_rendition_bitrate_bytes_per_second",
+        "iptv_rendition_encoder_fps", "iptv_channel_restarts_total", "iptv_channel_failovers_total",
+        "iptv_probe_condition_active", "iptv_probe_condition_activations_total",
+        "iptv_worker_cpu_seconds_total", "iptv_worker_memory_bytes", "iptv_token_denials_total",
+        "iptv_http_requests_total", "iptv_http_request_duration_seconds",
+        "iptv_webhook_outbox_depth", "iptv_webhook_delivery_failures_total"})
+    EXPECT_TRUE(used.count(f)) << f;
 }

@@ -103,8 +103,13 @@ TEST_F(StoreTest, AuditPagesFiltersPrunesAndHashesIpsWithADailySalt) {
   EXPECT_EQ(h1.size(), 16u);
   EXPECT_EQ(h1.find("192"), std::string::npos);
   // A new day, a new salt: the same IP no longer links.
+  // Another store on the same database (a restart) the same day: the same hash.
+  ControlStore restarted{*db};
+  EXPECT_EQ(restarted.hash_ip("192.0.2.7"), h1);
+  // A new day (a store whose cached day is gone meets yesterday's salt): a new salt.
   db->exec("UPDATE ctl_ip_salts SET day = '2000-01-01'");
-  EXPECT_NE(store.hash_ip("192.0.2.7"), h1);
+  ControlStore next_day{*db};
+  EXPECT_NE(next_day.hash_ip("192.0.2.7"), h1);
   auto n = db->prepare("SELECT COUNT(*) FROM ctl_ip_salts");
   ASSERT_TRUE(n.step());
   EXPECT_EQ(n.col_int64(0), 1);  // yesterday's salt is gone

@@ -1058,7 +1058,7 @@ void ApiServer::Impl::h_playlist(Ctx &c) {
 void ApiServer::Impl::h_epg(Ctx &c) {
   EpgBuild b = build_epg(deps.records->records());
   for (const auto &w : b.warnings)
-    if (warned_epg.insert(w).second) g_message("epg warning: %s", w.c_str());
+    if (warned_epg.insert(w).second) g_warning("epg: %s", w.c_str());
   set_body(c, 200, "application/xml; charset=utf-8", render_xmltv(b.channels, b.programmes));
   soup_message_headers_replace(soup_server_message_get_response_headers(c.msg), "Cache-Control",
                                "max-age=300");

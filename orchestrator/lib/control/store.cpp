@@ -432,22 +432,29 @@ int ControlStore::prune_audit(int64_t before_ms) {
 std::string ControlStore::hash_ip(const std::string &ip) {
   if (ip.empty()) return "";
   std::string day = iso8601_utc(now_ms()).substr(0, 10);
-  std::string salt;
-  db_.tx([&] {
-    auto s = db_.prepare("SELECT salt FROM ctl_ip_salts WHERE day = ?");
-    s.bind(1, day);
-    if (s.step()) {
-      salt = s.col_text(0);
-      return;
-    }
-    salt = random_hex(32);
-    db_.prepare("DELETE FROM ctl_ip_salts WHERE day != ?").bind(1, day).run();
-    db_.prepare("INSERT INTO ctl_ip_salts(day, salt) VALUES(?, ?)")
-        .bind(1, day)
-        .bind(2, salt)
-        .run();
-  });
-  return hmac_sha256_hex(salt, ip).substr(0, 16);
+  std::lock_guard lk(salt_mu_);
+  if (salt_day_ != day) {
+    // Once a day: read or create the day's salt and delete older ones (in the database, so
+    // hashes stay comparable across restarts within the day).
+    std::string salt;
+    db_.tx([&] {
+      auto s = db_.prepare("SELECT salt FROM ctl_ip_salts WHERE day = ?");
+      s.bind(1, day);
+      if (s.step()) {
+        salt = s.col_text(0);
+        return;
+      }
+      salt = random_hex(32);
+      db_.prepare("DELETE FROM ctl_ip_salts WHERE day != ?").bind(1, day).run();
+      db_.prepare("INSERT INTO ctl_ip_salts(day, salt) VALUES(?, ?)")
+          .bind(1, day)
+          .bind(2, salt)
+          .run();
+    });
+    salt_day_ = day;
+    salt_ = salt;
+  }
+  return hmac_sha256_hex(salt_, ip).substr(0, 16);
 }
 
 }  // namespace iptv::control

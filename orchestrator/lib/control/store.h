@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -119,6 +120,8 @@ class ControlStore {
 
  private:
   db::Db &db_;
+  std::mutex salt_mu_;  // guards the cached salt of the day
+  std::string salt_day_, salt_;
 };
 
 }  // namespace iptv::control
