@@ -25,8 +25,10 @@
 // Threads: construct, start, stop and the getters from any thread; the session and HTTP traffic
 // stay on the deliverer's own thread.
 //
-// Daemon use (after the StateStore exists, before recording start-up events):
-//   iptv::store::WebhookDeliverer hooks(store, cfg.webhooks);
+// Daemon use:
+//   int64_t boot = store.last_event_id();  // right after opening the StateStore
+//   ... start-up (records channel.applied, channel.state events)
+//   iptv::store::WebhookDeliverer hooks(store, cfg.webhooks, nullptr, boot);
 //   hooks.start();
 //   ... metrics: hooks.outbox_depth(), hooks.delivery_failures(), hooks.deliveries(),
 //       hooks.stats() (per webhook, with dead letters)
