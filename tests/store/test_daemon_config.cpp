@@ -235,3 +235,35 @@ TEST(DaemonConfig, TypeErrorsAndUnreadableInputs) {
   auto h = parse_daemon_config("listen:\n  port: 80\n  port: 81\n", "h.yaml");
   EXPECT_NE(errors_of(h).find("duplicate key 'port'"), std::string::npos) << errors_of(h);
 }
+
+// Robustness: truncations and byte mutations of the sample never throw or crash; they either
+// load or come back with positioned errors.
+TEST(DaemonConfig, MutatedSamplesNeverThrow) {
+  std::ifstream f(iptv_test::source_root() + "/iptvd.example.yaml");
+  std::string sample((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_GT(sample.size(), 500u);
+  const std::string alphabet = ":-[]{}#'\"\n\t &*!|>%@`,?0123456789abcxyz";
+  uint32_t seed = 12345;
+  auto rnd = [&] {
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+  };
+  int loaded = 0, rejected = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string t = sample;
+    if (i % 3 == 0) t.resize(rnd() % t.size());
+    int flips = 1 + static_cast<int>(rnd() % 4);
+    for (int k = 0; k < flips && !t.empty(); ++k)
+      t[rnd() % t.size()] = alphabet[rnd() % alphabet.size()];
+    iptv::config::DaemonConfigResult r;
+    ASSERT_NO_THROW(r = parse_daemon_config(t, "fuzz.yaml")) << t;
+    if (r.ok()) {
+      ++loaded;
+    } else {
+      ++rejected;
+      for (auto &e : r.errors) ASSERT_FALSE(e.message.empty());
+    }
+  }
+  EXPECT_GT(loaded, 0);
+  EXPECT_GT(rejected, 0);
+}

@@ -25,12 +25,14 @@
 //
 // Typical daemon use:
 //   auto db = iptv::db::Db::open(data_dir + "/iptvd.db");
-//   iptv::store::StateStore store(*db);                       // migrates
-//   store.set_applied(rec.id, sha, yaml_text, "active", make_event(events::kChannelApplied,
-//   rec.id)); store.transition("news", "live", "first segment", make_event(events::kChannelState,
-//   "news")); store.record_segment("news", seg);                        // from the worker's
-//   segment lines auto ps = store.packaging("news", "360p");                // on start: restore
-//   sequences
+//   iptv::store::StateStore store(*db);  // migrates
+//   using iptv::store::make_event;
+//   namespace ev = iptv::store::events;
+//   store.set_applied(id, sha, yaml_text, "active", make_event(ev::kChannelApplied, id));
+//   store.transition("news", "live", "first segment", make_event(ev::kChannelState, "news"));
+//   store.record_segment("news", seg);         // from the worker's segment lines
+//   auto ps = store.packaging("news", "360p");  // on start: continue at ps->media_sequence + 1
+//   store.prune(cfg.retention_events_days);     // from a periodic timer
 #pragma once
 
 #include <atomic>

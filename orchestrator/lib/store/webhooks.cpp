@@ -141,6 +141,7 @@ bool WebhookDeliverer::post(HookState &h, const Delivery &d) {
     }
   }
   if (ok) {
+    successes_++;
     store_.mark_delivered(cfg.name, ev.id, status);
     return true;
   }

@@ -25,10 +25,13 @@
 // Threads: construct, start, stop and the getters from any thread; the session and HTTP traffic
 // stay on the deliverer's own thread.
 //
-// Daemon use (after the StateStore exists, before recording start-up events):
-//   iptv::store::WebhookDeliverer hooks(store, cfg.webhooks);
+// Daemon use:
+//   int64_t boot = store.last_event_id();  // right after opening the StateStore
+//   ... start-up (records channel.applied, channel.state events)
+//   iptv::store::WebhookDeliverer hooks(store, cfg.webhooks, nullptr, boot);
 //   hooks.start();
-//   ... metrics: hooks.outbox_depth(), hooks.delivery_failures(), hooks.stats()
+//   ... metrics: hooks.outbox_depth(), hooks.delivery_failures(), hooks.deliveries(),
+//       hooks.stats() (per webhook, with dead letters)
 //   hooks.stop();  // on shutdown or before replacing it with a reloaded config
 #pragma once
 
@@ -92,6 +95,8 @@ class WebhookDeliverer {
   // Failed POSTs since start, over all webhooks.
   uint64_t delivery_failures() const { return failures_.load(); }
   uint64_t delivery_attempts() const { return attempts_.load(); }
+  // Successful deliveries (2xx) since start, over all webhooks.
+  uint64_t deliveries() const { return successes_.load(); }
   std::vector<WebhookStats> stats();
 
  private:
@@ -106,7 +111,7 @@ class WebhookDeliverer {
   std::atomic<bool> stop_{false};
   bool started_ = false;
   GCancellable *cancel_ = nullptr;
-  std::atomic<uint64_t> attempts_{0}, failures_{0};
+  std::atomic<uint64_t> attempts_{0}, failures_{0}, successes_{0};
   std::mutex stats_mu_;
   std::vector<WebhookStats> live_;  // per hook: attempts, failures, last_error, last_success_at
 };
