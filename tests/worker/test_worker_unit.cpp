@@ -46,7 +46,7 @@ TEST(WorkerSpec, DemoNewsTakesItsBackupFromTheOtherChannel) {
   EXPECT_EQ(s.sources[0].uri, "test://smpte?tone=440");
   EXPECT_EQ(s.sources[0].kind, "test");
   EXPECT_EQ(s.sources[1].role, "backup");
-  EXPECT_EQ(s.sources[1].uri, "test://ball?tone=880");
+  EXPECT_EQ(s.sources[1].uri, "test://colors?tone=880");
   ASSERT_EQ(s.profiles.size(), 2u);
   EXPECT_EQ(s.profiles[0].name, "360p");
   EXPECT_EQ(s.profiles[1].name, "180p");
