@@ -213,6 +213,8 @@ def wait_for(paths, timeout):
 def check_clean(test, code, report, out):
     test.assertIsNotNone(report, out)
     test.assertEqual(error_rules(report), [], out)
+    warnings = [f["rule"] for f in all_findings(report) if f["severity"] == "warning"]
+    test.assertEqual(warnings, [], out)
     test.assertEqual(code, 0, out)
     rends = report["stream"]["renditions"]
     test.assertGreaterEqual(len(rends), 2, out)
