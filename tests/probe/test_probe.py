@@ -4,7 +4,8 @@
   test_probe.py broken   a live stream simulated from an ffmpeg-made segment pool, clean and
                          broken on purpose in each way the probe must find (one server each)
   test_probe.py ffmpeg   live HLS that ffmpeg -re writes (a third-party producer): clean
-  test_probe.py hlssink  live HLS that our iptvabrladder ! iptvhlssink writes: clean
+  test_probe.py hlssink  live HLS that our iptvabrladder ! iptvhlssink writes, served by our
+                         origin (iptvctl serve): clean
 
 The simulator serves a sliding window over the pool that advances one segment per segment
 duration, as a live origin does, and can change what it serves between reloads (freeze, go back,
@@ -394,7 +395,8 @@ class FfmpegLive(unittest.TestCase):
 
 
 class HlsSink(unittest.TestCase):
-    """Our own iptvabrladder ! iptvhlssink output, live, served by python's static server."""
+    """Our own iptvabrladder ! iptvhlssink output, live, served by our own origin
+    (iptvctl serve)."""
 
     def test_hlssink_live_is_clean(self):
         tmp = tempfile.mkdtemp(prefix="probe-hlssink-")
@@ -408,23 +410,28 @@ class HlsSink(unittest.TestCase):
                 "sequence-mode=counter" % d)
         gst = subprocess.Popen(["gst-launch-1.0", "-q", "-e"] + desc.split(),
                                stdin=subprocess.DEVNULL)
-        server = StaticServer(tmp)
+        os.makedirs(d, exist_ok=True)
+        port = free_port()
+        origin = subprocess.Popen([IPTVCTL, "serve", "--channel", "demo=" + d, "--port",
+                                   str(port)], stdout=subprocess.DEVNULL,
+                                  stdin=subprocess.DEVNULL)
         try:
             self.assertTrue(wait_for([d + "/index.m3u8", d + "/hi/index.m3u8",
                                       d + "/lo/index.m3u8"], 30))
             time.sleep(3)
-            code, report, out = run_probe("http://127.0.0.1:%d/ch/index.m3u8" % server.port)
+            url = "http://127.0.0.1:%d/hls/demo/index.m3u8" % port
+            code, report, out = run_probe(url)
             self.assertIsNone(gst.poll(), "gst-launch-1.0 stopped before the probe ended")
             check_clean(self, code, report, out)
             print(out)
         finally:
-            gst.send_signal(signal.SIGINT)
-            try:
-                gst.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                gst.kill()
-                gst.wait()
-            server.close()
+            for p in (gst, origin):
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
             shutil.rmtree(tmp, ignore_errors=True)
 
 
