@@ -645,7 +645,7 @@ CompareResult compare(const Checker &a, const std::string &a_url, const Checker 
   };
   if (a.order().size() != b.order().size()) {
     add(Severity::kError, "compare-renditions-differ", b_url, "",
-        "A lists " + std::to_string(a.order().size()) + " renditions, B " +
+        "A (" + a_url + ") lists " + std::to_string(a.order().size()) + " renditions, B " +
             std::to_string(b.order().size()));
   }
   size_t n = std::min(a.order().size(), b.order().size());
@@ -707,7 +707,6 @@ CompareResult compare(const Checker &a, const std::string &a_url, const Checker 
     }
     res.renditions.push_back(cr);
   }
-  (void)a_url;
   return res;
 }
 

@@ -96,6 +96,7 @@ class Live:
     files), codecs (CODECS in the multivariant). `target` overrides the target duration."""
 
     WINDOW = 4
+    START = 8  # the head at t=0: far enough in that going back never hits the pool's start
 
     def __init__(self, pool, target=None, **mutate):
         self.pool = pool
@@ -138,7 +139,7 @@ class Live:
         m = self.mutate.get(variant, {})
         with self.lock:
             n = self.requests[variant] = self.requests.get(variant, 0) + 1
-            k = int((time.monotonic() - self.t0) / self.pool["seg"]) + self.WINDOW
+            k = int((time.monotonic() - self.t0) / self.pool["seg"]) + self.START
             k -= m.get("delay", 0)
             if "freeze" in m and n >= m["freeze"]:
                 k = self.frozen.setdefault(variant, k)
@@ -235,9 +236,10 @@ class Broken(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="probe-test-")
         t0 = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(3) as ex:
-            f1 = ex.submit(make_pool, cls.tmp + "/pool", 16, 1)
-            f2 = ex.submit(make_pool, cls.tmp + "/silent", 16, 1, True)
-            f3 = ex.submit(make_pool, cls.tmp + "/long", 24, 2)
+            # Long enough that the head never reaches the end of a pool during the run.
+            f1 = ex.submit(make_pool, cls.tmp + "/pool", 30, 1)
+            f2 = ex.submit(make_pool, cls.tmp + "/silent", 30, 1, True)
+            f3 = ex.submit(make_pool, cls.tmp + "/long", 50, 2)
             pool, silent, long_pool = f1.result(), f2.result(), f3.result()
         print("pools made in %.1f s" % (time.monotonic() - t0), file=sys.stderr)
         # Two broken things per stream, one per rendition (v0 is "180p", v1 "90p"), so that
@@ -378,8 +380,9 @@ class FfmpegLive(unittest.TestCase):
                "-hls_segment_filename", tmp + "/v%v/seg%d.ts", "-master_pl_name", "master.m3u8",
                "-var_stream_map", "v:0,a:0 v:1,a:1", tmp + "/v%v/index.m3u8"]
         ff = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
-        server = StaticServer(tmp)
+        server = None
         try:
+            server = StaticServer(tmp)
             self.assertTrue(wait_for([tmp + "/master.m3u8", tmp + "/v0/index.m3u8",
                                       tmp + "/v1/index.m3u8"], 20))
             time.sleep(3)  # a few segments in the window
@@ -389,8 +392,13 @@ class FfmpegLive(unittest.TestCase):
             print(out)
         finally:
             ff.send_signal(signal.SIGINT)
-            ff.wait(timeout=20)
-            server.close()
+            try:
+                ff.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                ff.kill()
+                ff.wait()
+            if server:
+                server.close()
             shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -408,14 +416,16 @@ class HlsSink(unittest.TestCase):
                 "channels=2 ! avenc_aac ! s.audio l.src_0 ! s.video_0 l.src_1 ! s.video_1 "
                 "iptvhlssink name=s location=%s rendition-names=hi,lo target-duration=1 "
                 "sequence-mode=counter" % d)
-        gst = subprocess.Popen(["gst-launch-1.0", "-q", "-e"] + desc.split(),
-                               stdin=subprocess.DEVNULL)
         os.makedirs(d, exist_ok=True)
         port = free_port()
-        origin = subprocess.Popen([IPTVCTL, "serve", "--channel", "demo=" + d, "--port",
-                                   str(port)], stdout=subprocess.DEVNULL,
-                                  stdin=subprocess.DEVNULL)
+        procs = []  # stopped in `finally` whatever fails after the first one started
         try:
+            gst = subprocess.Popen(["gst-launch-1.0", "-q", "-e"] + desc.split(),
+                                   stdin=subprocess.DEVNULL)
+            procs.append(gst)
+            procs.append(subprocess.Popen([IPTVCTL, "serve", "--channel", "demo=" + d, "--port",
+                                           str(port)], stdout=subprocess.DEVNULL,
+                                          stdin=subprocess.DEVNULL))
             self.assertTrue(wait_for([d + "/index.m3u8", d + "/hi/index.m3u8",
                                       d + "/lo/index.m3u8"], 30))
             time.sleep(3)
@@ -425,7 +435,7 @@ class HlsSink(unittest.TestCase):
             check_clean(self, code, report, out)
             print(out)
         finally:
-            for p in (gst, origin):
+            for p in procs:
                 p.send_signal(signal.SIGINT)
                 try:
                     p.wait(timeout=20)
