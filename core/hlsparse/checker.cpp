@@ -237,7 +237,7 @@ std::vector<RenditionInfo> Checker::on_multivariant(const Playlist &pl) {
     }
     RenditionInfo info;
     // Name: the RESOLUTION height if unique, else the index.
-    info.name = "v" + std::to_string(index);
+    info.name = (video ? "v" : "audio-v") + std::to_string(index);
     if (auto res = v.attrs.find("RESOLUTION"); res != v.attrs.end()) {
       auto x = res->second.find('x');
       if (x != std::string::npos) info.name = res->second.substr(x + 1) + "p";

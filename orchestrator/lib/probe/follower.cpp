@@ -106,7 +106,7 @@ void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, in
   std::string seg_url;
   // After the deadline, what is still queued gets a grace period; on a machine too slow to
   // inspect at the stream's pace the rest is left (and said so) rather than running on and on.
-  int64_t give_up_ms = deadline_ms + static_cast<int64_t>(std::max(10.0, opts_.duration_s) * 1000);
+  int64_t give_up_ms = deadline_ms + static_cast<int64_t>(std::max(20.0, opts_.duration_s) * 1000);
   int skipped = 0;
   std::map<std::string, std::string> init_segments;  // EXT-X-MAP URL -> bytes
   while (queue.pop(s, seg_url)) {
