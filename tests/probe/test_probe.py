@@ -106,6 +106,17 @@ def make_group_vod(dest):
                     dest + "/v%v/index.m3u8"], check=True, timeout=120)
 
 
+def make_byterange_vod(dest):
+    """One .ts file, segments as EXT-X-BYTERANGE sub-ranges (ffmpeg -hls_flags single_file)."""
+    os.makedirs(dest, exist_ok=True)
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-sc_threshold", "0",
+                    "-c:a", "aac", "-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod",
+                    "-hls_flags", "single_file", dest + "/index.m3u8"], check=True, timeout=120)
+
+
 class Live:
     """Serves a pool as a live stream. `mutate` maps a variant name ("v0", "v1") to what to
     break in it: freeze (stop advancing from its Nth playlist request on), back ((N, by): from
@@ -221,6 +232,15 @@ class QuietStatic(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def stop_process(p):
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 def wait_for(paths, timeout):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -278,6 +298,15 @@ class Broken(unittest.TestCase):
         group = cls.tmp + "/group"
         make_group_vod(group)
         static = StaticServer(group)
+        # Byte ranges: our origin answers 206; python's static server ignores Range (200).
+        ranges = cls.tmp + "/ranges"
+        make_byterange_vod(ranges)
+        static_ranges = StaticServer(ranges)
+        origin_port = free_port()
+        origin = subprocess.Popen([IPTVCTL, "serve", "--channel", "br=" + ranges, "--port",
+                                   str(origin_port)], stdout=subprocess.DEVNULL,
+                                  stdin=subprocess.DEVNULL)
+        cls.addClassCleanup(stop_process, origin)  # runs even when setUpClass fails
         # Playlist-only cases skip the segment inspection (--no-inspect) to spare the CPU.
         jobs = {name: (cases[name].url(),) for name in ("clean", "segments", "content")}
         jobs["playlists"] = (cases["playlists"].url(), "--no-inspect")
@@ -285,6 +314,8 @@ class Broken(unittest.TestCase):
         jobs["clean-text"] = (cases["clean"].url(), "--format", "text", "--no-inspect")
         jobs["compare"] = (cases["origin"].url(), "--compare", cases["edge"].url())
         jobs["audio-group"] = ("http://127.0.0.1:%d/master.m3u8" % static.port,)
+        jobs["ranges-origin"] = ("http://127.0.0.1:%d/hls/br/index.m3u8" % origin_port,)
+        jobs["ranges-static"] = ("http://127.0.0.1:%d/index.m3u8" % static_ranges.port,)
         jobs["unreachable"] = ("http://127.0.0.1:%d/none.m3u8" % cases["clean"].port,)
         t0 = time.monotonic()
         # Five at a time: timing rules (staleness, pacing) want the CPU not to be starved.
@@ -295,6 +326,7 @@ class Broken(unittest.TestCase):
         for s in cases.values():
             s.close()
         static.close()
+        static_ranges.close()
 
     @classmethod
     def tearDownClass(cls):
@@ -384,6 +416,17 @@ class Broken(unittest.TestCase):
         for r in rends.values():
             self.assertTrue(r["ended"], out)
             self.assertGreaterEqual(r["segments_fetched"], 4, out)
+
+    def test_byteranges(self):
+        code, report, out = self.results["ranges-origin"]
+        self.assertEqual(code, 0, out)
+        self.assertEqual([f["rule"] for f in all_findings(report)], [], out)
+        main = report["stream"]["renditions"][0]
+        self.assertEqual(main["segments_fetched"], 4, out)
+        self.assertEqual(main["codecs_measured"][:5], "avc1.", out)
+        code, report, out = self.results["ranges-static"]
+        self.assertEqual(code, 0, out)
+        self.assertEqual({f["rule"] for f in all_findings(report)}, {"byterange-not-honoured"}, out)
 
     def test_unreachable_is_exit_2(self):
         code, report, out = self.results["unreachable"]
