@@ -12,7 +12,6 @@
 #include <thread>
 
 #include "api_fixture.h"
-#include "control/board.h"
 #include "control/secrets.h"
 
 using nlohmann::json;
@@ -758,67 +757,4 @@ TEST_F(ApiTest, GrafanaDashboardIsValidJsonAndQueriesOnlyExposedMetrics) {
         "iptv_http_requests_total", "iptv_http_request_duration_seconds",
         "iptv_webhook_outbox_depth", "iptv_webhook_delivery_failures_total"})
     EXPECT_TRUE(used.count(f)) << f;
-}
-
-TEST_F(ApiTest, ChannelBoardBehindTheApiServesWorkerStatusAndCleanMetrics) {
-  // The daemon's ready-made implementation of the directory and metrics, fed with worker status
-  // lines, behind a real server.
-  std::vector<iptv::control::Action> posted;
-  iptv::control::ChannelBoard board(
-      [&](const std::string &, iptv::control::Action a, const iptv::control::ActionArgs &) {
-        posted.push_back(a);
-        return iptv::control::ActionResult{iptv::control::ActionResult::Code::kAccepted, "ok"};
-      },
-      &cp_->fake);
-  for (const auto &r : cp_->fake.records()) board.set_record(r);
-  board.worker_started("news", 99);
-  for (
-      const char *l :
-      {R"({"t":"state","state":"live","reason":"receiving","active_source":"primary"})",
-       R"({"t":"encoder","rendition":"360p-600kbps","factory":"x264enc"})",
-       R"({"t":"segment","rendition":"360p-600kbps","sequence":7,"discontinuity_sequence":0,"duration":2.0,"bytes":250000,"uri":"x"})",
-       R"({"t":"probe","condition":"black","active":true,"stream":"video","detail":"luma 0.01"})"})
-    ASSERT_TRUE(board.apply_status("news", json::parse(l)));
-  cp_->fake.post_event("failover.activated", "news");
-  cp_->api.reset();
-  iptv::OriginConfig oc;
-  oc.mode = iptv::TokenMode::kEdgeAuth;
-  oc.keys = cp_->ring;
-  iptv::Origin origin2(oc);
-  std::string err;
-  ASSERT_TRUE(origin2.start(&err)) << err;
-  iptv::control::ApiServer api2(
-      {&board, &cp_->fake, &cp_->fake, &board, cp_->store.get(), &origin2, &cp_->ring}, {});
-  api2.mount();
-  std::string base = "http://127.0.0.1:" + std::to_string(origin2.port());
-  Reply r = http("GET", base + "/api/v1/channels/news", cp_->keys["read"]);
-  ASSERT_EQ(r.status, 200) << r.body;
-  json j = json::parse(r.body);
-  EXPECT_EQ(j["state"], "live");
-  EXPECT_EQ(j["renditions"][0]["encoder"], "x264enc");
-  EXPECT_EQ(j["renditions"][0]["media_sequence"], 7);
-  EXPECT_EQ(j["conditions"][0]["condition"], "black");
-  EXPECT_EQ(j["last_events"][0]["event_type"], "failover.activated");
-  EXPECT_EQ(j["worker"]["pid"], 99);
-  std::string err2;
-  EXPECT_TRUE(validate(j, spec()["components"]["schemas"]["ChannelDetail"], spec(), "$", err2))
-      << err2;
-  EXPECT_EQ(http("PUT", base + "/api/v1/channels/news/renditions/360p-600kbps",
-                 cp_->keys["operator"], "{\"enabled\":false}")
-                .status,
-            202);
-  ASSERT_EQ(posted.size(), 1u);
-  Reply m = http("GET", base + "/metrics", cp_->keys["read"]);
-  TempDir d;
-  iptv::write_file_atomic(d.path() + "/m.txt", m.body);
-  int st = -1;
-  std::string out = sh("promtool check metrics < " + d.path() + "/m.txt 2>&1", &st);
-  EXPECT_EQ(st, 0) << out;
-  EXPECT_NE(m.body.find("iptv_probe_condition_active{channel=\"news\",condition=\"black\","
-                        "stream=\"video\"} 1"),
-            std::string::npos);
-  EXPECT_NE(m.body.find("iptv_rendition_enabled{channel=\"news\",rendition=\"360p-600kbps\"} 0"),
-            std::string::npos);
-  api2.unmount();
-  origin2.stop();
 }

@@ -6,7 +6,6 @@
 #include <set>
 
 #include "api_fixture.h"
-#include "control/board.h"
 #include "control/m3u.h"
 #include "control/metrics.h"
 #include "control/secrets.h"
@@ -345,100 +344,4 @@ TEST(M3u, HeaderAndAttributes) {
             "#EXTM3U url-tvg=\"http://e/epg.xml\" x-tvg-url=\"http://e/epg.xml\"\n"
             "#EXTINF:-1 tvg-id=\"id1\" tvg-name=\"Name 'Q'\" group-title=\"G\",Name 'Q'\n"
             "http://u\n");
-}
-
-TEST(ChannelBoard, WorkerStatusLinesBecomeTheDetailViewAndMetrics) {
-  std::vector<std::pair<std::string, Action>> posted;
-  ChannelBoard board([&](const std::string &id, Action a, const ActionArgs &) {
-    posted.push_back({id, a});
-    return ActionResult{ActionResult::Code::kAccepted, "posted"};
-  });
-  auto news = record(
-      "channel_id: news\nname: News\nsource: srt://10.0.0.1:9000\n"
-      "profiles: [360p-600kbps, 180p-250kbps]\n"
-      "failover: {enabled: true, backup_source: backup}\nepg: {group: G}\n"
-      "rights: {owner: o, licence: l}\n");
-  auto backup = record("channel_id: backup\nsource: test://smpte\n");
-  board.set_record(news, &backup);
-  board.worker_started("news", 77);
-  auto line = [&](const char *j) { return board.apply_status("news", nlohmann::json::parse(j)); };
-  EXPECT_TRUE(line(R"({"t":"hello","pid":77,"channel_id":"news"})"));
-  EXPECT_TRUE(
-      line(R"({"t":"state","state":"live","reason":"receiving","active_source":"primary"})"));
-  EXPECT_TRUE(line(R"({"t":"encoder","rendition":"360p-600kbps","factory":"x264enc"})"));
-  EXPECT_TRUE(line(
-      R"({"t":"segment","rendition":"360p-600kbps","sequence":41,"discontinuity_sequence":0,"duration":2.0,"bytes":1000,"uri":"a"})"));
-  EXPECT_TRUE(line(
-      R"({"t":"segment","rendition":"360p-600kbps","sequence":42,"discontinuity_sequence":1,"duration":2.0,"bytes":500,"uri":"b"})"));
-  EXPECT_TRUE(line(R"({"t":"stats","renditions":{"360p-600kbps":{"fps":25.0,"bitrate":600000}}})"));
-  EXPECT_TRUE(line(
-      R"({"t":"probe","condition":"silence","active":true,"stream":"audio","detail":"-70 dB"})"));
-  EXPECT_TRUE(line(
-      R"({"t":"event","event_type":"source.lost","reason":"no data for 3 s","source":"primary"})"));
-  EXPECT_TRUE(line(
-      R"({"t":"event","event_type":"failover.activated","reason":"primary lost","source":"backup"})"));
-  EXPECT_TRUE(
-      line(R"({"t":"state","state":"failover","reason":"primary lost","active_source":"backup"})"));
-  EXPECT_FALSE(line(R"({"t":"mystery"})"));
-  EXPECT_FALSE(line(R"({"no":"t"})"));
-
-  auto d = board.get("news");
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->channel.state, "failover");
-  EXPECT_EQ(d->channel.active_source, "backup");
-  EXPECT_EQ(d->channel.failovers, 1u);
-  EXPECT_EQ(d->channel.group, "G");
-  EXPECT_EQ(d->channel.mode, "transcode");
-  ASSERT_EQ(d->sources.size(), 2u);
-  EXPECT_FALSE(d->sources[0].healthy);
-  EXPECT_EQ(d->sources[0].detail, "no data for 3 s");
-  EXPECT_EQ(d->sources[1].uri, "test://smpte");
-  ASSERT_EQ(d->renditions.size(), 2u);
-  EXPECT_EQ(d->renditions[0].encoder, "x264enc");
-  EXPECT_EQ(d->renditions[0].segments, 2u);
-  EXPECT_EQ(d->renditions[0].bytes, 1500u);
-  EXPECT_EQ(d->renditions[0].media_sequence, 42);
-  EXPECT_EQ(d->renditions[0].discontinuity_sequence, 1);
-  EXPECT_GE(d->renditions[0].last_segment_age_s, 0);
-  EXPECT_LT(d->renditions[0].last_segment_age_s, 1);
-  EXPECT_EQ(d->renditions[1].last_segment_age_s, -1);  // no segment yet
-  ASSERT_EQ(d->conditions.size(), 1u);
-  EXPECT_EQ(d->conditions[0].condition, "silence");
-  EXPECT_EQ(d->channel.active_conditions, std::vector<std::string>{"silence/audio"});
-  EXPECT_EQ(d->worker_pid, 77);
-
-  // Actions: checked against what the board knows, then handed to the daemon.
-  EXPECT_EQ(board.act("news", Action::kRenditionDisable, {"360p-600kbps", "key:x"}).code,
-            ActionResult::Code::kAccepted);
-  EXPECT_FALSE(board.get("news")->renditions[0].enabled);
-  EXPECT_EQ(board.act("news", Action::kRenditionDisable, {"1080p", ""}).code,
-            ActionResult::Code::kNotFound);
-  EXPECT_EQ(board.act("nope", Action::kRestart, {}).code, ActionResult::Code::kNotFound);
-  board.set_record(backup);
-  EXPECT_EQ(board.act("backup", Action::kFailover, {}).code, ActionResult::Code::kConflict);
-  EXPECT_EQ(posted.size(), 1u);
-
-  line(R"({"t":"probe","condition":"silence","active":false,"stream":"audio"})");
-  line(R"({"t":"probe","condition":"silence","active":true,"stream":"audio"})");
-  board.set_worker_usage("news", 12.5, 1 << 20);
-  board.worker_exited("news", "worker crashed (SIGSEGV)", true);
-  board.set_webhook_stats(2, 3, 4);
-  MetricsSnapshot m = board.metrics();
-  auto ch = std::find_if(m.channels.begin(), m.channels.end(),
-                         [](const ChannelMetric &c) { return c.id == "news"; });
-  ASSERT_NE(ch, m.channels.end());
-  EXPECT_EQ(ch->restarts, 1u);
-  EXPECT_EQ(ch->failovers, 1u);
-  EXPECT_EQ(ch->worker_cpu_seconds, 12.5);
-  EXPECT_EQ(ch->worker_memory_bytes, 0u);  // no worker running now
-  ASSERT_EQ(ch->probes.size(), 1u);
-  EXPECT_EQ(ch->probes[0].activations, 2u);
-  EXPECT_FALSE(ch->probes[0].active);  // cleared when the worker ended
-  EXPECT_EQ(ch->renditions[0].segments, 2u);
-  EXPECT_EQ(m.webhook_outbox_depth, 2u);
-  EXPECT_EQ(board.get("news")->last_error, "worker crashed (SIGSEGV)");
-  board.retire("news", "record removed");
-  EXPECT_EQ(board.get("news")->channel.state, "retired");
-  board.forget("news");
-  EXPECT_FALSE(board.get("news"));
 }
