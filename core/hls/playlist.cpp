@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <sstream>
+#include <vector>
 
 #include "util/strutil.h"
 
@@ -164,6 +165,50 @@ std::string avc1_codec_from_annexb(const uint8_t *d, size_t n) {
       }
       i += 2;
     }
+  }
+  return {};
+}
+
+std::string hvc1_codec_from_annexb(const uint8_t *d, size_t n) {
+  for (size_t i = 0; i + 3 < n; ++i) {
+    if (!(d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1)) continue;
+    size_t h = i + 3;
+    if (h + 2 >= n || ((d[h] >> 1) & 0x3f) != 33) {  // 33: SPS
+      i += 2;
+      continue;
+    }
+    // RBSP after the 2-byte NAL header, without emulation-prevention bytes, enough for
+    // sps_video_parameter_set_id..general_level_idc (1 + 12 bytes).
+    std::vector<uint8_t> rbsp;
+    int zeros = 0;
+    for (size_t k = h + 2; k < n && rbsp.size() < 13; ++k) {
+      if (zeros >= 2 && d[k] == 3) {
+        zeros = 0;
+        continue;
+      }
+      zeros = d[k] == 0 ? zeros + 1 : 0;
+      rbsp.push_back(d[k]);
+    }
+    if (rbsp.size() < 13) return {};
+    const uint8_t *ptl = rbsp.data() + 1;  // profile_tier_level(1, ...)
+    int space = ptl[0] >> 6, tier = (ptl[0] >> 5) & 1, profile = ptl[0] & 0x1f;
+    uint32_t compat =
+        (uint32_t)ptl[1] << 24 | (uint32_t)ptl[2] << 16 | (uint32_t)ptl[3] << 8 | ptl[4];
+    uint32_t reversed = 0;
+    for (int b = 0; b < 32; ++b)
+      if (compat & (1u << b)) reversed |= 1u << (31 - b);
+    char buf[64];
+    std::string out = "hvc1.";
+    if (space) out += (char)('A' + space - 1);
+    std::snprintf(buf, sizeof buf, "%d.%X.%c%d", profile, reversed, tier ? 'H' : 'L', ptl[11]);
+    out += buf;
+    int last = 5;  // drop trailing zero constraint bytes
+    while (last >= 0 && ptl[5 + last] == 0) --last;
+    for (int b = 0; b <= last; ++b) {
+      std::snprintf(buf, sizeof buf, ".%X", ptl[5 + b]);
+      out += buf;
+    }
+    return out;
   }
   return {};
 }

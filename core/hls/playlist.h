@@ -81,6 +81,9 @@ std::string format_pdt(int64_t utc_ms);
 // RFC 6381 codec strings.
 // avc1.PPCCLL from the first SPS NAL unit in an Annex B byte stream; "" when none is found.
 std::string avc1_codec_from_annexb(const uint8_t *data, size_t size);
+// hvc1.<space><profile>.<compat>.<tier><level>[.<constraints>] from the first SPS NAL unit in an
+// Annex B H.265 byte stream (ISO/IEC 14496-15 E.3); "" when none is found.
+std::string hvc1_codec_from_annexb(const uint8_t *data, size_t size);
 // mp4a.40.N from an AudioSpecificConfig (codec_data); "mp4a.40.2" (AAC-LC) when too short.
 std::string mp4a_codec_from_asc(const uint8_t *data, size_t size);
 

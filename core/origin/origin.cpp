@@ -178,6 +178,13 @@ void Origin::remove_channel(const std::string &id) {
   channels_.erase(id);
 }
 
+void Origin::purge_channel(const std::string &id, int seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto &p = purges_[id];
+  p.generation++;
+  p.until_us = g_get_monotonic_time() + (gint64)seconds * 1000000;
+}
+
 void Origin::revoke_session(const std::string &session) {
   std::lock_guard<std::mutex> lock(mu_);
   revoked_.insert(session);
@@ -268,6 +275,17 @@ void Origin::handle(Request &req) {
                      std::to_string((long long)st.st_mtim.tv_sec) + "." +
                      std::to_string((long long)st.st_mtim.tv_nsec) + "\"";
   bool playlist = ends_with(rel, ".m3u8");
+  bool purging = false;
+  if (playlist) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = purges_.find(channel);
+    if (it != purges_.end()) {
+      // A purge changes every manifest's validator (caches holding the old copy refetch it) and
+      // asks caches to revalidate every request for a while.
+      etag.insert(etag.size() - 1, "-p" + std::to_string(it->second.generation));
+      purging = g_get_monotonic_time() < it->second.until_us;
+    }
+  }
   soup_message_headers_replace(h, "ETag", etag.c_str());
   soup_message_headers_replace(h, "Last-Modified", http_date(st.st_mtim.tv_sec).c_str());
   soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
@@ -284,8 +302,9 @@ void Origin::handle(Request &req) {
   g_mapped_file_unref(mf);
   gsize len = 0;
   const char *data = (const char *)g_bytes_get_data(bytes, &len);
-  std::string cc = playlist ? "max-age=" + std::to_string(playlist_max_age(data, len))
-                            : std::string("max-age=31536000, immutable");
+  std::string cc = purging    ? std::string("no-cache")
+                   : playlist ? "max-age=" + std::to_string(playlist_max_age(data, len))
+                              : std::string("max-age=31536000, immutable");
   soup_message_headers_replace(h, "Cache-Control", cc.c_str());
   if (inm && etag == inm) {
     soup_server_message_set_status(msg, 304, nullptr);

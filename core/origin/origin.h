@@ -66,6 +66,10 @@ class Origin {
 
   void add_channel(const std::string &id, const std::string &root);
   void remove_channel(const std::string &id);
+  // Purges a channel's manifests from caches: their ETags change at once, and for `seconds`
+  // they are served with `Cache-Control: no-cache`, so edges revalidate every request and
+  // revocations or fixes take effect without waiting for max-age.
+  void purge_channel(const std::string &id, int seconds = 60);
   // A revoked session's next request is refused (checked on every request).
   void revoke_session(const std::string &session);
   bool session_revoked(const std::string &session) const;
@@ -87,9 +91,14 @@ class Origin {
   GMainLoop *loop_ = nullptr;
   SoupServer *server_ = nullptr;
   std::atomic<int> port_{0};
-  mutable std::mutex mu_;  // guards channels_, revoked_, stats_
+  mutable std::mutex mu_;  // guards channels_, revoked_, purges_, stats_
   std::map<std::string, std::string> channels_;
   std::set<std::string> revoked_;
+  struct Purge {
+    uint64_t generation = 0;
+    int64_t until_us = 0;
+  };
+  std::map<std::string, Purge> purges_;
   OriginStats stats_;
 };
 

@@ -7,6 +7,7 @@ namespace iptvctl {
 int cmd_validate(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_channel(int argc, char **argv);
 int cmd_events(int argc, char **argv);

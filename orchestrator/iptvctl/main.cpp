@@ -18,6 +18,7 @@ const Command kCommands[] = {
      "validate channel records: validate [--format json] PATH..."},
     {"token", iptvctl::cmd_token, "mint a playback URL with a signed token"},
     {"serve", iptvctl::cmd_serve, "serve HLS trees with the token-checking origin"},
+    {"probe", iptvctl::cmd_probe, "check a live HLS stream as a viewer would (or two: --compare)"},
     {"status", iptvctl::cmd_status, "a table of the daemon's channels"},
     {"channel", iptvctl::cmd_channel, "channel show ID: one channel in detail"},
     {"events", iptvctl::cmd_events, "recent events; --follow streams new ones"},

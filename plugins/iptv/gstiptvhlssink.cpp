@@ -8,7 +8,7 @@
  * Files: `<location>/index.m3u8` (multivariant), `<location>/<rendition>/index.m3u8` (media)
  * and `<location>/<rendition>/seg-<sequence>.ts`.
  *
- * - Request pads `video_%u` (parsed H.264, byte-stream, AU-aligned) and `audio` (AAC).
+ * - Request pads `video_%u` (parsed H.264 or H.265, byte-stream, AU-aligned) and `audio` (AAC).
  * - Segments start on keyframes: at the first keyframe in a later multiple of
  *   #GstIptvHlsSink:target-duration (UTC in sequence-mode=epoch, running time in counter mode),
  *   so with iptvabrladder's keyframe grid every segment lasts exactly the target and every
@@ -105,8 +105,10 @@ struct Rendition {
   int width = 0, height = 0;
   double fps = 0;
   std::string video_codec;
+  bool hevc = false;
   GstCaps *last_caps = nullptr;
   GstClockTime expected_next = GST_CLOCK_TIME_NONE;
+  GstClockTime max_end = GST_CLOCK_TIME_NONE;
   bool pending_discontinuity = false;
   // Fragments.
   std::deque<PendingStart> pending;  // decided by the input probe, consumed when files open
@@ -180,7 +182,8 @@ enum {
 
 static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
     "video_%u", GST_PAD_SINK, GST_PAD_REQUEST,
-    GST_STATIC_CAPS("video/x-h264, stream-format=(string)byte-stream, alignment=(string)au"));
+    GST_STATIC_CAPS("video/x-h264, stream-format=(string)byte-stream, alignment=(string)au; "
+                    "video/x-h265, stream-format=(string)byte-stream, alignment=(string)au"));
 static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE(
     "audio", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS("audio/mpeg, mpegversion=(int)4"));
 
@@ -307,6 +310,10 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
     seg.sequence = r->open.sequence;
     seg.discontinuity = r->open.discontinuity;
     seg.pdt_ms = r->open.utc_ms;
+    // A fragment closed with no next one pending was closed by EOS: it ends with its last frame.
+    if (r->pending.empty() && GST_CLOCK_TIME_IS_VALID(r->max_end) &&
+        (!GST_CLOCK_TIME_IS_VALID(closed_rt) || r->max_end > closed_rt))
+      closed_rt = r->max_end;
     seg.duration = GST_CLOCK_TIME_IS_VALID(closed_rt) && closed_rt > r->open.running_time
                        ? (double)(closed_rt - r->open.running_time) / GST_SECOND
                        : 0.0;
@@ -399,13 +406,14 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
         GstCaps *caps;
         gst_event_parse_caps(ev, &caps);
         GstStructure *s = gst_caps_get_structure(caps, 0);
+        r->hevc = gst_structure_has_name(s, "video/x-h265");
         gst_structure_get_int(s, "width", &r->width);
         gst_structure_get_int(s, "height", &r->height);
         gint n = 0, d = 1;
         if (gst_structure_get_fraction(s, "framerate", &n, &d) && d > 0) r->fps = (double)n / d;
         // A new picture size, rate or profile mid-stream is a discontinuity (parsers refine caps
         // before the first frame; that is not one).
-        GstCaps *key = gst_caps_new_empty_simple("video/x-h264");
+        GstCaps *key = gst_caps_new_empty_simple(gst_structure_get_name(s));
         for (const char *f : {"width", "height", "framerate", "profile"})
           if (const GValue *v = gst_structure_get_value(s, f)) gst_caps_set_value(key, f, v);
         if (r->last_caps && r->segmenter && r->segmenter->started() &&
@@ -435,8 +443,10 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     std::lock_guard<std::mutex> lock(p->lock);
     if (r->segment.format != GST_FORMAT_TIME) return GST_PAD_PROBE_OK;
     running = gst_segment_to_running_time(&r->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
-    // A timestamp jump (more than a second off the expected next frame) is a discontinuity.
-    if (GST_CLOCK_TIME_IS_VALID(r->expected_next) && GST_CLOCK_TIME_IS_VALID(running)) {
+    // A timestamp jump (more than a second off the expected next frame) is a discontinuity;
+    // before the first segment there is nothing to be discontinuous with.
+    if (GST_CLOCK_TIME_IS_VALID(r->expected_next) && GST_CLOCK_TIME_IS_VALID(running) &&
+        r->segmenter && r->segmenter->started()) {
       GstClockTimeDiff diff = GST_CLOCK_DIFF(r->expected_next, running);
       if (diff > (GstClockTimeDiff)GST_SECOND || diff < -(GstClockTimeDiff)GST_SECOND) {
         GST_INFO_OBJECT(self, "%s: timestamp jump of %" GST_STIME_FORMAT, r->name.c_str(),
@@ -444,9 +454,16 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
         r->pending_discontinuity = true;
       }
     }
-    if (GST_CLOCK_TIME_IS_VALID(running))
-      r->expected_next =
-          running + (GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf) : 0);
+    if (GST_CLOCK_TIME_IS_VALID(running)) {
+      GstClockTime dur = GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf)
+                         : r->fps > 0                      ? (GstClockTime)(GST_SECOND / r->fps)
+                                                           : 0;
+      r->expected_next = running + dur;
+      // The end of the latest frame, for the last segment's duration at EOS (splitmuxsink
+      // reports the start of the last frame as the closing running time).
+      if (!GST_CLOCK_TIME_IS_VALID(r->max_end) || running + dur > r->max_end)
+        r->max_end = running + dur;
+    }
   }
   if (!GST_CLOCK_TIME_IS_VALID(running)) return GST_PAD_PROBE_OK;
   if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
@@ -460,7 +477,8 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     if (r->video_codec.empty()) {
       GstMapInfo map;
       if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
-        r->video_codec = iptv::hls::avc1_codec_from_annexb(map.data, map.size);
+        r->video_codec = r->hevc ? iptv::hls::hvc1_codec_from_annexb(map.data, map.size)
+                                 : iptv::hls::avc1_codec_from_annexb(map.data, map.size);
         gst_buffer_unmap(buf, &map);
       }
     }

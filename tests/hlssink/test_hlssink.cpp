@@ -159,6 +159,9 @@ TEST(HlsSink, VodTreeReadByFfprobeAndHlsdemux) {
     for (size_t i = 0; i < md.extinf.size(); ++i) {
       total += md.extinf[i];
       EXPECT_GE(md.target, (int)std::lround(md.extinf[i]));
+      // 300 frames at 25 fps on a 2 s keyframe grid: every segment, the last one included (it
+      // ends with its last frame, not at its start), lasts exactly 2 s.
+      EXPECT_NEAR(md.extinf[i], 2.0, 0.001) << r << " segment " << i;
       EXPECT_EQ(md.uris[i], "seg-" + std::to_string(i) + ".ts");
       EXPECT_FALSE(md.pdt[i].empty()) << "PROGRAM-DATE-TIME on every segment";
       // Every segment starts with a keyframe.
@@ -168,7 +171,7 @@ TEST(HlsSink, VodTreeReadByFfprobeAndHlsdemux) {
               dir + "/" + r + "/" + md.uris[i]);
       EXPECT_EQ(iptv::trim(first).substr(0, 1), "1") << r << " " << md.uris[i] << ": " << first;
     }
-    EXPECT_NEAR(total, 12.0, 0.1);
+    EXPECT_NEAR(total, 12.0, 0.001);
     // ffprobe reads the rendition and finds video and audio.
     std::string streams =
         run("ffprobe -v error -show_entries stream=codec_type,codec_name "
@@ -260,6 +263,26 @@ TEST(HlsSink, ServesEveryVariantThroughATokenizedUrl) {
   EXPECT_EQ(code, "403");
   gst_element_set_state(p, GST_STATE_NULL);
   gst_object_unref(p);
+}
+
+TEST(HlsSink, H265Rendition) {
+  GstElementFactory *f = gst_element_factory_find("x265enc");
+  if (!f) GTEST_SKIP() << "x265enc not available";
+  gst_object_unref(f);
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  run_to_eos(
+      "videotestsrc pattern=ball num-buffers=100 ! video/x-raw,width=320,height=180,"
+      "framerate=25/1,format=I420 ! x265enc speed-preset=ultrafast key-int-max=25 ! h265parse ! "
+      "iptvhlssink location=" +
+      dir + " target-duration=1 playlist-type=vod sequence-mode=counter");
+  std::string mv = slurp(dir + "/index.m3u8");
+  EXPECT_NE(mv.find("CODECS=\"hvc1.1.6.L"), std::string::npos) << mv;
+  Media md = parse_media(slurp(dir + "/v0/index.m3u8"));
+  EXPECT_EQ(md.uris.size(), 4u);
+  std::string codec =
+      run("ffprobe -v error -show_entries stream=codec_name -of csv=p=0 " + dir + "/v0/index.m3u8");
+  EXPECT_NE(codec.find("hevc"), std::string::npos) << codec;
 }
 
 TEST(HlsSink, CounterModeContinuesFromStateFile) {

@@ -119,6 +119,13 @@ TEST(Codecs, FromSpsAndAudioConfig) {
   EXPECT_EQ(iptv::hls::mp4a_codec_from_asc(he, 2), "mp4a.40.5");
 }
 
+TEST(Codecs, HevcFromSps) {
+  // An x265 Main profile level 3.1 SPS (Main, compat flags 0x60000000, 6 constraint bytes 0x90..).
+  const uint8_t sps[] = {0,    0,    0,    1,    0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03,
+                         0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x5d, 0xa0, 0x02};
+  EXPECT_EQ(iptv::hls::hvc1_codec_from_annexb(sps, sizeof sps), "hvc1.1.6.L93.90");
+}
+
 TEST(Pdt, FormatsUtcWithMilliseconds) {
   EXPECT_EQ(iptv::hls::format_pdt(1'764'027'180'123), "2025-11-24T23:33:00.123Z");
 }

@@ -225,6 +225,30 @@ TEST_F(OriginTest, CacheHeadersEtagHeadAndRanges) {
   EXPECT_EQ(range.headers["content-range"], "bytes 188-375/" + std::to_string(seg.body.size()));
 }
 
+TEST_F(OriginTest, PurgeChangesManifestValidatorsAndForcesRevalidation) {
+  std::string t = token();
+  Reply before = get(url(t));
+  ASSERT_EQ(before.status, 200);
+  std::string etag = before.headers["etag"];
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(get(url(t), "-H 'If-None-Match: " + etag + "'").status, 304);
+  Reply seg_before = get(url(t, "seg-2.ts"));
+  origin_->purge_channel("news", 2);
+  Reply after = get(url(t), "-H 'If-None-Match: " + etag + "'");
+  EXPECT_EQ(after.status, 200) << "a cache holding the old manifest must get a fresh copy";
+  EXPECT_NE(after.headers["etag"], etag);
+  EXPECT_EQ(after.headers["cache-control"], "no-cache");
+  // Segments are immutable: a purge leaves them alone.
+  Reply seg = get(url(t, "seg-2.ts"));
+  EXPECT_EQ(seg.headers["etag"], seg_before.headers["etag"]);
+  EXPECT_EQ(seg.headers["cache-control"], "max-age=31536000, immutable");
+  // The no-cache window ends; the new validator stays.
+  g_usleep(2100 * 1000);
+  Reply later = get(url(t));
+  EXPECT_EQ(later.headers["cache-control"], "max-age=1");
+  EXPECT_EQ(later.headers["etag"], after.headers["etag"]);
+}
+
 // ---- nginx as a caching edge that checks tokens itself (stock secure_link) ----
 
 TEST(OriginEdge, NginxCachesOnceAndEachViewerSeesOnlyTheirToken) {

@@ -4,7 +4,9 @@
 
 namespace iptv::db {
 
-Stmt::Stmt(Stmt &&o) noexcept : db_(o.db_), s_(o.s_) { o.s_ = nullptr; }
+Stmt::Stmt(Stmt &&o) noexcept : db_(o.db_), s_(o.s_) {
+  o.s_ = nullptr;
+}
 
 Stmt::~Stmt() {
   if (s_) sqlite3_finalize(s_);
@@ -19,8 +21,7 @@ Stmt &Stmt::bind(int i, double v) {
   return *this;
 }
 Stmt &Stmt::bind(int i, std::string_view v) {
-  if (sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) !=
-      SQLITE_OK)
+  if (sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) != SQLITE_OK)
     db_->fail("bind");
   return *this;
 }
@@ -47,21 +48,27 @@ void Stmt::reset() {
   sqlite3_clear_bindings(s_);
 }
 
-int64_t Stmt::col_int64(int c) const { return sqlite3_column_int64(s_, c); }
-double Stmt::col_double(int c) const { return sqlite3_column_double(s_, c); }
+int64_t Stmt::col_int64(int c) const {
+  return sqlite3_column_int64(s_, c);
+}
+double Stmt::col_double(int c) const {
+  return sqlite3_column_double(s_, c);
+}
 std::string Stmt::col_text(int c) const {
   const unsigned char *t = sqlite3_column_text(s_, c);
   if (!t) return {};
   return std::string(reinterpret_cast<const char *>(t),
                      static_cast<size_t>(sqlite3_column_bytes(s_, c)));
 }
-bool Stmt::col_null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
+bool Stmt::col_null(int c) const {
+  return sqlite3_column_type(s_, c) == SQLITE_NULL;
+}
 
 std::unique_ptr<Db> Db::open(const std::string &path) {
   sqlite3 *h = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &h,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &h,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = h ? sqlite3_errmsg(h) : "out of memory";
     if (h) sqlite3_close(h);
@@ -79,7 +86,9 @@ std::unique_ptr<Db> Db::open(const std::string &path) {
   return db;
 }
 
-Db::~Db() { sqlite3_close_v2(h_); }
+Db::~Db() {
+  sqlite3_close_v2(h_);
+}
 
 void Db::fail(const std::string &what) {
   throw Error("sqlite " + path_ + ": " + what + ": " + sqlite3_errmsg(h_));
@@ -98,8 +107,7 @@ void Db::exec(const std::string &sql) {
 Stmt Db::prepare(const std::string &sql) {
   std::lock_guard lk(mu_);
   sqlite3_stmt *s = nullptr;
-  if (sqlite3_prepare_v2(h_, sql.c_str(), static_cast<int>(sql.size()), &s, nullptr) !=
-      SQLITE_OK)
+  if (sqlite3_prepare_v2(h_, sql.c_str(), static_cast<int>(sql.size()), &s, nullptr) != SQLITE_OK)
     fail("prepare: " + sql);
   return Stmt(*this, s);
 }
@@ -148,8 +156,8 @@ int Db::migrate(const std::string &component, const std::vector<Migration> &step
   int known = steps.empty() ? 0 : steps.back().version;
   if (have > known)
     throw Error("sqlite " + path_ + ": component '" + component + "' is at schema version " +
-                std::to_string(have) + " but this build knows only up to " +
-                std::to_string(known) + " (database written by a newer iptvd?)");
+                std::to_string(have) + " but this build knows only up to " + std::to_string(known) +
+                " (database written by a newer iptvd?)");
   int expect = 1;
   for (const auto &m : steps) {
     if (m.version != expect++)
@@ -157,8 +165,8 @@ int Db::migrate(const std::string &component, const std::vector<Migration> &step
     if (m.version <= have) continue;
     tx([&] {
       exec(m.sql);
-      auto ins = prepare(
-          "INSERT INTO schema_migrations(component, version, applied_at) VALUES(?,?,?)");
+      auto ins =
+          prepare("INSERT INTO schema_migrations(component, version, applied_at) VALUES(?,?,?)");
       ins.bind(1, component)
           .bind(2, m.version)
           .bind(3, static_cast<int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
@@ -171,7 +179,11 @@ int Db::migrate(const std::string &component, const std::vector<Migration> &step
   return have;
 }
 
-int64_t Db::last_insert_rowid() { return sqlite3_last_insert_rowid(h_); }
-int Db::changes() { return sqlite3_changes(h_); }
+int64_t Db::last_insert_rowid() {
+  return sqlite3_last_insert_rowid(h_);
+}
+int Db::changes() {
+  return sqlite3_changes(h_);
+}
 
 }  // namespace iptv::db

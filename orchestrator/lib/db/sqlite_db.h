@@ -71,8 +71,8 @@ class Stmt {
 };
 
 struct Migration {
-  int version;        // 1, 2, 3 ... in order
-  std::string sql;    // one or more statements
+  int version;      // 1, 2, 3 ... in order
+  std::string sql;  // one or more statements
 };
 
 class Db {

@@ -1,0 +1,49 @@
+// iptvd-worker: one channel's media pipeline, supervised by iptvd.
+//
+//   iptvd-worker --spec FILE [--status-fd N]
+//
+// Status lines (JSON) go to fd N (default 1), commands (JSON lines) come on stdin; SIGTERM or
+// {"cmd":"stop"} stops gracefully. The protocol is in docs/worker.md.
+#include <gst/gst.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "worker/spec.h"
+#include "worker/status.h"
+#include "worker/worker.h"
+
+int main(int argc, char **argv) {
+  gchar *spec_path = nullptr;
+  gint status_fd = 1;
+  GOptionEntry entries[] = {
+      {"spec", 0, 0, G_OPTION_ARG_FILENAME, &spec_path, "Worker spec (JSON)", "FILE"},
+      {"status-fd", 0, 0, G_OPTION_ARG_INT, &status_fd, "Write status lines to this fd", "N"},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
+  GOptionContext *ctx = g_option_context_new("- one iptvd channel pipeline");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_option_context_add_group(ctx, gst_init_get_option_group());
+  GError *err = nullptr;
+  if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+    std::fprintf(stderr, "iptvd-worker: %s\n", err->message);
+    return 2;
+  }
+  g_option_context_free(ctx);
+  iptv::worker::StatusWriter status(status_fd);
+  if (!spec_path) {
+    status.write({{"t", "error"}, {"message", "--spec FILE is required"}});
+    return 2;
+  }
+  iptv::worker::WorkerSpec spec;
+  try {
+    spec = iptv::worker::load_spec_file(spec_path);
+  } catch (const std::exception &e) {
+    status.write({{"t", "error"}, {"message", e.what()}});
+    return 2;
+  }
+  g_free(spec_path);
+  iptv::worker::Worker worker(std::move(spec), status);
+  if (!worker.start()) return 1;
+  return worker.run();
+}

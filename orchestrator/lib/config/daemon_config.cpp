@@ -1,0 +1,401 @@
+#include "config/daemon_config.h"
+
+#include <glib.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "util/atomic_file.h"
+#include "util/strutil.h"
+
+namespace fs = std::filesystem;
+
+namespace iptv::config {
+
+namespace {
+
+// Walks the config, collecting positioned errors (the same style as the channel-record loader).
+class Walker {
+ public:
+  Walker(const std::string &file, std::vector<LoadError> &errors) : file_(file), errors_(errors) {}
+
+  void error(const YAML::Node &n, const std::string &path, const std::string &msg) {
+    LoadError e;
+    e.file = file_.empty() ? "<config>" : file_;
+    YAML::Mark m = n.IsDefined() ? n.Mark() : last_map_mark_;
+    if (m.line >= 0) {
+      e.line = m.line + 1;
+      e.column = m.column + 1;
+    }
+    e.path = path;
+    e.message = msg;
+    errors_.push_back(std::move(e));
+  }
+
+  static std::string kind(const YAML::Node &n) {
+    switch (n.Type()) {
+      case YAML::NodeType::Map:
+        return "a mapping";
+      case YAML::NodeType::Sequence:
+        return "a list";
+      case YAML::NodeType::Null:
+        return "nothing";
+      case YAML::NodeType::Scalar:
+        return "'" + n.Scalar() + "'";
+      default:
+        return "an undefined value";
+    }
+  }
+
+  // `n` must be a mapping with only `known` keys (no duplicates). Absent or null: fine (false).
+  bool mapping(const YAML::Node &n, const std::string &path,
+               const std::vector<std::string> &known) {
+    if (!n.IsDefined() || n.IsNull()) return false;
+    if (!n.IsMap()) {
+      error(n, path, "expected a mapping, got " + kind(n));
+      return false;
+    }
+    last_map_mark_ = n.Mark();
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      std::string key = it->first.Scalar();
+      std::string kp = path.empty() ? key : path + "." + key;
+      if (!seen.insert(key).second) error(it->first, kp, "duplicate key '" + key + "'");
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        std::string msg = "unknown key '" + key + "'";
+        std::string near = nearest(key, known);
+        if (!near.empty()) msg += " (did you mean '" + near + "'?)";
+        error(it->first, kp, msg);
+      }
+    }
+    return true;
+  }
+
+  bool str(const YAML::Node &n, const std::string &path, std::string &out) {
+    if (!n.IsDefined() || n.IsNull()) return true;
+    if (!n.IsScalar()) {
+      error(n, path, "expected a string, got " + kind(n));
+      return false;
+    }
+    out = n.Scalar();
+    return true;
+  }
+
+  bool number(const YAML::Node &n, const std::string &path, double &out, double min, double max) {
+    if (!n.IsDefined() || n.IsNull()) return true;
+    double v = 0;
+    bool ok = n.IsScalar();
+    if (ok) {
+      const std::string &s = n.Scalar();
+      char *end = nullptr;
+      v = std::strtod(s.c_str(), &end);
+      ok = !s.empty() && end && *end == '\0' && std::isfinite(v);
+    }
+    if (!ok) {
+      error(n, path, "expected a number, got " + kind(n));
+      return false;
+    }
+    if (v < min || v > max) {
+      error(n, path, "must be between " + fmt(min) + " and " + fmt(max) + ", got " + n.Scalar());
+      return false;
+    }
+    out = v;
+    return true;
+  }
+
+  bool integer(const YAML::Node &n, const std::string &path, int &out, int min, int max) {
+    if (!n.IsDefined() || n.IsNull()) return true;
+    double v = 0;
+    if (!number(n, path, v, min, max)) return false;
+    if (v != std::floor(v)) {
+      error(n, path, "expected a whole number, got " + n.Scalar());
+      return false;
+    }
+    out = static_cast<int>(v);
+    return true;
+  }
+
+  bool choice(const YAML::Node &n, const std::string &path, const std::vector<std::string> &allowed,
+              std::string &out) {
+    if (!n.IsDefined() || n.IsNull()) return true;
+    std::string s;
+    if (!str(n, path, s)) return false;
+    if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
+      std::string msg = "unknown value '" + s + "' (expected one of: ";
+      for (size_t i = 0; i < allowed.size(); ++i) msg += (i ? ", " : "") + allowed[i];
+      msg += ")";
+      std::string near = nearest(s, allowed);
+      if (!near.empty()) msg += "; did you mean '" + near + "'?";
+      error(n, path, msg);
+      return false;
+    }
+    out = s;
+    return true;
+  }
+
+  bool string_list(const YAML::Node &n, const std::string &path, std::vector<std::string> &out) {
+    if (!n.IsDefined() || n.IsNull()) return true;
+    if (!n.IsSequence()) {
+      error(n, path, "expected a list, got " + kind(n));
+      return false;
+    }
+    out.clear();
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string s;
+      std::string p = path + "[" + std::to_string(i) + "]";
+      if (!n[i].IsScalar() || n[i].Scalar().empty()) {
+        error(n[i], p, "expected a non-empty string, got " + kind(n[i]));
+        continue;
+      }
+      out.push_back(n[i].Scalar());
+    }
+    return true;
+  }
+
+  static std::string fmt(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+  }
+
+ private:
+  std::string file_;
+  std::vector<LoadError> &errors_;
+  YAML::Mark last_map_mark_ = YAML::Mark::null_mark();
+};
+
+std::string resolve(const std::string &base_dir, const std::string &p) {
+  if (p.empty() || base_dir.empty() || fs::path(p).is_absolute()) return p;
+  return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+bool http_url(const std::string &u) {
+  std::string rest;
+  if (starts_with(u, "http://"))
+    rest = u.substr(7);
+  else if (starts_with(u, "https://"))
+    rest = u.substr(8);
+  else
+    return false;
+  return !rest.empty() && rest[0] != '/';
+}
+
+void parse_backoff(Walker &w, const YAML::Node &n, const std::string &path, BackoffConfig &b) {
+  if (!w.mapping(n, path, {"initial_seconds", "max_seconds", "jitter"})) return;
+  w.number(n["initial_seconds"], path + ".initial_seconds", b.initial_seconds, 0.001, 86400);
+  w.number(n["max_seconds"], path + ".max_seconds", b.max_seconds, 0.001, 86400);
+  w.number(n["jitter"], path + ".jitter", b.jitter, 0, 1);
+  if (b.max_seconds < b.initial_seconds)
+    w.error(n["max_seconds"], path + ".max_seconds",
+            "must not be below initial_seconds (" + Walker::fmt(b.initial_seconds) + ")");
+}
+
+const std::vector<std::string> kTopKeys = {
+    "listen",   "public_base_url", "channels_dir", "data_dir",  "tokens",
+    "webhooks", "worker",          "log",          "retention", "node"};
+
+void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c,
+                std::vector<LoadError> &errors) {
+  Walker w(file, errors);
+  std::string base = file.empty() ? std::string() : fs::path(file).parent_path().string();
+  if (!root.IsDefined() || root.IsNull()) return;  // an empty file: all defaults
+  if (!w.mapping(root, "", kTopKeys)) return;
+
+  if (w.mapping(root["listen"], "listen", {"address", "port"})) {
+    const auto &l = root["listen"];
+    w.str(l["address"], "listen.address", c.listen_address);
+    if (c.listen_address.empty()) w.error(l["address"], "listen.address", "must not be empty");
+    w.integer(l["port"], "listen.port", c.listen_port, 0, 65535);
+  }
+  if (w.str(root["public_base_url"], "public_base_url", c.public_base_url) &&
+      !c.public_base_url.empty() && !http_url(c.public_base_url))
+    w.error(root["public_base_url"], "public_base_url",
+            "expected an http:// or https:// URL, got '" + c.public_base_url + "'");
+  if (root["channels_dir"].IsDefined()) {
+    w.str(root["channels_dir"], "channels_dir", c.channels_dir);
+    if (c.channels_dir.empty()) w.error(root["channels_dir"], "channels_dir", "must not be empty");
+    c.channels_dir = resolve(base, c.channels_dir);
+  }
+  if (root["data_dir"].IsDefined()) {
+    w.str(root["data_dir"], "data_dir", c.data_dir);
+    if (c.data_dir.empty()) w.error(root["data_dir"], "data_dir", "must not be empty");
+    c.data_dir = resolve(base, c.data_dir);
+  }
+
+  if (w.mapping(root["tokens"], "tokens", {"mode", "keys_file", "ttl_seconds"})) {
+    const auto &t = root["tokens"];
+    w.choice(t["mode"], "tokens.mode", {"none", "edgeauth", "securelink"}, c.token_mode);
+    w.str(t["keys_file"], "tokens.keys_file", c.token_keys_file);
+    c.token_keys_file = resolve(base, c.token_keys_file);
+    w.integer(t["ttl_seconds"], "tokens.ttl_seconds", c.token_ttl_seconds, 10, 86400 * 366);
+    if (c.token_mode != "none" && c.token_keys_file.empty())
+      w.error(t["keys_file"], "tokens.keys_file",
+              "is required when tokens.mode is " + c.token_mode);
+  }
+
+  const YAML::Node &hooks = root["webhooks"];
+  if (hooks.IsDefined() && !hooks.IsNull()) {
+    if (!hooks.IsSequence()) {
+      w.error(hooks, "webhooks", "expected a list, got " + Walker::kind(hooks));
+    } else {
+      std::set<std::string> names;
+      for (size_t i = 0; i < hooks.size(); ++i) {
+        std::string p = "webhooks[" + std::to_string(i) + "]";
+        const YAML::Node &h = hooks[i];
+        WebhookConfig wh;
+        if (!w.mapping(h, p,
+                       {"name", "url", "secret", "secret_file", "events", "timeout_seconds",
+                        "max_attempts", "backoff"})) {
+          if (!h.IsDefined() || h.IsNull()) w.error(h, p, "expected a mapping, got nothing");
+          continue;
+        }
+        w.str(h["url"], p + ".url", wh.url);
+        if (!h["url"].IsDefined())
+          w.error(h, p + ".url", "is required");
+        else if (!http_url(wh.url))
+          w.error(h["url"], p + ".url",
+                  "expected an http:// or https:// URL, got '" + wh.url + "'");
+        w.str(h["name"], p + ".name", wh.name);
+        if (wh.name.empty()) wh.name = wh.url;
+        if (!names.insert(wh.name).second)
+          w.error(h["name"].IsDefined() ? h["name"] : h, p + ".name",
+                  "duplicate webhook name '" + wh.name + "'");
+        bool has_secret = h["secret"].IsDefined(), has_file = h["secret_file"].IsDefined();
+        if (has_secret && has_file) {
+          w.error(h["secret_file"], p + ".secret_file",
+                  "give either secret or secret_file, not both");
+        } else if (!has_secret && !has_file) {
+          w.error(h, p + ".secret", "is required (or secret_file): deliveries are signed");
+        } else if (has_secret) {
+          w.str(h["secret"], p + ".secret", wh.secret);
+        } else if (w.str(h["secret_file"], p + ".secret_file", wh.secret_file)) {
+          wh.secret_file = resolve(base, wh.secret_file);
+          std::string text, err;
+          if (!read_file(wh.secret_file, text, &err)) {
+            w.error(h["secret_file"], p + ".secret_file", err);
+            has_file = false;
+          } else {
+            auto lines = split(text, '\n');
+            wh.secret = lines.empty() ? std::string() : trim(lines[0]);
+          }
+        }
+        if ((has_secret || has_file) && wh.secret.size() < 16)
+          w.error(h[has_secret ? "secret" : "secret_file"],
+                  p + (has_secret ? ".secret" : ".secret_file"),
+                  "the secret must be at least 16 characters");
+        w.string_list(h["events"], p + ".events", wh.events);
+        w.number(h["timeout_seconds"], p + ".timeout_seconds", wh.timeout_seconds, 0.1, 300);
+        w.integer(h["max_attempts"], p + ".max_attempts", wh.max_attempts, 1, 1000);
+        parse_backoff(w, h["backoff"], p + ".backoff", wh.backoff);
+        c.webhooks.push_back(std::move(wh));
+      }
+    }
+  }
+
+  if (w.mapping(root["worker"], "worker",
+                {"memory_mb", "cpu_seconds", "cpu_quota_percent", "restart_backoff",
+                 "restart_reset_seconds", "heartbeat"})) {
+    const auto &wk = root["worker"];
+    w.integer(wk["memory_mb"], "worker.memory_mb", c.worker_memory_mb, 0, 1 << 20);
+    if (c.worker_memory_mb > 0 && c.worker_memory_mb < 64)
+      w.error(wk["memory_mb"], "worker.memory_mb",
+              "must be 0 (unlimited) or at least 64: a pipeline does not start below that");
+    w.integer(wk["cpu_seconds"], "worker.cpu_seconds", c.worker_cpu_seconds, 0, 1 << 30);
+    w.integer(wk["cpu_quota_percent"], "worker.cpu_quota_percent", c.worker_cpu_quota_percent, 0,
+              100 * 1024);
+    parse_backoff(w, wk["restart_backoff"], "worker.restart_backoff", c.restart_backoff);
+    w.number(wk["restart_reset_seconds"], "worker.restart_reset_seconds", c.restart_reset_seconds,
+             1, 86400);
+    if (w.mapping(wk["heartbeat"], "worker.heartbeat", {"interval_ms", "timeout_ms"})) {
+      const auto &hb = wk["heartbeat"];
+      w.integer(hb["interval_ms"], "worker.heartbeat.interval_ms", c.heartbeat_interval_ms, 50,
+                60000);
+      w.integer(hb["timeout_ms"], "worker.heartbeat.timeout_ms", c.heartbeat_timeout_ms, 100,
+                600000);
+      if (c.heartbeat_timeout_ms < 2 * c.heartbeat_interval_ms)
+        w.error(hb["timeout_ms"].IsDefined() ? hb["timeout_ms"] : hb, "worker.heartbeat.timeout_ms",
+                "must be at least twice interval_ms (" + std::to_string(c.heartbeat_interval_ms) +
+                    "), or one late heartbeat kills a healthy worker");
+    }
+  }
+
+  if (w.mapping(root["log"], "log", {"format", "level"})) {
+    w.choice(root["log"]["format"], "log.format", {"text", "json"}, c.log_format);
+    w.choice(root["log"]["level"], "log.level", {"debug", "info", "warn", "error"}, c.log_level);
+  }
+  if (w.mapping(root["retention"], "retention", {"events_days", "audit_days"})) {
+    w.integer(root["retention"]["events_days"], "retention.events_days", c.retention_events_days, 0,
+              36500);
+    w.integer(root["retention"]["audit_days"], "retention.audit_days", c.retention_audit_days, 0,
+              36500);
+  }
+  if (w.mapping(root["node"], "node", {"name", "role"})) {
+    w.str(root["node"]["name"], "node.name", c.node_name);
+    w.choice(root["node"]["role"], "node.role", {"any", "edge", "cloud"}, c.node_role);
+  }
+  if (c.node_name.empty()) c.node_name = g_get_host_name();
+}
+
+}  // namespace
+
+std::vector<std::string> DaemonConfig::secrets() const {
+  std::vector<std::string> out;
+  for (const auto &w : webhooks)
+    if (!w.secret.empty()) out.push_back(w.secret);
+  return out;
+}
+
+std::string DaemonConfig::effective_base_url() const {
+  if (!public_base_url.empty()) {
+    std::string u = public_base_url;
+    while (!u.empty() && u.back() == '/') u.pop_back();
+    return u;
+  }
+  std::string host = listen_address;
+  if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(listen_port);
+}
+
+DaemonConfig default_daemon_config() {
+  DaemonConfig c;
+  c.node_name = g_get_host_name();
+  return c;
+}
+
+DaemonConfigResult parse_daemon_config(std::string_view yaml_text, const std::string &file) {
+  DaemonConfigResult r;
+  r.config.file = file;
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml_text));
+    parse_impl(root, file, r.config, r.errors);
+  } catch (const YAML::Exception &e) {
+    LoadError err;
+    err.file = file.empty() ? "<config>" : file;
+    err.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    err.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
+    err.message = "not valid YAML: " + e.msg;
+    r.errors.push_back(err);
+  }
+  return r;
+}
+
+DaemonConfigResult load_daemon_config(const std::string &path) {
+  std::string text, err;
+  if (!read_file(path, text, &err)) {
+    DaemonConfigResult r;
+    r.config = default_daemon_config();
+    r.config.file = path;
+    LoadError e;
+    e.file = path;
+    e.message = err;
+    r.errors.push_back(e);
+    return r;
+  }
+  return parse_daemon_config(text, path);
+}
+
+}  // namespace iptv::config

@@ -1,0 +1,104 @@
+// The iptvd daemon config file (YAML), strict like the channel records.
+//
+// - Every key has a default, so no file is needed (default_daemon_config()).
+// - An unknown key, a wrong type or an out-of-range value is an error with its position:
+//     iptvd.yaml:12:5: webhooks[0].secrte: unknown key 'secrte' (did you mean 'secret'?)
+// - All errors are reported in one run; a config with errors must not be used.
+// - Relative paths (channels_dir, data_dir, tokens.keys_file, webhooks[].secret_file) are
+//   resolved against the folder of the config file; with no file, against the working directory.
+// - webhooks[].secret_file is read at load time (first line, trimmed); its text then sits in
+//   WebhookConfig::secret like an inline secret.
+//
+// Every key is documented in docs/iptvd-config.md; iptvd.example.yaml at the repository root is
+// a commented sample loaded by a test.
+//
+// Daemon use:
+//   auto r = iptv::config::load_daemon_config(path);      // or default_daemon_config()
+//   if (!r.ok()) { for (auto &e : r.errors) log.error("", e.str()); return 2; }
+//   for (auto &s : r.config.secrets()) logger.add_secret(s);
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "records/loader.h"  // LoadError
+
+namespace iptv::config {
+
+struct BackoffConfig {
+  double initial_seconds = 1.0;
+  double max_seconds = 60.0;
+  double jitter = 0.2;  // fraction of the delay, 0..1: delay * (1 - jitter .. 1 + jitter)
+};
+
+struct WebhookConfig {
+  std::string name;                 // identity of the delivery cursor; defaults to the url
+  std::string url;                  // http:// or https://
+  std::string secret;               // HMAC-SHA256 key (inline, or read from secret_file)
+  std::string secret_file;          // as written in the file, resolved
+  std::vector<std::string> events;  // event type filters ("failover.*"); empty = all
+  double timeout_seconds = 10.0;    // per request
+  int max_attempts = 12;            // then dead-lettered
+  BackoffConfig backoff{2.0, 600.0, 0.2};
+};
+
+struct DaemonConfig {
+  std::string file;  // the file it was loaded from ("" for defaults)
+
+  // listen
+  std::string listen_address = "0.0.0.0";
+  int listen_port = 8080;
+  std::string public_base_url;  // "" = http://<listen host>:<port>, see effective_base_url()
+
+  std::string channels_dir = "channels";
+  std::string data_dir = "var";
+
+  // tokens
+  std::string token_mode = "none";  // none | edgeauth | securelink
+  std::string token_keys_file;      // edgeauth: "KID HEXSECRET" lines; securelink: the secret
+  int token_ttl_seconds = 3600;
+
+  std::vector<WebhookConfig> webhooks;
+
+  // worker limits and supervision
+  int worker_memory_mb = 0;          // RLIMIT_AS / cgroup memory.max; 0 = unlimited
+  int worker_cpu_seconds = 0;        // RLIMIT_CPU; 0 = unlimited
+  int worker_cpu_quota_percent = 0;  // cgroup cpu.max (100 = one core); 0 = unlimited
+  BackoffConfig restart_backoff{1.0, 60.0, 0.2};
+  double restart_reset_seconds = 60;  // a worker up this long resets its backoff
+  int heartbeat_interval_ms = 1000;
+  int heartbeat_timeout_ms = 5000;
+
+  // logs
+  std::string log_format = "text";  // text | json
+  std::string log_level = "info";   // debug | info | warn | error
+
+  // retention
+  int retention_events_days = 30;
+  int retention_audit_days = 90;
+
+  // node
+  std::string node_name;          // default: the host name
+  std::string node_role = "any";  // any | edge | cloud
+
+  // Every secret the config holds (webhook secrets), for the log redactor. Token keys live in
+  // their own file: the daemon registers them when it loads the key ring.
+  std::vector<std::string> secrets() const;
+  std::string effective_base_url() const;
+};
+
+struct DaemonConfigResult {
+  DaemonConfig config;
+  std::vector<LoadError> errors;
+  bool ok() const { return errors.empty(); }
+};
+
+// The defaults (relative paths resolved against the working directory).
+DaemonConfig default_daemon_config();
+// Parses config text; `file` names it in errors and anchors relative paths.
+DaemonConfigResult parse_daemon_config(std::string_view yaml_text, const std::string &file);
+// Reads and parses a file (a missing file is an error).
+DaemonConfigResult load_daemon_config(const std::string &path);
+
+}  // namespace iptv::config

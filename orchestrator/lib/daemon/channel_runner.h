@@ -1,0 +1,142 @@
+// One channel under supervision: its worker process, restarts with backoff and jitter, the
+// heartbeat watchdog, its state machine and the figures the API and /metrics show.
+//
+// States: starting, live, degraded, failover, slate (reported by the worker), offline (no
+// worker: crashed, hung, backing off), disabled (record status), retired (removed).
+// Every transition goes to the ChannelSink (the daemon stores it in SQLite with its reason).
+//
+// Threads: everything runs on the daemon's main loop, except snapshot(), which any thread may
+// call (the HTTP server thread does); it copies the view under `view_mu_`.
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/backoff.h"
+#include "daemon/worker_process.h"
+#include "daemon/worker_status.h"
+
+namespace iptv::daemon {
+
+// What the runner reports; implemented by the daemon over the state store and the logger.
+class ChannelSink {
+ public:
+  virtual ~ChannelSink() = default;
+  virtual void on_transition(const std::string &channel, const std::string &from,
+                             const std::string &to, const std::string &reason) = 0;
+  virtual void on_segment(const std::string &channel, const StSegment &seg) = 0;
+  // Worker-reported events (failover.activated, ...) and the runner's own (worker.crashed, ...).
+  virtual void on_event(const std::string &channel, const std::string &event_type,
+                        const nlohmann::json &detail) = 0;
+  virtual void log(const std::string &channel, const std::string &level,
+                   const std::string &message) = 0;
+};
+
+struct RunnerOptions {
+  std::vector<std::string> worker_argv;  // full argv of iptvd-worker for this channel
+  WorkerLimits limits;
+  BackoffPolicy backoff;
+  double heartbeat_timeout_seconds = 5.0;
+  double media_stall_seconds = 30.0;  // no media for this long while running: replace the worker
+  double stop_grace_seconds = 10.0;   // SIGTERM -> SIGKILL
+};
+
+struct RenditionView {
+  std::string encoder;
+  uint64_t last_sequence = 0;
+  uint64_t discontinuity_sequence = 0;
+  double last_segment_at = 0;  // unix seconds; 0 = none yet
+  uint64_t segments = 0, bytes = 0;
+  double bitrate = 0, fps = 0;
+  bool enabled = true;
+};
+
+struct ProbeView {
+  bool active = false;
+  uint64_t count = 0;
+  std::string detail;
+};
+
+struct SourceHealth {
+  bool healthy = true;
+  std::string detail;
+  double since = 0;  // unix seconds; 0 = unknown
+};
+
+struct ChannelView {
+  std::string channel_id;
+  std::string state = "offline";
+  std::string reason;
+  double state_since = 0;     // unix seconds
+  std::string active_source;  // primary | backup | slate | ""
+  pid_t pid = 0;
+  uint64_t restarts = 0, failovers = 0;
+  double worker_cpu_seconds = 0;
+  uint64_t worker_rss_bytes = 0;
+  int64_t media_age_ms = -1;
+  std::map<std::string, RenditionView> renditions;
+  std::map<std::string, ProbeView> probes;      // by condition
+  std::map<std::string, SourceHealth> sources;  // by role: primary | backup
+  double worker_started = 0;                    // unix seconds; 0 = no worker
+  double cpu_seconds_past = 0;                  // CPU of earlier workers of this channel
+  std::string last_error;
+};
+
+class ChannelRunner {
+ public:
+  ChannelRunner(std::string channel_id, RunnerOptions opts, ChannelSink &sink);
+  ~ChannelRunner();
+  ChannelRunner(const ChannelRunner &) = delete;
+  ChannelRunner &operator=(const ChannelRunner &) = delete;
+
+  void start();
+  // Graceful stop (worker finishes its open segments); `done` runs once the worker is gone.
+  // `final_state` is offline, disabled or retired.
+  void stop(const std::string &final_state, const std::string &reason,
+            std::function<void()> done = {});
+  void set_disabled(const std::string &reason);  // no worker; state disabled
+  void restart(const std::string &reason);
+  void command(const nlohmann::json &cmd);  // failover / return / rendition
+  void set_rendition_enabled(const std::string &name, bool enabled);
+  void set_options(RunnerOptions opts) { opts_ = std::move(opts); }
+  // Seeds counters from the store after a daemon restart.
+  void seed(uint64_t restarts, uint64_t failovers);
+
+  ChannelView snapshot() const;
+  const std::string &id() const { return id_; }
+  pid_t pid() const;
+  bool stopping() const { return stopping_; }
+
+ private:
+  void spawn();
+  void on_status(const std::string &line);
+  void on_exit(bool exited, int code);
+  void set_state(const std::string &state, const std::string &reason);
+  static gboolean on_tick(gpointer self);
+  static gboolean on_restart_timer(gpointer self);
+  static gboolean on_kill_timer(gpointer self);
+
+  std::string id_;
+  RunnerOptions opts_;
+  ChannelSink &sink_;
+  Backoff backoff_;
+  std::unique_ptr<WorkerProcess> proc_;
+  std::unique_ptr<WorkerProcess> dying_;  // a stopped worker while its exit is awaited
+  gint64 spawned_at_ = 0, last_hb_ = 0;
+  guint tick_id_ = 0, restart_id_ = 0, kill_id_ = 0;
+  bool stopping_ = false, hung_kill_ = false;
+  std::string final_state_, final_reason_;
+  std::function<void()> stop_done_;
+  mutable std::mutex view_mu_;  // guards view_
+  ChannelView view_;
+};
+
+}  // namespace iptv::daemon

@@ -1,0 +1,259 @@
+#include "daemon/cli.h"
+
+#include <glib.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "config/daemon_config.h"
+#include "control/api_server.h"
+#include "control/store.h"
+#include "daemon/control_adapter.h"
+#include "daemon/daemon.h"
+#include "log/log.h"
+#include "store/state_store.h"
+#include "store/webhooks.h"
+
+namespace iptv::daemon {
+
+namespace {
+
+const char kUsage[] =
+    "usage: iptvd [--config FILE] [--channels DIR] [--data DIR] [--listen ADDR:PORT]\n"
+    "             [--log-format text|json] [--log-level LEVEL] [--role edge|cloud|any]\n"
+    "             [--node NAME] [--worker PATH] [--no-watch]\n"
+    "\n"
+    "Runs every channel record in --channels (default: channels) as a supervised live pipeline,\n"
+    "packages HLS under --data (default: var) and serves it, the API and /metrics on --listen.\n"
+    "Flags override the config file (see docs/iptvd-config.md). SIGHUP reloads the channels;\n"
+    "SIGTERM stops after finishing open segments.\n";
+
+bool split_listen(const std::string &s, std::string &addr, int &port) {
+  auto c = s.rfind(':');
+  if (c == std::string::npos) return false;
+  addr = s.substr(0, c);
+  char *end = nullptr;
+  long p = std::strtol(s.c_str() + c + 1, &end, 10);
+  if (*end || p < 0 || p > 65535) return false;
+  port = (int)p;
+  return true;
+}
+
+// A fresh EdgeAuth key file (0600) for a first start with token_mode edgeauth and no key file.
+bool make_key_file(const std::string &path, std::string *error) {
+  std::random_device rd;
+  std::string hex;
+  char b[3];
+  for (int i = 0; i < 32; ++i) {
+    std::snprintf(b, sizeof b, "%02x", (unsigned)(rd() & 0xff));
+    hex += b;
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    *error = path + ": " + strerror(errno);
+    return false;
+  }
+  std::string line = "k1 " + hex + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == (ssize_t)line.size();
+  ::close(fd);
+  if (!ok) *error = path + ": short write";
+  return ok;
+}
+
+}  // namespace
+
+int run_iptvd(int argc, char **argv) {
+  std::string config_path, channels, data, listen, log_format, log_level, role, node, worker;
+  bool no_watch = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&](std::string &out) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "iptvd: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      out = argv[++i];
+    };
+    if (a == "--config")
+      val(config_path);
+    else if (a == "--channels")
+      val(channels);
+    else if (a == "--data")
+      val(data);
+    else if (a == "--listen")
+      val(listen);
+    else if (a == "--log-format")
+      val(log_format);
+    else if (a == "--log-level")
+      val(log_level);
+    else if (a == "--role")
+      val(role);
+    else if (a == "--node")
+      val(node);
+    else if (a == "--worker")
+      val(worker);
+    else if (a == "--no-watch")
+      no_watch = true;
+    else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "iptvd: unknown option '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  auto &L = log::Logger::global();
+  config::DaemonConfigResult cr;
+  if (!config_path.empty()) {
+    cr = config::load_daemon_config(config_path);
+  } else {
+    cr.config = config::default_daemon_config();
+    cr.config.listen_address = "127.0.0.1";  // no config file: a local demo, not a public server
+  }
+  if (!cr.ok()) {
+    for (const auto &e : cr.errors) L.error("", "config: " + e.str());
+    return 2;
+  }
+  config::DaemonConfig cfg = cr.config;
+  if (!channels.empty()) cfg.channels_dir = channels;
+  if (!data.empty()) cfg.data_dir = data;
+  if (!log_format.empty()) cfg.log_format = log_format;
+  if (!log_level.empty()) cfg.log_level = log_level;
+  if (!role.empty()) cfg.node_role = role;
+  if (!node.empty()) cfg.node_name = node;
+  if (!listen.empty() && !split_listen(listen, cfg.listen_address, cfg.listen_port)) {
+    std::fprintf(stderr, "iptvd: --listen wants ADDR:PORT, got '%s'\n", listen.c_str());
+    return 2;
+  }
+  auto fmt = log::parse_format(cfg.log_format);
+  auto lvl = log::parse_level(cfg.log_level);
+  if (!fmt || !lvl) {
+    std::fprintf(stderr, "iptvd: bad log format or level\n");
+    return 2;
+  }
+  L.configure(*fmt, *lvl);
+  for (const auto &s : cfg.secrets()) L.add_secret(s);
+
+  DaemonOptions o;
+  o.channels_dir = cfg.channels_dir;
+  o.data_dir = cfg.data_dir;
+  o.worker_path = worker;
+  o.origin.address = cfg.listen_address;
+  o.origin.port = cfg.listen_port;
+  o.public_url = cfg.public_base_url;
+  o.printed_token_ttl = std::max(cfg.token_ttl_seconds, 3600);
+  o.limits.memory_mb = (uint64_t)cfg.worker_memory_mb;
+  o.limits.cpu_seconds = (uint64_t)cfg.worker_cpu_seconds;
+  o.limits.cpu_quota_cores = cfg.worker_cpu_quota_percent / 100.0;
+  if (o.limits.cpu_quota_cores > 0 || o.limits.memory_mb) {
+    // A delegated cgroup v2 subtree (systemd Delegate=yes) is used when writable.
+    const char *cg = g_getenv("IPTVD_CGROUP");
+    if (cg && *cg) o.limits.cgroup_dir = cg;
+  }
+  o.backoff.initial_seconds = cfg.restart_backoff.initial_seconds;
+  o.backoff.max_seconds = cfg.restart_backoff.max_seconds;
+  o.backoff.jitter = cfg.restart_backoff.jitter;
+  o.backoff.stable_after_seconds = cfg.restart_reset_seconds;
+  o.heartbeat_ms = cfg.heartbeat_interval_ms;
+  o.heartbeat_timeout_seconds = cfg.heartbeat_timeout_ms / 1000.0;
+  o.watch_channels = !no_watch;
+  o.node = cfg.node_name;
+  o.role = cfg.node_role == "any" ? "" : cfg.node_role;
+
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (cfg.token_mode == "edgeauth" || cfg.token_mode == "securelink") {
+    std::string keys =
+        cfg.token_keys_file.empty() ? o.data_dir + "/token.keys" : cfg.token_keys_file;
+    std::string err;
+    if (!std::filesystem::exists(keys)) {
+      if (!make_key_file(keys, &err)) {
+        L.error("", "cannot create the token key file: " + err);
+        return 2;
+      }
+      L.info("", "created a token key file", {{"path", keys}});
+    }
+    if (cfg.token_mode == "edgeauth") {
+      o.origin.mode = TokenMode::kEdgeAuth;
+      if (!o.origin.keys.load_file(keys, &err)) {
+        L.error("", "token keys: " + err);
+        return 2;
+      }
+      if (const std::string *k = o.origin.keys.find(o.origin.keys.signing_kid())) L.add_secret(*k);
+    } else {
+      o.origin.mode = TokenMode::kSecureLink;
+      std::ifstream f(keys);
+      std::getline(f, o.origin.securelink_secret);
+      L.add_secret(o.origin.securelink_secret);
+    }
+  }
+
+  auto logfn = [&L](const std::string &level, const std::string &ch, const std::string &msg) {
+    log::Level l = level == "error"                        ? log::Level::kError
+                   : level == "warning" || level == "warn" ? log::Level::kWarn
+                   : level == "debug" || level == "worker" ? log::Level::kDebug
+                                                           : log::Level::kInfo;
+    if (level == "worker")
+      L.log(l, ch, msg, {{"source", "worker"}});
+    else
+      L.log(l, ch, msg);
+  };
+  std::unique_ptr<store::WebhookDeliverer> hooks;
+  o.retention_events_days = cfg.retention_events_days;
+  o.on_store_ready = [&](store::StateStore &st) {
+    hooks = std::make_unique<store::WebhookDeliverer>(st, cfg.webhooks, &L);
+    hooks->start();
+  };
+  Daemon d(o, logfn);
+  std::string err;
+  if (!d.start(&err)) {
+    if (hooks) hooks->stop();  // before the store it reads goes away with `d`
+    L.error("", "cannot start: " + err);
+    return 1;
+  }
+  control::ControlStore cstore(d.db());
+  ControlAdapter adapter(d);
+  adapter.set_webhook_figures([&hooks](control::MetricsSnapshot &m) {
+    if (!hooks) return;
+    m.webhook_outbox_depth = (uint64_t)hooks->outbox_depth();
+    m.webhook_delivery_failures = hooks->delivery_failures();
+    m.webhook_deliveries = hooks->delivery_attempts() - hooks->delivery_failures();
+  });
+  control::ApiConfig acfg;
+  acfg.sessions.ttl_seconds = cfg.token_ttl_seconds;
+  acfg.public_url = cfg.public_base_url;
+  acfg.audit_retention_days = cfg.retention_audit_days;
+  control::ApiServer api(
+      {&adapter, &adapter, &adapter, &adapter, &cstore, &d.origin(), &d.options().origin.keys},
+      acfg);
+  api.mount();
+  std::string admin_key = o.data_dir + "/admin.key";
+  if (control::bootstrap_admin_key(cstore, admin_key, &err))
+    L.info("", "created the first admin API key", {{"path", admin_key}});
+  else if (!err.empty())
+    L.warn("", "admin key: " + err);
+
+  std::string base = d.options().public_url;
+  std::printf("iptvd listening on %s (API %s/api/v1/channels, metrics %s/metrics)\n", base.c_str(),
+              base.c_str(), base.c_str());
+  for (const auto &rec : d.records()) {
+    if (rec.status != ChannelStatus::kActive) continue;
+    std::printf("  %-16s %s\n", rec.channel_id.c_str(),
+                d.playback_url(rec.channel_id, o.printed_token_ttl).c_str());
+  }
+  std::fflush(stdout);
+  int rc = d.run();
+  api.unmount();
+  if (hooks) hooks->stop();
+  L.info("", "stopped");
+  return rc;
+}
+
+}  // namespace iptv::daemon

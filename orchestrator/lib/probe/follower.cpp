@@ -1,0 +1,281 @@
+#include "probe/follower.h"
+
+#include <glib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "probe/http_client.h"
+#include "probe/segment_inspect.h"
+
+namespace iptv::probe {
+
+namespace {
+
+using hlsparse::Finding;
+using hlsparse::Playlist;
+using hlsparse::Segment;
+using hlsparse::Severity;
+
+std::string ms_text(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  return buf;
+}
+
+std::string http_why(const HttpResponse &r) {
+  return r.status ? "HTTP " + std::to_string(r.status) : r.error;
+}
+
+// Sleeps until `until_ms` (monotonic), in short steps.
+void sleep_until(int64_t until_ms) {
+  for (;;) {
+    int64_t left = until_ms - now_ms();
+    if (left <= 0) return;
+    g_usleep(static_cast<gulong>(std::min<int64_t>(left, 200)) * 1000);
+  }
+}
+
+// Where a player starts: live, `n` segments from the end; otherwise at the beginning.
+size_t start_index(const Playlist &pl, int n) {
+  if (!pl.live() || pl.segments.size() <= static_cast<size_t>(n)) return 0;
+  return pl.segments.size() - static_cast<size_t>(n);
+}
+
+}  // namespace
+
+void Follower::add_parse_findings(std::vector<Finding> &fs, const std::string &rendition) {
+  for (auto &f : fs) {
+    f.rendition = rendition;
+    checker_.add(std::move(f));
+  }
+  fs.clear();
+}
+
+void Follower::measure_startup(const std::string &media_url, int64_t t0_ms, double multivariant_ms,
+                               FollowResult &res) {
+  HttpClient http(opts_.timeout_s);
+  HttpResponse m = http.get(media_url);
+  if (!m.ok()) {
+    res.startup_detail = "no start: media playlist " + http_why(m);
+    return;
+  }
+  std::vector<Finding> ignored;
+  Playlist pl = hlsparse::parse(m.body, media_url, ignored);
+  if (pl.segments.empty()) {
+    res.startup_detail = "no start: the media playlist lists no segment";
+    return;
+  }
+  const Segment &s = pl.segments[start_index(pl, opts_.start_segments)];
+  std::string seg_url = resolve_url(m.final_url.empty() ? media_url : m.final_url, s.uri);
+  HttpResponse seg = http.get(seg_url);
+  if (!seg.ok()) {
+    res.startup_detail = "no start: " + seg_url + " " + http_why(seg);
+    return;
+  }
+  std::string init;
+  if (!s.map_uri.empty()) {
+    std::string map_url = resolve_url(seg_url, s.map_uri);
+    HttpResponse ir = http.get(map_url);
+    if (!ir.ok()) {
+      res.startup_detail = "no start: EXT-X-MAP " + map_url + " " + http_why(ir);
+      return;
+    }
+    init = std::move(ir.body);
+  }
+  std::string error;
+  double dec = decode_first_frame_ms(init + seg.body, error);
+  if (dec < 0) {
+    res.startup_detail = "no start: " + seg_url + ": " + error;
+    return;
+  }
+  res.startup_ms = static_cast<double>(now_ms() - t0_ms);
+  res.startup_detail =
+      (multivariant_ms >= 0 ? "multivariant " + ms_text(multivariant_ms) + ", " : std::string()) +
+      "media playlist " + ms_text(m.elapsed_ms) + ", segment " + ms_text(seg.elapsed_ms) + " (" +
+      std::to_string(seg.body.size()) + " bytes), first frame decoded " + ms_text(dec);
+}
+
+void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, int64_t deadline_ms) {
+  HttpClient http(opts_.timeout_s);
+  Segment s;
+  std::string seg_url;
+  // After the deadline, what is still queued gets a grace period; on a machine too slow to
+  // inspect at the stream's pace the rest is left (and said so) rather than running on and on.
+  int64_t give_up_ms = deadline_ms + static_cast<int64_t>(std::max(10.0, opts_.duration_s) * 1000);
+  int skipped = 0;
+  std::map<std::string, std::string> init_segments;  // EXT-X-MAP URL -> bytes
+  while (queue.pop(s, seg_url)) {
+    if (now_ms() > give_up_ms) {
+      ++skipped;
+      continue;
+    }
+    hlsparse::SegmentProbe p;
+    HttpResponse sr = http.get(seg_url);
+    p.http_status = sr.status;
+    p.error = sr.error;
+    p.fetched = sr.ok();
+    p.bytes = sr.body.size();
+    if (p.fetched && opts_.inspect) {
+      p.error.clear();
+      if (s.map_uri.empty()) {
+        inspect_segment(sr.body, p);
+      } else {
+        // fMP4: the media segment is readable only after its initialization section.
+        std::string map_url = resolve_url(seg_url, s.map_uri);
+        auto it = init_segments.find(map_url);
+        if (it == init_segments.end()) {
+          HttpResponse ir = http.get(map_url);
+          if (ir.ok())
+            it = init_segments.emplace(map_url, std::move(ir.body)).first;
+          else
+            p.error = "EXT-X-MAP " + map_url + ": " + http_why(ir);
+        }
+        if (it != init_segments.end()) inspect_segment(it->second + sr.body, p);
+      }
+    }
+    // Download-only mode (--no-inspect): inspected stays false with no error, so the segment
+    // counts as fetched and the content rules are skipped.
+    std::lock_guard<std::mutex> lock(mutex_);
+    checker_.on_segment(r.name, s, seg_url, r.url, p);
+  }
+  if (skipped) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    checker_.add(Severity::kWarning, "segments-not-inspected", r.url, 0, r.name,
+                 std::to_string(skipped) +
+                     " new segment(s) left uninspected: inspection fell behind the stream");
+  }
+}
+
+void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
+  HttpClient http(opts_.timeout_s);
+  bool first = true;
+  // Segments are downloaded and inspected on their own thread, so a slow inspection never
+  // delays the reloads (a player, too, downloads while it keeps reloading).
+  SegmentQueue queue;
+  std::thread inspector([this, &r, &queue, deadline_ms] { inspect(r, queue, deadline_ms); });
+  while (true) {
+    int64_t load_ms = now_ms();
+    HttpResponse resp = http.get(r.url);
+    double wait_s = 1;
+    if (!resp.ok()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      checker_.on_media_playlist_failed(r.name, r.url, "media playlist: " + http_why(resp));
+    } else {
+      std::string base = resp.final_url.empty() ? r.url : resp.final_url;
+      std::vector<Finding> fs;
+      Playlist pl = hlsparse::parse(resp.body, r.url, fs);
+      std::vector<Segment> fresh;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        add_parse_findings(fs, r.name);
+        if (pl.multivariant) {
+          checker_.add(Severity::kError, "playlist-mixed", r.url, 0, r.name,
+                       "a multivariant playlist where a media playlist was expected");
+        }
+        fresh = checker_.on_media_playlist(r.name, pl, resp.body, load_ms);
+        ++loaded_;
+      }
+      if (first) {
+        // A player joining a live stream starts a few segments from the end.
+        size_t from = start_index(pl, opts_.start_segments);
+        uint64_t from_seq = from < pl.segments.size() ? pl.segments[from].sequence : 0;
+        fresh.erase(std::remove_if(fresh.begin(), fresh.end(),
+                                   [&](const Segment &s) { return s.sequence < from_seq; }),
+                    fresh.end());
+        if (!pl.live()) {
+          // A finished playlist: as much as a viewer would watch in the probe's duration.
+          double total = 0;
+          size_t keep = 0;
+          while (keep < fresh.size() && total < opts_.duration_s) total += fresh[keep++].duration;
+          fresh.resize(std::max<size_t>(keep, std::min<size_t>(fresh.size(), 1)));
+        }
+      }
+      first = false;
+      for (const auto &s : fresh) {
+        if (s.gap) continue;  // EXT-X-GAP: the server says it is not there
+        queue.push(s, resolve_url(base, s.uri));
+      }
+      if (!pl.live()) break;  // ENDLIST or VOD: nothing more will come
+      double target = pl.target_duration.value_or(1);
+      if (target <= 0) target = 1;
+      bool changed = !fresh.empty();
+      // RFC 8216 6.3.4: reload after the target duration; after an unchanged reload, half.
+      wait_s = changed ? target : target / 2;
+    }
+    int64_t next = load_ms + static_cast<int64_t>(wait_s * 1000);
+    if (next >= deadline_ms) break;
+    sleep_until(next);
+  }
+  queue.close();
+  inspector.join();
+}
+
+FollowResult Follower::run() {
+  FollowResult res;
+  int64_t t0 = now_ms();
+  HttpClient http(opts_.timeout_s);
+  HttpResponse top = http.get(url_);
+  if (!top.ok()) {
+    res.fatal = "GET " + url_ + ": " + http_why(top);
+    return res;
+  }
+  std::string base = top.final_url.empty() ? url_ : top.final_url;
+  std::vector<Finding> fs;
+  Playlist pl = hlsparse::parse(top.body, url_, fs);
+  bool hls = pl.has_header || !pl.variants.empty() || !pl.segments.empty();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    add_parse_findings(fs, "");
+  }
+  if (!hls) {
+    res.fatal = url_ + " is not an HLS playlist";
+    return res;
+  }
+  std::vector<hlsparse::RenditionInfo> renditions;
+  if (pl.multivariant) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    renditions = checker_.on_multivariant(pl);
+    for (auto &r : renditions) {
+      r.url = resolve_url(base, r.url);
+      checker_.add_rendition(r);
+    }
+    if (renditions.empty()) {
+      res.fatal = url_ + " lists no variant";
+      return res;
+    }
+    measure_startup(renditions.front().url, t0, top.elapsed_ms, res);
+  } else {
+    hlsparse::RenditionInfo r;
+    r.name = "main";
+    r.url = url_;
+    // A media playlist alone says nothing about its codecs: audio is checked when present.
+    std::lock_guard<std::mutex> lock(mutex_);
+    checker_.add_rendition(r);
+    renditions.push_back(r);
+  }
+  if (!pl.multivariant) {
+    // The startup of a media playlist URL: the media playlist is the first request.
+    measure_startup(url_, t0, -1, res);
+  }
+  int64_t start = now_ms();
+  int64_t deadline = start + static_cast<int64_t>(opts_.duration_s * 1000);
+  std::vector<std::thread> threads;
+  for (const auto &r : renditions)
+    threads.emplace_back([this, r, deadline] { follow(r, deadline); });
+  for (auto &t : threads) t.join();
+  res.followed_s = (now_ms() - start) / 1000.0;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (loaded_ == 0) {
+    res.fatal = "no media playlist could be loaded";
+    return res;
+  }
+  res.probed = true;
+  return res;
+}
+
+}  // namespace iptv::probe

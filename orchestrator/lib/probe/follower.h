@@ -1,0 +1,92 @@
+// The follower of iptvctl probe: fetches a multivariant (or media) playlist and follows every
+// rendition as a live player would for a while: reloads each media playlist at the RFC 8216 pace
+// (the target duration after a change, half of it when unchanged), downloads every new segment
+// and has it inspected (segment_inspect.h). Everything seen goes to a hlsparse::Checker.
+//
+// Threads: per rendition, one reloading the playlist and one downloading and inspecting its new
+// segments, each with its own HttpClient; the Checker is shared under mutex_.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "hlsparse/checker.h"
+
+namespace iptv::probe {
+
+struct FollowOptions {
+  double duration_s = 20;  // how long to follow a live stream
+  int timeout_s = 10;      // per HTTP request
+  int start_segments = 3;  // a live start this many segments from the end (RFC 8216 6.3.3)
+  bool inspect = true;     // inspect segment content with ffprobe/ffmpeg
+};
+
+struct FollowResult {
+  bool probed = false;  // false: nothing could be probed (the first fetch failed, not HLS, ...)
+  std::string fatal;
+  std::optional<double> startup_ms;
+  std::string startup_detail;
+  double followed_s = 0;
+};
+
+// Segments waiting to be downloaded and inspected, one queue per rendition.
+class SegmentQueue {
+ public:
+  void push(const hlsparse::Segment &s, const std::string &url) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      items_.emplace_back(s, url);
+    }
+    cv_.notify_one();
+  }
+  void close() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closed_ = true;
+    }
+    cv_.notify_one();
+  }
+  // False once closed and empty: what was queued before close() is still handed out.
+  bool pop(hlsparse::Segment &s, std::string &url) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [this] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return false;
+    s = std::move(items_.front().first);
+    url = std::move(items_.front().second);
+    items_.pop_front();
+    return true;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::pair<hlsparse::Segment, std::string>> items_;
+  bool closed_ = false;
+};
+
+class Follower {
+ public:
+  Follower(std::string url, FollowOptions options, hlsparse::Checker &checker)
+      : url_(std::move(url)), opts_(options), checker_(checker) {}
+
+  FollowResult run();
+
+ private:
+  void follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms);
+  void inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, int64_t deadline_ms);
+  void measure_startup(const std::string &media_url, int64_t t0_ms, double multivariant_ms,
+                       FollowResult &res);
+  void add_parse_findings(std::vector<hlsparse::Finding> &fs, const std::string &rendition);
+
+  std::string url_;
+  FollowOptions opts_;
+  hlsparse::Checker &checker_;
+  std::mutex mutex_;  // guards checker_ and loaded_
+  int loaded_ = 0;    // media playlists loaded at least once
+};
+
+}  // namespace iptv::probe

@@ -1,0 +1,409 @@
+#include "worker/source.h"
+
+#include <gst/app/app.h>
+
+#include <map>
+
+namespace iptv::worker {
+
+namespace {
+
+GstElement *make(const char *factory, const char *name = nullptr) {
+  return gst_element_factory_make(factory, name);
+}
+
+// "test://smpte?tone=440" -> {"smpte", {{"tone","440"}}}
+std::pair<std::string, std::map<std::string, std::string>> split_test_uri(const std::string &uri) {
+  std::string rest = uri.substr(uri.find("://") + 3);
+  std::string path = rest.substr(0, rest.find('?'));
+  while (!path.empty() && path.front() == '/') path.erase(0, 1);
+  std::map<std::string, std::string> q;
+  auto qpos = rest.find('?');
+  if (qpos != std::string::npos) {
+    std::string query = rest.substr(qpos + 1);
+    size_t start = 0;
+    while (start <= query.size()) {
+      size_t amp = query.find('&', start);
+      std::string kv =
+          query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+      auto eq = kv.find('=');
+      if (!kv.empty()) q[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+      if (amp == std::string::npos) break;
+      start = amp + 1;
+    }
+  }
+  return {path, q};
+}
+
+bool set_enum_by_nick(GObject *obj, const char *prop, const std::string &nick) {
+  GParamSpec *ps = g_object_class_find_property(G_OBJECT_GET_CLASS(obj), prop);
+  if (!ps || !G_IS_PARAM_SPEC_ENUM(ps)) return false;
+  GEnumClass *ec = G_PARAM_SPEC_ENUM(ps)->enum_class;
+  GEnumValue *v = g_enum_get_value_by_nick(ec, nick.c_str());
+  if (!v) return false;
+  g_object_set(obj, prop, v->value, nullptr);
+  return true;
+}
+
+bool has_property(GstElement *e, const char *prop) {
+  return g_object_class_find_property(G_OBJECT_GET_CLASS(e), prop) != nullptr;
+}
+
+}  // namespace
+
+GstCaps *raw_video_caps(const WorkerSpec &s) {
+  return gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
+                             s.width, "height", G_TYPE_INT, s.height, "framerate",
+                             GST_TYPE_FRACTION, s.fps, 1, "pixel-aspect-ratio", GST_TYPE_FRACTION,
+                             1, 1, nullptr);
+}
+
+GstCaps *raw_audio_caps(const WorkerSpec &s) {
+  return gst_caps_new_simple("audio/x-raw", "format", G_TYPE_STRING, "S16LE", "rate", G_TYPE_INT,
+                             s.audio_rate, "channels", G_TYPE_INT, s.audio_channels, "layout",
+                             G_TYPE_STRING, "interleaved", nullptr);
+}
+
+SourcePipeline::SourcePipeline(const WorkerSpec &spec, const SourceEntry &entry, bool encoded,
+                               bool slate, SourceCallbacks cb)
+    : spec_(spec), entry_(entry), encoded_(encoded), slate_(slate), cb_(std::move(cb)) {
+  g_mutex_init(&pad_lock_);
+  if (slate_) {
+    entry_.role = "slate";
+    entry_.kind = "test";
+    entry_.uri = "test://slate";
+  }
+}
+
+SourcePipeline::~SourcePipeline() {
+  stop();
+  g_mutex_clear(&pad_lock_);
+}
+
+// queue ! convert/parse ! capsfilter ! iptvgapprobe ! appsink, in a bin with a ghost "sink" pad.
+GstElement *SourcePipeline::make_tail(StreamKind kind) {
+  bool video = kind == StreamKind::kVideo;
+  GstElement *bin = gst_bin_new(video ? "tail-video" : "tail-audio");
+  std::vector<GstElement *> chain;
+  GstElement *queue = make("queue");
+  g_object_set(queue, "max-size-time", (guint64)2 * GST_SECOND, "max-size-bytes", 0u,
+               "max-size-buffers", 0u, nullptr);
+  chain.push_back(queue);
+  GstCaps *caps = nullptr;
+  if (!encoded_ && video) {
+    GstElement *scale = make("videoscale");
+    g_object_set(scale, "add-borders", TRUE, nullptr);
+    chain.push_back(make("videoconvert"));
+    chain.push_back(scale);
+    chain.push_back(make("videorate"));
+    caps = raw_video_caps(spec_);
+  } else if (!encoded_) {
+    chain.push_back(make("audioconvert"));
+    chain.push_back(make("audioresample"));
+    caps = raw_audio_caps(spec_);
+  } else if (video) {
+    GstElement *parse = make("h264parse");
+    g_object_set(parse, "config-interval", -1, nullptr);
+    chain.push_back(parse);
+    caps = gst_caps_from_string("video/x-h264, stream-format=byte-stream, alignment=au");
+  } else {
+    chain.push_back(make("aacparse"));
+    caps = gst_caps_from_string("audio/mpeg, mpegversion=4, stream-format=adts");
+  }
+  GstElement *filter = make("capsfilter");
+  g_object_set(filter, "caps", caps, nullptr);
+  gst_caps_unref(caps);
+  chain.push_back(filter);
+  if (!slate_) {
+    GstElement *probe = make("iptvgapprobe", video ? "probe-video" : "probe-audio");
+    if (probe) {
+      const auto &q = spec_.quality;
+      g_object_set(probe, "gap-threshold", spec_.failover.primary_loss_seconds,
+                   "keyframe-gap-threshold", q.keyframe_gap_seconds, "silence-threshold-db",
+                   q.silence_threshold_db, "silence-seconds", q.silence_seconds, "black-threshold",
+                   q.black_threshold, "black-seconds", q.black_seconds, "freeze-seconds",
+                   q.freeze_seconds, nullptr);
+      chain.push_back(probe);
+    }
+  }
+  GstElement *sink = make("appsink", video ? "video" : "audio");
+  // Inputs that are not live by nature (files, HLS pulls) are paced to real time here.
+  bool pace = entry_.kind == "file" || entry_.kind == "hls";
+  g_object_set(sink, "emit-signals", TRUE, "sync", pace, "max-buffers", 0u, "drop", FALSE, "async",
+               FALSE, nullptr);
+  g_signal_connect(sink, "new-sample", G_CALLBACK(new_sample_cb), this);
+  chain.push_back(sink);
+  for (GstElement *e : chain) {
+    if (!e) {
+      gst_object_unref(bin);
+      return nullptr;
+    }
+    gst_bin_add(GST_BIN(bin), e);
+  }
+  for (size_t i = 0; i + 1 < chain.size(); ++i)
+    if (!gst_element_link(chain[i], chain[i + 1])) {
+      gst_object_unref(bin);
+      return nullptr;
+    }
+  GstPad *target = gst_element_get_static_pad(queue, "sink");
+  gst_element_add_pad(bin, gst_ghost_pad_new("sink", target));
+  gst_object_unref(target);
+  return bin;
+}
+
+GstFlowReturn SourcePipeline::new_sample_cb(GstElement *sink, gpointer data) {
+  auto *self = static_cast<SourcePipeline *>(data);
+  GstSample *sample = gst_app_sink_pull_sample(GST_APP_SINK(sink));
+  if (!sample) return GST_FLOW_EOS;
+  bool video = g_str_equal(GST_OBJECT_NAME(sink), "video");
+  self->cb_.on_sample(video ? StreamKind::kVideo : StreamKind::kAudio, sample);
+  gst_sample_unref(sample);
+  return GST_FLOW_OK;
+}
+
+void SourcePipeline::pad_added_cb(GstElement *, GstPad *pad, gpointer data) {
+  static_cast<SourcePipeline *>(data)->on_pad_added(pad);
+}
+
+// A decoded (or parsed) stream appeared: link the first video and the first audio to tails.
+void SourcePipeline::on_pad_added(GstPad *pad) {
+  GstCaps *caps = gst_pad_get_current_caps(pad);
+  if (!caps) caps = gst_pad_query_caps(pad, nullptr);
+  if (!caps || gst_caps_is_empty(caps)) {
+    if (caps) gst_caps_unref(caps);
+    return;
+  }
+  std::string name = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+  gst_caps_unref(caps);
+  bool video = name.rfind("video/", 0) == 0, audio = name.rfind("audio/", 0) == 0;
+  g_mutex_lock(&pad_lock_);
+  bool take = (video && !have_video_) || (audio && !have_audio_);
+  if (take) (video ? have_video_ : have_audio_) = true;
+  g_mutex_unlock(&pad_lock_);
+  if (!take) return;
+  GstElement *tail = make_tail(video ? StreamKind::kVideo : StreamKind::kAudio);
+  if (!tail) return;
+  gst_bin_add(GST_BIN(pipeline_), tail);
+  gst_element_sync_state_with_parent(tail);
+  GstPad *sink = gst_element_get_static_pad(tail, "sink");
+  gst_pad_link(pad, sink);
+  gst_object_unref(sink);
+}
+
+// A demuxer's elementary stream: a decodebin (raw) or a decodebin that stops at parsed
+// H.264/AAC (passthrough), whose output goes to a tail.
+static void demux_pad_added(GstElement *demux, GstPad *pad, gpointer data) {
+  auto *self = static_cast<SourcePipeline *>(data);
+  GstCaps *caps = gst_pad_get_current_caps(pad);
+  if (!caps) caps = gst_pad_query_caps(pad, nullptr);
+  std::string name = caps && !gst_caps_is_empty(caps)
+                         ? gst_structure_get_name(gst_caps_get_structure(caps, 0))
+                         : "";
+  if (caps) gst_caps_unref(caps);
+  if (name.rfind("video/", 0) != 0 && name.rfind("audio/", 0) != 0) return;
+  GstElement *dec = gst_element_factory_make("decodebin", nullptr);
+  GstCaps *stop = static_cast<GstCaps *>(g_object_get_data(G_OBJECT(demux), "stop-caps"));
+  if (stop) g_object_set(dec, "caps", stop, nullptr);
+  g_signal_connect(dec, "pad-added", G_CALLBACK(+[](GstElement *e, GstPad *p, gpointer d) {
+                     static_cast<SourcePipeline *>(d)->pad_added_public(e, p);
+                   }),
+                   self);
+  GstObject *parent = gst_element_get_parent(demux);
+  gst_bin_add(GST_BIN(parent), dec);
+  gst_object_unref(parent);
+  gst_element_sync_state_with_parent(dec);
+  GstPad *sink = gst_element_get_static_pad(dec, "sink");
+  gst_pad_link(pad, sink);
+  gst_object_unref(sink);
+}
+
+bool SourcePipeline::build(std::string &error) {
+  std::string pname = "src-" + entry_.role;
+  pipeline_ = gst_pipeline_new(pname.c_str());
+  GstClock *clock = gst_system_clock_obtain();
+  gst_pipeline_use_clock(GST_PIPELINE(pipeline_), clock);
+  gst_object_unref(clock);
+  GstBin *bin = GST_BIN(pipeline_);
+  auto fail = [&](const std::string &why) {
+    error = entry_.role + " (" + entry_.uri + "): " + why;
+    return false;
+  };
+  GstCaps *stop_caps =
+      encoded_ ? gst_caps_from_string("video/x-h264; audio/mpeg") : nullptr;  // passthrough
+
+  if (entry_.kind == "test") {
+    auto [path, query] = split_test_uri(entry_.uri);
+    GstElement *vsrc = make("videotestsrc"), *asrc = make("audiotestsrc");
+    GstElement *vcaps = make("capsfilter");
+    if (!vsrc || !asrc || !vcaps) return fail("videotestsrc/audiotestsrc missing");
+    g_object_set(vsrc, "is-live", TRUE, nullptr);
+    g_object_set(asrc, "is-live", TRUE, "samplesperbuffer", spec_.audio_rate / 50, nullptr);
+    std::vector<GstElement *> vchain = {vsrc, vcaps};
+    if (slate_) {
+      set_enum_by_nick(G_OBJECT(vsrc), "pattern", "solid-color");
+      g_object_set(vsrc, "foreground-color", 0xff202040u, nullptr);
+      set_enum_by_nick(G_OBJECT(asrc), "wave", "silence");
+      GstElement *text = make("textoverlay");
+      if (text) {
+        std::string font = "Sans Bold " + std::to_string(std::max(8, spec_.height / 12));
+        g_object_set(text, "text", "No signal", "font-desc", font.c_str(), nullptr);
+        set_enum_by_nick(G_OBJECT(text), "valignment", "center");
+        set_enum_by_nick(G_OBJECT(text), "halignment", "center");
+        vchain.push_back(text);
+      }
+    } else {
+      std::string pattern = path.empty() ? "smpte" : path;
+      if (!set_enum_by_nick(G_OBJECT(vsrc), "pattern", pattern))
+        return fail("unknown test pattern '" + pattern + "'");
+      // Moving content: the ball moves by itself, other patterns scroll.
+      static const std::vector<std::string> still = {"ball", "snow",  "black", "white",
+                                                     "red",  "green", "blue",  "solid-color"};
+      if (std::find(still.begin(), still.end(), pattern) == still.end())
+        g_object_set(vsrc, "horizontal-speed", 2, nullptr);
+      double tone = query.count("tone") ? g_ascii_strtod(query["tone"].c_str(), nullptr) : 440.0;
+      if (tone <= 0)
+        set_enum_by_nick(G_OBJECT(asrc), "wave", "silence");
+      else
+        g_object_set(asrc, "freq", tone, "volume", 0.3, nullptr);
+    }
+    GstCaps *c = raw_video_caps(spec_);
+    g_object_set(vcaps, "caps", c, nullptr);
+    gst_caps_unref(c);
+    std::vector<GstElement *> achain = {asrc};
+    if (encoded_) {
+      GstElement *enc = make("x264enc");
+      if (!enc) return fail("x264enc missing");
+      gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "ultrafast");
+      gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
+      g_object_set(enc, "key-int-max", (guint)(spec_.fps * spec_.keyframe_seconds), "bitrate", 800u,
+                   nullptr);
+      vchain.push_back(make("videoconvert"));
+      vchain.push_back(enc);
+      GstElement *aenc = make("avenc_aac");
+      if (!aenc) aenc = make("voaacenc");
+      if (!aenc) return fail("no AAC encoder");
+      achain.push_back(make("audioconvert"));
+      achain.push_back(make("audioresample"));
+      achain.push_back(aenc);
+    }
+    GstElement *vt = make_tail(StreamKind::kVideo), *at = make_tail(StreamKind::kAudio);
+    if (!vt || !at) return fail("cannot build the tails");
+    vchain.push_back(vt);
+    achain.push_back(at);
+    for (auto *chain : {&vchain, &achain}) {
+      for (GstElement *e : *chain) gst_bin_add(bin, e);
+      for (size_t i = 0; i + 1 < chain->size(); ++i)
+        if (!gst_element_link((*chain)[i], (*chain)[i + 1])) return fail("cannot link test source");
+    }
+    have_video_ = have_audio_ = true;
+    return true;
+  }
+
+  if (entry_.kind == "udp" || entry_.kind == "srt" || entry_.kind == "rtmp") {
+    GstElement *src = nullptr, *demux = nullptr;
+    if (entry_.kind == "udp") {
+      src = make("udpsrc");
+      if (!src) return fail("udpsrc missing");
+      g_object_set(src, "uri", entry_.uri.c_str(), "buffer-size", 4 * 1024 * 1024, nullptr);
+      if (!entry_.interface.empty())
+        g_object_set(src, "multicast-iface", entry_.interface.c_str(), nullptr);
+      GstCaps *c = gst_caps_from_string("video/mpegts, systemstream=(boolean)true, packetsize=188");
+      g_object_set(src, "caps", c, nullptr);
+      gst_caps_unref(c);
+    } else if (entry_.kind == "srt") {
+      src = make("srtsrc");
+      if (!src) return fail("srtsrc missing");
+      g_object_set(src, "uri", entry_.uri.c_str(), "latency", entry_.latency_ms, nullptr);
+    } else {
+      src = make("rtmp2src");
+      if (!src) src = make("rtmpsrc");
+      if (!src) return fail("rtmp2src/rtmpsrc missing");
+      g_object_set(src, "location", entry_.uri.c_str(), nullptr);
+    }
+    if (entry_.kind == "rtmp") {
+      demux = make("flvdemux");
+    } else {
+      demux = make("tsdemux");
+      if (demux && entry_.program > 0)
+        g_object_set(demux, "program-number", entry_.program, nullptr);
+    }
+    GstElement *queue = make("queue");
+    if (!demux || !queue) return fail("demuxer missing");
+    g_object_set(queue, "max-size-time", (guint64)2 * GST_SECOND, "max-size-bytes", 0u,
+                 "max-size-buffers", 0u, nullptr);
+    if (stop_caps)
+      g_object_set_data_full(G_OBJECT(demux), "stop-caps", gst_caps_ref(stop_caps),
+                             (GDestroyNotify)gst_caps_unref);
+    gst_bin_add_many(bin, src, queue, demux, nullptr);
+    if (!gst_element_link_many(src, queue, demux, nullptr)) return fail("cannot link the input");
+    g_signal_connect(demux, "pad-added", G_CALLBACK(demux_pad_added), this);
+    if (stop_caps) gst_caps_unref(stop_caps);
+    return true;
+  }
+
+  // file://, rtsp://, http(s)://...m3u8: uridecodebin3 finds the demuxers and decoders.
+  GstElement *dec = make("uridecodebin3");
+  if (!dec) return fail("uridecodebin3 missing");
+  g_object_set(dec, "uri", entry_.uri.c_str(), nullptr);
+  if (stop_caps) {
+    g_object_set(dec, "caps", stop_caps, nullptr);
+    gst_caps_unref(stop_caps);
+  }
+  if (entry_.kind == "rtsp")
+    g_signal_connect(dec, "source-setup",
+                     G_CALLBACK(+[](GstElement *, GstElement *src, gpointer d) {
+                       auto *self = static_cast<SourcePipeline *>(d);
+                       if (has_property(src, "latency"))
+                         g_object_set(src, "latency", (guint)self->entry().latency_ms, nullptr);
+                     }),
+                     this);
+  gst_bin_add(bin, dec);
+  g_signal_connect(dec, "pad-added", G_CALLBACK(pad_added_cb), this);
+  return true;
+}
+
+void SourcePipeline::pad_added_public(GstElement *e, GstPad *pad) {
+  pad_added_cb(e, pad, this);
+}
+
+gboolean SourcePipeline::bus_cb(GstBus *, GstMessage *msg, gpointer data) {
+  auto *self = static_cast<SourcePipeline *>(data);
+  if (self->cb_.on_message) self->cb_.on_message(msg);
+  return TRUE;
+}
+
+bool SourcePipeline::start(std::string &error) {
+  stop();
+  have_video_ = have_audio_ = false;
+  if (!build(error)) {
+    if (pipeline_) gst_object_unref(pipeline_);
+    pipeline_ = nullptr;
+    return false;
+  }
+  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_));
+  bus_watch_ = gst_bus_add_watch(bus, bus_cb, this);
+  gst_object_unref(bus);
+  if (gst_element_set_state(pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    error = entry_.role + " (" + entry_.uri + "): cannot start";
+    stop();
+    return false;
+  }
+  return true;
+}
+
+bool SourcePipeline::loop_to_start() {
+  if (!pipeline_) return false;
+  return gst_element_seek_simple(pipeline_, GST_FORMAT_TIME,
+                                 (GstSeekFlags)(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
+}
+
+void SourcePipeline::stop() {
+  if (!pipeline_) return;
+  if (bus_watch_) g_source_remove(bus_watch_);
+  bus_watch_ = 0;
+  gst_element_set_state(pipeline_, GST_STATE_NULL);
+  gst_object_unref(pipeline_);
+  pipeline_ = nullptr;
+}
+
+}  // namespace iptv::worker

@@ -1,0 +1,72 @@
+// One input of a channel as its own GstPipeline, ending in two appsinks ("video", "audio"):
+// decoded to the worker's raw format (transcode), or parsed H.264 byte-stream + ADTS AAC
+// (passthrough). Each elementary stream passes an iptvgapprobe before its appsink.
+//
+// Keeping every input in its own pipeline is what lets failover swap inputs while the encoders
+// and the HLS sink keep running: an input can fail, be torn down and rebuilt without touching
+// the output pipeline (see docs/worker.md).
+#pragma once
+
+#include <gst/gst.h>
+
+#include <functional>
+#include <string>
+
+#include "worker/spec.h"
+
+namespace iptv::worker {
+
+enum class StreamKind { kVideo, kAudio };
+
+struct SourceCallbacks {
+  // From a streaming thread: one sample of `kind`.
+  std::function<void(StreamKind, GstSample *)> on_sample;
+  // From the main context: bus messages of this input (errors, EOS, probe messages).
+  std::function<void(GstMessage *)> on_message;
+};
+
+class SourcePipeline {
+ public:
+  // `encoded`: passthrough output (H.264/AAC) instead of raw. `slate`: the generated
+  // "No signal" picture with silence (`entry` is ignored).
+  SourcePipeline(const WorkerSpec &spec, const SourceEntry &entry, bool encoded, bool slate,
+                 SourceCallbacks cb);
+  ~SourcePipeline();
+  SourcePipeline(const SourcePipeline &) = delete;
+  SourcePipeline &operator=(const SourcePipeline &) = delete;
+
+  // Builds and starts the pipeline. Returns false with `error` set when it cannot be built.
+  bool start(std::string &error);
+  void stop();
+  bool running() const { return pipeline_ != nullptr; }
+  // file:// inputs loop: called on EOS, seeks back to the start.
+  bool loop_to_start();
+  bool loops() const { return entry_.kind == "file"; }
+  const SourceEntry &entry() const { return entry_; }
+  // pad-added of a per-stream decodebin (called from streaming threads).
+  void pad_added_public(GstElement *element, GstPad *pad);
+
+ private:
+  bool build(std::string &error);
+  GstElement *make_tail(StreamKind kind);
+  void on_pad_added(GstPad *pad);
+  static void pad_added_cb(GstElement *, GstPad *pad, gpointer self);
+  static GstFlowReturn new_sample_cb(GstElement *sink, gpointer self);
+  static gboolean bus_cb(GstBus *, GstMessage *msg, gpointer self);
+
+  const WorkerSpec &spec_;
+  SourceEntry entry_;
+  bool encoded_;
+  bool slate_;
+  SourceCallbacks cb_;
+  GstElement *pipeline_ = nullptr;
+  guint bus_watch_ = 0;
+  bool have_video_ = false, have_audio_ = false;  // tails linked (streaming threads: pad-added)
+  GMutex pad_lock_;
+};
+
+// The GstCaps of the worker's raw video and audio (transcode).
+GstCaps *raw_video_caps(const WorkerSpec &spec);
+GstCaps *raw_audio_caps(const WorkerSpec &spec);
+
+}  // namespace iptv::worker

@@ -1,0 +1,31 @@
+// Status lines of iptvd-worker: one JSON object per line on the status fd. Thread-safe.
+// GStreamer-free.
+#pragma once
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+namespace iptv::worker {
+
+class StatusWriter {
+ public:
+  explicit StatusWriter(int fd) : fd_(fd) {}
+  // Writes `j` as one line. Returns false when the fd is gone (the daemon died).
+  bool write(const nlohmann::json &j);
+
+ private:
+  std::mutex lock_;
+  int fd_;
+};
+
+// One stdin command line, parsed. `cmd` is empty and `error` says why when the line is not a
+// command.
+struct Command {
+  std::string cmd;   // failover | return | rendition | stop
+  std::string name;  // rendition name
+  bool enabled = true;
+  std::string error;
+};
+Command parse_command(const std::string &line);
+
+}  // namespace iptv::worker

@@ -1,0 +1,934 @@
+#include "worker/worker.h"
+
+#include <glib-unix.h>
+#include <gst/app/app.h>
+#include <gst/video/video.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "worker/edge.h"
+
+namespace iptv::worker {
+
+namespace {
+
+constexpr GstClockTime kFillLag = 300 * GST_MSECOND;  // transcode: fill when this late
+constexpr GstClockTime kReanchor = GST_SECOND;        // re-map a feed this far off the clock
+constexpr GstClockTime kFreezeHold = GST_SECOND;      // repeat the last frame this long
+constexpr guint kSilenceSamples = 1024;
+
+gint64 mono_ms() {
+  return g_get_monotonic_time() / 1000;
+}
+
+const char *feed_name(int feed) {
+  return feed == 0 ? "primary" : feed == 1 ? "backup" : "slate";
+}
+
+GstClockTime running_time_of(GstSample *sample, GstClockTime ts) {
+  const GstSegment *seg = gst_sample_get_segment(sample);
+  if (!GST_CLOCK_TIME_IS_VALID(ts)) return GST_CLOCK_TIME_NONE;
+  if (!seg || seg->format != GST_FORMAT_TIME) return ts;
+  return gst_segment_to_running_time(seg, GST_FORMAT_TIME, ts);
+}
+
+GstElement *make(const char *factory, const char *name = nullptr) {
+  return gst_element_factory_make(factory, name);
+}
+
+}  // namespace
+
+Worker::Worker(WorkerSpec spec, StatusWriter &status) : spec_(std::move(spec)), status_(status) {
+  passthrough_ = spec_.mode == "passthrough";
+  for (auto &d : last_data_) d = 0;
+  loop_ = g_main_loop_new(nullptr, FALSE);
+}
+
+Worker::~Worker() {
+  for (guint id : sources_) g_source_remove(id);
+  for (auto &e : edges_) e->stop();
+  for (auto &f : feeds_)
+    if (f) f->stop();
+  if (output_) {
+    gst_element_set_state(output_, GST_STATE_NULL);
+    gst_object_unref(output_);
+  }
+  if (vsrc_) gst_object_unref(vsrc_);
+  if (asrc_) gst_object_unref(asrc_);
+  if (hlssink_) gst_object_unref(hlssink_);
+  if (ladder_) gst_object_unref(ladder_);
+  if (last_frame_) gst_buffer_unref(last_frame_);
+  if (black_frame_) gst_buffer_unref(black_frame_);
+  if (vcaps_) gst_caps_unref(vcaps_);
+  if (acaps_) gst_caps_unref(acaps_);
+  g_main_loop_unref(loop_);
+}
+
+GstClockTime Worker::output_now() const {
+  GstClock *clock = gst_element_get_clock(output_);
+  if (!clock) return GST_CLOCK_TIME_NONE;
+  GstClockTime now = gst_clock_get_time(clock);
+  gst_object_unref(clock);
+  GstClockTime base = gst_element_get_base_time(output_);
+  return now > base ? now - base : 0;
+}
+
+std::string Worker::utc_iso(GstClockTime running) const {
+  GstClock *clock = gst_element_get_clock(output_);
+  gint64 real_ns = g_get_real_time() * 1000;
+  if (clock && GST_CLOCK_TIME_IS_VALID(running)) {
+    GstClockTime now = gst_clock_get_time(clock);
+    GstClockTime at = gst_element_get_base_time(output_) + running;
+    real_ns += (gint64)at - (gint64)now;
+  }
+  if (clock) gst_object_unref(clock);
+  GDateTime *dt = g_date_time_new_from_unix_utc(real_ns / 1000000000);
+  gchar *base = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
+  char buf[64];
+  g_snprintf(buf, sizeof buf, "%s.%03dZ", base, (int)((real_ns / 1000000) % 1000));
+  g_free(base);
+  g_date_time_unref(dt);
+  return buf;
+}
+
+// ---- output pipelines ----
+
+bool Worker::build_transcode(std::string &error) {
+  GstBin *bin = GST_BIN(output_);
+  vcaps_ = raw_video_caps(spec_);
+  acaps_ = raw_audio_caps(spec_);
+  vsrc_ = make("appsrc", "vin");
+  asrc_ = make("appsrc", "ain");
+  GstElement *vq = make("queue"), *aconv = make("audioconvert"), *aq = make("queue");
+  GstElement *aenc = make("avenc_aac");
+  if (!aenc) aenc = make("voaacenc");
+  GstElement *aparse = make("aacparse"), *aq2 = make("queue");
+  ladder_ = make("iptvabrladder", "ladder");
+  hlssink_ = make("iptvhlssink", "hls");
+  std::string missing;
+  for (auto [e, n] : {std::pair{vsrc_, "appsrc"},
+                      {aenc, "avenc_aac/voaacenc"},
+                      {aparse, "aacparse"},
+                      {ladder_, "iptvabrladder"},
+                      {hlssink_, "iptvhlssink"}})
+    if (!e) missing += std::string(missing.empty() ? "" : ", ") + n;
+  if (!missing.empty()) {
+    error = "missing elements: " + missing;
+    return false;
+  }
+  gst_object_ref(vsrc_);
+  gst_object_ref(asrc_);
+  gst_object_ref(ladder_);
+  gst_object_ref(hlssink_);
+  for (GstElement *e : {vsrc_, asrc_})
+    g_object_set(e, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE, "max-bytes",
+                 (guint64)256 * 1024 * 1024, "block", FALSE, nullptr);
+  g_object_set(vsrc_, "caps", vcaps_, nullptr);
+  g_object_set(asrc_, "caps", acaps_, nullptr);
+  g_object_set(aenc, "bitrate", spec_.audio_kbps * 1000, nullptr);
+  std::string profiles;
+  for (const auto &p : spec_.profiles) {
+    if (!profiles.empty()) profiles += ",";
+    profiles += ladder_profile(p);
+    renditions_.push_back(p.name);
+  }
+  g_object_set(ladder_, "profiles", profiles.c_str(), "keyframe-interval", spec_.keyframe_seconds,
+               "preset", spec_.preset.c_str(), nullptr);
+  gst_util_set_object_arg(G_OBJECT(ladder_), "encoder", spec_.encoder.c_str());
+  gst_bin_add_many(bin, vsrc_, vq, ladder_, asrc_, aconv, aenc, aparse, aq2, hlssink_, nullptr);
+  (void)aq;
+  if (!gst_element_link_many(vsrc_, vq, ladder_, nullptr) ||
+      !gst_element_link_many(asrc_, aconv, aenc, aparse, aq2, nullptr)) {
+    error = "cannot link the encoders";
+    return false;
+  }
+  for (size_t i = 0; i < renditions_.size(); ++i) {
+    std::string src = "src_" + std::to_string(i), sink = "video_" + std::to_string(i);
+    GstElement *q = make("queue");
+    gst_bin_add(bin, q);
+    if (!gst_element_link_pads(ladder_, src.c_str(), q, "sink") ||
+        !gst_element_link_pads(q, "src", hlssink_, sink.c_str())) {
+      error = "cannot link rendition " + renditions_[i];
+      return false;
+    }
+  }
+  if (!gst_element_link_pads(aq2, "src", hlssink_, "audio")) {
+    error = "cannot link the audio";
+    return false;
+  }
+  return true;
+}
+
+bool Worker::build_passthrough(std::string &error) {
+  GstBin *bin = GST_BIN(output_);
+  vsrc_ = make("appsrc", "vin");
+  asrc_ = make("appsrc", "ain");
+  GstElement *vparse = make("h264parse"), *vq = make("queue");
+  GstElement *aparse = make("aacparse"), *aq = make("queue");
+  hlssink_ = make("iptvhlssink", "hls");
+  if (!vsrc_ || !asrc_ || !vparse || !aparse || !hlssink_) {
+    error = std::string("missing elements:") + (vsrc_ ? "" : " appsrc") +
+            (vparse ? "" : " h264parse") + (aparse ? "" : " aacparse") +
+            (hlssink_ ? "" : " iptvhlssink");
+    return false;
+  }
+  gst_object_ref(vsrc_);
+  gst_object_ref(asrc_);
+  gst_object_ref(hlssink_);
+  for (GstElement *e : {vsrc_, asrc_})
+    g_object_set(e, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE, "max-bytes",
+                 (guint64)64 * 1024 * 1024, "block", FALSE, nullptr);
+  GstCaps *vc = gst_caps_from_string("video/x-h264, stream-format=byte-stream, alignment=au");
+  GstCaps *ac = gst_caps_from_string("audio/mpeg, mpegversion=4, stream-format=adts");
+  GstElement *vcf = make("capsfilter"), *acf = make("capsfilter");
+  g_object_set(vcf, "caps", vc, nullptr);
+  g_object_set(acf, "caps", ac, nullptr);
+  gst_caps_unref(vc);
+  gst_caps_unref(ac);
+  g_object_set(vparse, "config-interval", -1, nullptr);
+  renditions_.push_back("source");
+  gst_bin_add_many(bin, vsrc_, vparse, vcf, vq, asrc_, aparse, acf, aq, hlssink_, nullptr);
+  if (!gst_element_link_many(vsrc_, vparse, vcf, vq, nullptr) ||
+      !gst_element_link_many(asrc_, aparse, acf, aq, nullptr) ||
+      !gst_element_link_pads(vq, "src", hlssink_, "video_0") ||
+      !gst_element_link_pads(aq, "src", hlssink_, "audio")) {
+    error = "cannot link the remux";
+    return false;
+  }
+  return true;
+}
+
+bool Worker::build_output(std::string &error) {
+  output_ = gst_pipeline_new("output");
+  GstClock *clock = gst_system_clock_obtain();
+  gst_pipeline_use_clock(GST_PIPELINE(output_), clock);
+  gst_object_unref(clock);
+  if (!(passthrough_ ? build_passthrough(error) : build_transcode(error))) return false;
+
+  std::string names;
+  for (const auto &r : renditions_) {
+    names += (names.empty() ? "" : ",") + r;
+    rstats_[r] = std::make_unique<RenditionStats>();
+  }
+  g_mkdir_with_parents(spec_.hls.dir.c_str(), 0755);
+  g_object_set(hlssink_, "location", spec_.hls.dir.c_str(), "rendition-names", names.c_str(),
+               "target-duration", spec_.hls.segment_seconds, "playlist-length",
+               (guint)std::max(1, spec_.hls.window), "dvr-seconds", spec_.hls.dvr_seconds,
+               "channel-id", spec_.channel_id.c_str(), nullptr);
+  gst_util_set_object_arg(G_OBJECT(hlssink_), "playlist-type", spec_.hls.playlist_type.c_str());
+  gst_util_set_object_arg(G_OBJECT(hlssink_), "sequence-mode", spec_.hls.sequence_mode.c_str());
+  if (spec_.hls.sequence_mode == "counter")
+    g_object_set(hlssink_, "state-file", (spec_.hls.dir + "/state.json").c_str(), nullptr);
+
+  // Sink-side probes: media age, frame counts, rendition enable/disable, edge outputs.
+  for (size_t i = 0; i < renditions_.size(); ++i) {
+    std::string pad_name = "video_" + std::to_string(i);
+    GstPad *pad = gst_element_get_static_pad(hlssink_, pad_name.c_str());
+    if (!pad) continue;
+    struct Ctx {
+      Worker *w;
+      size_t index;
+    };
+    gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad *pad, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
+          auto *c = static_cast<Ctx *>(d);
+          Worker *w = c->w;
+          GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+          auto &rs = *w->rstats_[w->renditions_[c->index]];
+          if (!rs.enabled) return GST_PAD_PROBE_DROP;
+          if (rs.want_key) {
+            if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) return GST_PAD_PROBE_DROP;
+            rs.want_key = false;
+            gst_pad_send_event(pad,
+                               gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
+                                                    gst_structure_new_empty("iptv-discontinuity")));
+          }
+          rs.frames++;
+          w->last_media_ms_ = mono_ms();
+          if (c->index == 0 && !w->edges_.empty()) {
+            GstCaps *caps = gst_pad_get_current_caps(pad);
+            for (auto &e : w->edges_) e->push(true, buf, caps);
+            if (caps) gst_caps_unref(caps);
+          }
+          return GST_PAD_PROBE_OK;
+        },
+        new Ctx{this, i}, [](gpointer d) { delete static_cast<Ctx *>(d); });
+    gst_object_unref(pad);
+  }
+  if (!spec_.outputs.empty()) {
+    GstPad *apad = gst_element_get_static_pad(hlssink_, "audio");
+    gst_pad_add_probe(
+        apad, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad *pad, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
+          auto *w = static_cast<Worker *>(d);
+          GstCaps *caps = gst_pad_get_current_caps(pad);
+          for (auto &e : w->edges_) e->push(false, GST_PAD_PROBE_INFO_BUFFER(info), caps);
+          if (caps) gst_caps_unref(caps);
+          return GST_PAD_PROBE_OK;
+        },
+        this, nullptr);
+    gst_object_unref(apad);
+  }
+  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(output_));
+  sources_.push_back(gst_bus_add_watch(
+      bus,
+      [](GstBus *, GstMessage *msg, gpointer d) -> gboolean {
+        static_cast<Worker *>(d)->on_output_message(msg);
+        return TRUE;
+      },
+      this));
+  gst_object_unref(bus);
+  return true;
+}
+
+// ---- start / run ----
+
+bool Worker::start() {
+  status_.write({{"t", "hello"}, {"pid", (int)getpid()}, {"channel_id", spec_.channel_id}});
+  std::string error;
+  if (!build_output(error)) {
+    status_.write({{"t", "error"}, {"message", error}});
+    return false;
+  }
+  // Edge outputs: an error restarts only that output, 2 s later.
+  for (size_t i = 0; i < spec_.outputs.size(); ++i)
+    edges_.push_back(
+        std::make_unique<EdgeOutput>(spec_.outputs[i], [this, i](const std::string &m) {
+          status_.write({{"t", "event"},
+                         {"event_type", "output.error"},
+                         {"reason", m},
+                         {"source", edges_[i]->entry().uri}});
+          edges_[i]->stop();
+          g_timeout_add_once(
+              2000,
+              [](gpointer d) {
+                std::string err;
+                static_cast<EdgeOutput *>(d)->start(err);
+              },
+              edges_[i].get());
+        }));
+  for (auto &e : edges_) {
+    std::string err;
+    if (!e->start(err)) {
+      status_.write({{"t", "error"}, {"message", err}});
+      return false;
+    }
+  }
+
+  FailoverParams fp;
+  fp.loss_ms = (int64_t)(spec_.failover.primary_loss_seconds * 1000);
+  fp.return_after_ms = (int64_t)(spec_.failover.return_after_seconds * 1000);
+  fp.has_backup = spec_.failover.enabled && spec_.sources.size() > 1;
+  for (const auto &t : spec_.failover.triggers) fp.triggers.insert(t);
+  machine_ = std::make_unique<FailoverMachine>(fp, mono_ms());
+
+  if (gst_element_set_state(output_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    status_.write({{"t", "error"}, {"message", "the output pipeline cannot start"}});
+    return false;
+  }
+  for (int f = 0; f < 2; ++f)
+    if (f < (int)spec_.sources.size() && (f == 0 || fp.has_backup)) start_feed(f);
+  emit_state();
+
+  sources_.push_back(g_timeout_add(
+      20,
+      [](gpointer d) -> gboolean {
+        static_cast<Worker *>(d)->fill_gaps();
+        return G_SOURCE_CONTINUE;
+      },
+      this));
+  sources_.push_back(g_timeout_add(
+      100,
+      [](gpointer d) -> gboolean {
+        static_cast<Worker *>(d)->on_tick();
+        return G_SOURCE_CONTINUE;
+      },
+      this));
+  sources_.push_back(g_timeout_add(
+      spec_.heartbeat_ms,
+      [](gpointer d) -> gboolean {
+        static_cast<Worker *>(d)->heartbeat();
+        return G_SOURCE_CONTINUE;
+      },
+      this));
+  for (int sig : {SIGTERM, SIGINT})
+    sources_.push_back(g_unix_signal_add(
+        sig,
+        [](gpointer d) -> gboolean {
+          static_cast<Worker *>(d)->request_stop("signal");
+          return G_SOURCE_CONTINUE;
+        },
+        this));
+  GIOChannel *in = g_io_channel_unix_new(0);
+  sources_.push_back(
+      g_io_add_watch(in, (GIOCondition)(G_IO_IN | G_IO_HUP | G_IO_ERR), stdin_cb, this));
+  g_io_channel_unref(in);
+  return true;
+}
+
+int Worker::run() {
+  g_main_loop_run(loop_);
+  return exit_code_;
+}
+
+void Worker::finish(int code) {
+  exit_code_ = code;
+  g_main_loop_quit(loop_);
+}
+
+void Worker::start_feed(int feed) {
+  SourceEntry entry = feed < (int)spec_.sources.size() ? spec_.sources[feed] : SourceEntry{};
+  SourceCallbacks cb;
+  cb.on_sample = [this, feed](StreamKind k, GstSample *s) { on_sample(feed, k, s); };
+  cb.on_message = [this, feed](GstMessage *m) { on_source_message(feed, m); };
+  feeds_[feed] = std::make_unique<SourcePipeline>(spec_, entry, passthrough_, feed == kSlate, cb);
+  std::string error;
+  retry_at_[feed] = 0;
+  if (!feeds_[feed]->start(error)) {
+    status_.write({{"t", "event"},
+                   {"event_type", "source.error"},
+                   {"reason", error},
+                   {"source", feed_name(feed)}});
+    if (feed < 2) machine_->on_failed(feed, error, mono_ms());
+    feeds_[feed].reset();
+    retry_at_[feed] = mono_ms() + spec_.source_retry_ms;
+  }
+}
+
+// ---- media from the inputs ----
+
+void Worker::on_sample(int feed, StreamKind kind, GstSample *sample) {
+  last_data_[feed] = mono_ms();
+  if (stopping_) return;
+  if (passthrough_)
+    push_encoded(feed, kind, sample);
+  else
+    push_raw(feed, kind, sample);
+}
+
+// Transcode: a raw frame or audio chunk of `feed`. The feed on air is mapped onto the output
+// timeline (its own running time plus an offset chosen when it went on air), so its A/V sync
+// is kept and the output never goes backwards.
+void Worker::push_raw(int feed, StreamKind kind, GstSample *sample) {
+  GstBuffer *in = gst_sample_get_buffer(sample);
+  GstClockTime rt = running_time_of(sample, GST_BUFFER_PTS(in));
+  if (!GST_CLOCK_TIME_IS_VALID(rt)) return;
+  std::lock_guard<std::mutex> g(lock_);
+  if (feed != on_air_) return;
+  GstClockTime now = output_now();
+  if (!GST_CLOCK_TIME_IS_VALID(now)) return;
+  GstClockTimeDiff out = (GstClockTimeDiff)rt + offset_[feed];
+  if (!have_offset_[feed] || std::llabs(out - (GstClockTimeDiff)now) > (gint64)kReanchor) {
+    offset_[feed] = (GstClockTimeDiff)now - (GstClockTimeDiff)rt;
+    have_offset_[feed] = true;
+    out = (GstClockTimeDiff)now;
+  }
+  GstClockTime frame = gst_util_uint64_scale(GST_SECOND, 1, spec_.fps);
+  if (kind == StreamKind::kVideo) {
+    if (GST_CLOCK_TIME_IS_VALID(last_vpts_) && out < (GstClockTimeDiff)(last_vpts_ + frame / 2))
+      return;  // covered already (by a fill)
+    if (pending_on_air_ >= 0 && GST_CLOCK_TIME_IS_VALID(last_vpts_)) {
+      GstClockTime grid = (GstClockTime)(spec_.keyframe_seconds * GST_SECOND);
+      if ((GstClockTime)out / grid != last_vpts_ / grid) {  // a keyframe boundary: switch here
+        on_air_ = pending_on_air_;
+        pending_on_air_ = -1;
+        have_offset_[on_air_] = false;
+        return;
+      }
+    }
+    GstBuffer *b = gst_buffer_copy(in);
+    GST_BUFFER_PTS(b) = (GstClockTime)out;
+    GST_BUFFER_DTS(b) = GST_CLOCK_TIME_NONE;
+    GST_BUFFER_DURATION(b) = frame;
+    last_vpts_ = (GstClockTime)out;
+    if (feed != kSlate) {
+      if (last_frame_) gst_buffer_unref(last_frame_);
+      last_frame_ = gst_buffer_ref(in);
+      last_real_frame_at_ = now;
+    }
+    gst_app_src_push_buffer(GST_APP_SRC(vsrc_), b);
+  } else {
+    guint64 samples = gst_buffer_get_size(in) / (2 * spec_.audio_channels);
+    GstClockTime dur = gst_util_uint64_scale(samples, GST_SECOND, spec_.audio_rate);
+    if (GST_CLOCK_TIME_IS_VALID(last_aend_) &&
+        out + (GstClockTimeDiff)dur / 2 < (GstClockTimeDiff)last_aend_)
+      return;
+    // Butt-join chunks closer than 20 ms to the previous end, so AAC gets no tiny holes.
+    if (GST_CLOCK_TIME_IS_VALID(last_aend_) &&
+        std::llabs(out - (GstClockTimeDiff)last_aend_) < 20 * (gint64)GST_MSECOND)
+      out = (GstClockTimeDiff)last_aend_;
+    GstBuffer *b = gst_buffer_copy(in);
+    GST_BUFFER_PTS(b) = (GstClockTime)out;
+    GST_BUFFER_DTS(b) = GST_CLOCK_TIME_NONE;
+    GST_BUFFER_DURATION(b) = dur;
+    last_aend_ = (GstClockTime)out + dur;
+    gst_app_src_push_buffer(GST_APP_SRC(asrc_), b);
+  }
+}
+
+// Transcode: keeps the encoders fed whatever the inputs do. A frame or audio chunk more than
+// kFillLag late is filled: the last frame (held for up to kFreezeHold) or black, and silence.
+void Worker::fill_gaps() {
+  if (passthrough_ || stopping_ || !output_) return;
+  std::lock_guard<std::mutex> g(lock_);
+  GstClockTime now = output_now();
+  if (!GST_CLOCK_TIME_IS_VALID(now) || now < kFillLag) return;
+  GstClockTime frame = gst_util_uint64_scale(GST_SECOND, 1, spec_.fps);
+  GstClockTime limit = now - kFillLag;
+  if (!GST_CLOCK_TIME_IS_VALID(last_vpts_)) last_vpts_ = limit - frame;
+  while (last_vpts_ + frame <= limit) {
+    GstClockTime pts = last_vpts_ + frame;
+    if (pending_on_air_ >= 0) {
+      GstClockTime grid = (GstClockTime)(spec_.keyframe_seconds * GST_SECOND);
+      if (pts / grid != last_vpts_ / grid) {
+        on_air_ = pending_on_air_;
+        pending_on_air_ = -1;
+        have_offset_[on_air_] = false;
+      }
+    }
+    GstBuffer *pic = nullptr;
+    if (last_frame_ && GST_CLOCK_TIME_IS_VALID(last_real_frame_at_) &&
+        now - last_real_frame_at_ < kFreezeHold) {
+      pic = last_frame_;
+    } else {
+      if (!black_frame_) {
+        GstVideoInfo info;
+        gst_video_info_from_caps(&info, vcaps_);
+        black_frame_ = gst_buffer_new_allocate(nullptr, info.size, nullptr);
+        GstMapInfo map;
+        gst_buffer_map(black_frame_, &map, GST_MAP_WRITE);
+        size_t y = (size_t)info.stride[0] * info.height;
+        memset(map.data, 16, y);
+        memset(map.data + y, 128, info.size - y);
+        gst_buffer_unmap(black_frame_, &map);
+      }
+      pic = black_frame_;
+    }
+    GstBuffer *b = gst_buffer_copy(pic);
+    GST_BUFFER_PTS(b) = pts;
+    GST_BUFFER_DTS(b) = GST_CLOCK_TIME_NONE;
+    GST_BUFFER_DURATION(b) = frame;
+    last_vpts_ = pts;
+    gst_app_src_push_buffer(GST_APP_SRC(vsrc_), b);
+  }
+  if (!GST_CLOCK_TIME_IS_VALID(last_aend_)) last_aend_ = limit;
+  GstClockTime chunk = gst_util_uint64_scale(kSilenceSamples, GST_SECOND, spec_.audio_rate);
+  while (last_aend_ + chunk <= limit) {
+    gsize size = kSilenceSamples * 2 * spec_.audio_channels;
+    GstBuffer *b = gst_buffer_new_allocate(nullptr, size, nullptr);
+    gst_buffer_memset(b, 0, 0, size);
+    GST_BUFFER_PTS(b) = last_aend_;
+    GST_BUFFER_DURATION(b) = chunk;
+    last_aend_ += chunk;
+    gst_app_src_push_buffer(GST_APP_SRC(asrc_), b);
+  }
+}
+
+// Passthrough: parsed H.264 / ADTS AAC of `feed`. A feed that goes on air starts at its next
+// keyframe, mapped to the output clock, with one `iptv-discontinuity` event ahead of it so
+// iptvhlssink marks every rendition with exactly one EXT-X-DISCONTINUITY.
+void Worker::push_encoded(int feed, StreamKind kind, GstSample *sample) {
+  GstBuffer *in = gst_sample_get_buffer(sample);
+  GstClockTime pts_rt = running_time_of(sample, GST_BUFFER_PTS(in));
+  GstClockTime dts_rt = running_time_of(sample, GST_BUFFER_DTS(in));
+  GstClockTime ref = GST_CLOCK_TIME_IS_VALID(dts_rt) ? dts_rt : pts_rt;
+  if (!GST_CLOCK_TIME_IS_VALID(ref)) return;
+  std::lock_guard<std::mutex> g(lock_);
+  if (feed != on_air_) return;
+  GstClockTime now = output_now();
+  if (!GST_CLOCK_TIME_IS_VALID(now)) return;
+  bool video = kind == StreamKind::kVideo;
+  if (video) {
+    bool key = !GST_BUFFER_FLAG_IS_SET(in, GST_BUFFER_FLAG_DELTA_UNIT);
+    GstClockTimeDiff out = (GstClockTimeDiff)ref + offset_[feed];
+    bool reanchor = !have_offset_[feed] || need_key_[feed] ||
+                    std::llabs(out - (GstClockTimeDiff)now) > 2 * (gint64)kReanchor;
+    if (reanchor) {
+      if (!key) return;  // wait for a keyframe
+      offset_[feed] = (GstClockTimeDiff)now - (GstClockTimeDiff)ref;
+      if (GST_CLOCK_TIME_IS_VALID(last_vpts_) &&
+          (GstClockTimeDiff)now <= (GstClockTimeDiff)last_vpts_)
+        offset_[feed] += (GstClockTimeDiff)last_vpts_ - (GstClockTimeDiff)now +
+                         (GstClockTimeDiff)GST_MSECOND * 40;
+      have_offset_[feed] = true;
+      if (need_key_[feed] && !first_feed_)
+        gst_element_send_event(vsrc_,
+                               gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
+                                                    gst_structure_new_empty("iptv-discontinuity")));
+      need_key_[feed] = false;
+      first_feed_ = false;
+    }
+    GstBuffer *b = gst_buffer_copy(in);
+    GST_BUFFER_DTS(b) =
+        GST_CLOCK_TIME_IS_VALID(dts_rt) ? dts_rt + offset_[feed] : GST_CLOCK_TIME_NONE;
+    GST_BUFFER_PTS(b) =
+        GST_CLOCK_TIME_IS_VALID(pts_rt) ? pts_rt + offset_[feed] : GST_CLOCK_TIME_NONE;
+    GstClockTime o = GST_CLOCK_TIME_IS_VALID(dts_rt) ? GST_BUFFER_DTS(b) : GST_BUFFER_PTS(b);
+    if (GST_CLOCK_TIME_IS_VALID(last_vpts_) && o <= last_vpts_) {
+      gst_buffer_unref(b);
+      return;
+    }
+    last_vpts_ = o;
+    GstSample *s = gst_sample_new(b, gst_sample_get_caps(sample), nullptr, nullptr);
+    gst_app_src_push_sample(GST_APP_SRC(vsrc_), s);
+    gst_sample_unref(s);
+    gst_buffer_unref(b);
+  } else {
+    if (need_key_[feed] || !have_offset_[feed]) return;
+    GstClockTime o = pts_rt + offset_[feed];
+    if (GST_CLOCK_TIME_IS_VALID(last_aend_) && o < last_aend_) return;
+    GstBuffer *b = gst_buffer_copy(in);
+    GST_BUFFER_PTS(b) = o;
+    GST_BUFFER_DTS(b) = o;
+    last_aend_ = o + (GST_BUFFER_DURATION_IS_VALID(in) ? GST_BUFFER_DURATION(in) : 0);
+    GstSample *s = gst_sample_new(b, gst_sample_get_caps(sample), nullptr, nullptr);
+    gst_app_src_push_sample(GST_APP_SRC(asrc_), s);
+    gst_sample_unref(s);
+    gst_buffer_unref(b);
+  }
+}
+
+// ---- what goes on air ----
+
+void Worker::apply_on_air(OnAir to) {
+  int target = to == OnAir::kPrimary ? 0 : to == OnAir::kBackup ? 1 : kSlate;
+  if (target == kSlate && !feeds_[kSlate]) start_feed(kSlate);
+  std::lock_guard<std::mutex> g(lock_);
+  // Transcode: a return from a healthy backup waits for the next keyframe boundary; anything
+  // else switches at once (the source on air is gone).
+  bool old_alive = on_air_ != kSlate && machine_->healthy(on_air_, mono_ms());
+  if (!passthrough_ && target == 0 && on_air_ == 1 && old_alive) {
+    pending_on_air_ = target;
+    return;
+  }
+  pending_on_air_ = -1;
+  on_air_ = target;
+  have_offset_[target] = false;
+  need_key_[target] = true;
+}
+
+void Worker::emit_state() {
+  std::string st = machine_->state();
+  if (st == last_state_) return;
+  last_state_ = st;
+  status_.write({{"t", "state"},
+                 {"state", st},
+                 {"reason", machine_->reason()},
+                 {"active_source", to_string(machine_->on_air())}});
+}
+
+void Worker::on_tick() {
+  if (stopping_) {
+    if (mono_ms() > stop_deadline_ms_) {
+      status_.write({{"t", "error"}, {"message", "stop: EOS did not reach the sink in time"}});
+      finish(1);
+    }
+    return;
+  }
+  gint64 now = mono_ms();
+  for (int f = 0; f < 2; ++f) {
+    gint64 d = last_data_[f];
+    if (d != seen_data_[f]) {
+      seen_data_[f] = d;
+      machine_->on_data(f, d);
+    }
+  }
+  // Restart failed inputs.
+  for (int f = 0; f < 2; ++f)
+    if (retry_at_[f] && now >= retry_at_[f]) start_feed(f);
+  std::vector<FailoverEvent> events;
+  OnAir before = machine_->on_air();
+  machine_->tick(now, events);
+  for (const auto &e : events)
+    status_.write(
+        {{"t", "event"}, {"event_type", e.event_type}, {"reason", e.reason}, {"source", e.source}});
+  if (machine_->on_air() != before) {
+    apply_on_air(machine_->on_air());
+    if (before == OnAir::kSlate && feeds_[kSlate]) {
+      feeds_[kSlate]->stop();
+      feeds_[kSlate].reset();
+    }
+  }
+  emit_state();
+  // Stats every 5 heartbeats (at least 2 s).
+  gint64 every = std::max<gint64>(2000, 5 * spec_.heartbeat_ms);
+  if (last_stats_ms_ == 0) last_stats_ms_ = now;
+  if (now - last_stats_ms_ >= every) {
+    nlohmann::json r = nlohmann::json::object();
+    double secs = (now - last_stats_ms_) / 1000.0;
+    for (auto &[name, rs] : rstats_) {
+      guint64 f = rs->frames;
+      r[name] = {{"fps", std::round((f - rs->frames_at_last) / secs * 10) / 10},
+                 {"bitrate", (guint64)rs->last_bps},
+                 {"enabled", rs->enabled}};
+      rs->frames_at_last = f;
+    }
+    last_stats_ms_ = now;
+    status_.write({{"t", "stats"}, {"renditions", r}});
+  }
+}
+
+void Worker::heartbeat() {
+  gint64 last = last_media_ms_;
+  gint64 age = last ? mono_ms() - last : -1;
+  status_.write({{"t", "hb"}, {"media_age_ms", age}});
+}
+
+// ---- bus messages ----
+
+void Worker::on_source_message(int feed, GstMessage *msg) {
+  switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_ERROR:
+    case GST_MESSAGE_EOS: {
+      std::string why = "EOS";
+      if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+        GError *err = nullptr;
+        gst_message_parse_error(msg, &err, nullptr);
+        why = std::string("error: ") + (err ? err->message : "?");
+        if (err) g_error_free(err);
+      } else if (feeds_[feed] && feeds_[feed]->loops() && feeds_[feed]->loop_to_start()) {
+        return;  // file:// plays as a loop
+      }
+      if (feed == kSlate) {
+        status_.write({{"t", "error"}, {"message", "slate: " + why}});
+        finish(1);
+        return;
+      }
+      status_.write({{"t", "event"},
+                     {"event_type", "source.error"},
+                     {"reason", why},
+                     {"source", feed_name(feed)}});
+      machine_->on_failed(feed, why, mono_ms());
+      // Tear down from an idle callback: we are inside this pipeline's bus watch.
+      struct Ctx {
+        Worker *w;
+        int feed;
+      };
+      g_idle_add_full(
+          G_PRIORITY_DEFAULT,
+          [](gpointer d) -> gboolean {
+            auto *c = static_cast<Ctx *>(d);
+            if (c->w->feeds_[c->feed]) {
+              c->w->feeds_[c->feed]->stop();
+              c->w->feeds_[c->feed].reset();
+            }
+            c->w->retry_at_[c->feed] = mono_ms() + c->w->spec_.source_retry_ms;
+            return G_SOURCE_REMOVE;
+          },
+          new Ctx{this, feed}, [](gpointer d) { delete static_cast<Ctx *>(d); });
+      return;
+    }
+    case GST_MESSAGE_ELEMENT: {
+      const GstStructure *s = gst_message_get_structure(msg);
+      if (!s || feed == kSlate) return;
+      std::string name = gst_structure_get_name(s);
+      if (name.rfind("iptvgapprobe-", 0) != 0) return;
+      std::string cond = name.substr(13);
+      gboolean active = TRUE;
+      if (cond == "recovered") {
+        cond = "gap";
+        active = FALSE;
+      } else if (cond == "keyframe-gap") {
+        cond = "gap";
+        gst_structure_get_boolean(s, "active", &active);
+      } else if (cond != "gap") {
+        gst_structure_get_boolean(s, "active", &active);
+      }
+      const char *stream = gst_structure_get_string(s, "stream-type");
+      std::string detail = name;
+      if (const char *kind = gst_structure_get_string(s, "kind")) detail += " " + std::string(kind);
+      double v;
+      if (gst_structure_get_double(s, "level-db", &v)) detail += " level-db=" + std::to_string(v);
+      if (gst_structure_get_double(s, "luma", &v)) detail += " luma=" + std::to_string(v);
+      status_.write({{"t", "probe"},
+                     {"condition", cond},
+                     {"active", (bool)active},
+                     {"stream", stream ? stream : "other"},
+                     {"source", feed_name(feed)},
+                     {"detail", detail}});
+      if (cond == "silence" || cond == "black" || cond == "freeze")
+        machine_->on_condition(feed, cond, active, mono_ms());
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void Worker::on_output_message(GstMessage *msg) {
+  switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_ERROR: {
+      GError *err = nullptr;
+      gchar *dbg = nullptr;
+      gst_message_parse_error(msg, &err, &dbg);
+      std::string m = std::string(GST_OBJECT_NAME(GST_MESSAGE_SRC(msg))) + ": " +
+                      (err ? err->message : "error") + (dbg ? std::string(" (") + dbg + ")" : "");
+      if (err) g_error_free(err);
+      g_free(dbg);
+      status_.write({{"t", "error"}, {"message", m}});
+      finish(1);
+      return;
+    }
+    case GST_MESSAGE_EOS:
+      if (stopping_) {
+        for (auto &e : edges_) e->stop();
+        gst_element_set_state(output_, GST_STATE_NULL);
+        finish(0);
+      }
+      return;
+    case GST_MESSAGE_ELEMENT: {
+      const GstStructure *s = gst_message_get_structure(msg);
+      if (!s) return;
+      if (gst_structure_has_name(s, "iptvabrladder-encoder-selected")) {
+        guint rung = 0;
+        gst_structure_get_uint(s, "rung", &rung);
+        const char *enc = gst_structure_get_string(s, "encoder");
+        gboolean hw = FALSE;
+        gst_structure_get_boolean(s, "hardware", &hw);
+        status_.write({{"t", "encoder"},
+                       {"rendition", rung < renditions_.size() ? renditions_[rung] : "?"},
+                       {"factory", enc ? enc : "?"},
+                       {"hardware", (bool)hw}});
+      } else if (gst_structure_has_name(s, "iptvabrladder-rung-dropped")) {
+        guint rung = 0;
+        gst_structure_get_uint(s, "rung", &rung);
+        const char *reason = gst_structure_get_string(s, "reason");
+        status_.write({{"t", "probe"},
+                       {"condition", "rung-dropped"},
+                       {"active", true},
+                       {"stream", "video"},
+                       {"detail", (rung < renditions_.size() ? renditions_[rung] : "?") + ": " +
+                                      (reason ? reason : "")}});
+      } else if (gst_structure_has_name(s, "iptvhlssink-segment-added")) {
+        PendingSegment seg;
+        const char *r = gst_structure_get_string(s, "rendition");
+        const char *path = gst_structure_get_string(s, "path");
+        seg.rendition = r ? r : "";
+        gst_structure_get_uint64(s, "sequence", &seg.sequence);
+        gst_structure_get_double(s, "duration", &seg.duration);
+        gst_structure_get_uint64(s, "bytes", &seg.bytes);
+        gst_structure_get_uint64(s, "pts", &seg.pts);
+        gboolean d = FALSE;
+        gst_structure_get_boolean(s, "discontinuity", &d);
+        seg.discontinuity = d;
+        std::string p = path ? path : "";
+        std::string prefix = spec_.hls.dir + "/";
+        seg.uri = p.rfind(prefix, 0) == 0 ? p.substr(prefix.size()) : p;
+        auto it = rstats_.find(seg.rendition);
+        if (it != rstats_.end() && seg.duration > 0)
+          it->second->last_bps = seg.bytes * 8 / seg.duration;
+        pending_segments_.push_back(seg);
+      } else if (gst_structure_has_name(s, "iptvhlssink-playlist-written")) {
+        const char *r = gst_structure_get_string(s, "rendition");
+        std::string rendition = r ? r : "";
+        if (rendition.empty()) return;
+        guint64 msn = 0, dsn = 0;
+        gst_structure_get_uint64(s, "media-sequence", &msn);
+        gst_structure_get_uint64(s, "discontinuity-sequence", &dsn);
+        for (auto it = pending_segments_.begin(); it != pending_segments_.end();) {
+          if (it->rendition != rendition) {
+            ++it;
+            continue;
+          }
+          status_.write({{"t", "segment"},
+                         {"rendition", it->rendition},
+                         {"sequence", it->sequence},
+                         {"media_sequence", msn},
+                         {"discontinuity_sequence", dsn},
+                         {"discontinuity", it->discontinuity},
+                         {"duration", it->duration},
+                         {"bytes", it->bytes},
+                         {"uri", it->uri},
+                         {"pdt", utc_iso(it->pts)}});
+          it = pending_segments_.erase(it);
+        }
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+// ---- commands ----
+
+gboolean Worker::stdin_cb(GIOChannel *ch, GIOCondition cond, gpointer data) {
+  auto *self = static_cast<Worker *>(data);
+  if (cond & G_IO_IN) {
+    gchar *line = nullptr;
+    gsize len = 0;
+    GIOStatus st = g_io_channel_read_line(ch, &line, &len, nullptr, nullptr);
+    if (st == G_IO_STATUS_NORMAL && line) {
+      std::string l(line);
+      g_free(line);
+      while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
+      if (!l.empty()) self->handle_command(l);
+      return TRUE;
+    }
+    g_free(line);
+    if (st == G_IO_STATUS_AGAIN) return TRUE;
+  }
+  // stdin closed: the daemon is gone or does not send commands; keep running (SIGTERM stops).
+  self->sources_.erase(std::remove(self->sources_.begin(), self->sources_.end(),
+                                   g_source_get_id(g_main_current_source())),
+                       self->sources_.end());
+  return FALSE;
+}
+
+void Worker::handle_command(const std::string &line) {
+  Command c = parse_command(line);
+  auto reply = [&](bool ok, const std::string &detail) {
+    status_.write(
+        {{"t", "ack"}, {"cmd", c.cmd.empty() ? line : c.cmd}, {"ok", ok}, {"detail", detail}});
+  };
+  if (!c.error.empty()) {
+    reply(false, c.error);
+    return;
+  }
+  gint64 now = mono_ms();
+  if (c.cmd == "stop") {
+    reply(true, "stopping");
+    request_stop("stop command");
+  } else if (c.cmd == "failover") {
+    bool ok = machine_->command_failover(now);
+    reply(ok, ok ? "on backup" : "no healthy backup");
+    if (ok) on_tick();
+  } else if (c.cmd == "return") {
+    bool ok = machine_->command_return(now);
+    reply(ok, ok ? "returning to primary" : "primary is not healthy");
+    if (ok) on_tick();
+  } else if (c.cmd == "rendition") {
+    auto it = rstats_.find(c.name);
+    if (it == rstats_.end()) {
+      reply(false, "no rendition '" + c.name + "'");
+      return;
+    }
+    if (c.enabled && !it->second->enabled) it->second->want_key = true;
+    it->second->enabled = c.enabled;
+    reply(true, c.name + (c.enabled ? " enabled" : " disabled"));
+  }
+}
+
+void Worker::request_stop(const std::string &why) {
+  if (stopping_) return;
+  stopping_ = true;
+  stop_deadline_ms_ = mono_ms() + 10000;
+  status_.write({{"t", "state"},
+                 {"state", "stopping"},
+                 {"reason", why},
+                 {"active_source", to_string(machine_->on_air())}});
+  for (auto &f : feeds_)
+    if (f) f->stop();
+  {
+    std::lock_guard<std::mutex> g(lock_);
+    gst_app_src_end_of_stream(GST_APP_SRC(vsrc_));
+    gst_app_src_end_of_stream(GST_APP_SRC(asrc_));
+  }
+  for (auto &e : edges_) e->end_of_stream();
+}
+
+}  // namespace iptv::worker

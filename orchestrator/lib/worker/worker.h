@@ -1,0 +1,122 @@
+// iptvd-worker's channel: the output pipeline (encoders + iptvhlssink, or the passthrough remux),
+// its inputs (one pipeline each: primary, backup, slate), the failover machine, edge outputs,
+// status lines, heartbeats and stdin commands. Runs on the default GMainContext; see
+// docs/worker.md for the graphs and the failover design.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "worker/failover.h"
+#include "worker/source.h"
+#include "worker/spec.h"
+#include "worker/status.h"
+
+namespace iptv::worker {
+
+class EdgeOutput;
+
+class Worker {
+ public:
+  Worker(WorkerSpec spec, StatusWriter &status);
+  ~Worker();
+
+  // Builds and starts everything. On failure writes an error line and returns false.
+  bool start();
+  // Runs the main loop until stopped; returns the process exit code.
+  int run();
+  // Graceful stop: EOS through the output, open segments finished, then the loop quits.
+  void request_stop(const std::string &why);
+
+ private:
+  static constexpr int kFeeds = 3;  // primary, backup, slate
+  static constexpr int kSlate = 2;
+
+  bool build_output(std::string &error);
+  bool build_transcode(std::string &error);
+  bool build_passthrough(std::string &error);
+  void start_feed(int feed);
+  void on_sample(int feed, StreamKind kind, GstSample *sample);
+  void push_raw(int feed, StreamKind kind, GstSample *sample);
+  void push_encoded(int feed, StreamKind kind, GstSample *sample);
+  void fill_gaps();  // transcode: keep the output timeline continuous
+  void on_source_message(int feed, GstMessage *msg);
+  void on_output_message(GstMessage *msg);
+  void on_tick();
+  void heartbeat();
+  void apply_on_air(OnAir to);
+  void handle_command(const std::string &line);
+  void emit_state();
+  GstClockTime output_now() const;
+  std::string utc_iso(GstClockTime running) const;
+  void finish(int code);
+
+  static gboolean stdin_cb(GIOChannel *ch, GIOCondition cond, gpointer self);
+
+  WorkerSpec spec_;
+  StatusWriter &status_;
+  GMainLoop *loop_ = nullptr;
+  int exit_code_ = 0;
+  bool stopping_ = false;
+  bool passthrough_ = false;
+  std::vector<guint> sources_;  // GSource ids on the main context
+
+  GstElement *output_ = nullptr;
+  GstElement *vsrc_ = nullptr, *asrc_ = nullptr;  // appsrc
+  GstElement *hlssink_ = nullptr, *ladder_ = nullptr;
+  std::vector<std::string> renditions_;
+
+  std::array<std::unique_ptr<SourcePipeline>, kFeeds> feeds_;
+  std::array<gint64, kFeeds> retry_at_{};                // monotonic ms; 0: no restart pending
+  std::array<std::atomic<gint64>, kFeeds> last_data_{};  // monotonic ms of the last sample
+  std::array<gint64, kFeeds> seen_data_{};
+  std::unique_ptr<FailoverMachine> machine_;
+  std::string last_state_;
+
+  // Output timeline (lock_): what is on air and where each feed's time maps to.
+  std::mutex lock_;
+  std::atomic<int> on_air_{0};
+  int pending_on_air_ = -1;  // a return waiting for the next keyframe boundary (transcode)
+  std::array<GstClockTimeDiff, kFeeds> offset_{};
+  std::array<bool, kFeeds> have_offset_{};
+  std::array<bool, kFeeds> need_key_{};  // passthrough: wait for a keyframe of this feed
+  bool first_feed_ = true;               // passthrough: no discontinuity for the very first one
+  GstClockTime last_vpts_ = GST_CLOCK_TIME_NONE, last_aend_ = GST_CLOCK_TIME_NONE;
+  GstClockTime last_real_frame_at_ = GST_CLOCK_TIME_NONE;
+  GstBuffer *last_frame_ = nullptr;
+  GstBuffer *black_frame_ = nullptr;
+  GstCaps *vcaps_ = nullptr, *acaps_ = nullptr;
+
+  // Sink side.
+  std::atomic<gint64> last_media_ms_{0};
+  struct RenditionStats {
+    std::atomic<guint64> frames{0};
+    guint64 frames_at_last = 0;
+    double last_bps = 0;
+    bool enabled = true;
+    bool want_key = false;
+  };
+  std::map<std::string, std::unique_ptr<RenditionStats>> rstats_;
+  gint64 last_stats_ms_ = 0;
+  struct PendingSegment {
+    std::string rendition;
+    guint64 sequence = 0;
+    double duration = 0;
+    guint64 bytes = 0;
+    std::string uri;
+    bool discontinuity = false;
+    GstClockTime pts = 0;
+  };
+  std::vector<PendingSegment> pending_segments_;
+  std::vector<std::unique_ptr<EdgeOutput>> edges_;
+  gint64 stop_deadline_ms_ = 0;
+};
+
+}  // namespace iptv::worker

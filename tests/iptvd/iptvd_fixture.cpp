@@ -1,0 +1,217 @@
+#include "iptvd_fixture.h"
+
+#include <glib.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char **environ;
+
+namespace iptvd_test {
+
+std::string sh(const std::string &cmd, int *status) {
+  std::string out;
+  FILE *f = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while (f && (n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  int st = f ? pclose(f) : -1;
+  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+std::string slurp(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+void write_file(const std::string &path, const std::string &text) {
+  // Write then rename, as an editor or `git checkout` would: the watcher sees one change.
+  std::string tmp = path + ".tmp~";
+  std::ofstream(tmp) << text;
+  std::rename(tmp.c_str(), path.c_str());
+}
+
+double now_s() {
+  return (double)g_get_monotonic_time() / 1e6;
+}
+
+bool wait_for(double seconds, const std::function<bool()> &pred) {
+  double end = now_s() + seconds;
+  while (now_s() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return pred();
+}
+
+std::string channel_yaml(const std::string &id, const std::string &extra,
+                         const std::string &source) {
+  return "channel_id: " + id + "\nsource: " + source +
+         "\nprofiles: [180p-250kbps]\npreset: ultrafast\nkeyframe_interval_seconds: 1\n"
+         "hls:\n  segment_seconds: 1\n  window_segments: 6\n" +
+         extra;
+}
+
+Iptvd::Iptvd(std::string channels_dir, std::vector<std::string> extra_args, std::string data_dir)
+    : channels_(std::move(channels_dir)), extra_(std::move(extra_args)) {
+  data_dir_ = data_dir.empty() ? data_.path() : data_dir;
+  log_path_ = data_.path() + "/iptvd.log";
+  port_ = iptv_test::free_port();
+}
+
+Iptvd::~Iptvd() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    // Workers follow their parent (PDEATHSIG); give them a moment to go.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
+void Iptvd::start() {
+  std::string bin = iptv_test::build_root() + "/orchestrator/iptvd/iptvd";
+  std::vector<std::string> args = {bin,
+                                   "--channels",
+                                   channels_,
+                                   "--data",
+                                   data_dir_,
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(port_)};
+  args.insert(args.end(), extra_.begin(), extra_.end());
+  std::vector<char *> argv;
+  for (auto &a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  int rc = posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    pid_ = 0;
+    return;
+  }
+  bool up = wait_for(10, [&] {
+    int st = 0;
+    if (waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = 0;
+      return true;
+    }
+    return get("/healthz").status == 200;
+  });
+  if (!up || pid_ == 0) ADD_FAILURE() << "iptvd did not come up:\n" << log();
+}
+
+void Iptvd::signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+int Iptvd::wait_exit(double seconds) {
+  double end = now_s() + seconds;
+  while (pid_ > 0 && now_s() < end) {
+    int st = 0;
+    pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      pid_ = 0;
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return -1;
+}
+
+std::string Iptvd::admin_key() const {
+  std::string k = slurp(data_dir_ + "/admin.key");
+  while (!k.empty() && (k.back() == '\n' || k.back() == '\r')) k.pop_back();
+  return k;
+}
+
+static Http curl(const std::string &args) {
+  iptv_test::TempDir d;
+  std::string body = d.path() + "/b";
+  Http h;
+  std::string code = sh("curl -s -m 10 -o " + body + " -w '%{http_code}' " + args);
+  h.status = std::atoi(code.c_str());
+  h.body = slurp(body);
+  return h;
+}
+
+Http Iptvd::get(const std::string &path, const std::string &key) {
+  std::string auth = key.empty() ? "" : "-H 'Authorization: Bearer " + key + "' ";
+  return curl(auth + "'" + base() + path + "'");
+}
+
+Http Iptvd::post(const std::string &path, const std::string &body, const std::string &key) {
+  std::string auth = key.empty() ? "" : "-H 'Authorization: Bearer " + key + "' ";
+  return curl(auth + "-X POST -H 'Content-Type: application/json' --data '" + body + "' '" +
+              base() + path + "'");
+}
+
+nlohmann::json Iptvd::channel(const std::string &id) {
+  Http h = get("/api/v1/channels/" + id, admin_key());
+  auto j = nlohmann::json::parse(h.body, nullptr, false);
+  return j.is_discarded() ? nlohmann::json() : j;
+}
+
+std::string Iptvd::state(const std::string &id) {
+  std::string s = sql("SELECT state FROM st_channels WHERE channel_id='" + id + "'");
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+pid_t Iptvd::worker_pid(const std::string &id) {
+  auto j = channel(id);
+  if (j.contains("worker") && j["worker"].contains("pid") && j["worker"]["pid"].is_number())
+    return j["worker"]["pid"].get<pid_t>();
+  return 0;
+}
+
+std::string Iptvd::playlist(const std::string &id, const std::string &rendition) {
+  return slurp(data_dir_ + "/hls/" + id + "/" + rendition + "/index.m3u8");
+}
+
+bool Iptvd::wait_live(const std::vector<std::string> &ids, double seconds, int segments) {
+  return wait_for(seconds, [&] {
+    for (const auto &id : ids) {
+      if (state(id) != "live") return false;
+      if ((int)parse_media(playlist(id, "180p")).sequences.size() < segments) return false;
+    }
+    return true;
+  });
+}
+
+std::string Iptvd::sql(const std::string &query) {
+  return sh("sqlite3 -cmd '.timeout 2000' '" + data_dir_ + "/iptvd.db' \"" + query + "\"");
+}
+
+MediaList parse_media(const std::string &text) {
+  MediaList m;
+  std::istringstream in(text);
+  std::string line;
+  bool have_seq = false;
+  uint64_t next = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("#EXT-X-MEDIA-SEQUENCE:", 0) == 0) {
+      m.media_sequence = std::stoull(line.substr(22));
+      next = m.media_sequence;
+      have_seq = true;
+    } else if (line.rfind("#EXTINF:", 0) == 0) {
+      m.durations.push_back(std::stod(line.substr(8)));
+    } else if (line == "#EXT-X-DISCONTINUITY") {
+      m.discontinuities++;
+    } else if (!line.empty() && line[0] != '#') {
+      m.sequences.push_back(have_seq ? next++ : m.sequences.size());
+    }
+  }
+  return m;
+}
+
+}  // namespace iptvd_test

@@ -1,0 +1,83 @@
+// Starts a real iptvd (and its real iptvd-worker children) on 127.0.0.1 with a free port and a
+// temporary data folder, and talks to it as clients do: curl for HTTP, ffprobe for media, the
+// SQLite file for stored state.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "test_support.h"
+
+namespace iptvd_test {
+
+std::string sh(const std::string &cmd, int *status = nullptr);
+std::string slurp(const std::string &path);
+void write_file(const std::string &path, const std::string &text);
+double now_s();
+// Polls `pred` every 100 ms until it holds or `seconds` pass.
+bool wait_for(double seconds, const std::function<bool()> &pred);
+
+// A small, fast test channel (180p ultrafast, 1 s segments).
+std::string channel_yaml(const std::string &id, const std::string &extra = "",
+                         const std::string &source = "test://smpte?tone=440");
+
+struct Http {
+  int status = 0;
+  std::string body;
+};
+
+class Iptvd {
+ public:
+  // `channels` is the channels folder; data lives in its own temp folder unless `data_dir` is
+  // given (to restart a daemon over the same state).
+  Iptvd(std::string channels_dir, std::vector<std::string> extra_args = {},
+        std::string data_dir = "");
+  ~Iptvd();
+  void start();
+  void signal(int sig);
+  // Waits for the process to exit; returns the exit code (or 128+signal); -1 on timeout.
+  int wait_exit(double seconds);
+  bool running() const { return pid_ > 0; }
+
+  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  const std::string &data() const { return data_dir_; }
+  std::string log() const { return slurp(log_path_); }
+  std::string admin_key() const;
+  Http get(const std::string &path, const std::string &key = "");
+  Http post(const std::string &path, const std::string &body, const std::string &key = "");
+  nlohmann::json channel(const std::string &id);
+  std::string state(const std::string &id);
+  pid_t worker_pid(const std::string &id);
+  // Media playlist of one rendition, read from disk (the tree the origin serves).
+  std::string playlist(const std::string &id, const std::string &rendition);
+  // Waits until every listed channel is live with at least `segments` segments.
+  bool wait_live(const std::vector<std::string> &ids, double seconds, int segments = 1);
+  // Rows of an SQL query on the daemon's database (sqlite3 CLI, '|' separated).
+  std::string sql(const std::string &query);
+
+ private:
+  std::string channels_;
+  std::vector<std::string> extra_;
+  iptv_test::TempDir data_;
+  std::string data_dir_;
+  std::string log_path_;
+  int port_ = 0;
+  pid_t pid_ = 0;
+};
+
+// Sequence numbers and EXTINF durations of a media playlist.
+struct MediaList {
+  uint64_t media_sequence = 0;
+  std::vector<uint64_t> sequences;
+  std::vector<double> durations;
+  int discontinuities = 0;
+};
+MediaList parse_media(const std::string &text);
+
+}  // namespace iptvd_test

@@ -1,0 +1,345 @@
+// iptvd end to end: real daemon, real workers, real clients (curl, ffprobe), stored state read
+// back from SQLite.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "iptvd_fixture.h"
+
+using namespace iptvd_test;
+namespace fs = std::filesystem;
+
+namespace {
+
+class IptvdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    channels_ = tmp_.path() + "/channels";
+    fs::create_directories(channels_);
+  }
+  void add(const std::string &id, const std::string &extra = "",
+           const std::string &source = "test://smpte?tone=440") {
+    write_file(channels_ + "/" + id + ".yaml", channel_yaml(id, extra, source));
+  }
+  iptv_test::TempDir tmp_;
+  std::string channels_;
+};
+
+Http curl_delete(Iptvd &d, const std::string &path, const std::string &key) {
+  iptv_test::TempDir t;
+  Http h;
+  std::string code = sh("curl -s -m 10 -o " + t.path() +
+                        "/b -w '%{http_code}' -X DELETE -H "
+                        "'Authorization: Bearer " +
+                        key + "' '" + d.base() + path + "'");
+  h.status = std::atoi(code.c_str());
+  h.body = slurp(t.path() + "/b");
+  return h;
+}
+
+uint64_t last_sequence(Iptvd &d, const std::string &id) {
+  auto m = parse_media(d.playlist(id, "180p"));
+  return m.sequences.empty() ? 0 : m.sequences.back();
+}
+
+}  // namespace
+
+TEST_F(IptvdTest, ChannelsGoLiveAndPlayThroughTheOrigin) {
+  add("one");
+  add("two", "", "test://ball?tone=660");
+  Iptvd d(channels_);
+  d.start();
+  ASSERT_TRUE(d.running());
+  double t0 = now_s();
+  ASSERT_TRUE(d.wait_live({"one", "two"}, 30, 2)) << d.log();
+  RecordProperty("seconds_to_two_segments", std::to_string(now_s() - t0));
+  for (const char *id : {"one", "two"}) {
+    std::string url = d.base() + "/hls/" + id + "/index.m3u8";
+    std::string out =
+        sh("ffprobe -v error -show_entries stream=codec_type,width -of csv=p=0 '" + url + "' 2>&1");
+    EXPECT_NE(out.find("video,320"), std::string::npos) << id << ": " << out;
+    EXPECT_NE(out.find("audio"), std::string::npos) << id << ": " << out;
+  }
+  // Every transition is stored with its time and reason.
+  std::string tr = d.sql(
+      "SELECT from_state||'>'||to_state||':'||reason FROM st_transitions "
+      "WHERE channel_id='one' ORDER BY id");
+  EXPECT_NE(tr.find("offline>starting:worker started"), std::string::npos) << tr;
+  EXPECT_NE(tr.find(">live:"), std::string::npos) << tr;
+  // The API answers the incident questions: state, active source, encoder, segment age.
+  auto j = d.channel("one");
+  EXPECT_EQ(j["state"], "live") << j.dump();
+  EXPECT_EQ(j["active_source"], "primary") << j.dump();
+  ASSERT_TRUE(j["renditions"].is_array() && !j["renditions"].empty()) << j.dump();
+  EXPECT_EQ(j["renditions"][0]["encoder"], "x264enc") << j.dump();
+  // Logs carry the channel on every channel line.
+  std::string log = d.log();
+  EXPECT_NE(log.find("channel_id=one msg=\"state starting -> live"), std::string::npos) << log;
+}
+
+TEST_F(IptvdTest, AWorkerCrashOrHangNeverStopsTheOthers) {
+  add("victim");
+  add("bystander", "", "test://ball?tone=660");
+  Iptvd d(channels_);
+  d.start();
+  ASSERT_TRUE(d.wait_live({"victim", "bystander"}, 30, 1)) << d.log();
+  pid_t by = d.worker_pid("bystander");
+  ASSERT_GT(by, 0);
+  int restarts = 0;
+  for (int sig : {SIGKILL, SIGSEGV, SIGSTOP}) {
+    pid_t v = d.worker_pid("victim");
+    ASSERT_GT(v, 0);
+    uint64_t by_before = last_sequence(d, "bystander");
+    double t = now_s();
+    ::kill(v, sig);
+    // A new worker replaces it (a stopped one through the heartbeat watchdog).
+    ASSERT_TRUE(wait_for(20,
+                         [&] {
+                           pid_t n = d.worker_pid("victim");
+                           return n > 0 && n != v && d.state("victim") == "live";
+                         }))
+        << "signal " << sig << "\n"
+        << d.log();
+    double back = now_s() - t;
+    ++restarts;
+    RecordProperty("recovery_seconds_sig" + std::to_string(sig), std::to_string(back));
+    // The API stayed up and the other channel kept packaging with the same worker.
+    EXPECT_EQ(d.get("/healthz").status, 200);
+    EXPECT_EQ(d.worker_pid("bystander"), by);
+    EXPECT_GT(last_sequence(d, "bystander"), by_before) << "bystander stalled";
+  }
+  auto j = d.channel("victim");
+  EXPECT_EQ(j["restarts"], restarts) << j.dump();
+  std::string log = d.log();
+  EXPECT_NE(log.find("worker killed by SIGKILL"), std::string::npos);
+  EXPECT_NE(log.find("worker killed by SIGSEGV"), std::string::npos);
+  EXPECT_NE(log.find("worker hung (no heartbeat"), std::string::npos) << log;
+  std::string tr = d.sql(
+      "SELECT reason FROM st_transitions WHERE channel_id='victim' AND "
+      "to_state='offline'");
+  EXPECT_NE(tr.find("SIGSEGV"), std::string::npos) << tr;
+}
+
+TEST_F(IptvdTest, HotReloadTouchesOnlyWhatChanged) {
+  add("keep");
+  add("change");
+  add("drop");
+  Iptvd d(channels_);
+  d.start();
+  ASSERT_TRUE(d.wait_live({"keep", "change", "drop"}, 30, 1)) << d.log();
+  pid_t keep = d.worker_pid("keep"), change = d.worker_pid("change");
+  uint64_t keep_seq = last_sequence(d, "keep");
+  add("change", "name: Changed\n", "test://ball?tone=660");  // changed
+  fs::remove(channels_ + "/drop.yaml");                      // removed
+  add("fresh");                                              // added
+  ASSERT_TRUE(wait_for(30, [&] {
+    return d.state("drop") == "retired" && d.state("fresh") == "live" &&
+           d.worker_pid("change") > 0 && d.worker_pid("change") != change &&
+           d.state("change") == "live";
+  })) << d.log();
+  EXPECT_EQ(d.worker_pid("keep"), keep) << "an unchanged channel keeps its worker";
+  // Its numbering runs on without a gap across the reload.
+  wait_for(5, [&] { return last_sequence(d, "keep") > keep_seq + 1; });
+  auto m = parse_media(d.playlist("keep", "180p"));
+  for (size_t i = 1; i < m.sequences.size(); ++i) EXPECT_EQ(m.sequences[i], m.sequences[i - 1] + 1);
+  EXPECT_EQ(m.discontinuities, 0);
+
+  // A broken edit is reported and the last good version keeps running (SIGHUP reload).
+  pid_t fresh = d.worker_pid("fresh");
+  write_file(channels_ + "/fresh.yaml", channel_yaml("fresh", "profilez: [1]\n"));
+  d.signal(SIGHUP);
+  ASSERT_TRUE(wait_for(10, [&] {
+    return d.sql("SELECT count(*) FROM st_events WHERE event_type='record.rejected'")
+               .rfind("0", 0) != 0;
+  })) << d.log();
+  std::string detail = d.sql("SELECT detail FROM st_events WHERE event_type='record.rejected'");
+  EXPECT_NE(detail.find("fresh.yaml"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("profilez"), std::string::npos) << detail;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(d.worker_pid("fresh"), fresh);
+  EXPECT_EQ(d.state("fresh"), "live");
+  std::string log = d.log();
+  EXPECT_NE(log.find("fresh.yaml:9:1: profilez"), std::string::npos) << log;
+  EXPECT_NE(log.find("last good version keeps running"), std::string::npos);
+}
+
+TEST_F(IptvdTest, PlaylistsContinueAcrossSigtermAndSigkillRestarts) {
+  write_file(channels_ + "/cont.yaml",
+             "channel_id: cont\nsource: test://smpte?tone=440\nprofiles: [180p-250kbps]\n"
+             "preset: ultrafast\nkeyframe_interval_seconds: 1\nhls:\n  segment_seconds: 1\n"
+             "  window_segments: 40\n");
+  iptv_test::TempDir data;
+  uint64_t last = 0;
+  {
+    Iptvd d(channels_, {}, data.path());
+    d.start();
+    ASSERT_TRUE(d.wait_live({"cont"}, 30, 3)) << d.log();
+    d.signal(SIGTERM);
+    EXPECT_EQ(d.wait_exit(20), 0) << d.log();
+    auto m = parse_media(d.playlist("cont", "180p"));
+    ASSERT_FALSE(m.sequences.empty());
+    last = m.sequences.back();
+    // The open segment was finished, not dropped: it is listed, on disk, and plays.
+    std::string seg = d.data() + "/hls/cont/180p/seg-" + std::to_string(last) + ".ts";
+    int st = -1;
+    sh("ffprobe -v error " + seg + " 2>&1", &st);
+    EXPECT_EQ(st, 0) << seg;
+    EXPECT_NE(d.log().find("state live -> offline (iptvd stopped)"), std::string::npos);
+    // The packaging state is stored.
+    EXPECT_EQ(d.sql("SELECT media_sequence FROM st_packaging WHERE channel_id='cont'"),
+              std::to_string(last) + "\n");
+  }
+  pid_t worker = 0;
+  {
+    Iptvd d(channels_, {}, data.path());
+    d.start();
+    ASSERT_TRUE(wait_for(30, [&] { return last_sequence(d, "cont") > last + 1; })) << d.log();
+    auto m = parse_media(d.playlist("cont", "180p"));
+    // The playlist continued: the old segments are still listed and numbers only grow.
+    EXPECT_LE(m.sequences.front(), last) << d.playlist("cont", "180p");
+    for (size_t i = 1; i < m.sequences.size(); ++i) EXPECT_GT(m.sequences[i], m.sequences[i - 1]);
+    last = m.sequences.back();
+    worker = d.worker_pid("cont");
+    ASSERT_GT(worker, 0);
+    d.signal(SIGKILL);
+    d.wait_exit(5);
+    // Its worker does not linger as an orphan racing the next daemon.
+    EXPECT_TRUE(wait_for(10, [&] { return ::kill(worker, 0) != 0; })) << "worker survived";
+  }
+  {
+    Iptvd d(channels_, {}, data.path());
+    d.start();
+    ASSERT_TRUE(wait_for(30, [&] { return last_sequence(d, "cont") > last + 1; })) << d.log();
+    auto m = parse_media(d.playlist("cont", "180p"));
+    EXPECT_LE(m.sequences.front(), last);
+    for (size_t i = 1; i < m.sequences.size(); ++i) EXPECT_GT(m.sequences[i], m.sequences[i - 1]);
+  }
+}
+
+TEST_F(IptvdTest, OperatorFailoverIsSeamlessSignedWebhooksAndRevocableSessions) {
+  add("main",
+      "access:\n  account_required: false\nfailover:\n  enabled: true\n  backup_source: spare\n"
+      "  primary_loss_seconds: 2\n  return_after_seconds: 3\n");
+  add("spare", "", "test://ball?tone=660");
+  // A real receiver on loopback that fails its first two requests.
+  int hook_port = iptv_test::free_port();
+  std::string hook_log = tmp_.path() + "/hooks.jsonl";
+  std::string recv = iptv_test::source_root() + "/tests/store/webhook_receiver.py";
+  std::string pidfile = tmp_.path() + "/recv.pid";
+  sh("python3 " + recv + " --port " + std::to_string(hook_port) +
+     " --secret s3cr3t-hook-0123456789 --fail-first 2 --log " + hook_log +
+     " >/dev/null 2>&1 & echo $! > " + pidfile);
+  std::string cfg = tmp_.path() + "/iptvd.yaml";
+  write_file(tmp_.path() + "/keys",
+             "k1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  write_file(cfg, "tokens:\n  mode: edgeauth\n  keys_file: " + tmp_.path() +
+                      "/keys\n  ttl_seconds: 120\nwebhooks:\n  - url: http://127.0.0.1:" +
+                      std::to_string(hook_port) +
+                      "/hook\n    secret: s3cr3t-hook-0123456789\n    events: [\"failover.*\"]\n"
+                      "    backoff:\n      initial_seconds: 0.2\n      max_seconds: 1\n");
+  Iptvd d(channels_, {"--config", cfg});
+  d.start();
+  ASSERT_TRUE(d.wait_live({"main", "spare"}, 30, 2)) << d.log();
+  std::string key = d.admin_key();
+  // Playlists are token-gated now.
+  EXPECT_EQ(d.get("/hls/main/index.m3u8").status, 403);
+
+  uint64_t before = last_sequence(d, "main");
+  Http r = d.post("/api/v1/channels/main/actions/failover", "{}", key);
+  EXPECT_EQ(r.status, 202) << r.body;
+  ASSERT_TRUE(wait_for(10,
+                       [&] {
+                         auto j = d.channel("main");
+                         return j["state"] == "failover" && j["active_source"] == "backup";
+                       }))
+      << d.channel("main").dump() << d.log();
+  // Encoders and sink kept running: numbers continue, no discontinuity, no missing segment.
+  ASSERT_TRUE(wait_for(10, [&] { return last_sequence(d, "main") > before + 3; }));
+  auto m = parse_media(d.playlist("main", "180p"));
+  EXPECT_EQ(m.discontinuities, 0) << d.playlist("main", "180p");
+  for (size_t i = 1; i < m.sequences.size(); ++i) EXPECT_EQ(m.sequences[i], m.sequences[i - 1] + 1);
+  for (double dur : m.durations) EXPECT_LE(dur, 1.5) << d.playlist("main", "180p");
+  EXPECT_EQ(d.post("/api/v1/channels/spare/actions/failover", "{}", key).status, 409)
+      << "spare has no backup";
+  r = d.post("/api/v1/channels/main/actions/return", "{}", key);
+  EXPECT_EQ(r.status, 202) << r.body;
+  ASSERT_TRUE(wait_for(10, [&] {
+    auto j = d.channel("main");
+    return j["state"] == "live" && j["active_source"] == "primary";
+  })) << d.channel("main").dump();
+
+  // Events were stored with the article's fields, and delivered signed despite the failures.
+  std::string ev = d.sql(
+      "SELECT event_type||'|'||job_id||'|'||output_uri||'|'||status FROM "
+      "st_events WHERE channel_id='main' AND event_type LIKE 'failover.%'");
+  EXPECT_NE(ev.find("failover.activated|main/"), std::string::npos) << ev;
+  EXPECT_NE(ev.find("failover.returned|main/"), std::string::npos) << ev;
+  EXPECT_NE(ev.find("/hls/main/index.m3u8"), std::string::npos) << ev;
+  ASSERT_TRUE(wait_for(20, [&] {
+    std::string h = slurp(hook_log);
+    return h.find("\"event\": \"failover.returned\", ") != std::string::npos ||
+           (h.find("failover.returned") != std::string::npos &&
+            h.find("\"status\": 200") != std::string::npos);
+  })) << slurp(hook_log);
+  std::string hooks = slurp(hook_log);
+  EXPECT_NE(hooks.find("\"status\": 500"), std::string::npos) << "the first tries failed";
+  EXPECT_EQ(hooks.find("\"signature_ok\": false"), std::string::npos) << hooks;
+  sh("kill $(cat " + pidfile + ")");
+
+  // A session's URL plays in ffprobe until it is revoked.
+  r = d.post("/api/v1/sessions", R"({"channel_id":"main"})", key);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto s = nlohmann::json::parse(r.body);
+  std::string url = s["playback_url"];
+  std::string probe = "ffprobe -v error -show_entries stream=codec_type -of csv=p=0 '" + url + "'";
+  int st = -1;
+  std::string out = sh(probe + " 2>&1", &st);
+  EXPECT_EQ(st, 0) << out;
+  EXPECT_NE(out.find("video"), std::string::npos) << out;
+  Http del = curl_delete(d, "/api/v1/sessions/" + s["session_id"].get<std::string>(), key);
+  EXPECT_EQ(del.status, 200) << del.body;
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  sh(probe + " 2>&1", &st);
+  EXPECT_NE(st, 0) << "a revoked session must not play";
+  // Nothing secret reached the log.
+  std::string log = d.log();
+  EXPECT_EQ(log.find("s3cr3t-hook"), std::string::npos);
+  EXPECT_EQ(log.find("00112233445566778899"), std::string::npos);
+  EXPECT_EQ(log.find(key), std::string::npos);
+  EXPECT_EQ(log.find(url.substr(url.find("/hls/"))), std::string::npos);
+}
+
+// The two roles: a venue edge encoder pushes SRT to a cloud transcode node, each an iptvd that
+// picks its channels from one shared folder by placement role.
+TEST_F(IptvdTest, EdgeEncoderPushesSrtToACloudNode) {
+  int srt_port = iptv_test::free_port();
+  write_file(channels_ + "/venue.yaml",
+             channel_yaml("venue",
+                          "placement:\n  role: edge\noutputs:\n  - type: srt\n    uri: "
+                          "srt://127.0.0.1:" +
+                              std::to_string(srt_port) + "?mode=caller\n",
+                          "test://smpte?tone=440"));
+  write_file(channels_ + "/venue-cloud.yaml",
+             channel_yaml("venue-cloud",
+                          "placement:\n  role: cloud\nsource_type: owned-content\n"
+                          "rights:\n  owner: Demo Venue\n  licence: own production\n",
+                          "srt://127.0.0.1:" + std::to_string(srt_port) + "?mode=listener"));
+  Iptvd cloud(channels_, {"--role", "cloud"});
+  cloud.start();
+  Iptvd edge(channels_, {"--role", "edge"});
+  edge.start();
+  ASSERT_TRUE(edge.wait_live({"venue"}, 30, 1)) << edge.log();
+  ASSERT_TRUE(cloud.wait_live({"venue-cloud"}, 40, 2)) << cloud.log() << edge.log();
+  // Each node leaves the other's channel alone, and says why.
+  EXPECT_EQ(edge.state("venue-cloud"), "offline");
+  EXPECT_NE(edge.channel("venue-cloud")["reason"].get<std::string>().find("placed on cloud"),
+            std::string::npos);
+  EXPECT_EQ(cloud.state("venue"), "offline");
+  // The cloud's output plays, with the venue's audio and video.
+  std::string out = sh("ffprobe -v error -show_entries stream=codec_type,width -of csv=p=0 '" +
+                       cloud.base() + "/hls/venue-cloud/index.m3u8' 2>&1");
+  EXPECT_NE(out.find("video,320"), std::string::npos) << out;
+  EXPECT_NE(out.find("audio"), std::string::npos) << out;
+}

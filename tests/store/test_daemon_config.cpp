@@ -1,0 +1,237 @@
+// Daemon config: defaults, the sample at the repository root, every key, and strict errors with
+// file:line:col: path: message.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/daemon_config.h"
+#include "test_support.h"
+
+using iptv::config::load_daemon_config;
+using iptv::config::parse_daemon_config;
+
+namespace {
+
+std::string errors_of(const iptv::config::DaemonConfigResult &r) {
+  std::string s;
+  for (auto &e : r.errors) s += e.str() + "\n";
+  return s;
+}
+
+void write(const std::string &path, const std::string &text) {
+  std::ofstream f(path);
+  f << text;
+}
+
+}  // namespace
+
+TEST(DaemonConfig, DefaultsNeedNoFile) {
+  auto c = iptv::config::default_daemon_config();
+  EXPECT_EQ(c.listen_address, "0.0.0.0");
+  EXPECT_EQ(c.listen_port, 8080);
+  EXPECT_EQ(c.channels_dir, "channels");
+  EXPECT_EQ(c.data_dir, "var");
+  EXPECT_EQ(c.token_mode, "none");
+  EXPECT_TRUE(c.webhooks.empty());
+  EXPECT_EQ(c.log_format, "text");
+  EXPECT_EQ(c.log_level, "info");
+  EXPECT_FALSE(c.node_name.empty());
+  EXPECT_EQ(c.effective_base_url(), "http://127.0.0.1:8080");
+  auto empty = parse_daemon_config("", "empty.yaml");
+  EXPECT_TRUE(empty.ok()) << errors_of(empty);
+  EXPECT_EQ(empty.config.listen_port, 8080);
+  auto comments = parse_daemon_config("# nothing but a comment\n", "c.yaml");
+  EXPECT_TRUE(comments.ok()) << errors_of(comments);
+}
+
+TEST(DaemonConfig, TheSampleAtTheRepositoryRootLoadsWithItsDocumentedDefaults) {
+  std::string path = iptv_test::source_root() + "/iptvd.example.yaml";
+  auto r = load_daemon_config(path);
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  auto d = iptv::config::default_daemon_config();
+  const auto &c = r.config;
+  EXPECT_EQ(c.listen_address, d.listen_address);
+  EXPECT_EQ(c.listen_port, d.listen_port);
+  EXPECT_EQ(c.token_mode, d.token_mode);
+  EXPECT_EQ(c.token_ttl_seconds, d.token_ttl_seconds);
+  EXPECT_EQ(c.heartbeat_interval_ms, d.heartbeat_interval_ms);
+  EXPECT_EQ(c.heartbeat_timeout_ms, d.heartbeat_timeout_ms);
+  EXPECT_EQ(c.restart_backoff.initial_seconds, d.restart_backoff.initial_seconds);
+  EXPECT_EQ(c.restart_backoff.max_seconds, d.restart_backoff.max_seconds);
+  EXPECT_EQ(c.retention_events_days, d.retention_events_days);
+  EXPECT_EQ(c.retention_audit_days, d.retention_audit_days);
+  EXPECT_EQ(c.node_role, d.node_role);
+  EXPECT_EQ(c.channels_dir, iptv_test::source_root() + "/channels");  // relative to the file
+  EXPECT_EQ(c.data_dir, iptv_test::source_root() + "/var");
+
+  // The commented webhook example is valid too once uncommented.
+  std::string text;
+  {
+    std::ifstream f(path);
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line == "webhooks: []") line = "webhooks:";
+      if (line.rfind("#  ", 0) == 0) line = line.substr(1);
+      text += line + "\n";
+    }
+  }
+  iptv_test::TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/secrets");
+  write(dir.path() + "/secrets/ops-webhook", "0123456789abcdef0123\n");
+  write(dir.path() + "/iptvd.yaml", text);
+  auto u = load_daemon_config(dir.path() + "/iptvd.yaml");
+  ASSERT_TRUE(u.ok()) << errors_of(u);
+  ASSERT_EQ(u.config.webhooks.size(), 1u);
+  const auto &w = u.config.webhooks[0];
+  EXPECT_EQ(w.name, "ops");
+  EXPECT_EQ(w.url, "https://ops.example.net/iptv-events");
+  EXPECT_EQ(w.secret, "0123456789abcdef0123");
+  EXPECT_EQ(w.secret_file, dir.path() + "/secrets/ops-webhook");
+  EXPECT_EQ(w.events.size(), 4u);
+  EXPECT_EQ(w.max_attempts, 12);
+  EXPECT_EQ(w.backoff.max_seconds, 600);
+  EXPECT_EQ(u.config.secrets(), std::vector<std::string>{"0123456789abcdef0123"});
+}
+
+TEST(DaemonConfig, EveryKeyIsRead) {
+  iptv_test::TempDir dir;
+  std::string text = R"(listen:
+  address: 127.0.0.1
+  port: 9090
+public_base_url: https://tv.example.net/
+channels_dir: /srv/channels
+data_dir: state
+tokens:
+  mode: edgeauth
+  keys_file: keys.txt
+  ttl_seconds: 600
+webhooks:
+  - url: http://127.0.0.1:9999/hook
+    secret: abcdefghijklmnopqrstuvwxyz
+    events: [failover.activated]
+    timeout_seconds: 2.5
+    max_attempts: 3
+    backoff: {initial_seconds: 0.1, max_seconds: 1, jitter: 0.5}
+worker:
+  memory_mb: 512
+  cpu_seconds: 3600
+  cpu_quota_percent: 150
+  restart_backoff: {initial_seconds: 0.5, max_seconds: 30, jitter: 0.1}
+  restart_reset_seconds: 120
+  heartbeat: {interval_ms: 500, timeout_ms: 3000}
+log: {format: json, level: debug}
+retention: {events_days: 7, audit_days: 365}
+node: {name: venue-1, role: edge}
+)";
+  auto r = parse_daemon_config(text, dir.path() + "/iptvd.yaml");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  const auto &c = r.config;
+  EXPECT_EQ(c.listen_address, "127.0.0.1");
+  EXPECT_EQ(c.listen_port, 9090);
+  EXPECT_EQ(c.effective_base_url(), "https://tv.example.net");
+  EXPECT_EQ(c.channels_dir, "/srv/channels");
+  EXPECT_EQ(c.data_dir, dir.path() + "/state");
+  EXPECT_EQ(c.token_mode, "edgeauth");
+  EXPECT_EQ(c.token_keys_file, dir.path() + "/keys.txt");
+  EXPECT_EQ(c.token_ttl_seconds, 600);
+  ASSERT_EQ(c.webhooks.size(), 1u);
+  EXPECT_EQ(c.webhooks[0].name, "http://127.0.0.1:9999/hook");
+  EXPECT_EQ(c.webhooks[0].events, std::vector<std::string>{"failover.activated"});
+  EXPECT_DOUBLE_EQ(c.webhooks[0].timeout_seconds, 2.5);
+  EXPECT_EQ(c.webhooks[0].max_attempts, 3);
+  EXPECT_DOUBLE_EQ(c.webhooks[0].backoff.initial_seconds, 0.1);
+  EXPECT_DOUBLE_EQ(c.webhooks[0].backoff.jitter, 0.5);
+  EXPECT_EQ(c.worker_memory_mb, 512);
+  EXPECT_EQ(c.worker_cpu_seconds, 3600);
+  EXPECT_EQ(c.worker_cpu_quota_percent, 150);
+  EXPECT_DOUBLE_EQ(c.restart_backoff.initial_seconds, 0.5);
+  EXPECT_DOUBLE_EQ(c.restart_reset_seconds, 120);
+  EXPECT_EQ(c.heartbeat_interval_ms, 500);
+  EXPECT_EQ(c.heartbeat_timeout_ms, 3000);
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.retention_events_days, 7);
+  EXPECT_EQ(c.retention_audit_days, 365);
+  EXPECT_EQ(c.node_name, "venue-1");
+  EXPECT_EQ(c.node_role, "edge");
+}
+
+TEST(DaemonConfig, ErrorsArePositionedAndAllReported) {
+  std::string text = R"(listen:
+  adress: 0.0.0.0
+  port: 70000
+tokens:
+  mode: edgeauht
+log:
+  format: xml
+webhooks:
+  - url: ftp://x
+    secrte: abc
+  - url: http://a/b
+    secret: short
+worker:
+  heartbeat: {interval_ms: 1000, timeout_ms: 1500}
+  restart_backoff: {initial_seconds: 10, max_seconds: 5}
+retention:
+  events_days: -1
+node:
+  role: cloud
+  extra: 1
+)";
+  auto r = parse_daemon_config(text, "iptvd.yaml");
+  std::string all = errors_of(r);
+  auto has = [&](const std::string &s) { return all.find(s) != std::string::npos; };
+  EXPECT_TRUE(has("iptvd.yaml:2:3: listen.adress: unknown key 'adress' (did you mean 'address'?)"))
+      << all;
+  EXPECT_TRUE(has("iptvd.yaml:3:9: listen.port: must be between 0 and 65535, got 70000")) << all;
+  EXPECT_TRUE(has("iptvd.yaml:5:9: tokens.mode: unknown value 'edgeauht'")) << all;
+  EXPECT_TRUE(has("did you mean 'edgeauth'?")) << all;
+  EXPECT_TRUE(has("iptvd.yaml:7:11: log.format: unknown value 'xml'")) << all;
+  EXPECT_TRUE(has("iptvd.yaml:9:10: webhooks[0].url: expected an http:// or https:// URL")) << all;
+  EXPECT_TRUE(
+      has("iptvd.yaml:10:5: webhooks[0].secrte: unknown key 'secrte' (did you mean "
+          "'secret'?)"))
+      << all;
+  EXPECT_TRUE(has("webhooks[0].secret: is required (or secret_file)")) << all;
+  EXPECT_TRUE(has("iptvd.yaml:12:13: webhooks[1].secret: the secret must be at least 16")) << all;
+  EXPECT_TRUE(has("worker.heartbeat.timeout_ms: must be at least twice interval_ms")) << all;
+  EXPECT_TRUE(has("worker.restart_backoff.max_seconds: must not be below initial_seconds")) << all;
+  EXPECT_TRUE(has("retention.events_days: must be between 0 and 36500, got -1")) << all;
+  EXPECT_TRUE(has("iptvd.yaml:20:3: node.extra: unknown key 'extra'")) << all;
+  EXPECT_EQ(r.errors.size(), 12u) << all;
+}
+
+TEST(DaemonConfig, TypeErrorsAndUnreadableInputs) {
+  auto a = parse_daemon_config("listen: [1, 2]\nwebhooks: {url: x}\n", "a.yaml");
+  std::string all = errors_of(a);
+  EXPECT_NE(all.find("a.yaml:1:9: listen: expected a mapping, got a list"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("a.yaml:2:11: webhooks: expected a list, got a mapping"), std::string::npos)
+      << all;
+  auto b = parse_daemon_config("listen: {port: [\n", "b.yaml");
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(errors_of(b).find("b.yaml:"), std::string::npos);
+  EXPECT_NE(errors_of(b).find("not valid YAML"), std::string::npos);
+  auto c = parse_daemon_config("- just\n- a list\n", "c.yaml");
+  EXPECT_NE(errors_of(c).find("expected a mapping, got a list"), std::string::npos);
+  auto d = parse_daemon_config("tokens: {mode: securelink}\n", "d.yaml");
+  EXPECT_NE(errors_of(d).find("tokens.keys_file: is required when tokens.mode is securelink"),
+            std::string::npos)
+      << errors_of(d);
+  auto e = parse_daemon_config(
+      "webhooks:\n  - {url: 'http://h/x', secret_file: /nonexistent/secret}\n", "e.yaml");
+  EXPECT_NE(errors_of(e).find("e.yaml:2:38: webhooks[0].secret_file:"), std::string::npos)
+      << errors_of(e);
+  auto f = parse_daemon_config(
+      "webhooks:\n  - {url: 'http://h/x', secret: 0123456789abcdefg}\n"
+      "  - {url: 'http://h/x', secret: 0123456789abcdefg}\n",
+      "f.yaml");
+  EXPECT_NE(errors_of(f).find("duplicate webhook name 'http://h/x'"), std::string::npos)
+      << errors_of(f);
+  auto g = load_daemon_config("/nonexistent/iptvd.yaml");
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(errors_of(g).find("/nonexistent/iptvd.yaml"), std::string::npos);
+  auto h = parse_daemon_config("listen:\n  port: 80\n  port: 81\n", "h.yaml");
+  EXPECT_NE(errors_of(h).find("duplicate key 'port'"), std::string::npos) << errors_of(h);
+}

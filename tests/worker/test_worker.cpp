@@ -1,0 +1,828 @@
+// The real iptvd-worker binary against real local senders (gst-launch-1.0, ffmpeg, nginx-rtmp,
+// GStreamer's RTSP server, a Python HTTP server) on 127.0.0.1, read through its status lines and
+// its HLS output as a player reads it (playlists polled, segments probed with ffprobe).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.h"
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+namespace {
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// A child process; stdout lines are collected (when `capture`), stdin is a pipe.
+class Proc {
+ public:
+  Proc(const std::vector<std::string> &argv, const std::string &log, bool capture = false) {
+    int in[2], out[2];
+    EXPECT_EQ(pipe(in), 0);
+    EXPECT_EQ(pipe(out), 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      setpgid(0, 0);
+      dup2(in[0], 0);
+      int logfd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(capture ? out[1] : logfd, 1);
+      dup2(logfd, 2);
+      for (int fd = 3; fd < 1024; ++fd) close(fd);
+      std::vector<char *> a;
+      for (const auto &s : argv) a.push_back(const_cast<char *>(s.c_str()));
+      a.push_back(nullptr);
+      execvp(a[0], a.data());
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    stdin_ = in[1];
+    if (capture) {
+      reader_ = std::thread([this, fd = out[0]] {
+        std::string buf;
+        char tmp[4096];
+        ssize_t n;
+        while ((n = read(fd, tmp, sizeof tmp)) > 0) {
+          buf.append(tmp, n);
+          size_t nl;
+          while ((nl = buf.find('\n')) != std::string::npos) {
+            std::string line = buf.substr(0, nl);
+            buf.erase(0, nl + 1);
+            std::lock_guard<std::mutex> g(lock_);
+            lines_.push_back({Clock::now(), line});
+            cv_.notify_all();
+          }
+        }
+        close(fd);
+      });
+    } else {
+      close(out[0]);
+    }
+  }
+  ~Proc() {
+    if (pid_ > 0 && !exited_) {
+      kill(-pid_, SIGKILL);
+      wait_exit(5);
+    }
+    if (stdin_ >= 0) close(stdin_);
+    if (reader_.joinable()) reader_.join();
+  }
+  void signal(int sig) { kill(-pid_, sig); }
+  void send(const std::string &line) {
+    std::string l = line + "\n";
+    ASSERT_EQ(write(stdin_, l.data(), l.size()), (ssize_t)l.size());
+  }
+  // Exit code, or -1 on timeout, 128+sig when killed.
+  int wait_exit(double seconds) {
+    auto t0 = Clock::now();
+    while (since(t0) < seconds) {
+      int st = 0;
+      pid_t r = waitpid(pid_, &st, WNOHANG);
+      if (r == pid_) {
+        exited_ = true;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+  }
+  struct Line {
+    Clock::time_point at;
+    std::string text;
+  };
+  std::vector<Line> lines() {
+    std::lock_guard<std::mutex> g(lock_);
+    return lines_;
+  }
+
+ protected:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int stdin_ = -1;
+  std::thread reader_;
+  std::mutex lock_;
+  std::condition_variable cv_;
+  std::vector<Line> lines_;
+};
+
+struct Status {
+  Clock::time_point at;
+  json j;
+};
+
+class WorkerProc : public Proc {
+ public:
+  WorkerProc(const std::string &spec, const std::string &log)
+      : Proc({getenv("IPTVD_WORKER"), "--spec", spec, "--status-fd", "1"}, log, true) {}
+  std::vector<Status> status() {
+    std::vector<Status> out;
+    for (auto &l : lines()) {
+      try {
+        out.push_back({l.at, json::parse(l.text)});
+      } catch (...) {
+        ADD_FAILURE() << "not a JSON status line: " << l.text;
+      }
+    }
+    return out;
+  }
+  // Waits for the first line (at or after index `from`) matching `pred`.
+  std::optional<Status> wait_for(const std::function<bool(const json &)> &pred, double seconds,
+                                 size_t from = 0) {
+    auto t0 = Clock::now();
+    while (since(t0) < seconds) {
+      auto st = status();
+      for (size_t i = from; i < st.size(); ++i)
+        if (pred(st[i].j)) return st[i];
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return std::nullopt;
+  }
+  std::optional<Status> wait_event(const std::string &type, double seconds, size_t from = 0) {
+    return wait_for([&](const json &j) { return j["t"] == "event" && j["event_type"] == type; },
+                    seconds, from);
+  }
+  std::optional<Status> wait_state(const std::string &s, double seconds, size_t from = 0) {
+    return wait_for([&](const json &j) { return j["t"] == "state" && j["state"] == s; }, seconds,
+                    from);
+  }
+  int count(const std::string &t, size_t from = 0) {
+    auto st = status();
+    int n = 0;
+    for (size_t i = from; i < st.size(); ++i) n += st[i].j["t"] == t;
+    return n;
+  }
+  // Waits for `n` more segment lines of `rendition` after index `from`.
+  bool wait_segments(int n, double seconds, size_t from = 0, const std::string &rendition = "") {
+    auto t0 = Clock::now();
+    while (since(t0) < seconds) {
+      auto st = status();
+      int seen = 0;
+      for (size_t i = from; i < st.size(); ++i)
+        seen +=
+            st[i].j["t"] == "segment" && (rendition.empty() || st[i].j["rendition"] == rendition);
+      if (seen >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  void expect_no_errors() {
+    for (auto &s : status()) EXPECT_NE(s.j["t"], "error") << s.j.dump();
+  }
+};
+
+std::string run(const std::string &cmd) {
+  std::string out;
+  FILE *f = popen(cmd.c_str(), "r");
+  if (!f) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  pclose(f);
+  return out;
+}
+
+std::string slurp(const std::string &path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct MediaSegment {
+  uint64_t seq;
+  bool discontinuity;
+  double duration;
+  std::string uri;
+};
+
+// Parses a media playlist the way a player does.
+std::vector<MediaSegment> read_playlist(const std::string &path) {
+  std::vector<MediaSegment> out;
+  std::istringstream in(slurp(path));
+  std::string line;
+  uint64_t seq = 0;
+  bool disc = false;
+  double dur = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("#EXT-X-MEDIA-SEQUENCE:", 0) == 0)
+      seq = std::stoull(line.substr(22));
+    else if (line == "#EXT-X-DISCONTINUITY")
+      disc = true;
+    else if (line.rfind("#EXTINF:", 0) == 0)
+      dur = std::stod(line.substr(8));
+    else if (!line.empty() && line[0] != '#') {
+      out.push_back({seq++, disc, dur, line});
+      disc = false;
+    }
+  }
+  return out;
+}
+
+json base_spec(const std::string &hls_dir, const std::string &uri, const std::string &kind) {
+  return json{{"channel_id", "t"},
+              {"mode", "transcode"},
+              {"sources", {{{"role", "primary"}, {"uri", uri}, {"kind", kind}}}},
+              {"profiles", {{{"name", "180p"}, {"width", 320}, {"height", 180}, {"kbps", 250}}}},
+              {"preset", "ultrafast"},
+              {"keyframe_seconds", 1.0},
+              {"width", 320},
+              {"height", 180},
+              {"fps", 25},
+              {"hls", {{"dir", hls_dir}, {"segment_seconds", 1.0}, {"window", 30}}},
+              {"failover", {{"enabled", false}, {"primary_loss_seconds", 2.0}}},
+              {"heartbeat_ms", 500}};
+}
+
+std::string write_spec(const iptv_test::TempDir &dir, const json &spec) {
+  std::string path = dir.path() + "/spec.json";
+  std::ofstream(path) << spec.dump(2);
+  return path;
+}
+
+int free_udp_port() {
+  return iptv_test::free_port();  // a free TCP port is a free UDP port here in practice
+}
+
+// H.264 + AAC in MPEG-TS from gst-launch-1.0, to a udpsink or an srtsink.
+std::vector<std::string> ts_sender(const std::string &pattern, const std::string &sink) {
+  std::string d = "videotestsrc is-live=true pattern=" + pattern +
+                  " ! video/x-raw,width=320,height=180,framerate=25/1 ! x264enc tune=zerolatency "
+                  "speed-preset=ultrafast key-int-max=25 bitrate=300 ! h264parse ! mpegtsmux "
+                  "name=m alignment=7 ! " +
+                  sink +
+                  " audiotestsrc is-live=true freq=330 ! audioconvert ! avenc_aac ! aacparse ! m.";
+  std::vector<std::string> argv = {"gst-launch-1.0", "-q"};
+  std::istringstream in(d);
+  std::string w;
+  while (in >> w) argv.push_back(w);
+  return argv;
+}
+
+std::string probe_streams(const std::string &input, double timeout = 10) {
+  return run("timeout " + std::to_string((int)timeout) +
+             " ffprobe -v error -show_entries stream=codec_name,width,height -of "
+             "compact=p=0:nk=1 '" +
+             input + "' 2>&1");
+}
+
+void expect_transcoded_output(const std::string &hls_dir, WorkerProc &w, const char *what) {
+  SCOPED_TRACE(what);
+  ASSERT_TRUE(w.wait_state("live", 15)) << what << ": never live";
+  ASSERT_TRUE(w.wait_segments(2, 10)) << what << ": no segments";
+  auto segs = read_playlist(hls_dir + "/180p/index.m3u8");
+  ASSERT_GE(segs.size(), 2u);
+  std::string probe = probe_streams(hls_dir + "/180p/" + segs.back().uri);
+  EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
+  EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  for (auto &s : w.status())
+    if (s.j["t"] == "event") {
+      EXPECT_NE(s.j["event_type"], "source.error") << s.j.dump();
+    }
+  w.expect_no_errors();
+}
+
+}  // namespace
+
+// ---- transcode, status lines, commands, graceful stop ----
+
+TEST(Transcode, TestSourceStatusLinesAndGracefulStop) {
+  iptv_test::TempDir dir;
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "test://smpte?tone=440", "test");
+  spec["profiles"].push_back({{"name", "90p"}, {"width", 160}, {"height", 90}, {"kbps", 100}});
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(w.wait_segments(3, 10, 0, "180p"));
+  auto st = w.status();
+  ASSERT_FALSE(st.empty());
+  EXPECT_EQ(st[0].j["t"], "hello");
+  EXPECT_EQ(st[0].j["channel_id"], "t");
+  EXPECT_GE(w.count("hb"), 2);
+  std::set<std::string> encoders;
+  for (auto &s : st) {
+    if (s.j["t"] == "encoder")
+      encoders.insert(s.j["rendition"].get<std::string>() + "=" +
+                      s.j["factory"].get<std::string>());
+    if (s.j["t"] == "hb") {
+      EXPECT_LT(s.j["media_age_ms"].get<int>(), 1000) << s.j.dump();
+    }
+    if (s.j["t"] == "segment") {
+      EXPECT_NEAR(s.j["duration"].get<double>(), 1.0, 0.45) << s.j.dump();
+      EXPECT_GT(s.j["bytes"].get<int>(), 1000);
+      EXPECT_TRUE(s.j.contains("pdt"));
+      EXPECT_TRUE(fs::exists(hls + "/" + s.j["uri"].get<std::string>())) << s.j.dump();
+    }
+  }
+  EXPECT_EQ(encoders, (std::set<std::string>{"180p=x264enc", "90p=x264enc"}));
+  EXPECT_TRUE(fs::exists(hls + "/index.m3u8"));
+
+  // Commands: a bad one is refused, failover without backup is refused, a rendition toggles.
+  size_t mark = w.status().size();
+  w.send("{\"cmd\":\"reboot\"}");
+  w.send("{\"cmd\":\"failover\"}");
+  w.send("{\"cmd\":\"rendition\",\"name\":\"90p\",\"enabled\":false}");
+  auto ack =
+      w.wait_for([](const json &j) { return j["t"] == "ack" && j["cmd"] == "rendition"; }, 5, mark);
+  ASSERT_TRUE(ack);
+  EXPECT_TRUE(ack->j["ok"].get<bool>());
+  int acks_false = 0;
+  for (size_t i = mark; i < w.status().size(); ++i)
+    acks_false += w.status()[i].j["t"] == "ack" && !w.status()[i].j["ok"].get<bool>();
+  EXPECT_EQ(acks_false, 2);
+  // 180p keeps going while 90p is off.
+  size_t off_mark = w.status().size();
+  ASSERT_TRUE(w.wait_segments(2, 6, off_mark, "180p"));
+  w.send("{\"cmd\":\"rendition\",\"name\":\"90p\",\"enabled\":true}");
+
+  // SIGTERM: EOS, the open segment finished and listed, exit 0.
+  auto t0 = Clock::now();
+  w.signal(SIGTERM);
+  EXPECT_EQ(w.wait_exit(10), 0);
+  EXPECT_LT(since(t0), 5.0);
+  std::string last_uri;
+  for (auto &s : w.status())
+    if (s.j["t"] == "segment" && s.j["rendition"] == "180p") last_uri = s.j["uri"];
+  auto segs = read_playlist(hls + "/180p/index.m3u8");
+  ASSERT_FALSE(segs.empty());
+  EXPECT_EQ("180p/" + segs.back().uri, last_uri);
+  std::string probe = probe_streams(hls + "/" + last_uri);
+  EXPECT_NE(probe.find("h264"), std::string::npos) << probe;
+  w.expect_no_errors();
+}
+
+TEST(Transcode, BadSpecIsAnErrorLine) {
+  iptv_test::TempDir dir;
+  json spec = base_spec(dir.path() + "/hls", "test://smpte", "test");
+  spec["sources"][0]["kind"] = "ftp";
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  EXPECT_EQ(w.wait_exit(10), 2);
+  auto st = w.status();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_EQ(st[0].j["t"], "error");
+  EXPECT_NE(st[0].j["message"].get<std::string>().find("sources[0].kind"), std::string::npos);
+}
+
+// ---- sources, each against a real local sender ----
+
+namespace {
+
+// nginx with the RTMP module on a free port (Debian: libnginx-mod-rtmp).
+class RtmpServer {
+ public:
+  explicit RtmpServer(const iptv_test::TempDir &dir) : port(iptv_test::free_port()) {
+    std::string conf = dir.path() + "/nginx-rtmp.conf";
+    std::ofstream(conf) << "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n"
+                        << "daemon off; master_process off; pid " << dir.path() << "/nginx.pid;\n"
+                        << "error_log " << dir.path() << "/nginx-error.log info;\n"
+                        << "events {}\nrtmp { server { listen 127.0.0.1:" << port
+                        << "; application live { live on; } } }\n";
+    proc = std::make_unique<Proc>(std::vector<std::string>{"nginx", "-p", dir.path(), "-c", conf},
+                                  dir.path() + "/nginx.log");
+    for (int i = 0; i < 50 && !listening(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  bool listening() const {
+    return run("ss -ltn 2>/dev/null | grep -c ':" + std::to_string(port) + " '").find('1') == 0;
+  }
+  int port;
+  std::unique_ptr<Proc> proc;
+};
+
+bool have_rtmp_module() {
+  return fs::exists("/usr/lib/nginx/modules/ngx_rtmp_module.so");
+}
+
+std::vector<std::string> flv_sender(const std::string &url) {
+  std::vector<std::string> argv = {"gst-launch-1.0", "-q"};
+  std::istringstream in(
+      "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=180,framerate=25/1 ! "
+      "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=300 ! h264parse ! "
+      "flvmux name=m streamable=true ! rtmp2sink location=" +
+      url + " audiotestsrc is-live=true ! audioconvert ! avenc_aac ! aacparse ! m.");
+  std::string w;
+  while (in >> w) argv.push_back(w);
+  return argv;
+}
+
+}  // namespace
+
+TEST(Sources, UdpMulticastProgramSelection) {
+  iptv_test::TempDir dir;
+  int port = free_udp_port();
+  // Two programs: 5 is black and silent, 7 the moving pattern with a tone. The worker takes 7;
+  // on program 5 its black probe (1 s) would fire.
+  std::string url = "udp://239.255.42.1:" + std::to_string(port);
+  Proc sender({"ffmpeg",
+               "-nostdin",
+               "-loglevel",
+               "error",
+               "-re",
+               "-f",
+               "lavfi",
+               "-i",
+               "color=black:s=320x180:r=25",
+               "-f",
+               "lavfi",
+               "-i",
+               "testsrc=s=320x180:r=25",
+               "-f",
+               "lavfi",
+               "-i",
+               "sine=f=440:r=48000",
+               "-map",
+               "0:v",
+               "-map",
+               "1:v",
+               "-map",
+               "2:a",
+               "-c:v",
+               "libx264",
+               "-preset",
+               "ultrafast",
+               "-tune",
+               "zerolatency",
+               "-g",
+               "25",
+               "-c:a",
+               "aac",
+               "-program",
+               "program_num=5:title=black:st=0",
+               "-program",
+               "program_num=7:title=test:st=1:st=2",
+               "-f",
+               "mpegts",
+               url + "?pkt_size=1316&ttl=0&localaddr=127.0.0.1"},
+              dir.path() + "/sender.log");
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, url, "udp");
+  spec["sources"][0]["program"] = 7;
+  spec["sources"][0]["interface"] = "lo";
+  spec["quality"] = {{"black_seconds", 1.0}};
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  expect_transcoded_output(hls, w, "udp multicast program 7");
+  for (auto &s : w.status()) {
+    if (s.j["t"] == "probe") {
+      EXPECT_NE(s.j["condition"], "black") << "the worker decoded program 5: " << s.j.dump();
+    }
+  }
+}
+
+TEST(Sources, SrtListenerAndCaller) {
+  {
+    iptv_test::TempDir dir;
+    int port = iptv_test::free_port();
+    std::string hls = dir.path() + "/hls";
+    json spec = base_spec(hls, "srt://:" + std::to_string(port) + "?mode=listener", "srt");
+    WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    Proc sender(
+        ts_sender("ball", "srtsink uri=srt://127.0.0.1:" + std::to_string(port) + "?mode=caller"),
+        dir.path() + "/sender.log");
+    expect_transcoded_output(hls, w, "srt listener");
+  }
+  {
+    iptv_test::TempDir dir;
+    int port = iptv_test::free_port();
+    Proc sender(ts_sender("ball", "srtsink uri=srt://:" + std::to_string(port) + "?mode=listener"),
+                dir.path() + "/sender.log");
+    std::string hls = dir.path() + "/hls";
+    json spec = base_spec(hls, "srt://127.0.0.1:" + std::to_string(port), "srt");
+    WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+    expect_transcoded_output(hls, w, "srt caller");
+  }
+}
+
+TEST(Sources, RtmpFromNginx) {
+  if (!have_rtmp_module()) GTEST_SKIP() << "libnginx-mod-rtmp is not installed";
+  iptv_test::TempDir dir;
+  RtmpServer server(dir);
+  ASSERT_TRUE(server.listening());
+  std::string url = "rtmp://127.0.0.1:" + std::to_string(server.port) + "/live/in";
+  Proc sender(flv_sender(url), dir.path() + "/sender.log");
+  std::string hls = dir.path() + "/hls";
+  WorkerProc w(write_spec(dir, base_spec(hls, url, "rtmp")), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 15));
+  ASSERT_TRUE(w.wait_segments(2, 10));
+  auto segs = read_playlist(hls + "/180p/index.m3u8");
+  ASSERT_GE(segs.size(), 2u);
+  std::string probe = probe_streams(hls + "/180p/" + segs.back().uri);
+  EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
+  EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  w.expect_no_errors();
+}
+
+TEST(Sources, RtspFromGstRtspServer) {
+  if (run("/usr/bin/python3 -c 'import gi; gi.require_version(\"GstRtspServer\", \"1.0\")' 2>&1 && "
+          "echo ok")
+          .find("ok") == std::string::npos)
+    GTEST_SKIP() << "gir1.2-gst-rtsp-server-1.0 / python3-gst-1.0 are not installed";
+  iptv_test::TempDir dir;
+  int port = iptv_test::free_port();
+  Proc server({"/usr/bin/python3", iptv_test::source_root() + "/tests/worker/rtsp_server.py",
+               std::to_string(port)},
+              dir.path() + "/rtsp.log");
+  for (int i = 0; i < 50 && slurp(dir.path() + "/rtsp.log").find("ready") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "rtsp://127.0.0.1:" + std::to_string(port) + "/test", "rtsp");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  expect_transcoded_output(hls, w, "rtsp");
+}
+
+TEST(Sources, HlsPullOverHttp) {
+  iptv_test::TempDir dir;
+  fs::create_directories(dir.path() + "/src");
+  run("ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=s=320x180:r=25 -f lavfi -i "
+      "sine=f=440:r=48000 -t 10 -c:v libx264 -preset ultrafast -g 25 -c:a aac -f hls -hls_time 1 "
+      "-hls_playlist_type vod '" +
+      dir.path() + "/src/index.m3u8'");
+  ASSERT_TRUE(fs::exists(dir.path() + "/src/index.m3u8"));
+  int port = iptv_test::free_port();
+  Proc http({"python3", "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1",
+             "--directory", dir.path() + "/src"},
+            dir.path() + "/http.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "http://127.0.0.1:" + std::to_string(port) + "/index.m3u8", "hls");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  expect_transcoded_output(hls, w, "hls pull");
+  EXPECT_NE(slurp(dir.path() + "/http.log").find("GET /index.m3u8"), std::string::npos);
+}
+
+TEST(Sources, FileLoopsInRealTime) {
+  iptv_test::TempDir dir;
+  std::string file = dir.path() + "/in.mp4";
+  run("ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=s=320x180:r=25 -f lavfi -i "
+      "sine=f=440:r=48000 -t 2 -c:v libx264 -preset ultrafast -g 25 -c:a aac '" +
+      file + "'");
+  ASSERT_TRUE(fs::exists(file));
+  std::string hls = dir.path() + "/hls";
+  WorkerProc w(write_spec(dir, base_spec(hls, "file://" + file, "file")),
+               dir.path() + "/worker.log");
+  auto t0 = Clock::now();
+  expect_transcoded_output(hls, w, "file");
+  // Past the file's 2 s: it loops, in real time (segments keep their 1 s pace).
+  ASSERT_TRUE(w.wait_segments(5, 10));
+  EXPECT_GT(since(t0), 3.5);
+  EXPECT_EQ(w.wait_state("slate", 0.1), std::nullopt);
+  for (auto &s : w.status()) {
+    if (s.j["t"] == "event") ADD_FAILURE() << s.j.dump();
+  }
+}
+
+// ---- failover, return, slate ----
+
+namespace {
+
+// Polls a media playlist like a player: every new segment with the time it first appeared.
+class PlaylistWatcher {
+ public:
+  explicit PlaylistWatcher(std::string path) : path_(std::move(path)) {
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        auto segs = read_playlist(path_);
+        {
+          std::lock_guard<std::mutex> g(lock_);
+          for (auto &s : segs)
+            if (!seen_.count(s.seq)) seen_[s.seq] = {Clock::now(), s};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+  ~PlaylistWatcher() {
+    stop_ = true;
+    thread_.join();
+  }
+  struct Seen {
+    Clock::time_point at;
+    MediaSegment seg;
+  };
+  std::map<uint64_t, Seen> seen() {
+    std::lock_guard<std::mutex> g(lock_);
+    return seen_;
+  }
+
+ private:
+  std::string path_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex lock_;
+  std::map<uint64_t, Seen> seen_;
+};
+
+}  // namespace
+
+TEST(Failover, UdpPrimaryLossBackupReturnAndSlate) {
+  iptv_test::TempDir dir;
+  int p1 = free_udp_port(), p2 = free_udp_port();
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(p1), "udp");
+  spec["sources"].push_back(
+      {{"role", "backup"}, {"uri", "udp://127.0.0.1:" + std::to_string(p2)}, {"kind", "udp"}});
+  const double loss = 1.5, ret = 3.0, seg = 1.0;
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", loss},
+                      {"return_after_seconds", ret},
+                      {"triggers", json::array()}};
+  auto primary_argv = ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(p1));
+  auto primary = std::make_unique<Proc>(primary_argv, dir.path() + "/primary.log");
+  Proc backup(ts_sender("colors", "udpsink host=127.0.0.1 port=" + std::to_string(p2)),
+              dir.path() + "/backup.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(w.wait_segments(2, 10));
+  PlaylistWatcher player(hls + "/180p/index.m3u8");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  // 1. Kill the primary sender.
+  size_t mark = w.status().size();
+  auto killed = Clock::now();
+  primary->signal(SIGKILL);
+  primary.reset();
+  auto act = w.wait_event("failover.activated", loss + seg + 3, mark);
+  ASSERT_TRUE(act) << "no failover.activated";
+  double to_backup = std::chrono::duration<double>(act->at - killed).count();
+  EXPECT_EQ(act->j["source"], "backup");
+  EXPECT_TRUE(w.wait_event("source.lost", 0.1, mark));
+  EXPECT_TRUE(w.wait_state("failover", 1, mark));
+  // The first segment that starts after the switch is one segment away at most.
+  ASSERT_TRUE(w.wait_segments(2, 4, w.status().size()));
+  std::printf("[failover] loss -> failover.activated: %.2f s (threshold %.1f s, segment %.1f s)\n",
+              to_backup, loss, seg);
+  EXPECT_LE(to_backup, loss + seg);
+
+  // 2. Restart the primary: back after return_after_seconds of health.
+  mark = w.status().size();
+  auto restarted = Clock::now();
+  primary = std::make_unique<Proc>(primary_argv, dir.path() + "/primary2.log");
+  auto back = w.wait_event("failover.returned", ret + 6, mark);
+  ASSERT_TRUE(back) << "no failover.returned";
+  double to_return = std::chrono::duration<double>(back->at - restarted).count();
+  std::printf("[failover] primary restart -> failover.returned: %.2f s (return_after %.1f s)\n",
+              to_return, ret);
+  EXPECT_GE(to_return, ret);
+  EXPECT_TRUE(w.wait_state("live", 2, mark));
+  ASSERT_TRUE(w.wait_segments(1, 3, w.status().size()));
+
+  // 3. Both senders gone: the slate, and the playlist keeps growing.
+  mark = w.status().size();
+  auto both = Clock::now();
+  primary->signal(SIGKILL);
+  backup.signal(SIGKILL);
+  auto slate = w.wait_event("slate.entered", loss + 3, mark);
+  ASSERT_TRUE(slate) << "no slate.entered";
+  double to_slate = std::chrono::duration<double>(slate->at - both).count();
+  std::printf("[failover] both lost -> slate.entered: %.2f s\n", to_slate);
+  EXPECT_TRUE(w.wait_state("slate", 1, mark));
+  size_t slate_mark = w.status().size();
+  ASSERT_TRUE(w.wait_segments(2, 4, slate_mark));
+
+  // As a player saw it: no missing sequence number, no stall longer than one segment past the
+  // threshold, no discontinuity (the output timeline never broke).
+  // Segments already listed at the player's first poll are the start-up ones (checked by the
+  // Transcode tests); the failover window is what comes after.
+  auto seen = player.seen();
+  ASSERT_GE(seen.size(), 8u);
+  const auto first_poll = seen.begin()->second.at;
+  for (auto it = seen.begin(); it != seen.end();)
+    it =
+        it->second.at - first_poll < std::chrono::milliseconds(50) ? seen.erase(it) : std::next(it);
+  ASSERT_GE(seen.size(), 6u);
+  uint64_t prev = 0;
+  Clock::time_point prev_at{};
+  double max_stall = 0;
+  int discontinuities = 0;
+  for (auto &[seq, s] : seen) {
+    if (prev) {
+      EXPECT_EQ(seq, prev + 1) << "missing sequence numbers";
+      max_stall = std::max(max_stall, std::chrono::duration<double>(s.at - prev_at).count());
+    }
+    discontinuities += s.seg.discontinuity;
+    EXPECT_LT(s.seg.duration, seg + 0.6) << seq;
+    prev = seq;
+    prev_at = s.at;
+  }
+  std::printf("[failover] longest wait for a new segment, as a player polls: %.2f s\n", max_stall);
+  EXPECT_LE(max_stall, seg + 1.0);
+  EXPECT_EQ(discontinuities, 0);
+  if (::testing::Test::HasFailure() || getenv("WORKER_TEST_VERBOSE"))
+    for (auto &s : w.status())
+      if (s.j["t"] != "hb") std::printf("  %s\n", s.j.dump().c_str());
+  // The slate segment is a real picture with audio.
+  auto segs = read_playlist(hls + "/180p/index.m3u8");
+  std::string probe = probe_streams(hls + "/180p/" + segs.back().uri);
+  EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
+  EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  w.expect_no_errors();
+}
+
+TEST(Failover, CommandsAndContentTrigger) {
+  iptv_test::TempDir dir;
+  std::string hls = dir.path() + "/hls";
+  // The primary turns silent (tone=0): the silence trigger (1 s) moves to the backup.
+  json spec = base_spec(hls, "test://smpte?tone=0", "test");
+  spec["sources"].push_back(
+      {{"role", "backup"}, {"uri", "test://ball?tone=880"}, {"kind", "test"}});
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", 2.0},
+                      {"return_after_seconds", 30.0},
+                      {"triggers", {"silence"}}};
+  spec["quality"] = {{"silence_seconds", 1.0}};
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  auto act = w.wait_event("failover.activated", 6);
+  ASSERT_TRUE(act);
+  EXPECT_EQ(act->j["reason"], "primary: silence");
+  EXPECT_TRUE(w.wait_for(
+      [](const json &j) {
+        return j["t"] == "probe" && j["condition"] == "silence" && j["active"] == true &&
+               j["source"] == "primary";
+      },
+      0.1));
+  // return is refused while the primary is silent.
+  size_t mark = w.status().size();
+  w.send("{\"cmd\":\"return\"}");
+  auto ack = w.wait_for([](const json &j) { return j["t"] == "ack"; }, 3, mark);
+  ASSERT_TRUE(ack);
+  EXPECT_FALSE(ack->j["ok"].get<bool>());
+  w.expect_no_errors();
+}
+
+// ---- passthrough ----
+
+TEST(Passthrough, EachSwitchIsExactlyOneDiscontinuity) {
+  iptv_test::TempDir dir;
+  int port = free_udp_port();
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(port), "udp");
+  spec["mode"] = "passthrough";
+  spec.erase("profiles");
+  spec["sources"].push_back(
+      {{"role", "backup"}, {"uri", "test://ball?tone=880"}, {"kind", "test"}});
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", 1.5},
+                      {"return_after_seconds", 60.0},
+                      {"triggers", json::array()}};
+  auto argv = ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(port));
+  auto primary = std::make_unique<Proc>(argv, dir.path() + "/primary.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(w.wait_segments(2, 10));
+  const std::string playlist = hls + "/source/index.m3u8";
+  auto count_disc = [&] {
+    int n = 0;
+    for (auto &s : read_playlist(playlist)) n += s.discontinuity;
+    return n;
+  };
+  EXPECT_EQ(count_disc(), 0);
+  // The source's own H.264 (the sender's 300 kbit/s x264), remuxed, with its AAC.
+  auto segs = read_playlist(playlist);
+  std::string probe = probe_streams(hls + "/source/" + segs.back().uri);
+  EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
+  EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  EXPECT_EQ(w.count("encoder"), 0);  // no transcode
+
+  size_t mark = w.status().size();
+  primary->signal(SIGKILL);
+  primary.reset();
+  ASSERT_TRUE(w.wait_event("failover.activated", 5, mark));
+  ASSERT_TRUE(w.wait_segments(3, 8, w.status().size()));
+  EXPECT_EQ(count_disc(), 1);
+
+  mark = w.status().size();
+  primary = std::make_unique<Proc>(argv, dir.path() + "/primary2.log");
+  ASSERT_TRUE(w.wait_event("source.recovered", 6, mark));
+  w.send("{\"cmd\":\"return\"}");
+  ASSERT_TRUE(w.wait_event("failover.returned", 3, mark));
+  ASSERT_TRUE(w.wait_segments(3, 8, w.status().size()));
+  EXPECT_EQ(count_disc(), 2);
+  // Every segment in the window has one rendition's worth of discontinuity-sequence bookkeeping.
+  int marked = 0;
+  for (auto &s : w.status()) marked += s.j["t"] == "segment" && s.j["discontinuity"].get<bool>();
+  EXPECT_EQ(marked, 2);
+
+  w.signal(SIGTERM);
+  EXPECT_EQ(w.wait_exit(10), 0);
+  w.expect_no_errors();
+}
