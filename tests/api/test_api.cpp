@@ -758,3 +758,27 @@ TEST_F(ApiTest, GrafanaDashboardIsValidJsonAndQueriesOnlyExposedMetrics) {
         "iptv_webhook_outbox_depth", "iptv_webhook_delivery_failures_total"})
     EXPECT_TRUE(used.count(f)) << f;
 }
+
+TEST_F(ApiTest, WithoutAKeyRingSessionsAndPlaylistsAreUnavailableNotUnprotected) {
+  cp_->api.reset();
+  iptv::Origin open_origin(iptv::OriginConfig{});  // token mode none
+  std::string err;
+  ASSERT_TRUE(open_origin.start(&err)) << err;
+  iptv::KeyRing none;
+  iptv::control::ApiServer api2(
+      {&cp_->fake, &cp_->fake, &cp_->fake, &cp_->fake, cp_->store.get(), &open_origin, &none}, {});
+  api2.mount();
+  std::string base = "http://127.0.0.1:" + std::to_string(open_origin.port());
+  Reply s = http("POST", base + "/api/v1/sessions", cp_->keys["operator"],
+                 "{\"subject\":\"alice\",\"channel_id\":\"news\"}");
+  EXPECT_EQ(s.status, 503);
+  EXPECT_EQ(json::parse(s.body)["error"], "unavailable");
+  EXPECT_EQ(
+      http("POST", base + "/api/v1/subjects/alice/playlist-token", cp_->keys["operator"], "{}")
+          .status,
+      503);
+  EXPECT_EQ(http("GET", base + "/iptv/playlist.m3u?token=x").status, 503);
+  EXPECT_EQ(http("GET", base + "/api/v1/channels", cp_->keys["read"]).status, 200);
+  api2.unmount();
+  open_origin.stop();
+}
