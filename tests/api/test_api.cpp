@@ -415,6 +415,9 @@ TEST_F(ApiTest, RevokedSessionIsRefusedByTheOriginWithinASecondAndFfmpegStops) {
   EXPECT_EQ(after.status, 403);
   EXPECT_EQ(after.headers["x-iptv-deny"], "revoked");
   EXPECT_LT(elapsed, 1.0);
+  std::printf("revocation: DELETE answered and the next origin request refused after %.1f ms\n",
+              elapsed * 1000);
+  RecordProperty("revocation_ms", static_cast<int>(elapsed * 1000));
   out = sh("ffmpeg -v error -i " + shq(url) + " -map 0:v -f null - 2>&1", &st);
   EXPECT_NE(st, 0) << out;
   // Segment requests carry the token too: they stop as well.
