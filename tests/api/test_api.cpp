@@ -785,3 +785,41 @@ TEST_F(ApiTest, WithoutAKeyRingSessionsAndPlaylistsAreUnavailableNotUnprotected)
   api2.unmount();
   open_origin.stop();
 }
+
+TEST_F(ApiTest, StreamClientsThatGoAwayAreDroppedAndLongPollsEndOnUnmount) {
+  auto clients = [&] {
+    Reply m = call("GET", "/metrics", "read");
+    std::smatch sm;
+    std::regex r("\niptv_event_stream_clients (\\d+)\n");
+    return std::regex_search(m.body, sm, r) ? std::stoi(sm[1]) : -1;
+  };
+  // Two followers that hang up after a second.
+  sh("(curl -s -N --max-time 1 -H " + shq("Authorization: Bearer " + cp_->keys["read"]) + " " +
+     shq(cp_->base + "/api/v1/events/stream") + " > /dev/null &); (curl -s -N --max-time 1 -H " +
+     shq("Authorization: Bearer " + cp_->keys["read"]) + " " +
+     shq(cp_->base + "/api/v1/events/stream") + " > /dev/null &)");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(clients(), 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  // The next event is written to the closed connections: they are noticed and dropped.
+  cp_->fake.post_event("slate.entered", "news");
+  bool dropped = false;
+  for (int i = 0; i < 30 && !dropped; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    dropped = clients() == 0;
+  }
+  EXPECT_TRUE(dropped);
+  // A long poll in flight when the server unmounts is answered (empty), not left hanging.
+  std::thread unmounter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    cp_->api->unmount();
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  Reply lp = call("GET", "/api/v1/events?after=100&wait=20", "read");
+  unmounter.join();
+  EXPECT_EQ(lp.status, 200);
+  EXPECT_EQ(json::parse(lp.body)["events"].size(), 0u);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+  // Unmounted: the routes are gone, the origin still serves.
+  EXPECT_EQ(http("GET", cp_->base + "/healthz").status, 404);
+}
