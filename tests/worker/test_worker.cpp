@@ -826,3 +826,48 @@ TEST(Passthrough, EachSwitchIsExactlyOneDiscontinuity) {
   EXPECT_EQ(w.wait_exit(10), 0);
   w.expect_no_errors();
 }
+
+// ---- edge outputs ----
+
+TEST(Outputs, UdpSrtAndRtmpContributionFeeds) {
+  iptv_test::TempDir dir;
+  int udp_port = free_udp_port(), srt_port = iptv_test::free_port();
+  std::unique_ptr<RtmpServer> rtmp;
+  if (have_rtmp_module()) rtmp = std::make_unique<RtmpServer>(dir);
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "test://smpte?tone=440", "test");
+  spec["outputs"] = {{{"kind", "udp"}, {"uri", "udp://127.0.0.1:" + std::to_string(udp_port)}},
+                     {{"kind", "srt"}, {"uri", "srt://127.0.0.1:" + std::to_string(srt_port)}}};
+  std::string rtmp_url;
+  if (rtmp) {
+    rtmp_url = "rtmp://127.0.0.1:" + std::to_string(rtmp->port) + "/live/out";
+    spec["outputs"].push_back({{"kind", "rtmp"}, {"uri", rtmp_url}});
+  }
+  // Receivers: ffprobe on the UDP port and as the SRT listener, started first.
+  std::string udp_probe, srt_probe, rtmp_probe;
+  std::thread udp_t(
+      [&] { udp_probe = probe_streams("udp://127.0.0.1:" + std::to_string(udp_port), 12); });
+  std::thread srt_t([&] {
+    srt_probe = probe_streams("srt://127.0.0.1:" + std::to_string(srt_port) + "?mode=listener", 12);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(w.wait_segments(2, 10));
+  if (rtmp) rtmp_probe = probe_streams(rtmp_url, 10);
+  udp_t.join();
+  srt_t.join();
+  for (auto [name, probe] :
+       {std::pair{"udp", &udp_probe}, {"srt", &srt_probe}, {"rtmp", &rtmp_probe}}) {
+    if (std::string(name) == "rtmp" && !rtmp) continue;
+    EXPECT_NE(probe->find("h264|320|180"), std::string::npos) << name << ": " << *probe;
+    EXPECT_NE(probe->find("aac"), std::string::npos) << name << ": " << *probe;
+  }
+  for (auto &s : w.status()) {
+    if (s.j["t"] == "event") ADD_FAILURE() << s.j.dump();
+  }
+  w.signal(SIGTERM);
+  EXPECT_EQ(w.wait_exit(10), 0);
+  w.expect_no_errors();
+  if (!rtmp) GTEST_SKIP() << "RTMP part skipped: libnginx-mod-rtmp is not installed";
+}

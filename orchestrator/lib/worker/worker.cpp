@@ -249,11 +249,7 @@ bool Worker::build_output(std::string &error) {
           }
           rs.frames++;
           w->last_media_ms_ = mono_ms();
-          if (c->index == 0 && !w->edges_.empty()) {
-            GstCaps *caps = gst_pad_get_current_caps(pad);
-            for (auto &e : w->edges_) e->push(true, buf, caps);
-            if (caps) gst_caps_unref(caps);
-          }
+          if (c->index == 0 && !w->edges_.empty()) w->push_edges(pad, true, buf);
           return GST_PAD_PROBE_OK;
         },
         new Ctx{this, i}, [](gpointer d) { delete static_cast<Ctx *>(d); });
@@ -264,10 +260,7 @@ bool Worker::build_output(std::string &error) {
     gst_pad_add_probe(
         apad, GST_PAD_PROBE_TYPE_BUFFER,
         [](GstPad *pad, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
-          auto *w = static_cast<Worker *>(d);
-          GstCaps *caps = gst_pad_get_current_caps(pad);
-          for (auto &e : w->edges_) e->push(false, GST_PAD_PROBE_INFO_BUFFER(info), caps);
-          if (caps) gst_caps_unref(caps);
+          static_cast<Worker *>(d)->push_edges(pad, false, GST_PAD_PROBE_INFO_BUFFER(info));
           return GST_PAD_PROBE_OK;
         },
         this, nullptr);
@@ -283,6 +276,28 @@ bool Worker::build_output(std::string &error) {
       this));
   gst_object_unref(bus);
   return true;
+}
+
+// Edge outputs get the sink's encoded buffers with their timestamps turned into running time
+// (encoders such as x264enc shift theirs by a segment offset), so the edge pipelines, which
+// share the output's clock and base time, mux them in real time.
+void Worker::push_edges(GstPad *pad, bool video, GstBuffer *buf) {
+  GstEvent *ev = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+  if (!ev) return;
+  const GstSegment *seg;
+  gst_event_parse_segment(ev, &seg);
+  GstBuffer *b = gst_buffer_copy(buf);
+  for (GstClockTime *ts : {&GST_BUFFER_PTS(b), &GST_BUFFER_DTS(b)}) {
+    if (!GST_CLOCK_TIME_IS_VALID(*ts)) continue;
+    guint64 rt = 0;
+    int sign = gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, *ts, &rt);
+    *ts = sign > 0 ? rt : 0;
+  }
+  gst_event_unref(ev);
+  GstCaps *caps = gst_pad_get_current_caps(pad);
+  for (auto &e : edges_) e->push(video, b, caps);
+  if (caps) gst_caps_unref(caps);
+  gst_buffer_unref(b);
 }
 
 // ---- start / run ----
@@ -307,18 +322,10 @@ bool Worker::start() {
               2000,
               [](gpointer d) {
                 std::string err;
-                static_cast<EdgeOutput *>(d)->start(err);
+                static_cast<EdgeOutput *>(d)->start(err, nullptr, 0);
               },
               edges_[i].get());
         }));
-  for (auto &e : edges_) {
-    std::string err;
-    if (!e->start(err)) {
-      status_.write({{"t", "error"}, {"message", err}});
-      return false;
-    }
-  }
-
   FailoverParams fp;
   fp.loss_ms = (int64_t)(spec_.failover.primary_loss_seconds * 1000);
   fp.return_after_ms = (int64_t)(spec_.failover.return_after_seconds * 1000);
@@ -630,6 +637,20 @@ void Worker::on_tick() {
     return;
   }
   gint64 now = mono_ms();
+  // Edge outputs start once the output runs, on its clock and base time.
+  if (!edges_started_ && GST_STATE(output_) == GST_STATE_PLAYING) {
+    edges_started_ = true;
+    GstClock *clock = gst_element_get_clock(output_);
+    for (auto &e : edges_) {
+      std::string err;
+      if (!e->start(err, clock, gst_element_get_base_time(output_))) {
+        status_.write({{"t", "error"}, {"message", err}});
+        finish(1);
+        return;
+      }
+    }
+    if (clock) gst_object_unref(clock);
+  }
   for (int f = 0; f < 2; ++f) {
     gint64 d = last_data_[f];
     if (d != seen_data_[f]) {

@@ -46,6 +46,7 @@ class Worker {
   void on_sample(int feed, StreamKind kind, GstSample *sample);
   void push_raw(int feed, StreamKind kind, GstSample *sample);
   void push_encoded(int feed, StreamKind kind, GstSample *sample);
+  void push_edges(GstPad *pad, bool video, GstBuffer *buf);
   void fill_gaps();  // transcode: keep the output timeline continuous
   void on_source_message(int feed, GstMessage *msg);
   void on_output_message(GstMessage *msg);
@@ -116,6 +117,7 @@ class Worker {
   };
   std::vector<PendingSegment> pending_segments_;
   std::vector<std::unique_ptr<EdgeOutput>> edges_;
+  bool edges_started_ = false;
   gint64 stop_deadline_ms_ = 0;
 };
 
