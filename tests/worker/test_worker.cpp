@@ -319,7 +319,7 @@ TEST(Transcode, TestSourceStatusLinesAndGracefulStop) {
   EXPECT_EQ(st[0].j["t"], "hello");
   EXPECT_EQ(st[0].j["channel_id"], "t");
   EXPECT_GE(w.count("hb"), 2);
-  std::set<std::string> encoders;
+  std::set<std::string> encoders, first_seen;
   for (auto &s : st) {
     if (s.j["t"] == "encoder")
       encoders.insert(s.j["rendition"].get<std::string>() + "=" +
@@ -328,7 +328,10 @@ TEST(Transcode, TestSourceStatusLinesAndGracefulStop) {
       EXPECT_LT(s.j["media_age_ms"].get<int>(), 1000) << s.j.dump();
     }
     if (s.j["t"] == "segment") {
-      EXPECT_NEAR(s.j["duration"].get<double>(), 1.0, 0.45) << s.j.dump();
+      // The first segment after a start ends at the first grid instant, so it may be short.
+      if (!first_seen.insert(s.j["rendition"].get<std::string>()).second) {
+        EXPECT_NEAR(s.j["duration"].get<double>(), 1.0, 0.45) << s.j.dump();
+      }
       EXPECT_GT(s.j["bytes"].get<int>(), 1000);
       EXPECT_TRUE(s.j.contains("pdt"));
       EXPECT_TRUE(fs::exists(hls + "/" + s.j["uri"].get<std::string>())) << s.j.dump();
@@ -337,7 +340,8 @@ TEST(Transcode, TestSourceStatusLinesAndGracefulStop) {
   EXPECT_EQ(encoders, (std::set<std::string>{"180p=x264enc", "90p=x264enc"}));
   EXPECT_TRUE(fs::exists(hls + "/index.m3u8"));
 
-  // Commands: a bad one is refused, failover without backup is refused, a rendition toggles.
+  // Commands: a bad one, failover without a backup and rendition switching are refused with
+  // a reason, and the output carries on.
   size_t mark = w.status().size();
   w.send("{\"cmd\":\"reboot\"}");
   w.send("{\"cmd\":\"failover\"}");
@@ -345,15 +349,13 @@ TEST(Transcode, TestSourceStatusLinesAndGracefulStop) {
   auto ack =
       w.wait_for([](const json &j) { return j["t"] == "ack" && j["cmd"] == "rendition"; }, 5, mark);
   ASSERT_TRUE(ack);
-  EXPECT_TRUE(ack->j["ok"].get<bool>());
+  EXPECT_FALSE(ack->j["ok"].get<bool>());
+  EXPECT_NE(ack->j["detail"].get<std::string>().find("not supported"), std::string::npos);
   int acks_false = 0;
   for (size_t i = mark; i < w.status().size(); ++i)
     acks_false += w.status()[i].j["t"] == "ack" && !w.status()[i].j["ok"].get<bool>();
-  EXPECT_EQ(acks_false, 2);
-  // 180p keeps going while 90p is off.
-  size_t off_mark = w.status().size();
-  ASSERT_TRUE(w.wait_segments(2, 6, off_mark, "180p"));
-  w.send("{\"cmd\":\"rendition\",\"name\":\"90p\",\"enabled\":true}");
+  EXPECT_EQ(acks_false, 3);
+  ASSERT_TRUE(w.wait_segments(2, 6, w.status().size(), "90p"));
 
   // SIGTERM: EOS, the open segment finished and listed, exit 0.
   auto t0 = Clock::now();

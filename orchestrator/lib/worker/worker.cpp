@@ -238,16 +238,7 @@ bool Worker::build_output(std::string &error) {
           auto *c = static_cast<Ctx *>(d);
           Worker *w = c->w;
           GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
-          auto &rs = *w->rstats_[w->renditions_[c->index]];
-          if (!rs.enabled) return GST_PAD_PROBE_DROP;
-          if (rs.want_key) {
-            if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) return GST_PAD_PROBE_DROP;
-            rs.want_key = false;
-            gst_pad_send_event(pad,
-                               gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
-                                                    gst_structure_new_empty("iptv-discontinuity")));
-          }
-          rs.frames++;
+          w->rstats_[w->renditions_[c->index]]->frames++;
           w->last_media_ms_ = mono_ms();
           if (c->index == 0 && !w->edges_.empty()) w->push_edges(pad, true, buf);
           return GST_PAD_PROBE_OK;
@@ -684,8 +675,7 @@ void Worker::on_tick() {
     for (auto &[name, rs] : rstats_) {
       guint64 f = rs->frames;
       r[name] = {{"fps", std::round((f - rs->frames_at_last) / secs * 10) / 10},
-                 {"bitrate", (guint64)rs->last_bps},
-                 {"enabled", rs->enabled}};
+                 {"bitrate", (guint64)rs->last_bps}};
       rs->frames_at_last = f;
     }
     last_stats_ms_ = now;
@@ -765,6 +755,23 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       double v;
       if (gst_structure_get_double(s, "level-db", &v)) detail += " level-db=" + std::to_string(v);
       if (gst_structure_get_double(s, "luma", &v)) detail += " luma=" + std::to_string(v);
+      // Timestamp events (jumps, backwards steps) can come in bursts on a jittery input: at most
+      // one line per input, stream and kind every 10 s, with the count of the ones held back.
+      int held_back = 0;
+      if (cond == "timestamp" && active) {
+        std::string key =
+            std::string(feed_name(feed)) + "/" + (stream ? stream : "") + "/" + detail;
+        auto &[last, count] = ts_events_[key];
+        gint64 now = mono_ms();
+        if (last && now - last < 10000) {
+          ++count;
+          return;
+        }
+        held_back = count;
+        last = now;
+        count = 0;
+      }
+      if (held_back) detail += " (" + std::to_string(held_back) + " more in the last 10 s)";
       status_.write({{"t", "probe"},
                      {"condition", cond},
                      {"active", (bool)active},
@@ -923,14 +930,16 @@ void Worker::handle_command(const std::string &line) {
     reply(ok, ok ? "returning to primary" : "primary is not healthy");
     if (ok) on_tick();
   } else if (c.cmd == "rendition") {
-    auto it = rstats_.find(c.name);
-    if (it == rstats_.end()) {
+    // Refused: iptvhlssink tees one audio stream into every rendition through a non-leaky
+    // queue, so holding back one rung's video stalls all renditions within a second (measured),
+    // and iptvabrladder has no per-rung switch either. See docs/worker.md.
+    if (!rstats_.count(c.name)) {
       reply(false, "no rendition '" + c.name + "'");
       return;
     }
-    if (c.enabled && !it->second->enabled) it->second->want_key = true;
-    it->second->enabled = c.enabled;
-    reply(true, c.name + (c.enabled ? " enabled" : " disabled"));
+    reply(false,
+          "rendition switching is not supported by iptvabrladder/iptvhlssink yet; "
+          "change the channel record's profiles instead");
   }
 }
 

@@ -80,6 +80,7 @@ class Worker {
   std::array<gint64, kFeeds> seen_data_{};
   std::unique_ptr<FailoverMachine> machine_;
   std::string last_state_;
+  std::map<std::string, std::pair<gint64, int>> ts_events_;  // rate limit of timestamp lines
 
   // Output timeline (lock_): what is on air and where each feed's time maps to.
   std::mutex lock_;
@@ -101,8 +102,6 @@ class Worker {
     std::atomic<guint64> frames{0};
     guint64 frames_at_last = 0;
     double last_bps = 0;
-    bool enabled = true;
-    bool want_key = false;
   };
   std::map<std::string, std::unique_ptr<RenditionStats>> rstats_;
   gint64 last_stats_ms_ = 0;
