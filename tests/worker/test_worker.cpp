@@ -134,7 +134,9 @@ struct Status {
 class WorkerProc : public Proc {
  public:
   WorkerProc(const std::string &spec, const std::string &log)
-      : Proc({getenv("IPTVD_WORKER"), "--spec", spec, "--status-fd", "1"}, log, true) {}
+      : Proc((setenv("GST_DEBUG", "2", 0),
+              std::vector<std::string>{getenv("IPTVD_WORKER"), "--spec", spec, "--status-fd", "1"}),
+             log, true) {}
   std::vector<Status> status() {
     std::vector<Status> out;
     for (auto &l : lines()) {
@@ -286,10 +288,19 @@ std::string probe_streams(const std::string &input, double timeout = 10) {
              input + "' 2>&1");
 }
 
-void expect_transcoded_output(const std::string &hls_dir, WorkerProc &w, const char *what) {
+void expect_transcoded_output(const std::string &hls_dir, WorkerProc &w, const char *what,
+                              const std::string &log_path = "") {
   SCOPED_TRACE(what);
   ASSERT_TRUE(w.wait_state("live", 15)) << what << ": never live";
-  ASSERT_TRUE(w.wait_segments(2, 10)) << what << ": no segments";
+  if (!w.wait_segments(2, 15)) {
+    std::string log = slurp(log_path);
+    std::string lines;
+    for (auto &s : w.status())
+      if (s.j["t"] != "hb") lines += s.j.dump() + "\n";
+    FAIL() << what << ": status lines:\n"
+           << lines << ": no segments; worker log tail:\n"
+           << log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+  }
   auto segs = read_playlist(hls_dir + "/180p/index.m3u8");
   ASSERT_GE(segs.size(), 2u);
   std::string probe = probe_streams(hls_dir + "/180p/" + segs.back().uri);
@@ -482,7 +493,7 @@ TEST(Sources, UdpMulticastProgramSelection) {
   spec["sources"][0]["interface"] = "lo";
   spec["quality"] = {{"black_seconds", 1.0}};
   WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
-  expect_transcoded_output(hls, w, "udp multicast program 7");
+  expect_transcoded_output(hls, w, "udp multicast program 7", dir.path() + "/worker.log");
   for (auto &s : w.status()) {
     if (s.j["t"] == "probe") {
       EXPECT_NE(s.j["condition"], "black") << "the worker decoded program 5: " << s.j.dump();

@@ -419,10 +419,16 @@ void Worker::push_raw(int feed, StreamKind kind, GstSample *sample) {
   if (feed != on_air_) return;
   GstClockTime now = output_now();
   if (!GST_CLOCK_TIME_IS_VALID(now)) return;
-  GstClockTimeDiff out = (GstClockTimeDiff)rt + offset_[feed];
-  if (!have_offset_[feed] || std::llabs(out - (GstClockTimeDiff)now) > (gint64)kReanchor) {
-    offset_[feed] = (GstClockTimeDiff)now - (GstClockTimeDiff)rt;
-    have_offset_[feed] = true;
+  // Video and audio are anchored separately: a TS input's audio can lead or trail its video by
+  // most of a second at the demuxer, and one shared offset would push one of them far off the
+  // clock (its buffers then all dropped as late, or the muxer waiting on them).
+  bool is_video = kind == StreamKind::kVideo;
+  GstClockTimeDiff &offset = is_video ? offset_[feed] : aoffset_[feed];
+  bool &have = is_video ? have_offset_[feed] : have_aoffset_[feed];
+  GstClockTimeDiff out = (GstClockTimeDiff)rt + offset;
+  if (!have || std::llabs(out - (GstClockTimeDiff)now) > (gint64)kReanchor) {
+    offset = (GstClockTimeDiff)now - (GstClockTimeDiff)rt;
+    have = true;
     out = (GstClockTimeDiff)now;
   }
   GstClockTime frame = gst_util_uint64_scale(GST_SECOND, 1, spec_.fps);
@@ -434,7 +440,7 @@ void Worker::push_raw(int feed, StreamKind kind, GstSample *sample) {
       if ((GstClockTime)out / grid != last_vpts_ / grid) {  // a keyframe boundary: switch here
         on_air_ = pending_on_air_;
         pending_on_air_ = -1;
-        have_offset_[on_air_] = false;
+        have_offset_[on_air_] = have_aoffset_[on_air_] = false;
         return;
       }
     }
@@ -485,7 +491,7 @@ void Worker::fill_gaps() {
       if (pts / grid != last_vpts_ / grid) {
         on_air_ = pending_on_air_;
         pending_on_air_ = -1;
-        have_offset_[on_air_] = false;
+        have_offset_[on_air_] = have_aoffset_[on_air_] = false;
       }
     }
     GstBuffer *pic = nullptr;
@@ -605,7 +611,7 @@ void Worker::apply_on_air(OnAir to) {
   }
   pending_on_air_ = -1;
   on_air_ = target;
-  have_offset_[target] = false;
+  have_offset_[target] = have_aoffset_[target] = false;
   need_key_[target] = true;
 }
 

@@ -88,6 +88,8 @@ class Worker {
   int pending_on_air_ = -1;  // a return waiting for the next keyframe boundary (transcode)
   std::array<GstClockTimeDiff, kFeeds> offset_{};
   std::array<bool, kFeeds> have_offset_{};
+  std::array<GstClockTimeDiff, kFeeds> aoffset_{};  // transcode: audio is anchored on its own
+  std::array<bool, kFeeds> have_aoffset_{};
   std::array<bool, kFeeds> need_key_{};  // passthrough: wait for a keyframe of this feed
   bool first_feed_ = true;               // passthrough: no discontinuity for the very first one
   GstClockTime last_vpts_ = GST_CLOCK_TIME_NONE, last_aend_ = GST_CLOCK_TIME_NONE;
