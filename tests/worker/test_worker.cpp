@@ -714,15 +714,8 @@ TEST(Failover, UdpPrimaryLossBackupReturnAndSlate) {
 
   // As a player saw it: no missing sequence number, no stall longer than one segment past the
   // threshold, no discontinuity (the output timeline never broke).
-  // Segments already listed at the player's first poll are the start-up ones (checked by the
-  // Transcode tests); the failover window is what comes after.
   auto seen = player.seen();
   ASSERT_GE(seen.size(), 8u);
-  const auto first_poll = seen.begin()->second.at;
-  for (auto it = seen.begin(); it != seen.end();)
-    it =
-        it->second.at - first_poll < std::chrono::milliseconds(50) ? seen.erase(it) : std::next(it);
-  ASSERT_GE(seen.size(), 6u);
   uint64_t prev = 0;
   Clock::time_point prev_at{};
   double max_stall = 0;

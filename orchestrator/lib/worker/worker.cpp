@@ -330,6 +330,9 @@ bool Worker::start() {
   }
   for (int f = 0; f < 2; ++f)
     if (f < (int)spec_.sources.size() && (f == 0 || fp.has_backup)) start_feed(f);
+  // Warm the slate up once (font loading takes about a second of this thread on first use), so
+  // that starting it later does not hold the main loop while the output needs filling.
+  start_feed(kSlate);
   emit_state();
 
   sources_.push_back(g_timeout_add(
@@ -647,6 +650,10 @@ void Worker::on_tick() {
       }
     }
     if (clock) gst_object_unref(clock);
+  }
+  if (feeds_[kSlate] && machine_->on_air() != OnAir::kSlate && last_data_[kSlate] > 0) {
+    feeds_[kSlate]->stop();  // warmed up (or no longer on air)
+    feeds_[kSlate].reset();
   }
   for (int f = 0; f < 2; ++f) {
     gint64 d = last_data_[f];
