@@ -877,3 +877,50 @@ TEST(Outputs, UdpSrtAndRtmpContributionFeeds) {
   w.expect_no_errors();
   if (!rtmp) GTEST_SKIP() << "RTMP part skipped: libnginx-mod-rtmp is not installed";
 }
+
+TEST(Outputs, VenueEncoderPushesSrtToCloudTranscoder) {
+  // Two workers: the venue encodes a test source and pushes SRT (caller); the cloud node listens
+  // for SRT and packages HLS from it.
+  iptv_test::TempDir dir;
+  int port = iptv_test::free_port();
+  iptv_test::TempDir cloud_dir;
+  std::string cloud_hls = cloud_dir.path() + "/hls";
+  json cloud = base_spec(cloud_hls, "srt://:" + std::to_string(port) + "?mode=listener", "srt");
+  WorkerProc cloud_w(write_spec(cloud_dir, cloud), cloud_dir.path() + "/worker.log");
+  json venue = base_spec(dir.path() + "/hls", "test://ball?tone=660", "test");
+  venue["outputs"] = {{{"kind", "srt"}, {"uri", "srt://127.0.0.1:" + std::to_string(port)}}};
+  WorkerProc venue_w(write_spec(dir, venue), dir.path() + "/worker.log");
+  ASSERT_TRUE(venue_w.wait_state("live", 10));
+  expect_transcoded_output(cloud_hls, cloud_w, "cloud node", cloud_dir.path() + "/worker.log");
+  venue_w.expect_no_errors();
+}
+
+TEST(Passthrough, SlateWhenTheOnlySourceIsGone) {
+  iptv_test::TempDir dir;
+  int port = free_udp_port();
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(port), "udp");
+  spec["mode"] = "passthrough";
+  spec.erase("profiles");
+  spec["failover"] = {{"enabled", false}, {"primary_loss_seconds", 1.5}};
+  auto sender = std::make_unique<Proc>(
+      ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(port)),
+      dir.path() + "/sender.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(w.wait_segments(2, 10));
+  size_t mark = w.status().size();
+  sender->signal(SIGKILL);
+  sender.reset();
+  ASSERT_TRUE(w.wait_event("slate.entered", 4, mark));
+  ASSERT_TRUE(w.wait_segments(3, 8, w.status().size()));
+  auto segs = read_playlist(hls + "/source/index.m3u8");
+  int disc = 0;
+  for (auto &s : segs) disc += s.discontinuity;
+  EXPECT_EQ(disc, 1);
+  // The slate is encoded by the worker itself: a real H.264 picture with AAC silence.
+  std::string probe = probe_streams(hls + "/source/" + segs.back().uri);
+  EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
+  EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  w.expect_no_errors();
+}
