@@ -369,3 +369,50 @@ TEST(HlsSink, DiscontinuityFromUpstreamEventAndWindowSlides) {
 }
 
 }  // namespace
+
+// Drops the first keyframe and shifts every buffer from the 10th on by 2 s: a timestamp jump
+// before the first segment starts (a worker's start-up), which is no discontinuity.
+GstPadProbeReturn jump_before_start(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *count = static_cast<int *>(data);
+  int n = (*count)++;
+  if (n == 0) return GST_PAD_PROBE_DROP;
+  if (n < 10) return GST_PAD_PROBE_OK;
+  GstBuffer *buf = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+  if (GST_BUFFER_PTS_IS_VALID(buf)) GST_BUFFER_PTS(buf) += 2 * GST_SECOND;
+  if (GST_BUFFER_DTS_IS_VALID(buf)) GST_BUFFER_DTS(buf) += 2 * GST_SECOND;
+  GST_PAD_PROBE_INFO_DATA(info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
+TEST(HlsSink, JumpBeforeTheFirstSegmentIsNoDiscontinuity) {
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch(
+      ("videotestsrc pattern=ball num-buffers=100 ! video/x-raw,width=160,height=90,framerate=25/1 "
+       "! x264enc speed-preset=ultrafast key-int-max=25 ! h264parse ! identity name=inj ! "
+       "iptvhlssink location=" +
+       dir + " target-duration=1 playlist-length=10 sequence-mode=counter")
+          .c_str(),
+      &err);
+  ASSERT_NE(p, nullptr);
+  GstElement *inj = gst_bin_get_by_name(GST_BIN(p), "inj");
+  GstPad *src = gst_element_get_static_pad(inj, "src");
+  int count = 0;
+  gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, jump_before_start, &count, nullptr);
+  GstBus *bus = gst_element_get_bus(p);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstMessage *m = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
+                                             (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
+  gst_message_unref(m);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(src);
+  gst_object_unref(inj);
+  gst_object_unref(bus);
+  gst_object_unref(p);
+  Media media = parse_media(slurp(dir + "/v0/index.m3u8"));
+  ASSERT_GE(media.uris.size(), 2u);
+  for (size_t i = 0; i < media.uris.size(); ++i) EXPECT_FALSE(media.discontinuity[i]) << i;
+}

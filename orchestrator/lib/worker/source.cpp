@@ -260,6 +260,8 @@ bool SourcePipeline::build(std::string &error) {
                                                      "red",  "green", "blue",  "solid-color"};
       if (std::find(still.begin(), still.end(), pattern) == still.end())
         g_object_set(vsrc, "horizontal-speed", 2, nullptr);
+      // The ball's default background is black, which the black probe would (rightly) flag.
+      if (pattern == "ball") g_object_set(vsrc, "background-color", 0xff303060u, nullptr);
       double tone = query.count("tone") ? g_ascii_strtod(query["tone"].c_str(), nullptr) : 440.0;
       if (tone <= 0)
         set_enum_by_nick(G_OBJECT(asrc), "wave", "silence");

@@ -238,22 +238,9 @@ bool Worker::build_output(std::string &error) {
           auto *c = static_cast<Ctx *>(d);
           Worker *w = c->w;
           GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
-          auto &rs = *w->rstats_[w->renditions_[c->index]];
-          if (!rs.enabled) return GST_PAD_PROBE_DROP;
-          if (rs.want_key) {
-            if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) return GST_PAD_PROBE_DROP;
-            rs.want_key = false;
-            gst_pad_send_event(pad,
-                               gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
-                                                    gst_structure_new_empty("iptv-discontinuity")));
-          }
-          rs.frames++;
+          w->rstats_[w->renditions_[c->index]]->frames++;
           w->last_media_ms_ = mono_ms();
-          if (c->index == 0 && !w->edges_.empty()) {
-            GstCaps *caps = gst_pad_get_current_caps(pad);
-            for (auto &e : w->edges_) e->push(true, buf, caps);
-            if (caps) gst_caps_unref(caps);
-          }
+          if (c->index == 0 && !w->edges_.empty()) w->push_edges(pad, true, buf);
           return GST_PAD_PROBE_OK;
         },
         new Ctx{this, i}, [](gpointer d) { delete static_cast<Ctx *>(d); });
@@ -264,10 +251,7 @@ bool Worker::build_output(std::string &error) {
     gst_pad_add_probe(
         apad, GST_PAD_PROBE_TYPE_BUFFER,
         [](GstPad *pad, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
-          auto *w = static_cast<Worker *>(d);
-          GstCaps *caps = gst_pad_get_current_caps(pad);
-          for (auto &e : w->edges_) e->push(false, GST_PAD_PROBE_INFO_BUFFER(info), caps);
-          if (caps) gst_caps_unref(caps);
+          static_cast<Worker *>(d)->push_edges(pad, false, GST_PAD_PROBE_INFO_BUFFER(info));
           return GST_PAD_PROBE_OK;
         },
         this, nullptr);
@@ -283,6 +267,28 @@ bool Worker::build_output(std::string &error) {
       this));
   gst_object_unref(bus);
   return true;
+}
+
+// Edge outputs get the sink's encoded buffers with their timestamps turned into running time
+// (encoders such as x264enc shift theirs by a segment offset), so the edge pipelines, which
+// share the output's clock and base time, mux them in real time.
+void Worker::push_edges(GstPad *pad, bool video, GstBuffer *buf) {
+  GstEvent *ev = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+  if (!ev) return;
+  const GstSegment *seg;
+  gst_event_parse_segment(ev, &seg);
+  GstBuffer *b = gst_buffer_copy(buf);
+  for (GstClockTime *ts : {&GST_BUFFER_PTS(b), &GST_BUFFER_DTS(b)}) {
+    if (!GST_CLOCK_TIME_IS_VALID(*ts)) continue;
+    guint64 rt = 0;
+    int sign = gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, *ts, &rt);
+    *ts = sign > 0 ? rt : 0;
+  }
+  gst_event_unref(ev);
+  GstCaps *caps = gst_pad_get_current_caps(pad);
+  for (auto &e : edges_) e->push(video, b, caps);
+  if (caps) gst_caps_unref(caps);
+  gst_buffer_unref(b);
 }
 
 // ---- start / run ----
@@ -307,18 +313,10 @@ bool Worker::start() {
               2000,
               [](gpointer d) {
                 std::string err;
-                static_cast<EdgeOutput *>(d)->start(err);
+                static_cast<EdgeOutput *>(d)->start(err, nullptr, 0);
               },
               edges_[i].get());
         }));
-  for (auto &e : edges_) {
-    std::string err;
-    if (!e->start(err)) {
-      status_.write({{"t", "error"}, {"message", err}});
-      return false;
-    }
-  }
-
   FailoverParams fp;
   fp.loss_ms = (int64_t)(spec_.failover.primary_loss_seconds * 1000);
   fp.return_after_ms = (int64_t)(spec_.failover.return_after_seconds * 1000);
@@ -332,6 +330,9 @@ bool Worker::start() {
   }
   for (int f = 0; f < 2; ++f)
     if (f < (int)spec_.sources.size() && (f == 0 || fp.has_backup)) start_feed(f);
+  // Warm the slate up once (font loading takes about a second of this thread on first use), so
+  // that starting it later does not hold the main loop while the output needs filling.
+  start_feed(kSlate);
   emit_state();
 
   sources_.push_back(g_timeout_add(
@@ -421,10 +422,16 @@ void Worker::push_raw(int feed, StreamKind kind, GstSample *sample) {
   if (feed != on_air_) return;
   GstClockTime now = output_now();
   if (!GST_CLOCK_TIME_IS_VALID(now)) return;
-  GstClockTimeDiff out = (GstClockTimeDiff)rt + offset_[feed];
-  if (!have_offset_[feed] || std::llabs(out - (GstClockTimeDiff)now) > (gint64)kReanchor) {
-    offset_[feed] = (GstClockTimeDiff)now - (GstClockTimeDiff)rt;
-    have_offset_[feed] = true;
+  // Video and audio are anchored separately: a TS input's audio can lead or trail its video by
+  // most of a second at the demuxer, and one shared offset would push one of them far off the
+  // clock (its buffers then all dropped as late, or the muxer waiting on them).
+  bool is_video = kind == StreamKind::kVideo;
+  GstClockTimeDiff &offset = is_video ? offset_[feed] : aoffset_[feed];
+  bool &have = is_video ? have_offset_[feed] : have_aoffset_[feed];
+  GstClockTimeDiff out = (GstClockTimeDiff)rt + offset;
+  if (!have || std::llabs(out - (GstClockTimeDiff)now) > (gint64)kReanchor) {
+    offset = (GstClockTimeDiff)now - (GstClockTimeDiff)rt;
+    have = true;
     out = (GstClockTimeDiff)now;
   }
   GstClockTime frame = gst_util_uint64_scale(GST_SECOND, 1, spec_.fps);
@@ -436,7 +443,7 @@ void Worker::push_raw(int feed, StreamKind kind, GstSample *sample) {
       if ((GstClockTime)out / grid != last_vpts_ / grid) {  // a keyframe boundary: switch here
         on_air_ = pending_on_air_;
         pending_on_air_ = -1;
-        have_offset_[on_air_] = false;
+        have_offset_[on_air_] = have_aoffset_[on_air_] = false;
         return;
       }
     }
@@ -487,7 +494,7 @@ void Worker::fill_gaps() {
       if (pts / grid != last_vpts_ / grid) {
         on_air_ = pending_on_air_;
         pending_on_air_ = -1;
-        have_offset_[on_air_] = false;
+        have_offset_[on_air_] = have_aoffset_[on_air_] = false;
       }
     }
     GstBuffer *pic = nullptr;
@@ -607,7 +614,7 @@ void Worker::apply_on_air(OnAir to) {
   }
   pending_on_air_ = -1;
   on_air_ = target;
-  have_offset_[target] = false;
+  have_offset_[target] = have_aoffset_[target] = false;
   need_key_[target] = true;
 }
 
@@ -630,6 +637,24 @@ void Worker::on_tick() {
     return;
   }
   gint64 now = mono_ms();
+  // Edge outputs start once the output runs, on its clock and base time.
+  if (!edges_started_ && GST_STATE(output_) == GST_STATE_PLAYING) {
+    edges_started_ = true;
+    GstClock *clock = gst_element_get_clock(output_);
+    for (auto &e : edges_) {
+      std::string err;
+      if (!e->start(err, clock, gst_element_get_base_time(output_))) {
+        status_.write({{"t", "error"}, {"message", err}});
+        finish(1);
+        return;
+      }
+    }
+    if (clock) gst_object_unref(clock);
+  }
+  if (feeds_[kSlate] && machine_->on_air() != OnAir::kSlate && last_data_[kSlate] > 0) {
+    feeds_[kSlate]->stop();  // warmed up (or no longer on air)
+    feeds_[kSlate].reset();
+  }
   for (int f = 0; f < 2; ++f) {
     gint64 d = last_data_[f];
     if (d != seen_data_[f]) {
@@ -663,8 +688,7 @@ void Worker::on_tick() {
     for (auto &[name, rs] : rstats_) {
       guint64 f = rs->frames;
       r[name] = {{"fps", std::round((f - rs->frames_at_last) / secs * 10) / 10},
-                 {"bitrate", (guint64)rs->last_bps},
-                 {"enabled", rs->enabled}};
+                 {"bitrate", (guint64)rs->last_bps}};
       rs->frames_at_last = f;
     }
     last_stats_ms_ = now;
@@ -744,6 +768,23 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       double v;
       if (gst_structure_get_double(s, "level-db", &v)) detail += " level-db=" + std::to_string(v);
       if (gst_structure_get_double(s, "luma", &v)) detail += " luma=" + std::to_string(v);
+      // Timestamp events (jumps, backwards steps) can come in bursts on a jittery input: at most
+      // one line per input, stream and kind every 10 s, with the count of the ones held back.
+      int held_back = 0;
+      if (cond == "timestamp" && active) {
+        std::string key =
+            std::string(feed_name(feed)) + "/" + (stream ? stream : "") + "/" + detail;
+        auto &[last, count] = ts_events_[key];
+        gint64 now = mono_ms();
+        if (last && now - last < 10000) {
+          ++count;
+          return;
+        }
+        held_back = count;
+        last = now;
+        count = 0;
+      }
+      if (held_back) detail += " (" + std::to_string(held_back) + " more in the last 10 s)";
       status_.write({{"t", "probe"},
                      {"condition", cond},
                      {"active", (bool)active},
@@ -902,14 +943,16 @@ void Worker::handle_command(const std::string &line) {
     reply(ok, ok ? "returning to primary" : "primary is not healthy");
     if (ok) on_tick();
   } else if (c.cmd == "rendition") {
-    auto it = rstats_.find(c.name);
-    if (it == rstats_.end()) {
+    // Refused: iptvhlssink tees one audio stream into every rendition through a non-leaky
+    // queue, so holding back one rung's video stalls all renditions within a second (measured),
+    // and iptvabrladder has no per-rung switch either. See docs/worker.md.
+    if (!rstats_.count(c.name)) {
       reply(false, "no rendition '" + c.name + "'");
       return;
     }
-    if (c.enabled && !it->second->enabled) it->second->want_key = true;
-    it->second->enabled = c.enabled;
-    reply(true, c.name + (c.enabled ? " enabled" : " disabled"));
+    reply(false,
+          "rendition switching is not supported by iptvabrladder/iptvhlssink yet; "
+          "change the channel record's profiles instead");
   }
 }
 

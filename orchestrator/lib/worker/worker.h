@@ -46,6 +46,7 @@ class Worker {
   void on_sample(int feed, StreamKind kind, GstSample *sample);
   void push_raw(int feed, StreamKind kind, GstSample *sample);
   void push_encoded(int feed, StreamKind kind, GstSample *sample);
+  void push_edges(GstPad *pad, bool video, GstBuffer *buf);
   void fill_gaps();  // transcode: keep the output timeline continuous
   void on_source_message(int feed, GstMessage *msg);
   void on_output_message(GstMessage *msg);
@@ -79,6 +80,7 @@ class Worker {
   std::array<gint64, kFeeds> seen_data_{};
   std::unique_ptr<FailoverMachine> machine_;
   std::string last_state_;
+  std::map<std::string, std::pair<gint64, int>> ts_events_;  // rate limit of timestamp lines
 
   // Output timeline (lock_): what is on air and where each feed's time maps to.
   std::mutex lock_;
@@ -86,6 +88,8 @@ class Worker {
   int pending_on_air_ = -1;  // a return waiting for the next keyframe boundary (transcode)
   std::array<GstClockTimeDiff, kFeeds> offset_{};
   std::array<bool, kFeeds> have_offset_{};
+  std::array<GstClockTimeDiff, kFeeds> aoffset_{};  // transcode: audio is anchored on its own
+  std::array<bool, kFeeds> have_aoffset_{};
   std::array<bool, kFeeds> need_key_{};  // passthrough: wait for a keyframe of this feed
   bool first_feed_ = true;               // passthrough: no discontinuity for the very first one
   GstClockTime last_vpts_ = GST_CLOCK_TIME_NONE, last_aend_ = GST_CLOCK_TIME_NONE;
@@ -100,8 +104,6 @@ class Worker {
     std::atomic<guint64> frames{0};
     guint64 frames_at_last = 0;
     double last_bps = 0;
-    bool enabled = true;
-    bool want_key = false;
   };
   std::map<std::string, std::unique_ptr<RenditionStats>> rstats_;
   gint64 last_stats_ms_ = 0;
@@ -116,6 +118,7 @@ class Worker {
   };
   std::vector<PendingSegment> pending_segments_;
   std::vector<std::unique_ptr<EdgeOutput>> edges_;
+  bool edges_started_ = false;
   gint64 stop_deadline_ms_ = 0;
 };
 
