@@ -22,7 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include "records/loader.h"
 #include "test_support.h"
+#include "worker/spec.h"
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -922,5 +924,35 @@ TEST(Passthrough, SlateWhenTheOnlySourceIsGone) {
   std::string probe = probe_streams(hls + "/source/" + segs.back().uri);
   EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
   EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  w.expect_no_errors();
+}
+
+TEST(Transcode, DemoNewsRecordRunsFromItsSpec) {
+  // The real record, through make_worker_spec as the daemon does: two rungs, a backup channel.
+  iptv::LoadResult r = iptv::load_channels({iptv_test::source_root() + "/channels"});
+  ASSERT_TRUE(r.ok());
+  std::map<std::string, iptv::ChannelRecord> all;
+  for (auto &c : r.channels) all[c.channel_id] = c;
+  iptv_test::TempDir dir;
+  iptv::worker::WorkerDefaults d;
+  d.hls_root = dir.path() + "/hls";
+  json spec = iptv::worker::to_json(iptv::worker::make_worker_spec(all.at("demo-news"), all, d));
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(w.wait_segments(2, 10, 0, "180p"));
+  ASSERT_TRUE(w.wait_segments(2, 5, 0, "360p"));
+  std::string probe =
+      probe_streams(d.hls_root + "/demo-news/360p/" +
+                    read_playlist(d.hls_root + "/demo-news/360p/index.m3u8").back().uri);
+  EXPECT_NE(probe.find("h264|640|360"), std::string::npos) << probe;
+  EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  EXPECT_TRUE(fs::exists(d.hls_root + "/demo-news/index.m3u8"));
+  // The backup (demo-backup's test://ball) is warm: switching is a command away.
+  size_t mark = w.status().size();
+  w.send("{\"cmd\":\"failover\"}");
+  ASSERT_TRUE(w.wait_event("failover.activated", 3, mark));
+  EXPECT_TRUE(w.wait_state("failover", 1, mark));
+  w.signal(SIGTERM);
+  EXPECT_EQ(w.wait_exit(10), 0);
   w.expect_no_errors();
 }
