@@ -905,6 +905,13 @@ TEST(Passthrough, SlateWhenTheOnlySourceIsGone) {
   spec["mode"] = "passthrough";
   spec.erase("profiles");
   spec["failover"] = {{"enabled", false}, {"primary_loss_seconds", 1.5}};
+  // A passthrough channel's contribution feed is the source's own streams, remuxed.
+  int out_port = free_udp_port();
+  spec["outputs"] = {{{"kind", "udp"}, {"uri", "udp://127.0.0.1:" + std::to_string(out_port)}}};
+  std::string capture = dir.path() + "/out.ts";
+  Proc receiver({"gst-launch-1.0", "-q", "udpsrc", "port=" + std::to_string(out_port), "!",
+                 "filesink", "location=" + capture},
+                dir.path() + "/receiver.log");
   auto sender = std::make_unique<Proc>(
       ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(port)),
       dir.path() + "/sender.log");
@@ -925,6 +932,11 @@ TEST(Passthrough, SlateWhenTheOnlySourceIsGone) {
   EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
   EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
   w.expect_no_errors();
+  receiver.signal(SIGINT);
+  receiver.wait_exit(5);
+  std::string out = probe_streams(capture);
+  EXPECT_NE(out.find("h264|320|180"), std::string::npos) << "udp output: " << out;
+  EXPECT_NE(out.find("aac"), std::string::npos) << "udp output: " << out;
 }
 
 TEST(Transcode, DemoNewsRecordRunsFromItsSpec) {
