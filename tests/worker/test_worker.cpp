@@ -405,7 +405,8 @@ namespace {
 // nginx with the RTMP module on a free port (Debian: libnginx-mod-rtmp).
 class RtmpServer {
  public:
-  explicit RtmpServer(const iptv_test::TempDir &dir) : port(iptv_test::free_port()) {
+  explicit RtmpServer(const iptv_test::TempDir &dir, int p = 0)
+      : port(p ? p : iptv_test::free_port()) {
     std::string conf = dir.path() + "/nginx-rtmp.conf";
     std::ofstream(conf) << "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n"
                         << "daemon off; master_process off; pid " << dir.path() << "/nginx.pid;\n"
@@ -966,5 +967,38 @@ TEST(Transcode, DemoNewsRecordRunsFromItsSpec) {
   EXPECT_TRUE(w.wait_state("failover", 1, mark));
   w.signal(SIGTERM);
   EXPECT_EQ(w.wait_exit(10), 0);
+  w.expect_no_errors();
+}
+
+TEST(Sources, FailingInputIsRetriedAndRecoversFromTheSlate) {
+  if (!have_rtmp_module()) GTEST_SKIP() << "libnginx-mod-rtmp is not installed";
+  iptv_test::TempDir dir;
+  int port = iptv_test::free_port();
+  std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/in";
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, url, "rtmp");
+  spec["failover"] = {{"enabled", false}, {"primary_loss_seconds", 1.5}};
+  // Nothing listens yet: rtmp2src fails, is retried every second, and the slate goes on air.
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_event("source.error", 5));
+  ASSERT_TRUE(w.wait_event("slate.entered", 5));
+  ASSERT_TRUE(w.wait_segments(2, 6));  // the slate keeps the playlist live
+  int errors = 0;
+  std::string seen;
+  for (auto &s : w.status())
+    if (s.j["t"] == "event" && s.j["event_type"] == "source.error") {
+      ++errors;
+      seen += s.j.dump() + "\n";
+    }
+  EXPECT_EQ(errors, 1) << "retries are reported once, not one by one:\n" << seen;
+  // The server and a publisher appear: the next retry plays it.
+  size_t mark = w.status().size();
+  RtmpServer server(dir, port);
+  ASSERT_TRUE(server.listening());
+  Proc sender(flv_sender(url), dir.path() + "/sender.log");
+  auto left = w.wait_event("slate.left", 10, mark);
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->j["source"], "primary");
+  EXPECT_TRUE(w.wait_state("live", 2, mark));
   w.expect_no_errors();
 }

@@ -389,15 +389,27 @@ void Worker::start_feed(int feed) {
   feeds_[feed] = std::make_unique<SourcePipeline>(spec_, entry, passthrough_, feed == kSlate, cb);
   std::string error;
   retry_at_[feed] = 0;
+  failing_[feed] = false;
   if (!feeds_[feed]->start(error)) {
-    status_.write({{"t", "event"},
-                   {"event_type", "source.error"},
-                   {"reason", error},
-                   {"source", feed_name(feed)}});
+    report_source_error(feed, error);
     if (feed < 2) machine_->on_failed(feed, error, mono_ms());
     feeds_[feed].reset();
     retry_at_[feed] = mono_ms() + spec_.source_retry_ms;
   }
+}
+
+// An input that keeps failing is retried every source_retry_ms; its error is reported when it
+// changes, or again after 30 s, not on every retry.
+void Worker::report_source_error(int feed, const std::string &reason) {
+  gint64 now = mono_ms();
+  auto &[last_reason, at] = last_error_[feed];
+  if (reason == last_reason && now - at < 30000 && last_data_[feed] < at) return;
+  last_reason = reason;
+  at = now;
+  status_.write({{"t", "event"},
+                 {"event_type", "source.error"},
+                 {"reason", reason},
+                 {"source", feed_name(feed)}});
 }
 
 // ---- media from the inputs ----
@@ -717,15 +729,14 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       } else if (feeds_[feed] && feeds_[feed]->loops() && feeds_[feed]->loop_to_start()) {
         return;  // file:// plays as a loop
       }
+      if (failing_[feed]) return;  // the same attempt's follow-up errors
+      failing_[feed] = true;
       if (feed == kSlate) {
         status_.write({{"t", "error"}, {"message", "slate: " + why}});
         finish(1);
         return;
       }
-      status_.write({{"t", "event"},
-                     {"event_type", "source.error"},
-                     {"reason", why},
-                     {"source", feed_name(feed)}});
+      report_source_error(feed, why);
       machine_->on_failed(feed, why, mono_ms());
       // Tear down from an idle callback: we are inside this pipeline's bus watch.
       struct Ctx {
