@@ -102,7 +102,7 @@ bool Worker::build_transcode(std::string &error) {
   acaps_ = raw_audio_caps(spec_);
   vsrc_ = make("appsrc", "vin");
   asrc_ = make("appsrc", "ain");
-  GstElement *vq = make("queue"), *aconv = make("audioconvert"), *aq = make("queue");
+  GstElement *vq = make("queue"), *aconv = make("audioconvert");
   GstElement *aenc = make("avenc_aac");
   if (!aenc) aenc = make("voaacenc");
   GstElement *aparse = make("aacparse"), *aq2 = make("queue");
@@ -139,7 +139,6 @@ bool Worker::build_transcode(std::string &error) {
                "preset", spec_.preset.c_str(), nullptr);
   gst_util_set_object_arg(G_OBJECT(ladder_), "encoder", spec_.encoder.c_str());
   gst_bin_add_many(bin, vsrc_, vq, ladder_, asrc_, aconv, aenc, aparse, aq2, hlssink_, nullptr);
-  (void)aq;
   if (!gst_element_link_many(vsrc_, vq, ladder_, nullptr) ||
       !gst_element_link_many(asrc_, aconv, aenc, aparse, aq2, nullptr)) {
     error = "cannot link the encoders";
