@@ -148,6 +148,14 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
       return nullptr;
     }
   GstPad *target = gst_element_get_static_pad(queue, "sink");
+  gst_pad_add_probe(
+      target, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *, GstPadProbeInfo *, gpointer d) -> GstPadProbeReturn {
+        auto *self = static_cast<SourcePipeline *>(d);
+        if (self->cb_.on_data) self->cb_.on_data();
+        return GST_PAD_PROBE_OK;
+      },
+      this, nullptr);
   gst_element_add_pad(bin, gst_ghost_pad_new("sink", target));
   gst_object_unref(target);
   return bin;

@@ -384,6 +384,7 @@ void Worker::start_feed(int feed) {
   SourceEntry entry = feed < (int)spec_.sources.size() ? spec_.sources[feed] : SourceEntry{};
   SourceCallbacks cb;
   cb.on_sample = [this, feed](StreamKind k, GstSample *s) { on_sample(feed, k, s); };
+  cb.on_data = [this, feed] { last_data_[feed] = mono_ms(); };
   cb.on_message = [this, feed](GstMessage *m) { on_source_message(feed, m); };
   feeds_[feed] = std::make_unique<SourcePipeline>(spec_, entry, passthrough_, feed == kSlate, cb);
   std::string error;
@@ -414,7 +415,6 @@ void Worker::report_source_error(int feed, const std::string &reason) {
 // ---- media from the inputs ----
 
 void Worker::on_sample(int feed, StreamKind kind, GstSample *sample) {
-  last_data_[feed] = mono_ms();
   if (stopping_) return;
   if (passthrough_)
     push_encoded(feed, kind, sample);
