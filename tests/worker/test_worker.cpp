@@ -22,7 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include "records/loader.h"
 #include "test_support.h"
+#include "worker/spec.h"
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -403,7 +405,8 @@ namespace {
 // nginx with the RTMP module on a free port (Debian: libnginx-mod-rtmp).
 class RtmpServer {
  public:
-  explicit RtmpServer(const iptv_test::TempDir &dir) : port(iptv_test::free_port()) {
+  explicit RtmpServer(const iptv_test::TempDir &dir, int p = 0)
+      : port(p ? p : iptv_test::free_port()) {
     std::string conf = dir.path() + "/nginx-rtmp.conf";
     std::ofstream(conf) << "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n"
                         << "daemon off; master_process off; pid " << dir.path() << "/nginx.pid;\n"
@@ -903,6 +906,13 @@ TEST(Passthrough, SlateWhenTheOnlySourceIsGone) {
   spec["mode"] = "passthrough";
   spec.erase("profiles");
   spec["failover"] = {{"enabled", false}, {"primary_loss_seconds", 1.5}};
+  // A passthrough channel's contribution feed is the source's own streams, remuxed.
+  int out_port = free_udp_port();
+  spec["outputs"] = {{{"kind", "udp"}, {"uri", "udp://127.0.0.1:" + std::to_string(out_port)}}};
+  std::string capture = dir.path() + "/out.ts";
+  Proc receiver({"gst-launch-1.0", "-q", "udpsrc", "port=" + std::to_string(out_port), "!",
+                 "filesink", "location=" + capture},
+                dir.path() + "/receiver.log");
   auto sender = std::make_unique<Proc>(
       ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(port)),
       dir.path() + "/sender.log");
@@ -922,5 +932,73 @@ TEST(Passthrough, SlateWhenTheOnlySourceIsGone) {
   std::string probe = probe_streams(hls + "/source/" + segs.back().uri);
   EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
   EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  w.expect_no_errors();
+  receiver.signal(SIGINT);
+  receiver.wait_exit(5);
+  std::string out = probe_streams(capture);
+  EXPECT_NE(out.find("h264|320|180"), std::string::npos) << "udp output: " << out;
+  EXPECT_NE(out.find("aac"), std::string::npos) << "udp output: " << out;
+}
+
+TEST(Transcode, DemoNewsRecordRunsFromItsSpec) {
+  // The real record, through make_worker_spec as the daemon does: two rungs, a backup channel.
+  iptv::LoadResult r = iptv::load_channels({iptv_test::source_root() + "/channels"});
+  ASSERT_TRUE(r.ok());
+  std::map<std::string, iptv::ChannelRecord> all;
+  for (auto &c : r.channels) all[c.channel_id] = c;
+  iptv_test::TempDir dir;
+  iptv::worker::WorkerDefaults d;
+  d.hls_root = dir.path() + "/hls";
+  json spec = iptv::worker::to_json(iptv::worker::make_worker_spec(all.at("demo-news"), all, d));
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(w.wait_segments(2, 10, 0, "180p"));
+  ASSERT_TRUE(w.wait_segments(2, 5, 0, "360p"));
+  std::string probe =
+      probe_streams(d.hls_root + "/demo-news/360p/" +
+                    read_playlist(d.hls_root + "/demo-news/360p/index.m3u8").back().uri);
+  EXPECT_NE(probe.find("h264|640|360"), std::string::npos) << probe;
+  EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  EXPECT_TRUE(fs::exists(d.hls_root + "/demo-news/index.m3u8"));
+  // The backup (demo-backup's test://ball) is warm: switching is a command away.
+  size_t mark = w.status().size();
+  w.send("{\"cmd\":\"failover\"}");
+  ASSERT_TRUE(w.wait_event("failover.activated", 3, mark));
+  EXPECT_TRUE(w.wait_state("failover", 1, mark));
+  w.signal(SIGTERM);
+  EXPECT_EQ(w.wait_exit(10), 0);
+  w.expect_no_errors();
+}
+
+TEST(Sources, FailingInputIsRetriedAndRecoversFromTheSlate) {
+  if (!have_rtmp_module()) GTEST_SKIP() << "libnginx-mod-rtmp is not installed";
+  iptv_test::TempDir dir;
+  int port = iptv_test::free_port();
+  std::string url = "rtmp://127.0.0.1:" + std::to_string(port) + "/live/in";
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, url, "rtmp");
+  spec["failover"] = {{"enabled", false}, {"primary_loss_seconds", 1.5}};
+  // Nothing listens yet: rtmp2src fails, is retried every second, and the slate goes on air.
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_event("source.error", 5));
+  ASSERT_TRUE(w.wait_event("slate.entered", 5));
+  ASSERT_TRUE(w.wait_segments(2, 6));  // the slate keeps the playlist live
+  int errors = 0;
+  std::string seen;
+  for (auto &s : w.status())
+    if (s.j["t"] == "event" && s.j["event_type"] == "source.error") {
+      ++errors;
+      seen += s.j.dump() + "\n";
+    }
+  EXPECT_EQ(errors, 1) << "retries are reported once, not one by one:\n" << seen;
+  // The server and a publisher appear: the next retry plays it.
+  size_t mark = w.status().size();
+  RtmpServer server(dir, port);
+  ASSERT_TRUE(server.listening());
+  Proc sender(flv_sender(url), dir.path() + "/sender.log");
+  auto left = w.wait_event("slate.left", 10, mark);
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->j["source"], "primary");
+  EXPECT_TRUE(w.wait_state("live", 2, mark));
   w.expect_no_errors();
 }

@@ -102,7 +102,7 @@ bool Worker::build_transcode(std::string &error) {
   acaps_ = raw_audio_caps(spec_);
   vsrc_ = make("appsrc", "vin");
   asrc_ = make("appsrc", "ain");
-  GstElement *vq = make("queue"), *aconv = make("audioconvert"), *aq = make("queue");
+  GstElement *vq = make("queue"), *aconv = make("audioconvert");
   GstElement *aenc = make("avenc_aac");
   if (!aenc) aenc = make("voaacenc");
   GstElement *aparse = make("aacparse"), *aq2 = make("queue");
@@ -139,7 +139,6 @@ bool Worker::build_transcode(std::string &error) {
                "preset", spec_.preset.c_str(), nullptr);
   gst_util_set_object_arg(G_OBJECT(ladder_), "encoder", spec_.encoder.c_str());
   gst_bin_add_many(bin, vsrc_, vq, ladder_, asrc_, aconv, aenc, aparse, aq2, hlssink_, nullptr);
-  (void)aq;
   if (!gst_element_link_many(vsrc_, vq, ladder_, nullptr) ||
       !gst_element_link_many(asrc_, aconv, aenc, aparse, aq2, nullptr)) {
     error = "cannot link the encoders";
@@ -385,25 +384,37 @@ void Worker::start_feed(int feed) {
   SourceEntry entry = feed < (int)spec_.sources.size() ? spec_.sources[feed] : SourceEntry{};
   SourceCallbacks cb;
   cb.on_sample = [this, feed](StreamKind k, GstSample *s) { on_sample(feed, k, s); };
+  cb.on_data = [this, feed] { last_data_[feed] = mono_ms(); };
   cb.on_message = [this, feed](GstMessage *m) { on_source_message(feed, m); };
   feeds_[feed] = std::make_unique<SourcePipeline>(spec_, entry, passthrough_, feed == kSlate, cb);
   std::string error;
   retry_at_[feed] = 0;
+  failing_[feed] = false;
   if (!feeds_[feed]->start(error)) {
-    status_.write({{"t", "event"},
-                   {"event_type", "source.error"},
-                   {"reason", error},
-                   {"source", feed_name(feed)}});
+    report_source_error(feed, error);
     if (feed < 2) machine_->on_failed(feed, error, mono_ms());
     feeds_[feed].reset();
     retry_at_[feed] = mono_ms() + spec_.source_retry_ms;
   }
 }
 
+// An input that keeps failing is retried every source_retry_ms; its error is reported when it
+// changes, or again after 30 s, not on every retry.
+void Worker::report_source_error(int feed, const std::string &reason) {
+  gint64 now = mono_ms();
+  auto &[last_reason, at] = last_error_[feed];
+  if (reason == last_reason && now - at < 30000 && last_data_[feed] < at) return;
+  last_reason = reason;
+  at = now;
+  status_.write({{"t", "event"},
+                 {"event_type", "source.error"},
+                 {"reason", reason},
+                 {"source", feed_name(feed)}});
+}
+
 // ---- media from the inputs ----
 
 void Worker::on_sample(int feed, StreamKind kind, GstSample *sample) {
-  last_data_[feed] = mono_ms();
   if (stopping_) return;
   if (passthrough_)
     push_encoded(feed, kind, sample);
@@ -717,15 +728,14 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       } else if (feeds_[feed] && feeds_[feed]->loops() && feeds_[feed]->loop_to_start()) {
         return;  // file:// plays as a loop
       }
+      if (failing_[feed]) return;  // the same attempt's follow-up errors
+      failing_[feed] = true;
       if (feed == kSlate) {
         status_.write({{"t", "error"}, {"message", "slate: " + why}});
         finish(1);
         return;
       }
-      status_.write({{"t", "event"},
-                     {"event_type", "source.error"},
-                     {"reason", why},
-                     {"source", feed_name(feed)}});
+      report_source_error(feed, why);
       machine_->on_failed(feed, why, mono_ms());
       // Tear down from an idle callback: we are inside this pipeline's bus watch.
       struct Ctx {

@@ -43,6 +43,7 @@ class Worker {
   bool build_transcode(std::string &error);
   bool build_passthrough(std::string &error);
   void start_feed(int feed);
+  void report_source_error(int feed, const std::string &reason);
   void on_sample(int feed, StreamKind kind, GstSample *sample);
   void push_raw(int feed, StreamKind kind, GstSample *sample);
   void push_encoded(int feed, StreamKind kind, GstSample *sample);
@@ -78,6 +79,8 @@ class Worker {
   std::array<gint64, kFeeds> retry_at_{};                // monotonic ms; 0: no restart pending
   std::array<std::atomic<gint64>, kFeeds> last_data_{};  // monotonic ms of the last sample
   std::array<gint64, kFeeds> seen_data_{};
+  std::array<bool, kFeeds> failing_{};  // this attempt already failed (teardown pending)
+  std::array<std::pair<std::string, gint64>, kFeeds> last_error_{};  // reason, when reported
   std::unique_ptr<FailoverMachine> machine_;
   std::string last_state_;
   std::map<std::string, std::pair<gint64, int>> ts_events_;  // rate limit of timestamp lines
