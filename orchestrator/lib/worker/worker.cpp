@@ -953,16 +953,24 @@ void Worker::handle_command(const std::string &line) {
     reply(ok, ok ? "returning to primary" : "primary is not healthy");
     if (ok) on_tick();
   } else if (c.cmd == "rendition") {
-    // Refused: iptvhlssink tees one audio stream into every rendition through a non-leaky
-    // queue, so holding back one rung's video stalls all renditions within a second (measured),
-    // and iptvabrladder has no per-rung switch either. See docs/worker.md.
+    // iptvhlssink takes the rendition off the air (multivariant playlist, its video and its copy
+    // of the audio) and resumes it at a keyframe with one discontinuity; the others go on.
     if (!rstats_.count(c.name)) {
       reply(false, "no rendition '" + c.name + "'");
       return;
     }
-    reply(false,
-          "rendition switching is not supported by iptvabrladder/iptvhlssink yet; "
-          "change the channel record's profiles instead");
+    if (passthrough_) {
+      reply(false, "a passthrough channel has a single rendition");
+      return;
+    }
+    if (c.enabled)
+      disabled_.erase(c.name);
+    else
+      disabled_.insert(c.name);
+    std::string list;
+    for (const auto &n : disabled_) list += (list.empty() ? "" : ",") + n;
+    g_object_set(hlssink_, "disabled-renditions", list.c_str(), nullptr);
+    reply(true, c.name + (c.enabled ? " enabled" : " disabled"));
   }
 }
 

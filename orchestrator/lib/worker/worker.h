@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -109,6 +110,7 @@ class Worker {
     double last_bps = 0;
   };
   std::map<std::string, std::unique_ptr<RenditionStats>> rstats_;
+  std::set<std::string> disabled_;  // renditions taken off the air by the operator
   gint64 last_stats_ms_ = 0;
   struct PendingSegment {
     std::string rendition;
