@@ -605,8 +605,11 @@ void ApiServer::Impl::h_events(Ctx &c) {
           if (auto self = t->self.lock()) {
             for (auto w = self->waiters.begin(); w != self->waiters.end(); ++w)
               if (w->msg == t->msg) {
-                w->timeout = nullptr;  // this source is finishing
+                // This source is finishing (G_SOURCE_REMOVE): only our reference goes.
+                GSource *own = w->timeout;
+                w->timeout = nullptr;
                 self->finish_waiter(w, {});
+                g_source_unref(own);
                 break;
               }
           }
