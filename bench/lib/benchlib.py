@@ -48,6 +48,14 @@ class Daemon:
         except sqlite3.Error:
             return []
 
+    def state(self, channel):
+        try:
+            with self.db() as c:
+                r = c.execute("SELECT state FROM st_channels WHERE channel_id=?", (channel,)).fetchone()
+                return r[0] if r else ""
+        except sqlite3.Error:
+            return ""
+
     def worker_pids(self):
         out = subprocess.run(["pgrep", "-P", str(self.p.pid)], capture_output=True, text=True)
         return [int(x) for x in out.stdout.split()]

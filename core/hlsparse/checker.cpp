@@ -237,7 +237,7 @@ std::vector<RenditionInfo> Checker::on_multivariant(const Playlist &pl) {
     }
     RenditionInfo info;
     // Name: the RESOLUTION height if unique, else the index.
-    info.name = "v" + std::to_string(index);
+    info.name = (video ? "v" : "audio-v") + std::to_string(index);
     if (auto res = v.attrs.find("RESOLUTION"); res != v.attrs.end()) {
       auto x = res->second.find('x');
       if (x != std::string::npos) info.name = res->second.substr(x + 1) + "p";
@@ -379,7 +379,7 @@ bool Checker::stale_now(const std::string &rendition, int64_t now_ms) const {
 
 // Rule renditions-not-advancing-together: the newest sequence numbers of two live renditions
 // (each at its latest reload) are `advance_spread_segments` or more apart, beyond what the time
-// between those two reloads explains (one segment per target duration).
+// between those two reloads explains (one segment per mean segment duration).
 void Checker::rule_advancing_together(const std::string &r) {
   const auto &me = summaries_[r];
   const auto &my_state = state_[r];
@@ -390,12 +390,15 @@ void Checker::rule_advancing_together(const std::string &r) {
     int64_t a = static_cast<int64_t>(*me.last_sequence);
     int64_t b = static_cast<int64_t>(*other.last_sequence);
     int64_t spread = a > b ? a - b : b - a;
-    double target = std::max(1, me.target_duration.value_or(1));
+    // Segments appear once per segment duration (the mean EXTINF; the target is only an upper
+    // bound: 1 s segments under a 2 s target advance twice per target).
+    double seg_s = my_state.mean_segment_s > 0 ? my_state.mean_segment_s
+                                               : std::max(1, me.target_duration.value_or(1));
     int64_t dt_ms = my_state.last_reload_ms - other_state.last_reload_ms;
     // Only the rendition reloaded earlier can have fallen behind because of when it was read.
     bool older_is_behind = (a < b) == (dt_ms < 0);
     int64_t explained =
-        older_is_behind ? static_cast<int64_t>(std::fabs(dt_ms / 1000.0) / target) : 0;
+        older_is_behind ? static_cast<int64_t>(std::fabs(dt_ms / 1000.0) / seg_s) : 0;
     if (spread >= static_cast<int64_t>(cfg_.advance_spread_segments) + explained) {
       const std::string &behind = a < b ? r : name;
       const std::string &ahead = a < b ? name : r;
@@ -418,6 +421,11 @@ std::vector<Segment> Checker::on_media_playlist(const std::string &r, const Play
   auto &st = state_[r];
   auto &sum = summaries_[r];
   st.last_reload_ms = now_ms;
+  if (!pl.segments.empty()) {
+    double total = 0;
+    for (const auto &seg : pl.segments) total += seg.duration;
+    st.mean_segment_s = total / pl.segments.size();
+  }
   size_t hash = std::hash<std::string>{}(text);
   bool changed = !st.have_prev || hash != st.prev_hash;
   st.prev_hash = hash;
@@ -637,7 +645,7 @@ CompareResult compare(const Checker &a, const std::string &a_url, const Checker 
   };
   if (a.order().size() != b.order().size()) {
     add(Severity::kError, "compare-renditions-differ", b_url, "",
-        "A lists " + std::to_string(a.order().size()) + " renditions, B " +
+        "A (" + a_url + ") lists " + std::to_string(a.order().size()) + " renditions, B " +
             std::to_string(b.order().size()));
   }
   size_t n = std::min(a.order().size(), b.order().size());
@@ -699,7 +707,6 @@ CompareResult compare(const Checker &a, const std::string &a_url, const Checker 
     }
     res.renditions.push_back(cr);
   }
-  (void)a_url;
   return res;
 }
 

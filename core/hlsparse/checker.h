@@ -131,6 +131,7 @@ class Checker {
     size_t prev_hash = 0;
     int64_t last_change_ms = 0;
     int64_t last_reload_ms = 0;
+    double mean_segment_s = 0;          // mean EXTINF of the latest playlist
     std::map<uint64_t, Seen> seen;      // sequence -> as first listed
     std::map<uint64_t, Probed> probed;  // sequence -> measured
     int silent_run = 0;

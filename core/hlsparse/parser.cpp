@@ -182,9 +182,8 @@ class Parser {
     add(Severity::kError, "tag-malformed", line, "#" + std::string(name) + ": " + std::string(why));
   }
 
-  void media_tag_seen(std::string_view name, int line) {
+  void media_tag_seen(int line) {
     if (!media_line_) media_line_ = line;
-    (void)name;
   }
 
   void variant_tag_seen(int line) {
@@ -223,7 +222,7 @@ class Parser {
         pl_.version = static_cast<int>(v);
       }
     } else if (name == "EXTINF") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       size_t comma = value.find(',');
       std::string_view d = trim_ws(value.substr(0, comma));
       double dur = 0;
@@ -243,7 +242,7 @@ class Parser {
       if (comma != std::string_view::npos) pending_.title = std::string(value.substr(comma + 1));
       have_pending_ = true;
     } else if (name == "EXT-X-BYTERANGE") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       size_t at = value.find('@');
       uint64_t len = 0, off = 0;
       bool ok = parse_u64(value.substr(0, at), len);
@@ -265,15 +264,15 @@ class Parser {
       }
       have_pending_ = true;
     } else if (name == "EXT-X-DISCONTINUITY") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       pending_.discontinuity = true;
       have_pending_ = true;
     } else if (name == "EXT-X-GAP") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       pending_.gap = true;
       have_pending_ = true;
     } else if (name == "EXT-X-PROGRAM-DATE-TIME") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       auto ms = parse_iso8601_ms(value);
       if (!ms) {
         malformed(name, line, "'" + std::string(value) + "' is not an ISO 8601 date-time");
@@ -283,7 +282,7 @@ class Parser {
       }
       have_pending_ = true;
     } else if (name == "EXT-X-TARGETDURATION") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       if (header_tag(name, line, target_line_)) {
         int64_t v = 0;
         if (!parse_int(value, v) || v < 0 || v > 1000000) {
@@ -294,7 +293,7 @@ class Parser {
         }
       }
     } else if (name == "EXT-X-MEDIA-SEQUENCE") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       if (header_tag(name, line, msn_line_)) {
         if (!parse_u64(value, pl_.media_sequence)) {
           malformed(name, line, "'" + std::string(value) + "' is not a decimal integer");
@@ -303,7 +302,7 @@ class Parser {
         pl_.media_sequence_line = line;
       }
     } else if (name == "EXT-X-DISCONTINUITY-SEQUENCE") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       if (header_tag(name, line, dsn_line_)) {
         if (!parse_u64(value, pl_.discontinuity_sequence)) {
           malformed(name, line, "'" + std::string(value) + "' is not a decimal integer");
@@ -312,10 +311,10 @@ class Parser {
         pl_.discontinuity_sequence_line = line;
       }
     } else if (name == "EXT-X-ENDLIST") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       pl_.endlist = true;
     } else if (name == "EXT-X-PLAYLIST-TYPE") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       if (value != "EVENT" && value != "VOD") {
         malformed(name, line, "expected EVENT or VOD");
       } else {
@@ -324,7 +323,7 @@ class Parser {
     } else if (name == "EXT-X-INDEPENDENT-SEGMENTS") {
       pl_.independent_segments = true;
     } else if (name == "EXT-X-MAP") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       Attributes a;
       if (!parse_attributes(value, a) || a["URI"].empty()) {
         add(Severity::kError, "attribute-malformed", line, "#EXT-X-MAP needs a URI attribute");
@@ -332,7 +331,7 @@ class Parser {
         map_uri_ = a["URI"];
       }
     } else if (name == "EXT-X-KEY" || name == "EXT-X-DATERANGE") {
-      media_tag_seen(name, line);
+      media_tag_seen(line);
       Attributes a;
       if (!parse_attributes(value, a)) {
         add(Severity::kError, "attribute-malformed", line,

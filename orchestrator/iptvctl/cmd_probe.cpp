@@ -19,7 +19,7 @@ int usage(FILE *out) {
                "usage: iptvctl probe URL [--duration SECONDS] [--format text|json]\n"
                "                    [--compare URL2] [--timeout SECONDS] [--no-inspect]\n"
                "Follows the HLS stream at URL for --duration seconds (default 20) as a player\n"
-               "would, inspects every new segment with ffprobe and reports broken rules.\n"
+               "would, inspects every new segment with ffmpeg and reports broken rules.\n"
                "--compare follows URL2 too (e.g. an edge and its origin) and reports which side\n"
                "lags and stale copies. Exit: 0 no errors, 1 errors, 2 could not probe.\n");
   return out == stdout ? 0 : 2;

@@ -59,6 +59,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,7 @@ struct PendingStart {
   bool discontinuity;
   int64_t utc_ms;
   GstClockTime running_time;
+  GstClockTime prev_end = GST_CLOCK_TIME_NONE;  // end of the last frame written before it
 };
 
 struct Retired {
@@ -109,7 +111,12 @@ struct Rendition {
   GstCaps *last_caps = nullptr;
   GstClockTime expected_next = GST_CLOCK_TIME_NONE;
   GstClockTime max_end = GST_CLOCK_TIME_NONE;
+  GstClockTime prev_end = GST_CLOCK_TIME_NONE;  // max_end before the current buffer
   bool pending_discontinuity = false;
+  // Operator switch (disabled-renditions): a disabled rendition drops its input, leaves the
+  // multivariant playlist, and resumes at a keyframe with a discontinuity.
+  bool disabled = false;
+  bool resync = false;  // re-enabled: drop until a keyframe (audio too)
   // Fragments.
   std::deque<PendingStart> pending;  // decided by the input probe, consumed when files open
   PendingStart open{};               // the fragment being written
@@ -139,6 +146,7 @@ struct GstIptvHlsSinkPrivate {
   int http_port = -1;  // < 0: do not serve
   std::string http_address = "127.0.0.1";
   std::string token_key_file;
+  std::set<std::string> disabled_names;
   std::unique_ptr<iptv::Origin> origin;
   // Topology.
   std::vector<std::unique_ptr<Rendition>> renditions;
@@ -178,6 +186,7 @@ enum {
   PROP_HTTP_PORT,
   PROP_HTTP_ADDRESS,
   PROP_TOKEN_KEY_FILE,
+  PROP_DISABLED_RENDITIONS,
 };
 
 static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
@@ -249,6 +258,7 @@ static GstStructure *write_multivariant_locked(GstIptvHlsSink *self) {
   GstIptvHlsSinkPrivate *p = self->priv;
   std::vector<iptv::hls::Variant> vs;
   for (auto &r : p->renditions) {
+    if (r->disabled) continue;
     if (r->total_seconds <= 0) return nullptr;
     iptv::hls::Variant v;
     v.uri = r->name + "/index.m3u8";
@@ -319,6 +329,12 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
     if (r->pending.empty() && GST_CLOCK_TIME_IS_VALID(r->max_end) &&
         (!GST_CLOCK_TIME_IS_VALID(closed_rt) || r->max_end > closed_rt))
       closed_rt = r->max_end;
+    // A fragment whose input stopped (a disabled rendition) ends with its last frame, not at the
+    // keyframe that resumed it much later.
+    if (!r->pending.empty() && GST_CLOCK_TIME_IS_VALID(r->pending.front().prev_end) &&
+        GST_CLOCK_TIME_IS_VALID(closed_rt) &&
+        closed_rt > r->pending.front().prev_end + GST_SECOND / 2)
+      closed_rt = r->pending.front().prev_end;
     seg.duration = GST_CLOCK_TIME_IS_VALID(closed_rt) && closed_rt > r->open.running_time
                        ? (double)(closed_rt - r->open.running_time) / GST_SECOND
                        : 0.0;
@@ -446,6 +462,15 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
   GstClockTime running;
   {
     std::lock_guard<std::mutex> lock(p->lock);
+    if (r->disabled) {
+      r->resync = true;
+      return GST_PAD_PROBE_DROP;
+    }
+    if (r->resync) {
+      if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) return GST_PAD_PROBE_DROP;
+      r->resync = false;
+      r->pending_discontinuity = true;
+    }
     if (r->segment.format != GST_FORMAT_TIME) return GST_PAD_PROBE_OK;
     running = gst_segment_to_running_time(&r->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
     // A timestamp jump (more than a second off the expected next frame) is a discontinuity;
@@ -464,6 +489,7 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
                          : r->fps > 0                      ? (GstClockTime)(GST_SECOND / r->fps)
                                                            : 0;
       r->expected_next = running + dur;
+      r->prev_end = r->max_end;
       // The end of the latest frame, for the last segment's duration at EOS (splitmuxsink
       // reports the start of the last frame as the closing running time).
       if (!GST_CLOCK_TIME_IS_VALID(r->max_end) || running + dur > r->max_end)
@@ -494,7 +520,8 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     if (start) {
       r->pending_discontinuity = false;
       bool first = r->pending.empty() && !r->have_open;
-      r->pending.push_back({start->sequence, start->discontinuity, utc / 1000000, running});
+      r->pending.push_back(
+          {start->sequence, start->discontinuity, utc / 1000000, running, r->prev_end});
       split = !first;
     }
   }
@@ -530,12 +557,27 @@ static GstPadProbeReturn audio_caps_probe(GstPad *, GstPadProbeInfo *info, gpoin
 
 // ---- topology ----
 
+struct AudioGate {
+  GstIptvHlsSink *self;
+  Rendition *r;
+};
+
+// A disabled (or resyncing) rendition takes no audio either, so its muxer never waits on it and
+// the shared audio tee never blocks the other renditions.
+static GstPadProbeReturn audio_gate_probe(GstPad *, GstPadProbeInfo *, gpointer user_data) {
+  auto *g = static_cast<AudioGate *>(user_data);
+  std::lock_guard<std::mutex> lock(g->self->priv->lock);
+  return g->r->disabled || g->r->resync ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
 // Links the audio tee to one rendition's muxer. Call from the application thread.
 static void add_audio_branch(GstIptvHlsSink *self, Rendition *r) {
   GstIptvHlsSinkPrivate *p = self->priv;
   r->audio_queue = gst_element_factory_make("queue", nullptr);
   gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(r->audio_queue)));  // we keep a ref
   r->audio_tee_pad = gst_element_request_pad_simple(p->audio_tee, "src_%u");
+  gst_pad_add_probe(r->audio_tee_pad, GST_PAD_PROBE_TYPE_BUFFER, audio_gate_probe,
+                    new AudioGate{self, r}, [](gpointer d) { delete static_cast<AudioGate *>(d); });
   GstPad *qsink = gst_element_get_static_pad(r->audio_queue, "sink");
   gst_pad_link(r->audio_tee_pad, qsink);
   gst_object_unref(qsink);
@@ -581,6 +623,10 @@ static GstPad *gst_iptv_hls_sink_request_new_pad(GstElement *element, GstPadTemp
   r->name = index < p->names.size() && !p->names[index].empty() ? p->names[index]
                                                                 : "v" + std::to_string(index);
   gst_segment_init(&r->segment, GST_FORMAT_UNDEFINED);
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    r->disabled = p->disabled_names.count(r->name) > 0;
+  }
   r->splitmux = gst_element_factory_make("splitmuxsink", nullptr);
   if (!r->splitmux) {
     GST_ERROR_OBJECT(self, "splitmuxsink is missing (gst-plugins-good)");
@@ -836,65 +882,86 @@ static void gst_iptv_hls_sink_set_property(GObject *object, guint prop_id, const
                                            GParamSpec *pspec) {
   auto *self = GST_IPTV_HLS_SINK(object);
   GstIptvHlsSinkPrivate *p = self->priv;
-  std::lock_guard<std::mutex> lock(p->lock);
-  switch (prop_id) {
-    case PROP_LOCATION: {
-      const char *v = g_value_get_string(value);
-      p->location = v && *v ? v : "hls";
-      break;
+  GstStructure *switch_msg = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    switch (prop_id) {
+      case PROP_LOCATION: {
+        const char *v = g_value_get_string(value);
+        p->location = v && *v ? v : "hls";
+        break;
+      }
+      case PROP_TARGET_DURATION:
+        p->target = g_value_get_double(value);
+        break;
+      case PROP_PLAYLIST_LENGTH:
+        p->window = g_value_get_uint(value);
+        break;
+      case PROP_DVR_SECONDS:
+        p->dvr = g_value_get_double(value);
+        break;
+      case PROP_PLAYLIST_TYPE:
+        p->type = (iptv::hls::PlaylistType)g_value_get_enum(value);
+        break;
+      case PROP_SEQUENCE_MODE:
+        p->mode = (SeqMode)g_value_get_enum(value);
+        break;
+      case PROP_STATE_FILE: {
+        const char *v = g_value_get_string(value);
+        p->state_file = v ? v : "";
+        break;
+      }
+      case PROP_RENDITION_NAMES: {
+        const char *v = g_value_get_string(value);
+        p->names = iptv::split(v ? v : "", ',', false);
+        for (auto &r : p->renditions)
+          if (r->index < p->names.size() && !p->names[r->index].empty())
+            r->name = p->names[r->index];
+        break;
+      }
+      case PROP_SEGMENT_RETENTION:
+        p->retention = g_value_get_double(value);
+        break;
+      case PROP_CHANNEL_ID: {
+        const char *v = g_value_get_string(value);
+        p->channel_id = v && *v ? v : "live";
+        break;
+      }
+      case PROP_HTTP_PORT:
+        p->http_port = g_value_get_int(value);
+        break;
+      case PROP_HTTP_ADDRESS: {
+        const char *v = g_value_get_string(value);
+        p->http_address = v && *v ? v : "127.0.0.1";
+        break;
+      }
+      case PROP_TOKEN_KEY_FILE: {
+        const char *v = g_value_get_string(value);
+        p->token_key_file = v ? v : "";
+        break;
+      }
+      case PROP_DISABLED_RENDITIONS: {
+        const char *v = g_value_get_string(value);
+        p->disabled_names.clear();
+        for (const auto &n : iptv::split(v ? v : "", ','))
+          if (!iptv::trim(n).empty()) p->disabled_names.insert(iptv::trim(n));
+        for (auto &r : p->renditions) {
+          bool d = p->disabled_names.count(r->name) > 0;
+          if (d != r->disabled)
+            GST_INFO_OBJECT(self, "rendition %s %s", r->name.c_str(), d ? "disabled" : "enabled");
+          r->disabled = d;
+        }
+        // The multivariant playlist lists only enabled renditions, at once.
+        p->last_multivariant.clear();
+        switch_msg = write_multivariant_locked(self);
+        break;
+      }
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        break;
     }
-    case PROP_TARGET_DURATION:
-      p->target = g_value_get_double(value);
-      break;
-    case PROP_PLAYLIST_LENGTH:
-      p->window = g_value_get_uint(value);
-      break;
-    case PROP_DVR_SECONDS:
-      p->dvr = g_value_get_double(value);
-      break;
-    case PROP_PLAYLIST_TYPE:
-      p->type = (iptv::hls::PlaylistType)g_value_get_enum(value);
-      break;
-    case PROP_SEQUENCE_MODE:
-      p->mode = (SeqMode)g_value_get_enum(value);
-      break;
-    case PROP_STATE_FILE: {
-      const char *v = g_value_get_string(value);
-      p->state_file = v ? v : "";
-      break;
-    }
-    case PROP_RENDITION_NAMES: {
-      const char *v = g_value_get_string(value);
-      p->names = iptv::split(v ? v : "", ',', false);
-      for (auto &r : p->renditions)
-        if (r->index < p->names.size() && !p->names[r->index].empty()) r->name = p->names[r->index];
-      break;
-    }
-    case PROP_SEGMENT_RETENTION:
-      p->retention = g_value_get_double(value);
-      break;
-    case PROP_CHANNEL_ID: {
-      const char *v = g_value_get_string(value);
-      p->channel_id = v && *v ? v : "live";
-      break;
-    }
-    case PROP_HTTP_PORT:
-      p->http_port = g_value_get_int(value);
-      break;
-    case PROP_HTTP_ADDRESS: {
-      const char *v = g_value_get_string(value);
-      p->http_address = v && *v ? v : "127.0.0.1";
-      break;
-    }
-    case PROP_TOKEN_KEY_FILE: {
-      const char *v = g_value_get_string(value);
-      p->token_key_file = v ? v : "";
-      break;
-    }
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-      break;
   }
+  if (switch_msg) post(self, switch_msg);
 }
 
 static void gst_iptv_hls_sink_get_property(GObject *object, guint prop_id, GValue *value,
@@ -945,6 +1012,12 @@ static void gst_iptv_hls_sink_get_property(GObject *object, guint prop_id, GValu
     case PROP_TOKEN_KEY_FILE:
       g_value_set_string(value, p->token_key_file.c_str());
       break;
+    case PROP_DISABLED_RENDITIONS: {
+      std::string v;
+      for (const auto &n : p->disabled_names) v += (v.empty() ? "" : ",") + n;
+      g_value_set_string(value, v.c_str());
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -1047,6 +1120,18 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
       g_param_spec_string("token-key-file", "Token key file",
                           "Keys for EdgeAuth-style playback tokens (empty: no tokens)", "",
                           rw_ready));
+
+  // disabled-renditions: comma-separated rendition names to take off the air (e.g. a broken
+  // 1080p) while the others go on: the multivariant playlist drops them at once, their input
+  // (video and their copy of the audio) is dropped, and setting them back resumes them at the
+  // next keyframe with an EXT-X-DISCONTINUITY and continuing sequence numbers. Changeable while
+  // PLAYING.
+  g_object_class_install_property(
+      gobject_class, PROP_DISABLED_RENDITIONS,
+      g_param_spec_string(
+          "disabled-renditions", "Disabled renditions",
+          "Rendition names taken off the air (comma-separated)", "",
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
 
   gst_element_class_add_static_pad_template(element_class, &video_template);
   gst_element_class_add_static_pad_template(element_class, &audio_template);

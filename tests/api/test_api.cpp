@@ -415,6 +415,9 @@ TEST_F(ApiTest, RevokedSessionIsRefusedByTheOriginWithinASecondAndFfmpegStops) {
   EXPECT_EQ(after.status, 403);
   EXPECT_EQ(after.headers["x-iptv-deny"], "revoked");
   EXPECT_LT(elapsed, 1.0);
+  std::printf("revocation: DELETE answered and the next origin request refused after %.1f ms\n",
+              elapsed * 1000);
+  RecordProperty("revocation_ms", static_cast<int>(elapsed * 1000));
   out = sh("ffmpeg -v error -i " + shq(url) + " -map 0:v -f null - 2>&1", &st);
   EXPECT_NE(st, 0) << out;
   // Segment requests carry the token too: they stop as well.
@@ -757,4 +760,66 @@ TEST_F(ApiTest, GrafanaDashboardIsValidJsonAndQueriesOnlyExposedMetrics) {
         "iptv_http_requests_total", "iptv_http_request_duration_seconds",
         "iptv_webhook_outbox_depth", "iptv_webhook_delivery_failures_total"})
     EXPECT_TRUE(used.count(f)) << f;
+}
+
+TEST_F(ApiTest, WithoutAKeyRingSessionsAndPlaylistsAreUnavailableNotUnprotected) {
+  cp_->api.reset();
+  iptv::Origin open_origin(iptv::OriginConfig{});  // token mode none
+  std::string err;
+  ASSERT_TRUE(open_origin.start(&err)) << err;
+  iptv::KeyRing none;
+  iptv::control::ApiServer api2(
+      {&cp_->fake, &cp_->fake, &cp_->fake, &cp_->fake, cp_->store.get(), &open_origin, &none}, {});
+  api2.mount();
+  std::string base = "http://127.0.0.1:" + std::to_string(open_origin.port());
+  Reply s = http("POST", base + "/api/v1/sessions", cp_->keys["operator"],
+                 "{\"subject\":\"alice\",\"channel_id\":\"news\"}");
+  EXPECT_EQ(s.status, 503);
+  EXPECT_EQ(json::parse(s.body)["error"], "unavailable");
+  EXPECT_EQ(
+      http("POST", base + "/api/v1/subjects/alice/playlist-token", cp_->keys["operator"], "{}")
+          .status,
+      503);
+  EXPECT_EQ(http("GET", base + "/iptv/playlist.m3u?token=x").status, 503);
+  EXPECT_EQ(http("GET", base + "/api/v1/channels", cp_->keys["read"]).status, 200);
+  api2.unmount();
+  open_origin.stop();
+}
+
+TEST_F(ApiTest, StreamClientsThatGoAwayAreDroppedAndLongPollsEndOnUnmount) {
+  auto clients = [&] {
+    Reply m = call("GET", "/metrics", "read");
+    std::smatch sm;
+    std::regex r("\niptv_event_stream_clients (\\d+)\n");
+    return std::regex_search(m.body, sm, r) ? std::stoi(sm[1]) : -1;
+  };
+  // Two followers that hang up after a second.
+  sh("(curl -s -N --max-time 1 -H " + shq("Authorization: Bearer " + cp_->keys["read"]) + " " +
+     shq(cp_->base + "/api/v1/events/stream") + " > /dev/null &); (curl -s -N --max-time 1 -H " +
+     shq("Authorization: Bearer " + cp_->keys["read"]) + " " +
+     shq(cp_->base + "/api/v1/events/stream") + " > /dev/null &)");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(clients(), 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  // The next event is written to the closed connections: they are noticed and dropped.
+  cp_->fake.post_event("slate.entered", "news");
+  bool dropped = false;
+  for (int i = 0; i < 30 && !dropped; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    dropped = clients() == 0;
+  }
+  EXPECT_TRUE(dropped);
+  // A long poll in flight when the server unmounts is answered (empty), not left hanging.
+  std::thread unmounter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    cp_->api->unmount();
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  Reply lp = call("GET", "/api/v1/events?after=100&wait=20", "read");
+  unmounter.join();
+  EXPECT_EQ(lp.status, 200);
+  EXPECT_EQ(json::parse(lp.body)["events"].size(), 0u);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+  // Unmounted: the routes are gone, the origin still serves.
+  EXPECT_EQ(http("GET", cp_->base + "/healthz").status, 404);
 }

@@ -446,6 +446,17 @@ TEST(Rules, RenditionsNotAdvancingTogether) {
   EXPECT_EQ(f->rendition, "lo");
 }
 
+TEST(Rules, AdvancingTogetherCountsSegmentsNotTargets) {
+  // 1 s segments under a 2 s target (what iptvhlssink target-duration=1 writes): reloads every
+  // 2 s see two new segments each, and two renditions read 1.5 s apart are 2 apart.
+  Checker c;
+  c.add_rendition(rendition("hi"));
+  c.add_rendition(rendition("lo"));
+  load(c, media(10, 4, 1.0, 2), 0, "lo");
+  load(c, media(12, 4, 1.0, 2), 1500, "hi");
+  EXPECT_FALSE(find(c.findings(), "renditions-not-advancing-together")) << rules(c.findings());
+}
+
 TEST(Rules, VariantAttributeMissing) {
   std::vector<Finding> fs;
   Playlist pl = parse(

@@ -369,3 +369,109 @@ TEST(HlsSink, DiscontinuityFromUpstreamEventAndWindowSlides) {
 }
 
 }  // namespace
+
+// Drops the first keyframe and shifts every buffer from the 10th on by 2 s: a timestamp jump
+// before the first segment starts (a worker's start-up), which is no discontinuity.
+GstPadProbeReturn jump_before_start(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *count = static_cast<int *>(data);
+  int n = (*count)++;
+  if (n == 0) return GST_PAD_PROBE_DROP;
+  if (n < 10) return GST_PAD_PROBE_OK;
+  GstBuffer *buf = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+  if (GST_BUFFER_PTS_IS_VALID(buf)) GST_BUFFER_PTS(buf) += 2 * GST_SECOND;
+  if (GST_BUFFER_DTS_IS_VALID(buf)) GST_BUFFER_DTS(buf) += 2 * GST_SECOND;
+  GST_PAD_PROBE_INFO_DATA(info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
+TEST(HlsSink, JumpBeforeTheFirstSegmentIsNoDiscontinuity) {
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch(
+      ("videotestsrc pattern=ball num-buffers=100 ! video/x-raw,width=160,height=90,framerate=25/1 "
+       "! x264enc speed-preset=ultrafast key-int-max=25 ! h264parse ! identity name=inj ! "
+       "iptvhlssink location=" +
+       dir + " target-duration=1 playlist-length=10 sequence-mode=counter")
+          .c_str(),
+      &err);
+  ASSERT_NE(p, nullptr);
+  GstElement *inj = gst_bin_get_by_name(GST_BIN(p), "inj");
+  GstPad *src = gst_element_get_static_pad(inj, "src");
+  int count = 0;
+  gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, jump_before_start, &count, nullptr);
+  GstBus *bus = gst_element_get_bus(p);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstMessage *m = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
+                                             (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
+  gst_message_unref(m);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(src);
+  gst_object_unref(inj);
+  gst_object_unref(bus);
+  gst_object_unref(p);
+  Media media = parse_media(slurp(dir + "/v0/index.m3u8"));
+  ASSERT_GE(media.uris.size(), 2u);
+  for (size_t i = 0; i < media.uris.size(); ++i) EXPECT_FALSE(media.discontinuity[i]) << i;
+}
+
+// An operator takes a broken rendition off the air and back: the multivariant playlist drops it
+// at once, the other rendition never stalls, and the rendition resumes with a discontinuity,
+// continuing numbers and no overlong segment.
+TEST(HlsSink, DisabledRenditionLeavesAndRejoins) {
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  std::string desc = ladder_pipeline(dir, "target-duration=1 sequence-mode=counter", true, 0, "1");
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch(desc.c_str(), &err);
+  ASSERT_NE(p, nullptr);
+  GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "s");
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  auto wait_segments = [&](const std::string &r, size_t n, int seconds) {
+    for (int i = 0; i < seconds * 20; ++i) {
+      if (parse_media(slurp(dir + "/" + r + "/index.m3u8")).uris.size() >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_segments("lo", 2, 15));
+  ASSERT_NE(slurp(dir + "/index.m3u8").find("lo/index.m3u8"), std::string::npos);
+  g_object_set(sink, "disabled-renditions", "lo", nullptr);
+  gchar *v = nullptr;
+  g_object_get(sink, "disabled-renditions", &v, nullptr);
+  EXPECT_STREQ(v, "lo");
+  g_free(v);
+  EXPECT_EQ(slurp(dir + "/index.m3u8").find("lo/index.m3u8"), std::string::npos)
+      << "the multivariant playlist must drop it at once";
+  EXPECT_NE(slurp(dir + "/index.m3u8").find("hi/index.m3u8"), std::string::npos);
+  size_t hi_before = parse_media(slurp(dir + "/hi/index.m3u8")).uris.size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  size_t hi_during = parse_media(slurp(dir + "/hi/index.m3u8")).uris.size();
+  EXPECT_GE(hi_during, hi_before + 2) << "the other rendition must keep going";
+  g_object_set(sink, "disabled-renditions", "", nullptr);
+  size_t lo_n = parse_media(slurp(dir + "/lo/index.m3u8")).uris.size();
+  ASSERT_TRUE(wait_segments("lo", lo_n + 3, 15));
+  EXPECT_NE(slurp(dir + "/index.m3u8").find("lo/index.m3u8"), std::string::npos);
+  gst_element_send_event(p, gst_event_new_eos());
+  GstBus *bus = gst_element_get_bus(p);
+  GstMessage *m = gst_bus_timed_pop_filtered(bus, 10 * GST_SECOND,
+                                             (GstMessageType)(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  if (m) gst_message_unref(m);
+  gst_object_unref(bus);
+  gst_element_set_state(p, GST_STATE_NULL);
+  Media lo = parse_media(slurp(dir + "/lo/index.m3u8"));
+  Media hi = parse_media(slurp(dir + "/hi/index.m3u8"));
+  int lo_disc = 0, hi_disc = 0;
+  for (bool d : lo.discontinuity) lo_disc += d;
+  for (bool d : hi.discontinuity) hi_disc += d;
+  EXPECT_EQ(lo_disc, 1) << slurp(dir + "/lo/index.m3u8");
+  EXPECT_EQ(hi_disc, 0) << slurp(dir + "/hi/index.m3u8");
+  for (size_t i = 0; i < lo.extinf.size(); ++i)
+    EXPECT_LE(lo.extinf[i], 1.2) << "segment " << i << "\n" << slurp(dir + "/lo/index.m3u8");
+  for (size_t i = 1; i < lo.uris.size(); ++i)
+    EXPECT_EQ(lo.uris[i], "seg-" + std::to_string(lo.media_sequence + i) + ".ts");
+  gst_object_unref(sink);
+  gst_object_unref(p);
+}

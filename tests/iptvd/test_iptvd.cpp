@@ -39,6 +39,18 @@ Http curl_delete(Iptvd &d, const std::string &path, const std::string &key) {
   return h;
 }
 
+std::vector<std::string> iptv_split_lines(const std::string &text) {
+  std::vector<std::string> out;
+  size_t a = 0;
+  while (a <= text.size()) {
+    size_t b = text.find('\n', a);
+    if (b == std::string::npos) b = text.size();
+    out.push_back(text.substr(a, b - a));
+    a = b + 1;
+  }
+  return out;
+}
+
 uint64_t last_sequence(Iptvd &d, const std::string &id) {
   auto m = parse_media(d.playlist(id, "180p"));
   return m.sequences.empty() ? 0 : m.sequences.back();
@@ -342,4 +354,50 @@ TEST_F(IptvdTest, EdgeEncoderPushesSrtToACloudNode) {
                        cloud.base() + "/hls/venue-cloud/index.m3u8' 2>&1");
   EXPECT_NE(out.find("video,320"), std::string::npos) << out;
   EXPECT_NE(out.find("audio"), std::string::npos) << out;
+}
+
+TEST_F(IptvdTest, MetricsParseJsonLogsCarryTheChannelAndLimitsApply) {
+  add("m");
+  Iptvd d(channels_, {"--log-format", "json"});
+  d.start();
+  ASSERT_TRUE(d.wait_live({"m"}, 30, 2)) << d.log();
+  // /metrics needs a key, and a real parser accepts it.
+  EXPECT_EQ(d.get("/metrics").status, 401);
+  Http m = d.get("/metrics", d.admin_key());
+  ASSERT_EQ(m.status, 200);
+  std::string file = tmp_.path() + "/metrics.txt";
+  write_file(file, m.body);
+  int st = -1;
+  std::string pc = sh("promtool check metrics < " + file + " 2>&1", &st);
+  EXPECT_EQ(st, 0) << pc;
+  EXPECT_NE(m.body.find("iptv_channel_state{channel=\"m\",state=\"live\"} 1"), std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("iptv_rendition_segments_total{channel=\"m\",rendition=\"180p\"}"),
+            std::string::npos);
+  EXPECT_NE(m.body.find("iptv_worker_memory_bytes{channel=\"m\"}"), std::string::npos);
+  // Every log line is a JSON object with a channel_id (the URL list goes to stdout as text).
+  int json_lines = 0, with_channel = 0;
+  for (const auto &line : iptv_split_lines(d.log())) {
+    if (line.empty() || line[0] != '{') continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    ++json_lines;
+    ASSERT_TRUE(j.contains("channel_id")) << line;
+    if (j["channel_id"] == "m") ++with_channel;
+  }
+  EXPECT_GE(json_lines, 4);
+  EXPECT_GE(with_channel, 3);
+
+  // A memory limit too small for a pipeline: the worker fails and is restarted with backoff,
+  // and the daemon itself stays up.
+  std::string cfg = tmp_.path() + "/small.yaml";
+  write_file(cfg, "worker:\n  memory_mb: 64\n");
+  Iptvd small(channels_, {"--config", cfg});
+  small.start();
+  ASSERT_TRUE(wait_for(30, [&] {
+    auto j = small.channel("m");
+    return j.contains("restarts") && j["restarts"].get<int>() >= 1;
+  })) << small.log();
+  EXPECT_NE(small.state("m"), "live");
+  EXPECT_EQ(small.get("/healthz").status, 200);
 }

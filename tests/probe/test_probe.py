@@ -4,7 +4,8 @@
   test_probe.py broken   a live stream simulated from an ffmpeg-made segment pool, clean and
                          broken on purpose in each way the probe must find (one server each)
   test_probe.py ffmpeg   live HLS that ffmpeg -re writes (a third-party producer): clean
-  test_probe.py hlssink  live HLS that our iptvabrladder ! iptvhlssink writes: clean
+  test_probe.py hlssink  live HLS that our iptvabrladder ! iptvhlssink writes, served by our
+                         origin (iptvctl serve): clean
 
 The simulator serves a sliding window over the pool that advances one segment per segment
 duration, as a live origin does, and can change what it serves between reloads (freeze, go back,
@@ -87,6 +88,35 @@ def make_pool(dest, seconds, seg, silent=False):
     return pool
 
 
+def make_group_vod(dest):
+    """ffmpeg's audio-group layout: two video variants whose audio is an EXT-X-MEDIA rendition
+    (ffmpeg also lists the audio playlist as an audio-only variant)."""
+    os.makedirs(dest, exist_ok=True)
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4",
+                    "-filter_complex", "[0:v]split=2[a][b];[b]scale=160:90[bo]",
+                    "-map", "[a]", "-map", "[bo]", "-map", "1:a",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-keyint_min", "25",
+                    "-sc_threshold", "0", "-b:v:0", "300k", "-b:v:1", "100k",
+                    "-c:a", "aac", "-b:a", "64k", "-f", "hls", "-hls_time", "1",
+                    "-hls_playlist_type", "vod", "-hls_segment_filename", dest + "/v%v/seg%d.ts",
+                    "-master_pl_name", "master.m3u8",
+                    "-var_stream_map", "v:0,agroup:aud v:1,agroup:aud a:0,agroup:aud",
+                    dest + "/v%v/index.m3u8"], check=True, timeout=120)
+
+
+def make_byterange_vod(dest):
+    """One .ts file, segments as EXT-X-BYTERANGE sub-ranges (ffmpeg -hls_flags single_file)."""
+    os.makedirs(dest, exist_ok=True)
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "4",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-sc_threshold", "0",
+                    "-c:a", "aac", "-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod",
+                    "-hls_flags", "single_file", dest + "/index.m3u8"], check=True, timeout=120)
+
+
 class Live:
     """Serves a pool as a live stream. `mutate` maps a variant name ("v0", "v1") to what to
     break in it: freeze (stop advancing from its Nth playlist request on), back ((N, by): from
@@ -95,6 +125,7 @@ class Live:
     files), codecs (CODECS in the multivariant). `target` overrides the target duration."""
 
     WINDOW = 4
+    START = 8  # the head at t=0: far enough in that going back never hits the pool's start
 
     def __init__(self, pool, target=None, **mutate):
         self.pool = pool
@@ -137,7 +168,7 @@ class Live:
         m = self.mutate.get(variant, {})
         with self.lock:
             n = self.requests[variant] = self.requests.get(variant, 0) + 1
-            k = int((time.monotonic() - self.t0) / self.pool["seg"]) + self.WINDOW
+            k = int((time.monotonic() - self.t0) / self.pool["seg"]) + self.START
             k -= m.get("delay", 0)
             if "freeze" in m and n >= m["freeze"]:
                 k = self.frozen.setdefault(variant, k)
@@ -201,6 +232,15 @@ class QuietStatic(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def stop_process(p):
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 def wait_for(paths, timeout):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -213,6 +253,8 @@ def wait_for(paths, timeout):
 def check_clean(test, code, report, out):
     test.assertIsNotNone(report, out)
     test.assertEqual(error_rules(report), [], out)
+    warnings = [f["rule"] for f in all_findings(report) if f["severity"] == "warning"]
+    test.assertEqual(warnings, [], out)
     test.assertEqual(code, 0, out)
     rends = report["stream"]["renditions"]
     test.assertGreaterEqual(len(rends), 2, out)
@@ -232,9 +274,10 @@ class Broken(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="probe-test-")
         t0 = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(3) as ex:
-            f1 = ex.submit(make_pool, cls.tmp + "/pool", 16, 1)
-            f2 = ex.submit(make_pool, cls.tmp + "/silent", 16, 1, True)
-            f3 = ex.submit(make_pool, cls.tmp + "/long", 24, 2)
+            # Long enough that the head never reaches the end of a pool during the run.
+            f1 = ex.submit(make_pool, cls.tmp + "/pool", 30, 1)
+            f2 = ex.submit(make_pool, cls.tmp + "/silent", 30, 1, True)
+            f3 = ex.submit(make_pool, cls.tmp + "/long", 50, 2)
             pool, silent, long_pool = f1.result(), f2.result(), f3.result()
         print("pools made in %.1f s" % (time.monotonic() - t0), file=sys.stderr)
         # Two broken things per stream, one per rendition (v0 is "180p", v1 "90p"), so that
@@ -242,27 +285,48 @@ class Broken(unittest.TestCase):
         cases = {
             "clean": Live(pool),
             "playlists": Live(pool, v0={"back": (4, 3)}, v1={"freeze": 3}),
-            "segments": Live(pool, v0={"missing": {6}}, v1={"codecs": "avc1.4d401f,mp4a.40.2"}),
+            # Every third segment of v0 is missing, wherever a late start puts the window.
+            "segments": Live(pool, v0={"missing": set(range(0, 60, 3))},
+                             v1={"codecs": "avc1.4d401f,mp4a.40.2"}),
             "content": Live(pool, v0={"pool": silent}, v1={"shift": 1}),
             "target": Live(long_pool, target=1),
             "origin": Live(pool),
             "edge": Live(pool, v0={"delay": 3}, v1={"freeze": 2}),
         }
         cls.cases = cases
+        # A third-party layout: audio in its own EXT-X-MEDIA group (VOD, read once).
+        group = cls.tmp + "/group"
+        make_group_vod(group)
+        static = StaticServer(group)
+        # Byte ranges: our origin answers 206; python's static server ignores Range (200).
+        ranges = cls.tmp + "/ranges"
+        make_byterange_vod(ranges)
+        static_ranges = StaticServer(ranges)
+        origin_port = free_port()
+        origin = subprocess.Popen([IPTVCTL, "serve", "--channel", "br=" + ranges, "--port",
+                                   str(origin_port)], stdout=subprocess.DEVNULL,
+                                  stdin=subprocess.DEVNULL)
+        cls.addClassCleanup(stop_process, origin)  # runs even when setUpClass fails
         # Playlist-only cases skip the segment inspection (--no-inspect) to spare the CPU.
         jobs = {name: (cases[name].url(),) for name in ("clean", "segments", "content")}
         jobs["playlists"] = (cases["playlists"].url(), "--no-inspect")
         jobs["target"] = (cases["target"].url(), "--no-inspect")
         jobs["clean-text"] = (cases["clean"].url(), "--format", "text", "--no-inspect")
         jobs["compare"] = (cases["origin"].url(), "--compare", cases["edge"].url())
+        jobs["audio-group"] = ("http://127.0.0.1:%d/master.m3u8" % static.port,)
+        jobs["ranges-origin"] = ("http://127.0.0.1:%d/hls/br/index.m3u8" % origin_port,)
+        jobs["ranges-static"] = ("http://127.0.0.1:%d/index.m3u8" % static_ranges.port,)
         jobs["unreachable"] = ("http://127.0.0.1:%d/none.m3u8" % cases["clean"].port,)
         t0 = time.monotonic()
-        with concurrent.futures.ThreadPoolExecutor(len(jobs)) as ex:
+        # Five at a time: timing rules (staleness, pacing) want the CPU not to be starved.
+        with concurrent.futures.ThreadPoolExecutor(5) as ex:
             futures = {name: ex.submit(run_probe, *args) for name, args in jobs.items()}
             cls.results = {name: f.result() for name, f in futures.items()}
         print("%d probes run in %.1f s" % (len(jobs), time.monotonic() - t0), file=sys.stderr)
         for s in cases.values():
             s.close()
+        static.close()
+        static_ranges.close()
 
     @classmethod
     def tearDownClass(cls):
@@ -304,7 +368,8 @@ class Broken(unittest.TestCase):
         report = self.expect("segments", {"segment-missing": "180p", "codecs-mismatch": "90p"})
         f = self.first(report, "segment-missing")
         self.assertIn("HTTP 404", f["message"])
-        self.assertIn("seg6.ts", f["message"])
+        self.assertIn("/v0/seg%d.ts" % f["sequence"], f["message"])
+        self.assertEqual(f["sequence"] % 3, 0, f)
         f = self.first(report, "codecs-mismatch")
         self.assertIn("avc1.4d401f", f["message"])
         self.assertEqual(f["line"], 6)  # its EXT-X-STREAM-INF line in the multivariant
@@ -338,6 +403,30 @@ class Broken(unittest.TestCase):
         self.assertEqual(code, 1, out)
         # Side A on its own is a clean stream.
         self.assertEqual([f for f in report["stream"]["findings"] if f["severity"] == "error"], [])
+
+    def test_audio_group_vod_is_clean(self):
+        code, report, out = self.results["audio-group"]
+        self.assertIsNotNone(report, out)
+        self.assertEqual(code, 0, out)
+        self.assertEqual([f["rule"] for f in all_findings(report)], [], out)
+        rends = {r["name"]: r for r in report["stream"]["renditions"]}
+        self.assertEqual(set(rends), {"180p", "90p", "audio-v3"}, out)
+        self.assertEqual(rends["180p"]["codecs_measured"], "avc1.42xx0d", out)  # video only
+        self.assertEqual(rends["audio-v3"]["codecs_measured"], "mp4a.40.2", out)
+        for r in rends.values():
+            self.assertTrue(r["ended"], out)
+            self.assertGreaterEqual(r["segments_fetched"], 4, out)
+
+    def test_byteranges(self):
+        code, report, out = self.results["ranges-origin"]
+        self.assertEqual(code, 0, out)
+        self.assertEqual([f["rule"] for f in all_findings(report)], [], out)
+        main = report["stream"]["renditions"][0]
+        self.assertEqual(main["segments_fetched"], 4, out)
+        self.assertEqual(main["codecs_measured"][:5], "avc1.", out)
+        code, report, out = self.results["ranges-static"]
+        self.assertEqual(code, 0, out)
+        self.assertEqual({f["rule"] for f in all_findings(report)}, {"byterange-not-honoured"}, out)
 
     def test_unreachable_is_exit_2(self):
         code, report, out = self.results["unreachable"]
@@ -375,8 +464,9 @@ class FfmpegLive(unittest.TestCase):
                "-hls_segment_filename", tmp + "/v%v/seg%d.ts", "-master_pl_name", "master.m3u8",
                "-var_stream_map", "v:0,a:0 v:1,a:1", tmp + "/v%v/index.m3u8"]
         ff = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
-        server = StaticServer(tmp)
+        server = None
         try:
+            server = StaticServer(tmp)
             self.assertTrue(wait_for([tmp + "/master.m3u8", tmp + "/v0/index.m3u8",
                                       tmp + "/v1/index.m3u8"], 20))
             time.sleep(3)  # a few segments in the window
@@ -386,13 +476,19 @@ class FfmpegLive(unittest.TestCase):
             print(out)
         finally:
             ff.send_signal(signal.SIGINT)
-            ff.wait(timeout=20)
-            server.close()
+            try:
+                ff.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                ff.kill()
+                ff.wait()
+            if server:
+                server.close()
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 class HlsSink(unittest.TestCase):
-    """Our own iptvabrladder ! iptvhlssink output, live, served by python's static server."""
+    """Our own iptvabrladder ! iptvhlssink output, live, served by our own origin
+    (iptvctl serve)."""
 
     def test_hlssink_live_is_clean(self):
         tmp = tempfile.mkdtemp(prefix="probe-hlssink-")
@@ -404,25 +500,32 @@ class HlsSink(unittest.TestCase):
                 "channels=2 ! avenc_aac ! s.audio l.src_0 ! s.video_0 l.src_1 ! s.video_1 "
                 "iptvhlssink name=s location=%s rendition-names=hi,lo target-duration=1 "
                 "sequence-mode=counter" % d)
-        gst = subprocess.Popen(["gst-launch-1.0", "-q", "-e"] + desc.split(),
-                               stdin=subprocess.DEVNULL)
-        server = StaticServer(tmp)
+        os.makedirs(d, exist_ok=True)
+        port = free_port()
+        procs = []  # stopped in `finally` whatever fails after the first one started
         try:
+            gst = subprocess.Popen(["gst-launch-1.0", "-q", "-e"] + desc.split(),
+                                   stdin=subprocess.DEVNULL)
+            procs.append(gst)
+            procs.append(subprocess.Popen([IPTVCTL, "serve", "--channel", "demo=" + d, "--port",
+                                           str(port)], stdout=subprocess.DEVNULL,
+                                          stdin=subprocess.DEVNULL))
             self.assertTrue(wait_for([d + "/index.m3u8", d + "/hi/index.m3u8",
                                       d + "/lo/index.m3u8"], 30))
             time.sleep(3)
-            code, report, out = run_probe("http://127.0.0.1:%d/ch/index.m3u8" % server.port)
+            url = "http://127.0.0.1:%d/hls/demo/index.m3u8" % port
+            code, report, out = run_probe(url)
             self.assertIsNone(gst.poll(), "gst-launch-1.0 stopped before the probe ended")
             check_clean(self, code, report, out)
             print(out)
         finally:
-            gst.send_signal(signal.SIGINT)
-            try:
-                gst.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                gst.kill()
-                gst.wait()
-            server.close()
+            for p in procs:
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
             shutil.rmtree(tmp, ignore_errors=True)
 
 

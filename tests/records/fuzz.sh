@@ -21,5 +21,5 @@ fi
 cp -n "$src"/channels/*.yaml "$src"/tests/data/article/*.yaml "$src"/tests/data/bad-channels/*.yaml \
   "$out/records-corpus/" 2>/dev/null || true
 cd "$out/records-crashes"
-"$bin" -max_total_time="$secs" -rss_limit_mb=1024 -max_len=4096 -timeout=10 \
+"$bin" -max_total_time="$secs" -rss_limit_mb=1024 -max_len=4096 -timeout=10 -error_exitcode=1 \
   -print_final_stats=1 "$out/records-corpus" 2>&1 | tail -15

@@ -605,8 +605,11 @@ void ApiServer::Impl::h_events(Ctx &c) {
           if (auto self = t->self.lock()) {
             for (auto w = self->waiters.begin(); w != self->waiters.end(); ++w)
               if (w->msg == t->msg) {
-                w->timeout = nullptr;  // this source is finishing
+                // This source is finishing (G_SOURCE_REMOVE): only our reference goes.
+                GSource *own = w->timeout;
+                w->timeout = nullptr;
                 self->finish_waiter(w, {});
+                g_source_unref(own);
                 break;
               }
           }
@@ -798,6 +801,9 @@ void ApiServer::Impl::run_follower() {
 // ---- sessions ----------------------------------------------------------------------------------
 
 void ApiServer::Impl::h_session_open(Ctx &c) {
+  if (deps.keys->empty())
+    return error(c, 503, "unavailable",
+                 "playback tokens are off (the origin runs without a key ring)");
   json j;
   if (!parse_body(c, j)) return;
   SessionRequest req;
@@ -852,6 +858,9 @@ void ApiServer::Impl::h_subject_revoke(Ctx &c) {
 }
 
 void ApiServer::Impl::h_playlist_token(Ctx &c) {
+  if (deps.keys->empty())
+    return error(c, 503, "unavailable",
+                 "playback tokens are off (the origin runs without a key ring)");
   std::string subject = c.params["subject"];
   json j;
   if (!parse_body(c, j)) return;
@@ -1000,6 +1009,8 @@ void ApiServer::Impl::h_audit(Ctx &c) {
 // ---- IPTV players ------------------------------------------------------------------------------
 
 void ApiServer::Impl::h_playlist(Ctx &c) {
+  if (deps.keys->empty())
+    return set_body(c, 503, "text/plain", "playlist tokens are off (no key ring)\n");
   std::string token = query_str(c, "token");
   TokenClaims claims;
   TokenError e =

@@ -200,7 +200,11 @@ ApiResponse ApiClient::follow(const std::string &path_and_query,
     g_object_set(session_, "timeout", 30, nullptr);
     if (in) {
       r.status = static_cast<int>(soup_message_get_status(m));
-      if (r.status >= 400) {
+      if (r.status >= 500) {
+        // The daemon is restarting or busy: try again, like after a drop.
+        g_object_unref(in);
+        in = nullptr;
+      } else if (r.status >= 400) {
         GBytes *b = g_input_stream_read_bytes(in, 65536, nullptr, nullptr);
         if (b) {
           gsize len = 0;
@@ -213,6 +217,8 @@ ApiResponse ApiClient::follow(const std::string &path_and_query,
         fill(r);
         return r;
       }
+    }
+    if (in) {
       backoff_ms = 500;
       GDataInputStream *lines = g_data_input_stream_new(in);
       std::string data, id;

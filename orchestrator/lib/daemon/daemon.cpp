@@ -243,6 +243,10 @@ void Daemon::start_channel(const ChannelRecord &rec) {
   if (!why.empty()) {
     log(rec.channel_id, "warning", "not started: " + why);
     runner->stop("offline", why);
+    // A channel that never ran still gets its state row, with the reason.
+    if (!store_->state(rec.channel_id))
+      store_->transition(rec.channel_id, "offline", why,
+                         store::make_event("channel.state", rec.channel_id, "info"));
     return;
   }
   std::string spec_path = opts_.data_dir + "/run/" + rec.channel_id + ".json";

@@ -46,6 +46,13 @@ size_t start_index(const Playlist &pl, int n) {
   return pl.segments.size() - static_cast<size_t>(n);
 }
 
+// A server that ignores Range answers 200 with the whole resource: keep the sub-range.
+bool cut_range(HttpResponse &r, const hlsparse::ByteRange &br) {
+  if (br.offset >= r.body.size()) return false;
+  r.body = r.body.substr(br.offset, br.length);
+  return true;
+}
+
 }  // namespace
 
 void Follower::add_parse_findings(std::vector<Finding> &fs, const std::string &rendition) {
@@ -72,7 +79,9 @@ void Follower::measure_startup(const std::string &media_url, int64_t t0_ms, doub
   }
   const Segment &s = pl.segments[start_index(pl, opts_.start_segments)];
   std::string seg_url = resolve_url(m.final_url.empty() ? media_url : m.final_url, s.uri);
-  HttpResponse seg = http.get(seg_url);
+  HttpResponse seg =
+      s.byterange ? http.get(seg_url, s.byterange->offset, s.byterange->length) : http.get(seg_url);
+  if (s.byterange && seg.status == 200) cut_range(seg, *s.byterange);
   if (!seg.ok()) {
     res.startup_detail = "no start: " + seg_url + " " + http_why(seg);
     return;
@@ -106,7 +115,7 @@ void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, in
   std::string seg_url;
   // After the deadline, what is still queued gets a grace period; on a machine too slow to
   // inspect at the stream's pace the rest is left (and said so) rather than running on and on.
-  int64_t give_up_ms = deadline_ms + static_cast<int64_t>(std::max(10.0, opts_.duration_s) * 1000);
+  int64_t give_up_ms = deadline_ms + static_cast<int64_t>(std::max(20.0, opts_.duration_s) * 1000);
   int skipped = 0;
   std::map<std::string, std::string> init_segments;  // EXT-X-MAP URL -> bytes
   while (queue.pop(s, seg_url)) {
@@ -115,7 +124,14 @@ void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, in
       continue;
     }
     hlsparse::SegmentProbe p;
-    HttpResponse sr = http.get(seg_url);
+    HttpResponse sr = s.byterange ? http.get(seg_url, s.byterange->offset, s.byterange->length)
+                                  : http.get(seg_url);
+    if (s.byterange && sr.status == 200 && cut_range(sr, *s.byterange)) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      checker_.add(Severity::kWarning, "byterange-not-honoured", seg_url, 0, r.name,
+                   "a Range request for an EXT-X-BYTERANGE got the whole resource (200, not "
+                   "206): every player downloads all of it for each sub-range");
+    }
     p.http_status = sr.status;
     p.error = sr.error;
     p.fetched = sr.ok();

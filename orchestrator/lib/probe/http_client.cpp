@@ -13,7 +13,7 @@ HttpClient::~HttpClient() {
   g_object_unref(session_);
 }
 
-HttpResponse HttpClient::get(const std::string &url) {
+HttpResponse HttpClient::get(const std::string &url, uint64_t offset, uint64_t length) {
   HttpResponse r;
   int64_t t0 = g_get_monotonic_time();
   GError *err = nullptr;
@@ -22,7 +22,11 @@ HttpResponse HttpClient::get(const std::string &url) {
     r.error = "not a valid URL: " + url;
     return r;
   }
-  // Players revalidate; do not let any cache in between answer from an old copy unasked.
+  if (length > 0) {
+    soup_message_headers_set_range(soup_message_get_request_headers(msg),
+                                   static_cast<goffset>(offset),
+                                   static_cast<goffset>(offset + length - 1));
+  }
   GBytes *bytes = soup_session_send_and_read(session_, msg, nullptr, &err);
   r.elapsed_ms = (g_get_monotonic_time() - t0) / 1000.0;
   if (!bytes) {

@@ -25,7 +25,8 @@ class HttpClient {
   HttpClient(const HttpClient &) = delete;
   HttpClient &operator=(const HttpClient &) = delete;
 
-  HttpResponse get(const std::string &url);
+  // `length` > 0: only bytes [offset, offset + length) (EXT-X-BYTERANGE), with a Range header.
+  HttpResponse get(const std::string &url, uint64_t offset = 0, uint64_t length = 0);
 
  private:
   SoupSession *session_;

@@ -9,10 +9,13 @@ EdgeOutput::EdgeOutput(const OutputEntry &entry, std::function<void(const std::s
 
 EdgeOutput::~EdgeOutput() {
   stop();
+  if (clock_) gst_object_unref(clock_);
 }
 
-bool EdgeOutput::start(std::string &error) {
+bool EdgeOutput::start(std::string &error, GstClock *clock, GstClockTime base_time) {
   stop();
+  if (clock) gst_object_replace((GstObject **)&clock_, GST_OBJECT(clock));
+  if (base_time) base_time_ = base_time;
   std::string desc;
   // Sinks get their URI through GstURIHandler below; do-timestamp off, we forward the encoder's
   // timestamps.
@@ -21,11 +24,12 @@ bool EdgeOutput::start(std::string &error) {
       "config-interval=-1 ! mux. appsrc name=a is-live=true format=time max-bytes=8388608 ! "
       "queue ! aacparse ! mux. ";
   if (entry_.kind == "rtmp") {
-    desc = common + "flvmux name=mux streamable=true ! rtmp2sink name=sink";
+    desc = common + "flvmux name=mux streamable=true ! rtmp2sink name=sink sync=false async=false";
   } else {
     desc = common + "mpegtsmux name=mux alignment=7 ! ";
-    desc += entry_.kind == "srt" ? "srtsink name=sink wait-for-connection=false"
-                                 : "udpsink name=sink sync=false async=false";
+    desc += entry_.kind == "srt"
+                ? "srtsink name=sink wait-for-connection=false sync=false async=false"
+                : "udpsink name=sink sync=false async=false";
   }
   GError *err = nullptr;
   GstElement *p = gst_parse_launch(desc.c_str(), &err);
@@ -57,6 +61,9 @@ bool EdgeOutput::start(std::string &error) {
   GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(p));
   bus_watch_ = gst_bus_add_watch(bus, bus_cb, this);
   gst_object_unref(bus);
+  if (clock_) gst_pipeline_use_clock(GST_PIPELINE(p), clock_);
+  gst_element_set_start_time(p, GST_CLOCK_TIME_NONE);
+  gst_element_set_base_time(p, base_time_);
   gst_element_set_state(p, GST_STATE_PLAYING);
   return true;
 }

@@ -20,7 +20,9 @@ class EdgeOutput {
   // `on_error` runs on the main context.
   EdgeOutput(const OutputEntry &entry, std::function<void(const std::string &)> on_error);
   ~EdgeOutput();
-  bool start(std::string &error);
+  // Starts on `clock` with `base_time`: the output pipeline's, so the forwarded timestamps are
+  // already in this pipeline's running time.
+  bool start(std::string &error, GstClock *clock, GstClockTime base_time);
   void stop();
   // From streaming threads: one encoded buffer (video: H.264 byte-stream AU; audio: AAC).
   void push(bool video, GstBuffer *buf, GstCaps *caps);
@@ -38,6 +40,8 @@ class EdgeOutput {
   bool vcaps_set_ = false, acaps_set_ = false;
   bool started_video_ = false;  // drop until the first keyframe
   guint bus_watch_ = 0;
+  GstClock *clock_ = nullptr;
+  GstClockTime base_time_ = 0;
 };
 
 }  // namespace iptv::worker

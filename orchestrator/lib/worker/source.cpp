@@ -127,10 +127,12 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
     }
   }
   GstElement *sink = make("appsink", video ? "video" : "audio");
-  // Inputs that are not live by nature (files, HLS pulls) are paced to real time here.
-  bool pace = entry_.kind == "file" || entry_.kind == "hls";
-  g_object_set(sink, "emit-signals", TRUE, "sync", pace, "max-buffers", 0u, "drop", FALSE, "async",
-               FALSE, nullptr);
+  // Every appsink syncs on the clock: buffers come out at their running time (plus the input
+  // pipeline's latency), so video and audio arrive together as they should be shown, and the
+  // worker can map each onto the output clock by arrival. This also paces inputs that are not
+  // live by nature (files, HLS pulls) to real time. Late buffers are passed on, never dropped.
+  g_object_set(sink, "emit-signals", TRUE, "sync", TRUE, "max-lateness", (gint64)-1, "qos", FALSE,
+               "max-buffers", 0u, "drop", FALSE, "async", FALSE, nullptr);
   g_signal_connect(sink, "new-sample", G_CALLBACK(new_sample_cb), this);
   chain.push_back(sink);
   for (GstElement *e : chain) {
@@ -146,6 +148,14 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
       return nullptr;
     }
   GstPad *target = gst_element_get_static_pad(queue, "sink");
+  gst_pad_add_probe(
+      target, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *, GstPadProbeInfo *, gpointer d) -> GstPadProbeReturn {
+        auto *self = static_cast<SourcePipeline *>(d);
+        if (self->cb_.on_data) self->cb_.on_data();
+        return GST_PAD_PROBE_OK;
+      },
+      this, nullptr);
   gst_element_add_pad(bin, gst_ghost_pad_new("sink", target));
   gst_object_unref(target);
   return bin;
@@ -260,6 +270,8 @@ bool SourcePipeline::build(std::string &error) {
                                                      "red",  "green", "blue",  "solid-color"};
       if (std::find(still.begin(), still.end(), pattern) == still.end())
         g_object_set(vsrc, "horizontal-speed", 2, nullptr);
+      // The ball's default background is black, which the black probe would (rightly) flag.
+      if (pattern == "ball") g_object_set(vsrc, "background-color", 0xff303060u, nullptr);
       double tone = query.count("tone") ? g_ascii_strtod(query["tone"].c_str(), nullptr) : 440.0;
       if (tone <= 0)
         set_enum_by_nick(G_OBJECT(asrc), "wave", "silence");

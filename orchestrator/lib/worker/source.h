@@ -21,6 +21,9 @@ enum class StreamKind { kVideo, kAudio };
 struct SourceCallbacks {
   // From a streaming thread: one sample of `kind`.
   std::function<void(StreamKind, GstSample *)> on_sample;
+  // From a streaming thread: decoded (or parsed) media reached a tail, before the appsink's
+  // clock wait. This is what "the input delivers data" means for failover.
+  std::function<void()> on_data;
   // From the main context: bus messages of this input (errors, EOS, probe messages).
   std::function<void(GstMessage *)> on_message;
 };

@@ -102,7 +102,7 @@ bool Worker::build_transcode(std::string &error) {
   acaps_ = raw_audio_caps(spec_);
   vsrc_ = make("appsrc", "vin");
   asrc_ = make("appsrc", "ain");
-  GstElement *vq = make("queue"), *aconv = make("audioconvert"), *aq = make("queue");
+  GstElement *vq = make("queue"), *aconv = make("audioconvert");
   GstElement *aenc = make("avenc_aac");
   if (!aenc) aenc = make("voaacenc");
   GstElement *aparse = make("aacparse"), *aq2 = make("queue");
@@ -139,7 +139,6 @@ bool Worker::build_transcode(std::string &error) {
                "preset", spec_.preset.c_str(), nullptr);
   gst_util_set_object_arg(G_OBJECT(ladder_), "encoder", spec_.encoder.c_str());
   gst_bin_add_many(bin, vsrc_, vq, ladder_, asrc_, aconv, aenc, aparse, aq2, hlssink_, nullptr);
-  (void)aq;
   if (!gst_element_link_many(vsrc_, vq, ladder_, nullptr) ||
       !gst_element_link_many(asrc_, aconv, aenc, aparse, aq2, nullptr)) {
     error = "cannot link the encoders";
@@ -238,22 +237,9 @@ bool Worker::build_output(std::string &error) {
           auto *c = static_cast<Ctx *>(d);
           Worker *w = c->w;
           GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
-          auto &rs = *w->rstats_[w->renditions_[c->index]];
-          if (!rs.enabled) return GST_PAD_PROBE_DROP;
-          if (rs.want_key) {
-            if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) return GST_PAD_PROBE_DROP;
-            rs.want_key = false;
-            gst_pad_send_event(pad,
-                               gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
-                                                    gst_structure_new_empty("iptv-discontinuity")));
-          }
-          rs.frames++;
+          w->rstats_[w->renditions_[c->index]]->frames++;
           w->last_media_ms_ = mono_ms();
-          if (c->index == 0 && !w->edges_.empty()) {
-            GstCaps *caps = gst_pad_get_current_caps(pad);
-            for (auto &e : w->edges_) e->push(true, buf, caps);
-            if (caps) gst_caps_unref(caps);
-          }
+          if (c->index == 0 && !w->edges_.empty()) w->push_edges(pad, true, buf);
           return GST_PAD_PROBE_OK;
         },
         new Ctx{this, i}, [](gpointer d) { delete static_cast<Ctx *>(d); });
@@ -264,10 +250,7 @@ bool Worker::build_output(std::string &error) {
     gst_pad_add_probe(
         apad, GST_PAD_PROBE_TYPE_BUFFER,
         [](GstPad *pad, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
-          auto *w = static_cast<Worker *>(d);
-          GstCaps *caps = gst_pad_get_current_caps(pad);
-          for (auto &e : w->edges_) e->push(false, GST_PAD_PROBE_INFO_BUFFER(info), caps);
-          if (caps) gst_caps_unref(caps);
+          static_cast<Worker *>(d)->push_edges(pad, false, GST_PAD_PROBE_INFO_BUFFER(info));
           return GST_PAD_PROBE_OK;
         },
         this, nullptr);
@@ -283,6 +266,28 @@ bool Worker::build_output(std::string &error) {
       this));
   gst_object_unref(bus);
   return true;
+}
+
+// Edge outputs get the sink's encoded buffers with their timestamps turned into running time
+// (encoders such as x264enc shift theirs by a segment offset), so the edge pipelines, which
+// share the output's clock and base time, mux them in real time.
+void Worker::push_edges(GstPad *pad, bool video, GstBuffer *buf) {
+  GstEvent *ev = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+  if (!ev) return;
+  const GstSegment *seg;
+  gst_event_parse_segment(ev, &seg);
+  GstBuffer *b = gst_buffer_copy(buf);
+  for (GstClockTime *ts : {&GST_BUFFER_PTS(b), &GST_BUFFER_DTS(b)}) {
+    if (!GST_CLOCK_TIME_IS_VALID(*ts)) continue;
+    guint64 rt = 0;
+    int sign = gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, *ts, &rt);
+    *ts = sign > 0 ? rt : 0;
+  }
+  gst_event_unref(ev);
+  GstCaps *caps = gst_pad_get_current_caps(pad);
+  for (auto &e : edges_) e->push(video, b, caps);
+  if (caps) gst_caps_unref(caps);
+  gst_buffer_unref(b);
 }
 
 // ---- start / run ----
@@ -307,18 +312,10 @@ bool Worker::start() {
               2000,
               [](gpointer d) {
                 std::string err;
-                static_cast<EdgeOutput *>(d)->start(err);
+                static_cast<EdgeOutput *>(d)->start(err, nullptr, 0);
               },
               edges_[i].get());
         }));
-  for (auto &e : edges_) {
-    std::string err;
-    if (!e->start(err)) {
-      status_.write({{"t", "error"}, {"message", err}});
-      return false;
-    }
-  }
-
   FailoverParams fp;
   fp.loss_ms = (int64_t)(spec_.failover.primary_loss_seconds * 1000);
   fp.return_after_ms = (int64_t)(spec_.failover.return_after_seconds * 1000);
@@ -332,6 +329,9 @@ bool Worker::start() {
   }
   for (int f = 0; f < 2; ++f)
     if (f < (int)spec_.sources.size() && (f == 0 || fp.has_backup)) start_feed(f);
+  // Warm the slate up once (font loading takes about a second of this thread on first use), so
+  // that starting it later does not hold the main loop while the output needs filling.
+  start_feed(kSlate);
   emit_state();
 
   sources_.push_back(g_timeout_add(
@@ -384,25 +384,37 @@ void Worker::start_feed(int feed) {
   SourceEntry entry = feed < (int)spec_.sources.size() ? spec_.sources[feed] : SourceEntry{};
   SourceCallbacks cb;
   cb.on_sample = [this, feed](StreamKind k, GstSample *s) { on_sample(feed, k, s); };
+  cb.on_data = [this, feed] { last_data_[feed] = mono_ms(); };
   cb.on_message = [this, feed](GstMessage *m) { on_source_message(feed, m); };
   feeds_[feed] = std::make_unique<SourcePipeline>(spec_, entry, passthrough_, feed == kSlate, cb);
   std::string error;
   retry_at_[feed] = 0;
+  failing_[feed] = false;
   if (!feeds_[feed]->start(error)) {
-    status_.write({{"t", "event"},
-                   {"event_type", "source.error"},
-                   {"reason", error},
-                   {"source", feed_name(feed)}});
+    report_source_error(feed, error);
     if (feed < 2) machine_->on_failed(feed, error, mono_ms());
     feeds_[feed].reset();
     retry_at_[feed] = mono_ms() + spec_.source_retry_ms;
   }
 }
 
+// An input that keeps failing is retried every source_retry_ms; its error is reported when it
+// changes, or again after 30 s, not on every retry.
+void Worker::report_source_error(int feed, const std::string &reason) {
+  gint64 now = mono_ms();
+  auto &[last_reason, at] = last_error_[feed];
+  if (reason == last_reason && now - at < 30000 && last_data_[feed] < at) return;
+  last_reason = reason;
+  at = now;
+  status_.write({{"t", "event"},
+                 {"event_type", "source.error"},
+                 {"reason", reason},
+                 {"source", feed_name(feed)}});
+}
+
 // ---- media from the inputs ----
 
 void Worker::on_sample(int feed, StreamKind kind, GstSample *sample) {
-  last_data_[feed] = mono_ms();
   if (stopping_) return;
   if (passthrough_)
     push_encoded(feed, kind, sample);
@@ -421,10 +433,16 @@ void Worker::push_raw(int feed, StreamKind kind, GstSample *sample) {
   if (feed != on_air_) return;
   GstClockTime now = output_now();
   if (!GST_CLOCK_TIME_IS_VALID(now)) return;
-  GstClockTimeDiff out = (GstClockTimeDiff)rt + offset_[feed];
-  if (!have_offset_[feed] || std::llabs(out - (GstClockTimeDiff)now) > (gint64)kReanchor) {
-    offset_[feed] = (GstClockTimeDiff)now - (GstClockTimeDiff)rt;
-    have_offset_[feed] = true;
+  // Video and audio are anchored separately: a TS input's audio can lead or trail its video by
+  // most of a second at the demuxer, and one shared offset would push one of them far off the
+  // clock (its buffers then all dropped as late, or the muxer waiting on them).
+  bool is_video = kind == StreamKind::kVideo;
+  GstClockTimeDiff &offset = is_video ? offset_[feed] : aoffset_[feed];
+  bool &have = is_video ? have_offset_[feed] : have_aoffset_[feed];
+  GstClockTimeDiff out = (GstClockTimeDiff)rt + offset;
+  if (!have || std::llabs(out - (GstClockTimeDiff)now) > (gint64)kReanchor) {
+    offset = (GstClockTimeDiff)now - (GstClockTimeDiff)rt;
+    have = true;
     out = (GstClockTimeDiff)now;
   }
   GstClockTime frame = gst_util_uint64_scale(GST_SECOND, 1, spec_.fps);
@@ -436,7 +454,7 @@ void Worker::push_raw(int feed, StreamKind kind, GstSample *sample) {
       if ((GstClockTime)out / grid != last_vpts_ / grid) {  // a keyframe boundary: switch here
         on_air_ = pending_on_air_;
         pending_on_air_ = -1;
-        have_offset_[on_air_] = false;
+        have_offset_[on_air_] = have_aoffset_[on_air_] = false;
         return;
       }
     }
@@ -487,7 +505,7 @@ void Worker::fill_gaps() {
       if (pts / grid != last_vpts_ / grid) {
         on_air_ = pending_on_air_;
         pending_on_air_ = -1;
-        have_offset_[on_air_] = false;
+        have_offset_[on_air_] = have_aoffset_[on_air_] = false;
       }
     }
     GstBuffer *pic = nullptr;
@@ -607,7 +625,7 @@ void Worker::apply_on_air(OnAir to) {
   }
   pending_on_air_ = -1;
   on_air_ = target;
-  have_offset_[target] = false;
+  have_offset_[target] = have_aoffset_[target] = false;
   need_key_[target] = true;
 }
 
@@ -630,6 +648,24 @@ void Worker::on_tick() {
     return;
   }
   gint64 now = mono_ms();
+  // Edge outputs start once the output runs, on its clock and base time.
+  if (!edges_started_ && GST_STATE(output_) == GST_STATE_PLAYING) {
+    edges_started_ = true;
+    GstClock *clock = gst_element_get_clock(output_);
+    for (auto &e : edges_) {
+      std::string err;
+      if (!e->start(err, clock, gst_element_get_base_time(output_))) {
+        status_.write({{"t", "error"}, {"message", err}});
+        finish(1);
+        return;
+      }
+    }
+    if (clock) gst_object_unref(clock);
+  }
+  if (feeds_[kSlate] && machine_->on_air() != OnAir::kSlate && last_data_[kSlate] > 0) {
+    feeds_[kSlate]->stop();  // warmed up (or no longer on air)
+    feeds_[kSlate].reset();
+  }
   for (int f = 0; f < 2; ++f) {
     gint64 d = last_data_[f];
     if (d != seen_data_[f]) {
@@ -663,8 +699,7 @@ void Worker::on_tick() {
     for (auto &[name, rs] : rstats_) {
       guint64 f = rs->frames;
       r[name] = {{"fps", std::round((f - rs->frames_at_last) / secs * 10) / 10},
-                 {"bitrate", (guint64)rs->last_bps},
-                 {"enabled", rs->enabled}};
+                 {"bitrate", (guint64)rs->last_bps}};
       rs->frames_at_last = f;
     }
     last_stats_ms_ = now;
@@ -693,15 +728,14 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       } else if (feeds_[feed] && feeds_[feed]->loops() && feeds_[feed]->loop_to_start()) {
         return;  // file:// plays as a loop
       }
+      if (failing_[feed]) return;  // the same attempt's follow-up errors
+      failing_[feed] = true;
       if (feed == kSlate) {
         status_.write({{"t", "error"}, {"message", "slate: " + why}});
         finish(1);
         return;
       }
-      status_.write({{"t", "event"},
-                     {"event_type", "source.error"},
-                     {"reason", why},
-                     {"source", feed_name(feed)}});
+      report_source_error(feed, why);
       machine_->on_failed(feed, why, mono_ms());
       // Tear down from an idle callback: we are inside this pipeline's bus watch.
       struct Ctx {
@@ -744,6 +778,23 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       double v;
       if (gst_structure_get_double(s, "level-db", &v)) detail += " level-db=" + std::to_string(v);
       if (gst_structure_get_double(s, "luma", &v)) detail += " luma=" + std::to_string(v);
+      // Timestamp events (jumps, backwards steps) can come in bursts on a jittery input: at most
+      // one line per input, stream and kind every 10 s, with the count of the ones held back.
+      int held_back = 0;
+      if (cond == "timestamp" && active) {
+        std::string key =
+            std::string(feed_name(feed)) + "/" + (stream ? stream : "") + "/" + detail;
+        auto &[last, count] = ts_events_[key];
+        gint64 now = mono_ms();
+        if (last && now - last < 10000) {
+          ++count;
+          return;
+        }
+        held_back = count;
+        last = now;
+        count = 0;
+      }
+      if (held_back) detail += " (" + std::to_string(held_back) + " more in the last 10 s)";
       status_.write({{"t", "probe"},
                      {"condition", cond},
                      {"active", (bool)active},
@@ -902,13 +953,23 @@ void Worker::handle_command(const std::string &line) {
     reply(ok, ok ? "returning to primary" : "primary is not healthy");
     if (ok) on_tick();
   } else if (c.cmd == "rendition") {
-    auto it = rstats_.find(c.name);
-    if (it == rstats_.end()) {
+    // iptvhlssink takes the rendition off the air (multivariant playlist, its video and its copy
+    // of the audio) and resumes it at a keyframe with one discontinuity; the others go on.
+    if (!rstats_.count(c.name)) {
       reply(false, "no rendition '" + c.name + "'");
       return;
     }
-    if (c.enabled && !it->second->enabled) it->second->want_key = true;
-    it->second->enabled = c.enabled;
+    if (passthrough_) {
+      reply(false, "a passthrough channel has a single rendition");
+      return;
+    }
+    if (c.enabled)
+      disabled_.erase(c.name);
+    else
+      disabled_.insert(c.name);
+    std::string list;
+    for (const auto &n : disabled_) list += (list.empty() ? "" : ",") + n;
+    g_object_set(hlssink_, "disabled-renditions", list.c_str(), nullptr);
     reply(true, c.name + (c.enabled ? " enabled" : " disabled"));
   }
 }

@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,9 +44,11 @@ class Worker {
   bool build_transcode(std::string &error);
   bool build_passthrough(std::string &error);
   void start_feed(int feed);
+  void report_source_error(int feed, const std::string &reason);
   void on_sample(int feed, StreamKind kind, GstSample *sample);
   void push_raw(int feed, StreamKind kind, GstSample *sample);
   void push_encoded(int feed, StreamKind kind, GstSample *sample);
+  void push_edges(GstPad *pad, bool video, GstBuffer *buf);
   void fill_gaps();  // transcode: keep the output timeline continuous
   void on_source_message(int feed, GstMessage *msg);
   void on_output_message(GstMessage *msg);
@@ -77,8 +80,11 @@ class Worker {
   std::array<gint64, kFeeds> retry_at_{};                // monotonic ms; 0: no restart pending
   std::array<std::atomic<gint64>, kFeeds> last_data_{};  // monotonic ms of the last sample
   std::array<gint64, kFeeds> seen_data_{};
+  std::array<bool, kFeeds> failing_{};  // this attempt already failed (teardown pending)
+  std::array<std::pair<std::string, gint64>, kFeeds> last_error_{};  // reason, when reported
   std::unique_ptr<FailoverMachine> machine_;
   std::string last_state_;
+  std::map<std::string, std::pair<gint64, int>> ts_events_;  // rate limit of timestamp lines
 
   // Output timeline (lock_): what is on air and where each feed's time maps to.
   std::mutex lock_;
@@ -86,6 +92,8 @@ class Worker {
   int pending_on_air_ = -1;  // a return waiting for the next keyframe boundary (transcode)
   std::array<GstClockTimeDiff, kFeeds> offset_{};
   std::array<bool, kFeeds> have_offset_{};
+  std::array<GstClockTimeDiff, kFeeds> aoffset_{};  // transcode: audio is anchored on its own
+  std::array<bool, kFeeds> have_aoffset_{};
   std::array<bool, kFeeds> need_key_{};  // passthrough: wait for a keyframe of this feed
   bool first_feed_ = true;               // passthrough: no discontinuity for the very first one
   GstClockTime last_vpts_ = GST_CLOCK_TIME_NONE, last_aend_ = GST_CLOCK_TIME_NONE;
@@ -100,10 +108,9 @@ class Worker {
     std::atomic<guint64> frames{0};
     guint64 frames_at_last = 0;
     double last_bps = 0;
-    bool enabled = true;
-    bool want_key = false;
   };
   std::map<std::string, std::unique_ptr<RenditionStats>> rstats_;
+  std::set<std::string> disabled_;  // renditions taken off the air by the operator
   gint64 last_stats_ms_ = 0;
   struct PendingSegment {
     std::string rendition;
@@ -116,6 +123,7 @@ class Worker {
   };
   std::vector<PendingSegment> pending_segments_;
   std::vector<std::unique_ptr<EdgeOutput>> edges_;
+  bool edges_started_ = false;
   gint64 stop_deadline_ms_ = 0;
 };
 
