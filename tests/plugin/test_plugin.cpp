@@ -107,6 +107,10 @@ TEST(ConfiguredStates, HlsSinkPadsAndCycles) {
   ASSERT_TRUE(v0 && v1 && audio);
   // A sink never prerolls without data: PAUSED and PLAYING stay ASYNC, which is not a failure.
   cycle(pipeline, "iptvhlssink (2 video + audio, serving HTTP)");
+  // Off the air and back (rewrites the multivariant playlist state).
+  g_object_set(e, "disabled-renditions", "v1", nullptr);
+  cycle(pipeline, "iptvhlssink (v1 disabled)");
+  g_object_set(e, "disabled-renditions", "", nullptr);
   gst_element_release_request_pad(e, audio);
   gst_element_release_request_pad(e, v1);
   gst_object_unref(audio);
