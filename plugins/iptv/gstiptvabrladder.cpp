@@ -485,7 +485,12 @@ static void apply_caps(GstIptvAbrLadder *self, GstCaps *caps) {
 static gint64 anchor_time(GstIptvAbrLadder *self, GstBuffer *buf, GstClockTime running) {
   GstIptvAbrLadderPrivate *p = self->priv;
   if (!p->use_epoch) return (gint64)running;
-  static GstCaps *unix_caps = gst_caps_new_empty_simple("timestamp/x-unix");
+  // Made once, kept for the life of the process (flagged so the leaks tracer does not report it).
+  static GstCaps *unix_caps = [] {
+    GstCaps *c = gst_caps_new_empty_simple("timestamp/x-unix");
+    GST_MINI_OBJECT_FLAG_SET(c, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
+    return c;
+  }();
   GstReferenceTimestampMeta *meta = gst_buffer_get_reference_timestamp_meta(buf, unix_caps);
   if (meta) return (gint64)meta->timestamp;
   if (!p->have_utc_offset) {
@@ -710,6 +715,10 @@ static void gst_iptv_abr_ladder_get_property(GObject *object, guint prop_id, GVa
 
 static void gst_iptv_abr_ladder_finalize(GObject *object) {
   auto *self = GST_IPTV_ABR_LADDER(object);
+  // The bin's dispose has already removed the tee (releasing its request pads); drop the
+  // references build_rungs() kept on them.
+  for (auto &r : self->priv->rungs)
+    if (r->tee_pad) gst_object_unref(r->tee_pad);
   delete self->priv;
   G_OBJECT_CLASS(gst_iptv_abr_ladder_parent_class)->finalize(object);
 }

@@ -233,7 +233,12 @@ static void post(GstIptvHlsSink *self, GstStructure *s) {
 
 static gint64 utc_ns_for(GstIptvHlsSink *self, GstBuffer *buf, GstClockTime running) {
   GstIptvHlsSinkPrivate *p = self->priv;
-  static GstCaps *unix_caps = gst_caps_new_empty_simple("timestamp/x-unix");
+  // Made once, kept for the life of the process (flagged so the leaks tracer does not report it).
+  static GstCaps *unix_caps = [] {
+    GstCaps *c = gst_caps_new_empty_simple("timestamp/x-unix");
+    GST_MINI_OBJECT_FLAG_SET(c, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
+    return c;
+  }();
   if (GstReferenceTimestampMeta *m = gst_buffer_get_reference_timestamp_meta(buf, unix_caps))
     return (gint64)m->timestamp;
   if (!p->have_utc_offset) {
