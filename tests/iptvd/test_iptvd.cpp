@@ -1,7 +1,10 @@
 // iptvd end to end: real daemon, real workers, real clients (curl, ffprobe), stored state read
 // back from SQLite.
+#include <glib.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <thread>
@@ -400,4 +403,50 @@ TEST_F(IptvdTest, MetricsParseJsonLogsCarryTheChannelAndLimitsApply) {
   })) << small.log();
   EXPECT_NE(small.state("m"), "live");
   EXPECT_EQ(small.get("/healthz").status, 200);
+}
+
+// The subject's M3U opens in VLC as is: VLC (run as a non-root user, as it requires) reads the
+// playlist, follows the first entry's tokenized URL through the origin and records what it plays.
+TEST_F(IptvdTest, SubjectPlaylistPlaysInVlc) {
+  int vlc_st = -1;
+  sh("command -v cvlc >/dev/null && id nobody >/dev/null 2>&1", &vlc_st);
+  if (vlc_st != 0) GTEST_SKIP() << "cvlc (vlc-bin) or the user 'nobody' is missing";
+  add("vlcnews", "epg:\n  tvg_id: vlcnews.example\n  group: News\n");
+  std::string keys = tmp_.path() + "/keys", cfg = tmp_.path() + "/iptvd.yaml";
+  write_file(keys, "k1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  write_file(cfg, "tokens:\n  mode: edgeauth\n  keys_file: " + keys + "\n");
+  Iptvd d(channels_, {"--config", cfg});
+  d.start();
+  ASSERT_TRUE(d.wait_live({"vlcnews"}, 30, 2)) << d.log();
+  std::string key = d.admin_key();
+  Http e = d.post(
+      "/api/v1/entitlements",
+      R"({"subject":"alice","channels":["vlcnews"],"groups":[],"tier":"basic","region":""})", key);
+  ASSERT_LT(e.status, 300) << e.body;
+  Http t = d.post("/api/v1/subjects/alice/playlist-token", R"({"ttl_seconds":600})", key);
+  ASSERT_EQ(t.status, 201) << t.body;
+  std::string m3u_url = nlohmann::json::parse(t.body)["playlist_url"];
+  if (m3u_url.rfind("http", 0) != 0) m3u_url = d.base() + m3u_url;
+  Http m3u = d.get(m3u_url.substr(d.base().size()));
+  ASSERT_EQ(m3u.status, 200);
+  EXPECT_NE(m3u.body.find("tvg-id=\"vlcnews.example\""), std::string::npos) << m3u.body;
+  EXPECT_NE(m3u.body.find("group-title=\"News\""), std::string::npos) << m3u.body;
+  // VLC runs as 'nobody': its folder must be reachable (the test's temp folder is 0700).
+  char tmpl[] = "/tmp/iptvd-vlc-XXXXXX";
+  ASSERT_NE(g_mkdtemp(tmpl), nullptr);
+  std::string out = tmpl;
+  ::chmod(out.c_str(), 0777);
+  std::string rec = out + "/rec.ts";
+  int st = -1;
+  std::string log = sh("timeout 40 runuser -u nobody -- env HOME=" + out +
+                           " cvlc -I dummy --no-video-title-show --play-and-exit --run-time=6 '" +
+                           m3u_url + "' --sout '#std{access=file,mux=ts,dst=" + rec + "}' 2>&1",
+                       &st);
+  struct stat sb {};
+  ASSERT_EQ(::stat(rec.c_str(), &sb), 0) << "VLC recorded nothing\n" << log;
+  EXPECT_GT(sb.st_size, 50000) << log;
+  std::string streams =
+      sh("ffprobe -v error -show_entries stream=codec_type -of csv=p=0 " + rec + " 2>&1");
+  EXPECT_NE(streams.find("video"), std::string::npos) << streams << log;
+  sh("rm -rf " + out);
 }
