@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 
+#include "records/yaml_walker.h"
 #include "util/atomic_file.h"
 #include "util/strutil.h"
 
@@ -17,154 +18,18 @@ namespace iptv::config {
 
 namespace {
 
-// Walks the config, collecting positioned errors (the same style as the channel-record loader).
-class Walker {
+// The shared strict walker (core/records/yaml_walker.h): config sections are optional.
+class Walker : public YamlWalker {
  public:
-  Walker(const std::string &file, std::vector<LoadError> &errors) : file_(file), errors_(errors) {}
-
-  void error(const YAML::Node &n, const std::string &path, const std::string &msg) {
-    LoadError e;
-    e.file = file_.empty() ? "<config>" : file_;
-    YAML::Mark m = n.IsDefined() ? n.Mark() : last_map_mark_;
-    if (m.line >= 0) {
-      e.line = m.line + 1;
-      e.column = m.column + 1;
-    }
-    e.path = path;
-    e.message = msg;
-    errors_.push_back(std::move(e));
-  }
-
-  static std::string kind(const YAML::Node &n) {
-    switch (n.Type()) {
-      case YAML::NodeType::Map:
-        return "a mapping";
-      case YAML::NodeType::Sequence:
-        return "a list";
-      case YAML::NodeType::Null:
-        return "nothing";
-      case YAML::NodeType::Scalar:
-        return "'" + n.Scalar() + "'";
-      default:
-        return "an undefined value";
-    }
-  }
-
-  // `n` must be a mapping with only `known` keys (no duplicates). Absent or null: fine (false).
+  Walker(const std::string &file, std::vector<LoadError> &errors)
+      : YamlWalker(file, errors, "<config>") {}
   bool mapping(const YAML::Node &n, const std::string &path,
                const std::vector<std::string> &known) {
-    if (!n.IsDefined() || n.IsNull()) return false;
-    if (!n.IsMap()) {
-      error(n, path, "expected a mapping, got " + kind(n));
-      return false;
-    }
-    last_map_mark_ = n.Mark();
-    std::set<std::string> seen;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      std::string key = it->first.Scalar();
-      std::string kp = path.empty() ? key : path + "." + key;
-      if (!seen.insert(key).second) error(it->first, kp, "duplicate key '" + key + "'");
-      if (std::find(known.begin(), known.end(), key) == known.end()) {
-        std::string msg = "unknown key '" + key + "'";
-        std::string near = nearest(key, known);
-        if (!near.empty()) msg += " (did you mean '" + near + "'?)";
-        error(it->first, kp, msg);
-      }
-    }
-    return true;
+    return optional_mapping(n, path, known);
   }
-
-  bool str(const YAML::Node &n, const std::string &path, std::string &out) {
-    if (!n.IsDefined() || n.IsNull()) return true;
-    if (!n.IsScalar()) {
-      error(n, path, "expected a string, got " + kind(n));
-      return false;
-    }
-    out = n.Scalar();
-    return true;
-  }
-
-  bool number(const YAML::Node &n, const std::string &path, double &out, double min, double max) {
-    if (!n.IsDefined() || n.IsNull()) return true;
-    double v = 0;
-    bool ok = n.IsScalar();
-    if (ok) {
-      const std::string &s = n.Scalar();
-      char *end = nullptr;
-      v = std::strtod(s.c_str(), &end);
-      ok = !s.empty() && end && *end == '\0' && std::isfinite(v);
-    }
-    if (!ok) {
-      error(n, path, "expected a number, got " + kind(n));
-      return false;
-    }
-    if (v < min || v > max) {
-      error(n, path, "must be between " + fmt(min) + " and " + fmt(max) + ", got " + n.Scalar());
-      return false;
-    }
-    out = v;
-    return true;
-  }
-
-  bool integer(const YAML::Node &n, const std::string &path, int &out, int min, int max) {
-    if (!n.IsDefined() || n.IsNull()) return true;
-    double v = 0;
-    if (!number(n, path, v, min, max)) return false;
-    if (v != std::floor(v)) {
-      error(n, path, "expected a whole number, got " + n.Scalar());
-      return false;
-    }
-    out = static_cast<int>(v);
-    return true;
-  }
-
-  bool choice(const YAML::Node &n, const std::string &path, const std::vector<std::string> &allowed,
-              std::string &out) {
-    if (!n.IsDefined() || n.IsNull()) return true;
-    std::string s;
-    if (!str(n, path, s)) return false;
-    if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
-      std::string msg = "unknown value '" + s + "' (expected one of: ";
-      for (size_t i = 0; i < allowed.size(); ++i) msg += (i ? ", " : "") + allowed[i];
-      msg += ")";
-      std::string near = nearest(s, allowed);
-      if (!near.empty()) msg += "; did you mean '" + near + "'?";
-      error(n, path, msg);
-      return false;
-    }
-    out = s;
-    return true;
-  }
-
   bool string_list(const YAML::Node &n, const std::string &path, std::vector<std::string> &out) {
-    if (!n.IsDefined() || n.IsNull()) return true;
-    if (!n.IsSequence()) {
-      error(n, path, "expected a list, got " + kind(n));
-      return false;
-    }
-    out.clear();
-    for (size_t i = 0; i < n.size(); ++i) {
-      std::string s;
-      std::string p = path + "[" + std::to_string(i) + "]";
-      if (!n[i].IsScalar() || n[i].Scalar().empty()) {
-        error(n[i], p, "expected a non-empty string, got " + kind(n[i]));
-        continue;
-      }
-      out.push_back(n[i].Scalar());
-    }
-    return true;
+    return YamlWalker::string_list(n, path, out, false);
   }
-
-  static std::string fmt(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return buf;
-  }
-
- private:
-  std::string file_;
-  std::vector<LoadError> &errors_;
-  YAML::Mark last_map_mark_ = YAML::Mark::null_mark();
 };
 
 std::string resolve(const std::string &base_dir, const std::string &p) {
