@@ -22,17 +22,6 @@
 
 namespace iptv_test {
 
-inline std::string sh(const std::string &cmd, int *status = nullptr) {
-  std::string out;
-  FILE *f = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while (f && (n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  int st = f ? pclose(f) : -1;
-  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
-
 inline std::string shq(const std::string &s) {
   std::string o = "'";
   for (char c : s) {

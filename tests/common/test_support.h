@@ -45,4 +45,8 @@ class TempDir {
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_port();
 
+// Runs `cmd` with /bin/sh and returns its standard output; `status` gets the exit code (-1 when
+// it did not exit normally).
+std::string sh(const std::string &cmd, int *status = nullptr);
+
 }  // namespace iptv_test

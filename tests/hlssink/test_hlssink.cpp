@@ -20,15 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string run(const std::string &cmd, int *status = nullptr) {
-  std::string out;
-  FILE *f = popen(cmd.c_str(), "r");
-  if (!f) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  int st = pclose(f);
-  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
+  return iptv_test::sh(cmd, status);
 }
 
 std::string slurp(const std::string &path) {

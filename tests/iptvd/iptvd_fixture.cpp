@@ -16,17 +16,6 @@ extern char **environ;
 
 namespace iptvd_test {
 
-std::string sh(const std::string &cmd, int *status) {
-  std::string out;
-  FILE *f = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while (f && (n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  int st = f ? pclose(f) : -1;
-  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
-
 std::string slurp(const std::string &path) {
   std::ifstream f(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

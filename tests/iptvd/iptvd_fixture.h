@@ -16,7 +16,7 @@
 
 namespace iptvd_test {
 
-std::string sh(const std::string &cmd, int *status = nullptr);
+using iptv_test::sh;
 std::string slurp(const std::string &path);
 void write_file(const std::string &path, const std::string &text);
 double now_s();

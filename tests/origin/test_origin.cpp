@@ -23,16 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string sh(const std::string &cmd, int *status = nullptr) {
-  std::string out;
-  FILE *f = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while (f && (n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  int st = f ? pclose(f) : -1;
-  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
+using iptv_test::sh;
 
 struct Reply {
   int status = 0;

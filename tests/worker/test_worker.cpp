@@ -196,14 +196,7 @@ class WorkerProc : public Proc {
 };
 
 std::string run(const std::string &cmd) {
-  std::string out;
-  FILE *f = popen(cmd.c_str(), "r");
-  if (!f) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  pclose(f);
-  return out;
+  return iptv_test::sh(cmd);
 }
 
 std::string slurp(const std::string &path) {
