@@ -42,13 +42,7 @@ int MediaPlaylist::target_duration() const {
 }
 
 std::string format_pdt(int64_t ms) {
-  time_t secs = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-  return buf;
+  return iso8601_utc(ms, true);
 }
 
 std::string MediaPlaylist::render() const {

@@ -1,6 +1,8 @@
 #include "util/strutil.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 
 namespace iptv {
 
@@ -66,6 +68,25 @@ std::string nearest(std::string_view word, const std::vector<std::string> &candi
   // Accept up to a third of the word's length (at least 1, at most 3) as a typo.
   size_t limit = std::clamp<size_t>(word.size() / 3, 1, 3);
   return best_d <= limit ? best : std::string();
+}
+
+std::string iso8601_utc(int64_t unix_ms, bool with_ms) {
+  int64_t secs = unix_ms / 1000, ms = unix_ms % 1000;
+  if (ms < 0) {  // floor, so times before 1970 format too
+    ms += 1000;
+    --secs;
+  }
+  time_t t = (time_t)secs;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[64];
+  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  if (with_ms)
+    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", (int)ms);
+  else
+    std::snprintf(buf + n, sizeof buf - n, "Z");
+  return buf;
 }
 
 }  // namespace iptv

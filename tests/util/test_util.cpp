@@ -99,3 +99,10 @@ TEST(GLogGuard, FailsTestOnUnexpectedWarning) {
 }
 
 }  // namespace
+
+TEST(Strutil, Iso8601Utc) {
+  EXPECT_EQ(iptv::iso8601_utc(1795978583123, true), "2026-11-29T18:56:23.123Z");
+  EXPECT_EQ(iptv::iso8601_utc(1795978583123, false), "2026-11-29T18:56:23Z");
+  EXPECT_EQ(iptv::iso8601_utc(0, true), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(iptv::iso8601_utc(-1, true), "1969-12-31T23:59:59.999Z");
+}

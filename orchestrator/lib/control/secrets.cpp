@@ -91,19 +91,4 @@ int64_t now_unix() {
   return now_ms() / 1000;
 }
 
-std::string iso8601_utc(int64_t unix_ms, bool ms) {
-  GDateTime *dt = g_date_time_new_from_unix_utc(unix_ms / 1000);
-  if (!dt) return "";
-  gchar *s = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
-  std::string out = s;
-  g_free(s);
-  g_date_time_unref(dt);
-  if (ms) {
-    char buf[8];
-    g_snprintf(buf, sizeof buf, ".%03d", static_cast<int>(unix_ms % 1000));
-    out += buf;
-  }
-  return out + "Z";
-}
-
 }  // namespace iptv::control

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/strutil.h"
+
 namespace iptv::control {
 
 // `n` random bytes from getrandom(2), as lowercase hex (2n characters).
@@ -26,6 +28,8 @@ bool valid_name(std::string_view s);
 int64_t now_unix();
 int64_t now_ms();
 // "2026-11-29T18:27:53Z" (or with milliseconds when `ms`).
-std::string iso8601_utc(int64_t unix_ms, bool ms = false);
+inline std::string iso8601_utc(int64_t unix_ms, bool ms = false) {
+  return iptv::iso8601_utc(unix_ms, ms);
+}
 
 }  // namespace iptv::control

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "util/strutil.h"
+
 namespace iptv::log {
 
 namespace {
@@ -145,15 +147,7 @@ std::string mask_bearer(std::string s) {
 }
 
 std::string ts_string(int64_t ms) {
-  int64_t secs = ms / 1000;
-  GDateTime *dt = g_date_time_new_from_unix_utc(secs);
-  if (!dt) return "";
-  gchar *s = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s.%03dZ", s, static_cast<int>(ms % 1000));
-  g_free(s);
-  g_date_time_unref(dt);
-  return buf;
+  return iso8601_utc(ms, true);
 }
 
 // logfmt value: bare when safe, quoted and escaped otherwise.

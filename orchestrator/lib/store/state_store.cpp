@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "util/strutil.h"
+
 namespace iptv::store {
 
 namespace {
@@ -89,20 +91,7 @@ int64_t now_ms() {
 }
 
 std::string iso8601_ms(int64_t unix_ms) {
-  int64_t secs = unix_ms / 1000;
-  int ms = static_cast<int>(unix_ms % 1000);
-  if (ms < 0) {
-    ms += 1000;
-    --secs;
-  }
-  GDateTime *dt = g_date_time_new_from_unix_utc(secs);
-  if (!dt) return "";
-  gchar *s = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%s.%03dZ", s, ms);
-  g_free(s);
-  g_date_time_unref(dt);
-  return buf;
+  return iso8601_utc(unix_ms, true);
 }
 
 std::string new_uuid() {

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "util/strutil.h"
 #include "worker/edge.h"
 
 namespace iptv::worker {
@@ -85,13 +86,7 @@ std::string Worker::utc_iso(GstClockTime running) const {
     real_ns += (gint64)at - (gint64)now;
   }
   if (clock) gst_object_unref(clock);
-  GDateTime *dt = g_date_time_new_from_unix_utc(real_ns / 1000000000);
-  gchar *base = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
-  char buf[64];
-  g_snprintf(buf, sizeof buf, "%s.%03dZ", base, (int)((real_ns / 1000000) % 1000));
-  g_free(base);
-  g_date_time_unref(dt);
-  return buf;
+  return iso8601_utc(real_ns / 1000000, true);
 }
 
 // ---- output pipelines ----
