@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <future>
 
 #include "db/sqlite_db.h"
 #include "records/loader.h"
@@ -555,35 +554,6 @@ std::string Daemon::act_on_loop(const std::string &id, Action a, const std::stri
     }
   }
   return "unknown action";
-}
-
-std::string Daemon::act(const std::string &id, Action a, const std::string &arg) {
-  GMainContext *ctx = g_main_context_default();
-  if (g_main_context_is_owner(ctx)) return act_on_loop(id, a, arg);
-  struct Call {
-    Daemon *self;
-    std::string id, arg;
-    Action a;
-    std::promise<std::string> result;
-  };
-  auto call = std::make_shared<Call>();
-  call->self = this;
-  call->id = id;
-  call->arg = arg;
-  call->a = a;
-  auto *holder = new std::shared_ptr<Call>(call);
-  g_main_context_invoke_full(
-      ctx, G_PRIORITY_DEFAULT,
-      [](gpointer d) -> gboolean {
-        auto &c = *static_cast<std::shared_ptr<Call> *>(d);
-        c->result.set_value(c->self->act_on_loop(c->id, c->a, c->arg));
-        return G_SOURCE_REMOVE;
-      },
-      holder, [](gpointer d) { delete static_cast<std::shared_ptr<Call> *>(d); });
-  auto fut = call->result.get_future();
-  if (fut.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
-    return "daemon busy: action timed out";
-  return fut.get();
 }
 
 void Daemon::post_action(const std::string &id, Action a, const std::string &arg,

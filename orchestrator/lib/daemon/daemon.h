@@ -80,8 +80,6 @@ class Daemon : public ChannelSink {
   std::optional<ChannelView> view(const std::string &id) const;
   std::optional<ChannelRecord> record(const std::string &id) const;
   std::vector<ChannelRecord> records() const;
-  // Thread-safe: runs the action on the main loop and waits for its result ("" = ok).
-  std::string act(const std::string &id, Action a, const std::string &arg = {});
   // Thread-safe: posts the action to the main loop and returns at once (the API's path).
   void post_action(const std::string &id, Action a, const std::string &arg,
                    const std::string &actor);
