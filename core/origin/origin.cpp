@@ -4,6 +4,7 @@
 #include <libsoup/soup.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <future>
@@ -98,6 +99,7 @@ void Origin::run(std::promise<std::string> *started) {
   g_main_context_push_thread_default(context_);
   server_ = soup_server_new("server-header", "gst-iptv-origin", nullptr);
   soup_server_add_handler(server_, "/hls", on_request, this, nullptr);
+  soup_server_add_handler(server_, "/hls-auth", on_request, this, nullptr);
   GError *err = nullptr;
   GInetAddress *inet = g_inet_address_new_from_string(config_.address.c_str());
   bool ok = false;
@@ -207,7 +209,75 @@ OriginStats Origin::stats() const {
   return stats_;
 }
 
+TokenError Origin::check_token(const std::string &channel, const std::string &token_segment,
+                               const std::string &rel, const std::string &client_ip,
+                               int64_t *expiry) const {
+  int64_t now = g_get_real_time() / 1000000;
+  if (config_.mode == TokenMode::kEdgeAuth) {
+    TokenClaims claims;
+    TokenError e = verify_token(token_from_path_segment(token_segment), config_.keys,
+                                "/hls/" + channel + rel, now, client_ip, &claims);
+    if (e == TokenError::kOk && !claims.session.empty() && session_revoked(claims.session))
+      e = TokenError::kRevoked;
+    if (expiry) *expiry = claims.expiry;
+    return e;
+  }
+  if (config_.mode == TokenMode::kSecureLink) {
+    TokenError e = verify_securelink(token_segment, channel, now, config_.securelink_secret);
+    if (expiry) {
+      // "s-<md5>-<expires>"
+      auto dash = token_segment.rfind('-');
+      *expiry = dash == std::string::npos ? 0 : std::atoll(token_segment.c_str() + dash + 1);
+    }
+    return e;
+  }
+  return TokenError::kOk;
+}
+
+// GET /hls-auth/<channel>/<token>: the edge's auth_request (see origin.h).
+void Origin::handle_auth(Request &req) {
+  SoupServerMessage *msg = req.msg;
+  auto count = [&](const char *reason) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.edge_auth[reason ? reason : "ok"]++;
+  };
+  if (req.method != "GET" && req.method != "HEAD") {
+    respond_status(msg, 405);
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
+                                 "GET, HEAD");
+    return;
+  }
+  auto parts = split(req.path, '/', false);
+  if (config_.mode == TokenMode::kNone || parts.size() != 4 || !parts[0].empty() ||
+      parts[1] != "hls-auth") {
+    respond_status(msg, 404);
+    return count("path");
+  }
+  std::string channel = decode(parts[2]);
+  bool known;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    known = channels_.count(channel) > 0;
+  }
+  int max_age = std::max(0, config_.edge_auth_max_age);
+  if (!known) {
+    respond_status(msg, 403, "path", max_age);
+    return count("path");
+  }
+  int64_t expiry = 0;
+  TokenError e = check_token(channel, parts[3], "/", req.client_ip, &expiry);
+  if (e != TokenError::kOk) {
+    respond_status(msg, 403, to_string(e), max_age);
+    return count(to_string(e));
+  }
+  // Never cached past the token's expiry: an expired token is refused to the second.
+  int64_t left = expiry - g_get_real_time() / 1000000;
+  respond_status(msg, 200, nullptr, (int)std::clamp<int64_t>(left, 0, max_age));
+  count(nullptr);
+}
+
 void Origin::handle(Request &req) {
+  if (starts_with(req.path, "/hls-auth/") || req.path == "/hls-auth") return handle_auth(req);
   SoupServerMessage *msg = req.msg;
   auto deny = [&](const char *reason, int status = 403) {
     respond_status(msg, status, reason);
@@ -248,17 +318,8 @@ void Origin::handle(Request &req) {
       return deny("path");
     rel += "/" + seg;
   }
-  if (config_.mode == TokenMode::kEdgeAuth) {
-    TokenClaims claims;
-    std::string token = token_from_path_segment(parts[3]);
-    TokenError e = verify_token(token, config_.keys, "/hls/" + channel + rel,
-                                g_get_real_time() / 1000000, req.client_ip, &claims);
-    if (e == TokenError::kOk && !claims.session.empty() && session_revoked(claims.session))
-      e = TokenError::kRevoked;
-    if (e != TokenError::kOk) return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
-  } else if (config_.mode == TokenMode::kSecureLink) {
-    TokenError e = verify_securelink(parts[3], channel, g_get_real_time() / 1000000,
-                                     config_.securelink_secret);
+  if (config_.mode != TokenMode::kNone) {
+    TokenError e = check_token(channel, parts[3], rel, req.client_ip, nullptr);
     if (e != TokenError::kOk) return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
   }
   // Symlinks out of the tree are refused: the resolved file must stay under the root.

@@ -9,6 +9,15 @@
 // revoked, path). Path traversal (also percent-encoded), hidden files and symlinks out of the
 // tree are refused; a file not there (yet) is 404 with a 1 s max-age.
 //
+// Edge authorization (auth_request): GET /hls-auth/<channel>/<token> checks the token exactly as
+// a request under /hls/<channel>/<token>/ would be checked (signature, expiry, scope, client
+// address, revocation) without touching a file, and answers 200 (allowed) or 403 with the reason
+// in `X-Iptv-Deny` (also for an expired token: nginx's auth_request passes 401/403 on, but turns
+// any other status into 500; the edge maps `expired` back to 410). An allowed answer may be
+// cached by the edge for `Cache-Control: max-age=min(edge_auth_max_age, seconds to expiry)`, a
+// refusal for edge_auth_max_age: that is how long a revocation takes to reach a caching edge
+// (docs/tokens.md, docs/deploy/nginx-edge.conf). Token mode none: 404 (there is nothing to check).
+//
 // Cache headers: media playlists max-age = half the target duration; the multivariant playlist
 // max-age = 2 s; segments a year and immutable. ETag, Last-Modified, If-None-Match (304), HEAD
 // and single byte ranges. Tokens, keys and secrets are never logged.
@@ -43,6 +52,8 @@ struct OriginConfig {
   TokenMode mode = TokenMode::kNone;
   KeyRing keys;                   // edgeauth
   std::string securelink_secret;  // securelink
+  // The longest time an edge may cache an /hls-auth answer (bounds revocation at an edge).
+  int edge_auth_max_age = 5;
 };
 
 struct OriginStats {
@@ -50,6 +61,8 @@ struct OriginStats {
   uint64_t bytes = 0;
   std::map<std::string, uint64_t> denials;  // by reason
   std::map<int, uint64_t> statuses;
+  // /hls-auth answers by outcome ("ok" or the refusal reason); not counted above (no file).
+  std::map<std::string, uint64_t> edge_auth;
 };
 
 class Origin {
@@ -63,6 +76,7 @@ class Origin {
   bool start(std::string *error);
   void stop();
   int port() const { return port_; }
+  TokenMode mode() const { return config_.mode; }
 
   void add_channel(const std::string &id, const std::string &root);
   void remove_channel(const std::string &id);
@@ -85,6 +99,11 @@ class Origin {
 
  private:
   void run(std::promise<std::string> *started);
+  // The token check of /hls/<channel>/<token_segment><rel> (rel: "/<file...>" or "/").
+  TokenError check_token(const std::string &channel, const std::string &token_segment,
+                         const std::string &rel, const std::string &client_ip,
+                         int64_t *expiry) const;
+  void handle_auth(Request &req);
   OriginConfig config_;
   std::thread thread_;
   GMainContext *context_ = nullptr;

@@ -786,6 +786,40 @@ TEST_F(ApiTest, WithoutAKeyRingSessionsAndPlaylistsAreUnavailableNotUnprotected)
   open_origin.stop();
 }
 
+// Issue 25: in securelink mode the refusal said "the origin runs without a key ring", which is
+// untrue (tokens are on); it must name the real cause and the way out.
+TEST_F(ApiTest, InSecurelinkModeSessionsAreRefusedWithTheRealReason) {
+  cp_->api.reset();
+  iptv::OriginConfig oc;
+  oc.mode = iptv::TokenMode::kSecureLink;
+  oc.securelink_secret = "edge-secret-0123456789";
+  iptv::Origin sl_origin(oc);
+  std::string err;
+  ASSERT_TRUE(sl_origin.start(&err)) << err;
+  iptv::KeyRing none;
+  iptv::control::ApiServer api2(
+      {&cp_->fake, &cp_->fake, &cp_->fake, &cp_->fake, cp_->store.get(), &sl_origin, &none}, {});
+  api2.mount();
+  std::string base = "http://127.0.0.1:" + std::to_string(sl_origin.port());
+  Reply s = http("POST", base + "/api/v1/sessions", cp_->keys["operator"],
+                 "{\"subject\":\"alice\",\"channel_id\":\"news\"}");
+  EXPECT_EQ(s.status, 503);
+  std::string msg = json::parse(s.body)["message"];
+  EXPECT_EQ(msg.find("key ring"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("edgeauth"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("securelink"), std::string::npos) << msg;
+  Reply t =
+      http("POST", base + "/api/v1/subjects/alice/playlist-token", cp_->keys["operator"], "{}");
+  EXPECT_EQ(t.status, 503);
+  EXPECT_NE(t.body.find("edgeauth"), std::string::npos) << t.body;
+  Reply m = http("GET", base + "/iptv/playlist.m3u?token=x");
+  EXPECT_EQ(m.status, 503);
+  EXPECT_NE(m.body.find("edgeauth"), std::string::npos) << m.body;
+  EXPECT_EQ(m.body.find("no key ring"), std::string::npos) << m.body;
+  api2.unmount();
+  sl_origin.stop();
+}
+
 TEST_F(ApiTest, StreamClientsThatGoAwayAreDroppedAndLongPollsEndOnUnmount) {
   auto clients = [&] {
     Reply m = call("GET", "/metrics", "read");

@@ -264,7 +264,8 @@ TEST(OriginEdge, NginxCachesOnceAndEachViewerSeesOnlyTheirToken) {
   origin.add_channel("news", tree);
   int port = iptv_test::free_port();
   std::string conf;
-  ASSERT_TRUE(iptv::read_file(iptv_test::source_root() + "/docs/deploy/nginx-edge.conf", conf));
+  ASSERT_TRUE(
+      iptv::read_file(iptv_test::source_root() + "/docs/deploy/nginx-edge-securelink.conf", conf));
   auto subst = [&](const std::string &k, const std::string &v) {
     for (size_t at; (at = conf.find(k)) != std::string::npos;) conf.replace(at, k.size(), v);
   };

@@ -269,6 +269,16 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
     if (host.empty()) host = "127.0.0.1:" + std::to_string(deps.origin->port());
     return "http://" + host;
   }
+  // Why sessions and playlist tokens cannot be issued ("" when they can): token mode none issues
+  // only unrevocable URLs; securelink tokens name no session, so they could not be revoked.
+  std::string tokens_unavailable() const {
+    if (!deps.keys->empty()) return "";
+    if (deps.origin && deps.origin->mode() == TokenMode::kSecureLink)
+      return "sessions and playlist tokens need tokens.mode edgeauth: securelink tokens carry no "
+             "session and cannot be revoked (an edge checks edgeauth tokens with "
+             "docs/deploy/nginx-edge.conf; see docs/tokens.md)";
+    return "playback tokens are off (tokens.mode is none): an untokenized URL cannot be revoked";
+  }
   void count_session(const std::string &outcome) {
     std::lock_guard lk(counters_mu);
     counters.session_outcomes[outcome]++;
@@ -801,9 +811,8 @@ void ApiServer::Impl::run_follower() {
 // ---- sessions ----------------------------------------------------------------------------------
 
 void ApiServer::Impl::h_session_open(Ctx &c) {
-  if (deps.keys->empty())
-    return error(c, 503, "unavailable",
-                 "playback tokens are off (the origin runs without a key ring)");
+  if (std::string why = tokens_unavailable(); !why.empty())
+    return error(c, 503, "unavailable", why);
   json j;
   if (!parse_body(c, j)) return;
   SessionRequest req;
@@ -858,9 +867,8 @@ void ApiServer::Impl::h_subject_revoke(Ctx &c) {
 }
 
 void ApiServer::Impl::h_playlist_token(Ctx &c) {
-  if (deps.keys->empty())
-    return error(c, 503, "unavailable",
-                 "playback tokens are off (the origin runs without a key ring)");
+  if (std::string why = tokens_unavailable(); !why.empty())
+    return error(c, 503, "unavailable", why);
   std::string subject = c.params["subject"];
   json j;
   if (!parse_body(c, j)) return;
@@ -1009,8 +1017,8 @@ void ApiServer::Impl::h_audit(Ctx &c) {
 // ---- IPTV players ------------------------------------------------------------------------------
 
 void ApiServer::Impl::h_playlist(Ctx &c) {
-  if (deps.keys->empty())
-    return set_body(c, 503, "text/plain", "playlist tokens are off (no key ring)\n");
+  if (std::string why = tokens_unavailable(); !why.empty())
+    return set_body(c, 503, "text/plain", why + "\n");
   std::string token = query_str(c, "token");
   TokenClaims claims;
   TokenError e =

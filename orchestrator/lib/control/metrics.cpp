@@ -188,6 +188,10 @@ std::string render_prometheus(const MetricsSnapshot &m, const OriginStats &origi
   w.family("iptv_token_denials_total", "counter", "Origin requests refused, by reason.");
   for (const auto &[reason, n] : origin.denials)
     w.sample("iptv_token_denials_total", {{"reason", reason}}, num(n));
+  w.family("iptv_origin_edge_auth_total", "counter",
+           "Edge authorization requests (/hls-auth) by outcome (ok or the refusal reason).");
+  for (const auto &[outcome, n] : origin.edge_auth)
+    w.sample("iptv_origin_edge_auth_total", {{"outcome", outcome}}, num(n));
 
   w.family("iptv_sessions_total", "counter",
            "Playback session requests by outcome (ok or the refusal reason).");
