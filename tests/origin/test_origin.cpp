@@ -240,6 +240,62 @@ TEST_F(OriginTest, PurgeChangesManifestValidatorsAndForcesRevalidation) {
   EXPECT_EQ(later.headers["etag"], after.headers["etag"]);
 }
 
+// ---- the edge's authorization route (docs/deploy/nginx-edge.conf's auth_request) ----
+
+TEST_F(OriginTest, EdgeAuthRouteChecksLikeTheOriginAndIsNeverCachedPastExpiry) {
+  auto auth = [&](const std::string &channel, const std::string &tok) {
+    return get(base_ + "/hls-auth/" + channel + "/" + tok);
+  };
+  // Allowed: 200 with no body, cacheable for at most edge_auth_max_age (5 s) ...
+  Reply ok = auth("news", token("news", 600));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_TRUE(ok.body.empty());
+  EXPECT_EQ(ok.headers["cache-control"], "max-age=5");
+  // ... and never beyond the token's expiry.
+  Reply soon = auth("news", token("news", 2));
+  EXPECT_EQ(soon.status, 200);
+  EXPECT_TRUE(soon.headers["cache-control"] == "max-age=2" ||
+              soon.headers["cache-control"] == "max-age=1")
+      << soon.headers["cache-control"];
+  // Every refusal is a 403 (auth_request passes only 401/403 on) naming the reason.
+  std::string forged = token();
+  forged[forged.size() - 1] = forged.back() == '0' ? '1' : '0';
+  const std::pair<std::string, std::string> cases[] = {
+      {auth("news", forged).headers["x-iptv-deny"], "forged"},
+      {auth("news", token("news", -5, "s1", "", -60)).headers["x-iptv-deny"], "expired"},
+      {auth("news", token("other")).headers["x-iptv-deny"], "scope"},
+      {auth("nope", token("nope")).headers["x-iptv-deny"], "path"},
+      {auth("news", "garbage").headers["x-iptv-deny"], "malformed"},
+      {auth("news", token("news", 60, "s1", "198.51.100.7")).headers["x-iptv-deny"], "ip"},
+  };
+  for (const auto &[got, want] : cases) EXPECT_EQ(got, want);
+  EXPECT_EQ(auth("news", forged).status, 403);
+  EXPECT_EQ(auth("news", token("news", -5, "s1", "", -60)).status, 403);
+  // A revoked session is refused at once (the edge's cached answer bounds it, not the origin).
+  std::string tok = token("news", 600, "s-revoke-me");
+  EXPECT_EQ(auth("news", tok).status, 200);
+  origin_->revoke_session("s-revoke-me");
+  Reply rv = auth("news", tok);
+  EXPECT_EQ(rv.status, 403);
+  EXPECT_EQ(rv.headers["x-iptv-deny"], "revoked");
+  EXPECT_EQ(rv.headers["cache-control"], "max-age=5");
+  // Counted apart from file requests.
+  auto st = origin_->stats();
+  EXPECT_EQ(st.edge_auth["ok"], 3u);
+  EXPECT_EQ(st.edge_auth["revoked"], 1u);
+  EXPECT_EQ(st.requests, 0u);
+  EXPECT_EQ(get(base_ + "/hls-auth/news").status, 404);
+}
+
+TEST(OriginEdgeAuth, TokenModeNoneHasNoAuthRoute) {
+  iptv::Origin open(iptv::OriginConfig{});
+  std::string err;
+  ASSERT_TRUE(open.start(&err)) << err;
+  open.add_channel("news", "/nonexistent");
+  EXPECT_EQ(get("http://127.0.0.1:" + std::to_string(open.port()) + "/hls-auth/news/x").status,
+            404);
+}
+
 // ---- nginx as a caching edge that checks tokens itself (stock secure_link) ----
 
 TEST(OriginEdge, NginxCachesOnceAndEachViewerSeesOnlyTheirToken) {
