@@ -55,6 +55,7 @@ TEST(DaemonConfig, TheSampleAtTheRepositoryRootLoadsWithItsDocumentedDefaults) {
   EXPECT_EQ(c.listen_port, d.listen_port);
   EXPECT_EQ(c.token_mode, d.token_mode);
   EXPECT_EQ(c.token_ttl_seconds, d.token_ttl_seconds);
+  EXPECT_EQ(c.token_edge_auth_cache_seconds, d.token_edge_auth_cache_seconds);
   EXPECT_EQ(c.heartbeat_interval_ms, d.heartbeat_interval_ms);
   EXPECT_EQ(c.heartbeat_timeout_ms, d.heartbeat_timeout_ms);
   EXPECT_EQ(c.restart_backoff.initial_seconds, d.restart_backoff.initial_seconds);
@@ -106,6 +107,7 @@ tokens:
   mode: edgeauth
   keys_file: keys.txt
   ttl_seconds: 600
+  edge_auth_cache_seconds: 2
 webhooks:
   - url: http://127.0.0.1:9999/hook
     secret: abcdefghijklmnopqrstuvwxyz
@@ -135,6 +137,7 @@ node: {name: venue-1, role: edge}
   EXPECT_EQ(c.token_mode, "edgeauth");
   EXPECT_EQ(c.token_keys_file, dir.path() + "/keys.txt");
   EXPECT_EQ(c.token_ttl_seconds, 600);
+  EXPECT_EQ(c.token_edge_auth_cache_seconds, 2);
   ASSERT_EQ(c.webhooks.size(), 1u);
   EXPECT_EQ(c.webhooks[0].name, "http://127.0.0.1:9999/hook");
   EXPECT_EQ(c.webhooks[0].events, std::vector<std::string>{"failover.activated"});

@@ -90,12 +90,15 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
     c.data_dir = resolve(base, c.data_dir);
   }
 
-  if (w.mapping(root["tokens"], "tokens", {"mode", "keys_file", "ttl_seconds"})) {
+  if (w.mapping(root["tokens"], "tokens",
+                {"mode", "keys_file", "ttl_seconds", "edge_auth_cache_seconds"})) {
     const auto &t = root["tokens"];
     w.choice(t["mode"], "tokens.mode", {"none", "edgeauth", "securelink"}, c.token_mode);
     w.str(t["keys_file"], "tokens.keys_file", c.token_keys_file);
     c.token_keys_file = resolve(base, c.token_keys_file);
     w.integer(t["ttl_seconds"], "tokens.ttl_seconds", c.token_ttl_seconds, 10, 86400 * 366);
+    w.integer(t["edge_auth_cache_seconds"], "tokens.edge_auth_cache_seconds",
+              c.token_edge_auth_cache_seconds, 0, 300);
     if (c.token_mode != "none" && c.token_keys_file.empty())
       w.error(t["keys_file"], "tokens.keys_file",
               "is required when tokens.mode is " + c.token_mode);

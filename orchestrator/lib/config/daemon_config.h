@@ -58,6 +58,7 @@ struct DaemonConfig {
   std::string token_mode = "none";  // none | edgeauth | securelink
   std::string token_keys_file;      // edgeauth: "KID HEXSECRET" lines; securelink: the secret
   int token_ttl_seconds = 3600;
+  int token_edge_auth_cache_seconds = 5;  // how long an edge may cache an /hls-auth answer
 
   std::vector<WebhookConfig> webhooks;
 

@@ -169,6 +169,7 @@ int run_iptvd(int argc, char **argv) {
 
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
+  o.origin.edge_auth_max_age = cfg.token_edge_auth_cache_seconds;
   if (cfg.token_mode == "edgeauth" || cfg.token_mode == "securelink") {
     std::string keys =
         cfg.token_keys_file.empty() ? o.data_dir + "/token.keys" : cfg.token_keys_file;
