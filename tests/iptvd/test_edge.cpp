@@ -193,16 +193,21 @@ TEST(IptvdEdge, SessionsPlaylistsAndRevocationWorkThroughTheShippedNginxEdge) {
   Edge edge(tmp.path() + "/nginx", edge_port, std::stoi(d.base().substr(d.base().rfind(':') + 1)));
   ASSERT_TRUE(edge.wait_up()) << edge.logs();
 
-  Http e = d.post(
-      "/api/v1/entitlements",
-      R"({"subject":"alice","channels":["news"],"groups":[],"tier":"basic","region":""})", key);
-  ASSERT_LT(e.status, 300) << e.body;
+  // Three viewers, each their own subject (one session each).
+  const std::vector<std::string> subjects = {"alice", "bob", "carol"};
+  for (const auto &sub : subjects) {
+    Http e = d.post("/api/v1/entitlements",
+                    R"({"subject":")" + sub +
+                        R"(","channels":["news"],"groups":[],"tier":"basic","region":""})",
+                    key);
+    ASSERT_LT(e.status, 300) << e.body;
+  }
 
   // 1. Sessions opened through the API play through the edge, and the origin is asked once
   //    per segment however many viewers there are.
   std::vector<nlohmann::json> sessions;
-  for (int i = 0; i < 3; ++i) {
-    Http r = d.post("/api/v1/sessions", R"({"channel_id":"news","subject":"alice"})", key);
+  for (const auto &sub : subjects) {
+    Http r = d.post("/api/v1/sessions", R"({"channel_id":"news","subject":")" + sub + R"("})", key);
     ASSERT_EQ(r.status, 201) << r.body;
     sessions.push_back(nlohmann::json::parse(r.body));
     std::string url = sessions.back()["playback_url"];
@@ -292,7 +297,7 @@ TEST(IptvdEdge, SessionsPlaylistsAndRevocationWorkThroughTheShippedNginxEdge) {
       200);
 
   // 4. A revoked session stops playing through the edge within the documented bound (5 s,
-  //    the origin's edge_auth_max_age), while the subject's other sessions play on.
+  //    tokens.edge_auth_cache_seconds), while other sessions play on.
   std::string revoked_url = sessions[2]["playback_url"];
   ASSERT_EQ(fetch(revoked_url).status, 200);  // its authorization is now cached at the edge
   Http del =
@@ -311,6 +316,15 @@ TEST(IptvdEdge, SessionsPlaylistsAndRevocationWorkThroughTheShippedNginxEdge) {
       "edge: revocation took effect after %.2f s; %zu segments, %d cache hits; %d origin auth "
       "answers for 3 viewers over %.1f s\n",
       took, segments.size(), hits, auth_ok, step1_s);
+  // 5. Revoking a subject stops its M3U at once (never cached at the edge) and every session
+  //    it holds, those inside the M3U too, within the same bound; other subjects play on.
+  Http all = curl_delete(d, "/api/v1/subjects/alice/sessions", key);
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(fetch(m3u_url).status, 403);
+  EXPECT_TRUE(wait_for(5.0 + 1.5, [&] {
+    return fetch(entries[0]).status == 403 && fetch(sessions[0]["playback_url"]).status == 403;
+  })) << "the subject's sessions still play through the edge";
+  EXPECT_EQ(fetch(sessions[1]["playback_url"]).status, 200);
   // Nothing secret reached the daemon's log.
   EXPECT_EQ(d.log().find("00112233445566778899"), std::string::npos);
 }
