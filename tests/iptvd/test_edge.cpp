@@ -327,4 +327,6 @@ TEST(IptvdEdge, SessionsPlaylistsAndRevocationWorkThroughTheShippedNginxEdge) {
   EXPECT_EQ(fetch(sessions[1]["playback_url"]).status, 200);
   // Nothing secret reached the daemon's log.
   EXPECT_EQ(d.log().find("00112233445566778899"), std::string::npos);
+  EXPECT_EQ(d.log().find(good.substr(good.find("/hls/"))), std::string::npos);
+  EXPECT_EQ(d.log().find(good.substr(good.find("~hmac=") + 6, 64)), std::string::npos);
 }

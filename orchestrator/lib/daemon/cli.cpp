@@ -190,6 +190,10 @@ int run_iptvd(int argc, char **argv) {
       if (const std::string *k = o.origin.keys.find(o.origin.keys.signing_kid())) L.add_secret(*k);
     } else {
       o.origin.mode = TokenMode::kSecureLink;
+      L.warn("",
+             "tokens.mode securelink: API sessions, playlist tokens and /iptv/playlist.m3u are "
+             "unavailable (securelink tokens carry no session, so they cannot be revoked); use "
+             "edgeauth, behind docs/deploy/nginx-edge.conf for an edge (docs/tokens.md)");
       std::ifstream f(keys);
       std::getline(f, o.origin.securelink_secret);
       L.add_secret(o.origin.securelink_secret);
