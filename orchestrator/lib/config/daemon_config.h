@@ -59,6 +59,11 @@ struct DaemonConfig {
   std::string token_keys_file;      // edgeauth: "KID HEXSECRET" lines; securelink: the secret
   int token_ttl_seconds = 3600;
 
+  // sessions: open sessions one subject may hold (playback and playlist sessions together)
+  int sessions_max_per_subject = 1000;
+  // api: the largest request body the API reads (bigger: 413 before reading it)
+  int api_max_body_bytes = 1 << 20;
+
   std::vector<WebhookConfig> webhooks;
 
   // worker limits and supervision
