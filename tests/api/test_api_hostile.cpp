@@ -471,7 +471,12 @@ TEST_F(HostileIptvdTest, DatabaseAndDataFolderAreOwnerOnlyAndDataDirIsCanonical)
   iptvd_test::write_file(cfg, "tokens:\n  mode: edgeauth\n  keys_file: " + keys + "\n");
   iptvd_test::write_file(tmp_.path() + "/channels/live.yaml",
                          iptvd_test::channel_yaml("live", "access: {account_required: false}\n"));
-  // Given with "..", under a umask that would leave everything world-readable.
+  // Given with "..", under a umask that would leave everything world-readable, over a folder an
+  // older version left 0755 with a stale 0644 admin.key in it.
+  fs::create_directories(tmp_.path() + "/data");
+  ::chmod((tmp_.path() + "/data").c_str(), 0755);
+  iptvd_test::write_file(tmp_.path() + "/data/admin.key", "stale\n");
+  ::chmod((tmp_.path() + "/data/admin.key").c_str(), 0644);
   std::string data = tmp_.path() + "/elsewhere/../data";
   mode_t old = ::umask(022);
   iptvd_test::Iptvd d(tmp_.path() + "/channels", {"--config", cfg}, data);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <libsoup/soup.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -1510,11 +1511,12 @@ void ApiServer::unmount() {
 bool bootstrap_admin_key(ControlStore &store, const std::string &path, std::string *error) {
   if (store.active_key_count() > 0) return false;
   std::string key = store.create_key("bootstrap admin", Role::kAdmin);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     if (error) *error = "cannot write " + path;
     return false;
   }
+  ::fchmod(fd, 0600);  // an older file keeps its mode through O_TRUNC: owner only, always
   std::string line = key + "\n";
   bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   ::close(fd);
