@@ -1,6 +1,7 @@
 // GStreamer-free logic of the control plane: the store, the access decision, XMLTV
 // normalisation, the Prometheus writer, URI redaction.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 #include <set>
@@ -344,4 +345,67 @@ TEST(M3u, HeaderAndAttributes) {
             "#EXTM3U url-tvg=\"http://e/epg.xml\" x-tvg-url=\"http://e/epg.xml\"\n"
             "#EXTINF:-1 tvg-id=\"id1\" tvg-name=\"Name 'Q'\" group-title=\"G\",Name 'Q'\n"
             "http://u\n");
+}
+
+// Issue 24: API bodies are strict JSON, tiers are plain text, metric labels stay bounded, playlist
+// sessions are reused and capped, the database is owner-only.
+TEST(StrictJson, DuplicateKeysAtAnyDepthAreRefused) {
+  std::string err;
+  EXPECT_TRUE(parse_strict_json(R"({"role":"read","role":"admin"})", &err).is_discarded());
+  EXPECT_EQ(err, "duplicate key 'role'");
+  EXPECT_TRUE(parse_strict_json(R"({"a":{"b":1,"b":2}})", &err).is_discarded());
+  EXPECT_TRUE(parse_strict_json(R"([{"x":1},{"x":2,"y":{"z":0,"z":1}}])", &err).is_discarded());
+  EXPECT_FALSE(
+      parse_strict_json(R"({"a":{"b":1},"c":{"b":2},"d":[{"b":3},{"b":4}]})", &err).is_discarded());
+  EXPECT_TRUE(parse_strict_json("{\"a\":1,}", &err).is_discarded());
+  EXPECT_EQ(err, "not valid JSON");
+  EXPECT_TRUE(parse_strict_json("{\"a\":\"\xff\"}", &err).is_discarded());  // not UTF-8
+}
+
+TEST(StrictJson, Tiers) {
+  for (const char *ok : {"", "basic", "Premium HD+", "gold_2.0-x"})
+    EXPECT_TRUE(valid_tier(ok)) << ok;
+  for (std::string bad :
+       {std::string("a\r\nb"), std::string("a\0b", 3), std::string("a\tb"), std::string(65, 'x'),
+        std::string(" x"), std::string("x "), std::string("\xc3\xa9"), std::string("a\"b")})
+    EXPECT_FALSE(valid_tier(bad)) << bad;
+}
+
+TEST(Metrics, MethodLabelsAreBounded) {
+  HttpStats h;
+  for (int i = 0; i < 500; ++i) h.record("other", "JUNK" + std::to_string(i), 405, 0.001);
+  h.record("/api/v1/keys", "GET", 200, 0.001);
+  h.record("/api/v1/keys", "get", 405, 0.001);
+  h.record("/api/v1/keys", "POST", 1234, 0.001);
+  auto s = h.snapshot();
+  EXPECT_EQ(s.requests.size(), 4u);
+  EXPECT_EQ((s.requests[{"other", "other", 405}]), 500u);
+  EXPECT_EQ((s.requests[{"/api/v1/keys", "other", 405}]), 1u);
+  EXPECT_EQ((s.requests[{"/api/v1/keys", "POST", 0}]), 1u);
+  EXPECT_EQ(HttpStats::method_label("OPTIONS"), "OPTIONS");
+}
+
+TEST(SqliteDb, DatabaseFilesAreOwnerOnlyEvenWhenTheyWereNot) {
+  iptv_test::TempDir d;
+  std::string path = d.path() + "/iptvd.db";
+  mode_t old = ::umask(022);
+  {
+    auto db = iptv::db::Db::open(path);
+    db->exec("CREATE TABLE t(x)");
+    db->exec("INSERT INTO t VALUES(1)");
+    struct stat st {};
+    for (const char *f : {"", "-wal", "-shm"}) {
+      ASSERT_EQ(::stat((path + f).c_str(), &st), 0) << f;
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+    }
+  }
+  // An older database left 0644 (and its companions) is tightened on open.
+  ::chmod(path.c_str(), 0644);
+  {
+    auto db = iptv::db::Db::open(path);
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+  ::umask(old);
 }

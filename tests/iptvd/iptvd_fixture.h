@@ -44,6 +44,7 @@ class Iptvd {
   // Waits for the process to exit; returns the exit code (or 128+signal); -1 on timeout.
   int wait_exit(double seconds);
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
   const std::string &data() const { return data_dir_; }

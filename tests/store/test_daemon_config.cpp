@@ -270,3 +270,35 @@ TEST(DaemonConfig, MutatedSamplesNeverThrow) {
   EXPECT_GT(loaded, 0);
   EXPECT_GT(rejected, 0);
 }
+
+// Issue 24: the public base URL prefixes every URL handed out, so it is checked hard; the session
+// cap and the API body cap are read with their ranges.
+TEST(DaemonConfig, PublicBaseUrlSessionsAndApiLimits) {
+  auto r = parse_daemon_config(
+      "public_base_url: https://tv.example.com/live/\nsessions: {max_per_subject: 50}\n"
+      "api: {max_body_bytes: 65536}\n",
+      "iptvd.yaml");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  EXPECT_EQ(r.config.effective_base_url(), "https://tv.example.com/live");
+  EXPECT_EQ(r.config.sessions_max_per_subject, 50);
+  EXPECT_EQ(r.config.api_max_body_bytes, 65536);
+  auto d = parse_daemon_config("", "iptvd.yaml");
+  EXPECT_EQ(d.config.sessions_max_per_subject, 1000);
+  EXPECT_EQ(d.config.api_max_body_bytes, 1 << 20);
+  EXPECT_EQ(d.config.effective_base_url(), "http://127.0.0.1:8080");
+  for (const std::string bad :
+       {"http://tv.example.com/?a=b", "http://tv.example.com/#x", "http://u:p@tv.example.com",
+        "'http://tv.example.com/a b'", "'http://tv.example.com/\"x'", "ftp://tv.example.com"}) {
+    auto e = parse_daemon_config("public_base_url: " + bad + "\n", "iptvd.yaml");
+    EXPECT_FALSE(e.ok()) << bad;
+    EXPECT_NE(errors_of(e).find("iptvd.yaml:1:18: public_base_url: "), std::string::npos)
+        << errors_of(e);
+  }
+  auto e = parse_daemon_config("sessions: {max_per_subject: 0}\napi: {max_body_bytes: 10}\n",
+                               "iptvd.yaml");
+  EXPECT_NE(errors_of(e).find("sessions.max_per_subject: must be between 1 and "),
+            std::string::npos)
+      << errors_of(e);
+  EXPECT_NE(errors_of(e).find("api.max_body_bytes: must be between 1024 and "), std::string::npos)
+      << errors_of(e);
+}

@@ -48,6 +48,30 @@ bool http_url(const std::string &u) {
   return !rest.empty() && rest[0] != '/';
 }
 
+// "" when `u` can prefix every URL the daemon hands out (playlists, playback_url), else why not.
+std::string base_url_problem(const std::string &u) {
+  for (unsigned char ch : u)
+    if (ch <= 0x20 || ch == 0x7f || ch == '"' || ch == '<' || ch == '>' || ch == '\\')
+      return "expected an http:// or https:// URL without spaces, quotes or control characters";
+  if (!http_url(u)) return "expected an http:// or https:// URL, got '" + u + "'";
+  GError *err = nullptr;
+  GUri *uri = g_uri_parse(u.c_str(), G_URI_FLAGS_NONE, &err);
+  if (!uri) {
+    std::string m = "not a valid URL: " + std::string(err ? err->message : "?");
+    g_clear_error(&err);
+    return m;
+  }
+  std::string why;
+  if (g_uri_get_query(uri) || g_uri_get_fragment(uri))
+    why = "must not carry a query (?) or fragment (#): paths and tokens are appended to it";
+  else if (g_uri_get_userinfo(uri))
+    why = "must not carry user:password@";
+  else if (!g_uri_get_host(uri) || !*g_uri_get_host(uri))
+    why = "has no host";
+  g_uri_unref(uri);
+  return why;
+}
+
 void parse_backoff(Walker &w, const YAML::Node &n, const std::string &path, BackoffConfig &b) {
   if (!w.mapping(n, path, {"initial_seconds", "max_seconds", "jitter"})) return;
   w.number(n["initial_seconds"], path + ".initial_seconds", b.initial_seconds, 0.001, 86400);
@@ -58,9 +82,9 @@ void parse_backoff(Walker &w, const YAML::Node &n, const std::string &path, Back
             "must not be below initial_seconds (" + Walker::fmt(b.initial_seconds) + ")");
 }
 
-const std::vector<std::string> kTopKeys = {
-    "listen",   "public_base_url", "channels_dir", "data_dir",  "tokens",
-    "webhooks", "worker",          "log",          "retention", "node"};
+const std::vector<std::string> kTopKeys = {"listen", "public_base_url", "channels_dir", "data_dir",
+                                           "tokens", "sessions",        "webhooks",     "worker",
+                                           "log",    "retention",       "node",         "api"};
 
 void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c,
                 std::vector<LoadError> &errors) {
@@ -76,9 +100,10 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
     w.integer(l["port"], "listen.port", c.listen_port, 0, 65535);
   }
   if (w.str(root["public_base_url"], "public_base_url", c.public_base_url) &&
-      !c.public_base_url.empty() && !http_url(c.public_base_url))
-    w.error(root["public_base_url"], "public_base_url",
-            "expected an http:// or https:// URL, got '" + c.public_base_url + "'");
+      !c.public_base_url.empty()) {
+    std::string why = base_url_problem(c.public_base_url);
+    if (!why.empty()) w.error(root["public_base_url"], "public_base_url", why);
+  }
   if (root["channels_dir"].IsDefined()) {
     w.str(root["channels_dir"], "channels_dir", c.channels_dir);
     if (c.channels_dir.empty()) w.error(root["channels_dir"], "channels_dir", "must not be empty");
@@ -103,6 +128,13 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
       w.error(t["keys_file"], "tokens.keys_file",
               "is required when tokens.mode is " + c.token_mode);
   }
+
+  if (w.mapping(root["sessions"], "sessions", {"max_per_subject"}))
+    w.integer(root["sessions"]["max_per_subject"], "sessions.max_per_subject",
+              c.sessions_max_per_subject, 1, 10000000);
+  if (w.mapping(root["api"], "api", {"max_body_bytes"}))
+    w.integer(root["api"]["max_body_bytes"], "api.max_body_bytes", c.api_max_body_bytes, 1024,
+              64 << 20);
 
   const YAML::Node &hooks = root["webhooks"];
   if (hooks.IsDefined() && !hooks.IsNull()) {

@@ -60,6 +60,11 @@ struct DaemonConfig {
   int token_ttl_seconds = 3600;
   int token_edge_auth_cache_seconds = 5;  // how long an edge may cache an /hls-auth answer
 
+  // sessions: open sessions one subject may hold (playback and playlist sessions together)
+  int sessions_max_per_subject = 1000;
+  // api: the largest request body the API reads (bigger: 413 before reading it)
+  int api_max_body_bytes = 1 << 20;
+
   std::vector<WebhookConfig> webhooks;
 
   // worker limits and supervision

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <libsoup/soup.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -110,9 +111,63 @@ std::string query_str(const Ctx &c, const std::string &k) {
   return it == c.query.end() ? std::string() : it->second;
 }
 
+}  // namespace
+
+// Strict JSON (RFC 8259 as nlohmann parses it) that also refuses a key given twice in one object:
+// with "last one wins", {"role":"read",...,"role":"admin"} would mean what a reviewer or a
+// filtering proxy reading the first key did not see.
+json parse_strict_json(const std::string &text, std::string *error) {
+  std::vector<std::set<std::string>> keys;  // one set per open object
+  std::string dup;
+  auto cb = [&](int, json::parse_event_t ev, json &parsed) {
+    switch (ev) {
+      case json::parse_event_t::object_start:
+        keys.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        if (!keys.empty()) keys.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!keys.empty() && !keys.back().insert(parsed.get<std::string>()).second && dup.empty())
+          dup = parsed.get<std::string>();
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  json out = json::parse(text, cb, false);
+  if (out.is_discarded()) {
+    if (error) *error = "not valid JSON";
+    return json(json::value_t::discarded);
+  }
+  if (!dup.empty()) {
+    if (error) *error = "duplicate key '" + dup + "'";
+    return json(json::value_t::discarded);
+  }
+  return out;
+}
+
+bool valid_tier(std::string_view t) {
+  if (t.size() > 64) return false;
+  for (char ch : t) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == ' ' || ch == '.' || ch == '_' || ch == '-' || ch == '+';
+    if (!ok) return false;
+  }
+  return t.empty() || (t.front() != ' ' && t.back() != ' ');
+}
+
+namespace {
+
 bool parse_body(Ctx &c, json &out) {
-  out = json::parse(c.body.empty() ? std::string("{}") : c.body, nullptr, false);
-  if (out.is_discarded() || !out.is_object()) {
+  std::string why;
+  out = parse_strict_json(c.body.empty() ? std::string("{}") : c.body, &why);
+  if (out.is_discarded()) {
+    error(c, 400, "invalid_request", "the body must be a JSON object: " + why);
+    return false;
+  }
+  if (!out.is_object()) {
     error(c, 400, "invalid_request", "the body must be a JSON object");
     return false;
   }
@@ -246,6 +301,13 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
     routes.push_back(std::move(r));
   }
   void dispatch(SoupServerMessage *msg, const char *path);
+  void early(SoupServerMessage *msg, const char *path);
+  void fill_ctx(Ctx &c, SoupServerMessage *msg, const char *path);
+  const Route *match(const std::string &method, const std::string &path,
+                     std::map<std::string, std::string> &params, const Route **path_route,
+                     std::string *allowed) const;
+  bool route_and_authorize(Ctx &c, const Route **found);
+  void refuse_unread(Ctx &c, bool body_started = false);
   void audit_call(const Ctx &c, const std::string &action, const std::string &target,
                   const std::string &outcome, const std::string &reason,
                   const json &detail = json::object()) {
@@ -259,15 +321,16 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
     a.detail_json = detail.dump();
     deps.store->audit(a);
   }
-  std::string base_url(const Ctx &c) const {
+  // The base of every URL handed out. Only configuration decides it: the request's Host header
+  // is the client's word, and would let anyone who can reach the port put their own host into
+  // playlists, their url-tvg and playback_url (cache poisoning, phishing links in M3U files).
+  std::string base_url(const Ctx &) const {
     if (!config.public_url.empty()) {
       std::string b = config.public_url;
       while (ends_with(b, "/")) b.pop_back();
       return b;
     }
-    std::string host = header(c.msg, "Host");
-    if (host.empty()) host = "127.0.0.1:" + std::to_string(deps.origin->port());
-    return "http://" + host;
+    return "http://127.0.0.1:" + std::to_string(deps.origin->port());
   }
   // Why sessions and playlist tokens cannot be issued ("" when they can): token mode none issues
   // only unrevocable URLs; securelink tokens name no session, so they could not be revoked.
@@ -357,72 +420,78 @@ void ApiServer::Impl::build_routes() {
   add("GET", "/iptv/epg.xml", std::nullopt, "", m(&Impl::h_epg));
 }
 
-void ApiServer::Impl::dispatch(SoupServerMessage *msg, const char *path) {
-  Ctx c;
-  c.msg = msg;
-  c.method = soup_server_message_get_method(msg);
-  c.path = path ? path : "";
-  const char *host = soup_server_message_get_remote_host(msg);
-  c.client_ip = host ? host : "";
-  GUri *uri = soup_server_message_get_uri(msg);
-  if (const char *q = uri ? g_uri_get_query(uri) : nullptr) {
-    GHashTable *t = g_uri_parse_params(q, -1, "&", G_URI_PARAMS_NONE, nullptr);
-    if (t) {
-      GHashTableIter it;
-      gpointer k, v;
-      g_hash_table_iter_init(&it, t);
-      while (g_hash_table_iter_next(&it, &k, &v))
-        c.query[static_cast<char *>(k)] = static_cast<char *>(v);
-      g_hash_table_unref(t);
-    }
-  }
-  SoupMessageBody *rb = soup_server_message_get_request_body(msg);
-  if (rb && rb->length) c.body.assign(rb->data, static_cast<size_t>(rb->length));
-
-  // Match the route (the handler's `path` is percent-decoded; a parameter may not hold '/').
-  auto segs = split(c.path, '/');
+// Matches method+path against the routes: the route (or null), with the path's parameters;
+// `path_route` is the first route of that path whatever its method, `allowed` its methods.
+const Route *ApiServer::Impl::match(const std::string &method, const std::string &path,
+                                    std::map<std::string, std::string> &params,
+                                    const Route **path_route, std::string *allowed) const {
+  // The handler's `path` is percent-decoded; a parameter may not hold '/'.
+  auto segs = split(path, '/');
   const Route *found = nullptr;
-  bool path_known = false;
+  *path_route = nullptr;
+  allowed->clear();
+  auto allow = [&](const std::string &m) {
+    for (const auto &have : split(*allowed, ','))
+      if (trim(have) == m) return;
+    *allowed += (allowed->empty() ? "" : ", ") + m;
+  };
   for (const auto &r : routes) {
     if (r.segs.size() != segs.size()) continue;
-    std::map<std::string, std::string> params;
+    std::map<std::string, std::string> p;
     bool ok = true;
     for (size_t i = 0; i < segs.size() && ok; ++i) {
-      const auto &p = r.segs[i];
-      if (p.size() > 2 && p.front() == '{' && p.back() == '}')
-        params[p.substr(1, p.size() - 2)] = segs[i];
+      const auto &s = r.segs[i];
+      if (s.size() > 2 && s.front() == '{' && s.back() == '}')
+        p[s.substr(1, s.size() - 2)] = segs[i];
       else
-        ok = p == segs[i];
+        ok = s == segs[i];
     }
     if (!ok) continue;
-    path_known = true;
-    if (r.method == c.method || (r.method == "GET" && c.method == "HEAD")) {
+    if (!*path_route) *path_route = &r;
+    allow(r.method);
+    if (r.method == "GET") allow("HEAD");
+    if (!found && (r.method == method || (r.method == "GET" && method == "HEAD"))) {
       found = &r;
-      c.params = std::move(params);
-      break;
+      params = std::move(p);
     }
   }
+  return found;
+}
+
+// Routing and authentication, shared by the early check (headers only, before any body is
+// read) and dispatch. False when `c` holds the refusal (404, 405, 400, 401 or 403).
+bool ApiServer::Impl::route_and_authorize(Ctx &c, const Route **out) {
+  const Route *path_route = nullptr;
+  std::string allowed;
+  const Route *found = match(c.method, c.path, c.params, &path_route, &allowed);
+  *out = found;
   if (!found) {
-    c.route = path_known ? c.path : "other";
-    if (path_known) {
-      error(c, 405, "method_not_allowed", "method not allowed on this route");
+    // The metrics label is the route template (or "other"), never the path the client sent.
+    c.route = path_route ? path_route->pattern : "other";
+    g_object_set_data_full(G_OBJECT(c.msg), "iptv-route", g_strdup(c.route.c_str()), g_free);
+    if (path_route) {
+      soup_message_headers_replace(soup_server_message_get_response_headers(c.msg), "Allow",
+                                   allowed.c_str());
+      error(c, 405, "method_not_allowed", "this route allows " + allowed);
     } else {
       error(c, 404, "not_found", "no such route");
     }
-    g_object_set_data_full(G_OBJECT(msg), "iptv-route", g_strdup(c.route.c_str()), g_free);
-    return;
+    return false;
   }
   c.route = found->pattern;
-  g_object_set_data_full(G_OBJECT(msg), "iptv-route", g_strdup(c.route.c_str()), g_free);
+  g_object_set_data_full(G_OBJECT(c.msg), "iptv-route", g_strdup(c.route.c_str()), g_free);
   for (const auto &[k, v] : c.params) {
     if (!valid_name(v) && k != "action") {
       error(c, 400, "invalid_request", "'" + k + "' is not a valid name");
-      return;
+      return false;
     }
   }
-
-  if (found->role) {
-    std::string auth = header(msg, "Authorization");
+  if (!found->role) return true;
+  // Authenticated once per request: the early check leaves the key on the message.
+  if (auto *known = static_cast<ApiKey *>(g_object_get_data(G_OBJECT(c.msg), "iptv-key"))) {
+    c.key = *known;
+  } else {
+    std::string auth = header(c.msg, "Authorization");
     std::string reason;
     if (auth.empty()) {
       reason = "missing_key";
@@ -438,26 +507,270 @@ void ApiServer::Impl::dispatch(SoupServerMessage *msg, const char *path) {
         counters.api_auth_failures++;
       }
       audit_call(c, "auth.denied", c.method + " " + c.route, "denied", reason);
-      SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+      SoupMessageHeaders *h = soup_server_message_get_response_headers(c.msg);
       soup_message_headers_replace(h, "WWW-Authenticate", "Bearer realm=\"iptvd\"");
       error(c, 401, "unauthorized",
             reason == "missing_key" ? "an API key is required (Authorization: Bearer ...)"
                                     : "the API key is not valid");
-      return;
+      return false;
     }
-    c.actor = "key:" + c.key->id;
-    if (static_cast<int>(c.key->role) < static_cast<int>(*found->role)) {
-      {
-        std::lock_guard lk(counters_mu);
-        counters.api_auth_failures++;
-      }
-      audit_call(c, "auth.denied", c.method + " " + c.route, "denied", "role",
-                 {{"role", to_string(c.key->role)}, {"needs", to_string(*found->role)}});
-      error(c, 403, "forbidden",
-            std::string("this route needs the '") + to_string(*found->role) + "' role");
-      return;
+    g_object_set_data_full(G_OBJECT(c.msg), "iptv-key", new ApiKey(*c.key),
+                           [](gpointer p) { delete static_cast<ApiKey *>(p); });
+  }
+  c.actor = "key:" + c.key->id;
+  if (static_cast<int>(c.key->role) < static_cast<int>(*found->role)) {
+    {
+      std::lock_guard lk(counters_mu);
+      counters.api_auth_failures++;
+    }
+    audit_call(c, "auth.denied", c.method + " " + c.route, "denied", "role",
+               {{"role", to_string(c.key->role)}, {"needs", to_string(*found->role)}});
+    error(c, 403, "forbidden",
+          std::string("this route needs the '") + to_string(*found->role) + "' role");
+    return false;
+  }
+  return true;
+}
+
+void ApiServer::Impl::fill_ctx(Ctx &c, SoupServerMessage *msg, const char *path) {
+  c.msg = msg;
+  c.method = soup_server_message_get_method(msg);
+  c.path = path ? path : "";
+  const char *host = soup_server_message_get_remote_host(msg);
+  c.client_ip = host ? host : "";
+}
+
+// ---- request bodies: decided on the headers, before they are read -----------------------------
+//
+// libsoup reads a request's whole body into memory before calling a handler. So the early
+// handler (run when the headers are in) routes and authenticates requests that carry a body, and
+// refuses, with the body still unread: an unknown route (404), a wrong method (405), a missing or
+// bad key (401), a too-small role (403) and a declared Content-Length over max_body_bytes (413).
+// A chunked body is counted as it arrives and refused with 413 once past the cap.
+//
+// Refusing without reading: with "Expect: 100-continue" libsoup answers at once and the client
+// never sends the body. Otherwise the request is paused and its connection taken from libsoup;
+// the answer is written on it, its sending side shut, and what the client still sends is
+// discarded for up to 2 s (so the client reads the answer instead of a reset), then it is closed.
+
+namespace {
+
+struct LingeringClose {
+  GIOStream *stream = nullptr;
+  GSocket *sock = nullptr;
+  std::string out;
+  size_t off = 0;
+  GSource *io = nullptr, *timer = nullptr;
+};
+
+void lingering_finish(LingeringClose *l) {
+  for (GSource **s : {&l->io, &l->timer})
+    if (*s) {
+      g_source_destroy(*s);
+      g_source_unref(*s);
+      *s = nullptr;
+    }
+  g_io_stream_close(l->stream, nullptr, nullptr);
+  g_object_unref(l->stream);
+  g_object_unref(l->sock);
+  delete l;
+}
+
+gboolean lingering_io(GSocket *, GIOCondition, gpointer data);
+
+void lingering_wait(LingeringClose *l, GIOCondition cond) {
+  if (l->io) {
+    g_source_destroy(l->io);
+    g_source_unref(l->io);
+  }
+  l->io = g_socket_create_source(l->sock, cond, nullptr);
+  g_source_set_callback(l->io, G_SOURCE_FUNC(lingering_io), l, nullptr);
+  g_source_attach(l->io, g_main_context_get_thread_default());
+}
+
+gboolean lingering_io(GSocket *, GIOCondition, gpointer data) {
+  auto *l = static_cast<LingeringClose *>(data);
+  while (l->off < l->out.size()) {
+    GError *err = nullptr;
+    gssize n =
+        g_socket_send(l->sock, l->out.data() + l->off, l->out.size() - l->off, nullptr, &err);
+    if (n < 0) {
+      bool again = g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+      g_error_free(err);
+      if (again) return G_SOURCE_CONTINUE;
+      lingering_finish(l);
+      return G_SOURCE_REMOVE;  // lingering_finish destroyed this source
+    }
+    l->off += static_cast<size_t>(n);
+    if (l->off == l->out.size()) {
+      g_socket_shutdown(l->sock, FALSE, TRUE, nullptr);
+      lingering_wait(l, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR));
+      return G_SOURCE_REMOVE;
     }
   }
+  // Discard what the client still sends until it closes (or the timer ends it).
+  char buf[65536];
+  for (int i = 0; i < 64; ++i) {
+    GError *err = nullptr;
+    gssize n = g_socket_receive(l->sock, buf, sizeof buf, nullptr, &err);
+    if (n > 0) continue;
+    bool again = n < 0 && g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+    if (err) g_error_free(err);
+    if (again) return G_SOURCE_CONTINUE;
+    lingering_finish(l);
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+// The response set on `msg` (status, headers, body) as HTTP/1.1 bytes, with Connection: close.
+std::string serialize_response(SoupServerMessage *msg) {
+  guint status = soup_server_message_get_status(msg);
+  SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+  SoupMessageBody *body = soup_server_message_get_response_body(msg);
+  GBytes *b = soup_message_body_flatten(body);
+  gsize len = 0;
+  const char *data = static_cast<const char *>(g_bytes_get_data(b, &len));
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + soup_status_get_phrase(status) + "\r\n";
+  soup_message_headers_remove(h, "Connection");
+  soup_message_headers_remove(h, "Content-Length");
+  soup_message_headers_remove(h, "Transfer-Encoding");
+  soup_message_headers_foreach(
+      h,
+      [](const char *name, const char *value, gpointer d) {
+        *static_cast<std::string *>(d) += std::string(name) + ": " + value + "\r\n";
+      },
+      &out);
+  out += "Content-Length: " + std::to_string(len) + "\r\nConnection: close\r\n\r\n";
+  if (soup_server_message_get_method(msg) != SOUP_METHOD_HEAD) out.append(data, len);
+  g_bytes_unref(b);
+  return out;
+}
+
+}  // namespace
+
+void ApiServer::Impl::refuse_unread(Ctx &c, bool body_started) {
+  SoupServerMessage *msg = c.msg;
+  SoupMessageHeaders *req = soup_server_message_get_request_headers(msg);
+  g_object_set_data(G_OBJECT(msg), "iptv-refused", GINT_TO_POINTER(1));
+  if (!body_started && (soup_message_headers_get_expectations(req) & SOUP_EXPECTATION_CONTINUE)) {
+    // libsoup answers now instead of 100 Continue; the client does not send the body.
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
+                                 "close");
+    return;
+  }
+  // A taken connection never reaches request-finished: count the request here.
+  auto *t = static_cast<gint64 *>(g_object_get_data(G_OBJECT(msg), "iptv-start"));
+  http.record(c.route.empty() ? "other" : c.route, c.method, c.status,
+              t ? (g_get_monotonic_time() - *t) / 1e6 : 0);
+  soup_server_message_pause(msg);
+  struct Steal {
+    SoupServerMessage *msg;
+  };
+  auto *st = new Steal{static_cast<SoupServerMessage *>(g_object_ref(msg))};
+  GSource *idle = g_idle_source_new();
+  g_source_set_priority(idle, G_PRIORITY_DEFAULT);
+  g_source_set_callback(
+      idle,
+      [](gpointer data) -> gboolean {
+        auto *st = static_cast<Steal *>(data);
+        GSocket *sock = soup_server_message_get_socket(st->msg);
+        if (sock) {  // still connected (the server may have stopped meanwhile)
+          std::string out = serialize_response(st->msg);
+          g_object_ref(sock);
+          GIOStream *stream = soup_server_message_steal_connection(st->msg);
+          if (!stream) {
+            g_object_unref(sock);
+          } else {
+            auto *l = new LingeringClose{stream, sock, std::move(out)};
+            l->timer = g_timeout_source_new(2000);
+            g_source_set_callback(
+                l->timer,
+                [](gpointer d) -> gboolean {
+                  auto *l = static_cast<LingeringClose *>(d);
+                  g_source_unref(l->timer);  // this source is finishing: only our reference
+                  l->timer = nullptr;
+                  lingering_finish(l);
+                  return G_SOURCE_REMOVE;
+                },
+                l, nullptr);
+            g_source_attach(l->timer, g_main_context_get_thread_default());
+            lingering_wait(l, G_IO_OUT);
+          }
+        }
+        g_object_unref(st->msg);
+        delete st;
+        return G_SOURCE_REMOVE;
+      },
+      st, nullptr);
+  g_source_attach(idle, context);
+  g_source_unref(idle);
+}
+
+void ApiServer::Impl::early(SoupServerMessage *msg, const char *path) {
+  SoupMessageHeaders *req = soup_server_message_get_request_headers(msg);
+  SoupEncoding enc = soup_message_headers_get_encoding(req);
+  goffset len =
+      enc == SOUP_ENCODING_CONTENT_LENGTH ? soup_message_headers_get_content_length(req) : 0;
+  bool chunked = enc == SOUP_ENCODING_CHUNKED;
+  if (!chunked && len <= 0) return;  // no body: dispatch decides as before
+  Ctx c;
+  fill_ctx(c, msg, path);
+  const Route *found = nullptr;
+  if (!route_and_authorize(c, &found)) return refuse_unread(c);
+  int64_t cap = std::max<int64_t>(1, config.max_body_bytes);
+  if (len > cap) {
+    error(c, 413, "payload_too_large",
+          "the body is " + std::to_string(len) + " bytes; the API reads at most " +
+              std::to_string(cap));
+    return refuse_unread(c);
+  }
+  if (!chunked) return;
+  // A chunked body declares no size: count it as it comes.
+  g_signal_connect_data(
+      msg, "got-chunk", G_CALLBACK(+[](SoupServerMessage *m, GBytes *chunk, gpointer data) {
+        auto *self = static_cast<Impl *>(data);
+        if (g_object_get_data(G_OBJECT(m), "iptv-refused")) return;
+        auto got = reinterpret_cast<gintptr>(g_object_get_data(G_OBJECT(m), "iptv-body-bytes"));
+        got += static_cast<gintptr>(g_bytes_get_size(chunk));
+        g_object_set_data(G_OBJECT(m), "iptv-body-bytes", reinterpret_cast<gpointer>(got));
+        int64_t cap = std::max<int64_t>(1, self->config.max_body_bytes);
+        if (got <= cap) return;
+        Ctx c;
+        c.msg = m;
+        c.method = soup_server_message_get_method(m);
+        const char *route = static_cast<const char *>(g_object_get_data(G_OBJECT(m), "iptv-route"));
+        c.route = route ? route : "other";
+        error(c, 413, "payload_too_large",
+              "the chunked body passed " + std::to_string(cap) + " bytes, the API's limit");
+        self->refuse_unread(c, true);
+      }),
+      this, nullptr, G_CONNECT_DEFAULT);
+}
+
+void ApiServer::Impl::dispatch(SoupServerMessage *msg, const char *path) {
+  Ctx c;
+  fill_ctx(c, msg, path);
+  GUri *uri = soup_server_message_get_uri(msg);
+  if (const char *q = uri ? g_uri_get_query(uri) : nullptr) {
+    GHashTable *t = g_uri_parse_params(q, -1, "&", G_URI_PARAMS_NONE, nullptr);
+    if (t) {
+      GHashTableIter it;
+      gpointer k, v;
+      g_hash_table_iter_init(&it, t);
+      while (g_hash_table_iter_next(&it, &k, &v))
+        c.query[static_cast<char *>(k)] = static_cast<char *>(v);
+      g_hash_table_unref(t);
+    }
+  }
+  SoupMessageBody *rb = soup_server_message_get_request_body(msg);
+  if (rb && rb->length) c.body.assign(rb->data, static_cast<size_t>(rb->length));
+  const Route *found = nullptr;
+  if (!route_and_authorize(c, &found)) return;
+  if (static_cast<int64_t>(c.body.size()) > std::max<int64_t>(1, config.max_body_bytes))
+    return error(c, 413, "payload_too_large", "the body is over the API's limit");
+
   try {
     found->handler(*this, c);
   } catch (const std::exception &e) {
@@ -937,6 +1250,9 @@ void ApiServer::Impl::h_ent_put(Ctx &c, bool create) {
     return;
   if (!e.region.empty() && !valid_name(e.region))
     return error(c, 400, "invalid_request", "'region' is not a name");
+  if (!valid_tier(e.tier))
+    return error(c, 400, "invalid_request",
+                 "'tier' is up to 64 letters, digits, spaces and . _ - + (no control characters)");
   if (j.contains("expires_at") && !j["expires_at"].is_null()) {
     if (!j["expires_at"].is_string())
       return error(c, 400, "invalid_request", "'expires_at' must be ISO 8601");
@@ -1060,11 +1376,13 @@ void ApiServer::Impl::h_playlist(Ctx &c) {
     req.channel_id = r.channel_id;
     req.client_ip = c.client_ip;
     req.actor = c.actor;
+    req.reuse = true;  // a player refetching its playlist keeps its sessions
     SessionOpener playlist_opener(
         *deps.store, *deps.records, *deps.keys, deps.origin,
-        {config.playlist_session_ttl_seconds, config.sessions.bind_client_ip});
+        {config.playlist_session_ttl_seconds, config.sessions.bind_client_ip,
+         config.sessions.max_sessions_per_subject});
     SessionResult sr = playlist_opener.open(req);
-    count_session(sr.ok ? "ok" : sr.reason);
+    count_session(sr.ok ? (sr.reused ? "reused" : "ok") : sr.reason);
     if (!sr.ok) continue;
     entries.push_back({r.epg.tvg_id.empty() ? r.channel_id : r.epg.tvg_id,
                        r.name.empty() ? r.channel_id : r.name, r.epg.logo, r.epg.group,
@@ -1090,6 +1408,11 @@ namespace {
 void on_api_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
                     gpointer user_data) {
   static_cast<ApiServer::Impl *>(user_data)->dispatch(msg, path);
+}
+
+void on_api_early(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+                  gpointer user_data) {
+  static_cast<ApiServer::Impl *>(user_data)->early(msg, path);
 }
 
 void on_request_started(SoupServer *, SoupServerMessage *msg, gpointer) {
@@ -1139,8 +1462,10 @@ void ApiServer::mount() {
   i->deps.origin->with_server([i](SoupServer *server) {
     i->server = server;
     i->context = g_main_context_ref_thread_default();
-    for (const char *prefix : {"/api", "/healthz", "/readyz", "/metrics", "/iptv"})
+    for (const char *prefix : {"/api", "/healthz", "/readyz", "/metrics", "/iptv"}) {
+      soup_server_add_early_handler(server, prefix, on_api_early, i, nullptr);
       soup_server_add_handler(server, prefix, on_api_request, i, nullptr);
+    }
     i->signal_ids.push_back(
         g_signal_connect(server, "request-started", G_CALLBACK(on_request_started), i));
     i->signal_ids.push_back(
@@ -1194,11 +1519,12 @@ void ApiServer::unmount() {
 bool bootstrap_admin_key(ControlStore &store, const std::string &path, std::string *error) {
   if (store.active_key_count() > 0) return false;
   std::string key = store.create_key("bootstrap admin", Role::kAdmin);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     if (error) *error = "cannot write " + path;
     return false;
   }
+  ::fchmod(fd, 0600);  // an older file keeps its mode through O_TRUNC: owner only, always
   std::string line = key + "\n";
   bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   ::close(fd);

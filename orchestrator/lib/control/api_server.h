@@ -20,6 +20,8 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,8 +38,14 @@ struct ApiConfig {
   SessionConfig sessions;  // playback token TTL
   int64_t playlist_token_ttl_seconds = 30 * 86400;
   int64_t playlist_session_ttl_seconds = 86400;  // tokens inside /iptv/playlist.m3u
-  std::string public_url;  // "https://tv.example.com"; "" = http://<Host header>
+  // Base of every URL handed out ("https://tv.example.com"); "" = http://127.0.0.1:<port>.
+  // The request's Host header is never used. iptvd sets it from public_base_url (default: the
+  // listen address).
+  std::string public_url;
   int audit_retention_days = 90;
+  // The largest request body read. Bigger (by Content-Length, or a chunked body growing past
+  // it) is answered 413 before it is read; so are 401/403/404/405 for requests with a body.
+  int64_t max_body_bytes = 1 << 20;
   bool metrics_public = false;  // /metrics without a key (scrapers on a private network)
   int sse_keepalive_seconds = 15;
   int long_poll_max_seconds = 30;
@@ -75,6 +83,12 @@ class ApiServer {
 
 // Creates an admin key when the store has no active key and writes it (mode 0600) to `path`.
 // Returns true when it created one. For the daemon's first start; the key is never logged.
+// JSON as API bodies must be: valid, and no key twice in one object. Discarded (with `error`
+// set) otherwise. Unit-tested.
+nlohmann::json parse_strict_json(const std::string &text, std::string *error);
+// An entitlement tier: up to 64 of [A-Za-z0-9 ._-+], no leading/trailing space; "" is none.
+bool valid_tier(std::string_view tier);
+
 bool bootstrap_admin_key(ControlStore &store, const std::string &path, std::string *error);
 
 }  // namespace iptv::control

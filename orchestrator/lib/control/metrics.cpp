@@ -6,10 +6,21 @@
 
 namespace iptv::control {
 
+std::string HttpStats::method_label(std::string_view method) {
+  // Any token is a valid HTTP method on the wire: only these become label values, so a client
+  // cannot add series by inventing methods.
+  static const char *const kKnown[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+  for (const char *m : kKnown)
+    if (method == m) return m;
+  return "other";
+}
+
 void HttpStats::record(const std::string &route, const std::string &method, int status,
                        double seconds) {
+  // Statuses come from the server, but one outside 1xx..5xx (a bug) still gets one series.
+  if (status < 100 || status > 599) status = 0;
   std::lock_guard lk(mu_);
-  s_.requests[{route, method, status}]++;
+  s_.requests[{route, method_label(method), status}]++;
   Histogram &h = s_.latency[route];
   h.count++;
   h.sum += seconds;

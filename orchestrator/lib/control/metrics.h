@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "control/directory.h"
@@ -20,7 +21,11 @@ class HttpStats {
  public:
   static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                       0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+  // `route` must come from a fixed set (route templates, "/hls", "other"): never a raw path.
+  // `method` is mapped through method_label().
   void record(const std::string &route, const std::string &method, int status, double seconds);
+  // GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS as they are; any other method is "other".
+  static std::string method_label(std::string_view method);
 
   struct Histogram {
     std::array<uint64_t, kBuckets.size()> buckets{};  // not cumulative

@@ -87,13 +87,41 @@ SessionResult SessionOpener::open(const SessionRequest &req) {
   std::string reason = access_decision(*rec, ent, req.subject, req.region, now, &region);
   if (!reason.empty()) return refuse(reason, 403, "refused: " + reason);
 
+  // The client binding: tokens carry the IP when bound, so a session is only reused for it.
+  std::string binding = config_.bind_client_ip ? "ip:" + store_.hash_ip(req.client_ip) : "";
+  int64_t ttl = std::max<int64_t>(1, config_.ttl_seconds);
+  if (req.reuse && !req.subject.empty()) {
+    if (auto open = store_.reusable_session(req.subject, req.channel_id, binding, now + ttl / 2)) {
+      TokenClaims c;
+      c.start = now;
+      c.expiry = open->expires_at;
+      c.acl = acl_for_channel(req.channel_id);
+      c.session = open->id;
+      if (config_.bind_client_ip) c.ip = req.client_ip;
+      r.ok = true;
+      r.reused = true;
+      r.http_status = 200;
+      r.session = *open;
+      r.path = "/hls/" + req.channel_id + "/" + token_to_path_segment(sign_token(c, keys_)) +
+               "/index.m3u8";
+      r.token_expires_at = open->expires_at;
+      return r;
+    }
+  }
+  if (!req.subject.empty() && config_.max_sessions_per_subject > 0 &&
+      store_.active_session_count(req.subject, now) >= config_.max_sessions_per_subject)
+    return refuse("too_many_sessions", 429,
+                  "the subject has " + std::to_string(config_.max_sessions_per_subject) +
+                      " open sessions (the limit); revoke some or wait for them to expire");
+
   Session s;
   s.id = "s_" + random_hex(12);
+  s.binding = binding;
   s.subject = req.subject;
   s.channel_id = req.channel_id;
   s.region = region;
   s.created_at = now;
-  s.expires_at = now + std::max<int64_t>(1, config_.ttl_seconds);
+  s.expires_at = now + ttl;
   if (rec->rights.expires_unix > 0) s.expires_at = std::min(s.expires_at, rec->rights.expires_unix);
   TokenClaims c;
   c.start = now;

@@ -5,7 +5,7 @@
 // Reason codes of a refusal (stable; docs/api.md):
 //   channel_not_found, channel_disabled, channel_retired, rights_expired, account_required,
 //   not_entitled, entitlement_expired, region_mismatch, region_required, region_not_permitted,
-//   region_not_licensed, invalid_request
+//   region_not_licensed, invalid_request, too_many_sessions
 #pragma once
 
 #include <cstdint>
@@ -24,6 +24,9 @@ namespace iptv::control {
 struct SessionConfig {
   int64_t ttl_seconds = 3600;   // token and session lifetime (capped at the rights expiry)
   bool bind_client_ip = false;  // put the requesting client's IP in the token
+  // Open (unrevoked, unexpired) sessions one subject may hold; a new one past it is refused
+  // with too_many_sessions (429). Anonymous sessions (no subject) are not counted.
+  int64_t max_sessions_per_subject = 1000;
 };
 
 struct SessionRequest {
@@ -32,6 +35,10 @@ struct SessionRequest {
   std::string region;     // "" = the entitlement's region
   std::string client_ip;  // for the audit hash (and the token when bind_client_ip)
   std::string actor;      // "key:<id>" or "subject:<name>"
+  // Reuse the open session of the same subject, channel and client binding when it still has
+  // at least half of ttl_seconds to live (a new token for it is signed; no new row, no audit
+  // row). The M3U playlist sets it: every fetch used to open a new session per channel.
+  bool reuse = false;
 };
 
 struct SessionResult {
@@ -42,6 +49,7 @@ struct SessionResult {
   Session session;
   std::string path;  // /hls/<channel>/<token>/index.m3u8
   int64_t token_expires_at = 0;
+  bool reused = false;  // an open session was reused (SessionRequest::reuse)
 };
 
 // The decision alone (no token, no audit): "" when allowed, else a reason code.

@@ -76,6 +76,13 @@ CREATE TABLE ctl_ip_salts(
   day TEXT PRIMARY KEY,
   salt TEXT NOT NULL);
 )"},
+    // Sessions remember the client binding they were issued for (a keyed hash of the client IP
+    // when tokens are bound to it, "" otherwise), so a playlist fetch can reuse an open session
+    // of the same subject, channel and binding instead of opening a new one each time.
+    {2, R"(
+ALTER TABLE ctl_sessions ADD COLUMN binding TEXT NOT NULL DEFAULT '';
+CREATE INDEX ctl_sessions_subject_channel ON ctl_sessions(subject, channel_id);
+)"},
 };
 
 std::string to_json_array(const std::vector<std::string> &v) {
@@ -110,6 +117,7 @@ Session session_row(db::Stmt &s) {
   x.created_at = s.col_int64(4);
   x.expires_at = s.col_int64(5);
   x.revoked_at = s.col_int64(6);
+  x.binding = s.col_text(7);
   return x;
 }
 
@@ -126,7 +134,8 @@ Entitlement ent_row(db::Stmt &s) {
 }
 
 const char *kKeyCols = "id, name, role, created_at, last_used_at, revoked_at";
-const char *kSessCols = "id, subject, channel_id, region, created_at, expires_at, revoked_at";
+const char *kSessCols =
+    "id, subject, channel_id, region, created_at, expires_at, revoked_at, binding";
 const char *kEntCols = "subject, channels, groups_, tier, region, expires_at, updated_at";
 
 }  // namespace
@@ -264,7 +273,7 @@ bool ControlStore::delete_entitlement(const std::string &subject) {
 void ControlStore::add_session(const Session &s) {
   db_.prepare(
          "INSERT INTO ctl_sessions(id, subject, channel_id, region, created_at, expires_at, "
-         "revoked_at) VALUES(?,?,?,?,?,?,?)")
+         "revoked_at, binding) VALUES(?,?,?,?,?,?,?,?)")
       .bind(1, s.id)
       .bind(2, s.subject)
       .bind(3, s.channel_id)
@@ -272,7 +281,29 @@ void ControlStore::add_session(const Session &s) {
       .bind(5, s.created_at)
       .bind(6, s.expires_at)
       .bind(7, s.revoked_at)
+      .bind(8, s.binding)
       .run();
+}
+
+std::optional<Session> ControlStore::reusable_session(const std::string &subject,
+                                                      const std::string &channel_id,
+                                                      const std::string &binding,
+                                                      int64_t min_expires_at) {
+  std::lock_guard lk(db_.mutex());
+  auto s = db_.prepare(std::string("SELECT ") + kSessCols +
+                       " FROM ctl_sessions WHERE subject = ? AND channel_id = ? AND binding = ? "
+                       "AND revoked_at = 0 AND expires_at >= ? ORDER BY expires_at DESC LIMIT 1");
+  s.bind(1, subject).bind(2, channel_id).bind(3, binding).bind(4, min_expires_at);
+  if (!s.step()) return std::nullopt;
+  return session_row(s);
+}
+
+int64_t ControlStore::active_session_count(const std::string &subject, int64_t now) {
+  std::lock_guard lk(db_.mutex());
+  auto s = db_.prepare(
+      "SELECT COUNT(*) FROM ctl_sessions WHERE subject = ? AND revoked_at = 0 AND expires_at > ?");
+  s.bind(1, subject).bind(2, now);
+  return s.step() ? s.col_int64(0) : 0;
 }
 
 std::optional<Session> ControlStore::session(const std::string &id) {

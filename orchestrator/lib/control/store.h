@@ -55,6 +55,7 @@ struct Session {
   int64_t created_at = 0;
   int64_t expires_at = 0;
   int64_t revoked_at = 0;  // 0 not revoked
+  std::string binding;     // client binding ("" none; a keyed hash of the IP when bound). Internal.
 };
 
 struct AuditEntry {
@@ -99,6 +100,12 @@ class ControlStore {
   // ---- Sessions ----
   void add_session(const Session &s);
   std::optional<Session> session(const std::string &id);
+  // The open (unrevoked) session of subject+channel+binding expiring last, if it expires at or
+  // after `min_expires_at`.
+  std::optional<Session> reusable_session(const std::string &subject, const std::string &channel_id,
+                                          const std::string &binding, int64_t min_expires_at);
+  // Unrevoked, unexpired sessions of a subject.
+  int64_t active_session_count(const std::string &subject, int64_t now);
   std::vector<Session> sessions_of(const std::string &subject, bool active_only);
   // Marks revoked; returns false when unknown or already revoked.
   bool revoke_session(const std::string &id, int64_t at);

@@ -170,6 +170,24 @@ int run_iptvd(int argc, char **argv) {
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
   o.origin.edge_auth_max_age = cfg.token_edge_auth_cache_seconds;
+  // One canonical data folder (no "..", no symbolic links): the origin compares the real path of
+  // every file it serves with the channel root under it, so "a/../var" would refuse every token.
+  {
+    std::error_code cec;
+    std::filesystem::path canon = std::filesystem::canonical(o.data_dir, cec);
+    if (cec) {
+      L.error("", "data_dir " + o.data_dir + ": " + cec.message());
+      return 2;
+    }
+    if (canon.string() != o.data_dir)
+      L.info("", "data folder", {{"given", o.data_dir}, {"path", canon.string()}});
+    o.data_dir = canon.string();
+    // Owner only: the database (subjects, entitlements, sessions, audit, key hashes), admin.key
+    // and token.keys live here.
+    if (::chmod(o.data_dir.c_str(), 0700) != 0)
+      L.warn("", "cannot make the data folder owner-only (0700): " + o.data_dir + ": " +
+                     std::strerror(errno));
+  }
   if (cfg.token_mode == "edgeauth" || cfg.token_mode == "securelink") {
     std::string keys =
         cfg.token_keys_file.empty() ? o.data_dir + "/token.keys" : cfg.token_keys_file;
@@ -233,8 +251,13 @@ int run_iptvd(int argc, char **argv) {
   });
   control::ApiConfig acfg;
   acfg.sessions.ttl_seconds = cfg.token_ttl_seconds;
-  acfg.public_url = cfg.public_base_url;
+  // Every URL the API hands out (playlist, its url-tvg, playback_url) is built from this base,
+  // never from the request's Host header.
+  cfg.listen_port = d.origin().port();  // the port bound (listen.port 0 picks one)
+  acfg.public_url = cfg.effective_base_url();
   acfg.audit_retention_days = cfg.retention_audit_days;
+  acfg.sessions.max_sessions_per_subject = cfg.sessions_max_per_subject;
+  acfg.max_body_bytes = cfg.api_max_body_bytes;
   control::ApiServer api(
       {&adapter, &adapter, &adapter, &adapter, &cstore, &d.origin(), &d.options().origin.keys},
       acfg);

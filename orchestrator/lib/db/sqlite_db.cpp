@@ -1,6 +1,12 @@
 #include "db/sqlite_db.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 namespace iptv::db {
 
@@ -65,6 +71,17 @@ bool Stmt::col_null(int c) const {
 }
 
 std::unique_ptr<Db> Db::open(const std::string &path) {
+  if (path != ":memory:" && !path.empty()) {
+    // The database holds subjects, entitlements, sessions, audit rows and key hashes: owner
+    // only. SQLite gives the -wal and -shm files the mode of the database file, so creating it
+    // 0600 (and tightening an older 0644 one and its companions) covers all three.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) throw Error("sqlite: cannot open " + path + ": " + std::strerror(errno));
+    ::fchmod(fd, 0600);
+    ::close(fd);
+    for (const char *suffix : {"-wal", "-shm", "-journal"})
+      ::chmod((path + suffix).c_str(), 0600);  // absent: ENOENT, nothing to do
+  }
   sqlite3 *h = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &h,

@@ -1,0 +1,502 @@
+// Hostile clients against the control plane (issue 24, the API part): the real ApiServer on a
+// real Origin (in process, ControlPlane) and the real iptvd, talked to with curl and raw sockets.
+//  - bodies refused on their headers (401/403/404/405/413) before they are read, RSS measured;
+//  - client-chosen methods and paths never become metric labels;
+//  - playlist fetches reuse their sessions, sessions per subject are capped;
+//  - the Host header never reaches a URL we hand out;
+//  - the database, its WAL files and the data folder are owner-only;
+//  - duplicate JSON keys, bad tiers, 405 with Allow, a data_dir given with "..".
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "../iptvd/iptvd_fixture.h"
+#include "api_fixture.h"
+
+using nlohmann::json;
+using namespace iptv_test;
+namespace fs = std::filesystem;
+
+namespace {
+
+double mono_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// One request on a raw socket: `head` (request line and headers, ending in a blank line), then up
+// to `body_bytes` of body (zeros; with `chunked`, as 64 KiB chunks) sent while watching for the
+// answer. Stops sending as soon as an answer arrives, as a real client would.
+struct RawResult {
+  int status = 0;
+  std::string response;      // what was read (headers and body)
+  uint64_t sent_before = 0;  // body bytes sent when the answer arrived
+  bool closed = false;       // the server closed the connection after answering
+  double answer_s = -1;      // seconds from the request to the answer
+};
+
+RawResult raw_request(int port, const std::string &head, uint64_t body_bytes, bool chunked = false,
+                      double timeout_s = 60) {
+  RawResult r;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+    ::close(fd);
+    ADD_FAILURE() << "connect: " << strerror(errno);
+    return r;
+  }
+  double t0 = mono_s();
+  ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::string block(65536, '\0');
+  std::string pending;  // bytes of the current block not sent yet
+  uint64_t queued = 0;
+  bool answered = false;
+  while (mono_s() - t0 < timeout_s) {
+    bool want_send = !answered && (queued < body_bytes || !pending.empty());
+    pollfd p{fd, static_cast<short>(POLLIN | (want_send ? POLLOUT : 0)), 0};
+    if (::poll(&p, 1, 200) < 0) break;
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[65536];
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        r.response.append(buf, static_cast<size_t>(n));
+        if (!answered && r.response.find("\r\n\r\n") != std::string::npos) {
+          answered = true;
+          r.answer_s = mono_s() - t0;
+          r.sent_before = queued - pending.size();
+          if (r.response.rfind("HTTP/1.1 ", 0) == 0) r.status = std::atoi(r.response.c_str() + 9);
+        }
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        r.closed = n == 0 || errno == ECONNRESET;
+        break;
+      }
+    }
+    if (want_send && (p.revents & POLLOUT)) {
+      if (pending.empty()) {
+        uint64_t take = std::min<uint64_t>(block.size(), body_bytes - queued);
+        if (chunked) {
+          char sz[32];
+          std::snprintf(sz, sizeof sz, "%llx\r\n", static_cast<unsigned long long>(take));
+          pending = sz + block.substr(0, take) + "\r\n";
+        } else {
+          pending = block.substr(0, take);
+        }
+        queued += take;
+      }
+      ssize_t n = ::send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+      if (n > 0)
+        pending.erase(0, static_cast<size_t>(n));
+      else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        want_send = false, body_bytes = queued;  // the server closed its side for reading
+    }
+  }
+  ::close(fd);
+  return r;
+}
+
+uint64_t vm_kb(pid_t pid, const char *field) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(field, 0) == 0)
+      return std::strtoull(line.c_str() + strlen(field) + 1, nullptr, 10);
+  return 0;
+}
+
+int mode_of(const std::string &path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int>(st.st_mode & 07777);
+}
+
+}  // namespace
+
+class HostileApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tree_ = new TempDir();
+    ASSERT_TRUE(make_hls_tree(tree_->path() + "/news", 3));
+  }
+  static void TearDownTestSuite() { delete tree_; }
+  void start(iptv::control::ApiConfig cfg = {}) {
+    cp_ = std::make_unique<ControlPlane>(tree_->path() + "/news", cfg);
+  }
+  void SetUp() override { start(); }
+  void TearDown() override { cp_.reset(); }
+  Reply call(const std::string &method, const std::string &path, const std::string &role = "admin",
+             const std::string &body = "", const std::string &extra = "") {
+    return http(method, cp_->base + path, role.empty() ? "" : cp_->keys[role], body, extra);
+  }
+  int port() const { return cp_->origin->port(); }
+
+  static TempDir *tree_;
+  std::unique_ptr<ControlPlane> cp_;
+};
+TempDir *HostileApiTest::tree_ = nullptr;
+
+// ---- item 3: bodies are refused on their headers
+// -------------------------------------------------
+
+TEST_F(HostileApiTest, UnauthenticatedHugeBodyIsRefusedBeforeItIsRead) {
+  const uint64_t kBody = 256ull << 20;
+  RawResult r = raw_request(port(),
+                            "POST /api/v1/entitlements HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            "Content-Type: application/json\r\nContent-Length: " +
+                                std::to_string(kBody) + "\r\n\r\n",
+                            kBody);
+  EXPECT_EQ(r.status, 401) << r.response.substr(0, 400);
+  EXPECT_NE(r.response.find("WWW-Authenticate: Bearer"), std::string::npos) << r.response;
+  EXPECT_NE(r.response.find("\"error\":\"unauthorized\""), std::string::npos) << r.response;
+  // The answer came while the body was still being sent: only what the socket buffers took.
+  EXPECT_LT(r.sent_before, 64ull << 20) << "the server read the body before answering";
+  EXPECT_TRUE(r.closed) << "the connection is closed after the refusal";
+  // Counted once, under its route, and audited.
+  Reply m = call("GET", "/metrics", "read");
+  EXPECT_NE(m.body.find("iptv_http_requests_total{route=\"/api/v1/entitlements\",method=\"POST\","
+                        "status=\"401\"} 1"),
+            std::string::npos)
+      << m.body;
+  // The server is fine afterwards, on new connections.
+  EXPECT_EQ(call("GET", "/api/v1/entitlements", "admin").status, 200);
+}
+
+TEST_F(HostileApiTest, WrongRoleUnknownRouteAndWrongMethodAreRefusedBeforeTheBody) {
+  const uint64_t kBody = 64ull << 20;
+  auto head = [](const std::string &line, const std::string &key) {
+    return line + " HTTP/1.1\r\nHost: x\r\n" +
+           (key.empty() ? std::string() : "Authorization: Bearer " + key + "\r\n") +
+           "Content-Length: " + std::to_string(kBody) + "\r\n\r\n";
+  };
+  RawResult forbidden = raw_request(port(), head("POST /api/v1/keys", cp_->keys["read"]), kBody);
+  EXPECT_EQ(forbidden.status, 403) << forbidden.response.substr(0, 300);
+  EXPECT_LT(forbidden.sent_before, 48ull << 20);
+  RawResult missing = raw_request(port(), head("POST /api/v1/nothing", cp_->keys["admin"]), kBody);
+  EXPECT_EQ(missing.status, 404) << missing.response.substr(0, 300);
+  EXPECT_LT(missing.sent_before, 48ull << 20);
+  RawResult wrong = raw_request(port(), head("PATCH /api/v1/keys", cp_->keys["admin"]), kBody);
+  EXPECT_EQ(wrong.status, 405) << wrong.response.substr(0, 300);
+  EXPECT_NE(wrong.response.find("Allow: GET, HEAD, POST"), std::string::npos) << wrong.response;
+  EXPECT_LT(wrong.sent_before, 48ull << 20);
+}
+
+TEST_F(HostileApiTest, BodiesOverTheCapAre413WhetherDeclaredOrChunked) {
+  // Declared: refused on the Content-Length, with a valid admin key.
+  const uint64_t kBody = 64ull << 20;
+  RawResult declared = raw_request(port(),
+                                   "POST /api/v1/entitlements HTTP/1.1\r\nHost: x\r\n"
+                                   "Authorization: Bearer " +
+                                       cp_->keys["admin"] +
+                                       "\r\nContent-Length: " + std::to_string(kBody) + "\r\n\r\n",
+                                   kBody);
+  EXPECT_EQ(declared.status, 413) << declared.response.substr(0, 300);
+  EXPECT_NE(declared.response.find("payload_too_large"), std::string::npos);
+  EXPECT_LT(declared.sent_before, 48ull << 20);
+  // Chunked: counted as it comes, refused once past 1 MiB.
+  RawResult chunked = raw_request(port(),
+                                  "POST /api/v1/entitlements HTTP/1.1\r\nHost: x\r\n"
+                                  "Authorization: Bearer " +
+                                      cp_->keys["admin"] + "\r\nTransfer-Encoding: chunked\r\n\r\n",
+                                  kBody, true);
+  EXPECT_EQ(chunked.status, 413) << chunked.response.substr(0, 300);
+  EXPECT_LT(chunked.sent_before, 48ull << 20);
+  // "Expect: 100-continue": the refusal comes instead of 100 Continue.
+  RawResult expect = raw_request(port(),
+                                 "POST /api/v1/entitlements HTTP/1.1\r\nHost: x\r\n"
+                                 "Expect: 100-continue\r\nContent-Length: 1000000000\r\n\r\n",
+                                 0, false, 10);
+  EXPECT_EQ(expect.status, 401) << expect.response;
+  EXPECT_EQ(expect.response.find("100 Continue"), std::string::npos) << expect.response;
+  // A body at the cap is still read and answered (curl, the ordinary path).
+  std::string big =
+      R"({"subject":"carol","channels":["news"],"tier":")" + std::string(60, 'x') + R"("})";
+  EXPECT_EQ(call("POST", "/api/v1/entitlements", "admin", big).status, 201);
+  EXPECT_FALSE(cp_->store->entitlement("nobody"));
+}
+
+// ---- item 4: bounded metric labels
+// ----------------------------------------------------------------
+
+TEST_F(HostileApiTest, JunkMethodsAndPathsDoNotAddMetricSeries) {
+  auto series = [&] {
+    std::set<std::string> out;
+    for (const auto &line : iptv::split(call("GET", "/metrics", "read").body, '\n'))
+      if (line.rfind("iptv_http_requests_total{", 0) == 0 ||
+          line.rfind("iptv_http_request_duration_seconds_count{", 0) == 0)
+        out.insert(line.substr(0, line.rfind(' ')));
+    return out;
+  };
+  for (int i = 0; i < 5; ++i) call("GET", "/api/v1/channels", "read");
+  auto before = series();
+  // 100 invented methods on a known route and on a parametrised one, 100 random paths.
+  std::string cmd;
+  for (int i = 0; i < 100; ++i) {
+    std::string n = std::to_string(i);
+    cmd += "-X JUNK" + n + " " + cp_->base + "/api/v1/channels -: -X BREW" + n + " " + cp_->base +
+           "/api/v1/channels/rnd" + n + " -: -X DELETE " + cp_->base + "/api/v1/channels/x" + n +
+           " -: " + cp_->base + "/api/v1/zz" + n + " -: ";
+  }
+  sh("curl -s -o /dev/null " + cmd.substr(0, cmd.size() - 4));
+  auto after = series();
+  std::string added;
+  for (const auto &s : after)
+    if (!before.count(s)) added += s + "\n";
+  for (const auto &s : after) {
+    EXPECT_EQ(s.find("JUNK"), std::string::npos) << s;
+    EXPECT_EQ(s.find("BREW"), std::string::npos) << s;
+    EXPECT_EQ(s.find("rnd"), std::string::npos) << s;
+    EXPECT_EQ(s.find("/x"), std::string::npos) << s;
+    EXPECT_EQ(s.find("zz"), std::string::npos) << s;
+  }
+  // 400 requests: a handful of new series (method "other", the route templates, "other" route).
+  EXPECT_LE(after.size(), before.size() + 10) << added;
+  EXPECT_NE(added.find("method=\"other\""), std::string::npos) << added;
+}
+
+// ---- item 6: session spam through a playlist token
+// --------------------------------------------------
+
+TEST_F(HostileApiTest, PlaylistRefetchesReuseTheirSessions) {
+  Reply t = call("POST", "/api/v1/subjects/alice/playlist-token", "operator", "{}");
+  ASSERT_EQ(t.status, 201) << t.body;
+  std::string url = json::parse(t.body)["playlist_url"];
+  std::string first = http("GET", url).body;
+  // 100 more fetches (one curl, keep-alive).
+  std::string cmd;
+  for (int i = 0; i < 100; ++i) cmd += " " + shq(url);
+  sh("curl -s -o /dev/null" + cmd);
+  Reply last = http("GET", url);
+  ASSERT_EQ(last.status, 200);
+  // alice's playlist lists news and music: two sessions, whatever the number of fetches.
+  auto sessions = cp_->store->sessions_of("alice", true);
+  EXPECT_EQ(sessions.size(), 2u);
+  std::set<std::string> channels;
+  for (const auto &s : sessions) channels.insert(s.channel_id);
+  EXPECT_EQ(channels, (std::set<std::string>{"music", "news"}));
+  // Each fetch has a fresh token for the same session: it plays, and revoking the session stops
+  // every copy of it.
+  std::smatch m;
+  std::string body = last.body;
+  ASSERT_TRUE(std::regex_search(body, m, std::regex(cp_->base + "/hls/news/[^\\n]+")));
+  std::string news = m.str();
+  EXPECT_EQ(http("GET", news).status, 200);
+  ASSERT_TRUE(std::regex_search(first, m, std::regex(cp_->base + "/hls/news/[^\\n]+")));
+  std::string old_news = m.str();
+  EXPECT_EQ(http("GET", old_news).status, 200);
+  for (const auto &s : sessions)
+    if (s.channel_id == "news") call("DELETE", "/api/v1/sessions/" + s.id, "operator");
+  EXPECT_EQ(http("GET", news).status, 403);
+  EXPECT_EQ(http("GET", old_news).status, 403);
+  // The next fetch opens a new session for news (the revoked one is not reused).
+  std::string again = http("GET", url).body;
+  EXPECT_EQ(cp_->store->sessions_of("alice", true).size(), 2u);
+  ASSERT_TRUE(std::regex_search(again, m, std::regex(cp_->base + "/hls/news/[^\\n]+")));
+  EXPECT_EQ(http("GET", m.str()).status, 200);
+  EXPECT_NE(call("GET", "/metrics", "read").body.find("iptv_sessions_total{outcome=\"reused\"}"),
+            std::string::npos);
+}
+
+TEST_F(HostileApiTest, SessionsPerSubjectAreCapped) {
+  cp_.reset();
+  iptv::control::ApiConfig cfg;
+  cfg.sessions.max_sessions_per_subject = 3;
+  start(cfg);
+  auto open = [&] {
+    return call("POST", "/api/v1/sessions", "operator",
+                R"({"channel_id":"news","subject":"alice"})");
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(open().status, 201);
+  Reply r = open();
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(json::parse(r.body)["reason"], "too_many_sessions") << r.body;
+  EXPECT_EQ(cp_->store->sessions_of("alice", true).size(), 3u);
+  // Another subject is not affected; a revoked session frees its place.
+  EXPECT_EQ(call("POST", "/api/v1/sessions", "operator", R"({"channel_id":"free"})").status, 201);
+  call("DELETE", "/api/v1/sessions/" + cp_->store->sessions_of("alice", true)[0].id, "operator");
+  EXPECT_EQ(open().status, 201);
+}
+
+// ---- item 7: the Host header never reaches a URL
+// ---------------------------------------------------
+
+TEST_F(HostileApiTest, HostHeaderIsNeverCopiedIntoUrls) {
+  const std::string evil = "-H 'Host: evil.example:666'";
+  Reply t = call("POST", "/api/v1/subjects/alice/playlist-token", "operator", "{}", evil);
+  ASSERT_EQ(t.status, 201) << t.body;
+  json tok = json::parse(t.body);
+  EXPECT_EQ(tok["playlist_url"].get<std::string>().rfind(cp_->base + "/iptv/playlist.m3u?", 0), 0u)
+      << t.body;
+  Reply m = http("GET", cp_->base + tok["playlist_path"].get<std::string>(), "", "", evil);
+  ASSERT_EQ(m.status, 200);
+  EXPECT_EQ(m.body.find("evil"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("url-tvg=\"" + cp_->base + "/iptv/epg.xml\""), std::string::npos) << m.body;
+  Reply s = call("POST", "/api/v1/sessions", "operator",
+                 R"({"channel_id":"news","subject":"alice"})", evil);
+  ASSERT_EQ(s.status, 201);
+  EXPECT_EQ(s.body.find("evil"), std::string::npos) << s.body;
+
+  // With a configured base, every URL uses it.
+  cp_.reset();
+  iptv::control::ApiConfig cfg;
+  cfg.public_url = "https://tv.example.com/";
+  start(cfg);
+  t = call("POST", "/api/v1/subjects/alice/playlist-token", "operator", "{}", evil);
+  tok = json::parse(t.body);
+  EXPECT_EQ(tok["playlist_url"].get<std::string>().rfind(
+                "https://tv.example.com/iptv/playlist.m3u?token=", 0),
+            0u)
+      << t.body;
+  m = http("GET", cp_->base + tok["playlist_path"].get<std::string>(), "", "", evil);
+  EXPECT_EQ(m.body.find("evil"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("url-tvg=\"https://tv.example.com/iptv/epg.xml\""), std::string::npos);
+  EXPECT_NE(m.body.find("\nhttps://tv.example.com/hls/news/"), std::string::npos) << m.body;
+  s = call("POST", "/api/v1/sessions", "operator", R"({"channel_id":"news","subject":"alice"})",
+           evil);
+  EXPECT_EQ(json::parse(s.body)["playback_url"].get<std::string>().rfind(
+                "https://tv.example.com/hls/news/", 0),
+            0u)
+      << s.body;
+}
+
+// ---- item 10: strict JSON, tier, Allow
+// ----------------------------------------------------------------
+
+TEST_F(HostileApiTest, DuplicateJsonKeysAreRefused) {
+  Reply r = call("POST", "/api/v1/keys", "admin", R"({"name":"x","role":"read","role":"admin"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("duplicate key 'role'"), std::string::npos) << r.body;
+  for (const auto &k : cp_->store->keys()) EXPECT_NE(k.name, "x");
+  // Nested objects are checked too; the same key in sibling objects is fine.
+  EXPECT_EQ(call("PUT", "/api/v1/channels/news/renditions/360p", "operator",
+                 R"({"enabled":true,"enabled":false})")
+                .status,
+            400);
+  EXPECT_EQ(call("POST", "/api/v1/entitlements", "admin",
+                 R"({"subject":"dan","channels":["news"],"subject":"eve"})")
+                .status,
+            400);
+  EXPECT_FALSE(cp_->store->entitlement("dan"));
+  EXPECT_FALSE(cp_->store->entitlement("eve"));
+}
+
+TEST_F(HostileApiTest, TierIsValidated) {
+  for (const std::string &tier :
+       std::vector<std::string>{"a\\r\\nSet-Cookie: x", "a\\u0000b", "a\\tb", std::string(65, 'x'),
+                                " lead", "\\u00e9"}) {
+    Reply r = call("POST", "/api/v1/entitlements", "admin",
+                   R"({"subject":"bob","channels":["news"],"tier":")" + tier + R"("})");
+    EXPECT_EQ(r.status, 400) << tier << ": " << r.body;
+    EXPECT_NE(r.body.find("'tier'"), std::string::npos) << r.body;
+  }
+  EXPECT_FALSE(cp_->store->entitlement("bob"));
+  EXPECT_EQ(call("PUT", "/api/v1/entitlements/alice", "admin",
+                 R"({"channels":["news"],"tier":"gold\nplus"})")
+                .status,
+            400);
+  EXPECT_EQ(call("POST", "/api/v1/entitlements", "admin",
+                 R"({"subject":"bob","channels":["news"],"tier":"Premium HD+ 2.0_x-y"})")
+                .status,
+            201);
+}
+
+TEST_F(HostileApiTest, MethodNotAllowedCarriesAllow) {
+  struct Case {
+    std::string method, path, allow;
+  };
+  for (const Case &c :
+       std::vector<Case>{{"DELETE", "/healthz", "GET, HEAD"},
+                         {"PATCH", "/api/v1/entitlements", "GET, HEAD, POST"},
+                         {"POST", "/api/v1/entitlements/alice", "GET, HEAD, PUT, DELETE"},
+                         {"GET", "/api/v1/channels/news/actions/restart", "POST"},
+                         {"BREW", "/api/v1/keys", "GET, HEAD, POST"}}) {
+    Reply r = call(c.method, c.path, "admin");
+    EXPECT_EQ(r.status, 405) << c.method << " " << c.path;
+    EXPECT_EQ(r.headers["allow"], c.allow) << c.method << " " << c.path;
+  }
+}
+
+// ---- against the real daemon --------------------------------------------------------------------
+
+class HostileIptvdTest : public ::testing::Test {
+ protected:
+  TempDir tmp_;
+};
+
+TEST_F(HostileIptvdTest, HugeUnauthenticatedPostKeepsTheDaemonsMemoryFlat) {
+  fs::create_directories(tmp_.path() + "/channels");
+  iptvd_test::Iptvd d(tmp_.path() + "/channels");
+  d.start();
+  ASSERT_TRUE(d.running()) << d.log();
+  uint64_t hwm_before = vm_kb(d.pid(), "VmHWM:");
+  const uint64_t kBody = 256ull << 20;
+  RawResult r = raw_request(std::stoi(d.base().substr(d.base().rfind(':') + 1)),
+                            "POST /api/v1/entitlements HTTP/1.1\r\nHost: x\r\n"
+                            "Content-Length: " +
+                                std::to_string(kBody) + "\r\n\r\n",
+                            kBody);
+  uint64_t hwm_after = vm_kb(d.pid(), "VmHWM:");
+  EXPECT_EQ(r.status, 401) << r.response.substr(0, 300);
+  EXPECT_LT(r.sent_before, 64ull << 20);
+  // Measured (RawResult and /proc/PID/status VmHWM): the peak grows by well under 16 MB.
+  std::printf(
+      "iptvd VmHWM %llu kB -> %llu kB during a 256 MB unauthenticated POST; answered "
+      "401 after %.3f s with %llu body bytes sent\n",
+      (unsigned long long)hwm_before, (unsigned long long)hwm_after, r.answer_s,
+      (unsigned long long)r.sent_before);
+  EXPECT_LT(hwm_after, hwm_before + 32 * 1024) << "the body was buffered";
+  EXPECT_EQ(d.get("/healthz").status, 200);
+}
+
+TEST_F(HostileIptvdTest, DatabaseAndDataFolderAreOwnerOnlyAndDataDirIsCanonical) {
+  fs::create_directories(tmp_.path() + "/channels");
+  fs::create_directories(tmp_.path() + "/elsewhere");
+  std::string keys = tmp_.path() + "/keys", cfg = tmp_.path() + "/iptvd.yaml";
+  iptvd_test::write_file(keys,
+                         "k1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  iptvd_test::write_file(cfg, "tokens:\n  mode: edgeauth\n  keys_file: " + keys + "\n");
+  iptvd_test::write_file(tmp_.path() + "/channels/live.yaml",
+                         iptvd_test::channel_yaml("live", "access: {account_required: false}\n"));
+  // Given with "..", under a umask that would leave everything world-readable, over a folder an
+  // older version left 0755 with a stale 0644 admin.key in it.
+  fs::create_directories(tmp_.path() + "/data");
+  ::chmod((tmp_.path() + "/data").c_str(), 0755);
+  iptvd_test::write_file(tmp_.path() + "/data/admin.key", "stale\n");
+  ::chmod((tmp_.path() + "/data/admin.key").c_str(), 0644);
+  std::string data = tmp_.path() + "/elsewhere/../data";
+  mode_t old = ::umask(022);
+  iptvd_test::Iptvd d(tmp_.path() + "/channels", {"--config", cfg}, data);
+  d.start();
+  ::umask(old);
+  ASSERT_TRUE(d.running()) << d.log();
+  ASSERT_TRUE(d.wait_live({"live"}, 40, 2)) << d.log();
+  std::string real = tmp_.path() + "/data";
+  EXPECT_EQ(mode_of(real), 0700);
+  for (const char *f : {"/iptvd.db", "/iptvd.db-wal", "/iptvd.db-shm", "/admin.key"})
+    EXPECT_EQ(mode_of(real + f), 0600) << f;
+  // A session's token plays (the origin compares real paths with the canonical channel root).
+  iptvd_test::Http s = d.post("/api/v1/sessions", R"({"channel_id":"live"})", d.admin_key());
+  ASSERT_EQ(s.status, 201) << s.body;
+  std::string path = json::parse(s.body)["playback_path"];
+  iptvd_test::Http p = d.get(path);
+  EXPECT_EQ(p.status, 200) << p.body << d.log();
+  EXPECT_NE(p.body.find("#EXTM3U"), std::string::npos);
+  // playback_url comes from the listen address (no Host header involved).
+  EXPECT_EQ(
+      json::parse(s.body)["playback_url"].get<std::string>().rfind(d.base() + "/hls/live/", 0), 0u)
+      << s.body;
+}
