@@ -66,7 +66,7 @@
 #include "gstiptvelements.h"
 #include "hls/playlist.h"
 #include "origin/origin.h"
-#include "segmenter.h"
+#include "hlssink_segmenter.h"
 #include "util/atomic_file.h"
 #include "util/strutil.h"
 
