@@ -52,8 +52,8 @@
 #include <vector>
 
 #include "gstiptvelements.h"
-#include "ladderplan.h"
-#include "records/profiles.h"
+#include "abrladder_plan.h"
+#include "profiles/profiles.h"
 
 GST_DEBUG_CATEGORY_STATIC(abr_ladder_debug);
 #define GST_CAT_DEFAULT abr_ladder_debug

@@ -56,7 +56,7 @@
 #include <mutex>
 #include <vector>
 
-#include "gapdetector.h"
+#include "gapprobe_detector.h"
 #include "gstiptvelements.h"
 
 GST_DEBUG_CATEGORY_STATIC(gap_probe_debug);
@@ -88,12 +88,15 @@ int64_t secs(double s) {
 
 }  // namespace
 
-// One lock (priv->lock) guards everything below it; it is never held while posting a message,
-// scheduling a clock wait or calling into GStreamer objects other than this element's clock id.
-struct GstIptvGapProbePrivate {
-  std::mutex lock;
-
-  // Settings.
+// Lock order: state `lock` before `settings_lock`.
+// - `settings_lock` guards `settings` (the properties). Property getters take only it, so reading
+//   a property never waits for the streaming thread. Streaming code reads settings through
+//   settings_snapshot() (a copy), possibly while holding `lock`.
+// - `lock` guards the stream state and the watchdog. set_property stores the value under
+//   `settings_lock`, releases it, then takes `lock` to pass the new threshold to the trackers.
+// Neither is held while posting a message, scheduling a clock wait or calling into GStreamer
+// objects other than this element's clock id.
+struct Settings {
   double gap_threshold = kDefaultGap;
   double keyframe_gap_threshold = kDefaultKeyframeGap;
   double jump_threshold = kDefaultJump;
@@ -103,7 +106,13 @@ struct GstIptvGapProbePrivate {
   double black_threshold = kDefaultBlackThreshold;
   double black_seconds = kDefaultBlackSeconds;
   double freeze_seconds = kDefaultFreezeSeconds;
+};
 
+struct GstIptvGapProbePrivate {
+  std::mutex settings_lock;
+  Settings settings;
+
+  std::mutex lock;
   // Stream state.
   StreamType type = StreamType::kOther;
   bool raw = false;
@@ -132,6 +141,11 @@ struct _GstIptvGapProbe {
   GstBaseTransform parent;
   GstIptvGapProbePrivate *priv;
 };
+
+static Settings settings_snapshot(GstIptvGapProbePrivate *p) {
+  std::lock_guard<std::mutex> lock(p->settings_lock);
+  return p->settings;
+}
 
 G_DEFINE_TYPE(GstIptvGapProbe, gst_iptv_gap_probe, GST_TYPE_BASE_TRANSFORM)
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(iptvgapprobe, "iptvgapprobe", GST_RANK_NONE,
@@ -323,7 +337,8 @@ static void analyse_video(GstIptvGapProbePrivate *p, GstBuffer *buf, int64_t t,
         !(p->vinfo.colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255))
       luma = std::max(0.0, (luma * 255.0 - 16.0) / 219.0);  // limited range: 16 is black
     p->last_luma = luma;
-    ev.push_back({"iptvgapprobe-black", p->black.observe(luma < p->black_threshold, t)});
+    ev.push_back(
+        {"iptvgapprobe-black", p->black.observe(luma < settings_snapshot(p).black_threshold, t)});
     bool same =
         !p->prev_grid.empty() && iptv::grid_difference(p->grid, p->prev_grid) < kFreezeTolerance;
     ev.push_back({"iptvgapprobe-freeze", p->freeze.observe(same, t)});
@@ -350,7 +365,8 @@ static void analyse_audio(GstIptvGapProbePrivate *p, GstBuffer *buf, int64_t t,
   gst_buffer_unmap(buf, &map);
   if (!known) return;
   p->last_level_db = db;
-  ev.push_back({"iptvgapprobe-silence", p->silence.observe(db < p->silence_db, t)});
+  ev.push_back(
+      {"iptvgapprobe-silence", p->silence.observe(db < settings_snapshot(p).silence_db, t)});
 }
 
 static GstFlowReturn gst_iptv_gap_probe_transform_ip(GstBaseTransform *bt, GstBuffer *buf) {
@@ -499,15 +515,17 @@ static gboolean gst_iptv_gap_probe_sink_event(GstBaseTransform *bt, GstEvent *ev
   return GST_BASE_TRANSFORM_CLASS(gst_iptv_gap_probe_parent_class)->sink_event(bt, event);
 }
 
+// Call with `lock` held.
 static void reset_stream(GstIptvGapProbePrivate *p) {
-  p->gap = iptv::GapTracker(secs(p->gap_threshold));
-  p->keyframes = iptv::KeyframeTracker(secs(p->keyframe_gap_threshold));
+  const Settings st = settings_snapshot(p);
+  p->gap = iptv::GapTracker(secs(st.gap_threshold));
+  p->keyframes = iptv::KeyframeTracker(secs(st.keyframe_gap_threshold));
   p->timestamps = iptv::TimestampChecker();
-  p->timestamps.set_jump_threshold(secs(p->jump_threshold));
-  p->timestamps.set_drift_threshold(secs(p->drift_threshold));
-  p->silence = iptv::HeldCondition(secs(p->silence_seconds));
-  p->black = iptv::HeldCondition(secs(p->black_seconds));
-  p->freeze = iptv::HeldCondition(secs(p->freeze_seconds));
+  p->timestamps.set_jump_threshold(secs(st.jump_threshold));
+  p->timestamps.set_drift_threshold(secs(st.drift_threshold));
+  p->silence = iptv::HeldCondition(secs(st.silence_seconds));
+  p->black = iptv::HeldCondition(secs(st.black_seconds));
+  p->freeze = iptv::HeldCondition(secs(st.freeze_seconds));
   p->grid.clear();
   p->prev_grid.clear();
   p->buffers = p->units = 0;
@@ -586,45 +604,68 @@ static void gst_iptv_gap_probe_set_property(GObject *object, guint prop_id, cons
                                             GParamSpec *pspec) {
   auto *self = GST_IPTV_GAP_PROBE(object);
   GstIptvGapProbePrivate *p = self->priv;
-  std::lock_guard<std::mutex> lock(p->lock);
   double v = G_VALUE_HOLDS_DOUBLE(value) ? g_value_get_double(value) : 0;
+  {
+    std::lock_guard<std::mutex> lock(p->settings_lock);
+    Settings &st = p->settings;
+    switch (prop_id) {
+      case PROP_GAP_THRESHOLD:
+        st.gap_threshold = v;
+        break;
+      case PROP_KEYFRAME_GAP_THRESHOLD:
+        st.keyframe_gap_threshold = v;
+        break;
+      case PROP_JUMP_THRESHOLD:
+        st.jump_threshold = v;
+        break;
+      case PROP_DRIFT_THRESHOLD:
+        st.drift_threshold = v;
+        break;
+      case PROP_SILENCE_THRESHOLD_DB:
+        st.silence_db = v;
+        break;
+      case PROP_SILENCE_SECONDS:
+        st.silence_seconds = v;
+        break;
+      case PROP_BLACK_THRESHOLD:
+        st.black_threshold = v;
+        break;
+      case PROP_BLACK_SECONDS:
+        st.black_seconds = v;
+        break;
+      case PROP_FREEZE_SECONDS:
+        st.freeze_seconds = v;
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        return;
+    }
+  }
+  // The running trackers take the new threshold at once (settings_lock released: lock order).
+  std::lock_guard<std::mutex> lock(p->lock);
   switch (prop_id) {
     case PROP_GAP_THRESHOLD:
-      p->gap_threshold = v;
       p->gap.set_threshold(secs(v));
       break;
     case PROP_KEYFRAME_GAP_THRESHOLD:
-      p->keyframe_gap_threshold = v;
       p->keyframes.set_threshold(secs(v));
       break;
     case PROP_JUMP_THRESHOLD:
-      p->jump_threshold = v;
       p->timestamps.set_jump_threshold(secs(v));
       break;
     case PROP_DRIFT_THRESHOLD:
-      p->drift_threshold = v;
       p->timestamps.set_drift_threshold(secs(v));
       break;
-    case PROP_SILENCE_THRESHOLD_DB:
-      p->silence_db = v;
-      break;
     case PROP_SILENCE_SECONDS:
-      p->silence_seconds = v;
       p->silence.set_hold(secs(v));
       break;
-    case PROP_BLACK_THRESHOLD:
-      p->black_threshold = v;
-      break;
     case PROP_BLACK_SECONDS:
-      p->black_seconds = v;
       p->black.set_hold(secs(v));
       break;
     case PROP_FREEZE_SECONDS:
-      p->freeze_seconds = v;
       p->freeze.set_hold(secs(v));
       break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+    default:  // read from the settings where used (silence and black thresholds)
       break;
   }
 }
@@ -637,34 +678,35 @@ static void gst_iptv_gap_probe_get_property(GObject *object, guint prop_id, GVal
     g_value_take_boxed(value, make_stats(self));
     return;
   }
-  std::lock_guard<std::mutex> lock(p->lock);
+  std::lock_guard<std::mutex> lock(p->settings_lock);
+  const Settings &st = p->settings;
   switch (prop_id) {
     case PROP_GAP_THRESHOLD:
-      g_value_set_double(value, p->gap_threshold);
+      g_value_set_double(value, st.gap_threshold);
       break;
     case PROP_KEYFRAME_GAP_THRESHOLD:
-      g_value_set_double(value, p->keyframe_gap_threshold);
+      g_value_set_double(value, st.keyframe_gap_threshold);
       break;
     case PROP_JUMP_THRESHOLD:
-      g_value_set_double(value, p->jump_threshold);
+      g_value_set_double(value, st.jump_threshold);
       break;
     case PROP_DRIFT_THRESHOLD:
-      g_value_set_double(value, p->drift_threshold);
+      g_value_set_double(value, st.drift_threshold);
       break;
     case PROP_SILENCE_THRESHOLD_DB:
-      g_value_set_double(value, p->silence_db);
+      g_value_set_double(value, st.silence_db);
       break;
     case PROP_SILENCE_SECONDS:
-      g_value_set_double(value, p->silence_seconds);
+      g_value_set_double(value, st.silence_seconds);
       break;
     case PROP_BLACK_THRESHOLD:
-      g_value_set_double(value, p->black_threshold);
+      g_value_set_double(value, st.black_threshold);
       break;
     case PROP_BLACK_SECONDS:
-      g_value_set_double(value, p->black_seconds);
+      g_value_set_double(value, st.black_seconds);
       break;
     case PROP_FREEZE_SECONDS:
-      g_value_set_double(value, p->freeze_seconds);
+      g_value_set_double(value, st.freeze_seconds);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);

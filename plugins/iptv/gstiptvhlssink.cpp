@@ -66,15 +66,20 @@
 #include "gstiptvelements.h"
 #include "hls/playlist.h"
 #include "origin/origin.h"
-#include "segmenter.h"
+#include "hlssink_segmenter.h"
 #include "util/atomic_file.h"
 #include "util/strutil.h"
 
 GST_DEBUG_CATEGORY_STATIC(hls_sink_debug);
 #define GST_CAT_DEFAULT hls_sink_debug
 
-// Lock order: priv->lock only. Never held while posting messages, emitting signals or changing
-// element state.
+// Lock order: priv->lock (stream state) before priv->settings_lock (properties).
+// - settings_lock guards `settings`. Getters take only it, so reading a property never waits for
+//   a streaming thread; setters store the value under it and release it before they take `lock`
+//   (rendition-names and disabled-renditions then apply the change to the renditions).
+// - lock guards everything else, including `cfg`, the settings in force, which streaming code
+//   reads. It may take settings_lock inside (settings_snapshot()), never the reverse.
+// Neither is held while posting messages, emitting signals or changing element state.
 
 namespace {
 
@@ -130,9 +135,8 @@ struct Rendition {
 
 }  // namespace
 
-struct GstIptvHlsSinkPrivate {
-  std::mutex lock;
-  // Settings.
+// The properties. Guarded by GstIptvHlsSinkPrivate::settings_lock.
+struct Settings {
   std::string location = "hls";
   double target = 4.0;
   guint window = 6;
@@ -147,6 +151,16 @@ struct GstIptvHlsSinkPrivate {
   std::string http_address = "127.0.0.1";
   std::string token_key_file;
   std::set<std::string> disabled_names;
+};
+
+struct GstIptvHlsSinkPrivate {
+  std::mutex settings_lock;
+  Settings settings;  // as set; read by the getters
+
+  std::mutex lock;
+  // The settings in force: copied from `settings` when the element goes READY -> PAUSED;
+  // rendition-names and disabled-renditions (mutable in PLAYING) are also copied when set.
+  Settings cfg;
   std::unique_ptr<iptv::Origin> origin;
   // Topology.
   std::vector<std::unique_ptr<Rendition>> renditions;
@@ -223,8 +237,13 @@ static GType gst_iptv_hls_sink_sequence_mode_get_type() {
 
 // ---- helpers ----
 
+static Settings settings_snapshot(GstIptvHlsSinkPrivate *p) {
+  std::lock_guard<std::mutex> lock(p->settings_lock);
+  return p->settings;
+}
+
 static std::string rendition_dir(GstIptvHlsSinkPrivate *p, const Rendition *r) {
-  return p->location + "/" + r->name;
+  return p->cfg.location + "/" + r->name;
 }
 
 static void post(GstIptvHlsSink *self, GstStructure *s) {
@@ -276,7 +295,7 @@ static GstStructure *write_multivariant_locked(GstIptvHlsSink *self) {
   // Rewritten (atomically) only when a figure changed, e.g. a new peak bandwidth.
   std::string text = iptv::hls::render_multivariant(vs);
   if (text == p->last_multivariant) return nullptr;
-  std::string path = p->location + "/index.m3u8";
+  std::string path = p->cfg.location + "/index.m3u8";
   std::string err = iptv::write_file_atomic(path, text);
   if (!err.empty()) {
     GST_WARNING_OBJECT(self, "%s", err.c_str());
@@ -290,20 +309,21 @@ static GstStructure *write_multivariant_locked(GstIptvHlsSink *self) {
 }
 
 static void save_state_locked(GstIptvHlsSinkPrivate *p) {
-  if (p->state_file.empty()) return;
+  if (p->cfg.state_file.empty()) return;
   nlohmann::json j;
   for (auto &r : p->renditions) {
     if (!r->playlist) continue;
     j["renditions"][r->name] = {{"next_sequence", r->playlist->next_sequence()},
                                 {"discontinuity_sequence", r->playlist->discontinuity_sequence()}};
   }
-  iptv::write_file_atomic(p->state_file, j.dump(2) + "\n", true);
+  iptv::write_file_atomic(p->cfg.state_file, j.dump(2) + "\n", true);
 }
 
 // ---- segments ----
 
 static void delete_retired_locked(GstIptvHlsSinkPrivate *p, Rendition *r) {
-  double keep = p->retention >= 0 ? p->retention : p->target * std::max<guint>(p->window, 1);
+  double keep =
+      p->cfg.retention >= 0 ? p->cfg.retention : p->cfg.target * std::max<guint>(p->cfg.window, 1);
   gint64 now = g_get_monotonic_time();
   while (!r->retired.empty() && now - r->retired.front().removed_at >= (gint64)(keep * 1e6)) {
     ::unlink(r->retired.front().path.c_str());
@@ -514,7 +534,7 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
       }
     }
     gint64 utc = utc_ns_for(self, buf, running);
-    gint64 anchor = p->mode == SeqMode::kEpoch ? utc : (gint64)running;
+    gint64 anchor = p->cfg.mode == SeqMode::kEpoch ? utc : (gint64)running;
     bool disc = r->pending_discontinuity;
     auto start = r->segmenter->on_keyframe(anchor, disc);
     if (start) {
@@ -620,12 +640,13 @@ static GstPad *gst_iptv_hls_sink_request_new_pad(GstElement *element, GstPadTemp
     }
   auto r = std::make_unique<Rendition>();
   r->index = index;
-  r->name = index < p->names.size() && !p->names[index].empty() ? p->names[index]
+  const Settings st = settings_snapshot(p);  // pads are requested before cfg is taken
+  r->name = index < st.names.size() && !st.names[index].empty() ? st.names[index]
                                                                 : "v" + std::to_string(index);
   gst_segment_init(&r->segment, GST_FORMAT_UNDEFINED);
   {
     std::lock_guard<std::mutex> lock(p->lock);
-    r->disabled = p->disabled_names.count(r->name) > 0;
+    r->disabled = st.disabled_names.count(r->name) > 0;
   }
   r->splitmux = gst_element_factory_make("splitmuxsink", nullptr);
   if (!r->splitmux) {
@@ -749,14 +770,16 @@ static void gst_iptv_hls_sink_handle_message(GstBin *bin, GstMessage *msg) {
 static gboolean prepare(GstIptvHlsSink *self) {
   GstIptvHlsSinkPrivate *p = self->priv;
   std::lock_guard<std::mutex> lock(p->lock);
+  p->cfg = settings_snapshot(p);
   nlohmann::json state;
-  if (!p->state_file.empty()) {
+  if (!p->cfg.state_file.empty()) {
     std::string text;
-    if (iptv::read_file(p->state_file, text)) {
+    if (iptv::read_file(p->cfg.state_file, text)) {
       try {
         state = nlohmann::json::parse(text);
       } catch (const std::exception &e) {
-        GST_WARNING_OBJECT(self, "state file %s unreadable: %s", p->state_file.c_str(), e.what());
+        GST_WARNING_OBJECT(self, "state file %s unreadable: %s", p->cfg.state_file.c_str(),
+                           e.what());
       }
     }
   }
@@ -772,14 +795,14 @@ static gboolean prepare(GstIptvHlsSink *self) {
                         ("%s", ec.message().c_str()));
       return FALSE;
     }
-    r->playlist =
-        std::make_unique<iptv::hls::MediaPlaylist>(p->type, p->target, (int)p->window, p->dvr);
-    r->segmenter = std::make_unique<iptv::Segmenter>(p->target, p->mode == SeqMode::kEpoch);
+    r->playlist = std::make_unique<iptv::hls::MediaPlaylist>(p->cfg.type, p->cfg.target,
+                                                             (int)p->cfg.window, p->cfg.dvr);
+    r->segmenter = std::make_unique<iptv::Segmenter>(p->cfg.target, p->cfg.mode == SeqMode::kEpoch);
     std::string old;
     uint64_t next = 0;
     bool resumed = false;
-    if (p->type == iptv::hls::PlaylistType::kLive && iptv::read_file(dir + "/index.m3u8", old) &&
-        r->playlist->restore(old)) {
+    if (p->cfg.type == iptv::hls::PlaylistType::kLive &&
+        iptv::read_file(dir + "/index.m3u8", old) && r->playlist->restore(old)) {
       next = r->playlist->next_sequence();
       resumed = true;
     }
@@ -810,7 +833,7 @@ static void finish(GstIptvHlsSink *self) {
   std::vector<GstStructure *> msgs;
   {
     std::lock_guard<std::mutex> lock(p->lock);
-    if (p->type == iptv::hls::PlaylistType::kLive) return;
+    if (p->cfg.type == iptv::hls::PlaylistType::kLive) return;
     for (auto &r : p->renditions) {
       if (!r->playlist || r->playlist->ended()) continue;
       r->playlist->end();
@@ -830,13 +853,18 @@ static void finish(GstIptvHlsSink *self) {
 // Starts the HTTP origin over the tree when http-port is set.
 static gboolean start_serving(GstIptvHlsSink *self) {
   GstIptvHlsSinkPrivate *p = self->priv;
-  if (p->http_port < 0 || p->origin) return TRUE;
+  Settings st;
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    st = p->cfg;
+  }
+  if (st.http_port < 0 || p->origin) return TRUE;
   iptv::OriginConfig cfg;
-  cfg.address = p->http_address;
-  cfg.port = p->http_port;
-  if (!p->token_key_file.empty()) {
+  cfg.address = st.http_address;
+  cfg.port = st.http_port;
+  if (!st.token_key_file.empty()) {
     std::string err;
-    if (!cfg.keys.load_file(p->token_key_file, &err)) {
+    if (!cfg.keys.load_file(st.token_key_file, &err)) {
       GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot load the token keys"),
                         ("%s", err.c_str()));
       return FALSE;
@@ -849,9 +877,9 @@ static gboolean start_serving(GstIptvHlsSink *self) {
     GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot serve HTTP"), ("%s", err.c_str()));
     return FALSE;
   }
-  origin->add_channel(p->channel_id, p->location);
-  GST_INFO_OBJECT(self, "serving %s on http://%s:%d/hls/%s/", p->location.c_str(),
-                  p->http_address.c_str(), origin->port(), p->channel_id.c_str());
+  origin->add_channel(st.channel_id, st.location);
+  GST_INFO_OBJECT(self, "serving %s on http://%s:%d/hls/%s/", st.location.c_str(),
+                  st.http_address.c_str(), origin->port(), st.channel_id.c_str());
   p->origin = std::move(origin);
   return TRUE;
 }
@@ -882,83 +910,96 @@ static void gst_iptv_hls_sink_set_property(GObject *object, guint prop_id, const
                                            GParamSpec *pspec) {
   auto *self = GST_IPTV_HLS_SINK(object);
   GstIptvHlsSinkPrivate *p = self->priv;
-  GstStructure *switch_msg = nullptr;
   {
-    std::lock_guard<std::mutex> lock(p->lock);
+    std::lock_guard<std::mutex> lock(p->settings_lock);
+    Settings &st = p->settings;
     switch (prop_id) {
       case PROP_LOCATION: {
         const char *v = g_value_get_string(value);
-        p->location = v && *v ? v : "hls";
+        st.location = v && *v ? v : "hls";
         break;
       }
       case PROP_TARGET_DURATION:
-        p->target = g_value_get_double(value);
+        st.target = g_value_get_double(value);
         break;
       case PROP_PLAYLIST_LENGTH:
-        p->window = g_value_get_uint(value);
+        st.window = g_value_get_uint(value);
         break;
       case PROP_DVR_SECONDS:
-        p->dvr = g_value_get_double(value);
+        st.dvr = g_value_get_double(value);
         break;
       case PROP_PLAYLIST_TYPE:
-        p->type = (iptv::hls::PlaylistType)g_value_get_enum(value);
+        st.type = (iptv::hls::PlaylistType)g_value_get_enum(value);
         break;
       case PROP_SEQUENCE_MODE:
-        p->mode = (SeqMode)g_value_get_enum(value);
+        st.mode = (SeqMode)g_value_get_enum(value);
         break;
       case PROP_STATE_FILE: {
         const char *v = g_value_get_string(value);
-        p->state_file = v ? v : "";
+        st.state_file = v ? v : "";
         break;
       }
       case PROP_RENDITION_NAMES: {
         const char *v = g_value_get_string(value);
-        p->names = iptv::split(v ? v : "", ',', false);
-        for (auto &r : p->renditions)
-          if (r->index < p->names.size() && !p->names[r->index].empty())
-            r->name = p->names[r->index];
+        st.names = iptv::split(v ? v : "", ',', false);
         break;
       }
       case PROP_SEGMENT_RETENTION:
-        p->retention = g_value_get_double(value);
+        st.retention = g_value_get_double(value);
         break;
       case PROP_CHANNEL_ID: {
         const char *v = g_value_get_string(value);
-        p->channel_id = v && *v ? v : "live";
+        st.channel_id = v && *v ? v : "live";
         break;
       }
       case PROP_HTTP_PORT:
-        p->http_port = g_value_get_int(value);
+        st.http_port = g_value_get_int(value);
         break;
       case PROP_HTTP_ADDRESS: {
         const char *v = g_value_get_string(value);
-        p->http_address = v && *v ? v : "127.0.0.1";
+        st.http_address = v && *v ? v : "127.0.0.1";
         break;
       }
       case PROP_TOKEN_KEY_FILE: {
         const char *v = g_value_get_string(value);
-        p->token_key_file = v ? v : "";
+        st.token_key_file = v ? v : "";
         break;
       }
       case PROP_DISABLED_RENDITIONS: {
         const char *v = g_value_get_string(value);
-        p->disabled_names.clear();
+        st.disabled_names.clear();
         for (const auto &n : iptv::split(v ? v : "", ','))
-          if (!iptv::trim(n).empty()) p->disabled_names.insert(iptv::trim(n));
-        for (auto &r : p->renditions) {
-          bool d = p->disabled_names.count(r->name) > 0;
-          if (d != r->disabled)
-            GST_INFO_OBJECT(self, "rendition %s %s", r->name.c_str(), d ? "disabled" : "enabled");
-          r->disabled = d;
-        }
-        // The multivariant playlist lists only enabled renditions, at once.
-        p->last_multivariant.clear();
-        switch_msg = write_multivariant_locked(self);
+          if (!iptv::trim(n).empty()) st.disabled_names.insert(iptv::trim(n));
         break;
       }
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-        break;
+        return;
+    }
+  }
+  // The two settings that act on existing renditions at once (settings_lock released first: the
+  // lock order is lock, then settings_lock).
+  if (prop_id != PROP_RENDITION_NAMES && prop_id != PROP_DISABLED_RENDITIONS) return;
+  GstStructure *switch_msg = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    const Settings st = settings_snapshot(p);
+    if (prop_id == PROP_RENDITION_NAMES) {
+      p->cfg.names = st.names;
+      for (auto &r : p->renditions)
+        if (r->index < p->cfg.names.size() && !p->cfg.names[r->index].empty())
+          r->name = p->cfg.names[r->index];
+    } else {
+      p->cfg.disabled_names = st.disabled_names;
+      for (auto &r : p->renditions) {
+        bool d = p->cfg.disabled_names.count(r->name) > 0;
+        if (d != r->disabled)
+          GST_INFO_OBJECT(self, "rendition %s %s", r->name.c_str(), d ? "disabled" : "enabled");
+        r->disabled = d;
+      }
+      // The multivariant playlist lists only enabled renditions, at once.
+      p->last_multivariant.clear();
+      switch_msg = write_multivariant_locked(self);
     }
   }
   if (switch_msg) post(self, switch_msg);
@@ -968,53 +1009,54 @@ static void gst_iptv_hls_sink_get_property(GObject *object, guint prop_id, GValu
                                            GParamSpec *pspec) {
   auto *self = GST_IPTV_HLS_SINK(object);
   GstIptvHlsSinkPrivate *p = self->priv;
-  std::lock_guard<std::mutex> lock(p->lock);
+  std::lock_guard<std::mutex> lock(p->settings_lock);
+  const Settings &st = p->settings;
   switch (prop_id) {
     case PROP_LOCATION:
-      g_value_set_string(value, p->location.c_str());
+      g_value_set_string(value, st.location.c_str());
       break;
     case PROP_TARGET_DURATION:
-      g_value_set_double(value, p->target);
+      g_value_set_double(value, st.target);
       break;
     case PROP_PLAYLIST_LENGTH:
-      g_value_set_uint(value, p->window);
+      g_value_set_uint(value, st.window);
       break;
     case PROP_DVR_SECONDS:
-      g_value_set_double(value, p->dvr);
+      g_value_set_double(value, st.dvr);
       break;
     case PROP_PLAYLIST_TYPE:
-      g_value_set_enum(value, (gint)p->type);
+      g_value_set_enum(value, (gint)st.type);
       break;
     case PROP_SEQUENCE_MODE:
-      g_value_set_enum(value, (gint)p->mode);
+      g_value_set_enum(value, (gint)st.mode);
       break;
     case PROP_STATE_FILE:
-      g_value_set_string(value, p->state_file.c_str());
+      g_value_set_string(value, st.state_file.c_str());
       break;
     case PROP_RENDITION_NAMES: {
       std::string joined;
-      for (size_t i = 0; i < p->names.size(); ++i) joined += (i ? "," : "") + p->names[i];
+      for (size_t i = 0; i < st.names.size(); ++i) joined += (i ? "," : "") + st.names[i];
       g_value_set_string(value, joined.c_str());
       break;
     }
     case PROP_SEGMENT_RETENTION:
-      g_value_set_double(value, p->retention);
+      g_value_set_double(value, st.retention);
       break;
     case PROP_CHANNEL_ID:
-      g_value_set_string(value, p->channel_id.c_str());
+      g_value_set_string(value, st.channel_id.c_str());
       break;
     case PROP_HTTP_PORT:
-      g_value_set_int(value, p->http_port);
+      g_value_set_int(value, st.http_port);
       break;
     case PROP_HTTP_ADDRESS:
-      g_value_set_string(value, p->http_address.c_str());
+      g_value_set_string(value, st.http_address.c_str());
       break;
     case PROP_TOKEN_KEY_FILE:
-      g_value_set_string(value, p->token_key_file.c_str());
+      g_value_set_string(value, st.token_key_file.c_str());
       break;
     case PROP_DISABLED_RENDITIONS: {
       std::string v;
-      for (const auto &n : p->disabled_names) v += (v.empty() ? "" : ",") + n;
+      for (const auto &n : st.disabled_names) v += (v.empty() ? "" : ",") + n;
       g_value_set_string(value, v.c_str());
       break;
     }

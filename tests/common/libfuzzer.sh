@@ -24,7 +24,7 @@ if [ ! -x "$bin" ] || [ "$newest" -nt "$bin" ]; then
   cpps=()
   for f in "${srcs[@]}"; do [[ $f == *.cpp ]] && cpps+=("$f"); done
   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$src/core" "${cpps[@]}" "${flags[@]}" -o "$bin"
+    -I"$src/core" -I"$src/orchestrator/lib" "${cpps[@]}" "${flags[@]}" -o "$bin"
 fi
 cp -n "${seeds[@]}" "$out/$name-corpus/" 2>/dev/null || true
 cd "$out/$name-crashes"

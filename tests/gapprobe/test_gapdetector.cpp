@@ -1,7 +1,7 @@
 // The GStreamer-free state machines behind iptvgapprobe.
 #include <gtest/gtest.h>
 
-#include "gapdetector.h"
+#include "gapprobe_detector.h"
 
 namespace {
 

@@ -5,5 +5,6 @@
 set -euo pipefail
 src=${IPTV_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 exec "$src/tests/common/libfuzzer.sh" hlsparse "${1:-60}" 8192 \
-  -- "$src/tests/hlsparse/fuzz_parser.cpp" "$src"/core/hlsparse/*.cpp "$src"/core/hlsparse/*.h \
+  -- "$src/tests/hlsparse/fuzz_parser.cpp" "$src"/orchestrator/lib/hlsparse/*.cpp \
+     "$src"/orchestrator/lib/hlsparse/*.h \
   -- "$src"/tests/data/hlsparse/*

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "hls/playlist.h"
-#include "segmenter.h"
+#include "hlssink_segmenter.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // The GStreamer-free decisions behind iptvabrladder.
 #include <gtest/gtest.h>
 
-#include "ladderplan.h"
+#include "abrladder_plan.h"
 
 namespace {
 

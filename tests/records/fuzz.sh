@@ -6,7 +6,7 @@ set -euo pipefail
 src=${IPTV_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck disable=SC2046
 exec "$src/tests/common/libfuzzer.sh" records "${1:-60}" 4096 \
-  -- "$src/tests/records/fuzz_loader.cpp" "$src"/core/records/*.cpp "$src"/core/records/*.h \
-     "$src"/core/util/*.cpp \
+  -- "$src/tests/records/fuzz_loader.cpp" "$src"/orchestrator/lib/records/*.cpp \
+     "$src"/orchestrator/lib/records/*.h "$src"/core/profiles/*.cpp "$src"/core/util/*.cpp \
   -- "$src"/channels/*.yaml "$src"/tests/data/article/*.yaml "$src"/tests/data/bad-channels/*.yaml \
   -- $(pkg-config --cflags --libs yaml-cpp glib-2.0)

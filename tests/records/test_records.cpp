@@ -6,7 +6,8 @@
 #include <sstream>
 
 #include "records/loader.h"
-#include "records/profiles.h"
+#include "records/profiles_yaml.h"
+#include "profiles/profiles.h"
 #include "test_support.h"
 #include "util/atomic_file.h"
 #include "util/strutil.h"
@@ -74,17 +75,18 @@ TEST(Profiles, OverridesFromYaml) {
   iptv::ProfileCatalog cat;
   std::vector<std::string> errors;
   ASSERT_TRUE(
-      cat.load_yaml("720p-3mbps: {width: 1280, height: 720, kbps: 3500}\n"
-                    "mobile-low: {width: 416, height: 234, kbps: 300, max_fps: 15}\n",
-                    "profiles.yaml", &errors));
+      iptv::load_profiles_yaml(cat,
+                               "720p-3mbps: {width: 1280, height: 720, kbps: 3500}\n"
+                               "mobile-low: {width: 416, height: 234, kbps: 300, max_fps: 15}\n",
+                               "profiles.yaml", &errors));
   EXPECT_EQ(cat.resolve("720p-3mbps")->kbps, 3500);
   auto m = cat.resolve("mobile-low");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->max_fps, 15);
-  EXPECT_FALSE(
-      cat.load_yaml("bad: {width: 417, height: 234, kbps: 300}\n"
-                    "worse: {widht: 416, height: 234, kbps: 300}\n",
-                    "profiles.yaml", &errors));
+  EXPECT_FALSE(iptv::load_profiles_yaml(cat,
+                                        "bad: {width: 417, height: 234, kbps: 300}\n"
+                                        "worse: {widht: 416, height: 234, kbps: 300}\n",
+                                        "profiles.yaml", &errors));
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0], "profiles.yaml:1:6: profiles.bad: width and height must be even");
   EXPECT_EQ(errors[1],

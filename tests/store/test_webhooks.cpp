@@ -163,7 +163,7 @@ TEST(Webhooks, AtLeastOnceThroughFailuresAReceiverKillAndADaemonRestart) {
   {
     auto db = iptv::db::Db::open(dbpath);
     StateStore store(*db);
-    WebhookDeliverer hooks(store, {hook_config(port)}, &ql.logger);
+    WebhookDeliverer hooks(store, {hook_config(port)}, ql.logger);
     hooks.start();
     for (int i = 0; i < 30; ++i) {
       std::string ch = i % 2 ? "news" : "sport";
@@ -202,7 +202,7 @@ TEST(Webhooks, AtLeastOnceThroughFailuresAReceiverKillAndADaemonRestart) {
   {
     auto db = iptv::db::Db::open(dbpath);
     StateStore store(*db);
-    WebhookDeliverer hooks(store, {hook_config(port)}, &ql.logger);
+    WebhookDeliverer hooks(store, {hook_config(port)}, ql.logger);
     EXPECT_GT(hooks.outbox_depth(), 0);
     hooks.start();
     ASSERT_TRUE(wait_for([&] { return hooks.outbox_depth() == 0; }, 30s))
@@ -277,7 +277,7 @@ TEST(Webhooks, DeadLetterAfterMaxAttemptsAndEventFilter) {
   StateStore store(*db);
   auto cfg = hook_config(port, /*max_attempts=*/3);
   cfg.events = {"slate.*"};
-  WebhookDeliverer hooks(store, {cfg}, &ql.logger);
+  WebhookDeliverer hooks(store, {cfg}, ql.logger);
   hooks.start();
   store.record_event(make_event("slate.entered", "news"));
   store.record_event(make_event("channel.state", "news"));  // filtered out

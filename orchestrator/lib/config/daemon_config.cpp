@@ -18,7 +18,7 @@ namespace iptv::config {
 
 namespace {
 
-// The shared strict walker (core/records/yaml_walker.h): config sections are optional.
+// The shared strict walker (records/yaml_walker.h): config sections are optional.
 class Walker : public YamlWalker {
  public:
   Walker(const std::string &file, std::vector<LoadError> &errors)

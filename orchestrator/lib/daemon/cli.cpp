@@ -109,7 +109,9 @@ int run_iptvd(int argc, char **argv) {
       return 2;
     }
   }
-  auto &L = log::Logger::global();
+  // The daemon's one logger, passed to what logs; it outlives them all (declared first, so
+  // destroyed last, after the daemon and the webhook thread).
+  log::Logger L;
   config::DaemonConfigResult cr;
   if (!config_path.empty()) {
     cr = config::load_daemon_config(config_path);
@@ -231,7 +233,7 @@ int run_iptvd(int argc, char **argv) {
   std::unique_ptr<store::WebhookDeliverer> hooks;
   o.retention_events_days = cfg.retention_events_days;
   o.on_store_ready = [&](store::StateStore &st) {
-    hooks = std::make_unique<store::WebhookDeliverer>(st, cfg.webhooks, &L);
+    hooks = std::make_unique<store::WebhookDeliverer>(st, cfg.webhooks, L);
     hooks->start();
   };
   Daemon d(o, logfn);

@@ -9,6 +9,7 @@
 
 #include "db/sqlite_db.h"
 #include "records/loader.h"
+#include "records/profiles_yaml.h"
 #include "store/state_store.h"
 #include "util/atomic_file.h"
 #include "worker/spec.h"
@@ -166,7 +167,7 @@ bool Daemon::start(std::string *error) {
   ProfileCatalog catalog;
   std::vector<std::string> cat_errors;
   if (fs::exists(opts_.channels_dir + "/profiles.yaml"))
-    catalog.load_file(opts_.channels_dir + "/profiles.yaml", &cat_errors);
+    load_profiles_file(catalog, opts_.channels_dir + "/profiles.yaml", &cat_errors);
   for (const auto &a : store_->applied_all()) {
     if (a.status == "retired") continue;
     ChannelRecord rec;

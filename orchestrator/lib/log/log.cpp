@@ -306,11 +306,6 @@ Logger::Logger() {
   };
 }
 
-Logger &Logger::global() {
-  static Logger *l = new Logger();  // never destroyed: usable from atexit handlers and threads
-  return *l;
-}
-
 void Logger::configure(Format format, Level level) {
   std::lock_guard lk(mu_);
   format_ = format;

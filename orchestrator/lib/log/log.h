@@ -23,8 +23,9 @@
 //
 // Threads: a Logger may be used from any thread; each record is written with one write.
 //
-// Daemon use:
-//   auto &L = iptv::log::Logger::global();
+// Daemon use: daemon/cli.cpp creates the one Logger of iptvd and passes it to what logs (there
+// is no process-wide instance):
+//   iptv::log::Logger L;
 //   L.configure(iptv::log::Format::kJson, iptv::log::Level::kInfo);  // from --log-format/config
 //   for (auto &s : cfg.secrets()) L.add_secret(s);
 //   L.info("news", "worker started", {{"pid", 4242}, {"uri", source_uri}});
@@ -91,8 +92,6 @@ class Logger {
   using Sink = std::function<void(std::string_view line)>;  // gets one line, with its '\n'
 
   Logger();  // text, info, to stderr
-  // The process-wide logger the daemon uses.
-  static Logger &global();
 
   void configure(Format format, Level level);
   void set_format(Format format);

@@ -33,8 +33,8 @@ struct WebhookDeliverer::HookState {
 };
 
 WebhookDeliverer::WebhookDeliverer(StateStore &store, std::vector<config::WebhookConfig> hooks,
-                                   log::Logger *logger, int64_t new_hooks_start_after)
-    : store_(store), hooks_(std::move(hooks)), logger_(logger ? logger : &log::Logger::global()) {
+                                   log::Logger &logger, int64_t new_hooks_start_after)
+    : store_(store), hooks_(std::move(hooks)), logger_(&logger) {
   std::vector<std::string> names;
   for (const auto &h : hooks_) {
     names.push_back(h.name.empty() ? h.url : h.name);

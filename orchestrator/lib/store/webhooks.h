@@ -76,10 +76,10 @@ class WebhookDeliverer {
  public:
   // Registers the webhooks in the store: new ones start after event `new_hooks_start_after`
   // (-1: the current end of the outbox); ones no longer configured are dropped with their
-  // deliveries. Registers the webhook secrets with the logger's redactor.
-  // `logger`: nullptr = Logger::global().
-  WebhookDeliverer(StateStore &store, std::vector<config::WebhookConfig> hooks,
-                   log::Logger *logger = nullptr, int64_t new_hooks_start_after = -1);
+  // deliveries. Registers the webhook secrets with `logger`'s redactor and logs there; `logger`
+  // must outlive the deliverer.
+  WebhookDeliverer(StateStore &store, std::vector<config::WebhookConfig> hooks, log::Logger &logger,
+                   int64_t new_hooks_start_after = -1);
   ~WebhookDeliverer();  // stop()
   WebhookDeliverer(const WebhookDeliverer &) = delete;
   WebhookDeliverer &operator=(const WebhookDeliverer &) = delete;

@@ -1,4 +1,4 @@
-#include "segmenter.h"
+#include "hlssink_segmenter.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "ladderplan.h"
+#include "abrladder_plan.h"
 
 #include <cmath>
 

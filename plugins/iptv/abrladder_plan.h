@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "records/profiles.h"
+#include "profiles/profiles.h"
 
 namespace iptv {
 

@@ -1,4 +1,5 @@
 #include "records/loader.h"
+#include "records/profiles_yaml.h"
 #include "records/yaml_walker.h"
 
 #include <glib.h>
@@ -33,88 +34,6 @@ std::string sha256_hex(std::string_view data) {
   std::string out = h;
   g_free(h);
   return out;
-}
-
-const char *to_string(ChannelStatus s) {
-  switch (s) {
-    case ChannelStatus::kActive:
-      return "active";
-    case ChannelStatus::kDisabled:
-      return "disabled";
-    case ChannelStatus::kRetired:
-      return "retired";
-  }
-  return "?";
-}
-const char *to_string(EncoderChoice e) {
-  switch (e) {
-    case EncoderChoice::kAuto:
-      return "auto";
-    case EncoderChoice::kX264:
-      return "x264";
-    case EncoderChoice::kVaapi:
-      return "vaapi";
-    case EncoderChoice::kNvenc:
-      return "nvenc";
-  }
-  return "?";
-}
-const char *to_string(PlaylistType t) {
-  switch (t) {
-    case PlaylistType::kLive:
-      return "live";
-    case PlaylistType::kEvent:
-      return "event";
-    case PlaylistType::kVod:
-      return "vod";
-  }
-  return "?";
-}
-const char *to_string(SequenceMode m) {
-  return m == SequenceMode::kEpoch ? "epoch" : "counter";
-}
-const char *to_string(SourceKind k) {
-  switch (k) {
-    case SourceKind::kUdp:
-      return "udp";
-    case SourceKind::kSrt:
-      return "srt";
-    case SourceKind::kRtmp:
-      return "rtmp";
-    case SourceKind::kRtsp:
-      return "rtsp";
-    case SourceKind::kHls:
-      return "hls";
-    case SourceKind::kFile:
-      return "file";
-    case SourceKind::kTest:
-      return "test";
-    case SourceKind::kNone:
-      return "none";
-  }
-  return "?";
-}
-const char *to_string(OutputKind k) {
-  switch (k) {
-    case OutputKind::kSrt:
-      return "srt";
-    case OutputKind::kRtmp:
-      return "rtmp";
-    case OutputKind::kUdp:
-      return "udp";
-  }
-  return "?";
-}
-const char *to_string(PlacementRole r) {
-  switch (r) {
-    case PlacementRole::kAny:
-      return "any";
-    case PlacementRole::kEdge:
-      return "edge";
-    case PlacementRole::kCloud:
-      return "cloud";
-  }
-  return "?";
 }
 
 namespace {
@@ -598,7 +517,7 @@ LoadResult load_channels(const std::vector<std::string> &paths) {
     std::error_code ec;
     if (fs::exists(pf, ec)) {
       std::vector<std::string> errs;
-      if (!c.load_file(pf.string(), &errs)) {
+      if (!load_profiles_file(c, pf.string(), &errs)) {
         for (auto &m : errs) {
           LoadError e;
           e.message = m;  // already "file:line:col: profiles.NAME: ..."

@@ -3,10 +3,8 @@
 // A profile is named either from the catalog ("720p-3mbps") or explicitly as
 // WIDTHxHEIGHT@KBPS or WIDTHxHEIGHT@KBPS@FPS ("1280x720@3000", "1280x720@3000@30").
 // "passthrough" means no transcode. A profiles.yaml beside the channel records can add or override
-// catalog entries:
-//
-//   720p-3mbps: {width: 1280, height: 720, kbps: 3200}
-//   mobile-low: {width: 416, height: 234, kbps: 300, max_fps: 15}
+// catalog entries: that YAML reader is orchestrator/lib/records/profiles_yaml.h, so this catalog
+// (linked by the plugin) needs no YAML library.
 #pragma once
 
 #include <optional>
@@ -30,11 +28,7 @@ class ProfileCatalog {
   // The built-in catalog.
   ProfileCatalog();
 
-  // Adds or overrides entries from a profiles.yaml. Errors are appended as
-  // "file:line:col: profiles.NAME.field: message".
-  bool load_file(const std::string &path, std::vector<std::string> *errors);
-  bool load_yaml(std::string_view text, const std::string &file, std::vector<std::string> *errors);
-
+  // Adds or overrides an entry (profiles.yaml, see records/profiles_yaml.h).
   void set(const Profile &p);
 
   // Resolves a catalog name, "passthrough", or an explicit WIDTHxHEIGHT@KBPS[@FPS].

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "records/profiles.h"
+#include "profiles/profiles.h"
 
 namespace iptv {
 

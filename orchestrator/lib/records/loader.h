@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "records/channel.h"
-#include "records/profiles.h"
+#include "profiles/profiles.h"
 
 namespace iptv {
 

@@ -1,4 +1,4 @@
-#include "gapdetector.h"
+#include "gapprobe_detector.h"
 
 #include <algorithm>
 #include <cmath>
