@@ -9,9 +9,20 @@
 // revoked, path). Path traversal (also percent-encoded), hidden files and symlinks out of the
 // tree are refused; a file not there (yet) is 404 with a 1 s max-age.
 //
+// An unknown channel is checked like a known one: its token is verified first, so a request
+// without a valid token gets the same refusal whether the channel exists or not.
+//
 // Cache headers: media playlists max-age = half the target duration; the multivariant playlist
-// max-age = 2 s; segments a year and immutable. ETag, Last-Modified, If-None-Match (304), HEAD
-// and single byte ranges. Tokens, keys and secrets are never logged.
+// max-age = 2 s; segments a year and immutable. ETag, Last-Modified and RFC 9110 conditionals
+// (If-None-Match with `*`, lists and weak tags, If-Modified-Since, If-Match, If-Unmodified-Since,
+// If-Range), HEAD, and one byte range (see http_conditional.h: never multipart, 416 with
+// `Content-Range: bytes */LEN`). Range headers are dropped for every other route of the server
+// (the API), so libsoup never builds a multipart response. Tokens, keys and secrets are never
+// logged.
+//
+// Connections (see connections.h): the origin accepts them itself, closes them on client EOF,
+// after an idle keep-alive timeout and a request (slowloris) timeout, and sheds the oldest idle
+// ones first when descriptors run short.
 //
 // Threads: the server runs on its own thread and GMainContext (a SoupServer belongs to the
 // context it was created in). Everything else here is thread-safe.
@@ -27,6 +38,7 @@
 #include <string>
 #include <thread>
 
+#include "origin/connections.h"
 #include "token/token.h"
 
 typedef struct _SoupServer SoupServer;
@@ -43,6 +55,7 @@ struct OriginConfig {
   TokenMode mode = TokenMode::kNone;
   KeyRing keys;                   // edgeauth
   std::string securelink_secret;  // securelink
+  ConnectionLimits limits;        // timeouts and backlog
 };
 
 struct OriginStats {
@@ -50,6 +63,7 @@ struct OriginStats {
   uint64_t bytes = 0;
   std::map<std::string, uint64_t> denials;  // by reason
   std::map<int, uint64_t> statuses;
+  ConnectionStats connections;  // the HTTP server's connections (API clients included)
 };
 
 class Origin {
@@ -90,6 +104,8 @@ class Origin {
   GMainContext *context_ = nullptr;
   GMainLoop *loop_ = nullptr;
   SoupServer *server_ = nullptr;
+  std::unique_ptr<ConnectionManager> conns_;  // created and destroyed on the server's thread
+  mutable std::mutex conns_mu_;               // guards conns_ against stats()
   std::atomic<int> port_{0};
   mutable std::mutex mu_;  // guards channels_, revoked_, purges_, stats_
   std::map<std::string, std::string> channels_;
