@@ -267,19 +267,31 @@ bool ConnectionManager::on_accept_ready() {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors: free some and try again shortly; never stop accepting for good.
         refresh_fd_limit();
-        shed_one();
-        shed_one();
-        pause_accepting(50);
+        for (int k = 0; k < std::max(2, fd_reserve_ / 2) && shed_one(); ++k) {
+        }
+        pause_accepting(20);
         return G_SOURCE_REMOVE;
       }
       g_warning("origin: accept: %s", g_strerror(errno));
       pause_accepting(100);
       return G_SOURCE_REMOVE;
     }
-    // Lowest free descriptor first: a number this high means the table is nearly full.
+    // Lowest free descriptor first: a number this high means the table is nearly full. Shed a
+    // batch of the oldest idle or still-silent connections, then pause accepting for a moment
+    // so the main loop can end them and free their descriptors (a viewer's new connection is
+    // the newest: it is kept).
     if (fd >= fd_limit_ - fd_reserve_) {
       refresh_fd_limit();
-      if (fd >= fd_limit_ - fd_reserve_) shed_one();
+      if (fd >= fd_limit_ - fd_reserve_) {
+        int shed = 0;
+        while (shed < std::max(1, fd_reserve_ / 2) && shed_one()) ++shed;
+        adopt(fd);
+        if (shed > 0) {
+          pause_accepting(5);
+          return G_SOURCE_REMOVE;
+        }
+        continue;
+      }
     }
     adopt(fd);
   }
@@ -384,7 +396,7 @@ void ConnectionManager::set_idle(Conn *c) {
   // this watch only runs once libsoup has stopped reading: after the client's EOF.
   c->eof_watch = g_socket_create_source(
       c->socket, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR), nullptr);
-  g_source_set_priority(c->eof_watch, G_PRIORITY_LOW);
+  g_source_set_priority(c->eof_watch, G_PRIORITY_DEFAULT + 1);
   struct Ctx {
     ConnectionManager *self;
     uint64_t id;
