@@ -104,6 +104,8 @@ RangeDecision decide_range(std::string_view header, uint64_t len, ByteRange *ran
     if (sat[i].first > merged.last + 1) return RangeDecision::kWhole;  // disjoint: no multipart
     merged.last = std::max(merged.last, sat[i].last);
   }
+  // A range covering the whole file is the file: 200 (RFC 9110 lets a server ignore Range).
+  if (merged.first == 0 && merged.last == len - 1) return RangeDecision::kWhole;
   *range = merged;
   return RangeDecision::kPartial;
 }

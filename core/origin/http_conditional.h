@@ -4,7 +4,8 @@
 // kMaxRangeSpecs specs is ignored (200, the whole file: never more bytes than the file), so is
 // one whose satisfiable specs do not merge (overlapping or adjacent) into a single range. A
 // header whose specs are all unsatisfiable is 416 with `Content-Range: bytes */LEN`. Numbers
-// saturate instead of overflowing; a suffix longer than the file means the whole file.
+// saturate instead of overflowing; a suffix longer than the file means the whole file, and a
+// range (or merged ranges) covering the whole file is answered 200 with the file.
 //
 // Conditionals (RFC 9110 §13.2.2 order): If-Match (strong, `*`) and If-Unmodified-Since give
 // 412; If-None-Match (weak comparison, lists, `*`) and If-Modified-Since give 304 for GET and

@@ -28,18 +28,22 @@ TEST(HttpRange, OneRangeMergedRangesAndNeverMultipart) {
   EXPECT_EQ(decide_range(many, 115000, &r), RangeDecision::kWhole);
   std::string few = "bytes=0-";
   for (int i = 1; i < iptv::kMaxRangeSpecs; ++i) few += ",0-";
-  EXPECT_EQ(decide_range(few, 115000, &r), RangeDecision::kPartial);
-  EXPECT_EQ(r.last, 114999u);
+  EXPECT_EQ(decide_range(few, 115000, &r), RangeDecision::kWhole);  // the whole file: 200
+  std::string few_parts = "bytes=0-9";
+  for (int i = 1; i < iptv::kMaxRangeSpecs; ++i) few_parts += ",0-9";
+  EXPECT_EQ(decide_range(few_parts, 115000, &r), RangeDecision::kPartial);
+  EXPECT_EQ(r.last, 9u);
 }
 
 TEST(HttpRange, ArithmeticSaturatesAndUnsatisfiableIs416) {
   ByteRange r;
-  EXPECT_EQ(decide_range("bytes=0-99999999999", 115000, &r), RangeDecision::kPartial);
-  EXPECT_EQ(r.first, 0u);
+  // Clamped to the file: the whole file, answered 200.
+  EXPECT_EQ(decide_range("bytes=0-99999999999", 115000, &r), RangeDecision::kWhole);
+  EXPECT_EQ(decide_range("bytes=-99999999999999999999", 115000, &r), RangeDecision::kWhole);
+  EXPECT_EQ(decide_range("bytes=10-99999999999", 115000, &r), RangeDecision::kPartial);
+  EXPECT_EQ(r.first, 10u);
   EXPECT_EQ(r.last, 114999u);
-  EXPECT_EQ(decide_range("bytes=-99999999999999999999", 115000, &r), RangeDecision::kPartial);
-  EXPECT_EQ(r.first, 0u);
-  EXPECT_EQ(r.last, 114999u);
+  EXPECT_EQ(decide_range("bytes=-99999999999999999999, 0-5", 115000, &r), RangeDecision::kWhole);
   EXPECT_EQ(decide_range("bytes=99999999999999999999999-", 115000, &r),
             RangeDecision::kUnsatisfiable);
   EXPECT_EQ(decide_range("bytes=-100", 1000, &r), RangeDecision::kPartial);

@@ -292,6 +292,13 @@ TEST_F(StormTest, IptvdHealthzStormLeavesNoDescriptorBehind) {
   }
   std::printf("[storm] iptvd: 2000 /healthz connections; fds before %d, after %d\n", before, after);
   EXPECT_LE(after, before + 2) << "descriptors leaked";
+  // Only the origin answers ranges: elsewhere the header is dropped (no multipart, no 206).
+  std::string out = iptv_test::sh(
+      "curl -s -o /dev/null -w '%{http_code} %{content_type}' -H "
+      "'Range: bytes=0-0,2-2,4-4' http://127.0.0.1:" +
+      std::to_string(port_) + "/healthz");
+  EXPECT_EQ(out.substr(0, 3), "200") << out;
+  EXPECT_EQ(out.find("multipart"), std::string::npos) << out;
 }
 
 // Item 8: idle keep-alive connections and slowloris requests are closed after the configured
