@@ -299,6 +299,22 @@ TEST_F(StormTest, IptvdHealthzStormLeavesNoDescriptorBehind) {
       std::to_string(port_) + "/healthz");
   EXPECT_EQ(out.substr(0, 3), "200") << out;
   EXPECT_EQ(out.find("multipart"), std::string::npos) << out;
+  // The descriptor and connection gauges, promtool-clean.
+  std::string key;
+  iptv::read_file(dir_.path() + "/data/admin.key", key);
+  key = key.substr(0, key.find('\n'));
+  std::string metrics = dir_.path() + "/metrics.txt";
+  iptv_test::sh("curl -s -H 'Authorization: Bearer " + key + "' -o " + metrics +
+                " http://127.0.0.1:" + std::to_string(port_) + "/metrics");
+  std::string text;
+  iptv::read_file(metrics, text);
+  EXPECT_NE(text.find("\niptv_open_fds "), std::string::npos) << text;
+  EXPECT_NE(text.find("\niptv_http_connections 1\n"), std::string::npos) << text;  // this one
+  EXPECT_NE(text.find("iptv_http_connections_closed_total{reason=\"peer_closed\"}"),
+            std::string::npos);
+  int st = -1;
+  std::string pc = iptv_test::sh("promtool check metrics < " + metrics + " 2>&1", &st);
+  EXPECT_EQ(st, 0) << pc;
 }
 
 // Item 8: idle keep-alive connections and slowloris requests are closed after the configured
