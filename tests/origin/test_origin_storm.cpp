@@ -25,6 +25,7 @@
 
 #include "test_support.h"
 #include "util/atomic_file.h"
+#include "util/strutil.h"
 
 namespace fs = std::filesystem;
 
@@ -315,6 +316,39 @@ TEST_F(StormTest, IptvdHealthzStormLeavesNoDescriptorBehind) {
   int st = -1;
   std::string pc = iptv_test::sh("promtool check metrics < " + metrics + " 2>&1", &st);
   EXPECT_EQ(st, 0) << pc;
+}
+
+// Both servers raise their open-file soft limit to the hard limit at start.
+TEST_F(StormTest, OpenFileSoftLimitRaisedToTheHardLimit) {
+  std::string iptvd = iptv_test::build_root() + "/orchestrator/iptvd/iptvd";
+  fs::create_directories(dir_.path() + "/channels");
+  auto limits = [](pid_t pid) {
+    std::string text;
+    iptv::read_file("/proc/" + std::to_string(pid) + "/limits", text);
+    for (const auto &line : iptv::split(text, '\n'))
+      if (iptv::starts_with(line, "Max open files")) return line;
+    return std::string();
+  };
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max <= 300) GTEST_SKIP() << "hard limit too low";
+  std::string hard = std::to_string(rl.rlim_max);
+  for (const std::string &cmd :
+       {serve("", "ulimit -Sn 300 && "),
+        "ulimit -Sn 300 && exec " + iptvd + " --channels " + dir_.path() + "/channels --data " +
+            dir_.path() + "/data --listen 127.0.0.1:" + std::to_string(port_) + " --no-watch"}) {
+    Server srv(cmd, port_);
+    ASSERT_TRUE(
+        srv.ready(cmd.find("iptvd ") != std::string::npos ? "/healthz" : "/hls/news/index.m3u8"))
+        << srv.log();
+    auto f = iptv::split(limits(srv.pid()), ' ');
+    std::vector<std::string> nums;
+    for (const auto &x : f)
+      if (!x.empty() && isdigit(static_cast<unsigned char>(x[0]))) nums.push_back(x);
+    ASSERT_EQ(nums.size(), 2u) << limits(srv.pid());
+    EXPECT_EQ(nums[0], hard) << cmd;  // soft
+    EXPECT_EQ(nums[1], hard) << cmd;
+  }
 }
 
 // Item 8: idle keep-alive connections and slowloris requests are closed after the configured
