@@ -10,6 +10,7 @@
 #include <future>
 #include <vector>
 
+#include "origin/http_conditional.h"
 #include "util/atomic_file.h"
 #include "util/strutil.h"
 
@@ -100,40 +101,39 @@ void Origin::run(std::promise<std::string> *started) {
   server_ = soup_server_new("server-header", "gst-iptv-origin", nullptr);
   soup_server_add_handler(server_, "/hls", on_request, this, nullptr);
   soup_server_add_handler(server_, "/hls-auth", on_request, this, nullptr);
-  GError *err = nullptr;
-  GInetAddress *inet = g_inet_address_new_from_string(config_.address.c_str());
-  bool ok = false;
-  if (!inet) {
-    started->set_value("invalid listen address '" + config_.address + "'");
-  } else {
-    GSocketAddress *addr = g_inet_socket_address_new(inet, (guint16)config_.port);
-    ok = soup_server_listen(server_, addr, (SoupServerListenOptions)0, &err);
-    g_object_unref(addr);
-    g_object_unref(inet);
-    if (!ok) {
-      started->set_value("cannot listen on " + config_.address + ":" +
-                         std::to_string(config_.port) + ": " + err->message);
-      g_error_free(err);
-    }
+  // Byte ranges are the origin's alone (one range, see handle()); for every other route libsoup
+  // would answer any number of ranges as multipart/byteranges, so the header goes.
+  g_signal_connect(
+      server_, "request-read", G_CALLBACK(+[](SoupServer *, SoupServerMessage *msg, gpointer) {
+        GUri *uri = soup_server_message_get_uri(msg);
+        const char *p = uri ? g_uri_get_path(uri) : nullptr;
+        if (!p || !g_str_has_prefix(p, "/hls/"))
+          soup_message_headers_remove(soup_server_message_get_request_headers(msg), "Range");
+      }),
+      nullptr);
+  std::string err;
+  int port = 0;
+  {
+    std::lock_guard<std::mutex> lock(conns_mu_);
+    conns_ = std::make_unique<ConnectionManager>(server_, config_.limits);
   }
+  bool ok = conns_->listen(config_.address, config_.port, &port, &err);
   if (ok) {
-    // The port from the listening socket itself: soup_server_get_uris() leaks the address it
-    // caches in libsoup 3.2's SoupListener (288 bytes per start under valgrind, docs/memcheck.md).
-    GSList *listeners = soup_server_get_listeners(server_);
-    if (listeners) {
-      GSocketAddress *local = g_socket_get_local_address((GSocket *)listeners->data, nullptr);
-      if (local && G_IS_INET_SOCKET_ADDRESS(local))
-        port_ = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
-      if (local) g_object_unref(local);
-    }
-    g_slist_free(listeners);
+    port_ = port;
     loop_ = g_main_loop_new(context_, FALSE);
     started->set_value("");
     g_main_loop_run(loop_);
     g_main_loop_unref(loop_);
     loop_ = nullptr;
+  } else {
+    started->set_value(err);
   }
+  conns_->stop_accepting();
   soup_server_disconnect(server_);
+  {
+    std::lock_guard<std::mutex> lock(conns_mu_);
+    conns_.reset();
+  }
   g_object_unref(server_);
   server_ = nullptr;
   g_main_context_pop_thread_default(context_);
@@ -205,8 +205,14 @@ bool Origin::session_revoked(const std::string &session) const {
 }
 
 OriginStats Origin::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  OriginStats out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    out = stats_;
+  }
+  std::lock_guard<std::mutex> lock(conns_mu_);
+  if (conns_) out.connections = conns_->stats();
+  return out;
 }
 
 TokenError Origin::check_token(const std::string &channel, const std::string &token_segment,
@@ -260,15 +266,16 @@ void Origin::handle_auth(Request &req) {
     known = channels_.count(channel) > 0;
   }
   int max_age = std::max(0, config_.edge_auth_max_age);
-  if (!known) {
-    respond_status(msg, 403, "path", max_age);
-    return count("path");
-  }
+  // Token first, as for media: an unknown channel answers like a known one with the same token.
   int64_t expiry = 0;
   TokenError e = check_token(channel, parts[3], "/", req.client_ip, &expiry);
   if (e != TokenError::kOk) {
     respond_status(msg, 403, to_string(e), max_age);
     return count(to_string(e));
+  }
+  if (!known) {
+    respond_status(msg, 403, "path", max_age);
+    return count("path");
   }
   // Never cached past the token's expiry: an expired token is refused to the second.
   int64_t left = expiry - g_get_real_time() / 1000000;
@@ -279,30 +286,37 @@ void Origin::handle_auth(Request &req) {
 void Origin::handle(Request &req) {
   if (starts_with(req.path, "/hls-auth/") || req.path == "/hls-auth") return handle_auth(req);
   SoupServerMessage *msg = req.msg;
-  auto deny = [&](const char *reason, int status = 403) {
-    respond_status(msg, status, reason);
+  auto count = [&](int status, uint64_t bytes = 0, const char *reason = nullptr) {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.requests++;
-    stats_.denials[reason]++;
+    stats_.bytes += bytes;
     stats_.statuses[status]++;
+    if (reason) stats_.denials[reason]++;
   };
+  auto deny = [&](const char *reason, int status = 403) {
+    respond_status(msg, status, reason);
+    count(status, 0, reason);
+  };
+  auto not_found = [&]() {
+    respond_status(msg, 404, nullptr, 1);
+    count(404);
+  };
+  SoupMessageHeaders *rq = soup_server_message_get_request_headers(msg);
+  // Ranges are answered here only (one range); libsoup must never see the header.
+  std::string range_header;
+  if (const char *r = soup_message_headers_get_one(rq, "Range")) range_header = r;
+  soup_message_headers_remove(rq, "Range");
   if (req.method != "GET" && req.method != "HEAD") {
     respond_status(msg, 405);
     soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
                                  "GET, HEAD");
+    count(405);
     return;
   }
   // /hls/<channel>/[<token>/]<file...>
   auto parts = split(req.path, '/', false);
   if (parts.size() < 4 || !parts[0].empty() || parts[1] != "hls") return deny("path", 404);
   std::string channel = decode(parts[2]);
-  std::string root;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = channels_.find(channel);
-    if (it != channels_.end()) root = it->second;
-  }
-  if (root.empty()) return deny("path", 404);
   size_t first_file = 3;
   if (config_.mode != TokenMode::kNone) {
     if (parts.size() < 5) return deny("missing");
@@ -318,26 +332,27 @@ void Origin::handle(Request &req) {
       return deny("path");
     rel += "/" + seg;
   }
+  // The token is checked before the channel is looked up: an unknown channel answers exactly
+  // like a known one with the same token, so channel ids cannot be enumerated.
   if (config_.mode != TokenMode::kNone) {
     TokenError e = check_token(channel, parts[3], rel, req.client_ip, nullptr);
     if (e != TokenError::kOk) return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
   }
+  std::string root;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = channels_.find(channel);
+    if (it != channels_.end()) root = it->second;
+  }
+  // A valid token for a channel not served (here, or not yet): like a file not there (yet).
+  if (root.empty()) return not_found();
   // Symlinks out of the tree are refused: the resolved file must stay under the root.
   std::string full = root + rel;
   char resolved[PATH_MAX];
-  if (!realpath(full.c_str(), resolved)) {
-    respond_status(msg, 404, nullptr, 1);
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.requests++;
-    stats_.statuses[404]++;
-    return;
-  }
+  if (!realpath(full.c_str(), resolved)) return not_found();
   if (!starts_with(resolved, root + "/")) return deny("path");
   struct stat st;
-  if (stat(resolved, &st) != 0 || !S_ISREG(st.st_mode)) {
-    respond_status(msg, 404, nullptr, 1);
-    return;
-  }
+  if (stat(resolved, &st) != 0 || !S_ISREG(st.st_mode)) return not_found();
   SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
   std::string etag = "\"" + std::to_string((long long)st.st_size) + "-" +
                      std::to_string((long long)st.st_mtim.tv_sec) + "." +
@@ -354,17 +369,16 @@ void Origin::handle(Request &req) {
       purging = g_get_monotonic_time() < it->second.until_us;
     }
   }
+  Validators validators{etag, st.st_mtim.tv_sec};
   soup_message_headers_replace(h, "ETag", etag.c_str());
   soup_message_headers_replace(h, "Last-Modified", http_date(st.st_mtim.tv_sec).c_str());
   soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
-  const char *inm =
-      soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "If-None-Match");
+  soup_message_headers_replace(h, "Accept-Ranges", "bytes");
   GError *err = nullptr;
   GMappedFile *mf = g_mapped_file_new(resolved, FALSE, &err);
   if (!mf) {
     g_clear_error(&err);
-    respond_status(msg, 404, nullptr, 1);
-    return;
+    return not_found();
   }
   GBytes *bytes = g_mapped_file_get_bytes(mf);
   g_mapped_file_unref(mf);
@@ -374,24 +388,50 @@ void Origin::handle(Request &req) {
                    : playlist ? "max-age=" + std::to_string(playlist_max_age(data, len))
                               : std::string("max-age=31536000, immutable");
   soup_message_headers_replace(h, "Cache-Control", cc.c_str());
-  if (inm && etag == inm) {
-    soup_server_message_set_status(msg, 304, nullptr);
+  ConditionalHeaders cond{soup_message_headers_get_one(rq, "If-Match"),
+                          soup_message_headers_get_one(rq, "If-None-Match"),
+                          soup_message_headers_get_one(rq, "If-Modified-Since"),
+                          soup_message_headers_get_one(rq, "If-Unmodified-Since"),
+                          soup_message_headers_get_one(rq, "If-Range")};
+  Precondition pre = evaluate_preconditions(cond, validators);
+  if (pre != Precondition::kProceed) {
+    int status = pre == Precondition::kNotModified ? 304 : 412;
+    soup_server_message_set_status(msg, status, nullptr);
     g_bytes_unref(bytes);
-  } else {
-    soup_server_message_set_status(msg, 200, nullptr);
-    soup_message_headers_set_content_type(h,
-                                          playlist                ? "application/vnd.apple.mpegurl"
-                                          : ends_with(rel, ".ts") ? "video/mp2t"
-                                                                  : "application/octet-stream",
-                                          nullptr);
-    // libsoup answers Range requests (206/416) and HEAD from the full body.
-    soup_message_body_append_bytes(soup_server_message_get_response_body(msg), bytes);
-    g_bytes_unref(bytes);
+    return count(status);
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  stats_.requests++;
-  stats_.bytes += len;
-  stats_.statuses[inm && etag == inm ? 304 : 200]++;
+  soup_message_headers_set_content_type(h,
+                                        playlist                ? "application/vnd.apple.mpegurl"
+                                        : ends_with(rel, ".ts") ? "video/mp2t"
+                                                                : "application/octet-stream",
+                                        nullptr);
+  ByteRange range;
+  RangeDecision rd = range_header.empty() || !if_range_allows(cond.if_range, validators)
+                         ? RangeDecision::kWhole
+                         : decide_range(range_header, len, &range);
+  int status = 200;
+  GBytes *body = bytes;
+  if (rd == RangeDecision::kUnsatisfiable) {
+    status = 416;
+    soup_message_headers_replace(h, "Content-Range", ("bytes */" + std::to_string(len)).c_str());
+    body = nullptr;
+  } else if (rd == RangeDecision::kPartial) {
+    status = 206;
+    soup_message_headers_replace(h, "Content-Range",
+                                 ("bytes " + std::to_string(range.first) + "-" +
+                                  std::to_string(range.last) + "/" + std::to_string(len))
+                                     .c_str());
+    body = g_bytes_new_from_bytes(bytes, range.first, range.last - range.first + 1);
+  }
+  soup_server_message_set_status(msg, status, nullptr);
+  gsize sent = 0;
+  if (body) {
+    sent = g_bytes_get_size(body);
+    soup_message_body_append_bytes(soup_server_message_get_response_body(msg), body);
+    if (body != bytes) g_bytes_unref(body);
+  }
+  g_bytes_unref(bytes);
+  count(status, req.method == "HEAD" ? 0 : sent);
 }
 
 }  // namespace iptv

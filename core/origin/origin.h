@@ -17,10 +17,20 @@
 // cached by the edge for `Cache-Control: max-age=min(edge_auth_max_age, seconds to expiry)`, a
 // refusal for edge_auth_max_age: that is how long a revocation takes to reach a caching edge
 // (docs/tokens.md, docs/deploy/nginx-edge.conf). Token mode none: 404 (there is nothing to check).
+// An unknown channel is checked like a known one: its token is verified first, so a request
+// without a valid token gets the same refusal whether the channel exists or not.
 //
 // Cache headers: media playlists max-age = half the target duration; the multivariant playlist
-// max-age = 2 s; segments a year and immutable. ETag, Last-Modified, If-None-Match (304), HEAD
-// and single byte ranges. Tokens, keys and secrets are never logged.
+// max-age = 2 s; segments a year and immutable. ETag, Last-Modified and RFC 9110 conditionals
+// (If-None-Match with `*`, lists and weak tags, If-Modified-Since, If-Match, If-Unmodified-Since,
+// If-Range), HEAD, and one byte range (see http_conditional.h: never multipart, 416 with
+// `Content-Range: bytes */LEN`). Range headers are dropped for every other route of the server
+// (the API), so libsoup never builds a multipart response. Tokens, keys and secrets are never
+// logged.
+//
+// Connections (see connections.h): the origin accepts them itself, closes them on client EOF,
+// after an idle keep-alive timeout and a request (slowloris) timeout, and sheds the oldest idle
+// ones first when descriptors run short.
 //
 // Threads: the server runs on its own thread and GMainContext (a SoupServer belongs to the
 // context it was created in). Everything else here is thread-safe.
@@ -36,6 +46,7 @@
 #include <string>
 #include <thread>
 
+#include "origin/connections.h"
 #include "token/token.h"
 
 typedef struct _SoupServer SoupServer;
@@ -54,6 +65,7 @@ struct OriginConfig {
   std::string securelink_secret;  // securelink
   // The longest time an edge may cache an /hls-auth answer (bounds revocation at an edge).
   int edge_auth_max_age = 5;
+  ConnectionLimits limits;        // timeouts and backlog
 };
 
 struct OriginStats {
@@ -63,6 +75,7 @@ struct OriginStats {
   std::map<int, uint64_t> statuses;
   // /hls-auth answers by outcome ("ok" or the refusal reason); not counted above (no file).
   std::map<std::string, uint64_t> edge_auth;
+  ConnectionStats connections;  // the HTTP server's connections (API clients included)
 };
 
 class Origin {
@@ -109,6 +122,8 @@ class Origin {
   GMainContext *context_ = nullptr;
   GMainLoop *loop_ = nullptr;
   SoupServer *server_ = nullptr;
+  std::unique_ptr<ConnectionManager> conns_;  // created and destroyed on the server's thread
+  mutable std::mutex conns_mu_;               // guards conns_ against stats()
   std::atomic<int> port_{0};
   mutable std::mutex mu_;  // guards channels_, revoked_, purges_, stats_
   std::map<std::string, std::string> channels_;

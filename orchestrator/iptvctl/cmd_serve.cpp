@@ -1,5 +1,6 @@
 // iptvctl serve --channel ID=DIR [--channel ID=DIR ...] [--address A] [--port P]
-//               [--key-file F | --securelink-secret-file F]
+//               [--key-file F | --securelink-secret-file F] [--idle-timeout S]
+//               [--header-timeout S] [--backlog N]
 // Serves HLS trees with the same origin iptvhlssink and iptvd use, until interrupted.
 #include <glib-unix.h>
 #include <glib.h>
@@ -22,8 +23,11 @@ int usage(FILE *out) {
       out,
       "usage: iptvctl serve --channel ID=DIR [--channel ID=DIR ...] [--address ADDR]\n"
       "                     [--port PORT] [--key-file FILE | --securelink-secret-file FILE]\n"
+      "                     [--idle-timeout SECONDS] [--header-timeout SECONDS] [--backlog N]\n"
       "Serves each DIR under /hls/ID/; with --key-file every request needs a token\n"
-      "(see 'iptvctl token'). Stops on SIGINT or SIGTERM.\n");
+      "(see 'iptvctl token'). Idle keep-alive connections close after --idle-timeout\n"
+      "(default 30 s), requests not received in full within --header-timeout (default 10 s)\n"
+      "are dropped; --backlog is the listen backlog (default 4096). Stops on SIGINT or SIGTERM.\n");
   return out == stdout ? 0 : 2;
 }
 }  // namespace
@@ -45,6 +49,18 @@ int cmd_serve(int argc, char **argv) {
       cfg.address = v;
     } else if (a == "--port") {
       cfg.port = std::atoi(v.c_str());
+    } else if (a == "--idle-timeout" || a == "--header-timeout" || a == "--backlog") {
+      char *end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      long lo = a == "--backlog" ? 16 : 1, hi = a == "--backlog" ? 65535 : 3600;
+      if (v.empty() || *end || n < lo || n > hi) {
+        std::fprintf(stderr, "iptvctl serve: %s: '%s' is not a number in %ld..%ld\n", a.c_str(),
+                     v.c_str(), lo, hi);
+        return 2;
+      }
+      (a == "--idle-timeout"     ? cfg.limits.idle_timeout_s
+       : a == "--header-timeout" ? cfg.limits.header_timeout_s
+                                 : cfg.limits.backlog) = static_cast<int>(n);
     } else if (a == "--key-file") {
       std::string err;
       if (!cfg.keys.load_file(v, &err)) {
@@ -65,6 +81,7 @@ int cmd_serve(int argc, char **argv) {
     }
   }
   if (channels.empty()) return usage(stderr);
+  iptv::raise_fd_limit();  // every viewer connection is a descriptor
   iptv::Origin origin(cfg);
   std::string err;
   if (!origin.start(&err)) {

@@ -216,6 +216,102 @@ TEST_F(OriginTest, CacheHeadersEtagHeadAndRanges) {
   EXPECT_EQ(range.headers["content-range"], "bytes 188-375/" + std::to_string(seg.body.size()));
 }
 
+// Item 2: a Range header of thousands of overlapping ranges is answered with the file once,
+// never a multipart/byteranges response many times its size.
+TEST_F(OriginTest, RangeAmplificationAnswersTheFileOnce) {
+  std::string t = token();
+  Reply seg = get(url(t, "seg-2.ts"));
+  ASSERT_EQ(seg.status, 200);
+  std::string many = "bytes=0-";
+  for (int i = 0; i < 2000; ++i) many += ",0-";
+  Reply r = get(url(t, "seg-2.ts"), "-H 'Range: " + many + "'");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), seg.body.size());
+  EXPECT_EQ(r.headers["content-type"], "video/mp2t");
+  // Disjoint ranges: the whole file (never multipart); overlapping ones merge into one range.
+  Reply two = get(url(t, "seg-2.ts"), "-H 'Range: bytes=0-9,100-109'");
+  EXPECT_EQ(two.status, 200);
+  EXPECT_EQ(two.body, seg.body);
+  Reply merged = get(url(t, "seg-2.ts"), "-H 'Range: bytes=0-9,5-19'");
+  EXPECT_EQ(merged.status, 206);
+  EXPECT_EQ(merged.body, seg.body.substr(0, 20));
+  EXPECT_EQ(merged.headers["content-range"], "bytes 0-19/" + std::to_string(seg.body.size()));
+}
+
+// Item 5: range arithmetic: clamped ends, huge suffixes, 416 with `bytes */LEN`.
+TEST_F(OriginTest, RangeArithmeticClampsAndRefusesUnsatisfiable) {
+  std::string t = token();
+  Reply seg = get(url(t, "seg-2.ts"));
+  ASSERT_EQ(seg.status, 200);
+  std::string len = std::to_string(seg.body.size());
+  // Ends beyond the file are clamped: a range from 0 is the whole file (200, RFC 9110 lets a
+  // server ignore Range), one from 10 is 206 with a true Content-Range.
+  Reply big = get(url(t, "seg-2.ts"), "-H 'Range: bytes=0-99999999999'");
+  EXPECT_EQ(big.status, 200);
+  EXPECT_EQ(big.body, seg.body);
+  Reply from10 = get(url(t, "seg-2.ts"), "-H 'Range: bytes=10-99999999999'");
+  EXPECT_EQ(from10.status, 206);
+  EXPECT_EQ(from10.headers["content-range"],
+            "bytes 10-" + std::to_string(seg.body.size() - 1) + "/" + len);
+  EXPECT_EQ(from10.body, seg.body.substr(10));
+  Reply suffix = get(url(t, "seg-2.ts"), "-H 'Range: bytes=-99999999999999999999'");
+  EXPECT_EQ(suffix.status, 200);
+  EXPECT_EQ(suffix.body, seg.body);
+  Reply tail = get(url(t, "seg-2.ts"), "-H 'Range: bytes=-188'");
+  EXPECT_EQ(tail.status, 206);
+  EXPECT_EQ(tail.body, seg.body.substr(seg.body.size() - 188));
+  Reply beyond = get(url(t, "seg-2.ts"), "-H 'Range: bytes=" + len + "-'");
+  EXPECT_EQ(beyond.status, 416);
+  EXPECT_EQ(beyond.headers["content-range"], "bytes */" + len);
+  EXPECT_TRUE(beyond.body.empty());
+  Reply reversed = get(url(t, "seg-2.ts"), "-H 'Range: bytes=10-5'");
+  EXPECT_EQ(reversed.status, 200);  // invalid: ignored
+  EXPECT_EQ(reversed.body.size(), seg.body.size());
+}
+
+// Item 10: an unknown channel is refused exactly like a known one with the same token; RFC 9110
+// conditionals; Allow on 405.
+TEST_F(OriginTest, UnknownChannelLooksLikeABadTokenAndConditionalsFollowRfc9110) {
+  std::string bad = "garbage";
+  for (const std::string &ch : {std::string("news"), std::string("no-such-channel")}) {
+    Reply missing = get(base_ + "/hls/" + ch + "/index.m3u8");
+    EXPECT_EQ(missing.status, 403) << ch;
+    EXPECT_EQ(missing.headers["x-iptv-deny"], "missing") << ch;
+    Reply malformed = get(url(bad, "index.m3u8", ch));
+    EXPECT_EQ(malformed.status, 403) << ch;
+    EXPECT_EQ(malformed.headers["x-iptv-deny"], "malformed") << ch;
+    Reply other = get(url(token("sports"), "index.m3u8", ch));
+    EXPECT_EQ(other.status, 403) << ch;
+    EXPECT_EQ(other.headers["x-iptv-deny"], "scope") << ch;
+  }
+  std::string t = token();
+  Reply seg = get(url(t, "seg-2.ts"));
+  std::string etag = seg.headers["etag"];
+  ASSERT_FALSE(etag.empty());
+  for (const std::string &inm : {std::string("*"), "W/" + etag, "\"nope\", " + etag}) {
+    Reply r = get(url(t, "seg-2.ts"), "-H 'If-None-Match: " + inm + "'");
+    EXPECT_EQ(r.status, 304) << inm;
+    EXPECT_TRUE(r.body.empty()) << inm;
+  }
+  EXPECT_EQ(get(url(t, "seg-2.ts"), "-H 'If-None-Match: \"nope\"'").status, 200);
+  EXPECT_EQ(get(url(t, "seg-2.ts"), "-H 'If-Modified-Since: " + seg.headers["last-modified"] + "'")
+                .status,
+            304);
+  EXPECT_EQ(get(url(t, "seg-2.ts"), "-H 'If-Match: \"nope\"'").status, 412);
+  // If-Range: the range only while the validator still names this version.
+  Reply same = get(url(t, "seg-2.ts"), "-r 0-9 -H 'If-Range: " + etag + "'");
+  EXPECT_EQ(same.status, 206);
+  EXPECT_EQ(same.body, seg.body.substr(0, 10));
+  Reply changed = get(url(t, "seg-2.ts"), "-r 0-9 -H 'If-Range: \"old\"'");
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_EQ(changed.body, seg.body);
+  Reply weak = get(url(t, "seg-2.ts"), "-r 0-9 -H 'If-Range: W/" + etag + "'");
+  EXPECT_EQ(weak.status, 200);
+  Reply post = get(url(t, "seg-2.ts"), "-X POST");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(post.headers["allow"], "GET, HEAD");
+}
+
 TEST_F(OriginTest, PurgeChangesManifestValidatorsAndForcesRevalidation) {
   std::string t = token();
   Reply before = get(url(t));

@@ -45,6 +45,33 @@ TEST(DaemonConfig, DefaultsNeedNoFile) {
   EXPECT_TRUE(comments.ok()) << errors_of(comments);
 }
 
+// The HTTP server's connection limits (issue 24): read, range-checked, and documented in the
+// sample with their defaults.
+TEST(DaemonConfig, ListenTimeoutsAndBacklog) {
+  auto d = iptv::config::default_daemon_config();
+  EXPECT_EQ(d.listen_idle_timeout_seconds, 30);
+  EXPECT_EQ(d.listen_header_timeout_seconds, 10);
+  EXPECT_EQ(d.listen_backlog, 4096);
+  auto ok = parse_daemon_config(
+      "listen:\n  idle_timeout_seconds: 5\n  header_timeout_seconds: 3\n  backlog: 512\n",
+      "l.yaml");
+  ASSERT_TRUE(ok.ok()) << errors_of(ok);
+  EXPECT_EQ(ok.config.listen_idle_timeout_seconds, 5);
+  EXPECT_EQ(ok.config.listen_header_timeout_seconds, 3);
+  EXPECT_EQ(ok.config.listen_backlog, 512);
+  auto bad = parse_daemon_config(
+      "listen:\n  idle_timeout_seconds: 0\n  header_timeout_seconds: -1\n  backlog: 1\n", "l.yaml");
+  std::string e = errors_of(bad);
+  EXPECT_NE(e.find("listen.idle_timeout_seconds"), std::string::npos) << e;
+  EXPECT_NE(e.find("listen.header_timeout_seconds"), std::string::npos) << e;
+  EXPECT_NE(e.find("listen.backlog"), std::string::npos) << e;
+  auto sample = load_daemon_config(iptv_test::source_root() + "/iptvd.example.yaml");
+  ASSERT_TRUE(sample.ok()) << errors_of(sample);
+  EXPECT_EQ(sample.config.listen_idle_timeout_seconds, d.listen_idle_timeout_seconds);
+  EXPECT_EQ(sample.config.listen_header_timeout_seconds, d.listen_header_timeout_seconds);
+  EXPECT_EQ(sample.config.listen_backlog, d.listen_backlog);
+}
+
 TEST(DaemonConfig, TheSampleAtTheRepositoryRootLoadsWithItsDocumentedDefaults) {
   std::string path = iptv_test::source_root() + "/iptvd.example.yaml";
   auto r = load_daemon_config(path);

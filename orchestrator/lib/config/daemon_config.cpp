@@ -93,11 +93,17 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
   if (!root.IsDefined() || root.IsNull()) return;  // an empty file: all defaults
   if (!w.mapping(root, "", kTopKeys)) return;
 
-  if (w.mapping(root["listen"], "listen", {"address", "port"})) {
+  if (w.mapping(root["listen"], "listen",
+                {"address", "port", "idle_timeout_seconds", "header_timeout_seconds", "backlog"})) {
     const auto &l = root["listen"];
     w.str(l["address"], "listen.address", c.listen_address);
     if (c.listen_address.empty()) w.error(l["address"], "listen.address", "must not be empty");
     w.integer(l["port"], "listen.port", c.listen_port, 0, 65535);
+    w.integer(l["idle_timeout_seconds"], "listen.idle_timeout_seconds",
+              c.listen_idle_timeout_seconds, 1, 3600);
+    w.integer(l["header_timeout_seconds"], "listen.header_timeout_seconds",
+              c.listen_header_timeout_seconds, 1, 600);
+    w.integer(l["backlog"], "listen.backlog", c.listen_backlog, 16, 65535);
   }
   if (w.str(root["public_base_url"], "public_base_url", c.public_base_url) &&
       !c.public_base_url.empty()) {

@@ -49,6 +49,9 @@ struct DaemonConfig {
   // listen
   std::string listen_address = "0.0.0.0";
   int listen_port = 8080;
+  int listen_idle_timeout_seconds = 30;    // idle keep-alive connections are closed after this
+  int listen_header_timeout_seconds = 10;  // a request must arrive in full within this
+  int listen_backlog = 4096;               // listen(2) backlog
   std::string public_base_url;  // "" = http://<listen host>:<port>, see effective_base_url()
 
   std::string channels_dir = "channels";

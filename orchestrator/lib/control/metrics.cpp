@@ -1,6 +1,8 @@
 #include "control/metrics.h"
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <cstdio>
 #include <set>
 
@@ -203,6 +205,20 @@ std::string render_prometheus(const MetricsSnapshot &m, const OriginStats &origi
            "Edge authorization requests (/hls-auth) by outcome (ok or the refusal reason).");
   for (const auto &[outcome, n] : origin.edge_auth)
     w.sample("iptv_origin_edge_auth_total", {{"outcome", outcome}}, num(n));
+
+  w.family("iptv_open_fds", "gauge", "File descriptors open in the daemon.");
+  w.sample("iptv_open_fds", {}, num(static_cast<uint64_t>(std::max(0L, count_open_fds()))));
+  w.family("iptv_http_connections", "gauge", "Client connections open on the HTTP server.");
+  w.sample("iptv_http_connections", {}, num(origin.connections.open));
+  w.family("iptv_http_connections_closed_total", "counter",
+           "Client connections the HTTP server closed, by reason (peer_closed: the client "
+           "closed an idle keep-alive connection).");
+  for (const auto &[reason, n] : std::initializer_list<std::pair<const char *, uint64_t>>{
+           {"peer_closed", origin.connections.peer_closed},
+           {"idle_timeout", origin.connections.idle_timeouts},
+           {"header_timeout", origin.connections.header_timeouts},
+           {"shed", origin.connections.shed}})
+    w.sample("iptv_http_connections_closed_total", {{"reason", reason}}, num(n));
 
   w.family("iptv_sessions_total", "counter",
            "Playback session requests by outcome (ok or the refusal reason).");

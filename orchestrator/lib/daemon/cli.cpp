@@ -18,6 +18,7 @@
 #include "daemon/control_adapter.h"
 #include "daemon/daemon.h"
 #include "log/log.h"
+#include "origin/connections.h"
 #include "store/state_store.h"
 #include "store/webhooks.h"
 
@@ -143,12 +144,20 @@ int run_iptvd(int argc, char **argv) {
   L.configure(*fmt, *lvl);
   for (const auto &s : cfg.secrets()) L.add_secret(s);
 
+  // Every viewer connection is a descriptor: use all the hard limit allows (systemd's default
+  // soft limit is 1,024).
+  long nofile = raise_fd_limit();
+  if (nofile > 0) L.debug("", "open file limit", {{"nofile", std::to_string(nofile)}});
+
   DaemonOptions o;
   o.channels_dir = cfg.channels_dir;
   o.data_dir = cfg.data_dir;
   o.worker_path = worker;
   o.origin.address = cfg.listen_address;
   o.origin.port = cfg.listen_port;
+  o.origin.limits.idle_timeout_s = cfg.listen_idle_timeout_seconds;
+  o.origin.limits.header_timeout_s = cfg.listen_header_timeout_seconds;
+  o.origin.limits.backlog = cfg.listen_backlog;
   o.public_url = cfg.public_base_url;
   o.printed_token_ttl = std::max(cfg.token_ttl_seconds, 3600);
   o.limits.memory_mb = (uint64_t)cfg.worker_memory_mb;
