@@ -10,11 +10,15 @@
 #include <exception>
 #include <string>
 
+#include "daemon/plugin_path.h"
 #include "worker/spec.h"
 #include "worker/status.h"
 #include "worker/worker.h"
 
 int main(int argc, char **argv) {
+  // The iptv plugin beside this binary (build tree) or in the install prefix, before gst_init
+  // (which the option parsing below runs): no GST_PLUGIN_PATH needed.
+  iptv::daemon::add_plugin_dir_to_env();
   gchar *spec_path = nullptr;
   gint status_fd = 1;
   GOptionEntry entries[] = {

@@ -195,6 +195,7 @@ std::string Daemon::spec_json(const ChannelRecord &rec,
 }
 
 std::string Daemon::not_runnable_reason(const ChannelRecord &rec) const {
+  if (!opts_.cannot_run_reason.empty()) return opts_.cannot_run_reason;
   for (const auto &w : record_warnings(rec)) return w;
   if (!opts_.role.empty() && rec.placement.role != PlacementRole::kAny &&
       opts_.role != to_string(rec.placement.role))
@@ -242,8 +243,10 @@ void Daemon::start_channel(const ChannelRecord &rec) {
   if (!why.empty()) {
     log(rec.channel_id, "warning", "not started: " + why);
     runner->stop("offline", why);
-    // A channel that never ran still gets its state row, with the reason.
-    if (!store_->state(rec.channel_id))
+    // A channel that never ran still gets its state row, with the reason (and a row left from
+    // an earlier run gets this run's reason).
+    auto st = store_->state(rec.channel_id);
+    if (!st || st->state != "offline" || st->reason != why)
       store_->transition(rec.channel_id, "offline", why,
                          store::make_event("channel.state", rec.channel_id, "info"));
     return;
@@ -445,6 +448,8 @@ void Daemon::on_event(const std::string &channel, const std::string &event_type,
   else if (event_type == "failover.returned" || event_type == "slate.left" ||
            event_type == "source.recovered" || event_type == "probe.condition.cleared")
     status = "success";
+  else if (event_type == "action.refused")
+    status = "warning";
   auto ev = store::make_event(event_type, channel, status, detail.dump());
   pid_t pid = 0;
   {
@@ -573,6 +578,24 @@ void Daemon::post_action(const std::string &id, Action a, const std::string &arg
         return G_SOURCE_REMOVE;
       },
       new Call{this, id, arg, actor, a}, [](gpointer d) { delete static_cast<Call *>(d); });
+}
+
+void Daemon::post_event(const std::string &channel, const std::string &event_type,
+                        const nlohmann::json &detail) {
+  struct Call {
+    Daemon *self;
+    std::string channel, type;
+    nlohmann::json detail;
+  };
+  g_main_context_invoke_full(
+      g_main_context_default(), G_PRIORITY_DEFAULT,
+      [](gpointer d) -> gboolean {
+        auto *c = static_cast<Call *>(d);
+        c->self->on_event(c->channel, c->type, c->detail);
+        return G_SOURCE_REMOVE;
+      },
+      new Call{this, channel, event_type, detail},
+      [](gpointer d) { delete static_cast<Call *>(d); });
 }
 
 std::string Daemon::playback_url(const std::string &channel, int64_t ttl,
