@@ -86,13 +86,16 @@ inline iptv::ChannelRecord record(const std::string &yaml, const std::string &fi
 class ControlPlane {
  public:
   // `hls_root`: a folder with an HLS tree for channel "news" (index.m3u8 + segments).
-  explicit ControlPlane(const std::string &hls_root, iptv::control::ApiConfig cfg = {}) {
+  // `port`: 0 for a free one, or a given one (to come back where a stopped plane was).
+  explicit ControlPlane(const std::string &hls_root, iptv::control::ApiConfig cfg = {},
+                        int port = 0) {
     db = iptv::db::Db::open(dir.path() + "/iptvd.db");
     store = std::make_unique<iptv::control::ControlStore>(*db);
     ring.add("k1", std::string(32, '\x42'), true);
     iptv::OriginConfig oc;
     oc.mode = iptv::TokenMode::kEdgeAuth;
     oc.keys = ring;
+    if (port) oc.port = port;
     origin = std::make_unique<iptv::Origin>(oc);
     std::string err;
     EXPECT_TRUE(origin->start(&err)) << err;

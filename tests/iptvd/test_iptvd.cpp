@@ -495,7 +495,7 @@ TEST_F(IptvdTest, AMissingPluginIsLoudAndPrintsNoPlayableUrl) {
   EXPECT_NE(j["reason"].get<std::string>().find("libgstiptv.so"), std::string::npos) << j.dump();
   EXPECT_EQ(d.state("lost"), "offline");
   std::string log = d.log();
-  EXPECT_NE(log.find("level=error"), std::string::npos) << log;
+  EXPECT_NE(log.find("Z error channel_id=\"\" msg=\"no channel can run"), std::string::npos) << log;
   EXPECT_NE(log.find("no channel can run: GStreamer elements missing"), std::string::npos) << log;
   EXPECT_EQ(log.find("/hls/lost/"), std::string::npos) << log;
   EXPECT_NE(log.find("NOT RUNNING"), std::string::npos) << log;
@@ -508,6 +508,7 @@ TEST_F(IptvdTest, AMissingPluginIsLoudAndPrintsNoPlayableUrl) {
 TEST_F(IptvdTest, ReturnToADeadPrimaryIsRefusedVisibly) {
   int dead = iptv_test::free_port();  // nobody sends here
   add("main",
+      "rights:\n  owner: Test\n  licence: test feed\n"
       "failover:\n  enabled: true\n  backup_source: spare\n  primary_loss_seconds: 2\n"
       "  return_after_seconds: 3\n",
       "udp://127.0.0.1:" + std::to_string(dead));
