@@ -103,9 +103,11 @@ TEST_F(IptvdTest, AWorkerCrashOrHangNeverStopsTheOthers) {
   pid_t by = d.worker_pid("bystander");
   ASSERT_GT(by, 0);
   int restarts = 0;
+  std::vector<pid_t> killed;
   for (int sig : {SIGKILL, SIGSEGV, SIGSTOP}) {
     pid_t v = d.worker_pid("victim");
     ASSERT_GT(v, 0);
+    killed.push_back(v);
     uint64_t by_before = last_sequence(d, "bystander");
     double t = now_s();
     ::kill(v, sig);
@@ -135,6 +137,20 @@ TEST_F(IptvdTest, AWorkerCrashOrHangNeverStopsTheOthers) {
       "SELECT reason FROM st_transitions WHERE channel_id='victim' AND "
       "to_state='offline'");
   EXPECT_NE(tr.find("SIGSEGV"), std::string::npos) << tr;
+  // Issue 25 item 6: job_id is <channel>/<pid of the worker run> (docs/iptvd.md): never empty on
+  // channel.state, and on worker.restarting the pid of the worker that died, not <channel>/0.
+  std::string jobs = d.sql(
+      "SELECT event_type||' '||job_id FROM st_events WHERE channel_id='victim' AND "
+      "event_type IN ('channel.state','worker.restarting') ORDER BY id");
+  EXPECT_EQ(jobs.find("victim/0\n"), std::string::npos) << jobs;
+  EXPECT_EQ(jobs.find("channel.state \n"), std::string::npos) << jobs;
+  for (pid_t k : killed)
+    EXPECT_NE(jobs.find("worker.restarting victim/" + std::to_string(k) + "\n"), std::string::npos)
+        << k << "\n"
+        << jobs;
+  EXPECT_NE(jobs.find("channel.state victim/" + std::to_string(killed[0]) + "\n"),
+            std::string::npos)
+      << jobs;
 }
 
 TEST_F(IptvdTest, HotReloadTouchesOnlyWhatChanged) {

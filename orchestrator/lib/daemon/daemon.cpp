@@ -246,9 +246,11 @@ void Daemon::start_channel(const ChannelRecord &rec) {
     // A channel that never ran still gets its state row, with the reason (and a row left from
     // an earlier run gets this run's reason).
     auto st = store_->state(rec.channel_id);
-    if (!st || st->state != "offline" || st->reason != why)
-      store_->transition(rec.channel_id, "offline", why,
-                         store::make_event("channel.state", rec.channel_id, "info"));
+    if (!st || st->state != "offline" || st->reason != why) {
+      auto ev = store::make_event("channel.state", rec.channel_id, "info");
+      ev.job_id = job_id(rec.channel_id);
+      store_->transition(rec.channel_id, "offline", why, ev);
+    }
     return;
   }
   std::string spec_path = opts_.data_dir + "/run/" + rec.channel_id + ".json";
@@ -271,6 +273,7 @@ void Daemon::apply(const ReloadPlan &plan, bool initial) {
                         {"field", e.path},
                         {"message", e.message}};
     auto ev = store::make_event("record.rejected", e.channel_id, "failure", d.dump());
+    ev.job_id = e.channel_id;  // no worker run: the channel alone
     ev.input_checksum = sha256_hex(read_text(e.file));
     store_->record_event(ev);
   }
@@ -286,6 +289,7 @@ void Daemon::apply(const ReloadPlan &plan, bool initial) {
     auto ev = store::make_event("channel.applied", rec.channel_id, "success",
                                 nlohmann::json{{"file", rec.file}}.dump());
     ev.input_checksum = rec.content_sha256;
+    ev.job_id = rec.channel_id;  // the record, not a worker run
     ev.output_uri = "/hls/" + rec.channel_id + "/index.m3u8";
     store_->set_applied(rec.channel_id, rec.content_sha256, read_text(rec.file),
                         to_string(rec.status), ev);
@@ -423,6 +427,7 @@ void Daemon::on_transition(const std::string &channel, const std::string &from,
                            const std::string &to, const std::string &reason) {
   log(channel, "info", "state " + from + " -> " + to + " (" + reason + ")");
   auto ev = store::make_event("channel.state", channel, status_of_state(to));
+  ev.job_id = job_id(channel);
   ev.output_uri = "/hls/" + channel + "/index.m3u8";
   store_->transition(channel, to, reason, ev);
 }
@@ -451,15 +456,12 @@ void Daemon::on_event(const std::string &channel, const std::string &event_type,
   else if (event_type == "action.refused")
     status = "warning";
   auto ev = store::make_event(event_type, channel, status, detail.dump());
-  pid_t pid = 0;
   {
     std::lock_guard lk(mu_);
-    auto it = runners_.find(channel);
-    if (it != runners_.end()) pid = it->second->pid();
     auto rit = records_.find(channel);
     if (rit != records_.end()) ev.input_checksum = rit->second.content_sha256;
   }
-  ev.job_id = channel + "/" + std::to_string(pid);
+  ev.job_id = job_id(channel);
   ev.output_uri = "/hls/" + channel + "/index.m3u8";
   if (detail.contains("attempt") && detail["attempt"].is_number_integer())
     ev.attempt = detail["attempt"].get<int>();
@@ -476,6 +478,16 @@ void Daemon::on_event(const std::string &channel, const std::string &event_type,
                ? " (" + detail["reason"].get<std::string>() + ")"
                : std::string()));
   store_->record_event(ev);
+}
+
+std::string Daemon::job_id(const std::string &channel) {
+  std::lock_guard lk(mu_);
+  auto it = runners_.find(channel);
+  pid_t pid = it != runners_.end() ? it->second->pid() : 0;
+  if (pid) last_pid_[channel] = pid;
+  auto lp = last_pid_.find(channel);
+  if (lp == last_pid_.end() || !lp->second) return channel;
+  return channel + "/" + std::to_string(lp->second);
 }
 
 std::vector<ChannelView> Daemon::views() const {

@@ -114,6 +114,9 @@ class Daemon : public ChannelSink {
   RunnerOptions runner_options(const ChannelRecord &rec);
   std::string spec_json(const ChannelRecord &rec,
                         const std::map<std::string, ChannelRecord> &all) const;
+  // An event's job_id (docs/iptvd.md, "Events"): <channel>/<pid> of the worker run it belongs to
+  // (the current one, or the last one when it just exited); <channel> when no worker has run.
+  std::string job_id(const std::string &channel);
   std::string act_on_loop(const std::string &id, Action a, const std::string &arg);
   void shutdown();
 
@@ -129,6 +132,7 @@ class Daemon : public ChannelSink {
   mutable std::mutex mu_;  // guards runners_ (map shape) and records_
   std::map<std::string, std::unique_ptr<ChannelRunner>> runners_;
   std::map<std::string, ChannelRecord> records_;  // the last good record per channel
+  std::map<std::string, pid_t> last_pid_;         // the last worker pid per channel (main loop)
 };
 
 }  // namespace iptv::daemon
