@@ -564,3 +564,22 @@ TEST_F(IptvdTest, ReturnToADeadPrimaryIsRefusedVisibly) {
   // Still on the backup.
   EXPECT_EQ(d.channel("main")["active_source"], "backup");
 }
+
+// Issue 25 item 8: the daemon and validate share one admission rule: a file:// source that does
+// not exist keeps the channel offline with that reason (not a worker failing to "start").
+TEST_F(IptvdTest, AMissingFileSourceIsRefusedWithItsReason) {
+  add("looped", "source_type: public-domain\nrights:\n  owner: Test\n  licence: PD\n",
+      "file:///nonexistent/loop.ts");
+  Iptvd d(channels_);
+  d.start();
+  ASSERT_TRUE(d.running());
+  ASSERT_TRUE(wait_for(10, [&] { return d.state("looped") == "offline"; })) << d.log();
+  auto j = d.channel("looped");
+  EXPECT_NE(j["reason"].get<std::string>().find("/nonexistent/loop.ts does not exist"),
+            std::string::npos)
+      << j.dump();
+  EXPECT_EQ(d.worker_pid("looped"), 0);
+  EXPECT_NE(d.log().find("looped           NOT RUNNING: file source /nonexistent/loop.ts"),
+            std::string::npos)
+      << d.log();
+}
