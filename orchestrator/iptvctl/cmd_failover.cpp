@@ -21,6 +21,12 @@ int cmd_failover(int argc, char **argv) {
   iptv::control::ApiClient client(o.url, o.key);
   auto r = client.request(
       "POST", "/api/v1/channels/" + o.args[0] + "/actions/" + (back ? "return" : "failover"));
+  if (r.status == 409 && r.json.is_object() && r.json.value("error", "") == "refused") {
+    std::fprintf(stderr, "iptvctl failover: %s: %s refused (%s): %s\n", o.args[0].c_str(),
+                 back ? "return to primary" : "failover", r.json.value("reason", "").c_str(),
+                 r.json.value("message", "").c_str());
+    return 1;
+  }
   if (r.status != 202) return iptv::control::report_failure("failover", r);
   if (o.format == "json")
     std::printf("%s\n", r.json.dump(2).c_str());

@@ -21,13 +21,14 @@ int usage(FILE *out) {
                "                     [--ip ADDRESS] [--base URL] [--mode edgeauth|securelink]\n"
                "  edgeauth (default): --key-file holds 'KID HEXSECRET' lines; the first signs.\n"
                "  securelink: --key-file holds the nginx secure_link secret (first line).\n"
-               "Prints BASE/hls/ID/TOKEN/index.m3u8 (BASE defaults to http://127.0.0.1:8080).\n");
+               "Prints BASE/hls/ID/TOKEN/index.m3u8 (BASE: --base, else $IPTV_URL, else\n"
+               "http://127.0.0.1:8080, as for the other commands).\n");
   return out == stdout ? 0 : 2;
 }
 }  // namespace
 
 int cmd_token(int argc, char **argv) {
-  std::string channel, key_file, session, ip, base = "http://127.0.0.1:8080", mode = "edgeauth";
+  std::string channel, key_file, session, ip, base, mode = "edgeauth";
   long ttl = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -57,6 +58,9 @@ int cmd_token(int argc, char **argv) {
                  "iptvctl token: --channel, --key-file and a positive --ttl are required\n");
     return usage(stderr);
   }
+  // The same origin the other commands talk to: IPTV_URL, as documented in docs/api.md.
+  if (base.empty() && g_getenv("IPTV_URL") && *g_getenv("IPTV_URL")) base = g_getenv("IPTV_URL");
+  if (base.empty()) base = "http://127.0.0.1:8080";
   while (iptv::ends_with(base, "/")) base.pop_back();
   int64_t now = g_get_real_time() / 1000000;
   std::string segment;

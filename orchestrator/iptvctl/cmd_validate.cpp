@@ -1,9 +1,11 @@
 // iptvctl validate [--format text|json] [--quiet] PATH...
 // Checks channel record files or folders with the strict loader, including the cross-file checks.
+// Anything iptvd would refuse to run (records/loader.h admission_problems) is an error too.
 // Exit codes: 0 all valid, 1 any invalid, 2 usage error.
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -55,8 +57,25 @@ int cmd_validate(int argc, char **argv) {
     return usage(stderr);
   }
   iptv::LoadResult res = iptv::load_channels(paths);
+  // The daemon's admission rule (records/loader.h): what iptvd would refuse to run is an error
+  // for an active record, and a warning for a disabled or retired one (it does not run anyway).
+  std::vector<iptv::LoadError> warnings;
+  std::map<std::string, std::vector<std::string>> warnings_of;
+  std::set<std::string> refused;
+  for (const auto &c : res.channels) {
+    for (auto &p : iptv::admission_problems(c)) {
+      if (c.status == iptv::ChannelStatus::kActive) {
+        refused.insert(c.channel_id);
+        res.errors.push_back(p);
+      } else {
+        warnings_of[c.channel_id].push_back(p.message);
+        warnings.push_back(p);
+      }
+    }
+  }
   std::map<std::string, int> errors_per_file;
   for (const auto &e : res.errors) errors_per_file[e.file]++;
+  size_t valid_channels = res.channels.size() - refused.size();
 
   if (format == "json") {
     nlohmann::json j;
@@ -70,7 +89,8 @@ int cmd_validate(int argc, char **argv) {
                                {"file", c.file},
                                {"sha256", c.content_sha256},
                                {"status", iptv::to_string(c.status)},
-                               {"warnings", iptv::record_warnings(c)}});
+                               {"runnable", !refused.count(c.channel_id)},
+                               {"warnings", warnings_of[c.channel_id]}});
     j["errors"] = nlohmann::json::array();
     for (const auto &e : res.errors)
       j["errors"].push_back({{"file", e.file},
@@ -80,18 +100,17 @@ int cmd_validate(int argc, char **argv) {
                              {"channel_id", e.channel_id},
                              {"message", e.message},
                              {"text", e.str()}});
+    j["warning_count"] = warnings.size();
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     for (const auto &e : res.errors) std::fprintf(stderr, "%s\n", e.str().c_str());
-    for (const auto &c : res.channels)
-      for (const auto &w : iptv::record_warnings(c))
-        std::fprintf(stderr, "%s:%d: %s: warning: %s\n", c.file.c_str(), c.line,
-                     c.channel_id.c_str(), w.c_str());
+    for (const auto &w : warnings) std::fprintf(stderr, "warning: %s\n", w.str().c_str());
     if (!quiet) {
-      size_t bad_files = 0;
-      for (const auto &f : res.files) bad_files += errors_per_file[f] ? 1 : 0;
-      std::printf("%zu file(s), %zu valid channel(s), %zu error(s)%s\n", res.files.size(),
-                  res.channels.size(), res.errors.size(), res.ok() ? ": all valid" : "");
+      std::printf("%zu file(s), %zu valid channel(s), %zu error(s), %zu warning(s)%s\n",
+                  res.files.size(), valid_channels, res.errors.size(), warnings.size(),
+                  !res.ok()          ? ""
+                  : warnings.empty() ? ": all valid"
+                                     : ": valid, with warnings");
     }
   }
   return res.ok() ? 0 : 1;

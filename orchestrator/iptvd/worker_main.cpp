@@ -1,6 +1,7 @@
 // iptvd-worker: one channel's media pipeline, supervised by iptvd.
 //
 //   iptvd-worker --spec FILE [--status-fd N]
+//   iptvd-worker --check-elements   (prints the iptv elements it cannot load; exit 3 if any)
 //
 // Status lines (JSON) go to fd N (default 1), commands (JSON lines) come on stdin; SIGTERM or
 // {"cmd":"stop"} stops gracefully. The protocol is in docs/worker.md.
@@ -10,16 +11,23 @@
 #include <exception>
 #include <string>
 
+#include "daemon/plugin_path.h"
 #include "worker/spec.h"
 #include "worker/status.h"
 #include "worker/worker.h"
 
 int main(int argc, char **argv) {
+  // The iptv plugin beside this binary (build tree) or in the install prefix, before gst_init
+  // (which the option parsing below runs): no GST_PLUGIN_PATH needed.
+  iptv::daemon::add_plugin_dir_to_env();
   gchar *spec_path = nullptr;
   gint status_fd = 1;
+  gboolean check_elements = FALSE;
   GOptionEntry entries[] = {
       {"spec", 0, 0, G_OPTION_ARG_FILENAME, &spec_path, "Worker spec (JSON)", "FILE"},
       {"status-fd", 0, 0, G_OPTION_ARG_INT, &status_fd, "Write status lines to this fd", "N"},
+      {"check-elements", 0, 0, G_OPTION_ARG_NONE, &check_elements,
+       "Print the iptv elements that cannot be loaded (exit 3 if any) and exit", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   GOptionContext *ctx = g_option_context_new("- one iptvd channel pipeline");
   g_option_context_add_main_entries(ctx, entries, nullptr);
@@ -30,6 +38,21 @@ int main(int argc, char **argv) {
     return 2;
   }
   g_option_context_free(ctx);
+  if (check_elements) {
+    // iptvd links no GStreamer: it asks this binary whether the plugin's elements load.
+    std::string missing;
+    for (const auto &n : iptv::daemon::required_elements()) {
+      GstElementFactory *f = gst_element_factory_find(n.c_str());
+      if (f) {
+        gst_object_unref(f);
+        continue;
+      }
+      missing += (missing.empty() ? "" : ", ") + n;
+    }
+    if (missing.empty()) return 0;
+    std::printf("%s\n", missing.c_str());
+    return 3;
+  }
   iptv::worker::StatusWriter status(status_fd);
   if (!spec_path) {
     status.write({{"t", "error"}, {"message", "--spec FILE is required"}});

@@ -86,21 +86,23 @@ inline iptv::ChannelRecord record(const std::string &yaml, const std::string &fi
 class ControlPlane {
  public:
   // `hls_root`: a folder with an HLS tree for channel "news" (index.m3u8 + segments).
-  explicit ControlPlane(const std::string &hls_root, iptv::control::ApiConfig cfg = {}) {
+  // `port`: 0 for a free one, or a given one (to come back where a stopped plane was).
+  explicit ControlPlane(const std::string &hls_root, iptv::control::ApiConfig cfg = {},
+                        int port = 0) {
     db = iptv::db::Db::open(dir.path() + "/iptvd.db");
     store = std::make_unique<iptv::control::ControlStore>(*db);
     ring.add("k1", std::string(32, '\x42'), true);
     iptv::OriginConfig oc;
     oc.mode = iptv::TokenMode::kEdgeAuth;
     oc.keys = ring;
+    if (port) oc.port = port;
     origin = std::make_unique<iptv::Origin>(oc);
     std::string err;
     EXPECT_TRUE(origin->start(&err)) << err;
     if (!hls_root.empty()) origin->add_channel("news", hls_root);
     add_default_channels();
-    api = std::make_unique<iptv::control::ApiServer>(
-        iptv::control::ApiDeps{&fake, &fake, &fake, &fake, store.get(), origin.get(), &ring}, cfg);
-    api->mount();
+    cfg_ = cfg;
+    mount_api();
     base = "http://127.0.0.1:" + std::to_string(origin->port());
     keys["read"] = store->create_key("reader", iptv::control::Role::kRead);
     keys["operator"] = store->create_key("ops", iptv::control::Role::kOperator);
@@ -113,6 +115,16 @@ class ControlPlane {
     alice.region = "GB";
     store->put_entitlement(alice);
   }
+  // The API goes away (its streams close) and comes back on the same port with the same store
+  // and keys, as across an iptvd restart; meanwhile the origin answers /api/ with 404.
+  void unmount_api() { api.reset(); }
+  void mount_api() {
+    api = std::make_unique<iptv::control::ApiServer>(
+        iptv::control::ApiDeps{&fake, &fake, &fake, &fake, store.get(), origin.get(), &ring}, cfg_);
+    api->mount();
+  }
+  iptv::control::ApiConfig cfg_;
+
   ~ControlPlane() {
     api.reset();
     origin->stop();

@@ -2,6 +2,8 @@
 // ApiServer (the real binary, as people and scripts run it).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
@@ -10,6 +12,11 @@
 
 using nlohmann::json;
 using namespace iptv_test;
+
+std::string slurp_file(const std::string &path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
 
 class IptvctlTest : public ::testing::Test {
  protected:
@@ -160,8 +167,103 @@ TEST_F(IptvctlTest, EventsAndFollow) {
   poster.join();
   EXPECT_EQ(st, 0) << out;
   lines = iptv::split(out, '\n');
+  // Issue 25 item 7: --follow starts now; the history is not replayed unless asked.
+  ASSERT_EQ(lines.size(), 1u) << out;
+  EXPECT_EQ(json::parse(lines[0])["event_type"], "failover.returned");
+  EXPECT_EQ(json::parse(lines[0])["channel_id"], "news");
+  EXPECT_EQ(json::parse(lines[0])["id"], 4);
+  // --since ID replays what came after ID (0: everything), then follows.
+  out = run("events --follow --since 1 --max 3 --format json", &st, "read", "timeout 20");
+  EXPECT_EQ(st, 0) << out;
+  lines = iptv::split(out, '\n');
   ASSERT_EQ(lines.size(), 3u) << out;
-  EXPECT_EQ(json::parse(lines[2])["event_type"], "failover.returned");
-  EXPECT_EQ(json::parse(lines[2])["channel_id"], "news");
+  EXPECT_EQ(json::parse(lines[0])["id"], 2);
   EXPECT_EQ(json::parse(lines[2])["id"], 4);
+}
+
+// Issue 25 item 7: long event types keep the columns; a restarted daemon is followed again.
+TEST_F(IptvctlTest, EventColumnsHoldAndFollowSurvivesARestart) {
+  cp_->fake.post_event("probe.condition.cleared", "news");
+  cp_->fake.post_event("a.very.long.event.type.that.never.ends", "news");
+  cp_->fake.post_event("source.lost", "news");
+  int st = -1;
+  std::string out = run("events", &st, "read");
+  ASSERT_EQ(st, 0) << out;
+  auto lines = iptv::split(out, '\n');
+  ASSERT_EQ(lines.size(), 3u) << out;
+  // The channel column starts at the same place on every line.
+  size_t col = lines[0].find(" news ");
+  ASSERT_NE(col, std::string::npos) << out;
+  for (const auto &l : lines) EXPECT_EQ(l.find(" news "), col) << out;
+
+  // The daemon's API goes away and comes back on the same port, answering 404 for a while (as
+  // iptvd's origin does before it mounts the API): iptvctl says so, reconnects and resumes.
+  TempDir t;
+  std::string outf = t.path() + "/out", errf = t.path() + "/err";
+  std::string e = "env -u IPTV_URL -u IPTV_API_KEY HOME=" + home_.path() +
+                  " IPTV_URL=" + cp_->base + " IPTV_API_KEY=" + cp_->keys["read"] + " ";
+  sh(e + "timeout 40 " + bin_ + " events --follow --max 1 --format json >" + outf + " 2>" + errf +
+     " & echo $! > " + t.path() + "/pid");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  cp_->unmount_api();
+  cp_->fake.post_event("source.lost", "news");  // while it is away: delivered on resume
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  cp_->mount_api();
+  for (int i = 0; i < 250 && slurp_file(outf).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::string err = slurp_file(errf), got = slurp_file(outf);
+  EXPECT_NE(err.find("reconnecting"), std::string::npos) << err;
+  EXPECT_NE(err.find("reconnected, resuming after event"), std::string::npos) << err;
+  EXPECT_NE(got.find("\"id\":4"), std::string::npos) << got << err;
+  sh("kill $(cat " + t.path() + "/pid) 2>/dev/null");
+}
+
+// Issue 25 item 7: iptvctl token builds URLs on the origin of IPTV_URL, like the other commands.
+TEST_F(IptvctlTest, TokenUsesIptvUrl) {
+  TempDir t;
+  std::ofstream(t.path() + "/keys")
+      << "k1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+  int st = -1;
+  std::string out = run("token --channel news --ttl 60 --key-file " + t.path() + "/keys", &st);
+  ASSERT_EQ(st, 0) << out;
+  EXPECT_EQ(out.rfind(cp_->base + "/hls/news/", 0), 0u) << out;
+  out = run("token --channel news --ttl 60 --key-file " + t.path() +
+                "/keys --base http://edge.example:9000/",
+            &st);
+  EXPECT_EQ(out.rfind("http://edge.example:9000/hls/news/", 0), 0u) << out;
+}
+
+// Issue 25 item 7: probe --duration N follows a live stream for N s (within 0.5 s), neither one
+// target duration less nor a long inspection grace more.
+TEST_F(IptvctlTest, ProbeFollowsForItsDuration) {
+  // A live copy of the tree: no ENDLIST, 6 s target duration (a reload every 3 to 6 s).
+  TempDir live;
+  std::string src = slurp_file(tree_->path() + "/news/index.m3u8");
+  std::string pl;
+  for (const auto &l : iptv::split(src, '\n')) {
+    if (l == "#EXT-X-ENDLIST") continue;
+    pl += (l.rfind("#EXT-X-TARGETDURATION", 0) == 0 ? "#EXT-X-TARGETDURATION:6" : l) + "\n";
+  }
+  std::filesystem::copy(tree_->path() + "/news", live.path() + "/news");
+  std::ofstream(live.path() + "/news/index.m3u8", std::ios::trunc) << pl;
+  cp_ = std::make_unique<ControlPlane>(live.path() + "/news");
+  std::string hex;  // the plane's key ring: k1 = 32 bytes of 0x42
+  for (int i = 0; i < 32; ++i) hex += "42";
+  std::ofstream(live.path() + "/keys") << "k1 " << hex << "\n";
+  int tst = -1;
+  std::string url = run("token --channel news --ttl 600 --key-file " + live.path() + "/keys", &tst);
+  ASSERT_EQ(tst, 0) << url;
+  url = url.substr(0, url.find('\n'));
+  for (double want : {4.0, 7.0}) {
+    int st = -1;
+    char d[16];
+    std::snprintf(d, sizeof d, "%.0f", want);
+    double t0 = (double)g_get_monotonic_time() / 1e6;
+    std::string out = run("probe " + url + " --format json --no-inspect --duration " + d, &st, "");
+    double took = (double)g_get_monotonic_time() / 1e6 - t0;
+    auto j = json::parse(out.substr(out.find('{')), nullptr, false);
+    ASSERT_TRUE(j.is_object()) << out;
+    EXPECT_TRUE(j["probed"].get<bool>()) << out;
+    EXPECT_NEAR(took, want, 0.5) << out;
+  }
 }

@@ -66,7 +66,8 @@ Iptvd::~Iptvd() {
 }
 
 void Iptvd::start() {
-  std::string bin = iptv_test::build_root() + "/orchestrator/iptvd/iptvd";
+  std::string bin =
+      binary_.empty() ? iptv_test::build_root() + "/orchestrator/iptvd/iptvd" : binary_;
   std::vector<std::string> args = {bin,
                                    "--channels",
                                    channels_,
@@ -82,7 +83,11 @@ void Iptvd::start() {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  int rc = posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), environ);
+  std::vector<char *> envp;
+  for (auto &e : env_) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int rc =
+      posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), use_env_ ? envp.data() : environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) {
     pid_ = 0;

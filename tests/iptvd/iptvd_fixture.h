@@ -40,6 +40,13 @@ class Iptvd {
         std::string data_dir = "");
   ~Iptvd();
   void start();
+  // Run iptvd with exactly this environment ("NAME=value" strings) instead of the test's, and
+  // this binary instead of the build tree's (set before start()).
+  void set_env(std::vector<std::string> env) {
+    env_ = std::move(env);
+    use_env_ = true;
+  }
+  void set_binary(std::string path) { binary_ = std::move(path); }
   void signal(int sig);
   // Waits for the process to exit; returns the exit code (or 128+signal); -1 on timeout.
   int wait_exit(double seconds);
@@ -70,6 +77,9 @@ class Iptvd {
   std::string log_path_;
   int port_ = 0;
   pid_t pid_ = 0;
+  bool use_env_ = false;
+  std::vector<std::string> env_;
+  std::string binary_;
 };
 
 // Sequence numbers and EXTINF durations of a media playlist.

@@ -103,9 +103,11 @@ TEST_F(IptvdTest, AWorkerCrashOrHangNeverStopsTheOthers) {
   pid_t by = d.worker_pid("bystander");
   ASSERT_GT(by, 0);
   int restarts = 0;
+  std::vector<pid_t> killed;
   for (int sig : {SIGKILL, SIGSEGV, SIGSTOP}) {
     pid_t v = d.worker_pid("victim");
     ASSERT_GT(v, 0);
+    killed.push_back(v);
     uint64_t by_before = last_sequence(d, "bystander");
     double t = now_s();
     ::kill(v, sig);
@@ -135,6 +137,20 @@ TEST_F(IptvdTest, AWorkerCrashOrHangNeverStopsTheOthers) {
       "SELECT reason FROM st_transitions WHERE channel_id='victim' AND "
       "to_state='offline'");
   EXPECT_NE(tr.find("SIGSEGV"), std::string::npos) << tr;
+  // Issue 25 item 6: job_id is <channel>/<pid of the worker run> (docs/iptvd.md): never empty on
+  // channel.state, and on worker.restarting the pid of the worker that died, not <channel>/0.
+  std::string jobs = d.sql(
+      "SELECT event_type||' '||job_id FROM st_events WHERE channel_id='victim' AND "
+      "event_type IN ('channel.state','worker.restarting') ORDER BY id");
+  EXPECT_EQ(jobs.find("victim/0\n"), std::string::npos) << jobs;
+  EXPECT_EQ(jobs.find("channel.state \n"), std::string::npos) << jobs;
+  for (pid_t k : killed)
+    EXPECT_NE(jobs.find("worker.restarting victim/" + std::to_string(k) + "\n"), std::string::npos)
+        << k << "\n"
+        << jobs;
+  EXPECT_NE(jobs.find("channel.state victim/" + std::to_string(killed[0]) + "\n"),
+            std::string::npos)
+      << jobs;
 }
 
 TEST_F(IptvdTest, HotReloadTouchesOnlyWhatChanged) {
@@ -449,4 +465,121 @@ TEST_F(IptvdTest, SubjectPlaylistPlaysInVlc) {
       sh("ffprobe -v error -show_entries stream=codec_type -of csv=p=0 " + rec + " 2>&1");
   EXPECT_NE(streams.find("video"), std::string::npos) << streams << log;
   sh("rm -rf " + out);
+}
+
+// Issue 25 item 3: iptvd finds its own plugin with no environment at all (no GST_PLUGIN_PATH,
+// no IPTVD_WORKER, no HOME): beside its binary in the build tree.
+TEST_F(IptvdTest, StartsWithNoEnvironmentAndFindsItsPlugin) {
+  add("bare");
+  add("bare2", "", "test://ball?tone=660");
+  Iptvd d(channels_);
+  d.set_env({});  // env -i
+  d.start();
+  ASSERT_TRUE(d.running()) << d.log();
+  ASSERT_TRUE(d.wait_live({"bare", "bare2"}, 60, 2)) << d.log();
+  std::string log = d.log();
+  EXPECT_NE(log.find("iptv plugin found"), std::string::npos) << log;
+  EXPECT_EQ(log.find("missing elements"), std::string::npos) << log;
+  EXPECT_NE(log.find("/hls/bare/index.m3u8"), std::string::npos) << log;
+  EXPECT_EQ(d.get("/readyz").status, 200);
+}
+
+// ...and when the plugin is nowhere to be found, it says so loudly: an error line, each channel
+// offline with the reason, /readyz not ready, and no playable URL printed.
+TEST_F(IptvdTest, AMissingPluginIsLoudAndPrintsNoPlayableUrl) {
+  add("lost");
+  std::string bin = tmp_.path() + "/bin";
+  fs::create_directories(bin);
+  for (const char *b : {"iptvd", "iptvd-worker"})
+    fs::copy_file(iptv_test::build_root() + "/orchestrator/iptvd/" + b, bin + "/" + b);
+  Iptvd d(channels_);
+  d.set_env({});
+  d.set_binary(bin + "/iptvd");
+  d.start();
+  ASSERT_TRUE(d.running()) << d.log();
+  if (d.log().find("iptv plugin found") != std::string::npos)
+    GTEST_SKIP() << "an installed libgstiptv.so is in the install prefix";
+  ASSERT_TRUE(wait_for(20, [&] { return d.get("/readyz").status == 503; })) << d.log();
+  auto r = nlohmann::json::parse(d.get("/readyz").body, nullptr, false);
+  ASSERT_TRUE(r.is_object()) << d.get("/readyz").body;
+  ASSERT_EQ(r["not_ready"].size(), 1u) << r.dump();
+  EXPECT_EQ(r["not_ready"][0]["state"], "offline") << r.dump();
+  EXPECT_NE(r["not_ready"][0]["reason"].get<std::string>().find("iptvabrladder"), std::string::npos)
+      << r.dump();
+  auto j = d.channel("lost");
+  EXPECT_EQ(j["state"], "offline") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("libgstiptv.so"), std::string::npos) << j.dump();
+  EXPECT_EQ(d.state("lost"), "offline");
+  std::string log = d.log();
+  EXPECT_NE(log.find("Z error channel_id=\"\" msg=\"no channel can run"), std::string::npos) << log;
+  EXPECT_NE(log.find("no channel can run: GStreamer elements missing"), std::string::npos) << log;
+  EXPECT_EQ(log.find("/hls/lost/"), std::string::npos) << log;
+  EXPECT_NE(log.find("NOT RUNNING"), std::string::npos) << log;
+  // No worker is started (and none retries forever).
+  EXPECT_EQ(d.worker_pid("lost"), 0);
+}
+
+// Issue 25 item 4c: "return to primary" while the primary is dead is refused where the operator
+// sees it: 409 {"error":"refused",...}, iptvctl exits non-zero and says why, and an event.
+TEST_F(IptvdTest, ReturnToADeadPrimaryIsRefusedVisibly) {
+  int dead = iptv_test::free_port();  // nobody sends here
+  add("main",
+      "rights:\n  owner: Test\n  licence: test feed\n"
+      "failover:\n  enabled: true\n  backup_source: spare\n  primary_loss_seconds: 2\n"
+      "  return_after_seconds: 3\n",
+      "udp://127.0.0.1:" + std::to_string(dead));
+  add("spare", "", "test://ball?tone=660");
+  Iptvd d(channels_);
+  d.start();
+  ASSERT_TRUE(d.running());
+  ASSERT_TRUE(wait_for(60,
+                       [&] {
+                         auto j = d.channel("main");
+                         return j["active_source"] == "backup" && j["state"] == "failover";
+                       }))
+      << d.channel("main").dump() << d.log();
+  std::string key = d.admin_key();
+  Http r = d.post("/api/v1/channels/main/actions/return", "{}", key);
+  EXPECT_EQ(r.status, 409) << r.body;
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.body;
+  EXPECT_EQ(j["error"], "refused") << r.body;
+  EXPECT_EQ(j["reason"], "primary_unhealthy") << r.body;
+  const char *ctl = g_getenv("IPTVCTL");
+  ASSERT_NE(ctl, nullptr);
+  std::string out = sh("IPTV_URL=" + d.base() + " IPTV_API_KEY=" + key + " " + ctl +
+                       " failover main --return 2>&1; echo rc=$?");
+  EXPECT_NE(out.find("refused (primary_unhealthy)"), std::string::npos) << out;
+  EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+  EXPECT_EQ(out.find("accepted"), std::string::npos) << out;
+  ASSERT_TRUE(wait_for(10, [&] {
+    return d.sql(
+                "SELECT count(*) FROM st_events WHERE channel_id='main' AND "
+                "event_type='action.refused'")
+               .rfind("2", 0) == 0;
+  })) << d.sql("SELECT event_type, detail FROM st_events WHERE channel_id='main'");
+  std::string detail =
+      d.sql("SELECT detail FROM st_events WHERE channel_id='main' AND event_type='action.refused'");
+  EXPECT_NE(detail.find("primary_unhealthy"), std::string::npos) << detail;
+  // Still on the backup.
+  EXPECT_EQ(d.channel("main")["active_source"], "backup");
+}
+
+// Issue 25 item 8: the daemon and validate share one admission rule: a file:// source that does
+// not exist keeps the channel offline with that reason (not a worker failing to "start").
+TEST_F(IptvdTest, AMissingFileSourceIsRefusedWithItsReason) {
+  add("looped", "source_type: public-domain\nrights:\n  owner: Test\n  licence: PD\n",
+      "file:///nonexistent/loop.ts");
+  Iptvd d(channels_);
+  d.start();
+  ASSERT_TRUE(d.running());
+  ASSERT_TRUE(wait_for(10, [&] { return d.state("looped") == "offline"; })) << d.log();
+  auto j = d.channel("looped");
+  EXPECT_NE(j["reason"].get<std::string>().find("/nonexistent/loop.ts does not exist"),
+            std::string::npos)
+      << j.dump();
+  EXPECT_EQ(d.worker_pid("looped"), 0);
+  EXPECT_NE(d.log().find("looped           NOT RUNNING: file source /nonexistent/loop.ts"),
+            std::string::npos)
+      << d.log();
 }

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
+#include "config/daemon_config.h"
 #include "daemon/backoff.h"
 #include "daemon/reload.h"
 #include "daemon/worker_status.h"
@@ -163,4 +165,52 @@ TEST(Reload, AFileRenamedToAnotherChannelRetiresTheOld) {
   EXPECT_EQ(plan.removed, std::vector<std::string>{"a"});
   EXPECT_EQ(plan.added, std::vector<std::string>{"z"});
   EXPECT_TRUE(plan.kept_last_good.empty());
+}
+
+// Issue 25 item 6: the docs name only settings that exist. Every key of docs/iptvd-config.md's
+// table is accepted by the config parser (no "unknown key"), and docs/api.md names no setting
+// that is not a config key and lists the refusal body among its errors.
+namespace {
+std::string read_doc(const std::string &name) {
+  std::ifstream f(iptv_test::source_root() + "/docs/" + name);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+}  // namespace
+
+TEST(DocDrift, EveryDocumentedConfigKeyIsAConfigKey) {
+  std::string doc = read_doc("iptvd-config.md");
+  ASSERT_FALSE(doc.empty());
+  std::istringstream in(doc);
+  std::string line;
+  int keys = 0;
+  while (std::getline(in, line)) {
+    if (keys > 0 && line.rfind("#", 0) == 0) break;  // the top-level table ends (webhooks[] next)
+    if (line.rfind("| `", 0) != 0) continue;
+    std::string key = line.substr(3, line.find('`', 3) - 3);
+    // Nest the dotted key: a.b.c: x
+    std::string yaml, indent;
+    size_t a = 0;
+    while (true) {
+      size_t dot = key.find('.', a);
+      std::string part = key.substr(a, dot == std::string::npos ? std::string::npos : dot - a);
+      yaml += indent + part + ":" + (dot == std::string::npos ? " 1\n" : "\n");
+      if (dot == std::string::npos) break;
+      indent += "  ";
+      a = dot + 1;
+    }
+    auto r = iptv::config::parse_daemon_config(yaml, "doc.yaml");
+    for (const auto &e : r.errors)
+      EXPECT_EQ(e.str().find("unknown key"), std::string::npos)
+          << "docs/iptvd-config.md names '" << key
+          << "', which the parser does not know: " << e.str();
+    ++keys;
+  }
+  EXPECT_GE(keys, 20);
+  std::string api = read_doc("api.md");
+  for (const char *ghost : {"metrics_public", "bind_client_ip", "ApiConfig.",
+                            "sessions.ttl_seconds", "playlist_session_ttl_seconds"})
+    EXPECT_EQ(api.find(ghost), std::string::npos)
+        << "docs/api.md names '" << ghost << "', which is not a config key";
+  EXPECT_NE(api.find("{\"error\": \"refused\", \"reason\": REASON"), std::string::npos)
+      << "docs/api.md's list of errors lacks the refusal body";
 }

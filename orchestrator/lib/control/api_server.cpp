@@ -860,6 +860,10 @@ void ApiServer::Impl::h_action(Ctx &c) {
   args.actor = c.actor;
   ActionResult r = deps.channels->act(c.params["id"], it->second, args);
   int status = action_status(r.code);
+  if (status == 409 && !r.reason.empty()) {
+    c.error_code = "refused";
+    return reply(c, 409, {{"error", "refused"}, {"reason", r.reason}, {"message", r.message}});
+  }
   if (status >= 400) return error(c, status, action_code(r.code), r.message);
   reply(c, status,
         {{"channel_id", c.params["id"]},

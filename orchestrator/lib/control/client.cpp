@@ -177,10 +177,13 @@ ApiResponse ApiClient::request(const std::string &method, const std::string &pat
   return r;
 }
 
-ApiResponse ApiClient::follow(const std::string &path_and_query,
-                              const std::function<bool(const json &)> &on_event) {
+ApiResponse ApiClient::follow(
+    const std::string &path_and_query, const std::function<bool(const json &)> &on_event,
+    const std::function<void(const std::string &, const std::string &)> &on_reconnect) {
   std::string last_id;
   int backoff_ms = 500;
+  bool connected_once = false, announced = false;
+  std::string why;
   while (true) {
     SoupMessage *m = make_message("GET", url_ + path_and_query, key_);
     ApiResponse r;
@@ -200,8 +203,10 @@ ApiResponse ApiClient::follow(const std::string &path_and_query,
     g_object_set(session_, "timeout", 30, nullptr);
     if (in) {
       r.status = static_cast<int>(soup_message_get_status(m));
-      if (r.status >= 500) {
-        // The daemon is restarting or busy: try again, like after a drop.
+      if (r.status >= 500 || (r.status == 404 && connected_once)) {
+        // The daemon is restarting (its origin answers before the API is mounted) or busy: try
+        // again, like after a drop.
+        why = "HTTP " + std::to_string(r.status) + " (the daemon is restarting?)";
         g_object_unref(in);
         in = nullptr;
       } else if (r.status >= 400) {
@@ -220,6 +225,10 @@ ApiResponse ApiClient::follow(const std::string &path_and_query,
     }
     if (in) {
       backoff_ms = 500;
+      connected_once = true;
+      if (announced && on_reconnect) on_reconnect("reconnected", last_id);
+      announced = false;
+      why = "the event stream was closed";
       GDataInputStream *lines = g_data_input_stream_new(in);
       std::string data, id;
       while (true) {
@@ -251,10 +260,13 @@ ApiResponse ApiClient::follow(const std::string &path_and_query,
       }
       g_object_unref(lines);
       g_object_unref(in);
-    } else {
+    } else if (err) {
+      why = err->message;
       g_clear_error(&err);
     }
     g_object_unref(m);
+    if (!announced && on_reconnect) on_reconnect(why, last_id);
+    announced = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min(backoff_ms * 2, 10000);
   }

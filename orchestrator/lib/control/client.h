@@ -53,10 +53,14 @@ class ApiClient {
   ApiResponse request(const std::string &method, const std::string &path,
                       const std::optional<nlohmann::json> &body = std::nullopt);
   // Follows /api/v1/events/stream (SSE), calling `on_event` with each event's JSON; reconnects
-  // with Last-Event-ID after a drop. Returns when on_event returns false, or on a 4xx answer
-  // (with that response).
+  // with Last-Event-ID after a drop, a 5xx, or (once it was connected) a 404 while a restarting
+  // daemon mounts its API, calling `on_reconnect` once per outage with the reason and the id of
+  // the last event seen ("" before any). Returns when on_event returns false, or on a 4xx answer
+  // to the first request (with that response).
   ApiResponse follow(const std::string &path_and_query,
-                     const std::function<bool(const nlohmann::json &)> &on_event);
+                     const std::function<bool(const nlohmann::json &)> &on_event,
+                     const std::function<void(const std::string &why, const std::string &last_id)>
+                         &on_reconnect = {});
 
  private:
   std::string url_, key_;

@@ -125,6 +125,9 @@ struct ActionResult {
   };
   Code code = Code::kAccepted;
   std::string message;  // for people; no secrets
+  // A refusal (kConflict): a stable reason code. The API answers
+  // 409 {"error":"refused","reason":REASON,"message":...} (docs/api.md, "Errors").
+  std::string reason;
 };
 
 class ChannelDirectory {

@@ -206,6 +206,11 @@ void ChannelRunner::on_status(const std::string &line) {
     sink_.log(id_, ack->ok ? "info" : "warning",
               "worker " + std::string(ack->ok ? "did" : "refused") + " '" + ack->cmd + "'" +
                   (ack->detail.empty() ? "" : ": " + ack->detail));
+    // A refusal the API could not foresee (a race with the source's health) still leaves a trace.
+    if (!ack->ok && ack->cmd != "stop")
+      sink_.on_event(
+          id_, "action.refused",
+          {{"action", ack->cmd}, {"reason", "worker_refused"}, {"message", ack->detail}});
   } else if (auto *h = std::get_if<StHello>(&*st)) {
     sink_.log(id_, "debug", "worker hello (pid " + std::to_string(h->pid) + ")");
   }

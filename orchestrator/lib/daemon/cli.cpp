@@ -17,6 +17,7 @@
 #include "control/store.h"
 #include "daemon/control_adapter.h"
 #include "daemon/daemon.h"
+#include "daemon/plugin_path.h"
 #include "log/log.h"
 #include "origin/connections.h"
 #include "store/state_store.h"
@@ -229,6 +230,26 @@ int run_iptvd(int argc, char **argv) {
     }
   }
 
+  // The iptv plugin: found beside this binary (build tree) or in the install prefix, and handed to
+  // every worker through the environment they inherit. Without it no channel can run: say so.
+  std::string plugin_dir = add_plugin_dir_to_env();
+  std::string check_error;
+  std::string missing = missing_elements(resolve_worker_path(o.worker_path), &check_error);
+  if (!check_error.empty()) {
+    o.cannot_run_reason = check_error;
+    L.error("", "no channel can run: " + o.cannot_run_reason);
+  } else if (!missing.empty()) {
+    std::string searched;
+    for (const auto &d : plugin_search_dirs()) searched += (searched.empty() ? "" : ", ") + d;
+    o.cannot_run_reason = "GStreamer elements missing: " + missing +
+                          " (the iptv plugin libgstiptv.so was not found in " + searched +
+                          " or GST_PLUGIN_PATH)";
+    L.error("", "no channel can run: " + o.cannot_run_reason);
+  } else {
+    L.info("", "iptv plugin found",
+           {{"path", plugin_dir.empty() ? std::string("GST_PLUGIN_PATH") : plugin_dir}});
+  }
+
   auto logfn = [&L](const std::string &level, const std::string &ch, const std::string &msg) {
     log::Level l = level == "error"                        ? log::Level::kError
                    : level == "warning" || level == "warn" ? log::Level::kWarn
@@ -284,6 +305,12 @@ int run_iptvd(int argc, char **argv) {
               base.c_str(), base.c_str());
   for (const auto &rec : d.records()) {
     if (rec.status != ChannelStatus::kActive) continue;
+    std::string why = d.not_runnable_reason(rec);
+    if (!why.empty()) {
+      // No playable URL for a channel this node will not run.
+      std::printf("  %-16s NOT RUNNING: %s\n", rec.channel_id.c_str(), why.c_str());
+      continue;
+    }
     std::printf("  %-16s %s\n", rec.channel_id.c_str(),
                 d.playback_url(rec.channel_id, o.printed_token_ttl).c_str());
   }

@@ -128,13 +128,37 @@ control::ActionResult ControlAdapter::act(const std::string &id, control::Action
       if (!rec->failover.enabled || rec->failover.backup_source.empty())
         return {Code::kConflict, "channel has no backup source"};
       if (!running) return {Code::kConflict, "channel is not running (" + v->state + ")"};
+      if (auto b = v->sources.find("backup"); b != v->sources.end() && !b->second.healthy) {
+        std::string msg = "the backup is not healthy" +
+                          (b->second.detail.empty() ? "" : " (" + b->second.detail + ")");
+        d_.post_event(id, "action.refused",
+                      {{"action", "failover"},
+                       {"reason", "backup_unhealthy"},
+                       {"message", msg},
+                       {"actor", args.actor}});
+        return {Code::kConflict, msg, "backup_unhealthy"};
+      }
       a = Action::kFailover;
       break;
-    case control::Action::kReturn:
+    case control::Action::kReturn: {
       if (!running) return {Code::kConflict, "channel is not running (" + v->state + ")"};
       if (v->active_source == "primary") return {Code::kConflict, "already on the primary"};
+      // The worker would refuse too, but only in its ack: refuse here, where the caller sees it.
+      auto p = v->sources.find("primary");
+      if (p != v->sources.end() && !p->second.healthy) {
+        std::string msg = "the primary is not healthy" +
+                          (p->second.detail.empty() ? "" : " (" + p->second.detail + ")") +
+                          "; staying on " + v->active_source;
+        d_.post_event(id, "action.refused",
+                      {{"action", "return"},
+                       {"reason", "primary_unhealthy"},
+                       {"message", msg},
+                       {"actor", args.actor}});
+        return {Code::kConflict, msg, "primary_unhealthy"};
+      }
       a = Action::kReturn;
       break;
+    }
     case control::Action::kRestart:
       if (rec->status != ChannelStatus::kActive)
         return {Code::kConflict, std::string("channel is ") + to_string(rec->status)};

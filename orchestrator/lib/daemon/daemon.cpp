@@ -1,4 +1,5 @@
 #include "daemon/daemon.h"
+#include "daemon/plugin_path.h"
 
 #include <gio/gio.h>
 #include <glib-unix.h>
@@ -25,12 +26,6 @@ std::string read_text(const std::string &path) {
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-std::string self_dir() {
-  std::error_code ec;
-  auto p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string(".") : p.parent_path().string();
-}
-
 const char *status_of_state(const std::string &to) {
   if (to == "live") return "success";
   if (to == "offline" || to == "slate") return "failure";
@@ -41,11 +36,7 @@ const char *status_of_state(const std::string &to) {
 }  // namespace
 
 Daemon::Daemon(DaemonOptions opts, LogFn log) : opts_(std::move(opts)), log_(std::move(log)) {
-  if (opts_.worker_path.empty()) {
-    std::string next_to_us = self_dir() + "/iptvd-worker";
-    const char *env = g_getenv("IPTVD_WORKER");
-    opts_.worker_path = env && *env ? env : next_to_us;
-  }
+  opts_.worker_path = resolve_worker_path(opts_.worker_path);
 }
 
 Daemon::~Daemon() {
@@ -196,6 +187,7 @@ std::string Daemon::spec_json(const ChannelRecord &rec,
 }
 
 std::string Daemon::not_runnable_reason(const ChannelRecord &rec) const {
+  if (!opts_.cannot_run_reason.empty()) return opts_.cannot_run_reason;
   for (const auto &w : record_warnings(rec)) return w;
   if (!opts_.role.empty() && rec.placement.role != PlacementRole::kAny &&
       opts_.role != to_string(rec.placement.role))
@@ -243,10 +235,14 @@ void Daemon::start_channel(const ChannelRecord &rec) {
   if (!why.empty()) {
     log(rec.channel_id, "warning", "not started: " + why);
     runner->stop("offline", why);
-    // A channel that never ran still gets its state row, with the reason.
-    if (!store_->state(rec.channel_id))
-      store_->transition(rec.channel_id, "offline", why,
-                         store::make_event("channel.state", rec.channel_id, "info"));
+    // A channel that never ran still gets its state row, with the reason (and a row left from
+    // an earlier run gets this run's reason).
+    auto st = store_->state(rec.channel_id);
+    if (!st || st->state != "offline" || st->reason != why) {
+      auto ev = store::make_event("channel.state", rec.channel_id, "info");
+      ev.job_id = job_id(rec.channel_id);
+      store_->transition(rec.channel_id, "offline", why, ev);
+    }
     return;
   }
   std::string spec_path = opts_.data_dir + "/run/" + rec.channel_id + ".json";
@@ -269,6 +265,7 @@ void Daemon::apply(const ReloadPlan &plan, bool initial) {
                         {"field", e.path},
                         {"message", e.message}};
     auto ev = store::make_event("record.rejected", e.channel_id, "failure", d.dump());
+    ev.job_id = e.channel_id;  // no worker run: the channel alone
     ev.input_checksum = sha256_hex(read_text(e.file));
     store_->record_event(ev);
   }
@@ -284,6 +281,7 @@ void Daemon::apply(const ReloadPlan &plan, bool initial) {
     auto ev = store::make_event("channel.applied", rec.channel_id, "success",
                                 nlohmann::json{{"file", rec.file}}.dump());
     ev.input_checksum = rec.content_sha256;
+    ev.job_id = rec.channel_id;  // the record, not a worker run
     ev.output_uri = "/hls/" + rec.channel_id + "/index.m3u8";
     store_->set_applied(rec.channel_id, rec.content_sha256, read_text(rec.file),
                         to_string(rec.status), ev);
@@ -421,6 +419,7 @@ void Daemon::on_transition(const std::string &channel, const std::string &from,
                            const std::string &to, const std::string &reason) {
   log(channel, "info", "state " + from + " -> " + to + " (" + reason + ")");
   auto ev = store::make_event("channel.state", channel, status_of_state(to));
+  ev.job_id = job_id(channel);
   ev.output_uri = "/hls/" + channel + "/index.m3u8";
   store_->transition(channel, to, reason, ev);
 }
@@ -446,16 +445,15 @@ void Daemon::on_event(const std::string &channel, const std::string &event_type,
   else if (event_type == "failover.returned" || event_type == "slate.left" ||
            event_type == "source.recovered" || event_type == "probe.condition.cleared")
     status = "success";
+  else if (event_type == "action.refused")
+    status = "warning";
   auto ev = store::make_event(event_type, channel, status, detail.dump());
-  pid_t pid = 0;
   {
     std::lock_guard lk(mu_);
-    auto it = runners_.find(channel);
-    if (it != runners_.end()) pid = it->second->pid();
     auto rit = records_.find(channel);
     if (rit != records_.end()) ev.input_checksum = rit->second.content_sha256;
   }
-  ev.job_id = channel + "/" + std::to_string(pid);
+  ev.job_id = job_id(channel);
   ev.output_uri = "/hls/" + channel + "/index.m3u8";
   if (detail.contains("attempt") && detail["attempt"].is_number_integer())
     ev.attempt = detail["attempt"].get<int>();
@@ -472,6 +470,16 @@ void Daemon::on_event(const std::string &channel, const std::string &event_type,
                ? " (" + detail["reason"].get<std::string>() + ")"
                : std::string()));
   store_->record_event(ev);
+}
+
+std::string Daemon::job_id(const std::string &channel) {
+  std::lock_guard lk(mu_);
+  auto it = runners_.find(channel);
+  pid_t pid = it != runners_.end() ? it->second->pid() : 0;
+  if (pid) last_pid_[channel] = pid;
+  auto lp = last_pid_.find(channel);
+  if (lp == last_pid_.end() || !lp->second) return channel;
+  return channel + "/" + std::to_string(lp->second);
 }
 
 std::vector<ChannelView> Daemon::views() const {
@@ -574,6 +582,24 @@ void Daemon::post_action(const std::string &id, Action a, const std::string &arg
         return G_SOURCE_REMOVE;
       },
       new Call{this, id, arg, actor, a}, [](gpointer d) { delete static_cast<Call *>(d); });
+}
+
+void Daemon::post_event(const std::string &channel, const std::string &event_type,
+                        const nlohmann::json &detail) {
+  struct Call {
+    Daemon *self;
+    std::string channel, type;
+    nlohmann::json detail;
+  };
+  g_main_context_invoke_full(
+      g_main_context_default(), G_PRIORITY_DEFAULT,
+      [](gpointer d) -> gboolean {
+        auto *c = static_cast<Call *>(d);
+        c->self->on_event(c->channel, c->type, c->detail);
+        return G_SOURCE_REMOVE;
+      },
+      new Call{this, channel, event_type, detail},
+      [](gpointer d) { delete static_cast<Call *>(d); });
 }
 
 std::string Daemon::playback_url(const std::string &channel, int64_t ttl,

@@ -58,6 +58,9 @@ struct DaemonOptions {
   int retention_events_days = 30;
   std::string node;  // placement: this node's name ("" = run every channel)
   std::string role;  // placement: edge | cloud | "" (any)
+  // Set when the worker's GStreamer elements cannot be found (plugin_path.h): no channel starts,
+  // each is offline with this reason, and /readyz is not ready.
+  std::string cannot_run_reason;
 };
 
 // What an API action asks for.
@@ -83,6 +86,9 @@ class Daemon : public ChannelSink {
   // Thread-safe: posts the action to the main loop and returns at once (the API's path).
   void post_action(const std::string &id, Action a, const std::string &arg,
                    const std::string &actor);
+  // Thread-safe: records an event (on_event) from the main loop, e.g. an API refusal.
+  void post_event(const std::string &channel, const std::string &event_type,
+                  const nlohmann::json &detail);
 
   store::StateStore &store() { return *store_; }
   db::Db &db() { return *db_; }
@@ -90,6 +96,8 @@ class Daemon : public ChannelSink {
   const DaemonOptions &options() const { return opts_; }
   std::string playback_url(const std::string &channel, int64_t ttl,
                            const std::string &session = {}) const;
+  // Why this node will not run the record ("" when it will): rights, placement, missing plugin.
+  std::string not_runnable_reason(const ChannelRecord &rec) const;
 
   // ChannelSink (main loop).
   void on_transition(const std::string &channel, const std::string &from, const std::string &to,
@@ -106,7 +114,9 @@ class Daemon : public ChannelSink {
   RunnerOptions runner_options(const ChannelRecord &rec);
   std::string spec_json(const ChannelRecord &rec,
                         const std::map<std::string, ChannelRecord> &all) const;
-  std::string not_runnable_reason(const ChannelRecord &rec) const;
+  // An event's job_id (docs/iptvd.md, "Events"): <channel>/<pid> of the worker run it belongs to
+  // (the current one, or the last one when it just exited); <channel> when no worker has run.
+  std::string job_id(const std::string &channel);
   std::string act_on_loop(const std::string &id, Action a, const std::string &arg);
   void shutdown();
 
@@ -122,6 +132,7 @@ class Daemon : public ChannelSink {
   mutable std::mutex mu_;  // guards runners_ (map shape) and records_
   std::map<std::string, std::unique_ptr<ChannelRunner>> runners_;
   std::map<std::string, ChannelRecord> records_;  // the last good record per channel
+  std::map<std::string, pid_t> last_pid_;         // the last worker pid per channel (main loop)
 };
 
 }  // namespace iptv::daemon

@@ -109,13 +109,11 @@ void Follower::measure_startup(const std::string &media_url, int64_t t0_ms, doub
       std::to_string(seg.body.size()) + " bytes), first frame decoded " + ms_text(dec);
 }
 
-void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, int64_t deadline_ms) {
+void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue,
+                       const std::atomic<int64_t> &give_up_ms) {
   HttpClient http(opts_.timeout_s);
   Segment s;
   std::string seg_url;
-  // After the deadline, what is still queued gets a grace period; on a machine too slow to
-  // inspect at the stream's pace the rest is left (and said so) rather than running on and on.
-  int64_t give_up_ms = deadline_ms + static_cast<int64_t>(std::max(20.0, opts_.duration_s) * 1000);
   int skipped = 0;
   std::map<std::string, std::string> init_segments;  // EXT-X-MAP URL -> bytes
   while (queue.pop(s, seg_url)) {
@@ -173,7 +171,12 @@ void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
   // Segments are downloaded and inspected on their own thread, so a slow inspection never
   // delays the reloads (a player, too, downloads while it keeps reloading).
   SegmentQueue queue;
-  std::thread inspector([this, &r, &queue, deadline_ms] { inspect(r, queue, deadline_ms); });
+  // After the deadline, what is still queued gets a grace period; on a machine too slow to
+  // inspect at the stream's pace the rest is left (and said so) rather than running on and on.
+  // Live: a short grace (the segment in flight), so the probe ends close to --duration. A finished
+  // playlist is queued at once: its inspection is the work, with the longer grace.
+  std::atomic<int64_t> give_up_ms{deadline_ms + 300};
+  std::thread inspector([this, &r, &queue, &give_up_ms] { inspect(r, queue, give_up_ms); });
   while (true) {
     int64_t load_ms = now_ms();
     HttpResponse resp = http.get(r.url);
@@ -212,19 +215,27 @@ void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
         }
       }
       first = false;
+      // A reload at the deadline checks the playlist still advances; its new segments come after
+      // the followed time, as they would for a viewer who stops watching now.
+      if (load_ms >= deadline_ms) fresh.clear();
       for (const auto &s : fresh) {
         if (s.gap) continue;  // EXT-X-GAP: the server says it is not there
         queue.push(s, resolve_url(base, s.uri));
       }
-      if (!pl.live()) break;  // ENDLIST or VOD: nothing more will come
+      if (!pl.live()) {  // ENDLIST or VOD: nothing more will come
+        give_up_ms = deadline_ms + static_cast<int64_t>(std::max(20.0, opts_.duration_s) * 1000);
+        break;
+      }
       double target = pl.target_duration.value_or(1);
       if (target <= 0) target = 1;
       bool changed = !fresh.empty();
       // RFC 8216 6.3.4: reload after the target duration; after an unchanged reload, half.
       wait_s = changed ? target : target / 2;
     }
-    int64_t next = load_ms + static_cast<int64_t>(wait_s * 1000);
-    if (next >= deadline_ms) break;
+    // Follow for exactly the duration: the last reload happens at the deadline, not one target
+    // duration before or after it.
+    if (load_ms >= deadline_ms || now_ms() >= deadline_ms) break;
+    int64_t next = std::min(load_ms + static_cast<int64_t>(wait_s * 1000), deadline_ms);
     sleep_until(next);
   }
   queue.close();
@@ -278,7 +289,8 @@ FollowResult Follower::run() {
     // The startup of a media playlist URL: the media playlist is the first request.
     measure_startup(url_, t0, -1, res);
   }
-  int64_t start = now_ms();
+  // --duration counts from the first request: the startup measurement is part of it.
+  int64_t start = t0;
   int64_t deadline = start + static_cast<int64_t>(opts_.duration_s * 1000);
   std::vector<std::thread> threads;
   for (const auto &r : renditions)

@@ -7,6 +7,7 @@
 // segments, each with its own HttpClient; the Checker is shared under mutex_.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -77,7 +78,10 @@ class Follower {
 
  private:
   void follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms);
-  void inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, int64_t deadline_ms);
+  // Inspects queued segments until the queue closes; what is popped after `give_up_ms` is
+  // skipped (and counted), so a live probe ends close to its --duration.
+  void inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue,
+               const std::atomic<int64_t> &give_up_ms);
   void measure_startup(const std::string &media_url, int64_t t0_ms, double multivariant_ms,
                        FollowResult &res);
   void add_parse_findings(std::vector<hlsparse::Finding> &fs, const std::string &rendition);

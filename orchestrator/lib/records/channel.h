@@ -27,6 +27,7 @@ struct SourceSpec {
   int program = 0;        // MPEG-TS program number (udp); 0 = the first one
   int latency_ms = 200;   // SRT/RTSP jitter latency
   std::string interface;  // udp multicast interface (optional)
+  int line = 0;           // position of the URI in the record file, for messages
 };
 
 struct Rights {

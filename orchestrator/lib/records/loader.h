@@ -49,8 +49,13 @@ LoadResult load_channels(const std::vector<std::string> &paths);
 // Cross-file checks over a set of parsed records (duplicates, backups, cycles, file names).
 void check_channel_set(const std::vector<ChannelRecord> &records, std::vector<LoadError> &errors);
 
-// Things that do not make a record invalid but keep it from running (no source, no rights,
-// expired rights), for validation output.
+// The admission rule: everything that keeps iptvd from running a well-formed record (no source,
+// no rights metadata, expired rights, a file:// source that does not exist), each with its
+// file:line and field. iptvd refuses to start such a channel with the first message as its
+// reason; `iptvctl validate` reports them as errors for active records (warnings otherwise).
+std::vector<LoadError> admission_problems(const ChannelRecord &r);
+
+// The messages of admission_problems(), for logs and the daemon's channel reason.
 std::vector<std::string> record_warnings(const ChannelRecord &r);
 
 // Lowercase hex SHA-256 of `data`.
