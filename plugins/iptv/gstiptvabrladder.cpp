@@ -418,6 +418,24 @@ static void apply_caps(GstIptvAbrLadder *self, GstCaps *caps) {
   auto plans = iptv::plan_rungs(profiles, GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info),
                                 GST_VIDEO_INFO_PAR_N(&info), GST_VIDEO_INFO_PAR_D(&info),
                                 GST_VIDEO_INFO_FPS_N(&info), GST_VIDEO_INFO_FPS_D(&info));
+  bool none_fits = !plans.empty() && std::all_of(plans.begin(), plans.end(),
+                                                 [](const iptv::RungPlan &r) { return r.dropped; });
+  p->no_rung_fits = none_fits;
+  if (none_fits) {
+    // Never a silent EOS: with every rung dropped nothing would come out at all. Posted before
+    // the rungs are dropped, whose EOS would otherwise reach the bus first.
+    auto low = iptv::smallest_rung(profiles);
+    int w = GST_VIDEO_INFO_WIDTH(&info), h = GST_VIDEO_INFO_HEIGHT(&info);
+    std::string low_name = low ? low->name : "?";
+    int low_w = low ? low->width : 0, low_h = low ? low->height : 0;
+    GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                      ("No rung fits the %dx%d source: the smallest rung, %s, is %dx%d", w, h,
+                       low_name.c_str(), low_w, low_h),
+                      ("every rung is taller than the source's %d lines (upscaling wastes bits); "
+                       "feed a taller source (a videoscale before the ladder) or add a rung of at "
+                       "most %d lines",
+                       h, h));
+  }
   for (size_t i = 0; i < plans.size() && i < p->rungs.size(); ++i) {
     Rung *r = p->rungs[i].get();
     {
@@ -486,23 +504,6 @@ static void apply_caps(GstIptvAbrLadder *self, GstCaps *caps) {
       g_object_set(r->rate_caps, "caps", rc, nullptr);
       gst_caps_unref(rc);
     }
-  }
-  bool none_fits = !plans.empty() && std::all_of(plans.begin(), plans.end(),
-                                                 [](const iptv::RungPlan &r) { return r.dropped; });
-  p->no_rung_fits = none_fits;
-  if (none_fits) {
-    // Never a silent EOS: with every rung dropped nothing would come out at all.
-    auto low = iptv::smallest_rung(profiles);
-    int w = GST_VIDEO_INFO_WIDTH(&info), h = GST_VIDEO_INFO_HEIGHT(&info);
-    std::string low_name = low ? low->name : "?";
-    int low_w = low ? low->width : 0, low_h = low ? low->height : 0;
-    GST_ELEMENT_ERROR(self, STREAM, FORMAT,
-                      ("No rung fits the %dx%d source: the smallest rung, %s, is %dx%d", w, h,
-                       low_name.c_str(), low_w, low_h),
-                      ("every rung is taller than the source's %d lines (upscaling wastes bits); "
-                       "feed a taller source (a videoscale before the ladder) or add a rung of at "
-                       "most %d lines",
-                       h, h));
   }
 }
 
