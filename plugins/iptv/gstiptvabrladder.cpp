@@ -20,7 +20,13 @@
  * - Each rung encodes on its own thread (a queue). On a live input, a rung that cannot keep up
  *   drops frames before its queue, counts them in #GstIptvAbrLadder:stats, and never stalls
  *   the others.
- * - A rung taller than the source is dropped (upscaling wastes bits): its pad sends EOS.
+ * - Input size: the sink pad answers caps queries preferring the top (tallest) rung's size, its
+ *   frame rate when the rung caps it, and I420, keeping the source's aspect ratio: a source that
+ *   can produce any size (videotestsrc, or a videoscale before the ladder) then negotiates the
+ *   top rung with no caps filter (a videoscale keeps a 4:3 source 4:3: 1440x1080 for 1080p).
+ * - A rung taller than the source is dropped (upscaling wastes bits): its pad sends EOS, with a
+ *   warning. When no rung fits the source, the element posts an error naming the source size
+ *   and the smallest rung (gst-launch-1.0 exits non-zero), never a silent EOS.
  *
  * Messages (element messages on the bus):
  *  - `iptvabrladder-encoder-selected`, one per rung when the ladder starts: `pad` (string),
@@ -35,9 +41,9 @@
  * gst-launch-1.0 videotestsrc is-live=true ! iptvabrladder profiles=720p-3mbps,480p-1mbps name=l \
  *   l.src_0 ! queue ! mpegtsmux ! filesink location=720p.ts \
  *   l.src_1 ! queue ! mpegtsmux ! filesink location=480p.ts
- * gst-launch-1.0 filesrc location=in.mp4 ! decodebin3 ! iptvabrladder keyframe-anchor=running-time
- * \ profiles=1280x720@3000,640x360@800@30 preset=faster name=l l.src_0 ! fakesink l.src_1 !
- * fakesink
+ * gst-launch-1.0 filesrc location=in.mp4 ! decodebin3 \
+ *   ! iptvabrladder keyframe-anchor=running-time profiles=1280x720@3000,640x360@800@30 \
+ *   preset=faster name=l l.src_0 ! fakesink l.src_1 ! fakesink
  * ]|
  */
 #include "gstiptvabrladder.h"
