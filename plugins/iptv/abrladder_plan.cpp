@@ -1,5 +1,6 @@
 #include "abrladder_plan.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "util/strutil.h"
@@ -40,6 +41,36 @@ std::vector<RungPlan> plan_rungs(const std::vector<Profile> &profiles, int src_w
     out.push_back(r);
   }
   return out;
+}
+
+std::optional<InputPreference> preferred_input(const std::vector<Profile> &profiles,
+                                               bool aspect_fixed, int par_n, int par_d) {
+  const Profile *top = nullptr;
+  for (const auto &p : profiles)
+    if (!p.passthrough && p.height > 0 && (!top || p.height > top->height)) top = &p;
+  if (!top) return std::nullopt;
+  InputPreference pref;
+  pref.height = top->height & ~1;
+  if (aspect_fixed) {
+    if (par_n <= 0 || par_d <= 0) par_n = par_d = 1;
+    // The rung's display aspect ratio (its width x height on square pixels), on the source's
+    // pixels: a PAR 4:3 source gets 1440x1080 for a 1920x1080 rung.
+    double dar = top->width > 0 ? (double)top->width / top->height : 16.0 / 9.0;
+    pref.width = std::max(2, (int)std::lround(pref.height * dar * par_d / par_n / 2.0) * 2);
+  }
+  if (top->max_fps > 0) {
+    pref.fps_n = top->max_fps;
+    pref.fps_d = 1;
+  }
+  return pref;
+}
+
+std::optional<Profile> smallest_rung(const std::vector<Profile> &profiles) {
+  const Profile *low = nullptr;
+  for (const auto &p : profiles)
+    if (!p.passthrough && (!low || p.height < low->height)) low = &p;
+  if (!low) return std::nullopt;
+  return *low;
 }
 
 int64_t KeyframeGrid::grid_point(int64_t t) const {

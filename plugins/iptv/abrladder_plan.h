@@ -31,6 +31,27 @@ struct RungPlan {
 std::vector<RungPlan> plan_rungs(const std::vector<Profile> &profiles, int src_w, int src_h,
                                  int par_n, int par_d, int fps_n, int fps_d);
 
+// What the ladder asks its source for (the sink pad's answer to a caps query): the top (tallest)
+// rung's size and frame rate, so a source that can produce any size (videotestsrc, a videoscale
+// before the ladder) feeds the top rung without upscaling.
+// - width 0: leave the width open (the upstream scaler picks it from the source's aspect ratio).
+// - fps_n 0: no frame-rate preference (the top rung keeps the source's rate).
+struct InputPreference {
+  int width = 0;
+  int height = 0;
+  int fps_n = 0;
+  int fps_d = 1;
+};
+// `aspect_fixed`: the source's pixel aspect ratio is fixed (par_n/par_d), so the width follows the
+// top rung's own aspect ratio (a 1:1 source gets the profile's width, e.g. 1920x1080); when it is
+// not fixed (a scaler upstream), only the height is asked for and the scaler keeps the aspect.
+// Returns nullopt for an empty ladder.
+std::optional<InputPreference> preferred_input(const std::vector<Profile> &profiles,
+                                               bool aspect_fixed, int par_n, int par_d);
+
+// The smallest rung (lowest height; the first of equals), for "no rung fits" errors.
+std::optional<Profile> smallest_rung(const std::vector<Profile> &profiles);
+
 // Keyframes on a fixed grid: one at the first frame whose anchor time reaches each multiple of
 // the interval. Anchor time is UTC (epoch anchoring) or running time.
 class KeyframeGrid {

@@ -20,7 +20,13 @@
  * - Each rung encodes on its own thread (a queue). On a live input, a rung that cannot keep up
  *   drops frames before its queue, counts them in #GstIptvAbrLadder:stats, and never stalls
  *   the others.
- * - A rung taller than the source is dropped (upscaling wastes bits): its pad sends EOS.
+ * - Input size: the sink pad answers caps queries preferring the top (tallest) rung's size, its
+ *   frame rate when the rung caps it, and I420, keeping the source's aspect ratio: a source that
+ *   can produce any size (videotestsrc, or a videoscale before the ladder) then negotiates the
+ *   top rung with no caps filter (a videoscale keeps a 4:3 source 4:3: 1440x1080 for 1080p).
+ * - A rung taller than the source is dropped (upscaling wastes bits): its pad sends EOS, with a
+ *   warning. When no rung fits the source, the element posts an error naming the source size
+ *   and the smallest rung (gst-launch-1.0 exits non-zero), never a silent EOS.
  *
  * Messages (element messages on the bus):
  *  - `iptvabrladder-encoder-selected`, one per rung when the ladder starts: `pad` (string),
@@ -35,9 +41,9 @@
  * gst-launch-1.0 videotestsrc is-live=true ! iptvabrladder profiles=720p-3mbps,480p-1mbps name=l \
  *   l.src_0 ! queue ! mpegtsmux ! filesink location=720p.ts \
  *   l.src_1 ! queue ! mpegtsmux ! filesink location=480p.ts
- * gst-launch-1.0 filesrc location=in.mp4 ! decodebin3 ! iptvabrladder keyframe-anchor=running-time
- * \ profiles=1280x720@3000,640x360@800@30 preset=faster name=l l.src_0 ! fakesink l.src_1 !
- * fakesink
+ * gst-launch-1.0 filesrc location=in.mp4 ! decodebin3 \
+ *   ! iptvabrladder keyframe-anchor=running-time profiles=1280x720@3000,640x360@800@30 \
+ *   preset=faster name=l l.src_0 ! fakesink l.src_1 ! fakesink
  * ]|
  */
 #include "gstiptvabrladder.h"
@@ -102,12 +108,14 @@ struct GstIptvAbrLadderPrivate {
   GstElement *tee = nullptr;
   GstPad *sink_ghost = nullptr;
   std::vector<std::unique_ptr<Rung>> rungs;
+  std::vector<iptv::Profile> profile_list;  // the rungs' profiles, for caps queries (lock)
 
   // Streaming state.
   GstSegment segment;
   iptv::KeyframeGrid grid{2 * GST_SECOND};
   bool live = false;
   bool live_known = false;
+  std::atomic<bool> no_rung_fits{false};  // every rung dropped: the input refuses data
   bool use_epoch = false;
   bool have_utc_offset = false;
   gint64 utc_offset = 0;  // realtime - clock time, ns
@@ -273,6 +281,10 @@ static gboolean build_rungs(GstIptvAbrLadder *self, const std::string &list, GEr
     return FALSE;
   }
   clear_rungs(self);
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    p->profile_list.clear();
+  }
   for (size_t i = 0; i < profiles.size(); ++i) {
     auto r = std::make_unique<Rung>();
     r->index = (guint)i;
@@ -346,6 +358,8 @@ static gboolean build_rungs(GstIptvAbrLadder *self, const std::string &list, GEr
     p->rungs.push_back(std::move(r));
   }
   gst_element_no_more_pads(GST_ELEMENT(self));
+  std::lock_guard<std::mutex> lock(p->lock);
+  p->profile_list = profiles;
   return TRUE;
 }
 
@@ -410,6 +424,24 @@ static void apply_caps(GstIptvAbrLadder *self, GstCaps *caps) {
   auto plans = iptv::plan_rungs(profiles, GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info),
                                 GST_VIDEO_INFO_PAR_N(&info), GST_VIDEO_INFO_PAR_D(&info),
                                 GST_VIDEO_INFO_FPS_N(&info), GST_VIDEO_INFO_FPS_D(&info));
+  bool none_fits = !plans.empty() && std::all_of(plans.begin(), plans.end(),
+                                                 [](const iptv::RungPlan &r) { return r.dropped; });
+  p->no_rung_fits = none_fits;
+  if (none_fits) {
+    // Never a silent EOS: with every rung dropped nothing would come out at all. Posted before
+    // the rungs are dropped, whose EOS would otherwise reach the bus first.
+    auto low = iptv::smallest_rung(profiles);
+    int w = GST_VIDEO_INFO_WIDTH(&info), h = GST_VIDEO_INFO_HEIGHT(&info);
+    std::string low_name = low ? low->name : "?";
+    int low_w = low ? low->width : 0, low_h = low ? low->height : 0;
+    GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                      ("No rung fits the %dx%d source: the smallest rung, %s, is %dx%d", w, h,
+                       low_name.c_str(), low_w, low_h),
+                      ("every rung is taller than the source's %d lines (upscaling wastes bits); "
+                       "feed a taller source (a videoscale before the ladder) or add a rung of at "
+                       "most %d lines",
+                       h, h));
+  }
   for (size_t i = 0; i < plans.size() && i < p->rungs.size(); ++i) {
     Rung *r = p->rungs[i].get();
     {
@@ -524,6 +556,12 @@ static GstPadProbeReturn input_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     }
     return GST_PAD_PROBE_OK;
   }
+  if (p->no_rung_fits) {  // the error is posted; stop the source rather than feed nothing
+    gst_buffer_unref(GST_PAD_PROBE_INFO_BUFFER(info));
+    GST_PAD_PROBE_INFO_DATA(info) = nullptr;
+    GST_PAD_PROBE_INFO_FLOW_RETURN(info) = GST_FLOW_NOT_NEGOTIATED;
+    return GST_PAD_PROBE_HANDLED;
+  }
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
   if (!p->live_known) {
     GstQuery *q = gst_query_new_latency();
@@ -550,6 +588,79 @@ static GstPadProbeReturn input_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     gst_pad_send_event(pad, fku);
   }
   return GST_PAD_PROBE_OK;
+}
+
+// The sink pad's caps query: what downstream of the tee accepts (any raw video the rungs can
+// convert), with the top rung's size and frame rate first, so a flexible source (videotestsrc, a
+// videoscale before the ladder) negotiates the top rung instead of its own default size. A
+// fixed-size source does not intersect the preference and keeps its size.
+static GstCaps *prefer_top_rung(GstIptvAbrLadder *self, GstCaps *caps, GstCaps *filter) {
+  std::vector<iptv::Profile> profiles;
+  {
+    std::lock_guard<std::mutex> lock(self->priv->lock);
+    profiles = self->priv->profile_list;
+  }
+  // The source's pixel aspect ratio, when its offer (the query's filter) fixes it.
+  bool aspect_fixed = true;
+  int par_n = 1, par_d = 1;
+  if (filter && !gst_caps_is_empty(filter) && !gst_caps_is_any(filter)) {
+    const GValue *par =
+        gst_structure_get_value(gst_caps_get_structure(filter, 0), "pixel-aspect-ratio");
+    if (par && GST_VALUE_HOLDS_FRACTION(par)) {
+      par_n = gst_value_get_fraction_numerator(par);
+      par_d = gst_value_get_fraction_denominator(par);
+    } else if (par) {
+      aspect_fixed = false;  // a range: a scaler that keeps the display aspect ratio itself
+    }
+  }
+  auto pref = iptv::preferred_input(profiles, aspect_fixed, par_n, par_d);
+  if (!pref || gst_caps_is_empty(caps)) return caps;
+  GstCaps *preferred = gst_caps_new_empty();
+  for (guint i = 0; i < gst_caps_get_size(caps); ++i) {
+    const GstStructure *s = gst_caps_get_structure(caps, i);
+    // Size, frame rate, and I420 (what every encoder takes: no per-rung format conversion);
+    // then without the format, then without the frame rate, for sources that cannot do them.
+    // Width left open: square pixels, so an upstream scaler picks the width that keeps the
+    // source's display aspect ratio.
+    GstStructure *want = gst_structure_new(gst_structure_get_name(s), "height", G_TYPE_INT,
+                                           pref->height, "format", G_TYPE_STRING, "I420", nullptr);
+    if (pref->width > 0)
+      gst_structure_set(want, "width", G_TYPE_INT, pref->width, nullptr);
+    else
+      gst_structure_set(want, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
+    if (pref->fps_n > 0)
+      gst_structure_set(want, "framerate", GST_TYPE_FRACTION, pref->fps_n, pref->fps_d, nullptr);
+    GstStructure *both = gst_structure_intersect(s, want);
+    for (const char *relax : {"format", "framerate"}) {
+      if (both) break;
+      gst_structure_remove_field(want, relax);
+      both = gst_structure_intersect(s, want);
+    }
+    gst_structure_free(want);
+    if (both)
+      gst_caps_append_structure_full(preferred, both,
+                                     gst_caps_features_copy(gst_caps_get_features(caps, i)));
+  }
+  if (filter) {
+    GstCaps *f = gst_caps_intersect_full(preferred, filter, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref(preferred);
+    preferred = f;
+  }
+  GST_DEBUG_OBJECT(self, "preferring %" GST_PTR_FORMAT, preferred);
+  return gst_caps_merge(preferred, caps);
+}
+
+static gboolean sink_query(GstPad *pad, GstObject *parent, GstQuery *query) {
+  if (GST_QUERY_TYPE(query) != GST_QUERY_CAPS) return gst_pad_query_default(pad, parent, query);
+  if (!gst_pad_query_default(pad, parent, query)) return FALSE;
+  GstCaps *filter = nullptr, *caps = nullptr;
+  gst_query_parse_caps(query, &filter);
+  gst_query_parse_caps_result(query, &caps);
+  if (!caps) return TRUE;
+  GstCaps *result = prefer_top_rung(GST_IPTV_ABR_LADDER(parent), gst_caps_ref(caps), filter);
+  gst_query_set_caps_result(query, result);
+  gst_caps_unref(result);
+  return TRUE;
 }
 
 // ---- states, properties ----
@@ -587,6 +698,7 @@ static GstStateChangeReturn gst_iptv_abr_ladder_change_state(GstElement *element
     p->grid = iptv::KeyframeGrid((int64_t)(p->keyframe_interval * GST_SECOND));
     p->live_known = false;
     p->have_utc_offset = false;
+    p->no_rung_fits = false;
     for (auto &r : p->rungs) {
       if (!r->tee_pad) {  // detached when it was dropped during a previous run
         r->tee_pad = gst_element_request_pad_simple(p->tee, "src_%u");
@@ -801,5 +913,6 @@ static void gst_iptv_abr_ladder_init(GstIptvAbrLadder *self) {
   p->sink_ghost = gst_ghost_pad_new_from_template("sink", tsink, templ);
   gst_object_unref(templ);
   gst_object_unref(tsink);
+  gst_pad_set_query_function(p->sink_ghost, sink_query);
   gst_element_add_pad(GST_ELEMENT(self), p->sink_ghost);
 }

@@ -41,11 +41,15 @@
  * `black_seconds` → black-*; `quality.freeze_seconds` → freeze-seconds.
  *
  * ## Example launch lines
+ * (A still picture freezes after 2 s; silence after 3 s; the UDP feed shows a gap 1 s after
+ * its sender stops.)
  * |[
- * gst-launch-1.0 -m videotestsrc is-live=true pattern=ball ! iptvgapprobe freeze-seconds=2 !
- * fakesink gst-launch-1.0 -m audiotestsrc is-live=true wave=silence ! iptvgapprobe
- * silence-seconds=3 ! fakesink gst-launch-1.0 -m udpsrc port=5000 ! tsdemux ! h264parse !
- * iptvgapprobe gap-threshold=1 keyframe-gap-threshold=6 ! fakesink
+ * gst-launch-1.0 -m videotestsrc is-live=true pattern=checkers-8 ! iptvgapprobe freeze-seconds=2 \
+ *   ! fakesink
+ * gst-launch-1.0 -m audiotestsrc is-live=true wave=silence ! iptvgapprobe silence-seconds=3 \
+ *   ! fakesink
+ * gst-launch-1.0 -m udpsrc port=5000 caps=video/mpegts ! tsdemux ! h264parse \
+ *   ! iptvgapprobe gap-threshold=1 keyframe-gap-threshold=6 ! fakesink
  * ]|
  */
 #include "gstiptvgapprobe.h"

@@ -40,8 +40,8 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! iptvabrladder profiles=720p-3mbps,360p-600kbps name=l
- * \
+ * gst-launch-1.0 videotestsrc is-live=true \
+ *   ! iptvabrladder profiles=720p-3mbps,360p-600kbps name=l \
  *   audiotestsrc is-live=true ! avenc_aac ! s.audio \
  *   l.src_0 ! s.video_0  l.src_1 ! s.video_1 \
  *   iptvhlssink name=s location=/tmp/ch rendition-names=720p,360p target-duration=4

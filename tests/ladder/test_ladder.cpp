@@ -417,4 +417,139 @@ TEST(LadderLive, SlowRungDropsAndNeverStallsTheOthers) {
   gst_object_unref(p);
 }
 
+// The caps the ladder's input negotiated (the tee's sink pad, inside the bin).
+std::string input_caps(GstElement *pipeline) {
+  GstElement *l = gst_bin_get_by_name(GST_BIN(pipeline), "l");
+  GstPad *sink = gst_element_get_static_pad(l, "sink");
+  GstCaps *caps = gst_pad_get_current_caps(sink);
+  gchar *s = caps ? gst_caps_to_string(caps) : g_strdup("");
+  std::string out = s;
+  g_free(s);
+  if (caps) gst_caps_unref(caps);
+  gst_object_unref(sink);
+  gst_object_unref(l);
+  return out;
+}
+
+// (encoder=x264: the fake hardware encoders registered above stay in the registry.)
+TEST(LadderNegotiation, FlexibleSourceGetsTheTopRungWithNoCapsFilter) {
+  // videotestsrc defaults to 320x240; asked by the ladder it produces the top rung's 1080p.
+  GstElement *p = parse(
+      "videotestsrc num-buffers=3 ! iptvabrladder name=l profiles=1080p-6mbps,360p-600kbps "
+      "encoder=x264 preset=ultrafast l.src_0 ! fakesink name=sink_0 l.src_1 ! fakesink "
+      "name=sink_1");
+  ASSERT_NE(p, nullptr);
+  PadLog log;
+  auto ctx = attach(p, log, {"0", "1"});
+  RunResult res;
+  run_until_eos(p, res);
+  EXPECT_TRUE(res.warnings.empty()) << res.warnings[0];
+  EXPECT_TRUE(res.named("iptvabrladder-rung-dropped").empty());
+  EXPECT_NE(log.caps["0"].find("width=(int)1920, height=(int)1080"), std::string::npos)
+      << log.caps["0"];
+  EXPECT_NE(log.caps["1"].find("width=(int)640, height=(int)360"), std::string::npos)
+      << log.caps["1"];
+  EXPECT_EQ(log.frames["0"], 3u);
+  gst_object_unref(p);
+}
+
+TEST(LadderNegotiation, TopRungFrameRateAndI420AreAskedFor) {
+  GstElement *p = parse(
+      "videotestsrc name=src num-buffers=2 ! iptvabrladder name=l profiles=320x180@200@25 "
+      "encoder=x264 preset=ultrafast ! fakesink");
+  ASSERT_NE(p, nullptr);
+  GstElement *src = gst_bin_get_by_name(GST_BIN(p), "src");
+  ASSERT_NE(src, nullptr);
+  GstPad *sp = gst_element_get_static_pad(src, "src");
+  ASSERT_EQ(gst_element_set_state(p, GST_STATE_PAUSED), GST_STATE_CHANGE_ASYNC);
+  ASSERT_EQ(gst_element_get_state(p, nullptr, nullptr, 60 * S), GST_STATE_CHANGE_SUCCESS);
+  GstCaps *caps = gst_pad_get_current_caps(sp);
+  ASSERT_NE(caps, nullptr);
+  gchar *s = gst_caps_to_string(caps);
+  std::string cs = s;
+  g_free(s);
+  EXPECT_NE(cs.find("format=(string)I420, width=(int)320, height=(int)180, "
+                    "framerate=(fraction)25/1"),
+            std::string::npos)
+      << cs;
+  gst_caps_unref(caps);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(sp);
+  gst_object_unref(src);
+  gst_object_unref(p);
+}
+
+TEST(LadderNegotiation, ScalerBeforeTheLadderKeepsTheSourceAspectRatio) {
+  // A 4:3 source through videoscale: 1080 lines, the width from 4:3 on square pixels.
+  GstElement *p = parse(
+      "videotestsrc num-buffers=3 ! video/x-raw,width=640,height=480 ! videoscale ! "
+      "iptvabrladder name=l profiles=1080p-6mbps,360p-600kbps encoder=x264 preset=ultrafast "
+      "l.src_0 ! fakesink name=sink_0 l.src_1 ! fakesink name=sink_1");
+  ASSERT_NE(p, nullptr);
+  PadLog log;
+  auto ctx = attach(p, log, {"0", "1"});
+  RunResult res;
+  run_until_eos(p, res);
+  EXPECT_NE(log.caps["0"].find("width=(int)1440, height=(int)1080"), std::string::npos)
+      << log.caps["0"];
+  EXPECT_NE(log.caps["1"].find("width=(int)480, height=(int)360"), std::string::npos)
+      << log.caps["1"];
+  EXPECT_EQ(log.frames["0"], 3u);
+  gst_object_unref(p);
+}
+
+TEST(LadderNegotiation, FixedSizeSourceKeepsItsSizeAndDropsTallerRungs) {
+  GstElement *p = parse(
+      "videotestsrc num-buffers=3 ! video/x-raw,width=320,height=240 ! "
+      "iptvabrladder name=l profiles=360p-600kbps,160x120@150 encoder=x264 preset=ultrafast "
+      "l.src_0 ! fakesink name=sink_0 l.src_1 ! fakesink name=sink_1");
+  ASSERT_NE(p, nullptr);
+  PadLog log;
+  auto ctx = attach(p, log, {"0", "1"});
+  RunResult res;
+  run_until_eos(p, res);
+  EXPECT_EQ(res.named("iptvabrladder-rung-dropped").size(), 1u);
+  EXPECT_EQ(log.frames["1"], 3u);
+  EXPECT_NE(log.caps["1"].find("width=(int)160, height=(int)120"), std::string::npos);
+  gst_object_unref(p);
+}
+
+TEST(LadderNegotiation, NoRungFitsIsAnErrorNamingSourceAndSmallestRung) {
+  GstElement *p = parse(
+      "videotestsrc is-live=true ! video/x-raw,width=320,height=240 ! "
+      "iptvabrladder name=l profiles=720p-3mbps,360p-600kbps encoder=x264 preset=ultrafast "
+      "l.src_0 ! fakesink l.src_1 ! fakesink");
+  ASSERT_NE(p, nullptr);
+  GstBus *bus = gst_element_get_bus(p);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstMessage *m = gst_bus_timed_pop_filtered(bus, 60 * S,
+                                             (GstMessageType)(GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+  ASSERT_NE(m, nullptr) << "neither an error nor EOS";
+  ASSERT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_ERROR) << "a silent EOS";
+  GError *e = nullptr;
+  gst_message_parse_error(m, &e, nullptr);
+  EXPECT_STREQ(GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), "l");
+  EXPECT_NE(std::string(e->message).find("320x240"), std::string::npos) << e->message;
+  EXPECT_NE(std::string(e->message).find("360p-600kbps"), std::string::npos) << e->message;
+  g_error_free(e);
+  gst_message_unref(m);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(p);
+}
+
+TEST(LadderNegotiation, NoRungFitsExitsNonZeroUnderGstLaunch) {
+  int status = 0;
+  std::string out = iptv_test::sh(
+      "timeout 60 gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240 ! "
+      "iptvabrladder profiles=720p-3mbps,360p-600kbps name=l l.src_0 ! fakesink "
+      "l.src_1 ! fakesink 2>&1",
+      &status);
+  EXPECT_NE(status, 0) << out;
+  EXPECT_NE(status, 124) << "gst-launch-1.0 hung: " << out;
+  EXPECT_NE(out.find("No rung fits the 320x240 source: the smallest rung, 360p-600kbps"),
+            std::string::npos)
+      << out;
+}
+
 }  // namespace

@@ -110,4 +110,32 @@ TEST(ProfileList, ParsesCatalogAndExplicitNames) {
   EXPECT_FALSE(iptv::parse_profile_list("passthrough", c, out, &err));
 }
 
+TEST(InputPreference, TopRungSizeAndRate) {
+  iptv::ProfileCatalog c;
+  // The tallest rung, wherever it is in the list.
+  auto pref = iptv::preferred_input({prof("360p-600kbps"), prof("1080p-6mbps")}, true, 1, 1);
+  ASSERT_TRUE(pref);
+  EXPECT_EQ(pref->width, 1920);
+  EXPECT_EQ(pref->height, 1080);
+  EXPECT_EQ(pref->fps_n, 0);  // no cap: keep the source's rate
+  auto capped = iptv::preferred_input({*c.resolve("640x360@800@25")}, true, 1, 1);
+  EXPECT_EQ(capped->fps_n, 25);
+  EXPECT_EQ(capped->fps_d, 1);
+  // A fixed non-square source: the rung's display shape on its pixels.
+  auto anamorphic = iptv::preferred_input({prof("1080p-6mbps")}, true, 4, 3);
+  EXPECT_EQ(anamorphic->width, 1440);
+  // A scaler upstream (aspect not fixed): only the height; the scaler keeps the source's shape.
+  auto open = iptv::preferred_input({prof("1080p-6mbps")}, false, 1, 1);
+  EXPECT_EQ(open->width, 0);
+  EXPECT_EQ(open->height, 1080);
+  EXPECT_FALSE(iptv::preferred_input({}, true, 1, 1));
+}
+
+TEST(InputPreference, SmallestRungForErrors) {
+  auto low = iptv::smallest_rung({prof("720p-3mbps"), prof("360p-600kbps"), prof("540p-1800kbps")});
+  ASSERT_TRUE(low);
+  EXPECT_EQ(low->name, "360p-600kbps");
+  EXPECT_FALSE(iptv::smallest_rung({}));
+}
+
 }  // namespace
