@@ -403,8 +403,31 @@ bool SourcePipeline::start(std::string &error) {
   return true;
 }
 
+// A file loop continues its timeline: the flushing seek restarts the file's running time at 0,
+// and every tail's sink pad is offset by the running time already played, so the appsinks keep
+// pacing on the clock (the pipeline's base time is never re-computed: its sinks are not async)
+// and the next loop's first buffer follows the previous loop's last one. Without the offset
+// every later loop would be "late" by everything played so far and run as fast as the CPU
+// allows.
 bool SourcePipeline::loop_to_start() {
   if (!pipeline_) return false;
+  GstClock *clock = gst_element_get_clock(pipeline_);
+  GstClockTime played = 0;
+  if (clock) {
+    GstClockTime now = gst_clock_get_time(clock), base = gst_element_get_base_time(pipeline_);
+    played = now > base ? now - base : 0;
+    gst_object_unref(clock);
+  }
+  for (const char *name : {"tail-video", "tail-audio"}) {
+    GstElement *tail = gst_bin_get_by_name(GST_BIN(pipeline_), name);
+    if (!tail) continue;
+    GstPad *pad = gst_element_get_static_pad(tail, "sink");
+    if (pad) {
+      gst_pad_set_offset(pad, (gint64)played);
+      gst_object_unref(pad);
+    }
+    gst_object_unref(tail);
+  }
   return gst_element_seek_simple(pipeline_, GST_FORMAT_TIME,
                                  (GstSeekFlags)(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
 }

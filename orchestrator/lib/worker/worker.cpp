@@ -36,6 +36,22 @@ GstClockTime running_time_of(GstSample *sample, GstClockTime ts) {
   return gst_segment_to_running_time(seg, GST_FORMAT_TIME, ts);
 }
 
+// Signed running time: a B-frame stream's first DTS lies before its segment start (its PTS do
+// not), and dropping those (as "no DTS") broke the first GOP of every passthrough feed.
+bool signed_running_time_of(GstSample *sample, GstClockTime ts, GstClockTimeDiff &out) {
+  const GstSegment *seg = gst_sample_get_segment(sample);
+  if (!GST_CLOCK_TIME_IS_VALID(ts)) return false;
+  if (!seg || seg->format != GST_FORMAT_TIME) {
+    out = (GstClockTimeDiff)ts;
+    return true;
+  }
+  guint64 rt = 0;
+  int sign = gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, ts, &rt);
+  if (sign == 0) return false;
+  out = sign > 0 ? (GstClockTimeDiff)rt : -(GstClockTimeDiff)rt;
+  return true;
+}
+
 GstElement *make(const char *factory, const char *name = nullptr) {
   return gst_element_factory_make(factory, name);
 }
@@ -546,23 +562,28 @@ void Worker::fill_gaps() {
 // iptvhlssink marks every rendition with exactly one EXT-X-DISCONTINUITY.
 void Worker::push_encoded(int feed, StreamKind kind, GstSample *sample) {
   GstBuffer *in = gst_sample_get_buffer(sample);
-  GstClockTime pts_rt = running_time_of(sample, GST_BUFFER_PTS(in));
-  GstClockTime dts_rt = running_time_of(sample, GST_BUFFER_DTS(in));
-  GstClockTime ref = GST_CLOCK_TIME_IS_VALID(dts_rt) ? dts_rt : pts_rt;
-  if (!GST_CLOCK_TIME_IS_VALID(ref)) return;
+  GstClockTimeDiff pts_rt = 0, dts_rt = 0;
+  bool have_pts = signed_running_time_of(sample, GST_BUFFER_PTS(in), pts_rt);
+  bool have_dts = signed_running_time_of(sample, GST_BUFFER_DTS(in), dts_rt);
+  if (!have_pts && !have_dts) return;
+  GstClockTimeDiff ref = have_dts ? dts_rt : pts_rt;
   std::lock_guard<std::mutex> g(lock_);
   if (feed != on_air_) return;
   GstClockTime now = output_now();
   if (!GST_CLOCK_TIME_IS_VALID(now)) return;
   bool video = kind == StreamKind::kVideo;
+  auto mapped = [&](GstClockTimeDiff rt) {
+    GstClockTimeDiff o = rt + offset_[feed];
+    return o < 0 ? (GstClockTime)0 : (GstClockTime)o;
+  };
   if (video) {
     bool key = !GST_BUFFER_FLAG_IS_SET(in, GST_BUFFER_FLAG_DELTA_UNIT);
-    GstClockTimeDiff out = (GstClockTimeDiff)ref + offset_[feed];
+    GstClockTimeDiff out = ref + offset_[feed];
     bool reanchor = !have_offset_[feed] || need_key_[feed] ||
                     std::llabs(out - (GstClockTimeDiff)now) > 2 * (gint64)kReanchor;
     if (reanchor) {
       if (!key) return;  // wait for a keyframe
-      offset_[feed] = (GstClockTimeDiff)now - (GstClockTimeDiff)ref;
+      offset_[feed] = (GstClockTimeDiff)now - ref;
       if (GST_CLOCK_TIME_IS_VALID(last_vpts_) &&
           (GstClockTimeDiff)now <= (GstClockTimeDiff)last_vpts_)
         offset_[feed] += (GstClockTimeDiff)last_vpts_ - (GstClockTimeDiff)now +
@@ -576,11 +597,9 @@ void Worker::push_encoded(int feed, StreamKind kind, GstSample *sample) {
       first_feed_ = false;
     }
     GstBuffer *b = gst_buffer_copy(in);
-    GST_BUFFER_DTS(b) =
-        GST_CLOCK_TIME_IS_VALID(dts_rt) ? dts_rt + offset_[feed] : GST_CLOCK_TIME_NONE;
-    GST_BUFFER_PTS(b) =
-        GST_CLOCK_TIME_IS_VALID(pts_rt) ? pts_rt + offset_[feed] : GST_CLOCK_TIME_NONE;
-    GstClockTime o = GST_CLOCK_TIME_IS_VALID(dts_rt) ? GST_BUFFER_DTS(b) : GST_BUFFER_PTS(b);
+    GST_BUFFER_DTS(b) = have_dts ? mapped(dts_rt) : GST_CLOCK_TIME_NONE;
+    GST_BUFFER_PTS(b) = have_pts ? mapped(pts_rt) : GST_CLOCK_TIME_NONE;
+    GstClockTime o = have_dts ? GST_BUFFER_DTS(b) : GST_BUFFER_PTS(b);
     if (GST_CLOCK_TIME_IS_VALID(last_vpts_) && o <= last_vpts_) {
       gst_buffer_unref(b);
       return;
@@ -591,8 +610,8 @@ void Worker::push_encoded(int feed, StreamKind kind, GstSample *sample) {
     gst_sample_unref(s);
     gst_buffer_unref(b);
   } else {
-    if (need_key_[feed] || !have_offset_[feed]) return;
-    GstClockTime o = pts_rt + offset_[feed];
+    if (need_key_[feed] || !have_offset_[feed] || !have_pts) return;
+    GstClockTime o = mapped(pts_rt);
     if (GST_CLOCK_TIME_IS_VALID(last_aend_) && o < last_aend_) return;
     GstBuffer *b = gst_buffer_copy(in);
     GST_BUFFER_PTS(b) = o;
