@@ -233,6 +233,47 @@ TEST_F(IptvdTest, PlaylistsContinueAcrossSigtermAndSigkillRestarts) {
   }
 }
 
+// Segment files of earlier runs do not pile up: three SIGKILL restarts (the workers die with
+// retired-but-retained and open segments on disk, which the next run's sink knows nothing of),
+// then the files on disk stay within the window plus the sink's retention (one window), plus
+// the open segment and one of slack.
+TEST_F(IptvdTest, SegmentFilesStayWithinWindowAndRetentionAcrossRestarts) {
+  write_file(channels_ + "/sweep.yaml",
+             "channel_id: sweep\nsource: test://smpte?tone=440\nprofiles: [180p-250kbps]\n"
+             "preset: ultrafast\nkeyframe_interval_seconds: 1\nhls:\n  segment_seconds: 1\n"
+             "  window_segments: 3\n");
+  iptv_test::TempDir data;
+  std::string dir = data.path() + "/hls/sweep/180p";
+  auto count = [&] {
+    int n = 0;
+    std::error_code ec;
+    for (auto &f : fs::directory_iterator(dir, ec)) n += f.path().extension() == ".ts";
+    return n;
+  };
+  for (int run = 0; run < 3; ++run) {
+    Iptvd d(channels_, {}, data.path());
+    d.start();
+    ASSERT_TRUE(d.wait_live({"sweep"}, 30, 3)) << d.log();
+    std::this_thread::sleep_for(std::chrono::seconds(8));
+    pid_t worker = d.worker_pid("sweep");
+    d.signal(SIGKILL);
+    d.wait_exit(5);
+    if (worker > 0) wait_for(10, [&] { return ::kill(worker, 0) != 0; });
+  }
+  RecordProperty("files_after_three_kills", std::to_string(count()));
+  Iptvd d(channels_, {}, data.path());
+  d.start();
+  ASSERT_TRUE(d.wait_live({"sweep"}, 30, 3)) << d.log();
+  // Orphans go once older than window + retention (+2 segments), at the next 10 s sweep.
+  std::this_thread::sleep_for(std::chrono::seconds(22));
+  int n = count();
+  RecordProperty("files_after_restarts", std::to_string(n));
+  EXPECT_LE(n, 3 + 3 + 2) << sh("ls -l " + dir);
+  // Every file the playlist lists is still there.
+  for (uint64_t seq : parse_media(d.playlist("sweep", "180p")).sequences)
+    EXPECT_TRUE(fs::exists(dir + "/seg-" + std::to_string(seq) + ".ts")) << seq;
+}
+
 TEST_F(IptvdTest, OperatorFailoverIsSeamlessSignedWebhooksAndRevocableSessions) {
   add("main",
       "access:\n  account_required: false\nfailover:\n  enabled: true\n  backup_source: spare\n"

@@ -836,6 +836,91 @@ TEST(Passthrough, EachSwitchIsExactlyOneDiscontinuity) {
   w.expect_no_errors();
 }
 
+// Unix seconds of an ISO 8601 UTC time "2026-12-07T15:49:04.175Z".
+double parse_pdt(const std::string &iso) {
+  struct tm tm = {};
+  double frac = 0;
+  if (!strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  auto dot = iso.find('.');
+  if (dot != std::string::npos) frac = std::stod("0" + iso.substr(dot, iso.size() - dot - 1));
+  return (double)timegm(&tm) + frac;
+}
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// A 4 s file with a 2 s GOP and B-frames, passed through for 60 s: it loops on the clock (one
+// segment every 2 s, PDT within one segment of the wall clock, epoch sequence numbers from the
+// clock), and the output keeps the source's GOP (segments start on the source's keyframes, one
+// per segment, with P and B frames in between: nothing is re-encoded).
+TEST(FileLoop, PassthroughFollowsTheClockAndTheSourceGop) {
+  iptv_test::TempDir dir;
+  std::string file = dir.path() + "/in.mp4";
+  run("ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=s=320x180:r=25 -f lavfi -i "
+      "sine=f=440:r=48000 -t 4 -c:v libx264 -preset ultrafast -g 50 -keyint_min 50 -bf 2 "
+      "-sc_threshold 0 -c:a aac '" +
+      file + "'");
+  ASSERT_TRUE(fs::exists(file));
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "file://" + file, "file");
+  spec["mode"] = "passthrough";
+  spec.erase("profiles");
+  spec["hls"]["segment_seconds"] = 2.0;
+  spec["hls"]["window"] = 40;
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  // steady -> unix, to date each status line.
+  double steady_to_unix =
+      unix_now() - std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+  auto t0 = Clock::now();
+  ASSERT_TRUE(w.wait_state("live", 15));
+  std::this_thread::sleep_for(std::chrono::seconds(60) - (Clock::now() - t0));
+  double ran = since(t0);
+  int segments = 0;
+  for (auto &s : w.status()) {
+    if (s.j["t"] != "segment") continue;
+    ++segments;
+    double arrived =
+        std::chrono::duration<double>(s.at.time_since_epoch()).count() + steady_to_unix;
+    double pdt = parse_pdt(s.j["pdt"].get<std::string>());
+    double end = pdt + s.j["duration"].get<double>();
+    // The line comes once the segment is closed: its end is now, give or take one segment.
+    EXPECT_LE(std::fabs(arrived - end), 2.0) << s.j.dump() << " arrived " << std::fixed << arrived;
+    // Epoch numbering: floor(UTC / target) at the start, then one per segment.
+    double seq_time = s.j["sequence"].get<double>() * 2.0;
+    EXPECT_LE(std::fabs(seq_time - pdt), 4.0) << s.j.dump();
+  }
+  // 60 s of 2 s segments: about 30, not the hundreds of a loop that outruns the clock.
+  EXPECT_GE(segments, 24);
+  EXPECT_LE(segments, (int)(ran / 2.0) + 2);
+  auto segs = read_playlist(hls + "/source/index.m3u8");
+  ASSERT_GE(segs.size(), 20u);
+  int checked = 0;
+  for (size_t i = 0; i + 1 < segs.size(); i += 3) {  // every third segment, the last one is open
+    std::string out =
+        run("ffprobe -v error -select_streams v -show_entries frame=pict_type "
+            "-of csv=p=0 '" +
+            hls + "/source/" + segs[i].uri + "'");
+    std::map<char, int> types;
+    char first = 0;
+    for (char c : out)
+      if (c == 'I' || c == 'P' || c == 'B') {
+        if (!first) first = c;
+        types[c]++;
+      }
+    EXPECT_EQ(first, 'I') << segs[i].uri << ": " << out;
+    EXPECT_EQ(types['I'], 1) << segs[i].uri;  // the source's keyframe, no re-encode to all-I
+    EXPECT_GT(types['P'], 0) << segs[i].uri;
+    EXPECT_GT(types['B'], 0) << segs[i].uri;
+    EXPECT_NEAR(types['I'] + types['P'] + types['B'], 50, 2) << segs[i].uri;
+    ++checked;
+  }
+  EXPECT_GE(checked, 6);
+  w.signal(SIGTERM);
+  EXPECT_EQ(w.wait_exit(10), 0);
+  w.expect_no_errors();
+}
+
 // ---- edge outputs ----
 
 TEST(Outputs, UdpSrtAndRtmpContributionFeeds) {

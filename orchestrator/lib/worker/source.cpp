@@ -166,6 +166,15 @@ GstFlowReturn SourcePipeline::new_sample_cb(GstElement *sink, gpointer data) {
   GstSample *sample = gst_app_sink_pull_sample(GST_APP_SINK(sink));
   if (!sample) return GST_FLOW_EOS;
   bool video = g_str_equal(GST_OBJECT_NAME(sink), "video");
+  // The running time where this sample ends (pad offsets of earlier loops included).
+  GstBuffer *buf = gst_sample_get_buffer(sample);
+  const GstSegment *seg = gst_sample_get_segment(sample);
+  if (buf && seg && seg->format == GST_FORMAT_TIME && GST_BUFFER_PTS_IS_VALID(buf)) {
+    GstClockTime end =
+        GST_BUFFER_PTS(buf) + (GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf) : 0);
+    GstClockTime rt = gst_segment_to_running_time(seg, GST_FORMAT_TIME, end);
+    if (GST_CLOCK_TIME_IS_VALID(rt) && rt > self->played_end_.load()) self->played_end_ = rt;
+  }
   self->cb_.on_sample(video ? StreamKind::kVideo : StreamKind::kAudio, sample);
   gst_sample_unref(sample);
   return GST_FLOW_OK;
@@ -387,6 +396,7 @@ gboolean SourcePipeline::bus_cb(GstBus *, GstMessage *msg, gpointer data) {
 bool SourcePipeline::start(std::string &error) {
   stop();
   have_video_ = have_audio_ = false;
+  played_end_ = 0;
   if (!build(error)) {
     if (pipeline_) gst_object_unref(pipeline_);
     pipeline_ = nullptr;
@@ -411,13 +421,10 @@ bool SourcePipeline::start(std::string &error) {
 // allows.
 bool SourcePipeline::loop_to_start() {
   if (!pipeline_) return false;
-  GstClock *clock = gst_element_get_clock(pipeline_);
-  GstClockTime played = 0;
-  if (clock) {
-    GstClockTime now = gst_clock_get_time(clock), base = gst_element_get_base_time(pipeline_);
-    played = now > base ? now - base : 0;
-    gst_object_unref(clock);
-  }
+  // Where the loop ended: the end of its last sample. The next loop starts exactly there (no
+  // timestamp jump, so no discontinuity); the time the seek takes is caught up by the appsinks,
+  // which pass late buffers on at once.
+  GstClockTime played = played_end_.load();
   for (const char *name : {"tail-video", "tail-audio"}) {
     GstElement *tail = gst_bin_get_by_name(GST_BIN(pipeline_), name);
     if (!tail) continue;

@@ -54,6 +54,7 @@ class Worker {
   void on_output_message(GstMessage *msg);
   void on_tick();
   void heartbeat();
+  void sweep_segments();
   void apply_on_air(OnAir to);
   void handle_command(const std::string &line);
   void emit_state();
