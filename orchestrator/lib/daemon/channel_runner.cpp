@@ -162,18 +162,24 @@ void ChannelRunner::on_status(const std::string &line) {
       // A condition on a standby input (the backup while on the primary) is not the channel's:
       // it is kept apart as "<source>/<condition>" so an operator still sees it.
       std::string active = view_.active_source.empty() ? "primary" : view_.active_source;
-      std::string key = pr->source.empty() || pr->source == active
-                            ? pr->condition
-                            : pr->source + "/" + pr->condition;
+      std::string stream = pr->stream.empty() ? "other" : pr->stream;
+      std::string key = (pr->source.empty() || pr->source == active ? "" : pr->source + "/") +
+                        pr->condition + "/" + stream;
       auto &p = view_.probes[key];
       started = pr->active && !p.active;
-      if (started) p.count++;
+      if (started) {
+        p.count++;
+        p.since = now_unix();
+      }
+      p.condition = pr->condition;
+      p.stream = stream;
+      p.source = pr->source;
       p.active = pr->active;
       p.detail = pr->detail;
     }
     sink_.on_event(id_, pr->active ? "probe.condition.raised" : "probe.condition.cleared",
                    {{"condition", pr->condition},
-                    {"stream", pr->stream},
+                    {"stream", pr->stream.empty() ? "other" : pr->stream},
                     {"source", pr->source},
                     {"detail", pr->detail}});
   } else if (auto *ev = std::get_if<StEvent>(&*st)) {
@@ -189,6 +195,14 @@ void ChannelRunner::on_status(const std::string &line) {
       }
     }
     sink_.on_event(id_, ev->event_type, {{"reason", ev->reason}, {"source", ev->source}});
+  } else if (auto *src = std::get_if<StSource>(&*st)) {
+    std::lock_guard lk(view_mu_);
+    if (!src->source.empty()) {
+      auto &h = view_.sources[src->source];
+      if (h.healthy != src->healthy || h.since == 0) h.since = now_unix();
+      h.healthy = src->healthy;
+      h.detail = src->detail;
+    }
   } else if (auto *stats = std::get_if<StStats>(&*st)) {
     std::lock_guard lk(view_mu_);
     for (auto &[name, s] : stats->renditions) {

@@ -60,9 +60,13 @@ struct RenditionView {
 };
 
 struct ProbeView {
+  std::string condition;  // gap | silence | black | freeze | timestamp | rung-dropped
+  std::string stream;     // video | audio | other: the one the worker reported (metric and event)
+  std::string source;     // primary | backup | "" (the output)
   bool active = false;
   uint64_t count = 0;
   std::string detail;
+  double since = 0;  // unix seconds of the last raise; 0 = never
 };
 
 struct SourceHealth {
@@ -83,7 +87,7 @@ struct ChannelView {
   uint64_t worker_rss_bytes = 0;
   int64_t media_age_ms = -1;
   std::map<std::string, RenditionView> renditions;
-  std::map<std::string, ProbeView> probes;      // by condition
+  std::map<std::string, ProbeView> probes;      // by "[<source>/]<condition>/<stream>"
   std::map<std::string, SourceHealth> sources;  // by role: primary | backup
   double worker_started = 0;                    // unix seconds; 0 = no worker
   double cpu_seconds_past = 0;                  // CPU of earlier workers of this channel

@@ -29,6 +29,15 @@ gint64 mono_ms() {
   return g_get_monotonic_time() / 1000;
 }
 
+// The failover machine's name of a condition: silence, black and freeze (the failover
+// triggers) by their own name, the others (gap, timestamp) per stream.
+std::string condition_key(const std::string &cond, const std::string &stream) {
+  if (cond == "silence" || cond == "black" || cond == "freeze") return cond;
+  return cond + "/" + stream;
+}
+
+constexpr gint64 kTimestampQuiet = 10000;  // ms without timestamp events: the condition clears
+
 const char *feed_name(int feed) {
   return feed == 0 ? "primary" : feed == 1 ? "backup" : "slate";
 }
@@ -762,6 +771,23 @@ void Worker::on_tick() {
   // Restart failed inputs.
   for (int f = 0; f < 2; ++f)
     if (retry_at_[f] && now >= retry_at_[f]) start_feed(f);
+  for (auto it = ts_active_.begin(); it != ts_active_.end();) {
+    if (now - it->second.first < kTimestampQuiet) {
+      ++it;
+      continue;
+    }
+    int feed = it->second.second;
+    std::string stream = it->first.substr(it->first.find('/') + 1);
+    status_.write(
+        {{"t", "probe"},
+         {"condition", "timestamp"},
+         {"active", false},
+         {"stream", stream},
+         {"source", feed_name(feed)},
+         {"detail", "no timestamp jump for " + std::to_string(kTimestampQuiet / 1000) + " s"}});
+    machine_->on_condition(feed, condition_key("timestamp", stream), false, now);
+    it = ts_active_.erase(it);
+  }
   std::vector<FailoverEvent> events;
   OnAir before = machine_->on_air();
   machine_->tick(now, events);
@@ -776,6 +802,20 @@ void Worker::on_tick() {
     }
   }
   emit_state();
+  // Each input's health as the failover machine sees it, on every change: a warm backup that
+  // receives data is a healthy standby, not "down" because it is not on air.
+  for (int f = 0; f < 2; ++f) {
+    if (f == 1 && !(spec_.failover.enabled && spec_.sources.size() > 1)) continue;
+    bool ok = machine_->healthy(f, now);
+    int h = ok ? 1 : 0;
+    if (reported_health_[f] == h) continue;
+    if (!ok && last_data_[f] == 0 && f == 0 && reported_health_[f] < 0) continue;  // starting
+    reported_health_[f] = h;
+    status_.write({{"t", "source"},
+                   {"source", feed_name(f)},
+                   {"healthy", ok},
+                   {"detail", ok ? "receiving" : machine_->why_unhealthy(f, now)}});
+  }
   // Stats every 5 heartbeats (at least 2 s).
   gint64 every = std::max<gint64>(2000, 5 * spec_.heartbeat_ms);
   if (last_stats_ms_ == 0) last_stats_ms_ = now;
@@ -864,15 +904,20 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       double v;
       if (gst_structure_get_double(s, "level-db", &v)) detail += " level-db=" + std::to_string(v);
       if (gst_structure_get_double(s, "luma", &v)) detail += " luma=" + std::to_string(v);
-      // Timestamp events (jumps, backwards steps) can come in bursts on a jittery input: at most
-      // one line per input, stream and kind every 10 s, with the count of the ones held back.
+      std::string stream_name = stream ? stream : "other";
+      // Timestamp events (jumps, backwards steps) are instants, not states: the condition is
+      // raised by the first one, stays active while more come, and is cleared by on_tick() once
+      // none came for kTimestampQuiet. Bursts on a jittery input give at most one line per
+      // input, stream and kind every 10 s, with the count of the ones held back.
       int held_back = 0;
       if (cond == "timestamp" && active) {
-        std::string key =
-            std::string(feed_name(feed)) + "/" + (stream ? stream : "") + "/" + detail;
-        auto &[last, count] = ts_events_[key];
         gint64 now = mono_ms();
-        if (last && now - last < 10000) {
+        std::string ckey = std::string(feed_name(feed)) + "/" + stream_name;
+        bool raised = ts_active_.count(ckey) > 0;
+        ts_active_[ckey] = {now, feed};
+        std::string key = ckey + "/" + detail;
+        auto &[last, count] = ts_events_[key];
+        if (raised && last && now - last < 10000) {
           ++count;
           return;
         }
@@ -884,11 +929,10 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       status_.write({{"t", "probe"},
                      {"condition", cond},
                      {"active", (bool)active},
-                     {"stream", stream ? stream : "other"},
+                     {"stream", stream_name},
                      {"source", feed_name(feed)},
                      {"detail", detail}});
-      if (cond == "silence" || cond == "black" || cond == "freeze")
-        machine_->on_condition(feed, cond, active, mono_ms());
+      machine_->on_condition(feed, condition_key(cond, stream_name), active, mono_ms());
       return;
     }
     default:

@@ -86,6 +86,9 @@ class Worker {
   std::unique_ptr<FailoverMachine> machine_;
   std::string last_state_;
   std::map<std::string, std::pair<gint64, int>> ts_events_;  // rate limit of timestamp lines
+  // Active timestamp conditions by "<input>/<stream>": last event (monotonic ms), feed.
+  std::map<std::string, std::pair<gint64, int>> ts_active_;
+  std::array<int, 2> reported_health_{-1, -1};  // last "source" line: -1 none, 0 down, 1 up
 
   // Output timeline (lock_): what is on air and where each feed's time maps to.
   std::mutex lock_;
