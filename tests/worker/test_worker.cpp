@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -876,7 +877,9 @@ TEST(FileLoop, PassthroughFollowsTheClockAndTheSourceGop) {
   ASSERT_TRUE(w.wait_state("live", 15));
   std::this_thread::sleep_for(std::chrono::seconds(60) - (Clock::now() - t0));
   double ran = since(t0);
-  int segments = 0;
+  int segments = 0, discontinuities = 0;
+  std::vector<double> behind;  // seconds the segment end trails the wall clock when reported
+  std::set<std::string> jumped;
   for (auto &s : w.status()) {
     if (s.j["t"] != "segment") continue;
     ++segments;
@@ -884,19 +887,38 @@ TEST(FileLoop, PassthroughFollowsTheClockAndTheSourceGop) {
         std::chrono::duration<double>(s.at.time_since_epoch()).count() + steady_to_unix;
     double pdt = parse_pdt(s.j["pdt"].get<std::string>());
     double end = pdt + s.j["duration"].get<double>();
-    // The line comes once the segment is closed: its end is now, give or take one segment.
-    EXPECT_LE(std::fabs(arrived - end), 2.0) << s.j.dump() << " arrived " << std::fixed << arrived;
+    // Never ahead of the clock (the runaway loop was minutes ahead): a segment is reported once
+    // closed, so its end is in the past.
+    EXPECT_LE(end - arrived, 0.5) << s.j.dump() << " arrived " << std::fixed << arrived;
+    behind.push_back(arrived - end);
     // Epoch numbering: floor(UTC / target) at the start, then one per segment.
     double seq_time = s.j["sequence"].get<double>() * 2.0;
     EXPECT_LE(std::fabs(seq_time - pdt), 4.0) << s.j.dump();
+    if (s.j["discontinuity"].get<bool>()) {
+      ++discontinuities;
+      jumped.insert(s.j["uri"].get<std::string>().substr(7));  // "source/"
+    }
   }
   // 60 s of 2 s segments: about 30, not the hundreds of a loop that outruns the clock.
   EXPECT_GE(segments, 24);
   EXPECT_LE(segments, (int)(ran / 2.0) + 2);
+  ASSERT_FALSE(behind.empty());
+  std::sort(behind.begin(), behind.end());
+  double median = behind[behind.size() / 2];
+  RecordProperty("segments", std::to_string(segments));
+  RecordProperty("median_seconds_behind_clock", std::to_string(median));
+  RecordProperty("max_seconds_behind_clock", std::to_string(behind.back()));
+  RecordProperty("discontinuities", std::to_string(discontinuities));
+  EXPECT_LE(median, 2.0);  // within one segment of the wall clock
+  // Loops join without a timestamp jump. A worker starved of CPU for over 2 s re-anchors its
+  // input on the clock (one discontinuity), as it does for any live input that stalls; on a
+  // quiet machine there are none.
+  EXPECT_LE(discontinuities, 3);
   auto segs = read_playlist(hls + "/source/index.m3u8");
   ASSERT_GE(segs.size(), 20u);
   int checked = 0;
-  for (size_t i = 0; i + 1 < segs.size(); i += 3) {  // every third segment, the last one is open
+  for (size_t i = 0; i + 1 < segs.size(); ++i) {  // the last one may still be open
+    if (segs[i].discontinuity || jumped.count(segs[i].uri) || segs[i].duration < 1.9) continue;
     std::string out =
         run("ffprobe -v error -select_streams v -show_entries frame=pict_type "
             "-of csv=p=0 '" +
@@ -915,7 +937,7 @@ TEST(FileLoop, PassthroughFollowsTheClockAndTheSourceGop) {
     EXPECT_NEAR(types['I'] + types['P'] + types['B'], 50, 2) << segs[i].uri;
     ++checked;
   }
-  EXPECT_GE(checked, 6);
+  EXPECT_GE(checked, 10);
   w.signal(SIGTERM);
   EXPECT_EQ(w.wait_exit(10), 0);
   w.expect_no_errors();
