@@ -772,20 +772,20 @@ void Worker::on_tick() {
   for (int f = 0; f < 2; ++f)
     if (retry_at_[f] && now >= retry_at_[f]) start_feed(f);
   for (auto it = ts_active_.begin(); it != ts_active_.end();) {
-    if (now - it->second.first < kTimestampQuiet) {
+    const TimestampCondition &c = it->second;
+    if (now - c.last_ms < kTimestampQuiet) {
       ++it;
       continue;
     }
-    int feed = it->second.second;
     std::string stream = it->first.substr(it->first.find('/') + 1);
-    status_.write(
-        {{"t", "probe"},
-         {"condition", "timestamp"},
-         {"active", false},
-         {"stream", stream},
-         {"source", feed_name(feed)},
-         {"detail", "no timestamp jump for " + std::to_string(kTimestampQuiet / 1000) + " s"}});
-    machine_->on_condition(feed, condition_key("timestamp", stream), false, now);
+    status_.write({{"t", "probe"},
+                   {"condition", "timestamp"},
+                   {"active", false},
+                   {"stream", stream},
+                   {"source", feed_name(c.feed)},
+                   {"detail", "no timestamp jump for " + std::to_string(kTimestampQuiet / 1000) +
+                                  " s (" + std::to_string(c.more) + " more while it was raised)"}});
+    machine_->on_condition(c.feed, condition_key("timestamp", stream), false, now);
     it = ts_active_.erase(it);
   }
   std::vector<FailoverEvent> events;
@@ -905,27 +905,19 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       if (gst_structure_get_double(s, "level-db", &v)) detail += " level-db=" + std::to_string(v);
       if (gst_structure_get_double(s, "luma", &v)) detail += " luma=" + std::to_string(v);
       std::string stream_name = stream ? stream : "other";
-      // Timestamp events (jumps, backwards steps) are instants, not states: the condition is
-      // raised by the first one, stays active while more come, and is cleared by on_tick() once
-      // none came for kTimestampQuiet. Bursts on a jittery input give at most one line per
-      // input, stream and kind every 10 s, with the count of the ones held back.
-      int held_back = 0;
+      // Timestamp events (jumps, backwards steps) are instants, not states: the first one
+      // raises the condition (one line), later ones while it is active only keep it raised and
+      // are counted, and on_tick() clears it once none came for kTimestampQuiet.
       if (cond == "timestamp" && active) {
-        gint64 now = mono_ms();
         std::string ckey = std::string(feed_name(feed)) + "/" + stream_name;
-        bool raised = ts_active_.count(ckey) > 0;
-        ts_active_[ckey] = {now, feed};
-        std::string key = ckey + "/" + detail;
-        auto &[last, count] = ts_events_[key];
-        if (raised && last && now - last < 10000) {
-          ++count;
+        auto it = ts_active_.find(ckey);
+        if (it != ts_active_.end()) {
+          it->second.last_ms = mono_ms();
+          it->second.more++;
           return;
         }
-        held_back = count;
-        last = now;
-        count = 0;
+        ts_active_[ckey] = {mono_ms(), feed, 0};
       }
-      if (held_back) detail += " (" + std::to_string(held_back) + " more in the last 10 s)";
       status_.write({{"t", "probe"},
                      {"condition", cond},
                      {"active", (bool)active},

@@ -85,9 +85,13 @@ class Worker {
   std::array<std::pair<std::string, gint64>, kFeeds> last_error_{};  // reason, when reported
   std::unique_ptr<FailoverMachine> machine_;
   std::string last_state_;
-  std::map<std::string, std::pair<gint64, int>> ts_events_;  // rate limit of timestamp lines
-  // Active timestamp conditions by "<input>/<stream>": last event (monotonic ms), feed.
-  std::map<std::string, std::pair<gint64, int>> ts_active_;
+  // Active timestamp conditions by "<input>/<stream>".
+  struct TimestampCondition {
+    gint64 last_ms = 0;  // the last timestamp event (monotonic)
+    int feed = 0;
+    int more = 0;  // events after the one that raised it
+  };
+  std::map<std::string, TimestampCondition> ts_active_;
   std::array<int, 2> reported_health_{-1, -1};  // last "source" line: -1 none, 0 down, 1 up
 
   // Output timeline (lock_): what is on air and where each feed's time maps to.
