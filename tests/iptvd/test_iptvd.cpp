@@ -274,6 +274,30 @@ TEST_F(IptvdTest, SegmentFilesStayWithinWindowAndRetentionAcrossRestarts) {
     EXPECT_TRUE(fs::exists(dir + "/seg-" + std::to_string(seq) + ".ts")) << seq;
 }
 
+// A disabled or removed channel's HLS tree is removed once its worker is gone (it stayed
+// forever); the others are untouched.
+TEST_F(IptvdTest, DisabledAndRemovedChannelsLeaveNoHlsTree) {
+  add("stay");
+  add("off");
+  add("gone");
+  Iptvd d(channels_);
+  d.start();
+  ASSERT_TRUE(d.wait_live({"stay", "off", "gone"}, 30, 2)) << d.log();
+  for (const char *id : {"stay", "off", "gone"})
+    ASSERT_TRUE(fs::exists(d.data() + "/hls/" + id + "/180p")) << id;
+  add("off", "status: disabled\n");
+  fs::remove(channels_ + "/gone.yaml");
+  d.signal(SIGHUP);
+  ASSERT_TRUE(wait_for(30, [&] {
+    return d.state("off") == "disabled" && d.state("gone") == "retired";
+  })) << d.log();
+  EXPECT_TRUE(wait_for(5, [&] {
+    return !fs::exists(d.data() + "/hls/off") && !fs::exists(d.data() + "/hls/gone");
+  })) << sh("ls -R " + d.data() + "/hls | head -30");
+  EXPECT_TRUE(fs::exists(d.data() + "/hls/stay/180p/index.m3u8"));
+  EXPECT_EQ(d.state("stay"), "live");
+}
+
 TEST_F(IptvdTest, OperatorFailoverIsSeamlessSignedWebhooksAndRevocableSessions) {
   add("main",
       "access:\n  account_required: false\nfailover:\n  enabled: true\n  backup_source: spare\n"

@@ -1,5 +1,7 @@
 #include "daemon/channel_runner.h"
 
+#include <filesystem>
+
 #include <signal.h>
 #include <string.h>
 
@@ -247,6 +249,7 @@ void ChannelRunner::on_exit(bool exited, int code) {
               exited ? "worker stopped (exit " + std::to_string(code) + ")"
                      : "worker stopped (" + signal_name(code) + ")");
     set_state(final_state_, final_reason_);
+    remove_hls_if_gone();
     auto done = std::move(stop_done_);
     stop_done_ = nullptr;
     if (done) done();
@@ -342,7 +345,24 @@ void ChannelRunner::stop(const std::string &final_state, const std::string &reas
     return;
   }
   set_state(final_state, reason);
+  remove_hls_if_gone();
   if (done) done();
+}
+
+// A disabled or retired channel's HLS tree is removed once its worker is gone: nothing would
+// ever delete those playlists and segments otherwise (they stayed forever), and a player
+// reading them would see a stream that never moves. Re-enabling starts a fresh tree (epoch
+// numbering continues from the clock).
+void ChannelRunner::remove_hls_if_gone() {
+  if (opts_.hls_dir.empty() || (final_state_ != "disabled" && final_state_ != "retired")) return;
+  std::error_code ec;
+  auto n = std::filesystem::remove_all(opts_.hls_dir, ec);
+  if (ec)
+    sink_.log(id_, "warning", "cannot remove " + opts_.hls_dir + ": " + ec.message());
+  else if (n > 0)
+    sink_.log(id_, "info",
+              "removed the HLS tree of the " + final_state_ + " channel (" + std::to_string(n) +
+                  " files and folders)");
 }
 
 void ChannelRunner::set_disabled(const std::string &reason) {

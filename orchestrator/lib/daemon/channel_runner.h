@@ -47,6 +47,9 @@ struct RunnerOptions {
   double heartbeat_timeout_seconds = 5.0;
   double media_stall_seconds = 30.0;  // no media for this long while running: replace the worker
   double stop_grace_seconds = 10.0;   // SIGTERM -> SIGKILL
+  // The channel's HLS folder, removed once the channel is disabled or retired and its worker
+  // gone ("" = never removed).
+  std::string hls_dir;
 };
 
 struct RenditionView {
@@ -124,6 +127,7 @@ class ChannelRunner {
   void on_status(const std::string &line);
   void on_exit(bool exited, int code);
   void set_state(const std::string &state, const std::string &reason);
+  void remove_hls_if_gone();
   static gboolean on_tick(gpointer self);
   static gboolean on_restart_timer(gpointer self);
   static gboolean on_kill_timer(gpointer self);

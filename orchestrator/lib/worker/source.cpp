@@ -148,14 +148,20 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
       return nullptr;
     }
   GstPad *target = gst_element_get_static_pad(queue, "sink");
+  // "Data flows" is measured where the queue lets it out, paced by the appsink's clock wait,
+  // not where it enters: a file fills the 2 s queue ahead of the clock, so at its end nothing
+  // entered for 2 s while the picture still played, and a loop looked like a lost input
+  // (primary_loss_seconds) and put the slate on air for a moment at every loop.
+  GstPad *out = gst_element_get_static_pad(queue, "src");
   gst_pad_add_probe(
-      target, GST_PAD_PROBE_TYPE_BUFFER,
+      out, GST_PAD_PROBE_TYPE_BUFFER,
       [](GstPad *, GstPadProbeInfo *, gpointer d) -> GstPadProbeReturn {
         auto *self = static_cast<SourcePipeline *>(d);
         if (self->cb_.on_data) self->cb_.on_data();
         return GST_PAD_PROBE_OK;
       },
       this, nullptr);
+  gst_object_unref(out);
   gst_element_add_pad(bin, gst_ghost_pad_new("sink", target));
   gst_object_unref(target);
   return bin;

@@ -36,6 +36,23 @@ std::string condition_key(const std::string &cond, const std::string &stream) {
   return cond + "/" + stream;
 }
 
+// Whether `next` really changes the stream of `prev` (size, rate, profile, format): caps that only
+// drop or refine fields (a parser re-sending caps after a file loop's flushing seek, before it
+// has parsed the SPS again) are no change, and must not reach the sink as one: iptvhlssink
+// marks a caps change with EXT-X-DISCONTINUITY.
+bool caps_really_change(GstCaps *prev, GstCaps *next) {
+  if (!prev) return true;
+  if (!next || gst_caps_is_empty(next)) return false;
+  const GstStructure *a = gst_caps_get_structure(prev, 0), *b = gst_caps_get_structure(next, 0);
+  if (!gst_structure_has_name(a, gst_structure_get_name(b))) return true;
+  for (const char *f :
+       {"width", "height", "framerate", "profile", "rate", "channels", "stream-format"}) {
+    const GValue *va = gst_structure_get_value(a, f), *vb = gst_structure_get_value(b, f);
+    if (va && vb && gst_value_compare(va, vb) != GST_VALUE_EQUAL) return true;
+  }
+  return false;
+}
+
 constexpr gint64 kTimestampQuiet = 10000;  // ms without timestamp events: the condition clears
 
 const char *feed_name(int feed) {
@@ -686,10 +703,7 @@ void Worker::push_encoded(int feed, StreamKind kind, GstSample *sample) {
       return;
     }
     last_vpts_ = o;
-    GstSample *s = gst_sample_new(b, gst_sample_get_caps(sample), nullptr, nullptr);
-    gst_app_src_push_sample(GST_APP_SRC(vsrc_), s);
-    gst_sample_unref(s);
-    gst_buffer_unref(b);
+    push_keeping_caps(vsrc_, vcaps_, b, gst_sample_get_caps(sample));
   } else {
     if (need_key_[feed] || !have_offset_[feed] || !have_pts) return;
     GstClockTime o = mapped(pts_rt);
@@ -698,11 +712,22 @@ void Worker::push_encoded(int feed, StreamKind kind, GstSample *sample) {
     GST_BUFFER_PTS(b) = o;
     GST_BUFFER_DTS(b) = o;
     last_aend_ = o + (GST_BUFFER_DURATION_IS_VALID(in) ? GST_BUFFER_DURATION(in) : 0);
-    GstSample *s = gst_sample_new(b, gst_sample_get_caps(sample), nullptr, nullptr);
-    gst_app_src_push_sample(GST_APP_SRC(asrc_), s);
+    push_keeping_caps(asrc_, acaps_, b, gst_sample_get_caps(sample));
+  }
+}
+
+// Passthrough: pushes `b` (taken) into `src`, with `caps` only when they really change the
+// stream (see caps_really_change); `current` is what `src` carries now.
+void Worker::push_keeping_caps(GstElement *src, GstCaps *&current, GstBuffer *b, GstCaps *caps) {
+  if (caps && caps_really_change(current, caps)) {
+    gst_caps_replace(&current, caps);
+    GstSample *s = gst_sample_new(b, caps, nullptr, nullptr);
+    gst_app_src_push_sample(GST_APP_SRC(src), s);
     gst_sample_unref(s);
     gst_buffer_unref(b);
+    return;
   }
+  gst_app_src_push_buffer(GST_APP_SRC(src), b);
 }
 
 // ---- what goes on air ----

@@ -49,6 +49,7 @@ class Worker {
   void push_raw(int feed, StreamKind kind, GstSample *sample);
   void push_encoded(int feed, StreamKind kind, GstSample *sample);
   void push_edges(GstPad *pad, bool video, GstBuffer *buf);
+  void push_keeping_caps(GstElement *src, GstCaps *&current, GstBuffer *b, GstCaps *caps);
   void fill_gaps();  // transcode: keep the output timeline continuous
   void on_source_message(int feed, GstMessage *msg);
   void on_output_message(GstMessage *msg);
