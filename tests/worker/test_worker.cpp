@@ -784,7 +784,7 @@ TEST(Failover, WarmBackupIsHealthyAndTimestampConditionsClear) {
   auto st = w.status();
   std::map<std::string, int> open;
   int raised = 0;
-  for (size_t i = mark; i < st.size(); ++i) {
+  for (size_t i = 0; i < st.size(); ++i) {
     const json &j = st[i].j;
     if (j["t"] != "probe" || j["condition"] != "timestamp") continue;
     std::string stream = j["stream"], source = j.value("source", "");
