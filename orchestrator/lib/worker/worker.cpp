@@ -798,7 +798,7 @@ void Worker::on_tick() {
     if (retry_at_[f] && now >= retry_at_[f]) start_feed(f);
   for (auto it = ts_active_.begin(); it != ts_active_.end();) {
     const TimestampCondition &c = it->second;
-    if (now - c.last_ms < kTimestampQuiet) {
+    if (!c.held.empty() || now - c.last_ms < kTimestampQuiet) {
       ++it;
       continue;
     }
@@ -931,17 +931,34 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       if (gst_structure_get_double(s, "luma", &v)) detail += " luma=" + std::to_string(v);
       std::string stream_name = stream ? stream : "other";
       // Timestamp events (jumps, backwards steps) are instants, not states: the first one
-      // raises the condition (one line), later ones while it is active only keep it raised and
-      // are counted, and on_tick() clears it once none came for kTimestampQuiet.
-      if (cond == "timestamp" && active) {
+      // raises the condition for its input and stream (one line), later ones only keep it
+      // raised and are counted, and on_tick() clears it once none came for kTimestampQuiet.
+      // The probe's timestamp states (`missing`, `drift`: active, then inactive) hold it raised
+      // while they last.
+      if (cond == "timestamp") {
+        const char *k = gst_structure_get_string(s, "kind");
+        std::string kind = k ? k : "";
+        bool instant = kind != "missing" && kind != "drift";
         std::string ckey = std::string(feed_name(feed)) + "/" + stream_name;
         auto it = ts_active_.find(ckey);
+        if (!active) {  // a state ended: quiet from now on
+          if (it != ts_active_.end()) {
+            it->second.held.erase(kind);
+            it->second.last_ms = mono_ms();
+          }
+          return;
+        }
         if (it != ts_active_.end()) {
           it->second.last_ms = mono_ms();
           it->second.more++;
+          if (!instant) it->second.held.insert(kind);
           return;
         }
-        ts_active_[ckey] = {mono_ms(), feed, 0};
+        TimestampCondition c;
+        c.last_ms = mono_ms();
+        c.feed = feed;
+        if (!instant) c.held.insert(kind);
+        ts_active_[ckey] = c;
       }
       status_.write({{"t", "probe"},
                      {"condition", cond},

@@ -90,7 +90,8 @@ class Worker {
   struct TimestampCondition {
     gint64 last_ms = 0;  // the last timestamp event (monotonic)
     int feed = 0;
-    int more = 0;  // events after the one that raised it
+    int more = 0;                // events after the one that raised it
+    std::set<std::string> held;  // probe states (missing, drift) active now
   };
   std::map<std::string, TimestampCondition> ts_active_;
   std::array<int, 2> reported_health_{-1, -1};  // last "source" line: -1 none, 0 down, 1 up
