@@ -700,7 +700,15 @@ TEST(Failover, UdpPrimaryLossBackupReturnAndSlate) {
   std::printf("[failover] primary restart -> failover.returned: %.2f s (return_after %.1f s)\n",
               to_return, ret);
   EXPECT_GE(to_return, ret);
-  EXPECT_TRUE(w.wait_state("live", 2, mark));
+  // Back on the primary. Issue 25 (4b): a restarted sender's timestamps raise a timestamp
+  // condition on the primary, and an active condition means `degraded` (docs/iptvd.md), so the
+  // state is live or degraded here (it was always "live" before, with the condition ignored).
+  EXPECT_TRUE(w.wait_for(
+      [](const json &j) {
+        return j["t"] == "state" && (j["state"] == "live" || j["state"] == "degraded") &&
+               j["active_source"] == "primary";
+      },
+      2, mark));
   ASSERT_TRUE(w.wait_segments(1, 3, w.status().size()));
 
   // 3. Both senders gone: the slate, and the playlist keeps growing.
