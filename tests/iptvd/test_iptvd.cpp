@@ -249,6 +249,72 @@ TEST_F(IptvdTest, PlaylistsContinueAcrossSigtermAndSigkillRestarts) {
   }
 }
 
+// Segment files of earlier runs do not pile up: three SIGKILL restarts (the workers die with
+// retired-but-retained and open segments on disk, which the next run's sink knows nothing of),
+// then the files on disk stay within the window plus the sink's retention (one window), plus
+// the open segment and one of slack.
+TEST_F(IptvdTest, SegmentFilesStayWithinWindowAndRetentionAcrossRestarts) {
+  write_file(channels_ + "/sweep.yaml",
+             "channel_id: sweep\nsource: test://smpte?tone=440\nprofiles: [180p-250kbps]\n"
+             "preset: ultrafast\nkeyframe_interval_seconds: 1\nhls:\n  segment_seconds: 1\n"
+             "  window_segments: 3\n");
+  iptv_test::TempDir data;
+  std::string dir = data.path() + "/hls/sweep/180p";
+  auto count = [&] {
+    int n = 0;
+    std::error_code ec;
+    for (auto &f : fs::directory_iterator(dir, ec)) n += f.path().extension() == ".ts";
+    return n;
+  };
+  for (int run = 0; run < 3; ++run) {
+    Iptvd d(channels_, {}, data.path());
+    d.start();
+    ASSERT_TRUE(d.wait_live({"sweep"}, 30, 3)) << d.log();
+    std::this_thread::sleep_for(std::chrono::seconds(8));
+    pid_t worker = d.worker_pid("sweep");
+    d.signal(SIGKILL);
+    d.wait_exit(5);
+    if (worker > 0) wait_for(10, [&] { return ::kill(worker, 0) != 0; });
+  }
+  RecordProperty("files_after_three_kills", std::to_string(count()));
+  Iptvd d(channels_, {}, data.path());
+  d.start();
+  ASSERT_TRUE(d.wait_live({"sweep"}, 30, 3)) << d.log();
+  // Orphans go once older than window + retention (+2 segments), at the next 10 s sweep.
+  std::this_thread::sleep_for(std::chrono::seconds(22));
+  int n = count();
+  RecordProperty("files_after_restarts", std::to_string(n));
+  // window (3) + retention (3) + the open segment + one closed but not yet retired + 1 slack.
+  EXPECT_LE(n, 3 + 3 + 3) << sh("ls -l " + dir);
+  // Every file the playlist lists is still there.
+  for (uint64_t seq : parse_media(d.playlist("sweep", "180p")).sequences)
+    EXPECT_TRUE(fs::exists(dir + "/seg-" + std::to_string(seq) + ".ts")) << seq;
+}
+
+// A disabled or removed channel's HLS tree is removed once its worker is gone (it stayed
+// forever); the others are untouched.
+TEST_F(IptvdTest, DisabledAndRemovedChannelsLeaveNoHlsTree) {
+  add("stay");
+  add("off");
+  add("gone");
+  Iptvd d(channels_);
+  d.start();
+  ASSERT_TRUE(d.wait_live({"stay", "off", "gone"}, 30, 2)) << d.log();
+  for (const char *id : {"stay", "off", "gone"})
+    ASSERT_TRUE(fs::exists(d.data() + "/hls/" + id + "/180p")) << id;
+  add("off", "status: disabled\n");
+  fs::remove(channels_ + "/gone.yaml");
+  d.signal(SIGHUP);
+  ASSERT_TRUE(wait_for(30, [&] {
+    return d.state("off") == "disabled" && d.state("gone") == "retired";
+  })) << d.log();
+  EXPECT_TRUE(wait_for(5, [&] {
+    return !fs::exists(d.data() + "/hls/off") && !fs::exists(d.data() + "/hls/gone");
+  })) << sh("ls -R " + d.data() + "/hls | head -30");
+  EXPECT_TRUE(fs::exists(d.data() + "/hls/stay/180p/index.m3u8"));
+  EXPECT_EQ(d.state("stay"), "live");
+}
+
 TEST_F(IptvdTest, OperatorFailoverIsSeamlessSignedWebhooksAndRevocableSessions) {
   add("main",
       "access:\n  account_required: false\nfailover:\n  enabled: true\n  backup_source: spare\n"

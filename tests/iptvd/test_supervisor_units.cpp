@@ -42,6 +42,21 @@ TEST(WorkerStatus, ParsesEveryType) {
   EXPECT_EQ(std::get<StEvent>(*ev).event_type, "failover.activated");
 }
 
+TEST(WorkerStatus, ParsesSourceHealthAndProbeStreams) {
+  std::string err;
+  auto src = parse_status_line(
+      R"({"t":"source","source":"backup","healthy":true,"detail":"receiving"})", &err);
+  ASSERT_TRUE(src) << err;
+  EXPECT_EQ(std::get<StSource>(*src).source, "backup");
+  EXPECT_TRUE(std::get<StSource>(*src).healthy);
+  auto pr = parse_status_line(
+      R"({"t":"probe","condition":"timestamp","active":false,"stream":"audio","source":"primary"})",
+      &err);
+  ASSERT_TRUE(pr);
+  EXPECT_EQ(std::get<StProbe>(*pr).stream, "audio");
+  EXPECT_FALSE(std::get<StProbe>(*pr).active);
+}
+
 TEST(WorkerStatus, RejectsGarbageWithAReason) {
   std::string err;
   EXPECT_FALSE(parse_status_line("not json", &err));

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -699,7 +700,15 @@ TEST(Failover, UdpPrimaryLossBackupReturnAndSlate) {
   std::printf("[failover] primary restart -> failover.returned: %.2f s (return_after %.1f s)\n",
               to_return, ret);
   EXPECT_GE(to_return, ret);
-  EXPECT_TRUE(w.wait_state("live", 2, mark));
+  // Back on the primary. Issue 25 (4b): a restarted sender's timestamps raise a timestamp
+  // condition on the primary, and an active condition means `degraded` (docs/iptvd.md), so the
+  // state is live or degraded here (it was always "live" before, with the condition ignored).
+  EXPECT_TRUE(w.wait_for(
+      [](const json &j) {
+        return j["t"] == "state" && (j["state"] == "live" || j["state"] == "degraded") &&
+               j["active_source"] == "primary";
+      },
+      2, mark));
   ASSERT_TRUE(w.wait_segments(1, 3, w.status().size()));
 
   // 3. Both senders gone: the slate, and the playlist keeps growing.
@@ -744,6 +753,80 @@ TEST(Failover, UdpPrimaryLossBackupReturnAndSlate) {
   std::string probe = probe_streams(hls + "/180p/" + segs.back().uri);
   EXPECT_NE(probe.find("h264|320|180"), std::string::npos) << probe;
   EXPECT_NE(probe.find("aac"), std::string::npos) << probe;
+  w.expect_no_errors();
+}
+
+// A warm backup that receives data is reported healthy (a standby), not down because it is not
+// on air. A primary that returns with new timestamps raises a timestamp condition with its
+// stream and input, which degrades the state while active and is cleared once no more jumps
+// come (it used to stay raised forever, with the state left at live).
+TEST(Failover, WarmBackupIsHealthyAndTimestampConditionsClear) {
+  iptv_test::TempDir dir;
+  int p1 = free_udp_port();
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(p1), "udp");
+  spec["sources"].push_back({{"role", "backup"}, {"uri", "test://ball"}, {"kind", "test"}});
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", 1.5},
+                      {"return_after_seconds", 2.0},
+                      {"triggers", json::array()}};
+  auto argv = ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(p1));
+  auto primary = std::make_unique<Proc>(argv, dir.path() + "/primary.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 15));
+  auto standby =
+      w.wait_for([](const json &j) { return j["t"] == "source" && j["source"] == "backup"; }, 10);
+  ASSERT_TRUE(standby) << "no health line for the backup";
+  EXPECT_EQ(standby->j["healthy"], true) << standby->j.dump();
+  // A jump on the primary: its sender restarts with new timestamps.
+  size_t mark = w.status().size();
+  primary->signal(SIGKILL);
+  primary.reset();
+  ASSERT_TRUE(w.wait_event("failover.activated", 8, mark));
+  primary = std::make_unique<Proc>(argv, dir.path() + "/primary2.log");
+  ASSERT_TRUE(w.wait_event("failover.returned", 15, mark));
+  size_t back = w.status().size();
+  // Every timestamp condition raised is cleared, on the same input and stream, within 10 s of
+  // quiet (plus slack), and the state is degraded while one is active on the source on air.
+  std::this_thread::sleep_for(std::chrono::seconds(20));
+  auto st = w.status();
+  std::map<std::string, int> open;
+  int raised = 0;
+  for (size_t i = 0; i < st.size(); ++i) {
+    const json &j = st[i].j;
+    if (j["t"] != "probe" || j["condition"] != "timestamp") continue;
+    std::string stream = j["stream"], source = j.value("source", "");
+    EXPECT_TRUE(stream == "video" || stream == "audio") << j.dump();
+    EXPECT_TRUE(source == "primary" || source == "backup") << j.dump();
+    std::string key = source + "/" + stream;
+    if (j["active"] == true) {
+      ++raised;
+      EXPECT_EQ(open[key], 0) << "raised twice without a clear: " << j.dump();
+      open[key] = 1;
+    } else {
+      EXPECT_EQ(open[key], 1) << "cleared without a raise: " << j.dump();
+      open[key] = 0;
+    }
+  }
+  for (auto &[k, v] : open) EXPECT_EQ(v, 0) << k << ": raised and never cleared";
+  RecordProperty("timestamp_conditions_raised", std::to_string(raised));
+  // Back on the primary: live again once every condition cleared.
+  std::string last_state;
+  for (size_t i = back; i < st.size(); ++i)
+    if (st[i].j["t"] == "state") last_state = st[i].j["state"];
+  if (!last_state.empty()) {
+    EXPECT_EQ(last_state, "live");
+  }
+  int raised_on_air = 0;  // on the primary, once it is back on air
+  for (size_t i = back; i < st.size(); ++i)
+    raised_on_air += st[i].j["t"] == "probe" && st[i].j["condition"] == "timestamp" &&
+                     st[i].j["active"] == true && st[i].j.value("source", "") == "primary";
+  if (raised_on_air) {
+    bool degraded = false;
+    for (size_t i = back; i < st.size(); ++i)
+      degraded |= st[i].j["t"] == "state" && st[i].j["state"] == "degraded";
+    EXPECT_TRUE(degraded) << "a timestamp condition on air never degraded the state";
+  }
   w.expect_no_errors();
 }
 
@@ -831,6 +914,117 @@ TEST(Passthrough, EachSwitchIsExactlyOneDiscontinuity) {
   for (auto &s : w.status()) marked += s.j["t"] == "segment" && s.j["discontinuity"].get<bool>();
   EXPECT_EQ(marked, 2);
 
+  w.signal(SIGTERM);
+  EXPECT_EQ(w.wait_exit(10), 0);
+  w.expect_no_errors();
+}
+
+// Unix seconds of an ISO 8601 UTC time "2026-12-07T15:49:04.175Z".
+double parse_pdt(const std::string &iso) {
+  struct tm tm = {};
+  double frac = 0;
+  if (!strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  auto dot = iso.find('.');
+  if (dot != std::string::npos) frac = std::stod("0" + iso.substr(dot, iso.size() - dot - 1));
+  return (double)timegm(&tm) + frac;
+}
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// A 4 s file with a 2 s GOP and B-frames, passed through for 60 s: it loops on the clock (one
+// segment every 2 s, PDT within one segment of the wall clock, epoch sequence numbers from the
+// clock), and the output keeps the source's GOP (segments start on the source's keyframes, one
+// per segment, with P and B frames in between: nothing is re-encoded).
+TEST(FileLoop, PassthroughFollowsTheClockAndTheSourceGop) {
+  iptv_test::TempDir dir;
+  std::string file = dir.path() + "/in.mp4";
+  run("ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=s=320x180:r=25 -f lavfi -i "
+      "sine=f=440:r=48000 -t 4 -c:v libx264 -preset ultrafast -g 50 -keyint_min 50 -bf 2 "
+      "-sc_threshold 0 -c:a aac '" +
+      file + "'");
+  ASSERT_TRUE(fs::exists(file));
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "file://" + file, "file");
+  spec["mode"] = "passthrough";
+  spec.erase("profiles");
+  spec["hls"]["segment_seconds"] = 2.0;
+  spec["hls"]["window"] = 40;
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  // steady -> unix, to date each status line.
+  double steady_to_unix =
+      unix_now() - std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+  auto t0 = Clock::now();
+  ASSERT_TRUE(w.wait_state("live", 15));
+  std::this_thread::sleep_for(std::chrono::seconds(60) - (Clock::now() - t0));
+  double ran = since(t0);
+  int segments = 0, discontinuities = 0;
+  std::vector<double> behind;  // seconds the segment end trails the wall clock when reported
+  std::set<std::string> jumped;
+  for (auto &s : w.status()) {
+    if (s.j["t"] != "segment") continue;
+    ++segments;
+    double arrived =
+        std::chrono::duration<double>(s.at.time_since_epoch()).count() + steady_to_unix;
+    double pdt = parse_pdt(s.j["pdt"].get<std::string>());
+    double end = pdt + s.j["duration"].get<double>();
+    // Never ahead of the clock (the runaway loop was minutes ahead): a segment is reported once
+    // closed, so its end is in the past.
+    EXPECT_LE(end - arrived, 0.5) << s.j.dump() << " arrived " << std::fixed << arrived;
+    behind.push_back(arrived - end);
+    // Epoch numbering: floor(UTC / target) at the start, then one per segment.
+    double seq_time = s.j["sequence"].get<double>() * 2.0;
+    EXPECT_LE(std::fabs(seq_time - pdt), 4.0) << s.j.dump();
+    if (s.j["discontinuity"].get<bool>()) {
+      ++discontinuities;
+      jumped.insert(s.j["uri"].get<std::string>().substr(7));  // "source/"
+    }
+  }
+  // 60 s of 2 s segments: about 30, not the hundreds of a loop that outruns the clock.
+  EXPECT_GE(segments, 24);
+  EXPECT_LE(segments, (int)(ran / 2.0) + 2);
+  ASSERT_FALSE(behind.empty());
+  std::sort(behind.begin(), behind.end());
+  double median = behind[behind.size() / 2];
+  RecordProperty("segments", std::to_string(segments));
+  RecordProperty("median_seconds_behind_clock", std::to_string(median));
+  RecordProperty("max_seconds_behind_clock", std::to_string(behind.back()));
+  RecordProperty("discontinuities", std::to_string(discontinuities));
+  // A segment is reported when the muxer closes it, which is once the next GOP (2 s here) is
+  // complete: its end trails the clock by that GOP plus processing (measured: 1.99 s median,
+  // 2.01 s max), so its PDT (its start) is one segment plus that GOP behind the wall clock when
+  // the line comes. The runaway loop was minutes ahead.
+  EXPECT_LE(median, 2.0 + 1.0);
+  // Loops join without a timestamp jump, and a loop is not a lost input: no discontinuity, no
+  // slate (the input's "data flows" was measured before its 2 s queue, so the end of every loop
+  // looked like 2 s without data and put the slate on air).
+  EXPECT_EQ(discontinuities, 0);
+  for (auto &s : w.status()) EXPECT_FALSE(s.j["t"] == "event") << s.j.dump();
+  auto segs = read_playlist(hls + "/source/index.m3u8");
+  ASSERT_GE(segs.size(), 20u);
+  int checked = 0;
+  for (size_t i = 0; i + 1 < segs.size(); ++i) {  // the last one may still be open
+    if (segs[i].discontinuity || jumped.count(segs[i].uri) || segs[i].duration < 1.9) continue;
+    std::string out =
+        run("ffprobe -v error -select_streams v -show_entries frame=pict_type "
+            "-of csv=p=0 '" +
+            hls + "/source/" + segs[i].uri + "'");
+    std::map<char, int> types;
+    char first = 0;
+    for (char c : out)
+      if (c == 'I' || c == 'P' || c == 'B') {
+        if (!first) first = c;
+        types[c]++;
+      }
+    EXPECT_EQ(first, 'I') << segs[i].uri << ": " << out;
+    EXPECT_EQ(types['I'], 1) << segs[i].uri;  // the source's keyframe, no re-encode to all-I
+    EXPECT_GT(types['P'], 0) << segs[i].uri;
+    EXPECT_GT(types['B'], 0) << segs[i].uri;
+    EXPECT_NEAR(types['I'] + types['P'] + types['B'], 50, 2) << segs[i].uri;
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
   w.signal(SIGTERM);
   EXPECT_EQ(w.wait_exit(10), 0);
   w.expect_no_errors();

@@ -99,6 +99,38 @@ outputs:
   EXPECT_NO_THROW(from_json(to_json(s)));
 }
 
+// The output frame rate and the AAC bitrate are record keys (they were fixed at 30 fps and
+// 128 kbit/s, and a 120 kbit/s rung advertised 377 kbit/s); the strict loader names bad values.
+TEST(WorkerSpec, FrameRateAndAudioBitrateComeFromTheRecord) {
+  const std::string base = R"(channel_id: x
+source_type: owned-content
+rights: {owner: us, licence: ours}
+source: {uri: "udp://239.1.1.1:5000"}
+profiles: [360p-600kbps]
+)";
+  WorkerSpec def = make_worker_spec(parse(base), {}, WorkerDefaults{});
+  EXPECT_EQ(def.fps, 30);
+  EXPECT_EQ(def.audio_kbps, 128);
+  WorkerSpec s = make_worker_spec(parse(base + "frame_rate: 25\naudio_bitrate_kbps: 48\n"), {},
+                                  WorkerDefaults{});
+  EXPECT_EQ(s.fps, 25);
+  EXPECT_EQ(s.audio_kbps, 48);
+  WorkerSpec back = from_json(to_json(s));
+  EXPECT_EQ(back.fps, 25);
+  EXPECT_EQ(back.audio_kbps, 48);
+  for (const char *bad : {"frame_rate: 25.5\n", "frame_rate: 0\n", "audio_bitrate_kbps: 8\n",
+                          "audio_bitrate_kbps: lots\n"}) {
+    ChannelRecord rec;
+    std::vector<LoadError> errors;
+    ProfileCatalog cat;
+    EXPECT_FALSE(parse_channel(base + bad, "x.yaml", cat, rec, errors)) << bad;
+    ASSERT_FALSE(errors.empty()) << bad;
+    std::string key = std::string(bad).substr(0, std::string(bad).find(':'));
+    EXPECT_NE(errors[0].str().find(key), std::string::npos) << errors[0].str();
+    EXPECT_NE(errors[0].str().find("x.yaml"), std::string::npos) << errors[0].str();
+  }
+}
+
 TEST(WorkerSpec, RenditionNamesAreUnique) {
   std::vector<Profile> p = {{"a", 1280, 720, 3000, 0, false},
                             {"b", 1280, 720, 2000, 0, false},

@@ -1,5 +1,7 @@
 #include "daemon/channel_runner.h"
 
+#include <filesystem>
+
 #include <signal.h>
 #include <string.h>
 
@@ -162,18 +164,24 @@ void ChannelRunner::on_status(const std::string &line) {
       // A condition on a standby input (the backup while on the primary) is not the channel's:
       // it is kept apart as "<source>/<condition>" so an operator still sees it.
       std::string active = view_.active_source.empty() ? "primary" : view_.active_source;
-      std::string key = pr->source.empty() || pr->source == active
-                            ? pr->condition
-                            : pr->source + "/" + pr->condition;
+      std::string stream = pr->stream.empty() ? "other" : pr->stream;
+      std::string key = (pr->source.empty() || pr->source == active ? "" : pr->source + "/") +
+                        pr->condition + "/" + stream;
       auto &p = view_.probes[key];
       started = pr->active && !p.active;
-      if (started) p.count++;
+      if (started) {
+        p.count++;
+        p.since = now_unix();
+      }
+      p.condition = pr->condition;
+      p.stream = stream;
+      p.source = pr->source;
       p.active = pr->active;
       p.detail = pr->detail;
     }
     sink_.on_event(id_, pr->active ? "probe.condition.raised" : "probe.condition.cleared",
                    {{"condition", pr->condition},
-                    {"stream", pr->stream},
+                    {"stream", pr->stream.empty() ? "other" : pr->stream},
                     {"source", pr->source},
                     {"detail", pr->detail}});
   } else if (auto *ev = std::get_if<StEvent>(&*st)) {
@@ -189,6 +197,14 @@ void ChannelRunner::on_status(const std::string &line) {
       }
     }
     sink_.on_event(id_, ev->event_type, {{"reason", ev->reason}, {"source", ev->source}});
+  } else if (auto *src = std::get_if<StSource>(&*st)) {
+    std::lock_guard lk(view_mu_);
+    if (!src->source.empty()) {
+      auto &h = view_.sources[src->source];
+      if (h.healthy != src->healthy || h.since == 0) h.since = now_unix();
+      h.healthy = src->healthy;
+      h.detail = src->detail;
+    }
   } else if (auto *stats = std::get_if<StStats>(&*st)) {
     std::lock_guard lk(view_mu_);
     for (auto &[name, s] : stats->renditions) {
@@ -238,6 +254,7 @@ void ChannelRunner::on_exit(bool exited, int code) {
               exited ? "worker stopped (exit " + std::to_string(code) + ")"
                      : "worker stopped (" + signal_name(code) + ")");
     set_state(final_state_, final_reason_);
+    remove_hls_if_gone();
     auto done = std::move(stop_done_);
     stop_done_ = nullptr;
     if (done) done();
@@ -333,7 +350,24 @@ void ChannelRunner::stop(const std::string &final_state, const std::string &reas
     return;
   }
   set_state(final_state, reason);
+  remove_hls_if_gone();
   if (done) done();
+}
+
+// A disabled or retired channel's HLS tree is removed once its worker is gone: nothing would
+// ever delete those playlists and segments otherwise (they stayed forever), and a player
+// reading them would see a stream that never moves. Re-enabling starts a fresh tree (epoch
+// numbering continues from the clock).
+void ChannelRunner::remove_hls_if_gone() {
+  if (opts_.hls_dir.empty() || (final_state_ != "disabled" && final_state_ != "retired")) return;
+  std::error_code ec;
+  auto n = std::filesystem::remove_all(opts_.hls_dir, ec);
+  if (ec)
+    sink_.log(id_, "warning", "cannot remove " + opts_.hls_dir + ": " + ec.message());
+  else if (n > 0)
+    sink_.log(id_, "info",
+              "removed the HLS tree of the " + final_state_ + " channel (" + std::to_string(n) +
+                  " files and folders)");
 }
 
 void ChannelRunner::set_disabled(const std::string &reason) {

@@ -47,6 +47,9 @@ struct RunnerOptions {
   double heartbeat_timeout_seconds = 5.0;
   double media_stall_seconds = 30.0;  // no media for this long while running: replace the worker
   double stop_grace_seconds = 10.0;   // SIGTERM -> SIGKILL
+  // The channel's HLS folder, removed once the channel is disabled or retired and its worker
+  // gone ("" = never removed).
+  std::string hls_dir;
 };
 
 struct RenditionView {
@@ -60,9 +63,13 @@ struct RenditionView {
 };
 
 struct ProbeView {
+  std::string condition;  // gap | silence | black | freeze | timestamp | rung-dropped
+  std::string stream;     // video | audio | other: the one the worker reported (metric and event)
+  std::string source;     // primary | backup | "" (the output)
   bool active = false;
   uint64_t count = 0;
   std::string detail;
+  double since = 0;  // unix seconds of the last raise; 0 = never
 };
 
 struct SourceHealth {
@@ -83,7 +90,7 @@ struct ChannelView {
   uint64_t worker_rss_bytes = 0;
   int64_t media_age_ms = -1;
   std::map<std::string, RenditionView> renditions;
-  std::map<std::string, ProbeView> probes;      // by condition
+  std::map<std::string, ProbeView> probes;      // by "[<source>/]<condition>/<stream>"
   std::map<std::string, SourceHealth> sources;  // by role: primary | backup
   double worker_started = 0;                    // unix seconds; 0 = no worker
   double cpu_seconds_past = 0;                  // CPU of earlier workers of this channel
@@ -120,6 +127,7 @@ class ChannelRunner {
   void on_status(const std::string &line);
   void on_exit(bool exited, int code);
   void set_state(const std::string &state, const std::string &reason);
+  void remove_hls_if_gone();
   static gboolean on_tick(gpointer self);
   static gboolean on_restart_timer(gpointer self);
   static gboolean on_kill_timer(gpointer self);

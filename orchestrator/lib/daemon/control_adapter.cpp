@@ -49,8 +49,8 @@ control::ChannelView ControlAdapter::row(const ChannelRecord &rec, const Channel
     double age = now - r.last_segment_at;
     if (age > c.last_segment_age_s) c.last_segment_age_s = age;
   }
-  for (const auto &[cond, p] : v.probes)
-    if (p.active) c.active_conditions.push_back(cond);
+  for (const auto &[key, p] : v.probes)
+    if (p.active) c.active_conditions.push_back(key);
   return c;
 }
 
@@ -74,9 +74,13 @@ std::optional<control::ChannelDetail> ControlAdapter::get(const std::string &id)
     sv.kind = to_string(s.kind);
     auto it = v->sources.find(role);
     bool running = v->pid != 0;
-    if (it != v->sources.end()) {
+    if (it != v->sources.end() && running) {
       sv.healthy = it->second.healthy;
-      sv.detail = it->second.detail;
+      // A healthy input that is not on air is a warm standby.
+      sv.detail = it->second.healthy
+                      ? std::string(v->active_source == role ? "active" : "standby") +
+                            (it->second.detail.empty() ? "" : ": " + it->second.detail)
+                      : it->second.detail;
       sv.since_unix = (int64_t)it->second.since;
     } else {
       sv.healthy = running && v->active_source == role;
@@ -102,8 +106,14 @@ std::optional<control::ChannelDetail> ControlAdapter::get(const std::string &id)
     rv.fps = r.fps;
     d.renditions.push_back(rv);
   }
-  for (const auto &[cond, p] : v->probes)
-    if (p.active) d.conditions.push_back({cond, "", p.detail, 0});
+  for (const auto &[key, p] : v->probes)
+    if (p.active)
+      d.conditions.push_back({(p.source.empty() || p.source == v->active_source ||
+                                       (v->active_source.empty() && p.source == "primary")
+                                   ? ""
+                                   : p.source + "/") +
+                                  p.condition,
+                              p.stream, p.detail, (int64_t)p.since});
   d.worker_pid = v->pid;
   d.worker_started_unix = (int64_t)v->worker_started;
   d.last_error = v->last_error;
@@ -233,10 +243,10 @@ control::MetricsSnapshot ControlAdapter::metrics() {
       rm.fps = r.fps;
       c.renditions.push_back(rm);
     }
-    for (const auto &[cond, p] : v.probes) {
+    for (const auto &[key, p] : v.probes) {
       control::ProbeMetric pm;
-      pm.condition = cond;
-      pm.stream = cond == "silence" ? "audio" : "video";
+      pm.condition = key.substr(0, key.rfind('/'));  // "[<source>/]<condition>"
+      pm.stream = p.stream;                          // as the worker reported it, like the event
       pm.activations = p.count;
       pm.active = p.active;
       c.probes.push_back(pm);

@@ -207,6 +207,7 @@ RunnerOptions Daemon::runner_options(const ChannelRecord &rec) {
   o.heartbeat_timeout_seconds = opts_.heartbeat_timeout_seconds;
   o.media_stall_seconds = opts_.media_stall_seconds;
   o.stop_grace_seconds = opts_.stop_grace_seconds;
+  o.hls_dir = opts_.data_dir + "/hls/" + rec.channel_id;
   return o;
 }
 

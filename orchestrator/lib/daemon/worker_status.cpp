@@ -61,6 +61,9 @@ std::optional<StatusLine> parse_status_line(const std::string &line, std::string
   if (t == "ack")
     return StAck{get<std::string>(j, "cmd", ""), get<bool>(j, "ok", false),
                  get<std::string>(j, "detail", "")};
+  if (t == "source")
+    return StSource{get<std::string>(j, "source", ""), get<bool>(j, "healthy", false),
+                    get<std::string>(j, "detail", "")};
   if (t == "error") return StError{get<std::string>(j, "message", "")};
   if (error) *error = t.empty() ? "no \"t\" field" : "unknown status type '" + t + "'";
   return std::nullopt;

@@ -48,6 +48,13 @@ struct StAck {
   bool ok = false;
   std::string detail;
 };
+// An input's health on every change (the failover machine's view): a backup that receives
+// data is a healthy standby even while it is not on air.
+struct StSource {
+  std::string source;  // primary | backup
+  bool healthy = false;
+  std::string detail;
+};
 struct StEvent {
   std::string event_type;
   std::string reason;
@@ -65,7 +72,7 @@ struct StError {
 };
 
 using StatusLine = std::variant<StHello, StHeartbeat, StState, StSegment, StEncoder, StProbe,
-                                StEvent, StStats, StError, StAck>;
+                                StEvent, StStats, StError, StAck, StSource>;
 
 // Parses one line. nullopt (with `error` set) for malformed JSON or an unknown "t"; unknown
 // fields are ignored so workers and daemons of neighbouring versions interoperate.

@@ -105,6 +105,10 @@ struct ChannelRecord {
   EncoderChoice encoder = EncoderChoice::kAuto;
   std::string preset = "veryfast";
   double keyframe_interval_seconds = 2.0;
+  // Output frame rate of a transcode (every rung); 0: the daemon's default (30).
+  int frame_rate = 0;
+  // AAC bitrate of the one audio track muxed into every rung (transcode); 0: the default (128).
+  int audio_bitrate_kbps = 0;
   Access access;
   Failover failover;
   Observability observability;

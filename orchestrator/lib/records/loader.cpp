@@ -126,11 +126,16 @@ bool parse_iso_time(const std::string &s, int64_t &out) {
 
 constexpr size_t kMaxRecordBytes = 1 << 20;
 
-const std::vector<std::string> kTopKeys = {
-    "channel_id", "name",     "status",        "source_type", "source",
-    "rights",     "profiles", "encoder",       "preset",      "keyframe_interval_seconds",
-    "access",     "failover", "observability", "quality",     "hls",
-    "outputs",    "epg",      "placement"};
+const std::vector<std::string> kTopKeys = {"channel_id",    "name",
+                                           "status",        "source_type",
+                                           "source",        "rights",
+                                           "profiles",      "encoder",
+                                           "preset",        "keyframe_interval_seconds",
+                                           "frame_rate",    "audio_bitrate_kbps",
+                                           "access",        "failover",
+                                           "observability", "quality",
+                                           "hls",           "outputs",
+                                           "epg",           "placement"};
 
 }  // namespace
 
@@ -298,6 +303,8 @@ static bool parse_channel_impl(std::string_view text, const std::string &file,
   if (w.choice(root["preset"], "preset", kPresets, v) && !v.empty()) rec.preset = v;
   w.number(root["keyframe_interval_seconds"], "keyframe_interval_seconds",
            rec.keyframe_interval_seconds, 0.5, 10);
+  w.integer(root["frame_rate"], "frame_rate", rec.frame_rate, 1, 120);
+  w.integer(root["audio_bitrate_kbps"], "audio_bitrate_kbps", rec.audio_bitrate_kbps, 16, 512);
 
   const YAML::Node access = root["access"];
   if (access.IsDefined() && !access.IsNull() &&

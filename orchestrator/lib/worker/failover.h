@@ -62,6 +62,11 @@ class FailoverMachine {
   // Why the current state was entered.
   const std::string &reason() const { return reason_; }
   bool healthy(int role, int64_t now_ms) const;
+  // Why `role` is not healthy ("no data for 3.2 s", "EOS", a trigger condition); "" if it is.
+  std::string why_unhealthy(int role, int64_t now_ms) const {
+    if (role == 0 && src_[0].last_data < 0) return "no data yet";
+    return unhealthy_reason(role, now_ms);
+  }
   // Any probe condition (trigger or not) active on the source on air.
   bool degraded() const;
 

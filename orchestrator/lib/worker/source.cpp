@@ -148,14 +148,20 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
       return nullptr;
     }
   GstPad *target = gst_element_get_static_pad(queue, "sink");
+  // "Data flows" is measured where the queue lets it out, paced by the appsink's clock wait,
+  // not where it enters: a file fills the 2 s queue ahead of the clock, so at its end nothing
+  // entered for 2 s while the picture still played, and a loop looked like a lost input
+  // (primary_loss_seconds) and put the slate on air for a moment at every loop.
+  GstPad *out = gst_element_get_static_pad(queue, "src");
   gst_pad_add_probe(
-      target, GST_PAD_PROBE_TYPE_BUFFER,
+      out, GST_PAD_PROBE_TYPE_BUFFER,
       [](GstPad *, GstPadProbeInfo *, gpointer d) -> GstPadProbeReturn {
         auto *self = static_cast<SourcePipeline *>(d);
         if (self->cb_.on_data) self->cb_.on_data();
         return GST_PAD_PROBE_OK;
       },
       this, nullptr);
+  gst_object_unref(out);
   gst_element_add_pad(bin, gst_ghost_pad_new("sink", target));
   gst_object_unref(target);
   return bin;
@@ -166,6 +172,15 @@ GstFlowReturn SourcePipeline::new_sample_cb(GstElement *sink, gpointer data) {
   GstSample *sample = gst_app_sink_pull_sample(GST_APP_SINK(sink));
   if (!sample) return GST_FLOW_EOS;
   bool video = g_str_equal(GST_OBJECT_NAME(sink), "video");
+  // The running time where this sample ends (pad offsets of earlier loops included).
+  GstBuffer *buf = gst_sample_get_buffer(sample);
+  const GstSegment *seg = gst_sample_get_segment(sample);
+  if (buf && seg && seg->format == GST_FORMAT_TIME && GST_BUFFER_PTS_IS_VALID(buf)) {
+    GstClockTime end =
+        GST_BUFFER_PTS(buf) + (GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf) : 0);
+    GstClockTime rt = gst_segment_to_running_time(seg, GST_FORMAT_TIME, end);
+    if (GST_CLOCK_TIME_IS_VALID(rt) && rt > self->played_end_.load()) self->played_end_ = rt;
+  }
   self->cb_.on_sample(video ? StreamKind::kVideo : StreamKind::kAudio, sample);
   gst_sample_unref(sample);
   return GST_FLOW_OK;
@@ -387,6 +402,7 @@ gboolean SourcePipeline::bus_cb(GstBus *, GstMessage *msg, gpointer data) {
 bool SourcePipeline::start(std::string &error) {
   stop();
   have_video_ = have_audio_ = false;
+  played_end_ = 0;
   if (!build(error)) {
     if (pipeline_) gst_object_unref(pipeline_);
     pipeline_ = nullptr;
@@ -403,8 +419,28 @@ bool SourcePipeline::start(std::string &error) {
   return true;
 }
 
+// A file loop continues its timeline: the flushing seek restarts the file's running time at 0,
+// and every tail's sink pad is offset by the running time already played, so the appsinks keep
+// pacing on the clock (the pipeline's base time is never re-computed: its sinks are not async)
+// and the next loop's first buffer follows the previous loop's last one. Without the offset
+// every later loop would be "late" by everything played so far and run as fast as the CPU
+// allows.
 bool SourcePipeline::loop_to_start() {
   if (!pipeline_) return false;
+  // Where the loop ended: the end of its last sample. The next loop starts exactly there (no
+  // timestamp jump, so no discontinuity); the time the seek takes is caught up by the appsinks,
+  // which pass late buffers on at once.
+  GstClockTime played = played_end_.load();
+  for (const char *name : {"tail-video", "tail-audio"}) {
+    GstElement *tail = gst_bin_get_by_name(GST_BIN(pipeline_), name);
+    if (!tail) continue;
+    GstPad *pad = gst_element_get_static_pad(tail, "sink");
+    if (pad) {
+      gst_pad_set_offset(pad, (gint64)played);
+      gst_object_unref(pad);
+    }
+    gst_object_unref(tail);
+  }
   return gst_element_seek_simple(pipeline_, GST_FORMAT_TIME,
                                  (GstSeekFlags)(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
 }

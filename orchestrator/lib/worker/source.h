@@ -9,6 +9,7 @@
 
 #include <gst/gst.h>
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -66,6 +67,7 @@ class SourcePipeline {
   guint bus_watch_ = 0;
   bool have_video_ = false, have_audio_ = false;  // tails linked (streaming threads: pad-added)
   GMutex pad_lock_;
+  std::atomic<GstClockTime> played_end_{0};  // file loops: running time played so far
 };
 
 // The GstCaps of the worker's raw video and audio (transcode).

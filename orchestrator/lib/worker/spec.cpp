@@ -99,8 +99,8 @@ WorkerSpec make_worker_spec(const ChannelRecord &r, const std::map<std::string, 
   s.encoder = to_string(r.encoder);
   s.preset = r.preset;
   s.keyframe_seconds = r.keyframe_interval_seconds > 0 ? r.keyframe_interval_seconds : 2.0;
-  s.fps = d.fps;
-  s.audio_kbps = d.audio_kbps;
+  s.fps = r.frame_rate > 0 ? r.frame_rate : d.fps;
+  s.audio_kbps = r.audio_bitrate_kbps > 0 ? r.audio_bitrate_kbps : d.audio_kbps;
   s.hls.dir = d.hls_root + "/" + r.channel_id;
   s.hls.segment_seconds = r.hls.segment_seconds;
   s.hls.window = r.hls.window_segments;

@@ -8,6 +8,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
 
 #include "util/strutil.h"
 #include "worker/edge.h"
@@ -25,6 +29,32 @@ gint64 mono_ms() {
   return g_get_monotonic_time() / 1000;
 }
 
+// The failover machine's name of a condition: silence, black and freeze (the failover
+// triggers) by their own name, the others (gap, timestamp) per stream.
+std::string condition_key(const std::string &cond, const std::string &stream) {
+  if (cond == "silence" || cond == "black" || cond == "freeze") return cond;
+  return cond + "/" + stream;
+}
+
+// Whether `next` really changes the stream of `prev` (size, rate, profile, format): caps that only
+// drop or refine fields (a parser re-sending caps after a file loop's flushing seek, before it
+// has parsed the SPS again) are no change, and must not reach the sink as one: iptvhlssink
+// marks a caps change with EXT-X-DISCONTINUITY.
+bool caps_really_change(GstCaps *prev, GstCaps *next) {
+  if (!prev) return true;
+  if (!next || gst_caps_is_empty(next)) return false;
+  const GstStructure *a = gst_caps_get_structure(prev, 0), *b = gst_caps_get_structure(next, 0);
+  if (!gst_structure_has_name(a, gst_structure_get_name(b))) return true;
+  for (const char *f :
+       {"width", "height", "framerate", "profile", "rate", "channels", "stream-format"}) {
+    const GValue *va = gst_structure_get_value(a, f), *vb = gst_structure_get_value(b, f);
+    if (va && vb && gst_value_compare(va, vb) != GST_VALUE_EQUAL) return true;
+  }
+  return false;
+}
+
+constexpr gint64 kTimestampQuiet = 10000;  // ms without timestamp events: the condition clears
+
 const char *feed_name(int feed) {
   return feed == 0 ? "primary" : feed == 1 ? "backup" : "slate";
 }
@@ -34,6 +64,22 @@ GstClockTime running_time_of(GstSample *sample, GstClockTime ts) {
   if (!GST_CLOCK_TIME_IS_VALID(ts)) return GST_CLOCK_TIME_NONE;
   if (!seg || seg->format != GST_FORMAT_TIME) return ts;
   return gst_segment_to_running_time(seg, GST_FORMAT_TIME, ts);
+}
+
+// Signed running time: a B-frame stream's first DTS lies before its segment start (its PTS do
+// not), and dropping those (as "no DTS") broke the first GOP of every passthrough feed.
+bool signed_running_time_of(GstSample *sample, GstClockTime ts, GstClockTimeDiff &out) {
+  const GstSegment *seg = gst_sample_get_segment(sample);
+  if (!GST_CLOCK_TIME_IS_VALID(ts)) return false;
+  if (!seg || seg->format != GST_FORMAT_TIME) {
+    out = (GstClockTimeDiff)ts;
+    return true;
+  }
+  guint64 rt = 0;
+  int sign = gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, ts, &rt);
+  if (sign == 0) return false;
+  out = sign > 0 ? (GstClockTimeDiff)rt : -(GstClockTimeDiff)rt;
+  return true;
 }
 
 GstElement *make(const char *factory, const char *name = nullptr) {
@@ -285,6 +331,66 @@ void Worker::push_edges(GstPad *pad, bool video, GstBuffer *buf) {
   gst_buffer_unref(b);
 }
 
+// ---- segment files left by earlier runs ----
+
+// iptvhlssink deletes the segments it retired itself, but only those of its own run: the ones a
+// killed or restarted worker had retired (or left open) stayed on disk forever. A segment file
+// that the playlist on disk does not list, and that is older than the window plus the sink's
+// retention (plus two segments of slack), is an orphan: removed at start and every 10 s. So are
+// the folders of renditions the channel no longer has. Files the playlist lists are never
+// touched (event and VOD playlists keep everything they list).
+void Worker::sweep_segments() {
+  namespace fs = std::filesystem;
+  const auto &h = spec_.hls;
+  double window = h.dvr_seconds > 0 ? h.dvr_seconds : h.segment_seconds * std::max(1, h.window);
+  double keep = window + window /* the sink's default retention */ + 2 * h.segment_seconds;
+  auto now = fs::file_time_type::clock::now();
+  auto old = [&](const fs::path &p) {
+    std::error_code ec;
+    auto t = fs::last_write_time(p, ec);
+    return !ec && std::chrono::duration<double>(now - t).count() > keep;
+  };
+  std::error_code ec;
+  if (!fs::is_directory(h.dir, ec)) return;
+  std::set<std::string> current(renditions_.begin(), renditions_.end());
+  int removed = 0;
+  for (const auto &d : fs::directory_iterator(h.dir, ec)) {
+    if (!d.is_directory(ec)) continue;
+    std::string name = d.path().filename().string();
+    bool ours = current.count(name) > 0;
+    std::set<std::string> listed;
+    fs::path playlist = d.path() / "index.m3u8";
+    if (ours) {
+      std::ifstream in(playlist);
+      std::string line;
+      while (std::getline(in, line))
+        if (!line.empty() && line[0] != '#') listed.insert(line);
+    }
+    bool empty = true;
+    for (const auto &f : fs::directory_iterator(d.path(), ec)) {
+      std::string fn = f.path().filename().string();
+      bool segment = fn.rfind("seg-", 0) == 0 && fn.size() > 3 && fn.substr(fn.size() - 3) == ".ts";
+      if (segment && !listed.count(fn) && old(f.path())) {
+        if (fs::remove(f.path(), ec)) ++removed;
+        continue;
+      }
+      if (!ours && fn == "index.m3u8" && old(f.path())) {
+        fs::remove(f.path(), ec);
+        continue;
+      }
+      empty = false;
+    }
+    if (!ours && empty) fs::remove(d.path(), ec);
+  }
+  if (removed)
+    status_.write({{"t", "event"},
+                   {"event_type", "segments.swept"},
+                   {"reason", std::to_string(removed) +
+                                  " segment files of earlier runs removed (not in the playlist, "
+                                  "older than window + retention)"},
+                   {"source", ""}});
+}
+
 // ---- start / run ----
 
 bool Worker::start() {
@@ -294,6 +400,7 @@ bool Worker::start() {
     status_.write({{"t", "error"}, {"message", error}});
     return false;
   }
+  sweep_segments();
   // Edge outputs: an error restarts only that output, 2 s later.
   for (size_t i = 0; i < spec_.outputs.size(); ++i)
     edges_.push_back(
@@ -340,6 +447,13 @@ bool Worker::start() {
       100,
       [](gpointer d) -> gboolean {
         static_cast<Worker *>(d)->on_tick();
+        return G_SOURCE_CONTINUE;
+      },
+      this));
+  sources_.push_back(g_timeout_add_seconds(
+      10,
+      [](gpointer d) -> gboolean {
+        static_cast<Worker *>(d)->sweep_segments();
         return G_SOURCE_CONTINUE;
       },
       this));
@@ -546,23 +660,28 @@ void Worker::fill_gaps() {
 // iptvhlssink marks every rendition with exactly one EXT-X-DISCONTINUITY.
 void Worker::push_encoded(int feed, StreamKind kind, GstSample *sample) {
   GstBuffer *in = gst_sample_get_buffer(sample);
-  GstClockTime pts_rt = running_time_of(sample, GST_BUFFER_PTS(in));
-  GstClockTime dts_rt = running_time_of(sample, GST_BUFFER_DTS(in));
-  GstClockTime ref = GST_CLOCK_TIME_IS_VALID(dts_rt) ? dts_rt : pts_rt;
-  if (!GST_CLOCK_TIME_IS_VALID(ref)) return;
+  GstClockTimeDiff pts_rt = 0, dts_rt = 0;
+  bool have_pts = signed_running_time_of(sample, GST_BUFFER_PTS(in), pts_rt);
+  bool have_dts = signed_running_time_of(sample, GST_BUFFER_DTS(in), dts_rt);
+  if (!have_pts && !have_dts) return;
+  GstClockTimeDiff ref = have_dts ? dts_rt : pts_rt;
   std::lock_guard<std::mutex> g(lock_);
   if (feed != on_air_) return;
   GstClockTime now = output_now();
   if (!GST_CLOCK_TIME_IS_VALID(now)) return;
   bool video = kind == StreamKind::kVideo;
+  auto mapped = [&](GstClockTimeDiff rt) {
+    GstClockTimeDiff o = rt + offset_[feed];
+    return o < 0 ? (GstClockTime)0 : (GstClockTime)o;
+  };
   if (video) {
     bool key = !GST_BUFFER_FLAG_IS_SET(in, GST_BUFFER_FLAG_DELTA_UNIT);
-    GstClockTimeDiff out = (GstClockTimeDiff)ref + offset_[feed];
+    GstClockTimeDiff out = ref + offset_[feed];
     bool reanchor = !have_offset_[feed] || need_key_[feed] ||
                     std::llabs(out - (GstClockTimeDiff)now) > 2 * (gint64)kReanchor;
     if (reanchor) {
       if (!key) return;  // wait for a keyframe
-      offset_[feed] = (GstClockTimeDiff)now - (GstClockTimeDiff)ref;
+      offset_[feed] = (GstClockTimeDiff)now - ref;
       if (GST_CLOCK_TIME_IS_VALID(last_vpts_) &&
           (GstClockTimeDiff)now <= (GstClockTimeDiff)last_vpts_)
         offset_[feed] += (GstClockTimeDiff)last_vpts_ - (GstClockTimeDiff)now +
@@ -576,33 +695,39 @@ void Worker::push_encoded(int feed, StreamKind kind, GstSample *sample) {
       first_feed_ = false;
     }
     GstBuffer *b = gst_buffer_copy(in);
-    GST_BUFFER_DTS(b) =
-        GST_CLOCK_TIME_IS_VALID(dts_rt) ? dts_rt + offset_[feed] : GST_CLOCK_TIME_NONE;
-    GST_BUFFER_PTS(b) =
-        GST_CLOCK_TIME_IS_VALID(pts_rt) ? pts_rt + offset_[feed] : GST_CLOCK_TIME_NONE;
-    GstClockTime o = GST_CLOCK_TIME_IS_VALID(dts_rt) ? GST_BUFFER_DTS(b) : GST_BUFFER_PTS(b);
+    GST_BUFFER_DTS(b) = have_dts ? mapped(dts_rt) : GST_CLOCK_TIME_NONE;
+    GST_BUFFER_PTS(b) = have_pts ? mapped(pts_rt) : GST_CLOCK_TIME_NONE;
+    GstClockTime o = have_dts ? GST_BUFFER_DTS(b) : GST_BUFFER_PTS(b);
     if (GST_CLOCK_TIME_IS_VALID(last_vpts_) && o <= last_vpts_) {
       gst_buffer_unref(b);
       return;
     }
     last_vpts_ = o;
-    GstSample *s = gst_sample_new(b, gst_sample_get_caps(sample), nullptr, nullptr);
-    gst_app_src_push_sample(GST_APP_SRC(vsrc_), s);
-    gst_sample_unref(s);
-    gst_buffer_unref(b);
+    push_keeping_caps(vsrc_, vcaps_, b, gst_sample_get_caps(sample));
   } else {
-    if (need_key_[feed] || !have_offset_[feed]) return;
-    GstClockTime o = pts_rt + offset_[feed];
+    if (need_key_[feed] || !have_offset_[feed] || !have_pts) return;
+    GstClockTime o = mapped(pts_rt);
     if (GST_CLOCK_TIME_IS_VALID(last_aend_) && o < last_aend_) return;
     GstBuffer *b = gst_buffer_copy(in);
     GST_BUFFER_PTS(b) = o;
     GST_BUFFER_DTS(b) = o;
     last_aend_ = o + (GST_BUFFER_DURATION_IS_VALID(in) ? GST_BUFFER_DURATION(in) : 0);
-    GstSample *s = gst_sample_new(b, gst_sample_get_caps(sample), nullptr, nullptr);
-    gst_app_src_push_sample(GST_APP_SRC(asrc_), s);
+    push_keeping_caps(asrc_, acaps_, b, gst_sample_get_caps(sample));
+  }
+}
+
+// Passthrough: pushes `b` (taken) into `src`, with `caps` only when they really change the
+// stream (see caps_really_change); `current` is what `src` carries now.
+void Worker::push_keeping_caps(GstElement *src, GstCaps *&current, GstBuffer *b, GstCaps *caps) {
+  if (caps && caps_really_change(current, caps)) {
+    gst_caps_replace(&current, caps);
+    GstSample *s = gst_sample_new(b, caps, nullptr, nullptr);
+    gst_app_src_push_sample(GST_APP_SRC(src), s);
     gst_sample_unref(s);
     gst_buffer_unref(b);
+    return;
   }
+  gst_app_src_push_buffer(GST_APP_SRC(src), b);
 }
 
 // ---- what goes on air ----
@@ -671,6 +796,23 @@ void Worker::on_tick() {
   // Restart failed inputs.
   for (int f = 0; f < 2; ++f)
     if (retry_at_[f] && now >= retry_at_[f]) start_feed(f);
+  for (auto it = ts_active_.begin(); it != ts_active_.end();) {
+    const TimestampCondition &c = it->second;
+    if (!c.held.empty() || now - c.last_ms < kTimestampQuiet) {
+      ++it;
+      continue;
+    }
+    std::string stream = it->first.substr(it->first.find('/') + 1);
+    status_.write({{"t", "probe"},
+                   {"condition", "timestamp"},
+                   {"active", false},
+                   {"stream", stream},
+                   {"source", feed_name(c.feed)},
+                   {"detail", "no timestamp jump for " + std::to_string(kTimestampQuiet / 1000) +
+                                  " s (" + std::to_string(c.more) + " more while it was raised)"}});
+    machine_->on_condition(c.feed, condition_key("timestamp", stream), false, now);
+    it = ts_active_.erase(it);
+  }
   std::vector<FailoverEvent> events;
   OnAir before = machine_->on_air();
   machine_->tick(now, events);
@@ -685,6 +827,20 @@ void Worker::on_tick() {
     }
   }
   emit_state();
+  // Each input's health as the failover machine sees it, on every change: a warm backup that
+  // receives data is a healthy standby, not "down" because it is not on air.
+  for (int f = 0; f < 2; ++f) {
+    if (f == 1 && !(spec_.failover.enabled && spec_.sources.size() > 1)) continue;
+    bool ok = machine_->healthy(f, now);
+    int h = ok ? 1 : 0;
+    if (reported_health_[f] == h) continue;
+    if (!ok && last_data_[f] == 0 && f == 0 && reported_health_[f] < 0) continue;  // starting
+    reported_health_[f] = h;
+    status_.write({{"t", "source"},
+                   {"source", feed_name(f)},
+                   {"healthy", ok},
+                   {"detail", ok ? "receiving" : machine_->why_unhealthy(f, now)}});
+  }
   // Stats every 5 heartbeats (at least 2 s).
   gint64 every = std::max<gint64>(2000, 5 * spec_.heartbeat_ms);
   if (last_stats_ms_ == 0) last_stats_ms_ = now;
@@ -773,31 +929,44 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       double v;
       if (gst_structure_get_double(s, "level-db", &v)) detail += " level-db=" + std::to_string(v);
       if (gst_structure_get_double(s, "luma", &v)) detail += " luma=" + std::to_string(v);
-      // Timestamp events (jumps, backwards steps) can come in bursts on a jittery input: at most
-      // one line per input, stream and kind every 10 s, with the count of the ones held back.
-      int held_back = 0;
-      if (cond == "timestamp" && active) {
-        std::string key =
-            std::string(feed_name(feed)) + "/" + (stream ? stream : "") + "/" + detail;
-        auto &[last, count] = ts_events_[key];
-        gint64 now = mono_ms();
-        if (last && now - last < 10000) {
-          ++count;
+      std::string stream_name = stream ? stream : "other";
+      // Timestamp events (jumps, backwards steps) are instants, not states: the first one
+      // raises the condition for its input and stream (one line), later ones only keep it
+      // raised and are counted, and on_tick() clears it once none came for kTimestampQuiet.
+      // The probe's timestamp states (`missing`, `drift`: active, then inactive) hold it raised
+      // while they last.
+      if (cond == "timestamp") {
+        const char *k = gst_structure_get_string(s, "kind");
+        std::string kind = k ? k : "";
+        bool instant = kind != "missing" && kind != "drift";
+        std::string ckey = std::string(feed_name(feed)) + "/" + stream_name;
+        auto it = ts_active_.find(ckey);
+        if (!active) {  // a state ended: quiet from now on
+          if (it != ts_active_.end()) {
+            it->second.held.erase(kind);
+            it->second.last_ms = mono_ms();
+          }
           return;
         }
-        held_back = count;
-        last = now;
-        count = 0;
+        if (it != ts_active_.end()) {
+          it->second.last_ms = mono_ms();
+          it->second.more++;
+          if (!instant) it->second.held.insert(kind);
+          return;
+        }
+        TimestampCondition c;
+        c.last_ms = mono_ms();
+        c.feed = feed;
+        if (!instant) c.held.insert(kind);
+        ts_active_[ckey] = c;
       }
-      if (held_back) detail += " (" + std::to_string(held_back) + " more in the last 10 s)";
       status_.write({{"t", "probe"},
                      {"condition", cond},
                      {"active", (bool)active},
-                     {"stream", stream ? stream : "other"},
+                     {"stream", stream_name},
                      {"source", feed_name(feed)},
                      {"detail", detail}});
-      if (cond == "silence" || cond == "black" || cond == "freeze")
-        machine_->on_condition(feed, cond, active, mono_ms());
+      machine_->on_condition(feed, condition_key(cond, stream_name), active, mono_ms());
       return;
     }
     default:

@@ -49,11 +49,13 @@ class Worker {
   void push_raw(int feed, StreamKind kind, GstSample *sample);
   void push_encoded(int feed, StreamKind kind, GstSample *sample);
   void push_edges(GstPad *pad, bool video, GstBuffer *buf);
+  void push_keeping_caps(GstElement *src, GstCaps *&current, GstBuffer *b, GstCaps *caps);
   void fill_gaps();  // transcode: keep the output timeline continuous
   void on_source_message(int feed, GstMessage *msg);
   void on_output_message(GstMessage *msg);
   void on_tick();
   void heartbeat();
+  void sweep_segments();
   void apply_on_air(OnAir to);
   void handle_command(const std::string &line);
   void emit_state();
@@ -84,7 +86,15 @@ class Worker {
   std::array<std::pair<std::string, gint64>, kFeeds> last_error_{};  // reason, when reported
   std::unique_ptr<FailoverMachine> machine_;
   std::string last_state_;
-  std::map<std::string, std::pair<gint64, int>> ts_events_;  // rate limit of timestamp lines
+  // Active timestamp conditions by "<input>/<stream>".
+  struct TimestampCondition {
+    gint64 last_ms = 0;  // the last timestamp event (monotonic)
+    int feed = 0;
+    int more = 0;                // events after the one that raised it
+    std::set<std::string> held;  // probe states (missing, drift) active now
+  };
+  std::map<std::string, TimestampCondition> ts_active_;
+  std::array<int, 2> reported_health_{-1, -1};  // last "source" line: -1 none, 0 down, 1 up
 
   // Output timeline (lock_): what is on air and where each feed's time maps to.
   std::mutex lock_;
