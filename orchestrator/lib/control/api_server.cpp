@@ -20,6 +20,7 @@
 #include "control/metrics.h"
 #include "control/secrets.h"
 #include "control/xmltv.h"
+#include "origin/connections.h"
 #include "util/strutil.h"
 
 namespace iptv::control {
@@ -676,7 +677,12 @@ void ApiServer::Impl::refuse_unread(Ctx &c, bool body_started) {
       [](gpointer data) -> gboolean {
         auto *st = static_cast<Steal *>(data);
         GSocket *sock = soup_server_message_get_socket(st->msg);
-        if (sock) {  // still connected (the server may have stopped meanwhile)
+        // The origin accepts connections itself and hands libsoup an iostream, so the socket
+        // is on the message (origin/connections.h); steal_connection returns NULL when the
+        // connection is gone meanwhile.
+        if (!sock)
+          sock = static_cast<GSocket *>(g_object_get_data(G_OBJECT(st->msg), kMessageSocketKey));
+        if (sock) {
           std::string out = serialize_response(st->msg);
           g_object_ref(sock);
           GIOStream *stream = soup_server_message_steal_connection(st->msg);
