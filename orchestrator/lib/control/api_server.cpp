@@ -356,23 +356,34 @@ void ApiServer::Impl::refuse_unread(Ctx &c, bool body_started) {
   soup_server_message_pause(msg);
   struct Steal {
     SoupServerMessage *msg;
+    gulong disconnected_id = 0;
+    bool disconnected = false;
   };
   auto *st = new Steal{static_cast<SoupServerMessage *>(g_object_ref(msg))};
+  st->disconnected_id =
+      g_signal_connect(msg, "disconnected", G_CALLBACK(+[](SoupServerMessage *, gpointer d) {
+                         static_cast<Steal *>(d)->disconnected = true;
+                       }),
+                       st);
   GSource *idle = g_idle_source_new();
   g_source_set_priority(idle, G_PRIORITY_DEFAULT);
   g_source_set_callback(
       idle,
       [](gpointer data) -> gboolean {
         auto *st = static_cast<Steal *>(data);
-        GSocket *sock = soup_server_message_get_socket(st->msg);
-        if (sock) {  // still connected (the server may have stopped meanwhile)
+        g_signal_handler_disconnect(st->msg, st->disconnected_id);
+        // Still connected (the server may have stopped meanwhile). The socket is found under the
+        // stolen stream: the message has none when the origin accepted the connection itself
+        // (soup_server_accept_iostream, core/origin/connections.cpp).
+        if (!st->disconnected) {
           std::string out = serialize_response(st->msg);
-          g_object_ref(sock);
           GIOStream *stream = soup_server_message_steal_connection(st->msg);
-          if (!stream) {
-            g_object_unref(sock);
-          } else {
+          GSocket *sock = stream ? socket_of_stream(stream) : nullptr;
+          if (sock) {
             lingering_close(stream, sock, std::move(out));
+          } else if (stream) {
+            g_io_stream_close(stream, nullptr, nullptr);
+            g_object_unref(stream);
           }
         }
         g_object_unref(st->msg);

@@ -101,6 +101,22 @@ std::string serialize_response(SoupServerMessage *msg) {
   return out;
 }
 
+GSocket *socket_of_stream(GIOStream *stream) {
+  GIOStream *base = nullptr;
+  if (G_IS_SOCKET_CONNECTION(stream)) {
+    base = G_IO_STREAM(g_object_ref(stream));
+  } else if (GParamSpec *p =
+                 g_object_class_find_property(G_OBJECT_GET_CLASS(stream), "base-iostream");
+             p && (p->flags & G_PARAM_READABLE) && G_IS_PARAM_SPEC_OBJECT(p)) {
+    g_object_get(stream, "base-iostream", &base, nullptr);
+  }
+  GSocket *sock = nullptr;
+  if (base && G_IS_SOCKET_CONNECTION(base))
+    sock = G_SOCKET(g_object_ref(g_socket_connection_get_socket(G_SOCKET_CONNECTION(base))));
+  if (base) g_object_unref(base);
+  return sock;
+}
+
 void lingering_close(GIOStream *stream, GSocket *sock, std::string out) {
   auto *l = new LingeringClose{stream, sock, std::move(out)};
   l->timer = g_timeout_source_new(2000);

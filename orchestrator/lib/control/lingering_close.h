@@ -14,6 +14,11 @@ namespace iptv::control {
 // The response set on `msg` (status, headers, body) as HTTP/1.1 bytes, with Connection: close.
 std::string serialize_response(SoupServerMessage *msg);
 
+// The socket under a connection taken with soup_server_message_steal_connection (a new
+// reference), or null: libsoup hands back its own wrapper (SoupIOStream, whose "base-iostream" is
+// the GSocketConnection it was given) or the connection itself.
+GSocket *socket_of_stream(GIOStream *stream);
+
 // Writes `out` on `stream` (taken with soup_server_message_steal_connection; `sock` is its
 // socket, referenced by the caller), then lingers and closes as above on the thread-default main
 // context. Takes over both references.
