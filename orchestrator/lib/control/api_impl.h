@@ -62,8 +62,10 @@ struct Route {
   Handler handler;
 };
 
-// The answer helpers (api_server.cpp). Each sets the status, Cache-Control: no-store and the body.
+// Helpers (api_server.cpp). A request header, "" when absent:
 std::string header(SoupServerMessage *msg, const char *name);
+// The answers: each sets the status, Cache-Control: no-store and the body, and records the status
+// (and error's code) in `c` for the generic audit.
 void set_body(Ctx &c, int status, const std::string &content_type, const std::string &body);
 void reply(Ctx &c, int status, const json &j);
 void error(Ctx &c, int status, const std::string &code, const std::string &message);
@@ -180,36 +182,44 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
     counters.session_outcomes[outcome]++;
   }
 
-  // ---- events to clients (server thread) ----
+  // ---- events to clients (server thread; handlers/events.cpp) ----
   void deliver(const std::vector<EventView> &events);
   void finish_waiter(std::list<Waiter>::iterator it, const std::vector<EventView> &events);
   void run_follower();
   void send_keepalive();
 
-  // ---- handlers ----
+  // ---- handlers: one file per resource in handlers/ ----
+  // metrics.cpp
   void h_healthz(Ctx &c);
   void h_readyz(Ctx &c);
   void h_metrics(Ctx &c);
+  // channels.cpp
   void h_channels(Ctx &c);
   void h_channel(Ctx &c);
   void h_action(Ctx &c);
   void h_rendition(Ctx &c);
+  // events.cpp
   void h_events(Ctx &c);
   void h_events_stream(Ctx &c);
+  // sessions.cpp
   void h_session_open(Ctx &c);
   void h_session_get(Ctx &c);
   void h_session_delete(Ctx &c);
   void h_subject_sessions(Ctx &c);
   void h_subject_revoke(Ctx &c);
   void h_playlist_token(Ctx &c);
+  // entitlements.cpp
   void h_ent_list(Ctx &c);
   void h_ent_get(Ctx &c);
   void h_ent_put(Ctx &c, bool create);
   void h_ent_delete(Ctx &c);
+  // keys.cpp
   void h_keys_list(Ctx &c);
   void h_key_create(Ctx &c);
   void h_key_delete(Ctx &c);
+  // audit.cpp
   void h_audit(Ctx &c);
+  // playlists.cpp (M3U and XMLTV)
   void h_playlist(Ctx &c);
   void h_epg(Ctx &c);
 };
