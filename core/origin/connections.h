@@ -43,10 +43,6 @@ typedef struct _GObject GObject;
 
 namespace iptv {
 
-// Object data on every SoupServerMessage of a connection the origin accepted: its GSocket
-// (libsoup has none for a connection made from an iostream).
-inline constexpr const char *kMessageSocketKey = "iptv-origin-socket";
-
 struct ConnectionLimits {
   int idle_timeout_s = 30;    // an idle keep-alive connection is closed after this
   int header_timeout_s = 10;  // a request (head and body) must arrive within this

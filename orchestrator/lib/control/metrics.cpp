@@ -112,18 +112,9 @@ class Writer {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-}  // namespace
-
-std::string render_prometheus(const MetricsSnapshot &m, const OriginStats &origin,
-                              const HttpStats::Snapshot &http, const ControlCounters &control,
-                              double uptime_seconds) {
-  Writer w;
-  // Families are written one at a time (every sample of a family together), as the format needs.
-  w.family("iptv_up", "gauge", "1 while the daemon serves.");
-  w.sample("iptv_up", {}, "1");
-  w.family("iptv_uptime_seconds", "gauge", "Seconds since the control plane started.");
-  w.sample("iptv_uptime_seconds", {}, num(uptime_seconds));
-
+// The families of render_prometheus, in the order written: per channel, rendition and probe;
+// the webhooks, origin and HTTP server; the control plane and HTTP requests.
+void write_channels(Writer &w, const MetricsSnapshot &m) {
   w.family("iptv_channel_state", "gauge",
            "Channel state: 1 for the current state, 0 for the others.");
   for (const auto &c : m.channels)
@@ -186,7 +177,9 @@ std::string render_prometheus(const MetricsSnapshot &m, const OriginStats &origi
       w.sample("iptv_probe_condition_active",
                {{"channel", c.id}, {"condition", p.condition}, {"stream", p.stream}},
                p.active ? "1" : "0");
+}
 
+void write_server(Writer &w, const MetricsSnapshot &m, const OriginStats &origin) {
   w.family("iptv_webhook_outbox_depth", "gauge", "Events waiting for webhook delivery.");
   w.sample("iptv_webhook_outbox_depth", {}, num(m.webhook_outbox_depth));
   w.family("iptv_webhook_delivery_failures_total", "counter", "Failed webhook delivery attempts.");
@@ -219,7 +212,9 @@ std::string render_prometheus(const MetricsSnapshot &m, const OriginStats &origi
            {"header_timeout", origin.connections.header_timeouts},
            {"shed", origin.connections.shed}})
     w.sample("iptv_http_connections_closed_total", {{"reason", reason}}, num(n));
+}
 
+void write_control(Writer &w, const HttpStats::Snapshot &http, const ControlCounters &control) {
   w.family("iptv_sessions_total", "counter",
            "Playback session requests by outcome (ok or the refusal reason).");
   for (const auto &[outcome, n] : control.session_outcomes)
@@ -250,6 +245,22 @@ std::string render_prometheus(const MetricsSnapshot &m, const OriginStats &origi
     w.sample("iptv_http_request_duration_seconds_sum", {{"route", route}}, num(h.sum));
     w.sample("iptv_http_request_duration_seconds_count", {{"route", route}}, num(h.count));
   }
+}
+
+}  // namespace
+
+std::string render_prometheus(const MetricsSnapshot &m, const OriginStats &origin,
+                              const HttpStats::Snapshot &http, const ControlCounters &control,
+                              double uptime_seconds) {
+  Writer w;
+  // Families are written one at a time (every sample of a family together), as the format needs.
+  w.family("iptv_up", "gauge", "1 while the daemon serves.");
+  w.sample("iptv_up", {}, "1");
+  w.family("iptv_uptime_seconds", "gauge", "Seconds since the control plane started.");
+  w.sample("iptv_uptime_seconds", {}, num(uptime_seconds));
+  write_channels(w, m);
+  write_server(w, m, origin);
+  write_control(w, http, control);
   return w.take();
 }
 

@@ -1,0 +1,51 @@
+// handlers/metrics.cpp: GET /healthz, GET /readyz and GET /metrics (the text itself:
+// control/metrics.cpp). Routes, roles and audit actions are declared in api_server.cpp
+// (Impl::build_routes).
+#include "control/api_impl.h"
+#include "control/metrics.h"
+
+namespace iptv::control {
+
+using namespace api;
+
+// ---- health, readiness, metrics ---------------------------------------------------------------
+
+void ApiServer::Impl::h_healthz(Ctx &c) {
+  // The process: this thread answers, and the database answers.
+  try {
+    deps.store->active_key_count();
+  } catch (const std::exception &) {
+    return error(c, 503, "database", "the database does not answer");
+  }
+  reply(c, 200, {{"status", "ok"}, {"uptime_seconds", (now_ms() - started_ms) / 1000.0}});
+}
+
+void ApiServer::Impl::h_readyz(Ctx &c) {
+  auto list = deps.channels->list();
+  json not_ready = json::array();
+  std::map<std::string, int> states;
+  for (const auto &ch : list) {
+    states[ch.state]++;
+    if (ch.state == "disabled" || ch.state == "retired") continue;
+    // Serving: live, degraded, failover and slate all keep playlists advancing.
+    if (ch.state != "live" && ch.state != "degraded" && ch.state != "failover" &&
+        ch.state != "slate")
+      not_ready.push_back({{"id", ch.id}, {"state", ch.state}, {"reason", ch.reason}});
+  }
+  json body = {{"ready", not_ready.empty()}, {"states", states}, {"not_ready", not_ready}};
+  reply(c, not_ready.empty() ? 200 : 503, body);
+}
+
+void ApiServer::Impl::h_metrics(Ctx &c) {
+  ControlCounters cc;
+  {
+    std::lock_guard lk(counters_mu);
+    cc = counters;
+  }
+  cc.sse_clients = sse.size();
+  std::string text = render_prometheus(deps.metrics->metrics(), deps.origin->stats(),
+                                       http.snapshot(), cc, (now_ms() - started_ms) / 1000.0);
+  set_body(c, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+}
+
+}  // namespace iptv::control
