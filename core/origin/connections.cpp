@@ -366,10 +366,6 @@ void ConnectionManager::on_request_started(GObject *soup_conn, SoupServerMessage
   if (!c) return;
   g_object_set_data_full(G_OBJECT(msg), kTagKey, new Tag{this, c->id},
                          [](gpointer p) { delete static_cast<Tag *>(p); });
-  // A connection libsoup made from an iostream has no socket of its own
-  // (soup_server_message_get_socket() is NULL): code that takes the connection over (the API's
-  // refusal of a body it will not read) finds the socket here.
-  g_object_set_data_full(G_OBJECT(msg), kMessageSocketKey, g_object_ref(c->socket), g_object_unref);
   if (c->eof_watch) {
     g_source_destroy(c->eof_watch);
     g_source_unref(c->eof_watch);
