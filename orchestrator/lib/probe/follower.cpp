@@ -109,16 +109,20 @@ void Follower::measure_startup(const std::string &media_url, int64_t t0_ms, doub
       std::to_string(seg.body.size()) + " bytes), first frame decoded " + ms_text(dec);
 }
 
-void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue,
+void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, int64_t deadline_ms,
                        const std::atomic<int64_t> &give_up_ms) {
   HttpClient http(opts_.timeout_s);
   Segment s;
   std::string seg_url;
   int skipped = 0;
   std::map<std::string, std::string> init_segments;  // EXT-X-MAP URL -> bytes
-  while (queue.pop(s, seg_url)) {
+  int64_t queued_ms = 0;
+  while (queue.pop(s, seg_url, &queued_ms)) {
     if (now_ms() > give_up_ms) {
-      ++skipped;
+      // A segment that appeared within its own duration of the deadline is one a viewer who
+      // stops watching now would not have seen yet: left out without a warning. Older ones
+      // were left because inspection fell behind the stream: that is said.
+      if (queued_ms + static_cast<int64_t>(s.duration * 1000) < deadline_ms) ++skipped;
       continue;
     }
     hlsparse::SegmentProbe p;
@@ -176,7 +180,8 @@ void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
   // Live: a short grace (the segment in flight), so the probe ends close to --duration. A finished
   // playlist is queued at once: its inspection is the work, with the longer grace.
   std::atomic<int64_t> give_up_ms{deadline_ms + 300};
-  std::thread inspector([this, &r, &queue, &give_up_ms] { inspect(r, queue, give_up_ms); });
+  std::thread inspector(
+      [this, &r, &queue, deadline_ms, &give_up_ms] { inspect(r, queue, deadline_ms, give_up_ms); });
   while (true) {
     int64_t load_ms = now_ms();
     HttpResponse resp = http.get(r.url);

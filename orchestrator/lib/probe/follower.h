@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "hlsparse/checker.h"
+#include "probe/http_client.h"
 
 namespace iptv::probe {
 
@@ -40,7 +41,7 @@ class SegmentQueue {
   void push(const hlsparse::Segment &s, const std::string &url) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      items_.emplace_back(s, url);
+      items_.push_back({s, url, now_ms()});
     }
     cv_.notify_one();
   }
@@ -52,12 +53,14 @@ class SegmentQueue {
     cv_.notify_one();
   }
   // False once closed and empty: what was queued before close() is still handed out.
-  bool pop(hlsparse::Segment &s, std::string &url) {
+  // *queued_ms: when it was pushed (steady clock, ms).
+  bool pop(hlsparse::Segment &s, std::string &url, int64_t *queued_ms = nullptr) {
     std::unique_lock<std::mutex> lock(mutex_);
     cv_.wait(lock, [this] { return closed_ || !items_.empty(); });
     if (items_.empty()) return false;
-    s = std::move(items_.front().first);
-    url = std::move(items_.front().second);
+    s = std::move(items_.front().segment);
+    url = std::move(items_.front().url);
+    if (queued_ms) *queued_ms = items_.front().queued_ms;
     items_.pop_front();
     return true;
   }
@@ -65,7 +68,12 @@ class SegmentQueue {
  private:
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<std::pair<hlsparse::Segment, std::string>> items_;
+  struct Item {
+    hlsparse::Segment segment;
+    std::string url;
+    int64_t queued_ms = 0;
+  };
+  std::deque<Item> items_;
   bool closed_ = false;
 };
 
@@ -80,7 +88,7 @@ class Follower {
   void follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms);
   // Inspects queued segments until the queue closes; what is popped after `give_up_ms` is
   // skipped (and counted), so a live probe ends close to its --duration.
-  void inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue,
+  void inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, int64_t deadline_ms,
                const std::atomic<int64_t> &give_up_ms);
   void measure_startup(const std::string &media_url, int64_t t0_ms, double multivariant_ms,
                        FollowResult &res);
