@@ -246,6 +246,9 @@ void ConnectionManager::pause_accepting(int ms) {
     return;
   }
   accept_source_ = g_socket_create_source(listener_, G_IO_IN, nullptr);
+  // Serve before accepting: requests on connections already open (a viewer's keep-alive
+  // connection among them) run first, so a storm of new connections delays only itself.
+  g_source_set_priority(accept_source_, G_PRIORITY_DEFAULT + 2);
   g_source_set_callback(
       accept_source_,
       reinterpret_cast<GSourceFunc>(+[](GSocket *, GIOCondition, gpointer d) -> gboolean {
