@@ -383,21 +383,20 @@ void Worker::sweep_segments() {
     if (!ours && empty) fs::remove(d.path(), ec);
   }
   if (removed)
-    status_.write({{"t", "event"},
-                   {"event_type", "segments.swept"},
-                   {"reason", std::to_string(removed) +
-                                  " segment files of earlier runs removed (not in the playlist, "
-                                  "older than window + retention)"},
-                   {"source", ""}});
+    status_.write(wire::Event{.event_type = "segments.swept",
+                              .reason = std::to_string(removed) +
+                                        " segment files of earlier runs removed (not in the "
+                                        "playlist, older than window + retention)",
+                              .source = ""});
 }
 
 // ---- start / run ----
 
 bool Worker::start() {
-  status_.write({{"t", "hello"}, {"pid", (int)getpid()}, {"channel_id", spec_.channel_id}});
+  status_.write(wire::Hello{.pid = getpid(), .channel_id = spec_.channel_id});
   std::string error;
   if (!build_output(error)) {
-    status_.write({{"t", "error"}, {"message", error}});
+    status_.write(wire::Error{error});
     return false;
   }
   sweep_segments();
@@ -405,10 +404,8 @@ bool Worker::start() {
   for (size_t i = 0; i < spec_.outputs.size(); ++i)
     edges_.push_back(
         std::make_unique<EdgeOutput>(spec_.outputs[i], [this, i](const std::string &m) {
-          status_.write({{"t", "event"},
-                         {"event_type", "output.error"},
-                         {"reason", m},
-                         {"source", edges_[i]->entry().uri}});
+          status_.write(wire::Event{
+              .event_type = "output.error", .reason = m, .source = edges_[i]->entry().uri});
           edges_[i]->stop();
           g_timeout_add_once(
               2000,
@@ -426,7 +423,7 @@ bool Worker::start() {
   machine_ = std::make_unique<FailoverMachine>(fp, mono_ms());
 
   if (gst_element_set_state(output_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    status_.write({{"t", "error"}, {"message", "the output pipeline cannot start"}});
+    status_.write(wire::Error{"the output pipeline cannot start"});
     return false;
   }
   for (int f = 0; f < 2; ++f)
@@ -515,10 +512,8 @@ void Worker::report_source_error(int feed, const std::string &reason) {
   if (reason == last_reason && now - at < 30000 && last_data_[feed] < at) return;
   last_reason = reason;
   at = now;
-  status_.write({{"t", "event"},
-                 {"event_type", "source.error"},
-                 {"reason", reason},
-                 {"source", feed_name(feed)}});
+  status_.write(
+      wire::Event{.event_type = "source.error", .reason = reason, .source = feed_name(feed)});
 }
 
 // ---- media from the inputs ----
@@ -753,16 +748,14 @@ void Worker::emit_state() {
   std::string st = machine_->state();
   if (st == last_state_) return;
   last_state_ = st;
-  status_.write({{"t", "state"},
-                 {"state", st},
-                 {"reason", machine_->reason()},
-                 {"active_source", to_string(machine_->on_air())}});
+  status_.write(wire::State{
+      .state = st, .reason = machine_->reason(), .active_source = to_string(machine_->on_air())});
 }
 
 void Worker::on_tick() {
   if (stopping_) {
     if (mono_ms() > stop_deadline_ms_) {
-      status_.write({{"t", "error"}, {"message", "stop: EOS did not reach the sink in time"}});
+      status_.write(wire::Error{"stop: EOS did not reach the sink in time"});
       finish(1);
     }
     return;
@@ -775,7 +768,7 @@ void Worker::on_tick() {
     for (auto &e : edges_) {
       std::string err;
       if (!e->start(err, clock, gst_element_get_base_time(output_))) {
-        status_.write({{"t", "error"}, {"message", err}});
+        status_.write(wire::Error{err});
         finish(1);
         return;
       }
@@ -803,13 +796,13 @@ void Worker::on_tick() {
       continue;
     }
     std::string stream = it->first.substr(it->first.find('/') + 1);
-    status_.write({{"t", "probe"},
-                   {"condition", "timestamp"},
-                   {"active", false},
-                   {"stream", stream},
-                   {"source", feed_name(c.feed)},
-                   {"detail", "no timestamp jump for " + std::to_string(kTimestampQuiet / 1000) +
-                                  " s (" + std::to_string(c.more) + " more while it was raised)"}});
+    status_.write(wire::Probe{.condition = "timestamp",
+                              .active = false,
+                              .stream = stream,
+                              .detail = "no timestamp jump for " +
+                                        std::to_string(kTimestampQuiet / 1000) + " s (" +
+                                        std::to_string(c.more) + " more while it was raised)",
+                              .source = feed_name(c.feed)});
     machine_->on_condition(c.feed, condition_key("timestamp", stream), false, now);
     it = ts_active_.erase(it);
   }
@@ -817,8 +810,7 @@ void Worker::on_tick() {
   OnAir before = machine_->on_air();
   machine_->tick(now, events);
   for (const auto &e : events)
-    status_.write(
-        {{"t", "event"}, {"event_type", e.event_type}, {"reason", e.reason}, {"source", e.source}});
+    status_.write(wire::Event{.event_type = e.event_type, .reason = e.reason, .source = e.source});
   if (machine_->on_air() != before) {
     apply_on_air(machine_->on_air());
     if (before == OnAir::kSlate && feeds_[kSlate]) {
@@ -836,32 +828,31 @@ void Worker::on_tick() {
     if (reported_health_[f] == h) continue;
     if (!ok && last_data_[f] == 0 && f == 0 && reported_health_[f] < 0) continue;  // starting
     reported_health_[f] = h;
-    status_.write({{"t", "source"},
-                   {"source", feed_name(f)},
-                   {"healthy", ok},
-                   {"detail", ok ? "receiving" : machine_->why_unhealthy(f, now)}});
+    status_.write(wire::Source{.source = feed_name(f),
+                               .healthy = ok,
+                               .detail = ok ? "receiving" : machine_->why_unhealthy(f, now)});
   }
   // Stats every 5 heartbeats (at least 2 s).
   gint64 every = std::max<gint64>(2000, 5 * spec_.heartbeat_ms);
   if (last_stats_ms_ == 0) last_stats_ms_ = now;
   if (now - last_stats_ms_ >= every) {
-    nlohmann::json r = nlohmann::json::object();
+    wire::Stats stats;
     double secs = (now - last_stats_ms_) / 1000.0;
     for (auto &[name, rs] : rstats_) {
       guint64 f = rs->frames;
-      r[name] = {{"fps", std::round((f - rs->frames_at_last) / secs * 10) / 10},
-                 {"bitrate", (guint64)rs->last_bps}};
+      stats.renditions[name] = {std::round((f - rs->frames_at_last) / secs * 10) / 10,
+                                std::floor(rs->last_bps)};
       rs->frames_at_last = f;
     }
     last_stats_ms_ = now;
-    status_.write({{"t", "stats"}, {"renditions", r}});
+    status_.write(stats);
   }
 }
 
 void Worker::heartbeat() {
   gint64 last = last_media_ms_;
   gint64 age = last ? mono_ms() - last : -1;
-  status_.write({{"t", "hb"}, {"media_age_ms", age}});
+  status_.write(wire::Heartbeat{.media_age_ms = age});
 }
 
 // ---- bus messages ----
@@ -882,7 +873,7 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       if (failing_[feed]) return;  // the same attempt's follow-up errors
       failing_[feed] = true;
       if (feed == kSlate) {
-        status_.write({{"t", "error"}, {"message", "slate: " + why}});
+        status_.write(wire::Error{"slate: " + why});
         finish(1);
         return;
       }
@@ -960,12 +951,11 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
         if (!instant) c.held.insert(kind);
         ts_active_[ckey] = c;
       }
-      status_.write({{"t", "probe"},
-                     {"condition", cond},
-                     {"active", (bool)active},
-                     {"stream", stream_name},
-                     {"source", feed_name(feed)},
-                     {"detail", detail}});
+      status_.write(wire::Probe{.condition = cond,
+                                .active = (bool)active,
+                                .stream = stream_name,
+                                .detail = detail,
+                                .source = feed_name(feed)});
       machine_->on_condition(feed, condition_key(cond, stream_name), active, mono_ms());
       return;
     }
@@ -984,7 +974,7 @@ void Worker::on_output_message(GstMessage *msg) {
                       (err ? err->message : "error") + (dbg ? std::string(" (") + dbg + ")" : "");
       if (err) g_error_free(err);
       g_free(dbg);
-      status_.write({{"t", "error"}, {"message", m}});
+      status_.write(wire::Error{m});
       finish(1);
       return;
     }
@@ -1004,29 +994,32 @@ void Worker::on_output_message(GstMessage *msg) {
         const char *enc = gst_structure_get_string(s, "encoder");
         gboolean hw = FALSE;
         gst_structure_get_boolean(s, "hardware", &hw);
-        status_.write({{"t", "encoder"},
-                       {"rendition", rung < renditions_.size() ? renditions_[rung] : "?"},
-                       {"factory", enc ? enc : "?"},
-                       {"hardware", (bool)hw}});
+        status_.write(
+            wire::Encoder{.rendition = rung < renditions_.size() ? renditions_[rung] : "?",
+                          .factory = enc ? enc : "?",
+                          .hardware = (bool)hw});
       } else if (gst_structure_has_name(s, "iptvabrladder-rung-dropped")) {
         guint rung = 0;
         gst_structure_get_uint(s, "rung", &rung);
         const char *reason = gst_structure_get_string(s, "reason");
-        status_.write({{"t", "probe"},
-                       {"condition", "rung-dropped"},
-                       {"active", true},
-                       {"stream", "video"},
-                       {"detail", (rung < renditions_.size() ? renditions_[rung] : "?") + ": " +
-                                      (reason ? reason : "")}});
+        status_.write(wire::Probe{.condition = "rung-dropped",
+                                  .active = true,
+                                  .stream = "video",
+                                  .detail = (rung < renditions_.size() ? renditions_[rung] : "?") +
+                                            ": " + (reason ? reason : "")});
       } else if (gst_structure_has_name(s, "iptvhlssink-segment-added")) {
-        PendingSegment seg;
+        PendingSegment pending;
+        wire::Segment &seg = pending.seg;
         const char *r = gst_structure_get_string(s, "rendition");
         const char *path = gst_structure_get_string(s, "path");
         seg.rendition = r ? r : "";
-        gst_structure_get_uint64(s, "sequence", &seg.sequence);
+        guint64 sequence = 0, bytes = 0;
+        gst_structure_get_uint64(s, "sequence", &sequence);
         gst_structure_get_double(s, "duration", &seg.duration);
-        gst_structure_get_uint64(s, "bytes", &seg.bytes);
-        gst_structure_get_uint64(s, "pts", &seg.pts);
+        gst_structure_get_uint64(s, "bytes", &bytes);
+        gst_structure_get_uint64(s, "pts", &pending.pts);
+        seg.sequence = sequence;
+        seg.bytes = bytes;
         gboolean d = FALSE;
         gst_structure_get_boolean(s, "discontinuity", &d);
         seg.discontinuity = d;
@@ -1036,7 +1029,7 @@ void Worker::on_output_message(GstMessage *msg) {
         auto it = rstats_.find(seg.rendition);
         if (it != rstats_.end() && seg.duration > 0)
           it->second->last_bps = seg.bytes * 8 / seg.duration;
-        pending_segments_.push_back(seg);
+        pending_segments_.push_back(std::move(pending));
       } else if (gst_structure_has_name(s, "iptvhlssink-playlist-written")) {
         const char *r = gst_structure_get_string(s, "rendition");
         std::string rendition = r ? r : "";
@@ -1045,20 +1038,14 @@ void Worker::on_output_message(GstMessage *msg) {
         gst_structure_get_uint64(s, "media-sequence", &msn);
         gst_structure_get_uint64(s, "discontinuity-sequence", &dsn);
         for (auto it = pending_segments_.begin(); it != pending_segments_.end();) {
-          if (it->rendition != rendition) {
+          if (it->seg.rendition != rendition) {
             ++it;
             continue;
           }
-          status_.write({{"t", "segment"},
-                         {"rendition", it->rendition},
-                         {"sequence", it->sequence},
-                         {"media_sequence", msn},
-                         {"discontinuity_sequence", dsn},
-                         {"discontinuity", it->discontinuity},
-                         {"duration", it->duration},
-                         {"bytes", it->bytes},
-                         {"uri", it->uri},
-                         {"pdt", utc_iso(it->pts)}});
+          it->seg.media_sequence = msn;
+          it->seg.discontinuity_sequence = dsn;
+          it->seg.pdt = utc_iso(it->pts);
+          status_.write(it->seg);
           it = pending_segments_.erase(it);
         }
       }
@@ -1097,8 +1084,7 @@ gboolean Worker::stdin_cb(GIOChannel *ch, GIOCondition cond, gpointer data) {
 void Worker::handle_command(const std::string &line) {
   Command c = parse_command(line);
   auto reply = [&](bool ok, const std::string &detail) {
-    status_.write(
-        {{"t", "ack"}, {"cmd", c.cmd.empty() ? line : c.cmd}, {"ok", ok}, {"detail", detail}});
+    status_.write(wire::Ack{.cmd = c.cmd.empty() ? line : c.cmd, .ok = ok, .detail = detail});
   };
   if (!c.error.empty()) {
     reply(false, c.error);
@@ -1142,10 +1128,8 @@ void Worker::request_stop(const std::string &why) {
   if (stopping_) return;
   stopping_ = true;
   stop_deadline_ms_ = mono_ms() + 10000;
-  status_.write({{"t", "state"},
-                 {"state", "stopping"},
-                 {"reason", why},
-                 {"active_source", to_string(machine_->on_air())}});
+  status_.write(wire::State{
+      .state = "stopping", .reason = why, .active_source = to_string(machine_->on_air())});
   for (auto &f : feeds_)
     if (f) f->stop();
   {

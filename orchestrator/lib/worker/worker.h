@@ -122,13 +122,9 @@ class Worker {
   std::map<std::string, std::unique_ptr<RenditionStats>> rstats_;
   std::set<std::string> disabled_;  // renditions taken off the air by the operator
   gint64 last_stats_ms_ = 0;
+  // A segment the sink wrote, reported once the playlist that lists it is written.
   struct PendingSegment {
-    std::string rendition;
-    guint64 sequence = 0;
-    double duration = 0;
-    guint64 bytes = 0;
-    std::string uri;
-    bool discontinuity = false;
+    wire::Segment seg;  // media_sequence, discontinuity_sequence, pdt: filled when reported
     GstClockTime pts = 0;
   };
   std::vector<PendingSegment> pending_segments_;
