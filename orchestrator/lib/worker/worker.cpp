@@ -131,6 +131,56 @@ std::string Worker::utc_iso(GstClockTime running) const {
   return iso8601_utc(real_ns / 1000000, true);
 }
 
+// ---- the output pipeline ----
+
+bool Worker::build_output(std::string &error) {
+  OutputElements out;
+  bool built = build_output_pipeline(spec_, out, error);
+  output_ = out.pipeline;  // released by the destructor, built or not
+  vsrc_ = out.vsrc;
+  asrc_ = out.asrc;
+  hlssink_ = out.hlssink;
+  ladder_ = out.ladder;
+  vcaps_ = out.vcaps;
+  acaps_ = out.acaps;
+  renditions_ = out.renditions;
+  if (!built) return false;
+  for (const auto &r : renditions_) rstats_[r] = std::make_unique<RenditionStats>();
+
+  // Sink-side taps: media age, frame counts, edge outputs.
+  SinkTaps taps;
+  taps.video = [this](size_t index, GstPad *pad, GstBuffer *buf) {
+    rstats_[renditions_[index]]->frames++;
+    last_media_ms_ = mono_ms();
+    if (index == 0 && !edges_.empty()) push_edges(pad, true, buf);
+  };
+  if (!spec_.outputs.empty())
+    taps.audio = [this](GstPad *pad, GstBuffer *buf) { push_edges(pad, false, buf); };
+  add_sink_taps(out, std::move(taps));
+  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(output_));
+  sources_.push_back(gst_bus_add_watch(
+      bus,
+      [](GstBus *, GstMessage *msg, gpointer d) -> gboolean {
+        static_cast<Worker *>(d)->on_output_message(msg);
+        return TRUE;
+      },
+      this));
+  gst_object_unref(bus);
+  return true;
+}
+
+// Edge outputs get the sink's encoded buffers with their timestamps turned into running time
+// (encoders such as x264enc shift theirs by a segment offset), so the edge pipelines, which
+// share the output's clock and base time, mux them in real time.
+void Worker::push_edges(GstPad *pad, bool video, GstBuffer *buf) {
+  GstBuffer *b = running_time_copy(pad, buf);
+  if (!b) return;
+  GstCaps *caps = gst_pad_get_current_caps(pad);
+  for (auto &e : edges_) e->push(video, b, caps);
+  if (caps) gst_caps_unref(caps);
+  gst_buffer_unref(b);
+}
+
 // ---- segment files left by earlier runs ----
 
 // iptvhlssink deletes the segments it retired itself, but only those of its own run: the ones a

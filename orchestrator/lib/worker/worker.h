@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "worker/failover.h"
+#include "worker/pipeline_builder.h"
 #include "worker/source.h"
 #include "worker/spec.h"
 #include "worker/status.h"
@@ -40,9 +41,7 @@ class Worker {
   static constexpr int kFeeds = 3;  // primary, backup, slate
   static constexpr int kSlate = 2;
 
-  bool build_output(std::string &error);
-  bool build_transcode(std::string &error);
-  bool build_passthrough(std::string &error);
+  bool build_output(std::string &error);  // pipeline_builder.h, then the taps and the bus
   void start_feed(int feed);
   void report_source_error(int feed, const std::string &reason);
   void on_sample(int feed, StreamKind kind, GstSample *sample);
