@@ -8,13 +8,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "util/strutil.h"
 #include "worker/edge.h"
+#include "worker/segment_sweep.h"
 
 namespace iptv::worker {
 
@@ -136,57 +134,10 @@ void Worker::push_edges(GstPad *pad, bool video, GstBuffer *buf) {
   gst_buffer_unref(b);
 }
 
-// ---- segment files left by earlier runs ----
+// ---- segment files left by earlier runs (segment_sweep.h) ----
 
-// iptvhlssink deletes the segments it retired itself, but only those of its own run: the ones a
-// killed or restarted worker had retired (or left open) stayed on disk forever. A segment file
-// that the playlist on disk does not list, and that is older than the window plus the sink's
-// retention (plus two segments of slack), is an orphan: removed at start and every 10 s. So are
-// the folders of renditions the channel no longer has. Files the playlist lists are never
-// touched (event and VOD playlists keep everything they list).
 void Worker::sweep_segments() {
-  namespace fs = std::filesystem;
-  const auto &h = spec_.hls;
-  double window = h.dvr_seconds > 0 ? h.dvr_seconds : h.segment_seconds * std::max(1, h.window);
-  double keep = window + window /* the sink's default retention */ + 2 * h.segment_seconds;
-  auto now = fs::file_time_type::clock::now();
-  auto old = [&](const fs::path &p) {
-    std::error_code ec;
-    auto t = fs::last_write_time(p, ec);
-    return !ec && std::chrono::duration<double>(now - t).count() > keep;
-  };
-  std::error_code ec;
-  if (!fs::is_directory(h.dir, ec)) return;
-  std::set<std::string> current(renditions_.begin(), renditions_.end());
-  int removed = 0;
-  for (const auto &d : fs::directory_iterator(h.dir, ec)) {
-    if (!d.is_directory(ec)) continue;
-    std::string name = d.path().filename().string();
-    bool ours = current.count(name) > 0;
-    std::set<std::string> listed;
-    fs::path playlist = d.path() / "index.m3u8";
-    if (ours) {
-      std::ifstream in(playlist);
-      std::string line;
-      while (std::getline(in, line))
-        if (!line.empty() && line[0] != '#') listed.insert(line);
-    }
-    bool empty = true;
-    for (const auto &f : fs::directory_iterator(d.path(), ec)) {
-      std::string fn = f.path().filename().string();
-      bool segment = fn.rfind("seg-", 0) == 0 && fn.size() > 3 && fn.substr(fn.size() - 3) == ".ts";
-      if (segment && !listed.count(fn) && old(f.path())) {
-        if (fs::remove(f.path(), ec)) ++removed;
-        continue;
-      }
-      if (!ours && fn == "index.m3u8" && old(f.path())) {
-        fs::remove(f.path(), ec);
-        continue;
-      }
-      empty = false;
-    }
-    if (!ours && empty) fs::remove(d.path(), ec);
-  }
+  int removed = sweep_orphan_segments(spec_.hls, renditions_);
   if (removed)
     status_.write(wire::Event{.event_type = "segments.swept",
                               .reason = std::to_string(removed) +

@@ -1,7 +1,13 @@
-// iptvd-worker's channel: the output pipeline (encoders + iptvhlssink, or the passthrough remux),
-// its inputs (one pipeline each: primary, backup, slate), the failover machine, edge outputs,
-// status lines, heartbeats and stdin commands. Runs on the default GMainContext; see
-// docs/worker.md for the graphs and the failover design.
+// iptvd-worker's channel: the output pipeline (built by pipeline_builder.h: encoders +
+// iptvhlssink, or the passthrough remux), its inputs (source.h: one pipeline each: primary,
+// backup, slate), the failover machine (failover.h), edge outputs (edge.h), status lines and
+// stdin commands (wire/status.h). Runs on the default GMainContext; see docs/worker.md for the
+// graphs and the failover design. The class is split over three files:
+// - worker.cpp: lifecycle (start, run, stop), the output's taps and bus, the inputs' bus
+//   messages, the tick (failover, probes, health, stats), heartbeats, commands;
+// - timeline.cpp: samples from the inputs onto the output's running time (offsets, gap fill,
+//   keyframe-aligned switches of what is on air);
+// - pipeline_builder.cpp (free functions): the output pipeline itself.
 #pragma once
 
 #include <gst/gst.h>
