@@ -1,4 +1,5 @@
-// The worker spec: everything one iptvd-worker process needs to run one channel, as JSON.
+// The worker spec from a channel record. The spec's types and JSON are part of the daemon-worker
+// protocol (wire/spec.h); they are named here too, so the worker's code says WorkerSpec.
 //
 // The daemon turns the last good channel record into a WorkerSpec (make_worker_spec), writes it
 // to a file and starts `iptvd-worker --spec FILE --status-fd 3`. The worker never reads channel
@@ -16,7 +17,6 @@
 
 namespace iptv::worker {
 
-// The spec's types and JSON live with the rest of the daemon-worker protocol (wire/spec.h).
 using wire::FailoverEntry;
 using wire::from_json;
 using wire::HlsEntry;
