@@ -7,6 +7,8 @@
 //
 // Reading is strict: a required field that is missing, or any known field of the wrong type, is
 // an error naming the message kind and the field; an unknown "t" or "cmd" is an error naming it.
+// Every field is required unless its comment says "optional" (then it keeps its default when
+// absent).
 // Fields the reader does not know are ignored, so workers and daemons of neighbouring versions
 // interoperate. Writing emits every field of the type, with the names the reader expects.
 //
@@ -48,9 +50,9 @@ struct Heartbeat {
 // On every change of the failover machine's state (and "stopping" on a graceful stop).
 struct State {
   static constexpr const char *kType = "state";
-  std::string state;  // starting | live | degraded | failover | slate | stopping
-  std::string reason;
-  std::string active_source;  // primary | backup | slate
+  std::string state;          // starting | live | degraded | failover | slate | stopping
+  std::string reason;         // optional
+  std::string active_source;  // optional: primary | backup | slate
 };
 // One segment, once the playlist that lists it is written.
 struct Segment {
@@ -61,32 +63,32 @@ struct Segment {
   double duration = 0;
   uint64_t bytes = 0;
   std::string uri;              // relative to the channel's HLS folder: "360p/seg-881234.ts"
-  std::string pdt;              // program date-time, ISO 8601 UTC ("" when unknown)
-  uint64_t media_sequence = 0;  // the playlist's EXT-X-MEDIA-SEQUENCE when it was written
-  bool discontinuity = false;   // the segment starts a discontinuity
+  std::string pdt;              // optional: program date-time, ISO 8601 UTC ("" when unknown)
+  uint64_t media_sequence = 0;  // optional: the playlist's EXT-X-MEDIA-SEQUENCE when written
+  bool discontinuity = false;   // optional: the segment starts a discontinuity
 };
 // The encoder iptvabrladder picked for a rendition.
 struct Encoder {
   static constexpr const char *kType = "encoder";
   std::string rendition;
   std::string factory;
-  bool hardware = false;
+  bool hardware = false;  // optional
 };
 // A content or timing condition raised or cleared.
 struct Probe {
   static constexpr const char *kType = "probe";
   std::string condition;  // gap | silence | black | freeze | timestamp | rung-dropped
   bool active = false;
-  std::string stream;  // video | audio ("" = other)
-  std::string detail;
-  std::string source;  // primary | backup: which input the probe watched ("" = the output)
+  std::string stream;  // optional: video | audio ("" = other)
+  std::string detail;  // optional
+  std::string source;  // optional: primary | backup, the input watched ("" = the output)
 };
 // An event for the daemon's outbox (failover.activated, source.lost, output.error, ...).
 struct Event {
   static constexpr const char *kType = "event";
   std::string event_type;
-  std::string reason;
-  std::string source;
+  std::string reason;  // optional
+  std::string source;  // optional
 };
 // An input's health on every change (the failover machine's view): a backup that receives
 // data is a healthy standby even while it is not on air.
@@ -94,7 +96,7 @@ struct Source {
   static constexpr const char *kType = "source";
   std::string source;  // primary | backup
   bool healthy = false;
-  std::string detail;
+  std::string detail;  // optional
 };
 struct RenditionStats {
   double fps = 0;
@@ -115,7 +117,7 @@ struct Ack {
   static constexpr const char *kType = "ack";
   std::string cmd;  // the command's name, or the unreadable line itself
   bool ok = false;
-  std::string detail;
+  std::string detail;  // optional
 };
 
 using StatusLine = std::variant<Hello, Heartbeat, State, Segment, Encoder, Probe, Event, Source,
