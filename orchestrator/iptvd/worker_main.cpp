@@ -55,14 +55,14 @@ int main(int argc, char **argv) {
   }
   iptv::worker::StatusWriter status(status_fd);
   if (!spec_path) {
-    status.write({{"t", "error"}, {"message", "--spec FILE is required"}});
+    status.write(iptv::wire::Error{"--spec FILE is required"});
     return 2;
   }
   iptv::worker::WorkerSpec spec;
   try {
     spec = iptv::worker::load_spec_file(spec_path);
   } catch (const std::exception &e) {
-    status.write({{"t", "error"}, {"message", e.what()}});
+    status.write(iptv::wire::Error{e.what()});
     return 2;
   }
   g_free(spec_path);

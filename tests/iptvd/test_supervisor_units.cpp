@@ -64,10 +64,10 @@ TEST(WorkerStatus, RejectsGarbageWithAReason) {
   EXPECT_FALSE(parse_status_line(R"({"t":"bogus"})", &err));
   EXPECT_NE(err.find("bogus"), std::string::npos);
   EXPECT_FALSE(parse_status_line("[1,2]", &err));
-  // A wrong type in a field falls back to the default instead of throwing.
-  auto hb = parse_status_line(R"({"t":"hb","media_age_ms":"soon"})", &err);
-  ASSERT_TRUE(hb);
-  EXPECT_EQ(std::get<StHeartbeat>(*hb).media_age_ms, -1);
+  // A wrong type in a field is refused, naming the field (issue 13: the wire types are strict;
+  // it used to fall back to the default silently).
+  EXPECT_FALSE(parse_status_line(R"({"t":"hb","media_age_ms":"soon"})", &err));
+  EXPECT_EQ(err, "hb: field 'media_age_ms' expected an integer");
 }
 
 TEST(Backoff, GrowsExponentiallyWithJitterAndCaps) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Which process links what (issue 13): iptvd links no GStreamer, iptvd-worker no SQLite, iptvctl
-neither, libgstiptv.so no yaml-cpp and no SQLite.
+neither, libgstiptv.so no yaml-cpp and no SQLite, the daemon-worker protocol (iptv_wire) neither
+GStreamer nor SQLite.
 
 Two checks per binary, so neither depends on the linker's --as-needed:
 1. the NEEDED entries of the built file (readelf -d): what the loader will actually map;
@@ -26,6 +27,9 @@ RULES = {
     "orchestrator/iptvd/iptvd-worker": ({"SQLite": SQLITE}, {"GStreamer": GST}),
     "orchestrator/iptvctl/iptvctl": ({"GStreamer": GST, "SQLite": SQLITE}, {"libsoup": r"soup-3"}),
     "plugins/iptv/libgstiptv.so": ({"yaml-cpp": YAML, "SQLite": SQLITE}, {"GStreamer": GST}),
+    # The daemon-worker protocol (orchestrator/lib/wire) is shared by iptvd and iptvd-worker:
+    # its test links iptv_wire alone (and the test main, which needs GLib).
+    "tests/wire/test_wire": ({"GStreamer": GST, "SQLite": SQLITE}, {"GLib": r"glib-2\.0"}),
 }
 
 

@@ -365,7 +365,7 @@ TEST(StateStore, ConcurrentWritersKeepEveryEvent) {
         std::string ch = "ch" + std::to_string(t);
         f.store->transition(ch, i % 2 ? "live" : "degraded", "flap",
                             make_event("channel.state", ch));
-        f.store->record_segment(ch, {"360p", i, 0, 2.0, 10, "360p/seg.ts"});
+        f.store->record_segment(ch, {"360p", uint64_t(i), 0, 2.0, 10, "360p/seg.ts"});
       }
     });
   for (auto &t : ts) t.join();
@@ -397,7 +397,7 @@ TEST(StateStore, SigkillNeverSeparatesAChangeFromItsEvent) {
     for (int i = 0;; ++i) {
       s.transition("news", i % 2 ? "live" : "failover", "flip " + std::to_string(i),
                    make_event("channel.state", "news"));
-      s.record_segment("news", {"360p", i, 0, 2.0, 100, "360p/seg.ts"},
+      s.record_segment("news", {"360p", uint64_t(i), 0, 2.0, 100, "360p/seg.ts"},
                        make_event("segment.written", "news"));
     }
   }

@@ -114,8 +114,7 @@ void ChannelRunner::spawn() {
     r = view_.renditions;
   }
   for (auto &[name, v] : r)
-    if (!v.enabled)
-      proc_->send(nlohmann::json{{"cmd", "rendition"}, {"name", name}, {"enabled", false}}.dump());
+    if (!v.enabled) proc_->send(wire::encode_command(wire::CmdRendition{name, false}));
 }
 
 void ChannelRunner::on_status(const std::string &line) {
@@ -342,7 +341,7 @@ void ChannelRunner::stop(const std::string &final_state, const std::string &reas
   }
   if (proc_ && proc_->running()) {
     stop_done_ = std::move(done);
-    proc_->send(R"({"cmd":"stop"})");
+    proc_->send(wire::encode_command(wire::CmdStop{}));
     proc_->signal(SIGTERM);
     proc_->signal(SIGCONT);  // a stopped (SIGSTOP) worker must wake to see SIGTERM
     if (!kill_id_)
@@ -389,8 +388,16 @@ void ChannelRunner::restart(const std::string &reason) {
   }
 }
 
+void ChannelRunner::command(const wire::Command &cmd) {
+  if (proc_ && proc_->running()) proc_->send(wire::encode_command(cmd));
+}
+
 void ChannelRunner::command(const nlohmann::json &cmd) {
-  if (proc_ && proc_->running()) proc_->send(cmd.dump());
+  try {
+    command(wire::command_from_json(cmd));
+  } catch (const wire::WireError &e) {
+    sink_.log(id_, "warning", std::string("not sent to the worker: ") + e.what());
+  }
 }
 
 void ChannelRunner::set_rendition_enabled(const std::string &name, bool enabled) {
@@ -398,7 +405,7 @@ void ChannelRunner::set_rendition_enabled(const std::string &name, bool enabled)
     std::lock_guard lk(view_mu_);
     view_.renditions[name].enabled = enabled;
   }
-  command({{"cmd", "rendition"}, {"name", name}, {"enabled", enabled}});
+  command(wire::CmdRendition{name, enabled});
 }
 
 }  // namespace iptv::daemon

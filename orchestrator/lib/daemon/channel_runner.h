@@ -111,7 +111,10 @@ class ChannelRunner {
             std::function<void()> done = {});
   void set_disabled(const std::string &reason);  // no worker; state disabled
   void restart(const std::string &reason);
-  void command(const nlohmann::json &cmd);  // failover / return / rendition
+  void command(const wire::Command &cmd);  // failover / return / rendition
+  // The same as JSON ({"cmd":"failover"}), read through wire::command_from_json: a malformed one
+  // is logged and not sent.
+  void command(const nlohmann::json &cmd);
   void set_rendition_enabled(const std::string &name, bool enabled);
   void set_options(RunnerOptions opts) { opts_ = std::move(opts); }
   // Seeds counters from the store after a daemon restart.

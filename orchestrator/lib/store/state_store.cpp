@@ -329,12 +329,12 @@ void StateStore::record_segment(const std::string &channel_id, const SegmentRepo
         " segments = segments + 1, bytes = bytes + excluded.bytes");
     s.bind(1, channel_id)
         .bind(2, seg.rendition)
-        .bind(3, seg.sequence)
-        .bind(4, seg.discontinuity_sequence)
+        .bind(3, (int64_t)seg.sequence)
+        .bind(4, (int64_t)seg.discontinuity_sequence)
         .bind(5, seg.uri)
         .bind(6, seg.duration)
         .bind(7, now_ms())
-        .bind(8, seg.bytes);
+        .bind(8, (int64_t)seg.bytes);
     s.run();
     if (event) {
       if (event->channel_id.empty()) event->channel_id = channel_id;

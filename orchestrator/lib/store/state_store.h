@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "db/sqlite_db.h"
+#include "wire/status.h"
 
 namespace iptv::store {
 
@@ -141,15 +142,8 @@ struct ChannelState {
   int64_t failovers = 0;
 };
 
-// One segment as reported by the worker ({"t":"segment",...}).
-struct SegmentReport {
-  std::string rendition;
-  int64_t sequence = 0;
-  int64_t discontinuity_sequence = 0;
-  double duration = 0;
-  int64_t bytes = 0;
-  std::string uri;
-};
+// One segment as reported by the worker ({"t":"segment",...}): the protocol's own type.
+using SegmentReport = wire::Segment;
 
 struct PackagingState {
   std::string channel_id;

@@ -249,133 +249,149 @@ bool SourcePipeline::build(std::string &error) {
   gst_pipeline_use_clock(GST_PIPELINE(pipeline_), clock);
   gst_object_unref(clock);
   GstBin *bin = GST_BIN(pipeline_);
-  auto fail = [&](const std::string &why) {
-    error = entry_.role + " (" + entry_.uri + "): " + why;
+  // Passthrough: demuxers and decodebins stop at the encoded streams.
+  GstCaps *stop_caps = encoded_ ? gst_caps_from_string("video/x-h264; audio/mpeg") : nullptr;
+  std::string why;
+  bool ok = entry_.kind == "test" ? build_test(bin, why)
+            : entry_.kind == "udp" || entry_.kind == "srt" || entry_.kind == "rtmp"
+                ? build_demuxed(bin, stop_caps, why)
+                : build_decoded(bin, stop_caps, why);
+  if (stop_caps) gst_caps_unref(stop_caps);
+  if (!ok) error = entry_.role + " (" + entry_.uri + "): " + why;
+  return ok;
+}
+
+// test://PATTERN?tone=HZ (and the slate): live test sources, encoded here in passthrough.
+bool SourcePipeline::build_test(GstBin *bin, std::string &why) {
+  auto fail = [&](const std::string &w) {
+    why = w;
     return false;
   };
-  GstCaps *stop_caps =
-      encoded_ ? gst_caps_from_string("video/x-h264; audio/mpeg") : nullptr;  // passthrough
-
-  if (entry_.kind == "test") {
-    auto [path, query] = split_test_uri(entry_.uri);
-    GstElement *vsrc = make("videotestsrc"), *asrc = make("audiotestsrc");
-    GstElement *vcaps = make("capsfilter");
-    if (!vsrc || !asrc || !vcaps) return fail("videotestsrc/audiotestsrc missing");
-    g_object_set(vsrc, "is-live", TRUE, nullptr);
-    g_object_set(asrc, "is-live", TRUE, "samplesperbuffer", spec_.audio_rate / 50, nullptr);
-    std::vector<GstElement *> vchain = {vsrc, vcaps};
-    if (slate_) {
-      set_enum_by_nick(G_OBJECT(vsrc), "pattern", "solid-color");
-      g_object_set(vsrc, "foreground-color", 0xff202040u, nullptr);
+  auto [path, query] = split_test_uri(entry_.uri);
+  GstElement *vsrc = make("videotestsrc"), *asrc = make("audiotestsrc");
+  GstElement *vcaps = make("capsfilter");
+  if (!vsrc || !asrc || !vcaps) return fail("videotestsrc/audiotestsrc missing");
+  g_object_set(vsrc, "is-live", TRUE, nullptr);
+  g_object_set(asrc, "is-live", TRUE, "samplesperbuffer", spec_.audio_rate / 50, nullptr);
+  std::vector<GstElement *> vchain = {vsrc, vcaps};
+  if (slate_) {
+    set_enum_by_nick(G_OBJECT(vsrc), "pattern", "solid-color");
+    g_object_set(vsrc, "foreground-color", 0xff202040u, nullptr);
+    set_enum_by_nick(G_OBJECT(asrc), "wave", "silence");
+    GstElement *text = make("textoverlay");
+    if (text) {
+      std::string font = "Sans Bold " + std::to_string(std::max(8, spec_.height / 12));
+      g_object_set(text, "text", "No signal", "font-desc", font.c_str(), nullptr);
+      set_enum_by_nick(G_OBJECT(text), "valignment", "center");
+      set_enum_by_nick(G_OBJECT(text), "halignment", "center");
+      vchain.push_back(text);
+    }
+  } else {
+    std::string pattern = path.empty() ? "smpte" : path;
+    if (!set_enum_by_nick(G_OBJECT(vsrc), "pattern", pattern))
+      return fail("unknown test pattern '" + pattern + "'");
+    // Moving content: the ball moves by itself, other patterns scroll.
+    static const std::vector<std::string> still = {"ball", "snow",  "black", "white",
+                                                   "red",  "green", "blue",  "solid-color"};
+    if (std::find(still.begin(), still.end(), pattern) == still.end())
+      g_object_set(vsrc, "horizontal-speed", 2, nullptr);
+    // The ball's default background is black, which the black probe would (rightly) flag.
+    if (pattern == "ball") g_object_set(vsrc, "background-color", 0xff303060u, nullptr);
+    double tone = query.count("tone") ? g_ascii_strtod(query["tone"].c_str(), nullptr) : 440.0;
+    if (tone <= 0)
       set_enum_by_nick(G_OBJECT(asrc), "wave", "silence");
-      GstElement *text = make("textoverlay");
-      if (text) {
-        std::string font = "Sans Bold " + std::to_string(std::max(8, spec_.height / 12));
-        g_object_set(text, "text", "No signal", "font-desc", font.c_str(), nullptr);
-        set_enum_by_nick(G_OBJECT(text), "valignment", "center");
-        set_enum_by_nick(G_OBJECT(text), "halignment", "center");
-        vchain.push_back(text);
-      }
-    } else {
-      std::string pattern = path.empty() ? "smpte" : path;
-      if (!set_enum_by_nick(G_OBJECT(vsrc), "pattern", pattern))
-        return fail("unknown test pattern '" + pattern + "'");
-      // Moving content: the ball moves by itself, other patterns scroll.
-      static const std::vector<std::string> still = {"ball", "snow",  "black", "white",
-                                                     "red",  "green", "blue",  "solid-color"};
-      if (std::find(still.begin(), still.end(), pattern) == still.end())
-        g_object_set(vsrc, "horizontal-speed", 2, nullptr);
-      // The ball's default background is black, which the black probe would (rightly) flag.
-      if (pattern == "ball") g_object_set(vsrc, "background-color", 0xff303060u, nullptr);
-      double tone = query.count("tone") ? g_ascii_strtod(query["tone"].c_str(), nullptr) : 440.0;
-      if (tone <= 0)
-        set_enum_by_nick(G_OBJECT(asrc), "wave", "silence");
-      else
-        g_object_set(asrc, "freq", tone, "volume", 0.3, nullptr);
-    }
-    GstCaps *c = raw_video_caps(spec_);
-    g_object_set(vcaps, "caps", c, nullptr);
+    else
+      g_object_set(asrc, "freq", tone, "volume", 0.3, nullptr);
+  }
+  GstCaps *c = raw_video_caps(spec_);
+  g_object_set(vcaps, "caps", c, nullptr);
+  gst_caps_unref(c);
+  std::vector<GstElement *> achain = {asrc};
+  if (encoded_) {
+    GstElement *enc = make("x264enc");
+    if (!enc) return fail("x264enc missing");
+    gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "ultrafast");
+    gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
+    g_object_set(enc, "key-int-max", (guint)(spec_.fps * spec_.keyframe_seconds), "bitrate", 800u,
+                 nullptr);
+    vchain.push_back(make("videoconvert"));
+    vchain.push_back(enc);
+    GstElement *aenc = make("avenc_aac");
+    if (!aenc) aenc = make("voaacenc");
+    if (!aenc) return fail("no AAC encoder");
+    achain.push_back(make("audioconvert"));
+    achain.push_back(make("audioresample"));
+    achain.push_back(aenc);
+  }
+  GstElement *vt = make_tail(StreamKind::kVideo), *at = make_tail(StreamKind::kAudio);
+  if (!vt || !at) return fail("cannot build the tails");
+  vchain.push_back(vt);
+  achain.push_back(at);
+  for (auto *chain : {&vchain, &achain}) {
+    for (GstElement *e : *chain) gst_bin_add(bin, e);
+    for (size_t i = 0; i + 1 < chain->size(); ++i)
+      if (!gst_element_link((*chain)[i], (*chain)[i + 1])) return fail("cannot link test source");
+  }
+  have_video_ = have_audio_ = true;
+  return true;
+}
+
+// udp:// and srt:// (MPEG-TS), rtmp:// (FLV): the source, a queue and the demuxer, whose pads
+// get their decoders (or the passthrough tails) when they appear.
+bool SourcePipeline::build_demuxed(GstBin *bin, GstCaps *stop_caps, std::string &why) {
+  auto fail = [&](const std::string &w) {
+    why = w;
+    return false;
+  };
+  GstElement *src = nullptr, *demux = nullptr;
+  if (entry_.kind == "udp") {
+    src = make("udpsrc");
+    if (!src) return fail("udpsrc missing");
+    g_object_set(src, "uri", entry_.uri.c_str(), "buffer-size", 4 * 1024 * 1024, nullptr);
+    if (!entry_.interface.empty())
+      g_object_set(src, "multicast-iface", entry_.interface.c_str(), nullptr);
+    GstCaps *c = gst_caps_from_string("video/mpegts, systemstream=(boolean)true, packetsize=188");
+    g_object_set(src, "caps", c, nullptr);
     gst_caps_unref(c);
-    std::vector<GstElement *> achain = {asrc};
-    if (encoded_) {
-      GstElement *enc = make("x264enc");
-      if (!enc) return fail("x264enc missing");
-      gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "ultrafast");
-      gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
-      g_object_set(enc, "key-int-max", (guint)(spec_.fps * spec_.keyframe_seconds), "bitrate", 800u,
-                   nullptr);
-      vchain.push_back(make("videoconvert"));
-      vchain.push_back(enc);
-      GstElement *aenc = make("avenc_aac");
-      if (!aenc) aenc = make("voaacenc");
-      if (!aenc) return fail("no AAC encoder");
-      achain.push_back(make("audioconvert"));
-      achain.push_back(make("audioresample"));
-      achain.push_back(aenc);
-    }
-    GstElement *vt = make_tail(StreamKind::kVideo), *at = make_tail(StreamKind::kAudio);
-    if (!vt || !at) return fail("cannot build the tails");
-    vchain.push_back(vt);
-    achain.push_back(at);
-    for (auto *chain : {&vchain, &achain}) {
-      for (GstElement *e : *chain) gst_bin_add(bin, e);
-      for (size_t i = 0; i + 1 < chain->size(); ++i)
-        if (!gst_element_link((*chain)[i], (*chain)[i + 1])) return fail("cannot link test source");
-    }
-    have_video_ = have_audio_ = true;
-    return true;
+  } else if (entry_.kind == "srt") {
+    src = make("srtsrc");
+    if (!src) return fail("srtsrc missing");
+    g_object_set(src, "uri", entry_.uri.c_str(), "latency", entry_.latency_ms, nullptr);
+  } else {
+    src = make("rtmp2src");
+    if (!src) src = make("rtmpsrc");
+    if (!src) return fail("rtmp2src/rtmpsrc missing");
+    g_object_set(src, "location", entry_.uri.c_str(), nullptr);
   }
-
-  if (entry_.kind == "udp" || entry_.kind == "srt" || entry_.kind == "rtmp") {
-    GstElement *src = nullptr, *demux = nullptr;
-    if (entry_.kind == "udp") {
-      src = make("udpsrc");
-      if (!src) return fail("udpsrc missing");
-      g_object_set(src, "uri", entry_.uri.c_str(), "buffer-size", 4 * 1024 * 1024, nullptr);
-      if (!entry_.interface.empty())
-        g_object_set(src, "multicast-iface", entry_.interface.c_str(), nullptr);
-      GstCaps *c = gst_caps_from_string("video/mpegts, systemstream=(boolean)true, packetsize=188");
-      g_object_set(src, "caps", c, nullptr);
-      gst_caps_unref(c);
-    } else if (entry_.kind == "srt") {
-      src = make("srtsrc");
-      if (!src) return fail("srtsrc missing");
-      g_object_set(src, "uri", entry_.uri.c_str(), "latency", entry_.latency_ms, nullptr);
-    } else {
-      src = make("rtmp2src");
-      if (!src) src = make("rtmpsrc");
-      if (!src) return fail("rtmp2src/rtmpsrc missing");
-      g_object_set(src, "location", entry_.uri.c_str(), nullptr);
-    }
-    if (entry_.kind == "rtmp") {
-      demux = make("flvdemux");
-    } else {
-      demux = make("tsdemux");
-      if (demux && entry_.program > 0)
-        g_object_set(demux, "program-number", entry_.program, nullptr);
-    }
-    GstElement *queue = make("queue");
-    if (!demux || !queue) return fail("demuxer missing");
-    g_object_set(queue, "max-size-time", (guint64)2 * GST_SECOND, "max-size-bytes", 0u,
-                 "max-size-buffers", 0u, nullptr);
-    if (stop_caps)
-      g_object_set_data_full(G_OBJECT(demux), "stop-caps", gst_caps_ref(stop_caps),
-                             (GDestroyNotify)gst_caps_unref);
-    gst_bin_add_many(bin, src, queue, demux, nullptr);
-    if (!gst_element_link_many(src, queue, demux, nullptr)) return fail("cannot link the input");
-    g_signal_connect(demux, "pad-added", G_CALLBACK(demux_pad_added), this);
-    if (stop_caps) gst_caps_unref(stop_caps);
-    return true;
+  if (entry_.kind == "rtmp") {
+    demux = make("flvdemux");
+  } else {
+    demux = make("tsdemux");
+    if (demux && entry_.program > 0) g_object_set(demux, "program-number", entry_.program, nullptr);
   }
+  GstElement *queue = make("queue");
+  if (!demux || !queue) return fail("demuxer missing");
+  g_object_set(queue, "max-size-time", (guint64)2 * GST_SECOND, "max-size-bytes", 0u,
+               "max-size-buffers", 0u, nullptr);
+  if (stop_caps)
+    g_object_set_data_full(G_OBJECT(demux), "stop-caps", gst_caps_ref(stop_caps),
+                           (GDestroyNotify)gst_caps_unref);
+  gst_bin_add_many(bin, src, queue, demux, nullptr);
+  if (!gst_element_link_many(src, queue, demux, nullptr)) return fail("cannot link the input");
+  g_signal_connect(demux, "pad-added", G_CALLBACK(demux_pad_added), this);
+  return true;
+}
 
-  // file://, rtsp://, http(s)://...m3u8: uridecodebin3 finds the demuxers and decoders.
+// file://, rtsp://, http(s)://...m3u8: uridecodebin3 finds the demuxers and decoders.
+bool SourcePipeline::build_decoded(GstBin *bin, GstCaps *stop_caps, std::string &why) {
+  auto fail = [&](const std::string &w) {
+    why = w;
+    return false;
+  };
   GstElement *dec = make("uridecodebin3");
   if (!dec) return fail("uridecodebin3 missing");
   g_object_set(dec, "uri", entry_.uri.c_str(), nullptr);
-  if (stop_caps) {
-    g_object_set(dec, "caps", stop_caps, nullptr);
-    gst_caps_unref(stop_caps);
-  }
+  if (stop_caps) g_object_set(dec, "caps", stop_caps, nullptr);
   if (entry_.kind == "rtsp")
     g_signal_connect(dec, "source-setup",
                      G_CALLBACK(+[](GstElement *, GstElement *src, gpointer d) {

@@ -52,6 +52,10 @@ class SourcePipeline {
 
  private:
   bool build(std::string &error);
+  // The kinds of input; each sets `why` on failure.
+  bool build_test(GstBin *bin, std::string &why);
+  bool build_demuxed(GstBin *bin, GstCaps *stop_caps, std::string &why);
+  bool build_decoded(GstBin *bin, GstCaps *stop_caps, std::string &why);
   GstElement *make_tail(StreamKind kind);
   void on_pad_added(GstPad *pad);
   static void pad_added_cb(GstElement *, GstPad *pad, gpointer self);

@@ -5,8 +5,8 @@
 
 namespace iptv::worker {
 
-bool StatusWriter::write(const nlohmann::json &j) {
-  std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+bool StatusWriter::write(const wire::StatusLine &status) {
+  std::string line = wire::encode_status(status) + "\n";
   std::lock_guard<std::mutex> g(lock_);
   size_t off = 0;
   while (off < line.size()) {
@@ -20,31 +20,15 @@ bool StatusWriter::write(const nlohmann::json &j) {
 
 Command parse_command(const std::string &line) {
   Command c;
-  nlohmann::json j;
   try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception &e) {
-    c.error = std::string("not JSON: ") + e.what();
-    return c;
-  }
-  if (!j.is_object() || !j.contains("cmd") || !j["cmd"].is_string()) {
-    c.error = "expected {\"cmd\": ...}";
-    return c;
-  }
-  std::string cmd = j["cmd"];
-  if (cmd == "failover" || cmd == "return" || cmd == "stop") {
-    c.cmd = cmd;
-  } else if (cmd == "rendition") {
-    if (!j.contains("name") || !j["name"].is_string() || !j.contains("enabled") ||
-        !j["enabled"].is_boolean()) {
-      c.error = "rendition needs name (string) and enabled (boolean)";
-      return c;
+    wire::Command w = wire::parse_command(line);
+    c.cmd = wire::command_name(w);
+    if (auto *r = std::get_if<wire::CmdRendition>(&w)) {
+      c.name = r->name;
+      c.enabled = r->enabled;
     }
-    c.cmd = cmd;
-    c.name = j["name"];
-    c.enabled = j["enabled"];
-  } else {
-    c.error = "unknown command '" + cmd + "'";
+  } catch (const wire::WireError &e) {
+    c.error = e.what();
   }
   return c;
 }

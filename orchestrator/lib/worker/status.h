@@ -1,25 +1,27 @@
-// Status lines of iptvd-worker: one JSON object per line on the status fd. Thread-safe.
-// GStreamer-free.
+// Status lines of iptvd-worker: one JSON object per line on the status fd, written through the
+// protocol's types (wire/status.h). Thread-safe. GStreamer-free.
 #pragma once
 
 #include <mutex>
-#include <nlohmann/json.hpp>
+#include <string>
+
+#include "wire/status.h"
 
 namespace iptv::worker {
 
 class StatusWriter {
  public:
   explicit StatusWriter(int fd) : fd_(fd) {}
-  // Writes `j` as one line. Returns false when the fd is gone (the daemon died).
-  bool write(const nlohmann::json &j);
+  // Writes `line` as one line. Returns false when the fd is gone (the daemon died).
+  bool write(const wire::StatusLine &line);
 
  private:
   std::mutex lock_;
   int fd_;
 };
 
-// One stdin command line, parsed. `cmd` is empty and `error` says why when the line is not a
-// command.
+// One stdin command line (wire::Command), flattened for the worker. `cmd` is empty and `error`
+// says why when the line is not a command.
 struct Command {
   std::string cmd;   // failover | return | rendition | stop
   std::string name;  // rendition name

@@ -8,22 +8,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "util/strutil.h"
 #include "worker/edge.h"
+#include "worker/segment_sweep.h"
 
 namespace iptv::worker {
 
 namespace {
-
-constexpr GstClockTime kFillLag = 300 * GST_MSECOND;  // transcode: fill when this late
-constexpr GstClockTime kReanchor = GST_SECOND;        // re-map a feed this far off the clock
-constexpr GstClockTime kFreezeHold = GST_SECOND;      // repeat the last frame this long
-constexpr guint kSilenceSamples = 1024;
 
 gint64 mono_ms() {
   return g_get_monotonic_time() / 1000;
@@ -36,54 +29,10 @@ std::string condition_key(const std::string &cond, const std::string &stream) {
   return cond + "/" + stream;
 }
 
-// Whether `next` really changes the stream of `prev` (size, rate, profile, format): caps that only
-// drop or refine fields (a parser re-sending caps after a file loop's flushing seek, before it
-// has parsed the SPS again) are no change, and must not reach the sink as one: iptvhlssink
-// marks a caps change with EXT-X-DISCONTINUITY.
-bool caps_really_change(GstCaps *prev, GstCaps *next) {
-  if (!prev) return true;
-  if (!next || gst_caps_is_empty(next)) return false;
-  const GstStructure *a = gst_caps_get_structure(prev, 0), *b = gst_caps_get_structure(next, 0);
-  if (!gst_structure_has_name(a, gst_structure_get_name(b))) return true;
-  for (const char *f :
-       {"width", "height", "framerate", "profile", "rate", "channels", "stream-format"}) {
-    const GValue *va = gst_structure_get_value(a, f), *vb = gst_structure_get_value(b, f);
-    if (va && vb && gst_value_compare(va, vb) != GST_VALUE_EQUAL) return true;
-  }
-  return false;
-}
-
 constexpr gint64 kTimestampQuiet = 10000;  // ms without timestamp events: the condition clears
 
 const char *feed_name(int feed) {
   return feed == 0 ? "primary" : feed == 1 ? "backup" : "slate";
-}
-
-GstClockTime running_time_of(GstSample *sample, GstClockTime ts) {
-  const GstSegment *seg = gst_sample_get_segment(sample);
-  if (!GST_CLOCK_TIME_IS_VALID(ts)) return GST_CLOCK_TIME_NONE;
-  if (!seg || seg->format != GST_FORMAT_TIME) return ts;
-  return gst_segment_to_running_time(seg, GST_FORMAT_TIME, ts);
-}
-
-// Signed running time: a B-frame stream's first DTS lies before its segment start (its PTS do
-// not), and dropping those (as "no DTS") broke the first GOP of every passthrough feed.
-bool signed_running_time_of(GstSample *sample, GstClockTime ts, GstClockTimeDiff &out) {
-  const GstSegment *seg = gst_sample_get_segment(sample);
-  if (!GST_CLOCK_TIME_IS_VALID(ts)) return false;
-  if (!seg || seg->format != GST_FORMAT_TIME) {
-    out = (GstClockTimeDiff)ts;
-    return true;
-  }
-  guint64 rt = 0;
-  int sign = gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, ts, &rt);
-  if (sign == 0) return false;
-  out = sign > 0 ? (GstClockTimeDiff)rt : -(GstClockTimeDiff)rt;
-  return true;
-}
-
-GstElement *make(const char *factory, const char *name = nullptr) {
-  return gst_element_factory_make(factory, name);
 }
 
 }  // namespace
@@ -135,168 +84,32 @@ std::string Worker::utc_iso(GstClockTime running) const {
   return iso8601_utc(real_ns / 1000000, true);
 }
 
-// ---- output pipelines ----
-
-bool Worker::build_transcode(std::string &error) {
-  GstBin *bin = GST_BIN(output_);
-  vcaps_ = raw_video_caps(spec_);
-  acaps_ = raw_audio_caps(spec_);
-  vsrc_ = make("appsrc", "vin");
-  asrc_ = make("appsrc", "ain");
-  GstElement *vq = make("queue"), *aconv = make("audioconvert");
-  GstElement *aenc = make("avenc_aac");
-  if (!aenc) aenc = make("voaacenc");
-  GstElement *aparse = make("aacparse"), *aq2 = make("queue");
-  ladder_ = make("iptvabrladder", "ladder");
-  hlssink_ = make("iptvhlssink", "hls");
-  std::string missing;
-  for (auto [e, n] : {std::pair{vsrc_, "appsrc"},
-                      {aenc, "avenc_aac/voaacenc"},
-                      {aparse, "aacparse"},
-                      {ladder_, "iptvabrladder"},
-                      {hlssink_, "iptvhlssink"}})
-    if (!e) missing += std::string(missing.empty() ? "" : ", ") + n;
-  if (!missing.empty()) {
-    error = "missing elements: " + missing;
-    return false;
-  }
-  gst_object_ref(vsrc_);
-  gst_object_ref(asrc_);
-  gst_object_ref(ladder_);
-  gst_object_ref(hlssink_);
-  for (GstElement *e : {vsrc_, asrc_})
-    g_object_set(e, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE, "max-bytes",
-                 (guint64)256 * 1024 * 1024, "block", FALSE, nullptr);
-  g_object_set(vsrc_, "caps", vcaps_, nullptr);
-  g_object_set(asrc_, "caps", acaps_, nullptr);
-  g_object_set(aenc, "bitrate", spec_.audio_kbps * 1000, nullptr);
-  std::string profiles;
-  for (const auto &p : spec_.profiles) {
-    if (!profiles.empty()) profiles += ",";
-    profiles += ladder_profile(p);
-    renditions_.push_back(p.name);
-  }
-  g_object_set(ladder_, "profiles", profiles.c_str(), "keyframe-interval", spec_.keyframe_seconds,
-               "preset", spec_.preset.c_str(), nullptr);
-  gst_util_set_object_arg(G_OBJECT(ladder_), "encoder", spec_.encoder.c_str());
-  gst_bin_add_many(bin, vsrc_, vq, ladder_, asrc_, aconv, aenc, aparse, aq2, hlssink_, nullptr);
-  if (!gst_element_link_many(vsrc_, vq, ladder_, nullptr) ||
-      !gst_element_link_many(asrc_, aconv, aenc, aparse, aq2, nullptr)) {
-    error = "cannot link the encoders";
-    return false;
-  }
-  for (size_t i = 0; i < renditions_.size(); ++i) {
-    std::string src = "src_" + std::to_string(i), sink = "video_" + std::to_string(i);
-    GstElement *q = make("queue");
-    gst_bin_add(bin, q);
-    if (!gst_element_link_pads(ladder_, src.c_str(), q, "sink") ||
-        !gst_element_link_pads(q, "src", hlssink_, sink.c_str())) {
-      error = "cannot link rendition " + renditions_[i];
-      return false;
-    }
-  }
-  if (!gst_element_link_pads(aq2, "src", hlssink_, "audio")) {
-    error = "cannot link the audio";
-    return false;
-  }
-  return true;
-}
-
-bool Worker::build_passthrough(std::string &error) {
-  GstBin *bin = GST_BIN(output_);
-  vsrc_ = make("appsrc", "vin");
-  asrc_ = make("appsrc", "ain");
-  GstElement *vparse = make("h264parse"), *vq = make("queue");
-  GstElement *aparse = make("aacparse"), *aq = make("queue");
-  hlssink_ = make("iptvhlssink", "hls");
-  if (!vsrc_ || !asrc_ || !vparse || !aparse || !hlssink_) {
-    error = std::string("missing elements:") + (vsrc_ ? "" : " appsrc") +
-            (vparse ? "" : " h264parse") + (aparse ? "" : " aacparse") +
-            (hlssink_ ? "" : " iptvhlssink");
-    return false;
-  }
-  gst_object_ref(vsrc_);
-  gst_object_ref(asrc_);
-  gst_object_ref(hlssink_);
-  for (GstElement *e : {vsrc_, asrc_})
-    g_object_set(e, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE, "max-bytes",
-                 (guint64)64 * 1024 * 1024, "block", FALSE, nullptr);
-  GstCaps *vc = gst_caps_from_string("video/x-h264, stream-format=byte-stream, alignment=au");
-  GstCaps *ac = gst_caps_from_string("audio/mpeg, mpegversion=4, stream-format=adts");
-  GstElement *vcf = make("capsfilter"), *acf = make("capsfilter");
-  g_object_set(vcf, "caps", vc, nullptr);
-  g_object_set(acf, "caps", ac, nullptr);
-  gst_caps_unref(vc);
-  gst_caps_unref(ac);
-  g_object_set(vparse, "config-interval", -1, nullptr);
-  renditions_.push_back("source");
-  gst_bin_add_many(bin, vsrc_, vparse, vcf, vq, asrc_, aparse, acf, aq, hlssink_, nullptr);
-  if (!gst_element_link_many(vsrc_, vparse, vcf, vq, nullptr) ||
-      !gst_element_link_many(asrc_, aparse, acf, aq, nullptr) ||
-      !gst_element_link_pads(vq, "src", hlssink_, "video_0") ||
-      !gst_element_link_pads(aq, "src", hlssink_, "audio")) {
-    error = "cannot link the remux";
-    return false;
-  }
-  return true;
-}
+// ---- the output pipeline ----
 
 bool Worker::build_output(std::string &error) {
-  output_ = gst_pipeline_new("output");
-  GstClock *clock = gst_system_clock_obtain();
-  gst_pipeline_use_clock(GST_PIPELINE(output_), clock);
-  gst_object_unref(clock);
-  if (!(passthrough_ ? build_passthrough(error) : build_transcode(error))) return false;
+  OutputElements out;
+  bool built = build_output_pipeline(spec_, out, error);
+  output_ = out.pipeline;  // released by the destructor, built or not
+  vsrc_ = out.vsrc;
+  asrc_ = out.asrc;
+  hlssink_ = out.hlssink;
+  ladder_ = out.ladder;
+  vcaps_ = out.vcaps;
+  acaps_ = out.acaps;
+  renditions_ = out.renditions;
+  if (!built) return false;
+  for (const auto &r : renditions_) rstats_[r] = std::make_unique<RenditionStats>();
 
-  std::string names;
-  for (const auto &r : renditions_) {
-    names += (names.empty() ? "" : ",") + r;
-    rstats_[r] = std::make_unique<RenditionStats>();
-  }
-  g_mkdir_with_parents(spec_.hls.dir.c_str(), 0755);
-  g_object_set(hlssink_, "location", spec_.hls.dir.c_str(), "rendition-names", names.c_str(),
-               "target-duration", spec_.hls.segment_seconds, "playlist-length",
-               (guint)std::max(1, spec_.hls.window), "dvr-seconds", spec_.hls.dvr_seconds,
-               "channel-id", spec_.channel_id.c_str(), nullptr);
-  gst_util_set_object_arg(G_OBJECT(hlssink_), "playlist-type", spec_.hls.playlist_type.c_str());
-  gst_util_set_object_arg(G_OBJECT(hlssink_), "sequence-mode", spec_.hls.sequence_mode.c_str());
-  if (spec_.hls.sequence_mode == "counter")
-    g_object_set(hlssink_, "state-file", (spec_.hls.dir + "/state.json").c_str(), nullptr);
-
-  // Sink-side probes: media age, frame counts, rendition enable/disable, edge outputs.
-  for (size_t i = 0; i < renditions_.size(); ++i) {
-    std::string pad_name = "video_" + std::to_string(i);
-    GstPad *pad = gst_element_get_static_pad(hlssink_, pad_name.c_str());
-    if (!pad) continue;
-    struct Ctx {
-      Worker *w;
-      size_t index;
-    };
-    gst_pad_add_probe(
-        pad, GST_PAD_PROBE_TYPE_BUFFER,
-        [](GstPad *pad, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
-          auto *c = static_cast<Ctx *>(d);
-          Worker *w = c->w;
-          GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
-          w->rstats_[w->renditions_[c->index]]->frames++;
-          w->last_media_ms_ = mono_ms();
-          if (c->index == 0 && !w->edges_.empty()) w->push_edges(pad, true, buf);
-          return GST_PAD_PROBE_OK;
-        },
-        new Ctx{this, i}, [](gpointer d) { delete static_cast<Ctx *>(d); });
-    gst_object_unref(pad);
-  }
-  if (!spec_.outputs.empty()) {
-    GstPad *apad = gst_element_get_static_pad(hlssink_, "audio");
-    gst_pad_add_probe(
-        apad, GST_PAD_PROBE_TYPE_BUFFER,
-        [](GstPad *pad, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
-          static_cast<Worker *>(d)->push_edges(pad, false, GST_PAD_PROBE_INFO_BUFFER(info));
-          return GST_PAD_PROBE_OK;
-        },
-        this, nullptr);
-    gst_object_unref(apad);
-  }
+  // Sink-side taps: media age, frame counts, edge outputs.
+  SinkTaps taps;
+  taps.video = [this](size_t index, GstPad *pad, GstBuffer *buf) {
+    rstats_[renditions_[index]]->frames++;
+    last_media_ms_ = mono_ms();
+    if (index == 0 && !edges_.empty()) push_edges(pad, true, buf);
+  };
+  if (!spec_.outputs.empty())
+    taps.audio = [this](GstPad *pad, GstBuffer *buf) { push_edges(pad, false, buf); };
+  add_sink_taps(out, std::move(taps));
   GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(output_));
   sources_.push_back(gst_bus_add_watch(
       bus,
@@ -313,91 +126,33 @@ bool Worker::build_output(std::string &error) {
 // (encoders such as x264enc shift theirs by a segment offset), so the edge pipelines, which
 // share the output's clock and base time, mux them in real time.
 void Worker::push_edges(GstPad *pad, bool video, GstBuffer *buf) {
-  GstEvent *ev = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
-  if (!ev) return;
-  const GstSegment *seg;
-  gst_event_parse_segment(ev, &seg);
-  GstBuffer *b = gst_buffer_copy(buf);
-  for (GstClockTime *ts : {&GST_BUFFER_PTS(b), &GST_BUFFER_DTS(b)}) {
-    if (!GST_CLOCK_TIME_IS_VALID(*ts)) continue;
-    guint64 rt = 0;
-    int sign = gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, *ts, &rt);
-    *ts = sign > 0 ? rt : 0;
-  }
-  gst_event_unref(ev);
+  GstBuffer *b = running_time_copy(pad, buf);
+  if (!b) return;
   GstCaps *caps = gst_pad_get_current_caps(pad);
   for (auto &e : edges_) e->push(video, b, caps);
   if (caps) gst_caps_unref(caps);
   gst_buffer_unref(b);
 }
 
-// ---- segment files left by earlier runs ----
+// ---- segment files left by earlier runs (segment_sweep.h) ----
 
-// iptvhlssink deletes the segments it retired itself, but only those of its own run: the ones a
-// killed or restarted worker had retired (or left open) stayed on disk forever. A segment file
-// that the playlist on disk does not list, and that is older than the window plus the sink's
-// retention (plus two segments of slack), is an orphan: removed at start and every 10 s. So are
-// the folders of renditions the channel no longer has. Files the playlist lists are never
-// touched (event and VOD playlists keep everything they list).
 void Worker::sweep_segments() {
-  namespace fs = std::filesystem;
-  const auto &h = spec_.hls;
-  double window = h.dvr_seconds > 0 ? h.dvr_seconds : h.segment_seconds * std::max(1, h.window);
-  double keep = window + window /* the sink's default retention */ + 2 * h.segment_seconds;
-  auto now = fs::file_time_type::clock::now();
-  auto old = [&](const fs::path &p) {
-    std::error_code ec;
-    auto t = fs::last_write_time(p, ec);
-    return !ec && std::chrono::duration<double>(now - t).count() > keep;
-  };
-  std::error_code ec;
-  if (!fs::is_directory(h.dir, ec)) return;
-  std::set<std::string> current(renditions_.begin(), renditions_.end());
-  int removed = 0;
-  for (const auto &d : fs::directory_iterator(h.dir, ec)) {
-    if (!d.is_directory(ec)) continue;
-    std::string name = d.path().filename().string();
-    bool ours = current.count(name) > 0;
-    std::set<std::string> listed;
-    fs::path playlist = d.path() / "index.m3u8";
-    if (ours) {
-      std::ifstream in(playlist);
-      std::string line;
-      while (std::getline(in, line))
-        if (!line.empty() && line[0] != '#') listed.insert(line);
-    }
-    bool empty = true;
-    for (const auto &f : fs::directory_iterator(d.path(), ec)) {
-      std::string fn = f.path().filename().string();
-      bool segment = fn.rfind("seg-", 0) == 0 && fn.size() > 3 && fn.substr(fn.size() - 3) == ".ts";
-      if (segment && !listed.count(fn) && old(f.path())) {
-        if (fs::remove(f.path(), ec)) ++removed;
-        continue;
-      }
-      if (!ours && fn == "index.m3u8" && old(f.path())) {
-        fs::remove(f.path(), ec);
-        continue;
-      }
-      empty = false;
-    }
-    if (!ours && empty) fs::remove(d.path(), ec);
-  }
+  int removed = sweep_orphan_segments(spec_.hls, renditions_);
   if (removed)
-    status_.write({{"t", "event"},
-                   {"event_type", "segments.swept"},
-                   {"reason", std::to_string(removed) +
-                                  " segment files of earlier runs removed (not in the playlist, "
-                                  "older than window + retention)"},
-                   {"source", ""}});
+    status_.write(wire::Event{.event_type = "segments.swept",
+                              .reason = std::to_string(removed) +
+                                        " segment files of earlier runs removed (not in the "
+                                        "playlist, older than window + retention)",
+                              .source = ""});
 }
 
 // ---- start / run ----
 
 bool Worker::start() {
-  status_.write({{"t", "hello"}, {"pid", (int)getpid()}, {"channel_id", spec_.channel_id}});
+  status_.write(wire::Hello{.pid = getpid(), .channel_id = spec_.channel_id});
   std::string error;
   if (!build_output(error)) {
-    status_.write({{"t", "error"}, {"message", error}});
+    status_.write(wire::Error{error});
     return false;
   }
   sweep_segments();
@@ -405,10 +160,8 @@ bool Worker::start() {
   for (size_t i = 0; i < spec_.outputs.size(); ++i)
     edges_.push_back(
         std::make_unique<EdgeOutput>(spec_.outputs[i], [this, i](const std::string &m) {
-          status_.write({{"t", "event"},
-                         {"event_type", "output.error"},
-                         {"reason", m},
-                         {"source", edges_[i]->entry().uri}});
+          status_.write(wire::Event{
+              .event_type = "output.error", .reason = m, .source = edges_[i]->entry().uri});
           edges_[i]->stop();
           g_timeout_add_once(
               2000,
@@ -426,7 +179,7 @@ bool Worker::start() {
   machine_ = std::make_unique<FailoverMachine>(fp, mono_ms());
 
   if (gst_element_set_state(output_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    status_.write({{"t", "error"}, {"message", "the output pipeline cannot start"}});
+    status_.write(wire::Error{"the output pipeline cannot start"});
     return false;
   }
   for (int f = 0; f < 2; ++f)
@@ -515,254 +268,22 @@ void Worker::report_source_error(int feed, const std::string &reason) {
   if (reason == last_reason && now - at < 30000 && last_data_[feed] < at) return;
   last_reason = reason;
   at = now;
-  status_.write({{"t", "event"},
-                 {"event_type", "source.error"},
-                 {"reason", reason},
-                 {"source", feed_name(feed)}});
-}
-
-// ---- media from the inputs ----
-
-void Worker::on_sample(int feed, StreamKind kind, GstSample *sample) {
-  if (stopping_) return;
-  if (passthrough_)
-    push_encoded(feed, kind, sample);
-  else
-    push_raw(feed, kind, sample);
-}
-
-// Transcode: a raw frame or audio chunk of `feed`. The feed on air is mapped onto the output
-// timeline (its own running time plus an offset chosen when it went on air), so its A/V sync
-// is kept and the output never goes backwards.
-void Worker::push_raw(int feed, StreamKind kind, GstSample *sample) {
-  GstBuffer *in = gst_sample_get_buffer(sample);
-  GstClockTime rt = running_time_of(sample, GST_BUFFER_PTS(in));
-  if (!GST_CLOCK_TIME_IS_VALID(rt)) return;
-  std::lock_guard<std::mutex> g(lock_);
-  if (feed != on_air_) return;
-  GstClockTime now = output_now();
-  if (!GST_CLOCK_TIME_IS_VALID(now)) return;
-  // Video and audio are anchored separately: a TS input's audio can lead or trail its video by
-  // most of a second at the demuxer, and one shared offset would push one of them far off the
-  // clock (its buffers then all dropped as late, or the muxer waiting on them).
-  bool is_video = kind == StreamKind::kVideo;
-  GstClockTimeDiff &offset = is_video ? offset_[feed] : aoffset_[feed];
-  bool &have = is_video ? have_offset_[feed] : have_aoffset_[feed];
-  GstClockTimeDiff out = (GstClockTimeDiff)rt + offset;
-  if (!have || std::llabs(out - (GstClockTimeDiff)now) > (gint64)kReanchor) {
-    offset = (GstClockTimeDiff)now - (GstClockTimeDiff)rt;
-    have = true;
-    out = (GstClockTimeDiff)now;
-  }
-  GstClockTime frame = gst_util_uint64_scale(GST_SECOND, 1, spec_.fps);
-  if (kind == StreamKind::kVideo) {
-    if (GST_CLOCK_TIME_IS_VALID(last_vpts_) && out < (GstClockTimeDiff)(last_vpts_ + frame / 2))
-      return;  // covered already (by a fill)
-    if (pending_on_air_ >= 0 && GST_CLOCK_TIME_IS_VALID(last_vpts_)) {
-      GstClockTime grid = (GstClockTime)(spec_.keyframe_seconds * GST_SECOND);
-      if ((GstClockTime)out / grid != last_vpts_ / grid) {  // a keyframe boundary: switch here
-        on_air_ = pending_on_air_;
-        pending_on_air_ = -1;
-        have_offset_[on_air_] = have_aoffset_[on_air_] = false;
-        return;
-      }
-    }
-    GstBuffer *b = gst_buffer_copy(in);
-    GST_BUFFER_PTS(b) = (GstClockTime)out;
-    GST_BUFFER_DTS(b) = GST_CLOCK_TIME_NONE;
-    GST_BUFFER_DURATION(b) = frame;
-    last_vpts_ = (GstClockTime)out;
-    if (feed != kSlate) {
-      if (last_frame_) gst_buffer_unref(last_frame_);
-      last_frame_ = gst_buffer_ref(in);
-      last_real_frame_at_ = now;
-    }
-    gst_app_src_push_buffer(GST_APP_SRC(vsrc_), b);
-  } else {
-    guint64 samples = gst_buffer_get_size(in) / (2 * spec_.audio_channels);
-    GstClockTime dur = gst_util_uint64_scale(samples, GST_SECOND, spec_.audio_rate);
-    if (GST_CLOCK_TIME_IS_VALID(last_aend_) &&
-        out + (GstClockTimeDiff)dur / 2 < (GstClockTimeDiff)last_aend_)
-      return;
-    // Butt-join chunks closer than 20 ms to the previous end, so AAC gets no tiny holes.
-    if (GST_CLOCK_TIME_IS_VALID(last_aend_) &&
-        std::llabs(out - (GstClockTimeDiff)last_aend_) < 20 * (gint64)GST_MSECOND)
-      out = (GstClockTimeDiff)last_aend_;
-    GstBuffer *b = gst_buffer_copy(in);
-    GST_BUFFER_PTS(b) = (GstClockTime)out;
-    GST_BUFFER_DTS(b) = GST_CLOCK_TIME_NONE;
-    GST_BUFFER_DURATION(b) = dur;
-    last_aend_ = (GstClockTime)out + dur;
-    gst_app_src_push_buffer(GST_APP_SRC(asrc_), b);
-  }
-}
-
-// Transcode: keeps the encoders fed whatever the inputs do. A frame or audio chunk more than
-// kFillLag late is filled: the last frame (held for up to kFreezeHold) or black, and silence.
-void Worker::fill_gaps() {
-  if (passthrough_ || stopping_ || !output_) return;
-  std::lock_guard<std::mutex> g(lock_);
-  GstClockTime now = output_now();
-  if (!GST_CLOCK_TIME_IS_VALID(now) || now < kFillLag) return;
-  GstClockTime frame = gst_util_uint64_scale(GST_SECOND, 1, spec_.fps);
-  GstClockTime limit = now - kFillLag;
-  if (!GST_CLOCK_TIME_IS_VALID(last_vpts_)) last_vpts_ = limit - frame;
-  while (last_vpts_ + frame <= limit) {
-    GstClockTime pts = last_vpts_ + frame;
-    if (pending_on_air_ >= 0) {
-      GstClockTime grid = (GstClockTime)(spec_.keyframe_seconds * GST_SECOND);
-      if (pts / grid != last_vpts_ / grid) {
-        on_air_ = pending_on_air_;
-        pending_on_air_ = -1;
-        have_offset_[on_air_] = have_aoffset_[on_air_] = false;
-      }
-    }
-    GstBuffer *pic = nullptr;
-    if (last_frame_ && GST_CLOCK_TIME_IS_VALID(last_real_frame_at_) &&
-        now - last_real_frame_at_ < kFreezeHold) {
-      pic = last_frame_;
-    } else {
-      if (!black_frame_) {
-        GstVideoInfo info;
-        gst_video_info_from_caps(&info, vcaps_);
-        black_frame_ = gst_buffer_new_allocate(nullptr, info.size, nullptr);
-        GstMapInfo map;
-        gst_buffer_map(black_frame_, &map, GST_MAP_WRITE);
-        size_t y = (size_t)info.stride[0] * info.height;
-        memset(map.data, 16, y);
-        memset(map.data + y, 128, info.size - y);
-        gst_buffer_unmap(black_frame_, &map);
-      }
-      pic = black_frame_;
-    }
-    GstBuffer *b = gst_buffer_copy(pic);
-    GST_BUFFER_PTS(b) = pts;
-    GST_BUFFER_DTS(b) = GST_CLOCK_TIME_NONE;
-    GST_BUFFER_DURATION(b) = frame;
-    last_vpts_ = pts;
-    gst_app_src_push_buffer(GST_APP_SRC(vsrc_), b);
-  }
-  if (!GST_CLOCK_TIME_IS_VALID(last_aend_)) last_aend_ = limit;
-  GstClockTime chunk = gst_util_uint64_scale(kSilenceSamples, GST_SECOND, spec_.audio_rate);
-  while (last_aend_ + chunk <= limit) {
-    gsize size = kSilenceSamples * 2 * spec_.audio_channels;
-    GstBuffer *b = gst_buffer_new_allocate(nullptr, size, nullptr);
-    gst_buffer_memset(b, 0, 0, size);
-    GST_BUFFER_PTS(b) = last_aend_;
-    GST_BUFFER_DURATION(b) = chunk;
-    last_aend_ += chunk;
-    gst_app_src_push_buffer(GST_APP_SRC(asrc_), b);
-  }
-}
-
-// Passthrough: parsed H.264 / ADTS AAC of `feed`. A feed that goes on air starts at its next
-// keyframe, mapped to the output clock, with one `iptv-discontinuity` event ahead of it so
-// iptvhlssink marks every rendition with exactly one EXT-X-DISCONTINUITY.
-void Worker::push_encoded(int feed, StreamKind kind, GstSample *sample) {
-  GstBuffer *in = gst_sample_get_buffer(sample);
-  GstClockTimeDiff pts_rt = 0, dts_rt = 0;
-  bool have_pts = signed_running_time_of(sample, GST_BUFFER_PTS(in), pts_rt);
-  bool have_dts = signed_running_time_of(sample, GST_BUFFER_DTS(in), dts_rt);
-  if (!have_pts && !have_dts) return;
-  GstClockTimeDiff ref = have_dts ? dts_rt : pts_rt;
-  std::lock_guard<std::mutex> g(lock_);
-  if (feed != on_air_) return;
-  GstClockTime now = output_now();
-  if (!GST_CLOCK_TIME_IS_VALID(now)) return;
-  bool video = kind == StreamKind::kVideo;
-  auto mapped = [&](GstClockTimeDiff rt) {
-    GstClockTimeDiff o = rt + offset_[feed];
-    return o < 0 ? (GstClockTime)0 : (GstClockTime)o;
-  };
-  if (video) {
-    bool key = !GST_BUFFER_FLAG_IS_SET(in, GST_BUFFER_FLAG_DELTA_UNIT);
-    GstClockTimeDiff out = ref + offset_[feed];
-    bool reanchor = !have_offset_[feed] || need_key_[feed] ||
-                    std::llabs(out - (GstClockTimeDiff)now) > 2 * (gint64)kReanchor;
-    if (reanchor) {
-      if (!key) return;  // wait for a keyframe
-      offset_[feed] = (GstClockTimeDiff)now - ref;
-      if (GST_CLOCK_TIME_IS_VALID(last_vpts_) &&
-          (GstClockTimeDiff)now <= (GstClockTimeDiff)last_vpts_)
-        offset_[feed] += (GstClockTimeDiff)last_vpts_ - (GstClockTimeDiff)now +
-                         (GstClockTimeDiff)GST_MSECOND * 40;
-      have_offset_[feed] = true;
-      if (need_key_[feed] && !first_feed_)
-        gst_element_send_event(vsrc_,
-                               gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
-                                                    gst_structure_new_empty("iptv-discontinuity")));
-      need_key_[feed] = false;
-      first_feed_ = false;
-    }
-    GstBuffer *b = gst_buffer_copy(in);
-    GST_BUFFER_DTS(b) = have_dts ? mapped(dts_rt) : GST_CLOCK_TIME_NONE;
-    GST_BUFFER_PTS(b) = have_pts ? mapped(pts_rt) : GST_CLOCK_TIME_NONE;
-    GstClockTime o = have_dts ? GST_BUFFER_DTS(b) : GST_BUFFER_PTS(b);
-    if (GST_CLOCK_TIME_IS_VALID(last_vpts_) && o <= last_vpts_) {
-      gst_buffer_unref(b);
-      return;
-    }
-    last_vpts_ = o;
-    push_keeping_caps(vsrc_, vcaps_, b, gst_sample_get_caps(sample));
-  } else {
-    if (need_key_[feed] || !have_offset_[feed] || !have_pts) return;
-    GstClockTime o = mapped(pts_rt);
-    if (GST_CLOCK_TIME_IS_VALID(last_aend_) && o < last_aend_) return;
-    GstBuffer *b = gst_buffer_copy(in);
-    GST_BUFFER_PTS(b) = o;
-    GST_BUFFER_DTS(b) = o;
-    last_aend_ = o + (GST_BUFFER_DURATION_IS_VALID(in) ? GST_BUFFER_DURATION(in) : 0);
-    push_keeping_caps(asrc_, acaps_, b, gst_sample_get_caps(sample));
-  }
-}
-
-// Passthrough: pushes `b` (taken) into `src`, with `caps` only when they really change the
-// stream (see caps_really_change); `current` is what `src` carries now.
-void Worker::push_keeping_caps(GstElement *src, GstCaps *&current, GstBuffer *b, GstCaps *caps) {
-  if (caps && caps_really_change(current, caps)) {
-    gst_caps_replace(&current, caps);
-    GstSample *s = gst_sample_new(b, caps, nullptr, nullptr);
-    gst_app_src_push_sample(GST_APP_SRC(src), s);
-    gst_sample_unref(s);
-    gst_buffer_unref(b);
-    return;
-  }
-  gst_app_src_push_buffer(GST_APP_SRC(src), b);
-}
-
-// ---- what goes on air ----
-
-void Worker::apply_on_air(OnAir to) {
-  int target = to == OnAir::kPrimary ? 0 : to == OnAir::kBackup ? 1 : kSlate;
-  if (target == kSlate && !feeds_[kSlate]) start_feed(kSlate);
-  std::lock_guard<std::mutex> g(lock_);
-  // Transcode: a return from a healthy backup waits for the next keyframe boundary; anything
-  // else switches at once (the source on air is gone).
-  bool old_alive = on_air_ != kSlate && machine_->healthy(on_air_, mono_ms());
-  if (!passthrough_ && target == 0 && on_air_ == 1 && old_alive) {
-    pending_on_air_ = target;
-    return;
-  }
-  pending_on_air_ = -1;
-  on_air_ = target;
-  have_offset_[target] = have_aoffset_[target] = false;
-  need_key_[target] = true;
+  status_.write(
+      wire::Event{.event_type = "source.error", .reason = reason, .source = feed_name(feed)});
 }
 
 void Worker::emit_state() {
   std::string st = machine_->state();
   if (st == last_state_) return;
   last_state_ = st;
-  status_.write({{"t", "state"},
-                 {"state", st},
-                 {"reason", machine_->reason()},
-                 {"active_source", to_string(machine_->on_air())}});
+  status_.write(wire::State{
+      .state = st, .reason = machine_->reason(), .active_source = to_string(machine_->on_air())});
 }
 
 void Worker::on_tick() {
   if (stopping_) {
     if (mono_ms() > stop_deadline_ms_) {
-      status_.write({{"t", "error"}, {"message", "stop: EOS did not reach the sink in time"}});
+      status_.write(wire::Error{"stop: EOS did not reach the sink in time"});
       finish(1);
     }
     return;
@@ -775,7 +296,7 @@ void Worker::on_tick() {
     for (auto &e : edges_) {
       std::string err;
       if (!e->start(err, clock, gst_element_get_base_time(output_))) {
-        status_.write({{"t", "error"}, {"message", err}});
+        status_.write(wire::Error{err});
         finish(1);
         return;
       }
@@ -803,13 +324,13 @@ void Worker::on_tick() {
       continue;
     }
     std::string stream = it->first.substr(it->first.find('/') + 1);
-    status_.write({{"t", "probe"},
-                   {"condition", "timestamp"},
-                   {"active", false},
-                   {"stream", stream},
-                   {"source", feed_name(c.feed)},
-                   {"detail", "no timestamp jump for " + std::to_string(kTimestampQuiet / 1000) +
-                                  " s (" + std::to_string(c.more) + " more while it was raised)"}});
+    status_.write(wire::Probe{.condition = "timestamp",
+                              .active = false,
+                              .stream = stream,
+                              .detail = "no timestamp jump for " +
+                                        std::to_string(kTimestampQuiet / 1000) + " s (" +
+                                        std::to_string(c.more) + " more while it was raised)",
+                              .source = feed_name(c.feed)});
     machine_->on_condition(c.feed, condition_key("timestamp", stream), false, now);
     it = ts_active_.erase(it);
   }
@@ -817,8 +338,7 @@ void Worker::on_tick() {
   OnAir before = machine_->on_air();
   machine_->tick(now, events);
   for (const auto &e : events)
-    status_.write(
-        {{"t", "event"}, {"event_type", e.event_type}, {"reason", e.reason}, {"source", e.source}});
+    status_.write(wire::Event{.event_type = e.event_type, .reason = e.reason, .source = e.source});
   if (machine_->on_air() != before) {
     apply_on_air(machine_->on_air());
     if (before == OnAir::kSlate && feeds_[kSlate]) {
@@ -836,32 +356,31 @@ void Worker::on_tick() {
     if (reported_health_[f] == h) continue;
     if (!ok && last_data_[f] == 0 && f == 0 && reported_health_[f] < 0) continue;  // starting
     reported_health_[f] = h;
-    status_.write({{"t", "source"},
-                   {"source", feed_name(f)},
-                   {"healthy", ok},
-                   {"detail", ok ? "receiving" : machine_->why_unhealthy(f, now)}});
+    status_.write(wire::Source{.source = feed_name(f),
+                               .healthy = ok,
+                               .detail = ok ? "receiving" : machine_->why_unhealthy(f, now)});
   }
   // Stats every 5 heartbeats (at least 2 s).
   gint64 every = std::max<gint64>(2000, 5 * spec_.heartbeat_ms);
   if (last_stats_ms_ == 0) last_stats_ms_ = now;
   if (now - last_stats_ms_ >= every) {
-    nlohmann::json r = nlohmann::json::object();
+    wire::Stats stats;
     double secs = (now - last_stats_ms_) / 1000.0;
     for (auto &[name, rs] : rstats_) {
       guint64 f = rs->frames;
-      r[name] = {{"fps", std::round((f - rs->frames_at_last) / secs * 10) / 10},
-                 {"bitrate", (guint64)rs->last_bps}};
+      stats.renditions[name] = {std::round((f - rs->frames_at_last) / secs * 10) / 10,
+                                std::floor(rs->last_bps)};
       rs->frames_at_last = f;
     }
     last_stats_ms_ = now;
-    status_.write({{"t", "stats"}, {"renditions", r}});
+    status_.write(stats);
   }
 }
 
 void Worker::heartbeat() {
   gint64 last = last_media_ms_;
   gint64 age = last ? mono_ms() - last : -1;
-  status_.write({{"t", "hb"}, {"media_age_ms", age}});
+  status_.write(wire::Heartbeat{.media_age_ms = age});
 }
 
 // ---- bus messages ----
@@ -882,7 +401,7 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       if (failing_[feed]) return;  // the same attempt's follow-up errors
       failing_[feed] = true;
       if (feed == kSlate) {
-        status_.write({{"t", "error"}, {"message", "slate: " + why}});
+        status_.write(wire::Error{"slate: " + why});
         finish(1);
         return;
       }
@@ -960,12 +479,11 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
         if (!instant) c.held.insert(kind);
         ts_active_[ckey] = c;
       }
-      status_.write({{"t", "probe"},
-                     {"condition", cond},
-                     {"active", (bool)active},
-                     {"stream", stream_name},
-                     {"source", feed_name(feed)},
-                     {"detail", detail}});
+      status_.write(wire::Probe{.condition = cond,
+                                .active = (bool)active,
+                                .stream = stream_name,
+                                .detail = detail,
+                                .source = feed_name(feed)});
       machine_->on_condition(feed, condition_key(cond, stream_name), active, mono_ms());
       return;
     }
@@ -984,7 +502,7 @@ void Worker::on_output_message(GstMessage *msg) {
                       (err ? err->message : "error") + (dbg ? std::string(" (") + dbg + ")" : "");
       if (err) g_error_free(err);
       g_free(dbg);
-      status_.write({{"t", "error"}, {"message", m}});
+      status_.write(wire::Error{m});
       finish(1);
       return;
     }
@@ -1004,29 +522,32 @@ void Worker::on_output_message(GstMessage *msg) {
         const char *enc = gst_structure_get_string(s, "encoder");
         gboolean hw = FALSE;
         gst_structure_get_boolean(s, "hardware", &hw);
-        status_.write({{"t", "encoder"},
-                       {"rendition", rung < renditions_.size() ? renditions_[rung] : "?"},
-                       {"factory", enc ? enc : "?"},
-                       {"hardware", (bool)hw}});
+        status_.write(
+            wire::Encoder{.rendition = rung < renditions_.size() ? renditions_[rung] : "?",
+                          .factory = enc ? enc : "?",
+                          .hardware = (bool)hw});
       } else if (gst_structure_has_name(s, "iptvabrladder-rung-dropped")) {
         guint rung = 0;
         gst_structure_get_uint(s, "rung", &rung);
         const char *reason = gst_structure_get_string(s, "reason");
-        status_.write({{"t", "probe"},
-                       {"condition", "rung-dropped"},
-                       {"active", true},
-                       {"stream", "video"},
-                       {"detail", (rung < renditions_.size() ? renditions_[rung] : "?") + ": " +
-                                      (reason ? reason : "")}});
+        status_.write(wire::Probe{.condition = "rung-dropped",
+                                  .active = true,
+                                  .stream = "video",
+                                  .detail = (rung < renditions_.size() ? renditions_[rung] : "?") +
+                                            ": " + (reason ? reason : "")});
       } else if (gst_structure_has_name(s, "iptvhlssink-segment-added")) {
-        PendingSegment seg;
+        PendingSegment pending;
+        wire::Segment &seg = pending.seg;
         const char *r = gst_structure_get_string(s, "rendition");
         const char *path = gst_structure_get_string(s, "path");
         seg.rendition = r ? r : "";
-        gst_structure_get_uint64(s, "sequence", &seg.sequence);
+        guint64 sequence = 0, bytes = 0;
+        gst_structure_get_uint64(s, "sequence", &sequence);
         gst_structure_get_double(s, "duration", &seg.duration);
-        gst_structure_get_uint64(s, "bytes", &seg.bytes);
-        gst_structure_get_uint64(s, "pts", &seg.pts);
+        gst_structure_get_uint64(s, "bytes", &bytes);
+        gst_structure_get_uint64(s, "pts", &pending.pts);
+        seg.sequence = sequence;
+        seg.bytes = bytes;
         gboolean d = FALSE;
         gst_structure_get_boolean(s, "discontinuity", &d);
         seg.discontinuity = d;
@@ -1036,7 +557,7 @@ void Worker::on_output_message(GstMessage *msg) {
         auto it = rstats_.find(seg.rendition);
         if (it != rstats_.end() && seg.duration > 0)
           it->second->last_bps = seg.bytes * 8 / seg.duration;
-        pending_segments_.push_back(seg);
+        pending_segments_.push_back(std::move(pending));
       } else if (gst_structure_has_name(s, "iptvhlssink-playlist-written")) {
         const char *r = gst_structure_get_string(s, "rendition");
         std::string rendition = r ? r : "";
@@ -1045,20 +566,14 @@ void Worker::on_output_message(GstMessage *msg) {
         gst_structure_get_uint64(s, "media-sequence", &msn);
         gst_structure_get_uint64(s, "discontinuity-sequence", &dsn);
         for (auto it = pending_segments_.begin(); it != pending_segments_.end();) {
-          if (it->rendition != rendition) {
+          if (it->seg.rendition != rendition) {
             ++it;
             continue;
           }
-          status_.write({{"t", "segment"},
-                         {"rendition", it->rendition},
-                         {"sequence", it->sequence},
-                         {"media_sequence", msn},
-                         {"discontinuity_sequence", dsn},
-                         {"discontinuity", it->discontinuity},
-                         {"duration", it->duration},
-                         {"bytes", it->bytes},
-                         {"uri", it->uri},
-                         {"pdt", utc_iso(it->pts)}});
+          it->seg.media_sequence = msn;
+          it->seg.discontinuity_sequence = dsn;
+          it->seg.pdt = utc_iso(it->pts);
+          status_.write(it->seg);
           it = pending_segments_.erase(it);
         }
       }
@@ -1097,8 +612,7 @@ gboolean Worker::stdin_cb(GIOChannel *ch, GIOCondition cond, gpointer data) {
 void Worker::handle_command(const std::string &line) {
   Command c = parse_command(line);
   auto reply = [&](bool ok, const std::string &detail) {
-    status_.write(
-        {{"t", "ack"}, {"cmd", c.cmd.empty() ? line : c.cmd}, {"ok", ok}, {"detail", detail}});
+    status_.write(wire::Ack{.cmd = c.cmd.empty() ? line : c.cmd, .ok = ok, .detail = detail});
   };
   if (!c.error.empty()) {
     reply(false, c.error);
@@ -1142,10 +656,8 @@ void Worker::request_stop(const std::string &why) {
   if (stopping_) return;
   stopping_ = true;
   stop_deadline_ms_ = mono_ms() + 10000;
-  status_.write({{"t", "state"},
-                 {"state", "stopping"},
-                 {"reason", why},
-                 {"active_source", to_string(machine_->on_air())}});
+  status_.write(wire::State{
+      .state = "stopping", .reason = why, .active_source = to_string(machine_->on_air())});
   for (auto &f : feeds_)
     if (f) f->stop();
   {

@@ -1,7 +1,13 @@
-// iptvd-worker's channel: the output pipeline (encoders + iptvhlssink, or the passthrough remux),
-// its inputs (one pipeline each: primary, backup, slate), the failover machine, edge outputs,
-// status lines, heartbeats and stdin commands. Runs on the default GMainContext; see
-// docs/worker.md for the graphs and the failover design.
+// iptvd-worker's channel: the output pipeline (built by pipeline_builder.h: encoders +
+// iptvhlssink, or the passthrough remux), its inputs (source.h: one pipeline each: primary,
+// backup, slate), the failover machine (failover.h), edge outputs (edge.h), status lines and
+// stdin commands (wire/status.h). Runs on the default GMainContext; see docs/worker.md for the
+// graphs and the failover design. The class is split over three files:
+// - worker.cpp: lifecycle (start, run, stop), the output's taps and bus, the inputs' bus
+//   messages, the tick (failover, probes, health, stats), heartbeats, commands;
+// - timeline.cpp: samples from the inputs onto the output's running time (offsets, gap fill,
+//   keyframe-aligned switches of what is on air);
+// - pipeline_builder.cpp (free functions): the output pipeline itself.
 #pragma once
 
 #include <gst/gst.h>
@@ -16,6 +22,7 @@
 #include <vector>
 
 #include "worker/failover.h"
+#include "worker/pipeline_builder.h"
 #include "worker/source.h"
 #include "worker/spec.h"
 #include "worker/status.h"
@@ -40,9 +47,7 @@ class Worker {
   static constexpr int kFeeds = 3;  // primary, backup, slate
   static constexpr int kSlate = 2;
 
-  bool build_output(std::string &error);
-  bool build_transcode(std::string &error);
-  bool build_passthrough(std::string &error);
+  bool build_output(std::string &error);  // pipeline_builder.h, then the taps and the bus
   void start_feed(int feed);
   void report_source_error(int feed, const std::string &reason);
   void on_sample(int feed, StreamKind kind, GstSample *sample);
@@ -122,13 +127,9 @@ class Worker {
   std::map<std::string, std::unique_ptr<RenditionStats>> rstats_;
   std::set<std::string> disabled_;  // renditions taken off the air by the operator
   gint64 last_stats_ms_ = 0;
+  // A segment the sink wrote, reported once the playlist that lists it is written.
   struct PendingSegment {
-    std::string rendition;
-    guint64 sequence = 0;
-    double duration = 0;
-    guint64 bytes = 0;
-    std::string uri;
-    bool discontinuity = false;
+    wire::Segment seg;  // media_sequence, discontinuity_sequence, pdt: filled when reported
     GstClockTime pts = 0;
   };
   std::vector<PendingSegment> pending_segments_;

@@ -1,0 +1,311 @@
+#include "wire/status.h"
+
+#include <type_traits>
+#include <utility>
+
+namespace iptv::wire {
+
+namespace {
+
+using nlohmann::json;
+
+// Reads the fields of one message strictly; errors name the message kind and the field.
+class Reader {
+ public:
+  Reader(const json &j, std::string kind) : j_(j), kind_(std::move(kind)) {}
+
+  // Required fields.
+  template <typename T>
+  void req(const char *key, T &out) const {
+    auto it = j_.find(key);
+    if (it == j_.end()) fail(key, "is required");
+    read(key, *it, out);
+  }
+  // Optional fields: `out` keeps its default when absent.
+  template <typename T>
+  void opt(const char *key, T &out) const {
+    auto it = j_.find(key);
+    if (it != j_.end()) read(key, *it, out);
+  }
+  [[noreturn]] void fail(const std::string &key, const std::string &why) const {
+    throw WireError(kind_ + ": field '" + key + "' " + why);
+  }
+
+ private:
+  void read(const char *key, const json &v, std::string &out) const {
+    if (!v.is_string()) fail(key, "expected a string");
+    out = v.get<std::string>();
+  }
+  void read(const char *key, const json &v, bool &out) const {
+    if (!v.is_boolean()) fail(key, "expected a boolean");
+    out = v.get<bool>();
+  }
+  void read(const char *key, const json &v, double &out) const {
+    if (!v.is_number()) fail(key, "expected a number");
+    out = v.get<double>();
+  }
+  void read(const char *key, const json &v, int64_t &out) const {
+    if (!v.is_number_integer()) fail(key, "expected an integer");
+    out = v.get<int64_t>();
+  }
+  void read(const char *key, const json &v, uint64_t &out) const {
+    if (!v.is_number_unsigned()) fail(key, "expected an unsigned integer");
+    out = v.get<uint64_t>();
+  }
+
+  const json &j_;
+  std::string kind_;
+};
+
+// ---- one to_json / read per status kind
+
+json fields(const Hello &m) {
+  return {{"pid", m.pid}, {"channel_id", m.channel_id}};
+}
+void read(const Reader &r, Hello &m) {
+  r.req("pid", m.pid);
+  r.req("channel_id", m.channel_id);
+}
+
+json fields(const Heartbeat &m) {
+  return {{"media_age_ms", m.media_age_ms}};
+}
+void read(const Reader &r, Heartbeat &m) {
+  r.req("media_age_ms", m.media_age_ms);
+}
+
+json fields(const State &m) {
+  return {{"state", m.state}, {"reason", m.reason}, {"active_source", m.active_source}};
+}
+void read(const Reader &r, State &m) {
+  r.req("state", m.state);
+  r.opt("reason", m.reason);
+  r.opt("active_source", m.active_source);
+}
+
+json fields(const Segment &m) {
+  return {{"rendition", m.rendition},
+          {"sequence", m.sequence},
+          {"media_sequence", m.media_sequence},
+          {"discontinuity_sequence", m.discontinuity_sequence},
+          {"discontinuity", m.discontinuity},
+          {"duration", m.duration},
+          {"bytes", m.bytes},
+          {"uri", m.uri},
+          {"pdt", m.pdt}};
+}
+void read(const Reader &r, Segment &m) {
+  r.req("rendition", m.rendition);
+  r.req("sequence", m.sequence);
+  r.req("discontinuity_sequence", m.discontinuity_sequence);
+  r.req("duration", m.duration);
+  r.req("bytes", m.bytes);
+  r.req("uri", m.uri);
+  r.opt("pdt", m.pdt);
+  r.opt("media_sequence", m.media_sequence);
+  r.opt("discontinuity", m.discontinuity);
+}
+
+json fields(const Encoder &m) {
+  return {{"rendition", m.rendition}, {"factory", m.factory}, {"hardware", m.hardware}};
+}
+void read(const Reader &r, Encoder &m) {
+  r.req("rendition", m.rendition);
+  r.req("factory", m.factory);
+  r.opt("hardware", m.hardware);
+}
+
+json fields(const Probe &m) {
+  return {{"condition", m.condition},
+          {"active", m.active},
+          {"stream", m.stream},
+          {"detail", m.detail},
+          {"source", m.source}};
+}
+void read(const Reader &r, Probe &m) {
+  r.req("condition", m.condition);
+  r.req("active", m.active);
+  r.opt("stream", m.stream);
+  r.opt("detail", m.detail);
+  r.opt("source", m.source);
+}
+
+json fields(const Event &m) {
+  return {{"event_type", m.event_type}, {"reason", m.reason}, {"source", m.source}};
+}
+void read(const Reader &r, Event &m) {
+  r.req("event_type", m.event_type);
+  r.opt("reason", m.reason);
+  r.opt("source", m.source);
+}
+
+json fields(const Source &m) {
+  return {{"source", m.source}, {"healthy", m.healthy}, {"detail", m.detail}};
+}
+void read(const Reader &r, Source &m) {
+  r.req("source", m.source);
+  r.req("healthy", m.healthy);
+  r.opt("detail", m.detail);
+}
+
+json fields(const Stats &m) {
+  json rs = json::object();
+  for (const auto &[name, s] : m.renditions) rs[name] = {{"fps", s.fps}, {"bitrate", s.bitrate}};
+  return {{"renditions", rs}};
+}
+void read(const Reader &r, Stats &m, const json &j) {
+  auto it = j.find("renditions");
+  if (it == j.end()) r.fail("renditions", "is required");
+  if (!it->is_object()) r.fail("renditions", "expected an object");
+  for (const auto &[name, v] : it->items()) {
+    std::string path = "renditions." + name;
+    if (!v.is_object()) r.fail(path, "expected an object");
+    Reader rr(v, std::string(Stats::kType) + ": " + path);
+    RenditionStats s;
+    rr.req("fps", s.fps);
+    rr.req("bitrate", s.bitrate);
+    m.renditions[name] = s;
+  }
+}
+
+json fields(const Error &m) {
+  return {{"message", m.message}};
+}
+void read(const Reader &r, Error &m) {
+  r.req("message", m.message);
+}
+
+json fields(const Ack &m) {
+  return {{"cmd", m.cmd}, {"ok", m.ok}, {"detail", m.detail}};
+}
+void read(const Reader &r, Ack &m) {
+  r.req("cmd", m.cmd);
+  r.req("ok", m.ok);
+  r.opt("detail", m.detail);
+}
+
+template <typename T>
+void read_any(const Reader &r, T &m, const json &j) {
+  if constexpr (std::is_same_v<T, Stats>)
+    read(r, m, j);
+  else
+    read(r, m);
+}
+
+// Tries every alternative of V whose kType is `t`.
+template <typename V, size_t I = 0>
+std::optional<V> read_kind(const std::string &t, const json &j) {
+  if constexpr (I == std::variant_size_v<V>) {
+    return std::nullopt;
+  } else {
+    using T = std::variant_alternative_t<I, V>;
+    if (t == T::kType) {
+      T m;
+      if constexpr (std::is_same_v<V, StatusLine>)
+        read_any(Reader(j, t), m, j);
+      else if constexpr (std::is_same_v<T, CmdRendition>) {
+        Reader r(j, t);
+        r.req("name", m.name);
+        r.req("enabled", m.enabled);
+      }
+      return V(std::move(m));
+    }
+    return read_kind<V, I + 1>(t, j);
+  }
+}
+
+// The kind of a message object: the string in `key`.
+std::string kind_of(const json &j, const char *key, const char *what) {
+  if (!j.is_object()) throw WireError(std::string(what) + ": not a JSON object");
+  auto it = j.find(key);
+  if (it == j.end()) throw WireError(std::string(what) + ": no \"" + key + "\" field");
+  if (!it->is_string())
+    throw WireError(std::string(what) + ": field '" + key + "' expected a string");
+  return it->get<std::string>();
+}
+
+json parse_object(const std::string &line) {
+  json j = json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw WireError("not a JSON object");
+  return j;
+}
+
+}  // namespace
+
+const std::vector<std::string> &status_types() {
+  static const std::vector<std::string> types = [] {
+    std::vector<std::string> v;
+    [&]<size_t... I>(std::index_sequence<I...>) {
+      (v.push_back(std::variant_alternative_t<I, StatusLine>::kType), ...);
+    }
+    (std::make_index_sequence<std::variant_size_v<StatusLine>>{});
+    return v;
+  }();
+  return types;
+}
+
+json to_json(const StatusLine &line) {
+  return std::visit(
+      [](const auto &m) {
+        json j = fields(m);
+        j["t"] = std::decay_t<decltype(m)>::kType;
+        return j;
+      },
+      line);
+}
+
+StatusLine status_from_json(const json &j) {
+  std::string t = kind_of(j, "t", "status line");
+  auto line = read_kind<StatusLine>(t, j);
+  if (!line) throw WireError("unknown status type '" + t + "'");
+  return *line;
+}
+
+std::string encode_status(const StatusLine &line) {
+  return to_json(line).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+StatusLine parse_status(const std::string &line) {
+  return status_from_json(parse_object(line));
+}
+
+std::optional<StatusLine> parse_status_line(const std::string &line, std::string *error) {
+  try {
+    return parse_status(line);
+  } catch (const WireError &e) {
+    if (error) *error = e.what();
+    return std::nullopt;
+  }
+}
+
+// ---- commands
+
+std::string command_name(const Command &c) {
+  return std::visit([](const auto &m) { return std::string(std::decay_t<decltype(m)>::kType); }, c);
+}
+
+json to_json(const Command &c) {
+  json j = {{"cmd", command_name(c)}};
+  if (auto *r = std::get_if<CmdRendition>(&c)) {
+    j["name"] = r->name;
+    j["enabled"] = r->enabled;
+  }
+  return j;
+}
+
+Command command_from_json(const json &j) {
+  std::string cmd = kind_of(j, "cmd", "command");
+  auto c = read_kind<Command>(cmd, j);
+  if (!c) throw WireError("unknown command '" + cmd + "'");
+  return *c;
+}
+
+std::string encode_command(const Command &c) {
+  return to_json(c).dump();
+}
+
+Command parse_command(const std::string &line) {
+  return command_from_json(parse_object(line));
+}
+
+}  // namespace iptv::wire

@@ -1,0 +1,197 @@
+#include "worker/pipeline_builder.h"
+
+#include <algorithm>
+
+#include "worker/source.h"
+
+namespace iptv::worker {
+
+namespace {
+
+GstElement *make(const char *factory, const char *name = nullptr) {
+  return gst_element_factory_make(factory, name);
+}
+
+bool build_transcode(const WorkerSpec &spec, OutputElements &o, std::string &error) {
+  GstBin *bin = GST_BIN(o.pipeline);
+  o.vcaps = raw_video_caps(spec);
+  o.acaps = raw_audio_caps(spec);
+  o.vsrc = make("appsrc", "vin");
+  o.asrc = make("appsrc", "ain");
+  GstElement *vq = make("queue"), *aconv = make("audioconvert");
+  GstElement *aenc = make("avenc_aac");
+  if (!aenc) aenc = make("voaacenc");
+  GstElement *aparse = make("aacparse"), *aq2 = make("queue");
+  o.ladder = make("iptvabrladder", "ladder");
+  o.hlssink = make("iptvhlssink", "hls");
+  std::string missing;
+  for (auto [e, n] : {std::pair{o.vsrc, "appsrc"},
+                      {aenc, "avenc_aac/voaacenc"},
+                      {aparse, "aacparse"},
+                      {o.ladder, "iptvabrladder"},
+                      {o.hlssink, "iptvhlssink"}})
+    if (!e) missing += std::string(missing.empty() ? "" : ", ") + n;
+  if (!missing.empty()) {
+    error = "missing elements: " + missing;
+    return false;
+  }
+  gst_object_ref(o.vsrc);
+  gst_object_ref(o.asrc);
+  gst_object_ref(o.ladder);
+  gst_object_ref(o.hlssink);
+  for (GstElement *e : {o.vsrc, o.asrc})
+    g_object_set(e, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE, "max-bytes",
+                 (guint64)256 * 1024 * 1024, "block", FALSE, nullptr);
+  g_object_set(o.vsrc, "caps", o.vcaps, nullptr);
+  g_object_set(o.asrc, "caps", o.acaps, nullptr);
+  g_object_set(aenc, "bitrate", spec.audio_kbps * 1000, nullptr);
+  std::string profiles;
+  for (const auto &p : spec.profiles) {
+    if (!profiles.empty()) profiles += ",";
+    profiles += ladder_profile(p);
+    o.renditions.push_back(p.name);
+  }
+  g_object_set(o.ladder, "profiles", profiles.c_str(), "keyframe-interval", spec.keyframe_seconds,
+               "preset", spec.preset.c_str(), nullptr);
+  gst_util_set_object_arg(G_OBJECT(o.ladder), "encoder", spec.encoder.c_str());
+  gst_bin_add_many(bin, o.vsrc, vq, o.ladder, o.asrc, aconv, aenc, aparse, aq2, o.hlssink, nullptr);
+  if (!gst_element_link_many(o.vsrc, vq, o.ladder, nullptr) ||
+      !gst_element_link_many(o.asrc, aconv, aenc, aparse, aq2, nullptr)) {
+    error = "cannot link the encoders";
+    return false;
+  }
+  for (size_t i = 0; i < o.renditions.size(); ++i) {
+    std::string src = "src_" + std::to_string(i), sink = "video_" + std::to_string(i);
+    GstElement *q = make("queue");
+    gst_bin_add(bin, q);
+    if (!gst_element_link_pads(o.ladder, src.c_str(), q, "sink") ||
+        !gst_element_link_pads(q, "src", o.hlssink, sink.c_str())) {
+      error = "cannot link rendition " + o.renditions[i];
+      return false;
+    }
+  }
+  if (!gst_element_link_pads(aq2, "src", o.hlssink, "audio")) {
+    error = "cannot link the audio";
+    return false;
+  }
+  return true;
+}
+
+bool build_passthrough(OutputElements &o, std::string &error) {
+  GstBin *bin = GST_BIN(o.pipeline);
+  o.vsrc = make("appsrc", "vin");
+  o.asrc = make("appsrc", "ain");
+  GstElement *vparse = make("h264parse"), *vq = make("queue");
+  GstElement *aparse = make("aacparse"), *aq = make("queue");
+  o.hlssink = make("iptvhlssink", "hls");
+  if (!o.vsrc || !o.asrc || !vparse || !aparse || !o.hlssink) {
+    error = std::string("missing elements:") + (o.vsrc ? "" : " appsrc") +
+            (vparse ? "" : " h264parse") + (aparse ? "" : " aacparse") +
+            (o.hlssink ? "" : " iptvhlssink");
+    return false;
+  }
+  gst_object_ref(o.vsrc);
+  gst_object_ref(o.asrc);
+  gst_object_ref(o.hlssink);
+  for (GstElement *e : {o.vsrc, o.asrc})
+    g_object_set(e, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE, "max-bytes",
+                 (guint64)64 * 1024 * 1024, "block", FALSE, nullptr);
+  GstCaps *vc = gst_caps_from_string("video/x-h264, stream-format=byte-stream, alignment=au");
+  GstCaps *ac = gst_caps_from_string("audio/mpeg, mpegversion=4, stream-format=adts");
+  GstElement *vcf = make("capsfilter"), *acf = make("capsfilter");
+  g_object_set(vcf, "caps", vc, nullptr);
+  g_object_set(acf, "caps", ac, nullptr);
+  gst_caps_unref(vc);
+  gst_caps_unref(ac);
+  g_object_set(vparse, "config-interval", -1, nullptr);
+  o.renditions.push_back("source");
+  gst_bin_add_many(bin, o.vsrc, vparse, vcf, vq, o.asrc, aparse, acf, aq, o.hlssink, nullptr);
+  if (!gst_element_link_many(o.vsrc, vparse, vcf, vq, nullptr) ||
+      !gst_element_link_many(o.asrc, aparse, acf, aq, nullptr) ||
+      !gst_element_link_pads(vq, "src", o.hlssink, "video_0") ||
+      !gst_element_link_pads(aq, "src", o.hlssink, "audio")) {
+    error = "cannot link the remux";
+    return false;
+  }
+  return true;
+}
+
+// iptvhlssink from spec.hls: folder, rendition names, window, playlist type, sequence mode.
+void configure_sink(const WorkerSpec &spec, const OutputElements &o) {
+  std::string names;
+  for (const auto &r : o.renditions) names += (names.empty() ? "" : ",") + r;
+  g_mkdir_with_parents(spec.hls.dir.c_str(), 0755);
+  g_object_set(o.hlssink, "location", spec.hls.dir.c_str(), "rendition-names", names.c_str(),
+               "target-duration", spec.hls.segment_seconds, "playlist-length",
+               (guint)std::max(1, spec.hls.window), "dvr-seconds", spec.hls.dvr_seconds,
+               "channel-id", spec.channel_id.c_str(), nullptr);
+  gst_util_set_object_arg(G_OBJECT(o.hlssink), "playlist-type", spec.hls.playlist_type.c_str());
+  gst_util_set_object_arg(G_OBJECT(o.hlssink), "sequence-mode", spec.hls.sequence_mode.c_str());
+  if (spec.hls.sequence_mode == "counter")
+    g_object_set(o.hlssink, "state-file", (spec.hls.dir + "/state.json").c_str(), nullptr);
+}
+
+}  // namespace
+
+bool build_output_pipeline(const WorkerSpec &spec, OutputElements &out, std::string &error) {
+  out.pipeline = gst_pipeline_new("output");
+  GstClock *clock = gst_system_clock_obtain();
+  gst_pipeline_use_clock(GST_PIPELINE(out.pipeline), clock);
+  gst_object_unref(clock);
+  bool passthrough = spec.mode == "passthrough";
+  if (!(passthrough ? build_passthrough(out, error) : build_transcode(spec, out, error)))
+    return false;
+  configure_sink(spec, out);
+  return true;
+}
+
+void add_sink_taps(const OutputElements &out, SinkTaps taps) {
+  struct Ctx {
+    std::function<void(size_t, GstPad *, GstBuffer *)> video;
+    size_t index;
+  };
+  for (size_t i = 0; taps.video && i < out.renditions.size(); ++i) {
+    std::string pad_name = "video_" + std::to_string(i);
+    GstPad *pad = gst_element_get_static_pad(out.hlssink, pad_name.c_str());
+    if (!pad) continue;
+    gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad *pad, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
+          auto *c = static_cast<Ctx *>(d);
+          c->video(c->index, pad, GST_PAD_PROBE_INFO_BUFFER(info));
+          return GST_PAD_PROBE_OK;
+        },
+        new Ctx{taps.video, i}, [](gpointer d) { delete static_cast<Ctx *>(d); });
+    gst_object_unref(pad);
+  }
+  if (taps.audio) {
+    using AudioTap = std::function<void(GstPad *, GstBuffer *)>;
+    GstPad *apad = gst_element_get_static_pad(out.hlssink, "audio");
+    gst_pad_add_probe(
+        apad, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad *pad, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
+          (*static_cast<AudioTap *>(d))(pad, GST_PAD_PROBE_INFO_BUFFER(info));
+          return GST_PAD_PROBE_OK;
+        },
+        new AudioTap(std::move(taps.audio)), [](gpointer d) { delete static_cast<AudioTap *>(d); });
+    gst_object_unref(apad);
+  }
+}
+
+GstBuffer *running_time_copy(GstPad *pad, GstBuffer *buf) {
+  GstEvent *ev = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+  if (!ev) return nullptr;
+  const GstSegment *seg;
+  gst_event_parse_segment(ev, &seg);
+  GstBuffer *b = gst_buffer_copy(buf);
+  for (GstClockTime *ts : {&GST_BUFFER_PTS(b), &GST_BUFFER_DTS(b)}) {
+    if (!GST_CLOCK_TIME_IS_VALID(*ts)) continue;
+    guint64 rt = 0;
+    int sign = gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, *ts, &rt);
+    *ts = sign > 0 ? rt : 0;
+  }
+  gst_event_unref(ev);
+  return b;
+}
+
+}  // namespace iptv::worker

@@ -1,0 +1,199 @@
+// The daemon-worker protocol (orchestrator/lib/wire): every status line, every command and the
+// worker spec survive JSON both ways; a malformed line is refused with the kind and field named.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "wire/spec.h"
+#include "wire/status.h"
+
+using namespace iptv::wire;
+using nlohmann::json;
+
+namespace {
+
+// One message of each status kind, every field set to something other than its default.
+std::vector<StatusLine> every_status_kind() {
+  Stats stats;
+  stats.renditions["360p"] = {29.97, 610000};
+  stats.renditions["720p"] = {30, 2.5e6};
+  return {
+      Hello{.pid = 4242, .channel_id = "news"},
+      Heartbeat{.media_age_ms = 120},
+      State{.state = "failover", .reason = "primary lost", .active_source = "backup"},
+      Segment{.rendition = "360p",
+              .sequence = 1764000000123ull,
+              .discontinuity_sequence = 2,
+              .duration = 2.002,
+              .bytes = 150000,
+              .uri = "360p/seg-1764000000123.ts",
+              .pdt = "2026-12-07T16:00:00.000Z",
+              .media_sequence = 1764000000118ull,
+              .discontinuity = true},
+      Encoder{.rendition = "720p", .factory = "vah264enc", .hardware = true},
+      Probe{.condition = "silence",
+            .active = true,
+            .stream = "audio",
+            .detail = "-70 dB for 10 s",
+            .source = "backup"},
+      Event{.event_type = "failover.activated", .reason = "primary lost", .source = "backup"},
+      Source{.source = "backup", .healthy = true, .detail = "receiving"},
+      stats,
+      Error{.message = "the output pipeline cannot start"},
+      Ack{.cmd = "rendition", .ok = false, .detail = "no rendition 'x'"},
+  };
+}
+
+template <typename T>
+bool same(const T &a, const T &b) {
+  return to_json(StatusLine(a)) == to_json(StatusLine(b));
+}
+
+}  // namespace
+
+TEST(WireStatus, EveryKindRoundTrips) {
+  auto lines = every_status_kind();
+  std::set<std::string> kinds;
+  for (const auto &line : lines) {
+    std::string text = encode_status(line);
+    EXPECT_EQ(text.find('\n'), std::string::npos) << text;
+    StatusLine back = parse_status(text);
+    ASSERT_EQ(back.index(), line.index()) << text;
+    EXPECT_EQ(encode_status(back), text);
+    kinds.insert(json::parse(text)["t"]);
+  }
+  // Every alternative of StatusLine is covered above.
+  EXPECT_EQ(kinds, std::set<std::string>(status_types().begin(), status_types().end()));
+  EXPECT_EQ(status_types().size(), std::variant_size_v<StatusLine>);
+  // Field by field for the ones whose values matter most downstream.
+  auto seg = std::get<Segment>(parse_status(encode_status(lines[3])));
+  EXPECT_EQ(seg.sequence, 1764000000123ull);
+  EXPECT_EQ(seg.media_sequence, 1764000000118ull);
+  EXPECT_EQ(seg.bytes, 150000u);
+  EXPECT_DOUBLE_EQ(seg.duration, 2.002);
+  EXPECT_TRUE(seg.discontinuity);
+  EXPECT_EQ(seg.pdt, "2026-12-07T16:00:00.000Z");
+  auto st = std::get<Stats>(parse_status(encode_status(lines[8])));
+  EXPECT_DOUBLE_EQ(st.renditions.at("360p").fps, 29.97);
+  EXPECT_DOUBLE_EQ(st.renditions.at("720p").bitrate, 2.5e6);
+  EXPECT_EQ(std::get<Heartbeat>(parse_status(R"({"t":"hb","media_age_ms":-1})")).media_age_ms, -1);
+}
+
+// The names on the wire are the ones docs/worker.md lists (and older daemons read).
+TEST(WireStatus, FieldNamesOnTheWire) {
+  auto lines = every_status_kind();
+  EXPECT_EQ(to_json(lines[0]), json::parse(R"({"t":"hello","pid":4242,"channel_id":"news"})"));
+  json seg = to_json(lines[3]);
+  for (const char *k : {"t", "rendition", "sequence", "media_sequence", "discontinuity_sequence",
+                        "discontinuity", "duration", "bytes", "uri", "pdt"})
+    EXPECT_TRUE(seg.contains(k)) << k;
+  EXPECT_EQ(seg.size(), 10u);
+  EXPECT_EQ(to_json(lines[8])["renditions"]["360p"],
+            json::parse(R"({"fps":29.97,"bitrate":610000})"));
+  EXPECT_EQ(to_json(lines[10]),
+            json::parse(R"({"t":"ack","cmd":"rendition","ok":false,"detail":"no rendition 'x'"})"));
+}
+
+TEST(WireStatus, OptionalFieldsDefaultAndUnknownFieldsAreIgnored) {
+  auto pr = std::get<Probe>(parse_status(R"({"t":"probe","condition":"gap","active":true})"));
+  EXPECT_EQ(pr.stream, "");
+  EXPECT_EQ(pr.source, "");
+  // An older worker's segment line: no pdt, media_sequence, discontinuity; a newer one's extra.
+  auto seg = std::get<Segment>(
+      parse_status(R"({"t":"segment","rendition":"360p","sequence":7,"discontinuity_sequence":0,)"
+                   R"("duration":2,"bytes":10,"uri":"360p/seg-7.ts","future":{"x":1}})"));
+  EXPECT_EQ(seg.sequence, 7u);
+  EXPECT_EQ(seg.pdt, "");
+  EXPECT_FALSE(seg.discontinuity);
+}
+
+TEST(WireStatus, MalformedLinesNameTheKindAndField) {
+  auto error_of = [](const std::string &line) {
+    std::string err;
+    EXPECT_FALSE(parse_status_line(line, &err)) << line;
+    EXPECT_THROW(parse_status(line), WireError) << line;
+    return err;
+  };
+  EXPECT_EQ(error_of("not json"), "not a JSON object");
+  EXPECT_EQ(error_of("[1,2]"), "not a JSON object");
+  EXPECT_EQ(error_of(R"({"pid":1})"), "status line: no \"t\" field");
+  EXPECT_EQ(error_of(R"({"t":7})"), "status line: field 't' expected a string");
+  EXPECT_EQ(error_of(R"({"t":"bogus"})"), "unknown status type 'bogus'");
+  EXPECT_EQ(error_of(R"({"t":"hb"})"), "hb: field 'media_age_ms' is required");
+  EXPECT_EQ(error_of(R"({"t":"hb","media_age_ms":"soon"})"),
+            "hb: field 'media_age_ms' expected an integer");
+  EXPECT_EQ(error_of(R"({"t":"segment","rendition":"360p","sequence":-1,)"
+                     R"("discontinuity_sequence":0,"duration":2,"bytes":1,"uri":"u"})"),
+            "segment: field 'sequence' expected an unsigned integer");
+  EXPECT_EQ(error_of(R"({"t":"segment","rendition":"360p","sequence":1,)"
+                     R"("discontinuity_sequence":0,"duration":2,"uri":"u"})"),
+            "segment: field 'bytes' is required");
+  // A wrong type in an optional field is an error too, not a silent default.
+  EXPECT_EQ(error_of(R"({"t":"probe","condition":"gap","active":true,"stream":1})"),
+            "probe: field 'stream' expected a string");
+  EXPECT_EQ(error_of(R"({"t":"source","source":"backup","healthy":"yes"})"),
+            "source: field 'healthy' expected a boolean");
+  EXPECT_EQ(error_of(R"({"t":"stats","renditions":{"360p":{"fps":30}}})"),
+            "stats: renditions.360p: field 'bitrate' is required");
+  EXPECT_EQ(error_of(R"({"t":"stats","renditions":[]})"),
+            "stats: field 'renditions' expected an object");
+}
+
+TEST(WireCommand, EveryKindRoundTrips) {
+  std::vector<Command> cmds = {CmdFailover{}, CmdReturn{}, CmdStop{},
+                               CmdRendition{.name = "720p", .enabled = false}};
+  std::set<std::string> names;
+  for (const auto &c : cmds) {
+    std::string text = encode_command(c);
+    Command back = parse_command(text);
+    ASSERT_EQ(back.index(), c.index()) << text;
+    EXPECT_EQ(encode_command(back), text);
+    names.insert(command_name(c));
+  }
+  EXPECT_EQ(names.size(), std::variant_size_v<Command>);
+  EXPECT_EQ(encode_command(CmdStop{}), R"({"cmd":"stop"})");
+  auto r =
+      std::get<CmdRendition>(parse_command(R"({"cmd":"rendition","name":"720p","enabled":false})"));
+  EXPECT_EQ(r.name, "720p");
+  EXPECT_FALSE(r.enabled);
+}
+
+TEST(WireCommand, MalformedCommandsNameTheField) {
+  auto error_of = [](const std::string &line) {
+    try {
+      parse_command(line);
+    } catch (const WireError &e) {
+      return std::string(e.what());
+    }
+    ADD_FAILURE() << "accepted: " << line;
+    return std::string();
+  };
+  EXPECT_EQ(error_of("stop"), "not a JSON object");
+  EXPECT_EQ(error_of(R"({"cmd":"reboot"})"), "unknown command 'reboot'");
+  EXPECT_EQ(error_of(R"({"name":"x"})"), "command: no \"cmd\" field");
+  EXPECT_EQ(error_of(R"({"cmd":"rendition","name":"720p"})"),
+            "rendition: field 'enabled' is required");
+  EXPECT_EQ(error_of(R"({"cmd":"rendition","name":3,"enabled":true})"),
+            "rendition: field 'name' expected a string");
+}
+
+TEST(WireSpec, RoundTripsAndNamesTheBadField) {
+  WorkerSpec s;
+  s.channel_id = "news";
+  s.sources.push_back({"primary", "udp://239.1.1.1:5000", "udp", 1, 200, "eth0"});
+  s.sources.push_back({"backup", "srt://10.0.0.1:9000", "srt", 0, 300, ""});
+  s.profiles.push_back({"360p", "360p-600kbps", 640, 360, 600, 25});
+  s.hls.dir = "/var/hls/news";
+  s.failover.enabled = true;
+  s.failover.triggers = {"silence"};
+  s.outputs.push_back({"udp", "udp://239.2.2.2:6000"});
+  json j = to_json(s);
+  EXPECT_EQ(to_json(from_json(json::parse(j.dump()))), j);
+  j["hls"]["window"] = "six";
+  try {
+    from_json(j);
+    ADD_FAILURE() << "accepted a string window";
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("hls.window"), std::string::npos) << e.what();
+  }
+}
