@@ -1,4 +1,4 @@
-#include "daemon/cli.h"
+#include "daemon/app.h"
 
 #include <glib.h>
 #include <fcntl.h>
