@@ -1,5 +1,7 @@
 #include "daemon/app.h"
 
+#include <gio/gio.h>
+#include <glib-unix.h>
 #include <glib.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,27 +17,19 @@
 #include "config/daemon_config.h"
 #include "control/api_server.h"
 #include "control/store.h"
+#include "daemon/channel_manager.h"
 #include "daemon/control_adapter.h"
-#include "daemon/daemon.h"
 #include "daemon/plugin_path.h"
+#include "db/sqlite_db.h"
 #include "log/log.h"
 #include "origin/connections.h"
+#include "origin/origin.h"
 #include "store/state_store.h"
 #include "store/webhooks.h"
 
 namespace iptv::daemon {
 
 namespace {
-
-const char kUsage[] =
-    "usage: iptvd [--config FILE] [--channels DIR] [--data DIR] [--listen ADDR:PORT]\n"
-    "             [--log-format text|json] [--log-level LEVEL] [--role edge|cloud|any]\n"
-    "             [--node NAME] [--worker PATH] [--no-watch]\n"
-    "\n"
-    "Runs every channel record in --channels (default: channels) as a supervised live pipeline,\n"
-    "packages HLS under --data (default: var) and serves it, the API and /metrics on --listen.\n"
-    "Flags override the config file (see docs/iptvd-config.md). SIGHUP reloads the channels;\n"
-    "SIGTERM stops after finishing open segments.\n";
 
 bool split_listen(const std::string &s, std::string &addr, int &port) {
   auto c = s.rfind(':');
@@ -69,54 +63,28 @@ bool make_key_file(const std::string &path, std::string *error) {
   return ok;
 }
 
-}  // namespace
+// What the wiring settles before anything starts; the channel manager's own options are made
+// from these and the config (manager_options).
+struct AppOptions {
+  std::string data_dir;               // canonical once prepare_data_dir ran
+  std::string worker_path;            // iptvd-worker; default: next to iptvd
+  OriginConfig origin;                // address, port, token mode and keys
+  std::string public_url;             // base of printed URLs; default http://<address>:<port>
+  int64_t printed_token_ttl = 86400;  // TTL of the tokens in the URLs printed at start
+  bool watch_channels = true;
+  // Set when the worker's GStreamer elements cannot be found (check_plugin): no channel starts,
+  // each is offline with this reason, and /readyz is not ready.
+  std::string cannot_run_reason;
+};
 
-int run_iptvd(int argc, char **argv) {
-  std::string config_path, channels, data, listen, log_format, log_level, role, node, worker;
-  bool no_watch = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto val = [&](std::string &out) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "iptvd: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      out = argv[++i];
-    };
-    if (a == "--config")
-      val(config_path);
-    else if (a == "--channels")
-      val(channels);
-    else if (a == "--data")
-      val(data);
-    else if (a == "--listen")
-      val(listen);
-    else if (a == "--log-format")
-      val(log_format);
-    else if (a == "--log-level")
-      val(log_level);
-    else if (a == "--role")
-      val(role);
-    else if (a == "--node")
-      val(node);
-    else if (a == "--worker")
-      val(worker);
-    else if (a == "--no-watch")
-      no_watch = true;
-    else if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else {
-      std::fprintf(stderr, "iptvd: unknown option '%s'\n%s", a.c_str(), kUsage);
-      return 2;
-    }
-  }
-  // The daemon's one logger, passed to what logs; it outlives them all (declared first, so
-  // destroyed last, after the daemon and the webhook thread).
-  log::Logger L;
+// ---- Before anything starts: config, logger, data folder, tokens, plugin ----
+
+// The config file (or the local-demo defaults) under the command-line flags; configures the
+// logger. 0, or the exit code.
+int load_config(const CommandLine &cl, log::Logger &L, config::DaemonConfig *out) {
   config::DaemonConfigResult cr;
-  if (!config_path.empty()) {
-    cr = config::load_daemon_config(config_path);
+  if (!cl.config_path.empty()) {
+    cr = config::load_daemon_config(cl.config_path);
   } else {
     cr.config = config::default_daemon_config();
     cr.config.listen_address = "127.0.0.1";  // no config file: a local demo, not a public server
@@ -126,14 +94,14 @@ int run_iptvd(int argc, char **argv) {
     return 2;
   }
   config::DaemonConfig cfg = cr.config;
-  if (!channels.empty()) cfg.channels_dir = channels;
-  if (!data.empty()) cfg.data_dir = data;
-  if (!log_format.empty()) cfg.log_format = log_format;
-  if (!log_level.empty()) cfg.log_level = log_level;
-  if (!role.empty()) cfg.node_role = role;
-  if (!node.empty()) cfg.node_name = node;
-  if (!listen.empty() && !split_listen(listen, cfg.listen_address, cfg.listen_port)) {
-    std::fprintf(stderr, "iptvd: --listen wants ADDR:PORT, got '%s'\n", listen.c_str());
+  if (!cl.channels.empty()) cfg.channels_dir = cl.channels;
+  if (!cl.data.empty()) cfg.data_dir = cl.data;
+  if (!cl.log_format.empty()) cfg.log_format = cl.log_format;
+  if (!cl.log_level.empty()) cfg.log_level = cl.log_level;
+  if (!cl.role.empty()) cfg.node_role = cl.role;
+  if (!cl.node.empty()) cfg.node_name = cl.node;
+  if (!cl.listen.empty() && !split_listen(cl.listen, cfg.listen_address, cfg.listen_port)) {
+    std::fprintf(stderr, "iptvd: --listen wants ADDR:PORT, got '%s'\n", cl.listen.c_str());
     return 2;
   }
   auto fmt = log::parse_format(cfg.log_format);
@@ -144,44 +112,30 @@ int run_iptvd(int argc, char **argv) {
   }
   L.configure(*fmt, *lvl);
   for (const auto &s : cfg.secrets()) L.add_secret(s);
+  *out = cfg;
+  return 0;
+}
 
-  // Every viewer connection is a descriptor: use all the hard limit allows (systemd's default
-  // soft limit is 1,024).
-  long nofile = raise_fd_limit();
-  if (nofile > 0) L.debug("", "open file limit", {{"nofile", std::to_string(nofile)}});
-
-  DaemonOptions o;
-  o.channels_dir = cfg.channels_dir;
+AppOptions app_options(const config::DaemonConfig &cfg, const CommandLine &cl) {
+  AppOptions o;
   o.data_dir = cfg.data_dir;
-  o.worker_path = worker;
+  o.worker_path = cl.worker;
   o.origin.address = cfg.listen_address;
   o.origin.port = cfg.listen_port;
   o.origin.limits.idle_timeout_s = cfg.listen_idle_timeout_seconds;
   o.origin.limits.header_timeout_s = cfg.listen_header_timeout_seconds;
   o.origin.limits.backlog = cfg.listen_backlog;
+  o.origin.edge_auth_max_age = cfg.token_edge_auth_cache_seconds;
   o.public_url = cfg.public_base_url;
   o.printed_token_ttl = std::max(cfg.token_ttl_seconds, 3600);
-  o.limits.memory_mb = (uint64_t)cfg.worker_memory_mb;
-  o.limits.cpu_seconds = (uint64_t)cfg.worker_cpu_seconds;
-  o.limits.cpu_quota_cores = cfg.worker_cpu_quota_percent / 100.0;
-  if (o.limits.cpu_quota_cores > 0 || o.limits.memory_mb) {
-    // A delegated cgroup v2 subtree (systemd Delegate=yes) is used when writable.
-    const char *cg = g_getenv("IPTVD_CGROUP");
-    if (cg && *cg) o.limits.cgroup_dir = cg;
-  }
-  o.backoff.initial_seconds = cfg.restart_backoff.initial_seconds;
-  o.backoff.max_seconds = cfg.restart_backoff.max_seconds;
-  o.backoff.jitter = cfg.restart_backoff.jitter;
-  o.backoff.stable_after_seconds = cfg.restart_reset_seconds;
-  o.heartbeat_ms = cfg.heartbeat_interval_ms;
-  o.heartbeat_timeout_seconds = cfg.heartbeat_timeout_ms / 1000.0;
-  o.watch_channels = !no_watch;
-  o.node = cfg.node_name;
-  o.role = cfg.node_role == "any" ? "" : cfg.node_role;
+  o.watch_channels = !cl.no_watch;
+  return o;
+}
 
+// 0, or the exit code.
+int prepare_data_dir(AppOptions &o, log::Logger &L) {
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
-  o.origin.edge_auth_max_age = cfg.token_edge_auth_cache_seconds;
   // One canonical data folder (no "..", no symbolic links): the origin compares the real path of
   // every file it serves with the channel root under it, so "a/../var" would refuse every token.
   {
@@ -200,6 +154,11 @@ int run_iptvd(int argc, char **argv) {
       L.warn("", "cannot make the data folder owner-only (0700): " + o.data_dir + ": " +
                      std::strerror(errno));
   }
+  return 0;
+}
+
+// The origin's token mode and keys (docs/tokens.md). 0, or the exit code.
+int set_up_tokens(const config::DaemonConfig &cfg, AppOptions &o, log::Logger &L) {
   if (cfg.token_mode == "edgeauth" || cfg.token_mode == "securelink") {
     std::string keys =
         cfg.token_keys_file.empty() ? o.data_dir + "/token.keys" : cfg.token_keys_file;
@@ -229,7 +188,10 @@ int run_iptvd(int argc, char **argv) {
       L.add_secret(o.origin.securelink_secret);
     }
   }
+  return 0;
+}
 
+void check_plugin(AppOptions &o, log::Logger &L) {
   // The iptv plugin: found beside this binary (build tree) or in the install prefix, and handed to
   // every worker through the environment they inherit. Without it no channel can run: say so.
   std::string plugin_dir = add_plugin_dir_to_env();
@@ -249,77 +211,321 @@ int run_iptvd(int argc, char **argv) {
     L.info("", "iptv plugin found",
            {{"path", plugin_dir.empty() ? std::string("GST_PLUGIN_PATH") : plugin_dir}});
   }
+}
 
-  auto logfn = [&L](const std::string &level, const std::string &ch, const std::string &msg) {
-    log::Level l = level == "error"                        ? log::Level::kError
-                   : level == "warning" || level == "warn" ? log::Level::kWarn
-                   : level == "debug" || level == "worker" ? log::Level::kDebug
-                                                           : log::Level::kInfo;
-    if (level == "worker")
-      L.log(l, ch, msg, {{"source", "worker"}});
-    else
-      L.log(l, ch, msg);
-  };
-  std::unique_ptr<store::WebhookDeliverer> hooks;
-  o.retention_events_days = cfg.retention_events_days;
-  o.on_store_ready = [&](store::StateStore &st) {
-    hooks = std::make_unique<store::WebhookDeliverer>(st, cfg.webhooks, L);
-    hooks->start();
-  };
-  Daemon d(o, logfn);
-  std::string err;
-  if (!d.start(&err)) {
-    if (hooks) hooks->stop();  // before the store it reads goes away with `d`
-    L.error("", "cannot start: " + err);
-    return 1;
+ManagerOptions manager_options(const config::DaemonConfig &cfg, const AppOptions &app) {
+  ManagerOptions o;
+  o.channels_dir = cfg.channels_dir;
+  o.data_dir = app.data_dir;
+  o.worker_path = resolve_worker_path(app.worker_path);
+  o.limits.memory_mb = (uint64_t)cfg.worker_memory_mb;
+  o.limits.cpu_seconds = (uint64_t)cfg.worker_cpu_seconds;
+  o.limits.cpu_quota_cores = cfg.worker_cpu_quota_percent / 100.0;
+  if (o.limits.cpu_quota_cores > 0 || o.limits.memory_mb) {
+    // A delegated cgroup v2 subtree (systemd Delegate=yes) is used when writable.
+    const char *cg = g_getenv("IPTVD_CGROUP");
+    if (cg && *cg) o.limits.cgroup_dir = cg;
   }
-  control::ControlStore cstore(d.db());
-  ControlAdapter adapter(d);
-  adapter.set_webhook_figures([&hooks](control::MetricsSnapshot &m) {
-    if (!hooks) return;
-    m.webhook_outbox_depth = (uint64_t)hooks->outbox_depth();
-    m.webhook_delivery_failures = hooks->delivery_failures();
-    m.webhook_deliveries = hooks->delivery_attempts() - hooks->delivery_failures();
+  o.backoff.initial_seconds = cfg.restart_backoff.initial_seconds;
+  o.backoff.max_seconds = cfg.restart_backoff.max_seconds;
+  o.backoff.jitter = cfg.restart_backoff.jitter;
+  o.backoff.stable_after_seconds = cfg.restart_reset_seconds;
+  o.heartbeat_ms = cfg.heartbeat_interval_ms;
+  o.heartbeat_timeout_seconds = cfg.heartbeat_timeout_ms / 1000.0;
+  o.node = cfg.node_name;
+  o.role = cfg.node_role == "any" ? "" : cfg.node_role;
+  o.cannot_run_reason = app.cannot_run_reason;
+  return o;
+}
+
+std::string playback_url(const AppOptions &o, const std::string &channel, int64_t ttl) {
+  std::string seg;
+  int64_t now = (int64_t)(g_get_real_time() / 1000000);
+  switch (o.origin.mode) {
+    case TokenMode::kNone:
+      return o.public_url + "/hls/" + channel + "/index.m3u8";
+    case TokenMode::kSecureLink:
+      seg = securelink_segment(channel, now + ttl, o.origin.securelink_secret);
+      break;
+    case TokenMode::kEdgeAuth: {
+      TokenClaims c;
+      c.start = now;
+      c.expiry = now + ttl;
+      c.acl = acl_for_channel(channel);
+      seg = token_to_path_segment(sign_token(c, o.origin.keys));
+      break;
+    }
+  }
+  return o.public_url + "/hls/" + channel + "/" + seg + "/index.m3u8";
+}
+
+// ---- The running daemon: its pieces, in the order they start ----
+
+// Owns iptvd's state: the store, the origin (and the API mounted on it), the channel manager and
+// the main loop that everything but the HTTP server thread runs on. Members are declared in start
+// order, so they are destroyed in reverse: the API first, the database last.
+class App {
+ public:
+  App(config::DaemonConfig cfg, AppOptions opts, log::Logger &logger)
+      : cfg_(std::move(cfg)), opts_(std::move(opts)), logger_(logger) {}
+  ~App();
+
+  // Store and webhooks, origin, main loop and its triggers, then every channel.
+  bool start(std::string *error);
+  void mount_api();
+  void print_urls();
+  // Runs the main loop until SIGTERM/SIGINT (graceful) or quit().
+  int run();
+  void stop_webhooks() {
+    if (hooks_) hooks_->stop();  // before the store it reads goes away
+  }
+
+ private:
+  bool open_store(std::string *error);
+  bool start_origin(std::string *error);
+  void add_triggers();
+  void watch_channels_dir();
+  void shutdown();
+  void quit() {
+    if (loop_) g_main_loop_quit(loop_);
+  }
+
+  config::DaemonConfig cfg_;
+  AppOptions opts_;
+  log::Logger &logger_;
+  std::unique_ptr<db::Db> db_;
+  std::unique_ptr<store::StateStore> store_;
+  std::unique_ptr<store::WebhookDeliverer> hooks_;
+  std::unique_ptr<Origin> origin_;
+  std::unique_ptr<ChannelManager> channels_;
+  std::unique_ptr<control::ControlStore> cstore_;
+  std::unique_ptr<ControlAdapter> adapter_;
+  std::unique_ptr<control::ApiServer> api_;
+  GMainLoop *loop_ = nullptr;
+  GFileMonitor *monitor_ = nullptr;
+  unsigned reload_timer_ = 0;
+  bool shutting_down_ = false;
+};
+
+App::~App() {
+  api_.reset();
+  adapter_.reset();
+  cstore_.reset();
+  channels_.reset();  // kills any worker still running
+  if (monitor_) g_object_unref(monitor_);
+  if (reload_timer_) g_source_remove(reload_timer_);
+  if (origin_) origin_->stop();
+  if (loop_) g_main_loop_unref(loop_);
+}
+
+bool App::start(std::string *error) {
+  if (!open_store(error) || !start_origin(error)) return false;
+  loop_ = g_main_loop_new(nullptr, FALSE);
+  channels_ =
+      std::make_unique<ChannelManager>(manager_options(cfg_, opts_), *store_, *origin_, logger_);
+  add_triggers();
+  channels_->load();
+  return true;
+}
+
+bool App::open_store(std::string *error) {
+  std::error_code ec;
+  for (const char *sub : {"", "/hls", "/run"}) {
+    std::filesystem::create_directories(opts_.data_dir + sub, ec);
+    if (ec) {
+      *error = "cannot create " + opts_.data_dir + sub + ": " + ec.message();
+      return false;
+    }
+  }
+  try {
+    db_ = db::Db::open(opts_.data_dir + "/iptvd.db");
+    store_ = std::make_unique<store::StateStore>(*db_);
+  } catch (const std::exception &e) {
+    *error = e.what();
+    return false;
+  }
+  // Webhooks start before any channel, so start-up events are delivered too.
+  hooks_ = std::make_unique<store::WebhookDeliverer>(*store_, cfg_.webhooks, logger_);
+  hooks_->start();
+  // Retention: delivered events and old transitions are pruned hourly (and once at start).
+  auto prune = [](gpointer d) -> gboolean {
+    auto *self = static_cast<App *>(d);
+    int64_t n = self->store_->prune(self->cfg_.retention_events_days);
+    if (n > 0) self->logger_.info("", "pruned " + std::to_string(n) + " old events");
+    return G_SOURCE_CONTINUE;
+  };
+  prune(this);
+  g_timeout_add_seconds(3600, prune, this);
+  return true;
+}
+
+bool App::start_origin(std::string *error) {
+  origin_ = std::make_unique<Origin>(opts_.origin);
+  if (!origin_->start(error)) {
+    *error = "origin: cannot listen on " + opts_.origin.address + ":" +
+             std::to_string(opts_.origin.port) + ": " + *error;
+    return false;
+  }
+  if (opts_.public_url.empty())
+    opts_.public_url = "http://" + opts_.origin.address + ":" + std::to_string(origin_->port());
+  return true;
+}
+
+// What acts on the main loop from outside: signals, the channels folder, the clock.
+void App::add_triggers() {
+  g_unix_signal_add(
+      SIGTERM,
+      [](gpointer d) -> gboolean {
+        static_cast<App *>(d)->shutdown();
+        return G_SOURCE_CONTINUE;
+      },
+      this);
+  g_unix_signal_add(
+      SIGINT,
+      [](gpointer d) -> gboolean {
+        static_cast<App *>(d)->shutdown();
+        return G_SOURCE_CONTINUE;
+      },
+      this);
+  g_unix_signal_add(
+      SIGHUP,
+      [](gpointer d) -> gboolean {
+        static_cast<App *>(d)->channels_->reload("SIGHUP");
+        return G_SOURCE_CONTINUE;
+      },
+      this);
+  if (opts_.watch_channels) watch_channels_dir();
+  // Rights can expire while a channel runs: check once a minute.
+  g_timeout_add_seconds(
+      60,
+      [](gpointer d) -> gboolean {
+        static_cast<App *>(d)->channels_->check_rights();
+        return G_SOURCE_CONTINUE;
+      },
+      this);
+}
+
+void App::watch_channels_dir() {
+  GFile *dir = g_file_new_for_path(cfg_.channels_dir.c_str());
+  monitor_ = g_file_monitor_directory(dir, G_FILE_MONITOR_WATCH_MOVES, nullptr, nullptr);
+  g_object_unref(dir);
+  if (!monitor_) return;
+  g_file_monitor_set_rate_limit(monitor_, 200);
+  g_signal_connect(
+      monitor_, "changed",
+      G_CALLBACK(+[](GFileMonitor *, GFile *, GFile *, GFileMonitorEvent ev, gpointer d) {
+        auto *self = static_cast<App *>(d);
+        if (ev == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED) return;
+        // Editors write in bursts: reload once things settle.
+        if (self->reload_timer_) g_source_remove(self->reload_timer_);
+        self->reload_timer_ = g_timeout_add(
+            300,
+            [](gpointer d2) -> gboolean {
+              auto *s = static_cast<App *>(d2);
+              s->reload_timer_ = 0;
+              s->channels_->reload("channels folder changed");
+              return G_SOURCE_REMOVE;
+            },
+            self);
+      }),
+      this);
+}
+
+void App::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  logger_.info("", "stopping: finishing open segments");
+  if (!channels_->stop_all([this] { quit(); })) return;  // no worker ran: quit already
+  g_timeout_add_seconds((guint)channels_->options().stop_grace_seconds + 2,
+                        [](gpointer d) -> gboolean {
+                          static_cast<App *>(d)->quit();
+                          return G_SOURCE_REMOVE;
+                        },
+                        this);
+}
+
+void App::mount_api() {
+  cstore_ = std::make_unique<control::ControlStore>(*db_);
+  adapter_ = std::make_unique<ControlAdapter>(*channels_, *store_);
+  adapter_->set_webhook_figures([this](control::MetricsSnapshot &m) {
+    if (!hooks_) return;
+    m.webhook_outbox_depth = (uint64_t)hooks_->outbox_depth();
+    m.webhook_delivery_failures = hooks_->delivery_failures();
+    m.webhook_deliveries = hooks_->delivery_attempts() - hooks_->delivery_failures();
   });
   control::ApiConfig acfg;
-  acfg.sessions.ttl_seconds = cfg.token_ttl_seconds;
+  acfg.sessions.ttl_seconds = cfg_.token_ttl_seconds;
   // Every URL the API hands out (playlist, its url-tvg, playback_url) is built from this base,
   // never from the request's Host header.
-  cfg.listen_port = d.origin().port();  // the port bound (listen.port 0 picks one)
-  acfg.public_url = cfg.effective_base_url();
-  acfg.audit_retention_days = cfg.retention_audit_days;
-  acfg.sessions.max_sessions_per_subject = cfg.sessions_max_per_subject;
-  acfg.max_body_bytes = cfg.api_max_body_bytes;
-  control::ApiServer api(
-      {&adapter, &adapter, &adapter, &adapter, &cstore, &d.origin(), &d.options().origin.keys},
-      acfg);
-  api.mount();
-  std::string admin_key = o.data_dir + "/admin.key";
-  if (control::bootstrap_admin_key(cstore, admin_key, &err))
-    L.info("", "created the first admin API key", {{"path", admin_key}});
+  cfg_.listen_port = origin_->port();  // the port bound (listen.port 0 picks one)
+  acfg.public_url = cfg_.effective_base_url();
+  acfg.audit_retention_days = cfg_.retention_audit_days;
+  acfg.sessions.max_sessions_per_subject = cfg_.sessions_max_per_subject;
+  acfg.max_body_bytes = cfg_.api_max_body_bytes;
+  auto *a = adapter_.get();
+  api_ = std::make_unique<control::ApiServer>(
+      control::ApiDeps{a, a, a, a, cstore_.get(), origin_.get(), &opts_.origin.keys}, acfg);
+  api_->mount();
+  std::string err;
+  std::string admin_key = opts_.data_dir + "/admin.key";
+  if (control::bootstrap_admin_key(*cstore_, admin_key, &err))
+    logger_.info("", "created the first admin API key", {{"path", admin_key}});
   else if (!err.empty())
-    L.warn("", "admin key: " + err);
+    logger_.warn("", "admin key: " + err);
+}
 
-  std::string base = d.options().public_url;
+void App::print_urls() {
+  std::string base = opts_.public_url;
   std::printf("iptvd listening on %s (API %s/api/v1/channels, metrics %s/metrics)\n", base.c_str(),
               base.c_str(), base.c_str());
-  for (const auto &rec : d.records()) {
+  for (const auto &rec : channels_->records()) {
     if (rec.status != ChannelStatus::kActive) continue;
-    std::string why = d.not_runnable_reason(rec);
+    std::string why = channels_->not_runnable_reason(rec);
     if (!why.empty()) {
       // No playable URL for a channel this node will not run.
       std::printf("  %-16s NOT RUNNING: %s\n", rec.channel_id.c_str(), why.c_str());
       continue;
     }
     std::printf("  %-16s %s\n", rec.channel_id.c_str(),
-                d.playback_url(rec.channel_id, o.printed_token_ttl).c_str());
+                playback_url(opts_, rec.channel_id, opts_.printed_token_ttl).c_str());
   }
   std::fflush(stdout);
-  int rc = d.run();
-  api.unmount();
-  if (hooks) hooks->stop();
-  L.info("", "stopped");
-  return rc;
+}
+
+int App::run() {
+  g_main_loop_run(loop_);
+  store_->wake_all();
+  api_->unmount();
+  stop_webhooks();
+  logger_.info("", "stopped");
+  return 0;
+}
+
+}  // namespace
+
+int run_app(const CommandLine &cl, log::Logger &L) {
+  config::DaemonConfig cfg;
+  if (int rc = load_config(cl, L, &cfg)) return rc;
+  // Every viewer connection is a descriptor: use all the hard limit allows (systemd's default
+  // soft limit is 1,024).
+  long nofile = raise_fd_limit();
+  if (nofile > 0) L.debug("", "open file limit", {{"nofile", std::to_string(nofile)}});
+
+  AppOptions o = app_options(cfg, cl);
+  if (int rc = prepare_data_dir(o, L)) return rc;
+  if (int rc = set_up_tokens(cfg, o, L)) return rc;
+  check_plugin(o, L);
+
+  App app(cfg, o, L);
+  std::string err;
+  if (!app.start(&err)) {
+    app.stop_webhooks();
+    L.error("", "cannot start: " + err);
+    return 1;
+  }
+  app.mount_api();
+  app.print_urls();
+  return app.run();
 }
 
 }  // namespace iptv::daemon
