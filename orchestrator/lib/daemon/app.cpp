@@ -1,6 +1,5 @@
 #include "daemon/app.h"
 
-#include <gio/gio.h>
 #include <glib-unix.h>
 #include <glib.h>
 #include <fcntl.h>
@@ -30,6 +29,66 @@
 namespace iptv::daemon {
 
 namespace {
+
+const char kUsage[] =
+    "usage: iptvd [--config FILE] [--channels DIR] [--data DIR] [--listen ADDR:PORT]\n"
+    "             [--log-format text|json] [--log-level LEVEL] [--role edge|cloud|any]\n"
+    "             [--node NAME] [--worker PATH] [--no-watch]\n"
+    "\n"
+    "Runs every channel record in --channels (default: channels) as a supervised live pipeline,\n"
+    "packages HLS under --data (default: var) and serves it, the API and /metrics on --listen.\n"
+    "Flags override the config file (see docs/iptvd-config.md). SIGHUP reloads the channels;\n"
+    "SIGTERM stops after finishing open segments.\n";
+
+// The flags, laid over the config file by load_config.
+struct CommandLine {
+  std::string config_path, channels, data, listen, log_format, log_level, role, node, worker;
+  bool no_watch = false;
+};
+
+// -1 to go on, or the exit code: 0 after --help, 2 for a bad option.
+int parse_command_line(int argc, char **argv, CommandLine &cl) {
+  auto &[config_path, channels, data, listen, log_format, log_level, role, node, worker, no_watch] =
+      cl;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&](std::string &out) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "iptvd: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      out = argv[++i];
+    };
+    if (a == "--config")
+      val(config_path);
+    else if (a == "--channels")
+      val(channels);
+    else if (a == "--data")
+      val(data);
+    else if (a == "--listen")
+      val(listen);
+    else if (a == "--log-format")
+      val(log_format);
+    else if (a == "--log-level")
+      val(log_level);
+    else if (a == "--role")
+      val(role);
+    else if (a == "--node")
+      val(node);
+    else if (a == "--worker")
+      val(worker);
+    else if (a == "--no-watch")
+      no_watch = true;
+    else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "iptvd: unknown option '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  return -1;
+}
 
 bool split_listen(const std::string &s, std::string &addr, int &port) {
   auto c = s.rfind(':');
@@ -82,9 +141,11 @@ struct AppOptions {
 // The config file (or the local-demo defaults) under the command-line flags; configures the
 // logger. 0, or the exit code.
 int load_config(const CommandLine &cl, log::Logger &L, config::DaemonConfig *out) {
+  const auto &[config_path, channels, data, listen, log_format, log_level, role, node, worker,
+               no_watch] = cl;
   config::DaemonConfigResult cr;
-  if (!cl.config_path.empty()) {
-    cr = config::load_daemon_config(cl.config_path);
+  if (!config_path.empty()) {
+    cr = config::load_daemon_config(config_path);
   } else {
     cr.config = config::default_daemon_config();
     cr.config.listen_address = "127.0.0.1";  // no config file: a local demo, not a public server
@@ -94,14 +155,14 @@ int load_config(const CommandLine &cl, log::Logger &L, config::DaemonConfig *out
     return 2;
   }
   config::DaemonConfig cfg = cr.config;
-  if (!cl.channels.empty()) cfg.channels_dir = cl.channels;
-  if (!cl.data.empty()) cfg.data_dir = cl.data;
-  if (!cl.log_format.empty()) cfg.log_format = cl.log_format;
-  if (!cl.log_level.empty()) cfg.log_level = cl.log_level;
-  if (!cl.role.empty()) cfg.node_role = cl.role;
-  if (!cl.node.empty()) cfg.node_name = cl.node;
-  if (!cl.listen.empty() && !split_listen(cl.listen, cfg.listen_address, cfg.listen_port)) {
-    std::fprintf(stderr, "iptvd: --listen wants ADDR:PORT, got '%s'\n", cl.listen.c_str());
+  if (!channels.empty()) cfg.channels_dir = channels;
+  if (!data.empty()) cfg.data_dir = data;
+  if (!log_format.empty()) cfg.log_format = log_format;
+  if (!log_level.empty()) cfg.log_level = log_level;
+  if (!role.empty()) cfg.node_role = role;
+  if (!node.empty()) cfg.node_name = node;
+  if (!listen.empty() && !split_listen(listen, cfg.listen_address, cfg.listen_port)) {
+    std::fprintf(stderr, "iptvd: --listen wants ADDR:PORT, got '%s'\n", listen.c_str());
     return 2;
   }
   auto fmt = log::parse_format(cfg.log_format);
@@ -274,7 +335,7 @@ class App {
   bool start(std::string *error);
   void mount_api();
   void print_urls();
-  // Runs the main loop until SIGTERM/SIGINT (graceful) or quit().
+  // Runs the main loop until SIGTERM/SIGINT (graceful: ChannelManager::stop_all).
   int run();
   void stop_webhooks() {
     if (hooks_) hooks_->stop();  // before the store it reads goes away
@@ -284,11 +345,6 @@ class App {
   bool open_store(std::string *error);
   bool start_origin(std::string *error);
   void add_triggers();
-  void watch_channels_dir();
-  void shutdown();
-  void quit() {
-    if (loop_) g_main_loop_quit(loop_);
-  }
 
   config::DaemonConfig cfg_;
   AppOptions opts_;
@@ -302,9 +358,6 @@ class App {
   std::unique_ptr<ControlAdapter> adapter_;
   std::unique_ptr<control::ApiServer> api_;
   GMainLoop *loop_ = nullptr;
-  GFileMonitor *monitor_ = nullptr;
-  unsigned reload_timer_ = 0;
-  bool shutting_down_ = false;
 };
 
 App::~App() {
@@ -312,8 +365,6 @@ App::~App() {
   adapter_.reset();
   cstore_.reset();
   channels_.reset();  // kills any worker still running
-  if (monitor_) g_object_unref(monitor_);
-  if (reload_timer_) g_source_remove(reload_timer_);
   if (origin_) origin_->stop();
   if (loop_) g_main_loop_unref(loop_);
 }
@@ -371,22 +422,18 @@ bool App::start_origin(std::string *error) {
   return true;
 }
 
-// What acts on the main loop from outside: signals, the channels folder, the clock.
+// What acts on the main loop from outside: signals here; the channels folder and the rights
+// check in the channel manager.
 void App::add_triggers() {
-  g_unix_signal_add(
-      SIGTERM,
-      [](gpointer d) -> gboolean {
-        static_cast<App *>(d)->shutdown();
-        return G_SOURCE_CONTINUE;
-      },
-      this);
-  g_unix_signal_add(
-      SIGINT,
-      [](gpointer d) -> gboolean {
-        static_cast<App *>(d)->shutdown();
-        return G_SOURCE_CONTINUE;
-      },
-      this);
+  for (int sig : {SIGTERM, SIGINT})
+    g_unix_signal_add(
+        sig,
+        [](gpointer d) -> gboolean {
+          auto *self = static_cast<App *>(d);
+          self->channels_->stop_all([self] { g_main_loop_quit(self->loop_); });
+          return G_SOURCE_CONTINUE;
+        },
+        this);
   g_unix_signal_add(
       SIGHUP,
       [](gpointer d) -> gboolean {
@@ -394,54 +441,7 @@ void App::add_triggers() {
         return G_SOURCE_CONTINUE;
       },
       this);
-  if (opts_.watch_channels) watch_channels_dir();
-  // Rights can expire while a channel runs: check once a minute.
-  g_timeout_add_seconds(
-      60,
-      [](gpointer d) -> gboolean {
-        static_cast<App *>(d)->channels_->check_rights();
-        return G_SOURCE_CONTINUE;
-      },
-      this);
-}
-
-void App::watch_channels_dir() {
-  GFile *dir = g_file_new_for_path(cfg_.channels_dir.c_str());
-  monitor_ = g_file_monitor_directory(dir, G_FILE_MONITOR_WATCH_MOVES, nullptr, nullptr);
-  g_object_unref(dir);
-  if (!monitor_) return;
-  g_file_monitor_set_rate_limit(monitor_, 200);
-  g_signal_connect(
-      monitor_, "changed",
-      G_CALLBACK(+[](GFileMonitor *, GFile *, GFile *, GFileMonitorEvent ev, gpointer d) {
-        auto *self = static_cast<App *>(d);
-        if (ev == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED) return;
-        // Editors write in bursts: reload once things settle.
-        if (self->reload_timer_) g_source_remove(self->reload_timer_);
-        self->reload_timer_ = g_timeout_add(
-            300,
-            [](gpointer d2) -> gboolean {
-              auto *s = static_cast<App *>(d2);
-              s->reload_timer_ = 0;
-              s->channels_->reload("channels folder changed");
-              return G_SOURCE_REMOVE;
-            },
-            self);
-      }),
-      this);
-}
-
-void App::shutdown() {
-  if (shutting_down_) return;
-  shutting_down_ = true;
-  logger_.info("", "stopping: finishing open segments");
-  if (!channels_->stop_all([this] { quit(); })) return;  // no worker ran: quit already
-  g_timeout_add_seconds((guint)channels_->options().stop_grace_seconds + 2,
-                        [](gpointer d) -> gboolean {
-                          static_cast<App *>(d)->quit();
-                          return G_SOURCE_REMOVE;
-                        },
-                        this);
+  channels_->watch(opts_.watch_channels);
 }
 
 void App::mount_api() {
@@ -503,7 +503,12 @@ int App::run() {
 
 }  // namespace
 
-int run_app(const CommandLine &cl, log::Logger &L) {
+int run_iptvd(int argc, char **argv) {
+  CommandLine cl;
+  if (int rc = parse_command_line(argc, argv, cl); rc >= 0) return rc;
+  // The daemon's one logger, passed to what logs; it outlives them all (declared first, so
+  // destroyed last, after the daemon and the webhook thread).
+  log::Logger L;
   config::DaemonConfig cfg;
   if (int rc = load_config(cl, L, &cfg)) return rc;
   // Every viewer connection is a descriptor: use all the hard limit allows (systemd's default

@@ -1,5 +1,6 @@
 #include "daemon/channel_manager.h"
 
+#include <gio/gio.h>
 #include <glib.h>
 
 #include <algorithm>
@@ -48,6 +49,15 @@ bool contains(const std::vector<std::string> &v, const std::string &s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
+// A callback that runs at most once, from whichever of its callers comes first.
+using Once = std::shared_ptr<std::function<void()>>;
+void run_once(const Once &once) {
+  if (!*once) return;
+  auto f = std::move(*once);
+  *once = nullptr;
+  f();
+}
+
 }  // namespace
 
 SpecFile build_spec(const ChannelRecord &rec, const std::map<std::string, ChannelRecord> &set,
@@ -67,8 +77,14 @@ ChannelManager::ChannelManager(ManagerOptions opts, store::StateStore &store, Or
     : opts_(std::move(opts)), store_(store), origin_(origin), logger_(logger) {}
 
 ChannelManager::~ChannelManager() {
-  std::lock_guard lk(mu_);
-  runners_.clear();  // kills any worker still running
+  {
+    std::lock_guard lk(mu_);
+    runners_.clear();  // kills any worker still running
+  }
+  if (monitor_) g_object_unref(monitor_);
+  if (reload_timer_) g_source_remove(reload_timer_);
+  if (rights_timer_) g_source_remove(rights_timer_);
+  if (stop_timer_) g_source_remove(stop_timer_);
 }
 
 void ChannelManager::log(const std::string &channel, const std::string &level,
@@ -319,6 +335,40 @@ void ChannelManager::start_channel(const ChannelRecord &rec, const SpecFile &spe
   r->start();
 }
 
+void ChannelManager::watch(bool folder) {
+  rights_timer_ = g_timeout_add_seconds(
+      60,
+      [](gpointer d) -> gboolean {
+        static_cast<ChannelManager *>(d)->check_rights();
+        return G_SOURCE_CONTINUE;
+      },
+      this);
+  if (!folder) return;
+  GFile *dir = g_file_new_for_path(opts_.channels_dir.c_str());
+  monitor_ = g_file_monitor_directory(dir, G_FILE_MONITOR_WATCH_MOVES, nullptr, nullptr);
+  g_object_unref(dir);
+  if (!monitor_) return;
+  g_file_monitor_set_rate_limit(monitor_, 200);
+  g_signal_connect(
+      monitor_, "changed",
+      G_CALLBACK(+[](GFileMonitor *, GFile *, GFile *, GFileMonitorEvent ev, gpointer d) {
+        auto *self = static_cast<ChannelManager *>(d);
+        if (ev == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED) return;
+        // Editors write in bursts: reload once things settle.
+        if (self->reload_timer_) g_source_remove(self->reload_timer_);
+        self->reload_timer_ = g_timeout_add(
+            300,
+            [](gpointer d2) -> gboolean {
+              auto *s = static_cast<ChannelManager *>(d2);
+              s->reload_timer_ = 0;
+              s->reload("channels folder changed");
+              return G_SOURCE_REMOVE;
+            },
+            self);
+      }),
+      this);
+}
+
 void ChannelManager::check_rights() {
   for (const auto &rec : records()) {
     std::string why = not_runnable_reason(rec);
@@ -328,8 +378,10 @@ void ChannelManager::check_rights() {
   }
 }
 
-bool ChannelManager::stop_all(std::function<void()> done) {
+void ChannelManager::stop_all(std::function<void()> done) {
+  if (stopping_) return;
   stopping_ = true;
+  log("", "info", "stopping: finishing open segments");
   std::vector<ChannelRunner *> rs;
   {
     std::lock_guard lk(mu_);
@@ -338,14 +390,26 @@ bool ChannelManager::stop_all(std::function<void()> done) {
   }
   if (rs.empty()) {
     done();
-    return false;
+    return;
   }
+  // `done` runs once: when the last worker is gone, or when the grace period (after which the
+  // runners kill their workers) and 2 s more have passed.
+  Once once = std::make_shared<std::function<void()>>(std::move(done));
   auto pending = std::make_shared<size_t>(rs.size());
   for (auto *r : rs)
-    r->stop("offline", "iptvd stopped", [pending, done] {
-      if (--*pending == 0) done();
+    r->stop("offline", "iptvd stopped", [pending, once] {
+      if (--*pending == 0) run_once(once);
     });
-  return true;
+  stop_timer_ = g_timeout_add_seconds_full(
+      G_PRIORITY_DEFAULT, (guint)opts_.stop_grace_seconds + 2,
+      [](gpointer d) -> gboolean {
+        auto *p = static_cast<std::pair<ChannelManager *, Once> *>(d);
+        p->first->stop_timer_ = 0;
+        run_once(p->second);
+        return G_SOURCE_REMOVE;
+      },
+      new std::pair<ChannelManager *, Once>(this, once),
+      [](gpointer d) { delete static_cast<std::pair<ChannelManager *, Once> *>(d); });
 }
 
 ChannelRunner *ChannelManager::runner(const std::string &id) const {

@@ -35,6 +35,8 @@
 #include "daemon/reload.h"
 #include "records/channel.h"
 
+typedef struct _GFileMonitor GFileMonitor;
+
 namespace iptv {
 class Origin;
 }
@@ -93,12 +95,15 @@ class ChannelManager : public ChannelSink {
   void load();
   // Applies the channels folder as it is now: only what changed is touched.
   void reload(const std::string &why);
+  // The manager's own triggers on the main loop: a rights check once a minute and, when
+  // `folder`, a reload whenever the channels folder changes (once it settles).
+  void watch(bool folder);
   // Rights can expire while a channel runs: stops each running channel that may no longer run.
   void check_rights();
-  // Stops every worker gracefully (they finish their open segments); `done` runs on the main loop
-  // once all are gone. When none runs, `done` runs at once and this returns false. Reloads are
-  // ignored from then on.
-  bool stop_all(std::function<void()> done);
+  // Stops every worker gracefully (they finish their open segments); `done` runs once on the
+  // main loop when all are gone, at once when none runs, and at the latest stop_grace_seconds
+  // + 2 s later. Reloads are ignored from then on; a second call does nothing.
+  void stop_all(std::function<void()> done);
 
   const ManagerOptions &options() const { return opts_; }
 
@@ -152,6 +157,8 @@ class ChannelManager : public ChannelSink {
   Origin &origin_;
   log::Logger &logger_;
   bool stopping_ = false;
+  GFileMonitor *monitor_ = nullptr;
+  unsigned reload_timer_ = 0, rights_timer_ = 0, stop_timer_ = 0;
   mutable std::mutex mu_;  // guards runners_ (map shape), records_ and specs_
   std::map<std::string, std::unique_ptr<ChannelRunner>> runners_;
   std::map<std::string, ChannelRecord> records_;  // the last good record per channel
