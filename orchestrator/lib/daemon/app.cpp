@@ -186,17 +186,19 @@ AppOptions app_options(const config::DaemonConfig &cfg, const CommandLine &cl) {
   o.origin.limits.idle_timeout_s = cfg.listen_idle_timeout_seconds;
   o.origin.limits.header_timeout_s = cfg.listen_header_timeout_seconds;
   o.origin.limits.backlog = cfg.listen_backlog;
-  o.origin.edge_auth_max_age = cfg.token_edge_auth_cache_seconds;
   o.public_url = cfg.public_base_url;
   o.printed_token_ttl = std::max(cfg.token_ttl_seconds, 3600);
   o.watch_channels = !cl.no_watch;
   return o;
 }
 
-// 0, or the exit code.
-int prepare_data_dir(AppOptions &o, log::Logger &L) {
+// Before anything starts: the data folder (canonical and owner-only), the token mode and keys
+// (docs/tokens.md), and whether the worker can load the iptv plugin's elements. 0, or the exit
+// code.
+int prepare(const config::DaemonConfig &cfg, AppOptions &o, log::Logger &L) {
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
+  o.origin.edge_auth_max_age = cfg.token_edge_auth_cache_seconds;
   // One canonical data folder (no "..", no symbolic links): the origin compares the real path of
   // every file it serves with the channel root under it, so "a/../var" would refuse every token.
   {
@@ -215,11 +217,6 @@ int prepare_data_dir(AppOptions &o, log::Logger &L) {
       L.warn("", "cannot make the data folder owner-only (0700): " + o.data_dir + ": " +
                      std::strerror(errno));
   }
-  return 0;
-}
-
-// The origin's token mode and keys (docs/tokens.md). 0, or the exit code.
-int set_up_tokens(const config::DaemonConfig &cfg, AppOptions &o, log::Logger &L) {
   if (cfg.token_mode == "edgeauth" || cfg.token_mode == "securelink") {
     std::string keys =
         cfg.token_keys_file.empty() ? o.data_dir + "/token.keys" : cfg.token_keys_file;
@@ -249,10 +246,7 @@ int set_up_tokens(const config::DaemonConfig &cfg, AppOptions &o, log::Logger &L
       L.add_secret(o.origin.securelink_secret);
     }
   }
-  return 0;
-}
 
-void check_plugin(AppOptions &o, log::Logger &L) {
   // The iptv plugin: found beside this binary (build tree) or in the install prefix, and handed to
   // every worker through the environment they inherit. Without it no channel can run: say so.
   std::string plugin_dir = add_plugin_dir_to_env();
@@ -272,6 +266,7 @@ void check_plugin(AppOptions &o, log::Logger &L) {
     L.info("", "iptv plugin found",
            {{"path", plugin_dir.empty() ? std::string("GST_PLUGIN_PATH") : plugin_dir}});
   }
+  return 0;
 }
 
 ManagerOptions manager_options(const config::DaemonConfig &cfg, const AppOptions &app) {
@@ -517,9 +512,7 @@ int run_iptvd(int argc, char **argv) {
   if (nofile > 0) L.debug("", "open file limit", {{"nofile", std::to_string(nofile)}});
 
   AppOptions o = app_options(cfg, cl);
-  if (int rc = prepare_data_dir(o, L)) return rc;
-  if (int rc = set_up_tokens(cfg, o, L)) return rc;
-  check_plugin(o, L);
+  if (int rc = prepare(cfg, o, L)) return rc;
 
   App app(cfg, o, L);
   std::string err;
