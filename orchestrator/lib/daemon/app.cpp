@@ -291,6 +291,7 @@ ManagerOptions manager_options(const config::DaemonConfig &cfg, const AppOptions
   o.node = cfg.node_name;
   o.role = cfg.node_role == "any" ? "" : cfg.node_role;
   o.cannot_run_reason = app.cannot_run_reason;
+  o.watch_channels = app.watch_channels;
   return o;
 }
 
@@ -436,7 +437,7 @@ void App::add_triggers() {
         return G_SOURCE_CONTINUE;
       },
       this);
-  channels_->watch(opts_.watch_channels);
+  channels_->watch();
 }
 
 void App::mount_api() {

@@ -33,18 +33,6 @@ const char *status_of_state(const std::string &to) {
   return "info";
 }
 
-const char *status_of_event(const std::string &event_type) {
-  if (event_type == "failover.activated" || event_type == "slate.entered" ||
-      event_type == "source.lost" || event_type == "worker.restarting" ||
-      event_type == "probe.condition.raised")
-    return "failure";
-  if (event_type == "failover.returned" || event_type == "slate.left" ||
-      event_type == "source.recovered" || event_type == "probe.condition.cleared")
-    return "success";
-  if (event_type == "action.refused") return "warning";
-  return "info";
-}
-
 bool contains(const std::vector<std::string> &v, const std::string &s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
@@ -74,7 +62,7 @@ SpecFile build_spec(const ChannelRecord &rec, const std::map<std::string, Channe
 
 ChannelManager::ChannelManager(ManagerOptions opts, store::StateStore &store, Origin &origin,
                                log::Logger &logger)
-    : opts_(std::move(opts)), store_(store), origin_(origin), logger_(logger) {}
+    : opts_(std::move(opts)), store_(&store), origin_(&origin), logger_(logger) {}
 
 ChannelManager::~ChannelManager() {
   {
@@ -107,7 +95,7 @@ void ChannelManager::load() {
   std::vector<std::string> cat_errors;
   if (fs::exists(opts_.channels_dir + "/profiles.yaml"))
     load_profiles_file(catalog, opts_.channels_dir + "/profiles.yaml", &cat_errors);
-  for (const auto &a : store_.applied_all()) {
+  for (const auto &a : store_->applied_all()) {
     if (a.status == "retired") continue;
     ChannelRecord rec;
     std::vector<LoadError> errs;
@@ -195,34 +183,34 @@ void ChannelManager::report_rejected(const ReloadPlan &plan) {
     auto ev = store::make_event("record.rejected", e.channel_id, "failure", d.dump());
     ev.job_id = e.channel_id;  // no worker run: the channel alone
     ev.input_checksum = sha256_hex(read_text(e.file));
-    store_.record_event(ev);
+    store_->record_event(ev);
   }
   for (const auto &id : plan.kept_last_good)
     log(id, "warning", "its record file failed validation; the last good version keeps running");
 }
 
 void ChannelManager::record_applied(const ChannelRecord &rec) {
-  auto prev = store_.applied(rec.channel_id);
+  auto prev = store_->applied(rec.channel_id);
   if (prev && prev->sha256 == rec.content_sha256 && prev->status == to_string(rec.status)) return;
   auto ev = store::make_event("channel.applied", rec.channel_id, "success",
                               nlohmann::json{{"file", rec.file}}.dump());
   ev.input_checksum = rec.content_sha256;
   ev.job_id = rec.channel_id;  // the record, not a worker run
   ev.output_uri = "/hls/" + rec.channel_id + "/index.m3u8";
-  store_.set_applied(rec.channel_id, rec.content_sha256, read_text(rec.file), to_string(rec.status),
-                     ev);
+  store_->set_applied(rec.channel_id, rec.content_sha256, read_text(rec.file),
+                      to_string(rec.status), ev);
 }
 
 void ChannelManager::retire(const std::string &id) {
   log(id, "info", "record removed: retiring the channel");
-  origin_.remove_channel(id);
-  ChannelRunner *r = runner(id);
+  origin_->remove_channel(id);
+  ChannelRunner *r = find_runner(id);
   auto retire_row = [this, id] {
-    if (auto a = store_.applied(id)) store_.set_applied(id, a->sha256, a->yaml, "retired");
+    if (auto a = store_->applied(id)) store_->set_applied(id, a->sha256, a->yaml, "retired");
   };
   if (!r) {
-    store_.transition(id, "retired", "record removed",
-                      store::make_event("channel.state", id, "info"));
+    store_->transition(id, "retired", "record removed",
+                       store::make_event("channel.state", id, "info"));
     retire_row();
     return;
   }
@@ -247,7 +235,7 @@ void ChannelManager::retire(const std::string &id) {
 
 void ChannelManager::rebuild(const ChannelRecord &rec, const SpecFile &spec) {
   record_applied(rec);
-  ChannelRunner *r = runner(rec.channel_id);
+  ChannelRunner *r = find_runner(rec.channel_id);
   log(rec.channel_id, "info", "record changed: rebuilding the channel");
   // The new worker gets the spec planned with this record, even if another reload comes before
   // the old worker is gone.
@@ -288,7 +276,7 @@ std::string ChannelManager::not_runnable_reason(const ChannelRecord &rec) const 
 }
 
 void ChannelManager::start_channel(const ChannelRecord &rec, const SpecFile &spec) {
-  ChannelRunner *r;
+  ChannelRunner *runner;
   bool fresh = false;
   {
     std::lock_guard lk(mu_);
@@ -297,45 +285,88 @@ void ChannelManager::start_channel(const ChannelRecord &rec, const SpecFile &spe
       slot = std::make_unique<ChannelRunner>(rec.channel_id, runner_options(rec), *this);
       fresh = true;
     }
-    r = slot.get();
+    runner = slot.get();
   }
   if (fresh)
-    if (auto st = store_.state(rec.channel_id))
-      r->seed((uint64_t)st->restarts, (uint64_t)st->failovers);
-  origin_.add_channel(rec.channel_id, opts_.data_dir + "/hls/" + rec.channel_id);
+    if (auto st = store_->state(rec.channel_id))
+      runner->seed((uint64_t)st->restarts, (uint64_t)st->failovers);
+  origin_->add_channel(rec.channel_id, opts_.data_dir + "/hls/" + rec.channel_id);
   if (rec.status == ChannelStatus::kDisabled) {
-    r->set_disabled("record status: disabled");
+    runner->set_disabled("record status: disabled");
     return;
   }
   if (rec.status == ChannelStatus::kRetired) {
-    r->stop("retired", "record status: retired");
+    runner->stop("retired", "record status: retired");
     return;
   }
   std::string why = not_runnable_reason(rec);
   if (!why.empty()) {
     log(rec.channel_id, "warning", "not started: " + why);
-    r->stop("offline", why);
+    runner->stop("offline", why);
     // A channel that never ran still gets its state row, with the reason (and a row left from
     // an earlier run gets this run's reason).
-    auto st = store_.state(rec.channel_id);
+    auto st = store_->state(rec.channel_id);
     if (!st || st->state != "offline" || st->reason != why) {
       auto ev = store::make_event("channel.state", rec.channel_id, "info");
       ev.job_id = job_id(rec.channel_id);
-      store_.transition(rec.channel_id, "offline", why, ev);
+      store_->transition(rec.channel_id, "offline", why, ev);
     }
     return;
   }
   std::string err = write_file_atomic(spec_path(rec.channel_id), spec.text);
   if (!err.empty()) {
     log(rec.channel_id, "error", "cannot write worker spec: " + err);
-    r->stop("offline", "cannot write worker spec");
+    runner->stop("offline", "cannot write worker spec");
     return;
   }
-  r->set_options(runner_options(rec));
-  r->start();
+  runner->set_options(runner_options(rec));
+  runner->start();
 }
 
-void ChannelManager::watch(bool folder) {
+void ChannelManager::watch() {
+  if (opts_.watch_channels) {
+    GFile *dir = g_file_new_for_path(opts_.channels_dir.c_str());
+    monitor_ = g_file_monitor_directory(dir, G_FILE_MONITOR_WATCH_MOVES, nullptr, nullptr);
+    g_object_unref(dir);
+    if (monitor_) {
+      g_file_monitor_set_rate_limit(monitor_, 200);
+      g_signal_connect(
+          monitor_, "changed",
+          G_CALLBACK(+[](GFileMonitor *, GFile *, GFile *, GFileMonitorEvent ev, gpointer d) {
+            auto *self = static_cast<ChannelManager *>(d);
+            if (ev == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED) return;
+            // Editors write in bursts: reload once things settle.
+            if (self->reload_timer_) g_source_remove(self->reload_timer_);
+            self->reload_timer_ = g_timeout_add(
+                300,
+                [](gpointer d2) -> gboolean {
+                  auto *s = static_cast<ChannelManager *>(d2);
+                  s->reload_timer_ = 0;
+                  s->reload("channels folder changed");
+                  return G_SOURCE_REMOVE;
+                },
+                self);
+          }),
+          this);
+    }
+  }
+  // Rights can expire while a channel runs: check once a minute.
+  g_timeout_add_seconds(
+      60,
+      [](gpointer d) -> gboolean {
+        auto *self = static_cast<ChannelManager *>(d);
+        std::vector<ChannelRecord> recs = self->records();
+        for (auto &r : recs) {
+          std::string why = self->not_runnable_reason(r);
+          if (why.empty()) continue;
+          std::lock_guard lk(self->mu_);
+          auto it = self->runners_.find(r.channel_id);
+          if (it != self->runners_.end() && it->second->pid()) it->second->stop("offline", why);
+        }
+        return G_SOURCE_CONTINUE;
+      },
+      this);
+  // Rights can expire while a channel runs: check once a minute.
   rights_timer_ = g_timeout_add_seconds(
       60,
       [](gpointer d) -> gboolean {
@@ -343,37 +374,13 @@ void ChannelManager::watch(bool folder) {
         return G_SOURCE_CONTINUE;
       },
       this);
-  if (!folder) return;
-  GFile *dir = g_file_new_for_path(opts_.channels_dir.c_str());
-  monitor_ = g_file_monitor_directory(dir, G_FILE_MONITOR_WATCH_MOVES, nullptr, nullptr);
-  g_object_unref(dir);
-  if (!monitor_) return;
-  g_file_monitor_set_rate_limit(monitor_, 200);
-  g_signal_connect(
-      monitor_, "changed",
-      G_CALLBACK(+[](GFileMonitor *, GFile *, GFile *, GFileMonitorEvent ev, gpointer d) {
-        auto *self = static_cast<ChannelManager *>(d);
-        if (ev == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED) return;
-        // Editors write in bursts: reload once things settle.
-        if (self->reload_timer_) g_source_remove(self->reload_timer_);
-        self->reload_timer_ = g_timeout_add(
-            300,
-            [](gpointer d2) -> gboolean {
-              auto *s = static_cast<ChannelManager *>(d2);
-              s->reload_timer_ = 0;
-              s->reload("channels folder changed");
-              return G_SOURCE_REMOVE;
-            },
-            self);
-      }),
-      this);
 }
 
 void ChannelManager::check_rights() {
   for (const auto &rec : records()) {
     std::string why = not_runnable_reason(rec);
     if (why.empty()) continue;
-    ChannelRunner *r = runner(rec.channel_id);
+    ChannelRunner *r = find_runner(rec.channel_id);
     if (r && r->pid()) r->stop("offline", why);
   }
 }
@@ -412,7 +419,7 @@ void ChannelManager::stop_all(std::function<void()> done) {
       [](gpointer d) { delete static_cast<std::pair<ChannelManager *, Once> *>(d); });
 }
 
-ChannelRunner *ChannelManager::runner(const std::string &id) const {
+ChannelRunner *ChannelManager::find_runner(const std::string &id) const {
   std::lock_guard lk(mu_);
   auto it = runners_.find(id);
   return it != runners_.end() ? it->second.get() : nullptr;
@@ -426,7 +433,7 @@ void ChannelManager::on_transition(const std::string &channel, const std::string
   auto ev = store::make_event("channel.state", channel, status_of_state(to));
   ev.job_id = job_id(channel);
   ev.output_uri = "/hls/" + channel + "/index.m3u8";
-  store_.transition(channel, to, reason, ev);
+  store_->transition(channel, to, reason, ev);
 }
 
 void ChannelManager::on_segment(const std::string &channel, const StSegment &seg) {
@@ -437,12 +444,21 @@ void ChannelManager::on_segment(const std::string &channel, const StSegment &seg
   r.duration = seg.duration;
   r.bytes = (int64_t)seg.bytes;
   r.uri = seg.uri;
-  store_.record_segment(channel, r);
+  store_->record_segment(channel, r);
 }
 
 void ChannelManager::on_event(const std::string &channel, const std::string &event_type,
                               const nlohmann::json &detail) {
-  std::string status = status_of_event(event_type);
+  std::string status = "info";
+  if (event_type == "failover.activated" || event_type == "slate.entered" ||
+      event_type == "source.lost" || event_type == "worker.restarting" ||
+      event_type == "probe.condition.raised")
+    status = "failure";
+  else if (event_type == "failover.returned" || event_type == "slate.left" ||
+           event_type == "source.recovered" || event_type == "probe.condition.cleared")
+    status = "success";
+  else if (event_type == "action.refused")
+    status = "warning";
   auto ev = store::make_event(event_type, channel, status, detail.dump());
   {
     std::lock_guard lk(mu_);
@@ -465,7 +481,7 @@ void ChannelManager::on_event(const std::string &channel, const std::string &eve
                    !detail["reason"].get<std::string>().empty()
                ? " (" + detail["reason"].get<std::string>() + ")"
                : std::string()));
-  store_.record_event(ev);
+  store_->record_event(ev);
 }
 
 std::string ChannelManager::job_id(const std::string &channel) {
@@ -530,7 +546,7 @@ std::optional<SpecFile> ChannelManager::spec(const std::string &id) const {
 // ---- Actions (the API's path: posted to the main loop) ----
 
 std::string ChannelManager::act_on_loop(const std::string &id, Action a, const std::string &arg) {
-  ChannelRunner *r = runner(id);
+  ChannelRunner *r = find_runner(id);
   if (!r) return "unknown channel '" + id + "'";
   bool running = r->pid() != 0;
   switch (a) {
@@ -551,7 +567,7 @@ std::string ChannelManager::act_on_loop(const std::string &id, Action a, const s
       return {};
     }
     case Action::kPurge:
-      origin_.purge_channel(id);
+      origin_->purge_channel(id);
       log(id, "info", "operator: purged cached manifests");
       on_event(id, "channel.purged", nlohmann::json::object());
       return {};

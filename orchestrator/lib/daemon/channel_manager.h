@@ -59,8 +59,9 @@ struct ManagerOptions {
   double heartbeat_timeout_seconds = 5.0;
   double media_stall_seconds = 30.0;
   double stop_grace_seconds = 10.0;
-  std::string node;  // placement: this node's name ("" = run every channel)
-  std::string role;  // placement: edge | cloud | "" (any)
+  bool watch_channels = true;  // reload when the channels folder changes (watch())
+  std::string node;            // placement: this node's name ("" = run every channel)
+  std::string role;            // placement: edge | cloud | "" (any)
   // Set when the worker's GStreamer elements cannot be found (plugin_path.h): no channel starts,
   // each is offline with this reason.
   std::string cannot_run_reason;
@@ -95,9 +96,9 @@ class ChannelManager : public ChannelSink {
   void load();
   // Applies the channels folder as it is now: only what changed is touched.
   void reload(const std::string &why);
-  // The manager's own triggers on the main loop: a rights check once a minute and, when
-  // `folder`, a reload whenever the channels folder changes (once it settles).
-  void watch(bool folder);
+  // The manager's own triggers on the main loop: a reload whenever the channels folder changes
+  // (once it settles; when watch_channels) and a rights check once a minute.
+  void watch();
   // Rights can expire while a channel runs: stops each running channel that may no longer run.
   void check_rights();
   // Stops every worker gracefully (they finish their open segments); `done` runs once on the
@@ -145,7 +146,7 @@ class ChannelManager : public ChannelSink {
   void retire(const std::string &id);
   void rebuild(const ChannelRecord &rec, const SpecFile &spec);
   void start_channel(const ChannelRecord &rec, const SpecFile &spec);
-  ChannelRunner *runner(const std::string &id) const;
+  ChannelRunner *find_runner(const std::string &id) const;
   RunnerOptions runner_options(const ChannelRecord &rec) const;
   // An event's job_id (docs/iptvd.md, "Events"): <channel>/<pid> of the worker run it belongs to
   // (the current one, or the last one when it just exited); <channel> when no worker has run.
@@ -153,8 +154,8 @@ class ChannelManager : public ChannelSink {
   std::string act_on_loop(const std::string &id, Action a, const std::string &arg);
 
   ManagerOptions opts_;
-  store::StateStore &store_;
-  Origin &origin_;
+  store::StateStore *store_;  // not null
+  Origin *origin_;            // not null
   log::Logger &logger_;
   bool stopping_ = false;
   GFileMonitor *monitor_ = nullptr;
