@@ -105,11 +105,12 @@ void ChannelManager::load() {
       previous[a.channel_id] = rec;
     }
   }
-  // No worker runs yet: every channel starts, changed or not, so the previous records need no
-  // specs (they only stand in for files that fail to load now).
+  // Every channel starts (no worker runs yet); the plan still sorts them as a reload would.
+  Specs previous_specs;
+  for (const auto &[id, rec] : previous) previous_specs[id] = build_spec(rec, previous, opts_);
   LoadResult loaded = load_channels({opts_.channels_dir});
   Specs specs;
-  ReloadPlan p = plan(previous, {}, loaded, &specs);
+  ReloadPlan p = plan(previous, previous_specs, loaded, &specs);
   apply(p, std::move(specs), true);
 }
 
