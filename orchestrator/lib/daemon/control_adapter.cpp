@@ -56,14 +56,14 @@ control::ChannelView ControlAdapter::row(const ChannelRecord &rec, const Channel
 
 std::vector<control::ChannelView> ControlAdapter::list() {
   std::vector<control::ChannelView> out;
-  for (const auto &v : d_.views())
-    if (auto rec = d_.record(v.channel_id)) out.push_back(row(*rec, v));
+  for (const auto &v : channels_.views())
+    if (auto rec = channels_.record(v.channel_id)) out.push_back(row(*rec, v));
   return out;
 }
 
 std::optional<control::ChannelDetail> ControlAdapter::get(const std::string &id) {
-  auto rec = d_.record(id);
-  auto v = d_.view(id);
+  auto rec = channels_.record(id);
+  auto v = channels_.view(id);
   if (!rec || !v) return std::nullopt;
   control::ChannelDetail d;
   d.channel = row(*rec, *v);
@@ -90,7 +90,7 @@ std::optional<control::ChannelDetail> ControlAdapter::get(const std::string &id)
   };
   source("primary", rec->source);
   if (rec->failover.enabled && !rec->failover.backup_source.empty())
-    if (auto b = d_.record(rec->failover.backup_source)) source("backup", b->source);
+    if (auto b = channels_.record(rec->failover.backup_source)) source("backup", b->source);
   double now = now_unix();
   for (const auto &[name, r] : v->renditions) {
     control::RenditionView rv;
@@ -121,15 +121,15 @@ std::optional<control::ChannelDetail> ControlAdapter::get(const std::string &id)
   f.channel_id = id;
   f.limit = 20;
   f.newest_first = true;
-  for (const auto &e : d_.store().events(f)) d.last_events.push_back(to_view(e));
+  for (const auto &e : store_.events(f)) d.last_events.push_back(to_view(e));
   return d;
 }
 
 control::ActionResult ControlAdapter::act(const std::string &id, control::Action action,
                                           const control::ActionArgs &args) {
   using Code = control::ActionResult::Code;
-  auto rec = d_.record(id);
-  auto v = d_.view(id);
+  auto rec = channels_.record(id);
+  auto v = channels_.view(id);
   if (!rec || !v) return {Code::kNotFound, "no channel '" + id + "'"};
   bool running = v->pid != 0;
   Action a = Action::kRestart;
@@ -141,11 +141,11 @@ control::ActionResult ControlAdapter::act(const std::string &id, control::Action
       if (auto b = v->sources.find("backup"); b != v->sources.end() && !b->second.healthy) {
         std::string msg = "the backup is not healthy" +
                           (b->second.detail.empty() ? "" : " (" + b->second.detail + ")");
-        d_.post_event(id, "action.refused",
-                      {{"action", "failover"},
-                       {"reason", "backup_unhealthy"},
-                       {"message", msg},
-                       {"actor", args.actor}});
+        channels_.post_event(id, "action.refused",
+                             {{"action", "failover"},
+                              {"reason", "backup_unhealthy"},
+                              {"message", msg},
+                              {"actor", args.actor}});
         return {Code::kConflict, msg, "backup_unhealthy"};
       }
       a = Action::kFailover;
@@ -159,11 +159,11 @@ control::ActionResult ControlAdapter::act(const std::string &id, control::Action
         std::string msg = "the primary is not healthy" +
                           (p->second.detail.empty() ? "" : " (" + p->second.detail + ")") +
                           "; staying on " + v->active_source;
-        d_.post_event(id, "action.refused",
-                      {{"action", "return"},
-                       {"reason", "primary_unhealthy"},
-                       {"message", msg},
-                       {"actor", args.actor}});
+        channels_.post_event(id, "action.refused",
+                             {{"action", "return"},
+                              {"reason", "primary_unhealthy"},
+                              {"message", msg},
+                              {"actor", args.actor}});
         return {Code::kConflict, msg, "primary_unhealthy"};
       }
       a = Action::kReturn;
@@ -190,7 +190,7 @@ control::ActionResult ControlAdapter::act(const std::string &id, control::Action
       break;
     }
   }
-  d_.post_action(id, a, args.rendition, args.actor);
+  channels_.post_action(id, a, args.rendition, args.actor);
   return {Code::kAccepted, std::string(control::to_string(action)) + " requested"};
 }
 
@@ -202,7 +202,7 @@ control::EventPage ControlAdapter::page(const control::EventFilter &filter) {
   f.before_id = filter.before_id.value_or(0);
   f.limit = std::clamp(filter.limit, 1, 1000) + 1;  // one more tells whether there are more
   f.newest_first = !filter.after_id.has_value();
-  auto rows = d_.store().events(f);
+  auto rows = store_.events(f);
   control::EventPage p;
   p.more = (int)rows.size() > f.limit - 1;
   if (p.more) rows.pop_back();
@@ -213,18 +213,18 @@ control::EventPage ControlAdapter::page(const control::EventFilter &filter) {
 std::vector<control::EventView> ControlAdapter::wait_after(int64_t after_id,
                                                            std::chrono::milliseconds timeout) {
   std::vector<control::EventView> out;
-  for (const auto &e : d_.store().wait_after(after_id, timeout)) out.push_back(to_view(e));
+  for (const auto &e : store_.wait_after(after_id, timeout)) out.push_back(to_view(e));
   return out;
 }
 
 int64_t ControlAdapter::last_id() {
-  return d_.store().last_event_id();
+  return store_.last_event_id();
 }
 
 control::MetricsSnapshot ControlAdapter::metrics() {
   control::MetricsSnapshot m;
   double now = now_unix();
-  for (const auto &v : d_.views()) {
+  for (const auto &v : channels_.views()) {
     control::ChannelMetric c;
     c.id = v.channel_id;
     c.state = v.state;

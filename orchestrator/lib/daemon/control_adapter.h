@@ -1,11 +1,15 @@
-// The daemon seen through the control plane's narrow interfaces (control/directory.h): channel
-// list and detail, actions, records, events and metrics. Every call answers from snapshots
-// (runner views copied under their mutex, the store's SQLite rows); actions are validated here
-// and posted to the daemon's main loop without waiting for the media plane.
+// The channel manager and the state store seen through the control plane's narrow interfaces
+// (control/directory.h): channel list and detail, actions, records, events and metrics. Every call
+// answers from snapshots (runner views copied under their mutex, the store's SQLite rows); actions
+// are validated here and posted to the daemon's main loop without waiting for the media plane.
 #pragma once
 
 #include "control/directory.h"
-#include "daemon/daemon.h"
+#include "daemon/channel_manager.h"
+
+namespace iptv::store {
+class StateStore;
+}
 
 namespace iptv::daemon {
 
@@ -14,15 +18,18 @@ class ControlAdapter : public control::ChannelDirectory,
                        public control::EventLog,
                        public control::MetricsSource {
  public:
-  explicit ControlAdapter(Daemon &d) : d_(d) {}
+  ControlAdapter(ChannelManager &channels, store::StateStore &store)
+      : channels_(channels), store_(store) {}
 
   std::vector<control::ChannelView> list() override;
   std::optional<control::ChannelDetail> get(const std::string &id) override;
   control::ActionResult act(const std::string &id, control::Action action,
                             const control::ActionArgs &args) override;
 
-  std::vector<ChannelRecord> records() override { return d_.records(); }
-  std::optional<ChannelRecord> record(const std::string &id) override { return d_.record(id); }
+  std::vector<ChannelRecord> records() override { return channels_.records(); }
+  std::optional<ChannelRecord> record(const std::string &id) override {
+    return channels_.record(id);
+  }
 
   control::EventPage page(const control::EventFilter &filter) override;
   std::vector<control::EventView> wait_after(int64_t after_id,
@@ -31,14 +38,15 @@ class ControlAdapter : public control::ChannelDirectory,
 
   control::MetricsSnapshot metrics() override;
 
-  // Webhook figures come from the deliverer, which the daemon's main wires in.
+  // Webhook figures come from the deliverer, which the app wires in.
   void set_webhook_figures(std::function<void(control::MetricsSnapshot &)> f) {
     webhook_figures_ = std::move(f);
   }
 
  private:
   control::ChannelView row(const ChannelRecord &rec, const ChannelView &v) const;
-  Daemon &d_;
+  ChannelManager &channels_;
+  store::StateStore &store_;
   std::function<void(control::MetricsSnapshot &)> webhook_figures_;
 };
 

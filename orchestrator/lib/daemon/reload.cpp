@@ -5,12 +5,8 @@
 
 namespace iptv::daemon {
 
-ReloadPlan plan_reload(const std::map<std::string, ChannelRecord> &current,
-                       const LoadResult &loaded, const Fingerprint &fp_in) {
-  Fingerprint fp =
-      fp_in ? fp_in : [](const ChannelRecord &r, const std::map<std::string, ChannelRecord> &) {
-        return r.content_sha256;
-      };
+ReloadPlan next_channel_set(const std::map<std::string, ChannelRecord> &current,
+                            const LoadResult &loaded) {
   ReloadPlan plan;
   plan.errors = loaded.errors;
   std::set<std::string> files(loaded.files.begin(), loaded.files.end());
@@ -30,6 +26,11 @@ ReloadPlan plan_reload(const std::map<std::string, ChannelRecord> &current,
       plan.kept_last_good.push_back(id);
     }
   }
+  return plan;
+}
+
+void sort_channels(ReloadPlan &plan, const std::map<std::string, ChannelRecord> &current,
+                   const std::function<bool(const std::string &id)> &same) {
   for (const auto &[id, rec] : plan.next) {
     auto it = current.find(id);
     if (it == current.end()) {
@@ -37,7 +38,7 @@ ReloadPlan plan_reload(const std::map<std::string, ChannelRecord> &current,
     } else if (std::find(plan.kept_last_good.begin(), plan.kept_last_good.end(), id) !=
                plan.kept_last_good.end()) {
       plan.unchanged.push_back(id);
-    } else if (fp(it->second, current) == fp(rec, plan.next)) {
+    } else if (same(id)) {
       plan.unchanged.push_back(id);
     } else {
       plan.changed.push_back(id);
@@ -45,6 +46,18 @@ ReloadPlan plan_reload(const std::map<std::string, ChannelRecord> &current,
   }
   for (const auto &[id, old] : current)
     if (!plan.next.count(id)) plan.removed.push_back(id);
+}
+
+ReloadPlan plan_reload(const std::map<std::string, ChannelRecord> &current,
+                       const LoadResult &loaded, const Fingerprint &fp_in) {
+  Fingerprint fp =
+      fp_in ? fp_in : [](const ChannelRecord &r, const std::map<std::string, ChannelRecord> &) {
+        return r.content_sha256;
+      };
+  ReloadPlan plan = next_channel_set(current, loaded);
+  sort_channels(plan, current, [&](const std::string &id) {
+    return fp(current.at(id), current) == fp(plan.next.at(id), plan.next);
+  });
   return plan;
 }
 

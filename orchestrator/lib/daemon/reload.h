@@ -26,12 +26,23 @@ struct ReloadPlan {
   std::map<std::string, ChannelRecord> next;  // the channel set after the reload
 };
 
-// `fingerprint(record, set)` says whether a channel's running pipeline would differ; the daemon
-// passes the worker spec as JSON. Its default is the record file's SHA-256.
+// `fingerprint(record, set)` says whether a channel's running pipeline would differ. Its default
+// is the record file's SHA-256.
 using Fingerprint =
     std::function<std::string(const ChannelRecord &, const std::map<std::string, ChannelRecord> &)>;
 
 ReloadPlan plan_reload(const std::map<std::string, ChannelRecord> &current,
                        const LoadResult &loaded, const Fingerprint &fingerprint = {});
+
+// plan_reload's two steps, for a caller that keeps its own fingerprints (the channel manager
+// builds each record's worker spec once and compares the specs, channel_manager.h):
+// 1. the channel set after the reload: `next`, `kept_last_good` and `errors`;
+ReloadPlan next_channel_set(const std::map<std::string, ChannelRecord> &current,
+                            const LoadResult &loaded);
+// 2. sorts the channels of `current` and `plan.next` into unchanged, changed, added and removed;
+//    `same(id)` says whether a channel in both sets keeps its pipeline (it is not asked about a
+//    channel that keeps its last good version: that one is unchanged).
+void sort_channels(ReloadPlan &plan, const std::map<std::string, ChannelRecord> &current,
+                   const std::function<bool(const std::string &id)> &same);
 
 }  // namespace iptv::daemon

@@ -23,7 +23,7 @@
 //
 // Threads: a Logger may be used from any thread; each record is written with one write.
 //
-// Daemon use: daemon/cli.cpp creates the one Logger of iptvd and passes it to what logs (there
+// Daemon use: daemon/app.cpp creates the one Logger of iptvd and passes it to what logs (there
 // is no process-wide instance):
 //   iptv::log::Logger L;
 //   L.configure(iptv::log::Format::kJson, iptv::log::Level::kInfo);  // from --log-format/config

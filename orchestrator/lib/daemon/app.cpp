@@ -1,0 +1,530 @@
+#include "daemon/app.h"
+
+#include <glib-unix.h>
+#include <glib.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "config/daemon_config.h"
+#include "control/api_server.h"
+#include "control/store.h"
+#include "daemon/channel_manager.h"
+#include "daemon/control_adapter.h"
+#include "daemon/plugin_path.h"
+#include "db/sqlite_db.h"
+#include "log/log.h"
+#include "origin/connections.h"
+#include "origin/origin.h"
+#include "store/state_store.h"
+#include "store/webhooks.h"
+
+namespace iptv::daemon {
+
+namespace {
+
+const char kUsage[] =
+    "usage: iptvd [--config FILE] [--channels DIR] [--data DIR] [--listen ADDR:PORT]\n"
+    "             [--log-format text|json] [--log-level LEVEL] [--role edge|cloud|any]\n"
+    "             [--node NAME] [--worker PATH] [--no-watch]\n"
+    "\n"
+    "Runs every channel record in --channels (default: channels) as a supervised live pipeline,\n"
+    "packages HLS under --data (default: var) and serves it, the API and /metrics on --listen.\n"
+    "Flags override the config file (see docs/iptvd-config.md). SIGHUP reloads the channels;\n"
+    "SIGTERM stops after finishing open segments.\n";
+
+// The flags, laid over the config file by load_config.
+struct CommandLine {
+  std::string config_path, channels, data, listen, log_format, log_level, role, node, worker;
+  bool no_watch = false;
+};
+
+// -1 to go on, or the exit code: 0 after --help, 2 for a bad option.
+int parse_command_line(int argc, char **argv, CommandLine &cl) {
+  auto &[config_path, channels, data, listen, log_format, log_level, role, node, worker, no_watch] =
+      cl;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&](std::string &out) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "iptvd: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      out = argv[++i];
+    };
+    if (a == "--config")
+      val(config_path);
+    else if (a == "--channels")
+      val(channels);
+    else if (a == "--data")
+      val(data);
+    else if (a == "--listen")
+      val(listen);
+    else if (a == "--log-format")
+      val(log_format);
+    else if (a == "--log-level")
+      val(log_level);
+    else if (a == "--role")
+      val(role);
+    else if (a == "--node")
+      val(node);
+    else if (a == "--worker")
+      val(worker);
+    else if (a == "--no-watch")
+      no_watch = true;
+    else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "iptvd: unknown option '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  return -1;
+}
+
+bool split_listen(const std::string &s, std::string &addr, int &port) {
+  auto c = s.rfind(':');
+  if (c == std::string::npos) return false;
+  addr = s.substr(0, c);
+  char *end = nullptr;
+  long p = std::strtol(s.c_str() + c + 1, &end, 10);
+  if (*end || p < 0 || p > 65535) return false;
+  port = (int)p;
+  return true;
+}
+
+// A fresh EdgeAuth key file (0600) for a first start with token_mode edgeauth and no key file.
+bool make_key_file(const std::string &path, std::string *error) {
+  std::random_device rd;
+  std::string hex;
+  char b[3];
+  for (int i = 0; i < 32; ++i) {
+    std::snprintf(b, sizeof b, "%02x", (unsigned)(rd() & 0xff));
+    hex += b;
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    *error = path + ": " + strerror(errno);
+    return false;
+  }
+  std::string line = "k1 " + hex + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == (ssize_t)line.size();
+  ::close(fd);
+  if (!ok) *error = path + ": short write";
+  return ok;
+}
+
+// What the wiring settles before anything starts; the channel manager's own options are made
+// from these and the config (manager_options).
+struct AppOptions {
+  std::string data_dir;               // canonical once prepare_data_dir ran
+  std::string worker_path;            // iptvd-worker; default: next to iptvd
+  OriginConfig origin;                // address, port, token mode and keys
+  std::string public_url;             // base of printed URLs; default http://<address>:<port>
+  int64_t printed_token_ttl = 86400;  // TTL of the tokens in the URLs printed at start
+  bool watch_channels = true;
+  // Set when the worker's GStreamer elements cannot be found (check_plugin): no channel starts,
+  // each is offline with this reason, and /readyz is not ready.
+  std::string cannot_run_reason;
+};
+
+// ---- Before anything starts: config, logger, data folder, tokens, plugin ----
+
+// The config file (or the local-demo defaults) under the command-line flags; configures the
+// logger. 0, or the exit code.
+int load_config(const CommandLine &cl, log::Logger &L, config::DaemonConfig *out) {
+  const auto &[config_path, channels, data, listen, log_format, log_level, role, node, worker,
+               no_watch] = cl;
+  config::DaemonConfigResult cr;
+  if (!config_path.empty()) {
+    cr = config::load_daemon_config(config_path);
+  } else {
+    cr.config = config::default_daemon_config();
+    cr.config.listen_address = "127.0.0.1";  // no config file: a local demo, not a public server
+  }
+  if (!cr.ok()) {
+    for (const auto &e : cr.errors) L.error("", "config: " + e.str());
+    return 2;
+  }
+  config::DaemonConfig cfg = cr.config;
+  if (!channels.empty()) cfg.channels_dir = channels;
+  if (!data.empty()) cfg.data_dir = data;
+  if (!log_format.empty()) cfg.log_format = log_format;
+  if (!log_level.empty()) cfg.log_level = log_level;
+  if (!role.empty()) cfg.node_role = role;
+  if (!node.empty()) cfg.node_name = node;
+  if (!listen.empty() && !split_listen(listen, cfg.listen_address, cfg.listen_port)) {
+    std::fprintf(stderr, "iptvd: --listen wants ADDR:PORT, got '%s'\n", listen.c_str());
+    return 2;
+  }
+  auto fmt = log::parse_format(cfg.log_format);
+  auto lvl = log::parse_level(cfg.log_level);
+  if (!fmt || !lvl) {
+    std::fprintf(stderr, "iptvd: bad log format or level\n");
+    return 2;
+  }
+  L.configure(*fmt, *lvl);
+  for (const auto &s : cfg.secrets()) L.add_secret(s);
+  *out = cfg;
+  return 0;
+}
+
+AppOptions app_options(const config::DaemonConfig &cfg, const CommandLine &cl) {
+  AppOptions o;
+  o.data_dir = cfg.data_dir;
+  o.worker_path = cl.worker;
+  o.origin.address = cfg.listen_address;
+  o.origin.port = cfg.listen_port;
+  o.origin.limits.idle_timeout_s = cfg.listen_idle_timeout_seconds;
+  o.origin.limits.header_timeout_s = cfg.listen_header_timeout_seconds;
+  o.origin.limits.backlog = cfg.listen_backlog;
+  o.public_url = cfg.public_base_url;
+  o.printed_token_ttl = std::max(cfg.token_ttl_seconds, 3600);
+  o.watch_channels = !cl.no_watch;
+  return o;
+}
+
+// Before anything starts: the data folder (canonical and owner-only), the token mode and keys
+// (docs/tokens.md), and whether the worker can load the iptv plugin's elements. 0, or the exit
+// code.
+int prepare(const config::DaemonConfig &cfg, AppOptions &o, log::Logger &L) {
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  o.origin.edge_auth_max_age = cfg.token_edge_auth_cache_seconds;
+  // One canonical data folder (no "..", no symbolic links): the origin compares the real path of
+  // every file it serves with the channel root under it, so "a/../var" would refuse every token.
+  {
+    std::error_code cec;
+    std::filesystem::path canon = std::filesystem::canonical(o.data_dir, cec);
+    if (cec) {
+      L.error("", "data_dir " + o.data_dir + ": " + cec.message());
+      return 2;
+    }
+    if (canon.string() != o.data_dir)
+      L.info("", "data folder", {{"given", o.data_dir}, {"path", canon.string()}});
+    o.data_dir = canon.string();
+    // Owner only: the database (subjects, entitlements, sessions, audit, key hashes), admin.key
+    // and token.keys live here.
+    if (::chmod(o.data_dir.c_str(), 0700) != 0)
+      L.warn("", "cannot make the data folder owner-only (0700): " + o.data_dir + ": " +
+                     std::strerror(errno));
+  }
+  if (cfg.token_mode == "edgeauth" || cfg.token_mode == "securelink") {
+    std::string keys =
+        cfg.token_keys_file.empty() ? o.data_dir + "/token.keys" : cfg.token_keys_file;
+    std::string err;
+    if (!std::filesystem::exists(keys)) {
+      if (!make_key_file(keys, &err)) {
+        L.error("", "cannot create the token key file: " + err);
+        return 2;
+      }
+      L.info("", "created a token key file", {{"path", keys}});
+    }
+    if (cfg.token_mode == "edgeauth") {
+      o.origin.mode = TokenMode::kEdgeAuth;
+      if (!o.origin.keys.load_file(keys, &err)) {
+        L.error("", "token keys: " + err);
+        return 2;
+      }
+      if (const std::string *k = o.origin.keys.find(o.origin.keys.signing_kid())) L.add_secret(*k);
+    } else {
+      o.origin.mode = TokenMode::kSecureLink;
+      L.warn("",
+             "tokens.mode securelink: API sessions, playlist tokens and /iptv/playlist.m3u are "
+             "unavailable (securelink tokens carry no session, so they cannot be revoked); use "
+             "edgeauth, behind docs/deploy/nginx-edge.conf for an edge (docs/tokens.md)");
+      std::ifstream f(keys);
+      std::getline(f, o.origin.securelink_secret);
+      L.add_secret(o.origin.securelink_secret);
+    }
+  }
+
+  // The iptv plugin: found beside this binary (build tree) or in the install prefix, and handed to
+  // every worker through the environment they inherit. Without it no channel can run: say so.
+  std::string plugin_dir = add_plugin_dir_to_env();
+  std::string check_error;
+  std::string missing = missing_elements(resolve_worker_path(o.worker_path), &check_error);
+  if (!check_error.empty()) {
+    o.cannot_run_reason = check_error;
+    L.error("", "no channel can run: " + o.cannot_run_reason);
+  } else if (!missing.empty()) {
+    std::string searched;
+    for (const auto &d : plugin_search_dirs()) searched += (searched.empty() ? "" : ", ") + d;
+    o.cannot_run_reason = "GStreamer elements missing: " + missing +
+                          " (the iptv plugin libgstiptv.so was not found in " + searched +
+                          " or GST_PLUGIN_PATH)";
+    L.error("", "no channel can run: " + o.cannot_run_reason);
+  } else {
+    L.info("", "iptv plugin found",
+           {{"path", plugin_dir.empty() ? std::string("GST_PLUGIN_PATH") : plugin_dir}});
+  }
+  return 0;
+}
+
+ManagerOptions manager_options(const config::DaemonConfig &cfg, const AppOptions &app) {
+  ManagerOptions o;
+  o.channels_dir = cfg.channels_dir;
+  o.data_dir = app.data_dir;
+  o.worker_path = resolve_worker_path(app.worker_path);
+  o.limits.memory_mb = (uint64_t)cfg.worker_memory_mb;
+  o.limits.cpu_seconds = (uint64_t)cfg.worker_cpu_seconds;
+  o.limits.cpu_quota_cores = cfg.worker_cpu_quota_percent / 100.0;
+  if (o.limits.cpu_quota_cores > 0 || o.limits.memory_mb) {
+    // A delegated cgroup v2 subtree (systemd Delegate=yes) is used when writable.
+    const char *cg = g_getenv("IPTVD_CGROUP");
+    if (cg && *cg) o.limits.cgroup_dir = cg;
+  }
+  o.backoff.initial_seconds = cfg.restart_backoff.initial_seconds;
+  o.backoff.max_seconds = cfg.restart_backoff.max_seconds;
+  o.backoff.jitter = cfg.restart_backoff.jitter;
+  o.backoff.stable_after_seconds = cfg.restart_reset_seconds;
+  o.heartbeat_ms = cfg.heartbeat_interval_ms;
+  o.heartbeat_timeout_seconds = cfg.heartbeat_timeout_ms / 1000.0;
+  o.node = cfg.node_name;
+  o.role = cfg.node_role == "any" ? "" : cfg.node_role;
+  o.cannot_run_reason = app.cannot_run_reason;
+  o.watch_channels = app.watch_channels;
+  return o;
+}
+
+std::string playback_url(const AppOptions &o, const std::string &channel, int64_t ttl) {
+  std::string seg;
+  int64_t now = (int64_t)(g_get_real_time() / 1000000);
+  switch (o.origin.mode) {
+    case TokenMode::kNone:
+      return o.public_url + "/hls/" + channel + "/index.m3u8";
+    case TokenMode::kSecureLink:
+      seg = securelink_segment(channel, now + ttl, o.origin.securelink_secret);
+      break;
+    case TokenMode::kEdgeAuth: {
+      TokenClaims c;
+      c.start = now;
+      c.expiry = now + ttl;
+      c.acl = acl_for_channel(channel);
+      seg = token_to_path_segment(sign_token(c, o.origin.keys));
+      break;
+    }
+  }
+  return o.public_url + "/hls/" + channel + "/" + seg + "/index.m3u8";
+}
+
+// ---- The running daemon: its pieces, in the order they start ----
+
+// Owns iptvd's state: the store, the origin (and the API mounted on it), the channel manager and
+// the main loop that everything but the HTTP server thread runs on. Members are declared in start
+// order, so they are destroyed in reverse: the API first, the database last.
+class App {
+ public:
+  App(config::DaemonConfig cfg, AppOptions opts, log::Logger &logger)
+      : cfg_(std::move(cfg)), opts_(std::move(opts)), logger_(logger) {}
+  ~App();
+
+  // Store and webhooks, origin, main loop and its triggers, then every channel.
+  bool start(std::string *error);
+  void mount_api();
+  void print_urls();
+  // Runs the main loop until SIGTERM/SIGINT (graceful: ChannelManager::stop_all).
+  int run();
+  void stop_webhooks() {
+    if (hooks_) hooks_->stop();  // before the store it reads goes away
+  }
+
+ private:
+  bool open_store(std::string *error);
+  bool start_origin(std::string *error);
+  void add_triggers();
+
+  config::DaemonConfig cfg_;
+  AppOptions opts_;
+  log::Logger &logger_;
+  std::unique_ptr<db::Db> db_;
+  std::unique_ptr<store::StateStore> store_;
+  std::unique_ptr<store::WebhookDeliverer> hooks_;
+  std::unique_ptr<Origin> origin_;
+  std::unique_ptr<ChannelManager> channels_;
+  std::unique_ptr<control::ControlStore> cstore_;
+  std::unique_ptr<ControlAdapter> adapter_;
+  std::unique_ptr<control::ApiServer> api_;
+  GMainLoop *loop_ = nullptr;
+};
+
+App::~App() {
+  api_.reset();
+  adapter_.reset();
+  cstore_.reset();
+  channels_.reset();  // kills any worker still running
+  if (origin_) origin_->stop();
+  if (loop_) g_main_loop_unref(loop_);
+}
+
+bool App::start(std::string *error) {
+  if (!open_store(error) || !start_origin(error)) return false;
+  loop_ = g_main_loop_new(nullptr, FALSE);
+  channels_ =
+      std::make_unique<ChannelManager>(manager_options(cfg_, opts_), *store_, *origin_, logger_);
+  add_triggers();
+  channels_->load();
+  return true;
+}
+
+bool App::open_store(std::string *error) {
+  std::error_code ec;
+  for (const char *sub : {"", "/hls", "/run"}) {
+    std::filesystem::create_directories(opts_.data_dir + sub, ec);
+    if (ec) {
+      *error = "cannot create " + opts_.data_dir + sub + ": " + ec.message();
+      return false;
+    }
+  }
+  try {
+    db_ = db::Db::open(opts_.data_dir + "/iptvd.db");
+    store_ = std::make_unique<store::StateStore>(*db_);
+  } catch (const std::exception &e) {
+    *error = e.what();
+    return false;
+  }
+  // Webhooks start before any channel, so start-up events are delivered too.
+  hooks_ = std::make_unique<store::WebhookDeliverer>(*store_, cfg_.webhooks, logger_);
+  hooks_->start();
+  // Retention: delivered events and old transitions are pruned hourly (and once at start).
+  auto prune = [](gpointer d) -> gboolean {
+    auto *self = static_cast<App *>(d);
+    int64_t n = self->store_->prune(self->cfg_.retention_events_days);
+    if (n > 0) self->logger_.info("", "pruned " + std::to_string(n) + " old events");
+    return G_SOURCE_CONTINUE;
+  };
+  prune(this);
+  g_timeout_add_seconds(3600, prune, this);
+  return true;
+}
+
+bool App::start_origin(std::string *error) {
+  origin_ = std::make_unique<Origin>(opts_.origin);
+  if (!origin_->start(error)) {
+    *error = "origin: cannot listen on " + opts_.origin.address + ":" +
+             std::to_string(opts_.origin.port) + ": " + *error;
+    return false;
+  }
+  if (opts_.public_url.empty())
+    opts_.public_url = "http://" + opts_.origin.address + ":" + std::to_string(origin_->port());
+  return true;
+}
+
+// What acts on the main loop from outside: signals here; the channels folder and the rights
+// check in the channel manager.
+void App::add_triggers() {
+  for (int sig : {SIGTERM, SIGINT})
+    g_unix_signal_add(
+        sig,
+        [](gpointer d) -> gboolean {
+          auto *self = static_cast<App *>(d);
+          self->channels_->stop_all([self] { g_main_loop_quit(self->loop_); });
+          return G_SOURCE_CONTINUE;
+        },
+        this);
+  g_unix_signal_add(
+      SIGHUP,
+      [](gpointer d) -> gboolean {
+        static_cast<App *>(d)->channels_->reload("SIGHUP");
+        return G_SOURCE_CONTINUE;
+      },
+      this);
+  channels_->watch();
+}
+
+void App::mount_api() {
+  cstore_ = std::make_unique<control::ControlStore>(*db_);
+  adapter_ = std::make_unique<ControlAdapter>(*channels_, *store_);
+  adapter_->set_webhook_figures([this](control::MetricsSnapshot &m) {
+    if (!hooks_) return;
+    m.webhook_outbox_depth = (uint64_t)hooks_->outbox_depth();
+    m.webhook_delivery_failures = hooks_->delivery_failures();
+    m.webhook_deliveries = hooks_->delivery_attempts() - hooks_->delivery_failures();
+  });
+  control::ApiConfig acfg;
+  acfg.sessions.ttl_seconds = cfg_.token_ttl_seconds;
+  // Every URL the API hands out (playlist, its url-tvg, playback_url) is built from this base,
+  // never from the request's Host header.
+  cfg_.listen_port = origin_->port();  // the port bound (listen.port 0 picks one)
+  acfg.public_url = cfg_.effective_base_url();
+  acfg.audit_retention_days = cfg_.retention_audit_days;
+  acfg.sessions.max_sessions_per_subject = cfg_.sessions_max_per_subject;
+  acfg.max_body_bytes = cfg_.api_max_body_bytes;
+  auto *a = adapter_.get();
+  api_ = std::make_unique<control::ApiServer>(
+      control::ApiDeps{a, a, a, a, cstore_.get(), origin_.get(), &opts_.origin.keys}, acfg);
+  api_->mount();
+  std::string err;
+  std::string admin_key = opts_.data_dir + "/admin.key";
+  if (control::bootstrap_admin_key(*cstore_, admin_key, &err))
+    logger_.info("", "created the first admin API key", {{"path", admin_key}});
+  else if (!err.empty())
+    logger_.warn("", "admin key: " + err);
+}
+
+void App::print_urls() {
+  std::string base = opts_.public_url;
+  std::printf("iptvd listening on %s (API %s/api/v1/channels, metrics %s/metrics)\n", base.c_str(),
+              base.c_str(), base.c_str());
+  for (const auto &rec : channels_->records()) {
+    if (rec.status != ChannelStatus::kActive) continue;
+    std::string why = channels_->not_runnable_reason(rec);
+    if (!why.empty()) {
+      // No playable URL for a channel this node will not run.
+      std::printf("  %-16s NOT RUNNING: %s\n", rec.channel_id.c_str(), why.c_str());
+      continue;
+    }
+    std::printf("  %-16s %s\n", rec.channel_id.c_str(),
+                playback_url(opts_, rec.channel_id, opts_.printed_token_ttl).c_str());
+  }
+  std::fflush(stdout);
+}
+
+int App::run() {
+  g_main_loop_run(loop_);
+  store_->wake_all();
+  api_->unmount();
+  stop_webhooks();
+  logger_.info("", "stopped");
+  return 0;
+}
+
+}  // namespace
+
+int run_iptvd(int argc, char **argv) {
+  CommandLine cl;
+  if (int rc = parse_command_line(argc, argv, cl); rc >= 0) return rc;
+  // The daemon's one logger, passed to what logs; it outlives them all (declared first, so
+  // destroyed last, after the daemon and the webhook thread).
+  log::Logger L;
+  config::DaemonConfig cfg;
+  if (int rc = load_config(cl, L, &cfg)) return rc;
+  // Every viewer connection is a descriptor: use all the hard limit allows (systemd's default
+  // soft limit is 1,024).
+  long nofile = raise_fd_limit();
+  if (nofile > 0) L.debug("", "open file limit", {{"nofile", std::to_string(nofile)}});
+
+  AppOptions o = app_options(cfg, cl);
+  if (int rc = prepare(cfg, o, L)) return rc;
+
+  App app(cfg, o, L);
+  std::string err;
+  if (!app.start(&err)) {
+    app.stop_webhooks();
+    L.error("", "cannot start: " + err);
+    return 1;
+  }
+  app.mount_api();
+  app.print_urls();
+  return app.run();
+}
+
+}  // namespace iptv::daemon

@@ -1,0 +1,170 @@
+// iptvd's channels, the step after app.cpp: channel records in, supervised workers out. It
+// applies the channels folder at start and on every reload, starts and stops channels, and stores
+// what its runners report.
+//
+// The path of one record through this file:
+//   load() / reload()  the folder is loaded (records/loader.cpp) and planned against the applied
+//                      set (reload.cpp); every channel of the next set gets its worker spec built
+//                      once (build_spec): the plan compares the specs' fingerprints, and the
+//                      same text is what start_channel() writes
+//   apply()            rejected files become events, removed channels retire, added channels
+//                      start (at start-up: every channel), changed channels are rebuilt
+//   start_channel()    writes <data>/run/<id>.json and hands the channel to its ChannelRunner
+//                      (channel_runner.cpp), which spawns iptvd-worker (worker_process.cpp)
+//   ChannelSink        the runners' transitions, segments and events go to the state store
+//
+// Threads: everything runs on the daemon's main loop, except the views (views, view, record,
+// records), which the API thread reads as copies, and post_action / post_event, which post to
+// the main loop.
+//
+// Lock order: ChannelManager::mu_ (records and the runner map) before ChannelRunner::view_mu_.
+// Neither is held while calling into the store or the origin.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/backoff.h"
+#include "daemon/channel_runner.h"
+#include "daemon/reload.h"
+#include "records/channel.h"
+
+typedef struct _GFileMonitor GFileMonitor;
+
+namespace iptv {
+class Origin;
+}
+namespace iptv::log {
+class Logger;
+}
+namespace iptv::store {
+class StateStore;
+}
+
+namespace iptv::daemon {
+
+struct ManagerOptions {
+  std::string channels_dir = "channels";
+  std::string data_dir = "var";  // hls/<id>/ (packaged output) and run/<id>.json (worker specs)
+  std::string worker_path;       // iptvd-worker (plugin_path.h resolve_worker_path)
+  WorkerLimits limits;
+  BackoffPolicy backoff;
+  int heartbeat_ms = 1000;
+  double heartbeat_timeout_seconds = 5.0;
+  double media_stall_seconds = 30.0;
+  double stop_grace_seconds = 10.0;
+  bool watch_channels = true;  // reload when the channels folder changes (watch())
+  std::string node;            // placement: this node's name ("" = run every channel)
+  std::string role;            // placement: edge | cloud | "" (any)
+  // Set when the worker's GStreamer elements cannot be found (plugin_path.h): no channel starts,
+  // each is offline with this reason.
+  std::string cannot_run_reason;
+};
+
+// One channel's worker spec, built once per record and planned reload (worker/spec.h
+// make_worker_spec, against the channel set it belongs to, so a backup channel's source counts).
+struct SpecFile {
+  std::string text;    // the spec as JSON: written to <data>/run/<id>.json as it is
+  std::string sha256;  // of `text`
+  ChannelStatus status = ChannelStatus::kActive;
+  // What the reload plan compares: the spec's hash, and the record status (a disabled channel
+  // has the spec of an active one, and no worker).
+  std::string fingerprint() const { return sha256 + "|" + to_string(status); }
+};
+SpecFile build_spec(const ChannelRecord &rec, const std::map<std::string, ChannelRecord> &set,
+                    const ManagerOptions &opts);
+
+// What an API action asks for.
+enum class Action { kFailover, kReturn, kRestart, kPurge, kRenditionEnable, kRenditionDisable };
+
+class ChannelManager : public ChannelSink {
+ public:
+  ChannelManager(ManagerOptions opts, store::StateStore &store, Origin &origin,
+                 log::Logger &logger);
+  ~ChannelManager() override;  // kills any worker still running
+  ChannelManager(const ChannelManager &) = delete;
+  ChannelManager &operator=(const ChannelManager &) = delete;
+
+  // Start-up: the last good records of the previous run (the store) stand in for files that fail
+  // to load now; every channel starts.
+  void load();
+  // Applies the channels folder as it is now: only what changed is touched.
+  void reload(const std::string &why);
+  // The manager's own triggers on the main loop: a reload whenever the channels folder changes
+  // (once it settles; when watch_channels) and a rights check once a minute.
+  void watch();
+  // Rights can expire while a channel runs: stops each running channel that may no longer run.
+  void check_rights();
+  // Stops every worker gracefully (they finish their open segments); `done` runs once on the
+  // main loop when all are gone, at once when none runs, and at the latest stop_grace_seconds
+  // + 2 s later. Reloads are ignored from then on; a second call does nothing.
+  void stop_all(std::function<void()> done);
+
+  const ManagerOptions &options() const { return opts_; }
+
+  // Thread-safe views for the API (copies).
+  std::vector<ChannelView> views() const;
+  std::optional<ChannelView> view(const std::string &id) const;
+  std::optional<ChannelRecord> record(const std::string &id) const;
+  std::vector<ChannelRecord> records() const;
+  // The spec of the applied record (what run/<id>.json holds once the channel started).
+  std::optional<SpecFile> spec(const std::string &id) const;
+  std::string spec_path(const std::string &id) const;
+  // Thread-safe: posts the action to the main loop and returns at once (the API's path).
+  void post_action(const std::string &id, Action a, const std::string &arg,
+                   const std::string &actor);
+  // Thread-safe: records an event (on_event) from the main loop, e.g. an API refusal.
+  void post_event(const std::string &channel, const std::string &event_type,
+                  const nlohmann::json &detail);
+  // Why this node will not run the record ("" when it will): rights, placement, missing plugin.
+  std::string not_runnable_reason(const ChannelRecord &rec) const;
+
+  // ChannelSink (main loop).
+  void on_transition(const std::string &channel, const std::string &from, const std::string &to,
+                     const std::string &reason) override;
+  void on_segment(const std::string &channel, const StSegment &seg) override;
+  void on_event(const std::string &channel, const std::string &event_type,
+                const nlohmann::json &detail) override;
+  void log(const std::string &channel, const std::string &level,
+           const std::string &message) override;
+
+ private:
+  using Specs = std::map<std::string, SpecFile>;
+  // The plan from the applied set to `loaded`; `next_specs` gets the spec of every channel of
+  // plan.next, and the plan compares them with `current_specs`.
+  ReloadPlan plan(const std::map<std::string, ChannelRecord> &current, const Specs &current_specs,
+                  const LoadResult &loaded, Specs *next_specs) const;
+  void apply(const ReloadPlan &plan, Specs specs, bool initial);
+  void report_rejected(const ReloadPlan &plan);
+  void record_applied(const ChannelRecord &rec);
+  void retire(const std::string &id);
+  void rebuild(const ChannelRecord &rec, const SpecFile &spec);
+  void start_channel(const ChannelRecord &rec, const SpecFile &spec);
+  ChannelRunner *find_runner(const std::string &id) const;
+  RunnerOptions runner_options(const ChannelRecord &rec) const;
+  // An event's job_id (docs/iptvd.md, "Events"): <channel>/<pid> of the worker run it belongs to
+  // (the current one, or the last one when it just exited); <channel> when no worker has run.
+  std::string job_id(const std::string &channel);
+  std::string act_on_loop(const std::string &id, Action a, const std::string &arg);
+
+  ManagerOptions opts_;
+  store::StateStore *store_;  // not null
+  Origin *origin_;            // not null
+  log::Logger &logger_;
+  bool stopping_ = false;
+  GFileMonitor *monitor_ = nullptr;
+  unsigned reload_timer_ = 0, rights_timer_ = 0, stop_timer_ = 0;
+  mutable std::mutex mu_;  // guards runners_ (map shape), records_ and specs_
+  std::map<std::string, std::unique_ptr<ChannelRunner>> runners_;
+  std::map<std::string, ChannelRecord> records_;  // the last good record per channel
+  Specs specs_;                                   // their specs, built when they were planned
+  std::map<std::string, pid_t> last_pid_;         // the last worker pid per channel (main loop)
+};
+
+}  // namespace iptv::daemon
