@@ -714,8 +714,8 @@ void ApiServer::Impl::refuse_unread(Ctx &c, bool body_started) {
       [](gpointer data) -> gboolean {
         auto *st = static_cast<Steal *>(data);
         GSocket *sock = soup_server_message_get_socket(st->msg);
-        // No socket to take: the whole (small) body came with the headers, so libsoup is done
-        // reading; let it send the refusal the ordinary way (unpause), or it is never sent.
+        // No connection to take (libsoup already read the whole body, e.g. a small one that came
+        // with the headers): let libsoup send the refusal the ordinary way, else it never goes.
         if (!sock) soup_server_message_unpause(st->msg);
         if (sock) {  // still connected (the server may have stopped meanwhile)
           std::string out = serialize_response(st->msg);
