@@ -66,6 +66,7 @@
 #include "gstiptvelements.h"
 #include "hls/playlist.h"
 #include "origin/origin.h"
+#include "hlssink_continuity.h"
 #include "hlssink_segmenter.h"
 #include "util/atomic_file.h"
 #include "util/strutil.h"
@@ -131,6 +132,8 @@ struct Rendition {
   double total_seconds = 0;
   uint64_t total_bytes = 0;
   std::deque<Retired> retired;
+  // The muxer's output continuity counters, continued across segments (muxer streaming thread).
+  iptv::TsContinuity continuity;
 };
 
 }  // namespace
@@ -398,6 +401,37 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
   for (GstStructure *s : msgs) post(self, s);
 }
 
+// The muxer's output: every (re)start of the muxer is a new segment, whose packets continue the
+// continuity counters of the previous one. Runs in the muxer's streaming thread, the only user
+// of `continuity`.
+static gboolean rewrite_buffer(GstBuffer **buf, guint, gpointer user_data) {
+  auto *r = static_cast<Rendition *>(user_data);
+  *buf = gst_buffer_make_writable(*buf);
+  GstMapInfo map;
+  if (gst_buffer_map(*buf, &map, GST_MAP_READWRITE)) {
+    r->continuity.rewrite(map.data, map.size);
+    gst_buffer_unmap(*buf, &map);
+  }
+  return TRUE;
+}
+
+static GstPadProbeReturn mux_output_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data) {
+  auto *r = static_cast<Rendition *>(user_data);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_STREAM_START)
+      r->continuity.restart();
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+    rewrite_buffer(&buf, 0, r);
+    GST_PAD_PROBE_INFO_DATA(info) = buf;
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
+    gst_buffer_list_foreach(list, rewrite_buffer, r);
+    GST_PAD_PROBE_INFO_DATA(info) = list;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 // splitmuxsink asks for the next file name: the segment the input probe decided on.
 static gchar *format_location(GstElement *splitmux, guint, GstSample *, gpointer user_data) {
   auto *self = GST_IPTV_HLS_SINK(user_data);
@@ -653,9 +687,23 @@ static GstPad *gst_iptv_hls_sink_request_new_pad(GstElement *element, GstPadTemp
     GST_ERROR_OBJECT(self, "splitmuxsink is missing (gst-plugins-good)");
     return nullptr;
   }
+  GstElement *mux = gst_element_factory_make("mpegtsmux", nullptr);
+  if (!mux) {
+    GST_ERROR_OBJECT(self, "mpegtsmux is missing (gst-plugins-bad)");
+    gst_object_unref(gst_object_ref_sink(r->splitmux));
+    return nullptr;
+  }
+  // splitmuxsink resets the muxer at every segment; the probe on its output keeps each PID's
+  // continuity counter counting across segments (hlssink_continuity.h).
+  GstPad *mux_src = gst_element_get_static_pad(mux, "src");
+  gst_pad_add_probe(mux_src,
+                    (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                                      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                    mux_output_probe, r.get(), nullptr);
+  gst_object_unref(mux_src);
   // Splits are driven by the input probe (split-at-running-time at the chosen keyframes).
-  g_object_set(r->splitmux, "muxer-factory", "mpegtsmux", "max-size-time", (guint64)0,
-               "max-size-bytes", (guint64)0, "send-keyframe-requests", FALSE, nullptr);
+  g_object_set(r->splitmux, "muxer", mux, "max-size-time", (guint64)0, "max-size-bytes", (guint64)0,
+               "send-keyframe-requests", FALSE, nullptr);
   g_signal_connect(r->splitmux, "format-location-full", G_CALLBACK(format_location), self);
   gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(r->splitmux)));  // we keep a ref
   GstPad *mux_video = gst_element_request_pad_simple(r->splitmux, "video");

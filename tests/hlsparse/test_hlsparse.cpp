@@ -759,3 +759,87 @@ TEST(Parser, MapAppliesToFollowingSegments) {
   ASSERT_TRUE(f) << rules(fs);
   EXPECT_EQ(f->line, 8);
 }
+
+// ---- ts-continuity-error (issue 21 item 4) ----
+
+// A TS segment as a per-segment muxer writes it: PAT (0), PMT (32), then `n` video packets (65),
+// each PID's counter starting at `start`.
+std::string ts_segment(int n, int start = 0) {
+  std::string s;
+  auto add = [&](unsigned pid, int cc) {
+    std::string p(188, '\xff');
+    p[0] = 0x47;
+    p[1] = (char)((pid >> 8) & 0x1f);
+    p[2] = (char)(pid & 0xff);
+    p[3] = (char)(0x10 | (cc & 0x0f));
+    s += p;
+  };
+  add(0, start);
+  add(32, start);
+  for (int i = 0; i < n; ++i) add(65, start + i);
+  return s;
+}
+
+TEST(TsCounters, ScanFindsFirstAndLastPerPid) {
+  auto t = iptv::hlsparse::scan_ts_counters(ts_segment(20, 3));
+  ASSERT_TRUE(t.valid);
+  EXPECT_EQ(t.errors_inside, 0);
+  EXPECT_EQ(t.pids.at(0).first_cc, 3);
+  EXPECT_EQ(t.pids.at(65).first_cc, 3);
+  EXPECT_EQ(t.pids.at(65).last_cc, (3 + 19) & 15);
+  EXPECT_FALSE(iptv::hlsparse::scan_ts_counters("not a transport stream").valid);
+  EXPECT_FALSE(iptv::hlsparse::scan_ts_counters(ts_segment(2) + "x").valid);
+  // A packet lost inside the segment.
+  std::string s = ts_segment(6);
+  s.erase(4 * 188, 188);
+  auto lost = iptv::hlsparse::scan_ts_counters(s);
+  EXPECT_EQ(lost.errors_inside, 1);
+  EXPECT_EQ(lost.first_inside, "PID 65: expected 2, got 3");
+}
+
+TEST(Segments, TsCountersRestartingAtEverySegmentIsAWarning) {
+  Checker c;
+  c.add_rendition(rendition("hi"));
+  for (uint64_t n = 0; n < 3; ++n) {
+    SegmentProbe p = good_probe(10 + 2.0 * n);
+    p.ts = iptv::hlsparse::scan_ts_counters(ts_segment(7));  // every segment restarts at 0
+    c.on_segment("hi", seg(n), "http://h/hi/s.ts", "http://h/hi/index.m3u8", p);
+  }
+  const Finding *f = find(c.findings(), "ts-continuity-error");
+  ASSERT_TRUE(f) << rules(c.findings());
+  EXPECT_EQ(f->severity, iptv::hlsparse::Severity::kWarning);
+  EXPECT_EQ(f->sequence, 1);
+  EXPECT_NE(f->message.find("from sequence 0 (PID 0: expected 1, got 0, PID 32: expected 1, got "
+                            "0, PID 65: expected 7, got 0)"),
+            std::string::npos)
+      << f->message;
+  EXPECT_EQ(c.findings().size(), 2u) << rules(c.findings());  // sequences 1 and 2
+}
+
+TEST(Segments, TsCountersContinuingOrAfterADiscontinuityAreClean) {
+  Checker c;
+  c.add_rendition(rendition("hi"));
+  int cc = 0;
+  for (uint64_t n = 0; n < 3; ++n) {
+    SegmentProbe p = good_probe(10 + 2.0 * n);
+    // PAT and PMT step by one per segment, the video PID by 7.
+    std::string s = ts_segment(7, 0);
+    for (size_t off = 0; off < s.size(); off += 188) {
+      int base = off < 2 * 188 ? (int)n : cc;
+      int i = off < 2 * 188 ? 0 : (int)(off / 188) - 2;
+      s[off + 3] = (char)(0x10 | ((base + i) & 0x0f));
+    }
+    cc += 7;
+    p.ts = iptv::hlsparse::scan_ts_counters(s);
+    c.on_segment("hi", seg(n), "http://h/hi/s.ts", "http://h/hi/index.m3u8", p);
+  }
+  EXPECT_TRUE(c.findings().empty()) << rules(c.findings());
+  // A restart behind an EXT-X-DISCONTINUITY is allowed; a skipped sequence is not compared.
+  SegmentProbe p = good_probe(100);
+  p.ts = iptv::hlsparse::scan_ts_counters(ts_segment(7));
+  c.on_segment("hi", seg(3, 2.0, true), "http://h/hi/s.ts", "http://h/hi/index.m3u8", p);
+  SegmentProbe q = good_probe(104);
+  q.ts = iptv::hlsparse::scan_ts_counters(ts_segment(7));
+  c.on_segment("hi", seg(5), "http://h/hi/s.ts", "http://h/hi/index.m3u8", q);
+  EXPECT_EQ(find(c.findings(), "ts-continuity-error"), nullptr) << rules(c.findings());
+}

@@ -1,6 +1,7 @@
 // iptvhlssink in real pipelines, its output read by real clients (ffprobe, GStreamer hlsdemux).
 #include <gst/gst.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cmath>
@@ -185,6 +186,51 @@ TEST(HlsSink, VodTreeReadByFfprobeAndHlsdemux) {
                             "/index.m3u8 video-sink=fakesink audio-sink=fakesink 2>&1",
                         &status);
   EXPECT_EQ(status, 0) << out;
+}
+
+// Issue 21 item 4: consecutive segments read as one transport stream show no continuity-counter
+// error on any PID (PAT 0, PMT 32, video, audio). Before the fix each segment's muxer restarted
+// every counter at 0, so FFmpeg and VLC reported a discontinuity at every boundary.
+TEST(HlsSink, ContinuityCountersContinueAcrossSegments) {
+  // VLC runs as 'nobody' (it refuses root): the tree must be reachable by it.
+  char tmpl[] = "/tmp/iptv-hlscc-XXXXXX";
+  ASSERT_NE(g_mkdtemp(tmpl), nullptr);
+  std::string base = tmpl;
+  ::chmod(base.c_str(), 0777);
+  std::string dir = base + "/ch";
+  run_to_eos(ladder_pipeline(dir, "target-duration=1 playlist-type=vod sequence-mode=counter",
+                             false, 150, "1"));
+  Media md = parse_media(slurp(dir + "/hi/index.m3u8"));
+  ASSERT_GE(md.uris.size(), 5u);
+  std::string files;
+  for (const auto &u : md.uris) files += " " + dir + "/hi/" + u;
+  int st = -1;
+  run("cat" + files + " > " + base + "/all.ts", &st);
+  ASSERT_EQ(st, 0);
+  // FFmpeg's TS demuxer logs every counter mismatch at debug level.
+  std::string ff = run("ffmpeg -hide_banner -nostdin -loglevel debug -i " + base +
+                           "/all.ts -map 0 -c copy -f null - 2>&1",
+                       &st);
+  ASSERT_EQ(st, 0) << ff;
+  ASSERT_NE(ff.find("Input #0, mpegts"), std::string::npos) << ff;
+  EXPECT_EQ(ff.find("Continuity check failed"), std::string::npos) << ff;
+  // VLC (verbose) plays the media playlist itself, segment after segment.
+  int vlc_st = -1;
+  run("command -v cvlc >/dev/null && id nobody >/dev/null 2>&1", &vlc_st);
+  if (vlc_st == 0) {
+    std::string rec = base + "/rec.ts";
+    std::string log = run("timeout 60 runuser -u nobody -- env HOME=" + base +
+                          " cvlc -vv -I dummy --no-video-title-show --play-and-exit " + dir +
+                          "/hi/index.m3u8 --sout '#std{access=file,mux=ts,dst=" + rec + "}' 2>&1");
+    struct stat sb {};
+    EXPECT_EQ(::stat(rec.c_str(), &sb), 0) << "VLC recorded nothing\n" << log;
+    EXPECT_NE(log.find("ts demux"), std::string::npos) << "VLC's TS demuxer did not run\n" << log;
+    EXPECT_EQ(log.find("TS discontinuity"), std::string::npos) << log;
+    EXPECT_EQ(log.find("discontinuity received"), std::string::npos) << log;
+  } else {
+    std::printf("cvlc or the user 'nobody' is missing: VLC part skipped\n");
+  }
+  run("rm -rf " + base);
 }
 
 TEST(HlsSink, LiveEpochNumbersAndRestartContinues) {

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -76,6 +77,13 @@ void Iptvd::start() {
                                    "--listen",
                                    "127.0.0.1:" + std::to_string(port_)};
   args.insert(args.end(), extra_.begin(), extra_.end());
+  // Tokens are on by default (issue 21); tests that give no config get the tokenless origin
+  // they were written for by saying so explicitly, as an operator has to.
+  if (std::find(extra_.begin(), extra_.end(), "--config") == extra_.end()) {
+    std::string cfg = data_.path() + "/iptvd-test.yaml";
+    write_file(cfg, "tokens:\n  mode: none\n");
+    args.insert(args.end(), {"--config", cfg});
+  }
   std::vector<char *> argv;
   for (auto &a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <regex>
 #include <thread>
 
 #include "iptvd_fixture.h"
@@ -476,7 +477,7 @@ TEST_F(IptvdTest, MetricsParseJsonLogsCarryTheChannelAndLimitsApply) {
   // A memory limit too small for a pipeline: the worker fails and is restarted with backoff,
   // and the daemon itself stays up.
   std::string cfg = tmp_.path() + "/small.yaml";
-  write_file(cfg, "worker:\n  memory_mb: 64\n");
+  write_file(cfg, "tokens:\n  mode: none\nworker:\n  memory_mb: 64\n");
   Iptvd small(channels_, {"--config", cfg});
   small.start();
   ASSERT_TRUE(wait_for(30, [&] {
@@ -531,6 +532,63 @@ TEST_F(IptvdTest, SubjectPlaylistPlaysInVlc) {
       sh("ffprobe -v error -show_entries stream=codec_type -of csv=p=0 " + rec + " 2>&1");
   EXPECT_NE(streams.find("video"), std::string::npos) << streams << log;
   sh("rm -rf " + out);
+}
+
+// Issue 21 item 1: secure by default. A config that says nothing about tokens gets edgeauth with
+// a key ring created owner-only in the data folder (as admin.key is); tokenless playback is
+// refused; the printed URLs carry tokens. "mode: none" is warned about at every start and
+// refused on a non-loopback address unless tokens.allow_insecure_public says so.
+TEST_F(IptvdTest, TokensAreOnByDefaultAndNoneIsRefusedInPublic) {
+  add("sec");
+  std::string cfg = tmp_.path() + "/iptvd.yaml";
+  write_file(cfg, "sessions:\n  max_per_subject: 1000\n");  // nothing about tokens
+  {
+    Iptvd d(channels_, {"--config", cfg});
+    d.start();
+    ASSERT_TRUE(d.running()) << d.log();
+    std::string keys = d.data() + "/token.keys";
+    struct stat sb {};
+    ASSERT_EQ(::stat(keys.c_str(), &sb), 0) << d.log();
+    EXPECT_EQ(sb.st_mode & 0777, 0600u);
+    EXPECT_TRUE(std::regex_search(slurp(keys), std::regex("^k1 [0-9a-f]{64}\n$")));
+    std::string log = d.log();
+    EXPECT_NE(log.find("created a token key file"), std::string::npos) << log;
+    EXPECT_EQ(log.find("tokens.mode none"), std::string::npos) << log;
+    EXPECT_EQ(log.find(slurp(keys).substr(3, 64)), std::string::npos) << "key logged";
+    ASSERT_TRUE(d.wait_live({"sec"}, 60, 1)) << d.log();
+    int st = d.get("/hls/sec/index.m3u8").status;
+    EXPECT_TRUE(st == 401 || st == 403) << st;
+    // The URL iptvd prints carries a token, and it plays.
+    std::smatch m;
+    log = d.log();
+    ASSERT_TRUE(
+        std::regex_search(log, m, std::regex("(/hls/sec/[^ \n/]*hmac=[^ \n/]+/index\\.m3u8)")))
+        << log;
+    EXPECT_EQ(d.get(m[1]).status, 200) << m[1];
+  }
+  // mode none, said explicitly: a warning at start (loopback is fine)...
+  write_file(cfg, "tokens:\n  mode: none\n");
+  {
+    Iptvd d(channels_, {"--config", cfg});
+    d.start();
+    ASSERT_TRUE(d.running()) << d.log();
+    EXPECT_NE(d.log().find("warn channel_id=\"\" msg=\"tokens.mode none: every channel is served "
+                           "without a token"),
+              std::string::npos)
+        << d.log();
+  }
+  // ...and a refusal on a public address, before anything is bound.
+  std::string base = "timeout 30 " + iptv_test::build_root() +
+                     "/orchestrator/iptvd/iptvd --config " + cfg + " --channels " + channels_ +
+                     " --data " + tmp_.path() + "/pubdata --no-watch --listen ";
+  int code = -1;
+  std::string out = sh(base + "0.0.0.0:" + std::to_string(iptv_test::free_port()) + " 2>&1", &code);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("tokens.mode is none and listen.address 0.0.0.0 is not a loopback address"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("tokens.allow_insecure_public: true"), std::string::npos) << out;
+  EXPECT_EQ(out.find("iptvd listening"), std::string::npos) << out;
 }
 
 // Issue 25 item 3: iptvd finds its own plugin with no environment at all (no GST_PLUGIN_PATH,

@@ -178,6 +178,72 @@ TEST_F(OriginTest, EveryRefusalHasItsStatusAndReason) {
   EXPECT_EQ(origin_->stats().denials["forged"], 1u);
 }
 
+// Issue 21 item 8: path traversal variants, sent byte for byte (curl --path-as-is): plain,
+// percent-encoded, double-encoded, backslashes, overlong UTF-8 for '.' and '/', NUL, in the file
+// part and in the channel part, with a valid token and on a tokenless origin. Each gets a 4xx
+// with no body, nothing outside the tree is ever read, and the origin keeps serving.
+TEST_F(OriginTest, TraversalVariantsGetAClearStatusAndNoCrash) {
+  const std::vector<std::string> files = {
+      "../../../../etc/passwd",
+      "..%2f..%2f..%2f..%2fetc%2fpasswd",
+      "%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+      "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+      ".%2e/.%2e/.%2e/etc/passwd",
+      "%252e%252e/%252e%252e/%252e%252e/etc/passwd",  // double-encoded
+      "%252e%252e%252f%252e%252e%252fetc%252fpasswd",
+      "..%255c..%255cetc%255cpasswd",
+      "..\\..\\..\\..\\etc\\passwd",  // backslashes
+      "..%5c..%5c..%5c..%5cetc%5cpasswd",
+      "hi\\..\\..\\seg-0.ts",
+      "%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",     // overlong UTF-8 '.'
+      "..%c0%af..%c0%af..%c0%afetc%c0%afpasswd",  // overlong UTF-8 '/'
+      "%e0%80%ae%e0%80%ae/%e0%80%ae%e0%80%ae/etc/passwd",
+      "%c1%9c..%c1%9cetc%c1%9cpasswd",  // overlong '\'
+      "seg-0.ts%00.m3u8",               // NUL
+      "....//....//etc/passwd",
+      "%2fetc%2fpasswd",
+      "//etc/passwd",
+  };
+  std::map<int, int> statuses;
+  auto check = [&](const std::string &u) {
+    Reply r = get(u);
+    ++statuses[r.status];
+    EXPECT_GE(r.status, 400) << u;
+    EXPECT_LT(r.status, 500) << u;
+    EXPECT_EQ(r.body.find("root:"), std::string::npos) << u;
+    EXPECT_TRUE(r.body.empty()) << u << ": " << r.body.substr(0, 200);
+  };
+  std::string good = token();
+  for (const auto &f : files) {
+    check(url(good, f));
+    check(base_ + "/hls/" + f);         // in place of the channel
+    check(base_ + "/hls/news/" + f);    // in place of the token
+    check(url(good, "index.m3u8", f));  // channel segment (token for news)
+  }
+  // A tokenless origin (tokens.mode none) resolves paths itself: the same answers.
+  iptv::OriginConfig none;
+  iptv::Origin open(none);
+  std::string err;
+  ASSERT_TRUE(open.start(&err)) << err;
+  open.add_channel("news", tree_->path() + "/news");
+  std::string ob = "http://127.0.0.1:" + std::to_string(open.port());
+  for (const auto &f : files) {
+    check(ob + "/hls/news/" + f);
+    check(ob + "/hls/" + f);
+  }
+  std::string summary;
+  int total = 0;
+  for (auto [st, n] : statuses) {
+    summary += " " + std::to_string(st) + " x" + std::to_string(n);
+    total += n;
+  }
+  std::printf("[traversal] %d requests (%zu variants):%s\n", total, files.size(), summary.c_str());
+  // Both still serve.
+  EXPECT_EQ(get(url(good)).status, 200);
+  EXPECT_EQ(get(ob + "/hls/news/index.m3u8").status, 200);
+  EXPECT_EQ(get(ob + "/hls/news/seg-0.ts").status, 200);
+}
+
 TEST_F(OriginTest, RevokedSessionRefusedWithinOneSecond) {
   std::string t = token("news", 60, "viewer-42");
   EXPECT_EQ(get(url(t, "seg-0.ts")).status, 200);

@@ -32,7 +32,9 @@ TEST(DaemonConfig, DefaultsNeedNoFile) {
   EXPECT_EQ(c.listen_port, 8080);
   EXPECT_EQ(c.channels_dir, "channels");
   EXPECT_EQ(c.data_dir, "var");
-  EXPECT_EQ(c.token_mode, "none");
+  EXPECT_EQ(c.token_mode, "edgeauth");     // issue 21: tokens on by default
+  EXPECT_TRUE(c.token_keys_file.empty());  // iptvd creates data_dir/token.keys
+  EXPECT_FALSE(c.token_allow_insecure_public);
   EXPECT_TRUE(c.webhooks.empty());
   EXPECT_EQ(c.log_format, "text");
   EXPECT_EQ(c.log_level, "info");
@@ -83,6 +85,8 @@ TEST(DaemonConfig, TheSampleAtTheRepositoryRootLoadsWithItsDocumentedDefaults) {
   EXPECT_EQ(c.token_mode, d.token_mode);
   EXPECT_EQ(c.token_ttl_seconds, d.token_ttl_seconds);
   EXPECT_EQ(c.token_edge_auth_cache_seconds, d.token_edge_auth_cache_seconds);
+  EXPECT_EQ(c.token_keys_file, d.token_keys_file);
+  EXPECT_EQ(c.token_allow_insecure_public, d.token_allow_insecure_public);
   EXPECT_EQ(c.heartbeat_interval_ms, d.heartbeat_interval_ms);
   EXPECT_EQ(c.heartbeat_timeout_ms, d.heartbeat_timeout_ms);
   EXPECT_EQ(c.restart_backoff.initial_seconds, d.restart_backoff.initial_seconds);
@@ -328,4 +332,45 @@ TEST(DaemonConfig, PublicBaseUrlSessionsAndApiLimits) {
       << errors_of(e);
   EXPECT_NE(errors_of(e).find("api.max_body_bytes: must be between 1024 and "), std::string::npos)
       << errors_of(e);
+}
+
+// Issue 21 item 1: tokens are on unless "none" is written; "none" on a public address needs
+// tokens.allow_insecure_public.
+TEST(DaemonConfig, SecureByDefault) {
+  using iptv::config::is_loopback_address;
+  for (const char *a : {"127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"})
+    EXPECT_TRUE(is_loopback_address(a)) << a;
+  for (const char *a : {"0.0.0.0", "::", "192.168.1.10", "10.0.0.1", "128.0.0.1", "127.0.0.1x",
+                        "127.0.0.256", "example.org", ""})
+    EXPECT_FALSE(is_loopback_address(a)) << a;
+
+  // Defaults: edgeauth with no key file is fine (iptvd creates one), on any address.
+  auto d = parse_daemon_config("listen: {address: 0.0.0.0}\n", "d.yaml");
+  ASSERT_TRUE(d.ok()) << errors_of(d);
+  EXPECT_EQ(d.config.token_mode, "edgeauth");
+  EXPECT_EQ(d.config.insecure_listen_error(), "");
+  auto ea = parse_daemon_config("tokens: {mode: edgeauth}\n", "e.yaml");
+  EXPECT_TRUE(ea.ok()) << errors_of(ea);
+
+  // none on loopback: allowed (iptvd warns); on a public address: refused, with the way out.
+  auto local =
+      parse_daemon_config("listen: {address: 127.0.0.1}\ntokens: {mode: none}\n", "l.yaml");
+  ASSERT_TRUE(local.ok()) << errors_of(local);
+  EXPECT_EQ(local.config.insecure_listen_error(), "");
+  auto pub = parse_daemon_config("tokens: {mode: none}\n", "p.yaml");  // listen 0.0.0.0
+  ASSERT_TRUE(pub.ok()) << errors_of(pub);
+  std::string why = pub.config.insecure_listen_error();
+  EXPECT_NE(why.find("tokens.mode is none and listen.address 0.0.0.0 is not a loopback"),
+            std::string::npos)
+      << why;
+  EXPECT_NE(why.find("tokens.allow_insecure_public: true"), std::string::npos) << why;
+  auto allowed = parse_daemon_config(
+      "listen: {address: 192.0.2.1}\ntokens: {mode: none, allow_insecure_public: true}\n",
+      "a.yaml");
+  ASSERT_TRUE(allowed.ok()) << errors_of(allowed);
+  EXPECT_TRUE(allowed.config.token_allow_insecure_public);
+  EXPECT_EQ(allowed.config.insecure_listen_error(), "");
+  auto typo = parse_daemon_config("tokens: {allow_insecure_public: yes please}\n", "t.yaml");
+  EXPECT_NE(errors_of(typo).find("tokens.allow_insecure_public"), std::string::npos)
+      << errors_of(typo);
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -122,7 +123,8 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
   }
 
   if (w.mapping(root["tokens"], "tokens",
-                {"mode", "keys_file", "ttl_seconds", "edge_auth_cache_seconds"})) {
+                {"mode", "keys_file", "ttl_seconds", "edge_auth_cache_seconds",
+                 "allow_insecure_public"})) {
     const auto &t = root["tokens"];
     w.choice(t["mode"], "tokens.mode", {"none", "edgeauth", "securelink"}, c.token_mode);
     w.str(t["keys_file"], "tokens.keys_file", c.token_keys_file);
@@ -130,7 +132,10 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
     w.integer(t["ttl_seconds"], "tokens.ttl_seconds", c.token_ttl_seconds, 10, 86400 * 366);
     w.integer(t["edge_auth_cache_seconds"], "tokens.edge_auth_cache_seconds",
               c.token_edge_auth_cache_seconds, 0, 300);
-    if (c.token_mode != "none" && c.token_keys_file.empty())
+    w.boolean(t["allow_insecure_public"], "tokens.allow_insecure_public",
+              c.token_allow_insecure_public);
+    // edgeauth without keys_file: iptvd creates data_dir/token.keys (0600) on first start.
+    if (c.token_mode == "securelink" && c.token_keys_file.empty())
       w.error(t["keys_file"], "tokens.keys_file",
               "is required when tokens.mode is " + c.token_mode);
   }
@@ -252,6 +257,28 @@ std::vector<std::string> DaemonConfig::secrets() const {
   for (const auto &w : webhooks)
     if (!w.secret.empty()) out.push_back(w.secret);
   return out;
+}
+
+bool is_loopback_address(const std::string &address) {
+  std::string a = address;
+  if (a.size() > 2 && a.front() == '[' && a.back() == ']') a = a.substr(1, a.size() - 2);
+  if (a == "localhost" || a == "::1") return true;
+  // 127.0.0.0/8, dotted quad only.
+  unsigned o[4];
+  char tail;
+  if (std::sscanf(a.c_str(), "%u.%u.%u.%u%c", &o[0], &o[1], &o[2], &o[3], &tail) != 4) return false;
+  for (unsigned v : o)
+    if (v > 255) return false;
+  return o[0] == 127;
+}
+
+std::string DaemonConfig::insecure_listen_error() const {
+  if (token_mode != "none" || token_allow_insecure_public || is_loopback_address(listen_address))
+    return "";
+  return "tokens.mode is none and listen.address " + listen_address +
+         " is not a loopback address: every channel would be served to anyone who can reach it. "
+         "Turn tokens on (tokens.mode: edgeauth), listen on 127.0.0.1, or set "
+         "tokens.allow_insecure_public: true to serve without tokens on purpose";
 }
 
 std::string DaemonConfig::effective_base_url() const {

@@ -57,9 +57,12 @@ struct DaemonConfig {
   std::string channels_dir = "channels";
   std::string data_dir = "var";
 
-  // tokens
-  std::string token_mode = "none";  // none | edgeauth | securelink
-  std::string token_keys_file;      // edgeauth: "KID HEXSECRET" lines; securelink: the secret
+  // tokens: on by default (edgeauth, key ring created in data_dir on first start); "none" only
+  // when written, and then only on a loopback listen address unless allow_insecure_public.
+  std::string token_mode = "edgeauth";  // none | edgeauth | securelink
+  std::string token_keys_file;  // edgeauth: "KID HEXSECRET" lines ("" = data_dir/token.keys,
+                                // created 0600 on first start); securelink: the secret
+  bool token_allow_insecure_public = false;  // tokens.allow_insecure_public
   int token_ttl_seconds = 3600;
   int token_edge_auth_cache_seconds = 5;  // how long an edge may cache an /hls-auth answer
 
@@ -95,7 +98,14 @@ struct DaemonConfig {
   // their own file: the daemon registers them when it loads the key ring.
   std::vector<std::string> secrets() const;
   std::string effective_base_url() const;
+  // Why this config must not be served as it is: tokens off (mode none) on a listen address
+  // that is not loopback (127.0.0.0/8, ::1, localhost), without tokens.allow_insecure_public.
+  // "" when it may. Checked by iptvd after command-line overrides (--listen).
+  std::string insecure_listen_error() const;
 };
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_address(const std::string &address);
 
 struct DaemonConfigResult {
   DaemonConfig config;

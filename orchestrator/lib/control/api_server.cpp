@@ -244,6 +244,27 @@ const Route *ApiServer::Impl::match(const std::string &method, const std::string
   return found;
 }
 
+// The first query parameter whose name says it carries a credential ("" when none): api_key,
+// apikey, api-key, key, access_token, token, bearer, auth, authorization (any case).
+static std::string credential_in_query(SoupServerMessage *msg) {
+  GUri *uri = soup_server_message_get_uri(msg);
+  const char *q = uri ? g_uri_get_query(uri) : nullptr;
+  if (!q || !*q) return "";
+  static const std::set<std::string> kNames = {"api_key", "apikey",       "api-key",
+                                               "key",     "access_token", "token",
+                                               "bearer",  "auth",         "authorization"};
+  for (const auto &pair : split(q, '&')) {
+    std::string name = pair.substr(0, pair.find('='));
+    char *dec = g_uri_unescape_string(name.c_str(), nullptr);
+    std::string n = dec ? dec : name;
+    g_free(dec);
+    std::string lower = n;
+    for (auto &ch : lower) ch = static_cast<char>(g_ascii_tolower(ch));
+    if (kNames.count(lower)) return lower;
+  }
+  return "";
+}
+
 // Routing and authentication, shared by the early check (headers only, before any body is
 // read) and dispatch. False when `c` holds the refusal (404, 405, 400, 401 or 403).
 bool ApiServer::Impl::route_and_authorize(Ctx &c, const Route **out) {
@@ -273,6 +294,23 @@ bool ApiServer::Impl::route_and_authorize(Ctx &c, const Route **out) {
     }
   }
   if (!found->role) return true;
+  // API keys travel in the Authorization header only: a URL ends up in proxy and access logs,
+  // browser history and Referer headers. A credential in the query string is refused outright
+  // (even beside a valid header), so a client that sends one learns it at once.
+  if (std::string name = credential_in_query(c.msg); !name.empty()) {
+    {
+      std::lock_guard lk(counters_mu);
+      counters.api_auth_failures++;
+    }
+    audit_call(c, "auth.denied", c.method + " " + c.route, "denied", "key_in_query");
+    soup_message_headers_replace(soup_server_message_get_response_headers(c.msg),
+                                 "WWW-Authenticate", "Bearer realm=\"iptvd\"");
+    error(c, 401, "unauthorized",
+          "API keys are never accepted in the query string ('" + name +
+              "'): send it as 'Authorization: Bearer KEY', and replace a key that was sent in a "
+              "URL, since URLs are logged");
+    return false;
+  }
   // Authenticated once per request: the early check leaves the key on the message.
   if (auto *known = static_cast<ApiKey *>(g_object_get_data(G_OBJECT(c.msg), "iptv-key"))) {
     c.key = *known;

@@ -101,7 +101,8 @@ bool split_listen(const std::string &s, std::string &addr, int &port) {
   return true;
 }
 
-// A fresh EdgeAuth key file (0600) for a first start with token_mode edgeauth and no key file.
+// A fresh EdgeAuth key ring (0600) for a first start with tokens on and no key file (the default:
+// data_dir/token.keys), the way admin.key is created.
 bool make_key_file(const std::string &path, std::string *error) {
   std::random_device rd;
   std::string hex;
@@ -173,6 +174,18 @@ int load_config(const CommandLine &cl, log::Logger &L, config::DaemonConfig *out
   }
   L.configure(*fmt, *lvl);
   for (const auto &s : cfg.secrets()) L.add_secret(s);
+  // Secure by default (docs/tokens.md): tokens are on unless the config says tokens.mode: none,
+  // which is said at every start, and refused on a public address unless allowed explicitly.
+  if (std::string why = cfg.insecure_listen_error(); !why.empty()) {
+    L.error("", "config: " + why);
+    return 2;
+  }
+  if (cfg.token_mode == "none")
+    L.warn("",
+           "tokens.mode none: every channel is served without a token to anyone who can reach "
+           "this address (docs/tokens.md)",
+           {{"listen", cfg.listen_address},
+            {"allow_insecure_public", cfg.token_allow_insecure_public ? "true" : "false"}});
   *out = cfg;
   return 0;
 }

@@ -554,6 +554,7 @@ void Checker::on_segment(const std::string &r, const Segment &seg, const std::st
   std::string mc = measured_codecs(p);
   if (!mc.empty()) sum.measured_codecs = mc;
   rule_codecs(r, seg_url, p);
+  rule_ts_continuity(r, st, seg, playlist_url, p);
 
   // Rule segment-duration-mismatch.
   double tol = std::max(cfg_.duration_tolerance_s, 0.1 * seg.duration);
@@ -606,6 +607,75 @@ void Checker::on_segment(const std::string &r, const Segment &seg, const std::st
     while (st.probed.size() > 1024) st.probed.erase(st.probed.begin());
     if (p.has_video) rule_alignment(r, seg.sequence, seg_url, *p.first_pts);
   }
+}
+
+TsCounters scan_ts_counters(const std::string &bytes) {
+  TsCounters t;
+  constexpr size_t kP = 188;
+  if (bytes.empty() || bytes.size() % kP != 0) return t;
+  const auto *b = reinterpret_cast<const unsigned char *>(bytes.data());
+  for (size_t off = 0; off < bytes.size(); off += kP) {
+    if (b[off] != 0x47) return TsCounters{};
+  }
+  t.valid = true;
+  for (size_t off = 0; off < bytes.size(); off += kP) {
+    const unsigned char *p = b + off;
+    unsigned pid = ((p[1] & 0x1fu) << 8) | p[2];
+    if (pid == 0x1fff) continue;
+    bool payload = p[3] & 0x10;
+    bool adaptation = p[3] & 0x20;
+    bool disc = adaptation && p[4] > 0 && (p[5] & 0x80);
+    int cc = p[3] & 0x0f;
+    auto [it, fresh] = t.pids.try_emplace(pid);
+    TsPidCounters &c = it->second;
+    if (fresh) {
+      c.first_cc = cc;
+      c.first_payload = payload;
+      c.first_discontinuity = disc;
+    } else if (!disc) {
+      int want = payload ? (c.last_cc + 1) & 0x0f : c.last_cc;
+      if (cc != want && ++t.errors_inside == 1)
+        t.first_inside = "PID " + std::to_string(pid) + ": expected " + std::to_string(want) +
+                         ", got " + std::to_string(cc);
+    }
+    c.last_cc = cc;
+  }
+  return t;
+}
+
+// Rule ts-continuity-error: each PID's continuity counter steps by one from packet to packet,
+// inside a segment and from the previous segment into this one (no EXT-X-DISCONTINUITY between),
+// as a demuxer reading the segments one after another expects (VLC logs "TS discontinuity",
+// FFmpeg "Continuity check failed", and may drop the packet).
+void Checker::rule_ts_continuity(const std::string &r, State &st, const Segment &seg,
+                                 const std::string &playlist_url, const SegmentProbe &p) {
+  if (!p.ts.valid) return;
+  std::string what;
+  int errors = p.ts.errors_inside;
+  if (errors) what = "inside the segment (" + p.ts.first_inside + ")";
+  if (st.ts_prev.valid && seg.sequence > 0 && st.ts_seq == seg.sequence - 1 && !seg.discontinuity) {
+    std::string across;
+    for (const auto &[pid, c] : p.ts.pids) {
+      auto prev = st.ts_prev.pids.find(pid);
+      if (prev == st.ts_prev.pids.end() || c.first_discontinuity) continue;
+      int want = c.first_payload ? (prev->second.last_cc + 1) & 0x0f : prev->second.last_cc;
+      if (c.first_cc == want) continue;
+      ++errors;
+      if (!across.empty()) across += ", ";
+      across += "PID " + std::to_string(pid) + ": expected " + std::to_string(want) + ", got " +
+                std::to_string(c.first_cc);
+    }
+    if (!across.empty())
+      what += (what.empty() ? "" : "; ") + std::string("from sequence ") +
+              std::to_string(seg.sequence - 1) + " (" + across + ")";
+  }
+  if (errors) {
+    add_seq(seg.sequence, Severity::kWarning, "ts-continuity-error", playlist_url, seg.line, r,
+            "sequence " + std::to_string(seg.sequence) + ": " + std::to_string(errors) +
+                " continuity counter error(s) " + what);
+  }
+  st.ts_prev = p.ts;
+  st.ts_seq = seg.sequence;
 }
 
 void Checker::finish() {

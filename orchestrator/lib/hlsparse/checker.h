@@ -26,6 +26,22 @@ struct CheckerConfig {
   uint64_t advance_spread_segments = 2;  // newest sequence numbers apart across renditions
 };
 
+// The continuity counters of one MPEG-TS segment, per PID (scan_ts_counters).
+struct TsPidCounters {
+  int first_cc = -1, last_cc = -1;
+  bool first_payload = false;        // the first packet carries a payload (the counter steps)
+  bool first_discontinuity = false;  // its adaptation field sets discontinuity_indicator
+};
+struct TsCounters {
+  bool valid = false;  // the bytes are whole 188-byte packets, each starting with 0x47
+  std::map<unsigned, TsPidCounters> pids;
+  int errors_inside = 0;     // counter errors between packets of this segment
+  std::string first_inside;  // the first of them, as "PID 32: expected 5, got 1"
+};
+// Scans the bytes of a segment; invalid (empty) when they are not an MPEG-TS packet stream
+// (fMP4, garbage). Null packets (PID 0x1FFF) are skipped.
+TsCounters scan_ts_counters(const std::string &bytes);
+
 // What inspecting one downloaded segment found (the follower fills it, e.g. from ffprobe).
 struct SegmentProbe {
   bool fetched = false;  // downloaded with a 2xx status
@@ -43,6 +59,7 @@ struct SegmentProbe {
   double duration = 0;                 // measured, seconds (video when there is video)
   std::optional<double> first_pts;     // seconds, video when there is video, else audio
   std::optional<double> audio_max_db;  // volumedetect max_volume; -inf given as -1000
+  TsCounters ts;                       // MPEG-TS continuity counters (invalid for fMP4)
 };
 
 // The RFC 6381 codec strings a segment's content corresponds to ("avc1.64001f" without the
@@ -136,6 +153,8 @@ class Checker {
     std::map<uint64_t, Probed> probed;  // sequence -> measured
     int silent_run = 0;
     bool codecs_reported = false;
+    uint64_t ts_seq = 0;  // the sequence whose counters ts_prev holds
+    TsCounters ts_prev;
   };
 
   void rule_targetduration(const std::string &r, const Playlist &pl);
@@ -144,6 +163,8 @@ class Checker {
                    bool changed);
   void rule_advancing_together(const std::string &r);
   void rule_codecs(const std::string &r, const std::string &seg_url, const SegmentProbe &p);
+  void rule_ts_continuity(const std::string &r, State &st, const Segment &seg,
+                          const std::string &playlist_url, const SegmentProbe &p);
   void rule_alignment(const std::string &r, uint64_t seq, const std::string &seg_url, double pts);
 
   CheckerConfig cfg_;

@@ -210,6 +210,7 @@ bool parse_inspection(const std::string &framecrc, const std::string &log,
 }
 
 void inspect_segment(const std::string &bytes, hlsparse::SegmentProbe &out) {
+  out.ts = hlsparse::scan_ts_counters(bytes);
   TempFile tmp(bytes);
   TempFile h264("", "iptvctl-probe-XXXXXX.h264");
   if (!tmp.error().empty() || !h264.error().empty()) {
