@@ -87,13 +87,8 @@ const std::vector<std::string> kTopKeys = {"listen", "public_base_url", "channel
                                            "tokens", "sessions",        "webhooks",     "worker",
                                            "log",    "retention",       "node",         "api"};
 
-void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c,
-                std::vector<LoadError> &errors) {
-  Walker w(file, errors);
-  std::string base = file.empty() ? std::string() : fs::path(file).parent_path().string();
-  if (!root.IsDefined() || root.IsNull()) return;  // an empty file: all defaults
-  if (!w.mapping(root, "", kTopKeys)) return;
-
+void parse_listen_and_dirs(Walker &w, const YAML::Node &root, const std::string &base,
+                           DaemonConfig &c) {
   if (w.mapping(root["listen"], "listen",
                 {"address", "port", "idle_timeout_seconds", "header_timeout_seconds", "backlog"})) {
     const auto &l = root["listen"];
@@ -121,7 +116,9 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
     if (c.data_dir.empty()) w.error(root["data_dir"], "data_dir", "must not be empty");
     c.data_dir = resolve(base, c.data_dir);
   }
+}
 
+void parse_tokens(Walker &w, const YAML::Node &root, const std::string &base, DaemonConfig &c) {
   if (w.mapping(root["tokens"], "tokens",
                 {"mode", "keys_file", "ttl_seconds", "edge_auth_cache_seconds",
                  "allow_insecure_public"})) {
@@ -139,14 +136,18 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
       w.error(t["keys_file"], "tokens.keys_file",
               "is required when tokens.mode is " + c.token_mode);
   }
+}
 
+void parse_sessions_and_api(Walker &w, const YAML::Node &root, DaemonConfig &c) {
   if (w.mapping(root["sessions"], "sessions", {"max_per_subject"}))
     w.integer(root["sessions"]["max_per_subject"], "sessions.max_per_subject",
               c.sessions_max_per_subject, 1, 10000000);
   if (w.mapping(root["api"], "api", {"max_body_bytes"}))
     w.integer(root["api"]["max_body_bytes"], "api.max_body_bytes", c.api_max_body_bytes, 1024,
               64 << 20);
+}
 
+void parse_webhooks(Walker &w, const YAML::Node &root, const std::string &base, DaemonConfig &c) {
   const YAML::Node &hooks = root["webhooks"];
   if (hooks.IsDefined() && !hooks.IsNull()) {
     if (!hooks.IsSequence()) {
@@ -205,7 +206,9 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
       }
     }
   }
+}
 
+void parse_worker(Walker &w, const YAML::Node &root, DaemonConfig &c) {
   if (w.mapping(root["worker"], "worker",
                 {"memory_mb", "cpu_seconds", "cpu_quota_percent", "restart_backoff",
                  "restart_reset_seconds", "heartbeat"})) {
@@ -232,7 +235,9 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
                     "), or one late heartbeat kills a healthy worker");
     }
   }
+}
 
+void parse_log_retention_node(Walker &w, const YAML::Node &root, DaemonConfig &c) {
   if (w.mapping(root["log"], "log", {"format", "level"})) {
     w.choice(root["log"]["format"], "log.format", {"text", "json"}, c.log_format);
     w.choice(root["log"]["level"], "log.level", {"debug", "info", "warn", "error"}, c.log_level);
@@ -248,6 +253,21 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
     w.choice(root["node"]["role"], "node.role", {"any", "edge", "cloud"}, c.node_role);
   }
   if (c.node_name.empty()) c.node_name = g_get_host_name();
+}
+
+void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c,
+                std::vector<LoadError> &errors) {
+  Walker w(file, errors);
+  std::string base = file.empty() ? std::string() : fs::path(file).parent_path().string();
+  if (!root.IsDefined() || root.IsNull()) return;  // an empty file: all defaults
+  if (!w.mapping(root, "", kTopKeys)) return;
+
+  parse_listen_and_dirs(w, root, base, c);
+  parse_tokens(w, root, base, c);
+  parse_sessions_and_api(w, root, c);
+  parse_webhooks(w, root, base, c);
+  parse_worker(w, root, c);
+  parse_log_retention_node(w, root, c);
 }
 
 }  // namespace

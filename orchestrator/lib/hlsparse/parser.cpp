@@ -221,7 +221,15 @@ class Parser {
       } else {
         pl_.version = static_cast<int>(v);
       }
-    } else if (name == "EXTINF") {
+    } else if (!segment_tag(name, value, has_value, line) && !playlist_tag(name, value, line) &&
+               !master_tag(name, value, line) && !known_tag(name)) {
+      add(Severity::kInfo, "tag-unknown", line, "#" + std::string(name) + " is not an HLS tag");
+    }
+  }
+
+  // Media segment tags (they apply to the next URI); false when `name` is not one.
+  bool segment_tag(std::string_view name, std::string_view value, bool has_value, int line) {
+    if (name == "EXTINF") {
       media_tag_seen(line);
       size_t comma = value.find(',');
       std::string_view d = trim_ws(value.substr(0, comma));
@@ -281,7 +289,15 @@ class Parser {
         pending_.pdt_line = line;
       }
       have_pending_ = true;
-    } else if (name == "EXT-X-TARGETDURATION") {
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // Media playlist tags; false when `name` is not one.
+  bool playlist_tag(std::string_view name, std::string_view value, int line) {
+    if (name == "EXT-X-TARGETDURATION") {
       media_tag_seen(line);
       if (header_tag(name, line, target_line_)) {
         int64_t v = 0;
@@ -337,7 +353,15 @@ class Parser {
         add(Severity::kError, "attribute-malformed", line,
             "#" + std::string(name) + ": malformed attribute list");
       }
-    } else if (name == "EXT-X-STREAM-INF") {
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // Multivariant (master) playlist tags; false when `name` is not one.
+  bool master_tag(std::string_view name, std::string_view value, int line) {
+    if (name == "EXT-X-STREAM-INF") {
       variant_tag_seen(line);
       Variant v;
       v.line = line;
@@ -387,9 +411,10 @@ class Parser {
         add(Severity::kError, "attribute-malformed", line,
             "#" + std::string(name) + ": malformed attribute list");
       }
-    } else if (!known_tag(name)) {
-      add(Severity::kInfo, "tag-unknown", line, "#" + std::string(name) + " is not an HLS tag");
+    } else {
+      return false;
     }
+    return true;
   }
 
   void uri(std::string u, int line) {

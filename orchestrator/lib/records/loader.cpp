@@ -160,6 +160,275 @@ bool parse_channel(std::string_view text, const std::string &file, const Profile
   }
 }
 
+static void parse_identity(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
+  if (w.str(root["channel_id"], "channel_id", rec.channel_id, true)) {
+    rec.line = root["channel_id"].IsDefined() ? root["channel_id"].Mark().line + 1 : 1;
+    if (!rec.channel_id.empty() && !valid_channel_id(rec.channel_id))
+      w.error(root["channel_id"], "channel_id",
+              "'" + rec.channel_id +
+                  "' must be 1-64 lowercase letters, digits, '-' or '_', starting with a letter "
+                  "or digit");
+  }
+  w.str(root["name"], "name", rec.name);
+  if (rec.name.empty()) rec.name = rec.channel_id;
+
+  std::string v;
+  if (w.choice(root["status"], "status", {"active", "disabled", "retired"}, v) && !v.empty())
+    rec.status = v == "active"     ? ChannelStatus::kActive
+                 : v == "disabled" ? ChannelStatus::kDisabled
+                                   : ChannelStatus::kRetired;
+  v.clear();
+  if (w.choice(root["source_type"], "source_type", kSourceTypes, v) && !v.empty())
+    rec.source_type = v;
+}
+
+static void parse_source(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
+  // source: a URI string, or a mapping. Optional at load time (the article's record has none):
+  // a channel without one loads, is reported by record_warnings(), and does not start.
+  const YAML::Node src = root["source"];
+  if (src.IsDefined() && !src.IsNull()) {
+    // Bind by construction: Node::operator= would assign through to the referenced node.
+    const YAML::Node uri_node = src.IsMap() ? src["uri"] : src;
+    bool ok = true;
+    if (src.IsMap()) {
+      ok = w.mapping(src, "source", {"uri", "program", "latency_ms", "interface"});
+      w.integer(src["program"], "source.program", rec.source.program, 0, 65535);
+      w.integer(src["latency_ms"], "source.latency_ms", rec.source.latency_ms, 0, 10000);
+      w.str(src["interface"], "source.interface", rec.source.interface);
+    }
+    std::string path = src.IsMap() ? "source.uri" : "source";
+    if (uri_node.IsDefined()) rec.source.line = uri_node.Mark().line + 1;
+    if (ok && w.str(uri_node, path, rec.source.uri, true) && !rec.source.uri.empty()) {
+      std::string err = check_source_uri(rec.source.uri, rec.source.kind);
+      if (!err.empty()) w.error(uri_node, path, err);
+    }
+  } else {
+    rec.source.kind = SourceKind::kNone;
+  }
+  if (rec.source.kind == SourceKind::kTest && !root["source_type"].IsDefined())
+    rec.source_type = "test-pattern";
+  if (rec.source.kind == SourceKind::kTest && rec.source_type != "test-pattern" &&
+      root["source_type"].IsDefined())
+    w.error(root["source_type"], "source_type",
+            "a test:// source is a test pattern: use source_type: test-pattern");
+}
+
+static void parse_rights(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
+  // rights: owner and licence of the content. The daemon refuses to run a non-test source
+  // without them (record_warnings() says so at validation time).
+  const YAML::Node rights = root["rights"];
+  if (rights.IsDefined() && !rights.IsNull()) {
+    if (w.mapping(rights, "rights", {"owner", "licence", "regions", "expires"})) {
+      w.str(rights["owner"], "rights.owner", rec.rights.owner, true);
+      w.str(rights["licence"], "rights.licence", rec.rights.licence, true);
+      w.string_list(rights["regions"], "rights.regions", rec.rights.regions, false);
+      if (w.str(rights["expires"], "rights.expires", rec.rights.expires) &&
+          !rec.rights.expires.empty() &&
+          !parse_iso_time(rec.rights.expires, rec.rights.expires_unix))
+        w.error(rights["expires"], "rights.expires",
+                "'" + rec.rights.expires +
+                    "' is not an ISO 8601 date (2027-12-31) or UTC time (2027-12-31T23:59:59Z)");
+    }
+  }
+}
+
+static void parse_profiles(Walker &w, const YAML::Node &root, const ProfileCatalog &catalog,
+                           ChannelRecord &rec) {
+  // profiles
+  const YAML::Node profiles = root["profiles"];
+  if (profiles.IsDefined() && !profiles.IsNull()) {
+    if (!profiles.IsSequence() || profiles.size() == 0) {
+      w.error(profiles, "profiles", "expected a non-empty list of profile names");
+    } else {
+      std::set<std::string> seen;
+      for (size_t i = 0; i < profiles.size(); ++i) {
+        std::string p = "profiles[" + std::to_string(i) + "]", name, err;
+        if (!w.str(profiles[i], p, name, true)) continue;
+        if (!seen.insert(name).second) {
+          w.error(profiles[i], p, "duplicate profile '" + name + "'");
+          continue;
+        }
+        auto prof = catalog.resolve(name, &err);
+        if (!prof) {
+          w.error(profiles[i], p, err);
+          continue;
+        }
+        if (prof->passthrough && profiles.size() > 1) {
+          w.error(profiles[i], p, "'passthrough' cannot be combined with transcode profiles");
+          continue;
+        }
+        rec.profiles.push_back(*prof);
+      }
+    }
+  } else {
+    for (const char *d : {"720p-3mbps", "480p-1mbps"}) rec.profiles.push_back(*catalog.resolve(d));
+  }
+}
+
+static void parse_encoding(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
+  std::string v;
+  if (w.choice(root["encoder"], "encoder", {"auto", "x264", "vaapi", "nvenc"}, v) && !v.empty())
+    rec.encoder = v == "auto"    ? EncoderChoice::kAuto
+                  : v == "x264"  ? EncoderChoice::kX264
+                  : v == "vaapi" ? EncoderChoice::kVaapi
+                                 : EncoderChoice::kNvenc;
+  v.clear();
+  if (w.choice(root["preset"], "preset", kPresets, v) && !v.empty()) rec.preset = v;
+  w.number(root["keyframe_interval_seconds"], "keyframe_interval_seconds",
+           rec.keyframe_interval_seconds, 0.5, 10);
+  w.integer(root["frame_rate"], "frame_rate", rec.frame_rate, 1, 120);
+  w.integer(root["audio_bitrate_kbps"], "audio_bitrate_kbps", rec.audio_bitrate_kbps, 16, 512);
+}
+
+static void parse_access(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
+  const YAML::Node access = root["access"];
+  if (access.IsDefined() && !access.IsNull() &&
+      w.mapping(access, "access", {"region", "account_required"})) {
+    w.string_list(access["region"], "access.region", rec.access.regions, true);
+    w.boolean(access["account_required"], "access.account_required", rec.access.account_required);
+  }
+}
+
+static void parse_failover(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
+  const YAML::Node fo = root["failover"];
+  if (fo.IsDefined() && !fo.IsNull() &&
+      w.mapping(fo, "failover",
+                {"enabled", "backup_source", "primary_loss_seconds", "return_after_seconds",
+                 "triggers"})) {
+    w.boolean(fo["enabled"], "failover.enabled", rec.failover.enabled);
+    if (w.str(fo["backup_source"], "failover.backup_source", rec.failover.backup_source) &&
+        fo["backup_source"].IsDefined()) {
+      rec.failover.backup_source_line = fo["backup_source"].Mark().line + 1;
+      rec.failover.backup_source_column = fo["backup_source"].Mark().column + 1;
+    }
+    w.number(fo["primary_loss_seconds"], "failover.primary_loss_seconds",
+             rec.failover.primary_loss_seconds, 0.5, 300);
+    w.number(fo["return_after_seconds"], "failover.return_after_seconds",
+             rec.failover.return_after_seconds, 0, 3600);
+    if (w.string_list(fo["triggers"], "failover.triggers", rec.failover.triggers, false)) {
+      for (size_t i = 0; i < rec.failover.triggers.size(); ++i) {
+        std::string t;
+        w.choice(fo["triggers"][i], "failover.triggers[" + std::to_string(i) + "]", kTriggers, t);
+      }
+    }
+    if (rec.failover.enabled && rec.failover.backup_source.empty())
+      w.error(fo, "failover.backup_source", "is required when failover.enabled is true");
+    if (!rec.failover.backup_source.empty() && rec.failover.backup_source == rec.channel_id)
+      w.error(fo["backup_source"], "failover.backup_source", "a channel cannot be its own backup");
+  }
+}
+
+static void parse_observability_quality(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
+  const YAML::Node obs = root["observability"];
+  if (obs.IsDefined() && !obs.IsNull() &&
+      w.mapping(obs, "observability", {"alert_after_segment_gap_seconds"}))
+    w.number(obs["alert_after_segment_gap_seconds"],
+             "observability.alert_after_segment_gap_seconds",
+             rec.observability.alert_after_segment_gap_seconds, 1, 3600);
+
+  const YAML::Node q = root["quality"];
+  if (q.IsDefined() && !q.IsNull() &&
+      w.mapping(q, "quality",
+                {"silence_threshold_db", "silence_seconds", "black_threshold", "black_seconds",
+                 "freeze_seconds"})) {
+    w.number(q["silence_threshold_db"], "quality.silence_threshold_db",
+             rec.quality.silence_threshold_db, -120, 0);
+    w.number(q["silence_seconds"], "quality.silence_seconds", rec.quality.silence_seconds, 0.5,
+             3600);
+    w.number(q["black_threshold"], "quality.black_threshold", rec.quality.black_threshold, 0, 1);
+    w.number(q["black_seconds"], "quality.black_seconds", rec.quality.black_seconds, 0.5, 3600);
+    w.number(q["freeze_seconds"], "quality.freeze_seconds", rec.quality.freeze_seconds, 0.5, 3600);
+  }
+}
+
+static void parse_hls(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
+  std::string v;
+  const YAML::Node hls = root["hls"];
+  if (hls.IsDefined() && !hls.IsNull() &&
+      w.mapping(hls, "hls",
+                {"segment_seconds", "window_segments", "dvr_seconds", "playlist_type",
+                 "sequence_mode"})) {
+    w.number(hls["segment_seconds"], "hls.segment_seconds", rec.hls.segment_seconds, 1, 30);
+    w.integer(hls["window_segments"], "hls.window_segments", rec.hls.window_segments, 3, 1000);
+    w.number(hls["dvr_seconds"], "hls.dvr_seconds", rec.hls.dvr_seconds, 0, 7 * 86400);
+    v.clear();
+    if (w.choice(hls["playlist_type"], "hls.playlist_type", {"live", "event", "vod"}, v) &&
+        !v.empty())
+      rec.hls.playlist_type = v == "live"    ? PlaylistType::kLive
+                              : v == "event" ? PlaylistType::kEvent
+                                             : PlaylistType::kVod;
+    v.clear();
+    if (w.choice(hls["sequence_mode"], "hls.sequence_mode", {"epoch", "counter"}, v) && !v.empty())
+      rec.hls.sequence_mode = v == "epoch" ? SequenceMode::kEpoch : SequenceMode::kCounter;
+  }
+  // Segments cut on keyframes: the segment length must be a whole number of GOPs.
+  if (!rec.passthrough() && rec.keyframe_interval_seconds > 0) {
+    double ratio = rec.hls.segment_seconds / rec.keyframe_interval_seconds;
+    if (std::fabs(ratio - std::round(ratio)) > 1e-6 || ratio < 1)
+      w.error(hls.IsDefined() && hls["segment_seconds"].IsDefined() ? hls["segment_seconds"] : root,
+              "hls.segment_seconds",
+              "must be a whole multiple of keyframe_interval_seconds (" +
+                  Walker::fmt(rec.keyframe_interval_seconds) + "), got " +
+                  Walker::fmt(rec.hls.segment_seconds));
+  }
+}
+
+static void parse_outputs(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
+  const YAML::Node outs = root["outputs"];
+  if (outs.IsDefined() && !outs.IsNull()) {
+    if (!outs.IsSequence()) {
+      w.error(outs, "outputs", "expected a list of outputs, got " + Walker::kind(outs));
+    } else {
+      for (size_t i = 0; i < outs.size(); ++i) {
+        std::string p = "outputs[" + std::to_string(i) + "]";
+        if (!w.mapping(outs[i], p, {"type", "uri"})) continue;
+        Output o;
+        std::string t;
+        if (!w.choice(outs[i]["type"], p + ".type", {"srt", "rtmp", "udp"}, t)) continue;
+        if (t.empty()) {
+          w.error(outs[i], p + ".type", "is required (srt, rtmp or udp)");
+          continue;
+        }
+        o.kind = t == "srt" ? OutputKind::kSrt : t == "rtmp" ? OutputKind::kRtmp : OutputKind::kUdp;
+        if (!w.str(outs[i]["uri"], p + ".uri", o.uri, true)) continue;
+        std::string scheme = o.uri.substr(0, o.uri.find("://"));
+        bool match = (t == "rtmp" && (scheme == "rtmp" || scheme == "rtmps")) || scheme == t;
+        if (o.uri.find("://") == std::string::npos || !match)
+          w.error(outs[i]["uri"], p + ".uri",
+                  "'" + o.uri + "' does not match type " + t + " (expected " + t + "://...)");
+        else if (t != "rtmp" && !host_port(o.uri.substr(o.uri.find("://") + 3), t == "srt"))
+          w.error(outs[i]["uri"], p + ".uri", "'" + o.uri + "' needs host:port");
+        rec.outputs.push_back(o);
+      }
+    }
+  }
+}
+
+static void parse_epg(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
+  const YAML::Node epg = root["epg"];
+  if (epg.IsDefined() && !epg.IsNull() &&
+      w.mapping(epg, "epg", {"tvg_id", "logo", "group", "schedule"})) {
+    w.str(epg["tvg_id"], "epg.tvg_id", rec.epg.tvg_id);
+    w.str(epg["logo"], "epg.logo", rec.epg.logo);
+    w.str(epg["group"], "epg.group", rec.epg.group);
+    w.str(epg["schedule"], "epg.schedule", rec.epg.schedule);
+  }
+  if (rec.epg.tvg_id.empty()) rec.epg.tvg_id = rec.channel_id;
+}
+
+static void parse_placement(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
+  std::string v;
+  const YAML::Node pl = root["placement"];
+  if (pl.IsDefined() && !pl.IsNull() && w.mapping(pl, "placement", {"node", "role"})) {
+    w.str(pl["node"], "placement.node", rec.placement.node);
+    v.clear();
+    if (w.choice(pl["role"], "placement.role", {"any", "edge", "cloud"}, v) && !v.empty())
+      rec.placement.role = v == "any"    ? PlacementRole::kAny
+                           : v == "edge" ? PlacementRole::kEdge
+                                         : PlacementRole::kCloud;
+  }
+}
+
 static bool parse_channel_impl(std::string_view text, const std::string &file,
                                const ProfileCatalog &catalog, ChannelRecord &rec,
                                std::vector<LoadError> &errors) {
@@ -197,247 +466,18 @@ static bool parse_channel_impl(std::string_view text, const std::string &file,
   }
   if (!w.mapping(root, "", kTopKeys)) return false;
 
-  if (w.str(root["channel_id"], "channel_id", rec.channel_id, true)) {
-    rec.line = root["channel_id"].IsDefined() ? root["channel_id"].Mark().line + 1 : 1;
-    if (!rec.channel_id.empty() && !valid_channel_id(rec.channel_id))
-      w.error(root["channel_id"], "channel_id",
-              "'" + rec.channel_id +
-                  "' must be 1-64 lowercase letters, digits, '-' or '_', starting with a letter "
-                  "or digit");
-  }
-  w.str(root["name"], "name", rec.name);
-  if (rec.name.empty()) rec.name = rec.channel_id;
-
-  std::string v;
-  if (w.choice(root["status"], "status", {"active", "disabled", "retired"}, v) && !v.empty())
-    rec.status = v == "active"     ? ChannelStatus::kActive
-                 : v == "disabled" ? ChannelStatus::kDisabled
-                                   : ChannelStatus::kRetired;
-  v.clear();
-  if (w.choice(root["source_type"], "source_type", kSourceTypes, v) && !v.empty())
-    rec.source_type = v;
-
-  // source: a URI string, or a mapping. Optional at load time (the article's record has none):
-  // a channel without one loads, is reported by record_warnings(), and does not start.
-  const YAML::Node src = root["source"];
-  if (src.IsDefined() && !src.IsNull()) {
-    // Bind by construction: Node::operator= would assign through to the referenced node.
-    const YAML::Node uri_node = src.IsMap() ? src["uri"] : src;
-    bool ok = true;
-    if (src.IsMap()) {
-      ok = w.mapping(src, "source", {"uri", "program", "latency_ms", "interface"});
-      w.integer(src["program"], "source.program", rec.source.program, 0, 65535);
-      w.integer(src["latency_ms"], "source.latency_ms", rec.source.latency_ms, 0, 10000);
-      w.str(src["interface"], "source.interface", rec.source.interface);
-    }
-    std::string path = src.IsMap() ? "source.uri" : "source";
-    if (uri_node.IsDefined()) rec.source.line = uri_node.Mark().line + 1;
-    if (ok && w.str(uri_node, path, rec.source.uri, true) && !rec.source.uri.empty()) {
-      std::string err = check_source_uri(rec.source.uri, rec.source.kind);
-      if (!err.empty()) w.error(uri_node, path, err);
-    }
-  } else {
-    rec.source.kind = SourceKind::kNone;
-  }
-  if (rec.source.kind == SourceKind::kTest && !root["source_type"].IsDefined())
-    rec.source_type = "test-pattern";
-  if (rec.source.kind == SourceKind::kTest && rec.source_type != "test-pattern" &&
-      root["source_type"].IsDefined())
-    w.error(root["source_type"], "source_type",
-            "a test:// source is a test pattern: use source_type: test-pattern");
-
-  // rights: owner and licence of the content. The daemon refuses to run a non-test source
-  // without them (record_warnings() says so at validation time).
-  const YAML::Node rights = root["rights"];
-  if (rights.IsDefined() && !rights.IsNull()) {
-    if (w.mapping(rights, "rights", {"owner", "licence", "regions", "expires"})) {
-      w.str(rights["owner"], "rights.owner", rec.rights.owner, true);
-      w.str(rights["licence"], "rights.licence", rec.rights.licence, true);
-      w.string_list(rights["regions"], "rights.regions", rec.rights.regions, false);
-      if (w.str(rights["expires"], "rights.expires", rec.rights.expires) &&
-          !rec.rights.expires.empty() &&
-          !parse_iso_time(rec.rights.expires, rec.rights.expires_unix))
-        w.error(rights["expires"], "rights.expires",
-                "'" + rec.rights.expires +
-                    "' is not an ISO 8601 date (2027-12-31) or UTC time (2027-12-31T23:59:59Z)");
-    }
-  }
-
-  // profiles
-  const YAML::Node profiles = root["profiles"];
-  if (profiles.IsDefined() && !profiles.IsNull()) {
-    if (!profiles.IsSequence() || profiles.size() == 0) {
-      w.error(profiles, "profiles", "expected a non-empty list of profile names");
-    } else {
-      std::set<std::string> seen;
-      for (size_t i = 0; i < profiles.size(); ++i) {
-        std::string p = "profiles[" + std::to_string(i) + "]", name, err;
-        if (!w.str(profiles[i], p, name, true)) continue;
-        if (!seen.insert(name).second) {
-          w.error(profiles[i], p, "duplicate profile '" + name + "'");
-          continue;
-        }
-        auto prof = catalog.resolve(name, &err);
-        if (!prof) {
-          w.error(profiles[i], p, err);
-          continue;
-        }
-        if (prof->passthrough && profiles.size() > 1) {
-          w.error(profiles[i], p, "'passthrough' cannot be combined with transcode profiles");
-          continue;
-        }
-        rec.profiles.push_back(*prof);
-      }
-    }
-  } else {
-    for (const char *d : {"720p-3mbps", "480p-1mbps"}) rec.profiles.push_back(*catalog.resolve(d));
-  }
-
-  v.clear();
-  if (w.choice(root["encoder"], "encoder", {"auto", "x264", "vaapi", "nvenc"}, v) && !v.empty())
-    rec.encoder = v == "auto"    ? EncoderChoice::kAuto
-                  : v == "x264"  ? EncoderChoice::kX264
-                  : v == "vaapi" ? EncoderChoice::kVaapi
-                                 : EncoderChoice::kNvenc;
-  v.clear();
-  if (w.choice(root["preset"], "preset", kPresets, v) && !v.empty()) rec.preset = v;
-  w.number(root["keyframe_interval_seconds"], "keyframe_interval_seconds",
-           rec.keyframe_interval_seconds, 0.5, 10);
-  w.integer(root["frame_rate"], "frame_rate", rec.frame_rate, 1, 120);
-  w.integer(root["audio_bitrate_kbps"], "audio_bitrate_kbps", rec.audio_bitrate_kbps, 16, 512);
-
-  const YAML::Node access = root["access"];
-  if (access.IsDefined() && !access.IsNull() &&
-      w.mapping(access, "access", {"region", "account_required"})) {
-    w.string_list(access["region"], "access.region", rec.access.regions, true);
-    w.boolean(access["account_required"], "access.account_required", rec.access.account_required);
-  }
-
-  const YAML::Node fo = root["failover"];
-  if (fo.IsDefined() && !fo.IsNull() &&
-      w.mapping(fo, "failover",
-                {"enabled", "backup_source", "primary_loss_seconds", "return_after_seconds",
-                 "triggers"})) {
-    w.boolean(fo["enabled"], "failover.enabled", rec.failover.enabled);
-    if (w.str(fo["backup_source"], "failover.backup_source", rec.failover.backup_source) &&
-        fo["backup_source"].IsDefined()) {
-      rec.failover.backup_source_line = fo["backup_source"].Mark().line + 1;
-      rec.failover.backup_source_column = fo["backup_source"].Mark().column + 1;
-    }
-    w.number(fo["primary_loss_seconds"], "failover.primary_loss_seconds",
-             rec.failover.primary_loss_seconds, 0.5, 300);
-    w.number(fo["return_after_seconds"], "failover.return_after_seconds",
-             rec.failover.return_after_seconds, 0, 3600);
-    if (w.string_list(fo["triggers"], "failover.triggers", rec.failover.triggers, false)) {
-      for (size_t i = 0; i < rec.failover.triggers.size(); ++i) {
-        std::string t;
-        w.choice(fo["triggers"][i], "failover.triggers[" + std::to_string(i) + "]", kTriggers, t);
-      }
-    }
-    if (rec.failover.enabled && rec.failover.backup_source.empty())
-      w.error(fo, "failover.backup_source", "is required when failover.enabled is true");
-    if (!rec.failover.backup_source.empty() && rec.failover.backup_source == rec.channel_id)
-      w.error(fo["backup_source"], "failover.backup_source", "a channel cannot be its own backup");
-  }
-
-  const YAML::Node obs = root["observability"];
-  if (obs.IsDefined() && !obs.IsNull() &&
-      w.mapping(obs, "observability", {"alert_after_segment_gap_seconds"}))
-    w.number(obs["alert_after_segment_gap_seconds"],
-             "observability.alert_after_segment_gap_seconds",
-             rec.observability.alert_after_segment_gap_seconds, 1, 3600);
-
-  const YAML::Node q = root["quality"];
-  if (q.IsDefined() && !q.IsNull() &&
-      w.mapping(q, "quality",
-                {"silence_threshold_db", "silence_seconds", "black_threshold", "black_seconds",
-                 "freeze_seconds"})) {
-    w.number(q["silence_threshold_db"], "quality.silence_threshold_db",
-             rec.quality.silence_threshold_db, -120, 0);
-    w.number(q["silence_seconds"], "quality.silence_seconds", rec.quality.silence_seconds, 0.5,
-             3600);
-    w.number(q["black_threshold"], "quality.black_threshold", rec.quality.black_threshold, 0, 1);
-    w.number(q["black_seconds"], "quality.black_seconds", rec.quality.black_seconds, 0.5, 3600);
-    w.number(q["freeze_seconds"], "quality.freeze_seconds", rec.quality.freeze_seconds, 0.5, 3600);
-  }
-
-  const YAML::Node hls = root["hls"];
-  if (hls.IsDefined() && !hls.IsNull() &&
-      w.mapping(hls, "hls",
-                {"segment_seconds", "window_segments", "dvr_seconds", "playlist_type",
-                 "sequence_mode"})) {
-    w.number(hls["segment_seconds"], "hls.segment_seconds", rec.hls.segment_seconds, 1, 30);
-    w.integer(hls["window_segments"], "hls.window_segments", rec.hls.window_segments, 3, 1000);
-    w.number(hls["dvr_seconds"], "hls.dvr_seconds", rec.hls.dvr_seconds, 0, 7 * 86400);
-    v.clear();
-    if (w.choice(hls["playlist_type"], "hls.playlist_type", {"live", "event", "vod"}, v) &&
-        !v.empty())
-      rec.hls.playlist_type = v == "live"    ? PlaylistType::kLive
-                              : v == "event" ? PlaylistType::kEvent
-                                             : PlaylistType::kVod;
-    v.clear();
-    if (w.choice(hls["sequence_mode"], "hls.sequence_mode", {"epoch", "counter"}, v) && !v.empty())
-      rec.hls.sequence_mode = v == "epoch" ? SequenceMode::kEpoch : SequenceMode::kCounter;
-  }
-  // Segments cut on keyframes: the segment length must be a whole number of GOPs.
-  if (!rec.passthrough() && rec.keyframe_interval_seconds > 0) {
-    double ratio = rec.hls.segment_seconds / rec.keyframe_interval_seconds;
-    if (std::fabs(ratio - std::round(ratio)) > 1e-6 || ratio < 1)
-      w.error(hls.IsDefined() && hls["segment_seconds"].IsDefined() ? hls["segment_seconds"] : root,
-              "hls.segment_seconds",
-              "must be a whole multiple of keyframe_interval_seconds (" +
-                  Walker::fmt(rec.keyframe_interval_seconds) + "), got " +
-                  Walker::fmt(rec.hls.segment_seconds));
-  }
-
-  const YAML::Node outs = root["outputs"];
-  if (outs.IsDefined() && !outs.IsNull()) {
-    if (!outs.IsSequence()) {
-      w.error(outs, "outputs", "expected a list of outputs, got " + Walker::kind(outs));
-    } else {
-      for (size_t i = 0; i < outs.size(); ++i) {
-        std::string p = "outputs[" + std::to_string(i) + "]";
-        if (!w.mapping(outs[i], p, {"type", "uri"})) continue;
-        Output o;
-        std::string t;
-        if (!w.choice(outs[i]["type"], p + ".type", {"srt", "rtmp", "udp"}, t)) continue;
-        if (t.empty()) {
-          w.error(outs[i], p + ".type", "is required (srt, rtmp or udp)");
-          continue;
-        }
-        o.kind = t == "srt" ? OutputKind::kSrt : t == "rtmp" ? OutputKind::kRtmp : OutputKind::kUdp;
-        if (!w.str(outs[i]["uri"], p + ".uri", o.uri, true)) continue;
-        std::string scheme = o.uri.substr(0, o.uri.find("://"));
-        bool match = (t == "rtmp" && (scheme == "rtmp" || scheme == "rtmps")) || scheme == t;
-        if (o.uri.find("://") == std::string::npos || !match)
-          w.error(outs[i]["uri"], p + ".uri",
-                  "'" + o.uri + "' does not match type " + t + " (expected " + t + "://...)");
-        else if (t != "rtmp" && !host_port(o.uri.substr(o.uri.find("://") + 3), t == "srt"))
-          w.error(outs[i]["uri"], p + ".uri", "'" + o.uri + "' needs host:port");
-        rec.outputs.push_back(o);
-      }
-    }
-  }
-
-  const YAML::Node epg = root["epg"];
-  if (epg.IsDefined() && !epg.IsNull() &&
-      w.mapping(epg, "epg", {"tvg_id", "logo", "group", "schedule"})) {
-    w.str(epg["tvg_id"], "epg.tvg_id", rec.epg.tvg_id);
-    w.str(epg["logo"], "epg.logo", rec.epg.logo);
-    w.str(epg["group"], "epg.group", rec.epg.group);
-    w.str(epg["schedule"], "epg.schedule", rec.epg.schedule);
-  }
-  if (rec.epg.tvg_id.empty()) rec.epg.tvg_id = rec.channel_id;
-
-  const YAML::Node pl = root["placement"];
-  if (pl.IsDefined() && !pl.IsNull() && w.mapping(pl, "placement", {"node", "role"})) {
-    w.str(pl["node"], "placement.node", rec.placement.node);
-    v.clear();
-    if (w.choice(pl["role"], "placement.role", {"any", "edge", "cloud"}, v) && !v.empty())
-      rec.placement.role = v == "any"    ? PlacementRole::kAny
-                           : v == "edge" ? PlacementRole::kEdge
-                                         : PlacementRole::kCloud;
-  }
+  parse_identity(w, root, rec);
+  parse_source(w, root, rec);
+  parse_rights(w, root, rec);
+  parse_profiles(w, root, catalog, rec);
+  parse_encoding(w, root, rec);
+  parse_access(w, root, rec);
+  parse_failover(w, root, rec);
+  parse_observability_quality(w, root, rec);
+  parse_hls(w, root, rec);
+  parse_outputs(w, root, rec);
+  parse_epg(w, root, rec);
+  parse_placement(w, root, rec);
 
   for (auto &e : errors)
     if (e.file == file && e.channel_id.empty()) e.channel_id = rec.channel_id;
