@@ -46,6 +46,11 @@
  *   preset=faster name=l l.src_0 ! fakesink l.src_1 ! fakesink
  * ]|
  */
+// Locks. `settings_lock` guards the properties (`settings`); `lock` guards the streaming state
+// that other threads read (the rung plans and counters, `profile_list` for caps queries). They
+// are never held together: code takes a snapshot of the settings under `settings_lock`, releases
+// it, then builds or streams; `lock` is taken alone and released before posting a message or
+// pushing. Streaming reads `cfg`, the copy of the settings taken at READY->PAUSED.
 #include "gstiptvabrladder.h"
 
 #include <gst/video/video.h>
@@ -94,15 +99,21 @@ struct Rung {
 
 }  // namespace
 
-struct GstIptvAbrLadderPrivate {
-  std::mutex lock;
-  // Settings.
+// The properties.
+struct LadderSettings {
   std::string profiles;
   iptv::EncoderKind encoder = iptv::EncoderKind::kAuto;
   iptv::HwFallback fallback = iptv::HwFallback::kSoftware;
   double keyframe_interval = 2.0;
   Anchor anchor = Anchor::kAuto;
   std::string preset = "veryfast";
+};
+
+struct GstIptvAbrLadderPrivate {
+  std::mutex settings_lock;
+  LadderSettings settings;  // settings_lock
+  std::mutex lock;          // the streaming state other threads read (see the top of the file)
+  LadderSettings cfg;       // the settings the rungs were built with / the run uses
 
   // Topology (built in the application thread when profiles are set, in NULL/READY).
   GstElement *tee = nullptr;
@@ -271,8 +282,10 @@ static void clear_rungs(GstIptvAbrLadder *self) {
 static GstPadProbeReturn rung_in_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data);
 static GstPadProbeReturn rung_out_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data);
 
-static gboolean build_rungs(GstIptvAbrLadder *self, const std::string &list, GError **error) {
+static gboolean build_rungs(GstIptvAbrLadder *self, const LadderSettings &cfg, GError **error) {
   GstIptvAbrLadderPrivate *p = self->priv;
+  const std::string &list = cfg.profiles;
+  p->cfg = cfg;
   iptv::ProfileCatalog catalog;
   std::vector<iptv::Profile> profiles;
   std::string err;
@@ -289,7 +302,7 @@ static gboolean build_rungs(GstIptvAbrLadder *self, const std::string &list, GEr
     auto r = std::make_unique<Rung>();
     r->index = (guint)i;
     r->profile = profiles[i];
-    auto candidates = iptv::encoder_candidates(p->encoder, p->fallback);
+    auto candidates = iptv::encoder_candidates(cfg.encoder, cfg.fallback);
     auto chosen =
         iptv::choose_encoder(candidates, factory_exists, encoder_opens, &r->fallback_reason);
     if (!chosen) {
@@ -328,7 +341,7 @@ static gboolean build_rungs(GstIptvAbrLadder *self, const std::string &list, GEr
     g_object_set(r->scale, "add-borders", FALSE, nullptr);
     g_object_set(r->queue, "max-size-buffers", kQueueBuffers, "max-size-bytes", 0, "max-size-time",
                  (guint64)0, nullptr);
-    configure_encoder(r->encoder, *chosen, profiles[i].kbps, p->keyframe_interval, p->preset);
+    configure_encoder(r->encoder, *chosen, profiles[i].kbps, cfg.keyframe_interval, cfg.preset);
     GstCaps *oc = gst_caps_from_string("video/x-h264,stream-format=byte-stream,alignment=au");
     g_object_set(r->out_caps, "caps", oc, nullptr);
     gst_caps_unref(oc);
@@ -570,7 +583,7 @@ static GstPadProbeReturn input_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     gst_query_unref(q);
     p->live = live;
     p->live_known = true;
-    p->use_epoch = p->anchor == Anchor::kEpoch || (p->anchor == Anchor::kAuto && live);
+    p->use_epoch = p->cfg.anchor == Anchor::kEpoch || (p->cfg.anchor == Anchor::kAuto && live);
     GST_INFO_OBJECT(self, "input is %s; keyframe anchor %s", live ? "live" : "not live",
                     p->use_epoch ? "epoch (UTC)" : "running time");
   }
@@ -695,7 +708,14 @@ static GstStateChangeReturn gst_iptv_abr_ladder_change_state(GstElement *element
       return GST_STATE_CHANGE_FAILURE;
     }
     gst_segment_init(&p->segment, GST_FORMAT_UNDEFINED);
-    p->grid = iptv::KeyframeGrid((int64_t)(p->keyframe_interval * GST_SECOND));
+    {
+      // The run uses the settings the rungs were built with (properties change only in NULL or
+      // READY, and rebuild the rungs when they do); anchor and interval as set now.
+      std::lock_guard<std::mutex> lock(p->settings_lock);
+      p->cfg.anchor = p->settings.anchor;
+      p->cfg.keyframe_interval = p->settings.keyframe_interval;
+    }
+    p->grid = iptv::KeyframeGrid((int64_t)(p->cfg.keyframe_interval * GST_SECOND));
     p->live_known = false;
     p->have_utc_offset = false;
     p->no_rung_fits = false;
@@ -749,44 +769,52 @@ static void gst_iptv_abr_ladder_set_property(GObject *object, guint prop_id, con
                                              GParamSpec *pspec) {
   auto *self = GST_IPTV_ABR_LADDER(object);
   GstIptvAbrLadderPrivate *p = self->priv;
-  switch (prop_id) {
-    case PROP_PROFILES: {
-      const char *s = g_value_get_string(value);
-      p->profiles = s ? s : "";
-      GError *err = nullptr;
-      if (!build_rungs(self, p->profiles, &err)) {
-        // Reported at once, and again (as an error message) when the ladder is started.
-        GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS, ("Invalid profiles"), ("%s", err->message));
-        GST_WARNING_OBJECT(self, "%s", err->message);
-        g_error_free(err);
+  LadderSettings snapshot;
+  {
+    std::lock_guard<std::mutex> lock(p->settings_lock);
+    LadderSettings &st = p->settings;
+    switch (prop_id) {
+      case PROP_PROFILES: {
+        const char *v = g_value_get_string(value);
+        st.profiles = v ? v : "";
+        break;
       }
-      break;
+      case PROP_ENCODER:
+        st.encoder = (iptv::EncoderKind)g_value_get_enum(value);
+        break;
+      case PROP_KEYFRAME_INTERVAL:
+        st.keyframe_interval = g_value_get_double(value);
+        break;
+      case PROP_KEYFRAME_ANCHOR:
+        st.anchor = (Anchor)g_value_get_enum(value);
+        break;
+      case PROP_HW_FALLBACK:
+        st.fallback = (iptv::HwFallback)g_value_get_enum(value);
+        break;
+      case PROP_PRESET: {
+        const char *v = g_value_get_string(value);
+        st.preset = v ? v : "veryfast";
+        break;
+      }
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        return;
     }
-    case PROP_ENCODER:
-      p->encoder = (iptv::EncoderKind)g_value_get_enum(value);
-      break;
-    case PROP_KEYFRAME_INTERVAL:
-      p->keyframe_interval = g_value_get_double(value);
-      break;
-    case PROP_KEYFRAME_ANCHOR:
-      p->anchor = (Anchor)g_value_get_enum(value);
-      break;
-    case PROP_HW_FALLBACK:
-      p->fallback = (iptv::HwFallback)g_value_get_enum(value);
-      break;
-    case PROP_PRESET: {
-      const char *s = g_value_get_string(value);
-      p->preset = s ? s : "veryfast";
-      break;
-    }
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-      return;
+    snapshot = st;
   }
-  // Encoder settings follow the rungs: rebuild when one changes after the profiles.
-  if (prop_id != PROP_PROFILES && !p->profiles.empty()) {
+  // The rungs are built from the profiles; encoder settings follow them, so a change after the
+  // profiles rebuilds them too.
+  if (prop_id == PROP_PROFILES) {
     GError *err = nullptr;
-    if (!build_rungs(self, p->profiles, &err)) {
+    if (!build_rungs(self, snapshot, &err)) {
+      // Reported at once, and again (as an error message) when the ladder is started.
+      GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS, ("Invalid profiles"), ("%s", err->message));
+      GST_WARNING_OBJECT(self, "%s", err->message);
+      g_error_free(err);
+    }
+  } else if (!snapshot.profiles.empty()) {
+    GError *err = nullptr;
+    if (!build_rungs(self, snapshot, &err)) {
       GST_WARNING_OBJECT(self, "%s", err->message);
       g_error_free(err);
     }
@@ -797,27 +825,29 @@ static void gst_iptv_abr_ladder_get_property(GObject *object, guint prop_id, GVa
                                              GParamSpec *pspec) {
   auto *self = GST_IPTV_ABR_LADDER(object);
   GstIptvAbrLadderPrivate *p = self->priv;
+  if (prop_id == PROP_STATS) {  // streaming state, under `lock` alone
+    g_value_take_boxed(value, make_stats(self));
+    return;
+  }
+  std::lock_guard<std::mutex> lock(p->settings_lock);
   switch (prop_id) {
     case PROP_PROFILES:
-      g_value_set_string(value, p->profiles.c_str());
+      g_value_set_string(value, p->settings.profiles.c_str());
       break;
     case PROP_ENCODER:
-      g_value_set_enum(value, (gint)p->encoder);
+      g_value_set_enum(value, (gint)p->settings.encoder);
       break;
     case PROP_KEYFRAME_INTERVAL:
-      g_value_set_double(value, p->keyframe_interval);
+      g_value_set_double(value, p->settings.keyframe_interval);
       break;
     case PROP_KEYFRAME_ANCHOR:
-      g_value_set_enum(value, (gint)p->anchor);
+      g_value_set_enum(value, (gint)p->settings.anchor);
       break;
     case PROP_HW_FALLBACK:
-      g_value_set_enum(value, (gint)p->fallback);
+      g_value_set_enum(value, (gint)p->settings.fallback);
       break;
     case PROP_PRESET:
-      g_value_set_string(value, p->preset.c_str());
-      break;
-    case PROP_STATS:
-      g_value_take_boxed(value, make_stats(self));
+      g_value_set_string(value, p->settings.preset.c_str());
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
