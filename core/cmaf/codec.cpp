@@ -71,7 +71,7 @@ void put16(Bytes &b, uint32_t v) {
 
 std::string hex2(uint8_t v) {
   char buf[4];
-  std::snprintf(buf, sizeof buf, "%02X", v);
+  std::snprintf(buf, sizeof buf, "%02x", v);
   return buf;
 }
 

@@ -59,7 +59,7 @@ TEST(CmafCodec, H264SpsGivesProfileLevelAndSize) {
   EXPECT_EQ(cmaf::codec_string_avcc(*avcc, &err).value_or(err), "avc1.640014");
   auto avcc444 = cmaf::make_avcc({kSps264_444}, {kPps264}, &err);
   ASSERT_TRUE(avcc444) << err;
-  EXPECT_EQ(cmaf::codec_string_avcc(*avcc444, &err).value_or(err), "avc1.F4000D");
+  EXPECT_EQ(cmaf::codec_string_avcc(*avcc444, &err).value_or(err), "avc1.f4000d");
 }
 
 TEST(CmafCodec, H265SpsGivesHvccLikeFfmpegAndCodecString) {

@@ -108,6 +108,57 @@ TEST(Multivariant, OrderedByBandwidthWithAllAttributes) {
       << t;
 }
 
+TEST(MediaPlaylist, Fmp4MapIsVersion7AndRepeatedOnlyWhenTheInitChanges) {
+  MediaPlaylist p(PlaylistType::kLive, 4, 10, 0);
+  for (uint64_t i = 0; i < 4; i++) {
+    Segment s = seg(10 + i, 4.0, i == 2);
+    s.uri = "seg-" + std::to_string(10 + i) + ".m4s";
+    s.map_uri = i < 2 ? "init.mp4" : "init-12.mp4";
+    p.add(s);
+  }
+  std::string t = p.render();
+  EXPECT_NE(t.find("#EXT-X-VERSION:7\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n"
+                   "#EXT-X-PROGRAM-DATE-TIME:"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init-12.mp4\"\n"), std::string::npos)
+      << t;
+  size_t maps = 0;
+  for (size_t at = t.find("#EXT-X-MAP"); at != std::string::npos; at = t.find("#EXT-X-MAP", at + 1))
+    maps++;
+  EXPECT_EQ(maps, 2u);
+  // A restart restores the map of every segment and renders the same text.
+  MediaPlaylist back(PlaylistType::kLive, 4, 10, 0);
+  ASSERT_TRUE(back.restore(t));
+  EXPECT_EQ(back.segments()[1].map_uri, "init.mp4");
+  EXPECT_EQ(back.segments()[3].map_uri, "init-12.mp4");
+  EXPECT_EQ(back.render(), t);
+  // MPEG-TS playlists stay as they were.
+  MediaPlaylist ts(PlaylistType::kLive, 4, 3, 0);
+  ts.add(seg(1, 4.0));
+  EXPECT_NE(ts.render().find("#EXT-X-VERSION:6\n"), std::string::npos);
+  EXPECT_EQ(ts.render().find("#EXT-X-MAP"), std::string::npos);
+}
+
+TEST(Multivariant, AudioRenditionGroupNamedByEveryVariant) {
+  std::vector<iptv::hls::Variant> v = {
+      {"hi/index.m3u8", 3'300'000, 3'000'000, 1280, 720, 25, "hvc1.1.6.L93.90,mp4a.40.2", "aud"},
+      {"lo/index.m3u8", 700'000, 600'000, 640, 360, 25, "avc1.4d401e,mp4a.40.2", "aud"}};
+  std::string t =
+      iptv::hls::render_multivariant(v, {{"aud", "English", "en", "audio/index.m3u8"}});
+  EXPECT_NE(t.find("#EXT-X-VERSION:7\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"English\",LANGUAGE=\"en\","
+                   "DEFAULT=YES,AUTOSELECT=YES,URI=\"audio/index.m3u8\"\n"),
+            std::string::npos)
+      << t;
+  EXPECT_LT(t.find("#EXT-X-MEDIA"), t.find("#EXT-X-STREAM-INF"));
+  EXPECT_NE(t.find("CODECS=\"avc1.4d401e,mp4a.40.2\",AUDIO=\"aud\"\nlo/index.m3u8"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("AUDIO=\"aud\"\nhi/index.m3u8"), std::string::npos) << t;
+}
+
 TEST(Codecs, FromSpsAndAudioConfig) {
   const uint8_t annexb[] = {0, 0, 0, 1, 0x09, 0xf0, 0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1f, 0xac};
   EXPECT_EQ(iptv::hls::avc1_codec_from_annexb(annexb, sizeof annexb), "avc1.64001f");
