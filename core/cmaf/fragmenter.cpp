@@ -62,6 +62,7 @@ std::optional<Bytes> TrackFragmenter::write(uint32_t last_duration, std::string 
   auto seg = write_media_segment(sequence_, track_id_, first_dts_, samples_, payload_, error);
   if (!seg) return std::nullopt;
   sequence_++;
+  written_end_ = last_dts_ + last_duration;
   samples_.clear();
   payload_.clear();
   return seg;

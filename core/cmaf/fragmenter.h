@@ -30,6 +30,13 @@ class TrackFragmenter {
   // `fallback_duration` when it is alone).
   std::optional<Bytes> finish(uint32_t fallback_duration, std::string *error);
 
+  // After a discontinuity (nothing queued): the next sample may start anywhere on the timeline.
+  void reset_timeline() {
+    if (samples_.empty()) have_last_ = false;
+  }
+  // Where the last written segment ends (its tfdt plus its durations).
+  uint64_t written_end() const { return written_end_; }
+
   bool empty() const { return samples_.empty(); }
   uint64_t first_dts() const { return first_dts_; }
   uint64_t last_dts() const { return last_dts_; }
@@ -46,7 +53,7 @@ class TrackFragmenter {
   uint32_t sequence_ = 1;
   std::vector<Sample> samples_;
   Bytes payload_;
-  uint64_t first_dts_ = 0, last_dts_ = 0;
+  uint64_t first_dts_ = 0, last_dts_ = 0, written_end_ = 0;
   bool have_last_ = false;
 };
 

@@ -70,7 +70,7 @@ struct Variant {
   uint64_t average_bandwidth = 0;  // bit/s
   int width = 0, height = 0;
   double frame_rate = 0;
-  std::string codecs;  // "avc1.64001f,mp4a.40.2"
+  std::string codecs;            // "avc1.64001f,mp4a.40.2"
   std::string audio_group = {};  // AUDIO="..." (an EXT-X-MEDIA TYPE=AUDIO group), "" for none
 };
 

@@ -287,12 +287,20 @@ TEST(CmafFragmenter, TfdtContinuesAcrossSegments) {
     expect += frags->front().duration();
   }
   EXPECT_EQ(expect, last_dts + last_step);  // the last sample lasts as long as the one before it
+  EXPECT_EQ(fr.written_end(), expect);
   // decode time going back, or a cut not after the last sample, are refused
   EXPECT_FALSE(fr.add(dts - 100000, 0, true, frame, &err));
   EXPECT_NE(err.find("goes back"), std::string::npos) << err;
   ASSERT_TRUE(fr.add(dts, 0, true, frame, &err));
   EXPECT_FALSE(fr.cut(dts, &err));
   EXPECT_FALSE(cmaf::TrackFragmenter(1).cut(10, &err));
+  // after a discontinuity the timeline may start over
+  ASSERT_TRUE(fr.finish(3600, &err));
+  fr.reset_timeline();
+  ASSERT_TRUE(fr.add(1000, 0, true, frame, &err)) << err;
+  auto again = fr.finish(3600, &err);
+  ASSERT_TRUE(again) << err;
+  EXPECT_EQ(cmaf::read_media_segment(*again, &err)->front().base_decode_time, 1000u);
 }
 
 }  // namespace

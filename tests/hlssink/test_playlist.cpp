@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "hls/playlist.h"
+#include "hlssink_fmp4.h"
 #include "hlssink_segmenter.h"
 
 namespace {
@@ -145,8 +146,7 @@ TEST(Multivariant, AudioRenditionGroupNamedByEveryVariant) {
   std::vector<iptv::hls::Variant> v = {
       {"hi/index.m3u8", 3'300'000, 3'000'000, 1280, 720, 25, "hvc1.1.6.L93.90,mp4a.40.2", "aud"},
       {"lo/index.m3u8", 700'000, 600'000, 640, 360, 25, "avc1.4d401e,mp4a.40.2", "aud"}};
-  std::string t =
-      iptv::hls::render_multivariant(v, {{"aud", "English", "en", "audio/index.m3u8"}});
+  std::string t = iptv::hls::render_multivariant(v, {{"aud", "English", "en", "audio/index.m3u8"}});
   EXPECT_NE(t.find("#EXT-X-VERSION:7\n"), std::string::npos) << t;
   EXPECT_NE(t.find("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"English\",LANGUAGE=\"en\","
                    "DEFAULT=YES,AUTOSELECT=YES,URI=\"audio/index.m3u8\"\n"),
@@ -157,6 +157,39 @@ TEST(Multivariant, AudioRenditionGroupNamedByEveryVariant) {
             std::string::npos)
       << t;
   EXPECT_NE(t.find("AUDIO=\"aud\"\nhi/index.m3u8"), std::string::npos) << t;
+}
+
+TEST(Fmp4Helpers, AccessUnitMovesParameterSetsOutAndLengthPrefixes) {
+  const std::vector<uint8_t> h264 = {0, 0, 0, 1,    0x09, 0xf0,           // AUD: dropped
+                                     0, 0, 0, 1,    0x67, 0x64, 0, 0x1f,  // SPS: moved out
+                                     0, 0, 1, 0x68, 0xeb,                 // PPS: moved out
+                                     0, 0, 1, 0x65, 0x88, 0x84, 0,        // IDR slice
+                                     0, 0, 1, 0x06, 0x05};                // SEI
+  auto au = iptv::annexb_access_unit(h264, false);
+  ASSERT_EQ(au.sps.size(), 1u);
+  EXPECT_EQ(au.sps[0], (std::vector<uint8_t>{0x67, 0x64, 0, 0x1f}));
+  ASSERT_EQ(au.pps.size(), 1u);
+  EXPECT_EQ(au.sample,
+            (std::vector<uint8_t>{0, 0, 0, 3, 0x65, 0x88, 0x84, 0, 0, 0, 2, 0x06, 0x05}));
+  const std::vector<uint8_t> h265 = {0, 0, 0, 1, 0x46, 0x01, 0x50,   // AUD (35)
+                                     0, 0, 0, 1, 0x40, 0x01, 0x0c,   // VPS (32)
+                                     0, 0, 0, 1, 0x42, 0x01, 0x01,   // SPS (33)
+                                     0, 0, 0, 1, 0x44, 0x01, 0xc1,   // PPS (34)
+                                     0, 0, 0, 1, 0x26, 0x01, 0xaf};  // IDR_W_RADL (19)
+  auto hu = iptv::annexb_access_unit(h265, true);
+  EXPECT_EQ(hu.vps.size(), 1u);
+  EXPECT_EQ(hu.sps.size(), 1u);
+  EXPECT_EQ(hu.pps.size(), 1u);
+  EXPECT_EQ(hu.sample, (std::vector<uint8_t>{0, 0, 0, 3, 0x26, 0x01, 0xaf}));
+}
+
+TEST(Fmp4Helpers, NanosecondsToTimescaleWithoutOverflow) {
+  EXPECT_EQ(iptv::ns_to_timescale(1'000'000'000, 90000), 90000u);
+  EXPECT_EQ(iptv::ns_to_timescale(40'000'000, 90000), 3600u);
+  EXPECT_EQ(iptv::ns_to_timescale(21'333'333, 48000), 1023u);  // floor
+  // UTC in 2026 (1.8e18 ns) times 90000 does not fit 64 bits; the split computation does.
+  EXPECT_EQ(iptv::ns_to_timescale(1'796'661'955'500'000'000ull, 90000),
+            1'796'661'955ull * 90000 + 45000);
 }
 
 TEST(Codecs, FromSpsAndAudioConfig) {
