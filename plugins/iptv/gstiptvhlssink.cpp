@@ -2,11 +2,14 @@
  * SECTION:element-iptvhlssink
  * @title: iptvhlssink
  *
- * Multi-rendition HLS: one MPEG-TS media playlist per video rendition, with the AAC audio muxed
- * into every one, and a multivariant playlist over them.
+ * Multi-rendition HLS: one media playlist per video rendition and a multivariant playlist over
+ * them. With #GstIptvHlsSink:segment-format=mpegts (the default) the segments are MPEG-TS with
+ * the AAC audio muxed into every rendition; with segment-format=fmp4 they are CMAF fragmented MP4
+ * and the audio is a rendition of its own.
  *
  * Files: `<location>/index.m3u8` (multivariant), `<location>/<rendition>/index.m3u8` (media)
- * and `<location>/<rendition>/seg-<sequence>.ts`.
+ * and `<location>/<rendition>/seg-<sequence>.ts`; with fmp4, `<location>/<rendition>/init.mp4`
+ * and `seg-<sequence>.m4s` instead, and `<location>/audio/` for the audio.
  *
  * - Request pads `video_%u` (parsed H.264 or H.265, byte-stream, AU-aligned) and `audio` (AAC).
  * - Segments start on keyframes: at the first keyframe in a later multiple of
@@ -35,6 +38,18 @@
  *    `path` (string), `media-sequence` (guint64), `discontinuity-sequence` (guint64),
  *    `segments` (guint).
  *
+ * - fMP4 (segment-format=fmp4, CMAF): per rendition one init segment (`ftyp` + `moov` with
+ *   `avcC`/`hvcC` or `esds`, `mvex`) and media segments of one track (`moof` + `mdat`); `tfdt`
+ *   is the sample's UTC in the track timescale (90 kHz video, the sample rate for audio), so it
+ *   continues across segments and grows across restarts; `mfhd` carries the media sequence.
+ *   H.265 is `hvc1` with every parameter set in `hvcC` (none in band), which Apple devices
+ *   play. Playlists carry `EXT-X-MAP`, `EXT-X-VERSION:7` and `EXT-X-INDEPENDENT-SEGMENTS`;
+ *   the audio is `audio/index.m3u8`, an `EXT-X-MEDIA:TYPE=AUDIO` in group "audio" that every
+ *   variant names (its BANDWIDTH includes the audio), cut at the video's segment starts with
+ *   the same numbers. A new `init-<sequence>.mp4` follows a change of parameter sets. The
+ *   video needs its parameter sets in band at keyframes (x264enc/x265enc and the parsers'
+ *   config-interval=-1 do that); the audio needs AAC with codec_data (stream-format=raw):
+ *   anything else is refused with an error naming segment-format.
  * - Serving: with #GstIptvHlsSink:http-port set, the tree is served over HTTP under
  *   /hls/<channel-id>/ (core/origin), token-gated when #GstIptvHlsSink:token-key-file is set.
  *
@@ -45,6 +60,15 @@
  *   audiotestsrc is-live=true ! avenc_aac ! s.audio \
  *   l.src_0 ! s.video_0  l.src_1 ! s.video_1 \
  *   iptvhlssink name=s location=/tmp/ch rendition-names=720p,360p target-duration=4
+ * ]|
+ * CMAF (fMP4) renditions and an audio rendition of their own:
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=320,height=180 \
+ *   ! iptvabrladder profiles=320x180@300,160x90@120 name=l \
+ *   audiotestsrc is-live=true ! avenc_aac ! s.audio \
+ *   l.src_0 ! s.video_0  l.src_1 ! s.video_1 \
+ *   iptvhlssink name=s location=/tmp/ch-fmp4 segment-format=fmp4 rendition-names=hi,lo \
+ *   target-duration=2
  * ]|
  */
 #include "gstiptvhlssink.h"
@@ -1674,7 +1698,8 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
   gst_element_class_add_static_pad_template(element_class, &audio_template);
   gst_element_class_set_static_metadata(
       element_class, "IPTV multi-rendition HLS sink", "Sink/Muxer",
-      "MPEG-TS HLS renditions with a multivariant playlist, restart-safe numbering", "gst-iptv");
+      "MPEG-TS or CMAF (fMP4) HLS renditions with a multivariant playlist, restart-safe numbering",
+      "gst-iptv");
   element_class->change_state = gst_iptv_hls_sink_change_state;
   element_class->request_new_pad = gst_iptv_hls_sink_request_new_pad;
   element_class->release_pad = gst_iptv_hls_sink_release_pad;
