@@ -89,6 +89,7 @@
 
 #include "cmaf/boxes.h"
 #include "cmaf/fragmenter.h"
+#include "cmaf/mpd.h"
 #include "gstiptvelements.h"
 #include "hls/playlist.h"
 #include "hlssink_fmp4.h"
@@ -165,6 +166,7 @@ struct Rendition {
   std::string open_map;          // the init segment of the open fragment
   std::vector<iptv::cmaf::Bytes> vps, sps, pps;  // latest parameter sets seen
   uint32_t timescale = 90000;
+  std::deque<iptv::cmaf::MpdSegment> timeline;  // the listed segments' tfdt/durations (DASH)
 };
 
 struct HeldAudio {
@@ -191,6 +193,7 @@ struct Settings {
   std::string token_key_file;
   std::set<std::string> disabled_names;
   bool fmp4 = false;  // segment-format
+  bool dash = false;  // manifests=hls,dash
 };
 
 struct GstIptvHlsSinkPrivate {
@@ -224,8 +227,11 @@ struct GstIptvHlsSinkPrivate {
   bool video_ended = false;  // the lead video rendition got EOS: every segment start is known
   bool audio_ended = false;  // the audio got EOS; its last segment waits for video_ended
   bool have_media_epoch = false;
-  gint64 media_epoch_ns = 0;     // UTC (ns) of running time 0: tfdt = UTC of the sample
-  std::string audio_fmp4_error;  // a refused audio format, posted once
+  gint64 media_epoch_ns = 0;  // UTC (ns) of running time 0: tfdt = UTC of the sample
+  // DASH: this run's Period start (s since the epoch; -1: not yet), from the first segment
+  // numbered at least mpd_first_number (the first of this run).
+  double mpd_period_start = -1;
+  uint64_t mpd_first_number = 0;
 };
 
 struct _GstIptvHlsSink {
@@ -256,6 +262,7 @@ enum {
   PROP_TOKEN_KEY_FILE,
   PROP_DISABLED_RENDITIONS,
   PROP_SEGMENT_FORMAT,
+  PROP_MANIFESTS,
 };
 
 static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
@@ -455,6 +462,62 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
   for (GstStructure *s : msgs) post(self, s);
 }
 
+// manifest.mpd over the fMP4 files (manifests=hls,dash): dynamic while live, static at EOS for
+// EVENT/VOD. Written once every enabled rendition (and the audio) has a segment. Lock held.
+static void write_mpd_locked(GstIptvHlsSink *self, bool dynamic) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  if (!p->cfg.fmp4 || !p->cfg.dash) return;
+  std::vector<iptv::cmaf::MpdRepresentation> reps;
+  std::vector<Rendition *> all;
+  for (auto &r : p->renditions)
+    if (!r->disabled) all.push_back(r.get());
+  if (p->audio && p->audio_ghost) all.push_back(p->audio.get());
+  for (Rendition *r : all) {
+    if (r->timeline.empty() || r->total_seconds <= 0) return;
+    iptv::cmaf::MpdRepresentation m;
+    m.id = r->name;
+    m.video = r != p->audio.get();
+    m.codecs = m.video ? r->video_codec : p->audio_codec;
+    m.bandwidth = r->peak_bps;
+    m.width = (uint32_t)std::max(r->width, 0);
+    m.height = (uint32_t)std::max(r->height, 0);
+    m.frame_rate = r->fps;
+    m.timescale = r->timescale;
+    m.init = r->map_uri;
+    if (!m.video) {
+      m.sample_rate = r->timescale;
+      auto info = iptv::cmaf::read_init_segment(r->init_bytes, nullptr);
+      m.channels = info ? info->track.channels : 2;
+    }
+    m.segments.assign(r->timeline.begin(), r->timeline.end());
+    reps.push_back(std::move(m));
+  }
+  if (reps.empty()) return;
+  iptv::cmaf::MpdConfig c;
+  c.dynamic = dynamic;
+  c.target_seconds = p->cfg.target;
+  double window = 0;
+  for (const auto &s : p->renditions.front()->playlist->segments()) window += s.duration;
+  c.window_seconds = std::max(window, p->cfg.target);
+  c.presentation_delay = 3 * p->cfg.target;
+  c.publish_ms = g_get_real_time() / 1000;
+  // The Period of this run starts at its first video segment (fixed until the next start).
+  if (p->mpd_period_start < 0) {
+    const Rendition *v = p->renditions.front().get();
+    double first = 0;
+    for (const auto &s : v->timeline)
+      if (s.number >= p->mpd_first_number) {
+        first = (double)s.time / v->timescale;
+        break;
+      }
+    p->mpd_period_start = std::floor(first);
+  }
+  c.period_start = p->mpd_period_start;
+  std::string err =
+      iptv::write_file_atomic(p->cfg.location + "/manifest.mpd", iptv::cmaf::render_mpd(c, reps));
+  if (!err.empty()) GST_WARNING_OBJECT(self, "%s", err.c_str());
+}
+
 // Lists a closed segment (file written) in its rendition's playlist, retires what left the
 // window, updates the figures and the multivariant playlist. Lock held; messages to post are
 // appended to `msgs`.
@@ -489,6 +552,10 @@ static void list_segment_locked(GstIptvHlsSink *self, Rendition *r, const iptv::
         (guint64)r->playlist->discontinuity_sequence(), "segments", G_TYPE_UINT,
         (guint)r->playlist->segments().size(), nullptr));
     if (GstStructure *m = write_multivariant_locked(self)) msgs.push_back(m);
+    // DASH lists the same window as the playlist.
+    while (!r->timeline.empty() && r->timeline.front().number < r->playlist->media_sequence())
+      r->timeline.pop_front();
+    write_mpd_locked(self, true);
   }
 }
 
@@ -567,6 +634,7 @@ static void fmp4_close_locked(GstIptvHlsSink *self, Rendition *r, std::optional<
   seg.bytes = bytes->size();
   seg.uri = "seg-" + std::to_string(seg.sequence) + ".m4s";
   seg.map_uri = r->open_map;
+  r->timeline.push_back({seg.sequence, first, r->frag->written_end() - first});
   std::string path = rendition_dir(p, r) + "/" + seg.uri;
   err = iptv::write_file_atomic(path, std::string(bytes->begin(), bytes->end()));
   if (!err.empty()) {
@@ -1261,6 +1329,8 @@ static gboolean prepare(GstIptvHlsSink *self) {
   p->video_frontier = GST_CLOCK_TIME_NONE;
   p->video_ended = false;
   p->audio_ended = false;
+  p->mpd_period_start = -1;
+  p->mpd_first_number = 0;
   std::vector<Rendition *> all;
   for (auto &r : p->renditions) all.push_back(r.get());
   if (p->cfg.fmp4 && p->audio && p->audio_ghost) all.push_back(p->audio.get());
@@ -1274,6 +1344,7 @@ static gboolean prepare(GstIptvHlsSink *self) {
     r->sps.clear();
     r->pps.clear();
     r->timescale = 90000;
+    r->timeline.clear();
     std::string dir = rendition_dir(p, r);
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -1324,6 +1395,7 @@ static void finish(GstIptvHlsSink *self) {
     std::vector<Rendition *> all;
     for (auto &r : p->renditions) all.push_back(r.get());
     if (p->cfg.fmp4 && p->audio) all.push_back(p->audio.get());
+    write_mpd_locked(self, false);  // EVENT/VOD at EOS: a static MPD
     for (Rendition *r : all) {
       if (!r->playlist || r->playlist->ended()) continue;
       r->playlist->end();
@@ -1385,6 +1457,11 @@ static GstStateChangeReturn gst_iptv_hls_sink_change_state(GstElement *element,
     {
       // The pads were built for one segment format; refuse another one named at this point.
       bool fmp4 = settings_snapshot(self->priv).fmp4;
+      if (settings_snapshot(self->priv).dash && !fmp4) {
+        GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("manifests=hls,dash needs segment-format=fmp4"),
+                          ("DASH here lists the CMAF segments; MPEG-TS segments cannot be listed"));
+        return GST_STATE_CHANGE_FAILURE;
+      }
       if (self->priv->built_fmp4 && *self->priv->built_fmp4 != fmp4) {
         GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
                           ("segment-format changed to %s after the pads were requested",
@@ -1469,6 +1546,25 @@ static void gst_iptv_hls_sink_set_property(GObject *object, guint prop_id, const
       case PROP_SEGMENT_FORMAT:
         st.fmp4 = g_value_get_enum(value) == 1;
         break;
+      case PROP_MANIFESTS: {
+        const char *v = g_value_get_string(value);
+        bool hls = false, dash = false, bad = false;
+        for (const auto &n : iptv::split(v ? v : "hls", ',')) {
+          if (n == "hls")
+            hls = true;
+          else if (n == "dash")
+            dash = true;
+          else
+            bad = true;
+        }
+        if (bad || !hls) {
+          GST_WARNING_OBJECT(self, "manifests=%s: use hls or hls,dash; kept %s", v ? v : "",
+                             st.dash ? "hls,dash" : "hls");
+          break;
+        }
+        st.dash = dash;
+        break;
+      }
       case PROP_DISABLED_RENDITIONS: {
         const char *v = g_value_get_string(value);
         st.disabled_names.clear();
@@ -1560,6 +1656,9 @@ static void gst_iptv_hls_sink_get_property(GObject *object, guint prop_id, GValu
       break;
     case PROP_SEGMENT_FORMAT:
       g_value_set_enum(value, st.fmp4 ? 1 : 0);
+      break;
+    case PROP_MANIFESTS:
+      g_value_set_string(value, st.dash ? "hls,dash" : "hls");
       break;
     case PROP_DISABLED_RENDITIONS: {
       std::string v;
@@ -1693,6 +1792,16 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
       gobject_class, PROP_SEGMENT_FORMAT,
       g_param_spec_enum("segment-format", "Segment format", "mpegts or fmp4 (CMAF)",
                         GST_TYPE_IPTV_HLS_SINK_SEGMENT_FORMAT, 0, rw_ready));
+
+  // manifests: hls, or hls,dash to also write <location>/manifest.mpd over the very same fMP4
+  // files (needs segment-format=fmp4): a dynamic MPD (availabilityStartTime the Unix epoch, as
+  // tfdt is UTC; SegmentTemplate $Number$ = the HLS media sequence; a SegmentTimeline of the
+  // playlist's window; minimumUpdatePeriod = target-duration, timeShiftBufferDepth = the
+  // window), static with mediaPresentationDuration at EOS of an EVENT/VOD stream.
+  g_object_class_install_property(
+      gobject_class, PROP_MANIFESTS,
+      g_param_spec_string("manifests", "Manifests", "hls, or hls,dash (manifest.mpd)", "hls",
+                          rw_ready));
 
   gst_element_class_add_static_pad_template(element_class, &video_template);
   gst_element_class_add_static_pad_template(element_class, &audio_template);
