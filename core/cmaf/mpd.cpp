@@ -37,7 +37,15 @@ std::string xml_escape(const std::string &s) {
   return o;
 }
 
-void timeline(std::ostringstream &o, const MpdRepresentation &r, uint64_t presentation_offset) {
+void timeline(std::ostringstream &o, const MpdRepresentation &in, uint64_t presentation_offset) {
+  // $Number$ counts the S entries from startNumber, so numbers must run without a gap: list
+  // only the segments after the last gap in numbers (a gap in time alone is an S with @t).
+  MpdRepresentation r = in;
+  for (size_t i = r.segments.size(); i-- > 1;)
+    if (r.segments[i].number != r.segments[i - 1].number + 1) {
+      r.segments.erase(r.segments.begin(), r.segments.begin() + i);
+      break;
+    }
   o << "        <SegmentTemplate timescale=\"" << r.timescale << "\" initialization=\""
     << xml_escape(r.id + "/" + r.init) << "\" media=\"" << xml_escape(r.id)
     << "/seg-$Number$.m4s\" startNumber=\"" << (r.segments.empty() ? 0 : r.segments[0].number)
@@ -53,8 +61,7 @@ void timeline(std::ostringstream &o, const MpdRepresentation &r, uint64_t presen
            r.segments[j].number == r.segments[j - 1].number + 1)
       j++;
     o << "            <S";
-    // @t after a gap (restart, discontinuity) or at the start; numbers must stay contiguous,
-    // so a gap in numbers is a gap in time too (the missing numbers are simply not listed).
+    // @t at the start and after a gap in time (a discontinuity within a run).
     if (i == 0 || s.time != next_time || s.number != next_number) o << " t=\"" << s.time << "\"";
     o << " d=\"" << s.duration << "\"";
     if (j - i > 1) o << " r=\"" << (j - i - 1) << "\"";
@@ -92,10 +99,10 @@ std::string render_mpd(const MpdConfig &cfg, const std::vector<MpdRepresentation
   }
   if (cfg.dynamic) {
     o << " availabilityStartTime=\"" << utc((int64_t)std::llround(cfg.period_start * 1000))
-      << "\" publishTime=\"" << utc(cfg.publish_ms)
-      << "\" minimumUpdatePeriod=\"" << iso_duration(cfg.target_seconds)
-      << "\" timeShiftBufferDepth=\"" << iso_duration(cfg.window_seconds)
-      << "\" suggestedPresentationDelay=\"" << iso_duration(cfg.presentation_delay) << "\"";
+      << "\" publishTime=\"" << utc(cfg.publish_ms) << "\" minimumUpdatePeriod=\""
+      << iso_duration(cfg.target_seconds) << "\" timeShiftBufferDepth=\""
+      << iso_duration(cfg.window_seconds) << "\" suggestedPresentationDelay=\""
+      << iso_duration(cfg.presentation_delay) << "\"";
   } else {
     o << " mediaPresentationDuration=\"" << iso_duration(last_s - first_s) << "\"";
   }

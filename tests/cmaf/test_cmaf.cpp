@@ -9,6 +9,7 @@
 #include "cmaf/boxes.h"
 #include "cmaf/codec.h"
 #include "cmaf/fragmenter.h"
+#include "cmaf/mpd.h"
 
 namespace {
 
@@ -301,6 +302,71 @@ TEST(CmafFragmenter, TfdtContinuesAcrossSegments) {
   auto again = fr.finish(3600, &err);
   ASSERT_TRUE(again) << err;
   EXPECT_EQ(cmaf::read_media_segment(*again, &err)->front().base_decode_time, 1000u);
+}
+
+TEST(CmafMpd, DynamicTimelineNumbersAndGaps) {
+  cmaf::MpdRepresentation v;
+  v.id = "hi";
+  v.codecs = "avc1.64001f";
+  v.bandwidth = 3000000;
+  v.width = 1280;
+  v.height = 720;
+  v.frame_rate = 25;
+  // 1000 s since the epoch at 90 kHz; 3 segments of 2 s.
+  uint64_t t0 = 1000ull * 90000;
+  v.segments = {{500, t0, 180000}, {501, t0 + 180000, 180000}, {502, t0 + 360000, 180000}};
+  cmaf::MpdRepresentation a;
+  a.id = "audio";
+  a.video = false;
+  a.codecs = "mp4a.40.2";
+  a.timescale = 48000;
+  a.sample_rate = 48000;
+  a.channels = 2;
+  a.segments = {{500, 1000ull * 48000 + 100, 96000}};
+  cmaf::MpdConfig c;
+  c.target_seconds = 2;
+  c.window_seconds = 12;
+  c.presentation_delay = 6;
+  c.publish_ms = 1000500;
+  c.period_start = 1000;
+  std::string m = cmaf::render_mpd(c, {v, a});
+  EXPECT_NE(m.find("type=\"dynamic\" availabilityStartTime=\"1970-01-01T00:16:40.000Z\""),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("minimumUpdatePeriod=\"PT2.000S\" timeShiftBufferDepth=\"PT12.000S\" "
+                   "suggestedPresentationDelay=\"PT6.000S\""),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("initialization=\"hi/init.mp4\" media=\"hi/seg-$Number$.m4s\" "
+                   "startNumber=\"500\" presentationTimeOffset=\"90000000\""),
+            std::string::npos)
+      << m;
+  // A run of equal durations is one S with @r.
+  EXPECT_NE(m.find("<S t=\"90000000\" d=\"180000\" r=\"2\"/>\n"), std::string::npos) << m;
+  // $Number$ counts S entries: after a gap in numbers (503-506 missing) only the segments after
+  // it are listed, from their own startNumber.
+  v.segments.push_back({507, t0 + 1000000, 90000});
+  v.segments.push_back({508, t0 + 1090000, 90000});
+  std::string g = cmaf::render_mpd(c, {v, a});
+  EXPECT_NE(g.find("startNumber=\"507\""), std::string::npos) << g;
+  EXPECT_NE(g.find("<S t=\"91000000\" d=\"90000\" r=\"1\"/>"), std::string::npos) << g;
+  EXPECT_EQ(g.find("startNumber=\"500\" presentationTimeOffset=\"90000000\""), std::string::npos);
+  // A gap in time with contiguous numbers (a discontinuity) is a new @t.
+  v.segments = {{500, t0, 180000}, {501, t0 + 900000, 180000}};
+  std::string d = cmaf::render_mpd(c, {v});
+  EXPECT_NE(d.find("<S t=\"90000000\" d=\"180000\"/>\n            <S t=\"90900000\" "
+                   "d=\"180000\"/>"),
+            std::string::npos)
+      << d;
+  EXPECT_NE(m.find("audioSamplingRate=\"48000\""), std::string::npos);
+  EXPECT_NE(m.find("<S t=\"48000100\" d=\"96000\"/>"), std::string::npos) << m;
+  // Static at EOS: the Period starts at the first segment.
+  c.dynamic = false;
+  v.segments = {{500, t0, 180000}, {501, t0 + 180000, 180000}, {502, t0 + 360000, 180000}};
+  std::string st = cmaf::render_mpd(c, {v});
+  EXPECT_NE(st.find("type=\"static\" mediaPresentationDuration=\"PT6.000S\""), std::string::npos)
+      << st;
+  EXPECT_EQ(st.find("availabilityStartTime"), std::string::npos);
 }
 
 }  // namespace
