@@ -50,6 +50,14 @@
  *   video needs its parameter sets in band at keyframes (x264enc/x265enc and the parsers'
  *   config-interval=-1 do that); the audio needs AAC with codec_data (stream-format=raw):
  *   anything else is refused with an error naming segment-format.
+ * - DASH (manifests=hls,dash, with fmp4): `<location>/manifest.mpd` over the very same files:
+ *   a dynamic MPD whose SegmentTemplate `$Number$` is the HLS media sequence number, with a
+ *   SegmentTimeline of the playlist's window (the segments' tfdt and durations), codecs and
+ *   bandwidth as in the HLS CODECS/BANDWIDTH, minimumUpdatePeriod = target-duration,
+ *   timeShiftBufferDepth = the window, suggestedPresentationDelay = 3 targets, and
+ *   availabilityStartTime = the start of the run's first segment (whole second; the Period's
+ *   presentationTimeOffset is the same instant in each track's timescale). EVENT/VOD streams get
+ *   a static MPD with mediaPresentationDuration at EOS. Every URL in it is relative.
  * - Serving: with #GstIptvHlsSink:http-port set, the tree is served over HTTP under
  *   /hls/<channel-id>/ (core/origin), token-gated when #GstIptvHlsSink:token-key-file is set.
  *
