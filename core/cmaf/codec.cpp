@@ -55,13 +55,19 @@ std::optional<T> fail(std::string *error, const std::string &why) {
   return std::nullopt;
 }
 
-void skip_h264_scaling_list(BitReader &br, int size) {
+// Skips a scaling_list(); false when a delta_scale is outside [-128, 127] (7.4.2.1.1.1).
+bool skip_h264_scaling_list(BitReader &br, int size) {
   int last = 8, next = 8;
   for (int j = 0; j < size; j++) {
-    if (next != 0) next = (last + br.se() + 256) % 256;
+    if (next != 0) {
+      int32_t delta = br.se();
+      if (delta < -128 || delta > 127) return false;
+      next = (last + delta + 256) % 256;
+    }
     last = next == 0 ? last : next;
-    if (br.failed()) return;
+    if (br.failed()) return true;
   }
+  return true;
 }
 
 void put16(Bytes &b, uint32_t v) {
@@ -148,7 +154,8 @@ std::optional<H264Sps> parse_h264_sps(std::span<const uint8_t> nal, std::string 
       br.u(1);        // qpprime_y_zero_transform_bypass_flag
       if (br.u(1)) {  // seq_scaling_matrix_present_flag
         for (int i = 0; i < (chroma != 3 ? 8 : 12) && !br.failed(); i++)
-          if (br.u(1)) skip_h264_scaling_list(br, i < 6 ? 16 : 64);
+          if (br.u(1) && !skip_h264_scaling_list(br, i < 6 ? 16 : 64))
+            return fail<H264Sps>(error, "H.264 SPS: scaling list delta_scale out of range");
       }
       break;
     }

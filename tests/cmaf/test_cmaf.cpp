@@ -110,6 +110,12 @@ TEST(CmafCodec, BadParameterSetsAreRefusedWithAReason) {
   EXPECT_FALSE(cmaf::make_avcc({kSps264}, {}, &err));
   EXPECT_FALSE(cmaf::make_hvcc({}, {kSps265}, {kPps265}, &err));
   EXPECT_FALSE(cmaf::codec_string_hvcc(Bytes{1, 2, 3}, &err));
+  // tests/data/cmaf/sps-scaling-delta-overflow.bin (found by the fuzzer: a scaling list
+  // delta_scale near 2^31 overflowed an int under UBSan): refused by the range 7.4.2.1.1.1 sets.
+  EXPECT_FALSE(cmaf::parse_h264_sps(hex("2764c7090001ffffffffffffffdcffff88feffffffffffffff00016d01"
+                                        "ff2780000000ffffff2c000000006f"),
+                                    &err));
+  EXPECT_NE(err.find("delta_scale out of range"), std::string::npos) << err;
 }
 
 TEST(CmafCodec, RbspAndAnnexBSplitting) {
