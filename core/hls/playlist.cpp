@@ -47,7 +47,9 @@ std::string format_pdt(int64_t ms) {
 
 std::string MediaPlaylist::render() const {
   std::ostringstream o;
-  o << "#EXTM3U\n#EXT-X-VERSION:6\n";
+  // fMP4 playlists (EXT-X-MAP before the segments of each init segment) say version 7.
+  bool fmp4 = !segments_.empty() && !segments_.front().map_uri.empty();
+  o << "#EXTM3U\n#EXT-X-VERSION:" << (fmp4 ? 7 : 6) << "\n";
   o << "#EXT-X-TARGETDURATION:" << target_duration() << "\n";
   o << "#EXT-X-MEDIA-SEQUENCE:" << media_sequence() << "\n";
   o << "#EXT-X-DISCONTINUITY-SEQUENCE:" << discontinuity_sequence_ << "\n";
@@ -56,8 +58,13 @@ std::string MediaPlaylist::render() const {
   else if (type_ == PlaylistType::kVod)
     o << "#EXT-X-PLAYLIST-TYPE:VOD\n";
   o << "#EXT-X-INDEPENDENT-SEGMENTS\n";
+  std::string map;
   for (const auto &s : segments_) {
     if (s.discontinuity) o << "#EXT-X-DISCONTINUITY\n";
+    if (s.map_uri != map) {
+      map = s.map_uri;
+      if (!map.empty()) o << "#EXT-X-MAP:URI=\"" << map << "\"\n";
+    }
     if (s.pdt_ms > 0) o << "#EXT-X-PROGRAM-DATE-TIME:" << format_pdt(s.pdt_ms) << "\n";
     char dur[32];
     std::snprintf(dur, sizeof dur, "%.5f", s.duration);
@@ -75,6 +82,7 @@ bool MediaPlaylist::restore(const std::string &text) {
   uint64_t seq = 0, dseq = 0;
   bool have_seq = false;
   Segment cur;
+  std::string map;
   bool pending = false;
   while (std::getline(in, line)) {
     line = trim(line);
@@ -86,6 +94,8 @@ bool MediaPlaylist::restore(const std::string &text) {
       dseq = std::stoull(line.substr(30));
     } else if (line == "#EXT-X-DISCONTINUITY") {
       cur.discontinuity = true;
+    } else if (starts_with(line, "#EXT-X-MAP:URI=\"")) {
+      map = line.substr(16, line.find('"', 16) - 16);
     } else if (starts_with(line, "#EXT-X-PROGRAM-DATE-TIME:")) {
       // Restored only for continuity of the window; parse YYYY-MM-DDTHH:MM:SS.mmmZ.
       int y, mo, d, h, mi, sec, ms = 0;
@@ -105,6 +115,7 @@ bool MediaPlaylist::restore(const std::string &text) {
       pending = true;
     } else if (line[0] != '#' && pending) {
       cur.uri = line;
+      cur.map_uri = map;
       segs.push_back(cur);
       cur = Segment();
       pending = false;
@@ -128,11 +139,18 @@ void MediaPlaylist::resume_at(uint64_t sequence) {
   next_sequence_ = std::max(next_sequence_, sequence);
 }
 
-std::string render_multivariant(std::vector<Variant> variants) {
+std::string render_multivariant(std::vector<Variant> variants,
+                                const std::vector<AudioMedia> &audio) {
   std::stable_sort(variants.begin(), variants.end(),
                    [](const Variant &a, const Variant &b) { return a.bandwidth < b.bandwidth; });
   std::ostringstream o;
-  o << "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n";
+  o << "#EXTM3U\n#EXT-X-VERSION:" << (audio.empty() ? 6 : 7) << "\n#EXT-X-INDEPENDENT-SEGMENTS\n";
+  for (size_t i = 0; i < audio.size(); i++) {
+    const auto &a = audio[i];
+    o << "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"" << a.group_id << "\",NAME=\"" << a.name << "\"";
+    if (!a.language.empty()) o << ",LANGUAGE=\"" << a.language << "\"";
+    o << ",DEFAULT=" << (i == 0 ? "YES" : "NO") << ",AUTOSELECT=YES,URI=\"" << a.uri << "\"\n";
+  }
   for (const auto &v : variants) {
     o << "#EXT-X-STREAM-INF:BANDWIDTH=" << v.bandwidth;
     if (v.average_bandwidth) o << ",AVERAGE-BANDWIDTH=" << v.average_bandwidth;
@@ -143,6 +161,7 @@ std::string render_multivariant(std::vector<Variant> variants) {
       o << ",FRAME-RATE=" << fr;
     }
     if (!v.codecs.empty()) o << ",CODECS=\"" << v.codecs << "\"";
+    if (!v.audio_group.empty()) o << ",AUDIO=\"" << v.audio_group << "\"";
     o << "\n" << v.uri << "\n";
   }
   return o.str();

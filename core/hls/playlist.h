@@ -20,6 +20,7 @@ struct Segment {
   int64_t pdt_ms = 0;          // program date-time, UTC milliseconds (0 = unknown)
   bool discontinuity = false;  // EXT-X-DISCONTINUITY before this segment
   uint64_t bytes = 0;
+  std::string map_uri;  // fMP4: the init segment (EXT-X-MAP); "" for MPEG-TS
 };
 
 class MediaPlaylist {
@@ -69,11 +70,19 @@ struct Variant {
   uint64_t average_bandwidth = 0;  // bit/s
   int width = 0, height = 0;
   double frame_rate = 0;
-  std::string codecs;  // "avc1.64001f,mp4a.40.2"
+  std::string codecs;            // "avc1.64001f,mp4a.40.2"
+  std::string audio_group = {};  // AUDIO="..." (an EXT-X-MEDIA TYPE=AUDIO group), "" for none
 };
 
-// Variants ordered by bandwidth, EXT-X-INDEPENDENT-SEGMENTS set.
-std::string render_multivariant(std::vector<Variant> variants);
+// An EXT-X-MEDIA TYPE=AUDIO rendition (fMP4: audio in its own media playlist).
+struct AudioMedia {
+  std::string group_id, name, language, uri;
+};
+
+// Variants ordered by bandwidth, EXT-X-INDEPENDENT-SEGMENTS set. With audio media (fMP4), the
+// EXT-X-MEDIA lines come first and the playlist is EXT-X-VERSION:7.
+std::string render_multivariant(std::vector<Variant> variants,
+                                const std::vector<AudioMedia> &audio = {});
 
 // "2026-11-24T22:33:00.123Z"
 std::string format_pdt(int64_t utc_ms);

@@ -2,11 +2,14 @@
  * SECTION:element-iptvhlssink
  * @title: iptvhlssink
  *
- * Multi-rendition HLS: one MPEG-TS media playlist per video rendition, with the AAC audio muxed
- * into every one, and a multivariant playlist over them.
+ * Multi-rendition HLS: one media playlist per video rendition and a multivariant playlist over
+ * them. With #GstIptvHlsSink:segment-format=mpegts (the default) the segments are MPEG-TS with
+ * the AAC audio muxed into every rendition; with segment-format=fmp4 they are CMAF fragmented MP4
+ * and the audio is a rendition of its own.
  *
  * Files: `<location>/index.m3u8` (multivariant), `<location>/<rendition>/index.m3u8` (media)
- * and `<location>/<rendition>/seg-<sequence>.ts`.
+ * and `<location>/<rendition>/seg-<sequence>.ts`; with fmp4, `<location>/<rendition>/init.mp4`
+ * and `seg-<sequence>.m4s` instead, and `<location>/audio/` for the audio.
  *
  * - Request pads `video_%u` (parsed H.264 or H.265, byte-stream, AU-aligned) and `audio` (AAC).
  * - Segments start on keyframes: at the first keyframe in a later multiple of
@@ -35,6 +38,26 @@
  *    `path` (string), `media-sequence` (guint64), `discontinuity-sequence` (guint64),
  *    `segments` (guint).
  *
+ * - fMP4 (segment-format=fmp4, CMAF): per rendition one init segment (`ftyp` + `moov` with
+ *   `avcC`/`hvcC` or `esds`, `mvex`) and media segments of one track (`moof` + `mdat`); `tfdt`
+ *   is the sample's UTC in the track timescale (90 kHz video, the sample rate for audio), so it
+ *   continues across segments and grows across restarts; `mfhd` carries the media sequence.
+ *   H.265 is `hvc1` with every parameter set in `hvcC` (none in band), which Apple devices
+ *   play. Playlists carry `EXT-X-MAP`, `EXT-X-VERSION:7` and `EXT-X-INDEPENDENT-SEGMENTS`;
+ *   the audio is `audio/index.m3u8`, an `EXT-X-MEDIA:TYPE=AUDIO` in group "audio" that every
+ *   variant names (its BANDWIDTH includes the audio), cut at the video's segment starts with
+ *   the same numbers. A new `init-<sequence>.mp4` follows a change of parameter sets. The
+ *   video needs its parameter sets in band at keyframes (x264enc/x265enc and the parsers'
+ *   config-interval=-1 do that); the audio needs AAC with codec_data (stream-format=raw):
+ *   anything else is refused with an error naming segment-format.
+ * - DASH (manifests=hls,dash, with fmp4): `<location>/manifest.mpd` over the very same files:
+ *   a dynamic MPD whose SegmentTemplate `$Number$` is the HLS media sequence number, with a
+ *   SegmentTimeline of the playlist's window (the segments' tfdt and durations), codecs and
+ *   bandwidth as in the HLS CODECS/BANDWIDTH, minimumUpdatePeriod = target-duration,
+ *   timeShiftBufferDepth = the window, suggestedPresentationDelay = 3 targets, and
+ *   availabilityStartTime = the start of the run's first segment (whole second; the Period's
+ *   presentationTimeOffset is the same instant in each track's timescale). EVENT/VOD streams get
+ *   a static MPD with mediaPresentationDuration at EOS. Every URL in it is relative.
  * - Serving: with #GstIptvHlsSink:http-port set, the tree is served over HTTP under
  *   /hls/<channel-id>/ (core/origin), token-gated when #GstIptvHlsSink:token-key-file is set.
  *
@@ -45,6 +68,15 @@
  *   audiotestsrc is-live=true ! avenc_aac ! s.audio \
  *   l.src_0 ! s.video_0  l.src_1 ! s.video_1 \
  *   iptvhlssink name=s location=/tmp/ch rendition-names=720p,360p target-duration=4
+ * ]|
+ * CMAF (fMP4) renditions and an audio rendition of their own:
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=320,height=180 \
+ *   ! iptvabrladder profiles=320x180@300,160x90@120 name=l \
+ *   audiotestsrc is-live=true ! avenc_aac ! s.audio \
+ *   l.src_0 ! s.video_0  l.src_1 ! s.video_1 \
+ *   iptvhlssink name=s location=/tmp/ch-fmp4 segment-format=fmp4 rendition-names=hi,lo \
+ *   target-duration=2
  * ]|
  */
 #include "gstiptvhlssink.h"
@@ -63,8 +95,12 @@
 #include <string>
 #include <vector>
 
+#include "cmaf/boxes.h"
+#include "cmaf/fragmenter.h"
+#include "cmaf/mpd.h"
 #include "gstiptvelements.h"
 #include "hls/playlist.h"
+#include "hlssink_fmp4.h"
 #include "origin/origin.h"
 #include "hlssink_continuity.h"
 #include "hlssink_segmenter.h"
@@ -102,8 +138,8 @@ struct Retired {
 struct Rendition {
   guint index = 0;
   std::string name;
-  GstElement *splitmux = nullptr;
-  GstPad *ghost = nullptr;            // our video_%u pad
+  GstElement *sink = nullptr;  // splitmuxsink (mpegts), or a fakesink behind our probe (fmp4)
+  GstPad *ghost = nullptr;     // our video_%u pad
   GstElement *audio_queue = nullptr;  // branch from the audio tee, if any
   GstPad *audio_tee_pad = nullptr;
   std::unique_ptr<iptv::Segmenter> segmenter;
@@ -134,6 +170,19 @@ struct Rendition {
   std::deque<Retired> retired;
   // The muxer's output continuity counters, continued across segments (muxer streaming thread).
   iptv::TsContinuity continuity;
+  // fMP4 (segment-format=fmp4): the probe writes the segments itself.
+  std::unique_ptr<iptv::cmaf::TrackFragmenter> frag;
+  iptv::cmaf::Bytes init_bytes;  // the init segment in force
+  std::string map_uri;           // its name (init.mp4, or init-<sequence>.mp4 after a change)
+  std::string open_map;          // the init segment of the open fragment
+  std::vector<iptv::cmaf::Bytes> vps, sps, pps;  // latest parameter sets seen
+  uint32_t timescale = 90000;
+  std::deque<iptv::cmaf::MpdSegment> timeline;  // the listed segments' tfdt/durations (DASH)
+};
+
+struct HeldAudio {
+  GstClockTime running;
+  GstBuffer *buf;
 };
 
 }  // namespace
@@ -154,6 +203,8 @@ struct Settings {
   std::string http_address = "127.0.0.1";
   std::string token_key_file;
   std::set<std::string> disabled_names;
+  bool fmp4 = false;  // segment-format
+  bool dash = false;  // manifests=hls,dash
 };
 
 struct GstIptvHlsSinkPrivate {
@@ -175,6 +226,23 @@ struct GstIptvHlsSinkPrivate {
   gint64 utc_offset = 0;
   std::string last_multivariant;
   size_t eos_count = 0;
+  // fMP4: the topology's format (fixed by the first requested pad), the audio rendition, its
+  // fakesink, the segment starts it follows (the lead video rendition's), and audio held until
+  // the video has decided where the segments around it start.
+  std::optional<bool> built_fmp4;
+  std::unique_ptr<Rendition> audio;
+  GstElement *audio_sink = nullptr;
+  std::deque<PendingStart> audio_starts;
+  std::deque<HeldAudio> audio_hold;
+  GstClockTime video_frontier = GST_CLOCK_TIME_NONE;
+  bool video_ended = false;  // the lead video rendition got EOS: every segment start is known
+  bool audio_ended = false;  // the audio got EOS; its last segment waits for video_ended
+  bool have_media_epoch = false;
+  gint64 media_epoch_ns = 0;  // UTC (ns) of running time 0: tfdt = UTC of the sample
+  // DASH: this run's Period start (s since the epoch; -1: not yet), from the first segment
+  // numbered at least mpd_first_number (the first of this run).
+  double mpd_period_start = -1;
+  uint64_t mpd_first_number = 0;
 };
 
 struct _GstIptvHlsSink {
@@ -204,6 +272,8 @@ enum {
   PROP_HTTP_ADDRESS,
   PROP_TOKEN_KEY_FILE,
   PROP_DISABLED_RENDITIONS,
+  PROP_SEGMENT_FORMAT,
+  PROP_MANIFESTS,
 };
 
 static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
@@ -235,6 +305,18 @@ static GType gst_iptv_hls_sink_sequence_mode_get_type() {
       {0, nullptr, nullptr}};
   if (g_once_init_enter(&type))
     g_once_init_leave(&type, g_enum_register_static("GstIptvHlsSinkSequenceMode", values));
+  return type;
+}
+
+#define GST_TYPE_IPTV_HLS_SINK_SEGMENT_FORMAT (gst_iptv_hls_sink_segment_format_get_type())
+static GType gst_iptv_hls_sink_segment_format_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {0, "MPEG-TS segments, audio muxed into every rendition", "mpegts"},
+      {1, "CMAF fragmented MP4: init segment plus .m4s, one track each, audio on its own", "fmp4"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstIptvHlsSinkSegmentFormat", values));
   return type;
 }
 
@@ -279,6 +361,13 @@ static gint64 utc_ns_for(GstIptvHlsSink *self, GstBuffer *buf, GstClockTime runn
 static GstStructure *write_multivariant_locked(GstIptvHlsSink *self) {
   GstIptvHlsSinkPrivate *p = self->priv;
   std::vector<iptv::hls::Variant> vs;
+  std::vector<iptv::hls::AudioMedia> audio;
+  Rendition *a = p->cfg.fmp4 && p->audio_ghost ? p->audio.get() : nullptr;
+  if (a) {
+    // fMP4: the audio is a rendition of its own that every variant names.
+    if (a->total_seconds <= 0) return nullptr;
+    audio.push_back({"audio", "audio", "", "audio/index.m3u8"});
+  }
   for (auto &r : p->renditions) {
     if (r->disabled) continue;
     if (r->total_seconds <= 0) return nullptr;
@@ -292,11 +381,17 @@ static GstStructure *write_multivariant_locked(GstIptvHlsSink *self) {
     v.codecs = r->video_codec;
     if (p->audio_ghost && !p->audio_codec.empty())
       v.codecs += (v.codecs.empty() ? "" : ",") + p->audio_codec;
+    if (a) {
+      // BANDWIDTH covers every rendition a player fetches with this variant.
+      v.bandwidth += a->peak_bps;
+      v.average_bandwidth += (uint64_t)(a->total_bytes * 8.0 / a->total_seconds);
+      v.audio_group = "audio";
+    }
     vs.push_back(v);
   }
   if (vs.empty()) return nullptr;
   // Rewritten (atomically) only when a figure changed, e.g. a new peak bandwidth.
-  std::string text = iptv::hls::render_multivariant(vs);
+  std::string text = iptv::hls::render_multivariant(vs, audio);
   if (text == p->last_multivariant) return nullptr;
   std::string path = p->cfg.location + "/index.m3u8";
   std::string err = iptv::write_file_atomic(path, text);
@@ -334,6 +429,9 @@ static void delete_retired_locked(GstIptvHlsSinkPrivate *p, Rendition *r) {
   }
 }
 
+static void list_segment_locked(GstIptvHlsSink *self, Rendition *r, const iptv::hls::Segment &seg,
+                                const std::string &location, std::vector<GstStructure *> &msgs);
+
 static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location,
                                GstClockTime closed_rt) {
   GstIptvHlsSinkPrivate *p = self->priv;
@@ -370,6 +468,74 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
       ::unlink(location.c_str());
       return;
     }
+    list_segment_locked(self, r, seg, location, msgs);
+  }
+  for (GstStructure *s : msgs) post(self, s);
+}
+
+// manifest.mpd over the fMP4 files (manifests=hls,dash): dynamic while live, static at EOS for
+// EVENT/VOD. Written once every enabled rendition (and the audio) has a segment. Lock held.
+static void write_mpd_locked(GstIptvHlsSink *self, bool dynamic) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  if (!p->cfg.fmp4 || !p->cfg.dash) return;
+  std::vector<iptv::cmaf::MpdRepresentation> reps;
+  std::vector<Rendition *> all;
+  for (auto &r : p->renditions)
+    if (!r->disabled) all.push_back(r.get());
+  if (p->audio && p->audio_ghost) all.push_back(p->audio.get());
+  for (Rendition *r : all) {
+    if (r->timeline.empty() || r->total_seconds <= 0) return;
+    iptv::cmaf::MpdRepresentation m;
+    m.id = r->name;
+    m.video = r != p->audio.get();
+    m.codecs = m.video ? r->video_codec : p->audio_codec;
+    m.bandwidth = r->peak_bps;
+    m.width = (uint32_t)std::max(r->width, 0);
+    m.height = (uint32_t)std::max(r->height, 0);
+    m.frame_rate = r->fps;
+    m.timescale = r->timescale;
+    m.init = r->map_uri;
+    if (!m.video) {
+      m.sample_rate = r->timescale;
+      auto info = iptv::cmaf::read_init_segment(r->init_bytes, nullptr);
+      m.channels = info ? info->track.channels : 2;
+    }
+    m.segments.assign(r->timeline.begin(), r->timeline.end());
+    reps.push_back(std::move(m));
+  }
+  if (reps.empty()) return;
+  iptv::cmaf::MpdConfig c;
+  c.dynamic = dynamic;
+  c.target_seconds = p->cfg.target;
+  double window = 0;
+  for (const auto &s : p->renditions.front()->playlist->segments()) window += s.duration;
+  c.window_seconds = std::max(window, p->cfg.target);
+  c.presentation_delay = 3 * p->cfg.target;
+  c.publish_ms = g_get_real_time() / 1000;
+  // The Period of this run starts at its first video segment (fixed until the next start).
+  if (p->mpd_period_start < 0) {
+    const Rendition *v = p->renditions.front().get();
+    double first = 0;
+    for (const auto &s : v->timeline)
+      if (s.number >= p->mpd_first_number) {
+        first = (double)s.time / v->timescale;
+        break;
+      }
+    p->mpd_period_start = std::floor(first);
+  }
+  c.period_start = p->mpd_period_start;
+  std::string err =
+      iptv::write_file_atomic(p->cfg.location + "/manifest.mpd", iptv::cmaf::render_mpd(c, reps));
+  if (!err.empty()) GST_WARNING_OBJECT(self, "%s", err.c_str());
+}
+
+// Lists a closed segment (file written) in its rendition's playlist, retires what left the
+// window, updates the figures and the multivariant playlist. Lock held; messages to post are
+// appended to `msgs`.
+static void list_segment_locked(GstIptvHlsSink *self, Rendition *r, const iptv::hls::Segment &seg,
+                                const std::string &location, std::vector<GstStructure *> &msgs) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  {
     auto removed = r->playlist->add(seg);
     for (auto &x : removed)
       r->retired.push_back({rendition_dir(p, r) + "/" + x.uri, g_get_monotonic_time()});
@@ -397,8 +563,222 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
         (guint64)r->playlist->discontinuity_sequence(), "segments", G_TYPE_UINT,
         (guint)r->playlist->segments().size(), nullptr));
     if (GstStructure *m = write_multivariant_locked(self)) msgs.push_back(m);
+    // DASH lists the same window as the playlist.
+    while (!r->timeline.empty() && r->timeline.front().number < r->playlist->media_sequence())
+      r->timeline.pop_front();
+    write_mpd_locked(self, true);
   }
-  for (GstStructure *s : msgs) post(self, s);
+}
+
+// ---- fMP4 ----
+
+// Media time of a running time in a track timescale: the UTC of the sample (running time plus
+// the run's UTC anchor), so tfdt grows across segments, restarts and renditions alike.
+static uint64_t media_time_locked(GstIptvHlsSinkPrivate *p, GstClockTimeDiff running,
+                                  uint32_t timescale) {
+  gint64 ns = p->media_epoch_ns + running;
+  return iptv::ns_to_timescale(ns > 0 ? (uint64_t)ns : 0, timescale);
+}
+
+// Writes the init segment for `track` if it differs from the one in force: init.mp4 for the
+// first of a run (unless a previous run left a different init.mp4 that its listed segments
+// still use), init-<sequence>.mp4 after a change. Lock held.
+static bool write_init_locked(GstIptvHlsSink *self, Rendition *r, const iptv::cmaf::TrackConfig &t,
+                              uint64_t sequence) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  std::string err;
+  auto bytes = iptv::cmaf::write_init_segment(t, &err);
+  auto codecs = bytes ? iptv::cmaf::codec_string(t, &err) : std::nullopt;
+  if (!bytes || !codecs) {
+    GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                      ("segment-format=fmp4 cannot carry %s's stream", r->name.c_str()),
+                      ("%s", err.c_str()));
+    return false;
+  }
+  if (*bytes == r->init_bytes) return true;
+  std::string dir = rendition_dir(p, r), name = "init.mp4", old;
+  bool first = r->init_bytes.empty();
+  if (!first ||
+      (iptv::read_file(dir + "/init.mp4", old) && old != std::string(bytes->begin(), bytes->end())))
+    name = "init-" + std::to_string(sequence) + ".mp4";
+  err = iptv::write_file_atomic(dir + "/" + name, std::string(bytes->begin(), bytes->end()));
+  if (!err.empty()) {
+    GST_ELEMENT_ERROR(self, RESOURCE, WRITE, ("Could not write the init segment"),
+                      ("%s", err.c_str()));
+    return false;
+  }
+  GST_INFO_OBJECT(self, "%s: init segment %s (%s)", r->name.c_str(), name.c_str(), codecs->c_str());
+  r->init_bytes = std::move(*bytes);
+  r->map_uri = name;
+  if (r == p->audio.get())
+    p->audio_codec = *codecs;
+  else
+    r->video_codec = *codecs;
+  return true;
+}
+
+// Closes the open fMP4 fragment of `r`: at `end` (the next segment's first decode time), or,
+// at EOS and before a discontinuity, after its last sample. Writes seg-<sequence>.m4s and
+// lists it. Lock held.
+static void fmp4_close_locked(GstIptvHlsSink *self, Rendition *r, std::optional<uint64_t> end,
+                              std::vector<GstStructure *> &msgs) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  if (!r->have_open) return;
+  r->have_open = false;
+  if (r->frag->empty()) return;
+  std::string err;
+  uint64_t first = r->frag->first_dts();
+  uint32_t frame =
+      r == p->audio.get() ? 1024 : (uint32_t)(r->timescale / (r->fps > 0 ? r->fps : 25));
+  r->frag->set_next_sequence_number((uint32_t)r->open.sequence);
+  auto bytes = end ? r->frag->cut(*end, &err) : r->frag->finish(frame, &err);
+  if (!bytes) {
+    GST_WARNING_OBJECT(self, "%s: segment %" G_GUINT64_FORMAT " dropped: %s", r->name.c_str(),
+                       r->open.sequence, err.c_str());
+    return;
+  }
+  iptv::hls::Segment seg;
+  seg.sequence = r->open.sequence;
+  seg.discontinuity = r->open.discontinuity;
+  seg.pdt_ms = r->open.utc_ms;
+  seg.duration = (double)(r->frag->written_end() - first) / r->timescale;
+  seg.bytes = bytes->size();
+  seg.uri = "seg-" + std::to_string(seg.sequence) + ".m4s";
+  seg.map_uri = r->open_map;
+  r->timeline.push_back({seg.sequence, first, r->frag->written_end() - first});
+  std::string path = rendition_dir(p, r) + "/" + seg.uri;
+  err = iptv::write_file_atomic(path, std::string(bytes->begin(), bytes->end()));
+  if (!err.empty()) {
+    GST_ELEMENT_WARNING(self, RESOURCE, WRITE, ("Could not write a segment"), ("%s", err.c_str()));
+    return;
+  }
+  list_segment_locked(self, r, seg, path, msgs);
+}
+
+// Opens the next fragment of `r` at `start`: closes the open one first (ending it at `dts`, or
+// after its last sample at a discontinuity). Lock held.
+static void fmp4_open_locked(GstIptvHlsSink *self, Rendition *r, const PendingStart &start,
+                             uint64_t dts, std::vector<GstStructure *> &msgs) {
+  fmp4_close_locked(self, r, start.discontinuity ? std::nullopt : std::optional<uint64_t>(dts),
+                    msgs);
+  if (start.discontinuity || r->frag->empty()) r->frag->reset_timeline();
+  r->open = start;
+  r->have_open = true;
+  r->open_map = r->map_uri;
+}
+
+// Places held audio: each buffer goes into the segment whose start (decided by the lead video
+// rendition) it follows. Buffers past what the video has decided wait, unless the video has
+// ended or is more than 60 s behind (all renditions disabled, or a video stall): then
+// the audio goes on in its open segment. Lock held.
+static void fmp4_drain_audio_locked(GstIptvHlsSink *self, bool eos,
+                                    std::vector<GstStructure *> &msgs) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  Rendition *a = p->audio.get();
+  while (!p->audio_hold.empty()) {
+    HeldAudio h = p->audio_hold.front();
+    bool decided = eos || p->video_ended ||
+                   (GST_CLOCK_TIME_IS_VALID(p->video_frontier) && h.running < p->video_frontier) ||
+                   (p->audio_hold.back().running - h.running > 60 * GST_SECOND);
+    if (!decided) break;
+    p->audio_hold.pop_front();
+    uint64_t ts = media_time_locked(p, (GstClockTimeDiff)h.running, a->timescale);
+    while (!p->audio_starts.empty() && h.running >= p->audio_starts.front().running_time) {
+      PendingStart st = p->audio_starts.front();
+      p->audio_starts.pop_front();
+      if (a->have_open && st.sequence <= a->open.sequence) continue;
+      fmp4_open_locked(self, a, st, ts, msgs);
+    }
+    if (a->have_open && !a->init_bytes.empty()) {
+      GstMapInfo map;
+      if (gst_buffer_map(h.buf, &map, GST_MAP_READ)) {
+        std::string err;
+        if (!a->frag->add(ts, 0, true, {map.data, map.size}, &err))
+          GST_WARNING_OBJECT(self, "audio sample dropped: %s", err.c_str());
+        gst_buffer_unmap(h.buf, &map);
+      }
+    }
+    gst_buffer_unref(h.buf);
+  }
+  if (eos) fmp4_close_locked(self, a, std::nullopt, msgs);
+}
+
+// One video access unit (fmp4): at a segment start (`start`, decided by the probe) the open
+// fragment is closed and the init segment (re)written when the parameter sets changed; the
+// access unit goes into the open fragment. Lock held.
+static void fmp4_video_locked(GstIptvHlsSink *self, Rendition *r, GstBuffer *buf,
+                              const std::optional<PendingStart> &start,
+                              std::vector<GstStructure *> &msgs) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  if (!start && !r->have_open) return;
+  GstMapInfo map;
+  if (!gst_buffer_map(buf, &map, GST_MAP_READ)) return;
+  iptv::AccessUnit au = iptv::annexb_access_unit({map.data, map.size}, r->hevc);
+  gst_buffer_unmap(buf, &map);
+  if (!au.sps.empty()) r->sps = au.sps;
+  if (!au.pps.empty()) r->pps = au.pps;
+  if (!au.vps.empty()) r->vps = au.vps;
+  GstClockTime ts_in = GST_BUFFER_DTS_IS_VALID(buf) ? GST_BUFFER_DTS(buf) : GST_BUFFER_PTS(buf);
+  GstClockTime pts_rt = 0, dts_rt = 0;
+  int pts_sign =
+      gst_segment_to_running_time_full(&r->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf), &pts_rt);
+  int dts_sign = gst_segment_to_running_time_full(&r->segment, GST_FORMAT_TIME, ts_in, &dts_rt);
+  if (pts_sign == 0 || dts_sign == 0) return;
+  GstClockTimeDiff pts_run = pts_sign > 0 ? (GstClockTimeDiff)pts_rt : -(GstClockTimeDiff)pts_rt;
+  GstClockTimeDiff dts_run = dts_sign > 0 ? (GstClockTimeDiff)dts_rt : -(GstClockTimeDiff)dts_rt;
+  if (!p->have_media_epoch) {
+    p->media_epoch_ns =
+        utc_ns_for(self, buf, (GstClockTime)std::max<GstClockTimeDiff>(pts_run, 0)) -
+        std::max<GstClockTimeDiff>(pts_run, 0);
+    p->have_media_epoch = true;
+  }
+  uint64_t dts = media_time_locked(p, dts_run, r->timescale);
+  uint64_t pts = media_time_locked(p, pts_run, r->timescale);
+  if (start) {
+    iptv::cmaf::TrackConfig t;
+    t.kind = iptv::cmaf::TrackKind::kVideo;
+    t.fourcc = r->hevc ? "hvc1" : "avc1";
+    t.timescale = r->timescale;
+    std::string err;
+    std::optional<iptv::cmaf::Bytes> cfg = r->hevc
+                                               ? iptv::cmaf::make_hvcc(r->vps, r->sps, r->pps, &err)
+                                               : iptv::cmaf::make_avcc(r->sps, r->pps, &err);
+    if (cfg && r->hevc) {
+      if (auto s = iptv::cmaf::hvcc_sps(*cfg, &err)) t.width = s->width, t.height = s->height;
+    } else if (cfg) {
+      if (auto s = iptv::cmaf::avcc_sps(*cfg, &err)) t.width = s->width, t.height = s->height;
+    }
+    if (!cfg || t.width == 0) {
+      GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                        ("segment-format=fmp4: %s has no usable parameter sets at its first "
+                         "keyframe",
+                         r->name.c_str()),
+                        ("%s (the sample entry needs them; h264parse/h265parse config-interval=-1 "
+                         "repeats them)",
+                         err.c_str()));
+      return;
+    }
+    t.decoder_config = std::move(*cfg);
+    if (!write_init_locked(self, r, t, start->sequence)) return;
+    fmp4_open_locked(self, r, *start, dts, msgs);
+    if (p->audio && p->audio_ghost) {
+      // The lead (first enabled) video rendition tells the audio where segments start.
+      Rendition *lead = nullptr;
+      for (auto &x : p->renditions)
+        if (!x->disabled) {
+          lead = x.get();
+          break;
+        }
+      if (lead == r) p->audio_starts.push_back(*start);
+    }
+  }
+  if (!r->have_open) return;
+  std::string err;
+  if (!r->frag->add(dts, (int64_t)pts - (int64_t)dts,
+                    !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT), au.sample, &err)) {
+    GST_WARNING_OBJECT(self, "%s: access unit dropped: %s", r->name.c_str(), err.c_str());
+    r->pending_discontinuity = true;
+  }
 }
 
 // The muxer's output: every (re)start of the muxer is a new segment, whose packets continue the
@@ -438,7 +818,7 @@ static gchar *format_location(GstElement *splitmux, guint, GstSample *, gpointer
   GstIptvHlsSinkPrivate *p = self->priv;
   std::lock_guard<std::mutex> lock(p->lock);
   for (auto &r : p->renditions) {
-    if (r->splitmux != splitmux) continue;
+    if (r->sink != splitmux) continue;
     PendingStart start{};
     if (!r->pending.empty()) {
       start = r->pending.front();
@@ -456,6 +836,29 @@ static gchar *format_location(GstElement *splitmux, guint, GstSample *, gpointer
 
 // ---- input probes ----
 
+// The first enabled video rendition: its segment starts are the audio rendition's (fmp4).
+static Rendition *lead_locked(GstIptvHlsSinkPrivate *p) {
+  for (auto &x : p->renditions)
+    if (!x->disabled) return x.get();
+  return nullptr;
+}
+
+// fmp4: the lead rendition reached running time `running` (or ended): audio before it can be
+// placed. Lock held.
+static void fmp4_video_progress_locked(GstIptvHlsSink *self, Rendition *r, GstClockTime running,
+                                       bool eos, std::vector<GstStructure *> &msgs) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  if (!p->audio || !p->audio_ghost) return;
+  if (r != lead_locked(p)) return;
+  if (eos) {
+    p->video_ended = true;
+  } else if (!GST_CLOCK_TIME_IS_VALID(p->video_frontier) || running > p->video_frontier) {
+    p->video_frontier = running;
+  }
+  // The audio's last segment closes once the video has told where every segment starts.
+  fmp4_drain_audio_locked(self, p->audio_ended && p->video_ended, msgs);
+}
+
 static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user_data) {
   auto *self = GST_IPTV_HLS_SINK(user_data);
   GstIptvHlsSinkPrivate *p = self->priv;
@@ -472,10 +875,19 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
   if (!r) return GST_PAD_PROBE_OK;
   if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
     GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
-    std::lock_guard<std::mutex> lock(p->lock);
+    std::vector<GstStructure *> msgs;
+    std::unique_lock<std::mutex> lock(p->lock);
     switch (GST_EVENT_TYPE(ev)) {
       case GST_EVENT_SEGMENT:
         gst_event_copy_segment(ev, &r->segment);
+        break;
+      case GST_EVENT_EOS:
+        // fmp4: the last segment ends after its last access unit (before the sink's EOS
+        // message, so the playlists are complete when the bin reports EOS).
+        if (p->cfg.fmp4) {
+          fmp4_close_locked(self, r, std::nullopt, msgs);
+          fmp4_video_progress_locked(self, r, GST_CLOCK_TIME_NONE, true, msgs);
+        }
         break;
       case GST_EVENT_CAPS: {
         GstCaps *caps;
@@ -509,6 +921,8 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
       default:
         break;
     }
+    lock.unlock();
+    for (GstStructure *m : msgs) post(self, m);
     return GST_PAD_PROBE_OK;
   }
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
@@ -551,10 +965,19 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     }
   }
   if (!GST_CLOCK_TIME_IS_VALID(running)) return GST_PAD_PROBE_OK;
+  std::vector<GstStructure *> msgs;
   if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
-    std::lock_guard<std::mutex> lock(p->lock);
-    // Nothing may precede the first keyframe: a segment must start with an IDR.
-    return r->segmenter->started() ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+    {
+      std::lock_guard<std::mutex> lock(p->lock);
+      // Nothing may precede the first keyframe: a segment must start with an IDR.
+      if (!r->segmenter->started()) return GST_PAD_PROBE_DROP;
+      if (p->cfg.fmp4) {
+        fmp4_video_locked(self, r, buf, std::nullopt, msgs);
+        fmp4_video_progress_locked(self, r, running, false, msgs);
+      }
+    }
+    for (GstStructure *m : msgs) post(self, m);
+    return GST_PAD_PROBE_OK;
   }
   bool split = false;
   {
@@ -571,16 +994,24 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     gint64 anchor = p->cfg.mode == SeqMode::kEpoch ? utc : (gint64)running;
     bool disc = r->pending_discontinuity;
     auto start = r->segmenter->on_keyframe(anchor, disc);
-    if (start) {
-      r->pending_discontinuity = false;
+    if (start) r->pending_discontinuity = false;
+    if (p->cfg.fmp4) {
+      std::optional<PendingStart> st;
+      if (start)
+        st = PendingStart{start->sequence, start->discontinuity, utc / 1000000, running,
+                          r->prev_end};
+      fmp4_video_locked(self, r, buf, st, msgs);
+      fmp4_video_progress_locked(self, r, running, false, msgs);
+    } else if (start) {
       bool first = r->pending.empty() && !r->have_open;
       r->pending.push_back(
           {start->sequence, start->discontinuity, utc / 1000000, running, r->prev_end});
       split = !first;
     }
   }
+  for (GstStructure *m : msgs) post(self, m);
   // Ask splitmuxsink to start a new fragment at this very keyframe (outside our lock).
-  if (split) g_signal_emit_by_name(r->splitmux, "split-at-running-time", (guint64)running);
+  if (split) g_signal_emit_by_name(r->sink, "split-at-running-time", (guint64)running);
   return GST_PAD_PROBE_OK;
 }
 
@@ -606,6 +1037,75 @@ static GstPadProbeReturn audio_caps_probe(GstPad *, GstPadProbeInfo *info, gpoin
   }
   std::lock_guard<std::mutex> lock(self->priv->lock);
   self->priv->audio_codec = codec;
+  return GST_PAD_PROBE_OK;
+}
+
+// fmp4: the audio rendition's input (AAC, raw with codec_data). Buffers are held until the lead
+// video rendition has decided the segment starts around them.
+static GstPadProbeReturn audio_fmp4_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data) {
+  auto *self = GST_IPTV_HLS_SINK(user_data);
+  GstIptvHlsSinkPrivate *p = self->priv;
+  std::vector<GstStructure *> msgs;
+  std::unique_lock<std::mutex> lock(p->lock);
+  Rendition *a = p->audio.get();
+  if (!a || !a->playlist) return GST_PAD_PROBE_OK;
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(ev) == GST_EVENT_SEGMENT) {
+      gst_event_copy_segment(ev, &a->segment);
+    } else if (GST_EVENT_TYPE(ev) == GST_EVENT_EOS) {
+      // The audio may end before the video has decided where its last segments start: the
+      // last segment closes when the lead video rendition ends (or at once without video).
+      p->audio_ended = true;
+      fmp4_drain_audio_locked(self, p->video_ended || !lead_locked(p), msgs);
+    } else if (GST_EVENT_TYPE(ev) == GST_EVENT_CAPS) {
+      GstCaps *caps;
+      gst_event_parse_caps(ev, &caps);
+      const GstStructure *st = gst_caps_get_structure(caps, 0);
+      const GValue *cd = gst_structure_get_value(st, "codec_data");
+      const char *fmt = gst_structure_get_string(st, "stream-format");
+      iptv::cmaf::TrackConfig t;
+      t.kind = iptv::cmaf::TrackKind::kAudio;
+      t.fourcc = "mp4a";
+      std::string err = "no codec_data (stream-format=" + std::string(fmt ? fmt : "?") +
+                        "); put `aacparse ! audio/mpeg,stream-format=raw` before the audio pad";
+      if (cd && GST_VALUE_HOLDS_BUFFER(cd)) {
+        GstMapInfo map;
+        GstBuffer *b = gst_value_get_buffer(cd);
+        if (gst_buffer_map(b, &map, GST_MAP_READ)) {
+          t.decoder_config.assign(map.data, map.data + map.size);
+          gst_buffer_unmap(b, &map);
+        }
+        if (auto c = iptv::cmaf::parse_audio_specific_config(t.decoder_config, &err)) {
+          gint ch = 0;
+          gst_structure_get_int(st, "channels", &ch);
+          t.sample_rate = c->sample_rate;
+          t.timescale = c->sample_rate;
+          t.channels = c->channels ? c->channels : (uint32_t)ch;
+          err.clear();
+        }
+      }
+      if (!err.empty()) {
+        lock.unlock();
+        GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("segment-format=fmp4 cannot carry this audio"),
+                          ("%s", err.c_str()));
+        return GST_PAD_PROBE_DROP;
+      }
+      a->timescale = t.timescale;
+      if (!write_init_locked(self, a, t, a->playlist->next_sequence())) return GST_PAD_PROBE_DROP;
+    }
+  } else {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+    if (a->segment.format != GST_FORMAT_TIME || !GST_BUFFER_PTS_IS_VALID(buf))
+      return GST_PAD_PROBE_OK;
+    GstClockTime running =
+        gst_segment_to_running_time(&a->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
+    if (!GST_CLOCK_TIME_IS_VALID(running)) return GST_PAD_PROBE_OK;
+    p->audio_hold.push_back({running, gst_buffer_ref(buf)});
+    fmp4_drain_audio_locked(self, false, msgs);
+  }
+  lock.unlock();
+  for (GstStructure *m : msgs) post(self, m);
   return GST_PAD_PROBE_OK;
 }
 
@@ -635,7 +1135,7 @@ static void add_audio_branch(GstIptvHlsSink *self, Rendition *r) {
   GstPad *qsink = gst_element_get_static_pad(r->audio_queue, "sink");
   gst_pad_link(r->audio_tee_pad, qsink);
   gst_object_unref(qsink);
-  GstPad *mux_audio = gst_element_request_pad_simple(r->splitmux, "audio_%u");
+  GstPad *mux_audio = gst_element_request_pad_simple(r->sink, "audio_%u");
   GstPad *qsrc = gst_element_get_static_pad(r->audio_queue, "src");
   gst_pad_link(qsrc, mux_audio);
   gst_object_unref(qsrc);
@@ -647,6 +1147,39 @@ static GstPad *gst_iptv_hls_sink_request_new_pad(GstElement *element, GstPadTemp
                                                  const gchar *name, const GstCaps *) {
   auto *self = GST_IPTV_HLS_SINK(element);
   GstIptvHlsSinkPrivate *p = self->priv;
+  const Settings st = settings_snapshot(p);  // pads are requested before cfg is taken
+  if (p->built_fmp4 && *p->built_fmp4 != st.fmp4) {
+    GST_ERROR_OBJECT(self, "segment-format changed after the first pad was requested");
+    return nullptr;
+  }
+  p->built_fmp4 = st.fmp4;
+  if (g_str_equal(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "audio") && st.fmp4) {
+    if (p->audio_ghost) {
+      GST_ERROR_OBJECT(self, "only one audio pad");
+      return nullptr;
+    }
+    // fmp4: the audio is a rendition of its own; our probe writes it, a fakesink ends it.
+    p->audio_sink = gst_element_factory_make("fakesink", "audio_sink");
+    g_object_set(p->audio_sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE,
+                 nullptr);
+    gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(p->audio_sink)));  // we keep a ref
+    GstPad *asink = gst_element_get_static_pad(p->audio_sink, "sink");
+    gst_pad_add_probe(
+        asink, (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+        audio_fmp4_probe, self, nullptr);
+    p->audio_ghost = gst_ghost_pad_new_from_template("audio", asink, templ);
+    gst_object_unref(asink);
+    {
+      std::lock_guard<std::mutex> lock(p->lock);
+      p->audio = std::make_unique<Rendition>();
+      p->audio->name = "audio";
+      gst_segment_init(&p->audio->segment, GST_FORMAT_UNDEFINED);
+    }
+    gst_element_sync_state_with_parent(p->audio_sink);
+    gst_pad_set_active(p->audio_ghost, TRUE);
+    gst_element_add_pad(element, p->audio_ghost);
+    return p->audio_ghost;
+  }
   if (g_str_equal(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "audio")) {
     if (p->audio_ghost) {
       GST_ERROR_OBJECT(self, "only one audio pad: the same audio goes into every rendition");
@@ -674,7 +1207,6 @@ static GstPad *gst_iptv_hls_sink_request_new_pad(GstElement *element, GstPadTemp
     }
   auto r = std::make_unique<Rendition>();
   r->index = index;
-  const Settings st = settings_snapshot(p);  // pads are requested before cfg is taken
   r->name = index < st.names.size() && !st.names[index].empty() ? st.names[index]
                                                                 : "v" + std::to_string(index);
   gst_segment_init(&r->segment, GST_FORMAT_UNDEFINED);
@@ -682,31 +1214,40 @@ static GstPad *gst_iptv_hls_sink_request_new_pad(GstElement *element, GstPadTemp
     std::lock_guard<std::mutex> lock(p->lock);
     r->disabled = st.disabled_names.count(r->name) > 0;
   }
-  r->splitmux = gst_element_factory_make("splitmuxsink", nullptr);
-  if (!r->splitmux) {
-    GST_ERROR_OBJECT(self, "splitmuxsink is missing (gst-plugins-good)");
-    return nullptr;
+  GstPad *mux_video = nullptr;
+  if (st.fmp4) {
+    // fmp4: the input probe writes the segments itself; a fakesink ends the stream.
+    r->sink = gst_element_factory_make("fakesink", nullptr);
+    g_object_set(r->sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
+    gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(r->sink)));  // we keep a ref
+    mux_video = gst_element_get_static_pad(r->sink, "sink");
+  } else {
+    r->sink = gst_element_factory_make("splitmuxsink", nullptr);
+    if (!r->sink) {
+      GST_ERROR_OBJECT(self, "splitmuxsink is missing (gst-plugins-good)");
+      return nullptr;
+    }
+    GstElement *mux = gst_element_factory_make("mpegtsmux", nullptr);
+    if (!mux) {
+      GST_ERROR_OBJECT(self, "mpegtsmux is missing (gst-plugins-bad)");
+      gst_object_unref(gst_object_ref_sink(r->sink));
+      return nullptr;
+    }
+    // splitmuxsink resets the muxer at every segment; the probe on its output keeps each PID's
+    // continuity counter counting across segments (hlssink_continuity.h).
+    GstPad *mux_src = gst_element_get_static_pad(mux, "src");
+    gst_pad_add_probe(mux_src,
+                      (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                                        GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                      mux_output_probe, r.get(), nullptr);
+    gst_object_unref(mux_src);
+    // Splits are driven by the input probe (split-at-running-time at the chosen keyframes).
+    g_object_set(r->sink, "muxer", mux, "max-size-time", (guint64)0, "max-size-bytes", (guint64)0,
+                 "send-keyframe-requests", FALSE, nullptr);
+    g_signal_connect(r->sink, "format-location-full", G_CALLBACK(format_location), self);
+    gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(r->sink)));  // we keep a ref
+    mux_video = gst_element_request_pad_simple(r->sink, "video");
   }
-  GstElement *mux = gst_element_factory_make("mpegtsmux", nullptr);
-  if (!mux) {
-    GST_ERROR_OBJECT(self, "mpegtsmux is missing (gst-plugins-bad)");
-    gst_object_unref(gst_object_ref_sink(r->splitmux));
-    return nullptr;
-  }
-  // splitmuxsink resets the muxer at every segment; the probe on its output keeps each PID's
-  // continuity counter counting across segments (hlssink_continuity.h).
-  GstPad *mux_src = gst_element_get_static_pad(mux, "src");
-  gst_pad_add_probe(mux_src,
-                    (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
-                                      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-                    mux_output_probe, r.get(), nullptr);
-  gst_object_unref(mux_src);
-  // Splits are driven by the input probe (split-at-running-time at the chosen keyframes).
-  g_object_set(r->splitmux, "muxer", mux, "max-size-time", (guint64)0, "max-size-bytes", (guint64)0,
-               "send-keyframe-requests", FALSE, nullptr);
-  g_signal_connect(r->splitmux, "format-location-full", G_CALLBACK(format_location), self);
-  gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(r->splitmux)));  // we keep a ref
-  GstPad *mux_video = gst_element_request_pad_simple(r->splitmux, "video");
   gst_pad_add_probe(
       mux_video, (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
       video_probe, self, nullptr);
@@ -719,8 +1260,8 @@ static GstPad *gst_iptv_hls_sink_request_new_pad(GstElement *element, GstPadTemp
     std::lock_guard<std::mutex> lock(p->lock);
     p->renditions.push_back(std::move(r));
   }
-  if (p->audio_tee) add_audio_branch(self, raw);
-  gst_element_sync_state_with_parent(raw->splitmux);
+  if (p->audio_tee && !st.fmp4) add_audio_branch(self, raw);
+  gst_element_sync_state_with_parent(raw->sink);
   gst_pad_set_active(raw->ghost, TRUE);
   gst_element_add_pad(element, raw->ghost);
   return raw->ghost;
@@ -750,6 +1291,7 @@ static void gst_iptv_hls_sink_release_pad(GstElement *element, GstPad *pad) {
   auto *self = GST_IPTV_HLS_SINK(element);
   GstIptvHlsSinkPrivate *p = self->priv;
   if (pad == p->audio_ghost) {
+    drop_child(self, p->audio_sink);
     for (auto &r : p->renditions) {
       drop_request_pad(p->audio_tee, r->audio_tee_pad);
       drop_child(self, r->audio_queue);
@@ -772,7 +1314,7 @@ static void gst_iptv_hls_sink_release_pad(GstElement *element, GstPad *pad) {
   if (!gone) return;
   drop_request_pad(p->audio_tee, gone->audio_tee_pad);
   drop_child(self, gone->audio_queue);
-  drop_child(self, gone->splitmux);
+  drop_child(self, gone->sink);
   gst_caps_replace(&gone->last_caps, nullptr);
   gst_element_remove_pad(element, pad);
 }
@@ -805,7 +1347,9 @@ static void gst_iptv_hls_sink_handle_message(GstBin *bin, GstMessage *msg) {
     {
       std::lock_guard<std::mutex> lock(self->priv->lock);
       self->priv->eos_count++;
-      all = self->priv->eos_count >= self->priv->renditions.size();
+      // fmp4: the audio rendition's sink reports EOS too.
+      size_t sinks = self->priv->renditions.size() + (self->priv->audio_sink ? 1 : 0);
+      all = self->priv->eos_count >= sinks;
     }
     if (all) finish(self);
   }
@@ -834,8 +1378,30 @@ static gboolean prepare(GstIptvHlsSink *self) {
   p->have_utc_offset = false;
   p->last_multivariant.clear();
   p->eos_count = 0;
-  for (auto &r : p->renditions) {
-    std::string dir = rendition_dir(p, r.get());
+  p->have_media_epoch = false;
+  p->audio_starts.clear();
+  for (auto &h : p->audio_hold) gst_buffer_unref(h.buf);
+  p->audio_hold.clear();
+  p->video_frontier = GST_CLOCK_TIME_NONE;
+  p->video_ended = false;
+  p->audio_ended = false;
+  p->mpd_period_start = -1;
+  p->mpd_first_number = 0;
+  std::vector<Rendition *> all;
+  for (auto &r : p->renditions) all.push_back(r.get());
+  if (p->cfg.fmp4 && p->audio && p->audio_ghost) all.push_back(p->audio.get());
+  for (Rendition *r : all) {
+    // fmp4 state: a fresh fragmenter; the init segment is written again at the first keyframe.
+    r->frag = std::make_unique<iptv::cmaf::TrackFragmenter>(1);
+    r->init_bytes.clear();
+    r->map_uri.clear();
+    r->open_map.clear();
+    r->vps.clear();
+    r->sps.clear();
+    r->pps.clear();
+    r->timescale = 90000;
+    r->timeline.clear();
+    std::string dir = rendition_dir(p, r);
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) {
@@ -882,10 +1448,14 @@ static void finish(GstIptvHlsSink *self) {
   {
     std::lock_guard<std::mutex> lock(p->lock);
     if (p->cfg.type == iptv::hls::PlaylistType::kLive) return;
-    for (auto &r : p->renditions) {
+    std::vector<Rendition *> all;
+    for (auto &r : p->renditions) all.push_back(r.get());
+    if (p->cfg.fmp4 && p->audio) all.push_back(p->audio.get());
+    write_mpd_locked(self, false);  // EVENT/VOD at EOS: a static MPD
+    for (Rendition *r : all) {
       if (!r->playlist || r->playlist->ended()) continue;
       r->playlist->end();
-      std::string path = rendition_dir(p, r.get()) + "/index.m3u8";
+      std::string path = rendition_dir(p, r) + "/index.m3u8";
       if (iptv::write_file_atomic(path, r->playlist->render()).empty())
         msgs.push_back(gst_structure_new(
             "iptvhlssink-playlist-written", "rendition", G_TYPE_STRING, r->name.c_str(), "path",
@@ -939,6 +1509,22 @@ static GstStateChangeReturn gst_iptv_hls_sink_change_state(GstElement *element,
     if (self->priv->renditions.empty()) {
       GST_ELEMENT_ERROR(self, CORE, PAD, ("No video pad"), ("link at least one video_%%u pad"));
       return GST_STATE_CHANGE_FAILURE;
+    }
+    {
+      // The pads were built for one segment format; refuse another one named at this point.
+      bool fmp4 = settings_snapshot(self->priv).fmp4;
+      if (settings_snapshot(self->priv).dash && !fmp4) {
+        GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("manifests=hls,dash needs segment-format=fmp4"),
+                          ("DASH here lists the CMAF segments; MPEG-TS segments cannot be listed"));
+        return GST_STATE_CHANGE_FAILURE;
+      }
+      if (self->priv->built_fmp4 && *self->priv->built_fmp4 != fmp4) {
+        GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
+                          ("segment-format changed to %s after the pads were requested",
+                           fmp4 ? "fmp4" : "mpegts"),
+                          ("set segment-format before linking the video_%%u and audio pads"));
+        return GST_STATE_CHANGE_FAILURE;
+      }
     }
     if (!prepare(self)) return GST_STATE_CHANGE_FAILURE;
     if (!start_serving(self)) return GST_STATE_CHANGE_FAILURE;
@@ -1011,6 +1597,28 @@ static void gst_iptv_hls_sink_set_property(GObject *object, guint prop_id, const
       case PROP_TOKEN_KEY_FILE: {
         const char *v = g_value_get_string(value);
         st.token_key_file = v ? v : "";
+        break;
+      }
+      case PROP_SEGMENT_FORMAT:
+        st.fmp4 = g_value_get_enum(value) == 1;
+        break;
+      case PROP_MANIFESTS: {
+        const char *v = g_value_get_string(value);
+        bool hls = false, dash = false, bad = false;
+        for (const auto &n : iptv::split(v ? v : "hls", ',')) {
+          if (n == "hls")
+            hls = true;
+          else if (n == "dash")
+            dash = true;
+          else
+            bad = true;
+        }
+        if (bad || !hls) {
+          GST_WARNING_OBJECT(self, "manifests=%s: use hls or hls,dash; kept %s", v ? v : "",
+                             st.dash ? "hls,dash" : "hls");
+          break;
+        }
+        st.dash = dash;
         break;
       }
       case PROP_DISABLED_RENDITIONS: {
@@ -1102,6 +1710,12 @@ static void gst_iptv_hls_sink_get_property(GObject *object, guint prop_id, GValu
     case PROP_TOKEN_KEY_FILE:
       g_value_set_string(value, st.token_key_file.c_str());
       break;
+    case PROP_SEGMENT_FORMAT:
+      g_value_set_enum(value, st.fmp4 ? 1 : 0);
+      break;
+    case PROP_MANIFESTS:
+      g_value_set_string(value, st.dash ? "hls,dash" : "hls");
+      break;
     case PROP_DISABLED_RENDITIONS: {
       std::string v;
       for (const auto &n : st.disabled_names) v += (v.empty() ? "" : ",") + n;
@@ -1120,9 +1734,11 @@ static void gst_iptv_hls_sink_finalize(GObject *object) {
     gst_caps_replace(&r->last_caps, nullptr);
     if (r->audio_tee_pad) gst_object_unref(r->audio_tee_pad);
     if (r->audio_queue) gst_object_unref(r->audio_queue);
-    if (r->splitmux) gst_object_unref(r->splitmux);
+    if (r->sink) gst_object_unref(r->sink);
   }
   if (self->priv->audio_tee) gst_object_unref(self->priv->audio_tee);
+  if (self->priv->audio_sink) gst_object_unref(self->priv->audio_sink);
+  for (auto &h : self->priv->audio_hold) gst_buffer_unref(h.buf);
   delete self->priv;
   G_OBJECT_CLASS(gst_iptv_hls_sink_parent_class)->finalize(object);
 }
@@ -1223,17 +1839,39 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
           "Rendition names taken off the air (comma-separated)", "",
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
 
+  // segment-format: mpegts (default: one .ts per segment with the audio muxed into every
+  // rendition) or fmp4 (CMAF: per rendition an init.mp4 and seg-<sequence>.m4s of one track,
+  // tfdt continuing across segments and restarts; the audio becomes its own rendition
+  // audio/index.m3u8, an EXT-X-MEDIA TYPE=AUDIO that every variant names). Set it before
+  // requesting pads; fmp4 needs the parameter sets in band at keyframes and AAC with codec_data.
+  g_object_class_install_property(
+      gobject_class, PROP_SEGMENT_FORMAT,
+      g_param_spec_enum("segment-format", "Segment format", "mpegts or fmp4 (CMAF)",
+                        GST_TYPE_IPTV_HLS_SINK_SEGMENT_FORMAT, 0, rw_ready));
+
+  // manifests: hls, or hls,dash to also write <location>/manifest.mpd over the very same fMP4
+  // files (needs segment-format=fmp4): a dynamic MPD (availabilityStartTime the Unix epoch, as
+  // tfdt is UTC; SegmentTemplate $Number$ = the HLS media sequence; a SegmentTimeline of the
+  // playlist's window; minimumUpdatePeriod = target-duration, timeShiftBufferDepth = the
+  // window), static with mediaPresentationDuration at EOS of an EVENT/VOD stream.
+  g_object_class_install_property(
+      gobject_class, PROP_MANIFESTS,
+      g_param_spec_string("manifests", "Manifests", "hls, or hls,dash (manifest.mpd)", "hls",
+                          rw_ready));
+
   gst_element_class_add_static_pad_template(element_class, &video_template);
   gst_element_class_add_static_pad_template(element_class, &audio_template);
   gst_element_class_set_static_metadata(
       element_class, "IPTV multi-rendition HLS sink", "Sink/Muxer",
-      "MPEG-TS HLS renditions with a multivariant playlist, restart-safe numbering", "gst-iptv");
+      "MPEG-TS or CMAF (fMP4) HLS renditions with a multivariant playlist, restart-safe numbering",
+      "gst-iptv");
   element_class->change_state = gst_iptv_hls_sink_change_state;
   element_class->request_new_pad = gst_iptv_hls_sink_request_new_pad;
   element_class->release_pad = gst_iptv_hls_sink_release_pad;
   bin_class->handle_message = gst_iptv_hls_sink_handle_message;
   gst_type_mark_as_plugin_api(GST_TYPE_IPTV_HLS_SINK_PLAYLIST_TYPE, (GstPluginAPIFlags)0);
   gst_type_mark_as_plugin_api(GST_TYPE_IPTV_HLS_SINK_SEQUENCE_MODE, (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api(GST_TYPE_IPTV_HLS_SINK_SEGMENT_FORMAT, (GstPluginAPIFlags)0);
 }
 
 static void gst_iptv_hls_sink_init(GstIptvHlsSink *self) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "hls/playlist.h"
+#include "hlssink_fmp4.h"
 #include "hlssink_segmenter.h"
 
 namespace {
@@ -106,6 +107,89 @@ TEST(Multivariant, OrderedByBandwidthWithAllAttributes) {
                    "FRAME-RATE=25.000,CODECS=\"avc1.4d401e,mp4a.40.2\"\nlo/index.m3u8\n"),
             std::string::npos)
       << t;
+}
+
+TEST(MediaPlaylist, Fmp4MapIsVersion7AndRepeatedOnlyWhenTheInitChanges) {
+  MediaPlaylist p(PlaylistType::kLive, 4, 10, 0);
+  for (uint64_t i = 0; i < 4; i++) {
+    Segment s = seg(10 + i, 4.0, i == 2);
+    s.uri = "seg-" + std::to_string(10 + i) + ".m4s";
+    s.map_uri = i < 2 ? "init.mp4" : "init-12.mp4";
+    p.add(s);
+  }
+  std::string t = p.render();
+  EXPECT_NE(t.find("#EXT-X-VERSION:7\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n"
+                   "#EXT-X-PROGRAM-DATE-TIME:"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init-12.mp4\"\n"), std::string::npos)
+      << t;
+  size_t maps = 0;
+  for (size_t at = t.find("#EXT-X-MAP"); at != std::string::npos; at = t.find("#EXT-X-MAP", at + 1))
+    maps++;
+  EXPECT_EQ(maps, 2u);
+  // A restart restores the map of every segment and renders the same text.
+  MediaPlaylist back(PlaylistType::kLive, 4, 10, 0);
+  ASSERT_TRUE(back.restore(t));
+  EXPECT_EQ(back.segments()[1].map_uri, "init.mp4");
+  EXPECT_EQ(back.segments()[3].map_uri, "init-12.mp4");
+  EXPECT_EQ(back.render(), t);
+  // MPEG-TS playlists stay as they were.
+  MediaPlaylist ts(PlaylistType::kLive, 4, 3, 0);
+  ts.add(seg(1, 4.0));
+  EXPECT_NE(ts.render().find("#EXT-X-VERSION:6\n"), std::string::npos);
+  EXPECT_EQ(ts.render().find("#EXT-X-MAP"), std::string::npos);
+}
+
+TEST(Multivariant, AudioRenditionGroupNamedByEveryVariant) {
+  std::vector<iptv::hls::Variant> v = {
+      {"hi/index.m3u8", 3'300'000, 3'000'000, 1280, 720, 25, "hvc1.1.6.L93.90,mp4a.40.2", "aud"},
+      {"lo/index.m3u8", 700'000, 600'000, 640, 360, 25, "avc1.4d401e,mp4a.40.2", "aud"}};
+  std::string t = iptv::hls::render_multivariant(v, {{"aud", "English", "en", "audio/index.m3u8"}});
+  EXPECT_NE(t.find("#EXT-X-VERSION:7\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"English\",LANGUAGE=\"en\","
+                   "DEFAULT=YES,AUTOSELECT=YES,URI=\"audio/index.m3u8\"\n"),
+            std::string::npos)
+      << t;
+  EXPECT_LT(t.find("#EXT-X-MEDIA"), t.find("#EXT-X-STREAM-INF"));
+  EXPECT_NE(t.find("CODECS=\"avc1.4d401e,mp4a.40.2\",AUDIO=\"aud\"\nlo/index.m3u8"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("AUDIO=\"aud\"\nhi/index.m3u8"), std::string::npos) << t;
+}
+
+TEST(Fmp4Helpers, AccessUnitMovesParameterSetsOutAndLengthPrefixes) {
+  const std::vector<uint8_t> h264 = {0, 0, 0, 1,    0x09, 0xf0,           // AUD: dropped
+                                     0, 0, 0, 1,    0x67, 0x64, 0, 0x1f,  // SPS: moved out
+                                     0, 0, 1, 0x68, 0xeb,                 // PPS: moved out
+                                     0, 0, 1, 0x65, 0x88, 0x84, 0,        // IDR slice
+                                     0, 0, 1, 0x06, 0x05};                // SEI
+  auto au = iptv::annexb_access_unit(h264, false);
+  ASSERT_EQ(au.sps.size(), 1u);
+  EXPECT_EQ(au.sps[0], (std::vector<uint8_t>{0x67, 0x64, 0, 0x1f}));
+  ASSERT_EQ(au.pps.size(), 1u);
+  EXPECT_EQ(au.sample,
+            (std::vector<uint8_t>{0, 0, 0, 3, 0x65, 0x88, 0x84, 0, 0, 0, 2, 0x06, 0x05}));
+  const std::vector<uint8_t> h265 = {0, 0, 0, 1, 0x46, 0x01, 0x50,   // AUD (35)
+                                     0, 0, 0, 1, 0x40, 0x01, 0x0c,   // VPS (32)
+                                     0, 0, 0, 1, 0x42, 0x01, 0x01,   // SPS (33)
+                                     0, 0, 0, 1, 0x44, 0x01, 0xc1,   // PPS (34)
+                                     0, 0, 0, 1, 0x26, 0x01, 0xaf};  // IDR_W_RADL (19)
+  auto hu = iptv::annexb_access_unit(h265, true);
+  EXPECT_EQ(hu.vps.size(), 1u);
+  EXPECT_EQ(hu.sps.size(), 1u);
+  EXPECT_EQ(hu.pps.size(), 1u);
+  EXPECT_EQ(hu.sample, (std::vector<uint8_t>{0, 0, 0, 3, 0x26, 0x01, 0xaf}));
+}
+
+TEST(Fmp4Helpers, NanosecondsToTimescaleWithoutOverflow) {
+  EXPECT_EQ(iptv::ns_to_timescale(1'000'000'000, 90000), 90000u);
+  EXPECT_EQ(iptv::ns_to_timescale(40'000'000, 90000), 3600u);
+  EXPECT_EQ(iptv::ns_to_timescale(21'333'333, 48000), 1023u);  // floor
+  // UTC in 2026 (1.8e18 ns) times 90000 does not fit 64 bits; the split computation does.
+  EXPECT_EQ(iptv::ns_to_timescale(1'796'661'955'500'000'000ull, 90000),
+            1'796'661'955ull * 90000 + 45000);
 }
 
 TEST(Codecs, FromSpsAndAudioConfig) {

@@ -351,9 +351,19 @@ class Run:
             if not segs:
                 self.problems.append(f"{media}: no segments")
                 continue
+            # fMP4 (segment-format=fmp4): a segment decodes behind its init segment (EXT-X-MAP).
+            maps = re.findall(r'#EXT-X-MAP:URI="([^"]+)"', open(media).read())
             frames = 0
             for seg in segs:
-                n = self.ffprobe_frames(os.path.join(path, name, seg))
+                seg_path = os.path.join(path, name, seg)
+                if maps:
+                    joined = os.path.join(path, name, ".probe-" + seg + ".mp4")
+                    with open(joined, "wb") as out:
+                        for part in (os.path.join(path, name, maps[0]), seg_path):
+                            with open(part, "rb") as f:
+                                out.write(f.read())
+                    seg_path = joined
+                n = self.ffprobe_frames(seg_path)
                 if n <= 0:
                     self.problems.append(f"{media}: ffprobe decodes no video from {seg}")
                 frames += n
