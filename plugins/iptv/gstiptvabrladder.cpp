@@ -509,7 +509,11 @@ static void apply_caps(GstIptvAbrLadder *self, GstCaps *caps) {
                             "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
     // Keep the source's colorimetry: otherwise SD-sized rungs default to BT.601 and get a colour
     // matrix conversion (and a mismatch with how players decode them).
-    if (gchar *cm = gst_video_colorimetry_to_string(&info.colorimetry)) {
+    // Only a YUV source's colorimetry: an RGB one (sRGB) cannot describe I420, and a source that
+    // renegotiates from RGB to YUV would otherwise meet a stale sRGB filter (not negotiated).
+    gchar *cm =
+        GST_VIDEO_INFO_IS_YUV(&info) ? gst_video_colorimetry_to_string(&info.colorimetry) : nullptr;
+    if (cm) {
       gst_caps_set_simple(sc, "colorimetry", G_TYPE_STRING, cm, nullptr);
       g_free(cm);
     }
