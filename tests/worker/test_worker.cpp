@@ -861,6 +861,66 @@ TEST(Failover, CommandsAndContentTrigger) {
   w.expect_no_errors();
 }
 
+// The picture triggers, as the silence one above: the primary's picture turns black (or stays
+// frozen) with its tone still on, and the trigger (1 s) moves the channel to the backup with
+// its reason and the probe's line. Returns the seconds from the primary's first `probe`-able
+// frame (its `source` health line) to the switch, for docs/worker.md.
+double picture_trigger(const std::string &primary_uri, const std::string &condition) {
+  iptv_test::TempDir dir;
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, primary_uri, "test");
+  spec["sources"].push_back(
+      {{"role", "backup"}, {"uri", "test://ball?tone=880"}, {"kind", "test"}});
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", 2.0},
+                      {"return_after_seconds", 30.0},
+                      {"triggers", {condition}}};
+  spec["quality"] = {{condition + "_seconds", 1.0}};
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  auto t0 = Clock::now();
+  auto act = w.wait_event("failover.activated", 8);
+  EXPECT_TRUE(act);
+  if (!act) return -1;
+  EXPECT_EQ(act->j["reason"], "primary: " + condition);
+  auto raised = w.wait_for(
+      [&](const json &j) {
+        return j["t"] == "probe" && j["condition"] == condition && j["active"] == true &&
+               j["source"] == "primary";
+      },
+      0.1);
+  EXPECT_TRUE(raised);
+  // The backup's moving picture raises nothing of the kind.
+  for (auto &s : w.status())
+    EXPECT_FALSE(s.j["t"] == "probe" && s.j["condition"] == condition &&
+                 s.j.value("source", "") == "backup")
+        << s.j.dump();
+  // return is refused while the primary's picture is still bad.
+  size_t mark = w.status().size();
+  w.send("{\"cmd\":\"return\"}");
+  auto ack = w.wait_for([](const json &j) { return j["t"] == "ack"; }, 3, mark);
+  EXPECT_TRUE(ack);
+  if (ack) EXPECT_FALSE(ack->j["ok"].get<bool>()) << ack->j.dump();
+  w.expect_no_errors();
+  double secs = std::chrono::duration<double>(act->at - t0).count();
+  double probe_to_switch =
+      raised ? std::chrono::duration<double>(act->at - raised->at).count() : -1;
+  ::testing::Test::RecordProperty(condition + "_start_to_switch_s", std::to_string(secs));
+  std::printf("%s: worker start -> failover.activated %.2f s, probe raise -> switch %.3f s\n",
+              condition.c_str(), secs, probe_to_switch);
+  return secs;
+}
+
+TEST(Failover, BlackTrigger) {
+  // test://black: a black picture from the first frame, with a tone (no silence).
+  picture_trigger("test://black?tone=440", "black");
+}
+
+TEST(Failover, FreezeTrigger) {
+  // still=1: the SMPTE 100% bars without their scroll, a bright still picture (not black).
+  // (Not `smpte`: its corner of random noise changes every frame, so it is rightly not frozen.)
+  picture_trigger("test://smpte100?tone=440&still=1", "freeze");
+}
+
 // ---- passthrough ----
 
 TEST(Passthrough, EachSwitchIsExactlyOneDiscontinuity) {
