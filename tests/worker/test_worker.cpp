@@ -861,8 +861,6 @@ TEST(Failover, CommandsAndContentTrigger) {
   w.expect_no_errors();
 }
 
-// The backups here scroll (test://smpte): test://ball's small ball on a still background can
-// read as frozen for a moment to the freeze probe (see docs/worker.md).
 // The picture triggers, as the silence one above: the primary's picture turns black (or stays
 // frozen) with its tone still on, and the trigger (1 s) moves the channel to the backup with
 // its reason and the probe's line. Returns the seconds from the primary's first `probe`-able
@@ -937,7 +935,7 @@ void picture_change_and_return(const std::string &middle, const std::string &con
   std::string hls = dir.path() + "/hls";
   json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(port), "udp");
   spec["sources"].push_back(
-      {{"role", "backup"}, {"uri", "test://smpte?tone=880"}, {"kind", "test"}});
+      {{"role", "backup"}, {"uri", "test://ball?tone=880"}, {"kind", "test"}});
   spec["failover"] = {{"enabled", true},
                       {"primary_loss_seconds", 2.0},
                       {"return_after_seconds", 2.0},
@@ -978,6 +976,8 @@ void picture_change_and_return(const std::string &middle, const std::string &con
   ASSERT_TRUE(cleared);
   auto back = w.wait_event("failover.returned", 6);
   ASSERT_TRUE(back);
+  // Back because the primary is good again, not because the backup's ball (a small object on a
+  // still background) read as frozen, as it did with point-sampled grids.
   EXPECT_EQ(back->j["reason"], "primary healthy for 2 s") << back->j.dump();
   auto secs = [](Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
