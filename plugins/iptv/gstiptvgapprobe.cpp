@@ -32,7 +32,8 @@
  *    #GstIptvGapProbe:silence-seconds. Fields `active`, `level-db` (double), `duration` on end.
  *  - `iptvgapprobe-black`: raw video with mean luma below #GstIptvGapProbe:black-threshold for
  *    #GstIptvGapProbe:black-seconds. Fields `active`, `luma` (double 0..1), `duration` on end.
- *  - `iptvgapprobe-freeze`: raw video whose subsampled luma stays (nearly) identical for
+ *  - `iptvgapprobe-freeze`: raw video whose luma (a 48x27 grid of cell means) stays (nearly)
+ *    identical, every cell within 8 of 255 and 0.75 on average, for
  *    #GstIptvGapProbe:freeze-seconds. Fields `active`, `duration` on end.
  *
  * Channel records feed the thresholds (iptvd sets them): `failover.primary_loss_seconds` →
