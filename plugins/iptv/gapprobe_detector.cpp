@@ -208,11 +208,20 @@ void sample_grid(const uint8_t *plane, int width, int height, int stride, int pi
                  int gh, std::vector<uint8_t> &grid) {
   grid.resize(static_cast<size_t>(gw) * gh);
   for (int j = 0; j < gh; ++j) {
-    int y = static_cast<int>((static_cast<int64_t>(2 * j + 1) * height) / (2 * gh));
-    const uint8_t *row = plane + static_cast<size_t>(y) * stride;
+    int y0 = static_cast<int>(static_cast<int64_t>(j) * height / gh);
+    int y1 = std::max(y0 + 1, static_cast<int>(static_cast<int64_t>(j + 1) * height / gh));
+    int ystep = std::max(1, (y1 - y0) / 8);  // at most about 8 x 8 samples per cell
     for (int i = 0; i < gw; ++i) {
-      int x = static_cast<int>((static_cast<int64_t>(2 * i + 1) * width) / (2 * gw));
-      grid[static_cast<size_t>(j) * gw + i] = row[static_cast<size_t>(x) * pixel_stride];
+      int x0 = static_cast<int>(static_cast<int64_t>(i) * width / gw);
+      int x1 = std::max(x0 + 1, static_cast<int>(static_cast<int64_t>(i + 1) * width / gw));
+      int xstep = std::max(1, (x1 - x0) / 8);
+      uint64_t sum = 0, n = 0;
+      for (int y = std::min(y0, height - 1); y < std::min(y1, height); y += ystep) {
+        const uint8_t *row = plane + static_cast<size_t>(y) * stride;
+        for (int x = std::min(x0, width - 1); x < std::min(x1, width); x += xstep, ++n)
+          sum += row[static_cast<size_t>(x) * pixel_stride];
+      }
+      grid[static_cast<size_t>(j) * gw + i] = static_cast<uint8_t>(n ? (sum + n / 2) / n : 0);
     }
   }
 }
@@ -222,6 +231,13 @@ double grid_difference(const std::vector<uint8_t> &a, const std::vector<uint8_t>
   uint64_t sum = 0;
   for (size_t i = 0; i < a.size(); ++i) sum += static_cast<uint64_t>(std::abs(a[i] - b[i]));
   return static_cast<double>(sum) / a.size();
+}
+
+int grid_max_difference(const std::vector<uint8_t> &a, const std::vector<uint8_t> &b) {
+  if (a.size() != b.size() || a.empty()) return 255;
+  int most = 0;
+  for (size_t i = 0; i < a.size(); ++i) most = std::max(most, std::abs(a[i] - b[i]));
+  return most;
 }
 
 namespace {

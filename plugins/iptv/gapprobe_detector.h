@@ -144,11 +144,15 @@ class TimestampChecker {
 // Mean luma of 8-bit samples taken every `step` pixels and rows, as a fraction of full scale.
 double mean_luma(const uint8_t *plane, int width, int height, int stride, int pixel_stride,
                  int step);
-// Fills `grid` with a gw x gh subsampled copy of the plane (nearest sample).
+// Fills `grid` with a gw x gh copy of the plane, each cell the mean of its area (at most about
+// 8 x 8 samples per cell). A mean, not a point sample: motion anywhere in a cell (a small object
+// moving, bars scrolling by a few pixels) changes the cell, where a point sample could miss it.
 void sample_grid(const uint8_t *plane, int width, int height, int stride, int pixel_stride, int gw,
                  int gh, std::vector<uint8_t> &grid);
 // Mean absolute difference between two grids, 0..255.
 double grid_difference(const std::vector<uint8_t> &a, const std::vector<uint8_t> &b);
+// Largest absolute difference of one cell between two grids, 0..255: local motion.
+int grid_max_difference(const std::vector<uint8_t> &a, const std::vector<uint8_t> &b);
 // RMS level in dBFS of interleaved samples (-200 for digital silence).
 double rms_db_s16(const int16_t *s, size_t n);
 double rms_db_f32(const float *s, size_t n);

@@ -32,7 +32,8 @@
  *    #GstIptvGapProbe:silence-seconds. Fields `active`, `level-db` (double), `duration` on end.
  *  - `iptvgapprobe-black`: raw video with mean luma below #GstIptvGapProbe:black-threshold for
  *    #GstIptvGapProbe:black-seconds. Fields `active`, `luma` (double 0..1), `duration` on end.
- *  - `iptvgapprobe-freeze`: raw video whose subsampled luma stays (nearly) identical for
+ *  - `iptvgapprobe-freeze`: raw video whose luma (a 48x27 grid of cell means) stays (nearly)
+ *    identical, every cell within 8 of 255 and 0.75 on average, for
  *    #GstIptvGapProbe:freeze-seconds. Fields `active`, `duration` on end.
  *
  * Channel records feed the thresholds (iptvd sets them): `failover.primary_loss_seconds` →
@@ -83,7 +84,11 @@ constexpr double kDefaultSilenceSeconds = 10.0;
 constexpr double kDefaultBlackThreshold = 0.08;
 constexpr double kDefaultBlackSeconds = 10.0;
 constexpr double kDefaultFreezeSeconds = 15.0;
-constexpr double kFreezeTolerance = 0.75;  // mean abs diff (of 255) below which frames are "same"
+// Two pictures are "the same" (a freeze) when their cells differ by less than kFreezeTolerance on
+// average (coding noise) and no cell by kFreezeCellTolerance or more: a small moving object on a
+// still background (a ball, a presenter) is motion, though it barely moves the average.
+constexpr double kFreezeTolerance = 0.75;  // mean abs diff (of 255)
+constexpr int kFreezeCellTolerance = 8;    // largest abs diff of one cell (of 255)
 constexpr int kGridW = 48, kGridH = 27;
 
 int64_t secs(double s) {
@@ -343,8 +348,9 @@ static void analyse_video(GstIptvGapProbePrivate *p, GstBuffer *buf, int64_t t,
     p->last_luma = luma;
     ev.push_back(
         {"iptvgapprobe-black", p->black.observe(luma < settings_snapshot(p).black_threshold, t)});
-    bool same =
-        !p->prev_grid.empty() && iptv::grid_difference(p->grid, p->prev_grid) < kFreezeTolerance;
+    bool same = !p->prev_grid.empty() &&
+                iptv::grid_difference(p->grid, p->prev_grid) < kFreezeTolerance &&
+                iptv::grid_max_difference(p->grid, p->prev_grid) < kFreezeCellTolerance;
     ev.push_back({"iptvgapprobe-freeze", p->freeze.observe(same, t)});
     p->prev_grid.swap(p->grid);
   }

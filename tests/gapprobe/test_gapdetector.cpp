@@ -128,6 +128,30 @@ TEST(Content, LumaGridAndDifference) {
   EXPECT_NEAR(iptv::grid_difference(grid, prev), 184.0, 3.0);
 }
 
+TEST(Content, SmallMotionOnAStillBackgroundIsNotAFreeze) {
+  // A 6x6 bright square moving by 2 pixels on a still grey 320x180 picture, seen through the
+  // probe's 48x27 grid: the mean difference stays tiny (as a still picture's coding noise), but
+  // the cells the square crosses change a lot. Point samples (the old grid) missed it whenever
+  // the square sat between two samples, and the picture read as frozen.
+  const int w = 320, h = 180;
+  auto frame = [&](int x) {
+    std::vector<uint8_t> plane(w * h, 100);
+    for (int y = 80; y < 86; ++y)
+      for (int i = x; i < x + 6; ++i) plane[y * w + i] = 235;
+    return plane;
+  };
+  std::vector<uint8_t> a, b;
+  auto pa = frame(150), pb = frame(152);
+  iptv::sample_grid(pa.data(), w, h, w, 1, 48, 27, a);
+  iptv::sample_grid(pb.data(), w, h, w, 1, 48, 27, b);
+  EXPECT_LT(iptv::grid_difference(a, b), 0.75);   // the mean alone would call it frozen
+  EXPECT_GE(iptv::grid_max_difference(a, b), 8);  // the cell does not
+  // The same picture twice: no difference at all.
+  iptv::sample_grid(pa.data(), w, h, w, 1, 48, 27, b);
+  EXPECT_EQ(iptv::grid_max_difference(a, b), 0);
+  EXPECT_EQ(iptv::grid_max_difference(a, {}), 255);
+}
+
 TEST(Content, RmsLevels) {
   std::vector<int16_t> silent(1024, 0), full(1024);
   for (size_t i = 0; i < full.size(); ++i) full[i] = (i % 2) ? 32767 : -32767;

@@ -861,6 +861,151 @@ TEST(Failover, CommandsAndContentTrigger) {
   w.expect_no_errors();
 }
 
+// The picture triggers, as the silence one above: the primary's picture turns black (or stays
+// frozen) with its tone still on, and the trigger (1 s) moves the channel to the backup with
+// its reason and the probe's line. Returns the seconds from the primary's first `probe`-able
+// frame (its `source` health line) to the switch, for docs/worker.md.
+double picture_trigger(const std::string &primary_uri, const std::string &condition) {
+  iptv_test::TempDir dir;
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, primary_uri, "test");
+  spec["sources"].push_back(
+      {{"role", "backup"}, {"uri", "test://smpte?tone=880"}, {"kind", "test"}});
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", 2.0},
+                      {"return_after_seconds", 30.0},
+                      {"triggers", {condition}}};
+  spec["quality"] = {{condition + "_seconds", 1.0}};
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  auto t0 = Clock::now();
+  auto act = w.wait_event("failover.activated", 8);
+  EXPECT_TRUE(act);
+  if (!act) return -1;
+  EXPECT_EQ(act->j["reason"], "primary: " + condition);
+  auto raised = w.wait_for(
+      [&](const json &j) {
+        return j["t"] == "probe" && j["condition"] == condition && j["active"] == true &&
+               j["source"] == "primary";
+      },
+      0.1);
+  EXPECT_TRUE(raised);
+  // The backup's moving picture raises nothing of the kind.
+  for (auto &s : w.status())
+    EXPECT_FALSE(s.j["t"] == "probe" && s.j["condition"] == condition &&
+                 s.j.value("source", "") == "backup")
+        << s.j.dump();
+  // return is refused while the primary's picture is still bad.
+  size_t mark = w.status().size();
+  w.send("{\"cmd\":\"return\"}");
+  auto ack = w.wait_for([](const json &j) { return j["t"] == "ack"; }, 3, mark);
+  EXPECT_TRUE(ack);
+  if (ack) EXPECT_FALSE(ack->j["ok"].get<bool>()) << ack->j.dump();
+  w.expect_no_errors();
+  double secs = std::chrono::duration<double>(act->at - t0).count();
+  double probe_to_switch =
+      raised ? std::chrono::duration<double>(act->at - raised->at).count() : -1;
+  ::testing::Test::RecordProperty(condition + "_start_to_switch_s", std::to_string(secs));
+  std::printf("%s: worker start -> failover.activated %.2f s, probe raise -> switch %.3f s\n",
+              condition.c_str(), secs, probe_to_switch);
+  return secs;
+}
+
+TEST(Failover, BlackTrigger) {
+  // test://black: a black picture from the first frame, with a tone (no silence).
+  picture_trigger("test://black?tone=440", "black");
+}
+
+TEST(Failover, FreezeTrigger) {
+  // still=1: the SMPTE 100% bars without their scroll, a bright still picture (not black).
+  // (Not `smpte`: its corner of random noise changes every frame, so it is rightly not frozen.)
+  picture_trigger("test://smpte100?tone=440&still=1", "freeze");
+}
+
+double secs_since(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// A UDP primary whose picture turns bad (`middle`: black, or a still picture) 4 s after its
+// sender starts, for 4 s, then moves again: the channel moves to the backup the trigger's
+// seconds (1 s) after the change, and returns `return_after_seconds` (2 s) after the picture is
+// good again.
+void picture_change_and_return(const std::string &middle, const std::string &condition) {
+  iptv_test::TempDir dir;
+  int port = free_udp_port();
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(port), "udp");
+  spec["sources"].push_back(
+      {{"role", "backup"}, {"uri", "test://ball?tone=880"}, {"kind", "test"}});
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", 2.0},
+                      {"return_after_seconds", 2.0},
+                      {"triggers", {condition}}};
+  spec["quality"] = {{condition + "_seconds", 1.0}};
+  // concat plays the three parts in turn (not live), clocksync paces them on the clock.
+  const std::string raw = " ! video/x-raw,width=320,height=180,framerate=25/1 ! c. ";
+  std::string d =
+      "concat name=c ! clocksync ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 "
+      "bitrate=300 ! h264parse ! mpegtsmux name=m alignment=7 ! udpsink host=127.0.0.1 port=" +
+      std::to_string(port) + " videotestsrc pattern=smpte horizontal-speed=2 num-buffers=100" +
+      raw + "videotestsrc " + middle + " num-buffers=100" + raw +
+      "videotestsrc pattern=smpte horizontal-speed=2" + raw +
+      "audiotestsrc is-live=true freq=330 ! audioconvert ! avenc_aac ! aacparse ! m.";
+  std::vector<std::string> argv = {"gst-launch-1.0", "-q"};
+  std::istringstream in(d);
+  for (std::string word; in >> word;) argv.push_back(word);
+  auto sender_start = Clock::now();
+  Proc primary(argv, dir.path() + "/primary.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 4));
+  auto act = w.wait_event("failover.activated", 10);
+  ASSERT_TRUE(act);
+  EXPECT_EQ(act->j["reason"], "primary: " + condition);
+  auto is_bad = [&](bool active) {
+    return [active, condition](const json &j) {
+      return j["t"] == "probe" && j["condition"] == condition && j["active"] == active &&
+             j["source"] == "primary";
+    };
+  };
+  auto raised = w.wait_for(is_bad(true), 0.1);
+  EXPECT_TRUE(raised);
+  auto cleared = w.wait_for(is_bad(false), 8);
+  if (!cleared)
+    for (auto &s : w.status())
+      if (s.j["t"] != "segment" && s.j["t"] != "hb" && s.j["t"] != "stats")
+        std::printf("%.2f %s\n", secs_since(sender_start, s.at), s.j.dump().c_str());
+  ASSERT_TRUE(cleared);
+  auto back = w.wait_event("failover.returned", 6);
+  ASSERT_TRUE(back);
+  // Back because the primary is good again, not because the backup's ball (a small object on a
+  // still background) read as frozen, as it did with point-sampled grids.
+  EXPECT_EQ(back->j["reason"], "primary healthy for 2 s") << back->j.dump();
+  auto secs = [](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  // The change leaves the sender at 4 s; the switch follows 1 s later plus the input's latency.
+  double change_to_switch = secs(sender_start, act->at) - 4.0;
+  double clear_to_return = secs(cleared->at, back->at);
+  double good_to_return = secs(sender_start, back->at) - 8.0;
+  EXPECT_GE(change_to_switch, 1.0);
+  EXPECT_LE(change_to_switch, 4.0);
+  EXPECT_GE(clear_to_return, 1.9);
+  EXPECT_LE(clear_to_return, 3.5);
+  std::printf(
+      "%s at 4 s: change -> failover.activated %.2f s; good again at 8 s: -> "
+      "failover.returned %.2f s (clear -> return %.2f s)\n",
+      condition.c_str(), change_to_switch, good_to_return, clear_to_return);
+  w.expect_no_errors();
+}
+
+TEST(Failover, BlackMidStreamAndReturn) {
+  picture_change_and_return("pattern=black", "black");
+}
+
+TEST(Failover, FreezeMidStreamAndReturn) {
+  // The 100% bars without scroll: a bright picture that stops moving.
+  picture_change_and_return("pattern=smpte100", "freeze");
+}
+
 // ---- passthrough ----
 
 TEST(Passthrough, EachSwitchIsExactlyOneDiscontinuity) {

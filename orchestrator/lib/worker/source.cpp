@@ -261,7 +261,7 @@ bool SourcePipeline::build(std::string &error) {
   return ok;
 }
 
-// test://PATTERN?tone=HZ (and the slate): live test sources, encoded here in passthrough.
+// test://PATTERN?tone=HZ&still=1 (and the slate): live test sources, encoded here in passthrough.
 bool SourcePipeline::build_test(GstBin *bin, std::string &why) {
   auto fail = [&](const std::string &w) {
     why = w;
@@ -293,7 +293,9 @@ bool SourcePipeline::build_test(GstBin *bin, std::string &why) {
     // Moving content: the ball moves by itself, other patterns scroll.
     static const std::vector<std::string> still = {"ball", "snow",  "black", "white",
                                                    "red",  "green", "blue",  "solid-color"};
-    if (std::find(still.begin(), still.end(), pattern) == still.end())
+    // still=1 keeps any pattern still: a frozen picture (the freeze trigger's test input).
+    bool keep_still = query.count("still") && query["still"] != "0";
+    if (!keep_still && std::find(still.begin(), still.end(), pattern) == still.end())
       g_object_set(vsrc, "horizontal-speed", 2, nullptr);
     // The ball's default background is black, which the black probe would (rightly) flag.
     if (pattern == "ball") g_object_set(vsrc, "background-color", 0xff303060u, nullptr);
