@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "origin/http_conditional.h"
+#include "origin/request_path.h"
 #include "util/atomic_file.h"
 #include "util/strutil.h"
 
@@ -35,13 +36,6 @@ void respond_status(SoupServerMessage *msg, int status, const char *deny = nullp
                                  ("max-age=" + std::to_string(max_age)).c_str());
   else
     soup_message_headers_replace(h, "Cache-Control", "no-store");
-}
-
-std::string decode(const std::string &seg) {
-  gchar *u = g_uri_unescape_string(seg.c_str(), nullptr);
-  std::string out = u ? u : "\x01";  // invalid escapes: reject below
-  g_free(u);
-  return out;
 }
 
 std::string http_date(time_t t) {
@@ -259,7 +253,7 @@ void Origin::handle_auth(Request &req) {
     respond_status(msg, 404);
     return count("path");
   }
-  std::string channel = decode(parts[2]);
+  std::string channel = decode_path_segment(parts[2]);
   bool known;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -314,28 +308,23 @@ void Origin::handle(Request &req) {
     return;
   }
   // /hls/<channel>/[<token>/]<file...>
-  auto parts = split(req.path, '/', false);
-  if (parts.size() < 4 || !parts[0].empty() || parts[1] != "hls") return deny("path", 404);
-  std::string channel = decode(parts[2]);
-  size_t first_file = 3;
-  if (config_.mode != TokenMode::kNone) {
-    if (parts.size() < 5) return deny("missing");
-    first_file = 4;
-  }
-  // The file path: every segment decoded, none empty, "." or "..", none hidden or with a '/'.
-  std::string rel;
-  for (size_t i = first_file; i < parts.size(); ++i) {
-    std::string seg = decode(parts[i]);
-    if (seg.empty() || seg[0] == '.' || seg.find('/') != std::string::npos ||
-        seg.find('\\') != std::string::npos || seg.find('\x01') != std::string::npos ||
-        seg.find('\0') != std::string::npos)
+  MediaPath mp;
+  switch (parse_media_path(req.path, config_.mode != TokenMode::kNone, &mp)) {
+    case MediaPathError::kOk:
+      break;
+    case MediaPathError::kNotHls:
+      return deny("path", 404);
+    case MediaPathError::kMissingToken:
+      return deny("missing");
+    case MediaPathError::kBadSegment:
       return deny("path");
-    rel += "/" + seg;
   }
+  const std::string &channel = mp.channel;
+  const std::string &rel = mp.rel;
   // The token is checked before the channel is looked up: an unknown channel answers exactly
   // like a known one with the same token, so channel ids cannot be enumerated.
   if (config_.mode != TokenMode::kNone) {
-    TokenError e = check_token(channel, parts[3], rel, req.client_ip, nullptr);
+    TokenError e = check_token(channel, mp.token_segment, rel, req.client_ip, nullptr);
     if (e != TokenError::kOk) return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
   }
   std::string root;

@@ -29,4 +29,6 @@ fi
 cp -n "${seeds[@]}" "$out/$name-corpus/" 2>/dev/null || true
 cd "$out/$name-crashes"
 "$bin" -max_total_time="$secs" -rss_limit_mb=1024 -max_len="$max_len" -timeout=10 \
-  -error_exitcode=1 -print_final_stats=1 "$out/$name-corpus" 2>&1 | tail -15
+  -error_exitcode=1 -print_final_stats=1 "$out/$name-corpus" 2>&1 | tee "$out/$name.log" | tail -15
+# Coverage at the start (seeds) and at the end: edges (cov) and features (ft).
+grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$out/$name.log" || true

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "origin/http_conditional.h"
+#include "origin/request_path.h"
 
 namespace {
 
@@ -101,6 +102,31 @@ TEST(HttpConditional, PreconditionOrderAndIfRange) {
   EXPECT_TRUE(iptv::if_range_allows(date_eq, v));
   EXPECT_FALSE(iptv::if_range_allows(date_before, v));
   EXPECT_FALSE(iptv::if_range_allows("garbage", v));
+}
+
+// The origin's path rules, pure (origin.cpp calls parse_media_path; tests/fuzz/ fuzzes it).
+TEST(MediaPath, SplitDecodeAndRefusals) {
+  using iptv::MediaPathError;
+  iptv::MediaPath mp;
+  EXPECT_EQ(iptv::parse_media_path("/hls/news/360p/index.m3u8", false, &mp), MediaPathError::kOk);
+  EXPECT_EQ(mp.channel, "news");
+  EXPECT_EQ(mp.rel, "/360p/index.m3u8");
+  EXPECT_EQ(mp.token_segment, "");
+  mp = {};
+  EXPECT_EQ(iptv::parse_media_path("/hls/n%65ws/st%3D1~ch%3Dnews/a%20b.ts", true, &mp),
+            MediaPathError::kOk);
+  EXPECT_EQ(mp.channel, "news");
+  EXPECT_EQ(mp.token_segment, "st%3D1~ch%3Dnews");  // raw: the verifier decodes it
+  EXPECT_EQ(mp.rel, "/a b.ts");
+  EXPECT_EQ(iptv::parse_media_path("/hls/news/index.m3u8", true, &mp),
+            MediaPathError::kMissingToken);
+  EXPECT_EQ(iptv::parse_media_path("/dash/news/index.m3u8", false, &mp), MediaPathError::kNotHls);
+  EXPECT_EQ(iptv::parse_media_path("hls/news/a/index.m3u8", false, &mp), MediaPathError::kNotHls);
+  EXPECT_EQ(iptv::parse_media_path("/hls/news", false, &mp), MediaPathError::kNotHls);
+  for (const char *bad : {"/hls/news/../x.ts", "/hls/news/%2e%2e/x.ts", "/hls/news/.hidden",
+                          "/hls/news/a%2Fb.ts", "/hls/news/a%5Cb.ts", "/hls/news/a%00b.ts",
+                          "/hls/news/a%zzb.ts", "/hls/news//x.ts", "/hls/news/x.ts/"})
+    EXPECT_EQ(iptv::parse_media_path(bad, false, &mp), MediaPathError::kBadSegment) << bad;
 }
 
 }  // namespace

@@ -197,3 +197,33 @@ TEST(WireSpec, RoundTripsAndNamesTheBadField) {
     EXPECT_NE(std::string(e.what()).find("hls.window"), std::string::npos) << e.what();
   }
 }
+
+// Found by tests/fuzz (fuzz-wire, seed tests/data/fuzz/wire/regression-spec-float-int.json): an
+// integer field given a float beyond int's range was converted (undefined behaviour), and a
+// float, a bool or a too large integer was silently truncated instead of refused.
+TEST(WireSpec, IntegerFieldsRefuseFloatsBoolsAndOutOfRange) {
+  WorkerSpec s;
+  s.channel_id = "news";
+  s.sources.push_back({"primary", "udp://239.1.1.1:5000", "udp", 1, 200, ""});
+  s.profiles.push_back({"360p", "360p-600kbps", 640, 360, 600, 25});
+  s.hls.dir = "/var/hls/news";
+  json good = to_json(s);
+  for (json bad :
+       {json(1.3e87), json(200.5), json(true), json(uint64_t(1) << 40), json(int64_t(-1) << 40)}) {
+    json j = good;
+    j["sources"][0]["latency_ms"] = bad;
+    try {
+      from_json(j);
+      ADD_FAILURE() << "accepted latency_ms " << bad.dump();
+    } catch (const std::runtime_error &e) {
+      EXPECT_NE(std::string(e.what()).find("sources[0].latency_ms"), std::string::npos) << e.what();
+    }
+  }
+  json j = good;
+  j["sources"][0]["latency_ms"] = -5;  // range checks beyond int's belong to the record loader
+  EXPECT_EQ(from_json(j).sources[0].latency_ms, -5);
+  j["heartbeat_ms"] = 2147483647;
+  EXPECT_EQ(from_json(j).heartbeat_ms, 2147483647);
+  j["hls"]["segment_seconds"] = 6;  // a double field takes an integer
+  EXPECT_EQ(from_json(j).hls.segment_seconds, 6.0);
+}

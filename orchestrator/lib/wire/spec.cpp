@@ -1,9 +1,12 @@
 #include "wire/spec.h"
 
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 namespace iptv::wire {
 
@@ -22,10 +25,25 @@ const std::set<std::string> kOutputs = {"srt", "rtmp", "udp"};
 template <typename T>
 T get(const nlohmann::json &j, const char *key, const std::string &path, T fallback) {
   if (!j.contains(key)) return fallback;
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception &) {
-    bad(path + key, "wrong type");
+  const nlohmann::json &v = j.at(key);
+  // nlohmann's get<int>() converts a float, a bool or an out-of-range integer silently (a float
+  // beyond int's range is undefined behaviour): integers must be JSON integers within range.
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!v.is_number_integer()) bad(path + key, "wrong type (expected an integer)");
+    if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(std::numeric_limits<T>::max())
+                               : (v.get<int64_t>() < int64_t(std::numeric_limits<T>::min()) ||
+                                  v.get<int64_t>() > int64_t(std::numeric_limits<T>::max())))
+      bad(path + key, "out of range");
+    return static_cast<T>(v.is_number_unsigned() ? int64_t(v.get<uint64_t>()) : v.get<int64_t>());
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number()) bad(path + key, "wrong type (expected a number)");
+    return v.get<T>();
+  } else {
+    try {
+      return v.get<T>();
+    } catch (const nlohmann::json::exception &) {
+      bad(path + key, "wrong type");
+    }
   }
 }
 
