@@ -65,7 +65,7 @@ struct OriginConfig {
   std::string securelink_secret;  // securelink
   // The longest time an edge may cache an /hls-auth answer (bounds revocation at an edge).
   int edge_auth_max_age = 5;
-  ConnectionLimits limits;        // timeouts and backlog
+  ConnectionLimits limits;  // timeouts and backlog
 };
 
 struct OriginStats {

@@ -66,8 +66,8 @@ std::string resolve_worker_path(const std::string &configured) {
 }
 
 std::string missing_elements(const std::string &worker_path, std::string *error) {
-  gchar *argv[] = {const_cast<gchar *>(worker_path.c_str()), const_cast<gchar *>("--check-elements"),
-                   nullptr};
+  gchar *argv[] = {const_cast<gchar *>(worker_path.c_str()),
+                   const_cast<gchar *>("--check-elements"), nullptr};
   gchar *out = nullptr, *err_text = nullptr;
   gint status = 0;
   GError *gerr = nullptr;

@@ -1,6 +1,7 @@
 // Where iptvd and iptvd-worker find the iptv GStreamer plugin (libgstiptv.so) without any
 // environment variable: beside their own binary in the build tree (<build>/plugins/iptv), then
-// the install prefix's GStreamer plugin folder. GLib only: iptvd links no GStreamer. See docs/iptvd.md, "Finding the plugin".
+// the install prefix's GStreamer plugin folder. GLib only: iptvd links no GStreamer. See
+// docs/iptvd.md, "Finding the plugin".
 #pragma once
 
 #include <string>
