@@ -231,39 +231,55 @@ class StormTest : public ::testing::Test {
   int port_ = 0;
 };
 
+// One storm: `n` short-lived connections (open, one request, the client closes first), each
+// path from `path_of(i)`, while `viewer` polls; the server's descriptors are sampled throughout
+// and until closed connections are reclaimed (a main-loop iteration or two).
+struct StormResult {
+  int failures = 0, before = 0, peak = 0, after = -1;
+  double seconds = 0;
+};
+template <typename PathOf>
+StormResult run_storm(pid_t pid, int port, int n, PathOf path_of, Viewer &viewer) {
+  StormResult r;
+  r.before = r.peak = fd_count(pid);
+  auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    if (request_once(port, path_of(i)) != 200) ++r.failures;
+    if (i % 250 == 0) r.peak = std::max(r.peak, fd_count(pid));
+  }
+  r.seconds = since(t0);
+  viewer.finish();
+  for (int i = 0; i < 50; ++i) {
+    r.after = fd_count(pid);
+    if (r.after <= r.before + 2) break;
+    usleep(100 * 1000);
+  }
+  return r;
+}
+
+int storm_connections(int fallback) {
+  const char *n_env = std::getenv("IPTV_STORM_CONNECTIONS");
+  return n_env ? std::atoi(n_env) : fallback;
+}
+
 // Item 1: every connection of a storm is closed by the server once the client closes it; the
 // descriptor count stays flat and a viewer keeps being answered.
 TEST_F(StormTest, ShortLivedConnectionsLeaveNoDescriptorBehind) {
   Server srv(serve(), port_);
   ASSERT_TRUE(srv.ready("/hls/news/index.m3u8")) << srv.log();
-  int before = fd_count(srv.pid());
-  const char *n_env = std::getenv("IPTV_STORM_CONNECTIONS");
-  int n = n_env ? std::atoi(n_env) : 5000;
+  int n = storm_connections(5000);
   Viewer viewer(port_, "/hls/news/index.m3u8");
-  int failures = 0, peak = before;
-  auto t0 = Clock::now();
-  for (int i = 0; i < n; ++i) {
-    if (request_once(port_, i % 2 ? "/hls/news/index.m3u8" : "/hls/news/seg-1.ts") != 200)
-      ++failures;
-    if (i % 250 == 0) peak = std::max(peak, fd_count(srv.pid()));
-  }
-  double storm_s = since(t0);
-  viewer.finish();
-  // Closed connections are reclaimed within a main-loop iteration or two.
-  int after = -1;
-  for (int i = 0; i < 50; ++i) {
-    after = fd_count(srv.pid());
-    if (after <= before + 2) break;
-    usleep(100 * 1000);
-  }
+  StormResult r = run_storm(
+      srv.pid(), port_, n,
+      [](int i) { return i % 2 ? "/hls/news/index.m3u8" : "/hls/news/seg-1.ts"; }, viewer);
   std::printf(
       "[storm] %d connections in %.1f s; fds before %d, peak %d, after %d; viewer: %d "
       "requests, max %.1f ms, %d over 50 ms, %d failed\n",
-      n, storm_s, before, peak, after, viewer.count_.load(), viewer.max_s_ * 1000,
+      n, r.seconds, r.before, r.peak, r.after, viewer.count_.load(), viewer.max_s_ * 1000,
       viewer.over_50ms_.load(), viewer.failures_.load());
-  EXPECT_EQ(failures, 0);
-  EXPECT_LE(after, before + 2) << "descriptors leaked";
-  EXPECT_LE(peak, before + 32);
+  EXPECT_EQ(r.failures, 0);
+  EXPECT_LE(r.after, r.before + 2) << "descriptors leaked";
+  EXPECT_LE(r.peak, r.before + 32);
   EXPECT_EQ(viewer.failures_, 0);
   EXPECT_GT(viewer.count_, 0);
   // 50 ms is the goal (see docs/reliability.md for the quiet-machine figure); on a loaded CI box
@@ -283,35 +299,22 @@ TEST_F(StormTest, IptvdHealthzStormLeavesNoDescriptorBehind) {
                  "/data --listen 127.0.0.1:" + std::to_string(port_) + " --no-watch",
              port_);
   ASSERT_TRUE(srv.ready("/healthz")) << srv.log();
-  int before = fd_count(srv.pid());
-  const char *n_env = std::getenv("IPTV_STORM_CONNECTIONS");
-  int n = n_env ? std::atoi(n_env) : 2000;
+  int n = storm_connections(2000);
   // A client polling throughout, a new connection per request (the daemon has no channel here,
   // so it polls /readyz: the same server thread answers viewers and the API).
   Viewer viewer(port_, "/readyz");
-  int peak = before;
-  auto t0 = Clock::now();
-  for (int i = 0; i < n; ++i) {
-    ASSERT_EQ(request_once(port_, "/healthz"), 200) << i;
-    if (i % 250 == 0) peak = std::max(peak, fd_count(srv.pid()));
-  }
-  double storm_s = since(t0);
-  viewer.finish();
-  int after = -1;
-  for (int i = 0; i < 50; ++i) {
-    after = fd_count(srv.pid());
-    if (after <= before + 2) break;
-    usleep(100 * 1000);
-  }
+  StormResult r = run_storm(
+      srv.pid(), port_, n, [](int) { return "/healthz"; }, viewer);
   std::printf(
       "[storm] iptvd: %d /healthz connections in %.1f s; fds before %d, peak %d, after %d; "
       "client: %d requests, max %.1f ms, %d over 50 ms, %d failed\n",
-      n, storm_s, before, peak, after, viewer.count_.load(), viewer.max_s_ * 1000,
+      n, r.seconds, r.before, r.peak, r.after, viewer.count_.load(), viewer.max_s_ * 1000,
       viewer.over_50ms_.load(), viewer.failures_.load());
-  EXPECT_LE(after, before + 2) << "descriptors leaked";
+  EXPECT_EQ(r.failures, 0);
+  EXPECT_LE(r.after, r.before + 2) << "descriptors leaked";
   // Bounded whatever the count (100,000 connections peaked at 56 above the start): the daemon's
   // API answers are finished a main-loop iteration later than the origin's files.
-  EXPECT_LE(peak, before + 128);
+  EXPECT_LE(r.peak, r.before + 128);
   EXPECT_EQ(viewer.failures_, 0);
   EXPECT_LT(viewer.max_s_, 1.0);
   // Only the origin answers ranges: elsewhere the header is dropped (no multipart, no 206).

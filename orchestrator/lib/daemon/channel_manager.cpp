@@ -438,14 +438,8 @@ void ChannelManager::on_transition(const std::string &channel, const std::string
 }
 
 void ChannelManager::on_segment(const std::string &channel, const StSegment &seg) {
-  store::SegmentReport r;
-  r.rendition = seg.rendition;
-  r.sequence = (int64_t)seg.sequence;
-  r.discontinuity_sequence = (int64_t)seg.discontinuity_sequence;
-  r.duration = seg.duration;
-  r.bytes = (int64_t)seg.bytes;
-  r.uri = seg.uri;
-  store_->record_segment(channel, r);
+  // One type from the worker's line to the store (wire::Segment): no copy.
+  store_->record_segment(channel, seg);
 }
 
 void ChannelManager::on_event(const std::string &channel, const std::string &event_type,
