@@ -35,7 +35,7 @@ struct CatchupRequest {
 };
 
 struct CatchupPlaylist {
-  std::string text;   // the rendered playlist; empty when no segment overlaps the range
+  std::string text;  // the rendered playlist; empty when no segment overlaps the range
   size_t segments = 0;
   int64_t first_start_ms = 0, last_end_ms = 0;
 };

@@ -105,11 +105,11 @@ TEST(ArchiveIndex, WarmPathsRoundTripAndRefuseForeignFiles) {
   EXPECT_EQ(back.start_ms, e.start_ms);
   EXPECT_EQ(back.duration_ms, 2000);
   EXPECT_EQ(back.discontinuity_sequence, 2);
-  for (const char *bad : {"news/2026-12-08/360p/1796668006000_2000_2.ts",  // wrong day folder
-                          "news/2026-12-07/360p/1796668006000_2000.ts",
-                          "news/2026-12-07/360p/17966680060x0_2000_2.ts",
-                          "news/2026-12-07/360p/1796668006000_0_2.ts",
-                          "news/2026-12-07/1796668006000_2000_2.ts", "news/2026-12-07/360p/init.mp4"})
+  for (const char *bad :
+       {"news/2026-12-08/360p/1796668006000_2000_2.ts",  // wrong day folder
+        "news/2026-12-07/360p/1796668006000_2000.ts",
+        "news/2026-12-07/360p/17966680060x0_2000_2.ts", "news/2026-12-07/360p/1796668006000_0_2.ts",
+        "news/2026-12-07/1796668006000_2000_2.ts", "news/2026-12-07/360p/init.mp4"})
     EXPECT_FALSE(parse_warm_relpath(bad, &back)) << bad;
 }
 

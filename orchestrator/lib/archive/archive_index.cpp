@@ -62,8 +62,7 @@ timeshift::ArchivedSegment Entry::segment() const {
 std::string warm_relpath(const Entry &e, const std::string &ext) {
   std::string day = iso8601_utc(e.start_ms, false).substr(0, 10);
   return e.channel + "/" + day + "/" + e.rendition + "/" + std::to_string(e.start_ms) + "_" +
-         std::to_string(e.duration_ms) + "_" + std::to_string(e.discontinuity_sequence) + "." +
-         ext;
+         std::to_string(e.duration_ms) + "_" + std::to_string(e.discontinuity_sequence) + "." + ext;
 }
 
 bool parse_warm_relpath(const std::string &rel, Entry *out) {
@@ -92,7 +91,9 @@ bool parse_warm_relpath(const std::string &rel, Entry *out) {
   return true;
 }
 
-ArchiveIndex::ArchiveIndex(db::Db &db) : db_(db) { db_.migrate("archive", kMigrations); }
+ArchiveIndex::ArchiveIndex(db::Db &db) : db_(db) {
+  db_.migrate("archive", kMigrations);
+}
 
 void ArchiveIndex::add(const std::vector<Entry> &batch) {
   if (batch.empty()) return;
@@ -105,8 +106,8 @@ void ArchiveIndex::add(const std::vector<Entry> &batch) {
       if (e.duration_ms <= 0 || e.duration_ms > kMaxSegmentMs)
         throw db::Error("archive: segment " + e.channel + "/" + e.rendition + "@" +
                         std::to_string(e.start_ms) + " has duration " +
-                        std::to_string(e.duration_ms) + " ms (1.." +
-                        std::to_string(kMaxSegmentMs) + ")");
+                        std::to_string(e.duration_ms) + " ms (1.." + std::to_string(kMaxSegmentMs) +
+                        ")");
       s.bind(1, e.channel)
           .bind(2, e.rendition)
           .bind(3, e.start_ms)
@@ -125,8 +126,7 @@ bool ArchiveIndex::set_path(const std::string &channel, const std::string &rendi
                             int64_t start_ms, const std::string &path) {
   bool found = false;
   db_.tx([&] {
-    db_.prepare(
-           "UPDATE ar_segments SET path=? WHERE channel_id=? AND rendition=? AND start_ms=?")
+    db_.prepare("UPDATE ar_segments SET path=? WHERE channel_id=? AND rendition=? AND start_ms=?")
         .bind(1, path)
         .bind(2, channel)
         .bind(3, rendition)
@@ -140,8 +140,8 @@ bool ArchiveIndex::set_path(const std::string &channel, const std::string &rendi
 void ArchiveIndex::remove(const std::vector<Entry> &entries) {
   if (entries.empty()) return;
   db_.tx([&] {
-    auto s = db_.prepare(
-        "DELETE FROM ar_segments WHERE channel_id=? AND rendition=? AND start_ms=?");
+    auto s =
+        db_.prepare("DELETE FROM ar_segments WHERE channel_id=? AND rendition=? AND start_ms=?");
     for (const Entry &e : entries) {
       s.bind(1, e.channel).bind(2, e.rendition).bind(3, e.start_ms);
       s.run();

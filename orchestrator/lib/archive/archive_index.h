@@ -50,8 +50,7 @@ class ArchiveIndex {
   std::vector<Entry> range(const std::string &channel, const std::string &rendition,
                            int64_t start_ms, int64_t end_ms);
   // One segment by its start (the origin's lookup for an archive URI); false when unknown.
-  bool find(const std::string &channel, const std::string &rendition, int64_t start_ms,
-            Entry *out);
+  bool find(const std::string &channel, const std::string &rendition, int64_t start_ms, Entry *out);
 
   struct Extent {
     int64_t oldest_ms = 0, newest_end_ms = 0;
