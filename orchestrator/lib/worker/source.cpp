@@ -226,8 +226,27 @@ static void demux_pad_added(GstElement *demux, GstPad *pad, gpointer data) {
                          : "";
   if (caps) gst_caps_unref(caps);
   if (name.rfind("video/", 0) != 0 && name.rfind("audio/", 0) != 0) return;
-  GstElement *dec = gst_element_factory_make("decodebin", nullptr);
   GstCaps *stop = static_cast<GstCaps *>(g_object_get_data(G_OBJECT(demux), "stop-caps"));
+  // Passthrough of what the tails parse (H.264, ADTS AAC): the demuxer's pad goes straight to
+  // its tail. A decodebin there only found that the caps match its stop caps, after a typefind
+  // and a pad probe of its own on every buffer. Anything else still goes through a decodebin.
+  if (stop && (name == "video/x-h264" || name == "audio/mpeg")) {
+    GstCaps *c = gst_pad_get_current_caps(pad);
+    bool direct = name == "video/x-h264";
+    if (!direct && c) {
+      const GstStructure *st = gst_caps_get_structure(c, 0);
+      int version = 0;
+      const char *format = gst_structure_get_string(st, "stream-format");
+      direct = gst_structure_get_int(st, "mpegversion", &version) &&
+               (version == 2 || version == 4) && (!format || g_str_equal(format, "adts"));
+    }
+    if (c) gst_caps_unref(c);
+    if (direct) {
+      self->pad_added_public(demux, pad);
+      return;
+    }
+  }
+  GstElement *dec = gst_element_factory_make("decodebin", nullptr);
   if (stop) g_object_set(dec, "caps", stop, nullptr);
   g_signal_connect(dec, "pad-added", G_CALLBACK(+[](GstElement *e, GstPad *p, gpointer d) {
                      static_cast<SourcePipeline *>(d)->pad_added_public(e, p);
@@ -338,8 +357,8 @@ bool SourcePipeline::build_test(GstBin *bin, std::string &why) {
   return true;
 }
 
-// udp:// and srt:// (MPEG-TS), rtmp:// (FLV): the source, a queue and the demuxer, whose pads
-// get their decoders (or the passthrough tails) when they appear.
+// udp:// and srt:// (MPEG-TS), rtmp:// (FLV): the source (srt/rtmp: then a queue) and the
+// demuxer, whose pads get their decoders (or the passthrough tails) when they appear.
 bool SourcePipeline::build_demuxed(GstBin *bin, GstCaps *stop_caps, std::string &why) {
   auto fail = [&](const std::string &w) {
     why = w;
@@ -371,15 +390,26 @@ bool SourcePipeline::build_demuxed(GstBin *bin, GstCaps *stop_caps, std::string 
     demux = make("tsdemux");
     if (demux && entry_.program > 0) g_object_set(demux, "program-number", entry_.program, nullptr);
   }
-  GstElement *queue = make("queue");
-  if (!demux || !queue) return fail("demuxer missing");
-  g_object_set(queue, "max-size-time", (guint64)2 * GST_SECOND, "max-size-bytes", 0u,
-               "max-size-buffers", 0u, nullptr);
+  if (!demux) return fail("demuxer missing");
   if (stop_caps)
     g_object_set_data_full(G_OBJECT(demux), "stop-caps", gst_caps_ref(stop_caps),
                            (GDestroyNotify)gst_caps_unref);
-  gst_bin_add_many(bin, src, queue, demux, nullptr);
-  if (!gst_element_link_many(src, queue, demux, nullptr)) return fail("cannot link the input");
+  // udpsrc feeds the demuxer from its own thread, as a bare `udpsrc ! tsdemux` does: a queue
+  // between them was a thread hop for every datagram (about 300 a second at 3 Mbit/s, the
+  // largest share of a passthrough channel's CPU; docs/benchmarks.md, channel density). The
+  // socket's 4 MB receive buffer and the tails' 2 s queues absorb the bursts. SRT and RTMP
+  // keep a queue: their sources do their own network work in that thread.
+  GstElement *queue = nullptr;
+  if (entry_.kind != "udp") {
+    queue = make("queue");
+    if (!queue) return fail("queue missing");
+    g_object_set(queue, "max-size-time", (guint64)2 * GST_SECOND, "max-size-bytes", 0u,
+                 "max-size-buffers", 0u, nullptr);
+  }
+  gst_bin_add_many(bin, src, demux, nullptr);
+  if (queue) gst_bin_add(bin, queue);
+  if (!(queue ? gst_element_link_many(src, queue, demux, nullptr) : gst_element_link(src, demux)))
+    return fail("cannot link the input");
   g_signal_connect(demux, "pad-added", G_CALLBACK(demux_pad_added), this);
   return true;
 }
