@@ -192,13 +192,16 @@ bool Worker::start() {
   if (!passthrough_) start_feed(kSlate);
   emit_state();
 
-  sources_.push_back(g_timeout_add(
-      20,
-      [](gpointer d) -> gboolean {
-        static_cast<Worker *>(d)->fill_gaps();
-        return G_SOURCE_CONTINUE;
-      },
-      this));
+  // Transcode only: passthrough fills no gaps, and this 50 Hz timer was most of a passthrough
+  // worker's main-loop wake-ups.
+  if (!passthrough_)
+    sources_.push_back(g_timeout_add(
+        20,
+        [](gpointer d) -> gboolean {
+          static_cast<Worker *>(d)->fill_gaps();
+          return G_SOURCE_CONTINUE;
+        },
+        this));
   sources_.push_back(g_timeout_add(
       100,
       [](gpointer d) -> gboolean {
