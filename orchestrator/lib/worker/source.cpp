@@ -127,11 +127,16 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
     }
   }
   GstElement *sink = make("appsink", video ? "video" : "audio");
-  // Every appsink syncs on the clock: buffers come out at their running time (plus the input
+  // The appsinks sync on the clock: buffers come out at their running time (plus the input
   // pipeline's latency), so video and audio arrive together as they should be shown, and the
   // worker can map each onto the output clock by arrival. This also paces inputs that are not
   // live by nature (files, HLS pulls) to real time. Late buffers are passed on, never dropped.
-  g_object_set(sink, "emit-signals", TRUE, "sync", TRUE, "max-lateness", (gint64)-1, "qos", FALSE,
+  // Passthrough of UDP is the exception: the network paces it, and the worker maps each feed
+  // onto the output once (at a keyframe) and carries every later buffer, video and audio, by its
+  // own timestamps, so a clock wait per buffer (a sleep and a wake-up of this thread, about 80
+  // a second) bought nothing there (docs/benchmarks.md, channel density).
+  bool sync = !(encoded_ && entry_.kind == "udp");
+  g_object_set(sink, "emit-signals", TRUE, "sync", sync, "max-lateness", (gint64)-1, "qos", FALSE,
                "max-buffers", 0u, "drop", FALSE, "async", FALSE, nullptr);
   g_signal_connect(sink, "new-sample", G_CALLBACK(new_sample_cb), this);
   chain.push_back(sink);
