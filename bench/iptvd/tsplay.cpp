@@ -64,8 +64,8 @@ void write_pcr(uint8_t *p, uint64_t pcr) {
 }
 
 uint64_t read_ts(const uint8_t *p) {  // a PES PTS/DTS field (5 bytes)
-  return ((uint64_t)(p[0] & 0x0e) << 29) | ((uint64_t)p[1] << 22) | ((uint64_t)(p[2] & 0xfe) << 14) |
-         ((uint64_t)p[3] << 7) | (p[4] >> 1);
+  return ((uint64_t)(p[0] & 0x0e) << 29) | ((uint64_t)p[1] << 22) |
+         ((uint64_t)(p[2] & 0xfe) << 14) | ((uint64_t)p[3] << 7) | (p[4] >> 1);
 }
 
 void write_ts(uint8_t *p, uint64_t v) {
@@ -162,8 +162,10 @@ int main(int argc, char **argv) {
       pcr_pid = l.pid;
       pcrs.push_back({i, read_pcr(p + l.pcr)});
     }
-    if (l.pts >= 0 && l.stream_id >= 0xe0 && l.stream_id <= 0xef) vpts.push_back(read_ts(p + l.pts));
-    if (l.pts >= 0 && l.stream_id >= 0xc0 && l.stream_id <= 0xdf) apts.push_back(read_ts(p + l.pts));
+    if (l.pts >= 0 && l.stream_id >= 0xe0 && l.stream_id <= 0xef)
+      vpts.push_back(read_ts(p + l.pts));
+    if (l.pts >= 0 && l.stream_id >= 0xc0 && l.stream_id <= 0xdf)
+      apts.push_back(read_ts(p + l.pts));
     if (l.payload) {
       auto it = cc.find(l.pid);
       if (it == cc.end())
@@ -189,7 +191,7 @@ int main(int argc, char **argv) {
     last_end = std::max(last_end, v->back() + d[d.size() / 2]);
   }
   uint64_t loop_90k = last_end - first;
-  std::vector<int64_t> t_ns(npk);                     // packet i's time from the first PCR
+  std::vector<int64_t> t_ns(npk);  // packet i's time from the first PCR
   size_t k = 1;
   for (size_t i = 0; i < npk; ++i) {
     while (k + 1 < pcrs.size() && pcrs[k].first < i) ++k;
@@ -298,8 +300,10 @@ int main(int argc, char **argv) {
   }
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  fprintf(stderr, "tsplay: %d destinations, %llu datagrams in %llu sendmmsg calls, %llu late, %.2f CPU-s\n", n,
-          (unsigned long long)sent, (unsigned long long)calls, (unsigned long long)late, cpu);
+  double cpu =
+      ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  fprintf(stderr,
+          "tsplay: %d destinations, %llu datagrams in %llu sendmmsg calls, %llu late, %.2f CPU-s\n",
+          n, (unsigned long long)sent, (unsigned long long)calls, (unsigned long long)late, cpu);
   return 0;
 }
