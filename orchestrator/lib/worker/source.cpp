@@ -399,13 +399,15 @@ bool SourcePipeline::build_demuxed(GstBin *bin, GstCaps *stop_caps, std::string 
   if (stop_caps)
     g_object_set_data_full(G_OBJECT(demux), "stop-caps", gst_caps_ref(stop_caps),
                            (GDestroyNotify)gst_caps_unref);
-  // udpsrc feeds the demuxer from its own thread, as a bare `udpsrc ! tsdemux` does: a queue
-  // between them was a thread hop for every datagram (about 300 a second at 3 Mbit/s, the
-  // largest share of a passthrough channel's CPU; docs/benchmarks.md, channel density). The
-  // socket's 4 MB receive buffer and the tails' 2 s queues absorb the bursts. SRT and RTMP
-  // keep a queue: their sources do their own network work in that thread.
+  // Passthrough of UDP: udpsrc feeds the demuxer from its own thread, as a bare `udpsrc !
+  // tsdemux` does: a queue between them was a thread hop for every datagram (about 300 a second
+  // at 3 Mbit/s; docs/benchmarks.md, channel density). The socket's 4 MB receive buffer and the
+  // tails' 2 s queues absorb the bursts. SRT and RTMP keep a queue (their sources do their own
+  // network work in that thread), and so does transcode, where the demuxer's thread also plugs
+  // and starts the decoders: without the queue, the picture's timing at start changed enough
+  // for the freeze probe to fire in worker_failover.
   GstElement *queue = nullptr;
-  if (entry_.kind != "udp") {
+  if (entry_.kind != "udp" || !stop_caps) {
     queue = make("queue");
     if (!queue) return fail("queue missing");
     g_object_set(queue, "max-size-time", (guint64)2 * GST_SECOND, "max-size-bytes", 0u,
