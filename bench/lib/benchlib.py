@@ -20,13 +20,13 @@ def free_udp_port():
 
 
 class Daemon:
-    def __init__(self, channels, data, extra=()):
+    def __init__(self, channels, data, extra=(), env=None):
         self.port = free_port()
         self.data = data
         self.log = open(os.path.join(data, "iptvd.log"), "w")
         self.t0 = time.monotonic()
         self.p = subprocess.Popen([IPTVD, "--channels", channels, "--data", data, "--listen",
-                                   "127.0.0.1:%d" % self.port, *extra], env=ENV,
+                                   "127.0.0.1:%d" % self.port, *extra], env=dict(ENV, **(env or {})),
                                   stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self):

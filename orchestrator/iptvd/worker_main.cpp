@@ -6,6 +6,7 @@
 // Status lines (JSON) go to fd N (default 1), commands (JSON lines) come on stdin; SIGTERM or
 // {"cmd":"stop"} stops gracefully. The protocol is in docs/worker.md.
 #include <gst/gst.h>
+#include <malloc.h>
 
 #include <cstdio>
 #include <exception>
@@ -17,6 +18,10 @@
 #include "worker/worker.h"
 
 int main(int argc, char **argv) {
+  // At most 2 malloc arenas (unless MALLOC_ARENA_MAX says otherwise): glibc gives each of a
+  // worker's dozen streaming threads an arena of its own, each keeping its freed memory, which
+  // was a quarter of a passthrough worker's private memory (docs/benchmarks.md, channel density).
+  if (!g_getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
   // The iptv plugin beside this binary (build tree) or in the install prefix, before gst_init
   // (which the option parsing below runs): no GST_PLUGIN_PATH needed.
   iptv::daemon::add_plugin_dir_to_env();

@@ -254,6 +254,30 @@ TEST(StateStore, WaitAfterWakesOnANewEventAndTimesOut) {
   waker.join();
 }
 
+// iptvd stores its workers' segment reports once a second in one transaction (issue 23): a batch
+// of several channels, with a late report in it, ends as the same reports one by one would.
+TEST(StateStore, ABatchOfSegmentsIsStoredAsEachOneWouldBe) {
+  Fixture f;
+  std::vector<std::pair<std::string, iptv::store::SegmentReport>> batch;
+  for (int ch = 0; ch < 50; ++ch)
+    for (uint64_t seq = 10; seq < 12; ++seq)
+      batch.push_back({"c" + std::to_string(ch),
+                       {"source", seq, 1, 2.0, 1000, "source/seg-" + std::to_string(seq) + ".ts"}});
+  batch.push_back({"c7", {"source", 9, 0, 2.0, 500, "source/seg-9.ts"}});  // late
+  f.store->record_segments(batch);
+  f.store->record_segments({});  // nothing to do
+  f.reopen();
+  for (int ch = 0; ch < 50; ++ch) {
+    auto p = f.store->packaging("c" + std::to_string(ch), "source");
+    ASSERT_TRUE(p) << ch;
+    EXPECT_EQ(p->media_sequence, 11);
+    EXPECT_EQ(p->last_segment_uri, "source/seg-11.ts");
+    EXPECT_EQ(p->discontinuity_sequence, 1);
+    EXPECT_EQ(p->segments, ch == 7 ? 3 : 2);
+    EXPECT_EQ(p->bytes, ch == 7 ? 2500 : 2000);
+  }
+}
+
 TEST(StateStore, PackagingStateMovesForwardAndSurvivesReopen) {
   Fixture f;
   iptv::store::SegmentReport s{"360p", 100, 2, 2.0, 50000, "360p/seg-100.ts"};

@@ -1279,6 +1279,54 @@ TEST(Passthrough, SlateWhenTheOnlySourceIsGone) {
   EXPECT_NE(out.find("aac"), std::string::npos) << "udp output: " << out;
 }
 
+// Channel density (issue 23): a live passthrough worker loads what a remux needs and no more.
+// It used to warm its slate up at start (videotestsrc, textoverlay, x264enc and avenc_aac: x264,
+// Pango and libav with about 150 libraries behind it), run a second parser and a queue per
+// stream before iptvhlssink and a queue between udpsrc and tsdemux, and let each streaming
+// thread grow a malloc arena of its own: 23 MB of private memory, now about 8.
+TEST(Passthrough, AWorkerLoadsOnlyWhatTheRemuxNeeds) {
+  iptv_test::TempDir dir;
+  int port = free_udp_port();
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(port), "udp");
+  spec["mode"] = "passthrough";
+  spec.erase("profiles");
+  spec["failover"] = {{"enabled", false}, {"primary_loss_seconds", 1.5}};
+  auto sender = std::make_unique<Proc>(
+      ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(port)),
+      dir.path() + "/sender.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  auto hello = w.wait_for([](const json &j) { return j["t"] == "hello"; }, 10);
+  ASSERT_TRUE(hello);
+  std::string proc = "/proc/" + std::to_string(hello->j["pid"].get<int>());
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(w.wait_segments(2, 10));
+  auto slurp = [](const std::string &path) {
+    std::ifstream f(path);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  std::string maps = slurp(proc + "/maps");
+  EXPECT_NE(maps.find("libgstmpegtsdemux.so"), std::string::npos);  // the remux itself
+  for (const char *lib : {"libgstx264.so", "libgstpango.so", "libgstlibav.so",
+                          "libgstvideotestsrc.so", "libgstplayback.so"})
+    EXPECT_EQ(maps.find(lib), std::string::npos) << lib << " is loaded";
+  // Private anonymous memory (heap, arenas, relocated library data): about 8 MB now, 23 MB before.
+  std::string rollup = slurp(proc + "/smaps_rollup");
+  auto at = rollup.find("Pss_Anon:");
+  ASSERT_NE(at, std::string::npos) << rollup;
+  long anon_kb = std::stol(rollup.substr(at + 9));
+  std::printf("[density] passthrough worker: Pss_Anon %ld kB\n", anon_kb);
+  EXPECT_LT(anon_kb, 14 * 1024) << rollup;
+  // The slate is still there when it is needed: built on demand.
+  size_t mark = w.status().size();
+  sender->signal(SIGKILL);
+  sender.reset();
+  ASSERT_TRUE(w.wait_event("slate.entered", 4, mark));
+  ASSERT_TRUE(w.wait_segments(2, 8, w.status().size()));
+  EXPECT_NE(slurp(proc + "/maps").find("libgstx264.so"), std::string::npos);
+  w.expect_no_errors();
+}
+
 TEST(Transcode, DemoNewsRecordRunsFromItsSpec) {
   // The real record, through make_worker_spec as the daemon does: two rungs, a backup channel.
   iptv::LoadResult r = iptv::load_channels({iptv_test::source_root() + "/channels"});

@@ -128,6 +128,7 @@ class ChannelManager : public ChannelSink {
   // ChannelSink (main loop).
   void on_transition(const std::string &channel, const std::string &from, const std::string &to,
                      const std::string &reason) override;
+  // Segments are stored once a second, all in one transaction (flush_segments), and at stop.
   void on_segment(const std::string &channel, const StSegment &seg) override;
   void on_event(const std::string &channel, const std::string &event_type,
                 const nlohmann::json &detail) override;
@@ -152,6 +153,8 @@ class ChannelManager : public ChannelSink {
   // (the current one, or the last one when it just exited); <channel> when no worker has run.
   std::string job_id(const std::string &channel);
   std::string act_on_loop(const std::string &id, Action a, const std::string &arg);
+  // Writes the segments reported since the last flush (main loop).
+  void flush_segments();
 
   ManagerOptions opts_;
   store::StateStore *store_;  // not null
@@ -159,7 +162,8 @@ class ChannelManager : public ChannelSink {
   log::Logger &logger_;
   bool stopping_ = false;
   GFileMonitor *monitor_ = nullptr;
-  unsigned reload_timer_ = 0, rights_timer_ = 0, stop_timer_ = 0;
+  unsigned reload_timer_ = 0, rights_timer_ = 0, stop_timer_ = 0, segment_timer_ = 0;
+  std::vector<std::pair<std::string, StSegment>> pending_segments_;  // main loop
   mutable std::mutex mu_;  // guards runners_ (map shape), records_ and specs_
   std::map<std::string, std::unique_ptr<ChannelRunner>> runners_;
   std::map<std::string, ChannelRecord> records_;  // the last good record per channel

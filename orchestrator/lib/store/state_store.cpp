@@ -309,33 +309,37 @@ void StateStore::count_restart(const std::string &channel_id) {
 
 // ---- packaging state
 
+void StateStore::upsert_packaging_locked(const std::string &channel_id, const SegmentReport &seg) {
+  auto s = db_.prepare(
+      "INSERT INTO st_packaging(channel_id, rendition, media_sequence, discontinuity_sequence,"
+      " last_uri, last_duration, last_at, segments, bytes) VALUES(?,?,?,?,?,?,?,1,?)"
+      " ON CONFLICT(channel_id, rendition) DO UPDATE SET"
+      " discontinuity_sequence = CASE WHEN excluded.media_sequence >= media_sequence"
+      "   THEN excluded.discontinuity_sequence ELSE discontinuity_sequence END,"
+      " last_uri = CASE WHEN excluded.media_sequence >= media_sequence"
+      "   THEN excluded.last_uri ELSE last_uri END,"
+      " last_duration = CASE WHEN excluded.media_sequence >= media_sequence"
+      "   THEN excluded.last_duration ELSE last_duration END,"
+      " last_at = CASE WHEN excluded.media_sequence >= media_sequence"
+      "   THEN excluded.last_at ELSE last_at END,"
+      " media_sequence = MAX(media_sequence, excluded.media_sequence),"
+      " segments = segments + 1, bytes = bytes + excluded.bytes");
+  s.bind(1, channel_id)
+      .bind(2, seg.rendition)
+      .bind(3, (int64_t)seg.sequence)
+      .bind(4, (int64_t)seg.discontinuity_sequence)
+      .bind(5, seg.uri)
+      .bind(6, seg.duration)
+      .bind(7, now_ms())
+      .bind(8, (int64_t)seg.bytes);
+  s.run();
+}
+
 void StateStore::record_segment(const std::string &channel_id, const SegmentReport &seg,
                                 std::optional<Event> event) {
   bool wrote_event = false;
   db_.tx([&] {
-    auto s = db_.prepare(
-        "INSERT INTO st_packaging(channel_id, rendition, media_sequence, discontinuity_sequence,"
-        " last_uri, last_duration, last_at, segments, bytes) VALUES(?,?,?,?,?,?,?,1,?)"
-        " ON CONFLICT(channel_id, rendition) DO UPDATE SET"
-        " discontinuity_sequence = CASE WHEN excluded.media_sequence >= media_sequence"
-        "   THEN excluded.discontinuity_sequence ELSE discontinuity_sequence END,"
-        " last_uri = CASE WHEN excluded.media_sequence >= media_sequence"
-        "   THEN excluded.last_uri ELSE last_uri END,"
-        " last_duration = CASE WHEN excluded.media_sequence >= media_sequence"
-        "   THEN excluded.last_duration ELSE last_duration END,"
-        " last_at = CASE WHEN excluded.media_sequence >= media_sequence"
-        "   THEN excluded.last_at ELSE last_at END,"
-        " media_sequence = MAX(media_sequence, excluded.media_sequence),"
-        " segments = segments + 1, bytes = bytes + excluded.bytes");
-    s.bind(1, channel_id)
-        .bind(2, seg.rendition)
-        .bind(3, (int64_t)seg.sequence)
-        .bind(4, (int64_t)seg.discontinuity_sequence)
-        .bind(5, seg.uri)
-        .bind(6, seg.duration)
-        .bind(7, now_ms())
-        .bind(8, (int64_t)seg.bytes);
-    s.run();
+    upsert_packaging_locked(channel_id, seg);
     if (event) {
       if (event->channel_id.empty()) event->channel_id = channel_id;
       if (event->profile.empty()) event->profile = seg.rendition;
@@ -344,6 +348,13 @@ void StateStore::record_segment(const std::string &channel_id, const SegmentRepo
     }
   });
   if (wrote_event) notify();
+}
+
+void StateStore::record_segments(const std::vector<std::pair<std::string, SegmentReport>> &segs) {
+  if (segs.empty()) return;
+  db_.tx([&] {
+    for (const auto &[channel_id, seg] : segs) upsert_packaging_locked(channel_id, seg);
+  });
 }
 
 void StateStore::reset_packaging(const std::string &channel_id) {

@@ -229,6 +229,9 @@ class StateStore {
   // the counters but not the sequences.
   void record_segment(const std::string &channel_id, const SegmentReport &seg,
                       std::optional<Event> event = std::nullopt);
+  // The same for many segments (of any channels, in order), in a single transaction: iptvd
+  // writes the segments its workers report once per second this way, not one commit each.
+  void record_segments(const std::vector<std::pair<std::string, SegmentReport>> &segs);
   // Forgets a channel's packaging state (a channel rebuilt with a new numbering starts over).
   void reset_packaging(const std::string &channel_id);
   std::optional<PackagingState> packaging(const std::string &channel_id,
@@ -282,6 +285,7 @@ class StateStore {
 
  private:
   int64_t insert_event_locked(Event &event, bool *inserted);
+  void upsert_packaging_locked(const std::string &channel_id, const SegmentReport &seg);
   void notify();
 
   db::Db &db_;

@@ -77,17 +77,21 @@ bool build_transcode(const WorkerSpec &spec, OutputElements &o, std::string &err
   return true;
 }
 
+// Passthrough: appsrc ! capsfilter ! iptvhlssink, per stream. The inputs' tails parsed the
+// streams already (h264parse config-interval=-1, aacparse: byte-stream/au H.264 with SPS/PPS at
+// every keyframe, ADTS AAC) and the worker pushes their caps with the first buffer and on every
+// real change, so a second parser here would only parse everything again; the appsrcs' own
+// streaming threads feed the sink, so no queue either (each was a thread hop per buffer; see
+// docs/benchmarks.md, channel density).
 bool build_passthrough(OutputElements &o, std::string &error) {
   GstBin *bin = GST_BIN(o.pipeline);
   o.vsrc = make("appsrc", "vin");
   o.asrc = make("appsrc", "ain");
-  GstElement *vparse = make("h264parse"), *vq = make("queue");
-  GstElement *aparse = make("aacparse"), *aq = make("queue");
   o.hlssink = make("iptvhlssink", "hls");
-  if (!o.vsrc || !o.asrc || !vparse || !aparse || !o.hlssink) {
+  GstElement *vcf = make("capsfilter"), *acf = make("capsfilter");
+  if (!o.vsrc || !o.asrc || !vcf || !acf || !o.hlssink) {
     error = std::string("missing elements:") + (o.vsrc ? "" : " appsrc") +
-            (vparse ? "" : " h264parse") + (aparse ? "" : " aacparse") +
-            (o.hlssink ? "" : " iptvhlssink");
+            (vcf ? "" : " capsfilter") + (o.hlssink ? "" : " iptvhlssink");
     return false;
   }
   gst_object_ref(o.vsrc);
@@ -98,18 +102,15 @@ bool build_passthrough(OutputElements &o, std::string &error) {
                  (guint64)64 * 1024 * 1024, "block", FALSE, nullptr);
   GstCaps *vc = gst_caps_from_string("video/x-h264, stream-format=byte-stream, alignment=au");
   GstCaps *ac = gst_caps_from_string("audio/mpeg, mpegversion=4, stream-format=adts");
-  GstElement *vcf = make("capsfilter"), *acf = make("capsfilter");
   g_object_set(vcf, "caps", vc, nullptr);
   g_object_set(acf, "caps", ac, nullptr);
   gst_caps_unref(vc);
   gst_caps_unref(ac);
-  g_object_set(vparse, "config-interval", -1, nullptr);
   o.renditions.push_back("source");
-  gst_bin_add_many(bin, o.vsrc, vparse, vcf, vq, o.asrc, aparse, acf, aq, o.hlssink, nullptr);
-  if (!gst_element_link_many(o.vsrc, vparse, vcf, vq, nullptr) ||
-      !gst_element_link_many(o.asrc, aparse, acf, aq, nullptr) ||
-      !gst_element_link_pads(vq, "src", o.hlssink, "video_0") ||
-      !gst_element_link_pads(aq, "src", o.hlssink, "audio")) {
+  gst_bin_add_many(bin, o.vsrc, vcf, o.asrc, acf, o.hlssink, nullptr);
+  if (!gst_element_link(o.vsrc, vcf) || !gst_element_link(o.asrc, acf) ||
+      !gst_element_link_pads(vcf, "src", o.hlssink, "video_0") ||
+      !gst_element_link_pads(acf, "src", o.hlssink, "audio")) {
     error = "cannot link the remux";
     return false;
   }

@@ -127,11 +127,16 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
     }
   }
   GstElement *sink = make("appsink", video ? "video" : "audio");
-  // Every appsink syncs on the clock: buffers come out at their running time (plus the input
+  // The appsinks sync on the clock: buffers come out at their running time (plus the input
   // pipeline's latency), so video and audio arrive together as they should be shown, and the
   // worker can map each onto the output clock by arrival. This also paces inputs that are not
   // live by nature (files, HLS pulls) to real time. Late buffers are passed on, never dropped.
-  g_object_set(sink, "emit-signals", TRUE, "sync", TRUE, "max-lateness", (gint64)-1, "qos", FALSE,
+  // Passthrough of UDP is the exception: the network paces it, and the worker maps each feed
+  // onto the output once (at a keyframe) and carries every later buffer, video and audio, by its
+  // own timestamps, so a clock wait per buffer (a sleep and a wake-up of this thread, about 80
+  // a second) bought nothing there (docs/benchmarks.md, channel density).
+  bool sync = !(encoded_ && entry_.kind == "udp");
+  g_object_set(sink, "emit-signals", TRUE, "sync", sync, "max-lateness", (gint64)-1, "qos", FALSE,
                "max-buffers", 0u, "drop", FALSE, "async", FALSE, nullptr);
   g_signal_connect(sink, "new-sample", G_CALLBACK(new_sample_cb), this);
   chain.push_back(sink);
@@ -226,8 +231,27 @@ static void demux_pad_added(GstElement *demux, GstPad *pad, gpointer data) {
                          : "";
   if (caps) gst_caps_unref(caps);
   if (name.rfind("video/", 0) != 0 && name.rfind("audio/", 0) != 0) return;
-  GstElement *dec = gst_element_factory_make("decodebin", nullptr);
   GstCaps *stop = static_cast<GstCaps *>(g_object_get_data(G_OBJECT(demux), "stop-caps"));
+  // Passthrough of what the tails parse (H.264, ADTS AAC): the demuxer's pad goes straight to
+  // its tail. A decodebin there only found that the caps match its stop caps, after a typefind
+  // and a pad probe of its own on every buffer. Anything else still goes through a decodebin.
+  if (stop && (name == "video/x-h264" || name == "audio/mpeg")) {
+    GstCaps *c = gst_pad_get_current_caps(pad);
+    bool direct = name == "video/x-h264";
+    if (!direct && c) {
+      const GstStructure *st = gst_caps_get_structure(c, 0);
+      int version = 0;
+      const char *format = gst_structure_get_string(st, "stream-format");
+      direct = gst_structure_get_int(st, "mpegversion", &version) &&
+               (version == 2 || version == 4) && (!format || g_str_equal(format, "adts"));
+    }
+    if (c) gst_caps_unref(c);
+    if (direct) {
+      self->pad_added_public(demux, pad);
+      return;
+    }
+  }
+  GstElement *dec = gst_element_factory_make("decodebin", nullptr);
   if (stop) g_object_set(dec, "caps", stop, nullptr);
   g_signal_connect(dec, "pad-added", G_CALLBACK(+[](GstElement *e, GstPad *p, gpointer d) {
                      static_cast<SourcePipeline *>(d)->pad_added_public(e, p);
@@ -338,8 +362,8 @@ bool SourcePipeline::build_test(GstBin *bin, std::string &why) {
   return true;
 }
 
-// udp:// and srt:// (MPEG-TS), rtmp:// (FLV): the source, a queue and the demuxer, whose pads
-// get their decoders (or the passthrough tails) when they appear.
+// udp:// and srt:// (MPEG-TS), rtmp:// (FLV): the source (srt/rtmp: then a queue) and the
+// demuxer, whose pads get their decoders (or the passthrough tails) when they appear.
 bool SourcePipeline::build_demuxed(GstBin *bin, GstCaps *stop_caps, std::string &why) {
   auto fail = [&](const std::string &w) {
     why = w;
@@ -371,15 +395,28 @@ bool SourcePipeline::build_demuxed(GstBin *bin, GstCaps *stop_caps, std::string 
     demux = make("tsdemux");
     if (demux && entry_.program > 0) g_object_set(demux, "program-number", entry_.program, nullptr);
   }
-  GstElement *queue = make("queue");
-  if (!demux || !queue) return fail("demuxer missing");
-  g_object_set(queue, "max-size-time", (guint64)2 * GST_SECOND, "max-size-bytes", 0u,
-               "max-size-buffers", 0u, nullptr);
+  if (!demux) return fail("demuxer missing");
   if (stop_caps)
     g_object_set_data_full(G_OBJECT(demux), "stop-caps", gst_caps_ref(stop_caps),
                            (GDestroyNotify)gst_caps_unref);
-  gst_bin_add_many(bin, src, queue, demux, nullptr);
-  if (!gst_element_link_many(src, queue, demux, nullptr)) return fail("cannot link the input");
+  // Passthrough of UDP: udpsrc feeds the demuxer from its own thread, as a bare `udpsrc !
+  // tsdemux` does: a queue between them was a thread hop for every datagram (about 300 a second
+  // at 3 Mbit/s; docs/benchmarks.md, channel density). The socket's 4 MB receive buffer and the
+  // tails' 2 s queues absorb the bursts. SRT and RTMP keep a queue (their sources do their own
+  // network work in that thread), and so does transcode, where the demuxer's thread also plugs
+  // and starts the decoders: without the queue, the picture's timing at start changed enough
+  // for the freeze probe to fire in worker_failover.
+  GstElement *queue = nullptr;
+  if (entry_.kind != "udp" || !stop_caps) {
+    queue = make("queue");
+    if (!queue) return fail("queue missing");
+    g_object_set(queue, "max-size-time", (guint64)2 * GST_SECOND, "max-size-bytes", 0u,
+                 "max-size-buffers", 0u, nullptr);
+  }
+  gst_bin_add_many(bin, src, demux, nullptr);
+  if (queue) gst_bin_add(bin, queue);
+  if (!(queue ? gst_element_link_many(src, queue, demux, nullptr) : gst_element_link(src, demux)))
+    return fail("cannot link the input");
   g_signal_connect(demux, "pad-added", G_CALLBACK(demux_pad_added), this);
   return true;
 }

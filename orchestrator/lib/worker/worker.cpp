@@ -184,18 +184,24 @@ bool Worker::start() {
   }
   for (int f = 0; f < 2; ++f)
     if (f < (int)spec_.sources.size() && (f == 0 || fp.has_backup)) start_feed(f);
-  // Warm the slate up once (font loading takes about a second of this thread on first use), so
-  // that starting it later does not hold the main loop while the output needs filling.
-  start_feed(kSlate);
+  // Transcode: warm the slate up once (font loading takes about a second of this thread on first
+  // use), so that starting it later does not hold the main loop while the output needs filling.
+  // Passthrough fills no gaps: its slate is built when it goes on air (apply_on_air), so a
+  // channel that never needs it never loads x264, the AAC encoder and the fonts (about 20 MB
+  // of PSS and a second of CPU per channel at start-up; docs/benchmarks.md, channel density).
+  if (!passthrough_) start_feed(kSlate);
   emit_state();
 
-  sources_.push_back(g_timeout_add(
-      20,
-      [](gpointer d) -> gboolean {
-        static_cast<Worker *>(d)->fill_gaps();
-        return G_SOURCE_CONTINUE;
-      },
-      this));
+  // Transcode only: passthrough fills no gaps, and this 50 Hz timer was most of a passthrough
+  // worker's main-loop wake-ups.
+  if (!passthrough_)
+    sources_.push_back(g_timeout_add(
+        20,
+        [](gpointer d) -> gboolean {
+          static_cast<Worker *>(d)->fill_gaps();
+          return G_SOURCE_CONTINUE;
+        },
+        this));
   sources_.push_back(g_timeout_add(
       100,
       [](gpointer d) -> gboolean {
