@@ -12,7 +12,8 @@ void parse_timeshift(YamlWalker &w, const YAML::Node &root, ChannelRecord &rec) 
   const YAML::Node dvr = root["dvr"];
   if (dvr.IsDefined() && !dvr.IsNull() && w.mapping(dvr, "dvr", {"window_seconds"})) {
     const YAML::Node hls = root["hls"];
-    if (hls.IsDefined() && hls.IsMap() && hls["dvr_seconds"].IsDefined() && dvr["window_seconds"].IsDefined())
+    if (hls.IsDefined() && hls.IsMap() && hls["dvr_seconds"].IsDefined() &&
+        dvr["window_seconds"].IsDefined())
       w.error(dvr["window_seconds"], "dvr.window_seconds",
               "is also set as hls.dvr_seconds: keep one of them");
     else
