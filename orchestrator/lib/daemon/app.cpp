@@ -375,8 +375,9 @@ App::~App() {
   api_.reset();
   adapter_.reset();
   cstore_.reset();
-  if (archive_) archive_->stop();  // before the channels it reads records from
-  channels_.reset();               // kills any worker still running
+  if (origin_) origin_->set_timeshift_route(nullptr);  // no request reaches archive_ now
+  if (archive_) archive_->stop();                      // before the channels it reads records from
+  channels_.reset();                                   // kills any worker still running
   archive_.reset();
   if (origin_) origin_->stop();
   if (loop_) g_main_loop_unref(loop_);
@@ -393,6 +394,14 @@ bool App::start(std::string *error) {
       cfg_.storage_sweep_seconds, *channels_);
   channels_->set_output_observer(archive_.get());
   archive_->start();
+  origin_->set_timeshift_route(
+      [a = archive_.get()](const std::string &ch, const std::string &rel,
+                           const std::string &q) -> std::optional<RoutedAnswer> {
+        auto ans = a->route(ch, rel, q);
+        if (!ans) return std::nullopt;
+        return RoutedAnswer{ans->status, ans->reason, ans->content_type,
+                            ans->body,   ans->file,   ans->max_age};
+      });
   add_triggers();
   channels_->load();
   return true;
