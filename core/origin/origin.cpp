@@ -22,6 +22,7 @@ struct Origin::Request {
   std::string path;  // as received (percent-encoded)
   std::string method;
   std::string client_ip;
+  std::string query;  // raw (still percent-encoded), "" when none
 };
 
 namespace {
@@ -61,9 +62,11 @@ void on_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTab
   // The handler's `path` argument is already percent-decoded; tokens need the raw segments.
   GUri *uri = soup_server_message_get_uri(msg);
   const char *raw = uri ? g_uri_get_path(uri) : path;
+  const char *query = uri ? g_uri_get_query(uri) : nullptr;
   Origin::Request req{
       msg, raw ? raw : "", soup_server_message_get_method(msg),
-      soup_server_message_get_remote_host(msg) ? soup_server_message_get_remote_host(msg) : ""};
+      soup_server_message_get_remote_host(msg) ? soup_server_message_get_remote_host(msg) : "",
+      query ? query : ""};
   origin->handle(req);
 }
 
@@ -335,11 +338,51 @@ void Origin::handle(Request &req) {
   }
   // A valid token for a channel not served (here, or not yet): like a file not there (yet).
   if (root.empty()) return not_found();
-  // Symlinks out of the tree are refused: the resolved file must stay under the root.
-  std::string full = root + rel;
+  std::optional<RoutedAnswer> routed;
+  if (!req.query.empty() || rel.find("/archive/") != std::string::npos) {
+    std::shared_ptr<const TimeShiftRoute> route;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      route = timeshift_;
+    }
+    if (route && *route) routed = (*route)(channel, rel, req.query);
+  }
   char resolved[PATH_MAX];
-  if (!realpath(full.c_str(), resolved)) return not_found();
-  if (!starts_with(resolved, root + "/")) return deny("path");
+  if (routed && routed->status != 200) {
+    respond_status(msg, routed->status, routed->reason.c_str(), routed->max_age);
+    soup_server_message_set_response(msg, "text/plain", SOUP_MEMORY_COPY, routed->body.data(),
+                                     routed->body.size());
+    return count(routed->status, 0, routed->reason.c_str());
+  } else if (routed && routed->file.empty()) {
+    // A generated answer (a catch-up playlist): its validator is its content's hash.
+    SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+    gchar *sum =
+        g_compute_checksum_for_string(G_CHECKSUM_SHA256, routed->body.c_str(), routed->body.size());
+    std::string etag = "\"" + std::string(sum, 32) + "\"";
+    g_free(sum);
+    soup_message_headers_replace(h, "ETag", etag.c_str());
+    soup_message_headers_replace(h, "Cache-Control",
+                                 ("max-age=" + std::to_string(routed->max_age)).c_str());
+    soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
+    const char *inm = soup_message_headers_get_one(rq, "If-None-Match");
+    if (inm && (std::string(inm) == etag || std::string(inm) == "*")) {
+      soup_server_message_set_status(msg, 304, nullptr);
+      return count(304);
+    }
+    // HEAD: libsoup sends the headers (Content-Length included) without the body.
+    soup_server_message_set_status(msg, 200, nullptr);
+    soup_server_message_set_response(msg, routed->content_type.c_str(), SOUP_MEMORY_COPY,
+                                     routed->body.data(), routed->body.size());
+    return count(200, req.method == "HEAD" ? 0 : routed->body.size());
+  } else if (routed) {
+    // An archived file (the route looked it up: it is not under the live tree).
+    if (!realpath(routed->file.c_str(), resolved)) return not_found();
+  } else {
+    // Symlinks out of the tree are refused: the resolved file must stay under the root.
+    std::string full = root + rel;
+    if (!realpath(full.c_str(), resolved)) return not_found();
+    if (!starts_with(resolved, root + "/")) return deny("path");
+  }
   struct stat st;
   if (stat(resolved, &st) != 0 || !S_ISREG(st.st_mode)) return not_found();
   SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
@@ -376,6 +419,7 @@ void Origin::handle(Request &req) {
   std::string cc = purging    ? std::string("no-cache")
                    : playlist ? "max-age=" + std::to_string(playlist_max_age(data, len))
                               : std::string("max-age=31536000, immutable");
+  if (routed && routed->max_age < 31536000) cc = "max-age=" + std::to_string(routed->max_age);
   soup_message_headers_replace(h, "Cache-Control", cc.c_str());
   ConditionalHeaders cond{soup_message_headers_get_one(rq, "If-Match"),
                           soup_message_headers_get_one(rq, "If-None-Match"),
@@ -390,7 +434,8 @@ void Origin::handle(Request &req) {
     return count(status);
   }
   soup_message_headers_set_content_type(h,
-                                        playlist                ? "application/vnd.apple.mpegurl"
+                                        routed                  ? routed->content_type.c_str()
+                                        : playlist              ? "application/vnd.apple.mpegurl"
                                         : ends_with(rel, ".ts") ? "video/mp2t"
                                                                 : "application/octet-stream",
                                         nullptr);
@@ -421,6 +466,12 @@ void Origin::handle(Request &req) {
   }
   g_bytes_unref(bytes);
   count(status, req.method == "HEAD" ? 0 : sent);
+}
+
+void Origin::set_timeshift_route(TimeShiftRoute route) {
+  auto r = route ? std::make_shared<const TimeShiftRoute>(std::move(route)) : nullptr;
+  std::lock_guard<std::mutex> lock(mu_);
+  timeshift_ = std::move(r);
 }
 
 }  // namespace iptv

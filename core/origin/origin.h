@@ -42,6 +42,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -67,6 +68,21 @@ struct OriginConfig {
   int edge_auth_max_age = 5;
   ConnectionLimits limits;  // timeouts and backlog
 };
+
+// Time-addressed requests (catch-up, docs/timeshift.md): after the token check, a request the
+// route claims (it returns an answer) is answered from it instead of the channel's live tree:
+// a refusal (status, reason in X-Iptv-Deny, text body), a generated body, or a file to serve
+// with the usual validators, ranges and HEAD.
+struct RoutedAnswer {
+  int status = 200;
+  std::string reason;        // refusal reason (X-Iptv-Deny)
+  std::string content_type;  // of body (or of file)
+  std::string body;          // a generated answer, or
+  std::string file;          // an absolute path to serve
+  int max_age = 0;           // Cache-Control max-age
+};
+using TimeShiftRoute = std::function<std::optional<RoutedAnswer>(
+    const std::string &channel, const std::string &rel, const std::string &query)>;
 
 struct OriginStats {
   uint64_t requests = 0;
@@ -103,6 +119,10 @@ class Origin {
 
   OriginStats stats() const;
 
+  // Thread-safe; an empty route turns time-addressed answers off (set it empty before the
+  // route's owner goes away).
+  void set_timeshift_route(TimeShiftRoute route);
+
   // Runs `fn` on the server's thread with its SoupServer (to add more handlers, e.g. the API).
   void with_server(const std::function<void(SoupServer *)> &fn);
 
@@ -134,6 +154,7 @@ class Origin {
   };
   std::map<std::string, Purge> purges_;
   OriginStats stats_;
+  std::shared_ptr<const TimeShiftRoute> timeshift_;  // guarded by mu_; called without it
 };
 
 }  // namespace iptv

@@ -26,7 +26,8 @@ CatchupPlaylist render_catchup(const std::vector<ArchivedSegment> &sorted,
   CatchupPlaylist out;
   auto [a, b] = overlapping(sorted, req.start_ms, req.end_ms);
   if (a >= b) return out;
-  hls::MediaPlaylist pl(req.end_ms != 0 ? hls::PlaylistType::kVod : hls::PlaylistType::kEvent,
+  bool vod = req.end_ms != 0 && !req.end_pending;
+  hls::MediaPlaylist pl(vod ? hls::PlaylistType::kVod : hls::PlaylistType::kEvent,
                         req.target_seconds, 0, 0);
   int64_t prev_end = 0, prev_dseq = sorted[a].discontinuity_sequence;
   for (size_t i = a; i < b; ++i) {
@@ -45,7 +46,7 @@ CatchupPlaylist render_catchup(const std::vector<ArchivedSegment> &sorted,
     prev_end = s.start_ms + s.duration_ms;
     prev_dseq = s.discontinuity_sequence;
   }
-  if (req.end_ms != 0) pl.end();
+  if (vod) pl.end();
   out.text = pl.render();
   out.segments = b - a;
   out.first_start_ms = sorted[a].start_ms;

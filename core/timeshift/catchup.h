@@ -32,6 +32,9 @@ struct CatchupRequest {
   std::function<std::string(const ArchivedSegment &)> uri_for;
   double target_seconds = 2;
   int64_t gap_tolerance_ms = 500;  // a hole larger than this between segments is a discontinuity
+  // A closed range whose end has not been recorded yet (end after the newest segment's end): an
+  // EVENT playlist cut at `end`, without ENDLIST until the range is complete.
+  bool end_pending = false;
 };
 
 struct CatchupPlaylist {

@@ -347,6 +347,18 @@ TEST(M3u, HeaderAndAttributes) {
             "http://u\n");
 }
 
+TEST(M3u, CatchupAttributesForKodiAndTiviMate) {
+  M3uEntry e{"id1", "One", "", "G", "http://o/hls/id1/TOKEN/index.m3u8"};
+  e.catchup_days = 3.5;
+  std::string m = render_m3u({e}, "");
+  EXPECT_NE(
+      m.find(" catchup=\"append\" catchup-days=\"3\" catchup-source=\"?start={utc}&end={utcend}\""),
+      std::string::npos)
+      << m;
+  e.catchup_days = 0;
+  EXPECT_EQ(render_m3u({e}, "").find("catchup"), std::string::npos);
+}
+
 // Issue 24: API bodies are strict JSON, tiers are plain text, metric labels stay bounded, playlist
 // sessions are reused and capped, the database is owner-only.
 TEST(StrictJson, DuplicateKeysAtAnyDepthAreRefused) {

@@ -10,7 +10,8 @@
 // Output fields:
 //   ok              the player reached playback and had no fatal error
 //   start_time      currentTime when playback first advanced; end_time at the end
-//   advanced        end_time - start_time (seconds of media played)
+//   seek_from/to    with --seek-back: currentTime before the seek and where it landed
+//   advanced        end_time - start_time (after a seek: end_time - seek_to), media played
 //   stalls          'waiting' events after playback started
 //   levels          the renditions the player saw: [{index, height, bitrate, codecs}]
 //   switches        rendered level changes: [{from, to, at}]
@@ -186,7 +187,9 @@ async function main() {
                                            end_time: document.getElementById('v').currentTime }));
     out.start_time = r.start_time;
     out.end_time = r.end_time;
-    out.advanced = r.started ? r.end_time - r.start_time : 0;
+    // After a seek, what played is measured from where the seek landed.
+    const from = out.seek_to !== undefined ? out.seek_to : r.start_time;
+    out.advanced = r.started ? r.end_time - from : 0;
     out.stalls = r.stalls;
     out.levels = r.levels;
     out.switches = r.switches;

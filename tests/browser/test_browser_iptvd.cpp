@@ -34,11 +34,13 @@ TEST_F(BrowserIptvd, HlsJsPlaysTokenUrlAndSwitchesRenditions) {
              "180p-250kbps]\npreset: ultrafast\nkeyframe_interval_seconds: 1\n"
              "hls:\n  segment_seconds: 1\n  window_segments: 6\n"
              "access:\n  account_required: false\n");
-  write_file(dir.path() + "/iptvd.yaml", "tokens:\n  ttl_seconds: 600\n");
-  Iptvd d(dir.path(), {"--config", dir.path() + "/iptvd.yaml"});
+  iptv_test::TempDir state;  // the config beside, not in, the channels folder
+  write_file(state.path() + "/iptvd.yaml", "tokens:\n  ttl_seconds: 600\n");
+  Iptvd d(dir.path(), {"--config", state.path() + "/iptvd.yaml"});
   d.start();
   ASSERT_TRUE(d.running()) << d.log();
   ASSERT_TRUE(d.wait_live({"tv"}, 60, 3)) << d.log();
+  EXPECT_EQ(d.log().find("rejected"), std::string::npos) << d.log();
   std::string url = session_url(d, "tv");
   ASSERT_NE(url.find("/hls/tv/"), std::string::npos) << url;
 

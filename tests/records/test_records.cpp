@@ -362,3 +362,25 @@ TEST(BadRecords, FuzzRegressionsNeverCrash) {
 }
 
 }  // namespace
+
+TEST(Loader, TimeShiftKeys) {
+  iptv::ProfileCatalog cat;
+  iptv::ChannelRecord rec;
+  std::vector<iptv::LoadError> errors;
+  ASSERT_TRUE(iptv::parse_channel(
+      "channel_id: sports\nsource: udp://239.0.0.1:5000\n"
+      "rights: {owner: Venue FC, licence: LIC-1, catchup_days: 7}\n"
+      "dvr: {window_seconds: 1800}\ncatchup:\n  days: 3\n  max_gigabytes: 50\n",
+      "sports.yaml", cat, rec, errors))
+      << (errors.empty() ? "" : errors[0].str());
+  EXPECT_EQ(rec.hls.dvr_seconds, 1800);
+  EXPECT_EQ(rec.rights.catchup_days, 7);
+  EXPECT_EQ(rec.catchup.days, 3);
+  EXPECT_EQ(rec.catchup.max_gigabytes, 50);
+  EXPECT_EQ(rec.catchup.line, 6);
+  // catchup.days 0 (off) needs no rights; unknown keys get a suggestion.
+  auto e = parse_errors("channel_id: a\nsource: test://smpte\ncatchup: {days: 0, max_gb: 1}\n",
+                        "a.yaml");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].path, "catchup.max_gb");
+}

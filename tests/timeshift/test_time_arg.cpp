@@ -140,3 +140,13 @@ TEST(Catchup, Fmp4SegmentsCarryTheirInitSegment) {
   EXPECT_NE(p.text.find("#EXT-X-MAP:URI=\"archive/init.mp4\""), std::string::npos) << p.text;
   EXPECT_NE(p.text.find("#EXT-X-VERSION:7"), std::string::npos);
 }
+
+TEST(Catchup, ARangeNotYetRecordedStaysOpen) {
+  auto segs = two_second_run(1796668000000, 5);  // 10 s recorded
+  CatchupRequest r = req(1796668000000, 1796668020000);
+  r.end_pending = true;
+  CatchupPlaylist p = render_catchup(segs, r);
+  EXPECT_EQ(p.segments, 5u);
+  EXPECT_NE(p.text.find("#EXT-X-PLAYLIST-TYPE:EVENT"), std::string::npos) << p.text;
+  EXPECT_EQ(p.text.find("#EXT-X-ENDLIST"), std::string::npos);
+}

@@ -85,7 +85,8 @@ void parse_backoff(Walker &w, const YAML::Node &n, const std::string &path, Back
 
 const std::vector<std::string> kTopKeys = {"listen", "public_base_url", "channels_dir", "data_dir",
                                            "tokens", "sessions",        "webhooks",     "worker",
-                                           "log",    "retention",       "node",         "api"};
+                                           "log",    "retention",       "node",         "api",
+                                           "storage"};
 
 void parse_listen_and_dirs(Walker &w, const YAML::Node &root, const std::string &base,
                            DaemonConfig &c) {
@@ -255,6 +256,19 @@ void parse_log_retention_node(Walker &w, const YAML::Node &root, DaemonConfig &c
   if (c.node_name.empty()) c.node_name = g_get_host_name();
 }
 
+// storage: where the live window and the catch-up archive live (docs/timeshift.md).
+void parse_storage(Walker &w, const YAML::Node &root, const std::string &base, DaemonConfig &c) {
+  const YAML::Node st = root["storage"];
+  if (!st.IsDefined() || st.IsNull() ||
+      !w.mapping(st, "storage", {"hot_dir", "warm_dir", "sweep_seconds"}))
+    return;
+  if (w.str(st["hot_dir"], "storage.hot_dir", c.storage_hot_dir) && !c.storage_hot_dir.empty())
+    c.storage_hot_dir = resolve(base, c.storage_hot_dir);
+  if (w.str(st["warm_dir"], "storage.warm_dir", c.storage_warm_dir) && !c.storage_warm_dir.empty())
+    c.storage_warm_dir = resolve(base, c.storage_warm_dir);
+  w.integer(st["sweep_seconds"], "storage.sweep_seconds", c.storage_sweep_seconds, 1, 3600);
+}
+
 void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c,
                 std::vector<LoadError> &errors) {
   Walker w(file, errors);
@@ -268,6 +282,7 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
   parse_webhooks(w, root, base, c);
   parse_worker(w, root, c);
   parse_log_retention_node(w, root, c);
+  parse_storage(w, root, base, c);
 }
 
 }  // namespace

@@ -90,6 +90,12 @@ struct DaemonConfig {
   int retention_events_days = 30;
   int retention_audit_days = 90;
 
+  // storage (docs/timeshift.md): the live window (hot: a RAM-backed folder when given; "" =
+  // data_dir/hls) and the catch-up archive (warm: "" = data_dir/warm), retention sweep period
+  std::string storage_hot_dir;
+  std::string storage_warm_dir;
+  int storage_sweep_seconds = 30;
+
   // node
   std::string node_name;          // default: the host name
   std::string node_role = "any";  // any | edge | cloud

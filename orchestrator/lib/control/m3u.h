@@ -1,5 +1,9 @@
 // M3U playlists for IPTV players (VLC, Kodi PVR IPTV Simple): an #EXTM3U header with url-tvg and
-// one #EXTINF line per channel with tvg-id, tvg-name, tvg-logo and group-title.
+// one #EXTINF line per channel with tvg-id, tvg-name, tvg-logo and group-title; a channel with
+// catch-up also gets the attributes Kodi's IPTV Simple and TiviMate read:
+//   catchup="append" catchup-days="3" catchup-source="?start={utc}&end={utcend}"
+// (the player appends the source to the channel's URL, with the programme's unix times filled in:
+// the time-addressed URL of docs/timeshift.md).
 #pragma once
 
 #include <string>
@@ -9,6 +13,7 @@ namespace iptv::control {
 
 struct M3uEntry {
   std::string tvg_id, name, logo, group, url;
+  double catchup_days = 0;  // > 0: the catch-up attributes
 };
 
 // Attribute values lose '"' and line breaks (players do not unescape them).

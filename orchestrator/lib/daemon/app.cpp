@@ -22,6 +22,7 @@
 #include "db/sqlite_db.h"
 #include "log/log.h"
 #include "origin/connections.h"
+#include "daemon/archive_adapter.h"
 #include "origin/origin.h"
 #include "store/state_store.h"
 #include "store/webhooks.h"
@@ -363,6 +364,7 @@ class App {
   std::unique_ptr<store::WebhookDeliverer> hooks_;
   std::unique_ptr<Origin> origin_;
   std::unique_ptr<ChannelManager> channels_;
+  std::unique_ptr<ArchiveAdapter> archive_;  // catch-up: the warm tier and time-addressed URLs
   std::unique_ptr<control::ControlStore> cstore_;
   std::unique_ptr<ControlAdapter> adapter_;
   std::unique_ptr<control::ApiServer> api_;
@@ -373,7 +375,10 @@ App::~App() {
   api_.reset();
   adapter_.reset();
   cstore_.reset();
-  channels_.reset();  // kills any worker still running
+  if (origin_) origin_->set_timeshift_route(nullptr);  // no request reaches archive_ now
+  if (archive_) archive_->stop();                      // before the channels it reads records from
+  channels_.reset();                                   // kills any worker still running
+  archive_.reset();
   if (origin_) origin_->stop();
   if (loop_) g_main_loop_unref(loop_);
 }
@@ -381,8 +386,22 @@ App::~App() {
 bool App::start(std::string *error) {
   if (!open_store(error) || !start_origin(error)) return false;
   loop_ = g_main_loop_new(nullptr, FALSE);
-  channels_ =
-      std::make_unique<ChannelManager>(manager_options(cfg_, opts_), *store_, *origin_, logger_);
+  ManagerOptions mo = manager_options(cfg_, opts_);
+  mo.hls_root = resolve_hot_root(cfg_.storage_hot_dir, opts_.data_dir, logger_);
+  channels_ = std::make_unique<ChannelManager>(mo, *store_, *origin_, logger_);
+  archive_ = std::make_unique<ArchiveAdapter>(
+      *db_, cfg_.storage_warm_dir.empty() ? opts_.data_dir + "/warm" : cfg_.storage_warm_dir,
+      cfg_.storage_sweep_seconds, *channels_);
+  channels_->set_output_observer(archive_.get());
+  archive_->start();
+  origin_->set_timeshift_route(
+      [a = archive_.get()](const std::string &ch, const std::string &rel,
+                           const std::string &q) -> std::optional<RoutedAnswer> {
+        auto ans = a->route(ch, rel, q);
+        if (!ans) return std::nullopt;
+        return RoutedAnswer{ans->status, ans->reason, ans->content_type,
+                            ans->body,   ans->file,   ans->max_age};
+      });
   add_triggers();
   channels_->load();
   return true;

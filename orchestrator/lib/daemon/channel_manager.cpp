@@ -51,7 +51,7 @@ void run_once(const Once &once) {
 SpecFile build_spec(const ChannelRecord &rec, const std::map<std::string, ChannelRecord> &set,
                     const ManagerOptions &opts) {
   worker::WorkerDefaults d;
-  d.hls_root = opts.data_dir + "/hls";
+  d.hls_root = opts.hls_root.empty() ? opts.data_dir + "/hls" : opts.hls_root;
   d.heartbeat_ms = opts.heartbeat_ms;
   SpecFile s;
   s.text = worker::to_json(worker::make_worker_spec(rec, set, d)).dump(2);
@@ -207,6 +207,7 @@ void ChannelManager::record_applied(const ChannelRecord &rec) {
 void ChannelManager::retire(const std::string &id) {
   log(id, "info", "record removed: retiring the channel");
   origin_->remove_channel(id);
+  if (observer_) observer_->channel_retired(id);
   ChannelRunner *r = find_runner(id);
   auto retire_row = [this, id] {
     if (auto a = store_->applied(id)) store_->set_applied(id, a->sha256, a->yaml, "retired");
@@ -262,7 +263,7 @@ RunnerOptions ChannelManager::runner_options(const ChannelRecord &rec) const {
   o.heartbeat_timeout_seconds = opts_.heartbeat_timeout_seconds;
   o.media_stall_seconds = opts_.media_stall_seconds;
   o.stop_grace_seconds = opts_.stop_grace_seconds;
-  o.hls_dir = opts_.data_dir + "/hls/" + rec.channel_id;
+  o.hls_dir = hls_dir(rec.channel_id);
   return o;
 }
 
@@ -293,7 +294,8 @@ void ChannelManager::start_channel(const ChannelRecord &rec, const SpecFile &spe
   if (fresh)
     if (auto st = store_->state(rec.channel_id))
       runner->seed((uint64_t)st->restarts, (uint64_t)st->failovers);
-  origin_->add_channel(rec.channel_id, opts_.data_dir + "/hls/" + rec.channel_id);
+  origin_->add_channel(rec.channel_id, hls_dir(rec.channel_id));
+  if (observer_) observer_->channel_started(rec, hls_dir(rec.channel_id));
   if (rec.status == ChannelStatus::kDisabled) {
     runner->set_disabled("record status: disabled");
     return;
@@ -450,6 +452,7 @@ void ChannelManager::on_segment(const std::string &channel, const StSegment &seg
   // The API's live view (runner views) has each segment at once; only st_packaging lags, by at
   // most a second, and stop_all() and the destructor write what is pending.
   pending_segments_.emplace_back(channel, seg);
+  if (observer_) observer_->segment(channel, seg);
   if (segment_timer_) return;
   segment_timer_ = g_timeout_add(
       1000,
@@ -473,6 +476,10 @@ void ChannelManager::flush_segments() {
         std::string("cannot store ") + std::to_string(batch.size()) +
             " segment reports: " + e.what());
   }
+}
+
+std::string ChannelManager::hls_dir(const std::string &id) const {
+  return (opts_.hls_root.empty() ? opts_.data_dir + "/hls" : opts_.hls_root) + "/" + id;
 }
 
 void ChannelManager::on_event(const std::string &channel, const std::string &event_type,

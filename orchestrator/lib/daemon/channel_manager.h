@@ -52,6 +52,7 @@ namespace iptv::daemon {
 struct ManagerOptions {
   std::string channels_dir = "channels";
   std::string data_dir = "var";  // hls/<id>/ (packaged output) and run/<id>.json (worker specs)
+  std::string hls_root;          // the live window's folder (storage.hot_dir); "" = data_dir/hls
   std::string worker_path;       // iptvd-worker (plugin_path.h resolve_worker_path)
   WorkerLimits limits;
   BackoffPolicy backoff;
@@ -65,6 +66,17 @@ struct ManagerOptions {
   // Set when the worker's GStreamer elements cannot be found (plugin_path.h): no channel starts,
   // each is offline with this reason.
   std::string cannot_run_reason;
+};
+
+// What else follows a channel's output besides the store and the origin (the catch-up archive):
+// told, on the main loop, when a channel's output starts or the channel retires, and of every
+// segment the worker publishes. Implementations must not block (queue and return).
+class OutputObserver {
+ public:
+  virtual ~OutputObserver() = default;
+  virtual void channel_started(const ChannelRecord &rec, const std::string &hls_dir) = 0;
+  virtual void channel_retired(const std::string &id) = 0;
+  virtual void segment(const std::string &channel, const StSegment &seg) = 0;
 };
 
 // One channel's worker spec, built once per record and planned reload (worker/spec.h
@@ -107,6 +119,10 @@ class ChannelManager : public ChannelSink {
   void stop_all(std::function<void()> done);
 
   const ManagerOptions &options() const { return opts_; }
+  // The folder a channel's worker publishes into (hls_root/<id>).
+  std::string hls_dir(const std::string &id) const;
+  // Set once before load(); the observer outlives the manager.
+  void set_output_observer(OutputObserver *o) { observer_ = o; }
 
   // Thread-safe views for the API (copies).
   std::vector<ChannelView> views() const;
@@ -159,6 +175,7 @@ class ChannelManager : public ChannelSink {
   ManagerOptions opts_;
   store::StateStore *store_;  // not null
   Origin *origin_;            // not null
+  OutputObserver *observer_ = nullptr;
   log::Logger &logger_;
   bool stopping_ = false;
   GFileMonitor *monitor_ = nullptr;

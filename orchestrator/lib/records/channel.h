@@ -36,6 +36,7 @@ struct Rights {
   std::vector<std::string> regions;  // where the licence allows distribution; empty = anywhere
   std::string expires;               // ISO 8601 date or date-time (UTC); empty = no expiry
   int64_t expires_unix = 0;          // parsed `expires` (0 = none)
+  double catchup_days = 0;           // how long the licence allows keeping the programme (0: not)
 };
 
 struct Access {
@@ -71,6 +72,14 @@ struct HlsSettings {
   double dvr_seconds = 0.0;
   PlaylistType playlist_type = PlaylistType::kLive;
   SequenceMode sequence_mode = SequenceMode::kEpoch;
+};
+
+// Time-shift and catch-up (docs/timeshift.md). The DVR window itself is hls.dvr_seconds
+// (`dvr.window_seconds` in a record sets it).
+struct Catchup {
+  double days = 0;           // keep the programme this long for time-addressed URLs (0: off)
+  double max_gigabytes = 0;  // size cap of the channel's warm folder (0: none)
+  int line = 0;              // position of catchup.days, for messages
 };
 
 struct Output {
@@ -114,6 +123,7 @@ struct ChannelRecord {
   Observability observability;
   Quality quality;
   HlsSettings hls;
+  Catchup catchup;
   std::vector<Output> outputs;
   Epg epg;
   Placement placement;

@@ -135,9 +135,13 @@ const std::vector<std::string> kTopKeys = {"channel_id",    "name",
                                            "access",        "failover",
                                            "observability", "quality",
                                            "hls",           "outputs",
-                                           "epg",           "placement"};
+                                           "epg",           "placement",
+                                           "dvr",           "catchup"};
 
 }  // namespace
+
+// loader_timeshift.cpp: dvr, catchup (checked against rights.catchup_days).
+void parse_timeshift(YamlWalker &w, const YAML::Node &root, ChannelRecord &rec);
 
 static bool parse_channel_impl(std::string_view text, const std::string &file,
                                const ProfileCatalog &catalog, ChannelRecord &rec,
@@ -218,7 +222,7 @@ static void parse_rights(Walker &w, const YAML::Node &root, ChannelRecord &rec) 
   // without them (record_warnings() says so at validation time).
   const YAML::Node rights = root["rights"];
   if (rights.IsDefined() && !rights.IsNull()) {
-    if (w.mapping(rights, "rights", {"owner", "licence", "regions", "expires"})) {
+    if (w.mapping(rights, "rights", {"owner", "licence", "regions", "expires", "catchup_days"})) {
       w.str(rights["owner"], "rights.owner", rec.rights.owner, true);
       w.str(rights["licence"], "rights.licence", rec.rights.licence, true);
       w.string_list(rights["regions"], "rights.regions", rec.rights.regions, false);
@@ -228,6 +232,7 @@ static void parse_rights(Walker &w, const YAML::Node &root, ChannelRecord &rec) 
         w.error(rights["expires"], "rights.expires",
                 "'" + rec.rights.expires +
                     "' is not an ISO 8601 date (2027-12-31) or UTC time (2027-12-31T23:59:59Z)");
+      w.number(rights["catchup_days"], "rights.catchup_days", rec.rights.catchup_days, 0, 365);
     }
   }
 }
@@ -478,6 +483,7 @@ static bool parse_channel_impl(std::string_view text, const std::string &file,
   parse_outputs(w, root, rec);
   parse_epg(w, root, rec);
   parse_placement(w, root, rec);
+  parse_timeshift(w, root, rec);  // loader_timeshift.cpp: after hls and rights
 
   for (auto &e : errors)
     if (e.file == file && e.channel_id.empty()) e.channel_id = rec.channel_id;

@@ -70,6 +70,7 @@ void ApiServer::Impl::h_playlist(Ctx &c) {
     entries.push_back({r.epg.tvg_id.empty() ? r.channel_id : r.epg.tvg_id,
                        r.name.empty() ? r.channel_id : r.name, r.epg.logo, r.epg.group,
                        base + sr.path});
+    entries.back().catchup_days = r.catchup.days;
   }
   audit_call(c, "playlist.get", subject, "ok", "", {{"channels", entries.size()}});
   set_body(c, 200, "audio/x-mpegurl", render_m3u(entries, base + "/iptv/epg.xml"));

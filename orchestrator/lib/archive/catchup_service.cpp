@@ -1,0 +1,192 @@
+#include "archive/catchup_service.h"
+
+#include <glib.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "timeshift/catchup.h"
+#include "timeshift/time_arg.h"
+#include "util/strutil.h"
+
+namespace iptv::archive {
+namespace {
+
+CatchupAnswer refuse(int status, std::string reason, std::string text = "") {
+  CatchupAnswer a;
+  a.status = status;
+  a.reason = std::move(reason);
+  a.content_type = "text/plain";
+  a.body = text.empty() ? a.reason + "\n" : text + "\n";
+  a.max_age = 1;
+  return a;
+}
+
+// One query argument, percent-decoded; nullopt when absent.
+std::optional<std::string> query_arg(const std::string &query, const std::string &name) {
+  for (const auto &kv : split(query, '&')) {
+    size_t eq = kv.find('=');
+    std::string k = kv.substr(0, eq);
+    if (k != name) continue;
+    std::string v = eq == std::string::npos ? "" : kv.substr(eq + 1);
+    char *d = g_uri_unescape_string(v.c_str(), nullptr);
+    if (!d) return std::string("\x01");  // an invalid escape: never a time
+    std::string out = d;
+    g_free(d);
+    return out;
+  }
+  return std::nullopt;
+}
+
+bool all_digits(const std::string &s) {
+  if (s.empty() || s.size() > 18) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+}  // namespace
+
+std::string ranged_multivariant(const std::string &text, const std::string &range_query) {
+  std::istringstream in(text);
+  std::ostringstream out;
+  std::string line;
+  auto with_query = [&](const std::string &uri) {
+    return uri + (uri.find('?') == std::string::npos ? "?" : "&") + range_query;
+  };
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty() && line[0] != '#') {
+      out << with_query(line) << "\n";
+      continue;
+    }
+    size_t u = line.find("URI=\"");
+    if (line[0] == '#' && u != std::string::npos) {
+      size_t end = line.find('"', u + 5);
+      if (end != std::string::npos) {
+        line =
+            line.substr(0, u + 5) + with_query(line.substr(u + 5, end - u - 5)) + line.substr(end);
+      }
+    }
+    out << line << "\n";
+  }
+  return out.str();
+}
+
+CatchupService::CatchupService(ArchiveIndex &index, RulesFn rules, ClockFn now)
+    : index_(index), rules_(std::move(rules)), now_(std::move(now)) {
+  if (!now_)
+    now_ = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+}
+
+bool CatchupService::wants(const std::string &rel, const std::string &query) {
+  if (rel.find("/archive/") != std::string::npos) return true;
+  if (!ends_with(rel, ".m3u8")) return false;
+  return query_arg(query, "start").has_value() || query_arg(query, "end").has_value();
+}
+
+CatchupAnswer CatchupService::answer(const std::string &channel, const std::string &rel,
+                                     const std::string &query) {
+  auto rules = rules_(channel);
+  if (!rules || rules->catchup_days <= 0)
+    return refuse(404, "no_catchup", "this channel keeps no programme for catch-up");
+  if (rel.find("/archive/") != std::string::npos) return segment(channel, rel);
+  auto s = query_arg(query, "start");
+  auto e = query_arg(query, "end");
+  if (!s) return refuse(400, "malformed", "end= needs start=");
+  timeshift::TimeArg start = timeshift::parse_time_arg(*s);
+  if (!start.ok()) return refuse(400, "malformed", "start: " + start.error);
+  timeshift::TimeArg end;
+  if (e) {
+    end = timeshift::parse_time_arg(*e);
+    if (!end.ok()) return refuse(400, "malformed", "end: " + end.error);
+  }
+  int64_t now = now_();
+  int64_t rights_days_ms = static_cast<int64_t>(rules->rights_days * 86400000.0);
+  int64_t keep_ms = static_cast<int64_t>(rules->catchup_days * 86400000.0);
+  auto x = index_.extent(channel);
+  // What is kept: the retention (catchup.days) bounds it as much as what is on disk.
+  int64_t kept_oldest = x.segments ? std::max(x.oldest_ms, now - keep_ms) : 0;
+  timeshift::RangeCheck rc = timeshift::check_range(start.unix_ms, e ? end.unix_ms : 0, now,
+                                                    now - rights_days_ms, kept_oldest);
+  if (rc.status != 200) return refuse(rc.status, rc.reason);
+  // The range the URIs carry: canonical unix seconds (whatever form was asked).
+  std::string range = "start=" + std::to_string(start.unix_ms / 1000);
+  if (start.unix_ms % 1000) range = "start=" + std::to_string(start.unix_ms / 1000.0);
+  if (e) range += "&end=" + std::to_string((end.unix_ms + 999) / 1000);
+  return playlist(channel, *rules, rel, start.unix_ms, e ? end.unix_ms : 0, range);
+}
+
+CatchupAnswer CatchupService::playlist(const std::string &channel, const CatchupRules &rules,
+                                       const std::string &rel, int64_t start_ms, int64_t end_ms,
+                                       const std::string &range_query) {
+  auto parts = split(rel, '/');
+  CatchupAnswer a;
+  a.content_type = "application/vnd.apple.mpegurl";
+  if (parts.size() == 1 && parts[0] == "index.m3u8") {
+    std::ifstream in(rules.hot_dir + "/index.m3u8", std::ios::binary);
+    if (!in) return refuse(404, "not_retained", "the channel has no multivariant playlist now");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    a.body = ranged_multivariant(text, range_query);
+    a.max_age = 2;
+    return a;
+  }
+  if (parts.size() != 2 || parts[1] != "index.m3u8") return refuse(404, "path");
+  const std::string &rendition = parts[0];
+  std::vector<Entry> rows = index_.range(channel, rendition, start_ms, end_ms);
+  std::vector<timeshift::ArchivedSegment> segs;
+  segs.reserve(rows.size());
+  for (const Entry &r : rows) {
+    timeshift::ArchivedSegment s = r.segment();
+    if (!r.init_path.empty()) s.map_uri = "archive/init-" + std::to_string(r.start_ms) + ".mp4";
+    segs.push_back(s);
+  }
+  std::string ext =
+      rows.empty() ? "ts" : rows.front().path.substr(rows.front().path.rfind('.') + 1);
+  timeshift::CatchupRequest req;
+  req.start_ms = start_ms;
+  req.end_ms = end_ms;
+  req.target_seconds = rules.target_seconds;
+  req.end_pending =
+      end_ms != 0 && (rows.empty() || rows.back().start_ms + rows.back().duration_ms < end_ms);
+  req.uri_for = [&](const timeshift::ArchivedSegment &s) {
+    return "archive/" + std::to_string(s.start_ms) + "." + ext;
+  };
+  timeshift::CatchupPlaylist pl = timeshift::render_catchup(segs, req);
+  if (pl.segments == 0) return refuse(404, "not_retained", "nothing kept in that range");
+  a.body = pl.text;
+  // A closed range entirely in the past never changes; an open one grows like a live playlist.
+  a.max_age = end_ms != 0 && !req.end_pending
+                  ? 60
+                  : std::max(1, static_cast<int>(rules.target_seconds / 2));
+  return a;
+}
+
+CatchupAnswer CatchupService::segment(const std::string &channel, const std::string &rel) {
+  // "/<rendition>/archive/<start_ms>.<ext>" or ".../archive/init-<start_ms>.mp4"
+  auto parts = split(rel, '/');
+  if (parts.size() != 3 || parts[1] != "archive") return refuse(404, "path");
+  std::string file = parts[2];
+  bool init = starts_with(file, "init-");
+  if (init) file = file.substr(5);
+  size_t dot = file.find('.');
+  std::string digits = file.substr(0, dot);
+  if (dot == std::string::npos || !all_digits(digits)) return refuse(404, "path");
+  Entry e;
+  if (!index_.find(channel, parts[0], std::stoll(digits), &e))
+    return refuse(404, "not_retained", "no such archived segment");
+  CatchupAnswer a;
+  a.file = init ? e.init_path : e.path;
+  if (a.file.empty()) return refuse(404, "path");
+  a.content_type =
+      init || ends_with(a.file, ".m4s") || ends_with(a.file, ".mp4") ? "video/mp4" : "video/mp2t";
+  a.max_age = 31536000;
+  return a;
+}
+
+}  // namespace iptv::archive
