@@ -305,6 +305,13 @@ static GstFlowReturn x264_input_chain(GstPad *pad, GstObject *parent, GstBuffer 
                        (GstBufferCopyFlags)(GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS |
                                             GST_BUFFER_COPY_META),
                        0, -1);
+  // The frame's layout (a decoder's padded strides and plane offsets) is a memory meta, which a
+  // copy without the memory leaves out: copied by hand.
+  if (GstVideoMeta *vm = gst_buffer_get_video_meta(buf)) {
+    GstVideoMeta *copy = gst_buffer_add_video_meta_full(
+        view, vm->flags, vm->format, vm->width, vm->height, vm->n_planes, vm->offset, vm->stride);
+    copy->id = vm->id;
+  }
   GstFlowReturn ret = r->encoder_chain(pad, parent, view);
   r->frames_encoded++;
   gst_buffer_unmap(buf, &map);
@@ -467,6 +474,14 @@ static gboolean build_rungs(GstIptvAbrLadder *self, const LadderSettings &cfg, G
     GstPad *in = gst_element_get_static_pad(chain[0], "sink");
     gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_BUFFER, rung_in_probe, r.get(), nullptr);
     gst_object_unref(in);
+    // The gate sits where the encoder's input starts (its queue, if any): frames of a paused
+    // rung are dropped before they wake its threads. Before the queue-full drop, so the frame
+    // a resume opens at is the grid's.
+    GstPad *gate = gst_element_get_static_pad(enc_chain[0], "sink");
+    gst_pad_add_probe(
+        gate, (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+        encoder_gate_probe, r.get(), nullptr);
+    gst_object_unref(gate);
     for (GstElement *q : {r->queue, r->enc_queue}) {
       if (!q) continue;
       GstPad *qsink = gst_element_get_static_pad(q, "sink");
@@ -474,9 +489,6 @@ static gboolean build_rungs(GstIptvAbrLadder *self, const LadderSettings &cfg, G
       gst_object_unref(qsink);
     }
     GstPad *esink = gst_element_get_static_pad(r->encoder, "sink");
-    gst_pad_add_probe(
-        esink, (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-        encoder_gate_probe, r.get(), nullptr);
     if (*chosen == "x264enc") {
       g_object_set_qdata(G_OBJECT(esink), rung_quark(), r.get());
       r->encoder_chain = GST_PAD_CHAINFUNC(esink);
@@ -566,7 +578,20 @@ static GstPadProbeReturn queue_full_probe(GstPad *pad, GstPadProbeInfo *, gpoint
 // keyframe requests). Enabled again, it waits for the next keyframe request of the grid (sent to
 // every rung ahead of the same frame) and opens at that frame, so the rung resumes with an IDR
 // on the grid, aligned with the other rungs.
-static GstPadProbeReturn encoder_gate_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data) {
+// A buffer's running time on `pad` (its sticky segment); GST_CLOCK_TIME_NONE when unknown.
+static GstClockTime running_time_on(GstPad *pad, GstBuffer *buf) {
+  if (!GST_BUFFER_PTS_IS_VALID(buf)) return GST_CLOCK_TIME_NONE;
+  GstEvent *ev = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+  if (!ev) return GST_CLOCK_TIME_NONE;
+  const GstSegment *seg;
+  gst_event_parse_segment(ev, &seg);
+  GstClockTime rt = gst_segment_to_running_time(seg, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
+  gst_event_unref(ev);
+  return rt;
+}
+
+static GstPadProbeReturn encoder_gate_probe(GstPad *pad, GstPadProbeInfo *info,
+                                            gpointer user_data) {
   auto *r = static_cast<Rung *>(user_data);
   if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
     GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
@@ -581,20 +606,22 @@ static GstPadProbeReturn encoder_gate_probe(GstPad *, GstPadProbeInfo *info, gpo
   if (g == kGateOpenAtNext && r->gate.compare_exchange_strong(g, kGateOpen)) {
     GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
     // The encoder may still hold frames from before the pause: they come out first, and go.
-    r->drop_before = GST_BUFFER_PTS(buf);
-    GST_INFO_OBJECT(r->self, "rung %u resumes at %" GST_TIME_FORMAT, r->index,
-                    GST_TIME_ARGS(GST_BUFFER_PTS(buf)));
+    // Compared in running time: x264enc shifts its output timestamps (and segment) by 1000 h.
+    GstClockTime rt = running_time_on(pad, buf);
+    r->drop_before = rt;
+    GST_INFO_OBJECT(r->self, "rung %u resumes at running time %" GST_TIME_FORMAT, r->index,
+                    GST_TIME_ARGS(rt));
     return GST_PAD_PROBE_OK;
   }
   return GST_PAD_PROBE_DROP;
 }
 
-static GstPadProbeReturn encoder_out_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data) {
+static GstPadProbeReturn encoder_out_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user_data) {
   auto *r = static_cast<Rung *>(user_data);
   guint64 before = r->drop_before;
   if (before == GST_CLOCK_TIME_NONE) return GST_PAD_PROBE_OK;
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
-  if (GST_BUFFER_PTS_IS_VALID(buf) && GST_BUFFER_PTS(buf) < before) return GST_PAD_PROBE_DROP;
+  GstClockTime rt = running_time_on(pad, GST_PAD_PROBE_INFO_BUFFER(info));
+  if (GST_CLOCK_TIME_IS_VALID(rt) && rt < before) return GST_PAD_PROBE_DROP;
   r->drop_before = GST_CLOCK_TIME_NONE;  // the resume keyframe: from here on, all goes out
   return GST_PAD_PROBE_OK;
 }

@@ -5,6 +5,8 @@
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -553,3 +555,139 @@ TEST(LadderNegotiation, NoRungFitsExitsNonZeroUnderGstLaunch) {
 }
 
 }  // namespace
+
+namespace {
+
+// CPU time (ns) spent by this process's threads named `comm` (/proc/self/task/*/schedstat: time
+// on a CPU, in ns, whatever the machine's load).
+guint64 threads_cpu_ns(const std::string &comm) {
+  guint64 total = 0;
+  GDir *dir = g_dir_open("/proc/self/task", 0, nullptr);
+  if (!dir) return 0;
+  while (const char *tid = g_dir_read_name(dir)) {
+    std::string base = std::string("/proc/self/task/") + tid;
+    gchar *name = nullptr, *sched = nullptr;
+    if (g_file_get_contents((base + "/comm").c_str(), &name, nullptr, nullptr) &&
+        g_file_get_contents((base + "/schedstat").c_str(), &sched, nullptr, nullptr) &&
+        g_strstrip(name) == comm)
+      total += g_ascii_strtoull(sched, nullptr, 10);
+    g_free(name);
+    g_free(sched);
+  }
+  g_dir_close(dir);
+  return total;
+}
+
+guint64 rung_stat(GstElement *ladder, guint rung, const char *field) {
+  GstStructure *stats = nullptr;
+  g_object_get(ladder, "stats", &stats, nullptr);
+  const GValue *rungs = gst_structure_get_value(stats, "rungs");
+  guint64 v = 0;
+  gst_structure_get_uint64(gst_value_get_structure(gst_value_array_get_value(rungs, rung)), field,
+                           &v);
+  gst_structure_free(stats);
+  return v;
+}
+
+// The element upstream of `e` (its sink pad's peer's parent).
+GstElement *upstream_of(GstElement *e) {
+  GstPad *sink = gst_element_get_static_pad(e, "sink");
+  GstPad *peer = sink ? gst_pad_get_peer(sink) : nullptr;
+  GstElement *up = peer ? gst_pad_get_parent_element(peer) : nullptr;
+  if (peer) gst_object_unref(peer);
+  if (sink) gst_object_unref(sink);
+  return up;
+}
+
+guint64 frames_of(PadLog &log, const std::string &n) {
+  std::lock_guard<std::mutex> l(log.mu);
+  return log.frames[n];
+}
+
+}  // namespace
+
+TEST(LadderPause, DisabledRungEncodesNothingAndResumesOnTheGridAligned) {
+  // Live, three rungs (a cascade: 1 is scaled from 0, 2 from 1). Rung 1 is paused while rung 2
+  // (scaled from its picture) stays on air, then enabled again.
+  GstElement *p = parse(
+      "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=180,framerate=25/1 ! "
+      "iptvabrladder name=l profiles=320x180@300,192x108@150,128x72@80 preset=veryfast "
+      "encoder=x264 keyframe-interval=1 keyframe-anchor=running-time "
+      "l.src_0 ! fakesink name=sink_0 sync=false l.src_1 ! fakesink name=sink_1 sync=false "
+      "l.src_2 ! fakesink name=sink_2 sync=false");
+  ASSERT_NE(p, nullptr);
+  PadLog log;
+  auto ctx = attach(p, log, {"0", "1", "2"});
+  GstElement *l = gst_bin_get_by_name(GST_BIN(p), "l");
+  // Rung 1's encoding threads: its encoder's queue thread and the x264 threads it started
+  // (named after it).
+  GstPad *src1 = gst_element_get_static_pad(l, "src_1");
+  GstPad *target = gst_ghost_pad_get_target(GST_GHOST_PAD(src1));
+  GstElement *caps1 = gst_pad_get_parent_element(target);
+  GstElement *parse1 = upstream_of(caps1), *enc1 = upstream_of(parse1);
+  GstElement *queue1 = upstream_of(enc1);
+  ASSERT_NE(queue1, nullptr);
+  gchar *qname = gst_element_get_name(queue1);
+  std::string comm = std::string(qname) + ":src";
+  g_free(qname);
+  for (GstObject *o : {GST_OBJECT(src1), GST_OBJECT(target), GST_OBJECT(caps1), GST_OBJECT(parse1),
+                       GST_OBJECT(enc1), GST_OBJECT(queue1)})
+    gst_object_unref(o);
+  ASSERT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  auto wait_for = [&](const std::function<bool()> &cond, int seconds) {
+    for (int i = 0; i < seconds * 20 && !cond(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return cond();
+  };
+  ASSERT_TRUE(wait_for([&] { return frames_of(log, "1") >= 25; }, 30));
+  // On air: what rung 1's encoding costs over 2 s of input.
+  guint64 cpu0 = threads_cpu_ns(comm), enc0 = rung_stat(l, 1, "frames-encoded");
+  ASSERT_TRUE(wait_for([&] { return rung_stat(l, 1, "frames-encoded") >= enc0 + 50; }, 30));
+  guint64 on_air = threads_cpu_ns(comm) - cpu0;
+  ASSERT_GT(on_air, 0u) << "no thread named " << comm;
+  // Paused: no frame reaches its encoder, no buffer leaves its pad, ~no CPU.
+  g_object_set(l, "disabled-rungs", "src_1", nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  guint64 enc_paused = rung_stat(l, 1, "frames-encoded"), out_paused = frames_of(log, "1");
+  guint64 cpu_paused = threads_cpu_ns(comm), in2 = frames_of(log, "2");
+  // As much input as the on-air measurement had (2 s), measured by what rung 2 got meanwhile.
+  ASSERT_TRUE(wait_for([&] { return frames_of(log, "2") >= in2 + 50; }, 30));
+  guint64 off_air = threads_cpu_ns(comm) - cpu_paused;
+  EXPECT_EQ(rung_stat(l, 1, "frames-encoded"), enc_paused);
+  EXPECT_EQ(frames_of(log, "1"), out_paused);
+  EXPECT_LT(off_air, on_air / 20) << "paused " << off_air << " ns against " << on_air
+                                  << " ns on air";
+  GstClockTime last_before;
+  {
+    std::lock_guard<std::mutex> g(log.mu);
+    ASSERT_FALSE(log.sizes["1"].empty());
+    last_before = log.sizes["1"].back().first;
+  }
+  // Enabled again: it resumes at a keyframe on the grid, the same frame as the other rungs'.
+  g_object_set(l, "disabled-rungs", "", nullptr);
+  ASSERT_TRUE(wait_for([&] { return frames_of(log, "1") >= out_paused + 30; }, 30));
+  gst_element_send_event(p, gst_event_new_eos());
+  RunResult res;
+  run_until_eos(p, res, 30 * S);
+  std::lock_guard<std::mutex> g(log.mu);
+  auto &sizes = log.sizes["1"];
+  size_t first_after = out_paused;
+  ASSERT_LT(first_after, sizes.size());
+  GstClockTime resume = sizes[first_after].first;
+  EXPECT_GT(resume, last_before + S) << "the pause left no gap";
+  // The grid's keyframe is the first frame at or after each multiple of the interval (a live
+  // source's frames sit a few ms after them): within one frame (40 ms).
+  EXPECT_LT(resume % S, 40 * GST_MSECOND) << "resumed off the grid at " << resume;
+  auto &k1 = log.keyframes["1"];
+  EXPECT_NE(std::find(k1.begin(), k1.end(), resume), k1.end())
+      << "the first buffer after the pause is not a keyframe";
+  auto &k0 = log.keyframes["0"];
+  EXPECT_NE(std::find(k0.begin(), k0.end(), resume), k0.end())
+      << "rung 0 has no keyframe at the resume point " << resume;
+  // Every buffer after the resume point is newer: nothing left over from before the pause.
+  for (size_t i = first_after; i < sizes.size(); ++i) EXPECT_GE(sizes[i].first, resume);
+  // Rung 2, scaled from rung 1's picture, never paused.
+  EXPECT_GT(log.frames["2"], log.frames["1"]);
+  gst_object_unref(l);
+  gst_object_unref(p);
+}
