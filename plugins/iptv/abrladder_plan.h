@@ -52,8 +52,8 @@ std::optional<InputPreference> preferred_input(const std::vector<Profile> &profi
 
 // Cascade scaling: the rung each rung is scaled from (its index), or -1 to scale it from the
 // input. A rung's parent is the shortest rung taller than it (or as tall and earlier in the list,
-// which then needs no scaling at all) with the same frame-rate cap, so every rung is scaled from
-// the next larger picture instead of from the full-size input.
+// which then needs no scaling at all) with the same frame-rate cap, the first of equal candidates,
+// so every rung is scaled from the next larger picture instead of from the full-size input.
 std::vector<int> cascade_parents(const std::vector<Profile> &profiles);
 
 // x264 threads per rung on `cores` cores: each rung's share of the ladder's pixels times 1.5
