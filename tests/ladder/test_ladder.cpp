@@ -2,10 +2,12 @@
 // started apart, aspect ratio, dropped rungs, frame-rate caps, VBV rate control, encoder
 // selection and fallback with fake hardware encoders, and live overload isolation.
 #include <gst/gst.h>
+#include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -690,4 +692,74 @@ TEST(LadderPause, DisabledRungEncodesNothingAndResumesOnTheGridAligned) {
   EXPECT_GT(log.frames["2"], log.frames["1"]);
   gst_object_unref(l);
   gst_object_unref(p);
+}
+
+namespace {
+
+// Mean absolute difference of the Y, U and V planes of two I420 samples.
+double plane_mad(GstSample *a, GstSample *b) {
+  GstVideoInfo ia, ib;
+  gst_video_info_from_caps(&ia, gst_sample_get_caps(a));
+  gst_video_info_from_caps(&ib, gst_sample_get_caps(b));
+  GstVideoFrame fa, fb;
+  if (!gst_video_frame_map(&fa, &ia, gst_sample_get_buffer(a), GST_MAP_READ)) return 1e9;
+  if (!gst_video_frame_map(&fb, &ib, gst_sample_get_buffer(b), GST_MAP_READ)) {
+    gst_video_frame_unmap(&fa);
+    return 1e9;
+  }
+  double sum = 0;
+  guint64 n = 0;
+  for (guint c = 0; c < 3; ++c) {
+    int w = GST_VIDEO_FRAME_COMP_WIDTH(&fa, c), h = GST_VIDEO_FRAME_COMP_HEIGHT(&fa, c);
+    for (int y = 0; y < h; ++y) {
+      const guint8 *ra =
+          GST_VIDEO_FRAME_COMP_DATA(&fa, c) + y * GST_VIDEO_FRAME_COMP_STRIDE(&fa, c);
+      const guint8 *rb =
+          GST_VIDEO_FRAME_COMP_DATA(&fb, c) + y * GST_VIDEO_FRAME_COMP_STRIDE(&fb, c);
+      for (int x = 0; x < w; ++x, ++n) sum += std::abs((int)ra[x] - (int)rb[x]);
+    }
+  }
+  gst_video_frame_unmap(&fa);
+  gst_video_frame_unmap(&fb);
+  return n ? sum / n : 1e9;
+}
+
+}  // namespace
+
+TEST(LadderMemory, DecoderFramesWithPaddedLayoutAreEncodedAsTheyAre) {
+  // A decoder's frames carry their layout (padded strides, plane offsets) in a video meta. The
+  // encoder is handed a view of each frame (so the frame goes back to the decoder once x264 has
+  // copied it): the view must keep that layout, or the picture comes out sheared.
+  // The reference: the same (deterministic) source, raw.
+  auto pull_all = [](const std::string &desc) {
+    std::vector<GstSample *> got;
+    GstElement *p = parse(desc);
+    if (!p) return got;
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "out");
+    g_object_set(sink, "max-buffers", 0u, nullptr);
+    EXPECT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    for (GstSample *s; (s = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 30 * S));)
+      got.push_back(s);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(sink);
+    gst_object_unref(p);
+    return got;
+  };
+  const std::string src =
+      "videotestsrc pattern=smpte75 num-buffers=20 ! "
+      "video/x-raw,width=320,height=180,framerate=25/1,format=I420 ! ";
+  auto ins = pull_all(src + "appsink name=out sync=false");
+  // Decoded straight into the ladder (nothing else downstream of the decoder, so it hands out
+  // its own padded frames).
+  auto outs = pull_all(src +
+                       "x264enc pass=qual quantizer=12 speed-preset=ultrafast ! avdec_h264 ! "
+                       "iptvabrladder profiles=320x180@4000 encoder=x264 preset=ultrafast "
+                       "keyframe-anchor=running-time ! avdec_h264 ! videoconvert ! "
+                       "video/x-raw,format=I420 ! appsink name=out sync=false");
+  ASSERT_EQ(ins.size(), 20u);
+  ASSERT_EQ(outs.size(), 20u);
+  for (size_t i = 0; i < ins.size(); ++i)
+    EXPECT_LT(plane_mad(ins[i], outs[i]), 6.0) << "frame " << i;
+  for (GstSample *s : ins) gst_sample_unref(s);
+  for (GstSample *s : outs) gst_sample_unref(s);
 }
