@@ -1182,10 +1182,12 @@ static void gst_iptv_abr_ladder_get_property(GObject *object, guint prop_id, GVa
 
 static void gst_iptv_abr_ladder_finalize(GObject *object) {
   auto *self = GST_IPTV_ABR_LADDER(object);
-  // The bin's dispose has already removed the tee (releasing its request pads); drop the
+  // The bin's dispose has already removed the tees (releasing their request pads); drop the
   // references build_rungs() kept on them.
-  for (auto &r : self->priv->rungs)
+  for (auto &r : self->priv->rungs) {
     if (r->tee_pad) gst_object_unref(r->tee_pad);
+    if (r->enc_tee_pad) gst_object_unref(r->enc_tee_pad);
+  }
   delete self->priv;
   G_OBJECT_CLASS(gst_iptv_abr_ladder_parent_class)->finalize(object);
 }

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -659,6 +660,8 @@ TEST(LadderPause, DisabledRungEncodesNothingAndResumesOnTheGridAligned) {
   EXPECT_EQ(frames_of(log, "1"), out_paused);
   EXPECT_LT(off_air, on_air / 20) << "paused " << off_air << " ns against " << on_air
                                   << " ns on air";
+  std::printf("rung 1 threads' CPU over 50 frames: %.2f ms on air, %.3f ms paused (%.1f%%)\n",
+              on_air / 1e6, off_air / 1e6, 100.0 * off_air / on_air);
   GstClockTime last_before;
   {
     std::lock_guard<std::mutex> g(log.mu);
