@@ -119,7 +119,7 @@ struct Rung {
   std::atomic<bool> enabled{true};  // disabled-rungs
   std::atomic<bool> needed{true};   // enabled and not dropped, or feeding such a rung
   std::atomic<int> gate{kGateOpen};
-  // After a resume: encoder output before this PTS is left over from before the pause.
+  // After a resume: encoder output before this running time is left over from before the pause.
   std::atomic<guint64> drop_before{GST_CLOCK_TIME_NONE};
   std::atomic<guint64> frames_in{0}, frames_out{0}, frames_dropped{0}, frames_encoded{0};
   // fps over the last second of output (guarded by priv->lock)
@@ -310,6 +310,7 @@ static GQuark rung_quark() {
 static GstFlowReturn x264_input_chain(GstPad *pad, GstObject *parent, GstBuffer *buf) {
   auto *r = static_cast<Rung *>(g_object_get_qdata(G_OBJECT(pad), rung_quark()));
   GstMapInfo map;
+  r->frames_encoded++;
   if (gst_buffer_n_memory(buf) != 1 || !gst_buffer_map(buf, &map, GST_MAP_READ))
     return r->encoder_chain(pad, parent, buf);
   GstBuffer *view = gst_buffer_new();
@@ -327,7 +328,6 @@ static GstFlowReturn x264_input_chain(GstPad *pad, GstObject *parent, GstBuffer 
     copy->id = vm->id;
   }
   GstFlowReturn ret = r->encoder_chain(pad, parent, view);
-  r->frames_encoded++;
   gst_buffer_unmap(buf, &map);
   gst_buffer_unref(buf);
   return ret;
