@@ -699,9 +699,9 @@ static void apply_disabled(GstIptvAbrLadder *self, const std::string &list, bool
 }
 
 // Sets a capsfilter's caps (taking `caps`) unless it has them already: a change sends a
-// reconfigure upstream, and the source's renegotiation then sends a serialized allocation query
-// through the tee, which waits behind a rung blocked in preroll (a deadlock when the source
-// merely re-sent the same caps with an extra field).
+// reconfigure upstream, which makes the source renegotiate and run a serialized allocation query
+// through every rung's queue; a source that re-sends the same caps (with an extra field) needs
+// none of that.
 static void set_filter_caps(GstElement *filter, GstCaps *caps) {
   GstCaps *cur = nullptr;
   g_object_get(filter, "caps", &cur, nullptr);
