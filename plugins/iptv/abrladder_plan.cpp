@@ -21,6 +21,12 @@ std::vector<RungPlan> plan_rungs(const std::vector<Profile> &profiles, int src_w
       out.push_back(r);
       continue;
     }
+    if (p.max_fps > 0 && fps_n > 0 && fps_d > 0 && (double)fps_n / fps_d > p.max_fps + 0.01) {
+      // Divide by the smallest integer that brings the rate under the cap (keeps cadence).
+      int div = (int)std::ceil(((double)fps_n / fps_d) / p.max_fps - 1e-9);
+      r.fps_n = fps_n;
+      r.fps_d = fps_d * div;
+    }
     if (src_h > 0 && p.height > src_h) {
       r.dropped = true;
       r.drop_reason = "rung " + p.name + " (" + std::to_string(p.height) +
@@ -32,13 +38,40 @@ std::vector<RungPlan> plan_rungs(const std::vector<Profile> &profiles, int src_w
     r.height = p.height & ~1;
     int w = (int)std::lround(r.height * dar / 2.0) * 2;
     r.width = std::max(2, w);
-    if (p.max_fps > 0 && fps_n > 0 && fps_d > 0 && (double)fps_n / fps_d > p.max_fps + 0.01) {
-      // Divide by the smallest integer that brings the rate under the cap (keeps cadence).
-      int div = (int)std::ceil(((double)fps_n / fps_d) / p.max_fps - 1e-9);
-      r.fps_n = fps_n;
-      r.fps_d = fps_d * div;
-    }
     out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<int> cascade_parents(const std::vector<Profile> &profiles) {
+  std::vector<int> parent(profiles.size(), -1);
+  // Rung k comes before rung j when it is taller, or as tall and earlier in the list: a total
+  // order, so following parents never loops.
+  auto before = [&](size_t k, size_t j) {
+    return profiles[k].height > profiles[j].height ||
+           (profiles[k].height == profiles[j].height && k < j);
+  };
+  for (size_t j = 0; j < profiles.size(); ++j) {
+    if (profiles[j].passthrough) continue;
+    int best = -1;
+    for (size_t k = 0; k < profiles.size(); ++k) {
+      if (k == j || profiles[k].passthrough || !before(k, j)) continue;
+      if (profiles[k].max_fps != profiles[j].max_fps) continue;  // same frame rate only
+      if (best < 0 || profiles[k].height < profiles[best].height) best = (int)k;
+    }
+    parent[j] = best;
+  }
+  return parent;
+}
+
+std::vector<int> x264_threads(const std::vector<Profile> &profiles, int cores) {
+  std::vector<int> out(profiles.size(), 1);
+  double total = 0;
+  for (const auto &p : profiles) total += (double)p.width * p.height;
+  if (total <= 0 || cores <= 0) return out;
+  for (size_t i = 0; i < profiles.size(); ++i) {
+    double share = (double)profiles[i].width * profiles[i].height / total;
+    out[i] = std::max(1, (int)std::lround(share * cores * 1.5));
   }
   return out;
 }

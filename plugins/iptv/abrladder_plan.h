@@ -27,7 +27,8 @@ struct RungPlan {
 //   the picture is never stretched (rounded to even).
 // - A rung taller than the source is dropped: upscaled pictures waste bits.
 // - A profile's max_fps lowers the rate to the largest divisor-friendly rate <= max_fps
-//   (60 -> 30, 50 -> 25, 59.94 -> 29.97).
+//   (60 -> 30, 50 -> 25, 59.94 -> 29.97); a dropped rung gets its rate too (in a cascade it
+//   still feeds the rungs scaled from it).
 std::vector<RungPlan> plan_rungs(const std::vector<Profile> &profiles, int src_w, int src_h,
                                  int par_n, int par_d, int fps_n, int fps_d);
 
@@ -48,6 +49,17 @@ struct InputPreference {
 // Returns nullopt for an empty ladder.
 std::optional<InputPreference> preferred_input(const std::vector<Profile> &profiles,
                                                bool aspect_fixed, int par_n, int par_d);
+
+// Cascade scaling: the rung each rung is scaled from (its index), or -1 to scale it from the
+// input. A rung's parent is the shortest rung taller than it (or as tall and earlier in the list,
+// which then needs no scaling at all) with the same frame-rate cap, the first of equal candidates,
+// so every rung is scaled from the next larger picture instead of from the full-size input.
+std::vector<int> cascade_parents(const std::vector<Profile> &profiles);
+
+// x264 threads per rung on `cores` cores: each rung's share of the ladder's pixels times 1.5
+// threads per core (x264's own default gives every encoder 1.5 threads per core, which
+// oversubscribes the machine once per rung), at least 1. 1080p/720p/480p on 2 cores: 2, 1, 1.
+std::vector<int> x264_threads(const std::vector<Profile> &profiles, int cores);
 
 // The smallest rung (lowest height; the first of equals), for "no rung fits" errors.
 std::optional<Profile> smallest_rung(const std::vector<Profile> &profiles);

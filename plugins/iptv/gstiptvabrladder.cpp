@@ -20,6 +20,17 @@
  * - Each rung encodes on its own thread (a queue). On a live input, a rung that cannot keep up
  *   drops frames before its queue, counts them in #GstIptvAbrLadder:stats, and never stalls
  *   the others.
+ * - Cascade scaling (#GstIptvAbrLadder:cascade, default on): each rung is scaled from the next
+ *   larger rung's picture (same frame-rate cap) rather than from the input; measured against
+ *   ffmpeg's bicubic scaling it is as good at 720p and 0.13 dB better at 480p than direct
+ *   scaling (docs/benchmarks.md).
+ * - x264 threads (#GstIptvAbrLadder:threads): by default 1.5 threads per core shared among the
+ *   rungs by pixel count (x264's own default gives each encoder 1.5 per core).
+ * - Per-rung pause (#GstIptvAbrLadder:disabled-rungs, changeable while playing): a paused rung's
+ *   encoder gets no frames (no CPU) and its pad no buffers; enabled again, it resumes with an
+ *   IDR at the next keyframe of the grid, the same frame as the other rungs'.
+ * - Memory: x264enc is handed a view of each frame so the frame goes back to its pool once
+ *   x264 has copied it, instead of being held for x264's whole delay.
  * - Input size: the sink pad answers caps queries preferring the top (tallest) rung's size, its
  *   frame rate when the rung caps it, and I420, keeping the source's aspect ratio: a source that
  *   can produce any size (videotestsrc, or a videoscale before the ladder) then negotiates the
@@ -44,6 +55,9 @@
  * gst-launch-1.0 filesrc location=in.mp4 ! decodebin3 \
  *   ! iptvabrladder keyframe-anchor=running-time profiles=1280x720@3000,640x360@800@30 \
  *   preset=faster name=l l.src_0 ! fakesink l.src_1 ! fakesink
+ * gst-launch-1.0 videotestsrc is-live=true ! iptvabrladder name=l \
+ *   profiles=1080p-6mbps,720p-3mbps,480p-1mbps disabled-rungs=src_2 threads=0 \
+ *   l.src_0 ! queue ! fakesink l.src_1 ! queue ! fakesink l.src_2 ! queue ! fakesink
  * ]|
  */
 // Locks. `settings_lock` guards the properties (`settings`); `lock` guards the streaming state
@@ -76,7 +90,11 @@ enum class Anchor { kAuto, kEpoch, kRunningTime };
 
 namespace {
 
-constexpr guint kQueueBuffers = 8;  // per rung; a live rung drops above this
+constexpr guint kQueueBuffers = 4;  // per rung; a live rung drops above this
+
+// The encoder's input gate (per-rung pause): open, closed (the rung is disabled: nothing reaches
+// the encoder), or waiting for the next grid keyframe after being enabled again.
+enum Gate : int { kGateOpen, kGateClosed, kGateWaitKey, kGateOpenAtNext };
 
 struct Rung {
   guint index = 0;
@@ -85,12 +103,25 @@ struct Rung {
   std::string encoder_factory;
   std::string fallback_reason;
   bool hardware = false;
-  GstPad *tee_pad = nullptr;  // request pad (ref held)
+  GstElement *in_tee = nullptr;   // what feeds the queue: the input's tee or the parent's rtee
+  GstPad *tee_pad = nullptr;      // request pad on in_tee (ref held)
+  GstPad *enc_tee_pad = nullptr;  // request pad on rtee feeding the encoder (ref held; null when
+                                  // the rung was dropped during this run)
   GstElement *queue = nullptr, *scale = nullptr, *scale_caps = nullptr, *rate = nullptr,
-             *rate_caps = nullptr, *encoder = nullptr, *parse = nullptr, *out_caps = nullptr;
+             *rate_caps = nullptr, *rtee = nullptr, *enc_queue = nullptr, *encoder = nullptr,
+             *parse = nullptr, *out_caps = nullptr;
   GstPad *ghost = nullptr;
+  GstIptvAbrLadder *self = nullptr;
+  int parent = -1;            // cascade: the rung this one is scaled from (-1: the input)
+  std::vector<int> children;  // cascade: the rungs scaled from this one
+  GstPadChainFunction encoder_chain = nullptr;  // x264enc's own chain (see x264_input_chain)
   std::atomic<bool> dropped{false};
-  std::atomic<guint64> frames_in{0}, frames_out{0}, frames_dropped{0};
+  std::atomic<bool> enabled{true};  // disabled-rungs
+  std::atomic<bool> needed{true};   // enabled and not dropped, or feeding such a rung
+  std::atomic<int> gate{kGateOpen};
+  // After a resume: encoder output before this running time is left over from before the pause.
+  std::atomic<guint64> drop_before{GST_CLOCK_TIME_NONE};
+  std::atomic<guint64> frames_in{0}, frames_out{0}, frames_dropped{0}, frames_encoded{0};
   // fps over the last second of output (guarded by priv->lock)
   GstClockTime fps_window_start = GST_CLOCK_TIME_NONE;
   guint64 fps_window_frames = 0;
@@ -107,6 +138,9 @@ struct LadderSettings {
   double keyframe_interval = 2.0;
   Anchor anchor = Anchor::kAuto;
   std::string preset = "veryfast";
+  gboolean cascade = TRUE;
+  gint threads = 0;            // x264 threads per rung: 0 automatic, -1 x264's own default
+  std::string disabled_rungs;  // mutable in PLAYING
 };
 
 struct GstIptvAbrLadderPrivate {
@@ -151,6 +185,9 @@ enum {
   PROP_KEYFRAME_ANCHOR,
   PROP_HW_FALLBACK,
   PROP_PRESET,
+  PROP_CASCADE,
+  PROP_THREADS,
+  PROP_DISABLED_RUNGS,
   PROP_STATS,
 };
 
@@ -229,9 +266,10 @@ static bool has_property(GstElement *e, const char *name) {
 }
 
 // Configures an encoder for HLS: VBV-constrained bitrate, GOP limit twice the keyframe interval
-// (the grid forces the real keyframes), no scene-cut keyframes, the speed preset.
+// (the grid forces the real keyframes), no scene-cut keyframes, the speed preset; x264's threads
+// (`threads` > 0; otherwise x264 picks).
 static void configure_encoder(GstElement *enc, const std::string &factory, int kbps,
-                              double interval, const std::string &preset) {
+                              double interval, const std::string &preset, int threads) {
   iptv::RateControl rc = iptv::rate_control_for(kbps);
   guint gop = (guint)(interval * 120 + 1);  // frames at up to 60 fps, twice the interval
   if (factory == "x264enc") {
@@ -241,6 +279,7 @@ static void configure_encoder(GstElement *enc, const std::string &factory, int k
     g_object_set(enc, "bitrate", (guint)rc.bitrate_kbps, "vbv-buf-capacity",
                  (guint)(rc.bufsize_kbits * 1000 / std::max(1, rc.bitrate_kbps)), "key-int-max",
                  gop, "option-string", "scenecut=0", nullptr);
+    if (threads > 0) g_object_set(enc, "threads", (guint)threads, nullptr);
     return;
   }
   // Hardware encoders (properties checked, as they vary between elements and versions).
@@ -255,32 +294,93 @@ static void configure_encoder(GstElement *enc, const std::string &factory, int k
   if (has_property(enc, "bframes")) g_object_set(enc, "bframes", 0, nullptr);
 }
 
+// x264enc keeps every input buffer (mapped) until its frame comes out of the encoder, i.e. for
+// the whole of x264's delay (rc-lookahead + B-frames + frame threads: 16 frames at veryfast on
+// 2 cores), although libx264 copies the picture into its own frame inside x264_encoder_encode()
+// (x264_frame_copy_picture) and never reads the caller's planes again. With three rungs that is
+// ~80 MB of raw frames (and the decoder's pool grows to match) that ffmpeg does not hold. So the
+// encoder is handed a view of the frame (the same bytes, wrapped without a reference to the
+// frame) and the frame itself is released as soon as the encoder's chain returns, by when x264
+// has copied it. Only used for x264enc, whose handle_frame encodes synchronously in its chain.
+static GQuark rung_quark() {
+  static GQuark q = g_quark_from_static_string("iptvabrladder-rung");
+  return q;
+}
+
+static GstFlowReturn x264_input_chain(GstPad *pad, GstObject *parent, GstBuffer *buf) {
+  auto *r = static_cast<Rung *>(g_object_get_qdata(G_OBJECT(pad), rung_quark()));
+  GstMapInfo map;
+  r->frames_encoded++;
+  if (gst_buffer_n_memory(buf) != 1 || !gst_buffer_map(buf, &map, GST_MAP_READ))
+    return r->encoder_chain(pad, parent, buf);
+  GstBuffer *view = gst_buffer_new();
+  gst_buffer_append_memory(view, gst_memory_new_wrapped(GST_MEMORY_FLAG_READONLY, map.data,
+                                                        map.size, 0, map.size, nullptr, nullptr));
+  gst_buffer_copy_into(view, buf,
+                       (GstBufferCopyFlags)(GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS |
+                                            GST_BUFFER_COPY_META),
+                       0, -1);
+  // The frame's layout (a decoder's padded strides and plane offsets) is a memory meta, which a
+  // copy without the memory leaves out: copied by hand.
+  if (GstVideoMeta *vm = gst_buffer_get_video_meta(buf)) {
+    GstVideoMeta *copy = gst_buffer_add_video_meta_full(
+        view, vm->flags, vm->format, vm->width, vm->height, vm->n_planes, vm->offset, vm->stride);
+    copy->id = vm->id;
+  }
+  GstFlowReturn ret = r->encoder_chain(pad, parent, view);
+  gst_buffer_unmap(buf, &map);
+  gst_buffer_unref(buf);
+  return ret;
+}
+
 // ---- topology ----
 
 static void clear_rungs(GstIptvAbrLadder *self) {
   GstIptvAbrLadderPrivate *p = self->priv;
+  // Request pads first (a rung's queue may hang off another rung's tee), then the elements.
   for (auto &r : p->rungs) {
-    GstElement *els[] = {r->queue,     r->scale,   r->scale_caps, r->rate,
-                         r->rate_caps, r->encoder, r->parse,      r->out_caps};
     if (r->ghost) {
       gst_pad_set_active(r->ghost, FALSE);
       gst_element_remove_pad(GST_ELEMENT(self), r->ghost);
     }
+    if (r->tee_pad) {
+      gst_element_release_request_pad(r->in_tee, r->tee_pad);
+      gst_object_unref(r->tee_pad);
+      r->tee_pad = nullptr;
+    }
+    if (r->enc_tee_pad) {
+      gst_element_release_request_pad(r->rtee, r->enc_tee_pad);
+      gst_object_unref(r->enc_tee_pad);
+      r->enc_tee_pad = nullptr;
+    }
+  }
+  for (auto &r : p->rungs) {
+    GstElement *els[] = {r->queue, r->scale,     r->scale_caps, r->rate,  r->rate_caps,
+                         r->rtee,  r->enc_queue, r->encoder,    r->parse, r->out_caps};
     for (GstElement *e : els)
       if (e) {
         gst_element_set_state(e, GST_STATE_NULL);
         gst_bin_remove(GST_BIN(self), e);
       }
-    if (r->tee_pad) {
-      gst_element_release_request_pad(p->tee, r->tee_pad);
-      gst_object_unref(r->tee_pad);
-    }
   }
   p->rungs.clear();
 }
 
 static GstPadProbeReturn rung_in_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data);
+static GstPadProbeReturn queue_full_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data);
 static GstPadProbeReturn rung_out_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data);
+static GstPadProbeReturn encoder_gate_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data);
+static GstPadProbeReturn encoder_out_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data);
+static void apply_disabled(GstIptvAbrLadder *self, const std::string &list, bool streaming);
+
+// Links the rung's encoder (its queue, if any) to its own tee (again, after it was dropped in a
+// previous run).
+static void link_encoder(Rung *r) {
+  r->enc_tee_pad = gst_element_request_pad_simple(r->rtee, "src_%u");
+  GstPad *esink = gst_element_get_static_pad(r->enc_queue ? r->enc_queue : r->encoder, "sink");
+  gst_pad_link(r->enc_tee_pad, esink);
+  gst_object_unref(esink);
+}
 
 static gboolean build_rungs(GstIptvAbrLadder *self, const LadderSettings &cfg, GError **error) {
   GstIptvAbrLadderPrivate *p = self->priv;
@@ -298,10 +398,18 @@ static gboolean build_rungs(GstIptvAbrLadder *self, const LadderSettings &cfg, G
     std::lock_guard<std::mutex> lock(p->lock);
     p->profile_list.clear();
   }
+  std::vector<int> parents =
+      cfg.cascade ? iptv::cascade_parents(profiles) : std::vector<int>(profiles.size(), -1);
+  std::vector<int> threads = iptv::x264_threads(profiles, (int)g_get_num_processors());
+  std::vector<bool> has_children(profiles.size(), false);
+  for (int par : parents)
+    if (par >= 0) has_children[par] = true;
   for (size_t i = 0; i < profiles.size(); ++i) {
     auto r = std::make_unique<Rung>();
+    r->self = self;
     r->index = (guint)i;
     r->profile = profiles[i];
+    r->parent = parents[i];
     auto candidates = iptv::encoder_candidates(cfg.encoder, cfg.fallback);
     auto chosen =
         iptv::choose_encoder(candidates, factory_exists, encoder_opens, &r->fallback_reason);
@@ -314,24 +422,33 @@ static gboolean build_rungs(GstIptvAbrLadder *self, const LadderSettings &cfg, G
     }
     r->encoder_factory = *chosen;
     r->hardware = *chosen != "x264enc";
-    r->queue = gst_element_factory_make("queue", nullptr);
+    // Threads: a rung scaled from the input starts with a queue (its own thread); a cascade
+    // scales on its root's thread. An encoder whose picture also feeds other rungs, or that hangs
+    // off such a picture, gets its own queue, so a blocked or slow encoder never holds up the
+    // scaling of the others.
+    bool in_queue = r->parent < 0;
+    bool enc_queue = r->parent >= 0 || has_children[i];
+    if (in_queue) r->queue = gst_element_factory_make("queue", nullptr);
     r->scale = gst_element_factory_make("videoconvertscale", nullptr);
     r->scale_caps = gst_element_factory_make("capsfilter", nullptr);
     if (profiles[i].max_fps > 0) {
       r->rate = gst_element_factory_make("videorate", nullptr);
       r->rate_caps = gst_element_factory_make("capsfilter", nullptr);
     }
+    r->rtee = gst_element_factory_make("tee", nullptr);
+    if (enc_queue) r->enc_queue = gst_element_factory_make("queue", nullptr);
     r->encoder = gst_element_factory_make(chosen->c_str(), nullptr);
     r->parse = gst_element_factory_make("h264parse", nullptr);
     r->out_caps = gst_element_factory_make("capsfilter", nullptr);
-    if (!r->queue || !r->scale || !r->scale_caps || !r->encoder || !r->parse || !r->out_caps ||
+    if ((in_queue && !r->queue) || !r->scale || !r->scale_caps || !r->rtee ||
+        (enc_queue && !r->enc_queue) || !r->encoder || !r->parse || !r->out_caps ||
         (profiles[i].max_fps > 0 && (!r->rate || !r->rate_caps))) {
       g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
-                  "missing elements for rung %zu (videoconvertscale, videorate, h264parse, %s)", i,
-                  chosen->c_str());
-      GstElement *els[] = {r->queue,     r->scale,   r->scale_caps, r->rate,
-                           r->rate_caps, r->encoder, r->parse,      r->out_caps};
-      for (GstElement *e : els)
+                  "missing elements for rung %zu (videoconvertscale, videorate, tee, h264parse, "
+                  "%s)",
+                  i, chosen->c_str());
+      for (GstElement *e : {r->queue, r->scale, r->scale_caps, r->rate, r->rate_caps, r->rtee,
+                            r->enc_queue, r->encoder, r->parse, r->out_caps})
         if (e) gst_object_unref(e);
       clear_rungs(self);
       return FALSE;
@@ -339,27 +456,64 @@ static gboolean build_rungs(GstIptvAbrLadder *self, const LadderSettings &cfg, G
     // Rung sizes keep the aspect ratio to the nearest even pixel: stretch that last fraction of
     // a pixel rather than letterbox (add-borders would paint a black line and shift the picture).
     g_object_set(r->scale, "add-borders", FALSE, nullptr);
-    g_object_set(r->queue, "max-size-buffers", kQueueBuffers, "max-size-bytes", 0, "max-size-time",
-                 (guint64)0, nullptr);
-    configure_encoder(r->encoder, *chosen, profiles[i].kbps, cfg.keyframe_interval, cfg.preset);
+    for (GstElement *q : {r->queue, r->enc_queue})
+      if (q)
+        g_object_set(q, "max-size-buffers", kQueueBuffers, "max-size-bytes", 0, "max-size-time",
+                     (guint64)0, nullptr);
+    configure_encoder(r->encoder, *chosen, profiles[i].kbps, cfg.keyframe_interval, cfg.preset,
+                      cfg.threads == 0 ? threads[i] : cfg.threads);
+    g_object_set(r->rtee, "allow-not-linked", TRUE, nullptr);
     GstCaps *oc = gst_caps_from_string("video/x-h264,stream-format=byte-stream,alignment=au");
     g_object_set(r->out_caps, "caps", oc, nullptr);
     gst_caps_unref(oc);
-    std::vector<GstElement *> chain = {r->queue, r->scale, r->scale_caps};
+    std::vector<GstElement *> chain;
+    if (r->queue) chain.push_back(r->queue);
+    chain.insert(chain.end(), {r->scale, r->scale_caps});
     if (r->rate) {
       chain.push_back(r->rate);
       chain.push_back(r->rate_caps);
     }
-    chain.insert(chain.end(), {r->encoder, r->parse, r->out_caps});
+    chain.push_back(r->rtee);
+    std::vector<GstElement *> enc_chain;
+    if (r->enc_queue) enc_chain.push_back(r->enc_queue);
+    enc_chain.insert(enc_chain.end(), {r->encoder, r->parse, r->out_caps});
     for (GstElement *e : chain) gst_bin_add(GST_BIN(self), e);
+    for (GstElement *e : enc_chain) gst_bin_add(GST_BIN(self), e);
     for (size_t k = 0; k + 1 < chain.size(); ++k) gst_element_link(chain[k], chain[k + 1]);
-    r->tee_pad = gst_element_request_pad_simple(p->tee, "src_%u");
-    GstPad *qsink = gst_element_get_static_pad(r->queue, "sink");
-    gst_pad_link(r->tee_pad, qsink);
-    gst_pad_add_probe(qsink, GST_PAD_PROBE_TYPE_BUFFER, rung_in_probe, r.get(), nullptr);
-    gst_object_unref(qsink);
+    for (size_t k = 0; k + 1 < enc_chain.size(); ++k)
+      gst_element_link(enc_chain[k], enc_chain[k + 1]);
+    link_encoder(r.get());
+    // The rung's input: the ladder's tee, or in a cascade its parent's tee (linked below, once
+    // every rung exists).
+    GstPad *in = gst_element_get_static_pad(chain[0], "sink");
+    gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_BUFFER, rung_in_probe, r.get(), nullptr);
+    gst_object_unref(in);
+    // The gate sits where the encoder's input starts (its queue, if any): frames of a paused
+    // rung are dropped before they wake its threads. Before the queue-full drop, so the frame
+    // a resume opens at is the grid's.
+    GstPad *gate = gst_element_get_static_pad(enc_chain[0], "sink");
+    gst_pad_add_probe(
+        gate, (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+        encoder_gate_probe, r.get(), nullptr);
+    gst_object_unref(gate);
+    for (GstElement *q : {r->queue, r->enc_queue}) {
+      if (!q) continue;
+      GstPad *qsink = gst_element_get_static_pad(q, "sink");
+      gst_pad_add_probe(qsink, GST_PAD_PROBE_TYPE_BUFFER, queue_full_probe, r.get(), nullptr);
+      gst_object_unref(qsink);
+    }
+    GstPad *esink = gst_element_get_static_pad(r->encoder, "sink");
+    if (*chosen == "x264enc") {
+      g_object_set_qdata(G_OBJECT(esink), rung_quark(), r.get());
+      r->encoder_chain = GST_PAD_CHAINFUNC(esink);
+      gst_pad_set_chain_function(esink, x264_input_chain);
+    }
+    gst_object_unref(esink);
+    GstPad *esrc = gst_element_get_static_pad(r->encoder, "src");
+    gst_pad_add_probe(esrc, GST_PAD_PROBE_TYPE_BUFFER, encoder_out_probe, r.get(), nullptr);
+    gst_object_unref(esrc);
     GstPad *target = gst_element_get_static_pad(r->out_caps, "src");
-    gst_pad_add_probe(target, GST_PAD_PROBE_TYPE_BUFFER, rung_out_probe, self, nullptr);
+    gst_pad_add_probe(target, GST_PAD_PROBE_TYPE_BUFFER, rung_out_probe, r.get(), nullptr);
     gchar *name = g_strdup_printf("src_%zu", i);
     GstPadTemplate *templ = gst_static_pad_template_get(&src_template);
     r->ghost = gst_ghost_pad_new_from_template(name, target, templ);
@@ -370,61 +524,190 @@ static gboolean build_rungs(GstIptvAbrLadder *self, const LadderSettings &cfg, G
     gst_element_add_pad(GST_ELEMENT(self), r->ghost);
     p->rungs.push_back(std::move(r));
   }
+  for (auto &r : p->rungs) {
+    r->in_tee = r->parent >= 0 ? p->rungs[r->parent]->rtee : p->tee;
+    if (r->parent >= 0) p->rungs[r->parent]->children.push_back((int)r->index);
+    r->tee_pad = gst_element_request_pad_simple(r->in_tee, "src_%u");
+    GstPad *in = gst_element_get_static_pad(r->queue ? r->queue : r->scale, "sink");
+    gst_pad_link(r->tee_pad, in);
+    gst_object_unref(in);
+  }
   gst_element_no_more_pads(GST_ELEMENT(self));
-  std::lock_guard<std::mutex> lock(p->lock);
-  p->profile_list = profiles;
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    p->profile_list = profiles;
+  }
+  apply_disabled(self, cfg.disabled_rungs, false);
   return TRUE;
 }
 
 // ---- streaming ----
 
-static GstPadProbeReturn rung_in_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user_data) {
-  auto *r = static_cast<Rung *>(user_data);
-  (void)info;
-  if (r->dropped) return GST_PAD_PROBE_DROP;
-  r->frames_in++;
-  // Live input: a rung whose queue is full drops this frame rather than stalling the tee (and
-  // with it every other rung).
-  GstElement *queue = GST_ELEMENT(gst_pad_get_parent(pad));
-  GstIptvAbrLadder *self = queue ? GST_IPTV_ABR_LADDER(GST_ELEMENT_PARENT(queue)) : nullptr;
-  GstPadProbeReturn ret = GST_PAD_PROBE_OK;
-  if (self && self->priv->live) {
-    guint level = 0;
-    g_object_get(queue, "current-level-buffers", &level, nullptr);
-    if (level >= kQueueBuffers) {
-      r->frames_dropped++;
-      ret = GST_PAD_PROBE_DROP;
+// Whether each rung's scaled picture is wanted: its own encoder is on (enabled, not dropped),
+// or a rung scaled from it (a cascade) needs it. Rungs that are not needed drop their input
+// before the queue: no scaling, no encoding.
+static void update_needed(GstIptvAbrLadderPrivate *p) {
+  std::lock_guard<std::mutex> lock(p->lock);
+  std::vector<bool> need(p->rungs.size(), false);
+  // Children are shorter than (or after) their parents: iterate until stable (a few passes).
+  for (size_t pass = 0; pass <= p->rungs.size(); ++pass) {
+    bool changed = false;
+    for (auto &r : p->rungs) {
+      bool n = (r->enabled && !r->dropped);
+      for (int c : r->children) n = n || need[c];
+      if (n != need[r->index]) {
+        need[r->index] = n;
+        changed = true;
+      }
     }
+    if (!changed) break;
   }
-  if (queue) gst_object_unref(queue);
-  return ret;
+  for (auto &r : p->rungs) r->needed = need[r->index];
 }
 
-static GstPadProbeReturn rung_out_probe(GstPad *pad, GstPadProbeInfo *, gpointer user_data) {
-  auto *self = GST_IPTV_ABR_LADDER(user_data);
-  GstIptvAbrLadderPrivate *p = self->priv;
-  GstClock *clock = gst_element_get_clock(GST_ELEMENT(self));
+static GstPadProbeReturn rung_in_probe(GstPad *, GstPadProbeInfo *, gpointer user_data) {
+  auto *r = static_cast<Rung *>(user_data);
+  if (!r->needed) return GST_PAD_PROBE_DROP;
+  r->frames_in++;
+  return GST_PAD_PROBE_OK;
+}
+
+// Live input: a rung whose queue is full drops this frame rather than stalling the tee (and with
+// it every other rung).
+static GstPadProbeReturn queue_full_probe(GstPad *pad, GstPadProbeInfo *, gpointer user_data) {
+  auto *r = static_cast<Rung *>(user_data);
+  if (!r->self->priv->live) return GST_PAD_PROBE_OK;
+  GstObject *queue = gst_pad_get_parent(pad);
+  guint level = 0;
+  if (queue) {
+    g_object_get(queue, "current-level-buffers", &level, nullptr);
+    gst_object_unref(queue);
+  }
+  if (level < kQueueBuffers) return GST_PAD_PROBE_OK;
+  r->frames_dropped++;
+  return GST_PAD_PROBE_DROP;
+}
+
+// The encoder's input gate (per-rung pause). A disabled rung's encoder gets no frames (and no
+// keyframe requests). Enabled again, it waits for the next keyframe request of the grid (sent to
+// every rung ahead of the same frame) and opens at that frame, so the rung resumes with an IDR
+// on the grid, aligned with the other rungs.
+// A buffer's running time on `pad` (its sticky segment); GST_CLOCK_TIME_NONE when unknown.
+static GstClockTime running_time_on(GstPad *pad, GstBuffer *buf) {
+  if (!GST_BUFFER_PTS_IS_VALID(buf)) return GST_CLOCK_TIME_NONE;
+  GstEvent *ev = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+  if (!ev) return GST_CLOCK_TIME_NONE;
+  const GstSegment *seg;
+  gst_event_parse_segment(ev, &seg);
+  GstClockTime rt = gst_segment_to_running_time(seg, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
+  gst_event_unref(ev);
+  return rt;
+}
+
+static GstPadProbeReturn encoder_gate_probe(GstPad *pad, GstPadProbeInfo *info,
+                                            gpointer user_data) {
+  auto *r = static_cast<Rung *>(user_data);
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+    if (!gst_video_event_is_force_key_unit(ev)) return GST_PAD_PROBE_OK;
+    int g = r->gate;
+    if (g == kGateClosed) return GST_PAD_PROBE_DROP;
+    if (g == kGateWaitKey) r->gate.compare_exchange_strong(g, kGateOpenAtNext);
+    return GST_PAD_PROBE_OK;
+  }
+  int g = r->gate;
+  if (g == kGateOpen) return GST_PAD_PROBE_OK;
+  if (g == kGateOpenAtNext && r->gate.compare_exchange_strong(g, kGateOpen)) {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+    // The encoder may still hold frames from before the pause: they come out first, and go.
+    // Compared in running time: x264enc shifts its output timestamps (and segment) by 1000 h.
+    GstClockTime rt = running_time_on(pad, buf);
+    r->drop_before = rt;
+    GST_INFO_OBJECT(r->self, "rung %u resumes at running time %" GST_TIME_FORMAT, r->index,
+                    GST_TIME_ARGS(rt));
+    return GST_PAD_PROBE_OK;
+  }
+  return GST_PAD_PROBE_DROP;
+}
+
+static GstPadProbeReturn encoder_out_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user_data) {
+  auto *r = static_cast<Rung *>(user_data);
+  guint64 before = r->drop_before;
+  if (before == GST_CLOCK_TIME_NONE) return GST_PAD_PROBE_OK;
+  GstClockTime rt = running_time_on(pad, GST_PAD_PROBE_INFO_BUFFER(info));
+  if (GST_CLOCK_TIME_IS_VALID(rt) && rt < before) return GST_PAD_PROBE_DROP;
+  r->drop_before = GST_CLOCK_TIME_NONE;  // the resume keyframe: from here on, all goes out
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn rung_out_probe(GstPad *, GstPadProbeInfo *, gpointer user_data) {
+  auto *r = static_cast<Rung *>(user_data);
+  GstIptvAbrLadderPrivate *p = r->self->priv;
+  GstClock *clock = gst_element_get_clock(GST_ELEMENT(r->self));
   GstClockTime now = clock ? gst_clock_get_time(clock) : GST_CLOCK_TIME_NONE;
   if (clock) gst_object_unref(clock);
   std::lock_guard<std::mutex> lock(p->lock);
-  for (auto &r : p->rungs) {
-    GstPad *t = gst_element_get_static_pad(r->out_caps, "src");
-    bool match = t == pad;
-    gst_object_unref(t);
-    if (!match) continue;
-    r->frames_out++;
-    if (GST_CLOCK_TIME_IS_VALID(now)) {
-      if (!GST_CLOCK_TIME_IS_VALID(r->fps_window_start)) r->fps_window_start = now;
-      r->fps_window_frames++;
-      if (now - r->fps_window_start >= GST_SECOND) {
-        r->fps = r->fps_window_frames * (double)GST_SECOND / (now - r->fps_window_start);
-        r->fps_window_start = now;
-        r->fps_window_frames = 0;
-      }
+  r->frames_out++;
+  if (GST_CLOCK_TIME_IS_VALID(now)) {
+    if (!GST_CLOCK_TIME_IS_VALID(r->fps_window_start)) r->fps_window_start = now;
+    r->fps_window_frames++;
+    if (now - r->fps_window_start >= GST_SECOND) {
+      r->fps = r->fps_window_frames * (double)GST_SECOND / (now - r->fps_window_start);
+      r->fps_window_start = now;
+      r->fps_window_frames = 0;
     }
-    break;
   }
   return GST_PAD_PROBE_OK;
+}
+
+// Parses disabled-rungs ("1,src_2": rung indices or pad names) and applies it: a rung switched
+// off closes its encoder's gate at once; one switched on waits for the next grid keyframe.
+// `streaming`: the ladder is running (a rung enabled again must resume on a keyframe), as
+// opposed to being set up (gates start open or closed).
+static void apply_disabled(GstIptvAbrLadder *self, const std::string &list, bool streaming) {
+  GstIptvAbrLadderPrivate *p = self->priv;
+  std::vector<bool> off(p->rungs.size(), false);
+  gchar **parts = g_strsplit(list.c_str(), ",", -1);
+  for (gchar **it = parts; *it; ++it) {
+    gchar *n = g_strstrip(*it);
+    if (!*n) continue;
+    const char *num = g_str_has_prefix(n, "src_") ? n + 4 : n;
+    gchar *end = nullptr;
+    guint64 idx = g_ascii_strtoull(num, &end, 10);
+    if (end == num || *end || idx >= p->rungs.size()) {
+      GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS, ("Unknown rung '%s' in disabled-rungs", n),
+                          ("disabled-rungs takes rung indices or pad names, 0 to %zu (src_0 to "
+                           "src_%zu)",
+                           p->rungs.size() - 1, p->rungs.size() - 1));
+      continue;
+    }
+    off[idx] = true;
+  }
+  g_strfreev(parts);
+  for (auto &r : p->rungs) {
+    bool en = !off[r->index];
+    bool was = r->enabled.exchange(en);
+    if (!streaming) {
+      r->gate = en ? kGateOpen : kGateClosed;
+    } else if (was != en) {
+      r->gate = en ? kGateWaitKey : kGateClosed;
+      GST_INFO_OBJECT(self, "rung %u %s", r->index,
+                      en ? "enabled: resumes at the next grid keyframe" : "disabled");
+    }
+  }
+  update_needed(p);
+}
+
+// Sets a capsfilter's caps (taking `caps`) unless it has them already: a change sends a
+// reconfigure upstream, which makes the source renegotiate and run a serialized allocation query
+// through every rung's queue; a source that re-sends the same caps (with an extra field) needs
+// none of that.
+static void set_filter_caps(GstElement *filter, GstCaps *caps) {
+  GstCaps *cur = nullptr;
+  g_object_get(filter, "caps", &cur, nullptr);
+  if (!cur || !gst_caps_is_equal(cur, caps)) g_object_set(filter, "caps", caps, nullptr);
+  if (cur) gst_caps_unref(cur);
+  gst_caps_unref(caps);
 }
 
 // Plans the rungs for the source's caps: sizes (aspect kept), frame-rate caps, dropped rungs.
@@ -461,6 +744,13 @@ static void apply_caps(GstIptvAbrLadder *self, GstCaps *caps) {
       std::lock_guard<std::mutex> lock(p->lock);  // stats read the plan
       r->plan = plans[i];
     }
+    // A YUV source's colorimetry is kept: otherwise SD-sized rungs default to BT.601 and get a
+    // colour matrix conversion (and a mismatch with how players decode them). Not an RGB one
+    // (sRGB) which cannot describe I420, and a source that renegotiates from RGB to YUV would
+    // otherwise meet a stale sRGB filter (not negotiated).
+    gchar *cm =
+        GST_VIDEO_INFO_IS_YUV(&info) ? gst_video_colorimetry_to_string(&info.colorimetry) : nullptr;
+    GstCaps *sc = nullptr;
     if (plans[i].dropped) {
       if (!r->dropped.exchange(true)) {
         GST_ELEMENT_WARNING(self, STREAM, FORMAT, ("Dropping rung %s", r->profile.name.c_str()),
@@ -475,59 +765,59 @@ static void apply_caps(GstIptvAbrLadder *self, GstCaps *caps) {
                                   r->profile.name.c_str(), "reason", G_TYPE_STRING,
                                   plans[i].drop_reason.c_str(), nullptr)));
         g_free(pad);
-        // Detach the rung from the tee (so no data, event or serialized query waits on it) and
-        // tell downstream nothing will come: from another thread, never from inside the input
-        // pad's caps handling.
+        // Detach the encoder from the rung's tee (so no data, event or serialized query waits
+        // on it) and tell downstream nothing will come: from another thread, never from inside
+        // the input pad's caps handling. Its scaler goes on only while rungs are scaled from it.
         gst_element_call_async(
             GST_ELEMENT(self),
             [](GstElement *el, gpointer data) {
               auto *ladder = GST_IPTV_ABR_LADDER(el);
               Rung *rung = static_cast<Rung *>(data);
-              GstPad *qsink = gst_element_get_static_pad(rung->queue, "sink");
+              GstPad *esink = gst_element_get_static_pad(
+                  rung->enc_queue ? rung->enc_queue : rung->encoder, "sink");
               GstPad *tee_pad = nullptr;
               {
                 std::lock_guard<std::mutex> lock(ladder->priv->lock);
-                tee_pad = rung->tee_pad;
-                rung->tee_pad = nullptr;
+                tee_pad = rung->enc_tee_pad;
+                rung->enc_tee_pad = nullptr;
               }
               if (tee_pad) {
-                gst_pad_unlink(tee_pad, qsink);
-                gst_element_release_request_pad(ladder->priv->tee, tee_pad);
+                gst_pad_unlink(tee_pad, esink);
+                gst_element_release_request_pad(rung->rtee, tee_pad);
                 gst_object_unref(tee_pad);
               }
-              gst_pad_send_event(qsink, gst_event_new_eos());
-              gst_object_unref(qsink);
+              gst_pad_send_event(esink, gst_event_new_eos());
+              gst_object_unref(esink);
             },
             r, nullptr);
       }
-      continue;
+      // Feeding a cascade: pass the source's picture on unscaled (it is shorter than this rung).
+      if (!r->children.empty())
+        sc = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width",
+                                 G_TYPE_INT, GST_VIDEO_INFO_WIDTH(&info), "height", G_TYPE_INT,
+                                 GST_VIDEO_INFO_HEIGHT(&info), "pixel-aspect-ratio",
+                                 GST_TYPE_FRACTION, GST_VIDEO_INFO_PAR_N(&info),
+                                 GST_VIDEO_INFO_PAR_D(&info), nullptr);
+    } else {
+      r->dropped = false;
+      sc = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
+                               plans[i].width, "height", G_TYPE_INT, plans[i].height,
+                               "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
     }
-    r->dropped = false;
-    GstCaps *sc =
-        gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
-                            plans[i].width, "height", G_TYPE_INT, plans[i].height,
-                            "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
-    // Keep the source's colorimetry: otherwise SD-sized rungs default to BT.601 and get a colour
-    // matrix conversion (and a mismatch with how players decode them).
-    // Only a YUV source's colorimetry: an RGB one (sRGB) cannot describe I420, and a source that
-    // renegotiates from RGB to YUV would otherwise meet a stale sRGB filter (not negotiated).
-    gchar *cm =
-        GST_VIDEO_INFO_IS_YUV(&info) ? gst_video_colorimetry_to_string(&info.colorimetry) : nullptr;
-    if (cm) {
-      gst_caps_set_simple(sc, "colorimetry", G_TYPE_STRING, cm, nullptr);
-      g_free(cm);
+    if (sc) {
+      if (cm) gst_caps_set_simple(sc, "colorimetry", G_TYPE_STRING, cm, nullptr);
+      set_filter_caps(r->scale_caps, sc);
+      if (r->rate_caps) {
+        GstCaps *rc = plans[i].fps_n > 0
+                          ? gst_caps_new_simple("video/x-raw", "framerate", GST_TYPE_FRACTION,
+                                                plans[i].fps_n, plans[i].fps_d, nullptr)
+                          : gst_caps_new_any();
+        set_filter_caps(r->rate_caps, rc);
+      }
     }
-    g_object_set(r->scale_caps, "caps", sc, nullptr);
-    gst_caps_unref(sc);
-    if (r->rate_caps) {
-      GstCaps *rc = plans[i].fps_n > 0
-                        ? gst_caps_new_simple("video/x-raw", "framerate", GST_TYPE_FRACTION,
-                                              plans[i].fps_n, plans[i].fps_d, nullptr)
-                        : gst_caps_new_any();
-      g_object_set(r->rate_caps, "caps", rc, nullptr);
-      gst_caps_unref(rc);
-    }
+    g_free(cm);
   }
+  update_needed(p);
 }
 
 // The frame's anchor time for the keyframe grid (ns): UTC or running time.
@@ -723,19 +1013,21 @@ static GstStateChangeReturn gst_iptv_abr_ladder_change_state(GstElement *element
     p->live_known = false;
     p->have_utc_offset = false;
     p->no_rung_fits = false;
+    std::string disabled;
+    {
+      std::lock_guard<std::mutex> lock(p->settings_lock);
+      disabled = p->settings.disabled_rungs;
+    }
     for (auto &r : p->rungs) {
-      if (!r->tee_pad) {  // detached when it was dropped during a previous run
-        r->tee_pad = gst_element_request_pad_simple(p->tee, "src_%u");
-        GstPad *qsink = gst_element_get_static_pad(r->queue, "sink");
-        gst_pad_link(r->tee_pad, qsink);
-        gst_object_unref(qsink);
-      }
+      if (!r->enc_tee_pad) link_encoder(r.get());  // detached when dropped in a previous run
       r->dropped = false;
-      r->frames_in = r->frames_out = r->frames_dropped = 0;
+      r->drop_before = GST_CLOCK_TIME_NONE;
+      r->frames_in = r->frames_out = r->frames_dropped = r->frames_encoded = 0;
       r->fps = 0;
       r->fps_window_start = GST_CLOCK_TIME_NONE;
       r->fps_window_frames = 0;
     }
+    apply_disabled(self, disabled, false);
     post_encoder_selected(self);
   }
   return GST_ELEMENT_CLASS(gst_iptv_abr_ladder_parent_class)->change_state(element, transition);
@@ -755,9 +1047,11 @@ static GstStructure *make_stats(GstIptvAbrLadder *self) {
         "encoder", G_TYPE_STRING, r->encoder_factory.c_str(), "hardware", G_TYPE_BOOLEAN,
         r->hardware, "width", G_TYPE_INT, r->plan.width, "height", G_TYPE_INT, r->plan.height,
         "bitrate", G_TYPE_INT, r->profile.kbps, "dropped", G_TYPE_BOOLEAN, (gboolean)r->dropped,
-        "frames-in", G_TYPE_UINT64, (guint64)r->frames_in, "frames-out", G_TYPE_UINT64,
-        (guint64)r->frames_out, "frames-dropped", G_TYPE_UINT64, (guint64)r->frames_dropped, "fps",
-        G_TYPE_DOUBLE, r->fps, nullptr);
+        "enabled", G_TYPE_BOOLEAN, (gboolean)r->enabled, "scaled-from", G_TYPE_INT, r->parent,
+        "frames-encoded", G_TYPE_UINT64, (guint64)r->frames_encoded, "frames-in", G_TYPE_UINT64,
+        (guint64)r->frames_in, "frames-out", G_TYPE_UINT64, (guint64)r->frames_out,
+        "frames-dropped", G_TYPE_UINT64, (guint64)r->frames_dropped, "fps", G_TYPE_DOUBLE, r->fps,
+        nullptr);
     g_free(pad);
     g_value_take_boxed(&v, s);
     gst_value_array_append_and_take_value(&rungs, &v);
@@ -800,11 +1094,29 @@ static void gst_iptv_abr_ladder_set_property(GObject *object, guint prop_id, con
         st.preset = v ? v : "veryfast";
         break;
       }
+      case PROP_CASCADE:
+        st.cascade = g_value_get_boolean(value);
+        break;
+      case PROP_THREADS:
+        st.threads = g_value_get_int(value);
+        break;
+      case PROP_DISABLED_RUNGS: {
+        const char *v = g_value_get_string(value);
+        st.disabled_rungs = v ? v : "";
+        break;
+      }
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
         return;
     }
     snapshot = st;
+  }
+  // Switching rungs off and on needs no rebuild (and works while playing).
+  if (prop_id == PROP_DISABLED_RUNGS) {
+    GstState state = GST_STATE(self);
+    apply_disabled(self, snapshot.disabled_rungs,
+                   state == GST_STATE_PAUSED || state == GST_STATE_PLAYING);
+    return;
   }
   // The rungs are built from the profiles; encoder settings follow them, so a change after the
   // profiles rebuilds them too.
@@ -853,6 +1165,15 @@ static void gst_iptv_abr_ladder_get_property(GObject *object, guint prop_id, GVa
     case PROP_PRESET:
       g_value_set_string(value, p->settings.preset.c_str());
       break;
+    case PROP_CASCADE:
+      g_value_set_boolean(value, p->settings.cascade);
+      break;
+    case PROP_THREADS:
+      g_value_set_int(value, p->settings.threads);
+      break;
+    case PROP_DISABLED_RUNGS:
+      g_value_set_string(value, p->settings.disabled_rungs.c_str());
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -861,10 +1182,12 @@ static void gst_iptv_abr_ladder_get_property(GObject *object, guint prop_id, GVa
 
 static void gst_iptv_abr_ladder_finalize(GObject *object) {
   auto *self = GST_IPTV_ABR_LADDER(object);
-  // The bin's dispose has already removed the tee (releasing its request pads); drop the
+  // The bin's dispose has already removed the tees (releasing their request pads); drop the
   // references build_rungs() kept on them.
-  for (auto &r : self->priv->rungs)
+  for (auto &r : self->priv->rungs) {
     if (r->tee_pad) gst_object_unref(r->tee_pad);
+    if (r->enc_tee_pad) gst_object_unref(r->enc_tee_pad);
+  }
   delete self->priv;
   G_OBJECT_CLASS(gst_iptv_abr_ladder_parent_class)->finalize(object);
 }
@@ -914,8 +1237,32 @@ static void gst_iptv_abr_ladder_class_init(GstIptvAbrLadderClass *klass) {
       gobject_class, PROP_PRESET,
       g_param_spec_string("preset", "Preset", "Speed/quality preset (x264 speed-preset name)",
                           "veryfast", rw_ready));
+  // cascade: scale each rung from the next larger rung's picture instead of from the input.
+  g_object_class_install_property(
+      gobject_class, PROP_CASCADE,
+      g_param_spec_boolean("cascade", "Cascade",
+                           "Scale each rung from the next larger rung instead of from the input",
+                           TRUE, rw_ready));
+  // threads: x264 threads per rung. 0: the machine's cores shared among the rungs by pixel
+  // count (1080p/720p/480p on 2 cores: 2, 1, 1); -1: x264's own default (1.5 per core, per rung).
+  g_object_class_install_property(
+      gobject_class, PROP_THREADS,
+      g_param_spec_int(
+          "threads", "Threads",
+          "x264 threads per rung (0: share the cores by rung size, -1: x264's default)", -1, 64, 0,
+          rw_ready));
+  // disabled-rungs: rungs to pause (indices or pad names, "1,src_2"), changeable while playing.
+  // A paused rung's encoder gets no frames (no CPU) and its pad no buffers; enabled again, it
+  // resumes at the next keyframe of the grid, aligned with the other rungs.
+  g_object_class_install_property(
+      gobject_class, PROP_DISABLED_RUNGS,
+      g_param_spec_string(
+          "disabled-rungs", "Disabled rungs",
+          "Comma-separated rungs (indices or pad names) whose encoders are paused", "",
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
   // stats: {live, anchor, rungs: < {pad, profile, encoder, hardware, width, height, bitrate,
-  // dropped, frames-in, frames-out, frames-dropped, fps}, ... >}
+  // dropped, enabled, scaled-from, frames-encoded, frames-in, frames-out, frames-dropped, fps},
+  // ... >}
   g_object_class_install_property(
       gobject_class, PROP_STATS,
       g_param_spec_boxed("stats", "Statistics", "Per-rung statistics", GST_TYPE_STRUCTURE,

@@ -2,9 +2,14 @@
 // started apart, aspect ratio, dropped rungs, frame-rate caps, VBV rate control, encoder
 // selection and fallback with fake hardware encoders, and live overload isolation.
 #include <gst/gst.h>
+#include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -553,3 +558,211 @@ TEST(LadderNegotiation, NoRungFitsExitsNonZeroUnderGstLaunch) {
 }
 
 }  // namespace
+
+namespace {
+
+// CPU time (ns) spent by this process's threads named `comm` (/proc/self/task/*/schedstat: time
+// on a CPU, in ns, whatever the machine's load).
+guint64 threads_cpu_ns(const std::string &comm) {
+  guint64 total = 0;
+  GDir *dir = g_dir_open("/proc/self/task", 0, nullptr);
+  if (!dir) return 0;
+  while (const char *tid = g_dir_read_name(dir)) {
+    std::string base = std::string("/proc/self/task/") + tid;
+    gchar *name = nullptr, *sched = nullptr;
+    if (g_file_get_contents((base + "/comm").c_str(), &name, nullptr, nullptr) &&
+        g_file_get_contents((base + "/schedstat").c_str(), &sched, nullptr, nullptr) &&
+        g_strstrip(name) == comm)
+      total += g_ascii_strtoull(sched, nullptr, 10);
+    g_free(name);
+    g_free(sched);
+  }
+  g_dir_close(dir);
+  return total;
+}
+
+guint64 rung_stat(GstElement *ladder, guint rung, const char *field) {
+  GstStructure *stats = nullptr;
+  g_object_get(ladder, "stats", &stats, nullptr);
+  const GValue *rungs = gst_structure_get_value(stats, "rungs");
+  guint64 v = 0;
+  gst_structure_get_uint64(gst_value_get_structure(gst_value_array_get_value(rungs, rung)), field,
+                           &v);
+  gst_structure_free(stats);
+  return v;
+}
+
+// The element upstream of `e` (its sink pad's peer's parent).
+GstElement *upstream_of(GstElement *e) {
+  GstPad *sink = gst_element_get_static_pad(e, "sink");
+  GstPad *peer = sink ? gst_pad_get_peer(sink) : nullptr;
+  GstElement *up = peer ? gst_pad_get_parent_element(peer) : nullptr;
+  if (peer) gst_object_unref(peer);
+  if (sink) gst_object_unref(sink);
+  return up;
+}
+
+guint64 frames_of(PadLog &log, const std::string &n) {
+  std::lock_guard<std::mutex> l(log.mu);
+  return log.frames[n];
+}
+
+}  // namespace
+
+TEST(LadderPause, DisabledRungEncodesNothingAndResumesOnTheGridAligned) {
+  // Live, three rungs (a cascade: 1 is scaled from 0, 2 from 1). Rung 1 is paused while rung 2
+  // (scaled from its picture) stays on air, then enabled again.
+  GstElement *p = parse(
+      "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=180,framerate=25/1 ! "
+      "iptvabrladder name=l profiles=320x180@300,192x108@150,128x72@80 preset=veryfast "
+      "encoder=x264 keyframe-interval=1 keyframe-anchor=running-time "
+      "l.src_0 ! fakesink name=sink_0 sync=false l.src_1 ! fakesink name=sink_1 sync=false "
+      "l.src_2 ! fakesink name=sink_2 sync=false");
+  ASSERT_NE(p, nullptr);
+  PadLog log;
+  auto ctx = attach(p, log, {"0", "1", "2"});
+  GstElement *l = gst_bin_get_by_name(GST_BIN(p), "l");
+  // Rung 1's encoding threads: its encoder's queue thread and the x264 threads it started
+  // (named after it).
+  GstPad *src1 = gst_element_get_static_pad(l, "src_1");
+  GstPad *target = gst_ghost_pad_get_target(GST_GHOST_PAD(src1));
+  GstElement *caps1 = gst_pad_get_parent_element(target);
+  GstElement *parse1 = upstream_of(caps1), *enc1 = upstream_of(parse1);
+  GstElement *queue1 = upstream_of(enc1);
+  ASSERT_NE(queue1, nullptr);
+  gchar *qname = gst_element_get_name(queue1);
+  std::string comm = std::string(qname) + ":src";
+  g_free(qname);
+  for (GstObject *o : {GST_OBJECT(src1), GST_OBJECT(target), GST_OBJECT(caps1), GST_OBJECT(parse1),
+                       GST_OBJECT(enc1), GST_OBJECT(queue1)})
+    gst_object_unref(o);
+  ASSERT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  auto wait_for = [&](const std::function<bool()> &cond, int seconds) {
+    for (int i = 0; i < seconds * 20 && !cond(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return cond();
+  };
+  ASSERT_TRUE(wait_for([&] { return frames_of(log, "1") >= 25; }, 30));
+  // On air: what rung 1's encoding costs over 2 s of input.
+  guint64 cpu0 = threads_cpu_ns(comm), enc0 = rung_stat(l, 1, "frames-encoded");
+  ASSERT_TRUE(wait_for([&] { return rung_stat(l, 1, "frames-encoded") >= enc0 + 50; }, 30));
+  guint64 on_air = threads_cpu_ns(comm) - cpu0;
+  ASSERT_GT(on_air, 0u) << "no thread named " << comm;
+  // Paused: no frame reaches its encoder, no buffer leaves its pad, ~no CPU.
+  g_object_set(l, "disabled-rungs", "src_1", nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  guint64 enc_paused = rung_stat(l, 1, "frames-encoded"), out_paused = frames_of(log, "1");
+  guint64 cpu_paused = threads_cpu_ns(comm), in2 = frames_of(log, "2");
+  // As much input as the on-air measurement had (2 s), measured by what rung 2 got meanwhile.
+  ASSERT_TRUE(wait_for([&] { return frames_of(log, "2") >= in2 + 50; }, 30));
+  guint64 off_air = threads_cpu_ns(comm) - cpu_paused;
+  EXPECT_EQ(rung_stat(l, 1, "frames-encoded"), enc_paused);
+  EXPECT_EQ(frames_of(log, "1"), out_paused);
+  EXPECT_LT(off_air, on_air / 20) << "paused " << off_air << " ns against " << on_air
+                                  << " ns on air";
+  std::printf("rung 1 threads' CPU over 50 frames: %.2f ms on air, %.3f ms paused (%.1f%%)\n",
+              on_air / 1e6, off_air / 1e6, 100.0 * off_air / on_air);
+  GstClockTime last_before;
+  {
+    std::lock_guard<std::mutex> g(log.mu);
+    ASSERT_FALSE(log.sizes["1"].empty());
+    last_before = log.sizes["1"].back().first;
+  }
+  // Enabled again: it resumes at a keyframe on the grid, the same frame as the other rungs'.
+  g_object_set(l, "disabled-rungs", "", nullptr);
+  ASSERT_TRUE(wait_for([&] { return frames_of(log, "1") >= out_paused + 30; }, 30));
+  gst_element_send_event(p, gst_event_new_eos());
+  RunResult res;
+  run_until_eos(p, res, 30 * S);
+  std::lock_guard<std::mutex> g(log.mu);
+  auto &sizes = log.sizes["1"];
+  size_t first_after = out_paused;
+  ASSERT_LT(first_after, sizes.size());
+  GstClockTime resume = sizes[first_after].first;
+  EXPECT_GT(resume, last_before + S) << "the pause left no gap";
+  // The grid's keyframe is the first frame at or after each multiple of the interval (a live
+  // source's frames sit a few ms after them): within one frame (40 ms).
+  EXPECT_LT(resume % S, 40 * GST_MSECOND) << "resumed off the grid at " << resume;
+  auto &k1 = log.keyframes["1"];
+  EXPECT_NE(std::find(k1.begin(), k1.end(), resume), k1.end())
+      << "the first buffer after the pause is not a keyframe";
+  auto &k0 = log.keyframes["0"];
+  EXPECT_NE(std::find(k0.begin(), k0.end(), resume), k0.end())
+      << "rung 0 has no keyframe at the resume point " << resume;
+  // Every buffer after the resume point is newer: nothing left over from before the pause.
+  for (size_t i = first_after; i < sizes.size(); ++i) EXPECT_GE(sizes[i].first, resume);
+  // Rung 2, scaled from rung 1's picture, never paused.
+  EXPECT_GT(log.frames["2"], log.frames["1"]);
+  gst_object_unref(l);
+  gst_object_unref(p);
+}
+
+namespace {
+
+// Mean absolute difference of the Y, U and V planes of two I420 samples.
+double plane_mad(GstSample *a, GstSample *b) {
+  GstVideoInfo ia, ib;
+  gst_video_info_from_caps(&ia, gst_sample_get_caps(a));
+  gst_video_info_from_caps(&ib, gst_sample_get_caps(b));
+  GstVideoFrame fa, fb;
+  if (!gst_video_frame_map(&fa, &ia, gst_sample_get_buffer(a), GST_MAP_READ)) return 1e9;
+  if (!gst_video_frame_map(&fb, &ib, gst_sample_get_buffer(b), GST_MAP_READ)) {
+    gst_video_frame_unmap(&fa);
+    return 1e9;
+  }
+  double sum = 0;
+  guint64 n = 0;
+  for (guint c = 0; c < 3; ++c) {
+    int w = GST_VIDEO_FRAME_COMP_WIDTH(&fa, c), h = GST_VIDEO_FRAME_COMP_HEIGHT(&fa, c);
+    for (int y = 0; y < h; ++y) {
+      const guint8 *ra =
+          GST_VIDEO_FRAME_COMP_DATA(&fa, c) + y * GST_VIDEO_FRAME_COMP_STRIDE(&fa, c);
+      const guint8 *rb =
+          GST_VIDEO_FRAME_COMP_DATA(&fb, c) + y * GST_VIDEO_FRAME_COMP_STRIDE(&fb, c);
+      for (int x = 0; x < w; ++x, ++n) sum += std::abs((int)ra[x] - (int)rb[x]);
+    }
+  }
+  gst_video_frame_unmap(&fa);
+  gst_video_frame_unmap(&fb);
+  return n ? sum / n : 1e9;
+}
+
+}  // namespace
+
+TEST(LadderMemory, DecoderFramesWithPaddedLayoutAreEncodedAsTheyAre) {
+  // A decoder's frames carry their layout (padded strides, plane offsets) in a video meta. The
+  // encoder is handed a view of each frame (so the frame goes back to the decoder once x264 has
+  // copied it): the view must keep that layout, or the picture comes out sheared.
+  // The reference: the same (deterministic) source, raw.
+  auto pull_all = [](const std::string &desc) {
+    std::vector<GstSample *> got;
+    GstElement *p = parse(desc);
+    if (!p) return got;
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "out");
+    g_object_set(sink, "max-buffers", 0u, nullptr);
+    EXPECT_NE(gst_element_set_state(p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    for (GstSample *s; (s = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 30 * S));)
+      got.push_back(s);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(sink);
+    gst_object_unref(p);
+    return got;
+  };
+  const std::string src =
+      "videotestsrc pattern=smpte75 num-buffers=20 ! "
+      "video/x-raw,width=320,height=180,framerate=25/1,format=I420 ! ";
+  auto ins = pull_all(src + "appsink name=out sync=false");
+  // Decoded straight into the ladder (nothing else downstream of the decoder, so it hands out
+  // its own padded frames).
+  auto outs = pull_all(src +
+                       "x264enc pass=qual quantizer=12 speed-preset=ultrafast ! avdec_h264 ! "
+                       "iptvabrladder profiles=320x180@4000 encoder=x264 preset=ultrafast "
+                       "keyframe-anchor=running-time ! avdec_h264 ! videoconvert ! "
+                       "video/x-raw,format=I420 ! appsink name=out sync=false");
+  ASSERT_EQ(ins.size(), 20u);
+  ASSERT_EQ(outs.size(), 20u);
+  for (size_t i = 0; i < ins.size(); ++i)
+    EXPECT_LT(plane_mad(ins[i], outs[i]), 6.0) << "frame " << i;
+  for (GstSample *s : ins) gst_sample_unref(s);
+  for (GstSample *s : outs) gst_sample_unref(s);
+}

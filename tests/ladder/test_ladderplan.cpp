@@ -139,3 +139,29 @@ TEST(InputPreference, SmallestRungForErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cascade, EachRungScaledFromTheNextLargerWithTheSameFrameRate) {
+  iptv::ProfileCatalog c;
+  std::vector<Profile> ladder = {prof("1080p-6mbps"), prof("480p-1mbps"), prof("720p-3mbps")};
+  EXPECT_EQ(iptv::cascade_parents(ladder), (std::vector<int>{-1, 2, 0}));
+  // As tall: the later one takes the earlier one's picture (no scaling at all); of two equal
+  // candidates the first is the parent.
+  std::vector<Profile> twins = {*c.resolve("1280x720@3000"), *c.resolve("1280x720@1500"),
+                                *c.resolve("640x360@800")};
+  EXPECT_EQ(iptv::cascade_parents(twins), (std::vector<int>{-1, 0, 0}));
+  // A frame-rate cap changes the picture stream: only rungs with the same cap chain.
+  std::vector<Profile> capped = {*c.resolve("1280x720@3000"), *c.resolve("960x540@2000@30"),
+                                 *c.resolve("640x360@800@30"), *c.resolve("480x270@400")};
+  EXPECT_EQ(iptv::cascade_parents(capped), (std::vector<int>{-1, -1, 1, 0}));
+}
+
+TEST(X264Threads, CoresSharedByRungSize) {
+  std::vector<Profile> ladder = {prof("1080p-6mbps"), prof("720p-3mbps"), prof("480p-1mbps")};
+  EXPECT_EQ(iptv::x264_threads(ladder, 2), (std::vector<int>{2, 1, 1}));
+  EXPECT_EQ(iptv::x264_threads(ladder, 8), (std::vector<int>{7, 3, 1}));
+  EXPECT_EQ(iptv::x264_threads({prof("720p-3mbps")}, 1), (std::vector<int>{2}));
+}
+
+}  // namespace

@@ -363,6 +363,25 @@ TEST(Transcode, TestSourceStatusLinesAndGracefulStop) {
   EXPECT_EQ(acks_false, 2);
   ASSERT_TRUE(w.wait_segments(2, 6, w.status().size(), "180p"));
   EXPECT_EQ(slurp(hls + "/index.m3u8").find("90p/"), std::string::npos);
+  // The ladder stops encoding it too: a stats window wholly inside the pause saw no 90p frame
+  // reach the sink (before, the ladder went on encoding and the sink dropped the frames).
+  mark = w.status().size();
+  auto second_stats = [&]() -> std::optional<json> {
+    int n = 0;
+    auto st = w.status();
+    for (size_t i = mark; i < st.size(); ++i)
+      if (st[i].j["t"] == "stats" && ++n == 2) return st[i].j;
+    return std::nullopt;
+  };
+  auto t_stats = Clock::now();
+  while (!second_stats() && since(t_stats) < 15)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto paused = second_stats();
+  ASSERT_TRUE(paused);
+  auto paused_stats = &*paused;
+  EXPECT_EQ((*paused_stats)["renditions"]["90p"]["fps"].get<double>(), 0.0) << paused_stats->dump();
+  EXPECT_GT((*paused_stats)["renditions"]["180p"]["fps"].get<double>(), 0.0)
+      << paused_stats->dump();
   mark = w.status().size();
   w.send("{\"cmd\":\"rendition\",\"name\":\"90p\",\"enabled\":true}");
   ack =

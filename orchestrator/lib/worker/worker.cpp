@@ -639,6 +639,7 @@ void Worker::handle_command(const std::string &line) {
   } else if (c.cmd == "rendition") {
     // iptvhlssink takes the rendition off the air (multivariant playlist, its video and its copy
     // of the audio) and resumes it at a keyframe with one discontinuity; the others go on.
+    // iptvabrladder stops feeding its encoder meanwhile.
     if (!rstats_.count(c.name)) {
       reply(false, "no rendition '" + c.name + "'");
       return;
@@ -651,9 +652,14 @@ void Worker::handle_command(const std::string &line) {
       disabled_.erase(c.name);
     else
       disabled_.insert(c.name);
-    std::string list;
+    std::string list, rungs;
     for (const auto &n : disabled_) list += (list.empty() ? "" : ",") + n;
     g_object_set(hlssink_, "disabled-renditions", list.c_str(), nullptr);
+    // The ladder pauses the encoders too (rendition i is the ladder's src_i): no CPU while off
+    // the air, back at the next grid keyframe when enabled.
+    for (size_t i = 0; i < renditions_.size(); ++i)
+      if (disabled_.count(renditions_[i])) rungs += (rungs.empty() ? "" : ",") + std::to_string(i);
+    if (ladder_) g_object_set(ladder_, "disabled-rungs", rungs.c_str(), nullptr);
     reply(true, c.name + (c.enabled ? " enabled" : " disabled"));
   }
 }
