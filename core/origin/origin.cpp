@@ -47,6 +47,8 @@ struct FileEntry {
   int64_t last_msn = -1;    // media playlists: the last segment's media sequence number
   int target_duration = 0;  // media playlists: EXT-X-TARGETDURATION
   int max_age = 0;          // playlists' Cache-Control max-age
+  std::string etag;         // "size-mtime" (before a purge's generation)
+  std::string last_modified;
   gint64 used = 0;
 };
 
@@ -185,6 +187,10 @@ Lookup lookup_file(Origin::Server &srv, const std::string &root, const std::stri
   fe.mtim = st.st_mtim;
   fe.resolved = resolved;
   fe.used = now;
+  fe.etag = "\"" + std::to_string((long long)st.st_size) + "-" +
+            std::to_string((long long)st.st_mtim.tv_sec) + "." +
+            std::to_string((long long)st.st_mtim.tv_nsec) + "\"";
+  fe.last_modified = http_date(st.st_mtim.tv_sec);
   if (playlist) {
     // A copy in memory: a playlist may be rewritten in place by other producers.
     gchar *data = nullptr;
@@ -907,9 +913,7 @@ void Origin::handle(Server &srv, Request &req) {
     return;
   }
   SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
-  std::string etag = "\"" + std::to_string((long long)fe->size) + "-" +
-                     std::to_string((long long)fe->mtim.tv_sec) + "." +
-                     std::to_string((long long)fe->mtim.tv_nsec) + "\"";
+  std::string etag = fe->etag;
   bool purging = false;
   if (playlist) {
     std::shared_lock lock(mu_);
@@ -923,7 +927,7 @@ void Origin::handle(Server &srv, Request &req) {
   }
   Validators validators{etag, fe->mtim.tv_sec};
   soup_message_headers_replace(h, "ETag", etag.c_str());
-  soup_message_headers_replace(h, "Last-Modified", http_date(fe->mtim.tv_sec).c_str());
+  soup_message_headers_replace(h, "Last-Modified", fe->last_modified.c_str());
   soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
   soup_message_headers_replace(h, "Accept-Ranges", "bytes");
   GBytes *bytes = g_bytes_ref(fe->bytes);
