@@ -4,7 +4,9 @@
 #include <glib-unix.h>
 #include <glib.h>
 #include <libsoup/soup.h>
+#include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -283,6 +285,79 @@ void end_parked(Parked *p, int status) {
   count_into(*p->srv, status, 0, nullptr);
   soup_server_message_unpause(msg);
   free_parked(p);
+}
+
+// A segment's body sent with sendfile(2) from the page cache, on the connection's socket, while
+// libsoup holds the message paused after writing the headers (it writes no body bytes itself:
+// the body it holds stays empty and is completed when the file has gone out).
+constexpr gsize kSendfileMin = 64 * 1024;
+
+struct FileSend {
+  SoupServerMessage *msg;  // a ref
+  GSocket *socket;         // a ref
+  int file = -1;
+  off_t offset = 0;
+  off_t end = 0;
+  GSource *watch = nullptr;
+  gulong headers_id = 0, disconnected_id = 0, finished_id = 0;
+};
+
+void file_send_free(FileSend *f) {
+  if (f->watch) {
+    g_source_destroy(f->watch);
+    g_source_unref(f->watch);
+  }
+  if (f->headers_id) g_signal_handler_disconnect(f->msg, f->headers_id);
+  if (f->disconnected_id) g_signal_handler_disconnect(f->msg, f->disconnected_id);
+  if (f->finished_id) g_signal_handler_disconnect(f->msg, f->finished_id);
+  if (f->file >= 0) ::close(f->file);
+  g_object_unref(f->socket);
+  g_object_unref(f->msg);
+  delete f;
+}
+
+// Sends what the socket takes; true when done (sent, or failed: then the connection is shut so
+// the client never mistakes a short body for the file, and libsoup ends it).
+bool file_send_pump(FileSend *f) {
+  int fd = g_socket_get_fd(f->socket);
+  while (f->offset < f->end) {
+    ssize_t n = sendfile(fd, f->file, &f->offset, static_cast<size_t>(f->end - f->offset));
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    if (n < 0 && errno == EINTR) continue;
+    g_socket_shutdown(f->socket, TRUE, TRUE, nullptr);
+    break;
+  }
+  return true;
+}
+
+void file_send_finish(FileSend *f) {
+  SoupServerMessage *msg = f->msg;
+  g_object_ref(msg);
+  file_send_free(f);
+  soup_message_body_complete(soup_server_message_get_response_body(msg));
+  soup_server_message_unpause(msg);
+  g_object_unref(msg);
+}
+
+void file_send_start(FileSend *f) {
+  g_signal_handler_disconnect(f->msg, f->headers_id);
+  f->headers_id = 0;
+  soup_server_message_pause(f->msg);
+  if (file_send_pump(f)) return file_send_finish(f);
+  f->watch = g_socket_create_source(
+      f->socket, static_cast<GIOCondition>(G_IO_OUT | G_IO_ERR | G_IO_HUP), nullptr);
+  g_source_set_callback(
+      f->watch, reinterpret_cast<GSourceFunc>(+[](GSocket *, GIOCondition, gpointer d) -> gboolean {
+        auto *f = static_cast<FileSend *>(d);
+        if (!file_send_pump(f)) return G_SOURCE_CONTINUE;
+        g_source_unref(f->watch);
+        f->watch = nullptr;
+        file_send_finish(f);
+        return G_SOURCE_REMOVE;
+      }),
+      f, nullptr);
+  g_source_attach(f->watch, g_main_context_get_thread_default());
 }
 
 }  // namespace
@@ -880,6 +955,15 @@ void Origin::handle(Server &srv, Request &req) {
   if (req.bad_query) return deny("hls-msn", 400);
   if (playlist && req.hls_msn >= 0 && fe->last_msn >= 0 && req.hls_msn > fe->last_msn) {
     if (req.hls_msn > fe->last_msn + 2) return deny("hls-msn", 400);
+    // The directory is watched first, then the file looked at again: a publish in between is
+    // not missed.
+    watch_dir(full.substr(0, full.rfind('/')));
+    FileEntry *again = nullptr;
+    Lookup l = lookup_file(srv, root, full, true, &again);
+    if (l != Lookup::kFound) return l == Lookup::kOutside ? deny("path") : not_found();
+    fe = again;
+  }
+  if (playlist && req.hls_msn >= 0 && fe->last_msn >= 0 && req.hls_msn > fe->last_msn) {
     auto *p = new Parked();
     p->srv = &srv;
     p->req = req;
@@ -906,9 +990,6 @@ void Origin::handle(Server &srv, Request &req) {
     auto &list = srv.parked[full];
     p->pos = list.insert(list.end(), p);
     srv.parked_now++;
-    // The directory is watched before the file is looked at again: a publish in between is
-    // not missed.
-    watch_dir(full.substr(0, full.rfind('/')));
     soup_server_message_pause(msg);
     return;
   }
@@ -973,6 +1054,31 @@ void Origin::handle(Server &srv, Request &req) {
   }
   soup_server_message_set_status(msg, status, nullptr);
   gsize sent = 0;
+  GSocket *sock = nullptr;
+  if (status == 200 && body == bytes && !playlist && len >= kSendfileMin && req.method == "GET" &&
+      srv.conns && (sock = srv.conns->socket_of(msg))) {
+    int file = ::open(fe->resolved.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat fst;
+    if (file >= 0 && fstat(file, &fst) == 0 && fst.st_ino == fe->ino && fst.st_dev == fe->dev &&
+        fst.st_size == static_cast<off_t>(len)) {
+      auto *f = new FileSend{static_cast<SoupServerMessage *>(g_object_ref(msg)),
+                             G_SOCKET(g_object_ref(sock)), file, 0, static_cast<off_t>(len)};
+      soup_message_headers_set_content_length(h, static_cast<goffset>(len));
+      f->headers_id =
+          g_signal_connect(msg, "wrote-headers", G_CALLBACK(+[](SoupServerMessage *, gpointer d) {
+                             file_send_start(static_cast<FileSend *>(d));
+                           }),
+                           f);
+      // The connection went (or the message ended) before the file was sent: nothing to send.
+      auto gone =
+          +[](SoupServerMessage *, gpointer d) { file_send_free(static_cast<FileSend *>(d)); };
+      f->disconnected_id = g_signal_connect(msg, "disconnected", G_CALLBACK(gone), f);
+      f->finished_id = g_signal_connect(msg, "finished", G_CALLBACK(gone), f);
+      g_bytes_unref(bytes);
+      return count(status, len);
+    }
+    if (file >= 0) ::close(file);
+  }
   if (body) {
     sent = g_bytes_get_size(body);
     soup_message_body_append_bytes(soup_server_message_get_response_body(msg), body);

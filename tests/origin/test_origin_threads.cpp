@@ -388,3 +388,94 @@ TEST_F(OriginThreadsTest, PlaylistServedFromMemoryFollowsEachPublish) {
 }
 
 }  // namespace
+
+namespace {
+
+// The control plane on its own listening address (iptvd: api.listen_address): its routes answer
+// there, and the main port serves media only.
+TEST_F(OriginThreadsTest, ControlPlaneOnItsOwnListenAddress) {
+  dir_ = std::make_unique<iptv_test::TempDir>();
+  root_ = dir_->path() + "/news";
+  fs::create_directories(root_);
+  ASSERT_EQ(iptv::write_file_atomic(root_ + "/index.m3u8", media_playlist(0, 6)), "");
+  iptv::OriginConfig cfg;
+  cfg.threads = 2;
+  cfg.control_address = "127.0.0.1";
+  cfg.control_port = 0;
+  origin_ = std::make_unique<iptv::Origin>(cfg);
+  std::string err;
+  ASSERT_TRUE(origin_->start(&err)) << err;
+  origin_->add_channel("news", root_);
+  int media = origin_->port(), control = origin_->control_port();
+  ASSERT_GT(control, 0);
+  ASSERT_NE(control, media);
+  origin_->with_server([](SoupServer *server) {
+    soup_server_add_handler(
+        server, "/healthz",
+        +[](SoupServer *, SoupServerMessage *msg, const char *, GHashTable *, gpointer) {
+          soup_server_message_set_status(msg, 200, nullptr);
+          soup_server_message_set_response(msg, "text/plain", SOUP_MEMORY_STATIC, "ok\n", 3);
+        },
+        nullptr, nullptr);
+  });
+  EXPECT_EQ(get_once(control, "/healthz").status, 200);
+  EXPECT_EQ(get_once(media, "/healthz").status, 404);
+  EXPECT_EQ(get_once(media, "/hls/news/index.m3u8").status, 200);
+  // Several keep-alive requests on one media connection, spread over the serving threads.
+  for (int c = 0; c < 4; ++c) {
+    int s = connect_to(media);
+    ASSERT_GE(s, 0);
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(send_get(s, "/hls/news/index.m3u8"));
+      EXPECT_EQ(read_response(s).status, 200);
+    }
+    close(s);
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// Segments of 64 KiB and more go out with sendfile(2) after libsoup wrote the headers: whole,
+// byte for byte, on a keep-alive connection that stays usable; a client leaving mid-body costs
+// nothing (the test runs under ASan too).
+TEST_F(OriginThreadsTest, LargeSegmentsGoOutWholeBySendfile) {
+  start(iptv::TokenMode::kNone, 2);
+  std::string data;
+  for (uint32_t i = 0; i < (1u << 20) + 3; ++i) data.push_back(static_cast<char>((i * 7919u) >> 3));
+  ASSERT_EQ(iptv::write_file_atomic(root_ + "/seg-9.ts", data), "");
+  int s = connect_to(port_);
+  ASSERT_GE(s, 0);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(send_get(s, "/hls/news/seg-9.ts"));
+    Response r = read_response(s);
+    ASSERT_EQ(r.status, 200) << r.head;
+    ASSERT_EQ(r.body.size(), data.size()) << r.head;
+    EXPECT_TRUE(r.body == data) << "body of " << r.body.size() << " bytes differs";
+    ASSERT_TRUE(send_get(s, "/hls/news/index.m3u8"));
+    EXPECT_EQ(read_response(s).status, 200);
+  }
+  close(s);
+  // A range is still answered by libsoup from the mapping.
+  s = connect_to(port_);
+  std::string req = "GET /hls/news/seg-9.ts HTTP/1.1\r\nHost: x\r\nRange: bytes=100-199\r\n\r\n";
+  ASSERT_EQ(send(s, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  Response r = read_response(s);
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, data.substr(100, 100));
+  close(s);
+  // Clients that leave after the headers.
+  for (int i = 0; i < 20; ++i) {
+    int c = connect_to(port_);
+    ASSERT_TRUE(send_get(c, "/hls/news/seg-9.ts"));
+    char b[512];
+    EXPECT_GT(recv(c, b, sizeof b, 0), 0);
+    close(c);
+  }
+  EXPECT_EQ(get_once(port_, "/hls/news/seg-9.ts").body.size(), data.size());
+  EXPECT_TRUE(wait_until([&] { return origin_->stats().connections.open == 0; }, 10))
+      << origin_->stats().connections.open << " connections still open";
+}
+
+}  // namespace
