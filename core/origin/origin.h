@@ -46,8 +46,9 @@
 //
 // Per serving thread, without locks: files are looked up once (realpath, mmap) and then validated
 // by one stat() per request (device, inode, size, mtime): playlists are served from memory (a
-// publish is an atomic rename: a new inode), segments from their mapping (no copy in user space:
-// libsoup writes straight from the mapped pages). A token's verified claims are remembered by
+// publish is an atomic rename: a new inode), segments of 64 KiB and more with sendfile(2) once
+// libsoup has written the headers (the message paused meanwhile), smaller ones and ranges from
+// their mapping (no copy in user space). A token's verified claims are remembered by
 // token string until it expires; time, scope, client address and revocation are still checked on
 // every request, so a revocation takes effect at once.
 //
