@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
+#include <glib-unix.h>
 #include <glib.h>
 #include <libsoup/soup.h>
 #include <netinet/in.h>
@@ -14,6 +16,7 @@
 #include <algorithm>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <vector>
 
 namespace iptv {
@@ -121,11 +124,14 @@ ConnectionManager::ConnectionManager(SoupServer *server, ConnectionLimits limits
     std::lock_guard<std::mutex> lock(g_live_mu);
     g_live.insert(this);
   }
-  signal_ids_[0] = g_signal_connect(server_, "request-read", G_CALLBACK(on_request_read_cb), this);
-  signal_ids_[1] =
-      g_signal_connect(server_, "request-finished", G_CALLBACK(on_request_done_cb), this);
-  signal_ids_[2] =
-      g_signal_connect(server_, "request-aborted", G_CALLBACK(on_request_done_cb), this);
+  if (server_) {
+    signal_ids_[0] =
+        g_signal_connect(server_, "request-read", G_CALLBACK(on_request_read_cb), this);
+    signal_ids_[1] =
+        g_signal_connect(server_, "request-finished", G_CALLBACK(on_request_done_cb), this);
+    signal_ids_[2] =
+        g_signal_connect(server_, "request-aborted", G_CALLBACK(on_request_done_cb), this);
+  }
   refresh_fd_limit();
 }
 
@@ -137,6 +143,11 @@ ConnectionManager::~ConnectionManager() {
   }
   for (unsigned long id : signal_ids_)
     if (id) g_signal_handler_disconnect(server_, id);
+  while (!pending_.empty()) {
+    int fd = pending_.begin()->first;
+    drop_pending(fd);
+    ::close(fd);
+  }
   while (!order_.empty()) forget(order_.front());
   if (listener_) {
     g_socket_close(listener_, nullptr);
@@ -184,15 +195,17 @@ bool ConnectionManager::listen(const std::string &address, int port, int *bound_
   g_socket_set_blocking(sock, FALSE);
   // Registered with libsoup too (it keeps connections alive only when it has a listener), but
   // created with an inert context as the thread default, so libsoup's accept source never runs.
-  inert_ = g_main_context_new();
-  g_main_context_push_thread_default(inert_);
-  ok = soup_server_listen_socket(server_, sock, static_cast<SoupServerListenOptions>(0), &err);
-  g_main_context_pop_thread_default(inert_);
-  if (!ok) {
-    *error = "cannot listen on " + address + ":" + std::to_string(port) + ": " + err->message;
-    g_clear_error(&err);
-    g_object_unref(sock);
-    return false;
+  if (server_) {
+    inert_ = g_main_context_new();
+    g_main_context_push_thread_default(inert_);
+    ok = soup_server_listen_socket(server_, sock, static_cast<SoupServerListenOptions>(0), &err);
+    g_main_context_pop_thread_default(inert_);
+    if (!ok) {
+      *error = "cannot listen on " + address + ":" + std::to_string(port) + ": " + err->message;
+      g_clear_error(&err);
+      g_object_unref(sock);
+      return false;
+    }
   }
   listener_ = sock;
   GSocketAddress *local = g_socket_get_local_address(sock, nullptr);
@@ -210,6 +223,138 @@ bool ConnectionManager::listen(const std::string &address, int port, int *bound_
       this, nullptr);
   g_source_attach(sweep_source_, context_);
   return true;
+}
+
+bool ConnectionManager::share_listener(int listen_fd, std::string *error) {
+  int fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
+  GError *err = nullptr;
+  GSocket *sock = fd >= 0 ? g_socket_new_from_fd(fd, &err) : nullptr;
+  if (!sock) {
+    *error = std::string("cannot share the listening socket: ") +
+             (err ? err->message : g_strerror(errno));
+    g_clear_error(&err);
+    if (fd >= 0) ::close(fd);
+    return false;
+  }
+  if (!inert_) inert_ = g_main_context_new();
+  g_main_context_push_thread_default(inert_);
+  bool ok = soup_server_listen_socket(server_, sock, static_cast<SoupServerListenOptions>(0), &err);
+  g_main_context_pop_thread_default(inert_);
+  g_object_unref(sock);  // libsoup holds its own reference (and closes the duplicate at the end)
+  if (!ok) {
+    *error = std::string("cannot share the listening socket: ") + err->message;
+    g_clear_error(&err);
+    return false;
+  }
+  if (!sweep_source_) {
+    sweep_source_ = g_timeout_source_new(250);
+    g_source_set_callback(
+        sweep_source_,
+        [](gpointer d) -> gboolean {
+          static_cast<ConnectionManager *>(d)->sweep();
+          return G_SOURCE_CONTINUE;
+        },
+        this, nullptr);
+    g_source_attach(sweep_source_, context_);
+  }
+  return true;
+}
+
+int ConnectionManager::listen_fd() const {
+  return listener_ ? g_socket_get_fd(listener_) : -1;
+}
+
+GSocket *ConnectionManager::socket_of(SoupServerMessage *msg) {
+  Conn *c = from_message(msg);
+  return c ? c->socket : nullptr;
+}
+
+int ConnectionManager::shed(int n) {
+  int done = 0;
+  while (done < n && shed_one()) ++done;
+  return done;
+}
+
+// An accepted socket for the router: at once, or once its first bytes say what it asks for.
+void ConnectionManager::route(int fd) {
+  if (!router_.classify) {
+    router_.route(fd, true);
+    return;
+  }
+  Pending p;
+  p.since = g_get_monotonic_time();
+  p.watch = g_unix_fd_source_new(fd, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR));
+  struct Ctx {
+    ConnectionManager *self;
+    int fd;
+  };
+  g_source_set_callback(
+      p.watch, reinterpret_cast<GSourceFunc>(+[](int, GIOCondition, gpointer d) -> gboolean {
+        auto *x = static_cast<Ctx *>(d);
+        x->self->on_pending_ready(x->fd);
+        return G_SOURCE_CONTINUE;  // on_pending_ready destroys it when done
+      }),
+      new Ctx{this, fd}, [](gpointer d) { delete static_cast<Ctx *>(d); });
+  g_source_attach(p.watch, context_);
+  pending_[fd] = p;
+}
+
+void ConnectionManager::drop_pending(int fd) {
+  auto it = pending_.find(fd);
+  if (it == pending_.end()) return;
+  if (it->second.watch) {
+    g_source_destroy(it->second.watch);
+    g_source_unref(it->second.watch);
+  }
+  pending_.erase(it);
+}
+
+void ConnectionManager::on_pending_ready(int fd) {
+  char b[16];
+  ssize_t n = recv(fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n <= 0) {  // closed (or reset) before sending anything
+    drop_pending(fd);
+    ::close(fd);
+    return;
+  }
+  std::string_view got(b, static_cast<size_t>(n));
+  bool media = false, partial = false;
+  for (std::string_view want : {std::string_view("GET /hls"), std::string_view("HEAD /hls")}) {
+    if (got.size() >= want.size() && got.substr(0, want.size()) == want) media = true;
+    if (got.size() < want.size() && want.substr(0, got.size()) == got) partial = true;
+  }
+  if (!media && partial) {
+    // The request line came in pieces: look again shortly (the watch would fire at once).
+    Pending &p = pending_[fd];
+    if (p.watch) {
+      g_source_destroy(p.watch);
+      g_source_unref(p.watch);
+      p.watch = nullptr;
+    }
+    struct Ctx {
+      ConnectionManager *self;
+      int fd;
+    };
+    GSource *t = g_timeout_source_new(2);
+    g_source_set_callback(
+        t,
+        [](gpointer d) -> gboolean {
+          auto *x = static_cast<Ctx *>(d);
+          auto it = x->self->pending_.find(x->fd);
+          if (it != x->self->pending_.end() && !it->second.watch) {
+            x->self->pending_.erase(it);
+            x->self->route(x->fd);
+          }
+          return G_SOURCE_REMOVE;
+        },
+        new Ctx{this, fd}, [](gpointer d) { delete static_cast<Ctx *>(d); });
+    g_source_attach(t, context_);
+    g_source_unref(t);
+    return;
+  }
+  drop_pending(fd);
+  router_.route(fd, media);
 }
 
 void ConnectionManager::stop_accepting() {
@@ -272,6 +417,7 @@ bool ConnectionManager::on_accept_ready() {
         refresh_fd_limit();
         for (int k = 0; k < std::max(2, fd_reserve_ / 2) && shed_one(); ++k) {
         }
+        if (router_.pressure) router_.pressure(std::max(2, fd_reserve_ / 2));
         pause_accepting(20);
         return G_SOURCE_REMOVE;
       }
@@ -288,6 +434,13 @@ bool ConnectionManager::on_accept_ready() {
       if (fd >= fd_limit_ - fd_reserve_) {
         int shed = 0;
         while (shed < std::max(1, fd_reserve_ / 2) && shed_one()) ++shed;
+        if (router_.route) {
+          // The connections are the serving threads': each sheds its share (asynchronously).
+          if (router_.pressure) router_.pressure(std::max(1, fd_reserve_ / 2));
+          route(fd);
+          pause_accepting(5);
+          return G_SOURCE_REMOVE;
+        }
         adopt(fd);
         if (shed > 0) {
           pause_accepting(5);
@@ -296,7 +449,10 @@ bool ConnectionManager::on_accept_ready() {
         continue;
       }
     }
-    adopt(fd);
+    if (router_.route)
+      route(fd);
+    else
+      adopt(fd);
   }
   return G_SOURCE_CONTINUE;
 }
@@ -497,6 +653,17 @@ bool ConnectionManager::shed_one() {
         victim = c;
         break;
       }
+  if (!victim && !pending_.empty()) {
+    // Accepted, still silent and not handed to a server yet (the acceptor's own).
+    auto oldest = pending_.begin();
+    for (auto it = pending_.begin(); it != pending_.end(); ++it)
+      if (it->second.since < oldest->second.since) oldest = it;
+    int fd = oldest->first;
+    drop_pending(fd);
+    ::close(fd);
+    shed_++;
+    return true;
+  }
   if (!victim) return false;
   shed_++;
   // libsoup sees EOF at once and lets go of it (see shutdown_conn); its descriptor is free
@@ -530,6 +697,14 @@ void ConnectionManager::sweep() {
       header_timeouts_++;
       shutdown_conn(c);
     }
+  std::vector<int> silent;
+  for (const auto &[fd, p] : pending_)
+    if (now - p.since > head_us) silent.push_back(fd);
+  for (int fd : silent) {
+    header_timeouts_++;
+    drop_pending(fd);
+    ::close(fd);
+  }
   // Shut down, idle, and its EOF watch gone (bytes were pending): watch again.
   for (uint64_t id : stuck)
     if (Conn *c = find(id); c && !c->busy && !c->eof_watch) set_idle(c);

@@ -25,11 +25,21 @@
 // socket is also registered with soup_server_listen_socket(), with an inert main context as the
 // thread default: libsoup's accept source then never runs.
 //
+// Several serving threads (see origin.h): one manager per SoupServer, each on its server's
+// thread. One of them owns the listening socket (listen()) and hands every accepted socket to a
+// router (set_router()) instead of adopting it; the others register a duplicate of the listening
+// descriptor with their SoupServer (share_listener(), for keep-alive as above) and adopt the
+// sockets the router gives them (adopt(), on their own thread). With `classify`, the router waits
+// (without a thread, up to header_timeout_s) for the first bytes of the request and peeks at them
+// (MSG_PEEK: nothing is consumed), so media requests (`GET /hls...`, `HEAD /hls...`) and the
+// rest (API, /metrics) can go to different servers.
+//
 // Threads: everything runs on the server's thread except stats(), which is thread-safe.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <string>
 #include <unordered_map>
@@ -59,6 +69,16 @@ struct ConnectionStats {
   uint64_t accept_errors = 0;    // accept() failures (EMFILE and the like)
 };
 
+// Where accepted sockets go (see set_router()).
+struct ConnectionRouter {
+  // Takes the descriptor (called on the acceptor's thread). `media`: the request line starts
+  // with GET /hls or HEAD /hls (always true without `classify`).
+  std::function<void(int fd, bool media)> route;
+  bool classify = false;
+  // Descriptors run short: every server should shed `n` of its oldest idle connections.
+  std::function<void(int n)> pressure;
+};
+
 class ConnectionManager {
  public:
   // Called on the server's thread, with its context as the thread default.
@@ -69,6 +89,19 @@ class ConnectionManager {
 
   // Binds, listens and starts accepting. `*bound_port` gets the port actually bound.
   bool listen(const std::string &address, int port, int *bound_port, std::string *error);
+  // Accepted sockets go to `router` instead of this manager (call before listen()).
+  void set_router(ConnectionRouter router) { router_ = std::move(router); }
+  // Registers a duplicate of another manager's listening descriptor with this server (libsoup
+  // keeps connections alive only when its server has a listener); nothing is accepted from it.
+  bool share_listener(int listen_fd, std::string *error);
+  int listen_fd() const;
+  // Serves an accepted socket (non-blocking, close-on-exec) on this server.
+  void adopt(int fd);
+  // Closes up to `n` of the oldest idle (then still silent) connections; returns how many.
+  int shed(int n);
+  // The socket of a request's connection (nullptr if unknown): to watch it while the request
+  // is paused.
+  GSocket *socket_of(SoupServerMessage *msg);
   // Stops accepting (before soup_server_disconnect()).
   void stop_accepting();
   ConnectionStats stats() const;
@@ -86,7 +119,9 @@ class ConnectionManager {
  private:
   Conn *find(uint64_t id);
   Conn *from_message(SoupServerMessage *msg);
-  void adopt(int fd);
+  void route(int fd);
+  void on_pending_ready(int fd);
+  void drop_pending(int fd);
   void set_idle(Conn *c);
   void touch(Conn *c);
   void shutdown_conn(Conn *c);
@@ -109,6 +144,12 @@ class ConnectionManager {
   int fd_limit_ = 1024;
   int fd_reserve_ = 32;
   unsigned long signal_ids_[3] = {0, 0, 0};
+  ConnectionRouter router_;
+  struct Pending {
+    GSource *watch = nullptr;
+    int64_t since = 0;
+  };
+  std::unordered_map<int, Pending> pending_;  // accepted, waiting for their first bytes
   std::atomic<uint64_t> accepted_{0}, peer_closed_{0}, idle_timeouts_{0}, header_timeouts_{0},
       shed_{0}, accept_errors_{0}, open_{0};
 };

@@ -1,13 +1,22 @@
 #include "origin/origin.h"
 
+#include <errno.h>
+#include <glib-unix.h>
 #include <glib.h>
 #include <libsoup/soup.h>
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <future>
+#include <list>
+#include <unordered_map>
 #include <vector>
 
 #include "origin/http_conditional.h"
@@ -22,7 +31,76 @@ struct Origin::Request {
   std::string path;  // as received (percent-encoded)
   std::string method;
   std::string client_ip;
-  std::string query;  // raw (still percent-encoded), "" when none
+  std::string query;       // raw (still percent-encoded), "" when none
+  std::string range;       // the Range header (taken out of the request: libsoup must not see it)
+  int64_t hls_msn = -1;    // _HLS_msn (blocking playlist reload), -1: none
+  bool bad_query = false;  // _HLS_msn present but not a number
+};
+
+namespace {
+
+// One file as last seen by a serving thread: validated by one stat() per request.
+struct FileEntry {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  struct timespec mtim = {};
+  std::string resolved;
+  GBytes *bytes = nullptr;  // playlists: a copy in memory; segments: their mapping
+  int64_t last_msn = -1;    // media playlists: the last segment's media sequence number
+  int target_duration = 0;  // media playlists: EXT-X-TARGETDURATION
+  int max_age = 0;          // playlists' Cache-Control max-age
+  std::string etag;         // "size-mtime" (before a purge's generation)
+  std::string last_modified;
+  gint64 used = 0;
+};
+
+constexpr size_t kMaxFiles = 1024;          // per serving thread
+constexpr size_t kMaxTokens = 1 << 16;      // per serving thread
+constexpr gint64 kFileUnusedUs = 10000000;  // an entry unused this long is dropped
+
+}  // namespace
+
+struct Parked;
+
+struct Origin::Server {
+  Origin *origin = nullptr;
+  bool control = false;
+  std::thread thread;
+  GMainContext *context = nullptr;
+  GMainLoop *loop = nullptr;
+  SoupServer *server = nullptr;
+  std::unique_ptr<ConnectionManager> conns;     // the connections this thread serves
+  std::unique_ptr<ConnectionManager> acceptor;  // control thread: the main port's listener
+  mutable std::mutex conns_mu;                  // guards conns and acceptor against stats()
+  std::mutex in_mu;                             // guards incoming
+  std::vector<int> incoming;                    // sockets handed over by the acceptor
+  // This thread's alone.
+  std::unordered_map<std::string, FileEntry> files;
+  std::unordered_map<std::string, TokenClaims> tokens;
+  std::unordered_map<std::string, std::list<Parked *>> parked;  // by file path
+  GSource *tick = nullptr;
+  unsigned ticks = 0;
+  std::atomic<uint64_t> parked_now{0};
+  // Counters (read by stats()).
+  std::mutex stats_mu;
+  OriginStats stats;
+
+  ~Server() {
+    for (int fd : incoming) ::close(fd);
+    if (context) g_main_context_unref(context);
+  }
+};
+
+struct Parked {
+  Origin::Server *srv = nullptr;
+  Origin::Request req;
+  std::string root, file;
+  ParkCondition cond;
+  gint64 deadline = 0;
+  GSocket *socket = nullptr;  // a ref; to notice the client going away
+  gulong disconnected_id = 0;
+  std::list<Parked *>::iterator pos;
 };
 
 namespace {
@@ -48,26 +126,240 @@ std::string http_date(time_t t) {
   return out;
 }
 
-int playlist_max_age(const char *data, size_t len) {
+// Target duration, max-age and last media sequence number of a playlist.
+void scan_playlist(FileEntry &fe) {
+  gsize len = 0;
+  const char *data = static_cast<const char *>(g_bytes_get_data(fe.bytes, &len));
   std::string_view v(data, len);
   size_t at = v.find("#EXT-X-TARGETDURATION:");
-  if (at == std::string_view::npos) return 2;  // multivariant: changes rarely, but may
-  int td = std::atoi(std::string(v.substr(at + 22, 8)).c_str());
-  return std::max(1, td / 2);
+  if (at == std::string_view::npos) {
+    fe.max_age = 2;  // multivariant: changes rarely, but may
+    return;
+  }
+  fe.target_duration = std::atoi(std::string(v.substr(at + 22, 8)).c_str());
+  fe.max_age = std::max(1, fe.target_duration / 2);
+  int64_t seq = 0;
+  size_t ms = v.find("#EXT-X-MEDIA-SEQUENCE:");
+  if (ms != std::string_view::npos) seq = std::atoll(std::string(v.substr(ms + 22, 20)).c_str());
+  int64_t n = 0;
+  for (size_t p = v.find("#EXTINF:"); p != std::string_view::npos; p = v.find("#EXTINF:", p + 8))
+    ++n;
+  fe.last_msn = seq + n - 1;
 }
 
-void on_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+void drop_file(FileEntry &fe) {
+  if (fe.bytes) g_bytes_unref(fe.bytes);
+  fe.bytes = nullptr;
+}
+
+bool same_file(const FileEntry &fe, const struct stat &st) {
+  return fe.dev == st.st_dev && fe.ino == st.st_ino && fe.size == st.st_size &&
+         fe.mtim.tv_sec == st.st_mtim.tv_sec && fe.mtim.tv_nsec == st.st_mtim.tv_nsec;
+}
+
+enum class Lookup { kFound, kNotFound, kOutside };
+
+// The file at `full` (under `root`), from this thread's cache when it has not changed.
+Lookup lookup_file(Origin::Server &srv, const std::string &root, const std::string &full,
+                   bool playlist, FileEntry **out) {
+  struct stat st;
+  auto it = srv.files.find(full);
+  if (stat(full.c_str(), &st) != 0) {
+    if (it != srv.files.end()) {
+      drop_file(it->second);
+      srv.files.erase(it);
+    }
+    return Lookup::kNotFound;
+  }
+  gint64 now = g_get_monotonic_time();
+  if (it != srv.files.end() && same_file(it->second, st)) {
+    it->second.used = now;
+    *out = &it->second;
+    return Lookup::kFound;
+  }
+  // New or changed: resolve it again (symlinks out of the tree are refused: the resolved file
+  // must stay under the root), and load it.
+  char resolved[PATH_MAX];
+  if (!realpath(full.c_str(), resolved)) return Lookup::kNotFound;
+  if (!starts_with(resolved, root + "/")) return Lookup::kOutside;
+  if (stat(resolved, &st) != 0 || !S_ISREG(st.st_mode)) return Lookup::kNotFound;
+  FileEntry fe;
+  fe.dev = st.st_dev;
+  fe.ino = st.st_ino;
+  fe.size = st.st_size;
+  fe.mtim = st.st_mtim;
+  fe.resolved = resolved;
+  fe.used = now;
+  fe.etag = "\"" + std::to_string((long long)st.st_size) + "-" +
+            std::to_string((long long)st.st_mtim.tv_sec) + "." +
+            std::to_string((long long)st.st_mtim.tv_nsec) + "\"";
+  fe.last_modified = http_date(st.st_mtim.tv_sec);
+  if (playlist) {
+    // A copy in memory: a playlist may be rewritten in place by other producers.
+    gchar *data = nullptr;
+    gsize len = 0;
+    if (!g_file_get_contents(resolved, &data, &len, nullptr)) return Lookup::kNotFound;
+    fe.bytes = g_bytes_new_take(data, len);
+    scan_playlist(fe);
+  } else {
+    GMappedFile *mf = g_mapped_file_new(resolved, FALSE, nullptr);
+    if (!mf) return Lookup::kNotFound;
+    fe.bytes = g_mapped_file_get_bytes(mf);
+    g_mapped_file_unref(mf);
+  }
+  if (it != srv.files.end()) {
+    drop_file(it->second);
+    it->second = fe;
+    *out = &it->second;
+    return Lookup::kFound;
+  }
+  if (srv.files.size() >= kMaxFiles) {
+    for (auto i = srv.files.begin(); i != srv.files.end();) {
+      if (now - i->second.used > kFileUnusedUs / 10) {
+        drop_file(i->second);
+        i = srv.files.erase(i);
+      } else {
+        ++i;
+      }
+    }
+    if (srv.files.size() >= kMaxFiles) {
+      for (auto &[k, v] : srv.files) drop_file(v);
+      srv.files.clear();
+    }
+  }
+  *out = &srv.files.emplace(full, fe).first->second;
+  return Lookup::kFound;
+}
+
+void on_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
                 gpointer user_data) {
-  auto *origin = static_cast<Origin *>(user_data);
+  auto *srv = static_cast<Origin::Server *>(user_data);
   // The handler's `path` argument is already percent-decoded; tokens need the raw segments.
   GUri *uri = soup_server_message_get_uri(msg);
   const char *raw = uri ? g_uri_get_path(uri) : path;
-  const char *query = uri ? g_uri_get_query(uri) : nullptr;
-  Origin::Request req{
-      msg, raw ? raw : "", soup_server_message_get_method(msg),
-      soup_server_message_get_remote_host(msg) ? soup_server_message_get_remote_host(msg) : "",
-      query ? query : ""};
-  origin->handle(req);
+  const char *host = soup_server_message_get_remote_host(msg);
+  Origin::Request req{msg, raw ? raw : "", soup_server_message_get_method(msg), host ? host : ""};
+  if (const char *q = uri ? g_uri_get_query(uri) : nullptr) req.query = q;
+  SoupMessageHeaders *rq = soup_server_message_get_request_headers(msg);
+  // Ranges are answered by the origin only (one range); libsoup must never see the header.
+  if (const char *r = soup_message_headers_get_one(rq, "Range")) req.range = r;
+  soup_message_headers_remove(rq, "Range");
+  if (query) {
+    if (auto *m = static_cast<const char *>(g_hash_table_lookup(query, "_HLS_msn"))) {
+      char *end = nullptr;
+      req.hls_msn = g_ascii_strtoll(m, &end, 10);
+      req.bad_query = !*m || !end || *end || req.hls_msn < 0;
+    }
+  }
+  srv->origin->handle(*srv, req);
+}
+
+void count_into(Origin::Server &srv, int status, uint64_t bytes, const char *reason) {
+  std::lock_guard<std::mutex> lock(srv.stats_mu);
+  srv.stats.requests++;
+  srv.stats.bytes += bytes;
+  srv.stats.statuses[status]++;
+  if (reason) srv.stats.denials[reason]++;
+}
+
+void unpark(Parked *p) {
+  auto &list = p->srv->parked[p->file];
+  list.erase(p->pos);
+  if (list.empty()) p->srv->parked.erase(p->file);
+  p->srv->parked_now--;
+  if (p->disconnected_id) g_signal_handler_disconnect(p->req.msg, p->disconnected_id);
+  p->disconnected_id = 0;
+}
+
+void free_parked(Parked *p) {
+  if (p->socket) g_object_unref(p->socket);
+  g_object_unref(p->req.msg);
+  delete p;
+}
+
+// Answers a parked request with `status` (timeout, client gone) and lets libsoup send it.
+void end_parked(Parked *p, int status) {
+  unpark(p);
+  SoupServerMessage *msg = p->req.msg;
+  respond_status(msg, status);
+  if (status == 503)
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After", "1");
+  count_into(*p->srv, status, 0, nullptr);
+  soup_server_message_unpause(msg);
+  free_parked(p);
+}
+
+// A segment's body sent with sendfile(2) from the page cache, on the connection's socket, while
+// libsoup holds the message paused after writing the headers (it writes no body bytes itself:
+// the body it holds stays empty and is completed when the file has gone out).
+constexpr gsize kSendfileMin = 64 * 1024;
+
+struct FileSend {
+  SoupServerMessage *msg;  // a ref
+  GSocket *socket;         // a ref
+  int file = -1;
+  off_t offset = 0;
+  off_t end = 0;
+  GSource *watch = nullptr;
+  gulong headers_id = 0, disconnected_id = 0, finished_id = 0;
+};
+
+void file_send_free(FileSend *f) {
+  if (f->watch) {
+    g_source_destroy(f->watch);
+    g_source_unref(f->watch);
+  }
+  if (f->headers_id) g_signal_handler_disconnect(f->msg, f->headers_id);
+  if (f->disconnected_id) g_signal_handler_disconnect(f->msg, f->disconnected_id);
+  if (f->finished_id) g_signal_handler_disconnect(f->msg, f->finished_id);
+  if (f->file >= 0) ::close(f->file);
+  g_object_unref(f->socket);
+  g_object_unref(f->msg);
+  delete f;
+}
+
+// Sends what the socket takes; true when done (sent, or failed: then the connection is shut so
+// the client never mistakes a short body for the file, and libsoup ends it).
+bool file_send_pump(FileSend *f) {
+  int fd = g_socket_get_fd(f->socket);
+  while (f->offset < f->end) {
+    ssize_t n = sendfile(fd, f->file, &f->offset, static_cast<size_t>(f->end - f->offset));
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    if (n < 0 && errno == EINTR) continue;
+    g_socket_shutdown(f->socket, TRUE, TRUE, nullptr);
+    break;
+  }
+  return true;
+}
+
+void file_send_finish(FileSend *f) {
+  SoupServerMessage *msg = f->msg;
+  g_object_ref(msg);
+  file_send_free(f);
+  soup_message_body_complete(soup_server_message_get_response_body(msg));
+  soup_server_message_unpause(msg);
+  g_object_unref(msg);
+}
+
+void file_send_start(FileSend *f) {
+  g_signal_handler_disconnect(f->msg, f->headers_id);
+  f->headers_id = 0;
+  soup_server_message_pause(f->msg);
+  if (file_send_pump(f)) return file_send_finish(f);
+  f->watch = g_socket_create_source(
+      f->socket, static_cast<GIOCondition>(G_IO_OUT | G_IO_ERR | G_IO_HUP), nullptr);
+  g_source_set_callback(
+      f->watch, reinterpret_cast<GSourceFunc>(+[](GSocket *, GIOCondition, gpointer d) -> gboolean {
+        auto *f = static_cast<FileSend *>(d);
+        if (!file_send_pump(f)) return G_SOURCE_CONTINUE;
+        g_source_unref(f->watch);
+        f->watch = nullptr;
+        file_send_finish(f);
+        return G_SOURCE_REMOVE;
+      }),
+      f, nullptr);
+  g_source_attach(f->watch, g_main_context_get_thread_default());
 }
 
 }  // namespace
@@ -79,29 +371,55 @@ Origin::~Origin() {
 }
 
 bool Origin::start(std::string *error) {
-  if (thread_.joinable()) return true;
-  std::promise<std::string> started;
-  auto fut = started.get_future();
-  thread_ = std::thread([this, &started] { run(&started); });
-  std::string err = fut.get();
-  if (!err.empty()) {
-    thread_.join();
+  if (control_) return true;
+  int n = config_.threads > 0 ? config_.threads
+                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  control_ = std::make_unique<Server>();
+  control_->origin = this;
+  control_->control = true;
+  control_->context = g_main_context_new();
+  control_context_ = control_->context;
+  for (int i = 0; i < n; ++i) {
+    auto w = std::make_unique<Server>();
+    w->origin = this;
+    w->context = g_main_context_new();
+    workers_.push_back(std::move(w));
+  }
+  // The control thread binds and starts accepting (sockets for serving threads wait in their
+  // queues until those run), then the serving threads share its listening socket.
+  std::string err;
+  bool ok = start_server(*control_, &err);
+  for (size_t i = 0; ok && i < workers_.size(); ++i) ok = start_server(*workers_[i], &err);
+  if (!ok) {
+    stop();
     if (error) *error = err;
     return false;
   }
   return true;
 }
 
-void Origin::run(std::promise<std::string> *started) {
-  context_ = g_main_context_new();
-  g_main_context_push_thread_default(context_);
-  server_ = soup_server_new("server-header", "gst-iptv-origin", nullptr);
-  soup_server_add_handler(server_, "/hls", on_request, this, nullptr);
-  soup_server_add_handler(server_, "/hls-auth", on_request, this, nullptr);
+bool Origin::start_server(Server &srv, std::string *error) {
+  std::promise<std::string> started;
+  auto fut = started.get_future();
+  srv.thread = std::thread([this, &srv, &started] { run(&srv, &started); });
+  std::string err = fut.get();
+  if (!err.empty()) {
+    srv.thread.join();
+    *error = err;
+    return false;
+  }
+  return true;
+}
+
+void Origin::run(Server *srv, std::promise<std::string> *started) {
+  g_main_context_push_thread_default(srv->context);
+  srv->server = soup_server_new("server-header", "gst-iptv-origin", nullptr);
+  soup_server_add_handler(srv->server, "/hls", on_request, srv, nullptr);
+  soup_server_add_handler(srv->server, "/hls-auth", on_request, srv, nullptr);
   // Byte ranges are the origin's alone (one range, see handle()); for every other route libsoup
   // would answer any number of ranges as multipart/byteranges, so the header goes.
   g_signal_connect(
-      server_, "request-read", G_CALLBACK(+[](SoupServer *, SoupServerMessage *msg, gpointer) {
+      srv->server, "request-read", G_CALLBACK(+[](SoupServer *, SoupServerMessage *msg, gpointer) {
         GUri *uri = soup_server_message_get_uri(msg);
         const char *p = uri ? g_uri_get_path(uri) : nullptr;
         if (!p || !g_str_has_prefix(p, "/hls/"))
@@ -109,62 +427,179 @@ void Origin::run(std::promise<std::string> *started) {
       }),
       nullptr);
   std::string err;
-  int port = 0;
+  bool ok = true;
   {
-    std::lock_guard<std::mutex> lock(conns_mu_);
-    conns_ = std::make_unique<ConnectionManager>(server_, config_.limits);
+    std::lock_guard<std::mutex> lock(srv->conns_mu);
+    srv->conns = std::make_unique<ConnectionManager>(srv->server, config_.limits);
+    if (srv->control) srv->acceptor = std::make_unique<ConnectionManager>(nullptr, config_.limits);
   }
-  bool ok = conns_->listen(config_.address, config_.port, &port, &err);
+  if (srv->control) {
+    bool shared = config_.control_port < 0;
+    ConnectionRouter router;
+    router.classify = shared;
+    router.route = [this, shared](int fd, bool media) {
+      if (shared && !media) return control_->conns->adopt(fd);
+      Server &w = *workers_[next_worker_++ % workers_.size()];
+      bool wake;
+      {
+        std::lock_guard<std::mutex> lock(w.in_mu);
+        wake = w.incoming.empty();
+        w.incoming.push_back(fd);
+      }
+      if (wake)
+        g_main_context_invoke(
+            w.context,
+            [](gpointer d) -> gboolean {
+              auto *w = static_cast<Server *>(d);
+              std::vector<int> fds;
+              {
+                std::lock_guard<std::mutex> lock(w->in_mu);
+                fds.swap(w->incoming);
+              }
+              for (int fd : fds) w->conns->adopt(fd);
+              return G_SOURCE_REMOVE;
+            },
+            &w);
+    };
+    router.pressure = [this](int n) {
+      control_->conns->shed(n);
+      for (auto &w : workers_) {
+        struct Shed {
+          Server *w;
+          int n;
+        };
+        g_main_context_invoke_full(
+            w->context, G_PRIORITY_HIGH,
+            [](gpointer d) -> gboolean {
+              auto *s = static_cast<Shed *>(d);
+              if (s->w->conns) s->w->conns->shed(s->n);
+              return G_SOURCE_REMOVE;
+            },
+            new Shed{w.get(), n}, [](gpointer d) { delete static_cast<Shed *>(d); });
+      }
+    };
+    srv->acceptor->set_router(std::move(router));
+    int port = 0;
+    ok = srv->acceptor->listen(config_.address, config_.port, &port, &err);
+    if (ok) port_ = port;
+    if (ok && !shared) {
+      int cport = 0;
+      ok = srv->conns->listen(config_.control_address, config_.control_port, &cport, &err);
+      if (ok) control_port_ = cport;
+    } else if (ok) {
+      ok = srv->conns->share_listener(srv->acceptor->listen_fd(), &err);
+    }
+    if (ok) {
+      inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+      if (inotify_fd_ >= 0) {
+        GSource *s = g_unix_fd_source_new(inotify_fd_, G_IO_IN);
+        g_source_set_callback(
+            s, reinterpret_cast<GSourceFunc>(+[](int, GIOCondition, gpointer d) -> gboolean {
+              static_cast<Origin *>(d)->on_inotify();
+              return G_SOURCE_CONTINUE;
+            }),
+            this, nullptr);
+        g_source_attach(s, srv->context);
+        g_source_unref(s);
+      }
+    }
+  } else {
+    ok = srv->conns->share_listener(control_->acceptor->listen_fd(), &err);
+  }
+  // Parked requests: timeouts every 250 ms, clients gone every second; the file cache's sweep.
+  srv->tick = g_timeout_source_new(250);
+  g_source_set_callback(
+      srv->tick,
+      [](gpointer d) -> gboolean {
+        auto *srv = static_cast<Server *>(d);
+        gint64 now = g_get_monotonic_time();
+        bool check_peers = ++srv->ticks % 4 == 0;
+        std::vector<std::pair<Parked *, int>> done;
+        for (auto &[file, list] : srv->parked)
+          for (Parked *p : list) {
+            if (now >= p->deadline) {
+              done.push_back({p, 503});
+              srv->stats_mu.lock();
+              srv->stats.parked_timeouts++;
+              srv->stats_mu.unlock();
+            } else if (check_peers && p->socket) {
+              char b;
+              ssize_t n = recv(g_socket_get_fd(p->socket), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+              if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                done.push_back({p, 503});
+                srv->stats_mu.lock();
+                srv->stats.parked_gone++;
+                srv->stats_mu.unlock();
+              }
+            }
+          }
+        for (auto &[p, status] : done) end_parked(p, status);
+        if (srv->ticks % 20 == 0)
+          for (auto i = srv->files.begin(); i != srv->files.end();) {
+            if (now - i->second.used > kFileUnusedUs) {
+              drop_file(i->second);
+              i = srv->files.erase(i);
+            } else {
+              ++i;
+            }
+          }
+        return G_SOURCE_CONTINUE;
+      },
+      srv, nullptr);
+  g_source_attach(srv->tick, srv->context);
   if (ok) {
-    port_ = port;
-    loop_ = g_main_loop_new(context_, FALSE);
+    srv->loop = g_main_loop_new(srv->context, FALSE);
     started->set_value("");
-    g_main_loop_run(loop_);
-    g_main_loop_unref(loop_);
-    loop_ = nullptr;
+    g_main_loop_run(srv->loop);
+    g_main_loop_unref(srv->loop);
+    srv->loop = nullptr;
   } else {
     started->set_value(err);
   }
-  conns_->stop_accepting();
-  soup_server_disconnect(server_);
-  {
-    std::lock_guard<std::mutex> lock(conns_mu_);
-    conns_.reset();
+  g_source_destroy(srv->tick);
+  g_source_unref(srv->tick);
+  srv->tick = nullptr;
+  // Parked requests end with their connections.
+  std::vector<Parked *> left;
+  for (auto &[file, list] : srv->parked)
+    for (Parked *p : list) left.push_back(p);
+  for (Parked *p : left) {
+    unpark(p);
+    free_parked(p);
   }
-  g_object_unref(server_);
-  server_ = nullptr;
-  g_main_context_pop_thread_default(context_);
-  g_main_context_unref(context_);
-  context_ = nullptr;
+  if (srv->acceptor) srv->acceptor->stop_accepting();
+  srv->conns->stop_accepting();
+  soup_server_disconnect(srv->server);
+  {
+    std::lock_guard<std::mutex> lock(srv->conns_mu);
+    srv->acceptor.reset();
+    srv->conns.reset();
+  }
+  g_object_unref(srv->server);
+  srv->server = nullptr;
+  for (auto &[k, v] : srv->files) drop_file(v);
+  srv->files.clear();
+  if (srv->control && inotify_fd_ >= 0) {
+    ::close(inotify_fd_);
+    inotify_fd_ = -1;
+  }
+  g_main_context_pop_thread_default(srv->context);
 }
 
-void Origin::stop() {
-  if (!thread_.joinable()) return;
-  // Quit from inside the server's context, so the loop is running when it is told to stop.
-  g_main_context_invoke(
-      context_,
-      [](gpointer data) -> gboolean {
-        auto *self = static_cast<Origin *>(data);
-        if (self->loop_) g_main_loop_quit(self->loop_);
-        return G_SOURCE_REMOVE;
-      },
-      this);
-  thread_.join();
-}
+namespace {
 
-void Origin::with_server(const std::function<void(SoupServer *)> &fn) {
-  if (!context_) return;
+void invoke_and_wait(GMainContext *ctx, const std::function<void()> &fn) {
+  if (g_main_context_is_owner(ctx)) return fn();
   std::promise<void> done;
   struct Call {
-    Origin *self;
-    const std::function<void(SoupServer *)> *fn;
+    const std::function<void()> *fn;
     std::promise<void> *done;
-  } call{this, &fn, &done};
+  } call{&fn, &done};
   g_main_context_invoke(
-      context_,
+      ctx,
       [](gpointer data) -> gboolean {
         auto *c = static_cast<Call *>(data);
-        (*c->fn)(c->self->server_);
+        (*c->fn)();
         c->done->set_value();
         return G_SOURCE_REMOVE;
       },
@@ -172,54 +607,231 @@ void Origin::with_server(const std::function<void(SoupServer *)> &fn) {
   done.get_future().wait();
 }
 
+void quit_server(Origin::Server &srv) {
+  if (!srv.thread.joinable()) return;
+  // Quit from inside the server's context, so the loop is running when it is told to stop.
+  g_main_context_invoke(
+      srv.context,
+      [](gpointer data) -> gboolean {
+        auto *s = static_cast<Origin::Server *>(data);
+        if (s->loop) g_main_loop_quit(s->loop);
+        return G_SOURCE_REMOVE;
+      },
+      &srv);
+  srv.thread.join();
+}
+
+}  // namespace
+
+void Origin::stop() {
+  if (!control_) return;
+  // No more connections for the serving threads, then they stop, then the control thread.
+  if (control_->thread.joinable())
+    invoke_and_wait(control_->context, [this] {
+      if (control_->acceptor) control_->acceptor->stop_accepting();
+    });
+  for (auto &w : workers_) quit_server(*w);
+  quit_server(*control_);
+  workers_.clear();
+  control_.reset();
+  control_context_ = nullptr;
+}
+
+void Origin::with_server(const std::function<void(SoupServer *)> &fn) {
+  if (!control_ || !control_->thread.joinable()) return;
+  invoke_and_wait(control_->context, [&] { fn(control_->server); });
+}
+
+void Origin::with_media_servers(const std::function<void(SoupServer *)> &fn) {
+  for (auto &w : workers_)
+    if (w->thread.joinable()) invoke_and_wait(w->context, [&] { fn(w->server); });
+}
+
+void Origin::run_on_control(const std::function<void()> &fn) {
+  if (!control_) return fn();
+  invoke_and_wait(control_->context, fn);
+}
+
 void Origin::add_channel(const std::string &id, const std::string &root) {
   char resolved[PATH_MAX];
   std::string r = realpath(root.c_str(), resolved) ? std::string(resolved) : root;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock lock(mu_);
   channels_[id] = r;
 }
 
 void Origin::remove_channel(const std::string &id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock lock(mu_);
   channels_.erase(id);
 }
 
 void Origin::purge_channel(const std::string &id, int seconds) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock lock(mu_);
   auto &p = purges_[id];
   p.generation++;
   p.until_us = g_get_monotonic_time() + (gint64)seconds * 1000000;
 }
 
 void Origin::revoke_session(const std::string &session) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock lock(mu_);
   revoked_.insert(session);
 }
 
 bool Origin::session_revoked(const std::string &session) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_lock lock(mu_);
   return revoked_.count(session) > 0;
 }
 
 OriginStats Origin::stats() const {
   OriginStats out;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    out = stats_;
+  std::vector<Server *> all;
+  if (control_) all.push_back(control_.get());
+  for (auto &w : workers_) all.push_back(w.get());
+  for (Server *s : all) {
+    {
+      std::lock_guard<std::mutex> lock(s->stats_mu);
+      const OriginStats &x = s->stats;
+      out.requests += x.requests;
+      out.bytes += x.bytes;
+      for (auto &[k, v] : x.denials) out.denials[k] += v;
+      for (auto &[k, v] : x.statuses) out.statuses[k] += v;
+      for (auto &[k, v] : x.edge_auth) out.edge_auth[k] += v;
+      out.parked_answered += x.parked_answered;
+      out.parked_timeouts += x.parked_timeouts;
+      out.parked_gone += x.parked_gone;
+      out.token_cache_hits += x.token_cache_hits;
+    }
+    out.parked += s->parked_now;
+    std::lock_guard<std::mutex> lock(s->conns_mu);
+    for (ConnectionManager *m : {s->conns.get(), s->acceptor.get()}) {
+      if (!m) continue;
+      ConnectionStats c = m->stats();
+      out.connections.open += c.open;
+      out.connections.accepted += c.accepted;
+      out.connections.peer_closed += c.peer_closed;
+      out.connections.idle_timeouts += c.idle_timeouts;
+      out.connections.header_timeouts += c.header_timeouts;
+      out.connections.shed += c.shed;
+      out.connections.accept_errors += c.accept_errors;
+    }
   }
-  std::lock_guard<std::mutex> lock(conns_mu_);
-  if (conns_) out.connections = conns_->stats();
   return out;
 }
 
-TokenError Origin::check_token(const std::string &channel, const std::string &token_segment,
-                               const std::string &rel, const std::string &client_ip,
-                               int64_t *expiry) const {
+// ---- parked requests ---------------------------------------------------------------------------
+
+void Origin::watch_dir(const std::string &dir) {
+  if (inotify_fd_ < 0) return;
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  int wd = inotify_add_watch(inotify_fd_, dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE);
+  if (wd >= 0) watches_[wd] = dir;
+}
+
+void Origin::on_inotify() {
+  alignas(struct inotify_event) char buf[16384];
+  for (;;) {
+    ssize_t n = read(inotify_fd_, buf, sizeof buf);
+    if (n <= 0) return;
+    std::set<std::string> paths;
+    for (char *p = buf; p < buf + n;) {
+      auto *ev = reinterpret_cast<struct inotify_event *>(p);
+      p += sizeof(struct inotify_event) + ev->len;
+      std::lock_guard<std::mutex> lock(watch_mu_);
+      auto it = watches_.find(ev->wd);
+      if (it == watches_.end()) continue;
+      if (ev->mask & IN_IGNORED) {
+        watches_.erase(it);
+        continue;
+      }
+      if (ev->len) paths.insert(it->second + "/" + ev->name);
+    }
+    for (const auto &path : paths) published(path);
+  }
+}
+
+// A new version of `path` is there: each thread with requests parked on it looks again.
+void Origin::published(const std::string &path) {
+  std::vector<Server *> all{control_.get()};
+  for (auto &w : workers_) all.push_back(w.get());
+  for (Server *s : all) {
+    if (s->parked_now == 0) continue;
+    struct Wake {
+      Server *srv;
+      std::string path;
+    };
+    g_main_context_invoke_full(
+        s->context, G_PRIORITY_DEFAULT,
+        [](gpointer d) -> gboolean {
+          auto *w = static_cast<Wake *>(d);
+          Server &srv = *w->srv;
+          auto it = srv.parked.find(w->path);
+          if (it == srv.parked.end()) return G_SOURCE_REMOVE;
+          std::vector<Parked *> ready;
+          for (Parked *p : it->second) {
+            FileEntry *fe = nullptr;
+            if (lookup_file(srv, p->root, p->file, true, &fe) == Lookup::kFound &&
+                fe->last_msn < p->cond.msn)
+              continue;  // still waiting
+            ready.push_back(p);
+          }
+          for (Parked *p : ready) {
+            unpark(p);
+            // Answered like a new request (token and revocation checked again), with the
+            // version now there.
+            p->req.hls_msn = -1;
+            srv.origin->handle(srv, p->req);
+            srv.stats_mu.lock();
+            srv.stats.parked_answered++;
+            srv.stats_mu.unlock();
+            soup_server_message_unpause(p->req.msg);
+            free_parked(p);
+          }
+          return G_SOURCE_REMOVE;
+        },
+        new Wake{s, path}, [](gpointer d) { delete static_cast<Wake *>(d); });
+  }
+}
+
+TokenError Origin::check_token(Server *srv, const std::string &channel,
+                               const std::string &token_segment, const std::string &rel,
+                               const std::string &client_ip, int64_t *expiry) const {
   int64_t now = g_get_real_time() / 1000000;
   if (config_.mode == TokenMode::kEdgeAuth) {
     TokenClaims claims;
-    TokenError e = verify_token(token_from_path_segment(token_segment), config_.keys,
-                                "/hls/" + channel + rel, now, client_ip, &claims);
+    TokenError e;
+    std::string path = "/hls/" + channel + rel;
+    auto it = srv ? srv->tokens.find(token_segment) : decltype(srv->tokens)::iterator();
+    if (srv && it != srv->tokens.end()) {
+      // Verified before (signature and layout): what depends on the request or the time is
+      // checked again, in verify_token's order.
+      claims = it->second;
+      std::string_view acl = claims.acl;
+      if (now < claims.start)
+        e = TokenError::kNotYetValid;
+      else if (now >= claims.expiry)
+        e = TokenError::kExpired;
+      else if (acl.empty() || acl.back() != '*' ||
+               !starts_with(path, acl.substr(0, acl.size() - 1)))
+        e = TokenError::kScope;
+      else if (!claims.ip.empty() && claims.ip != client_ip)
+        e = TokenError::kIp;
+      else
+        e = TokenError::kOk;
+      if (e == TokenError::kExpired) srv->tokens.erase(it);
+      std::lock_guard<std::mutex> lock(srv->stats_mu);
+      srv->stats.token_cache_hits++;
+    } else {
+      e = verify_token(token_from_path_segment(token_segment), config_.keys, path, now, client_ip,
+                       &claims);
+      if (srv && (e == TokenError::kOk || e == TokenError::kScope || e == TokenError::kIp)) {
+        // Remembered until it expires (only tokens whose signature checked out).
+        if (srv->tokens.size() >= kMaxTokens) {
+          for (auto i = srv->tokens.begin(); i != srv->tokens.end();)
+            i = i->second.expiry <= now ? srv->tokens.erase(i) : std::next(i);
+          if (srv->tokens.size() >= kMaxTokens) srv->tokens.clear();
+        }
+        srv->tokens.emplace(token_segment, claims);
+      }
+    }
     if (e == TokenError::kOk && !claims.session.empty() && session_revoked(claims.session))
       e = TokenError::kRevoked;
     if (expiry) *expiry = claims.expiry;
@@ -238,11 +850,11 @@ TokenError Origin::check_token(const std::string &channel, const std::string &to
 }
 
 // GET /hls-auth/<channel>/<token>: the edge's auth_request (see origin.h).
-void Origin::handle_auth(Request &req) {
+void Origin::handle_auth(Server &srv, Request &req) {
   SoupServerMessage *msg = req.msg;
   auto count = [&](const char *reason) {
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.edge_auth[reason ? reason : "ok"]++;
+    std::lock_guard<std::mutex> lock(srv.stats_mu);
+    srv.stats.edge_auth[reason ? reason : "ok"]++;
   };
   if (req.method != "GET" && req.method != "HEAD") {
     respond_status(msg, 405);
@@ -259,13 +871,13 @@ void Origin::handle_auth(Request &req) {
   std::string channel = decode_path_segment(parts[2]);
   bool known;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_lock lock(mu_);
     known = channels_.count(channel) > 0;
   }
   int max_age = std::max(0, config_.edge_auth_max_age);
   // Token first, as for media: an unknown channel answers like a known one with the same token.
   int64_t expiry = 0;
-  TokenError e = check_token(channel, parts[3], "/", req.client_ip, &expiry);
+  TokenError e = check_token(&srv, channel, parts[3], "/", req.client_ip, &expiry);
   if (e != TokenError::kOk) {
     respond_status(msg, 403, to_string(e), max_age);
     return count(to_string(e));
@@ -280,15 +892,11 @@ void Origin::handle_auth(Request &req) {
   count(nullptr);
 }
 
-void Origin::handle(Request &req) {
-  if (starts_with(req.path, "/hls-auth/") || req.path == "/hls-auth") return handle_auth(req);
+void Origin::handle(Server &srv, Request &req) {
+  if (starts_with(req.path, "/hls-auth/") || req.path == "/hls-auth") return handle_auth(srv, req);
   SoupServerMessage *msg = req.msg;
   auto count = [&](int status, uint64_t bytes = 0, const char *reason = nullptr) {
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.requests++;
-    stats_.bytes += bytes;
-    stats_.statuses[status]++;
-    if (reason) stats_.denials[reason]++;
+    count_into(srv, status, bytes, reason);
   };
   auto deny = [&](const char *reason, int status = 403) {
     respond_status(msg, status, reason);
@@ -299,10 +907,6 @@ void Origin::handle(Request &req) {
     count(404);
   };
   SoupMessageHeaders *rq = soup_server_message_get_request_headers(msg);
-  // Ranges are answered here only (one range); libsoup must never see the header.
-  std::string range_header;
-  if (const char *r = soup_message_headers_get_one(rq, "Range")) range_header = r;
-  soup_message_headers_remove(rq, "Range");
   if (req.method != "GET" && req.method != "HEAD") {
     respond_status(msg, 405);
     soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
@@ -327,12 +931,12 @@ void Origin::handle(Request &req) {
   // The token is checked before the channel is looked up: an unknown channel answers exactly
   // like a known one with the same token, so channel ids cannot be enumerated.
   if (config_.mode != TokenMode::kNone) {
-    TokenError e = check_token(channel, mp.token_segment, rel, req.client_ip, nullptr);
+    TokenError e = check_token(&srv, channel, mp.token_segment, rel, req.client_ip, nullptr);
     if (e != TokenError::kOk) return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
   }
   std::string root;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_lock lock(mu_);
     auto it = channels_.find(channel);
     if (it != channels_.end()) root = it->second;
   }
@@ -342,12 +946,11 @@ void Origin::handle(Request &req) {
   if (!req.query.empty() || rel.find("/archive/") != std::string::npos) {
     std::shared_ptr<const TimeShiftRoute> route;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::shared_lock lock(mu_);
       route = timeshift_;
     }
     if (route && *route) routed = (*route)(channel, rel, req.query);
   }
-  char resolved[PATH_MAX];
   if (routed && routed->status != 200) {
     respond_status(msg, routed->status, routed->reason.c_str(), routed->max_age);
     soup_server_message_set_response(msg, "text/plain", SOUP_MEMORY_COPY, routed->body.data(),
@@ -374,25 +977,71 @@ void Origin::handle(Request &req) {
     soup_server_message_set_response(msg, routed->content_type.c_str(), SOUP_MEMORY_COPY,
                                      routed->body.data(), routed->body.size());
     return count(200, req.method == "HEAD" ? 0 : routed->body.size());
-  } else if (routed) {
-    // An archived file (the route looked it up: it is not under the live tree).
-    if (!realpath(routed->file.c_str(), resolved)) return not_found();
-  } else {
-    // Symlinks out of the tree are refused: the resolved file must stay under the root.
-    std::string full = root + rel;
-    if (!realpath(full.c_str(), resolved)) return not_found();
-    if (!starts_with(resolved, root + "/")) return deny("path");
   }
-  struct stat st;
-  if (stat(resolved, &st) != 0 || !S_ISREG(st.st_mode)) return not_found();
+  bool playlist = !routed && ends_with(rel, ".m3u8");
+  std::string full = root + rel;
+  std::string file_root = root;
+  if (routed) {
+    // An archived file: the route looked it up (it is not under the live tree).
+    full = routed->file;
+    file_root = full.substr(0, full.rfind('/'));
+  }
+  FileEntry *fe = nullptr;
+  switch (lookup_file(srv, file_root, full, playlist, &fe)) {
+    case Lookup::kFound:
+      break;
+    case Lookup::kNotFound:
+      return not_found();
+    case Lookup::kOutside:
+      return deny("path");
+  }
+  // Blocking playlist reload: wait (parked, no thread held) for the version asked for.
+  if (req.bad_query) return deny("hls-msn", 400);
+  if (playlist && req.hls_msn >= 0 && fe->last_msn >= 0 && req.hls_msn > fe->last_msn) {
+    if (req.hls_msn > fe->last_msn + 2) return deny("hls-msn", 400);
+    // The directory is watched first, then the file looked at again: a publish in between is
+    // not missed.
+    watch_dir(full.substr(0, full.rfind('/')));
+    FileEntry *again = nullptr;
+    Lookup l = lookup_file(srv, root, full, true, &again);
+    if (l != Lookup::kFound) return l == Lookup::kOutside ? deny("path") : not_found();
+    fe = again;
+  }
+  if (playlist && req.hls_msn >= 0 && fe->last_msn >= 0 && req.hls_msn > fe->last_msn) {
+    auto *p = new Parked();
+    p->srv = &srv;
+    p->req = req;
+    g_object_ref(msg);
+    p->root = root;
+    p->file = full;
+    p->cond.msn = req.hls_msn;
+    p->deadline = g_get_monotonic_time() +
+                  static_cast<gint64>(3 * std::max(1, fe->target_duration)) * G_USEC_PER_SEC;
+    if (GSocket *sock = srv.conns ? srv.conns->socket_of(msg) : nullptr)
+      p->socket = G_SOCKET(g_object_ref(sock));
+    // libsoup ends the message itself if the connection goes (server stopping, I/O error).
+    p->disconnected_id =
+        g_signal_connect(msg, "disconnected", G_CALLBACK(+[](SoupServerMessage *, gpointer d) {
+                           auto *p = static_cast<Parked *>(d);
+                           unpark(p);
+                           {
+                             std::lock_guard<std::mutex> lock(p->srv->stats_mu);
+                             p->srv->stats.parked_gone++;
+                           }
+                           free_parked(p);
+                         }),
+                         p);
+    auto &list = srv.parked[full];
+    p->pos = list.insert(list.end(), p);
+    srv.parked_now++;
+    soup_server_message_pause(msg);
+    return;
+  }
   SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
-  std::string etag = "\"" + std::to_string((long long)st.st_size) + "-" +
-                     std::to_string((long long)st.st_mtim.tv_sec) + "." +
-                     std::to_string((long long)st.st_mtim.tv_nsec) + "\"";
-  bool playlist = ends_with(rel, ".m3u8");
+  std::string etag = fe->etag;
   bool purging = false;
   if (playlist) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_lock lock(mu_);
     auto it = purges_.find(channel);
     if (it != purges_.end()) {
       // A purge changes every manifest's validator (caches holding the old copy refetch it) and
@@ -401,23 +1050,15 @@ void Origin::handle(Request &req) {
       purging = g_get_monotonic_time() < it->second.until_us;
     }
   }
-  Validators validators{etag, st.st_mtim.tv_sec};
+  Validators validators{etag, fe->mtim.tv_sec};
   soup_message_headers_replace(h, "ETag", etag.c_str());
-  soup_message_headers_replace(h, "Last-Modified", http_date(st.st_mtim.tv_sec).c_str());
+  soup_message_headers_replace(h, "Last-Modified", fe->last_modified.c_str());
   soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
   soup_message_headers_replace(h, "Accept-Ranges", "bytes");
-  GError *err = nullptr;
-  GMappedFile *mf = g_mapped_file_new(resolved, FALSE, &err);
-  if (!mf) {
-    g_clear_error(&err);
-    return not_found();
-  }
-  GBytes *bytes = g_mapped_file_get_bytes(mf);
-  g_mapped_file_unref(mf);
-  gsize len = 0;
-  const char *data = (const char *)g_bytes_get_data(bytes, &len);
+  GBytes *bytes = g_bytes_ref(fe->bytes);
+  gsize len = g_bytes_get_size(bytes);
   std::string cc = purging    ? std::string("no-cache")
-                   : playlist ? "max-age=" + std::to_string(playlist_max_age(data, len))
+                   : playlist ? "max-age=" + std::to_string(fe->max_age)
                               : std::string("max-age=31536000, immutable");
   if (routed && routed->max_age < 31536000) cc = "max-age=" + std::to_string(routed->max_age);
   soup_message_headers_replace(h, "Cache-Control", cc.c_str());
@@ -440,9 +1081,9 @@ void Origin::handle(Request &req) {
                                                                 : "application/octet-stream",
                                         nullptr);
   ByteRange range;
-  RangeDecision rd = range_header.empty() || !if_range_allows(cond.if_range, validators)
+  RangeDecision rd = req.range.empty() || !if_range_allows(cond.if_range, validators)
                          ? RangeDecision::kWhole
-                         : decide_range(range_header, len, &range);
+                         : decide_range(req.range, len, &range);
   int status = 200;
   GBytes *body = bytes;
   if (rd == RangeDecision::kUnsatisfiable) {
@@ -459,6 +1100,31 @@ void Origin::handle(Request &req) {
   }
   soup_server_message_set_status(msg, status, nullptr);
   gsize sent = 0;
+  GSocket *sock = nullptr;
+  if (status == 200 && body == bytes && !playlist && len >= kSendfileMin && req.method == "GET" &&
+      srv.conns && (sock = srv.conns->socket_of(msg))) {
+    int file = ::open(fe->resolved.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat fst;
+    if (file >= 0 && fstat(file, &fst) == 0 && fst.st_ino == fe->ino && fst.st_dev == fe->dev &&
+        fst.st_size == static_cast<off_t>(len)) {
+      auto *f = new FileSend{static_cast<SoupServerMessage *>(g_object_ref(msg)),
+                             G_SOCKET(g_object_ref(sock)), file, 0, static_cast<off_t>(len)};
+      soup_message_headers_set_content_length(h, static_cast<goffset>(len));
+      f->headers_id =
+          g_signal_connect(msg, "wrote-headers", G_CALLBACK(+[](SoupServerMessage *, gpointer d) {
+                             file_send_start(static_cast<FileSend *>(d));
+                           }),
+                           f);
+      // The connection went (or the message ended) before the file was sent: nothing to send.
+      auto gone =
+          +[](SoupServerMessage *, gpointer d) { file_send_free(static_cast<FileSend *>(d)); };
+      f->disconnected_id = g_signal_connect(msg, "disconnected", G_CALLBACK(gone), f);
+      f->finished_id = g_signal_connect(msg, "finished", G_CALLBACK(gone), f);
+      g_bytes_unref(bytes);
+      return count(status, len);
+    }
+    if (file >= 0) ::close(file);
+  }
   if (body) {
     sent = g_bytes_get_size(body);
     soup_message_body_append_bytes(soup_server_message_get_response_body(msg), body);
@@ -470,7 +1136,7 @@ void Origin::handle(Request &req) {
 
 void Origin::set_timeshift_route(TimeShiftRoute route) {
   auto r = route ? std::make_shared<const TimeShiftRoute>(std::move(route)) : nullptr;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock lock(mu_);
   timeshift_ = std::move(r);
 }
 

@@ -32,8 +32,33 @@
 // after an idle keep-alive timeout and a request (slowloris) timeout, and sheds the oldest idle
 // ones first when descriptors run short.
 //
-// Threads: the server runs on its own thread and GMainContext (a SoupServer belongs to the
-// context it was created in). Everything else here is thread-safe.
+// Threads: `threads` serving threads (default one per core), each with its own GMainContext and
+// SoupServer, serve /hls and /hls-auth; one more thread, the control thread, owns the listening
+// socket and hands accepted connections out round-robin (connections.h), and hosts whatever is
+// mounted with with_server() (the API and /metrics). On the shared port the acceptor peeks at a
+// connection's first request line: `GET|HEAD /hls...` goes to a serving thread, anything else to
+// the control thread, so an API call never waits behind media. With control_port >= 0 the control
+// thread has its own listening socket too (connections there are all its own) and the main port's
+// connections all go to the serving threads. A keep-alive connection keeps its thread: an API
+// route asked on a media connection is answered by the control thread's handlers through
+// forward_to_control() (the API code does this), media on an API connection by the control thread.
+// (A SoupServer belongs to the context it was created in.) Everything else here is thread-safe.
+//
+// Per serving thread, without locks: files are looked up once (realpath, mmap) and then validated
+// by one stat() per request (device, inode, size, mtime): playlists are served from memory (a
+// publish is an atomic rename: a new inode), segments of 64 KiB and more with sendfile(2) once
+// libsoup has written the headers (the message paused meanwhile), smaller ones and ranges from
+// their mapping (no copy in user space). A token's verified claims are remembered by
+// token string until it expires; time, scope, client address and revocation are still checked on
+// every request, so a revocation takes effect at once.
+//
+// Parked requests (blocking playlist reload, the ground of LL-HLS): a media playlist request with
+// `_HLS_msn=N` is answered at once if the playlist's last media sequence number is >= N, with 400
+// if N is more than 2 ahead of it, and is otherwise parked: the message is paused (no thread is
+// held), put on its serving thread's waiter list for that file, and answered when a new version
+// of the file is published (inotify on its directory, from the control thread) that satisfies it,
+// or with 503 after 3 target durations. A client that closes while parked is noticed within a
+// second and its request ended. See ParkCondition for what the next issue extends (_HLS_part).
 #pragma once
 
 #include <atomic>
@@ -44,8 +69,10 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "origin/connections.h"
 #include "token/token.h"
@@ -67,6 +94,18 @@ struct OriginConfig {
   // The longest time an edge may cache an /hls-auth answer (bounds revocation at an edge).
   int edge_auth_max_age = 5;
   ConnectionLimits limits;  // timeouts and backlog
+  // Serving threads for /hls; 0: one per core.
+  int threads = 0;
+  // The control plane's own listening address (API, /metrics: whatever with_server() mounts).
+  // control_port < 0: it shares the main port (connections routed by their first request line).
+  std::string control_address = "127.0.0.1";
+  int control_port = -1;
+};
+
+// What a parked request waits for (the next issue adds parts: _HLS_part).
+struct ParkCondition {
+  int64_t msn = -1;   // the playlist's last media sequence number must reach this
+  int64_t part = -1;  // reserved for _HLS_part (LL-HLS); -1: none
 };
 
 // Time-addressed requests (catch-up, docs/timeshift.md): after the token check, a request the
@@ -91,7 +130,12 @@ struct OriginStats {
   std::map<int, uint64_t> statuses;
   // /hls-auth answers by outcome ("ok" or the refusal reason); not counted above (no file).
   std::map<std::string, uint64_t> edge_auth;
-  ConnectionStats connections;  // the HTTP server's connections (API clients included)
+  ConnectionStats connections;   // the HTTP server's connections (API clients included)
+  uint64_t parked = 0;           // requests parked now
+  uint64_t parked_answered = 0;  // parked requests answered by a publish
+  uint64_t parked_timeouts = 0;  // parked requests answered 503 after 3 target durations
+  uint64_t parked_gone = 0;      // parked requests whose client went away
+  uint64_t token_cache_hits = 0;
 };
 
 class Origin {
@@ -105,6 +149,9 @@ class Origin {
   bool start(std::string *error);
   void stop();
   int port() const { return port_; }
+  // The control plane's port: control_port's bound port, or port() when it shares the main one.
+  int control_port() const { return control_port_ > 0 ? control_port_.load() : port_.load(); }
+  int threads() const { return static_cast<int>(workers_.size()); }
   TokenMode mode() const { return config_.mode; }
 
   void add_channel(const std::string &id, const std::string &root);
@@ -123,29 +170,41 @@ class Origin {
   // route's owner goes away).
   void set_timeshift_route(TimeShiftRoute route);
 
-  // Runs `fn` on the server's thread with its SoupServer (to add more handlers, e.g. the API).
+  // Runs `fn` on the control thread with its SoupServer (to add handlers, e.g. the API).
   void with_server(const std::function<void(SoupServer *)> &fn);
+  // Runs `fn` with the serving threads' SoupServers, each on its own thread (e.g. the API's
+  // forwarding handlers for API routes asked on media connections).
+  void with_media_servers(const std::function<void(SoupServer *)> &fn);
+  // Runs `fn` on the control thread and waits for it (called on a serving thread).
+  void run_on_control(const std::function<void()> &fn);
+  GMainContext *control_context() const { return control_ ? control_context_ : nullptr; }
 
-  // Internal: called by the libsoup handler on the server thread.
+  // Internal: one serving (or the control) thread, and the libsoup handler.
+  struct Server;
   struct Request;
-  void handle(Request &req);
+  void handle(Server &srv, Request &req);
 
  private:
-  void run(std::promise<std::string> *started);
+  bool start_server(Server &srv, std::string *error);
+  void run(Server *srv, std::promise<std::string> *started);
+  void watch_dir(const std::string &dir);
+  void on_inotify();
+  void published(const std::string &path);
   // The token check of /hls/<channel>/<token_segment><rel> (rel: "/<file...>" or "/").
-  TokenError check_token(const std::string &channel, const std::string &token_segment,
+  TokenError check_token(Server *srv, const std::string &channel, const std::string &token_segment,
                          const std::string &rel, const std::string &client_ip,
                          int64_t *expiry) const;
-  void handle_auth(Request &req);
+  void handle_auth(Server &srv, Request &req);
   OriginConfig config_;
-  std::thread thread_;
-  GMainContext *context_ = nullptr;
-  GMainLoop *loop_ = nullptr;
-  SoupServer *server_ = nullptr;
-  std::unique_ptr<ConnectionManager> conns_;  // created and destroyed on the server's thread
-  mutable std::mutex conns_mu_;               // guards conns_ against stats()
-  std::atomic<int> port_{0};
-  mutable std::mutex mu_;  // guards channels_, revoked_, purges_, stats_
+  std::vector<std::unique_ptr<Server>> workers_;
+  std::unique_ptr<Server> control_;
+  GMainContext *control_context_ = nullptr;
+  std::atomic<int> port_{0}, control_port_{0};
+  std::atomic<unsigned> next_worker_{0};
+  int inotify_fd_ = -1;                 // owned by the control thread
+  std::map<int, std::string> watches_;  // inotify watch descriptor -> directory
+  std::mutex watch_mu_;
+  mutable std::shared_mutex mu_;  // guards channels_, revoked_, purges_, timeshift_
   std::map<std::string, std::string> channels_;
   std::set<std::string> revoked_;
   struct Purge {
@@ -153,7 +212,6 @@ class Origin {
     int64_t until_us = 0;
   };
   std::map<std::string, Purge> purges_;
-  OriginStats stats_;
   std::shared_ptr<const TimeShiftRoute> timeshift_;  // guarded by mu_; called without it
 };
 

@@ -24,10 +24,12 @@ int usage(FILE *out) {
       "usage: iptvctl serve --channel ID=DIR [--channel ID=DIR ...] [--address ADDR]\n"
       "                     [--port PORT] [--key-file FILE | --securelink-secret-file FILE]\n"
       "                     [--idle-timeout SECONDS] [--header-timeout SECONDS] [--backlog N]\n"
+      "                     [--threads N]\n"
       "Serves each DIR under /hls/ID/; with --key-file every request needs a token\n"
       "(see 'iptvctl token'). Idle keep-alive connections close after --idle-timeout\n"
       "(default 30 s), requests not received in full within --header-timeout (default 10 s)\n"
-      "are dropped; --backlog is the listen backlog (default 4096). Stops on SIGINT or SIGTERM.\n");
+      "are dropped; --backlog is the listen backlog (default 4096); --threads is the number of\n"
+      "serving threads (default 0: one per core). Stops on SIGINT or SIGTERM.\n");
   return out == stdout ? 0 : 2;
 }
 }  // namespace
@@ -49,10 +51,12 @@ int cmd_serve(int argc, char **argv) {
       cfg.address = v;
     } else if (a == "--port") {
       cfg.port = std::atoi(v.c_str());
-    } else if (a == "--idle-timeout" || a == "--header-timeout" || a == "--backlog") {
+    } else if (a == "--idle-timeout" || a == "--header-timeout" || a == "--backlog" ||
+               a == "--threads") {
       char *end = nullptr;
       long n = std::strtol(v.c_str(), &end, 10);
-      long lo = a == "--backlog" ? 16 : 1, hi = a == "--backlog" ? 65535 : 3600;
+      long lo = a == "--backlog" ? 16 : a == "--threads" ? 0 : 1;
+      long hi = a == "--backlog" ? 65535 : a == "--threads" ? 256 : 3600;
       if (v.empty() || *end || n < lo || n > hi) {
         std::fprintf(stderr, "iptvctl serve: %s: '%s' is not a number in %ld..%ld\n", a.c_str(),
                      v.c_str(), lo, hi);
@@ -60,6 +64,7 @@ int cmd_serve(int argc, char **argv) {
       }
       (a == "--idle-timeout"     ? cfg.limits.idle_timeout_s
        : a == "--header-timeout" ? cfg.limits.header_timeout_s
+       : a == "--threads"        ? cfg.threads
                                  : cfg.limits.backlog) = static_cast<int>(n);
     } else if (a == "--key-file") {
       std::string err;

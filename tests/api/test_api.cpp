@@ -857,3 +857,39 @@ TEST_F(ApiTest, StreamClientsThatGoAwayAreDroppedAndLongPollsEndOnUnmount) {
   // Unmounted: the routes are gone, the origin still serves.
   EXPECT_EQ(http("GET", cp_->base + "/healthz").status, 404);
 }
+
+// The API runs on the origin's control thread. A client that asks for media and then for an API
+// route on the same keep-alive connection (a browser's pool does) gets both answered; a long
+// poll or an event stream asked there is redirected (307, Connection: close) to a new connection,
+// which the acceptor hands to the control thread.
+TEST_F(ApiTest, ApiRoutesOnAMediaConnectionAreAnsweredAndStreamsMoveToTheControlThread) {
+  json s = open_session("alice", "news", "GB");
+  std::string media = s["playback_url"];
+  std::string auth = shq("Authorization: Bearer " + cp_->keys["read"]);
+  int st = -1;
+  std::string out = sh("curl -sv -o /dev/null -o /dev/null -w '%{http_code}\\n' -H " + auth + " " +
+                           shq(media) + " " + shq(cp_->base + "/api/v1/channels") + " 2>&1",
+                       &st);
+  EXPECT_NE(out.find("Re-using existing connection"), std::string::npos) << out;
+  auto lines = iptv::split(iptv::trim(out), '\n');
+  ASSERT_GE(lines.size(), 2u);
+  std::vector<std::string> codes;
+  for (const auto &l : lines)
+    if (l == "200" || l.size() == 3) codes.push_back(l);
+  EXPECT_EQ(codes, (std::vector<std::string>{"200", "200"})) << out;
+  // A long poll on the media connection: 307 to itself, then answered on a new connection.
+  cp_->fake.post_event("source.lost", "news");
+  std::thread poster([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    cp_->fake.post_event("slate.entered", "news");
+  });
+  out = sh("curl -s -L -o /dev/null -o " + shq(cp_->dir.path() + "/lp.json") +
+               " -w '%{http_code} %{num_redirects}\\n' -H " + auth + " " + shq(media) + " " +
+               shq(cp_->base + "/api/v1/events?after=1&wait=10"),
+           &st);
+  poster.join();
+  EXPECT_NE(out.find("200 0\n200 1"), std::string::npos) << out;
+  std::string lp;
+  iptv::read_file(cp_->dir.path() + "/lp.json", lp);
+  EXPECT_NE(lp.find("slate.entered"), std::string::npos) << lp;
+}

@@ -74,6 +74,26 @@ TEST(DaemonConfig, ListenTimeoutsAndBacklog) {
   EXPECT_EQ(sample.config.listen_backlog, d.listen_backlog);
 }
 
+// Serving threads and the control plane's own address (issue 15).
+TEST(DaemonConfig, ListenThreadsAndApiListenAddress) {
+  auto d = iptv::config::default_daemon_config();
+  EXPECT_EQ(d.listen_threads, 0);
+  EXPECT_EQ(d.api_listen_address, "");
+  auto ok = parse_daemon_config(
+      "listen:\n  threads: 4\napi:\n  listen_address: 127.0.0.1\n  listen_port: 9000\n", "t.yaml");
+  ASSERT_TRUE(ok.ok()) << errors_of(ok);
+  EXPECT_EQ(ok.config.listen_threads, 4);
+  EXPECT_EQ(ok.config.api_listen_address, "127.0.0.1");
+  EXPECT_EQ(ok.config.api_listen_port, 9000);
+  std::string e = errors_of(parse_daemon_config("listen:\n  threads: 1000\n", "t.yaml"));
+  EXPECT_NE(e.find("listen.threads"), std::string::npos) << e;
+  e = errors_of(parse_daemon_config("api:\n  listen_port: 9000\n", "t.yaml"));
+  EXPECT_NE(e.find("api.listen_port"), std::string::npos) << e;
+  auto sample = load_daemon_config(iptv_test::source_root() + "/iptvd.example.yaml");
+  ASSERT_TRUE(sample.ok()) << errors_of(sample);
+  EXPECT_EQ(sample.config.listen_threads, d.listen_threads);
+}
+
 TEST(DaemonConfig, TheSampleAtTheRepositoryRootLoadsWithItsDocumentedDefaults) {
   std::string path = iptv_test::source_root() + "/iptvd.example.yaml";
   auto r = load_daemon_config(path);

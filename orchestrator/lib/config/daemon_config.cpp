@@ -91,7 +91,8 @@ const std::vector<std::string> kTopKeys = {"listen", "public_base_url", "channel
 void parse_listen_and_dirs(Walker &w, const YAML::Node &root, const std::string &base,
                            DaemonConfig &c) {
   if (w.mapping(root["listen"], "listen",
-                {"address", "port", "idle_timeout_seconds", "header_timeout_seconds", "backlog"})) {
+                {"address", "port", "idle_timeout_seconds", "header_timeout_seconds", "backlog",
+                 "threads"})) {
     const auto &l = root["listen"];
     w.str(l["address"], "listen.address", c.listen_address);
     if (c.listen_address.empty()) w.error(l["address"], "listen.address", "must not be empty");
@@ -101,6 +102,7 @@ void parse_listen_and_dirs(Walker &w, const YAML::Node &root, const std::string 
     w.integer(l["header_timeout_seconds"], "listen.header_timeout_seconds",
               c.listen_header_timeout_seconds, 1, 600);
     w.integer(l["backlog"], "listen.backlog", c.listen_backlog, 16, 65535);
+    w.integer(l["threads"], "listen.threads", c.listen_threads, 0, 256);
   }
   if (w.str(root["public_base_url"], "public_base_url", c.public_base_url) &&
       !c.public_base_url.empty()) {
@@ -143,9 +145,14 @@ void parse_sessions_and_api(Walker &w, const YAML::Node &root, DaemonConfig &c) 
   if (w.mapping(root["sessions"], "sessions", {"max_per_subject"}))
     w.integer(root["sessions"]["max_per_subject"], "sessions.max_per_subject",
               c.sessions_max_per_subject, 1, 10000000);
-  if (w.mapping(root["api"], "api", {"max_body_bytes"}))
+  if (w.mapping(root["api"], "api", {"max_body_bytes", "listen_address", "listen_port"})) {
     w.integer(root["api"]["max_body_bytes"], "api.max_body_bytes", c.api_max_body_bytes, 1024,
               64 << 20);
+    w.str(root["api"]["listen_address"], "api.listen_address", c.api_listen_address);
+    w.integer(root["api"]["listen_port"], "api.listen_port", c.api_listen_port, 0, 65535);
+    if (root["api"]["listen_port"].IsDefined() && c.api_listen_address.empty())
+      w.error(root["api"]["listen_port"], "api.listen_port", "needs api.listen_address");
+  }
 }
 
 void parse_webhooks(Walker &w, const YAML::Node &root, const std::string &base, DaemonConfig &c) {

@@ -52,6 +52,7 @@ struct DaemonConfig {
   int listen_idle_timeout_seconds = 30;    // idle keep-alive connections are closed after this
   int listen_header_timeout_seconds = 10;  // a request must arrive in full within this
   int listen_backlog = 4096;               // listen(2) backlog
+  int listen_threads = 0;                  // serving threads of the origin; 0: one per core
   std::string public_base_url;  // "" = http://<listen host>:<port>, see effective_base_url()
 
   std::string channels_dir = "channels";
@@ -70,6 +71,9 @@ struct DaemonConfig {
   int sessions_max_per_subject = 1000;
   // api: the largest request body the API reads (bigger: 413 before reading it)
   int api_max_body_bytes = 1 << 20;
+  // The API's and /metrics' own listening address ("" = they share listen.address:port).
+  std::string api_listen_address;
+  int api_listen_port = 0;  // with api_listen_address; 0 picks a free port
 
   std::vector<WebhookConfig> webhooks;
 

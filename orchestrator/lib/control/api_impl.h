@@ -45,6 +45,9 @@ struct Ctx {
   std::optional<ApiKey> key;
   std::string actor = "anonymous";
   std::string route;
+  // Asked on a media connection (a serving thread's): handled here on the control thread while
+  // that thread waits; the message's I/O stays there (`home`), so it is never parked here.
+  GMainContext *home = nullptr;
   // Filled by handlers for the generic audit of mutating calls.
   int status = 0;
   std::string error_code;
@@ -98,6 +101,7 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
   SoupServer *server = nullptr;
   GMainContext *context = nullptr;
   std::vector<gulong> signal_ids;
+  std::vector<std::pair<SoupServer *, gulong>> media_signal_ids;  // on the serving threads' servers
   GSource *keepalive = nullptr;
   struct SseClient {
     SoupServerMessage *msg;
@@ -138,6 +142,10 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
   void dispatch(SoupServerMessage *msg, const char *path);
   void early(SoupServerMessage *msg, const char *path);
   void fill_ctx(Ctx &c, SoupServerMessage *msg, const char *path);
+  // A request that would wait (long poll, event stream) asked on a media connection: 307 to the
+  // same URL with Connection: close, so the client asks again on a new connection, which the
+  // origin hands to the control thread. True when answered so.
+  bool redirect_foreign(Ctx &c);
   const Route *match(const std::string &method, const std::string &path,
                      std::map<std::string, std::string> &params, const Route **path_route,
                      std::string *allowed) const;

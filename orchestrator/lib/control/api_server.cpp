@@ -15,6 +15,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <mutex>
 #include <thread>
 
 #include "control/api_impl.h"
@@ -327,6 +328,21 @@ void ApiServer::Impl::fill_ctx(Ctx &c, SoupServerMessage *msg, const char *path)
   c.path = path ? path : "";
   const char *host = soup_server_message_get_remote_host(msg);
   c.client_ip = host ? host : "";
+  c.home = static_cast<GMainContext *>(g_object_get_data(G_OBJECT(msg), "iptv-home"));
+}
+
+bool ApiServer::Impl::redirect_foreign(Ctx &c) {
+  if (!c.home) return false;
+  GUri *uri = soup_server_message_get_uri(c.msg);
+  std::string target = uri ? g_uri_get_path(uri) : "/";
+  if (const char *q = uri ? g_uri_get_query(uri) : nullptr) target += std::string("?") + q;
+  soup_server_message_set_status(c.msg, 307, nullptr);
+  SoupMessageHeaders *h = soup_server_message_get_response_headers(c.msg);
+  soup_message_headers_replace(h, "Location", target.c_str());
+  soup_message_headers_replace(h, "Connection", "close");
+  soup_message_headers_replace(h, "Cache-Control", "no-store");
+  c.status = 307;
+  return true;
 }
 
 // ---- request bodies: decided on the headers, before they are read -----------------------------
@@ -394,7 +410,8 @@ void ApiServer::Impl::refuse_unread(Ctx &c, bool body_started) {
         return G_SOURCE_REMOVE;
       },
       st, nullptr);
-  g_source_attach(idle, context);
+  // On the thread that owns the message's connection (a serving thread's for a forwarded one).
+  g_source_attach(idle, c.home ? c.home : context);
   g_source_unref(idle);
 }
 
@@ -496,6 +513,30 @@ void on_api_early(SoupServer *, SoupServerMessage *msg, const char *path, GHashT
   static_cast<ApiServer::Impl *>(user_data)->early(msg, path);
 }
 
+// An API route asked on a media connection (the connection stays on its serving thread): the
+// control thread's code answers it while this thread waits (a handful of microseconds of
+// routing; the handlers only read snapshots and the store).
+void forward(ApiServer::Impl *i, SoupServerMessage *msg, const char *path, bool early) {
+  g_object_set_data(G_OBJECT(msg), "iptv-home", g_main_context_get_thread_default());
+  std::string p = path ? path : "";
+  i->deps.origin->run_on_control([&] {
+    if (early)
+      i->early(msg, p.c_str());
+    else
+      i->dispatch(msg, p.c_str());
+  });
+}
+
+void on_api_forward(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+                    gpointer user_data) {
+  forward(static_cast<ApiServer::Impl *>(user_data), msg, path, false);
+}
+
+void on_api_forward_early(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+                          gpointer user_data) {
+  forward(static_cast<ApiServer::Impl *>(user_data), msg, path, true);
+}
+
 void on_request_started(SoupServer *, SoupServerMessage *msg, gpointer) {
   auto *t = g_new(gint64, 1);
   *t = g_get_monotonic_time();
@@ -563,6 +604,18 @@ void ApiServer::mount() {
     g_source_attach(i->keepalive, i->context);
   });
   if (!i->context) return;  // the origin is not running
+  std::mutex mu;
+  i->deps.origin->with_media_servers([i, &mu](SoupServer *server) {
+    for (const char *prefix : {"/api", "/healthz", "/readyz", "/metrics", "/iptv"}) {
+      soup_server_add_early_handler(server, prefix, on_api_forward_early, i, nullptr);
+      soup_server_add_handler(server, prefix, on_api_forward, i, nullptr);
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    i->media_signal_ids.push_back(
+        {server, g_signal_connect(server, "request-started", G_CALLBACK(on_request_started), i)});
+    i->media_signal_ids.push_back(
+        {server, g_signal_connect(server, "request-finished", G_CALLBACK(on_request_finished), i)});
+  });
   i->mounted = true;
   i->stopping = false;
   i->follower = std::thread([i] { i->run_follower(); });
@@ -573,6 +626,18 @@ void ApiServer::unmount() {
   if (!i->mounted.exchange(false)) return;
   i->stopping = true;
   if (i->follower.joinable()) i->follower.join();
+  i->deps.origin->with_media_servers([i](SoupServer *server) {
+    for (const char *prefix : {"/api", "/healthz", "/readyz", "/metrics", "/iptv"})
+      soup_server_remove_handler(server, prefix);
+  });
+  for (auto &[server, id] : i->media_signal_ids) {
+    SoupServer *srv = server;
+    gulong sig = id;
+    i->deps.origin->with_media_servers([srv, sig](SoupServer *s) {
+      if (s == srv) g_signal_handler_disconnect(s, sig);
+    });
+  }
+  i->media_signal_ids.clear();
   i->deps.origin->with_server([i](SoupServer *server) {
     for (const char *prefix : {"/api", "/healthz", "/readyz", "/metrics", "/iptv"})
       soup_server_remove_handler(server, prefix);

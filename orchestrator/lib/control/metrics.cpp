@@ -198,6 +198,17 @@ void write_server(Writer &w, const MetricsSnapshot &m, const OriginStats &origin
            "Edge authorization requests (/hls-auth) by outcome (ok or the refusal reason).");
   for (const auto &[outcome, n] : origin.edge_auth)
     w.sample("iptv_origin_edge_auth_total", {{"outcome", outcome}}, num(n));
+  w.family("iptv_origin_parked_requests", "gauge",
+           "Playlist requests parked now (blocking reload, _HLS_msn) until a publish.");
+  w.sample("iptv_origin_parked_requests", {}, num(origin.parked));
+  w.family("iptv_origin_parked_total", "counter",
+           "Parked playlist requests ended, by outcome (answered: a publish satisfied it; "
+           "timeout: 503 after 3 target durations; gone: the client left).");
+  for (const auto &[outcome, n] : std::initializer_list<std::pair<const char *, uint64_t>>{
+           {"answered", origin.parked_answered},
+           {"timeout", origin.parked_timeouts},
+           {"gone", origin.parked_gone}})
+    w.sample("iptv_origin_parked_total", {{"outcome", outcome}}, num(n));
 
   w.family("iptv_open_fds", "gauge", "File descriptors open in the daemon.");
   w.sample("iptv_open_fds", {}, num(static_cast<uint64_t>(std::max(0L, count_open_fds()))));

@@ -200,6 +200,11 @@ AppOptions app_options(const config::DaemonConfig &cfg, const CommandLine &cl) {
   o.origin.limits.idle_timeout_s = cfg.listen_idle_timeout_seconds;
   o.origin.limits.header_timeout_s = cfg.listen_header_timeout_seconds;
   o.origin.limits.backlog = cfg.listen_backlog;
+  o.origin.threads = cfg.listen_threads;
+  if (!cfg.api_listen_address.empty()) {
+    o.origin.control_address = cfg.api_listen_address;
+    o.origin.control_port = cfg.api_listen_port;
+  }
   o.public_url = cfg.public_base_url;
   o.printed_token_ttl = std::max(cfg.token_ttl_seconds, 3600);
   o.watch_channels = !cl.no_watch;
@@ -504,8 +509,12 @@ void App::mount_api() {
 
 void App::print_urls() {
   std::string base = opts_.public_url;
+  // The API and /metrics on their own address (api.listen_address), or on the main port.
+  std::string api = opts_.origin.control_port < 0 ? base
+                                                  : "http://" + opts_.origin.control_address + ":" +
+                                                        std::to_string(origin_->control_port());
   std::printf("iptvd listening on %s (API %s/api/v1/channels, metrics %s/metrics)\n", base.c_str(),
-              base.c_str(), base.c_str());
+              api.c_str(), api.c_str());
   for (const auto &rec : channels_->records()) {
     if (rec.status != ChannelStatus::kActive) continue;
     std::string why = channels_->not_runnable_reason(rec);

@@ -46,6 +46,7 @@ void ApiServer::Impl::h_events(Ctx &c) {
   int64_t wait = query_int(c, "wait").value_or(0);
   EventPage p = deps.events->page(f);
   if (p.events.empty() && wait > 0 && f.after_id) {
+    if (redirect_foreign(c)) return;
     // Long poll: answered by the follower's next matching events or by the timeout.
     Waiter w;
     w.msg = c.msg;
@@ -140,6 +141,7 @@ void ApiServer::Impl::finish_waiter(std::list<Waiter>::iterator it,
 }
 
 void ApiServer::Impl::h_events_stream(Ctx &c) {
+  if (redirect_foreign(c)) return;
   SseClient cl;
   cl.msg = c.msg;
   cl.channel = query_str(c, "channel");
