@@ -90,7 +90,8 @@ enum class Anchor { kAuto, kEpoch, kRunningTime };
 
 namespace {
 
-constexpr guint kQueueBuffers = 8;  // per queue; a live rung drops above this
+constexpr guint kQueueBuffers = 8;  // per queue; a live rung drops above this (4 lost more
+                                    // live frames at start under load)
 
 // The encoder's input gate (per-rung pause): open, closed (the rung is disabled: nothing reaches
 // the encoder), or waiting for the next grid keyframe after being enabled again.
