@@ -90,7 +90,8 @@ enum class Anchor { kAuto, kEpoch, kRunningTime };
 
 namespace {
 
-constexpr guint kQueueBuffers = 4;  // per rung; a live rung drops above this
+constexpr guint kQueueBuffers = 8;  // per queue; a live rung drops above this (4 lost more
+                                    // live frames at start under load)
 
 // The encoder's input gate (per-rung pause): open, closed (the rung is disabled: nothing reaches
 // the encoder), or waiting for the next grid keyframe after being enabled again.
@@ -161,6 +162,8 @@ struct GstIptvAbrLadderPrivate {
   bool live = false;
   bool live_known = false;
   std::atomic<bool> no_rung_fits{false};  // every rung dropped: the input refuses data
+  // Set while the input's caps are applied to the rungs' filters (in the streaming thread).
+  std::atomic<bool> applying_caps{false};
   bool use_epoch = false;
   bool have_utc_offset = false;
   gint64 utc_offset = 0;  // realtime - clock time, ns
@@ -711,7 +714,30 @@ static void set_filter_caps(GstElement *filter, GstCaps *caps) {
 }
 
 // Plans the rungs for the source's caps: sizes (aspect kept), frame-rate caps, dropped rungs.
+static void apply_caps_to_rungs(GstIptvAbrLadder *self, GstCaps *caps);
+
+// Setting a rung's filter caps sends a reconfigure event upstream, which marks the rung's scaler
+// to renegotiate its output (wanted) and, past the ladder's input, makes the source renegotiate
+// its own caps and run a serialized allocation query through every rung's queues, which waits
+// for them to drain (in a cascade, for the encoders' queues too) while a live source's frames
+// are lost. The input's caps are the ones being applied, so the source has nothing to
+// renegotiate: the event stops at the ladder's input (input_reconfigure_probe).
 static void apply_caps(GstIptvAbrLadder *self, GstCaps *caps) {
+  self->priv->applying_caps = true;
+  apply_caps_to_rungs(self, caps);
+  self->priv->applying_caps = false;
+}
+
+static GstPadProbeReturn input_reconfigure_probe(GstPad *, GstPadProbeInfo *info,
+                                                 gpointer user_data) {
+  auto *self = GST_IPTV_ABR_LADDER(user_data);
+  if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_RECONFIGURE &&
+      self->priv->applying_caps)
+    return GST_PAD_PROBE_DROP;
+  return GST_PAD_PROBE_OK;
+}
+
+static void apply_caps_to_rungs(GstIptvAbrLadder *self, GstCaps *caps) {
   GstIptvAbrLadderPrivate *p = self->priv;
   GstVideoInfo info;
   if (!gst_video_info_from_caps(&info, caps)) return;
@@ -1290,6 +1316,8 @@ static void gst_iptv_abr_ladder_init(GstIptvAbrLadder *self) {
   gst_pad_add_probe(
       tsink, (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
       input_probe, self, nullptr);
+  gst_pad_add_probe(tsink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, input_reconfigure_probe, self,
+                    nullptr);
   GstPadTemplate *templ = gst_static_pad_template_get(&sink_template);
   p->sink_ghost = gst_ghost_pad_new_from_template("sink", tsink, templ);
   gst_object_unref(templ);
