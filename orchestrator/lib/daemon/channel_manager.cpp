@@ -213,6 +213,14 @@ void ChannelManager::retire(const std::string &id) {
     store_->transition(id, "retired", "record removed",
                        store::make_event("channel.state", id, "info"));
     retire_row();
+    // No runner: the record went while iptvd was down (or was killed mid-reload), so no worker
+    // stop will remove the tree; it would stay forever (issue 21, chaos).
+    std::error_code ec;
+    auto n = fs::remove_all(opts_.data_dir + "/hls/" + id, ec);
+    if (ec)
+      log(id, "warning", "cannot remove the HLS tree of the retired channel: " + ec.message());
+    else if (n > 0)
+      log(id, "info", "removed the HLS tree of the retired channel");
     return;
   }
   r->stop("retired", "record removed", [this, id, retire_row] {
