@@ -22,6 +22,7 @@
 #pragma once
 
 #include <functional>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -152,6 +153,13 @@ class ChannelManager : public ChannelSink {
   // (the current one, or the last one when it just exited); <channel> when no worker has run.
   std::string job_id(const std::string &channel);
   std::string act_on_loop(const std::string &id, Action a, const std::string &arg);
+  // Every write to the state store goes through here (main loop). A write that fails (the
+  // database locked by another process past its busy timeout, a full disk) is kept in order
+  // with those after it and retried every second, without waiting on the lock, until the
+  // database takes them: the daemon and its channels never stop for the database, and no
+  // transition or event is dropped (issue 21, chaos). Pending writes live in memory only.
+  void store_write(std::function<void()> write);
+  static gboolean flush_store_writes(gpointer self);
 
   ManagerOptions opts_;
   store::StateStore *store_;  // not null
@@ -162,9 +170,11 @@ class ChannelManager : public ChannelSink {
   unsigned reload_timer_ = 0, rights_timer_ = 0, stop_timer_ = 0;
   mutable std::mutex mu_;  // guards runners_ (map shape), records_ and specs_
   std::map<std::string, std::unique_ptr<ChannelRunner>> runners_;
-  std::map<std::string, ChannelRecord> records_;  // the last good record per channel
-  Specs specs_;                                   // their specs, built when they were planned
-  std::map<std::string, pid_t> last_pid_;         // the last worker pid per channel (main loop)
+  std::map<std::string, ChannelRecord> records_;      // the last good record per channel
+  Specs specs_;                                       // their specs, built when they were planned
+  std::map<std::string, pid_t> last_pid_;             // the last worker pid per channel (main loop)
+  std::deque<std::function<void()>> pending_writes_;  // store writes waiting for the database
+  unsigned flush_timer_ = 0;
 };
 
 }  // namespace iptv::daemon
