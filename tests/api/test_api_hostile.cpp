@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -251,6 +252,44 @@ TEST_F(HostileApiTest, CrLfInSubjectsIsRefusedAndNeverReachesAHeader) {
   for (const auto &r : replies) {
     EXPECT_EQ(r.headers.count("x-injected"), 0u);
     EXPECT_EQ(r.headers.count("set-cookie"), 0u);
+  }
+}
+
+// A subject either gets a playlist token that plays, or a 400: never a 201 with a token that can
+// never verify. The token's fields are separated by '~' and '=' ("~id=sub.SUBJECT~..."), so a
+// subject holding one of them would sign a token that verify_token() refuses as malformed (the
+// known defect of issue 21). Every printable ASCII character is tried inside a subject, percent-
+// encoded in the path, and the few allowed ones must play.
+TEST_F(HostileApiTest, EverySubjectGetsAPlayableTokenOrA400) {
+  int played = 0, refused = 0;
+  for (int ch = 0x20; ch < 0x7f; ++ch) {
+    if (ch == '/') continue;  // a path separator: another route
+    char enc[8];
+    std::snprintf(enc, sizeof enc, "%%%02X", ch);
+    std::string subject = std::string("al") + (char)ch + "ice";
+    Reply t = call("POST", std::string("/api/v1/subjects/al") + enc + "ice/playlist-token",
+                   "operator", "{}");
+    SCOPED_TRACE(subject);
+    if (t.status == 400) {
+      EXPECT_NE(t.body.find("not a valid name"), std::string::npos) << t.body;
+      ++refused;
+      continue;
+    }
+    ASSERT_EQ(t.status, 201) << t.body;
+    json j = json::parse(t.body);
+    EXPECT_EQ(j["subject"], subject);
+    Reply p = call("GET", j["playlist_path"].get<std::string>(), "");
+    EXPECT_EQ(p.status, 200) << "a 201 whose token does not verify: " << p.body;
+    EXPECT_NE(p.body.find("#EXTM3U"), std::string::npos) << p.body;
+    ++played;
+  }
+  // Letters, digits and . _ @ : - play; '~', '=', '&', '%', spaces, quotes... are refused.
+  EXPECT_EQ(played, 26 * 2 + 10 + 5);
+  EXPECT_EQ(refused, 0x7f - 0x20 - 1 - played);
+  for (const std::string body :
+       {R"({"subject":"a~b","channel_id":"news"})", R"({"subject":"a=b","channel_id":"news"})"}) {
+    Reply s = call("POST", "/api/v1/sessions", "operator", body);
+    EXPECT_EQ(s.status, 400) << body << " " << s.body;
   }
 }
 
@@ -646,4 +685,128 @@ TEST_F(HostileIptvdTest, DatabaseAndDataFolderAreOwnerOnlyAndDataDirIsCanonical)
   EXPECT_EQ(
       json::parse(s.body)["playback_url"].get<std::string>().rfind(d.base() + "/hls/live/", 0), 0u)
       << s.body;
+}
+
+// ---- issue 21 item 8: slowloris against the API and the origin must not starve viewers -------
+
+namespace {
+
+int connect_local(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a);  // EINPROGRESS on loopback is fine
+  return fd;
+}
+
+// The metric sample `name{labels}` (or `name` alone) from a Prometheus text page; -1 when absent.
+double metric(const std::string &page, const std::string &sample) {
+  size_t at = page.find("\n" + sample + " ");
+  if (at == std::string::npos) return -1;
+  return std::strtod(page.c_str() + at + sample.size() + 2, nullptr);
+}
+
+}  // namespace
+
+TEST_F(HostileIptvdTest, SlowlorisOnTheApiAndTheOriginDoesNotStarveViewers) {
+  // 400 hostile connections, 100 of each kind, held open while a viewer plays and an operator
+  // calls the API: silent sockets, request heads trickled a header line at a time to the API and
+  // to the origin, and an authenticated POST whose body trickles a byte at a time.
+  fs::create_directories(tmp_.path() + "/channels");
+  iptvd_test::write_file(tmp_.path() + "/channels/live.yaml", iptvd_test::channel_yaml("live"));
+  std::string cfg = tmp_.path() + "/iptvd.yaml";
+  iptvd_test::write_file(cfg, "tokens:\n  mode: none\nlisten:\n  header_timeout_seconds: 6\n");
+  iptvd_test::Iptvd d(tmp_.path() + "/channels", {"--config", cfg});
+  d.start();
+  ASSERT_TRUE(d.running()) << d.log();
+  ASSERT_TRUE(d.wait_live({"live"}, 60, 2)) << d.log();
+  int port = std::stoi(d.base().substr(d.base().rfind(':') + 1));
+  std::string key = d.admin_key();
+
+  const int kPerKind = 100;
+  struct Slow {
+    int fd;
+    int kind;  // 0 silent, 1 API head, 2 origin head, 3 API body
+    bool closed_by_server = false;
+  };
+  std::vector<Slow> slow;
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < kPerKind; ++i) slow.push_back({connect_local(port), k});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto send_str = [](int fd, const std::string &s) {
+    ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+  };
+  for (auto &s : slow) {
+    if (s.kind == 1) send_str(s.fd, "GET /api/v1/channels HTTP/1.1\r\nHost: x\r\n");
+    if (s.kind == 2) send_str(s.fd, "GET /hls/live/180p/index.m3u8 HTTP/1.1\r\nHost: x\r\n");
+    if (s.kind == 3)
+      send_str(s.fd, "POST /api/v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
+                         "\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{");
+  }
+  std::atomic<bool> stop{false};
+  std::thread trickler([&] {
+    int tick = 0;
+    while (!stop) {
+      for (auto &s : slow) {
+        if (s.closed_by_server) continue;
+        char b;
+        ssize_t n = ::recv(s.fd, &b, 1, MSG_PEEK);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+          s.closed_by_server = true;
+          continue;
+        }
+        if (s.kind == 1 || s.kind == 2)
+          send_str(s.fd, "X-Slow-" + std::to_string(tick) + ": a\r\n");
+        if (s.kind == 3) send_str(s.fd, " ");
+      }
+      ++tick;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  });
+
+  // The viewer and the operator, while the 400 are held (the header timeout is 6 s).
+  double worst = 0;
+  int served = 0, tried = 0;
+  double t_end = mono_s() + 4.5;
+  while (mono_s() < t_end) {
+    for (const std::string &path :
+         {std::string("/hls/live/index.m3u8"), std::string("/hls/live/180p/index.m3u8"),
+          std::string("/api/v1/channels")}) {
+      double t0 = mono_s();
+      iptvd_test::Http h = d.get(path, path.rfind("/api", 0) == 0 ? key : "");
+      double dt = mono_s() - t0;
+      ++tried;
+      if (h.status == 200) ++served;
+      worst = std::max(worst, dt);
+    }
+  }
+  auto all_closed = [&] {
+    int n = 0;
+    for (auto &s : slow) n += s.closed_by_server;
+    return n;
+  };
+  int open_during = (int)slow.size() - all_closed();
+  // Every hostile connection is closed by the server once the header timeout has passed.
+  bool closed = iptvd_test::wait_for(15, [&] { return all_closed() == (int)slow.size(); });
+  stop = true;
+  trickler.join();
+  std::string page = d.get("/metrics", key).body;
+  double timeouts = metric(page, "iptv_http_connections_closed_total{reason=\"header_timeout\"}");
+  std::printf(
+      "[slowloris] %d hostile connections (%d still open while viewing); viewer+API: %d/%d "
+      "served, worst %.3f s; %d closed by the server afterwards; header_timeout closes %.0f\n",
+      (int)slow.size(), open_during, served, tried, worst, all_closed(), timeouts);
+  for (auto &s : slow) ::close(s.fd);
+  EXPECT_EQ(served, tried);
+  EXPECT_GE(tried, 6);
+  // Generous for a loaded 2-core machine; a starved viewer waits for the 6 s timeout or more.
+  EXPECT_LT(worst, 3.0);
+  EXPECT_GE(open_during, 350) << "the hostile connections were not held during the viewing";
+  EXPECT_TRUE(closed) << all_closed() << " of " << slow.size() << " closed";
+  EXPECT_GE(timeouts, 300);
+  // No key was created by a trickled body.
+  EXPECT_EQ(d.sql("SELECT count(*) FROM ctl_api_keys").substr(0, 1), "1") << d.sql(".tables");
+  EXPECT_EQ(d.get("/healthz").status, 200);
 }

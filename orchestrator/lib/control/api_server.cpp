@@ -503,14 +503,36 @@ void ApiServer::Impl::dispatch(SoupServerMessage *msg, const char *path) {
 
 namespace {
 
+// Nothing thrown while answering (authentication, audit, a handler: the database locked by
+// another process past its busy timeout, a full disk) may leave libsoup's callback: it would end
+// the daemon (std::terminate). A request not answered yet gets 503 with Retry-After; one already
+// answered keeps its answer, and the failure is logged (issue 21, chaos).
+template <class F>
+void answer_or_503(SoupServerMessage *msg, const char *path, F &&f) {
+  try {
+    f();
+  } catch (const std::exception &e) {
+    g_warning("api: %s %s: %s", soup_server_message_get_method(msg), path, e.what());
+    if (soup_server_message_get_status(msg) != 0) return;
+    static const char kBody[] =
+        "{\"error\":\"unavailable\",\"message\":\"the database is not available; try again\"}";
+    SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+    soup_message_headers_replace(h, "Retry-After", "1");
+    soup_message_headers_replace(h, "Cache-Control", "no-store");
+    soup_server_message_set_status(msg, 503, nullptr);
+    soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_STATIC, kBody,
+                                     sizeof kBody - 1);
+  }
+}
+
 void on_api_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
                     gpointer user_data) {
-  static_cast<ApiServer::Impl *>(user_data)->dispatch(msg, path);
+  answer_or_503(msg, path, [&] { static_cast<ApiServer::Impl *>(user_data)->dispatch(msg, path); });
 }
 
 void on_api_early(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
                   gpointer user_data) {
-  static_cast<ApiServer::Impl *>(user_data)->early(msg, path);
+  answer_or_503(msg, path, [&] { static_cast<ApiServer::Impl *>(user_data)->early(msg, path); });
 }
 
 // An API route asked on a media connection (the connection stays on its serving thread): the

@@ -184,11 +184,15 @@ std::optional<ApiKey> ControlStore::authenticate(const std::string &presented) {
   int64_t now = now_unix();
   // Last use at minute resolution: a write per request would contend with the daemon's store.
   if (now - k.last_used_at >= 60) {
-    db_.prepare("UPDATE ctl_api_keys SET last_used_at = ? WHERE id = ?")
-        .bind(1, now)
-        .bind(2, id)
-        .run();
-    k.last_used_at = now;
+    // Best effort: a database locked by another process must not refuse a valid key.
+    try {
+      db_.prepare("UPDATE ctl_api_keys SET last_used_at = ? WHERE id = ?")
+          .bind(1, now)
+          .bind(2, id)
+          .run();
+      k.last_used_at = now;
+    } catch (const db::Error &) {
+    }
   }
   return k;
 }

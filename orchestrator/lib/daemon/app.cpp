@@ -423,6 +423,11 @@ bool App::open_store(std::string *error) {
   }
   try {
     db_ = db::Db::open(opts_.data_dir + "/iptvd.db");
+    // Every thread of iptvd shares this one connection (under its mutex), so only another
+    // process (a backup, an operator's sqlite3) can hold a lock. The main loop serves viewers
+    // and watches heartbeats: it must not wait seconds on such a lock. A write that fails is
+    // retried later (ChannelManager::store_write, the webhook outbox) or answered 503 (API).
+    db_->set_busy_timeout(250);
     store_ = std::make_unique<store::StateStore>(*db_);
   } catch (const std::exception &e) {
     *error = e.what();

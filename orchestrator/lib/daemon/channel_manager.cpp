@@ -75,6 +75,7 @@ ChannelManager::~ChannelManager() {
   if (stop_timer_) g_source_remove(stop_timer_);
   if (segment_timer_) g_source_remove(segment_timer_);
   flush_segments();
+  if (flush_timer_) g_source_remove(flush_timer_);
 }
 
 void ChannelManager::log(const std::string &channel, const std::string &level,
@@ -186,7 +187,7 @@ void ChannelManager::report_rejected(const ReloadPlan &plan) {
     auto ev = store::make_event("record.rejected", e.channel_id, "failure", d.dump());
     ev.job_id = e.channel_id;  // no worker run: the channel alone
     ev.input_checksum = sha256_hex(read_text(e.file));
-    store_->record_event(ev);
+    store_write([this, ev] { store_->record_event(ev); });
   }
   for (const auto &id : plan.kept_last_good)
     log(id, "warning", "its record file failed validation; the last good version keeps running");
@@ -200,8 +201,9 @@ void ChannelManager::record_applied(const ChannelRecord &rec) {
   ev.input_checksum = rec.content_sha256;
   ev.job_id = rec.channel_id;  // the record, not a worker run
   ev.output_uri = "/hls/" + rec.channel_id + "/index.m3u8";
-  store_->set_applied(rec.channel_id, rec.content_sha256, read_text(rec.file),
-                      to_string(rec.status), ev);
+  store_write([this, rec, ev, yaml = read_text(rec.file)] {
+    store_->set_applied(rec.channel_id, rec.content_sha256, yaml, to_string(rec.status), ev);
+  });
 }
 
 void ChannelManager::retire(const std::string &id) {
@@ -210,12 +212,23 @@ void ChannelManager::retire(const std::string &id) {
   if (observer_) observer_->channel_retired(id);
   ChannelRunner *r = find_runner(id);
   auto retire_row = [this, id] {
-    if (auto a = store_->applied(id)) store_->set_applied(id, a->sha256, a->yaml, "retired");
+    store_write([this, id] {
+      if (auto a = store_->applied(id)) store_->set_applied(id, a->sha256, a->yaml, "retired");
+    });
   };
   if (!r) {
-    store_->transition(id, "retired", "record removed",
-                       store::make_event("channel.state", id, "info"));
+    store_write([this, id, ev = store::make_event("channel.state", id, "info")] {
+      store_->transition(id, "retired", "record removed", ev);
+    });
     retire_row();
+    // No runner: the record went while iptvd was down (or was killed mid-reload), so no worker
+    // stop will remove the tree; it would stay forever (issue 21, chaos).
+    std::error_code ec;
+    auto n = fs::remove_all(opts_.data_dir + "/hls/" + id, ec);
+    if (ec)
+      log(id, "warning", "cannot remove the HLS tree of the retired channel: " + ec.message());
+    else if (n > 0)
+      log(id, "info", "removed the HLS tree of the retired channel");
     return;
   }
   r->stop("retired", "record removed", [this, id, retire_row] {
@@ -314,7 +327,8 @@ void ChannelManager::start_channel(const ChannelRecord &rec, const SpecFile &spe
     if (!st || st->state != "offline" || st->reason != why) {
       auto ev = store::make_event("channel.state", rec.channel_id, "info");
       ev.job_id = job_id(rec.channel_id);
-      store_->transition(rec.channel_id, "offline", why, ev);
+      store_write(
+          [this, id = rec.channel_id, why, ev] { store_->transition(id, "offline", why, ev); });
     }
     return;
   }
@@ -443,7 +457,7 @@ void ChannelManager::on_transition(const std::string &channel, const std::string
   auto ev = store::make_event("channel.state", channel, status_of_state(to));
   ev.job_id = job_id(channel);
   ev.output_uri = "/hls/" + channel + "/index.m3u8";
-  store_->transition(channel, to, reason, ev);
+  store_write([this, channel, to, reason, ev] { store_->transition(channel, to, reason, ev); });
 }
 
 void ChannelManager::on_segment(const std::string &channel, const StSegment &seg) {
@@ -469,13 +483,8 @@ void ChannelManager::flush_segments() {
   if (pending_segments_.empty()) return;
   std::vector<std::pair<std::string, StSegment>> batch;
   batch.swap(pending_segments_);
-  try {
-    store_->record_segments(batch);
-  } catch (const std::exception &e) {
-    log("", "error",
-        std::string("cannot store ") + std::to_string(batch.size()) +
-            " segment reports: " + e.what());
-  }
+  // Through the write queue: a locked database keeps the batch, in order, and retries it.
+  store_write([this, batch = std::move(batch)] { store_->record_segments(batch); });
 }
 
 std::string ChannelManager::hls_dir(const std::string &id) const {
@@ -516,7 +525,52 @@ void ChannelManager::on_event(const std::string &channel, const std::string &eve
                    !detail["reason"].get<std::string>().empty()
                ? " (" + detail["reason"].get<std::string>() + ")"
                : std::string()));
-  store_->record_event(ev);
+  store_write([this, ev] { store_->record_event(ev); });
+}
+
+void ChannelManager::store_write(std::function<void()> write) {
+  if (pending_writes_.empty()) {
+    auto &db = store_->db();
+    std::lock_guard lk(db.mutex());
+    try {
+      write();  // iptvd's busy timeout is short (app.cpp): the main loop never waits long
+      return;
+    } catch (const std::exception &e) {
+      log("", "error",
+          std::string("cannot write to the database (") + e.what() +
+              "); keeping this and later writes in memory and retrying every second");
+    }
+  }
+  pending_writes_.push_back(std::move(write));
+  if (!flush_timer_) flush_timer_ = g_timeout_add(1000, flush_store_writes, this);
+}
+
+gboolean ChannelManager::flush_store_writes(gpointer data) {
+  auto *self = static_cast<ChannelManager *>(data);
+  auto &db = self->store_->db();
+  std::lock_guard lk(db.mutex());
+  db.set_busy_timeout(0);  // never wait on the lock from the main loop: try again in a second
+  size_t done = 0;
+  bool failed = false;
+  while (!self->pending_writes_.empty()) {
+    try {
+      self->pending_writes_.front()();
+    } catch (const std::exception &) {
+      failed = true;
+      break;
+    }
+    self->pending_writes_.pop_front();
+    ++done;
+  }
+  db.set_busy_timeout(250);
+  if (done > 0 || !failed)
+    self->log(
+        "", failed ? "warning" : "info",
+        "database writable again: " + std::to_string(done) + " pending writes applied" +
+            (failed ? ", " + std::to_string(self->pending_writes_.size()) + " still pending" : ""));
+  if (failed) return G_SOURCE_CONTINUE;
+  self->flush_timer_ = 0;
+  return G_SOURCE_REMOVE;
 }
 
 std::string ChannelManager::job_id(const std::string &channel) {

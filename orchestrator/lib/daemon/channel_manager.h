@@ -22,6 +22,7 @@
 #pragma once
 
 #include <functional>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -171,6 +172,13 @@ class ChannelManager : public ChannelSink {
   std::string act_on_loop(const std::string &id, Action a, const std::string &arg);
   // Writes the segments reported since the last flush (main loop).
   void flush_segments();
+  // Every write to the state store goes through here (main loop). A write that fails (the
+  // database locked by another process past its busy timeout, a full disk) is kept in order
+  // with those after it and retried every second, without waiting on the lock, until the
+  // database takes them: the daemon and its channels never stop for the database, and no
+  // transition or event is dropped (issue 21, chaos). Pending writes live in memory only.
+  void store_write(std::function<void()> write);
+  static gboolean flush_store_writes(gpointer self);
 
   ManagerOptions opts_;
   store::StateStore *store_;  // not null
@@ -183,9 +191,11 @@ class ChannelManager : public ChannelSink {
   std::vector<std::pair<std::string, StSegment>> pending_segments_;  // main loop
   mutable std::mutex mu_;  // guards runners_ (map shape), records_ and specs_
   std::map<std::string, std::unique_ptr<ChannelRunner>> runners_;
-  std::map<std::string, ChannelRecord> records_;  // the last good record per channel
-  Specs specs_;                                   // their specs, built when they were planned
-  std::map<std::string, pid_t> last_pid_;         // the last worker pid per channel (main loop)
+  std::map<std::string, ChannelRecord> records_;      // the last good record per channel
+  Specs specs_;                                       // their specs, built when they were planned
+  std::map<std::string, pid_t> last_pid_;             // the last worker pid per channel (main loop)
+  std::deque<std::function<void()>> pending_writes_;  // store writes waiting for the database
+  unsigned flush_timer_ = 0;
 };
 
 }  // namespace iptv::daemon

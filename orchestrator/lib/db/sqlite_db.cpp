@@ -129,6 +129,11 @@ Stmt Db::prepare(const std::string &sql) {
   return Stmt(*this, s);
 }
 
+void Db::set_busy_timeout(int ms) {
+  std::lock_guard lk(mu_);
+  sqlite3_busy_timeout(h_, ms);
+}
+
 void Db::tx(const std::function<void()> &fn) {
   std::lock_guard lk(mu_);
   if (tx_depth_ > 0) {

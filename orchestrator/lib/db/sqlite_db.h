@@ -94,6 +94,9 @@ class Db {
   int migrate(const std::string &component, const std::vector<Migration> &steps);
   int schema_version(const std::string &component);
 
+  // How long a statement waits for another process's lock before failing (5000 ms by default).
+  void set_busy_timeout(int ms);
+
   int64_t last_insert_rowid();
   int changes();
   const std::string &path() const { return path_; }

@@ -490,47 +490,6 @@ static bool parse_channel_impl(std::string_view text, const std::string &file,
   return w.count() == 0;
 }
 
-std::vector<LoadError> admission_problems(const ChannelRecord &r) {
-  std::vector<LoadError> out;
-  auto add = [&](const std::string &path, int line, const std::string &msg) {
-    LoadError e;
-    e.file = r.file;
-    e.line = line > 0 ? line : r.line;
-    e.column = 1;
-    e.path = path;
-    e.message = msg;
-    e.channel_id = r.channel_id;
-    out.push_back(e);
-  };
-  if (r.source.kind == SourceKind::kNone)
-    add("source", r.line, "no source: the channel loads but cannot start until source.uri is set");
-  else if (!r.runnable_rights())
-    add("rights", r.line,
-        "no rights metadata (rights.owner, rights.licence): iptvd will not run a " + r.source_type +
-            " source without them");
-  if (r.rights.expires_unix > 0 && r.rights.expires_unix < static_cast<int64_t>(std::time(nullptr)))
-    add("rights.expires", r.line,
-        "rights expired on " + r.rights.expires + ": iptvd will not run it");
-  if (r.source.kind == SourceKind::kFile && r.source.uri.rfind("file://", 0) == 0) {
-    std::string path = r.source.uri.substr(7);
-    auto q = path.find('?');
-    if (q != std::string::npos) path.resize(q);
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec))
-      add("source", r.source.line,
-          "file source " + path +
-              (fs::exists(path, ec) ? " is not a regular file" : " does not exist") +
-              ": iptvd cannot start the channel");
-  }
-  return out;
-}
-
-std::vector<std::string> record_warnings(const ChannelRecord &r) {
-  std::vector<std::string> out;
-  for (const auto &e : admission_problems(r)) out.push_back(e.message);
-  return out;
-}
-
 void check_channel_set(const std::vector<ChannelRecord> &records, std::vector<LoadError> &errors) {
   auto err = [&](const ChannelRecord &r, const std::string &path, const std::string &msg) {
     LoadError e;

@@ -50,10 +50,17 @@ LoadResult load_channels(const std::vector<std::string> &paths);
 void check_channel_set(const std::vector<ChannelRecord> &records, std::vector<LoadError> &errors);
 
 // The admission rule: everything that keeps iptvd from running a well-formed record (no source,
-// no rights metadata, expired rights, a file:// source that does not exist), each with its
+// no rights metadata, expired rights, a file:// source that does not exist, a test:// pattern
+// the worker cannot draw), each with its
 // file:line and field. iptvd refuses to start such a channel with the first message as its
 // reason; `iptvctl validate` reports them as errors for active records (warnings otherwise).
 std::vector<LoadError> admission_problems(const ChannelRecord &r);
+
+// test:// sources: the pattern part of "test://PATTERN?tone=HZ" ("" for "test://", the default
+// smpte), and the patterns the worker can draw (videotestsrc's).
+std::string test_source_pattern(const std::string &uri);
+const std::vector<std::string> &test_patterns();
+bool is_test_pattern(const std::string &pattern);
 
 // The messages of admission_problems(), for logs and the daemon's channel reason.
 std::vector<std::string> record_warnings(const ChannelRecord &r);
