@@ -55,6 +55,23 @@ int playlist_max_age(const char *data, size_t len) {
   return std::max(1, td / 2);
 }
 
+// Tells the observer about one answered /hls request (request_observer.h).
+void notify(RequestObserver &obs, const Origin::Request &req, const MediaPath &mp, bool known,
+            int status, uint64_t bytes) {
+  GUri *uri = soup_server_message_get_uri(req.msg);
+  const char *q = uri ? g_uri_get_query(uri) : nullptr;
+  SoupMessageHeaders *h = soup_server_message_get_request_headers(req.msg);
+  ObservedRequest o;
+  o.channel = mp.channel;
+  o.rel = mp.rel;
+  o.known_channel = known;
+  o.status = status;
+  o.bytes = bytes;
+  o.query = q ? q : "";
+  o.header = [h](const char *name) { return soup_message_headers_get_one(h, name); };
+  obs.on_request(o);
+}
+
 void on_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
                 gpointer user_data) {
   auto *origin = static_cast<Origin *>(user_data);
@@ -188,6 +205,11 @@ void Origin::purge_channel(const std::string &id, int seconds) {
   p.until_us = g_get_monotonic_time() + (gint64)seconds * 1000000;
 }
 
+void Origin::set_observer(std::shared_ptr<RequestObserver> observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  observer_ = std::move(observer);
+}
+
 void Origin::revoke_session(const std::string &session) {
   std::lock_guard<std::mutex> lock(mu_);
   revoked_.insert(session);
@@ -280,12 +302,19 @@ void Origin::handle_auth(Request &req) {
 void Origin::handle(Request &req) {
   if (starts_with(req.path, "/hls-auth/") || req.path == "/hls-auth") return handle_auth(req);
   SoupServerMessage *msg = req.msg;
+  const MediaPath *observed = nullptr;  // set once the path parsed: the observer hears of it
+  bool known_channel = false;
   auto count = [&](int status, uint64_t bytes = 0, const char *reason = nullptr) {
-    std::lock_guard<std::mutex> lock(mu_);
-    stats_.requests++;
-    stats_.bytes += bytes;
-    stats_.statuses[status]++;
-    if (reason) stats_.denials[reason]++;
+    std::shared_ptr<RequestObserver> obs;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.requests++;
+      stats_.bytes += bytes;
+      stats_.statuses[status]++;
+      if (reason) stats_.denials[reason]++;
+      if (observed) obs = observer_;
+    }
+    if (obs) notify(*obs, req, *observed, known_channel, status, bytes);
   };
   auto deny = [&](const char *reason, int status = 403) {
     respond_status(msg, status, reason);
@@ -319,6 +348,7 @@ void Origin::handle(Request &req) {
     case MediaPathError::kBadSegment:
       return deny("path");
   }
+  observed = &mp;
   const std::string &channel = mp.channel;
   const std::string &rel = mp.rel;
   // The token is checked before the channel is looked up: an unknown channel answers exactly
@@ -333,6 +363,7 @@ void Origin::handle(Request &req) {
     auto it = channels_.find(channel);
     if (it != channels_.end()) root = it->second;
   }
+  known_channel = !root.empty();
   // A valid token for a channel not served (here, or not yet): like a file not there (yet).
   if (root.empty()) return not_found();
   // Symlinks out of the tree are refused: the resolved file must stay under the root.

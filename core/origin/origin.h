@@ -47,6 +47,7 @@
 #include <thread>
 
 #include "origin/connections.h"
+#include "origin/request_observer.h"
 #include "token/token.h"
 
 typedef struct _SoupServer SoupServer;
@@ -102,6 +103,8 @@ class Origin {
   bool session_revoked(const std::string &session) const;
 
   OriginStats stats() const;
+  // Every answered /hls request is also told to `observer` (request_observer.h); null: none.
+  void set_observer(std::shared_ptr<RequestObserver> observer);
 
   // Runs `fn` on the server's thread with its SoupServer (to add more handlers, e.g. the API).
   void with_server(const std::function<void(SoupServer *)> &fn);
@@ -134,6 +137,7 @@ class Origin {
   };
   std::map<std::string, Purge> purges_;
   OriginStats stats_;
+  std::shared_ptr<RequestObserver> observer_;  // guarded by mu_
 };
 
 }  // namespace iptv
