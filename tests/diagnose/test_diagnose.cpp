@@ -69,6 +69,16 @@ Diag diagnose(const std::string &url, const std::string &key, const std::string 
   return d;
 }
 
+// Runs a remedy command diagnose printed ("iptvctl ..."), as an operator would paste it.
+int run_remedy(const std::string &url, const std::string &key, const std::string &command,
+               std::string *out) {
+  if (command.rfind("iptvctl ", 0) != 0) return -1;
+  int st = 0;
+  *out = sh("IPTV_URL=" + url + " IPTV_API_KEY=" + key + " " + ctl() + command.substr(7) + " 2>&1",
+            &st);
+  return st;
+}
+
 // Validates with Debian's python3-jsonschema against the shipped schema.
 std::string schema_errors(const json &doc) {
   iptv_test::TempDir t;
@@ -231,9 +241,13 @@ TEST_F(DiagnoseTest, HealthyChannelPassesAllTenStepsAndBadInputIsClear) {
   // --record: the cause becomes an incident note, listed by channel show.
   Diag rec = diagnose(d.base(), key, "news --record 'drill: nothing wrong'", false);
   EXPECT_EQ(rec.rc, 0) << rec.dump();
-  std::string show =
-      sh("IPTV_URL=" + d.base() + " IPTV_API_KEY=" + key + " " + ctl() + " channel show news 2>&1");
-  EXPECT_NE(show.find("drill: nothing wrong"), std::string::npos) << show;
+  std::string show;
+  // The note is posted to the daemon's main loop; it is listed once stored.
+  EXPECT_TRUE(wait_for(10, [&] {
+    show = sh("IPTV_URL=" + d.base() + " IPTV_API_KEY=" + key + " " + ctl() +
+              " channel show news 2>&1");
+    return show.find("drill: nothing wrong") != std::string::npos;
+  })) << show;
   EXPECT_TRUE(wait_for(5, [&] {
     return d.sql("SELECT count(*) FROM st_events WHERE event_type='incident.note'").rfind("1", 0) ==
            0;
@@ -300,6 +314,15 @@ TEST_F(DiagnoseTest, FaultsInARunningChannelAreNamedWithTheirRemedy) {
     EXPECT_EQ(x.first_hop(), "origin") << x.dump();
     EXPECT_EQ(x.first_command(), "iptvctl rendition news 180p --disable") << x.dump();
     EXPECT_EQ(x.step_status(7), "FAIL") << x.dump();
+    // The remedy works as printed (and is undone for the next fault).
+    std::string out;
+    EXPECT_EQ(run_remedy(d.base(), key, x.first_command(), &out), 0) << out;
+    EXPECT_TRUE(wait_for(10, [&] {
+      for (const auto &r : d.channel("news")["renditions"])
+        if (r["name"] == "180p") return !r["enabled"].get<bool>();
+      return false;
+    }));
+    EXPECT_EQ(run_remedy(d.base(), key, "iptvctl rendition news 180p --enable", &out), 0) << out;
   }
 
   // 3. A stale edge: nginx keeps serving the playlists it fetched first.
@@ -312,6 +335,8 @@ TEST_F(DiagnoseTest, FaultsInARunningChannelAreNamedWithTheirRemedy) {
     EXPECT_EQ(x.rc, 1) << x.dump();
     EXPECT_EQ(x.first_hop(), "edge") << x.dump() << stale.logs();
     EXPECT_EQ(x.first_command(), "iptvctl purge news") << x.dump();
+    std::string out;
+    EXPECT_EQ(run_remedy(d.base(), key, x.first_command(), &out), 0) << out;
   }
 
   // 4. A hung worker (SIGSTOP): the daemon's heartbeat timeout is 30 s here.
@@ -325,6 +350,11 @@ TEST_F(DiagnoseTest, FaultsInARunningChannelAreNamedWithTheirRemedy) {
     EXPECT_EQ(x.rc, 1) << x.dump();
     EXPECT_EQ(x.first_hop(), "worker") << x.dump();
     EXPECT_EQ(x.first_command(), "iptvctl restart news") << x.dump();
+    std::string out;
+    EXPECT_EQ(run_remedy(d.base(), key, x.first_command(), &out), 0) << out;
+    EXPECT_TRUE(
+        wait_for(30, [&] { return d.worker_pid("news") != w && d.worker_pid("news") > 0; }));
+    ASSERT_TRUE(d.wait_live({"news"}, 60, 2)) << d.log();
   }
 
   // 5. The token key rotated away: iptvd restarts with a key file that lost k1, which signed
@@ -353,7 +383,8 @@ TEST_F(DiagnoseTest, DisabledExpiredAndDeadChannelsAndADaemonThatIsDown) {
       channel_yaml("old", "rights:\n  owner: Test\n  licence: test\n  expires: 2020-01-01\n"));
   int dead = iptv_test::free_port();  // nobody sends here
   write_file(channels_ + "/dead.yaml",
-             channel_yaml("dead", "", "udp://127.0.0.1:" + std::to_string(dead)));
+             channel_yaml("dead", "rights:\n  owner: Test\n  licence: test feed\n",
+                          "udp://127.0.0.1:" + std::to_string(dead)));
   Iptvd d(channels_, {"--config", cfg_});
   d.start();
   ASSERT_TRUE(d.running()) << d.log();
