@@ -110,10 +110,9 @@ class Edge {
     subst("@ORIGIN@", "127.0.0.1:" + std::to_string(origin_port));
     subst("worker_processes auto;",
           geteuid() == 0 ? "worker_processes 1;\nuser root;" : "worker_processes 1;");
-    if (stale)
-      subst("proxy_cache_valid 404 1s;",
-            "proxy_cache_valid 404 1s; proxy_ignore_headers Cache-Control Expires; "
-            "proxy_cache_valid 200 1h;");
+    if (stale)  // once: the replacement holds the text it replaces
+      conf.insert(conf.find("proxy_cache_valid 404 1s;"),
+                  "proxy_ignore_headers Cache-Control Expires; proxy_cache_valid 200 1h; ");
     write_file(prefix_ + "/nginx.conf", conf);
     pid_ = fork();
     if (pid_ == 0) {

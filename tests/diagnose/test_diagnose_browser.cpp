@@ -36,8 +36,9 @@ class SlowEdge {
     subst("@ORIGIN@", "127.0.0.1:" + std::to_string(origin_port));
     subst("worker_processes auto;",
           geteuid() == 0 ? "worker_processes 1;\nuser root;" : "worker_processes 1;");
-    subst("proxy_cache_valid 404 1s;",
-          "proxy_cache_valid 404 1s; limit_rate " + std::to_string(bytes_per_second) + ";");
+    // Once: the replacement holds the text it replaces.
+    size_t at = conf.find("proxy_cache_valid 404 1s;");
+    conf.insert(at, "limit_rate " + std::to_string(bytes_per_second) + "; ");
     write_file(prefix_ + "/nginx.conf", conf);
     pid_ = fork();
     if (pid_ == 0) {
