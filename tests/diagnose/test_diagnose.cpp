@@ -317,7 +317,8 @@ TEST_F(DiagnoseTest, FaultsInARunningChannelAreNamedWithTheirRemedy) {
     std::string out;
     EXPECT_EQ(run_remedy(d.base(), key, x.first_command(), &out), 0) << out;
     EXPECT_TRUE(wait_for(10, [&] {
-      for (const auto &r : d.channel("news")["renditions"])
+      json ch = d.channel("news");
+      for (const auto &r : ch["renditions"])
         if (r["name"] == "180p") return !r["enabled"].get<bool>();
       return false;
     }));
