@@ -69,6 +69,18 @@ Diag diagnose(const std::string &url, const std::string &key, const std::string 
   return d;
 }
 
+std::vector<std::string> iptvd_test_lines(const std::string &text) {
+  std::vector<std::string> out;
+  size_t a = 0;
+  while (a < text.size()) {
+    size_t b = text.find('\n', a);
+    if (b == std::string::npos) b = text.size();
+    out.push_back(text.substr(a, b - a));
+    a = b + 1;
+  }
+  return out;
+}
+
 // Runs a remedy command diagnose printed ("iptvctl ..."), as an operator would paste it.
 int run_remedy(const std::string &url, const std::string &key, const std::string &command,
                std::string *out) {
@@ -530,4 +542,48 @@ TEST_F(DiagnoseTest, LiveMeansTheOriginServesEveryRendition) {
     }
     EXPECT_EQ(sh("curl -s -o /dev/null -w '%{http_code}' " + base + r + "/" + first), "200") << r;
   }
+}
+
+// iptvd watches its own output through its own origin: a worker that stops writing (SIGSTOP,
+// the heartbeat timeout is 30 s here) leaves the playlists stale; the self-watch raises
+// `probe.condition.raised` (source origin), the metric and `degraded` with the reason, and
+// clears them once the output moves again.
+TEST_F(DiagnoseTest, SelfWatchSeesStalePlaylistsThroughTheOrigin) {
+  write_file(channels_ + "/news.yaml", two_renditions("news"));
+  Iptvd d(channels_, {"--config", cfg_});
+  d.start();
+  ASSERT_TRUE(d.running()) << d.log();
+  ASSERT_TRUE(d.wait_live({"news"}, 90, 3)) << d.log();
+  std::string key = d.admin_key();
+  pid_t w = d.worker_pid("news");
+  ASSERT_GT(w, 0);
+  ASSERT_EQ(kill(w, SIGSTOP), 0);
+  std::string reason;
+  bool degraded = wait_for(25, [&] {
+    json j = d.channel("news");
+    if (!j.is_object() || j["state"] != "degraded") return false;
+    reason = j["reason"];
+    return true;
+  });
+  std::string metrics = d.get("/metrics", key).body;
+  kill(w, SIGCONT);
+  ASSERT_TRUE(degraded) << d.channel("news").dump();
+  EXPECT_NE(reason.find("self-watch through the origin"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("unchanged for"), std::string::npos) << reason;
+  EXPECT_NE(metrics.find("condition=\"origin/stale\""), std::string::npos) << metrics;
+  auto has_event = [&](const std::string &type) {
+    std::string rows = d.sql("SELECT event_type, detail FROM st_events");
+    for (const auto &line : iptvd_test_lines(rows))
+      if (line.rfind(type + "|", 0) == 0 &&
+          line.find("\"source\":\"origin\"") != std::string::npos &&
+          line.find("\"condition\":\"stale\"") != std::string::npos)
+        return true;
+    return false;
+  };
+  EXPECT_TRUE(wait_for(10, [&] { return has_event("probe.condition.raised"); }))
+      << d.sql("SELECT event_type, detail FROM st_events");
+  // The output moves again: cleared, live.
+  EXPECT_TRUE(wait_for(30, [&] { return d.state("news") == "live"; })) << d.channel("news").dump();
+  EXPECT_TRUE(wait_for(10, [&] { return has_event("probe.condition.cleared"); }))
+      << d.sql("SELECT event_type, detail FROM st_events");
 }
