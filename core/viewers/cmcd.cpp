@@ -96,9 +96,10 @@ void parse_cmcd_payload(std::string_view payload, Cmcd &out) {
       out.sid = *s;
       out.present = true;
     } else if (key == "sf" || key == "ot") {
-      if (bare || val.size() > 4) continue;
-      for (char c : val)
-        if (!std::isalpha((unsigned char)c)) return;
+      if (bare || val.empty() || val.size() > 4) continue;
+      bool token = true;
+      for (char c : val) token = token && std::isalpha((unsigned char)c);
+      if (!token) continue;  // dropped alone; the keys after it are still read
       (key == "sf" ? out.sf : out.ot) = std::string(val);
       out.present = true;
     } else {

@@ -75,12 +75,13 @@ TEST(Cmcd, ParsesTheKeysHlsJsSendsInTheQueryAndHeaders) {
   EXPECT_EQ(h.sid, "s1");
   // Malformed keys are dropped one by one; the rest is kept.
   Cmcd m;
-  parse_cmcd_payload("bl=abc,bs=maybe,sid=unquoted,mtp=-5,su=false,,bs=true", m);
+  parse_cmcd_payload("bl=abc,bs=maybe,sid=unquoted,mtp=-5,ot=\"v\",su=false,,bs=true", m);
   EXPECT_FALSE(m.bl.has_value());
   EXPECT_FALSE(m.mtp.has_value());
   EXPECT_EQ(m.sid, "");
-  EXPECT_TRUE(m.bs);
+  EXPECT_TRUE(m.bs);  // read after the malformed ot
   EXPECT_FALSE(m.su);
+  EXPECT_EQ(m.ot, "");
   EXPECT_EQ(cmcd_from_query("a=1&b=2"), "");
   // A sid over 64 characters is refused (CTA-5004).
   Cmcd longsid;
