@@ -231,6 +231,23 @@ Lookup lookup_file(Origin::Server &srv, const std::string &root, const std::stri
   return Lookup::kFound;
 }
 
+// Tells the observer about one answered /hls request (request_observer.h).
+void notify(RequestObserver &obs, const Origin::Request &req, const MediaPath &mp, bool known,
+            int status, uint64_t bytes) {
+  GUri *uri = soup_server_message_get_uri(req.msg);
+  const char *q = uri ? g_uri_get_query(uri) : nullptr;
+  SoupMessageHeaders *h = soup_server_message_get_request_headers(req.msg);
+  ObservedRequest o;
+  o.channel = mp.channel;
+  o.rel = mp.rel;
+  o.known_channel = known;
+  o.status = status;
+  o.bytes = bytes;
+  o.query = q ? q : "";
+  o.header = [h](const char *name) { return soup_message_headers_get_one(h, name); };
+  obs.on_request(o);
+}
+
 void on_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
                 gpointer user_data) {
   auto *srv = static_cast<Origin::Server *>(user_data);
@@ -671,6 +688,11 @@ void Origin::purge_channel(const std::string &id, int seconds) {
   p.until_us = g_get_monotonic_time() + (gint64)seconds * 1000000;
 }
 
+void Origin::set_observer(std::shared_ptr<RequestObserver> observer) {
+  std::unique_lock lock(mu_);
+  observer_ = std::move(observer);
+}
+
 void Origin::revoke_session(const std::string &session) {
   std::unique_lock lock(mu_);
   revoked_.insert(session);
@@ -895,8 +917,16 @@ void Origin::handle_auth(Server &srv, Request &req) {
 void Origin::handle(Server &srv, Request &req) {
   if (starts_with(req.path, "/hls-auth/") || req.path == "/hls-auth") return handle_auth(srv, req);
   SoupServerMessage *msg = req.msg;
+  const MediaPath *observed = nullptr;  // set once the path parsed: the observer hears of it
+  bool known_channel = false;
   auto count = [&](int status, uint64_t bytes = 0, const char *reason = nullptr) {
     count_into(srv, status, bytes, reason);
+    std::shared_ptr<RequestObserver> obs;
+    if (observed) {
+      std::shared_lock lock(mu_);
+      obs = observer_;
+    }
+    if (obs) notify(*obs, req, *observed, known_channel, status, bytes);
   };
   auto deny = [&](const char *reason, int status = 403) {
     respond_status(msg, status, reason);
@@ -926,6 +956,7 @@ void Origin::handle(Server &srv, Request &req) {
     case MediaPathError::kBadSegment:
       return deny("path");
   }
+  observed = &mp;
   const std::string &channel = mp.channel;
   const std::string &rel = mp.rel;
   // The token is checked before the channel is looked up: an unknown channel answers exactly
@@ -940,6 +971,7 @@ void Origin::handle(Server &srv, Request &req) {
     auto it = channels_.find(channel);
     if (it != channels_.end()) root = it->second;
   }
+  known_channel = !root.empty();
   // A valid token for a channel not served (here, or not yet): like a file not there (yet).
   if (root.empty()) return not_found();
   std::optional<RoutedAnswer> routed;

@@ -75,6 +75,7 @@
 #include <vector>
 
 #include "origin/connections.h"
+#include "origin/request_observer.h"
 #include "token/token.h"
 
 typedef struct _SoupServer SoupServer;
@@ -165,6 +166,8 @@ class Origin {
   bool session_revoked(const std::string &session) const;
 
   OriginStats stats() const;
+  // Every answered /hls request is also told to `observer` (request_observer.h); null: none.
+  void set_observer(std::shared_ptr<RequestObserver> observer);
 
   // Thread-safe; an empty route turns time-addressed answers off (set it empty before the
   // route's owner goes away).
@@ -204,7 +207,7 @@ class Origin {
   int inotify_fd_ = -1;                 // owned by the control thread
   std::map<int, std::string> watches_;  // inotify watch descriptor -> directory
   std::mutex watch_mu_;
-  mutable std::shared_mutex mu_;  // guards channels_, revoked_, purges_, timeshift_
+  mutable std::shared_mutex mu_;  // guards channels_, revoked_, purges_, timeshift_, observer_
   std::map<std::string, std::string> channels_;
   std::set<std::string> revoked_;
   struct Purge {
@@ -213,6 +216,7 @@ class Origin {
   };
   std::map<std::string, Purge> purges_;
   std::shared_ptr<const TimeShiftRoute> timeshift_;  // guarded by mu_; called without it
+  std::shared_ptr<RequestObserver> observer_;         // guarded by mu_; called without it
 };
 
 }  // namespace iptv

@@ -1,6 +1,7 @@
 // iptvctl channel show ID [--format text|json]
 // One channel as the incident workflow asks: state and reason, sources, active source, the
-// encoder of each rung and its last segment age, active probe conditions, restarts, last events.
+// encoder of each rung and its last segment age, active probe conditions, restarts, last events,
+// and the incident notes (iptvctl diagnose --record).
 #include <cstdio>
 
 #include "control/client.h"
@@ -21,8 +22,12 @@ int cmd_channel(int argc, char **argv) {
   iptv::control::ApiClient client(o.url, o.key);
   auto r = client.request("GET", "/api/v1/channels/" + o.args[1]);
   if (r.status != 200) return iptv::control::report_failure("channel", r);
-  const auto &j = r.json;
+  auto inc = client.request("GET", "/api/v1/channels/" + o.args[1] + "/incidents?limit=10");
+  nlohmann::json incidents =
+      inc.status == 200 && inc.json.is_object() ? inc.json["incidents"] : nlohmann::json::array();
+  nlohmann::json j = r.json;
   if (o.format == "json") {
+    j["incidents"] = incidents;
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -74,6 +79,18 @@ int cmd_channel(int argc, char **argv) {
     std::printf(
         "\n%s",
         iptv::control::format_table({"EVENT", "AT", "TYPE", "STATUS", "DETAIL"}, rows).c_str());
+  rows.clear();
+  for (const auto &e : incidents)
+    rows.push_back({std::to_string(e["id"].get<int64_t>()), e["created_at"],
+                    e["detail"].value("first_failing_hop", std::string("-")),
+                    e["detail"].value("actor", std::string("-")),
+                    e["detail"].value("cause", std::string(""))});
+  if (!rows.empty())
+    std::printf(
+        "\n%s",
+        iptv::control::format_table({"INCIDENT", "AT", "HOP", "BY", "CAUSE"}, rows).c_str());
+  else
+    std::printf("\nno incident notes\n");
   return 0;
 }
 

@@ -13,5 +13,9 @@ int cmd_channel(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_failover(int argc, char **argv);
 int cmd_session(int argc, char **argv);
+int cmd_diagnose(int argc, char **argv);
+int cmd_restart(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
+int cmd_rendition(int argc, char **argv);
 
 }  // namespace iptvctl

@@ -24,6 +24,11 @@ const Command kCommands[] = {
     {"events", iptvctl::cmd_events, "recent events; --follow streams new ones"},
     {"failover", iptvctl::cmd_failover, "failover ID [--return]: switch to backup / primary"},
     {"session", iptvctl::cmd_session, "session create|revoke: playback sessions"},
+    {"diagnose", iptvctl::cmd_diagnose,
+     "diagnose ID [--subject S] [--edge URL] [--record CAUSE]: the ten-step incident workflow"},
+    {"restart", iptvctl::cmd_restart, "restart ID: a new worker for the channel"},
+    {"purge", iptvctl::cmd_purge, "purge ID: edges and players refetch the manifests"},
+    {"rendition", iptvctl::cmd_rendition, "rendition ID NAME --disable|--enable"},
 };
 
 int usage(FILE *out) {

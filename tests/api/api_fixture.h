@@ -13,6 +13,7 @@
 
 #include "control/api_server.h"
 #include "db/sqlite_db.h"
+#include "diagnose/diagnose.h"
 #include "fake_daemon.h"
 #include "origin/origin.h"
 #include "records/loader.h"
@@ -119,8 +120,27 @@ class ControlPlane {
   // and keys, as across an iptvd restart; meanwhile the origin answers /api/ with 404.
   void unmount_api() { api.reset(); }
   void mount_api() {
-    api = std::make_unique<iptv::control::ApiServer>(
-        iptv::control::ApiDeps{&fake, &fake, &fake, &fake, store.get(), origin.get(), &ring}, cfg_);
+    // The real diagnosis engine over the fake daemon and the real origin.
+    iptv::diagnose::EngineDeps dd;
+    dd.channels = &fake;
+    dd.records = &fake;
+    dd.events = &fake;
+    dd.store = store.get();
+    dd.keys = &ring;
+    dd.origin_base = [this] { return "http://127.0.0.1:" + std::to_string(origin->port()); };
+    dd.mint = [this](const std::string &channel, int ttl) {
+      iptv::TokenClaims c;
+      c.start = (int64_t)(g_get_real_time() / 1000000);
+      c.expiry = c.start + ttl;
+      c.acl = iptv::acl_for_channel(channel);
+      return iptv::token_to_path_segment(iptv::sign_token(c, ring));
+    };
+    iptv::diagnose::EngineConfig ec;
+    ec.follow_seconds = 1.0;
+    diagnoser = std::make_unique<iptv::diagnose::Engine>(dd, ec);
+    iptv::control::ApiDeps deps{&fake, &fake, &fake, &fake, store.get(), origin.get(), &ring};
+    deps.diagnoser = diagnoser.get();
+    api = std::make_unique<iptv::control::ApiServer>(deps, cfg_);
     api->mount();
   }
   iptv::control::ApiConfig cfg_;
@@ -160,6 +180,7 @@ class ControlPlane {
   std::unique_ptr<iptv::control::ControlStore> store;
   iptv::KeyRing ring;
   std::unique_ptr<iptv::Origin> origin;
+  std::unique_ptr<iptv::diagnose::Engine> diagnoser;
   std::unique_ptr<iptv::control::ApiServer> api;
   std::string base;
   std::map<std::string, std::string> keys;

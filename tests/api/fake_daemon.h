@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "control/directory.h"
+#include "viewers/viewer_stats.h"
 
 namespace iptv_test {
 
@@ -120,6 +121,16 @@ class FakeDaemon : public iptv::control::ChannelDirectory,
     return {iptv::control::ActionResult::Code::kAccepted, "posted"};
   }
 
+  iptv::control::ActionResult note_incident(const std::string &id,
+                                            const iptv::control::IncidentNote &) override {
+    {
+      std::lock_guard lk(mu);
+      if (!details.count(id)) return {iptv::control::ActionResult::Code::kNotFound, "no channel"};
+    }
+    post_event("incident.note", id);
+    return {iptv::control::ActionResult::Code::kAccepted, "posted"};
+  }
+
   // RecordSource
   std::vector<iptv::ChannelRecord> records() override {
     std::lock_guard lk(mu);
@@ -175,8 +186,11 @@ class FakeDaemon : public iptv::control::ChannelDirectory,
     s.webhook_outbox_depth = 3;
     s.webhook_delivery_failures = 7;
     s.webhook_deliveries = 40;
+    s.viewer_metrics = viewers.prometheus(1764400000000);
     return s;
   }
+  // Viewer requests the tests record (the daemon's origin feeds its own).
+  iptv::viewers::ViewerStats viewers;
 };
 
 }  // namespace iptv_test

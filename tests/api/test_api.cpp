@@ -758,7 +758,10 @@ TEST_F(ApiTest, GrafanaDashboardIsValidJsonAndQueriesOnlyExposedMetrics) {
         "iptv_probe_condition_active", "iptv_probe_condition_activations_total",
         "iptv_worker_cpu_seconds_total", "iptv_worker_memory_bytes", "iptv_token_denials_total",
         "iptv_http_requests_total", "iptv_http_request_duration_seconds",
-        "iptv_webhook_outbox_depth", "iptv_webhook_delivery_failures_total"})
+        "iptv_webhook_outbox_depth", "iptv_webhook_delivery_failures_total",
+        // issue 17: viewer-side signals
+        "iptv_viewer_requests_total", "iptv_viewer_errors_total", "iptv_viewer_rebuffer_ratio",
+        "iptv_viewer_startup_seconds", "iptv_viewer_buffer_starvations_total"})
     EXPECT_TRUE(used.count(f)) << f;
 }
 

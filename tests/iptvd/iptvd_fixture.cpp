@@ -101,7 +101,7 @@ void Iptvd::start() {
     pid_ = 0;
     return;
   }
-  bool up = wait_for(10, [&] {
+  bool up = wait_for(30, [&] {  // 30 s: the shared 2-core machine is often loaded 10x
     int st = 0;
     if (waitpid(pid_, &st, WNOHANG) == pid_) {
       pid_ = 0;

@@ -83,10 +83,9 @@ void parse_backoff(Walker &w, const YAML::Node &n, const std::string &path, Back
             "must not be below initial_seconds (" + Walker::fmt(b.initial_seconds) + ")");
 }
 
-const std::vector<std::string> kTopKeys = {"listen", "public_base_url", "channels_dir", "data_dir",
-                                           "tokens", "sessions",        "webhooks",     "worker",
-                                           "log",    "retention",       "node",         "api",
-                                           "storage"};
+const std::vector<std::string> kTopKeys = {
+    "listen",   "public_base_url", "channels_dir", "data_dir",  "tokens", "viewers", "sessions",
+    "webhooks", "worker",          "log",          "retention", "node",   "api",     "storage"};
 
 void parse_listen_and_dirs(Walker &w, const YAML::Node &root, const std::string &base,
                            DaemonConfig &c) {
@@ -145,6 +144,15 @@ void parse_sessions_and_api(Walker &w, const YAML::Node &root, DaemonConfig &c) 
   if (w.mapping(root["sessions"], "sessions", {"max_per_subject"}))
     w.integer(root["sessions"]["max_per_subject"], "sessions.max_per_subject",
               c.sessions_max_per_subject, 1, 10000000);
+  if (w.mapping(root["viewers"], "viewers", {"region_header"})) {
+    w.str(root["viewers"]["region_header"], "viewers.region_header", c.viewers_region_header);
+    for (char ch : c.viewers_region_header)
+      if (!(g_ascii_isalnum(ch) || ch == '-' || ch == '_')) {
+        w.error(root["viewers"]["region_header"], "viewers.region_header",
+                "must be an HTTP header name (letters, digits, '-')");
+        break;
+      }
+  }
   if (w.mapping(root["api"], "api", {"max_body_bytes", "listen_address", "listen_port"})) {
     w.integer(root["api"]["max_body_bytes"], "api.max_body_bytes", c.api_max_body_bytes, 1024,
               64 << 20);

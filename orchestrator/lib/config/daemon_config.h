@@ -69,6 +69,10 @@ struct DaemonConfig {
 
   // sessions: open sessions one subject may hold (playback and playlist sessions together)
   int sessions_max_per_subject = 1000;
+  // viewers: the request header a trusted front end (edge, load balancer) sets to the viewer's
+  // region; "" reads none (every region "unknown"). Only set it when clients cannot reach the
+  // origin without passing that front end, which must overwrite the header.
+  std::string viewers_region_header;
   // api: the largest request body the API reads (bigger: 413 before reading it)
   int api_max_body_bytes = 1 << 20;
   // The API's and /metrics' own listening address ("" = they share listen.address:port).

@@ -206,6 +206,11 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
   void h_channel(Ctx &c);
   void h_action(Ctx &c);
   void h_rendition(Ctx &c);
+  // diagnosis.cpp
+  void h_diagnosis(Ctx &c);
+  void h_incident_post(Ctx &c);
+  void h_incidents(Ctx &c);
+  std::atomic<int> diagnosing{0};  // diagnoses running on their threads
   // events.cpp
   void h_events(Ctx &c);
   void h_events_stream(Ctx &c);

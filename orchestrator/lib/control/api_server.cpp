@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -146,6 +147,10 @@ void ApiServer::Impl::build_routes() {
       m(&Impl::h_action));
   add("PUT", "/api/v1/channels/{id}/renditions/{name}", R::kOperator, "channel.rendition",
       m(&Impl::h_rendition));
+  add("GET", "/api/v1/channels/{id}/diagnosis", R::kOperator, "", m(&Impl::h_diagnosis));
+  add("GET", "/api/v1/channels/{id}/incidents", R::kRead, "", m(&Impl::h_incidents));
+  add("POST", "/api/v1/channels/{id}/incidents", R::kOperator, "incident.note",
+      m(&Impl::h_incident_post));
   add("GET", "/api/v1/events", R::kRead, "", m(&Impl::h_events));
   add("GET", "/api/v1/events/stream", R::kRead, "", m(&Impl::h_events_stream));
   add("POST", "/api/v1/sessions", R::kOperator, "", m(&Impl::h_session_open));  // audits itself
@@ -648,6 +653,9 @@ void ApiServer::unmount() {
   if (!i->mounted.exchange(false)) return;
   i->stopping = true;
   if (i->follower.joinable()) i->follower.join();
+  // Diagnoses in flight use the daemon's objects: let them finish (each is bounded, ~10 s).
+  for (int n = 0; i->diagnosing.load() > 0 && n < 600; ++n)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   i->deps.origin->with_media_servers([i](SoupServer *server) {
     for (const char *prefix : {"/api", "/healthz", "/readyz", "/metrics", "/iptv"})
       soup_server_remove_handler(server, prefix);

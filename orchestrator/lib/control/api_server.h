@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "control/diagnosis.h"
 #include "control/directory.h"
 #include "control/sessions.h"
 #include "control/store.h"
@@ -57,8 +58,9 @@ struct ApiDeps {
   EventLog *events = nullptr;
   MetricsSource *metrics = nullptr;
   ControlStore *store = nullptr;
-  Origin *origin = nullptr;       // the server we mount on; revocations go here
-  const KeyRing *keys = nullptr;  // the origin's key ring (signs playback and playlist tokens)
+  Origin *origin = nullptr;        // the server we mount on; revocations go here
+  const KeyRing *keys = nullptr;   // the origin's key ring (signs playback and playlist tokens)
+  Diagnoser *diagnoser = nullptr;  // GET .../diagnosis (null: 503)
 };
 
 class ApiServer {

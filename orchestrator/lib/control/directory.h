@@ -97,6 +97,8 @@ struct ChannelDetail {
   std::vector<ProbeConditionView> conditions;  // active now
   int worker_pid = 0;                          // 0: none running
   int64_t worker_started_unix = 0;
+  double heartbeat_age_s = -1;         // seconds since the worker's last status line; -1: no worker
+  int64_t media_age_ms = -1;           // the worker's age of its last media buffer; -1: unknown
   std::string last_error;              // the last worker error message, if any
   std::vector<EventView> last_events;  // newest first, at most ~20
 };
@@ -130,12 +132,27 @@ struct ActionResult {
   std::string reason;
 };
 
+// An operator's note of an incident's cause (iptvctl diagnose --record), kept as the event
+// `incident.note` of the channel.
+struct IncidentNote {
+  std::string cause;              // free text, at most 1000 characters, no control characters
+  std::string first_failing_hop;  // "" unknown, else the diagnosis's hop name ("worker", ...)
+  std::string actor;              // "key:<id>"
+};
+
 class ChannelDirectory {
  public:
   virtual ~ChannelDirectory() = default;
   virtual std::vector<ChannelView> list() = 0;
   virtual std::optional<ChannelDetail> get(const std::string &id) = 0;
   virtual ActionResult act(const std::string &id, Action action, const ActionArgs &args) = 0;
+  // Records the note as an `incident.note` event (posted, like actions). kAccepted, kNotFound,
+  // or kUnavailable when the daemon keeps no events.
+  virtual ActionResult note_incident(const std::string &id, const IncidentNote &note) {
+    (void)id;
+    (void)note;
+    return {ActionResult::Code::kUnavailable, "this daemon keeps no incident notes"};
+  }
 };
 
 // ---- Channel records (access, rights, epg) --------------------------------------------------
@@ -211,6 +228,8 @@ struct MetricsSnapshot {
   uint64_t webhook_outbox_depth = 0;       // events not yet delivered
   uint64_t webhook_delivery_failures = 0;  // failed attempts since start
   uint64_t webhook_deliveries = 0;         // successful deliveries since start
+  // Prometheus text of the viewer-side families (iptv_viewer_*, core/viewers), appended as is.
+  std::string viewer_metrics;
 };
 
 class MetricsSource {

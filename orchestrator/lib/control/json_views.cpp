@@ -64,7 +64,11 @@ json to_json(const ChannelDetail &d) {
   j["sources"] = sources;
   j["renditions"] = rends;
   j["conditions"] = conds;
-  j["worker"] = {{"pid", d.worker_pid}, {"started_at", ts(d.worker_started_unix)}};
+  j["worker"] = {
+      {"pid", d.worker_pid},
+      {"started_at", ts(d.worker_started_unix)},
+      {"heartbeat_age_seconds", d.heartbeat_age_s < 0 ? json(nullptr) : json(d.heartbeat_age_s)},
+      {"media_age_ms", d.media_age_ms < 0 ? json(nullptr) : json(d.media_age_ms)}};
   j["last_error"] = d.last_error;
   j["last_events"] = events;
   return j;

@@ -272,7 +272,7 @@ std::string render_prometheus(const MetricsSnapshot &m, const OriginStats &origi
   write_channels(w, m);
   write_server(w, m, origin);
   write_control(w, http, control);
-  return w.take();
+  return w.take() + m.viewer_metrics;
 }
 
 }  // namespace iptv::control

@@ -98,6 +98,7 @@ SessionResult SessionOpener::open(const SessionRequest &req) {
       c.acl = acl_for_channel(req.channel_id);
       c.session = open->id;
       if (config_.bind_client_ip) c.ip = req.client_ip;
+      if (open->kid != keys_.signing_kid()) store_.set_session_kid(open->id, keys_.signing_kid());
       r.ok = true;
       r.reused = true;
       r.http_status = 200;
@@ -117,6 +118,7 @@ SessionResult SessionOpener::open(const SessionRequest &req) {
   Session s;
   s.id = "s_" + random_hex(12);
   s.binding = binding;
+  s.kid = keys_.signing_kid();
   s.subject = req.subject;
   s.channel_id = req.channel_id;
   s.region = region;

@@ -83,6 +83,11 @@ CREATE TABLE ctl_ip_salts(
 ALTER TABLE ctl_sessions ADD COLUMN binding TEXT NOT NULL DEFAULT '';
 CREATE INDEX ctl_sessions_subject_channel ON ctl_sessions(subject, channel_id);
 )"},
+    // Sessions remember the key id (kid) that signed their last token, so a diagnosis can tell
+    // that a key rotated out of the ring strands them (their URLs get 403 unknown-key).
+    {3, R"(
+ALTER TABLE ctl_sessions ADD COLUMN kid TEXT NOT NULL DEFAULT '';
+)"},
 };
 
 std::string to_json_array(const std::vector<std::string> &v) {
@@ -118,6 +123,7 @@ Session session_row(db::Stmt &s) {
   x.expires_at = s.col_int64(5);
   x.revoked_at = s.col_int64(6);
   x.binding = s.col_text(7);
+  x.kid = s.col_text(8);
   return x;
 }
 
@@ -135,7 +141,7 @@ Entitlement ent_row(db::Stmt &s) {
 
 const char *kKeyCols = "id, name, role, created_at, last_used_at, revoked_at";
 const char *kSessCols =
-    "id, subject, channel_id, region, created_at, expires_at, revoked_at, binding";
+    "id, subject, channel_id, region, created_at, expires_at, revoked_at, binding, kid";
 const char *kEntCols = "subject, channels, groups_, tier, region, expires_at, updated_at";
 
 }  // namespace
@@ -277,7 +283,7 @@ bool ControlStore::delete_entitlement(const std::string &subject) {
 void ControlStore::add_session(const Session &s) {
   db_.prepare(
          "INSERT INTO ctl_sessions(id, subject, channel_id, region, created_at, expires_at, "
-         "revoked_at, binding) VALUES(?,?,?,?,?,?,?,?)")
+         "revoked_at, binding, kid) VALUES(?,?,?,?,?,?,?,?,?)")
       .bind(1, s.id)
       .bind(2, s.subject)
       .bind(3, s.channel_id)
@@ -286,7 +292,12 @@ void ControlStore::add_session(const Session &s) {
       .bind(6, s.expires_at)
       .bind(7, s.revoked_at)
       .bind(8, s.binding)
+      .bind(9, s.kid)
       .run();
+}
+
+void ControlStore::set_session_kid(const std::string &id, const std::string &kid) {
+  db_.prepare("UPDATE ctl_sessions SET kid = ? WHERE id = ?").bind(1, kid).bind(2, id).run();
 }
 
 std::optional<Session> ControlStore::reusable_session(const std::string &subject,

@@ -56,6 +56,7 @@ struct Session {
   int64_t expires_at = 0;
   int64_t revoked_at = 0;  // 0 not revoked
   std::string binding;     // client binding ("" none; a keyed hash of the IP when bound). Internal.
+  std::string kid;         // the key id that signed the session's last token ("" unknown)
 };
 
 struct AuditEntry {
@@ -99,6 +100,7 @@ class ControlStore {
 
   // ---- Sessions ----
   void add_session(const Session &s);
+  void set_session_kid(const std::string &id, const std::string &kid);
   std::optional<Session> session(const std::string &id);
   // The open (unrevoked) session of subject+channel+binding expiring last, if it expires at or
   // after `min_expires_at`.

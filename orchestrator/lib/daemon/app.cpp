@@ -19,13 +19,17 @@
 #include "daemon/channel_manager.h"
 #include "daemon/control_adapter.h"
 #include "daemon/plugin_path.h"
+#include "daemon/self_watch.h"
 #include "db/sqlite_db.h"
+#include "diagnose/diagnose.h"
 #include "log/log.h"
 #include "origin/connections.h"
 #include "daemon/archive_adapter.h"
 #include "origin/origin.h"
 #include "store/state_store.h"
 #include "store/webhooks.h"
+#include "viewers/origin_observer.h"
+#include "viewers/viewer_stats.h"
 
 namespace iptv::daemon {
 
@@ -359,6 +363,23 @@ class App {
  private:
   bool open_store(std::string *error);
   bool start_origin(std::string *error);
+  // The origin as iptvd itself reaches it ("http://127.0.0.1:8080" for a wildcard address), and
+  // a short token path segment for one of its channels ("" when tokens are off): the self-watch
+  // and the diagnosis fetch the output the way viewers do.
+  std::string local_origin_base() const {
+    const std::string &addr = opts_.origin.address;
+    std::string host = addr == "0.0.0.0" || addr.empty()                       ? "127.0.0.1"
+                       : addr == "::" || addr == "[::]"                        ? "[::1]"
+                       : addr.find(':') != std::string::npos && addr[0] != '[' ? "[" + addr + "]"
+                                                                               : addr;
+    return "http://" + host + ":" + std::to_string(origin_->port());
+  }
+  std::string local_token(const std::string &channel, int ttl) const {
+    if (opts_.origin.mode == TokenMode::kNone) return "";
+    std::string url = playback_url(opts_, channel, ttl);  // .../hls/<id>/<token>/index.m3u8
+    std::string head = url.substr(0, url.rfind('/'));
+    return head.substr(head.rfind('/') + 1);
+  }
   void add_triggers();
 
   config::DaemonConfig cfg_;
@@ -370,19 +391,24 @@ class App {
   std::unique_ptr<Origin> origin_;
   std::unique_ptr<ChannelManager> channels_;
   std::unique_ptr<ArchiveAdapter> archive_;  // catch-up: the warm tier and time-addressed URLs
+  std::unique_ptr<SelfWatch> watch_;
   std::unique_ptr<control::ControlStore> cstore_;
   std::unique_ptr<ControlAdapter> adapter_;
+  std::shared_ptr<viewers::ViewerStats> viewers_ = std::make_shared<viewers::ViewerStats>();
+  std::unique_ptr<diagnose::Engine> diagnoser_;
   std::unique_ptr<control::ApiServer> api_;
   GMainLoop *loop_ = nullptr;
 };
 
 App::~App() {
   api_.reset();
+  diagnoser_.reset();
   adapter_.reset();
   cstore_.reset();
   if (origin_) origin_->set_timeshift_route(nullptr);  // no request reaches archive_ now
-  if (archive_) archive_->stop();                      // before the channels it reads records from
-  channels_.reset();                                   // kills any worker still running
+  if (archive_) archive_->stop();  // before the channels it reads records from
+  watch_.reset();                  // its thread reads the channel manager
+  channels_.reset();               // kills any worker still running
   archive_.reset();
   if (origin_) origin_->stop();
   if (loop_) g_main_loop_unref(loop_);
@@ -409,6 +435,12 @@ bool App::start(std::string *error) {
       });
   add_triggers();
   channels_->load();
+  // iptvd watches its own output through its own origin (self_watch.h): `live` once served.
+  SelfWatchOptions w;
+  w.origin_base = [this] { return local_origin_base(); };
+  w.token = [this](const std::string &channel) { return local_token(channel, 60); };
+  watch_ = std::make_unique<SelfWatch>(*channels_, w);
+  watch_->start();
   return true;
 }
 
@@ -457,6 +489,9 @@ bool App::start_origin(std::string *error) {
   }
   if (opts_.public_url.empty())
     opts_.public_url = "http://" + opts_.origin.address + ":" + std::to_string(origin_->port());
+  // Viewer-side signals: every /hls request counted by channel, rendition, device and region.
+  origin_->set_observer(
+      std::make_shared<viewers::OriginViewerObserver>(viewers_, cfg_.viewers_region_header));
   return true;
 }
 
@@ -490,6 +525,7 @@ void App::mount_api() {
     m.webhook_outbox_depth = (uint64_t)hooks_->outbox_depth();
     m.webhook_delivery_failures = hooks_->delivery_failures();
     m.webhook_deliveries = hooks_->delivery_attempts() - hooks_->delivery_failures();
+    m.viewer_metrics = viewers_->prometheus(g_get_real_time() / 1000);
   });
   control::ApiConfig acfg;
   acfg.sessions.ttl_seconds = cfg_.token_ttl_seconds;
@@ -501,8 +537,19 @@ void App::mount_api() {
   acfg.sessions.max_sessions_per_subject = cfg_.sessions_max_per_subject;
   acfg.max_body_bytes = cfg_.api_max_body_bytes;
   auto *a = adapter_.get();
-  api_ = std::make_unique<control::ApiServer>(
-      control::ApiDeps{a, a, a, a, cstore_.get(), origin_.get(), &opts_.origin.keys}, acfg);
+  diagnose::EngineDeps dd;
+  dd.channels = a;
+  dd.records = a;
+  dd.events = a;
+  dd.store = cstore_.get();
+  dd.keys = &opts_.origin.keys;
+  dd.viewers = viewers_.get();
+  dd.origin_base = [this] { return local_origin_base(); };
+  dd.mint = [this](const std::string &channel, int ttl) { return local_token(channel, ttl); };
+  diagnoser_ = std::make_unique<diagnose::Engine>(dd);
+  control::ApiDeps deps{a, a, a, a, cstore_.get(), origin_.get(), &opts_.origin.keys};
+  deps.diagnoser = diagnoser_.get();
+  api_ = std::make_unique<control::ApiServer>(deps, acfg);
   api_->mount();
   std::string err;
   std::string admin_key = opts_.data_dir + "/admin.key";
@@ -537,6 +584,7 @@ void App::print_urls() {
 int App::run() {
   g_main_loop_run(loop_);
   store_->wake_all();
+  watch_->stop();
   api_->unmount();
   stop_webhooks();
   logger_.info("", "stopped");

@@ -709,4 +709,26 @@ void ChannelManager::post_event(const std::string &channel, const std::string &e
       [](gpointer d) { delete static_cast<Call *>(d); });
 }
 
+void ChannelManager::post_watch(const std::string &id, int pid, bool playable,
+                                const std::map<std::string, std::string> &problems) {
+  struct Call {
+    ChannelManager *self;
+    std::string id;
+    int pid;
+    bool playable;
+    std::map<std::string, std::string> problems;
+  };
+  g_main_context_invoke_full(
+      g_main_context_default(), G_PRIORITY_DEFAULT,
+      [](gpointer d) -> gboolean {
+        auto *c = static_cast<Call *>(d);
+        ChannelRunner *r = c->self->find_runner(c->id);
+        // Only for the worker run it watched (a restart resets playability).
+        if (r && r->pid() == c->pid) r->set_watch(c->playable, c->problems);
+        return G_SOURCE_REMOVE;
+      },
+      new Call{this, id, pid, playable, problems},
+      [](gpointer d) { delete static_cast<Call *>(d); });
+}
+
 }  // namespace iptv::daemon

@@ -139,6 +139,10 @@ class ChannelManager : public ChannelSink {
   // Thread-safe: records an event (on_event) from the main loop, e.g. an API refusal.
   void post_event(const std::string &channel, const std::string &event_type,
                   const nlohmann::json &detail);
+  // Thread-safe (the self-watch thread): hands what the self-watch saw of worker `pid`'s output
+  // to the channel's runner on the main loop (ChannelRunner::set_watch).
+  void post_watch(const std::string &id, int pid, bool playable,
+                  const std::map<std::string, std::string> &problems);
   // Why this node will not run the record ("" when it will): rights, placement, missing plugin.
   std::string not_runnable_reason(const ChannelRecord &rec) const;
 

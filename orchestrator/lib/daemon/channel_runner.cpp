@@ -68,6 +68,54 @@ void ChannelRunner::set_state(const std::string &state, const std::string &reaso
   sink_.on_transition(id_, from, state, reason);
 }
 
+void ChannelRunner::apply_worker_state() {
+  if (stopping_ || !proc_ || !proc_->running() || worker_state_.empty()) return;
+  if (worker_state_ == "starting") return set_state("starting", worker_reason_);
+  // `live` means playable: not before the origin served every rendition's first segment.
+  if (!playable_)
+    return set_state("starting", "packaging (" + worker_state_ +
+                                     "); waiting for the origin to serve every rendition's first "
+                                     "segment");
+  if (worker_state_ == "live" && !watch_.empty()) {
+    std::string why;
+    for (const auto &[cond, detail] : watch_) why += (why.empty() ? "" : "; ") + detail;
+    return set_state("degraded", "self-watch through the origin: " + why);
+  }
+  set_state(worker_state_, worker_reason_);
+}
+
+void ChannelRunner::set_watch(bool playable, const std::map<std::string, std::string> &problems) {
+  if (!proc_ || !proc_->running()) return;
+  playable_ = playable_ || playable;
+  // Conditions raised and cleared: events and the probe view, like the worker's own probes.
+  std::vector<std::pair<std::string, bool>> changes;
+  for (const auto &[cond, detail] : problems)
+    if (!watch_.count(cond)) changes.push_back({cond, true});
+  for (const auto &[cond, detail] : watch_)
+    if (!problems.count(cond)) changes.push_back({cond, false});
+  for (const auto &[cond, raised] : changes) {
+    std::string detail = raised ? problems.at(cond) : watch_.at(cond);
+    {
+      std::lock_guard lk(view_mu_);
+      auto &p = view_.probes["origin/" + cond + "/output"];
+      if (raised && !p.active) {
+        p.count++;
+        p.since = now_unix();
+      }
+      p.condition = cond;
+      p.stream = "output";
+      p.source = "origin";
+      p.active = raised;
+      p.detail = detail;
+    }
+    sink_.on_event(
+        id_, raised ? "probe.condition.raised" : "probe.condition.cleared",
+        {{"condition", cond}, {"stream", "output"}, {"source", "origin"}, {"detail", detail}});
+  }
+  watch_ = problems;
+  apply_worker_state();
+}
+
 void ChannelRunner::start() {
   stopping_ = false;
   if (proc_ && proc_->running()) return;
@@ -100,12 +148,17 @@ void ChannelRunner::spawn() {
     std::lock_guard lk(view_mu_);
     view_.pid = proc_->pid();
     view_.worker_started = now_unix();
+    view_.last_status = now_unix();
     view_.sources.clear();
     view_.media_age_ms = -1;
     view_.active_source.clear();
     view_.probes.clear();
   }
   sink_.log(id_, "info", "worker started (pid " + std::to_string(proc_->pid()) + ")");
+  worker_state_ = "starting";
+  worker_reason_ = "worker started";
+  playable_ = false;
+  watch_.clear();
   set_state("starting", "worker started");
   // Re-apply rendition switches the operator made before a restart.
   std::map<std::string, RenditionView> r;
@@ -125,6 +178,10 @@ void ChannelRunner::on_status(const std::string &line) {
     return;
   }
   last_hb_ = g_get_monotonic_time();
+  {
+    std::lock_guard lk(view_mu_);
+    view_.last_status = now_unix();
+  }
   if (auto *hb = std::get_if<StHeartbeat>(&*st)) {
     std::lock_guard lk(view_mu_);
     view_.media_age_ms = hb->media_age_ms;
@@ -137,9 +194,11 @@ void ChannelRunner::on_status(const std::string &line) {
                                                 "slate"};
     bool known = false;
     for (const char *k : kWorkerStates) known |= s->state == k;
-    if (!stopping_ && known)
-      set_state(s->state, s->reason);
-    else if (!known)
+    if (!stopping_ && known) {
+      worker_state_ = s->state;
+      worker_reason_ = s->reason;
+      apply_worker_state();
+    } else if (!known)
       sink_.log(id_, "debug", "worker state '" + s->state + "' (" + s->reason + ")");
   } else if (auto *seg = std::get_if<StSegment>(&*st)) {
     {

@@ -93,7 +93,8 @@ struct ChannelView {
   std::map<std::string, ProbeView> probes;      // by "[<source>/]<condition>/<stream>"
   std::map<std::string, SourceHealth> sources;  // by role: primary | backup
   double worker_started = 0;                    // unix seconds; 0 = no worker
-  double cpu_seconds_past = 0;                  // CPU of earlier workers of this channel
+  double last_status = 0;       // unix seconds of the worker's last status line; 0 = none yet
+  double cpu_seconds_past = 0;  // CPU of earlier workers of this channel
   std::string last_error;
 };
 
@@ -116,6 +117,11 @@ class ChannelRunner {
   // is logged and not sent.
   void command(const nlohmann::json &cmd);
   void set_rendition_enabled(const std::string &name, bool enabled);
+  // The self-watch (self_watch.h), on the main loop. `playable`: the origin serves every
+  // enabled rendition's first segment; until then a worker that says live (or degraded,
+  // failover, slate) is shown `starting`. `problems`: conditions seen through the origin
+  // ("stale", "misaligned", ... -> detail); while any holds, live is shown `degraded`.
+  void set_watch(bool playable, const std::map<std::string, std::string> &problems);
   void set_options(RunnerOptions opts) { opts_ = std::move(opts); }
   // Seeds counters from the store after a daemon restart.
   void seed(uint64_t restarts, uint64_t failovers);
@@ -130,6 +136,8 @@ class ChannelRunner {
   void on_status(const std::string &line);
   void on_exit(bool exited, int code);
   void set_state(const std::string &state, const std::string &reason);
+  // The state shown for what the worker said, the origin's playability and the self-watch.
+  void apply_worker_state();
   void remove_hls_if_gone();
   static gboolean on_tick(gpointer self);
   static gboolean on_restart_timer(gpointer self);
@@ -145,6 +153,9 @@ class ChannelRunner {
   guint tick_id_ = 0, restart_id_ = 0, kill_id_ = 0;
   bool stopping_ = false, hung_kill_ = false;
   std::string final_state_, final_reason_;
+  std::string worker_state_, worker_reason_;  // what the worker last said
+  bool playable_ = false;                     // this worker run's output was served
+  std::map<std::string, std::string> watch_;  // self-watch conditions now
   std::function<void()> stop_done_;
   mutable std::mutex view_mu_;  // guards view_
   ChannelView view_;

@@ -116,6 +116,8 @@ std::optional<control::ChannelDetail> ControlAdapter::get(const std::string &id)
                               p.stream, p.detail, (int64_t)p.since});
   d.worker_pid = v->pid;
   d.worker_started_unix = (int64_t)v->worker_started;
+  if (v->pid && v->last_status > 0) d.heartbeat_age_s = std::max(0.0, now - v->last_status);
+  d.media_age_ms = v->pid ? v->media_age_ms : -1;
   d.last_error = v->last_error;
   store::EventFilter f;
   f.channel_id = id;
@@ -192,6 +194,17 @@ control::ActionResult ControlAdapter::act(const std::string &id, control::Action
   }
   channels_.post_action(id, a, args.rendition, args.actor);
   return {Code::kAccepted, std::string(control::to_string(action)) + " requested"};
+}
+
+control::ActionResult ControlAdapter::note_incident(const std::string &id,
+                                                    const control::IncidentNote &note) {
+  if (!channels_.record(id))
+    return {control::ActionResult::Code::kNotFound, "no channel '" + id + "'"};
+  channels_.post_event(id, "incident.note",
+                       {{"cause", note.cause},
+                        {"first_failing_hop", note.first_failing_hop},
+                        {"actor", note.actor}});
+  return {control::ActionResult::Code::kAccepted, "incident note recorded"};
 }
 
 control::EventPage ControlAdapter::page(const control::EventFilter &filter) {

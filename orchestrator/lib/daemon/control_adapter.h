@@ -25,6 +25,8 @@ class ControlAdapter : public control::ChannelDirectory,
   std::optional<control::ChannelDetail> get(const std::string &id) override;
   control::ActionResult act(const std::string &id, control::Action action,
                             const control::ActionArgs &args) override;
+  control::ActionResult note_incident(const std::string &id,
+                                      const control::IncidentNote &note) override;
 
   std::vector<ChannelRecord> records() override { return channels_.records(); }
   std::optional<ChannelRecord> record(const std::string &id) override {
