@@ -38,6 +38,16 @@ void respond_status(SoupServerMessage *msg, int status, const char *deny = nullp
     soup_message_headers_replace(h, "Cache-Control", "no-store");
 }
 
+// The Content-Type of a file of the tree, by extension.
+const char *media_type(const std::string &rel) {
+  if (ends_with(rel, ".m3u8")) return "application/vnd.apple.mpegurl";
+  if (ends_with(rel, ".ts")) return "video/mp2t";
+  if (ends_with(rel, ".m4s")) return "video/iso.segment";
+  if (ends_with(rel, ".mp4")) return "video/mp4";
+  if (ends_with(rel, ".mpd")) return "application/dash+xml";
+  return "application/octet-stream";
+}
+
 std::string http_date(time_t t) {
   GDateTime *dt = g_date_time_new_from_unix_utc(t);
   gchar *s = g_date_time_format(dt, "%a, %d %b %Y %H:%M:%S GMT");
@@ -49,6 +59,11 @@ std::string http_date(time_t t) {
 
 int playlist_max_age(const char *data, size_t len) {
   std::string_view v(data, len);
+  // A DASH MPD like a media playlist: half its update period ("PT4.000S"); a static one 2 s.
+  constexpr std::string_view kMup = "minimumUpdatePeriod=\"PT";
+  size_t mup = v.find(kMup);
+  if (mup != std::string_view::npos)
+    return std::max(1, (int)(std::atof(std::string(v.substr(mup + kMup.size(), 12)).c_str()) / 2));
   size_t at = v.find("#EXT-X-TARGETDURATION:");
   if (at == std::string_view::npos) return 2;  // multivariant: changes rarely, but may
   int td = std::atoi(std::string(v.substr(at + 22, 8)).c_str());
@@ -335,6 +350,24 @@ void Origin::handle(Request &req) {
   }
   // A valid token for a channel not served (here, or not yet): like a file not there (yet).
   if (root.empty()) return not_found();
+  // The time route: the MPD's UTCTiming (urn:mpeg:dash:utc:http-iso:2014, value "time",
+  // relative to the MPD, so it carries the token): the server's UTC, never cached.
+  if (rel == "/time") {
+    GDateTime *now = g_date_time_new_now_utc();
+    gchar *iso = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
+    std::string body(iso);
+    g_free(iso);
+    g_date_time_unref(now);
+    body.erase(body.size() - 4, 3);  // microseconds -> milliseconds
+    respond_status(msg, 200);
+    SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+    soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
+    soup_message_headers_set_content_type(h, "text/plain", nullptr);
+    if (req.method == "GET")
+      soup_message_body_append(soup_server_message_get_response_body(msg), SOUP_MEMORY_COPY,
+                               body.data(), body.size());
+    return count(200, req.method == "HEAD" ? 0 : body.size());
+  }
   // Symlinks out of the tree are refused: the resolved file must stay under the root.
   std::string full = root + rel;
   char resolved[PATH_MAX];
@@ -346,7 +379,11 @@ void Origin::handle(Request &req) {
   std::string etag = "\"" + std::to_string((long long)st.st_size) + "-" +
                      std::to_string((long long)st.st_mtim.tv_sec) + "." +
                      std::to_string((long long)st.st_mtim.tv_nsec) + "\"";
-  bool playlist = ends_with(rel, ".m3u8");
+  bool mpd = ends_with(rel, ".mpd");
+  bool playlist = ends_with(rel, ".m3u8") || mpd;
+  // fMP4 init segments are rewritten when a restart brings other parameter sets (init.mp4 of a
+  // run whose segments left the window): cached briefly and revalidated by ETag.
+  bool init = ends_with(rel, ".mp4");
   bool purging = false;
   if (playlist) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -375,6 +412,7 @@ void Origin::handle(Request &req) {
   const char *data = (const char *)g_bytes_get_data(bytes, &len);
   std::string cc = purging    ? std::string("no-cache")
                    : playlist ? "max-age=" + std::to_string(playlist_max_age(data, len))
+                   : init     ? std::string("max-age=2")
                               : std::string("max-age=31536000, immutable");
   soup_message_headers_replace(h, "Cache-Control", cc.c_str());
   ConditionalHeaders cond{soup_message_headers_get_one(rq, "If-Match"),
@@ -389,11 +427,7 @@ void Origin::handle(Request &req) {
     g_bytes_unref(bytes);
     return count(status);
   }
-  soup_message_headers_set_content_type(h,
-                                        playlist                ? "application/vnd.apple.mpegurl"
-                                        : ends_with(rel, ".ts") ? "video/mp2t"
-                                                                : "application/octet-stream",
-                                        nullptr);
+  soup_message_headers_set_content_type(h, media_type(rel), nullptr);
   ByteRange range;
   RangeDecision rd = range_header.empty() || !if_range_allows(cond.if_range, validators)
                          ? RangeDecision::kWhole

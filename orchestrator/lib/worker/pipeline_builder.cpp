@@ -12,6 +12,20 @@ GstElement *make(const char *factory, const char *name = nullptr) {
   return gst_element_factory_make(factory, name);
 }
 
+// iptvhlssink in the segment format of spec.hls, set before any pad is requested (the element
+// builds its pads for one format): fmp4 with manifest.mpd when dash, and the audio rendition's
+// language and name.
+GstElement *make_sink(const WorkerSpec &spec) {
+  GstElement *s = make("iptvhlssink", "hls");
+  if (!s || spec.hls.segment_format != "fmp4") return s;
+  gst_util_set_object_arg(G_OBJECT(s), "segment-format", "fmp4");
+  g_object_set(s, "manifests", spec.hls.dash ? "hls,dash" : "hls", "audio-language",
+               spec.hls.audio_language.c_str(), nullptr);
+  if (!spec.hls.audio_name.empty())
+    g_object_set(s, "audio-name", spec.hls.audio_name.c_str(), nullptr);
+  return s;
+}
+
 bool build_transcode(const WorkerSpec &spec, OutputElements &o, std::string &error) {
   GstBin *bin = GST_BIN(o.pipeline);
   o.vcaps = raw_video_caps(spec);
@@ -23,7 +37,7 @@ bool build_transcode(const WorkerSpec &spec, OutputElements &o, std::string &err
   if (!aenc) aenc = make("voaacenc");
   GstElement *aparse = make("aacparse"), *aq2 = make("queue");
   o.ladder = make("iptvabrladder", "ladder");
-  o.hlssink = make("iptvhlssink", "hls");
+  o.hlssink = make_sink(spec);
   std::string missing;
   for (auto [e, n] : {std::pair{o.vsrc, "appsrc"},
                       {aenc, "avenc_aac/voaacenc"},
@@ -77,13 +91,13 @@ bool build_transcode(const WorkerSpec &spec, OutputElements &o, std::string &err
   return true;
 }
 
-bool build_passthrough(OutputElements &o, std::string &error) {
+bool build_passthrough(const WorkerSpec &spec, OutputElements &o, std::string &error) {
   GstBin *bin = GST_BIN(o.pipeline);
   o.vsrc = make("appsrc", "vin");
   o.asrc = make("appsrc", "ain");
   GstElement *vparse = make("h264parse"), *vq = make("queue");
   GstElement *aparse = make("aacparse"), *aq = make("queue");
-  o.hlssink = make("iptvhlssink", "hls");
+  o.hlssink = make_sink(spec);
   if (!o.vsrc || !o.asrc || !vparse || !aparse || !o.hlssink) {
     error = std::string("missing elements:") + (o.vsrc ? "" : " appsrc") +
             (vparse ? "" : " h264parse") + (aparse ? "" : " aacparse") +
@@ -97,7 +111,10 @@ bool build_passthrough(OutputElements &o, std::string &error) {
     g_object_set(e, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE, "max-bytes",
                  (guint64)64 * 1024 * 1024, "block", FALSE, nullptr);
   GstCaps *vc = gst_caps_from_string("video/x-h264, stream-format=byte-stream, alignment=au");
-  GstCaps *ac = gst_caps_from_string("audio/mpeg, mpegversion=4, stream-format=adts");
+  // MPEG-TS carries the AAC as ADTS; fMP4 needs it raw with codec_data (aacparse converts).
+  GstCaps *ac = gst_caps_from_string(spec.hls.segment_format == "fmp4"
+                                         ? "audio/mpeg, mpegversion=4, stream-format=raw"
+                                         : "audio/mpeg, mpegversion=4, stream-format=adts");
   GstElement *vcf = make("capsfilter"), *acf = make("capsfilter");
   g_object_set(vcf, "caps", vc, nullptr);
   g_object_set(acf, "caps", ac, nullptr);
@@ -139,7 +156,7 @@ bool build_output_pipeline(const WorkerSpec &spec, OutputElements &out, std::str
   gst_pipeline_use_clock(GST_PIPELINE(out.pipeline), clock);
   gst_object_unref(clock);
   bool passthrough = spec.mode == "passthrough";
-  if (!(passthrough ? build_passthrough(out, error) : build_transcode(spec, out, error)))
+  if (!(passthrough ? build_passthrough(spec, out, error) : build_transcode(spec, out, error)))
     return false;
   configure_sink(spec, out);
   return true;
