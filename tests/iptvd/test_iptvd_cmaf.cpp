@@ -92,8 +92,7 @@ TEST_F(IptvdCmaf, FormatChangeOnHotReloadRebuildsOnlyThatChannelBehindOneDiscont
   for (size_t i = 1; i < after.sequences.size(); ++i)
     EXPECT_EQ(after.sequences[i], after.sequences[i - 1] + 1) << pl;
   EXPECT_EQ(after.discontinuities, 1) << pl;
-  EXPECT_EQ(pl.find("#EXT-X-DISCONTINUITY\n"), pl.find("#EXT-X-DISCONTINUITY")) << pl;
-  EXPECT_LT(pl.find("#EXT-X-DISCONTINUITY"), pl.find("seg-" + std::to_string(after.sequences[0])))
+  EXPECT_LT(pl.find("#EXT-X-DISCONTINUITY\n"), pl.find("seg-" + std::to_string(after.sequences[0])))
       << "the discontinuity is on the first fMP4 segment: " << pl;
   // The audio rendition with the record's language and name.
   std::string mv = slurp(d.data() + "/hls/fmt/index.m3u8");
