@@ -1,8 +1,12 @@
 // A DASH MPD (ISO/IEC 23009-1) over the very CMAF files the HLS playlists list, free of
 // GStreamer: per rendition a Representation with a SegmentTemplate whose $Number$ is the HLS
 // media sequence number and a SegmentTimeline of the segments in the window (their tfdt and
-// durations). Media time is UTC (tfdt = the sample's UTC), so availabilityStartTime is the Unix
-// epoch and a segment becomes available when its last sample's time has passed.
+// durations). Media time is UTC (tfdt = the sample's UTC). A dynamic MPD's availabilityStartTime
+// is the start of the run's first segment (MpdConfig::period_start), with the Period at PT0S and
+// presentationTimeOffset the same instant in each timescale, so media time t is available at
+// UTC t (after its segment's end) exactly as with an epoch anchor; the anchor is not the epoch
+// itself because dashdemux2 1.22 mis-schedules segments ~1.7e9 s after availabilityStartTime.
+// $Number$ stays the HLS media sequence number either way (startNumber, not time, sets it).
 #pragma once
 
 #include <cstdint>
@@ -44,9 +48,10 @@ struct MpdConfig {
   double period_start = 0;
 };
 
-// The MPD text. Dynamic: availabilityStartTime 1970-01-01T00:00:00Z, no duration, the Period
-// at cfg.period_start. Static (at EOS): mediaPresentationDuration from the first to the last
-// segment of the first Representation, and the Period starts at the first segment.
+// The MPD text. Dynamic: availabilityStartTime = cfg.period_start, no duration, the Period at
+// PT0S with presentationTimeOffset = cfg.period_start. Static (at EOS): mediaPresentationDuration
+// from the first to the last segment of the first Representation, and the Period starts at the
+// first segment.
 std::string render_mpd(const MpdConfig &cfg, const std::vector<MpdRepresentation> &reps);
 
 // "PT12.345S"

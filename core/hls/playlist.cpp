@@ -135,6 +135,13 @@ bool MediaPlaylist::restore(const std::string &text) {
   return true;
 }
 
+void MediaPlaylist::drop_window() {
+  for (const auto &s : segments_)
+    if (s.discontinuity) discontinuity_sequence_++;
+  segments_.clear();
+  max_rounded_ = 0;
+}
+
 void MediaPlaylist::resume_at(uint64_t sequence) {
   next_sequence_ = std::max(next_sequence_, sequence);
 }

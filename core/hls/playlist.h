@@ -51,6 +51,10 @@ class MediaPlaylist {
   bool restore(const std::string &text);
   // Continues after a restart: the next segment gets at least `sequence` and a discontinuity.
   void resume_at(uint64_t sequence);
+  // Empties the window (the restored segments are of another format: MPEG-TS and fMP4 cannot
+  // share a window, an EXT-X-MAP applies to every segment after it). Numbering goes on; the
+  // discontinuity sequence counts the removed segments' discontinuities (RFC 8216 6.2.2).
+  void drop_window();
 
  private:
   PlaylistType type_;

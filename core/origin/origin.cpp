@@ -117,6 +117,16 @@ void respond_status(SoupServerMessage *msg, int status, const char *deny = nullp
     soup_message_headers_replace(h, "Cache-Control", "no-store");
 }
 
+// The Content-Type of a file of the tree, by extension.
+const char *media_type(const std::string &rel) {
+  if (ends_with(rel, ".m3u8")) return "application/vnd.apple.mpegurl";
+  if (ends_with(rel, ".ts")) return "video/mp2t";
+  if (ends_with(rel, ".m4s")) return "video/iso.segment";
+  if (ends_with(rel, ".mp4")) return "video/mp4";
+  if (ends_with(rel, ".mpd")) return "application/dash+xml";
+  return "application/octet-stream";
+}
+
 std::string http_date(time_t t) {
   GDateTime *dt = g_date_time_new_from_unix_utc(t);
   gchar *s = g_date_time_format(dt, "%a, %d %b %Y %H:%M:%S GMT");
@@ -131,6 +141,14 @@ void scan_playlist(FileEntry &fe) {
   gsize len = 0;
   const char *data = static_cast<const char *>(g_bytes_get_data(fe.bytes, &len));
   std::string_view v(data, len);
+  // A DASH MPD like a media playlist: half its update period ("PT4.000S"); a static one 2 s.
+  constexpr std::string_view kMup = "minimumUpdatePeriod=\"PT";
+  size_t mup = v.find(kMup);
+  if (mup != std::string_view::npos) {
+    fe.max_age =
+        std::max(1, (int)(std::atof(std::string(v.substr(mup + kMup.size(), 12)).c_str()) / 2));
+    return;
+  }
   size_t at = v.find("#EXT-X-TARGETDURATION:");
   if (at == std::string_view::npos) {
     fe.max_age = 2;  // multivariant: changes rarely, but may
@@ -974,6 +992,24 @@ void Origin::handle(Server &srv, Request &req) {
   known_channel = !root.empty();
   // A valid token for a channel not served (here, or not yet): like a file not there (yet).
   if (root.empty()) return not_found();
+  // The time route: the MPD's UTCTiming (urn:mpeg:dash:utc:http-iso:2014, value "time",
+  // relative to the MPD, so it carries the token): the server's UTC, never cached.
+  if (rel == "/time") {
+    GDateTime *now = g_date_time_new_now_utc();
+    gchar *iso = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
+    std::string body(iso);
+    g_free(iso);
+    g_date_time_unref(now);
+    body.erase(body.size() - 4, 3);  // microseconds -> milliseconds
+    respond_status(msg, 200);
+    SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+    soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
+    soup_message_headers_set_content_type(h, "text/plain", nullptr);
+    if (req.method == "GET")
+      soup_message_body_append(soup_server_message_get_response_body(msg), SOUP_MEMORY_COPY,
+                               body.data(), body.size());
+    return count(200, req.method == "HEAD" ? 0 : body.size());
+  }
   std::optional<RoutedAnswer> routed;
   if (!req.query.empty() || rel.find("/archive/") != std::string::npos) {
     std::shared_ptr<const TimeShiftRoute> route;
@@ -1010,7 +1046,11 @@ void Origin::handle(Server &srv, Request &req) {
                                      routed->body.data(), routed->body.size());
     return count(200, req.method == "HEAD" ? 0 : routed->body.size());
   }
-  bool playlist = !routed && ends_with(rel, ".m3u8");
+  bool mpd = !routed && ends_with(rel, ".mpd");
+  bool playlist = !routed && (ends_with(rel, ".m3u8") || mpd);
+  // fMP4 init segments are rewritten when a restart brings other parameter sets (init.mp4 of a
+  // run whose segments left the window): cached briefly and revalidated by ETag.
+  bool init = !routed && ends_with(rel, ".mp4");
   std::string full = root + rel;
   std::string file_root = root;
   if (routed) {
@@ -1091,6 +1131,7 @@ void Origin::handle(Server &srv, Request &req) {
   gsize len = g_bytes_get_size(bytes);
   std::string cc = purging    ? std::string("no-cache")
                    : playlist ? "max-age=" + std::to_string(fe->max_age)
+                   : init     ? std::string("max-age=2")
                               : std::string("max-age=31536000, immutable");
   if (routed && routed->max_age < 31536000) cc = "max-age=" + std::to_string(routed->max_age);
   soup_message_headers_replace(h, "Cache-Control", cc.c_str());
@@ -1106,12 +1147,8 @@ void Origin::handle(Server &srv, Request &req) {
     g_bytes_unref(bytes);
     return count(status);
   }
-  soup_message_headers_set_content_type(h,
-                                        routed                  ? routed->content_type.c_str()
-                                        : playlist              ? "application/vnd.apple.mpegurl"
-                                        : ends_with(rel, ".ts") ? "video/mp2t"
-                                                                : "application/octet-stream",
-                                        nullptr);
+  soup_message_headers_set_content_type(
+      h, routed ? routed->content_type.c_str() : media_type(rel), nullptr);
   ByteRange range;
   RangeDecision rd = req.range.empty() || !if_range_allows(cond.if_range, validators)
                          ? RangeDecision::kWhole

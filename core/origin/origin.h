@@ -20,13 +20,20 @@
 // An unknown channel is checked like a known one: its token is verified first, so a request
 // without a valid token gets the same refusal whether the channel exists or not.
 //
-// Cache headers: media playlists max-age = half the target duration; the multivariant playlist
-// max-age = 2 s; segments a year and immutable. ETag, Last-Modified and RFC 9110 conditionals
-// (If-None-Match with `*`, lists and weak tags, If-Modified-Since, If-Match, If-Unmodified-Since,
-// If-Range), HEAD, and one byte range (see http_conditional.h: never multipart, 416 with
-// `Content-Range: bytes */LEN`). Range headers are dropped for every other route of the server
-// (the API), so libsoup never builds a multipart response. Tokens, keys and secrets are never
-// logged.
+// Cache headers: media playlists max-age = half the target duration, a DASH MPD half its
+// minimumUpdatePeriod (like a media playlist); the multivariant playlist max-age = 2 s; fMP4 init
+// segments (.mp4) 2 s (a restart may rewrite init.mp4); segments a year and immutable.
+// Content types: .m3u8 application/vnd.apple.mpegurl, .ts video/mp2t, .mp4 video/mp4, .m4s
+// video/iso.segment, .mpd application/dash+xml.
+//
+// Time route: GET /hls/<channel>/[<token>/]time answers the server's UTC as ISO 8601 with
+// milliseconds (`2026-05-01T12:00:00.123Z`, text/plain, no-store), checked like a file of the
+// channel: the DASH MPD's UTCTiming (urn:mpeg:dash:utc:http-iso:2014) points at it relatively.
+// ETag, Last-Modified and RFC 9110 conditionals (If-None-Match with `*`, lists and weak tags,
+// If-Modified-Since, If-Match, If-Unmodified-Since, If-Range), HEAD, and one byte range (see
+// http_conditional.h: never multipart, 416 with `Content-Range: bytes */LEN`). Range headers are
+// dropped for every other route of the server (the API), so libsoup never builds a multipart
+// response. Tokens, keys and secrets are never logged.
 //
 // Connections (see connections.h): the origin accepts them itself, closes them on client EOF,
 // after an idle keep-alive timeout and a request (slowloris) timeout, and sheds the oldest idle

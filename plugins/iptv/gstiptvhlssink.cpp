@@ -203,8 +203,11 @@ struct Settings {
   std::string http_address = "127.0.0.1";
   std::string token_key_file;
   std::set<std::string> disabled_names;
-  bool fmp4 = false;  // segment-format
-  bool dash = false;  // manifests=hls,dash
+  bool fmp4 = false;                    // segment-format
+  bool dash = false;                    // manifests=hls,dash
+  std::string utc_timing_url = "time";  // MPD UTCTiming (relative to the MPD); "" for none
+  std::string audio_name = "audio";     // fMP4 audio rendition: EXT-X-MEDIA NAME
+  std::string audio_language;           // EXT-X-MEDIA LANGUAGE and the MPD's lang (BCP 47)
 };
 
 struct GstIptvHlsSinkPrivate {
@@ -274,6 +277,9 @@ enum {
   PROP_DISABLED_RENDITIONS,
   PROP_SEGMENT_FORMAT,
   PROP_MANIFESTS,
+  PROP_UTC_TIMING_URL,
+  PROP_AUDIO_NAME,
+  PROP_AUDIO_LANGUAGE,
 };
 
 static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
@@ -282,6 +288,11 @@ static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
                     "video/x-h265, stream-format=(string)byte-stream, alignment=(string)au"));
 static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE(
     "audio", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS("audio/mpeg, mpegversion=(int)4"));
+
+// What fMP4 here can carry on the audio pad: AAC with its AudioSpecificConfig (raw).
+static GstCaps *fmp4_audio_caps() {
+  return gst_caps_from_string("audio/mpeg, mpegversion=(int)4, stream-format=(string)raw");
+}
 
 #define GST_TYPE_IPTV_HLS_SINK_PLAYLIST_TYPE (gst_iptv_hls_sink_playlist_type_get_type())
 static GType gst_iptv_hls_sink_playlist_type_get_type() {
@@ -366,7 +377,7 @@ static GstStructure *write_multivariant_locked(GstIptvHlsSink *self) {
   if (a) {
     // fMP4: the audio is a rendition of its own that every variant names.
     if (a->total_seconds <= 0) return nullptr;
-    audio.push_back({"audio", "audio", "", "audio/index.m3u8"});
+    audio.push_back({"audio", p->cfg.audio_name, p->cfg.audio_language, "audio/index.m3u8"});
   }
   for (auto &r : p->renditions) {
     if (r->disabled) continue;
@@ -496,6 +507,7 @@ static void write_mpd_locked(GstIptvHlsSink *self, bool dynamic) {
     m.timescale = r->timescale;
     m.init = r->map_uri;
     if (!m.video) {
+      m.language = p->cfg.audio_language;
       m.sample_rate = r->timescale;
       auto info = iptv::cmaf::read_init_segment(r->init_bytes, nullptr);
       m.channels = info ? info->track.channels : 2;
@@ -512,6 +524,7 @@ static void write_mpd_locked(GstIptvHlsSink *self, bool dynamic) {
   c.window_seconds = std::max(window, p->cfg.target);
   c.presentation_delay = 3 * p->cfg.target;
   c.publish_ms = g_get_real_time() / 1000;
+  c.utc_timing_url = p->cfg.utc_timing_url;
   // The Period of this run starts at its first video segment (fixed until the next start).
   if (p->mpd_period_start < 0) {
     const Rendition *v = p->renditions.front().get();
@@ -1419,6 +1432,17 @@ static gboolean prepare(GstIptvHlsSink *self) {
         iptv::read_file(dir + "/index.m3u8", old) && r->playlist->restore(old)) {
       next = r->playlist->next_sequence();
       resumed = true;
+      // The previous run wrote the other segment format (segment-format changed): its segments
+      // leave the window, the numbers go on behind one discontinuity.
+      const auto &segs = r->playlist->segments();
+      const char *ext = p->cfg.fmp4 ? ".m4s" : ".ts";
+      if (!segs.empty() && !iptv::ends_with(segs.back().uri, ext)) {
+        GST_INFO_OBJECT(self, "%s: previous run wrote %s; new window at %" G_GUINT64_FORMAT,
+                        r->name.c_str(), segs.back().uri.c_str(), next);
+        for (const auto &s : segs)
+          r->retired.push_back({dir + "/" + s.uri, g_get_monotonic_time()});
+        r->playlist->drop_window();
+      }
     }
     if (state.contains("renditions") && state["renditions"].contains(r->name)) {
       next = std::max<uint64_t>(next, state["renditions"][r->name].value("next_sequence", 0));
@@ -1466,6 +1490,57 @@ static void finish(GstIptvHlsSink *self) {
     }
   }
   for (GstStructure *s : msgs) post(self, s);
+}
+
+// Settings and inputs refused before anything runs (READY -> PAUSED), each error naming the
+// property: audio-language/audio-name that would break the playlist, and with
+// segment-format=fmp4 an audio input that can only be something fMP4 here cannot carry (AAC
+// without codec_data: ADTS, LOAS). Returns the property refused, or nullptr.
+static const char *refuse_settings(GstIptvHlsSink *self) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  const Settings st = settings_snapshot(p);
+  if (!st.audio_language.empty() &&
+      (st.audio_language.size() > 35 ||
+       st.audio_language.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                           "0123456789-") != std::string::npos ||
+       !g_ascii_isalpha(st.audio_language[0]))) {
+    GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
+                      ("audio-language=%s is not a BCP 47 language tag", st.audio_language.c_str()),
+                      ("use a tag such as en, de or pt-BR (letters, digits and '-')"));
+    return "audio-language";
+  }
+  if (st.audio_name.find_first_of("\"\r\n") != std::string::npos) {
+    GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
+                      ("audio-name may not contain a double quote or a line break"),
+                      ("it is the quoted NAME of the EXT-X-MEDIA line"));
+    return "audio-name";
+  }
+  if (st.fmp4 && p->audio_ghost && gst_pad_is_linked(p->audio_ghost)) {
+    GstCaps *want = fmp4_audio_caps();
+    GstCaps *peer = gst_pad_peer_query_caps(p->audio_ghost, nullptr);
+    bool ok = gst_caps_can_intersect(peer, want);
+    if (!ok) {
+      // What upstream offers, briefly: "stream-format=adts" (or the whole caps if not AAC).
+      std::string what;
+      for (guint i = 0; i < gst_caps_get_size(peer); i++) {
+        const GValue *v = gst_structure_get_value(gst_caps_get_structure(peer, i), "stream-format");
+        gchar *t = v ? gst_value_serialize(v) : nullptr;
+        if (t) what += (what.empty() ? "" : "; ") + std::string("stream-format=") + t;
+        g_free(t);
+      }
+      gchar *offered = what.empty() ? gst_caps_to_string(peer) : g_strdup(what.c_str());
+      GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                        ("segment-format=fmp4 cannot carry the audio input (AAC %s)", offered),
+                        ("fMP4 here carries AAC with codec_data (stream-format=raw); put "
+                         "`aacparse ! audio/mpeg,stream-format=raw` before the audio pad, or use "
+                         "segment-format=mpegts"));
+      g_free(offered);
+    }
+    gst_caps_unref(peer);
+    gst_caps_unref(want);
+    if (!ok) return "segment-format";
+  }
+  return nullptr;
 }
 
 // Starts the HTTP origin over the tree when http-port is set.
@@ -1518,6 +1593,7 @@ static GstStateChangeReturn gst_iptv_hls_sink_change_state(GstElement *element,
                           ("DASH here lists the CMAF segments; MPEG-TS segments cannot be listed"));
         return GST_STATE_CHANGE_FAILURE;
       }
+      if (refuse_settings(self)) return GST_STATE_CHANGE_FAILURE;
       if (self->priv->built_fmp4 && *self->priv->built_fmp4 != fmp4) {
         GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
                           ("segment-format changed to %s after the pads were requested",
@@ -1621,6 +1697,21 @@ static void gst_iptv_hls_sink_set_property(GObject *object, guint prop_id, const
         st.dash = dash;
         break;
       }
+      case PROP_UTC_TIMING_URL: {
+        const char *v = g_value_get_string(value);
+        st.utc_timing_url = v ? v : "";
+        break;
+      }
+      case PROP_AUDIO_NAME: {
+        const char *v = g_value_get_string(value);
+        st.audio_name = v && *v ? v : "audio";
+        break;
+      }
+      case PROP_AUDIO_LANGUAGE: {
+        const char *v = g_value_get_string(value);
+        st.audio_language = v ? v : "";
+        break;
+      }
       case PROP_DISABLED_RENDITIONS: {
         const char *v = g_value_get_string(value);
         st.disabled_names.clear();
@@ -1715,6 +1806,15 @@ static void gst_iptv_hls_sink_get_property(GObject *object, guint prop_id, GValu
       break;
     case PROP_MANIFESTS:
       g_value_set_string(value, st.dash ? "hls,dash" : "hls");
+      break;
+    case PROP_UTC_TIMING_URL:
+      g_value_set_string(value, st.utc_timing_url.c_str());
+      break;
+    case PROP_AUDIO_NAME:
+      g_value_set_string(value, st.audio_name.c_str());
+      break;
+    case PROP_AUDIO_LANGUAGE:
+      g_value_set_string(value, st.audio_language.c_str());
       break;
     case PROP_DISABLED_RENDITIONS: {
       std::string v;
@@ -1850,13 +1950,39 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
                         GST_TYPE_IPTV_HLS_SINK_SEGMENT_FORMAT, 0, rw_ready));
 
   // manifests: hls, or hls,dash to also write <location>/manifest.mpd over the very same fMP4
-  // files (needs segment-format=fmp4): a dynamic MPD (availabilityStartTime the Unix epoch, as
-  // tfdt is UTC; SegmentTemplate $Number$ = the HLS media sequence; a SegmentTimeline of the
-  // playlist's window; minimumUpdatePeriod = target-duration, timeShiftBufferDepth = the
-  // window), static with mediaPresentationDuration at EOS of an EVENT/VOD stream.
+  // files (needs segment-format=fmp4, refused at the state change otherwise): a dynamic MPD
+  // (availabilityStartTime the start of the run's first segment; SegmentTemplate $Number$ = the
+  // HLS media sequence; a SegmentTimeline of the playlist's window; minimumUpdatePeriod =
+  // target-duration, timeShiftBufferDepth = the window; UTCTiming from utc-timing-url), static
+  // with mediaPresentationDuration at EOS of an EVENT/VOD stream.
   g_object_class_install_property(
       gobject_class, PROP_MANIFESTS,
       g_param_spec_string("manifests", "Manifests", "hls, or hls,dash (manifest.mpd)", "hls",
+                          rw_ready));
+
+  // utc-timing-url: the MPD's UTCTiming (urn:mpeg:dash:utc:http-iso:2014), which DASH players
+  // fetch to align their clock with the availability times. The default "time" is relative to
+  // the MPD: the origin's time route /hls/<channel>/[<token>/]time (core/origin), so it carries
+  // the token like every other URL in the MPD. "" leaves UTCTiming out.
+  g_object_class_install_property(
+      gobject_class, PROP_UTC_TIMING_URL,
+      g_param_spec_string("utc-timing-url", "UTC timing URL",
+                          "MPD UTCTiming http-iso URL (relative to the MPD; \"\" for none)", "time",
+                          rw_ready));
+
+  // audio-name: NAME of the fMP4 audio rendition's EXT-X-MEDIA (any text without a double quote
+  // or a line break).
+  g_object_class_install_property(
+      gobject_class, PROP_AUDIO_NAME,
+      g_param_spec_string("audio-name", "Audio name", "EXT-X-MEDIA NAME of the fMP4 audio", "audio",
+                          rw_ready));
+
+  // audio-language: LANGUAGE of the fMP4 audio rendition's EXT-X-MEDIA and `lang` of the MPD's
+  // audio AdaptationSet: a BCP 47 tag such as `en` or `pt-BR` ("" for none).
+  g_object_class_install_property(
+      gobject_class, PROP_AUDIO_LANGUAGE,
+      g_param_spec_string("audio-language", "Audio language",
+                          "BCP 47 language of the fMP4 audio (EXT-X-MEDIA LANGUAGE, MPD lang)", "",
                           rw_ready));
 
   gst_element_class_add_static_pad_template(element_class, &video_template);

@@ -502,10 +502,21 @@ TEST(HlsSinkFmp4, DashStaticMpdAtEosPlayedByDashdemux2) {
   std::string dir = tmp.path() + "/ch";
   ASSERT_EQ(run_to_eos(ladder_pipeline(dir,
                                        "target-duration=2 playlist-type=vod "
-                                       "sequence-mode=counter manifests=hls,dash",
+                                       "sequence-mode=counter manifests=hls,dash "
+                                       "audio-language=pt-BR audio-name=Portugues",
                                        false, 300)),
             "");
   std::string mpd = slurp(dir + "/manifest.mpd");
+  // The audio rendition's language and name, in HLS and in DASH.
+  EXPECT_NE(slurp(dir + "/index.m3u8")
+                .find("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"Portugues\","
+                      "LANGUAGE=\"pt-BR\""),
+            std::string::npos)
+      << slurp(dir + "/index.m3u8");
+  EXPECT_NE(mpd.find("contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" "
+                     "startWithSAP=\"1\" lang=\"pt-BR\""),
+            std::string::npos)
+      << mpd;
   EXPECT_NE(mpd.find("type=\"static\""), std::string::npos) << mpd;
   EXPECT_NE(mpd.find("mediaPresentationDuration=\"PT12.000S\""), std::string::npos) << mpd;
   EXPECT_NE(mpd.find("media=\"hi/seg-$Number$.m4s\""), std::string::npos) << mpd;
@@ -525,8 +536,15 @@ TEST(HlsSinkFmp4, DashStaticMpdAtEosPlayedByDashdemux2) {
 TEST(HlsSinkFmp4, DashDynamicMpdPlayedLiveByDashdemux2) {
   iptv_test::TempDir tmp;
   std::string dir = tmp.path() + "/ch";
+  // Served by the element's own origin (http-port), which has the time route UTCTiming names.
+  int port = iptv_test::free_port();
   std::thread encoder([&] {
-    run_live_for(ladder_pipeline(dir, "target-duration=1 manifests=hls,dash", true, 0, "1"), 14000);
+    run_live_for(ladder_pipeline(dir,
+                                 "target-duration=1 manifests=hls,dash channel-id=live "
+                                 "http-port=" +
+                                     std::to_string(port),
+                                 true, 0, "1"),
+                 14000);
   });
   for (int i = 0; i < 100 && slurp(dir + "/manifest.mpd").empty(); i++)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -536,15 +554,24 @@ TEST(HlsSinkFmp4, DashDynamicMpdPlayedLiveByDashdemux2) {
   EXPECT_NE(mpd.find("minimumUpdatePeriod=\"PT1.000S\""), std::string::npos) << mpd;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(mpd, m, std::regex("availabilityStartTime=\"([^\"]+)\"")));
+  // UTCTiming names the origin's time route, relative to the MPD; it answers the UTC.
+  EXPECT_NE(mpd.find("<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"time\"/>"),
+            std::string::npos)
+      << mpd;
+  std::string base = "http://127.0.0.1:" + std::to_string(port) + "/hls/live/";
+  std::string now = iptv_test::sh("curl -s " + base + "time");
+  GDateTime *dt = g_date_time_new_from_iso8601(now.c_str(), nullptr);
+  ASSERT_NE(dt, nullptr) << now;
+  EXPECT_NEAR((double)g_date_time_to_unix(dt), g_get_real_time() / 1e6, 5.0);
+  g_date_time_unref(dt);
   check_mpd_against_files(dir, mpd, true);
   {
     // Played in real time for 8 s by playbin3 + dashdemux2 (tests/hlssink/play_live.py, its
     // own process: 1.22's adaptivedemux2 can abort on an assertion, which must fail this
     // check, not kill the test binary).
-    HttpDir http(dir);
     int status = -1;
     std::string out = iptv_test::sh("timeout 30 /usr/bin/python3 " + iptv_test::source_root() +
-                                        "/tests/hlssink/play_live.py " + http.url("manifest.mpd") +
+                                        "/tests/hlssink/play_live.py " + base + "manifest.mpd" +
                                         " dashdemux2 8 2>&1",
                                     &status);
     EXPECT_EQ(status, 0) << out;
@@ -556,6 +583,50 @@ TEST(HlsSinkFmp4, DashDynamicMpdPlayedLiveByDashdemux2) {
     EXPECT_GE(std::stoi(pm[3]), 80) << out;
   }
   encoder.join();
+}
+
+// Refused before anything runs (the state change fails), each error naming the property: an
+// audio input fMP4 cannot carry (AAC that can only be ADTS), a language that is no BCP 47 tag.
+TEST(HlsSinkFmp4, RefusedAtStateChangeNamingTheProperty) {
+  iptv_test::TempDir tmp;
+  auto refusal = [&](const std::string &desc) -> std::string {
+    GError *err = nullptr;
+    GstElement *p = gst_parse_launch(desc.c_str(), &err);
+    if (!p) return std::string("parse: ") + (err ? err->message : "");
+    GstBus *bus = gst_element_get_bus(p);
+    GstStateChangeReturn ret = gst_element_set_state(p, GST_STATE_PAUSED);
+    std::string out = ret == GST_STATE_CHANGE_FAILURE ? "" : "state change did not fail";
+    if (GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
+      GError *e = nullptr;
+      gst_message_parse_error(m, &e, nullptr);
+      out += e->message;
+      g_error_free(e);
+      gst_message_unref(m);
+    }
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(bus);
+    gst_object_unref(p);
+    return out;
+  };
+  std::string video =
+      "videotestsrc num-buffers=10 ! video/x-raw,width=320,height=180 ! x264enc ! h264parse ! "
+      "s.video_0 ";
+  std::string e = refusal(video +
+                          "audiotestsrc num-buffers=10 ! avenc_aac ! aacparse ! "
+                          "audio/mpeg,stream-format=adts ! s.audio "
+                          "iptvhlssink name=s segment-format=fmp4 location=" +
+                          tmp.path() + "/a");
+  EXPECT_EQ(e.find("segment-format=fmp4 cannot carry the audio input (AAC stream-format=adts)"), 0u)
+      << e;
+  // The same input with a parser that may convert is accepted (aacparse hands over raw AAC).
+  EXPECT_EQ(refusal(video +
+                    "audiotestsrc num-buffers=10 ! avenc_aac ! audio/mpeg,stream-format=raw ! "
+                    "aacparse ! s.audio iptvhlssink name=s segment-format=fmp4 location=" +
+                    tmp.path() + "/b"),
+            "state change did not fail");
+  e = refusal(video + "iptvhlssink name=s segment-format=fmp4 audio-language=\"en US\" location=" +
+              tmp.path() + "/c");
+  EXPECT_EQ(e.find("audio-language=en US is not a BCP 47 language tag"), 0u) << e;
 }
 
 TEST(HlsSinkFmp4, DashWithMpegtsIsRefusedNamingManifests) {

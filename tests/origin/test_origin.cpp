@@ -282,6 +282,49 @@ TEST_F(OriginTest, CacheHeadersEtagHeadAndRanges) {
   EXPECT_EQ(range.headers["content-range"], "bytes 188-375/" + std::to_string(seg.body.size()));
 }
 
+// Issue 14: fMP4 and DASH files get their media types and cache headers (an MPD like a media
+// playlist: half its minimumUpdatePeriod), and the time route the MPD's UTCTiming points at
+// answers the server's UTC behind the same token check as the channel's files.
+TEST_F(OriginTest, CmafMediaTypesMpdCacheAndTimeRoute) {
+  iptv_test::TempDir cmaf;
+  fs::create_directories(cmaf.path() + "/hi");
+  iptv::write_file_atomic(cmaf.path() + "/manifest.mpd",
+                          "<?xml version=\"1.0\"?>\n<MPD type=\"dynamic\" "
+                          "minimumUpdatePeriod=\"PT4.000S\"></MPD>\n");
+  iptv::write_file_atomic(cmaf.path() + "/hi/init.mp4", std::string(64, 'i'));
+  iptv::write_file_atomic(cmaf.path() + "/hi/seg-7.m4s", std::string(64, 's'));
+  origin_->add_channel("cmaf", cmaf.path());
+  std::string t = token("cmaf");
+  Reply mpd = get(url(t, "manifest.mpd", "cmaf"));
+  EXPECT_EQ(mpd.status, 200);
+  EXPECT_EQ(mpd.headers["content-type"], "application/dash+xml");
+  EXPECT_EQ(mpd.headers["cache-control"], "max-age=2");
+  Reply init = get(url(t, "hi/init.mp4", "cmaf"));
+  EXPECT_EQ(init.status, 200);
+  EXPECT_EQ(init.headers["content-type"], "video/mp4");
+  EXPECT_EQ(init.headers["cache-control"], "max-age=2");
+  Reply seg = get(url(t, "hi/seg-7.m4s", "cmaf"));
+  EXPECT_EQ(seg.status, 200);
+  EXPECT_EQ(seg.headers["content-type"], "video/iso.segment");
+  EXPECT_EQ(seg.headers["cache-control"], "max-age=31536000, immutable");
+  // The time route: ISO 8601 UTC with milliseconds, never cached, what Date.parse() reads.
+  Reply time = get(url(t, "time", "cmaf"));
+  EXPECT_EQ(time.status, 200);
+  EXPECT_EQ(time.headers["cache-control"], "no-store");
+  EXPECT_EQ(time.headers["content-type"], "text/plain");
+  ASSERT_TRUE(std::regex_match(time.body, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+      << time.body;
+  GDateTime *dt = g_date_time_new_from_iso8601(time.body.c_str(), nullptr);
+  ASSERT_NE(dt, nullptr) << time.body;
+  EXPECT_NEAR((double)g_date_time_to_unix(dt), g_get_real_time() / 1e6, 5.0);
+  g_date_time_unref(dt);
+  // ... behind the token, like every file of the channel.
+  Reply forged = get(url(t.substr(0, t.size() - 2) + "zz", "time", "cmaf"));
+  EXPECT_EQ(forged.status, 403);
+  EXPECT_TRUE(forged.body.empty());
+  EXPECT_EQ(get(base_ + "/hls/cmaf/time").status, 403) << "no token";
+}
+
 // Item 2: a Range header of thousands of overlapping ranges is answered with the file once,
 // never a multipart/byteranges response many times its size.
 TEST_F(OriginTest, RangeAmplificationAnswersTheFileOnce) {

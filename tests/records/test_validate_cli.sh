@@ -56,4 +56,9 @@ printf 'channel_id: feed\nstatus: disabled\nsource: udp://239.0.0.1:5000\nprofil
 out=$("$ctl" validate "$tmp/ch" 2>&1); check "disabled, no rights" 0 $?
 echo "$out" | grep -qF "0 error(s), 1 warning(s): valid, with warnings" || { echo "FAIL summary: $out"; fail=1; }
 echo "$out" | grep -q "all valid" && { echo "FAIL 'all valid' with a warning: $out"; fail=1; }
+# Issue 14: dash with MPEG-TS segments is refused with file:line:column of `dash`.
+out=$("$ctl" validate "$root/tests/data/bad-channels/dash-with-ts.yaml" 2>&1); check "dash with ts" 1 $?
+want="$root/tests/data/bad-channels/dash-with-ts.yaml:6:7: dash: needs hls.segment_format: fmp4"
+echo "$out" | grep -qF "$want" || { echo "FAIL message: $out"; fail=1; }
+
 exit $fail

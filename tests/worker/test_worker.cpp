@@ -1196,6 +1196,48 @@ TEST(FileLoop, PassthroughFollowsTheClockAndTheSourceGop) {
 
 // ---- edge outputs ----
 
+// Issue 14: a passthrough channel in fMP4 with DASH: the source's AAC (ADTS from the demuxer) is
+// handed over raw, so the sink writes init.mp4 + .m4s for the video and an audio rendition, and
+// manifest.mpd; ffprobe decodes init + segment of both.
+TEST(Passthrough, Fmp4WithDashFromAFileSource) {
+  iptv_test::TempDir dir;
+  std::string file = dir.path() + "/in.mp4";
+  run("ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=s=320x180:r=25 -f lavfi -i "
+      "sine=f=440:r=48000 -t 4 -c:v libx264 -preset ultrafast -g 50 -keyint_min 50 "
+      "-sc_threshold 0 -c:a aac '" +
+      file + "'");
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "file://" + file, "file");
+  spec["mode"] = "passthrough";
+  spec.erase("profiles");
+  spec["hls"]["segment_seconds"] = 2.0;
+  spec["hls"]["segment_format"] = "fmp4";
+  spec["hls"]["dash"] = true;
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 20));
+  auto ready = [&] {
+    std::string a = slurp(hls + "/audio/index.m3u8"), v = slurp(hls + "/source/index.m3u8");
+    return a.find(".m4s") != std::string::npos && v.find(".m4s") != std::string::npos &&
+           fs::exists(hls + "/manifest.mpd");
+  };
+  for (int i = 0; i < 300 && !ready(); i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(ready()) << hls;
+  for (const char *r : {"source", "audio"}) {
+    std::string pl = slurp(hls + "/" + r + "/index.m3u8");
+    EXPECT_NE(pl.find("#EXT-X-MAP:URI=\"init.mp4\""), std::string::npos) << pl;
+    std::string seg = pl.substr(pl.find("seg-"));
+    seg = seg.substr(0, seg.find('\n'));
+    std::string joined = dir.path() + "/" + r + ".mp4";
+    run("cat '" + hls + "/" + r + "/init.mp4' '" + hls + "/" + r + "/" + seg + "' > " + joined);
+    std::string out =
+        run("ffprobe -v error -count_frames -show_entries "
+            "stream=codec_name,nb_read_frames -of csv=p=0 " +
+            joined);
+    EXPECT_NE(out.find(std::string(r) == "audio" ? "aac," : "h264,"), std::string::npos) << out;
+  }
+}
+
 TEST(Outputs, UdpSrtAndRtmpContributionFeeds) {
   iptv_test::TempDir dir;
   int udp_port = free_udp_port(), srt_port = iptv_test::free_port();

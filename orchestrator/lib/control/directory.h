@@ -80,10 +80,12 @@ struct ChannelView {
   std::string state;   // starting|live|degraded|failover|slate|offline|disabled|retired
   std::string reason;  // why it is in that state
   int64_t state_since_unix = 0;
-  std::string active_source;  // primary | backup | slate | none
-  std::string mode;           // transcode | passthrough
-  uint32_t restarts = 0;      // worker restarts since the daemon started
-  uint32_t failovers = 0;     // failovers since the daemon started
+  std::string active_source;          // primary | backup | slate | none
+  std::string mode;                   // transcode | passthrough
+  std::string segment_format = "ts";  // record hls.segment_format: ts | fmp4
+  bool dash = false;                  // record dash: manifest.mpd beside the playlists
+  uint32_t restarts = 0;              // worker restarts since the daemon started
+  uint32_t failovers = 0;             // failovers since the daemon started
   int renditions = 0;
   double last_segment_age_s = -1;              // the oldest "last segment" over enabled renditions
   std::vector<std::string> active_conditions;  // "silence/audio", ...
@@ -217,6 +219,8 @@ struct ChannelMetric {
   std::string state;  // one of the channel states
   uint64_t restarts = 0;
   uint64_t failovers = 0;
+  std::string segment_format = "ts";  // ts | fmp4
+  bool dash = false;
   double worker_cpu_seconds = 0;     // user+system of the current and past workers
   uint64_t worker_memory_bytes = 0;  // RSS of the current worker; 0 none
   std::vector<RenditionMetric> renditions;

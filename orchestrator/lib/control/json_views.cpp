@@ -24,6 +24,8 @@ json to_json(const ChannelView &c) {
           {"state_since", ts(c.state_since_unix)},
           {"active_source", c.active_source},
           {"mode", c.mode},
+          {"segment_format", c.segment_format},
+          {"dash", c.dash},
           {"restarts", c.restarts},
           {"failovers", c.failovers},
           {"rendition_count", c.renditions},

@@ -120,6 +120,14 @@ void write_channels(Writer &w, const MetricsSnapshot &m) {
   for (const auto &c : m.channels)
     for (const auto &s : channel_states())
       w.sample("iptv_channel_state", {{"channel", c.id}, {"state", s}}, c.state == s ? "1" : "0");
+  w.family("iptv_channel_packaging_info", "gauge",
+           "Always 1; the channel's segment format (ts or fmp4) and whether it has a DASH MPD.");
+  for (const auto &c : m.channels)
+    w.sample("iptv_channel_packaging_info",
+             {{"channel", c.id},
+              {"segment_format", c.segment_format},
+              {"dash", c.dash ? "true" : "false"}},
+             "1");
   w.family("iptv_channel_restarts_total", "counter", "Worker restarts since the daemon started.");
   for (const auto &c : m.channels)
     w.sample("iptv_channel_restarts_total", {{"channel", c.id}}, num(c.restarts));

@@ -40,6 +40,8 @@ control::ChannelView ControlAdapter::row(const ChannelRecord &rec, const Channel
   c.state_since_unix = (int64_t)v.state_since;
   c.active_source = v.active_source.empty() ? "none" : v.active_source;
   c.mode = rec.passthrough() ? "passthrough" : "transcode";
+  c.segment_format = to_string(rec.hls.segment_format);
+  c.dash = rec.dash;
   c.restarts = (uint32_t)v.restarts;
   c.failovers = (uint32_t)v.failovers;
   c.renditions = rec.passthrough() ? 1 : (int)rec.profiles.size();
@@ -243,6 +245,10 @@ control::MetricsSnapshot ControlAdapter::metrics() {
     c.state = v.state;
     c.restarts = v.restarts;
     c.failovers = v.failovers;
+    if (auto rec = channels_.record(v.channel_id)) {
+      c.segment_format = to_string(rec->hls.segment_format);
+      c.dash = rec->dash;
+    }
     c.worker_cpu_seconds = v.cpu_seconds_past + v.worker_cpu_seconds;
     c.worker_memory_bytes = v.worker_rss_bytes;
     for (const auto &[name, r] : v.renditions) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "probe/http_client.h"
+#include "probe/cmaf_check.h"
 #include "probe/segment_inspect.h"
 
 namespace iptv::probe {
@@ -116,6 +117,7 @@ void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, in
   std::string seg_url;
   int skipped = 0;
   std::map<std::string, std::string> init_segments;  // EXT-X-MAP URL -> bytes
+  CmafTrack track;                                   // fMP4: this rendition's timeline so far
   int64_t queued_ms = 0;
   while (queue.pop(s, seg_url, &queued_ms)) {
     if (now_ms() > give_up_ms) {
@@ -138,23 +140,45 @@ void Follower::inspect(const hlsparse::RenditionInfo &r, SegmentQueue &queue, in
     p.error = sr.error;
     p.fetched = sr.ok();
     p.bytes = sr.body.size();
+    // fMP4: the media segment is readable only after its initialization section.
+    const std::string *init = nullptr;
+    std::string init_error;
+    if (p.fetched && !s.map_uri.empty()) {
+      std::string map_url = resolve_url(seg_url, s.map_uri);
+      auto it = init_segments.find(map_url);
+      if (it == init_segments.end()) {
+        HttpResponse ir = http.get(map_url);
+        if (ir.ok())
+          it = init_segments.emplace(map_url, std::move(ir.body)).first;
+        else
+          init_error = "EXT-X-MAP " + map_url + ": " + http_why(ir);
+      }
+      if (it != init_segments.end()) init = &it->second;
+    }
+    if (init) {
+      // The CMAF rules: one track, keyframe start, tfdt continuity; its start for alignment.
+      double start = -1;
+      auto bytes = [](const std::string &x) {
+        return std::span<const uint8_t>(reinterpret_cast<const uint8_t *>(x.data()), x.size());
+      };
+      auto issues = check_cmaf_segment(bytes(*init), bytes(sr.body), s.sequence, s.discontinuity,
+                                       track, &start);
+      std::lock_guard<std::mutex> lock(mutex_);
+      cmaf_seen_ = true;
+      if (track.handler == "soun") audio_track_seen_ = true;
+      if (track.handler == "vide" && start >= 0) starts_[r.name][s.sequence] = start;
+      for (const auto &i : issues)
+        checker_.add_seq(s.sequence, Severity::kError, i.rule, seg_url, s.uri_line, r.name,
+                         i.message);
+    }
     if (p.fetched && opts_.inspect) {
       p.error.clear();
-      if (s.map_uri.empty()) {
+      if (s.map_uri.empty())
         inspect_segment(sr.body, p);
-      } else {
-        // fMP4: the media segment is readable only after its initialization section.
-        std::string map_url = resolve_url(seg_url, s.map_uri);
-        auto it = init_segments.find(map_url);
-        if (it == init_segments.end()) {
-          HttpResponse ir = http.get(map_url);
-          if (ir.ok())
-            it = init_segments.emplace(map_url, std::move(ir.body)).first;
-          else
-            p.error = "EXT-X-MAP " + map_url + ": " + http_why(ir);
-        }
-        if (it != init_segments.end()) inspect_segment(it->second + sr.body, p);
-      }
+      else if (init)
+        inspect_segment(*init + sr.body, p);
+      else
+        p.error = init_error;
     }
     // Download-only mode (--no-inspect): inspected stays false with no error, so the segment
     // counts as fetched and the content rules are skipped.
@@ -308,6 +332,15 @@ FollowResult Follower::run() {
     return res;
   }
   res.probed = true;
+  if (cmaf_seen_) {
+    // fMP4 renditions: the same sequence number starts at the same instant in every video
+    // rendition, and some rendition carries the audio.
+    for (const auto &i : check_alignment(starts_))
+      checker_.add_seq(i.sequence, Severity::kError, i.rule, url_, 0, "", i.message);
+    if (!audio_track_seen_)
+      checker_.add(Severity::kWarning, "cmaf-no-audio", url_, 0, "",
+                   "no fMP4 rendition carries an audio track (soun)");
+  }
   return res;
 }
 

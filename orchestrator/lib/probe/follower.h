@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -99,6 +100,11 @@ class Follower {
   hlsparse::Checker &checker_;
   std::mutex mutex_;  // guards checker_ and loaded_
   int loaded_ = 0;    // media playlists loaded at least once
+  // fMP4 (guarded by mutex_): segment starts by video rendition and sequence, whether any
+  // rendition was fMP4 and whether one carried an audio track.
+  std::map<std::string, std::map<uint64_t, double>> starts_;
+  bool cmaf_seen_ = false;
+  bool audio_track_seen_ = false;
 };
 
 }  // namespace iptv::probe

@@ -42,6 +42,9 @@ const char *to_string(PlaylistType t) {
 const char *to_string(SequenceMode m) {
   return m == SequenceMode::kEpoch ? "epoch" : "counter";
 }
+const char *to_string(SegmentFormat f) {
+  return f == SegmentFormat::kFmp4 ? "fmp4" : "ts";
+}
 const char *to_string(SourceKind k) {
   switch (k) {
     case SourceKind::kUdp:

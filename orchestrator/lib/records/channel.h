@@ -17,6 +17,7 @@ enum class ChannelStatus { kActive, kDisabled, kRetired };
 enum class EncoderChoice { kAuto, kX264, kVaapi, kNvenc };
 enum class PlaylistType { kLive, kEvent, kVod };
 enum class SequenceMode { kEpoch, kCounter };
+enum class SegmentFormat { kTs, kFmp4 };
 enum class SourceKind { kUdp, kSrt, kRtmp, kRtsp, kHls, kFile, kTest, kNone };
 enum class OutputKind { kSrt, kRtmp, kUdp };
 enum class PlacementRole { kAny, kEdge, kCloud };
@@ -72,6 +73,11 @@ struct HlsSettings {
   double dvr_seconds = 0.0;
   PlaylistType playlist_type = PlaylistType::kLive;
   SequenceMode sequence_mode = SequenceMode::kEpoch;
+  // ts: MPEG-TS segments, the audio muxed into every rendition; fmp4: CMAF init + .m4s segments
+  // with the audio a rendition of its own (iptvhlssink segment-format).
+  SegmentFormat segment_format = SegmentFormat::kTs;
+  std::string audio_language;  // fmp4: EXT-X-MEDIA LANGUAGE / MPD lang (BCP 47); "" = none
+  std::string audio_name;      // fmp4: EXT-X-MEDIA NAME; "" = "audio"
 };
 
 // Time-shift and catch-up (docs/timeshift.md). The DVR window itself is hls.dvr_seconds
@@ -124,6 +130,9 @@ struct ChannelRecord {
   Quality quality;
   HlsSettings hls;
   Catchup catchup;
+  // manifest.mpd next to the HLS playlists over the same fMP4 segments (needs
+  // hls.segment_format: fmp4).
+  bool dash = false;
   std::vector<Output> outputs;
   Epg epg;
   Placement placement;
@@ -139,6 +148,7 @@ const char *to_string(ChannelStatus s);
 const char *to_string(EncoderChoice e);
 const char *to_string(PlaylistType t);
 const char *to_string(SequenceMode m);
+const char *to_string(SegmentFormat f);
 const char *to_string(SourceKind k);
 const char *to_string(OutputKind k);
 const char *to_string(PlacementRole r);

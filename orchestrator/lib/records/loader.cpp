@@ -136,7 +136,8 @@ const std::vector<std::string> kTopKeys = {"channel_id",    "name",
                                            "observability", "quality",
                                            "hls",           "outputs",
                                            "epg",           "placement",
-                                           "dvr",           "catchup"};
+                                           "dvr",           "catchup",
+                                           "dash"};
 
 }  // namespace
 
@@ -352,7 +353,7 @@ static void parse_hls(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
   if (hls.IsDefined() && !hls.IsNull() &&
       w.mapping(hls, "hls",
                 {"segment_seconds", "window_segments", "dvr_seconds", "playlist_type",
-                 "sequence_mode"})) {
+                 "sequence_mode", "segment_format", "audio_language", "audio_name"})) {
     w.number(hls["segment_seconds"], "hls.segment_seconds", rec.hls.segment_seconds, 1, 30);
     w.integer(hls["window_segments"], "hls.window_segments", rec.hls.window_segments, 3, 1000);
     w.number(hls["dvr_seconds"], "hls.dvr_seconds", rec.hls.dvr_seconds, 0, 7 * 86400);
@@ -365,7 +366,31 @@ static void parse_hls(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
     v.clear();
     if (w.choice(hls["sequence_mode"], "hls.sequence_mode", {"epoch", "counter"}, v) && !v.empty())
       rec.hls.sequence_mode = v == "epoch" ? SequenceMode::kEpoch : SequenceMode::kCounter;
+    v.clear();
+    if (w.choice(hls["segment_format"], "hls.segment_format", {"ts", "fmp4"}, v) && !v.empty())
+      rec.hls.segment_format = v == "fmp4" ? SegmentFormat::kFmp4 : SegmentFormat::kTs;
+    // The fMP4 audio rendition's EXT-X-MEDIA LANGUAGE (a BCP 47 tag) and NAME.
+    if (w.str(hls["audio_language"], "hls.audio_language", rec.hls.audio_language)) {
+      const std::string &l = rec.hls.audio_language;
+      if (!l.empty() && (l.size() > 35 || !std::isalpha((unsigned char)l[0]) ||
+                         l.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                             "0123456789-") != std::string::npos))
+        w.error(hls["audio_language"], "hls.audio_language",
+                "must be a BCP 47 language tag such as en or pt-BR, got '" + l + "'");
+    }
+    if (w.str(hls["audio_name"], "hls.audio_name", rec.hls.audio_name) &&
+        rec.hls.audio_name.find_first_of("\"\r\n") != std::string::npos)
+      w.error(hls["audio_name"], "hls.audio_name",
+              "may not contain a double quote or a line break");
   }
+  // DASH lists the CMAF segments: it needs hls.segment_format fmp4.
+  const YAML::Node dash = root["dash"];
+  if (w.boolean(dash, "dash", rec.dash) && rec.dash &&
+      rec.hls.segment_format != SegmentFormat::kFmp4)
+    w.error(dash, "dash",
+            "needs hls.segment_format: fmp4 (DASH here lists the CMAF segments; MPEG-TS segments "
+            "cannot be listed), got hls.segment_format: " +
+                std::string(to_string(rec.hls.segment_format)));
   // Segments cut on keyframes: the segment length must be a whole number of GOPs.
   if (!rec.passthrough() && rec.keyframe_interval_seconds > 0) {
     double ratio = rec.hls.segment_seconds / rec.keyframe_interval_seconds;

@@ -87,7 +87,11 @@ nlohmann::json to_json(const WorkerSpec &s) {
               {"window", s.hls.window},
               {"dvr_seconds", s.hls.dvr_seconds},
               {"playlist_type", s.hls.playlist_type},
-              {"sequence_mode", s.hls.sequence_mode}};
+              {"sequence_mode", s.hls.sequence_mode},
+              {"segment_format", s.hls.segment_format},
+              {"dash", s.hls.dash},
+              {"audio_language", s.hls.audio_language},
+              {"audio_name", s.hls.audio_name}};
   j["quality"] = {{"silence_threshold_db", s.quality.silence_threshold_db},
                   {"silence_seconds", s.quality.silence_seconds},
                   {"black_threshold", s.quality.black_threshold},
@@ -174,6 +178,12 @@ WorkerSpec from_json(const nlohmann::json &j) {
   check_in({"live", "event", "vod"}, s.hls.playlist_type, "hls.playlist_type");
   s.hls.sequence_mode = get<std::string>(h, "sequence_mode", "hls.", s.hls.sequence_mode);
   check_in({"epoch", "counter"}, s.hls.sequence_mode, "hls.sequence_mode");
+  s.hls.segment_format = get<std::string>(h, "segment_format", "hls.", s.hls.segment_format);
+  check_in({"ts", "fmp4"}, s.hls.segment_format, "hls.segment_format");
+  s.hls.dash = get<bool>(h, "dash", "hls.", s.hls.dash);
+  if (s.hls.dash && s.hls.segment_format != "fmp4") bad("hls.dash", "needs segment_format fmp4");
+  s.hls.audio_language = get<std::string>(h, "audio_language", "hls.", s.hls.audio_language);
+  s.hls.audio_name = get<std::string>(h, "audio_name", "hls.", s.hls.audio_name);
   if (j.contains("quality")) {
     const auto &q = j["quality"];
     auto &o = s.quality;

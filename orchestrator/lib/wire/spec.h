@@ -36,6 +36,10 @@ struct HlsEntry {
   double dvr_seconds = 0;
   std::string playlist_type = "live";   // live | event | vod
   std::string sequence_mode = "epoch";  // epoch | counter
+  std::string segment_format = "ts";    // ts | fmp4
+  bool dash = false;                    // manifest.mpd too (fmp4 only)
+  std::string audio_language;           // fmp4 audio rendition LANGUAGE ("" = none)
+  std::string audio_name;               // fmp4 audio rendition NAME ("" = "audio")
 };
 
 struct QualityEntry {

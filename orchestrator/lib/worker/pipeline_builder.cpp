@@ -12,6 +12,20 @@ GstElement *make(const char *factory, const char *name = nullptr) {
   return gst_element_factory_make(factory, name);
 }
 
+// iptvhlssink in the segment format of spec.hls, set before any pad is requested (the element
+// builds its pads for one format): fmp4 with manifest.mpd when dash, and the audio rendition's
+// language and name.
+GstElement *make_sink(const WorkerSpec &spec) {
+  GstElement *s = make("iptvhlssink", "hls");
+  if (!s || spec.hls.segment_format != "fmp4") return s;
+  gst_util_set_object_arg(G_OBJECT(s), "segment-format", "fmp4");
+  g_object_set(s, "manifests", spec.hls.dash ? "hls,dash" : "hls", "audio-language",
+               spec.hls.audio_language.c_str(), nullptr);
+  if (!spec.hls.audio_name.empty())
+    g_object_set(s, "audio-name", spec.hls.audio_name.c_str(), nullptr);
+  return s;
+}
+
 bool build_transcode(const WorkerSpec &spec, OutputElements &o, std::string &error) {
   GstBin *bin = GST_BIN(o.pipeline);
   o.vcaps = raw_video_caps(spec);
@@ -23,7 +37,7 @@ bool build_transcode(const WorkerSpec &spec, OutputElements &o, std::string &err
   if (!aenc) aenc = make("voaacenc");
   GstElement *aparse = make("aacparse"), *aq2 = make("queue");
   o.ladder = make("iptvabrladder", "ladder");
-  o.hlssink = make("iptvhlssink", "hls");
+  o.hlssink = make_sink(spec);
   std::string missing;
   for (auto [e, n] : {std::pair{o.vsrc, "appsrc"},
                       {aenc, "avenc_aac/voaacenc"},
@@ -83,13 +97,18 @@ bool build_transcode(const WorkerSpec &spec, OutputElements &o, std::string &err
 // real change, so a second parser here would only parse everything again; the appsrcs' own
 // streaming threads feed the sink, so no queue either (each was a thread hop per buffer; see
 // docs/benchmarks.md, channel density).
-bool build_passthrough(OutputElements &o, std::string &error) {
+// fMP4 carries the AAC raw with codec_data: there aacparse converts the ADTS the inputs hand
+// over (the one parser left on this path).
+bool build_passthrough(const WorkerSpec &spec, OutputElements &o, std::string &error) {
   GstBin *bin = GST_BIN(o.pipeline);
   o.vsrc = make("appsrc", "vin");
   o.asrc = make("appsrc", "ain");
-  o.hlssink = make("iptvhlssink", "hls");
+  o.hlssink = make_sink(spec);
   GstElement *vcf = make("capsfilter"), *acf = make("capsfilter");
-  if (!o.vsrc || !o.asrc || !vcf || !acf || !o.hlssink) {
+  bool fmp4 = spec.hls.segment_format == "fmp4";
+  GstElement *aparse = fmp4 ? make("aacparse") : nullptr;
+  GstElement *rawcf = fmp4 ? make("capsfilter") : nullptr;
+  if (!o.vsrc || !o.asrc || !vcf || !acf || !o.hlssink || (fmp4 && (!aparse || !rawcf))) {
     error = std::string("missing elements:") + (o.vsrc ? "" : " appsrc") +
             (vcf ? "" : " capsfilter") + (o.hlssink ? "" : " iptvhlssink");
     return false;
@@ -108,9 +127,21 @@ bool build_passthrough(OutputElements &o, std::string &error) {
   gst_caps_unref(ac);
   o.renditions.push_back("source");
   gst_bin_add_many(bin, o.vsrc, vcf, o.asrc, acf, o.hlssink, nullptr);
+  GstElement *atail = acf;
+  if (fmp4) {
+    GstCaps *raw = gst_caps_from_string("audio/mpeg, mpegversion=4, stream-format=raw");
+    g_object_set(rawcf, "caps", raw, nullptr);
+    gst_caps_unref(raw);
+    gst_bin_add_many(bin, aparse, rawcf, nullptr);
+    if (!gst_element_link_many(acf, aparse, rawcf, nullptr)) {
+      error = "cannot link the AAC conversion for fMP4";
+      return false;
+    }
+    atail = rawcf;
+  }
   if (!gst_element_link(o.vsrc, vcf) || !gst_element_link(o.asrc, acf) ||
       !gst_element_link_pads(vcf, "src", o.hlssink, "video_0") ||
-      !gst_element_link_pads(acf, "src", o.hlssink, "audio")) {
+      !gst_element_link_pads(atail, "src", o.hlssink, "audio")) {
     error = "cannot link the remux";
     return false;
   }
@@ -140,7 +171,7 @@ bool build_output_pipeline(const WorkerSpec &spec, OutputElements &out, std::str
   gst_pipeline_use_clock(GST_PIPELINE(out.pipeline), clock);
   gst_object_unref(clock);
   bool passthrough = spec.mode == "passthrough";
-  if (!(passthrough ? build_passthrough(out, error) : build_transcode(spec, out, error)))
+  if (!(passthrough ? build_passthrough(spec, out, error) : build_transcode(spec, out, error)))
     return false;
   configure_sink(spec, out);
   return true;

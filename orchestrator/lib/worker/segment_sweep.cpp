@@ -21,6 +21,7 @@ int sweep_orphan_segments(const HlsEntry &h, const std::vector<std::string> &ren
   std::error_code ec;
   if (!fs::is_directory(h.dir, ec)) return 0;
   std::set<std::string> current(renditions.begin(), renditions.end());
+  if (h.segment_format == "fmp4") current.insert("audio");  // the fMP4 audio rendition
   int removed = 0;
   for (const auto &d : fs::directory_iterator(h.dir, ec)) {
     if (!d.is_directory(ec)) continue;
@@ -37,7 +38,12 @@ int sweep_orphan_segments(const HlsEntry &h, const std::vector<std::string> &ren
     bool empty = true;
     for (const auto &f : fs::directory_iterator(d.path(), ec)) {
       std::string fn = f.path().filename().string();
-      bool segment = fn.rfind("seg-", 0) == 0 && fn.size() > 3 && fn.substr(fn.size() - 3) == ".ts";
+      auto ends = [&](const char *x) {
+        std::string_view e(x);
+        return fn.size() > e.size() && fn.compare(fn.size() - e.size(), e.size(), e) == 0;
+      };
+      // Segments of either format (a format change leaves the other one's files behind).
+      bool segment = fn.rfind("seg-", 0) == 0 && (ends(".ts") || ends(".m4s"));
       if (segment && !listed.count(fn) && old(f.path())) {
         if (fs::remove(f.path(), ec)) ++removed;
         continue;

@@ -79,6 +79,10 @@ WorkerSpec make_worker_spec(const ChannelRecord &r, const std::map<std::string, 
   s.hls.dvr_seconds = r.hls.dvr_seconds;
   s.hls.playlist_type = to_string(r.hls.playlist_type);
   s.hls.sequence_mode = to_string(r.hls.sequence_mode);
+  s.hls.segment_format = to_string(r.hls.segment_format);
+  s.hls.dash = r.dash;
+  s.hls.audio_language = r.hls.audio_language;
+  s.hls.audio_name = r.hls.audio_name;
   s.quality.silence_threshold_db = r.quality.silence_threshold_db;
   s.quality.silence_seconds = r.quality.silence_seconds;
   s.quality.black_threshold = r.quality.black_threshold;

@@ -1,0 +1,172 @@
+// iptvd with CMAF channels (issue 14): records with hls.segment_format fmp4 and dash true run
+// through real workers; a hot reload that changes the format rebuilds only that channel and its
+// numbers go on behind one discontinuity; a restart continues the HLS sequence and the DASH
+// numbers; the API and /metrics show the format.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "iptvd_fixture.h"
+
+using namespace iptvd_test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The segment URIs of a media playlist, in order.
+std::vector<std::string> uris(const std::string &text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty() && line[0] != '#') out.push_back(line);
+  return out;
+}
+
+// The numbers a DASH MPD lists for a Representation: startNumber and one per S (with @r).
+std::vector<uint64_t> mpd_numbers(const std::string &mpd, const std::string &rep) {
+  std::vector<uint64_t> out;
+  size_t at = mpd.find("<Representation id=\"" + rep + "\"");
+  if (at == std::string::npos) return out;
+  size_t end = mpd.find("</Representation>", at);
+  std::string r = mpd.substr(at, end - at);
+  std::smatch m;
+  if (!std::regex_search(r, m, std::regex("startNumber=\"(\\d+)\""))) return out;
+  uint64_t n = std::stoull(m[1]);
+  std::regex s_re("<S( t=\"\\d+\")? d=\"\\d+\"( r=\"(\\d+)\")?/>");
+  for (auto it = std::sregex_iterator(r.begin(), r.end(), s_re); it != std::sregex_iterator();
+       ++it) {
+    uint64_t rep_count = (*it)[3].matched ? std::stoull((*it)[3]) : 0;
+    for (uint64_t i = 0; i <= rep_count; i++) out.push_back(n++);
+  }
+  return out;
+}
+
+class IptvdCmaf : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    channels_ = tmp_.path() + "/channels";
+    fs::create_directories(channels_);
+  }
+  void add(const std::string &id, const std::string &extra = "") {
+    write_file(channels_ + "/" + id + ".yaml", channel_yaml(id, extra));
+  }
+  iptv_test::TempDir tmp_;
+  std::string channels_;
+};
+
+const char *kFmp4Dash =
+    "  segment_format: fmp4\n  audio_language: en\n  audio_name: English\ndash: true\n";
+
+TEST_F(IptvdCmaf, FormatChangeOnHotReloadRebuildsOnlyThatChannelBehindOneDiscontinuity) {
+  add("keep");
+  add("fmt");
+  Iptvd d(channels_);
+  d.start();
+  ASSERT_TRUE(d.wait_live({"keep", "fmt"}, 60, 2)) << d.log();
+  pid_t keep = d.worker_pid("keep"), fmt = d.worker_pid("fmt");
+  auto before = parse_media(d.playlist("fmt", "180p"));
+  ASSERT_FALSE(before.sequences.empty());
+  uint64_t last_ts = before.sequences.back();
+  EXPECT_EQ(d.channel("fmt").value("segment_format", ""), "ts") << d.channel("fmt").dump();
+
+  add("fmt", kFmp4Dash);  // ts -> fmp4 with DASH
+  ASSERT_TRUE(wait_for(60,
+                       [&] {
+                         auto u = uris(d.playlist("fmt", "180p"));
+                         return d.worker_pid("fmt") > 0 && d.worker_pid("fmt") != fmt &&
+                                u.size() >= 3 && fs::exists(d.data() + "/hls/fmt/manifest.mpd");
+                       }))
+      << d.log() << d.playlist("fmt", "180p");
+  EXPECT_EQ(d.worker_pid("keep"), keep) << "a channel whose record did not change keeps its worker";
+  std::string pl = d.playlist("fmt", "180p");
+  auto after = parse_media(pl);
+  // Only fMP4 segments in the window, the numbers went on (epoch numbers: the time the rebuild
+  // took, never backwards), and exactly one discontinuity marks the change.
+  for (const auto &u : uris(pl)) EXPECT_NE(u.find(".m4s"), std::string::npos) << pl;
+  EXPECT_NE(pl.find("#EXT-X-MAP:URI=\"init.mp4\""), std::string::npos) << pl;
+  EXPECT_GT(after.sequences.front(), last_ts) << pl;
+  EXPECT_LT(after.sequences.front(), last_ts + 60) << pl;
+  for (size_t i = 1; i < after.sequences.size(); ++i)
+    EXPECT_EQ(after.sequences[i], after.sequences[i - 1] + 1) << pl;
+  EXPECT_EQ(after.discontinuities, 1) << pl;
+  EXPECT_LT(pl.find("#EXT-X-DISCONTINUITY\n"), pl.find("seg-" + std::to_string(after.sequences[0])))
+      << "the discontinuity is on the first fMP4 segment: " << pl;
+  // The audio rendition with the record's language and name.
+  std::string mv = slurp(d.data() + "/hls/fmt/index.m3u8");
+  EXPECT_NE(mv.find("TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"English\",LANGUAGE=\"en\""),
+            std::string::npos)
+      << mv;
+  // The MPD over the same files: DASH number N is HLS sequence N.
+  std::string mpd = slurp(d.data() + "/hls/fmt/manifest.mpd");
+  auto nums = mpd_numbers(mpd, "180p");
+  ASSERT_FALSE(nums.empty()) << mpd;
+  for (uint64_t n : nums)
+    EXPECT_TRUE(fs::exists(d.data() + "/hls/fmt/180p/seg-" + std::to_string(n) + ".m4s")) << n;
+  EXPECT_NE(mpd.find("lang=\"en\""), std::string::npos) << mpd;
+  // The API and /metrics show the format per channel.
+  auto ch = d.channel("fmt");
+  EXPECT_EQ(ch.value("segment_format", ""), "fmp4") << ch.dump();
+  EXPECT_EQ(ch.value("dash", false), true) << ch.dump();
+  Http metrics = d.get("/metrics", d.admin_key());
+  EXPECT_NE(
+      metrics.body.find(
+          "iptv_channel_packaging_info{channel=\"fmt\",segment_format=\"fmp4\",dash=\"true\"} 1"),
+      std::string::npos)
+      << metrics.body.substr(0, 2000);
+  EXPECT_NE(
+      metrics.body.find(
+          "iptv_channel_packaging_info{channel=\"keep\",segment_format=\"ts\",dash=\"false\"} 1"),
+      std::string::npos);
+}
+
+TEST_F(IptvdCmaf, RestartContinuesHlsSequenceAndDashNumbers) {
+  add("cm", kFmp4Dash);
+  iptv_test::TempDir data;
+  uint64_t last = 0;
+  {
+    Iptvd d(channels_, {}, data.path());
+    d.start();
+    ASSERT_TRUE(d.wait_live({"cm"}, 60, 3)) << d.log();
+    ASSERT_TRUE(wait_for(20, [&] {
+      return !mpd_numbers(slurp(d.data() + "/hls/cm/manifest.mpd"), "180p").empty();
+    }));
+    d.signal(SIGTERM);
+    EXPECT_EQ(d.wait_exit(20), 0) << d.log();
+    auto m = parse_media(d.playlist("cm", "180p"));
+    ASSERT_FALSE(m.sequences.empty());
+    last = m.sequences.back();
+  }
+  {
+    Iptvd d(channels_, {}, data.path());
+    d.start();
+    ASSERT_TRUE(wait_for(60, [&] {
+      auto n = mpd_numbers(slurp(d.data() + "/hls/cm/manifest.mpd"), "180p");
+      return !n.empty() && n.front() > last && n.size() >= 2;
+    })) << d.log();
+    std::string pl = d.playlist("cm", "180p");
+    auto m = parse_media(pl);
+    // HLS: the previous run's segments are still listed and the numbers only grow.
+    EXPECT_LE(m.sequences.front(), last) << pl;
+    for (size_t i = 1; i < m.sequences.size(); ++i) EXPECT_GT(m.sequences[i], m.sequences[i - 1]);
+    EXPECT_EQ(m.discontinuities, 1) << pl;
+    // DASH: numbers go on past the previous run's, each the HLS segment of that number.
+    std::string mpd = slurp(d.data() + "/hls/cm/manifest.mpd");
+    for (const char *rep : {"180p", "audio"}) {
+      auto nums = mpd_numbers(mpd, rep);
+      ASSERT_FALSE(nums.empty()) << rep << mpd;
+      EXPECT_GT(nums.front(), last) << rep << mpd;
+      auto listed = uris(d.playlist("cm", rep));
+      for (uint64_t n : nums) {
+        std::string f = "seg-" + std::to_string(n) + ".m4s";
+        EXPECT_TRUE(fs::exists(d.data() + "/hls/cm/" + rep + "/" + f)) << rep << " " << n;
+        bool in_hls = std::find(listed.begin(), listed.end(), f) != listed.end();
+        EXPECT_TRUE(in_hls || n > m.sequences.back()) << rep << " " << f;
+      }
+    }
+  }
+}
+
+}  // namespace
