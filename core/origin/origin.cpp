@@ -280,8 +280,14 @@ void Origin::handle_auth(Request &req) {
 void Origin::handle(Request &req) {
   if (starts_with(req.path, "/hls-auth/") || req.path == "/hls-auth") return handle_auth(req);
   SoupServerMessage *msg = req.msg;
+  std::string traffic_channel;  // set once the request is known to be for a served channel
   auto count = [&](int status, uint64_t bytes = 0, const char *reason = nullptr) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!traffic_channel.empty()) {
+      ChannelTraffic &t = stats_.channels[traffic_channel];
+      t.requests++;
+      if (status >= 400) t.errors++;
+    }
     stats_.requests++;
     stats_.bytes += bytes;
     stats_.statuses[status]++;
@@ -325,7 +331,13 @@ void Origin::handle(Request &req) {
   // like a known one with the same token, so channel ids cannot be enumerated.
   if (config_.mode != TokenMode::kNone) {
     TokenError e = check_token(channel, mp.token_segment, rel, req.client_ip, nullptr);
-    if (e != TokenError::kOk) return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
+    if (e != TokenError::kOk) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (channels_.count(channel)) traffic_channel = channel;
+      }
+      return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
+    }
   }
   std::string root;
   {
@@ -335,6 +347,7 @@ void Origin::handle(Request &req) {
   }
   // A valid token for a channel not served (here, or not yet): like a file not there (yet).
   if (root.empty()) return not_found();
+  traffic_channel = channel;
   // Symlinks out of the tree are refused: the resolved file must stay under the root.
   std::string full = root + rel;
   char resolved[PATH_MAX];

@@ -68,6 +68,12 @@ struct OriginConfig {
   ConnectionLimits limits;  // timeouts and backlog
 };
 
+// One served channel's /hls requests since start: all, and those answered 400 or more.
+struct ChannelTraffic {
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+};
+
 struct OriginStats {
   uint64_t requests = 0;
   uint64_t bytes = 0;
@@ -76,6 +82,8 @@ struct OriginStats {
   // /hls-auth answers by outcome ("ok" or the refusal reason); not counted above (no file).
   std::map<std::string, uint64_t> edge_auth;
   ConnectionStats connections;  // the HTTP server's connections (API clients included)
+  // By channel id, for channels served here (an unknown name in a URL is not counted).
+  std::map<std::string, ChannelTraffic> channels;
 };
 
 class Origin {

@@ -70,6 +70,10 @@ struct DaemonConfig {
   int sessions_max_per_subject = 1000;
   // api: the largest request body the API reads (bigger: 413 before reading it)
   int api_max_body_bytes = 1 << 20;
+  // console: the operator console's built files ("" = found beside the binary in a build tree,
+  // else in the install prefix's share/gst-iptv/console) and its session lifetime.
+  std::string console_dir;
+  int console_session_ttl_seconds = 8 * 3600;
 
   std::vector<WebhookConfig> webhooks;
 

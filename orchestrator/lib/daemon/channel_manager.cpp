@@ -52,6 +52,7 @@ SpecFile build_spec(const ChannelRecord &rec, const std::map<std::string, Channe
                     const ManagerOptions &opts) {
   worker::WorkerDefaults d;
   d.hls_root = opts.data_dir + "/hls";
+  d.thumbnail_dir = opts.data_dir + "/thumbnails";
   d.heartbeat_ms = opts.heartbeat_ms;
   SpecFile s;
   s.text = worker::to_json(worker::make_worker_spec(rec, set, d)).dump(2);

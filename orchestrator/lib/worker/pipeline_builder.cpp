@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "worker/source.h"
+#include "worker/thumbnail.h"
 
 namespace iptv::worker {
 
@@ -74,10 +75,13 @@ bool build_transcode(const WorkerSpec &spec, OutputElements &o, std::string &err
     error = "cannot link the audio";
     return false;
   }
+  // The thumbnail takes the raw video the ladder gets: no second decode.
+  if (!spec.thumbnail.path.empty())
+    o.thumbnail_error = add_thumbnail_branch(bin, vq, o.ladder, spec.thumbnail, false);
   return true;
 }
 
-bool build_passthrough(OutputElements &o, std::string &error) {
+bool build_passthrough(const WorkerSpec &spec, OutputElements &o, std::string &error) {
   GstBin *bin = GST_BIN(o.pipeline);
   o.vsrc = make("appsrc", "vin");
   o.asrc = make("appsrc", "ain");
@@ -113,6 +117,9 @@ bool build_passthrough(OutputElements &o, std::string &error) {
     error = "cannot link the remux";
     return false;
   }
+  // The thumbnail decodes one keyframe per interval of the parsed H.264.
+  if (!spec.thumbnail.path.empty())
+    o.thumbnail_error = add_thumbnail_branch(bin, vcf, vq, spec.thumbnail, true);
   return true;
 }
 
@@ -139,7 +146,7 @@ bool build_output_pipeline(const WorkerSpec &spec, OutputElements &out, std::str
   gst_pipeline_use_clock(GST_PIPELINE(out.pipeline), clock);
   gst_object_unref(clock);
   bool passthrough = spec.mode == "passthrough";
-  if (!(passthrough ? build_passthrough(out, error) : build_transcode(spec, out, error)))
+  if (!(passthrough ? build_passthrough(spec, out, error) : build_transcode(spec, out, error)))
     return false;
   configure_sink(spec, out);
   return true;
