@@ -153,7 +153,7 @@ void parse_console(Walker &w, const YAML::Node &root, const std::string &base, D
     w.str(root["console"]["dir"], "console.dir", c.console_dir);
     c.console_dir = resolve(base, c.console_dir);
     w.integer(root["console"]["session_ttl_seconds"], "console.session_ttl_seconds",
-              c.console_session_ttl_seconds, 60, 7 * 86400);
+              c.console_session_ttl_seconds, 5, 7 * 86400);
   }
 }
 

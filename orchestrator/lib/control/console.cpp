@@ -33,10 +33,8 @@ ConsoleSessions::Lookup ConsoleSessions::find(const std::string &id, int64_t now
   std::lock_guard lk(mu_);
   auto it = by_hash_.find(sha256_hex(id));
   if (it == by_hash_.end()) return Lookup::kUnknown;
-  if (it->second.expires_at <= now) {
-    by_hash_.erase(it);
-    return Lookup::kExpired;
-  }
+  // Kept until prune(), so every request with it hears "expired", not "unknown".
+  if (it->second.expires_at <= now) return Lookup::kExpired;
   if (out) *out = it->second;
   return Lookup::kOk;
 }
@@ -116,8 +114,7 @@ std::string content_type_for(const std::string &path) {
   return it == kTypes.end() ? "application/octet-stream" : it->second;
 }
 
-StaticError static_file(const std::string &root, const std::string &request_path,
-                        StaticFile *out) {
+StaticError static_file(const std::string &root, const std::string &request_path, StaticFile *out) {
   if (root.empty() || request_path.empty() || request_path[0] != '/') return StaticError::kNotFound;
   std::string rel = request_path == "/" ? "/index.html" : request_path;
   if (ends_with(rel, "/")) return StaticError::kNotFound;

@@ -36,7 +36,7 @@ class ConsoleSessions {
   // Opens a session for `key`; returns its id (the cookie's value, 32 random bytes as hex).
   std::string open(const ApiKey &key, int64_t ttl_seconds, int64_t now, ConsoleSession *out);
   enum class Lookup { kOk, kUnknown, kExpired };
-  // The session a cookie names. An expired one is dropped and reported once as kExpired.
+  // The session a cookie names. An expired one stays reported as kExpired until prune().
   Lookup find(const std::string &id, int64_t now, ConsoleSession *out);
   void close(const std::string &id);
   // Drops every session opened with `key_id` (a revoked key).

@@ -28,7 +28,8 @@ GstPadProbeReturn gate(GstPad *, GstPadProbeInfo *info, gpointer data) {
   auto *b = static_cast<Branch *>(data);
   if (b->stopped.load(std::memory_order_relaxed)) return GST_PAD_PROBE_DROP;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
-  if (b->encoded && GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) return GST_PAD_PROBE_DROP;
+  if (b->encoded && GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT))
+    return GST_PAD_PROBE_DROP;
   gint64 now = g_get_monotonic_time();
   if (b->last_us && now - b->last_us < b->interval_us) return GST_PAD_PROBE_DROP;
   b->last_us = now;
@@ -66,14 +67,16 @@ GstFlowReturn on_sample(GstAppSink *sink, gpointer data) {
 std::string add_thumbnail_branch(GstBin *pipeline, GstElement *upstream, GstElement *downstream,
                                  const ThumbnailEntry &spec, bool encoded) {
   if (spec.path.empty()) return "no thumbnail path";
-  std::vector<const char *> factories = {"tee",          "queue",     "videoscale", "videoconvert",
-                                         "capsfilter",   "jpegenc",   "appsink"};
+  std::vector<const char *> factories = {"tee",        "queue",   "videoscale", "videoconvert",
+                                         "capsfilter", "jpegenc", "appsink"};
   if (encoded) factories.push_back("avdec_h264");
   std::string missing;
   for (const char *f : factories) {
     GstElementFactory *fac = gst_element_factory_find(f);
-    if (!fac) missing += std::string(missing.empty() ? "" : ", ") + f;
-    else gst_object_unref(fac);
+    if (!fac)
+      missing += std::string(missing.empty() ? "" : ", ") + f;
+    else
+      gst_object_unref(fac);
   }
   if (!missing.empty()) return "missing elements: " + missing;
 

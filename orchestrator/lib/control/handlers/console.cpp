@@ -79,8 +79,9 @@ bool send_path(Ctx &c, const std::string &path, const char *cache_control) {
 }
 
 std::string session_cookie(const std::string &value, int64_t max_age, bool secure) {
-  return std::string(kCookie) + "=" + value + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
-         std::to_string(max_age) + (secure ? "; Secure" : "");
+  return std::string(kCookie) + "=" + value +
+         "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age) +
+         (secure ? "; Secure" : "");
 }
 
 }  // namespace
@@ -105,7 +106,7 @@ std::optional<bool> ApiServer::Impl::cookie_authenticate(Ctx &c) {
       return fail("console_session_expired", "session_expired",
                   "the console session has expired: log in again with an API key");
     case ConsoleSessions::Lookup::kUnknown:
-      return fail("console_session_unknown", "unauthorized",
+      return fail("console_session_unknown", "session_unknown",
                   "the console session is not known (logged out, or iptvd restarted): log in "
                   "again with an API key");
     case ConsoleSessions::Lookup::kOk:
@@ -115,7 +116,7 @@ std::optional<bool> ApiServer::Impl::cookie_authenticate(Ctx &c) {
   auto key = deps.store->key(s.key_id);
   if (!key || key->revoked) {
     console_sessions.close(sid);
-    return fail("invalid_key", "unauthorized",
+    return fail("invalid_key", "key_revoked",
                 "the API key this console session was opened with has been revoked");
   }
   c.key = *key;
@@ -165,7 +166,7 @@ void ApiServer::Impl::h_console_login(Ctx &c) {
   c.key = key;
   c.actor = "key:" + key->id;
   ConsoleSession s;
-  int64_t ttl = std::max<int64_t>(60, config.console_session_ttl_seconds);
+  int64_t ttl = std::max<int64_t>(5, config.console_session_ttl_seconds);
   std::string sid = console_sessions.open(*key, ttl, now_unix(), &s);
   soup_message_headers_append(
       soup_server_message_get_response_headers(c.msg), "Set-Cookie",
@@ -220,6 +221,15 @@ void ApiServer::Impl::h_console_overview(Ctx &c) {
     j["logo_url"] = r == recs.end() ? json(nullptr) : json(logo_url(r->second, ""));
     if (j["logo_url"] == "") j["logo_url"] = nullptr;
     j["thumbnail_url"] = "/api/v1/channels/" + ch.id + "/thumbnail.jpg";
+    // When the worker last wrote one (null: none yet), so the page asks only for what exists.
+    struct stat st;
+    std::string thumb = config.thumbnail_dir + "/" + ch.id + ".jpg";
+    j["thumbnail_age_seconds"] =
+        !config.thumbnail_dir.empty() && stat(thumb.c_str(), &st) == 0 && S_ISREG(st.st_mode)
+            ? json(std::max<double>(
+                  0,
+                  (now_ms() - (st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000)) / 1000.0))
+            : json(nullptr);
     auto s = sessions.find(ch.id);
     j["open_sessions"] = s == sessions.end() ? 0 : s->second;
     auto t = traffic.channels.find(ch.id);
@@ -282,7 +292,8 @@ void ApiServer::Impl::h_logo(Ctx &c) {
   if (file.empty()) return set_body(c, 404, "text/plain", "no logo file for '" + id + "'\n");
   // An SVG opened directly must not run scripts in our origin.
   soup_message_headers_replace(soup_server_message_get_response_headers(c.msg),
-                               "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+                               "Content-Security-Policy",
+                               "default-src 'none'; style-src 'unsafe-inline'");
   if (!send_path(c, file, "public, max-age=3600"))
     return set_body(c, 404, "text/plain", "the logo file of '" + id + "' cannot be read\n");
 }
@@ -292,16 +303,15 @@ void ApiServer::Impl::h_logo(Ctx &c) {
 void ApiServer::Impl::early_console(SoupServerMessage *msg, const char *path) {
   SoupMessageHeaders *req = soup_server_message_get_request_headers(msg);
   SoupEncoding enc = soup_message_headers_get_encoding(req);
-  bool body = enc == SOUP_ENCODING_CHUNKED ||
-              (enc == SOUP_ENCODING_CONTENT_LENGTH && soup_message_headers_get_content_length(req) > 0);
+  bool body = enc == SOUP_ENCODING_CHUNKED || (enc == SOUP_ENCODING_CONTENT_LENGTH &&
+                                               soup_message_headers_get_content_length(req) > 0);
   if (!body) return;
   // The console's files take no body: refused before it is read.
   Ctx c;
   fill_ctx(c, msg, path);
   c.route = "/";
   g_object_set_data_full(G_OBJECT(msg), "iptv-route", g_strdup("/"), g_free);
-  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
-                               "GET, HEAD");
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", "GET, HEAD");
   error(c, 405, "method_not_allowed", "the console's files allow GET, HEAD");
   refuse_unread(c);
 }
