@@ -107,7 +107,7 @@ function loggedOut(err) {
   const until = Date.parse(sessionStorage.getItem(EXPIRES) || '');
   if (!why && until && until <= Date.now())
     why = `Your console session expired at ${new Date(until).toLocaleTimeString()}: log in again with an API key.`;
-  sessionStorage.removeItem(EXPIRES);
+  // Kept: a reload still says why the login is back (the next login or a logout replaces it).
   renderLogin(why);
 }
 

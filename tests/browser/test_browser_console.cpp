@@ -59,9 +59,12 @@ class BrowserConsole : public ::testing::Test {
     channels_ = new iptv_test::TempDir();
     namespace fs = std::filesystem;
     const char *src = std::getenv("IPTV_SOURCE_ROOT");
-    fs::copy(std::string(src ? src : ".") + "/channels", channels_->path(),
+    std::string dir = channels_->path();
+    fs::copy(std::string(src ? src : ".") + "/channels", dir + "/channels",
              fs::copy_options::recursive);
-    daemon_ = new Iptvd(channels_->path());
+    // Tokens on (edgeauth, the key ring iptvd creates): the preview opens a real session.
+    write_file(dir + "/iptvd.yaml", "tokens:\n  ttl_seconds: 600\n");
+    daemon_ = new Iptvd(dir + "/channels", {"--config", dir + "/iptvd.yaml"});
     daemon_->start();
     if (!daemon_->running()) return;
     ready_ = daemon_->wait_live({"demo-news", "demo-music", "demo-backup"}, 90, 2);

@@ -249,6 +249,16 @@ void ApiServer::Impl::h_console_overview(Ctx &c) {
 // ---- the preview -------------------------------------------------------------------------------
 
 void ApiServer::Impl::h_preview(Ctx &c) {
+  // Tokens off (tokens.mode none): the channel plays from its open URL; no session to open.
+  if (deps.origin && deps.origin->mode() == TokenMode::kNone && deps.keys->empty()) {
+    std::string id = c.params["id"];
+    if (!deps.records->record(id)) return error(c, 404, "not_found", "no channel '" + id + "'");
+    return reply(c, 201,
+                 {{"session_id", nullptr},
+                  {"channel_id", id},
+                  {"playback_path", "/hls/" + id + "/index.m3u8"},
+                  {"expires_at", nullptr}});
+  }
   if (std::string why = tokens_unavailable(); !why.empty())
     return error(c, 503, "unavailable", why);
   SessionRequest req;
