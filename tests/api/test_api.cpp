@@ -204,6 +204,7 @@ TEST_F(ApiTest, EveryRouteInTheSpecAnswersWithItsDocumentedStatusAndShape) {
   iptv::control::ApiKey spare;
   cp_->store->create_key("spare", iptv::control::Role::kRead, &spare);
   live["@key_id"] = spare.id;
+  live["@admin_key"] = cp_->keys["admin"];
   // The walk revokes alice's sessions (and so her playlist tokens) before it reaches the
   // playlist route: the playlist token belongs to another subject.
   iptv::control::Entitlement walker;
@@ -250,6 +251,8 @@ TEST_F(ApiTest, EveryRouteInTheSpecAnswersWithItsDocumentedStatusAndShape) {
       if (op.contains("requestBody")) {
         const json &content = op["requestBody"]["content"]["application/json"];
         body = content.contains("example") ? content["example"].dump() : "{}";
+        for (const auto &[k, v] : live)
+          for (size_t at; (at = body.find(k)) != std::string::npos;) body.replace(at, k.size(), v);
       }
       std::string role = op.value("x-role", "");
       bool streaming = op.value("x-streaming", false);
