@@ -493,8 +493,8 @@ TEST(ConsoleStaticFiles, ServesUnderTheRootOnly) {
 TEST(ConsoleLogos, FileBesideTheRecordOrUrl) {
   iptv_test::TempDir d;
   iptv::write_file_atomic(d.path() + "/logo.png", "png");
-  auto r = record("channel_id: a\nsource: test://smpte\nepg: {logo: logo.png}\n",
-                  d.path() + "/a.yaml");
+  auto r =
+      record("channel_id: a\nsource: test://smpte\nepg: {logo: logo.png}\n", d.path() + "/a.yaml");
   EXPECT_EQ(logo_file(r), d.path() + "/logo.png");
   EXPECT_EQ(logo_url(r, "http://h:1"), "http://h:1/iptv/logos/a");
   auto u = record("channel_id: b\nsource: test://smpte\nepg: {logo: 'https://cdn/b.png'}\n");

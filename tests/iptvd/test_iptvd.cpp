@@ -520,9 +520,9 @@ TEST_F(IptvdTest, SubjectPlaylistPlaysInVlc) {
   EXPECT_NE(m3u.body.find("tvg-logo=\"" + d.base() + "/iptv/logos/vlcnews\""), std::string::npos)
       << m3u.body;
   int logo_st = -1;
-  std::string logo = sh("curl -s -o /dev/null -w '%{http_code} %{content_type}' " + d.base() +
-                            "/iptv/logos/vlcnews",
-                        &logo_st);
+  std::string logo = sh(
+      "curl -s -o /dev/null -w '%{http_code} %{content_type}' " + d.base() + "/iptv/logos/vlcnews",
+      &logo_st);
   EXPECT_EQ(logo, "200 image/svg+xml");
   // VLC runs as 'nobody': its folder must be reachable (the test's temp folder is 0700).
   char tmpl[] = "/tmp/iptvd-vlc-XXXXXX";

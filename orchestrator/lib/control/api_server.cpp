@@ -289,9 +289,8 @@ bool ApiServer::Impl::route_and_authorize(Ctx &c, const Route **out) {
     c.key = *known;
     if (auto *sid = static_cast<const char *>(g_object_get_data(G_OBJECT(c.msg), "iptv-console")))
       c.console_session = sid;
-  } else if (std::optional<bool> by_cookie = header(c.msg, "Authorization").empty()
-                                                 ? cookie_authenticate(c)
-                                                 : std::nullopt) {
+  } else if (std::optional<bool> by_cookie =
+                 header(c.msg, "Authorization").empty() ? cookie_authenticate(c) : std::nullopt) {
     if (!*by_cookie) return false;
     g_object_set_data_full(G_OBJECT(c.msg), "iptv-key", new ApiKey(*c.key),
                            [](gpointer p) { delete static_cast<ApiKey *>(p); });

@@ -97,8 +97,9 @@ SessionResult SessionOpener::open(const SessionRequest &req) {
 
   // The client binding: tokens carry the IP when bound, so a session is only reused for it.
   std::string binding = config_.bind_client_ip ? "ip:" + store_.hash_ip(req.client_ip) : "";
-  int64_t ttl = std::max<int64_t>(1, req.ttl_seconds > 0 ? std::min(req.ttl_seconds, config_.ttl_seconds)
-                                                         : config_.ttl_seconds);
+  int64_t ttl =
+      std::max<int64_t>(1, req.ttl_seconds > 0 ? std::min(req.ttl_seconds, config_.ttl_seconds)
+                                               : config_.ttl_seconds);
   if (req.reuse && !req.subject.empty()) {
     if (auto open = store_.reusable_session(req.subject, req.channel_id, binding, now + ttl / 2)) {
       TokenClaims c;

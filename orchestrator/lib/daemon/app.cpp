@@ -399,7 +399,9 @@ bool App::open_store(std::string *error) {
   }
   // Thumbnails are optional: a folder that cannot be made leaves the channels as they are.
   std::filesystem::create_directories(opts_.data_dir + "/thumbnails", ec);
-  if (ec) logger_.warn("", "thumbnails: cannot create " + opts_.data_dir + "/thumbnails: " + ec.message());
+  if (ec)
+    logger_.warn("",
+                 "thumbnails: cannot create " + opts_.data_dir + "/thumbnails: " + ec.message());
   try {
     db_ = db::Db::open(opts_.data_dir + "/iptvd.db");
     store_ = std::make_unique<store::StateStore>(*db_);
@@ -478,8 +480,9 @@ void App::mount_api() {
   acfg.console_dir = cfg_.console_dir.empty() ? find_console_dir() : cfg_.console_dir;
   acfg.console_session_ttl_seconds = cfg_.console_session_ttl_seconds;
   if (acfg.console_dir.empty())
-    logger_.warn("", "the operator console's files were not found: '/' answers 404 (see "
-                     "docs/console.md)");
+    logger_.warn("",
+                 "the operator console's files were not found: '/' answers 404 (see "
+                 "docs/console.md)");
   auto *a = adapter_.get();
   api_ = std::make_unique<control::ApiServer>(
       control::ApiDeps{a, a, a, a, cstore_.get(), origin_.get(), &opts_.origin.keys}, acfg);

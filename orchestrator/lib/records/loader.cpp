@@ -414,8 +414,9 @@ static void check_logo(Walker &w, const YAML::Node &n, const ChannelRecord &rec)
   std::string ext = p.extension().string();
   for (auto &ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (ext != ".png" && ext != ".jpg" && ext != ".jpeg" && ext != ".webp" && ext != ".svg") {
-    w.error(n, "epg.logo",
-            "'" + logo + "' is neither a URL nor a .png, .jpg, .webp or .svg file beside the record");
+    w.error(
+        n, "epg.logo",
+        "'" + logo + "' is neither a URL nor a .png, .jpg, .webp or .svg file beside the record");
     return;
   }
   if (rec.file.empty()) return;  // parsed from text: no folder to look in
