@@ -303,6 +303,12 @@ TEST_F(IptvdTest, DisabledAndRemovedChannelsLeaveNoHlsTree) {
   ASSERT_TRUE(d.wait_live({"stay", "off", "gone"}, 30, 2)) << d.log();
   for (const char *id : {"stay", "off", "gone"})
     ASSERT_TRUE(fs::exists(d.data() + "/hls/" + id + "/180p")) << id;
+  // Each worker writes the console's thumbnail (issue 18); it goes with the tree.
+  ASSERT_TRUE(wait_for(15, [&] {
+    for (const char *id : {"stay", "off", "gone"})
+      if (!fs::exists(d.data() + "/thumbnails/" + id + ".jpg")) return false;
+    return true;
+  })) << sh("ls -la " + d.data() + "/thumbnails");
   add("off", "status: disabled\n");
   fs::remove(channels_ + "/gone.yaml");
   d.signal(SIGHUP);
@@ -314,6 +320,9 @@ TEST_F(IptvdTest, DisabledAndRemovedChannelsLeaveNoHlsTree) {
   })) << sh("ls -R " + d.data() + "/hls | head -30");
   EXPECT_TRUE(fs::exists(d.data() + "/hls/stay/180p/index.m3u8"));
   EXPECT_EQ(d.state("stay"), "live");
+  EXPECT_FALSE(fs::exists(d.data() + "/thumbnails/off.jpg"));
+  EXPECT_FALSE(fs::exists(d.data() + "/thumbnails/gone.jpg"));
+  EXPECT_TRUE(fs::exists(d.data() + "/thumbnails/stay.jpg"));
 }
 
 TEST_F(IptvdTest, OperatorFailoverIsSeamlessSignedWebhooksAndRevocableSessions) {

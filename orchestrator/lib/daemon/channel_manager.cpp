@@ -262,6 +262,7 @@ RunnerOptions ChannelManager::runner_options(const ChannelRecord &rec) const {
   o.media_stall_seconds = opts_.media_stall_seconds;
   o.stop_grace_seconds = opts_.stop_grace_seconds;
   o.hls_dir = opts_.data_dir + "/hls/" + rec.channel_id;
+  o.thumbnail = opts_.data_dir + "/thumbnails/" + rec.channel_id + ".jpg";
   return o;
 }
 
