@@ -497,8 +497,8 @@ void App::mount_api() {
 
 void App::print_urls() {
   std::string base = opts_.public_url;
-  std::printf("iptvd listening on %s (API %s/api/v1/channels, metrics %s/metrics)\n", base.c_str(),
-              base.c_str(), base.c_str());
+  std::printf("iptvd listening on %s (console %s/, API %s/api/v1/channels, metrics %s/metrics)\n",
+              base.c_str(), base.c_str(), base.c_str(), base.c_str());
   for (const auto &rec : channels_->records()) {
     if (rec.status != ChannelStatus::kActive) continue;
     std::string why = channels_->not_runnable_reason(rec);
