@@ -102,7 +102,7 @@ std::string add_thumbnail_branch(GstBin *pipeline, GstElement *upstream, GstElem
   bool linked = dec ? gst_element_link_many(q, dec, scale, conv, cf, enc, sink, nullptr)
                     : gst_element_link_many(q, scale, conv, cf, enc, sink, nullptr);
   if (!linked) {
-    gst_object_unref(bin);
+    gst_object_unref(gst_object_ref_sink(bin));  // never added: drop the floating ref
     return "cannot link the thumbnail branch";
   }
   GstPad *qsink = gst_element_get_static_pad(q, "sink");
@@ -119,20 +119,37 @@ std::string add_thumbnail_branch(GstBin *pipeline, GstElement *upstream, GstElem
   cbs.new_sample = on_sample;
   gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cbs, b, nullptr);
 
+  // The link is found by pads, so `downstream`'s pad may be a request pad (iptvhlssink video_0).
+  GstPad *up_src = gst_element_get_static_pad(upstream, "src");
+  GstPad *down_sink = up_src ? gst_pad_get_peer(up_src) : nullptr;
+  if (!down_sink || GST_OBJECT_PARENT(down_sink) != GST_OBJECT(downstream)) {
+    if (down_sink) gst_object_unref(down_sink);
+    if (up_src) gst_object_unref(up_src);
+    gst_object_unref(gst_object_ref_sink(bin));  // never added: drop the floating ref
+    return "the thumbnail's tap point is not linked";
+  }
   GstElement *tee = gst_element_factory_make("tee", "thumbnail-tee");
   g_object_set(tee, "allow-not-linked", TRUE, nullptr);
   gst_bin_add_many(pipeline, tee, bin, nullptr);
-  gst_element_unlink(upstream, downstream);
-  if (!gst_element_link(upstream, tee) || !gst_element_link(tee, downstream) ||
-      !gst_element_link(tee, bin)) {
+  gst_pad_unlink(up_src, down_sink);
+  GstPad *tee_sink = gst_element_get_static_pad(tee, "sink");
+  GstPad *tee_main = gst_element_request_pad_simple(tee, "src_%u");
+  bool ok = gst_pad_link(up_src, tee_sink) == GST_PAD_LINK_OK &&
+            gst_pad_link(tee_main, down_sink) == GST_PAD_LINK_OK && gst_element_link(tee, bin);
+  if (!ok) {
     // Put the channel back as it was; the branch is left out.
-    gst_element_unlink(upstream, tee);
-    gst_element_unlink(tee, downstream);
-    gst_element_unlink(tee, bin);
+    gst_pad_unlink(up_src, tee_sink);
+    gst_pad_unlink(tee_main, down_sink);
+    gst_element_release_request_pad(tee, tee_main);
+    gst_element_set_state(bin, GST_STATE_NULL);
     gst_bin_remove_many(pipeline, tee, bin, nullptr);
-    gst_element_link(upstream, downstream);
-    return "cannot insert the thumbnail tee";
+    gst_pad_link(up_src, down_sink);
   }
+  gst_object_unref(tee_main);
+  gst_object_unref(tee_sink);
+  gst_object_unref(down_sink);
+  gst_object_unref(up_src);
+  if (!ok) return "cannot insert the thumbnail tee";
   GstPad *sinkpad = gst_element_get_static_pad(bin, "sink");
   GstPad *teepad = gst_pad_get_peer(sinkpad);
   gst_pad_add_probe(teepad, GST_PAD_PROBE_TYPE_BUFFER, gate, b, nullptr);

@@ -27,9 +27,10 @@ constexpr const char *kThumbnailBin = "thumbnail";
 // "iptv-thumbnail-failed", field "reason" (string).
 constexpr const char *kThumbnailFailed = "iptv-thumbnail-failed";
 
-// Inserts a tee between `upstream` and `downstream` (linked to each other now) and hangs the
-// branch on it. `encoded` selects the passthrough form (H.264 in). Returns "" when added, else
-// why not (the pipeline is left as it was, upstream still linked to downstream).
+// Inserts a tee between `upstream`'s "src" pad and its peer on `downstream` (any pad, a request
+// pad too) and hangs the branch on it. `encoded` selects the passthrough form (H.264 in). Returns
+// "" when added, else why not (the pipeline is left as it was, upstream still linked to
+// downstream).
 std::string add_thumbnail_branch(GstBin *pipeline, GstElement *upstream, GstElement *downstream,
                                  const ThumbnailEntry &spec, bool encoded);
 
