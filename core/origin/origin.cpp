@@ -739,6 +739,10 @@ OriginStats Origin::stats() const {
       out.parked_timeouts += x.parked_timeouts;
       out.parked_gone += x.parked_gone;
       out.token_cache_hits += x.token_cache_hits;
+      for (auto &[k, v] : x.channels) {
+        out.channels[k].requests += v.requests;
+        out.channels[k].errors += v.errors;
+      }
     }
     out.parked += s->parked_now;
     std::lock_guard<std::mutex> lock(s->conns_mu);
@@ -937,8 +941,15 @@ void Origin::handle(Server &srv, Request &req) {
   SoupServerMessage *msg = req.msg;
   const MediaPath *observed = nullptr;  // set once the path parsed: the observer hears of it
   bool known_channel = false;
+  std::string traffic_channel;  // set once the request is known to be for a served channel
   auto count = [&](int status, uint64_t bytes = 0, const char *reason = nullptr) {
     count_into(srv, status, bytes, reason);
+    if (!traffic_channel.empty()) {
+      std::lock_guard<std::mutex> lock(srv.stats_mu);
+      ChannelTraffic &t = srv.stats.channels[traffic_channel];
+      t.requests++;
+      if (status >= 400) t.errors++;
+    }
     std::shared_ptr<RequestObserver> obs;
     if (observed) {
       std::shared_lock lock(mu_);
@@ -981,7 +992,13 @@ void Origin::handle(Server &srv, Request &req) {
   // like a known one with the same token, so channel ids cannot be enumerated.
   if (config_.mode != TokenMode::kNone) {
     TokenError e = check_token(&srv, channel, mp.token_segment, rel, req.client_ip, nullptr);
-    if (e != TokenError::kOk) return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
+    if (e != TokenError::kOk) {
+      {
+        std::shared_lock lock(mu_);
+        if (channels_.count(channel)) traffic_channel = channel;
+      }
+      return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
+    }
   }
   std::string root;
   {
@@ -992,6 +1009,7 @@ void Origin::handle(Server &srv, Request &req) {
   known_channel = !root.empty();
   // A valid token for a channel not served (here, or not yet): like a file not there (yet).
   if (root.empty()) return not_found();
+  traffic_channel = channel;
   // The time route: the MPD's UTCTiming (urn:mpeg:dash:utc:http-iso:2014, value "time",
   // relative to the MPD, so it carries the token): the server's UTC, never cached.
   if (rel == "/time") {

@@ -131,6 +131,12 @@ struct RoutedAnswer {
 using TimeShiftRoute = std::function<std::optional<RoutedAnswer>(
     const std::string &channel, const std::string &rel, const std::string &query)>;
 
+// One served channel's /hls requests since start: all, and those answered 400 or more.
+struct ChannelTraffic {
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+};
+
 struct OriginStats {
   uint64_t requests = 0;
   uint64_t bytes = 0;
@@ -144,6 +150,8 @@ struct OriginStats {
   uint64_t parked_timeouts = 0;  // parked requests answered 503 after 3 target durations
   uint64_t parked_gone = 0;      // parked requests whose client went away
   uint64_t token_cache_hits = 0;
+  // By channel id, for channels served here (an unknown name in a URL is not counted).
+  std::map<std::string, ChannelTraffic> channels;
 };
 
 class Origin {

@@ -103,6 +103,13 @@ class ControlPlane {
     if (!hls_root.empty()) origin->add_channel("news", hls_root);
     add_default_channels();
     cfg_ = cfg;
+    // A worker's thumbnail of "news" (GET /api/v1/channels/news/thumbnail.jpg).
+    if (cfg_.thumbnail_dir.empty()) {
+      cfg_.thumbnail_dir = dir.path() + "/thumbnails";
+      std::filesystem::create_directories(cfg_.thumbnail_dir);
+      iptv::write_file_atomic(cfg_.thumbnail_dir + "/news.jpg",
+                              std::string("\xFF\xD8\xFF\xE0 not really a JPEG \xFF\xD9", 26));
+    }
     mount_api();
     base = "http://127.0.0.1:" + std::to_string(origin->port());
     keys["read"] = store->create_key("reader", iptv::control::Role::kRead);
@@ -163,8 +170,12 @@ class ControlPlane {
                      "disabled", {});
     fake.add_channel(record("channel_id: old\nstatus: retired\nsource: test://smpte\n"), "retired",
                      {});
+    // "free" has a logo file beside its record (served at /iptv/logos/free).
+    iptv::write_file_atomic(dir.path() + "/free.svg",
+                            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"8\" height=\"8\"/>");
     fake.add_channel(record("channel_id: free\nsource: test://smpte\n"
-                            "access: {account_required: false}\n"),
+                            "access: {account_required: false}\nepg: {logo: free.svg}\n",
+                            dir.path() + "/free.yaml"),
                      "live", {"360p"});
     fake.add_channel(record("channel_id: expired\nsource: udp://239.0.0.1:5000\n"
                             "rights: {owner: X, licence: Y, expires: '2020-01-01'}\n"),

@@ -204,6 +204,7 @@ TEST_F(ApiTest, EveryRouteInTheSpecAnswersWithItsDocumentedStatusAndShape) {
   iptv::control::ApiKey spare;
   cp_->store->create_key("spare", iptv::control::Role::kRead, &spare);
   live["@key_id"] = spare.id;
+  live["@admin_key"] = cp_->keys["admin"];
   // The walk revokes alice's sessions (and so her playlist tokens) before it reaches the
   // playlist route: the playlist token belongs to another subject.
   iptv::control::Entitlement walker;
@@ -250,6 +251,8 @@ TEST_F(ApiTest, EveryRouteInTheSpecAnswersWithItsDocumentedStatusAndShape) {
       if (op.contains("requestBody")) {
         const json &content = op["requestBody"]["content"]["application/json"];
         body = content.contains("example") ? content["example"].dump() : "{}";
+        for (const auto &[k, v] : live)
+          for (size_t at; (at = body.find(k)) != std::string::npos;) body.replace(at, k.size(), v);
       }
       std::string role = op.value("x-role", "");
       bool streaming = op.value("x-streaming", false);
@@ -895,4 +898,177 @@ TEST_F(ApiTest, ApiRoutesOnAMediaConnectionAreAnsweredAndStreamsMoveToTheControl
   std::string lp;
   iptv::read_file(cp_->dir.path() + "/lp.json", lp);
   EXPECT_NE(lp.find("slate.entered"), std::string::npos) << lp;
+// ---- the operator console's API side (docs/console.md) ----
+
+namespace {
+
+std::string cookie_of(const Reply &r) {
+  auto it = r.headers.find("set-cookie");
+  if (it == r.headers.end()) return "";
+  return it->second.substr(0, it->second.find(';'));
+}
+
+}  // namespace
+
+// The login sets an HttpOnly, SameSite=Strict cookie with an expiry; the cookie authenticates
+// every route; a mutating call needs the session's CSRF token; a revoked key ends the session;
+// logout ends it; the key itself is never in a log or audit row.
+TEST_F(ApiTest, ConsoleLoginCookieCsrfAndRevocation) {
+  iptv::control::ApiKey k;
+  std::string key = cp_->store->create_key("console op", iptv::control::Role::kOperator, &k);
+  Reply form = http("POST", cp_->base + "/api/v1/console/login", "", "", "-d key=" + key);
+  EXPECT_EQ(form.status, 415) << form.body;  // a cross-site form cannot log in
+  EXPECT_EQ(call("POST", "/api/v1/console/login", "", R"({"key":"iptv_00000000_x"})").status, 401);
+  Reply in = call("POST", "/api/v1/console/login", "", json{{"key", key}}.dump());
+  ASSERT_EQ(in.status, 201) << in.body;
+  std::string set = in.headers["set-cookie"];
+  EXPECT_NE(set.find("HttpOnly"), std::string::npos) << set;
+  EXPECT_NE(set.find("SameSite=Strict"), std::string::npos) << set;
+  EXPECT_NE(set.find("Max-Age=28800"), std::string::npos) << set;
+  EXPECT_NE(set.find("Path=/"), std::string::npos) << set;
+  std::string cookie = cookie_of(in);
+  ASSERT_EQ(cookie.size(), std::string("iptv_console=").size() + 64) << cookie;
+  json s = json::parse(in.body);
+  EXPECT_EQ(s["role"], "operator");
+  std::string csrf = s["csrf_token"];
+  auto with = [&](const std::string &method, const std::string &path, const std::string &extra) {
+    return http(method, cp_->base + path, "", method == "GET" ? "" : "{}",
+                "-H " + iptv_test::shq("Cookie: " + cookie) + " " + extra);
+  };
+  EXPECT_EQ(with("GET", "/api/v1/channels", "").status, 200);
+  Reply me = with("GET", "/api/v1/console/session", "");
+  ASSERT_EQ(me.status, 200);
+  EXPECT_EQ(json::parse(me.body)["csrf_token"], csrf);
+  Reply no_csrf = with("POST", "/api/v1/channels/news/actions/purge", "");
+  EXPECT_EQ(no_csrf.status, 403);
+  EXPECT_EQ(json::parse(no_csrf.body)["error"], "csrf");
+  EXPECT_EQ(with("POST", "/api/v1/channels/news/actions/purge",
+                 "-H " + iptv_test::shq("X-CSRF-Token: " + csrf))
+                .status,
+            202);
+  // The role still applies: an operator's cookie cannot list keys.
+  EXPECT_EQ(with("GET", "/api/v1/keys", "").status, 403);
+  // The preview session: 300 s, for an operator.
+  Reply pv = with("POST", "/api/v1/channels/news/preview",
+                  "-H " + iptv_test::shq("X-CSRF-Token: " + csrf));
+  ASSERT_EQ(pv.status, 201) << pv.body;
+  json pj = json::parse(pv.body);
+  auto sess = cp_->store->session(pj["session_id"]);
+  ASSERT_TRUE(sess);
+  EXPECT_LE(sess->expires_at - sess->created_at, 300);
+  EXPECT_EQ(http("GET", cp_->base + pj["playback_path"].get<std::string>()).status, 200);
+  // A revoked key ends its console sessions.
+  EXPECT_EQ(call("DELETE", "/api/v1/keys/" + k.id).status, 204);
+  Reply gone = with("GET", "/api/v1/channels", "");
+  EXPECT_EQ(gone.status, 401);
+  EXPECT_EQ(json::parse(gone.body)["error"], "key_revoked");
+  // An unknown cookie is said to be unknown.
+  Reply unknown = http("GET", cp_->base + "/api/v1/channels", "", "",
+                       "-H 'Cookie: iptv_console=" + std::string(64, 'f') + "'");
+  EXPECT_EQ(unknown.status, 401);
+  EXPECT_EQ(json::parse(unknown.body)["error"], "session_unknown");
+  // Logout (another key) clears the cookie and ends the session.
+  std::string admin_cookie = cookie_of(
+      call("POST", "/api/v1/console/login", "", json{{"key", cp_->keys["admin"]}}.dump()));
+  std::string admin_csrf = json::parse(http("GET", cp_->base + "/api/v1/console/session", "", "",
+                                            "-H " + iptv_test::shq("Cookie: " + admin_cookie))
+                                           .body)["csrf_token"];
+  Reply out = http("POST", cp_->base + "/api/v1/console/logout", "", "{}",
+                   "-H " + iptv_test::shq("Cookie: " + admin_cookie) + " -H " +
+                       iptv_test::shq("X-CSRF-Token: " + admin_csrf));
+  EXPECT_EQ(out.status, 200);
+  EXPECT_NE(out.headers["set-cookie"].find("Max-Age=0"), std::string::npos);
+  EXPECT_EQ(http("GET", cp_->base + "/api/v1/channels", "", "",
+                 "-H " + iptv_test::shq("Cookie: " + admin_cookie))
+                .status,
+            401);
+  // Neither the key, the cookie nor the CSRF token is stored in the audit log.
+  std::string audit = call("GET", "/api/v1/audit?limit=1000").body;
+  EXPECT_NE(audit.find("console.login"), std::string::npos);
+  for (const std::string &secret : {key.substr(14), cookie.substr(13), csrf})
+    EXPECT_EQ(audit.find(secret), std::string::npos) << secret;
+}
+
+// The overview counts each channel's /hls requests and errors and its open sessions; the
+// thumbnail and logo routes answer with ETags and 304s.
+TEST_F(ApiTest, ConsoleOverviewThumbnailAndLogo) {
+  auto news = [&] {
+    json o = json::parse(call("GET", "/api/v1/console/overview", "read").body);
+    for (auto &c : o["channels"])
+      if (c["id"] == "news") return c;
+    return json();
+  };
+  json before = news();
+  ASSERT_FALSE(before.is_null());
+  EXPECT_EQ(before["thumbnail_url"], "/api/v1/channels/news/thumbnail.jpg");
+  EXPECT_TRUE(before["thumbnail_age_seconds"].is_number());
+  json opened = open_session("alice", "news", "GB");
+  ASSERT_TRUE(opened.contains("playback_url")) << opened;
+  std::string url = opened["playback_url"];
+  EXPECT_EQ(http("GET", url).status, 200);
+  std::string bad = url;
+  bad.replace(bad.find("hmac=") + 5, 1, bad[bad.find("hmac=") + 5] == '0' ? "1" : "0");
+  EXPECT_EQ(http("GET", bad).status, 403);
+  json after = news();
+  EXPECT_EQ(after["requests"].get<int>() - before["requests"].get<int>(), 2) << after;
+  EXPECT_EQ(after["errors"].get<int>() - before["errors"].get<int>(), 1) << after;
+  EXPECT_EQ(after["open_sessions"].get<int>() - before["open_sessions"].get<int>(), 1) << after;
+  // An unknown channel name in a URL is not counted anywhere.
+  http("GET", cp_->base + "/hls/nosuch/x/index.m3u8");
+  Reply t = call("GET", "/api/v1/channels/news/thumbnail.jpg", "read");
+  ASSERT_EQ(t.status, 200);
+  EXPECT_EQ(t.headers["content-type"], "image/jpeg");
+  EXPECT_EQ(t.headers["cache-control"], "private, no-cache");
+  Reply t304 = call("GET", "/api/v1/channels/news/thumbnail.jpg", "read", "",
+                    "-H " + iptv_test::shq("If-None-Match: " + t.headers["etag"]));
+  EXPECT_EQ(t304.status, 304);
+  EXPECT_EQ(call("GET", "/api/v1/channels/music/thumbnail.jpg", "read").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/channels/nosuch/thumbnail.jpg", "read").status, 404);
+  Reply logo = http("GET", cp_->base + "/iptv/logos/free");
+  ASSERT_EQ(logo.status, 200);
+  EXPECT_EQ(logo.headers["content-type"], "image/svg+xml");
+  EXPECT_NE(logo.headers["content-security-policy"].find("default-src 'none'"), std::string::npos);
+  EXPECT_EQ(http("GET", cp_->base + "/iptv/logos/news").status, 404);  // a URL logo
+  EXPECT_NE(call("GET", "/iptv/epg.xml", "")
+                .body.find("<icon src=\"" + cp_->base + "/iptv/logos/free\"/>"),
+            std::string::npos);
+}
+
+// The console's files at "/": ETag and 304, the security headers, no traversal, bodies refused
+// before they are read, and a clear 404 when the console is not installed.
+TEST_F(ApiTest, ConsoleFilesAreServedSafely) {
+  EXPECT_NE(http("GET", cp_->base + "/").body.find("not installed"), std::string::npos);
+  iptv::control::ApiConfig cfg;
+  cfg.console_dir = cp_->dir.path() + "/console";
+  std::filesystem::create_directories(cfg.console_dir);
+  iptv::write_file_atomic(cfg.console_dir + "/index.html", "<!doctype html><title>x</title>");
+  iptv::write_file_atomic(cfg.console_dir + "/console.js", "1;");
+  iptv::write_file_atomic(cp_->dir.path() + "/secret.txt", "TOP-SECRET");
+  cp_->unmount_api();
+  cp_->cfg_.console_dir = cfg.console_dir;
+  cp_->mount_api();
+  Reply idx = http("GET", cp_->base + "/");
+  ASSERT_EQ(idx.status, 200);
+  EXPECT_EQ(idx.headers["content-type"], "text/html; charset=utf-8");
+  EXPECT_NE(idx.headers["content-security-policy"].find("default-src 'self'"), std::string::npos);
+  EXPECT_EQ(idx.headers["x-frame-options"], "DENY");
+  EXPECT_EQ(http("GET", cp_->base + "/", "", "",
+                 "-H " + iptv_test::shq("If-None-Match: " + idx.headers["etag"]))
+                .status,
+            304);
+  EXPECT_EQ(http("GET", cp_->base + "/console.js").headers["content-type"],
+            "text/javascript; charset=utf-8");
+  // libsoup removes dot segments first; whatever reaches us, nothing outside the folder is sent.
+  for (const char *p :
+       {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/.%2e/secret.txt"}) {
+    Reply r = http("GET", cp_->base + p, "", "", "--path-as-is");
+    EXPECT_TRUE(r.status == 400 || r.status == 403 || r.status == 404) << p << " " << r.status;
+    EXPECT_EQ(r.body.find("TOP-SECRET"), std::string::npos) << p;
+  }
+  EXPECT_EQ(http("GET", cp_->base + "/nope.js").status, 404);
+  Reply post = http("POST", cp_->base + "/", "", "{}");
+  EXPECT_EQ(post.status, 405);
+  // The origin and the API keep their paths.
+  EXPECT_EQ(http("GET", cp_->base + "/healthz").status, 200);
+  EXPECT_EQ(http("GET", cp_->base + "/api/v1/channels").status, 401);
 }

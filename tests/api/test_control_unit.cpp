@@ -7,6 +7,7 @@
 #include <set>
 
 #include "api_fixture.h"
+#include "control/console.h"
 #include "control/m3u.h"
 #include "control/metrics.h"
 #include "control/secrets.h"
@@ -420,4 +421,116 @@ TEST(SqliteDb, DatabaseFilesAreOwnerOnlyEvenWhenTheyWereNot) {
     EXPECT_EQ(st.st_mode & 0777, 0600u);
   }
   ::umask(old);
+}
+
+// ---- the operator console's server-side pieces (control/console.h) ----
+
+TEST(ConsoleSessions, OpenFindExpireCloseAndFollowTheKey) {
+  ConsoleSessions s;
+  ApiKey k;
+  k.id = "abcd1234";
+  k.role = Role::kOperator;
+  ConsoleSession got;
+  std::string id = s.open(k, 60, 1000, &got);
+  EXPECT_EQ(id.size(), 64u);
+  EXPECT_EQ(got.csrf.size(), 64u);
+  EXPECT_NE(got.csrf, id);
+  EXPECT_EQ(got.expires_at, 1060);
+  ConsoleSession found;
+  EXPECT_EQ(s.find(id, 1059, &found), ConsoleSessions::Lookup::kOk);
+  EXPECT_EQ(found.key_id, "abcd1234");
+  EXPECT_EQ(found.role, Role::kOperator);
+  // Past its expiry it stays "expired" (not "unknown") until pruned.
+  EXPECT_EQ(s.find(id, 1060, &found), ConsoleSessions::Lookup::kExpired);
+  EXPECT_EQ(s.find(id, 1061, &found), ConsoleSessions::Lookup::kExpired);
+  EXPECT_EQ(s.prune(1061), 1u);
+  EXPECT_EQ(s.find(id, 1061, &found), ConsoleSessions::Lookup::kUnknown);
+  EXPECT_EQ(s.find("", 1000, &found), ConsoleSessions::Lookup::kUnknown);
+  EXPECT_EQ(s.find(std::string(1000, 'a'), 1000, &found), ConsoleSessions::Lookup::kUnknown);
+  // Two sessions of one key end together when the key goes; another key's stays.
+  std::string a = s.open(k, 60, 2000, nullptr), b = s.open(k, 60, 2000, nullptr);
+  ApiKey other = k;
+  other.id = "ffff0000";
+  std::string c = s.open(other, 60, 2000, nullptr);
+  s.close_key("abcd1234");
+  EXPECT_EQ(s.find(a, 2001, nullptr), ConsoleSessions::Lookup::kUnknown);
+  EXPECT_EQ(s.find(b, 2001, nullptr), ConsoleSessions::Lookup::kUnknown);
+  EXPECT_EQ(s.find(c, 2001, nullptr), ConsoleSessions::Lookup::kOk);
+  s.close(c);
+  EXPECT_EQ(s.size(), 0u);
+}
+
+TEST(ConsoleCookies, ValueAndConstantTimeCompare) {
+  EXPECT_EQ(cookie_value("a=1; iptv_console=xyz; b=2", "iptv_console"), "xyz");
+  EXPECT_EQ(cookie_value("iptv_console_old=1", "iptv_console"), "");
+  EXPECT_EQ(cookie_value("", "iptv_console"), "");
+  EXPECT_TRUE(same_secret("abc", "abc"));
+  EXPECT_FALSE(same_secret("abc", "abd"));
+  EXPECT_FALSE(same_secret("abc", "abcd"));
+  EXPECT_FALSE(same_secret("", "a"));
+}
+
+TEST(ConsoleStaticFiles, ServesUnderTheRootOnly) {
+  iptv_test::TempDir d;
+  std::string root = d.path() + "/console";
+  std::filesystem::create_directories(root + "/sub");
+  iptv::write_file_atomic(root + "/index.html", "<!doctype html>");
+  iptv::write_file_atomic(root + "/app.js", "1");
+  iptv::write_file_atomic(root + "/sub/x.css", "a{}");
+  iptv::write_file_atomic(root + "/.hidden", "no");
+  iptv::write_file_atomic(d.path() + "/secret.txt", "outside");
+  std::filesystem::create_symlink(d.path() + "/secret.txt", root + "/link.txt");
+  StaticFile f;
+  ASSERT_EQ(static_file(root, "/", &f), StaticError::kOk);
+  EXPECT_EQ(f.content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(f.size, 15);
+  EXPECT_EQ(f.etag.front(), '"');
+  ASSERT_EQ(static_file(root, "/app.js", &f), StaticError::kOk);
+  EXPECT_EQ(f.content_type, "text/javascript; charset=utf-8");
+  ASSERT_EQ(static_file(root, "/sub/x.css", &f), StaticError::kOk);
+  EXPECT_EQ(f.content_type, "text/css; charset=utf-8");
+  // Traversal, dot files, odd characters, symlinks out of the folder, folders.
+  EXPECT_EQ(static_file(root, "/../secret.txt", &f), StaticError::kForbidden);
+  EXPECT_EQ(static_file(root, "/sub/../../secret.txt", &f), StaticError::kForbidden);
+  EXPECT_EQ(static_file(root, "/.hidden", &f), StaticError::kForbidden);
+  EXPECT_EQ(static_file(root, "//etc/passwd", &f), StaticError::kForbidden);
+  EXPECT_EQ(static_file(root, "/a%2e%2e", &f), StaticError::kForbidden);
+  EXPECT_EQ(static_file(root, "/link.txt", &f), StaticError::kForbidden);
+  EXPECT_EQ(static_file(root, "/sub/", &f), StaticError::kNotFound);
+  EXPECT_EQ(static_file(root, "/sub", &f), StaticError::kNotFound);
+  EXPECT_EQ(static_file(root, "/nope.js", &f), StaticError::kNotFound);
+  EXPECT_EQ(static_file("", "/", &f), StaticError::kNotFound);
+}
+
+TEST(ConsoleLogos, FileBesideTheRecordOrUrl) {
+  iptv_test::TempDir d;
+  iptv::write_file_atomic(d.path() + "/logo.png", "png");
+  auto r =
+      record("channel_id: a\nsource: test://smpte\nepg: {logo: logo.png}\n", d.path() + "/a.yaml");
+  EXPECT_EQ(logo_file(r), d.path() + "/logo.png");
+  EXPECT_EQ(logo_url(r, "http://h:1"), "http://h:1/iptv/logos/a");
+  auto u = record("channel_id: b\nsource: test://smpte\nepg: {logo: 'https://cdn/b.png'}\n");
+  EXPECT_EQ(logo_file(u), "");
+  EXPECT_EQ(logo_url(u, "http://h:1"), "https://cdn/b.png");
+  auto none = record("channel_id: c\nsource: test://smpte\n");
+  EXPECT_EQ(logo_url(none, "http://h:1"), "");
+}
+
+TEST(ConsoleLogos, LoaderNamesAMissingOrWrongLogoFile) {
+  iptv_test::TempDir d;
+  iptv::ProfileCatalog cat;
+  iptv::ChannelRecord r;
+  std::vector<iptv::LoadError> errors;
+  std::string file = d.path() + "/a.yaml";
+  EXPECT_FALSE(iptv::parse_channel("channel_id: a\nsource: test://smpte\nepg: {logo: gone.png}\n",
+                                   file, cat, r, errors));
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors[0].str().find("epg.logo"), std::string::npos) << errors[0].str();
+  EXPECT_NE(errors[0].str().find(d.path() + "/gone.png"), std::string::npos) << errors[0].str();
+  errors.clear();
+  iptv::write_file_atomic(d.path() + "/logo.exe", "x");
+  EXPECT_FALSE(iptv::parse_channel("channel_id: a\nsource: test://smpte\nepg: {logo: logo.exe}\n",
+                                   file, cat, r, errors));
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors[0].str().find("neither a URL nor"), std::string::npos) << errors[0].str();
 }

@@ -303,6 +303,12 @@ TEST_F(IptvdTest, DisabledAndRemovedChannelsLeaveNoHlsTree) {
   ASSERT_TRUE(d.wait_live({"stay", "off", "gone"}, 30, 2)) << d.log();
   for (const char *id : {"stay", "off", "gone"})
     ASSERT_TRUE(fs::exists(d.data() + "/hls/" + id + "/180p")) << id;
+  // Each worker writes the console's thumbnail (issue 18); it goes with the tree.
+  ASSERT_TRUE(wait_for(15, [&] {
+    for (const char *id : {"stay", "off", "gone"})
+      if (!fs::exists(d.data() + "/thumbnails/" + id + ".jpg")) return false;
+    return true;
+  })) << sh("ls -la " + d.data() + "/thumbnails");
   add("off", "status: disabled\n");
   fs::remove(channels_ + "/gone.yaml");
   d.signal(SIGHUP);
@@ -314,6 +320,9 @@ TEST_F(IptvdTest, DisabledAndRemovedChannelsLeaveNoHlsTree) {
   })) << sh("ls -R " + d.data() + "/hls | head -30");
   EXPECT_TRUE(fs::exists(d.data() + "/hls/stay/180p/index.m3u8"));
   EXPECT_EQ(d.state("stay"), "live");
+  EXPECT_FALSE(fs::exists(d.data() + "/thumbnails/off.jpg"));
+  EXPECT_FALSE(fs::exists(d.data() + "/thumbnails/gone.jpg"));
+  EXPECT_TRUE(fs::exists(d.data() + "/thumbnails/stay.jpg"));
 }
 
 TEST_F(IptvdTest, OperatorFailoverIsSeamlessSignedWebhooksAndRevocableSessions) {
@@ -494,7 +503,10 @@ TEST_F(IptvdTest, SubjectPlaylistPlaysInVlc) {
   int vlc_st = -1;
   sh("command -v cvlc >/dev/null && id nobody >/dev/null 2>&1", &vlc_st);
   if (vlc_st != 0) GTEST_SKIP() << "cvlc (vlc-bin) or the user 'nobody' is missing";
-  add("vlcnews", "epg:\n  tvg_id: vlcnews.example\n  group: News\n");
+  // With a logo file beside the record (issue 18): the M3U's tvg-logo points at iptvd.
+  write_file(channels_ + "/vlcnews.svg",
+             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"8\" height=\"8\"/>\n");
+  add("vlcnews", "epg:\n  tvg_id: vlcnews.example\n  group: News\n  logo: vlcnews.svg\n");
   std::string keys = tmp_.path() + "/keys", cfg = tmp_.path() + "/iptvd.yaml";
   write_file(keys, "k1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
   write_file(cfg, "tokens:\n  mode: edgeauth\n  keys_file: " + keys + "\n");
@@ -514,6 +526,13 @@ TEST_F(IptvdTest, SubjectPlaylistPlaysInVlc) {
   ASSERT_EQ(m3u.status, 200);
   EXPECT_NE(m3u.body.find("tvg-id=\"vlcnews.example\""), std::string::npos) << m3u.body;
   EXPECT_NE(m3u.body.find("group-title=\"News\""), std::string::npos) << m3u.body;
+  EXPECT_NE(m3u.body.find("tvg-logo=\"" + d.base() + "/iptv/logos/vlcnews\""), std::string::npos)
+      << m3u.body;
+  int logo_st = -1;
+  std::string logo = sh(
+      "curl -s -o /dev/null -w '%{http_code} %{content_type}' " + d.base() + "/iptv/logos/vlcnews",
+      &logo_st);
+  EXPECT_EQ(logo, "200 image/svg+xml");
   // VLC runs as 'nobody': its folder must be reachable (the test's temp folder is 0700).
   char tmpl[] = "/tmp/iptvd-vlc-XXXXXX";
   ASSERT_NE(g_mkdtemp(tmpl), nullptr);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@
 
 #include "records/loader.h"
 #include "test_support.h"
+#include "util/atomic_file.h"
+#include "util/strutil.h"
 #include "worker/spec.h"
 
 using json = nlohmann::json;
@@ -1448,5 +1451,139 @@ TEST(Sources, FailingInputIsRetriedAndRecoversFromTheSlate) {
   ASSERT_TRUE(left);
   EXPECT_EQ(left->j["source"], "primary");
   EXPECT_TRUE(w.wait_state("live", 2, mark));
+  w.expect_no_errors();
+}
+
+// ---- thumbnails (docs/console.md) ----
+
+namespace {
+
+// Width and height of a JPEG, read by ffprobe ("" when it is not a picture).
+std::string jpeg_size(const std::string &path) {
+  return iptv::trim(
+      iptv_test::sh("ffprobe -v error -select_streams v:0 -show_entries "
+                    "stream=codec_name,width,height -of csv=p=0 '" +
+                    path + "' 2>&1"));
+}
+
+bool poll_until(double seconds, const std::function<bool()> &pred) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return pred();
+}
+
+int64_t mtime_ns(const std::string &path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+// A transcode takes its thumbnail from the raw video the ladder gets: a 320 px JPEG, rewritten
+// every interval by rename (never a torn file: every copy read is a whole picture).
+TEST(Thumbnail, TranscodeWritesA320pxJpegEveryInterval) {
+  iptv_test::TempDir dir;
+  std::string hls = dir.path() + "/hls", thumb = dir.path() + "/thumbs/t.jpg";
+  fs::create_directories(dir.path() + "/thumbs");
+  json spec = base_spec(hls, "test://smpte?tone=440", "test");
+  spec["thumbnail"] = {{"path", thumb}, {"interval_seconds", 1.0}, {"width", 320}};
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(poll_until(10, [&] { return fs::exists(thumb); }));
+  EXPECT_EQ(jpeg_size(thumb), "mjpeg,320,180");
+  int64_t first = mtime_ns(thumb);
+  ASSERT_TRUE(poll_until(10, [&] { return mtime_ns(thumb) != first; }));
+  EXPECT_EQ(jpeg_size(thumb), "mjpeg,320,180");
+  // Only the picture is left in the folder: the temporary files were renamed over it.
+  int files = 0;
+  for (auto &e : fs::directory_iterator(dir.path() + "/thumbs")) files += e.is_regular_file();
+  EXPECT_EQ(files, 1);
+  for (auto &s : w.status()) EXPECT_NE(s.j.value("event_type", ""), "thumbnail.failed") << s.j;
+  w.expect_no_errors();
+}
+
+// A passthrough channel decodes one keyframe per interval of its own H.264.
+TEST(Thumbnail, PassthroughDecodesKeyframes) {
+  iptv_test::TempDir dir;
+  int port = free_udp_port();
+  std::string hls = dir.path() + "/hls", thumb = dir.path() + "/t.jpg";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(port), "udp");
+  spec["mode"] = "passthrough";
+  spec.erase("profiles");
+  spec["thumbnail"] = {{"path", thumb}, {"interval_seconds", 1.0}, {"width", 160}};
+  Proc sender(ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(port)),
+              dir.path() + "/sender.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(poll_until(15, [&] { return fs::exists(thumb); }));
+  EXPECT_EQ(jpeg_size(thumb), "mjpeg,160,90");
+  int64_t first = mtime_ns(thumb);
+  ASSERT_TRUE(poll_until(10, [&] { return mtime_ns(thumb) != first; }));
+  EXPECT_EQ(w.count("encoder"), 0);  // still no transcode
+  w.expect_no_errors();
+}
+
+// A thumbnail that cannot be written (its folder is a file) is reported once and the channel
+// carries on: segments keep coming, no error.
+TEST(Thumbnail, UnwritableFolderLeavesTheChannelLive) {
+  iptv_test::TempDir dir;
+  std::string hls = dir.path() + "/hls";
+  iptv::write_file_atomic(dir.path() + "/not-a-folder", "x");
+  json spec = base_spec(hls, "test://smpte?tone=440", "test");
+  spec["thumbnail"] = {
+      {"path", dir.path() + "/not-a-folder/t.jpg"}, {"interval_seconds", 1.0}, {"width", 320}};
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 10));
+  auto failed = w.wait_event("thumbnail.failed", 10);
+  ASSERT_TRUE(failed);
+  EXPECT_NE(failed->j["reason"].get<std::string>().find("not-a-folder"), std::string::npos)
+      << failed->j;
+  size_t mark = w.status().size();
+  ASSERT_TRUE(w.wait_segments(4, 10, mark));
+  int reports = 0;
+  for (auto &s : w.status()) reports += s.j.value("event_type", "") == "thumbnail.failed";
+  EXPECT_EQ(reports, 1);
+  w.expect_no_errors();
+}
+
+// Without jpegenc (a GStreamer install whose jpeg plugin is missing) the branch is left out,
+// that is reported, and the channel runs as before.
+TEST(Thumbnail, MissingJpegencLeavesTheChannelLive) {
+  iptv_test::TempDir dir;
+  std::string plugins = dir.path() + "/system-plugins";
+  fs::create_directories(plugins);
+  std::string sysdir =
+      iptv::trim(iptv_test::sh("pkg-config --variable=pluginsdir gstreamer-1.0 2>/dev/null || echo "
+                               "/usr/lib/x86_64-linux-gnu/gstreamer-1.0"));
+  for (auto &e : fs::directory_iterator(sysdir))
+    if (e.path().filename() != "libgstjpeg.so")
+      fs::create_symlink(e.path(), plugins + "/" + e.path().filename().string());
+  std::string hls = dir.path() + "/hls", thumb = dir.path() + "/t.jpg";
+  json spec = base_spec(hls, "test://smpte?tone=440", "test");
+  spec["thumbnail"] = {{"path", thumb}, {"interval_seconds", 1.0}, {"width", 320}};
+  std::string old_sys =
+      getenv("GST_PLUGIN_SYSTEM_PATH_1_0") ? getenv("GST_PLUGIN_SYSTEM_PATH_1_0") : "";
+  std::string old_reg = getenv("GST_REGISTRY_1_0") ? getenv("GST_REGISTRY_1_0") : "";
+  setenv("GST_PLUGIN_SYSTEM_PATH_1_0", plugins.c_str(), 1);
+  setenv("GST_REGISTRY_1_0", (dir.path() + "/registry.bin").c_str(), 1);
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  if (old_sys.empty())
+    unsetenv("GST_PLUGIN_SYSTEM_PATH_1_0");
+  else
+    setenv("GST_PLUGIN_SYSTEM_PATH_1_0", old_sys.c_str(), 1);
+  if (old_reg.empty())
+    unsetenv("GST_REGISTRY_1_0");
+  else
+    setenv("GST_REGISTRY_1_0", old_reg.c_str(), 1);
+  ASSERT_TRUE(w.wait_state("live", 20));
+  auto failed = w.wait_event("thumbnail.failed", 5);
+  ASSERT_TRUE(failed);
+  EXPECT_NE(failed->j["reason"].get<std::string>().find("jpegenc"), std::string::npos) << failed->j;
+  ASSERT_TRUE(w.wait_segments(3, 10, w.status().size()));
+  EXPECT_FALSE(fs::exists(thumb));
   w.expect_no_errors();
 }

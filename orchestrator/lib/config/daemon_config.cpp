@@ -85,7 +85,8 @@ void parse_backoff(Walker &w, const YAML::Node &n, const std::string &path, Back
 
 const std::vector<std::string> kTopKeys = {
     "listen",   "public_base_url", "channels_dir", "data_dir",  "tokens", "viewers", "sessions",
-    "webhooks", "worker",          "log",          "retention", "node",   "api",     "storage"};
+    "webhooks", "worker",          "log",          "retention", "node",   "api",     "storage",
+    "console"};
 
 void parse_listen_and_dirs(Walker &w, const YAML::Node &root, const std::string &base,
                            DaemonConfig &c) {
@@ -160,6 +161,15 @@ void parse_sessions_and_api(Walker &w, const YAML::Node &root, DaemonConfig &c) 
     w.integer(root["api"]["listen_port"], "api.listen_port", c.api_listen_port, 0, 65535);
     if (root["api"]["listen_port"].IsDefined() && c.api_listen_address.empty())
       w.error(root["api"]["listen_port"], "api.listen_port", "needs api.listen_address");
+  }
+}
+
+void parse_console(Walker &w, const YAML::Node &root, const std::string &base, DaemonConfig &c) {
+  if (w.mapping(root["console"], "console", {"dir", "session_ttl_seconds"})) {
+    w.str(root["console"]["dir"], "console.dir", c.console_dir);
+    c.console_dir = resolve(base, c.console_dir);
+    w.integer(root["console"]["session_ttl_seconds"], "console.session_ttl_seconds",
+              c.console_session_ttl_seconds, 5, 7 * 86400);
   }
 }
 
@@ -294,6 +304,7 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
   parse_listen_and_dirs(w, root, base, c);
   parse_tokens(w, root, base, c);
   parse_sessions_and_api(w, root, c);
+  parse_console(w, root, base, c);
   parse_webhooks(w, root, base, c);
   parse_worker(w, root, c);
   parse_log_retention_node(w, root, c);

@@ -78,6 +78,10 @@ struct DaemonConfig {
   // The API's and /metrics' own listening address ("" = they share listen.address:port).
   std::string api_listen_address;
   int api_listen_port = 0;  // with api_listen_address; 0 picks a free port
+  // console: the operator console's built files ("" = found beside the binary in a build tree,
+  // else in the install prefix's share/gst-iptv/console) and its session lifetime.
+  std::string console_dir;
+  int console_session_ttl_seconds = 8 * 3600;
 
   std::vector<WebhookConfig> webhooks;
 

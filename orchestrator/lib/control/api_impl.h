@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "control/api_server.h"
+#include "control/console.h"
 #include "control/metrics.h"
 #include "control/secrets.h"
 #include "util/strutil.h"
@@ -44,6 +45,9 @@ struct Ctx {
   std::string client_ip;
   std::optional<ApiKey> key;
   std::string actor = "anonymous";
+  // Authenticated by the console's session cookie (not an Authorization header): its id, so
+  // logout can end it. Mutating calls then carry the session's CSRF token (X-CSRF-Token).
+  std::string console_session;
   std::string route;
   // Asked on a media connection (a serving thread's): handled here on the control thread while
   // that thread waits; the message's I/O stays there (`home`), so it is never parked here.
@@ -120,6 +124,7 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
   };
   std::list<Waiter> waiters;
   std::set<std::string> warned_epg;
+  ConsoleSessions console_sessions;
 
   // Follower thread.
   std::thread follower;
@@ -150,6 +155,16 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
                      std::map<std::string, std::string> &params, const Route **path_route,
                      std::string *allowed) const;
   bool route_and_authorize(Ctx &c, const Route **found);
+  // The console's cookie (handlers/console.cpp): true with c.key set when the request carries a
+  // live console session; false with `c` holding the 401 when it names none (unknown or expired);
+  // nullopt when it carries no console cookie.
+  std::optional<bool> cookie_authenticate(Ctx &c);
+  // True when a mutating call made with a console cookie lacks its session's CSRF token (the
+  // 403 is then in `c`).
+  bool csrf_refused(Ctx &c);
+  // GET/HEAD of the console's files at "/" (handlers/console.cpp); the early check refuses bodies.
+  void serve_console(SoupServerMessage *msg, const char *path);
+  void early_console(SoupServerMessage *msg, const char *path);
   void refuse_unread(Ctx &c, bool body_started = false);
   void audit_call(const Ctx &c, const std::string &action, const std::string &target,
                   const std::string &outcome, const std::string &reason,
@@ -235,6 +250,14 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
   // playlists.cpp (M3U and XMLTV)
   void h_playlist(Ctx &c);
   void h_epg(Ctx &c);
+  // console.cpp (the operator console's login, overview, preview; thumbnails and logos)
+  void h_console_login(Ctx &c);
+  void h_console_session(Ctx &c);
+  void h_console_logout(Ctx &c);
+  void h_console_overview(Ctx &c);
+  void h_preview(Ctx &c);
+  void h_thumbnail(Ctx &c);
+  void h_logo(Ctx &c);
 };
 
 }  // namespace iptv::control

@@ -175,6 +175,14 @@ void ApiServer::Impl::build_routes() {
   add("GET", "/api/v1/audit", R::kAdmin, "", m(&Impl::h_audit));
   add("GET", "/iptv/playlist.m3u", std::nullopt, "", m(&Impl::h_playlist));
   add("GET", "/iptv/epg.xml", std::nullopt, "", m(&Impl::h_epg));
+  add("GET", "/iptv/logos/{id}", std::nullopt, "", m(&Impl::h_logo));
+  // The operator console (handlers/console.cpp, docs/console.md).
+  add("POST", "/api/v1/console/login", std::nullopt, "", m(&Impl::h_console_login));  // audits
+  add("GET", "/api/v1/console/session", R::kRead, "", m(&Impl::h_console_session));
+  add("POST", "/api/v1/console/logout", R::kRead, "", m(&Impl::h_console_logout));
+  add("GET", "/api/v1/console/overview", R::kRead, "", m(&Impl::h_console_overview));
+  add("POST", "/api/v1/channels/{id}/preview", R::kOperator, "", m(&Impl::h_preview));  // audits
+  add("GET", "/api/v1/channels/{id}/thumbnail.jpg", R::kRead, "", m(&Impl::h_thumbnail));
 }
 
 // Matches method+path against the routes: the route (or null), with the path's parameters;
@@ -285,6 +293,15 @@ bool ApiServer::Impl::route_and_authorize(Ctx &c, const Route **out) {
   // Authenticated once per request: the early check leaves the key on the message.
   if (auto *known = static_cast<ApiKey *>(g_object_get_data(G_OBJECT(c.msg), "iptv-key"))) {
     c.key = *known;
+    if (auto *sid = static_cast<const char *>(g_object_get_data(G_OBJECT(c.msg), "iptv-console")))
+      c.console_session = sid;
+  } else if (std::optional<bool> by_cookie =
+                 header(c.msg, "Authorization").empty() ? cookie_authenticate(c) : std::nullopt) {
+    if (!*by_cookie) return false;
+    g_object_set_data_full(G_OBJECT(c.msg), "iptv-key", new ApiKey(*c.key),
+                           [](gpointer p) { delete static_cast<ApiKey *>(p); });
+    g_object_set_data_full(G_OBJECT(c.msg), "iptv-console", g_strdup(c.console_session.c_str()),
+                           g_free);
   } else {
     std::string auth = header(c.msg, "Authorization");
     std::string reason;
@@ -324,6 +341,7 @@ bool ApiServer::Impl::route_and_authorize(Ctx &c, const Route **out) {
           std::string("this route needs the '") + to_string(*found->role) + "' role");
     return false;
   }
+  if (csrf_refused(c)) return false;
   return true;
 }
 
@@ -564,6 +582,16 @@ void on_api_forward_early(SoupServer *, SoupServerMessage *msg, const char *path
   forward(static_cast<ApiServer::Impl *>(user_data), msg, path, true);
 }
 
+void on_console_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+                        gpointer user_data) {
+  static_cast<ApiServer::Impl *>(user_data)->serve_console(msg, path);
+}
+
+void on_console_early(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+                      gpointer user_data) {
+  static_cast<ApiServer::Impl *>(user_data)->early_console(msg, path);
+}
+
 void on_request_started(SoupServer *, SoupServerMessage *msg, gpointer) {
   auto *t = g_new(gint64, 1);
   *t = g_get_monotonic_time();
@@ -615,6 +643,9 @@ void ApiServer::mount() {
       soup_server_add_early_handler(server, prefix, on_api_early, i, nullptr);
       soup_server_add_handler(server, prefix, on_api_request, i, nullptr);
     }
+    // Everything else (the longest prefix wins, so /hls stays the origin's): the console.
+    soup_server_add_early_handler(server, "/", on_console_early, i, nullptr);
+    soup_server_add_handler(server, "/", on_console_request, i, nullptr);
     i->signal_ids.push_back(
         g_signal_connect(server, "request-started", G_CALLBACK(on_request_started), i));
     i->signal_ids.push_back(
@@ -669,7 +700,7 @@ void ApiServer::unmount() {
   }
   i->media_signal_ids.clear();
   i->deps.origin->with_server([i](SoupServer *server) {
-    for (const char *prefix : {"/api", "/healthz", "/readyz", "/metrics", "/iptv"})
+    for (const char *prefix : {"/api", "/healthz", "/readyz", "/metrics", "/iptv", "/"})
       soup_server_remove_handler(server, prefix);
     for (gulong id : i->signal_ids) g_signal_handler_disconnect(server, id);
     i->signal_ids.clear();

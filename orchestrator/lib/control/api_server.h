@@ -50,6 +50,14 @@ struct ApiConfig {
   bool metrics_public = false;  // /metrics without a key (scrapers on a private network)
   int sse_keepalive_seconds = 15;
   int long_poll_max_seconds = 30;
+  // The operator console (docs/console.md): its built files, served at "/" ("" = not served:
+  // "/" answers 404 naming the reason), the console session lifetime, the preview session's.
+  std::string console_dir;
+  int64_t console_session_ttl_seconds = 8 * 3600;
+  int64_t preview_ttl_seconds = 300;
+  // Where workers write <channel>.jpg thumbnails ("" = none), for
+  // GET /api/v1/channels/{id}/thumbnail.jpg.
+  std::string thumbnail_dir;
 };
 
 struct ApiDeps {

@@ -1,5 +1,7 @@
 #include "control/sessions.h"
 
+#include <set>
+
 #include <glib.h>
 
 #include <algorithm>
@@ -85,11 +87,19 @@ SessionResult SessionOpener::open(const SessionRequest &req) {
   if (!req.subject.empty()) ent = store_.entitlement(req.subject);
   std::string region;
   std::string reason = access_decision(*rec, ent, req.subject, req.region, now, &region);
+  // A preview skips who may watch (entitlements, regions), never what may be shown.
+  static const std::set<std::string> kPreviewSkips = {
+      "account_required", "not_entitled",         "entitlement_expired", "region_mismatch",
+      "region_required",  "region_not_permitted", "region_not_licensed"};
+  if (req.operator_preview && kPreviewSkips.count(reason)) reason.clear();
+  if (req.operator_preview) detail["preview"] = true;
   if (!reason.empty()) return refuse(reason, 403, "refused: " + reason);
 
   // The client binding: tokens carry the IP when bound, so a session is only reused for it.
   std::string binding = config_.bind_client_ip ? "ip:" + store_.hash_ip(req.client_ip) : "";
-  int64_t ttl = std::max<int64_t>(1, config_.ttl_seconds);
+  int64_t ttl =
+      std::max<int64_t>(1, req.ttl_seconds > 0 ? std::min(req.ttl_seconds, config_.ttl_seconds)
+                                               : config_.ttl_seconds);
   if (req.reuse && !req.subject.empty()) {
     if (auto open = store_.reusable_session(req.subject, req.channel_id, binding, now + ttl / 2)) {
       TokenClaims c;

@@ -39,6 +39,11 @@ struct SessionRequest {
   // at least half of ttl_seconds to live (a new token for it is signed; no new row, no audit
   // row). The M3U playlist sets it: every fetch used to open a new session per channel.
   bool reuse = false;
+  // An operator's preview from the console (POST /api/v1/channels/{id}/preview): the subject's
+  // entitlement and region checks are skipped (the record must still exist and be active, with
+  // its rights unexpired), and the session lives `ttl_seconds` (0: the configured TTL).
+  bool operator_preview = false;
+  int64_t ttl_seconds = 0;
 };
 
 struct SessionResult {

@@ -321,6 +321,17 @@ int64_t ControlStore::active_session_count(const std::string &subject, int64_t n
   return s.step() ? s.col_int64(0) : 0;
 }
 
+std::map<std::string, int64_t> ControlStore::open_sessions_by_channel(int64_t now) {
+  std::lock_guard lk(db_.mutex());
+  auto s = db_.prepare(
+      "SELECT channel_id, COUNT(*) FROM ctl_sessions WHERE revoked_at = 0 AND expires_at > ? "
+      "GROUP BY channel_id");
+  s.bind(1, now);
+  std::map<std::string, int64_t> out;
+  while (s.step()) out[s.col_text(0)] = s.col_int64(1);
+  return out;
+}
+
 std::optional<Session> ControlStore::session(const std::string &id) {
   std::lock_guard lk(db_.mutex());
   auto s = db_.prepare(std::string("SELECT ") + kSessCols + " FROM ctl_sessions WHERE id = ?");

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -108,6 +109,8 @@ class ControlStore {
                                           const std::string &binding, int64_t min_expires_at);
   // Unrevoked, unexpired sessions of a subject.
   int64_t active_session_count(const std::string &subject, int64_t now);
+  // Open (unrevoked, unexpired) sessions per channel id, for the console.
+  std::map<std::string, int64_t> open_sessions_by_channel(int64_t now);
   std::vector<Session> sessions_of(const std::string &subject, bool active_only);
   // Marks revoked; returns false when unknown or already revoked.
   bool revoke_session(const std::string &id, int64_t at);

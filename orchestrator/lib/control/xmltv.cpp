@@ -1,5 +1,7 @@
 #include "control/xmltv.h"
 
+#include "control/console.h"
+
 #include <glib.h>
 #include <yaml-cpp/yaml.h>
 
@@ -299,7 +301,7 @@ std::string render_xmltv(const std::vector<EpgChannel> &channels,
   return x;
 }
 
-EpgBuild build_epg(const std::vector<ChannelRecord> &records) {
+EpgBuild build_epg(const std::vector<ChannelRecord> &records, const std::string &base_url) {
   namespace fs = std::filesystem;
   EpgBuild b;
   std::vector<std::string> known;
@@ -308,7 +310,8 @@ EpgBuild build_epg(const std::vector<ChannelRecord> &records) {
     if (r.status != ChannelStatus::kActive) continue;
     std::string tvg = r.epg.tvg_id.empty() ? r.channel_id : r.epg.tvg_id;
     known.push_back(tvg);
-    b.channels.push_back({tvg, r.name.empty() ? r.channel_id : r.name, r.epg.logo});
+    // A logo file beside the record is served by iptvd (/iptv/logos/<id>), a URL is kept.
+    b.channels.push_back({tvg, r.name.empty() ? r.channel_id : r.name, logo_url(r, base_url)});
   }
   for (const auto &r : records) {
     if (r.status != ChannelStatus::kActive || r.epg.schedule.empty()) continue;

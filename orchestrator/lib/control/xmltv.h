@@ -67,7 +67,7 @@ struct EpgBuild {
 // Builds the guide of the given records (retired and disabled ones are left out). Each schedule
 // file is read once even when several records name it; relative paths resolve against the
 // record file's folder.
-EpgBuild build_epg(const std::vector<ChannelRecord> &records);
+EpgBuild build_epg(const std::vector<ChannelRecord> &records, const std::string &base_url = "");
 
 std::string xml_escape(std::string_view s);
 

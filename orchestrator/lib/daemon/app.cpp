@@ -453,6 +453,11 @@ bool App::open_store(std::string *error) {
       return false;
     }
   }
+  // Thumbnails are optional: a folder that cannot be made leaves the channels as they are.
+  std::filesystem::create_directories(opts_.data_dir + "/thumbnails", ec);
+  if (ec)
+    logger_.warn("",
+                 "thumbnails: cannot create " + opts_.data_dir + "/thumbnails: " + ec.message());
   try {
     db_ = db::Db::open(opts_.data_dir + "/iptvd.db");
     // Every thread of iptvd shares this one connection (under its mutex), so only another
@@ -536,6 +541,13 @@ void App::mount_api() {
   acfg.audit_retention_days = cfg_.retention_audit_days;
   acfg.sessions.max_sessions_per_subject = cfg_.sessions_max_per_subject;
   acfg.max_body_bytes = cfg_.api_max_body_bytes;
+  acfg.thumbnail_dir = opts_.data_dir + "/thumbnails";
+  acfg.console_dir = cfg_.console_dir.empty() ? find_console_dir() : cfg_.console_dir;
+  acfg.console_session_ttl_seconds = cfg_.console_session_ttl_seconds;
+  if (acfg.console_dir.empty())
+    logger_.warn("",
+                 "the operator console's files were not found: '/' answers 404 (see "
+                 "docs/console.md)");
   auto *a = adapter_.get();
   diagnose::EngineDeps dd;
   dd.channels = a;
@@ -565,8 +577,8 @@ void App::print_urls() {
   std::string api = opts_.origin.control_port < 0 ? base
                                                   : "http://" + opts_.origin.control_address + ":" +
                                                         std::to_string(origin_->control_port());
-  std::printf("iptvd listening on %s (API %s/api/v1/channels, metrics %s/metrics)\n", base.c_str(),
-              api.c_str(), api.c_str());
+  std::printf("iptvd listening on %s (console %s/, API %s/api/v1/channels, metrics %s/metrics)\n",
+              base.c_str(), api.c_str(), api.c_str(), api.c_str());
   for (const auto &rec : channels_->records()) {
     if (rec.status != ChannelStatus::kActive) continue;
     std::string why = channels_->not_runnable_reason(rec);

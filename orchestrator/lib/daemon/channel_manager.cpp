@@ -52,6 +52,7 @@ SpecFile build_spec(const ChannelRecord &rec, const std::map<std::string, Channe
                     const ManagerOptions &opts) {
   worker::WorkerDefaults d;
   d.hls_root = opts.hls_root.empty() ? opts.data_dir + "/hls" : opts.hls_root;
+  d.thumbnail_dir = opts.data_dir + "/thumbnails";
   d.heartbeat_ms = opts.heartbeat_ms;
   SpecFile s;
   s.text = worker::to_json(worker::make_worker_spec(rec, set, d)).dump(2);
@@ -277,6 +278,7 @@ RunnerOptions ChannelManager::runner_options(const ChannelRecord &rec) const {
   o.media_stall_seconds = opts_.media_stall_seconds;
   o.stop_grace_seconds = opts_.stop_grace_seconds;
   o.hls_dir = hls_dir(rec.channel_id);
+  o.thumbnail = opts_.data_dir + "/thumbnails/" + rec.channel_id + ".jpg";
   return o;
 }
 

@@ -419,6 +419,8 @@ void ChannelRunner::stop(const std::string &final_state, const std::string &reas
 void ChannelRunner::remove_hls_if_gone() {
   if (opts_.hls_dir.empty() || (final_state_ != "disabled" && final_state_ != "retired")) return;
   std::error_code ec;
+  // The console would show its last picture forever otherwise.
+  if (!opts_.thumbnail.empty()) std::filesystem::remove(opts_.thumbnail, ec);
   auto n = std::filesystem::remove_all(opts_.hls_dir, ec);
   if (ec)
     sink_.log(id_, "warning", "cannot remove " + opts_.hls_dir + ": " + ec.message());

@@ -50,6 +50,7 @@ struct RunnerOptions {
   // The channel's HLS folder, removed once the channel is disabled or retired and its worker
   // gone ("" = never removed).
   std::string hls_dir;
+  std::string thumbnail;  // the worker's thumbnail file, removed with the HLS tree
 };
 
 struct RenditionView {

@@ -51,6 +51,18 @@ std::string add_plugin_dir_to_env() {
   return dir;
 }
 
+std::string find_console_dir() {
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  // <build>/orchestrator/iptvd/iptvd -> <build>/console
+  if (!ec) dirs.push_back((exe.parent_path() / ".." / ".." / "console").lexically_normal());
+  dirs.push_back(IPTV_CONSOLE_INSTALL_DIR);
+  for (const auto &d : dirs)
+    if (fs::exists(d / "index.html", ec)) return d.string();
+  return {};
+}
+
 const std::vector<std::string> &required_elements() {
   static const std::vector<std::string> names = {"iptvabrladder", "iptvhlssink", "iptvgapprobe"};
   return names;

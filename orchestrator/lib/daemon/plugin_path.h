@@ -21,6 +21,11 @@ std::string find_plugin_dir();
 // Returns the dir added ("" when none was found; an existing GST_PLUGIN_PATH is kept as is).
 std::string add_plugin_dir_to_env();
 
+// The operator console's built files (docs/console.md): <dir of /proc/self/exe>/../../console
+// (the build tree), then the install prefix's share/gst-iptv/console; "" when neither holds an
+// index.html.
+std::string find_console_dir();
+
 // The factory names a worker needs from the iptv plugin.
 const std::vector<std::string> &required_elements();
 

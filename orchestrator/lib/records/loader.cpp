@@ -434,12 +434,38 @@ static void parse_outputs(Walker &w, const YAML::Node &root, ChannelRecord &rec)
   }
 }
 
+// epg.logo is a URL (shown as is) or a file beside the record, which iptvd serves at
+// /iptv/logos/<channel_id>: it must exist, be a PNG, JPEG, WebP or SVG, and stay small.
+static void check_logo(Walker &w, const YAML::Node &n, const ChannelRecord &rec) {
+  const std::string &logo = rec.epg.logo;
+  if (logo.find("://") != std::string::npos || logo.rfind("data:", 0) == 0) return;
+  std::filesystem::path p = logo;
+  if (p.is_relative() && !rec.file.empty()) p = std::filesystem::path(rec.file).parent_path() / p;
+  std::string ext = p.extension().string();
+  for (auto &ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (ext != ".png" && ext != ".jpg" && ext != ".jpeg" && ext != ".webp" && ext != ".svg") {
+    w.error(
+        n, "epg.logo",
+        "'" + logo + "' is neither a URL nor a .png, .jpg, .webp or .svg file beside the record");
+    return;
+  }
+  if (rec.file.empty()) return;  // parsed from text: no folder to look in
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(p, ec)) {
+    w.error(n, "epg.logo", "'" + logo + "' is not a file (looked for " + p.string() + ")");
+    return;
+  }
+  if (std::filesystem::file_size(p, ec) > 1024 * 1024)
+    w.error(n, "epg.logo", "'" + logo + "' is larger than 1 MiB; a channel logo is a few KB");
+}
+
 static void parse_epg(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
   const YAML::Node epg = root["epg"];
   if (epg.IsDefined() && !epg.IsNull() &&
       w.mapping(epg, "epg", {"tvg_id", "logo", "group", "schedule"})) {
     w.str(epg["tvg_id"], "epg.tvg_id", rec.epg.tvg_id);
-    w.str(epg["logo"], "epg.logo", rec.epg.logo);
+    if (w.str(epg["logo"], "epg.logo", rec.epg.logo) && !rec.epg.logo.empty())
+      check_logo(w, epg["logo"], rec);
     w.str(epg["group"], "epg.group", rec.epg.group);
     w.str(epg["schedule"], "epg.schedule", rec.epg.schedule);
   }

@@ -98,6 +98,9 @@ nlohmann::json to_json(const WorkerSpec &s) {
                   {"black_seconds", s.quality.black_seconds},
                   {"freeze_seconds", s.quality.freeze_seconds},
                   {"keyframe_gap_seconds", s.quality.keyframe_gap_seconds}};
+  j["thumbnail"] = {{"path", s.thumbnail.path},
+                    {"interval_seconds", s.thumbnail.interval_seconds},
+                    {"width", s.thumbnail.width}};
   j["failover"] = {{"enabled", s.failover.enabled},
                    {"primary_loss_seconds", s.failover.primary_loss_seconds},
                    {"return_after_seconds", s.failover.return_after_seconds},
@@ -184,6 +187,16 @@ WorkerSpec from_json(const nlohmann::json &j) {
   if (s.hls.dash && s.hls.segment_format != "fmp4") bad("hls.dash", "needs segment_format fmp4");
   s.hls.audio_language = get<std::string>(h, "audio_language", "hls.", s.hls.audio_language);
   s.hls.audio_name = get<std::string>(h, "audio_name", "hls.", s.hls.audio_name);
+  if (j.contains("thumbnail")) {
+    const auto &t = j["thumbnail"];
+    s.thumbnail.path = get<std::string>(t, "path", "thumbnail.", "");
+    s.thumbnail.interval_seconds =
+        get<double>(t, "interval_seconds", "thumbnail.", s.thumbnail.interval_seconds);
+    s.thumbnail.width = get<int>(t, "width", "thumbnail.", s.thumbnail.width);
+    if (s.thumbnail.interval_seconds < 0.5) bad("thumbnail.interval_seconds", "must be >= 0.5");
+    if (s.thumbnail.width < 16 || s.thumbnail.width > 1920)
+      bad("thumbnail.width", "must be 16..1920");
+  }
   if (j.contains("quality")) {
     const auto &q = j["quality"];
     auto &o = s.quality;

@@ -63,6 +63,14 @@ struct OutputEntry {
   std::string uri;
 };
 
+// The channel's thumbnail (docs/console.md): a JPEG about `width` px wide written to `path`
+// (atomically: a temporary file, then rename) every `interval_seconds`. path "" = none.
+struct ThumbnailEntry {
+  std::string path;
+  double interval_seconds = 5.0;
+  int width = 320;
+};
+
 struct WorkerSpec {
   std::string channel_id;
   std::string mode = "transcode";      // transcode | passthrough
@@ -82,6 +90,7 @@ struct WorkerSpec {
   HlsEntry hls;
   QualityEntry quality;
   FailoverEntry failover;
+  ThumbnailEntry thumbnail;
   std::vector<OutputEntry> outputs;
   int heartbeat_ms = 1000;
   // A source that failed (error/EOS) is restarted after this many ms.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "worker/source.h"
+#include "worker/thumbnail.h"
 
 namespace iptv::worker {
 
@@ -88,6 +89,9 @@ bool build_transcode(const WorkerSpec &spec, OutputElements &o, std::string &err
     error = "cannot link the audio";
     return false;
   }
+  // The thumbnail takes the raw video the ladder gets: no second decode.
+  if (!spec.thumbnail.path.empty())
+    o.thumbnail_error = add_thumbnail_branch(bin, vq, o.ladder, spec.thumbnail, false);
   return true;
 }
 
@@ -145,6 +149,10 @@ bool build_passthrough(const WorkerSpec &spec, OutputElements &o, std::string &e
     error = "cannot link the remux";
     return false;
   }
+  // The thumbnail decodes one keyframe per interval of the parsed H.264 (the inputs' tails
+  // parsed it: SPS/PPS at every keyframe).
+  if (!spec.thumbnail.path.empty())
+    o.thumbnail_error = add_thumbnail_branch(bin, vcf, o.hlssink, spec.thumbnail, true);
   return true;
 }
 

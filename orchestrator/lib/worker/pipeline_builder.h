@@ -28,6 +28,8 @@ struct OutputElements {
   GstElement *ladder = nullptr;                // transcode only
   GstCaps *vcaps = nullptr, *acaps = nullptr;  // transcode: the raw formats the appsrcs take
   std::vector<std::string> renditions;         // iptvhlssink's video_N, in order
+  // Why the thumbnail branch (worker/thumbnail.h) was left out ("" added, or none asked for).
+  std::string thumbnail_error;
 };
 
 // Builds the transcode or passthrough output of `spec` (spec.mode) on the system clock and

@@ -74,6 +74,7 @@ WorkerSpec make_worker_spec(const ChannelRecord &r, const std::map<std::string, 
   s.fps = r.frame_rate > 0 ? r.frame_rate : d.fps;
   s.audio_kbps = r.audio_bitrate_kbps > 0 ? r.audio_bitrate_kbps : d.audio_kbps;
   s.hls.dir = d.hls_root + "/" + r.channel_id;
+  if (!d.thumbnail_dir.empty()) s.thumbnail.path = d.thumbnail_dir + "/" + r.channel_id + ".jpg";
   s.hls.segment_seconds = r.hls.segment_seconds;
   s.hls.window = r.hls.window_segments;
   s.hls.dvr_seconds = r.hls.dvr_seconds;

@@ -25,11 +25,14 @@ using wire::OutputEntry;
 using wire::ProfileEntry;
 using wire::QualityEntry;
 using wire::SourceEntry;
+using wire::ThumbnailEntry;
 using wire::to_json;
 using wire::WorkerSpec;
 
 struct WorkerDefaults {
   std::string hls_root = "var/hls";  // spec.hls.dir = hls_root/channel_id
+  // spec.thumbnail.path = thumbnail_dir/channel_id.jpg; "" = no thumbnails.
+  std::string thumbnail_dir;
   int heartbeat_ms = 1000;
   int fps = 30;
   int audio_kbps = 128;

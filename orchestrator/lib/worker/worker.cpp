@@ -13,6 +13,7 @@
 #include "util/strutil.h"
 #include "worker/edge.h"
 #include "worker/segment_sweep.h"
+#include "worker/thumbnail.h"
 
 namespace iptv::worker {
 
@@ -97,6 +98,7 @@ bool Worker::build_output(std::string &error) {
   vcaps_ = out.vcaps;
   acaps_ = out.acaps;
   renditions_ = out.renditions;
+  thumbnail_error_ = out.thumbnail_error;
   if (!built) return false;
   for (const auto &r : renditions_) rstats_[r] = std::make_unique<RenditionStats>();
 
@@ -156,6 +158,8 @@ bool Worker::start() {
     return false;
   }
   sweep_segments();
+  if (!spec_.thumbnail.path.empty() && !thumbnail_error_.empty())
+    thumbnail_failed(thumbnail_error_);
   // Edge outputs: an error restarts only that output, 2 s later.
   for (size_t i = 0; i < spec_.outputs.size(); ++i)
     edges_.push_back(
@@ -498,7 +502,30 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
   }
 }
 
+// The thumbnail never costs the channel: its failure is reported once and stops only its branch.
+void Worker::thumbnail_failed(const std::string &reason) {
+  if (thumbnail_reported_) return;
+  thumbnail_reported_ = true;
+  if (output_) stop_thumbnail_branch(GST_BIN(output_));
+  status_.write(wire::Event{.event_type = "thumbnail.failed", .reason = reason, .source = ""});
+}
+
 void Worker::on_output_message(GstMessage *msg) {
+  if (in_thumbnail_branch(GST_MESSAGE_SRC(msg))) {
+    const GstStructure *s = gst_message_get_structure(msg);
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+      GError *err = nullptr;
+      gst_message_parse_error(msg, &err, nullptr);
+      thumbnail_failed(std::string(GST_OBJECT_NAME(GST_MESSAGE_SRC(msg))) + ": " +
+                       (err ? err->message : "error"));
+      if (err) g_error_free(err);
+    } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT && s &&
+               gst_structure_has_name(s, kThumbnailFailed)) {
+      const char *r = gst_structure_get_string(s, "reason");
+      thumbnail_failed(r ? r : "cannot write the thumbnail");
+    }
+    return;
+  }
   switch (GST_MESSAGE_TYPE(msg)) {
     case GST_MESSAGE_ERROR: {
       GError *err = nullptr;

@@ -58,6 +58,7 @@ class Worker {
   void fill_gaps();  // transcode: keep the output timeline continuous
   void on_source_message(int feed, GstMessage *msg);
   void on_output_message(GstMessage *msg);
+  void thumbnail_failed(const std::string &reason);
   void on_tick();
   void heartbeat();
   void sweep_segments();
@@ -82,6 +83,8 @@ class Worker {
   GstElement *vsrc_ = nullptr, *asrc_ = nullptr;  // appsrc
   GstElement *hlssink_ = nullptr, *ladder_ = nullptr;
   std::vector<std::string> renditions_;
+  std::string thumbnail_error_;  // why the thumbnail branch was left out ("" added)
+  bool thumbnail_reported_ = false;
 
   std::array<std::unique_ptr<SourcePipeline>, kFeeds> feeds_;
   std::array<gint64, kFeeds> retry_at_{};                // monotonic ms; 0: no restart pending

@@ -256,6 +256,7 @@ void ApiServer::Impl::run_follower() {
         int64_t keep_ms = static_cast<int64_t>(config.audit_retention_days) * 86400 * 1000;
         int a = deps.store->prune_audit(now_ms() - keep_ms);
         // Expired sessions are kept a day for support questions, then dropped.
+        console_sessions.prune(now);
         int s = deps.store->prune_sessions(now - 86400);
         if (a || s) g_message("api: pruned %d audit rows and %d expired sessions", a, s);
       } catch (const std::exception &e) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "control/api_impl.h"
+#include "control/console.h"
 #include "control/m3u.h"
 #include "control/xmltv.h"
 
@@ -68,7 +69,7 @@ void ApiServer::Impl::h_playlist(Ctx &c) {
     count_session(sr.ok ? (sr.reused ? "reused" : "ok") : sr.reason);
     if (!sr.ok) continue;
     entries.push_back({r.epg.tvg_id.empty() ? r.channel_id : r.epg.tvg_id,
-                       r.name.empty() ? r.channel_id : r.name, r.epg.logo, r.epg.group,
+                       r.name.empty() ? r.channel_id : r.name, logo_url(r, base), r.epg.group,
                        base + sr.path});
     entries.back().catchup_days = r.catchup.days;
   }
@@ -77,7 +78,7 @@ void ApiServer::Impl::h_playlist(Ctx &c) {
 }
 
 void ApiServer::Impl::h_epg(Ctx &c) {
-  EpgBuild b = build_epg(deps.records->records());
+  EpgBuild b = build_epg(deps.records->records(), base_url(c));
   for (const auto &w : b.warnings)
     if (warned_epg.insert(w).second) g_warning("epg: %s", w.c_str());
   set_body(c, 200, "application/xml; charset=utf-8", render_xmltv(b.channels, b.programmes));
