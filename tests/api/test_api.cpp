@@ -898,6 +898,8 @@ TEST_F(ApiTest, ApiRoutesOnAMediaConnectionAreAnsweredAndStreamsMoveToTheControl
   std::string lp;
   iptv::read_file(cp_->dir.path() + "/lp.json", lp);
   EXPECT_NE(lp.find("slate.entered"), std::string::npos) << lp;
+}
+
 // ---- the operator console's API side (docs/console.md) ----
 
 namespace {
