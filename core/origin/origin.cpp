@@ -1165,8 +1165,8 @@ void Origin::handle(Server &srv, Request &req) {
     g_bytes_unref(bytes);
     return count(status);
   }
-  soup_message_headers_set_content_type(
-      h, routed ? routed->content_type.c_str() : media_type(rel), nullptr);
+  soup_message_headers_set_content_type(h, routed ? routed->content_type.c_str() : media_type(rel),
+                                        nullptr);
   ByteRange range;
   RangeDecision rd = req.range.empty() || !if_range_allows(cond.if_range, validators)
                          ? RangeDecision::kWhole

@@ -231,7 +231,7 @@ class Origin {
   };
   std::map<std::string, Purge> purges_;
   std::shared_ptr<const TimeShiftRoute> timeshift_;  // guarded by mu_; called without it
-  std::shared_ptr<RequestObserver> observer_;         // guarded by mu_; called without it
+  std::shared_ptr<RequestObserver> observer_;        // guarded by mu_; called without it
 };
 
 }  // namespace iptv

@@ -367,11 +367,11 @@ TEST(Loader, TimeShiftKeys) {
   iptv::ProfileCatalog cat;
   iptv::ChannelRecord rec;
   std::vector<iptv::LoadError> errors;
-  ASSERT_TRUE(iptv::parse_channel(
-      "channel_id: sports\nsource: udp://239.0.0.1:5000\n"
-      "rights: {owner: Venue FC, licence: LIC-1, catchup_days: 7}\n"
-      "dvr: {window_seconds: 1800}\ncatchup:\n  days: 3\n  max_gigabytes: 50\n",
-      "sports.yaml", cat, rec, errors))
+  ASSERT_TRUE(
+      iptv::parse_channel("channel_id: sports\nsource: udp://239.0.0.1:5000\n"
+                          "rights: {owner: Venue FC, licence: LIC-1, catchup_days: 7}\n"
+                          "dvr: {window_seconds: 1800}\ncatchup:\n  days: 3\n  max_gigabytes: 50\n",
+                          "sports.yaml", cat, rec, errors))
       << (errors.empty() ? "" : errors[0].str());
   EXPECT_EQ(rec.hls.dvr_seconds, 1800);
   EXPECT_EQ(rec.rights.catchup_days, 7);

@@ -84,9 +84,9 @@ void parse_backoff(Walker &w, const YAML::Node &n, const std::string &path, Back
 }
 
 const std::vector<std::string> kTopKeys = {
-    "listen",   "public_base_url", "channels_dir", "data_dir",  "tokens", "viewers", "sessions",
-    "webhooks", "worker",          "log",          "retention", "node",   "api",     "storage",
-    "console"};
+    "listen",   "public_base_url", "channels_dir", "data_dir", "tokens",    "viewers",
+    "sessions", "webhooks",        "worker",       "log",      "retention", "node",
+    "api",      "storage",         "console"};
 
 void parse_listen_and_dirs(Walker &w, const YAML::Node &root, const std::string &base,
                            DaemonConfig &c) {

@@ -406,9 +406,9 @@ App::~App() {
   adapter_.reset();
   cstore_.reset();
   if (origin_) origin_->set_timeshift_route(nullptr);  // no request reaches archive_ now
-  if (archive_) archive_->stop();  // before the channels it reads records from
-  watch_.reset();                  // its thread reads the channel manager
-  channels_.reset();               // kills any worker still running
+  if (archive_) archive_->stop();                      // before the channels it reads records from
+  watch_.reset();                                      // its thread reads the channel manager
+  channels_.reset();                                   // kills any worker still running
   archive_.reset();
   if (origin_) origin_->stop();
   if (loop_) g_main_loop_unref(loop_);
