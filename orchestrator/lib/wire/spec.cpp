@@ -112,6 +112,28 @@ nlohmann::json to_json(const WorkerSpec &s) {
   return j;
 }
 
+// spec.hls: where and how the channel is packaged (from_json's part for "hls").
+static void hls_from_json(const nlohmann::json &j, WorkerSpec &s) {
+  if (!j.contains("hls") || !j["hls"].is_object()) bad("hls", "is required");
+  const auto &h = j["hls"];
+  s.hls.dir = get<std::string>(h, "dir", "hls.", "");
+  if (s.hls.dir.empty()) bad("hls.dir", "is required");
+  s.hls.segment_seconds = get<double>(h, "segment_seconds", "hls.", s.hls.segment_seconds);
+  if (s.hls.segment_seconds < 0.5) bad("hls.segment_seconds", "must be at least 0.5");
+  s.hls.window = get<int>(h, "window", "hls.", s.hls.window);
+  s.hls.dvr_seconds = get<double>(h, "dvr_seconds", "hls.", s.hls.dvr_seconds);
+  s.hls.playlist_type = get<std::string>(h, "playlist_type", "hls.", s.hls.playlist_type);
+  check_in({"live", "event", "vod"}, s.hls.playlist_type, "hls.playlist_type");
+  s.hls.sequence_mode = get<std::string>(h, "sequence_mode", "hls.", s.hls.sequence_mode);
+  check_in({"epoch", "counter"}, s.hls.sequence_mode, "hls.sequence_mode");
+  s.hls.segment_format = get<std::string>(h, "segment_format", "hls.", s.hls.segment_format);
+  check_in({"ts", "fmp4"}, s.hls.segment_format, "hls.segment_format");
+  s.hls.dash = get<bool>(h, "dash", "hls.", s.hls.dash);
+  if (s.hls.dash && s.hls.segment_format != "fmp4") bad("hls.dash", "needs segment_format fmp4");
+  s.hls.audio_language = get<std::string>(h, "audio_language", "hls.", s.hls.audio_language);
+  s.hls.audio_name = get<std::string>(h, "audio_name", "hls.", s.hls.audio_name);
+}
+
 WorkerSpec from_json(const nlohmann::json &j) {
   if (!j.is_object()) bad("(root)", "expected an object");
   WorkerSpec s;
@@ -169,24 +191,7 @@ WorkerSpec from_json(const nlohmann::json &j) {
     s.audio_channels = get<int>(a, "channels", "audio.", s.audio_channels);
     s.audio_kbps = get<int>(a, "kbps", "audio.", s.audio_kbps);
   }
-  if (!j.contains("hls") || !j["hls"].is_object()) bad("hls", "is required");
-  const auto &h = j["hls"];
-  s.hls.dir = get<std::string>(h, "dir", "hls.", "");
-  if (s.hls.dir.empty()) bad("hls.dir", "is required");
-  s.hls.segment_seconds = get<double>(h, "segment_seconds", "hls.", s.hls.segment_seconds);
-  if (s.hls.segment_seconds < 0.5) bad("hls.segment_seconds", "must be at least 0.5");
-  s.hls.window = get<int>(h, "window", "hls.", s.hls.window);
-  s.hls.dvr_seconds = get<double>(h, "dvr_seconds", "hls.", s.hls.dvr_seconds);
-  s.hls.playlist_type = get<std::string>(h, "playlist_type", "hls.", s.hls.playlist_type);
-  check_in({"live", "event", "vod"}, s.hls.playlist_type, "hls.playlist_type");
-  s.hls.sequence_mode = get<std::string>(h, "sequence_mode", "hls.", s.hls.sequence_mode);
-  check_in({"epoch", "counter"}, s.hls.sequence_mode, "hls.sequence_mode");
-  s.hls.segment_format = get<std::string>(h, "segment_format", "hls.", s.hls.segment_format);
-  check_in({"ts", "fmp4"}, s.hls.segment_format, "hls.segment_format");
-  s.hls.dash = get<bool>(h, "dash", "hls.", s.hls.dash);
-  if (s.hls.dash && s.hls.segment_format != "fmp4") bad("hls.dash", "needs segment_format fmp4");
-  s.hls.audio_language = get<std::string>(h, "audio_language", "hls.", s.hls.audio_language);
-  s.hls.audio_name = get<std::string>(h, "audio_name", "hls.", s.hls.audio_name);
+  hls_from_json(j, s);
   if (j.contains("thumbnail")) {
     const auto &t = j["thumbnail"];
     s.thumbnail.path = get<std::string>(t, "path", "thumbnail.", "");
