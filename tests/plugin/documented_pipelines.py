@@ -47,6 +47,9 @@ EXPECT = [
      "messages": ["iptvgapprobe-gap"]},
     # gst-inspect iptvabrladder: a file through both rungs to the end, nothing dropped.
     {"key": "filesrc location=in.mp4 ! decodebin3", "clean": True},
+    # docs/iptvabrladder.md, gst-inspect iptvabrladder: a live ladder with its third rung paused
+    # (fakesinks: a run that exits 0 with no warning is what it shows).
+    {"key": "disabled-rungs=src_2", "run": 5},
 ]
 
 HARDWARE = re.compile(r"\b(vaapi\w*|va\w*h26[45]enc|nv\w*enc|qsv\w*|encoder=(vaapi|nvenc))\b")
