@@ -133,7 +133,9 @@ class ChaosTest : public ::testing::Test {
       EXPECT_EQ(d.state(id), "live");
       pid_t pid = d.worker_pid(id);
       EXPECT_GT(pid, 0) << j.dump();
-      if (pid > 0) EXPECT_EQ(::kill(pid, 0), 0) << "the API names a worker that is gone";
+      if (pid > 0) {
+        EXPECT_EQ(::kill(pid, 0), 0) << "the API names a worker that is gone";
+      }
       // One worker per channel: no orphan from an earlier run still writing the same tree.
       std::string spec = d.data() + "/run/" + id + ".json";
       std::string n = sh("pgrep -c -f -- '--spe[c] " + spec + "'");
