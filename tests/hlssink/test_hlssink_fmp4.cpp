@@ -152,8 +152,9 @@ std::vector<uint64_t> check_rendition(const std::string &dir, const Media &md,
     EXPECT_NEAR(md.extinf[i], (double)f.duration() / init->track.timescale, 1e-4) << md.uris[i];
     EXPECT_EQ(f.samples.front().flags, cmaf::kSyncSampleFlags)
         << md.uris[i] << " starts on a sync sample";
-    if (i > 0 && !md.discontinuity[i])
+    if (i > 0 && !md.discontinuity[i]) {
       EXPECT_EQ(f.base_decode_time, expect_next) << md.uris[i] << ": tfdt does not continue";
+    }
     expect_next = f.base_decode_time + f.duration();
     tfdts.push_back(f.base_decode_time);
   }
@@ -481,7 +482,9 @@ void check_mpd_against_files(const std::string &dir, const std::string &mpd, boo
   for (const auto &[id, r] : reps) {
     ASSERT_FALSE(r.segs.empty()) << id;
     Media md = parse_media(slurp(dir + "/" + id + "/index.m3u8"));
-    if (!live) EXPECT_EQ(r.start_number, md.media_sequence) << id;
+    if (!live) {
+      EXPECT_EQ(r.start_number, md.media_sequence) << id;
+    }
     for (size_t i = 0; i < r.segs.size(); i++) {
       uint64_t number = r.start_number + i;
       std::string err, data = slurp(dir + "/" + id + "/seg-" + std::to_string(number) + ".m4s");
@@ -491,8 +494,9 @@ void check_mpd_against_files(const std::string &dir, const std::string &mpd, boo
       EXPECT_EQ(frags->front().base_decode_time, r.segs[i].first) << id << " number " << number;
       EXPECT_EQ(frags->front().duration(), r.segs[i].second) << id << " number " << number;
       // ... and HLS lists that very file under that sequence number.
-      if (number >= md.media_sequence && number - md.media_sequence < md.uris.size())
+      if (number >= md.media_sequence && number - md.media_sequence < md.uris.size()) {
         EXPECT_EQ(md.uris[number - md.media_sequence], "seg-" + std::to_string(number) + ".m4s");
+      }
     }
   }
 }

@@ -422,20 +422,6 @@ TEST(LadderLive, SlowRungDropsAndNeverStallsTheOthers) {
   gst_object_unref(p);
 }
 
-// The caps the ladder's input negotiated (the tee's sink pad, inside the bin).
-std::string input_caps(GstElement *pipeline) {
-  GstElement *l = gst_bin_get_by_name(GST_BIN(pipeline), "l");
-  GstPad *sink = gst_element_get_static_pad(l, "sink");
-  GstCaps *caps = gst_pad_get_current_caps(sink);
-  gchar *s = caps ? gst_caps_to_string(caps) : g_strdup("");
-  std::string out = s;
-  g_free(s);
-  if (caps) gst_caps_unref(caps);
-  gst_object_unref(sink);
-  gst_object_unref(l);
-  return out;
-}
-
 // (encoder=x264: the fake hardware encoders registered above stay in the registry.)
 TEST(LadderNegotiation, FlexibleSourceGetsTheTopRungWithNoCapsFilter) {
   // videotestsrc defaults to 320x240; asked by the ladder it produces the top rung's 1080p.

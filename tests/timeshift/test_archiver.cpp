@@ -157,8 +157,11 @@ TEST(Archiver, FullDiskRaisesOnceAndRecovers) {
   EXPECT_EQ(ev.count("archive.write_failed"), 1u);  // raised once, not per segment
   {
     std::lock_guard lk(ev.mu);
-    for (auto &e : ev.list)
-      if (e.first == "archive.write_failed") EXPECT_TRUE(e.second["disk_full"].get<bool>());
+    for (auto &e : ev.list) {
+      if (e.first == "archive.write_failed") {
+        EXPECT_TRUE(e.second["disk_full"].get<bool>());
+      }
+    }
   }
   EXPECT_GT(a.stats().bytes_written, 0u);
   // No partial file is left behind, and every indexed file is whole.
