@@ -394,7 +394,7 @@ async function renderChannel(id) {
             actionButton('purge', 'Purge cached manifests', `Purge ${id}'s manifests from caches?`)),
           el('h3', {}, 'Incident note'),
           el('label', { for: 'incident-note', class: 'muted' }, 'What happened, for the incident log'),
-          el('textarea', { id: 'incident-note', maxlength: 2000 }),
+          el('textarea', { id: 'incident-note', maxlength: 1000 }),
           el('button', { type: 'button', id: 'incident-add', dataset: { action: 'incident' }, onclick: addIncident },
             'Add incident note')) : '',
         el('section', { class: 'card', 'aria-labelledby': 'diag-h' },
@@ -510,7 +510,7 @@ async function addIncident() {
   $('incident-add').focus();
   if (!ok) return;
   try {
-    await api('POST', `/api/v1/channels/${encodeURIComponent(S.page.id)}/incidents`, { note: text });
+    await api('POST', `/api/v1/channels/${encodeURIComponent(S.page.id)}/incidents`, { cause: text });
     $('incident-note').value = '';
     banner('Incident note added.', 'info');
     loadTimeline(S.page.id);
@@ -524,7 +524,7 @@ async function addIncident() {
 
 function eventItem(e) {
   const d = e.detail || {};
-  const extra = [d.reason, d.message, d.source, d.note].filter(Boolean).join(' · ');
+  const extra = [d.reason, d.message, d.source, d.note, d.cause].filter(Boolean).join(' · ');
   return el('li', { dataset: { eventId: e.id, type: e.event_type } },
     el('time', { datetime: e.created_at }, e.created_at.replace('T', ' ').replace('Z', '')),
     el('strong', {}, e.event_type), extra ? ' — ' + extra : '');
@@ -543,17 +543,23 @@ async function loadTimeline(id) {
 
 async function loadDiagnosis(id) {
   const box = $('diagnosis');
+  // The diagnosis mints a short token and plays the channel: it needs the operator role.
+  if (!canAct()) {
+    box.replaceChildren(el('p', { class: 'muted', id: 'diagnosis-unavailable' },
+      'The diagnosis needs the operator role (iptvctl diagnose ' + id + ' with an operator key).'));
+    return;
+  }
   try {
     const d = await api('GET', `/api/v1/channels/${encodeURIComponent(id)}/diagnosis`);
     if (!$('diagnosis')) return;
-    const parts = [];
-    const summary = d.summary || d.verdict || d.diagnosis;
-    if (typeof summary === 'string') parts.push(el('p', { id: 'diagnosis-summary' }, summary));
-    const findings = d.findings || d.causes || d.checks;
-    if (Array.isArray(findings))
-      parts.push(el('ul', {}, findings.map((f) => el('li', {},
-        typeof f === 'string' ? f : [f.severity || f.status, f.title || f.code || f.check, f.message || f.detail]
-          .filter(Boolean).join(' — ')))));
+    const hop = d.first_failing_hop;
+    const parts = [el('p', { id: 'diagnosis-summary', class: hop ? 'cond' : '' },
+      hop ? `First failing hop: step ${hop.step} (${hop.hop}): ${hop.summary}` +
+            (hop.command ? ` — remedy: ${hop.command}` : '')
+          : `All ${(d.steps || []).length} steps pass (${Math.round(d.elapsed_ms || 0)} ms).`)];
+    parts.push(el('ol', { id: 'diagnosis-steps' }, (d.steps || []).map((st) =>
+      el('li', { dataset: { status: st.status } },
+        el('strong', {}, st.status), ` ${st.title}: ${st.summary}`))));
     parts.push(el('details', {}, el('summary', {}, 'Full answer'), el('pre', {}, JSON.stringify(d, null, 2))));
     box.replaceChildren(...parts);
   } catch (e) {
