@@ -13,15 +13,6 @@ using namespace iptvd_test;
 
 namespace {
 
-std::string session_url(Iptvd &d, const std::string &channel) {
-  Http r = d.post("/api/v1/sessions", R"({"channel_id":")" + channel + R"(","region":"demo"})",
-                  d.admin_key());
-  EXPECT_EQ(r.status, 201) << r.body;
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_discarded() || !j.contains("playback_url")) return "";
-  return j["playback_url"].get<std::string>();
-}
-
 // The URL of `file` next to the session's index.m3u8 (same token path).
 std::string beside(const std::string &playlist_url, const std::string &file) {
   return playlist_url.substr(0, playlist_url.rfind('/') + 1) + file;
@@ -60,7 +51,7 @@ iptv_test::TempDir *BrowserCmaf::dir_ = nullptr;
 Iptvd *BrowserCmaf::d_ = nullptr;
 
 TEST_F(BrowserCmaf, HlsJsPlaysFmp4ThroughTokenUrlAndSwitchesLevels) {
-  std::string url = session_url(*d_, "cm");
+  std::string url = d_->playback_url("cm", "demo");
   ASSERT_NE(url.find("/hls/cm/"), std::string::npos) << url;
   iptv_test::PlayOptions o;
   o.seconds = 12;
@@ -81,7 +72,7 @@ TEST_F(BrowserCmaf, HlsJsPlaysFmp4ThroughTokenUrlAndSwitchesLevels) {
 }
 
 TEST_F(BrowserCmaf, DashJsPlaysLiveMpdThroughTokenUrlAndAdvances10sWithNoStall) {
-  std::string url = beside(session_url(*d_, "cm"), "manifest.mpd");
+  std::string url = beside(d_->playback_url("cm", "demo"), "manifest.mpd");
   iptv_test::PlayOptions o;
   o.player = "dash";
   o.seconds = 16;
@@ -101,7 +92,7 @@ TEST_F(BrowserCmaf, DashJsPlaysLiveMpdThroughTokenUrlAndAdvances10sWithNoStall) 
 }
 
 TEST_F(BrowserCmaf, FfprobeDecodesInitPlusSegmentOfEveryRenditionThroughTheOrigin) {
-  std::string url = session_url(*d_, "cm");
+  std::string url = d_->playback_url("cm", "demo");
   iptv_test::TempDir t;
   for (const char *rend : {"360p", "180p", "audio"}) {
     std::string pl = sh("curl -s -m 10 '" + beside(url, std::string(rend) + "/index.m3u8") + "'");
@@ -130,7 +121,7 @@ TEST_F(BrowserCmaf, FfprobeDecodesInitPlusSegmentOfEveryRenditionThroughTheOrigi
 // seconds of a run (tests/hlssink DashDynamicMpdPlayedLiveByDashdemux2); against a channel that
 // has run for ~45 s it renders nothing (an open defect, see docs/iptvhlssink.md).
 TEST_F(BrowserCmaf, Hlsdemux2PlaysTheFmp4HlsThroughTheOrigin) {
-  std::string url = session_url(*d_, "cm");
+  std::string url = d_->playback_url("cm", "demo");
   for (auto [u, demuxer] : {std::pair{url, "hlsdemux2"}}) {
     int st = -1;
     std::string out = sh("timeout 40 /usr/bin/python3 " + iptv_test::source_root() +
@@ -152,7 +143,7 @@ TEST_F(BrowserCmaf, Hlsdemux2PlaysTheFmp4HlsThroughTheOrigin) {
 TEST_F(BrowserCmaf, IptvctlProbeFindsNoErrorInTheFmp4HlsOrTheMpd) {
   const char *iptvctl = getenv("IPTVCTL");
   ASSERT_NE(iptvctl, nullptr);
-  std::string url = session_url(*d_, "cm");
+  std::string url = d_->playback_url("cm", "demo");
   for (const std::string &u : {url, beside(url, "manifest.mpd")}) {
     int st = -1;
     std::string out =

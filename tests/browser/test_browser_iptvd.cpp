@@ -17,16 +17,6 @@ class BrowserIptvd : public ::testing::Test {
   }
 };
 
-// A session's playback URL (tokens on, edgeauth, the key ring iptvd creates).
-std::string session_url(Iptvd &d, const std::string &channel) {
-  Http r = d.post("/api/v1/sessions", R"({"channel_id":")" + channel + R"(","region":"demo"})",
-                  d.admin_key());
-  EXPECT_EQ(r.status, 201) << r.body;
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_discarded() || !j.contains("playback_url")) return "";
-  return j["playback_url"].get<std::string>();
-}
-
 TEST_F(BrowserIptvd, HlsJsPlaysTokenUrlAndSwitchesRenditions) {
   iptv_test::TempDir dir;
   write_file(dir.path() + "/tv.yaml",
@@ -41,7 +31,7 @@ TEST_F(BrowserIptvd, HlsJsPlaysTokenUrlAndSwitchesRenditions) {
   ASSERT_TRUE(d.running()) << d.log();
   ASSERT_TRUE(d.wait_live({"tv"}, 60, 3)) << d.log();
   EXPECT_EQ(d.log().find("rejected"), std::string::npos) << d.log();
-  std::string url = session_url(d, "tv");
+  std::string url = d.playback_url("tv", "demo");
   ASSERT_NE(url.find("/hls/tv/"), std::string::npos) << url;
 
   iptv_test::PlayOptions o;

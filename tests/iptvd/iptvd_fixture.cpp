@@ -146,6 +146,35 @@ static Http curl(const std::string &args) {
   return h;
 }
 
+Reply fetch(const std::string &url) {
+  iptv_test::TempDir d;
+  std::string hdr = d.path() + "/h", body = d.path() + "/b";
+  sh("curl -s -m 20 -o " + body + " -D " + hdr + " '" + url + "'");
+  Reply r;
+  r.body = slurp(body);
+  std::string h = slurp(hdr);
+  size_t a = 0;
+  while (a < h.size()) {
+    size_t b = h.find('\n', a);
+    if (b == std::string::npos) b = h.size();
+    std::string line = h.substr(a, b - a);
+    a = b + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.rfind("HTTP/", 0) == 0) {
+      r.status = std::atoi(line.c_str() + line.find(' ') + 1);
+      r.headers.clear();  // the last response's headers
+      continue;
+    }
+    auto c = line.find(':');
+    if (c == std::string::npos) continue;
+    std::string k = line.substr(0, c), v = line.substr(c + 1);
+    for (auto &ch : k) ch = (char)tolower(ch);
+    while (!v.empty() && v[0] == ' ') v.erase(0, 1);
+    r.headers[k] = v;
+  }
+  return r;
+}
+
 Http Iptvd::get(const std::string &path, const std::string &key) {
   std::string auth = key.empty() ? "" : "-H 'Authorization: Bearer " + key + "' ";
   return curl(auth + "'" + base() + path + "'");
@@ -155,6 +184,16 @@ Http Iptvd::post(const std::string &path, const std::string &body, const std::st
   std::string auth = key.empty() ? "" : "-H 'Authorization: Bearer " + key + "' ";
   return curl(auth + "-X POST -H 'Content-Type: application/json' --data '" + body + "' '" +
               base() + path + "'");
+}
+
+std::string Iptvd::playback_url(const std::string &channel, const std::string &region) {
+  std::string body = R"({"channel_id":")" + channel + "\"" +
+                     (region.empty() ? "" : R"(,"region":")" + region + "\"") + "}";
+  Http r = post("/api/v1/sessions", body, admin_key());
+  EXPECT_EQ(r.status, 201) << r.body;
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.contains("playback_url")) return "";
+  return j["playback_url"].get<std::string>();
 }
 
 nlohmann::json Iptvd::channel(const std::string &id) {

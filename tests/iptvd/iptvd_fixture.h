@@ -27,6 +27,14 @@ bool wait_for(double seconds, const std::function<bool()> &pred);
 std::string channel_yaml(const std::string &id, const std::string &extra = "",
                          const std::string &source = "test://smpte?tone=440");
 
+// A GET by curl with the last response's status, headers (lower-case names) and body.
+struct Reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;
+  std::string body;
+};
+Reply fetch(const std::string &url);
+
 struct Http {
   int status = 0;
   std::string body;
@@ -60,6 +68,9 @@ class Iptvd {
   Http get(const std::string &path, const std::string &key = "");
   Http post(const std::string &path, const std::string &body, const std::string &key = "");
   nlohmann::json channel(const std::string &id);
+  // A playback session's URL (POST /api/v1/sessions with the admin key; `region` when given);
+  // "" (and a test failure) when the API refuses it.
+  std::string playback_url(const std::string &channel, const std::string &region = "");
   std::string state(const std::string &id);
   pid_t worker_pid(const std::string &id);
   // Media playlist of one rendition, read from disk (the tree the origin serves).

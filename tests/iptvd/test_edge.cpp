@@ -24,41 +24,6 @@ namespace {
 
 const char *kKeyHex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-struct Reply {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;
-};
-
-Reply fetch(const std::string &url) {
-  iptv_test::TempDir d;
-  std::string hdr = d.path() + "/h", body = d.path() + "/b";
-  sh("curl -s -m 20 -o " + body + " -D " + hdr + " '" + url + "'");
-  Reply r;
-  r.body = slurp(body);
-  std::string h = slurp(hdr);
-  size_t a = 0;
-  while (a < h.size()) {
-    size_t b = h.find('\n', a);
-    if (b == std::string::npos) b = h.size();
-    std::string line = h.substr(a, b - a);
-    a = b + 1;
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (line.rfind("HTTP/", 0) == 0) {
-      r.status = std::atoi(line.c_str() + line.find(' ') + 1);
-      r.headers.clear();  // the last response's headers
-      continue;
-    }
-    auto c = line.find(':');
-    if (c == std::string::npos) continue;
-    std::string k = line.substr(0, c), v = line.substr(c + 1);
-    for (auto &ch : k) ch = (char)tolower(ch);
-    while (!v.empty() && v[0] == ' ') v.erase(0, 1);
-    r.headers[k] = v;
-  }
-  return r;
-}
-
 std::vector<std::string> uris(const std::string &playlist) {
   std::vector<std::string> out;
   size_t a = 0;

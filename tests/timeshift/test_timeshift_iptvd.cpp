@@ -17,33 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string session_url(Iptvd &d, const std::string &channel) {
-  Http r = d.post("/api/v1/sessions", R"({"channel_id":")" + channel + R"("})", d.admin_key());
-  EXPECT_EQ(r.status, 201) << r.body;
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  return j.is_discarded() || !j.contains("playback_url") ? ""
-                                                         : j["playback_url"].get<std::string>();
-}
-
-struct Reply {
-  int status = 0;
-  std::string deny, body;
-};
-
-Reply fetch(const std::string &url) {
-  iptv_test::TempDir t;
-  Reply r;
-  std::string out = sh("curl -s -m 20 -D " + t.path() + "/h -o " + t.path() +
-                       "/b -w '%{http_code}' '" + url + "'");
-  r.status = std::atoi(out.c_str());
-  r.body = slurp(t.path() + "/b");
-  std::string h = slurp(t.path() + "/h");
-  size_t at = h.find("X-Iptv-Deny: ");
-  if (at == std::string::npos) at = h.find("x-iptv-deny: ");
-  if (at != std::string::npos) r.deny = h.substr(at + 13, h.find('\r', at) - at - 13);
-  return r;
-}
-
 int64_t unix_now() {
   return (int64_t)std::time(nullptr);
 }
@@ -83,7 +56,7 @@ TEST(TimeshiftIptvd, CatchupRangePlaysAfterTheWindowAndAcrossARestart) {
     ASSERT_TRUE(d.running()) << d.log();
     ASSERT_TRUE(d.wait_live({"news"}, 60, 1)) << d.log();
     t_start = unix_now();
-    std::string url = session_url(d, "news");
+    std::string url = d.playback_url("news");
     ASSERT_FALSE(url.empty());
     base_url = url.substr(0, url.rfind('/') + 1);
     // 20 s of programme, then ask for [t+4, t+14): older than the 6-segment live window.
@@ -98,7 +71,8 @@ TEST(TimeshiftIptvd, CatchupRangePlaysAfterTheWindowAndAcrossARestart) {
     // `start`, which the live window no longer lists.
     Reply vod = fetch(base_url + "180p/index.m3u8?start=" + std::to_string(a) +
                       "&end=" + std::to_string(b));
-    ASSERT_EQ(vod.status, 200) << vod.deny << " " << range_url << "\n" << vod.body << d.log();
+    ASSERT_EQ(vod.status, 200) << vod.headers["x-iptv-deny"] << " " << range_url << "\n"
+                               << vod.body << d.log();
     EXPECT_NE(vod.body.find("#EXT-X-ENDLIST"), std::string::npos) << vod.body;
     EXPECT_NE(vod.body.find("#EXT-X-PROGRAM-DATE-TIME:"), std::string::npos);
     MediaList live = parse_media(d.playlist("news", "180p"));
@@ -121,19 +95,19 @@ TEST(TimeshiftIptvd, CatchupRangePlaysAfterTheWindowAndAcrossARestart) {
     // Refusals with their reasons.
     Reply inv = fetch(url + "?start=" + std::to_string(b) + "&end=" + std::to_string(a));
     EXPECT_EQ(inv.status, 400);
-    EXPECT_EQ(inv.deny, "inverted");
+    EXPECT_EQ(inv.headers["x-iptv-deny"], "inverted");
     Reply bad = fetch(base_url + "180p/index.m3u8?start=yesterday");
     EXPECT_EQ(bad.status, 400);
-    EXPECT_EQ(bad.deny, "malformed");
+    EXPECT_EQ(bad.headers["x-iptv-deny"], "malformed");
     Reply rights = fetch(url + "?start=" + std::to_string(unix_now() - 3 * 86400));
     EXPECT_EQ(rights.status, 403);
-    EXPECT_EQ(rights.deny, "beyond_rights");
+    EXPECT_EQ(rights.headers["x-iptv-deny"], "beyond_rights");
     Reply future = fetch(url + "?start=" + std::to_string(unix_now() + 7200));
-    EXPECT_EQ(future.deny, "future");
+    EXPECT_EQ(future.headers["x-iptv-deny"], "future");
     Reply early = fetch(url + "?start=" + std::to_string(t_start - 3600) +
                         "&end=" + std::to_string(t_start - 3000));
     EXPECT_EQ(early.status, 404);
-    EXPECT_EQ(early.deny, "not_retained");
+    EXPECT_EQ(early.headers["x-iptv-deny"], "not_retained");
     // A forged token gets nothing, time-addressed or not.
     std::string forged = range_url;
     size_t h = forged.find("hmac=");
@@ -172,7 +146,7 @@ TEST(TimeshiftIptvd, HlsJsSeeksBackSixtySecondsOnADvrChannel) {
   ASSERT_TRUE(wait_for(120, [&] {
     return parse_media(d.playlist("dvr", "180p")).durations.size() >= 75;
   })) << d.playlist("dvr", "180p");
-  std::string url = session_url(d, "dvr");
+  std::string url = d.playback_url("dvr");
   iptv_test::PlayOptions o;
   o.seconds = 8;
   o.seek_back = 60;
