@@ -5,6 +5,8 @@
 #include <glib.h>
 #include <libsoup/soup.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/inotify.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -328,6 +330,20 @@ void end_parked(Parked *p, int status) {
 // libsoup holds the message paused after writing the headers (it writes no body bytes itself:
 // the body it holds stays empty and is completed when the file has gone out).
 constexpr gsize kSendfileMin = 64 * 1024;
+
+// TCP_CORK on the connection's socket until libsoup has written the message's body ("wrote-body"),
+// so headers and body go out in one segment. Uncorking pushes what is queued.
+void cork_until_body_written(SoupServerMessage *msg, GSocket *sock) {
+  int fd = g_socket_get_fd(sock);
+  int on = 1;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) != 0) return;
+  g_signal_connect_object(msg, "wrote-body", G_CALLBACK(+[](SoupServerMessage *, gpointer d) {
+                            int off = 0;
+                            setsockopt(g_socket_get_fd(G_SOCKET(d)), IPPROTO_TCP, TCP_CORK, &off,
+                                       sizeof off);
+                          }),
+                          sock, G_CONNECT_DEFAULT);
+}
 
 struct FileSend {
   SoupServerMessage *msg;  // a ref
@@ -1214,6 +1230,11 @@ void Origin::handle(Server &srv, Request &req) {
   }
   if (body) {
     sent = g_bytes_get_size(body);
+    // A small answer (a playlist, a part) leaves in one TCP segment: libsoup writes the headers
+    // and the body with two send(2) calls on a TCP_NODELAY socket, and on loopback each send costs
+    // a full transmit and receive pass. The socket is corked until the body is written.
+    if (sent > 0 && sent < kSendfileMin && req.method == "GET" && srv.conns)
+      if (GSocket *s = srv.conns->socket_of(msg)) cork_until_body_written(msg, s);
     soup_message_body_append_bytes(soup_server_message_get_response_body(msg), body);
     if (body != bytes) g_bytes_unref(body);
   }

@@ -47,6 +47,18 @@ int fd_count(pid_t pid) {
   return n;
 }
 
+// A daemon goes on opening descriptors for a moment after it answers /healthz (its database,
+// watchers): the count is taken as "before" only once it has held still for half a second.
+void wait_fds_steady(pid_t pid) {
+  int last = fd_count(pid), same = 0;
+  for (int i = 0; i < 100 && same < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    int now = fd_count(pid);
+    same = now == last ? same + 1 : 0;
+    last = now;
+  }
+}
+
 int connect_to(int port, double timeout_s = 5) {
   int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return -1;
@@ -299,6 +311,7 @@ TEST_F(StormTest, IptvdHealthzStormLeavesNoDescriptorBehind) {
                  "/data --listen 127.0.0.1:" + std::to_string(port_) + " --no-watch",
              port_);
   ASSERT_TRUE(srv.ready("/healthz")) << srv.log();
+  wait_fds_steady(srv.pid());
   int n = storm_connections(2000);
   // A client polling throughout, a new connection per request (the daemon has no channel here,
   // so it polls /readyz: the same server thread answers viewers and the API).

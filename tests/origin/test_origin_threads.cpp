@@ -387,6 +387,30 @@ TEST_F(OriginThreadsTest, PlaylistServedFromMemoryFollowsEachPublish) {
   close(s);
 }
 
+// Small answers leave corked (headers and body in one segment) and are uncorked once the body is
+// written: a cork never released would hold each answer for the kernel's 200 ms cork ceiling.
+TEST_F(OriginThreadsTest, SmallAnswersAreNotHeldByTheCork) {
+  start(iptv::TokenMode::kNone, 1);
+  ASSERT_EQ(iptv::write_file_atomic(root_ + "/part.m4s", std::string(60 * 1024, 'p')), "");
+  int s = connect_to(port_);
+  ASSERT_GE(s, 0);
+  auto t0 = Clock::now();
+  const int rounds = 40;
+  for (int i = 0; i < rounds; ++i) {
+    ASSERT_TRUE(send_get(s, "/hls/news/index.m3u8"));
+    Response r = read_response(s);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, media_playlist(0, 6));
+    ASSERT_TRUE(send_get(s, "/hls/news/part.m4s"));
+    r = read_response(s);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body.size(), 60u * 1024);
+  }
+  // 80 answers: held by the cork they would take at least 80 x 200 ms = 16 s.
+  EXPECT_LT(since(t0), 8.0);
+  close(s);
+}
+
 }  // namespace
 
 namespace {
