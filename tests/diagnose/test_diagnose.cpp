@@ -106,60 +106,12 @@ std::string schema_errors(const json &doc) {
   return st == 0 && out.find("ok") != std::string::npos ? "" : out;
 }
 
-// Debian's nginx running the shipped edge config; `stale` makes it keep playlists for an hour
-// whatever the origin says (a misconfigured edge serving an old copy).
-class Edge {
- public:
-  Edge(const std::string &dir, int origin_port, bool stale) : prefix_(dir) {
-    fs::create_directories(dir);
-    port_ = iptv_test::free_port();
-    std::string conf = slurp(iptv_test::source_root() + "/docs/deploy/nginx-edge.conf");
-    auto subst = [&](const std::string &k, const std::string &v) {
-      for (size_t at; (at = conf.find(k)) != std::string::npos;) conf.replace(at, k.size(), v);
-    };
-    subst("@PREFIX@", prefix_);
-    subst("@LISTEN@", "127.0.0.1:" + std::to_string(port_));
-    subst("@ORIGIN@", "127.0.0.1:" + std::to_string(origin_port));
-    subst("worker_processes auto;",
-          geteuid() == 0 ? "worker_processes 1;\nuser root;" : "worker_processes 1;");
-    if (stale)  // once: the replacement holds the text it replaces
-      conf.insert(conf.find("proxy_cache_valid 404 1s;"),
-                  "proxy_ignore_headers Cache-Control Expires; proxy_cache_valid 200 1h; ");
-    write_file(prefix_ + "/nginx.conf", conf);
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::string log = prefix_ + "/nginx.out";
-      FILE *f = fopen(log.c_str(), "w");
-      if (f) {
-        dup2(fileno(f), 1);
-        dup2(fileno(f), 2);
-      }
-      execlp("nginx", "nginx", "-p", prefix_.c_str(), "-c", (prefix_ + "/nginx.conf").c_str(),
-             (char *)nullptr);
-      _exit(127);
-    }
-  }
-  ~Edge() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool wait_up() {
-    return wait_for(
-        10, [&] { return sh("curl -s -o /dev/null -w '%{http_code}' " + base() + "/") != "000"; });
-  }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string logs() const { return slurp(prefix_ + "/nginx.out") + slurp(prefix_ + "/error.log"); }
-
- private:
-  std::string prefix_;
-  int port_ = 0;
-  pid_t pid_ = 0;
-};
-
-int port_of(const Iptvd &d) {
-  return std::stoi(d.base().substr(d.base().rfind(':') + 1));
+// Debian's nginx running the shipped edge config; a stale one keeps playlists for an hour whatever
+// the origin says (a misconfigured edge serving an old copy).
+void keep_playlists_an_hour(std::string &conf) {
+  // Once: the replacement holds the text it replaces.
+  conf.insert(conf.find("proxy_cache_valid 404 1s;"),
+              "proxy_ignore_headers Cache-Control Expires; proxy_cache_valid 200 1h; ");
 }
 
 std::string two_renditions(const std::string &id, const std::string &extra = "") {
@@ -209,7 +161,7 @@ TEST_F(DiagnoseTest, HealthyChannelPassesAllTenStepsAndBadInputIsClear) {
       300);
   ASSERT_EQ(d.post("/api/v1/sessions", R"({"channel_id":"news","subject":"alice"})", key).status,
             201);
-  Edge edge(tmp_.path() + "/edge", port_of(d), false);
+  NginxEdge edge(tmp_.path() + "/edge", port_of(d));
   ASSERT_TRUE(edge.wait_up()) << edge.logs();
 
   Diag h = diagnose(d.base(), key, "news --subject alice --edge " + edge.base());
@@ -339,7 +291,7 @@ TEST_F(DiagnoseTest, FaultsInARunningChannelAreNamedWithTheirRemedy) {
 
   // 3. A stale edge: nginx keeps serving the playlists it fetched first.
   {
-    Edge stale(tmp_.path() + "/stale", port_of(d), true);
+    NginxEdge stale(tmp_.path() + "/stale", port_of(d), keep_playlists_an_hour);
     ASSERT_TRUE(stale.wait_up()) << stale.logs();
     Diag warm = diagnose(d.base(), key, "news --edge " + stale.base());  // fills its cache
     std::this_thread::sleep_for(std::chrono::seconds(4));

@@ -19,53 +19,7 @@ using namespace iptvd_test;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-
-// Debian's nginx running the shipped edge config, every response to players throttled.
-class SlowEdge {
- public:
-  SlowEdge(const std::string &dir, int origin_port, int bytes_per_second) : prefix_(dir) {
-    fs::create_directories(dir);
-    port_ = iptv_test::free_port();
-    std::string conf = slurp(iptv_test::source_root() + "/docs/deploy/nginx-edge.conf");
-    auto subst = [&](const std::string &k, const std::string &v) {
-      for (size_t at; (at = conf.find(k)) != std::string::npos;) conf.replace(at, k.size(), v);
-    };
-    subst("@PREFIX@", prefix_);
-    subst("@LISTEN@", "127.0.0.1:" + std::to_string(port_));
-    subst("@ORIGIN@", "127.0.0.1:" + std::to_string(origin_port));
-    subst("worker_processes auto;",
-          geteuid() == 0 ? "worker_processes 1;\nuser root;" : "worker_processes 1;");
-    // Once: the replacement holds the text it replaces.
-    size_t at = conf.find("proxy_cache_valid 404 1s;");
-    conf.insert(at, "limit_rate " + std::to_string(bytes_per_second) + "; ");
-    write_file(prefix_ + "/nginx.conf", conf);
-    pid_ = fork();
-    if (pid_ == 0) {
-      execlp("nginx", "nginx", "-p", prefix_.c_str(), "-c", (prefix_ + "/nginx.conf").c_str(),
-             (char *)nullptr);
-      _exit(127);
-    }
-  }
-  ~SlowEdge() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool wait_up() {
-    return wait_for(
-        10, [&] { return sh("curl -s -o /dev/null -w '%{http_code}' " + base() + "/") != "000"; });
-  }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  std::string prefix_;
-  int port_ = 0;
-  pid_t pid_ = 0;
-};
-
-}  // namespace
+namespace {}  // namespace
 
 TEST(DiagnoseBrowser, HlsJsStarvingBehindAThrottledEdgeIsTheFailingHop) {
   std::string missing = iptv_test::browser_missing();
@@ -87,7 +41,11 @@ TEST(DiagnoseBrowser, HlsJsStarvingBehindAThrottledEdgeIsTheFailingHop) {
   ASSERT_TRUE(d.wait_live({"tv"}, 90, 3)) << d.log();
   std::string key = d.admin_key();
   // 25 kB/s: below what a rung of 1 s segments needs to keep up (video plus audio).
-  SlowEdge edge(dir.path() + "/edge", std::stoi(d.base().substr(d.base().rfind(':') + 1)), 25000);
+  // Debian's nginx running the shipped edge config, every response to players throttled.
+  NginxEdge edge(dir.path() + "/edge", port_of(d), [](std::string &conf) {
+    // Once: the replacement holds the text it replaces.
+    conf.insert(conf.find("proxy_cache_valid 404 1s;"), "limit_rate 25000; ");
+  });
   ASSERT_TRUE(edge.wait_up());
   Http s = d.post("/api/v1/sessions", R"({"channel_id":"tv"})", key);
   ASSERT_EQ(s.status, 201) << s.body;

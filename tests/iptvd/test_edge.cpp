@@ -54,66 +54,18 @@ std::string edgeauth_segment(const std::string &channel, int64_t st, int64_t exp
   return seg;
 }
 
-// Debian's nginx running the shipped edge config with ports and paths filled in.
-class Edge {
- public:
-  Edge(const std::string &dir, int port, int origin_port) : prefix_(dir), port_(port) {
-    std::string conf = slurp(iptv_test::source_root() + "/docs/deploy/nginx-edge.conf");
-    auto subst = [&](const std::string &k, const std::string &v) {
-      for (size_t at; (at = conf.find(k)) != std::string::npos;) conf.replace(at, k.size(), v);
-    };
-    subst("@PREFIX@", prefix_);
-    subst("@LISTEN@", "127.0.0.1:" + std::to_string(port_));
-    subst("@ORIGIN@", "127.0.0.1:" + std::to_string(origin_port));
-    // One worker (a shared 2-core machine); as root, workers keep root so they can write the
-    // test's 0700 temp folder (nginx would switch them to 'nobody').
-    subst("worker_processes auto;",
-          geteuid() == 0 ? "worker_processes 1;\nuser root;" : "worker_processes 1;");
-    write_file(prefix_ + "/nginx.conf", conf);
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::string log = prefix_ + "/nginx.out";
-      FILE *f = fopen(log.c_str(), "w");
-      if (f) {
-        dup2(fileno(f), 1);
-        dup2(fileno(f), 2);
-      }
-      execlp("nginx", "nginx", "-p", prefix_.c_str(), "-c", (prefix_ + "/nginx.conf").c_str(),
-             (char *)nullptr);
-      _exit(127);
-    }
-  }
-  ~Edge() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool wait_up() {
-    return wait_for(10, [&] { return fetch(url("/")).status != 0; });
-  }
-  std::string url(const std::string &path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  std::string logs() const { return slurp(prefix_ + "/nginx.out") + slurp(prefix_ + "/error.log"); }
-  // Origin fetches per object (the path without the token segment), from the access log: a line
-  // whose upstream is not "-" went to the origin.
-  std::map<std::string, int> origin_fetches() const {
-    std::map<std::string, int> n;
-    std::regex line_re(
-        R"re("GET /hls/([^/]+)/[^/]+/(\S+) HTTP[^"]*" \d+ \d+ cache=\S* upstream=(\S+))re");
-    std::string log = slurp(prefix_ + "/access.log");
-    for (auto it = std::sregex_iterator(log.begin(), log.end(), line_re);
-         it != std::sregex_iterator(); ++it)
-      if ((*it)[3] != "-") n[(*it)[1].str() + "/" + (*it)[2].str()]++;
-    return n;
-  }
-
- private:
-  std::string prefix_;
-  int port_;
-  pid_t pid_ = 0;
-};
+// Origin fetches per object (the path without the token segment), from the edge's access log: a
+// line whose upstream is not "-" went to the origin.
+std::map<std::string, int> origin_fetches(const NginxEdge &edge) {
+  std::map<std::string, int> n;
+  std::regex line_re(
+      R"re("GET /hls/([^/]+)/[^/]+/(\S+) HTTP[^"]*" \d+ \d+ cache=\S* upstream=(\S+))re");
+  std::string log = edge.access_log();
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), line_re);
+       it != std::sregex_iterator(); ++it)
+    if ((*it)[3] != "-") n[(*it)[1].str() + "/" + (*it)[2].str()]++;
+  return n;
+}
 
 Http curl_delete(Iptvd &d, const std::string &path, const std::string &key) {
   iptv_test::TempDir t;
@@ -155,7 +107,7 @@ TEST(IptvdEdge, SessionsPlaylistsAndRevocationWorkThroughTheShippedNginxEdge) {
   ASSERT_TRUE(d.wait_live({"news"}, 60, 3)) << d.log();
   std::string key = d.admin_key();
   fs::create_directories(tmp.path() + "/nginx");
-  Edge edge(tmp.path() + "/nginx", edge_port, std::stoi(d.base().substr(d.base().rfind(':') + 1)));
+  NginxEdge edge(tmp.path() + "/nginx", port_of(d), {}, edge_port);
   ASSERT_TRUE(edge.wait_up()) << edge.logs();
 
   // Three viewers, each their own subject (one session each).
@@ -205,7 +157,7 @@ TEST(IptvdEdge, SessionsPlaylistsAndRevocationWorkThroughTheShippedNginxEdge) {
   }
   ASSERT_GE(segments.size(), 3u);
   EXPECT_GT(hits, 0);
-  auto fetched = edge.origin_fetches();
+  auto fetched = origin_fetches(edge);
   for (const auto &seg : segments)
     EXPECT_EQ(fetched["news/" + seg], 1)
         << seg << " was fetched from the origin " << fetched["news/" + seg] << " times";
