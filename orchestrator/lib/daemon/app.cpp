@@ -10,16 +10,19 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 
 #include "config/daemon_config.h"
 #include "control/api_server.h"
 #include "control/store.h"
+#include "daemon/cgroup_delegate.h"
 #include "daemon/channel_manager.h"
 #include "daemon/control_adapter.h"
 #include "daemon/plugin_path.h"
 #include "daemon/self_watch.h"
+#include "daemon/service_notify.h"
 #include "db/sqlite_db.h"
 #include "diagnose/diagnose.h"
 #include "log/log.h"
@@ -292,7 +295,8 @@ int prepare(const config::DaemonConfig &cfg, AppOptions &o, log::Logger &L) {
   return 0;
 }
 
-ManagerOptions manager_options(const config::DaemonConfig &cfg, const AppOptions &app) {
+ManagerOptions manager_options(const config::DaemonConfig &cfg, const AppOptions &app,
+                               log::Logger &L) {
   ManagerOptions o;
   o.channels_dir = cfg.channels_dir;
   o.data_dir = app.data_dir;
@@ -302,8 +306,11 @@ ManagerOptions manager_options(const config::DaemonConfig &cfg, const AppOptions
   o.limits.cpu_quota_cores = cfg.worker_cpu_quota_percent / 100.0;
   if (o.limits.cpu_quota_cores > 0 || o.limits.memory_mb) {
     // A delegated cgroup v2 subtree (systemd Delegate=yes) is used when writable.
+    // IPTVD_CGROUP=self: the service's own delegated group (daemon/cgroup_delegate.h).
     const char *cg = g_getenv("IPTVD_CGROUP");
-    if (cg && *cg) o.limits.cgroup_dir = cg;
+    std::string err;
+    if (cg && *cg) o.limits.cgroup_dir = prepare_worker_cgroup(cg, &err);
+    if (!err.empty()) L.warn("", "per-worker cgroup limits off: " + err);
   }
   o.backoff.initial_seconds = cfg.restart_backoff.initial_seconds;
   o.backoff.max_seconds = cfg.restart_backoff.max_seconds;
@@ -359,6 +366,11 @@ class App {
   void stop_webhooks() {
     if (hooks_) hooks_->stop();  // before the store it reads goes away
   }
+  // systemd's notifications (Type=notify, WatchdogSec=): read from the environment at the very
+  // start, before any worker is spawned, so workers do not inherit them.
+  void set_notifier(SdNotifier n) {
+    service_ = std::make_unique<ServiceNotifier>(std::move(n), [this] { return status_line(); });
+  }
 
  private:
   bool open_store(std::string *error);
@@ -381,6 +393,20 @@ class App {
     return head.substr(head.rfind('/') + 1);
   }
   void add_triggers();
+  // "3 channels: 2 live, 1 failover" (systemd's STATUS=).
+  std::string status_line() {
+    if (!adapter_) return "starting";
+    std::map<std::string, int> by_state;
+    auto list = adapter_->list();
+    for (const auto &ch : list) by_state[ch.state]++;
+    std::string s = std::to_string(list.size()) + " channels";
+    const char *sep = ": ";
+    for (const auto &[state, n] : by_state) {
+      s += sep + std::to_string(n) + " " + state;
+      sep = ", ";
+    }
+    return s;
+  }
 
   config::DaemonConfig cfg_;
   AppOptions opts_;
@@ -397,6 +423,7 @@ class App {
   std::shared_ptr<viewers::ViewerStats> viewers_ = std::make_shared<viewers::ViewerStats>();
   std::unique_ptr<diagnose::Engine> diagnoser_;
   std::unique_ptr<control::ApiServer> api_;
+  std::unique_ptr<ServiceNotifier> service_;
   GMainLoop *loop_ = nullptr;
 };
 
@@ -417,7 +444,7 @@ App::~App() {
 bool App::start(std::string *error) {
   if (!open_store(error) || !start_origin(error)) return false;
   loop_ = g_main_loop_new(nullptr, FALSE);
-  ManagerOptions mo = manager_options(cfg_, opts_);
+  ManagerOptions mo = manager_options(cfg_, opts_, logger_);
   mo.hls_root = resolve_hot_root(cfg_.storage_hot_dir, opts_.data_dir, logger_);
   channels_ = std::make_unique<ChannelManager>(mo, *store_, *origin_, logger_);
   archive_ = std::make_unique<ArchiveAdapter>(
@@ -508,6 +535,7 @@ void App::add_triggers() {
         sig,
         [](gpointer d) -> gboolean {
           auto *self = static_cast<App *>(d);
+          if (self->service_) self->service_->stopping();
           self->channels_->stop_all([self] { g_main_loop_quit(self->loop_); });
           return G_SOURCE_CONTINUE;
         },
@@ -594,6 +622,7 @@ void App::print_urls() {
 }
 
 int App::run() {
+  if (service_) service_->ready();
   g_main_loop_run(loop_);
   store_->wake_all();
   watch_->stop();
@@ -606,6 +635,7 @@ int App::run() {
 }  // namespace
 
 int run_iptvd(int argc, char **argv) {
+  SdNotifier sd = SdNotifier::from_environment();
   CommandLine cl;
   if (int rc = parse_command_line(argc, argv, cl); rc >= 0) return rc;
   // The daemon's one logger, passed to what logs; it outlives them all (declared first, so
@@ -622,6 +652,7 @@ int run_iptvd(int argc, char **argv) {
   if (int rc = prepare(cfg, o, L)) return rc;
 
   App app(cfg, o, L);
+  app.set_notifier(std::move(sd));
   std::string err;
   if (!app.start(&err)) {
     app.stop_webhooks();
