@@ -11,6 +11,7 @@
 
 #include "probe/http_client.h"
 #include "probe/cmaf_check.h"
+#include "probe/ll_dynamic.h"
 #include "probe/segment_inspect.h"
 
 namespace iptv::probe {
@@ -324,6 +325,17 @@ FollowResult Follower::run() {
   std::vector<std::thread> threads;
   for (const auto &r : renditions)
     threads.emplace_back([this, r, deadline] { follow(r, deadline); });
+  // Low-latency HLS: the dynamic rules (ll_dynamic.h) on the first rendition, meanwhile.
+  threads.emplace_back([this, r = renditions.front(), deadline, &res] {
+    LlDynamicOptions o;
+    o.timeout_s = opts_.timeout_s;
+    o.max_s = std::max<double>(1, (deadline - now_ms()) / 1000.0);
+    LlDynamicResult ll = check_ll_dynamic(r.url, o);
+    std::lock_guard<std::mutex> lock(mutex_);
+    res.ll_blocking_lag_ms = ll.lag_ms;
+    for (const Issue &i : ll.issues)
+      checker_.add(Severity::kError, i.rule, r.url, 0, r.name, i.message);
+  });
   for (auto &t : threads) t.join();
   res.followed_s = (now_ms() - start) / 1000.0;
   std::lock_guard<std::mutex> lock(mutex_);
