@@ -256,7 +256,7 @@ Lookup lookup_file(Origin::Server &srv, const std::string &root, const std::stri
   return Lookup::kFound;
 }
 
-// `<stem>.<part index>.<ext>`: the contract's part file names (docs/low-latency.md).
+// `<stem>.<part index>.<ext>`: the contract's part file names (docs/low-latency-origin.md).
 bool looks_like_part(const std::string &rel) {
   size_t slash = rel.rfind('/');
   std::string_view name(rel);

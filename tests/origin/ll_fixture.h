@@ -1,5 +1,5 @@
 // Hand-written low-latency playlists for the origin's tests, as RFC 8216bis writes them and the
-// packager's contract says (docs/low-latency.md): parts `<segment stem>.<index>.m4s`.
+// packager's contract says (docs/low-latency-origin.md): parts `<segment stem>.<index>.m4s`.
 #pragma once
 
 #include <cctype>

@@ -7,7 +7,7 @@
 //   - the preload-hinted part asked by several viewers: one origin request, held, then served;
 //   - delta updates pass through and a forged token is refused at the edge.
 // The answer times of the collapsed viewers are printed (nginx polls its cache lock every
-// 500 ms: docs/low-latency.md).
+// 500 ms: docs/low-latency-origin.md).
 #include <glib.h>
 #include <gtest/gtest.h>
 
