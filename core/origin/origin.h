@@ -20,7 +20,8 @@
 // An unknown channel is checked like a known one: its token is verified first, so a request
 // without a valid token gets the same refusal whether the channel exists or not.
 //
-// Cache headers: media playlists max-age = half the target duration, a DASH MPD half its
+// Cache headers: media playlists max-age = half the target duration (a blocking reload's
+// answer: the target duration), a DASH MPD half its
 // minimumUpdatePeriod (like a media playlist); the multivariant playlist max-age = 2 s; fMP4 init
 // segments (.mp4) 2 s (a restart may rewrite init.mp4); segments a year and immutable.
 // Content types: .m3u8 application/vnd.apple.mpegurl, .ts video/mp2t, .mp4 video/mp4, .m4s
@@ -65,7 +66,16 @@
 // held), put on its serving thread's waiter list for that file, and answered when a new version
 // of the file is published (inotify on its directory, from the control thread) that satisfies it,
 // or with 503 after 3 target durations. A client that closes while parked is noticed within a
-// second and its request ended. See ParkCondition for what the next issue extends (_HLS_part).
+// second and its request ended.
+//
+// Low-latency HLS (RFC 8216bis, docs/low-latency-origin.md, ll_playlist.h): `_HLS_part=P` with
+// `_HLS_msn=M` waits for part P of segment M (400 beyond the Advance Part Limit);
+// `_HLS_skip=YES|v2` answers a Playlist Delta Update (EXT-X-SKIP) when the playlist offers
+// CAN-SKIP-UNTIL; a request for the part an EXT-X-PRELOAD-HINT names, not there yet, is parked
+// until the file is renamed into place. The origin knows parts only from the playlist's
+// EXT-X-PART/PRELOAD-HINT tags. Malformed directives get 400 (X-Iptv-Deny hls-msn, hls-part,
+// hls-skip). A blocking answer is cached for one target duration (it holds at least what its URL
+// asked for); a part not there yet is 404 no-store.
 #pragma once
 
 #include <atomic>
