@@ -35,7 +35,7 @@ struct Segment {
   int64_t pdt_ms = 0;          // program date-time, UTC milliseconds (0 = unknown)
   bool discontinuity = false;  // EXT-X-DISCONTINUITY before this segment
   uint64_t bytes = 0;
-  std::string map_uri;  // fMP4: the init segment (EXT-X-MAP); "" for MPEG-TS
+  std::string map_uri;      // fMP4: the init segment (EXT-X-MAP); "" for MPEG-TS
   std::vector<Part> parts;  // low latency: the parts that make up this segment, in order
 };
 

@@ -199,13 +199,13 @@ struct Rendition {
   std::deque<iptv::cmaf::MpdSegment> timeline;  // the listed segments' tfdt/durations (DASH)
   // Low latency (part-duration, fmp4): the open segment is written part by part; each part is
   // one moof+mdat of the fragmenter, and the segment is the concatenation of its parts.
-  uint32_t part_index = 0;       // parts of the open segment written so far
-  uint64_t part_start = 0;       // decode time of the open part's first sample
+  uint32_t part_index = 0;        // parts of the open segment written so far
+  uint64_t part_start = 0;        // decode time of the open part's first sample
   bool part_independent = false;  // the open part starts with a sync sample
-  uint64_t seg_first = 0;        // decode time of the open segment's first sample
-  uint64_t last_add_dts = 0;     // the latest sample's decode time
-  iptv::cmaf::Bytes seg_bytes;   // the open segment's parts so far
-  gint64 last_part_utc_us = 0;   // when the newest part was published
+  uint64_t seg_first = 0;         // decode time of the open segment's first sample
+  uint64_t last_add_dts = 0;      // the latest sample's decode time
+  iptv::cmaf::Bytes seg_bytes;    // the open segment's parts so far
+  gint64 last_part_utc_us = 0;    // when the newest part was published
 };
 
 struct HeldAudio {
