@@ -128,6 +128,34 @@ std::optional<Issue> judge_blocking(double answered_ms, std::optional<double> se
   return issue("ll-blocking-late", b);
 }
 
+// Delta updates: the same version asked both ways (retried when a publish came between).
+static void check_delta_live(HttpClient &http, const std::string &url, int64_t give_up,
+                             LlDynamicResult &res) {
+  for (int attempt = 0; attempt < 5 && now_ms() < give_up; ++attempt) {
+    HttpResponse full = http.get(url);
+    if (!full.ok()) break;
+    MediaPlaylistInfo f = scan_media_playlist(full.body);
+    std::string q = "_HLS_msn=" + std::to_string(f.last_msn);
+    if (f.parts_pending > 0)
+      q = "_HLS_msn=" + std::to_string(f.last_msn + 1) +
+          "&_HLS_part=" + std::to_string(f.parts_pending - 1);
+    HttpResponse delta = http.get(with_query(url, q + "&_HLS_skip=YES"));
+    if (!delta.ok()) {
+      res.issues.push_back(
+          issue("ll-delta-mismatch", "_HLS_skip=YES answered " + std::to_string(delta.status)));
+      break;
+    }
+    MediaPlaylistInfo d = scan_media_playlist(delta.body);
+    Listed ld = listed(delta.body);
+    int64_t d_last = d.media_sequence + std::max<int64_t>(0, ld.skipped) +
+                     static_cast<int64_t>(ld.segments.size()) - 1;
+    if (d_last != f.last_msn || d.parts_pending != f.parts_pending) continue;  // newer version
+    for (Issue &i : check_delta(full.body, delta.body)) res.issues.push_back(std::move(i));
+    res.deltas_checked++;
+    break;
+  }
+}
+
 LlDynamicResult check_ll_dynamic(const std::string &url, const LlDynamicOptions &opts) {
   LlDynamicResult res;
   HttpClient http(opts.timeout_s);
@@ -138,32 +166,7 @@ LlDynamicResult check_ll_dynamic(const std::string &url, const LlDynamicOptions 
   res.low_latency = true;
   int64_t give_up = now_ms() + static_cast<int64_t>(opts.max_s * 1000);
 
-  // Delta updates: the same version asked both ways (retried when a publish came between).
-  if (info.can_skip_until > 0) {
-    for (int attempt = 0; attempt < 5 && now_ms() < give_up; ++attempt) {
-      HttpResponse full = http.get(url);
-      if (!full.ok()) break;
-      MediaPlaylistInfo f = scan_media_playlist(full.body);
-      std::string q = "_HLS_msn=" + std::to_string(f.last_msn);
-      if (f.parts_pending > 0)
-        q = "_HLS_msn=" + std::to_string(f.last_msn + 1) +
-            "&_HLS_part=" + std::to_string(f.parts_pending - 1);
-      HttpResponse delta = http.get(with_query(url, q + "&_HLS_skip=YES"));
-      if (!delta.ok()) {
-        res.issues.push_back(
-            issue("ll-delta-mismatch", "_HLS_skip=YES answered " + std::to_string(delta.status)));
-        break;
-      }
-      MediaPlaylistInfo d = scan_media_playlist(delta.body);
-      Listed ld = listed(delta.body);
-      int64_t d_last = d.media_sequence + std::max<int64_t>(0, ld.skipped) +
-                       static_cast<int64_t>(ld.segments.size()) - 1;
-      if (d_last != f.last_msn || d.parts_pending != f.parts_pending) continue;  // newer version
-      for (Issue &i : check_delta(full.body, delta.body)) res.issues.push_back(std::move(i));
-      res.deltas_checked++;
-      break;
-    }
-  }
+  if (info.can_skip_until > 0) check_delta_live(http, url, give_up, res);
   if (!info.can_block_reload) return res;
 
   // Blocking reloads against a poller that notices each publication.
