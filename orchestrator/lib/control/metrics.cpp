@@ -159,6 +159,11 @@ void write_channels(Writer &w, const MetricsSnapshot &m) {
       [](const RenditionMetric &r) { return num(r.last_segment_age_s); },
       [](const RenditionMetric &r) { return r.last_segment_age_s >= 0; });
   per_rendition(
+      "iptv_rendition_last_part_age_seconds", "gauge",
+      "Low-latency HLS: seconds since the rendition's newest part was published.",
+      [](const RenditionMetric &r) { return num(r.last_part_age_s); },
+      [](const RenditionMetric &r) { return r.last_part_age_s >= 0; });
+  per_rendition(
       "iptv_rendition_segments_total", "counter", "Segments written.",
       [](const RenditionMetric &r) { return num(r.segments); }, always);
   per_rendition(
