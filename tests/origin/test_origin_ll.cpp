@@ -1,7 +1,7 @@
 // Low-latency HLS at the origin (RFC 8216bis), in process and GStreamer-free (unit suite, so also
 // under ASan/UBSan), against hand-written low-latency playlists and part files published the way
-// the packager's contract says (docs/low-latency-origin.md): every part file renamed into place before
-// the playlist listing it, the playlist republished (atomic rename) at every part.
+// the packager's contract says (docs/low-latency-origin.md): every part file renamed into place
+// before the playlist listing it, the playlist republished (atomic rename) at every part.
 //   - ll_playlist.h: the parse, the blocking verdict (parts, Advance Part Limit) and the Playlist
 //     Delta Update, on fixed texts;
 //   - a blocking reload with _HLS_msn and _HLS_part parked and answered when that part is
