@@ -11,8 +11,40 @@
 
 namespace iptv::hls {
 
+void MediaPlaylist::open_segment(uint64_t sequence, bool discontinuity, int64_t pdt_ms,
+                                 const std::string &map_uri) {
+  open_ = Segment();
+  open_.sequence = sequence;
+  open_.discontinuity = discontinuity;
+  open_.pdt_ms = pdt_ms;
+  open_.map_uri = map_uri;
+  have_open_ = true;
+}
+
+void MediaPlaylist::add_part(const Part &p) {
+  if (have_open_) open_.parts.push_back(p);
+}
+
+RenditionReport MediaPlaylist::report(const std::string &uri) const {
+  RenditionReport r;
+  r.uri = uri;
+  if (have_open_ && !open_.parts.empty()) {
+    r.last_msn = open_.sequence;
+    r.last_part = (int64_t)open_.parts.size() - 1;
+  } else if (!segments_.empty()) {
+    r.last_msn = segments_.back().sequence;
+    r.last_part = segments_.back().parts.empty() ? -1 : (int64_t)segments_.back().parts.size() - 1;
+  } else {
+    r.last_msn = next_sequence_;
+  }
+  return r;
+}
+
 std::vector<Segment> MediaPlaylist::add(const Segment &in) {
   Segment s = in;
+  if (have_open_ && open_.sequence == in.sequence && s.parts.empty()) s.parts = open_.parts;
+  have_open_ = false;
+  open_ = Segment();
   if (s.sequence < next_sequence_) s.sequence = next_sequence_;
   next_sequence_ = s.sequence + 1;
   max_rounded_ = std::max(max_rounded_, (int)std::lround(s.duration));
@@ -45,12 +77,45 @@ std::string format_pdt(int64_t ms) {
   return iso8601_utc(ms, true);
 }
 
+namespace {
+std::string seconds(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.5f", v);
+  return b;
+}
+// Shortest decimal for an attribute (0.5, 1.5, 12).
+std::string decimal(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3f", v);
+  std::string s = b;
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+void render_parts(std::ostringstream &o, const std::vector<Part> &parts) {
+  for (const auto &p : parts) {
+    o << "#EXT-X-PART:DURATION=" << seconds(p.duration) << ",URI=\"" << p.uri << "\"";
+    if (p.independent) o << ",INDEPENDENT=YES";
+    o << "\n";
+  }
+}
+}  // namespace
+
 std::string MediaPlaylist::render() const {
   std::ostringstream o;
-  // fMP4 playlists (EXT-X-MAP before the segments of each init segment) say version 7.
-  bool fmp4 = !segments_.empty() && !segments_.front().map_uri.empty();
-  o << "#EXTM3U\n#EXT-X-VERSION:" << (fmp4 ? 7 : 6) << "\n";
+  const bool ll = part_target_ > 0;
+  // fMP4 playlists (EXT-X-MAP before the segments of each init segment) say version 7; low
+  // latency says 9 (the origin's delta updates, EXT-X-SKIP, need it: RFC 8216bis 8).
+  bool fmp4 = (!segments_.empty() && !segments_.front().map_uri.empty()) ||
+              (segments_.empty() && have_open_ && !open_.map_uri.empty());
+  o << "#EXTM3U\n#EXT-X-VERSION:" << (ll ? 9 : fmp4 ? 7 : 6) << "\n";
   o << "#EXT-X-TARGETDURATION:" << target_duration() << "\n";
+  if (ll) {
+    o << "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL="
+      << decimal(6.0 * target_duration()) << ",PART-HOLD-BACK=" << decimal(3 * part_target_)
+      << "\n";
+    o << "#EXT-X-PART-INF:PART-TARGET=" << decimal(part_target_) << "\n";
+  }
   o << "#EXT-X-MEDIA-SEQUENCE:" << media_sequence() << "\n";
   o << "#EXT-X-DISCONTINUITY-SEQUENCE:" << discontinuity_sequence_ << "\n";
   if (type_ == PlaylistType::kEvent || (type_ == PlaylistType::kVod && !ended_))
@@ -58,6 +123,14 @@ std::string MediaPlaylist::render() const {
   else if (type_ == PlaylistType::kVod)
     o << "#EXT-X-PLAYLIST-TYPE:VOD\n";
   o << "#EXT-X-INDEPENDENT-SEGMENTS\n";
+  // Parts are listed for the segments that start within the last 3 target durations
+  // (RFC 8216bis 6.2.2: older parts are removed).
+  double end = 0;
+  for (const auto &s : segments_) end += s.duration;
+  if (ll && have_open_)
+    for (const auto &p : open_.parts) end += p.duration;
+  const double parts_from = end - 3.0 * target_duration() - 1e-6;
+  double at = 0;
   std::string map;
   for (const auto &s : segments_) {
     if (s.discontinuity) o << "#EXT-X-DISCONTINUITY\n";
@@ -66,10 +139,25 @@ std::string MediaPlaylist::render() const {
       if (!map.empty()) o << "#EXT-X-MAP:URI=\"" << map << "\"\n";
     }
     if (s.pdt_ms > 0) o << "#EXT-X-PROGRAM-DATE-TIME:" << format_pdt(s.pdt_ms) << "\n";
-    char dur[32];
-    std::snprintf(dur, sizeof dur, "%.5f", s.duration);
-    o << "#EXTINF:" << dur << ",\n" << s.uri << "\n";
+    if (ll && at >= parts_from) render_parts(o, s.parts);
+    at += s.duration;
+    o << "#EXTINF:" << seconds(s.duration) << ",\n" << s.uri << "\n";
   }
+  if (ll && have_open_ && !ended_ && !open_.parts.empty()) {
+    if (open_.discontinuity) o << "#EXT-X-DISCONTINUITY\n";
+    if (open_.map_uri != map && !open_.map_uri.empty())
+      o << "#EXT-X-MAP:URI=\"" << open_.map_uri << "\"\n";
+    if (open_.pdt_ms > 0) o << "#EXT-X-PROGRAM-DATE-TIME:" << format_pdt(open_.pdt_ms) << "\n";
+    render_parts(o, open_.parts);
+  }
+  if (ll && !ended_ && !preload_hint_.empty())
+    o << "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"" << preload_hint_ << "\"\n";
+  if (ll)
+    for (const auto &r : reports_) {
+      o << "#EXT-X-RENDITION-REPORT:URI=\"" << r.uri << "\",LAST-MSN=" << r.last_msn;
+      if (r.last_part >= 0) o << ",LAST-PART=" << r.last_part;
+      o << "\n";
+    }
   if (ended_) o << "#EXT-X-ENDLIST\n";
   return o.str();
 }
@@ -110,6 +198,14 @@ bool MediaPlaylist::restore(const std::string &text) {
         tm.tm_sec = sec;
         cur.pdt_ms = (int64_t)timegm(&tm) * 1000 + ms;
       }
+    } else if (starts_with(line, "#EXT-X-PART:")) {
+      // Our own EXT-X-PART lines: DURATION=<s>,URI="<uri>"[,INDEPENDENT=YES].
+      Part part;
+      size_t d = line.find("DURATION="), u = line.find("URI=\"");
+      if (d != std::string::npos) part.duration = std::atof(line.c_str() + d + 9);
+      if (u != std::string::npos) part.uri = line.substr(u + 5, line.find('"', u + 5) - (u + 5));
+      part.independent = line.find("INDEPENDENT=YES") != std::string::npos;
+      if (!part.uri.empty()) cur.parts.push_back(part);
     } else if (starts_with(line, "#EXTINF:")) {
       cur.duration = std::atof(line.c_str() + 8);
       pending = true;
@@ -124,6 +220,8 @@ bool MediaPlaylist::restore(const std::string &text) {
     }
   }
   if (!have_seq) return false;
+  orphans_ = cur.parts;  // parts of a segment the previous run never completed
+  have_open_ = false;
   for (size_t i = 0; i < segs.size(); ++i) segs[i].sequence = seq + i;
   segments_ = segs;
   discontinuity_sequence_ = dseq;

@@ -13,6 +13,21 @@ namespace iptv::hls {
 
 enum class PlaylistType { kLive, kEvent, kVod };
 
+// A partial segment (low-latency HLS, RFC 8216bis 4.4.4.9): EXT-X-PART.
+struct Part {
+  double duration = 0;       // seconds
+  std::string uri;           // relative to the playlist
+  bool independent = false;  // starts with a keyframe: INDEPENDENT=YES
+};
+
+// EXT-X-RENDITION-REPORT for another rendition: its playlist (relative URI), the number of its
+// last segment with a part and that part's index (-1: no parts, LAST-PART left out).
+struct RenditionReport {
+  std::string uri;
+  uint64_t last_msn = 0;
+  int64_t last_part = -1;
+};
+
 struct Segment {
   uint64_t sequence = 0;
   double duration = 0;         // seconds
@@ -20,7 +35,8 @@ struct Segment {
   int64_t pdt_ms = 0;          // program date-time, UTC milliseconds (0 = unknown)
   bool discontinuity = false;  // EXT-X-DISCONTINUITY before this segment
   uint64_t bytes = 0;
-  std::string map_uri;  // fMP4: the init segment (EXT-X-MAP); "" for MPEG-TS
+  std::string map_uri;      // fMP4: the init segment (EXT-X-MAP); "" for MPEG-TS
+  std::vector<Part> parts;  // low latency: the parts that make up this segment, in order
 };
 
 class MediaPlaylist {
@@ -36,6 +52,29 @@ class MediaPlaylist {
   // EXT-X-TARGETDURATION: at least every rounded EXTINF listed, and the configured target.
   int target_duration() const;
   std::string render() const;
+
+  // Low latency (part target in seconds; 0, the default, is off). When on, render() writes
+  // EXT-X-VERSION:9, EXT-X-SERVER-CONTROL (CAN-BLOCK-RELOAD=YES, CAN-SKIP-UNTIL = 6 target
+  // durations, PART-HOLD-BACK = 3 part targets), EXT-X-PART-INF, the EXT-X-PART lines of the
+  // segments that start within the last 3 target durations and of the open segment, the
+  // EXT-X-PRELOAD-HINT and the rendition reports.
+  void set_part_target(double seconds) { part_target_ = seconds; }
+  double part_target() const { return part_target_; }
+  // The segment being written: its parts are listed after the last complete segment, with its
+  // DISCONTINUITY/MAP/PROGRAM-DATE-TIME before them. add() of that sequence takes its parts.
+  void open_segment(uint64_t sequence, bool discontinuity, int64_t pdt_ms,
+                    const std::string &map_uri);
+  void add_part(const Part &p);
+  const Segment &open() const { return open_; }
+  bool has_open() const { return have_open_; }
+  // EXT-X-PRELOAD-HINT:TYPE=PART,URI=<uri> ("" for none; never written once ended).
+  void set_preload_hint(const std::string &uri) { preload_hint_ = uri; }
+  void set_rendition_reports(std::vector<RenditionReport> r) { reports_ = std::move(r); }
+  // This playlist's own report (for the other renditions' playlists): the last segment with a
+  // part (the open one when it has parts) and that part's index.
+  RenditionReport report(const std::string &uri) const;
+  // Parts a restored playlist listed for a segment it never completed (files to delete).
+  const std::vector<Part> &orphan_parts() const { return orphans_; }
 
   const std::deque<Segment> &segments() const { return segments_; }
   uint64_t media_sequence() const {
@@ -66,6 +105,12 @@ class MediaPlaylist {
   uint64_t discontinuity_sequence_ = 0;
   int max_rounded_ = 0;
   bool ended_ = false;
+  double part_target_ = 0;
+  Segment open_;
+  bool have_open_ = false;
+  std::string preload_hint_;
+  std::vector<RenditionReport> reports_;
+  std::vector<Part> orphans_;
 };
 
 struct Variant {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "origin/http_conditional.h"
+#include "origin/ll_playlist.h"
 #include "origin/request_path.h"
 #include "util/atomic_file.h"
 #include "util/strutil.h"
@@ -33,13 +34,14 @@ struct Origin::Request {
   std::string path;  // as received (percent-encoded)
   std::string method;
   std::string client_ip;
-  std::string query;       // raw (still percent-encoded), "" when none
-  std::string range;       // the Range header (taken out of the request: libsoup must not see it)
-  int64_t hls_msn = -1;    // _HLS_msn (blocking playlist reload), -1: none
-  bool bad_query = false;  // _HLS_msn present but not a number
+  std::string query;      // raw (still percent-encoded), "" when none
+  std::string range;      // the Range header (taken out of the request: libsoup must not see it)
+  int64_t hls_msn = -1;   // _HLS_msn (blocking playlist reload), -1: none
+  int64_t hls_part = -1;  // _HLS_part (with _HLS_msn), -1: none
+  int hls_skip = 0;       // _HLS_skip: 0 none, 1 YES, 2 v2 (Playlist Delta Update)
+  const char *bad_query = nullptr;  // the malformed LL-HLS directive's refusal reason
+  bool blocking = false;            // asked with _HLS_msn (answered now or after being parked)
 };
-
-namespace {
 
 // One file as last seen by a serving thread: validated by one stat() per request.
 struct FileEntry {
@@ -52,10 +54,14 @@ struct FileEntry {
   int64_t last_msn = -1;    // media playlists: the last segment's media sequence number
   int target_duration = 0;  // media playlists: EXT-X-TARGETDURATION
   int max_age = 0;          // playlists' Cache-Control max-age
-  std::string etag;         // "size-mtime" (before a purge's generation)
+  // Media playlists: what they say about parts, blocking and delta updates (ll_playlist.h).
+  std::shared_ptr<const MediaPlaylistInfo> info;
+  std::string etag;  // "size-mtime" (before a purge's generation)
   std::string last_modified;
   gint64 used = 0;
 };
+
+namespace {
 
 constexpr size_t kMaxFiles = 1024;          // per serving thread
 constexpr size_t kMaxTokens = 1 << 16;      // per serving thread
@@ -81,6 +87,7 @@ struct Origin::Server {
   std::unordered_map<std::string, FileEntry> files;
   std::unordered_map<std::string, TokenClaims> tokens;
   std::unordered_map<std::string, std::list<Parked *>> parked;  // by file path
+  std::map<std::string, uint64_t> parked_channels;              // guarded by stats_mu
   GSource *tick = nullptr;
   unsigned ticks = 0;
   std::atomic<uint64_t> parked_now{0};
@@ -98,7 +105,9 @@ struct Parked {
   Origin::Server *srv = nullptr;
   Origin::Request req;
   std::string root, file;
+  std::string channel;
   ParkCondition cond;
+  bool file_wait = false;  // a preload-hinted part: waits for the file itself to be there
   gint64 deadline = 0;
   GSocket *socket = nullptr;  // a ref; to notice the client going away
   gulong disconnected_id = 0;
@@ -156,15 +165,11 @@ void scan_playlist(FileEntry &fe) {
     fe.max_age = 2;  // multivariant: changes rarely, but may
     return;
   }
-  fe.target_duration = std::atoi(std::string(v.substr(at + 22, 8)).c_str());
+  auto info = std::make_shared<MediaPlaylistInfo>(scan_media_playlist(v));
+  fe.target_duration = info->target_duration;
   fe.max_age = std::max(1, fe.target_duration / 2);
-  int64_t seq = 0;
-  size_t ms = v.find("#EXT-X-MEDIA-SEQUENCE:");
-  if (ms != std::string_view::npos) seq = std::atoll(std::string(v.substr(ms + 22, 20)).c_str());
-  int64_t n = 0;
-  for (size_t p = v.find("#EXTINF:"); p != std::string_view::npos; p = v.find("#EXTINF:", p + 8))
-    ++n;
-  fe.last_msn = seq + n - 1;
+  fe.last_msn = info->last_msn;
+  fe.info = std::move(info);
 }
 
 void drop_file(FileEntry &fe) {
@@ -221,6 +226,8 @@ Lookup lookup_file(Origin::Server &srv, const std::string &root, const std::stri
     if (!g_file_get_contents(resolved, &data, &len, nullptr)) return Lookup::kNotFound;
     fe.bytes = g_bytes_new_take(data, len);
     scan_playlist(fe);
+    if (fe.info && fe.info->can_skip_dateranges)
+      srv.origin->removed_dateranges(full, *fe.info);  // every version, for _HLS_skip=v2
   } else {
     GMappedFile *mf = g_mapped_file_new(resolved, FALSE, nullptr);
     if (!mf) return Lookup::kNotFound;
@@ -249,6 +256,20 @@ Lookup lookup_file(Origin::Server &srv, const std::string &root, const std::stri
   }
   *out = &srv.files.emplace(full, fe).first->second;
   return Lookup::kFound;
+}
+
+// `<stem>.<part index>.<ext>`: the contract's part file names (docs/low-latency-origin.md).
+bool looks_like_part(const std::string &rel) {
+  size_t slash = rel.rfind('/');
+  std::string_view name(rel);
+  name.remove_prefix(slash == std::string::npos ? 0 : slash + 1);
+  size_t ext = name.rfind('.');
+  if (ext == std::string_view::npos || ext == 0) return false;
+  size_t dot = name.rfind('.', ext - 1);
+  if (dot == std::string_view::npos || dot + 1 == ext) return false;
+  for (size_t i = dot + 1; i < ext; ++i)
+    if (!g_ascii_isdigit(name[i])) return false;
+  return true;
 }
 
 // Tells the observer about one answered /hls request (request_observer.h).
@@ -282,11 +303,29 @@ void on_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTab
   if (const char *r = soup_message_headers_get_one(rq, "Range")) req.range = r;
   soup_message_headers_remove(rq, "Range");
   if (query) {
-    if (auto *m = static_cast<const char *>(g_hash_table_lookup(query, "_HLS_msn"))) {
+    auto number = [&](const char *key, int64_t *out) {
+      auto *m = static_cast<const char *>(g_hash_table_lookup(query, key));
+      if (!m) return true;
       char *end = nullptr;
-      req.hls_msn = g_ascii_strtoll(m, &end, 10);
-      req.bad_query = !*m || !end || *end || req.hls_msn < 0;
+      errno = 0;
+      *out = g_ascii_strtoll(m, &end, 10);
+      bool ok = *m && g_ascii_isdigit(*m) && end && !*end && errno == 0;
+      if (!ok) *out = -1;
+      return ok;
+    };
+    if (!number("_HLS_msn", &req.hls_msn)) req.bad_query = "hls-msn";
+    if (!number("_HLS_part", &req.hls_part)) req.bad_query = "hls-part";
+    // _HLS_part means nothing without _HLS_msn (RFC 8216bis 6.2.5.2).
+    if (req.hls_part >= 0 && req.hls_msn < 0 && !req.bad_query) req.bad_query = "hls-part";
+    if (auto *k = static_cast<const char *>(g_hash_table_lookup(query, "_HLS_skip"))) {
+      if (std::string_view(k) == "YES")
+        req.hls_skip = 1;
+      else if (std::string_view(k) == "v2")
+        req.hls_skip = 2;
+      else
+        req.bad_query = "hls-skip";
     }
+    req.blocking = req.hls_msn >= 0;
   }
   srv->origin->handle(*srv, req);
 }
@@ -306,6 +345,9 @@ void unpark(Parked *p) {
   p->srv->parked_now--;
   if (p->disconnected_id) g_signal_handler_disconnect(p->req.msg, p->disconnected_id);
   p->disconnected_id = 0;
+  std::lock_guard<std::mutex> lock(p->srv->stats_mu);
+  auto it = p->srv->parked_channels.find(p->channel);
+  if (it != p->srv->parked_channels.end() && --it->second == 0) p->srv->parked_channels.erase(it);
 }
 
 void free_parked(Parked *p) {
@@ -755,6 +797,7 @@ OriginStats Origin::stats() const {
       out.parked_timeouts += x.parked_timeouts;
       out.parked_gone += x.parked_gone;
       out.token_cache_hits += x.token_cache_hits;
+      for (auto &[k, v] : s->parked_channels) out.parked_by_channel[k] += v;
       for (auto &[k, v] : x.channels) {
         out.channels[k].requests += v.requests;
         out.channels[k].errors += v.errors;
@@ -828,8 +871,10 @@ void Origin::published(const std::string &path) {
           std::vector<Parked *> ready;
           for (Parked *p : it->second) {
             FileEntry *fe = nullptr;
-            if (lookup_file(srv, p->root, p->file, true, &fe) == Lookup::kFound &&
-                fe->last_msn < p->cond.msn)
+            Lookup l = lookup_file(srv, p->root, p->file, !p->file_wait, &fe);
+            if (p->file_wait && l == Lookup::kNotFound) continue;  // the part is not there yet
+            if (!p->file_wait && l == Lookup::kFound && fe->info &&
+                block_verdict(*fe->info, p->cond.msn, p->cond.part) == BlockVerdict::kWait)
               continue;  // still waiting
             ready.push_back(p);
           }
@@ -838,6 +883,7 @@ void Origin::published(const std::string &path) {
             // Answered like a new request (token and revocation checked again), with the
             // version now there.
             p->req.hls_msn = -1;
+            p->req.hls_part = -1;
             srv.origin->handle(srv, p->req);
             srv.stats_mu.lock();
             srv.stats.parked_answered++;
@@ -1093,18 +1139,41 @@ void Origin::handle(Server &srv, Request &req) {
     file_root = full.substr(0, full.rfind('/'));
   }
   FileEntry *fe = nullptr;
+  const bool media_playlist = playlist && !mpd;
+  // The LL-HLS directives are for media playlists only; elsewhere they are ignored.
+  if (req.bad_query && media_playlist) return deny(req.bad_query, 400);
+  int hold_target = 0;  // > 0: a preload-hinted part not there yet (its playlist's target)
   switch (lookup_file(srv, file_root, full, playlist, &fe)) {
     case Lookup::kFound:
       break;
     case Lookup::kNotFound:
+      if (!routed && !playlist && (hold_target = preload_hinted(srv, root, full)) > 0) {
+        // Held until the packager renames it into place (watched first, then looked for again:
+        // a rename in between is not missed).
+        watch_dir(full.substr(0, full.rfind('/')));
+        if (lookup_file(srv, file_root, full, false, &fe) == Lookup::kFound) break;
+        park(srv, req, channel, root, full, ParkCondition{}, hold_target, true);
+        return;
+      }
+      if (!routed && !playlist && looks_like_part(rel)) {
+        // A part not published (yet) is never cached: it will be there within a part target.
+        respond_status(msg, 404);
+        return count(404);
+      }
       return not_found();
     case Lookup::kOutside:
       return deny("path");
   }
   // Blocking playlist reload: wait (parked, no thread held) for the version asked for.
-  if (req.bad_query) return deny("hls-msn", 400);
-  if (playlist && req.hls_msn >= 0 && fe->last_msn >= 0 && req.hls_msn > fe->last_msn) {
-    if (req.hls_msn > fe->last_msn + 2) return deny("hls-msn", 400);
+  auto verdict = [&]() {
+    if (!media_playlist || req.hls_msn < 0 || !fe->info || fe->last_msn < 0)
+      return BlockVerdict::kReady;
+    return block_verdict(*fe->info, req.hls_msn, req.hls_part);
+  };
+  BlockVerdict v = verdict();
+  if (v == BlockVerdict::kTooFar)
+    return deny(req.hls_part >= 0 && req.hls_msn <= fe->last_msn + 2 ? "hls-part" : "hls-msn", 400);
+  if (v == BlockVerdict::kWait) {
     // The directory is watched first, then the file looked at again: a publish in between is
     // not missed.
     watch_dir(full.substr(0, full.rfind('/')));
@@ -1112,17 +1181,82 @@ void Origin::handle(Server &srv, Request &req) {
     Lookup l = lookup_file(srv, root, full, true, &again);
     if (l != Lookup::kFound) return l == Lookup::kOutside ? deny("path") : not_found();
     fe = again;
+    v = verdict();
+    if (v == BlockVerdict::kTooFar) return deny("hls-msn", 400);
   }
-  if (playlist && req.hls_msn >= 0 && fe->last_msn >= 0 && req.hls_msn > fe->last_msn) {
+  if (v == BlockVerdict::kWait) {
+    park(srv, req, channel, root, full, ParkCondition{req.hls_msn, req.hls_part},
+         fe->target_duration, false);
+    return;
+  }
+  std::string etag = fe->etag;
+  // A Playlist Delta Update (_HLS_skip): generated from this version, validated with its ETag.
+  std::string delta;
+  if (media_playlist && req.hls_skip && fe->info && fe->info->can_skip_until > 0) {
+    gsize plen = 0;
+    const char *pdata = static_cast<const char *>(g_bytes_get_data(fe->bytes, &plen));
+    std::vector<std::string> removed;
+    if (req.hls_skip == 2 && fe->info->can_skip_dateranges)
+      removed = removed_dateranges(full, *fe->info);
+    if (auto d =
+            delta_update(std::string_view(pdata, plen), *fe->info, req.hls_skip == 2, removed)) {
+      delta = std::move(*d);
+      etag.insert(etag.size() - 1, req.hls_skip == 2 ? "-skip2" : "-skip");
+    }
+  }
+  respond_file(srv, req, channel, rel, fe, etag, playlist, init, routed ? &*routed : nullptr, delta,
+               count);
+}
+
+// A file not there yet that a media playlist beside it names as its EXT-X-PRELOAD-HINT
+// TYPE=PART: the target duration of that playlist (how long to hold the request), 0 if none.
+int Origin::preload_hinted(Server &srv, const std::string &root, const std::string &full) {
+  std::string dir = full.substr(0, full.rfind('/'));
+  auto matches = [&](const FileEntry &fe) {
+    return fe.info && !fe.info->preload_part.empty() && dir + "/" + fe.info->preload_part == full;
+  };
+  bool seen = false;
+  std::vector<std::string> playlists;
+  for (const auto &[path, fe] : srv.files)
+    if (fe.info && path.size() > dir.size() && path.compare(0, dir.size() + 1, dir + "/") == 0 &&
+        path.find('/', dir.size() + 1) == std::string::npos) {
+      seen = true;
+      playlists.push_back(path);
+    }
+  if (!seen) {
+    // This thread has not served the folder's playlist yet: look for it.
+    if (GDir *d = g_dir_open(dir.c_str(), 0, nullptr)) {
+      while (const char *name = g_dir_read_name(d))
+        if (g_str_has_suffix(name, ".m3u8")) playlists.push_back(dir + "/" + name);
+      g_dir_close(d);
+    }
+  }
+  for (const std::string &path : playlists) {
+    FileEntry *fe = nullptr;
+    // Looked at again (one stat): the hint is the current version's.
+    if (lookup_file(srv, root, path, true, &fe) == Lookup::kFound && matches(*fe))
+      return std::max(1, fe->target_duration);
+  }
+  return 0;
+}
+
+// Parks a request (no thread held) until `cond` holds for `full` (or, with `file_wait`, until
+// `full` exists), or 3 x `target` seconds have passed.
+void Origin::park(Server &srv, Request &req, const std::string &channel, const std::string &root,
+                  const std::string &full, ParkCondition cond, int target, bool file_wait) {
+  SoupServerMessage *msg = req.msg;
+  {
     auto *p = new Parked();
     p->srv = &srv;
     p->req = req;
     g_object_ref(msg);
     p->root = root;
     p->file = full;
-    p->cond.msn = req.hls_msn;
-    p->deadline = g_get_monotonic_time() +
-                  static_cast<gint64>(3 * std::max(1, fe->target_duration)) * G_USEC_PER_SEC;
+    p->channel = channel;
+    p->cond = cond;
+    p->file_wait = file_wait;
+    p->deadline =
+        g_get_monotonic_time() + static_cast<gint64>(3 * std::max(1, target)) * G_USEC_PER_SEC;
     if (GSocket *sock = srv.conns ? srv.conns->socket_of(msg) : nullptr)
       p->socket = G_SOCKET(g_object_ref(sock));
     // libsoup ends the message itself if the connection goes (server stopping, I/O error).
@@ -1140,11 +1274,46 @@ void Origin::handle(Server &srv, Request &req) {
     auto &list = srv.parked[full];
     p->pos = list.insert(list.end(), p);
     srv.parked_now++;
+    {
+      std::lock_guard<std::mutex> lock(srv.stats_mu);
+      srv.parked_channels[channel]++;
+    }
     soup_server_message_pause(msg);
-    return;
   }
+}
+
+// Removed EXT-X-DATERANGE IDs of a playlist (for RECENTLY-REMOVED-DATERANGES): those seen in an
+// earlier version and gone from this one, kept for CAN-SKIP-UNTIL seconds after they went.
+std::vector<std::string> Origin::removed_dateranges(const std::string &path,
+                                                    const MediaPlaylistInfo &info) {
+  std::lock_guard<std::mutex> lock(dateranges_mu_);
+  gint64 now = g_get_monotonic_time();
+  auto &h = dateranges_[path];
+  std::set<std::string> present(info.daterange_ids.begin(), info.daterange_ids.end());
+  for (const std::string &id : h.present)
+    if (!present.count(id)) h.removed.emplace(id, now);
+  h.present = present;
+  std::vector<std::string> out;
+  gint64 keep = static_cast<gint64>(info.can_skip_until * G_USEC_PER_SEC);
+  for (auto it = h.removed.begin(); it != h.removed.end();) {
+    if (present.count(it->first) || now - it->second > keep) {
+      it = h.removed.erase(it);
+      continue;
+    }
+    out.push_back(it->first);
+    ++it;
+  }
+  return out;
+}
+
+void Origin::respond_file(Server &srv, Request &req, const std::string &channel,
+                          const std::string &rel, FileEntry *fe, std::string etag, bool playlist,
+                          bool init, const RoutedAnswer *routed, const std::string &delta,
+                          const std::function<void(int, uint64_t, const char *)> &count) {
+  SoupServerMessage *msg = req.msg;
+  SoupMessageHeaders *rq = soup_server_message_get_request_headers(msg);
   SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
-  std::string etag = fe->etag;
+  auto done = [&](int status, uint64_t bytes = 0) { count(status, bytes, nullptr); };
   bool purging = false;
   if (playlist) {
     std::shared_lock lock(mu_);
@@ -1161,10 +1330,13 @@ void Origin::handle(Server &srv, Request &req) {
   soup_message_headers_replace(h, "Last-Modified", fe->last_modified.c_str());
   soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
   soup_message_headers_replace(h, "Accept-Ranges", "bytes");
-  GBytes *bytes = g_bytes_ref(fe->bytes);
+  GBytes *bytes = delta.empty() ? g_bytes_ref(fe->bytes) : g_bytes_new(delta.data(), delta.size());
   gsize len = g_bytes_get_size(bytes);
+  // A blocking reload's answer holds at least what its URL asked for, whenever it is served:
+  // edges may share it a target duration (identical blocking requests collapse into one).
+  int playlist_age = req.blocking ? std::max(1, fe->target_duration) : fe->max_age;
   std::string cc = purging    ? std::string("no-cache")
-                   : playlist ? "max-age=" + std::to_string(fe->max_age)
+                   : playlist ? "max-age=" + std::to_string(playlist_age)
                    : init     ? std::string("max-age=2")
                               : std::string("max-age=31536000, immutable");
   if (routed && routed->max_age < 31536000) cc = "max-age=" + std::to_string(routed->max_age);
@@ -1179,7 +1351,7 @@ void Origin::handle(Server &srv, Request &req) {
     int status = pre == Precondition::kNotModified ? 304 : 412;
     soup_server_message_set_status(msg, status, nullptr);
     g_bytes_unref(bytes);
-    return count(status);
+    return done(status);
   }
   soup_message_headers_set_content_type(h, routed ? routed->content_type.c_str() : media_type(rel),
                                         nullptr);
@@ -1224,7 +1396,7 @@ void Origin::handle(Server &srv, Request &req) {
       f->disconnected_id = g_signal_connect(msg, "disconnected", G_CALLBACK(gone), f);
       f->finished_id = g_signal_connect(msg, "finished", G_CALLBACK(gone), f);
       g_bytes_unref(bytes);
-      return count(status, len);
+      return done(status, len);
     }
     if (file >= 0) ::close(file);
   }
@@ -1239,7 +1411,7 @@ void Origin::handle(Server &srv, Request &req) {
     if (body != bytes) g_bytes_unref(body);
   }
   g_bytes_unref(bytes);
-  count(status, req.method == "HEAD" ? 0 : sent);
+  done(status, req.method == "HEAD" ? 0 : sent);
 }
 
 void Origin::set_timeshift_route(TimeShiftRoute route) {

@@ -20,7 +20,8 @@
 // An unknown channel is checked like a known one: its token is verified first, so a request
 // without a valid token gets the same refusal whether the channel exists or not.
 //
-// Cache headers: media playlists max-age = half the target duration, a DASH MPD half its
+// Cache headers: media playlists max-age = half the target duration (a blocking reload's
+// answer: the target duration), a DASH MPD half its
 // minimumUpdatePeriod (like a media playlist); the multivariant playlist max-age = 2 s; fMP4 init
 // segments (.mp4) 2 s (a restart may rewrite init.mp4); segments a year and immutable.
 // Content types: .m3u8 application/vnd.apple.mpegurl, .ts video/mp2t, .mp4 video/mp4, .m4s
@@ -65,7 +66,16 @@
 // held), put on its serving thread's waiter list for that file, and answered when a new version
 // of the file is published (inotify on its directory, from the control thread) that satisfies it,
 // or with 503 after 3 target durations. A client that closes while parked is noticed within a
-// second and its request ended. See ParkCondition for what the next issue extends (_HLS_part).
+// second and its request ended.
+//
+// Low-latency HLS (RFC 8216bis, docs/low-latency-origin.md, ll_playlist.h): `_HLS_part=P` with
+// `_HLS_msn=M` waits for part P of segment M (400 beyond the Advance Part Limit);
+// `_HLS_skip=YES|v2` answers a Playlist Delta Update (EXT-X-SKIP) when the playlist offers
+// CAN-SKIP-UNTIL; a request for the part an EXT-X-PRELOAD-HINT names, not there yet, is parked
+// until the file is renamed into place. The origin knows parts only from the playlist's
+// EXT-X-PART/PRELOAD-HINT tags. Malformed directives get 400 (X-Iptv-Deny hls-msn, hls-part,
+// hls-skip). A blocking answer is cached for one target duration (it holds at least what its URL
+// asked for); a part not there yet is 404 no-store.
 #pragma once
 
 #include <atomic>
@@ -110,11 +120,15 @@ struct OriginConfig {
   int control_port = -1;
 };
 
-// What a parked request waits for (the next issue adds parts: _HLS_part).
+// What a parked blocking reload waits for: segment `msn` in the playlist (complete), or, with
+// `part` >= 0, that segment's part `part` (an EXT-X-PART of the segment in progress), or later.
 struct ParkCondition {
-  int64_t msn = -1;   // the playlist's last media sequence number must reach this
-  int64_t part = -1;  // reserved for _HLS_part (LL-HLS); -1: none
+  int64_t msn = -1;   // _HLS_msn
+  int64_t part = -1;  // _HLS_part (LL-HLS); -1: none
 };
+
+struct FileEntry;
+struct MediaPlaylistInfo;
 
 // Time-addressed requests (catch-up, docs/timeshift.md): after the token check, a request the
 // route claims (it returns an answer) is answered from it instead of the channel's live tree:
@@ -144,8 +158,11 @@ struct OriginStats {
   std::map<int, uint64_t> statuses;
   // /hls-auth answers by outcome ("ok" or the refusal reason); not counted above (no file).
   std::map<std::string, uint64_t> edge_auth;
-  ConnectionStats connections;   // the HTTP server's connections (API clients included)
-  uint64_t parked = 0;           // requests parked now
+  ConnectionStats connections;  // the HTTP server's connections (API clients included)
+  uint64_t parked = 0;          // requests parked now
+  // Requests parked now by channel (blocking reloads and preload-hinted parts); a channel with
+  // none is absent. Bounded by the channels served.
+  std::map<std::string, uint64_t> parked_by_channel;
   uint64_t parked_answered = 0;  // parked requests answered by a publish
   uint64_t parked_timeouts = 0;  // parked requests answered 503 after 3 target durations
   uint64_t parked_gone = 0;      // parked requests whose client went away
@@ -201,6 +218,10 @@ class Origin {
   struct Server;
   struct Request;
   void handle(Server &srv, Request &req);
+  // The removed EXT-X-DATERANGE IDs of the playlist at `path` (RECENTLY-REMOVED-DATERANGES),
+  // given its newest version; called with every new version loaded.
+  std::vector<std::string> removed_dateranges(const std::string &path,
+                                              const MediaPlaylistInfo &info);
 
  private:
   bool start_server(Server &srv, std::string *error);
@@ -213,6 +234,13 @@ class Origin {
                          const std::string &rel, const std::string &client_ip,
                          int64_t *expiry) const;
   void handle_auth(Server &srv, Request &req);
+  int preload_hinted(Server &srv, const std::string &root, const std::string &full);
+  void park(Server &srv, Request &req, const std::string &channel, const std::string &root,
+            const std::string &full, ParkCondition cond, int target, bool file_wait);
+  void respond_file(Server &srv, Request &req, const std::string &channel, const std::string &rel,
+                    FileEntry *fe, std::string etag, bool playlist, bool init,
+                    const RoutedAnswer *routed, const std::string &delta,
+                    const std::function<void(int, uint64_t, const char *)> &count);
   OriginConfig config_;
   std::vector<std::unique_ptr<Server>> workers_;
   std::unique_ptr<Server> control_;
@@ -232,6 +260,13 @@ class Origin {
   std::map<std::string, Purge> purges_;
   std::shared_ptr<const TimeShiftRoute> timeshift_;  // guarded by mu_; called without it
   std::shared_ptr<RequestObserver> observer_;        // guarded by mu_; called without it
+  // EXT-X-DATERANGE IDs per media playlist path, for RECENTLY-REMOVED-DATERANGES (_HLS_skip=v2).
+  struct DaterangeHistory {
+    std::set<std::string> present;
+    std::map<std::string, int64_t> removed;  // id -> when it went (monotonic us)
+  };
+  std::mutex dateranges_mu_;
+  std::map<std::string, DaterangeHistory> dateranges_;
 };
 
 }  // namespace iptv

@@ -1,6 +1,7 @@
 // iptvctl probe URL [--duration S] [--format text|json] [--compare URL2] [--no-inspect]
 // Follows an HLS stream as a viewer would and checks it (docs/probe.md).
 // Exit: 0 no errors, 1 errors found, 2 the stream could not be probed at all.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -176,6 +177,15 @@ int cmd_probe(int argc, char **argv) {
   std::string out =
       format == "json" ? iptv::hlsparse::to_json(report) : iptv::hlsparse::to_text(report);
   std::fputs(out.c_str(), stdout);
+  if (format != "json" && !ra.ll_blocking_lag_ms.empty()) {
+    // Low-latency HLS (ll_dynamic.h): blocking reloads against the first poll listing the part.
+    std::vector<double> lag = ra.ll_blocking_lag_ms;
+    std::sort(lag.begin(), lag.end());
+    std::printf(
+        "low-latency: %zu blocking reloads answered median %.0f ms, max %.0f ms after the "
+        "part's publication\n",
+        lag.size(), lag[lag.size() / 2], lag.back());
+  }
   return report.exit_code();
 }
 

@@ -37,6 +37,9 @@
  *  - `iptvhlssink-playlist-written`: `rendition` (string; "" for the multivariant playlist),
  *    `path` (string), `media-sequence` (guint64), `discontinuity-sequence` (guint64),
  *    `segments` (guint).
+ *  - `iptvhlssink-part-added` (part-duration > 0): `rendition` (string), `sequence` (guint64,
+ *    the segment the part belongs to), `part` (guint, its index from 0), `duration` (double, s),
+ *    `independent` (boolean, starts with a keyframe), `bytes` (guint64), `path` (string).
  *
  * - fMP4 (segment-format=fmp4, CMAF): per rendition one init segment (`ftyp` + `moov` with
  *   `avcC`/`hvcC` or `esds`, `mvex`) and media segments of one track (`moof` + `mdat`); `tfdt`
@@ -58,6 +61,11 @@
  *   availabilityStartTime = the start of the run's first segment (whole second; the Period's
  *   presentationTimeOffset is the same instant in each track's timescale). EVENT/VOD streams get
  *   a static MPD with mediaPresentationDuration at EOS. Every URL in it is relative.
+ * - Low-latency HLS (#GstIptvHlsSink:part-duration > 0, fmp4 only): every segment is also
+ *   written as parts `seg-<sequence>.<part>.m4s` (one moof+mdat each; the segment file is the
+ *   parts end to end), and the media playlist is republished at every part with EXT-X-PART,
+ *   EXT-X-PART-INF, EXT-X-SERVER-CONTROL, EXT-X-PRELOAD-HINT and EXT-X-RENDITION-REPORT
+ *   (EXT-X-VERSION:9). Players that do not do low latency read it as ordinary HLS.
  * - Serving: with #GstIptvHlsSink:http-port set, the tree is served over HTTP under
  *   /hls/<channel-id>/ (core/origin), token-gated when #GstIptvHlsSink:token-key-file is set.
  *
@@ -78,6 +86,15 @@
  *   iptvhlssink name=s location=/tmp/ch-fmp4 segment-format=fmp4 rendition-names=hi,lo \
  *   target-duration=2
  * ]|
+ * Low-latency HLS (0.5 s parts of 2 s fMP4 segments):
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=320,height=180 \
+ *   ! iptvabrladder profiles=320x180@300,160x90@120 name=l keyframe-interval=2 \
+ *   audiotestsrc is-live=true ! avenc_aac ! s.audio \
+ *   l.src_0 ! s.video_0  l.src_1 ! s.video_1 \
+ *   iptvhlssink name=s location=/tmp/ch-ll segment-format=fmp4 rendition-names=hi,lo \
+ *   target-duration=2 part-duration=0.5
+ * ]|
  */
 #include "gstiptvhlssink.h"
 
@@ -90,6 +107,8 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -178,6 +197,15 @@ struct Rendition {
   std::vector<iptv::cmaf::Bytes> vps, sps, pps;  // latest parameter sets seen
   uint32_t timescale = 90000;
   std::deque<iptv::cmaf::MpdSegment> timeline;  // the listed segments' tfdt/durations (DASH)
+  // Low latency (part-duration, fmp4): the open segment is written part by part; each part is
+  // one moof+mdat of the fragmenter, and the segment is the concatenation of its parts.
+  uint32_t part_index = 0;        // parts of the open segment written so far
+  uint64_t part_start = 0;        // decode time of the open part's first sample
+  bool part_independent = false;  // the open part starts with a sync sample
+  uint64_t seg_first = 0;         // decode time of the open segment's first sample
+  uint64_t last_add_dts = 0;      // the latest sample's decode time
+  iptv::cmaf::Bytes seg_bytes;    // the open segment's parts so far
+  gint64 last_part_utc_us = 0;    // when the newest part was published
 };
 
 struct HeldAudio {
@@ -208,6 +236,7 @@ struct Settings {
   std::string utc_timing_url = "time";  // MPD UTCTiming (relative to the MPD); "" for none
   std::string audio_name = "audio";     // fMP4 audio rendition: EXT-X-MEDIA NAME
   std::string audio_language;           // EXT-X-MEDIA LANGUAGE and the MPD's lang (BCP 47)
+  double part = 0;                      // part-duration (s); 0: low latency off
 };
 
 struct GstIptvHlsSinkPrivate {
@@ -280,6 +309,7 @@ enum {
   PROP_UTC_TIMING_URL,
   PROP_AUDIO_NAME,
   PROP_AUDIO_LANGUAGE,
+  PROP_PART_DURATION,
 };
 
 static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
@@ -542,6 +572,111 @@ static void write_mpd_locked(GstIptvHlsSink *self, bool dynamic) {
   if (!err.empty()) GST_WARNING_OBJECT(self, "%s", err.c_str());
 }
 
+// ---- low latency (part-duration) ----
+
+// A part's file: seg-<sequence>.<index>.m4s beside seg-<sequence>.m4s.
+static std::string part_uri(uint64_t sequence, uint32_t index) {
+  return "seg-" + std::to_string(sequence) + "." + std::to_string(index) + ".m4s";
+}
+
+// Before a media playlist is written (low latency): the preload hint for the next part and a
+// rendition report for every other rendition that has published something. The open segment is
+// expected to last the target (segments start on the keyframe grid), so the part after the one
+// that completes it is hinted as the next segment's first. Lock held.
+static void ll_prepare_locked(GstIptvHlsSinkPrivate *p, Rendition *r) {
+  if (p->cfg.part <= 0 || !r->playlist) return;
+  std::string hint;
+  if (r->have_open) {
+    double elapsed = 0;
+    for (const auto &x : r->playlist->open().parts) elapsed += x.duration;
+    hint = p->cfg.target - elapsed < 1e-3 ? part_uri(r->open.sequence + 1, 0)
+                                          : part_uri(r->open.sequence, r->part_index);
+  } else {
+    hint = part_uri(r->playlist->next_sequence(), 0);
+  }
+  r->playlist->set_preload_hint(hint);
+  std::vector<iptv::hls::RenditionReport> reports;
+  auto report = [&](Rendition *o) {
+    if (o == r || o->disabled || !o->playlist) return;
+    const auto &pl = *o->playlist;
+    if (pl.segments().empty() && (!pl.has_open() || pl.open().parts.empty())) return;
+    reports.push_back(pl.report("../" + o->name + "/index.m3u8"));
+  };
+  for (auto &o : p->renditions) report(o.get());
+  if (p->cfg.fmp4 && p->audio && p->audio_ghost) report(p->audio.get());
+  r->playlist->set_rendition_reports(std::move(reports));
+}
+
+// Writes the open part of `r` (ending at `end`, the next sample's decode time, or after its
+// last sample at EOS and before a discontinuity) as seg-<sequence>.<index>.m4s, complete before
+// any playlist names it, and appends its moof+mdat to the open segment's bytes. `publish`:
+// republish the playlist now (not for a segment's last part: listing the segment does that).
+// Lock held.
+static bool fmp4_part_locked(GstIptvHlsSink *self, Rendition *r, std::optional<uint64_t> end,
+                             uint32_t frame, bool publish, std::vector<GstStructure *> &msgs) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  if (r->frag->empty()) return true;
+  // mfhd: the segment's first moof carries the media sequence, the next ones count up.
+  if (r->part_index == 0) r->frag->set_next_sequence_number((uint32_t)r->open.sequence);
+  std::string err;
+  auto bytes = end ? r->frag->cut(*end, &err) : r->frag->finish(frame, &err);
+  if (!bytes) {
+    GST_WARNING_OBJECT(self, "%s: part %" G_GUINT64_FORMAT ".%u dropped: %s", r->name.c_str(),
+                       r->open.sequence, r->part_index, err.c_str());
+    return false;
+  }
+  iptv::hls::Part part;
+  part.duration = (double)(r->frag->written_end() - r->part_start) / r->timescale;
+  part.uri = part_uri(r->open.sequence, r->part_index);
+  part.independent = r->part_independent;
+  std::string path = rendition_dir(p, r) + "/" + part.uri;
+  err = iptv::write_file_atomic(path, std::string(bytes->begin(), bytes->end()));
+  if (!err.empty()) {
+    GST_ELEMENT_WARNING(self, RESOURCE, WRITE, ("Could not write a part"), ("%s", err.c_str()));
+    return false;
+  }
+  r->seg_bytes.insert(r->seg_bytes.end(), bytes->begin(), bytes->end());
+  r->playlist->add_part(part);
+  r->last_part_utc_us = g_get_real_time();
+  msgs.push_back(gst_structure_new(
+      "iptvhlssink-part-added", "rendition", G_TYPE_STRING, r->name.c_str(), "sequence",
+      G_TYPE_UINT64, (guint64)r->open.sequence, "part", G_TYPE_UINT, r->part_index, "duration",
+      G_TYPE_DOUBLE, part.duration, "independent", G_TYPE_BOOLEAN, part.independent, "bytes",
+      G_TYPE_UINT64, (guint64)bytes->size(), "path", G_TYPE_STRING, path.c_str(), nullptr));
+  r->part_index++;
+  if (!publish) return true;
+  ll_prepare_locked(p, r);
+  std::string pl = rendition_dir(p, r) + "/index.m3u8";
+  err = iptv::write_file_atomic(pl, r->playlist->render());
+  if (!err.empty())
+    GST_ELEMENT_WARNING(self, RESOURCE, WRITE, ("Could not write playlist"), ("%s", err.c_str()));
+  return true;
+}
+
+// Adds a sample to the open fragment of `r`. With low latency the open part is cut first when
+// this sample (lasting about as long as the spacing before it) would take the part past
+// part-duration, so no part exceeds PART-TARGET. Lock held.
+static bool fmp4_add_locked(GstIptvHlsSink *self, Rendition *r, uint64_t dts, int64_t cto,
+                            bool sync, std::span<const uint8_t> data, std::string *err,
+                            std::vector<GstStructure *> &msgs) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  if (p->cfg.part > 0) {
+    if (!r->frag->empty() && dts > r->last_add_dts) {
+      uint64_t target = (uint64_t)std::llround(p->cfg.part * r->timescale);
+      uint64_t est = dts - r->last_add_dts;
+      if (dts + est > r->part_start + target + r->timescale / 1000)
+        fmp4_part_locked(self, r, dts, 0, true, msgs);
+    }
+    if (r->frag->empty()) {
+      if (r->part_index == 0) r->seg_first = dts;
+      r->part_start = dts;
+      r->part_independent = sync;
+    }
+  }
+  r->last_add_dts = dts;
+  return r->frag->add(dts, cto, sync, data, err);
+}
+
 // Lists a closed segment (file written) in its rendition's playlist, retires what left the
 // window, updates the figures and the multivariant playlist. Lock held; messages to post are
 // appended to `msgs`.
@@ -550,13 +685,18 @@ static void list_segment_locked(GstIptvHlsSink *self, Rendition *r, const iptv::
   GstIptvHlsSinkPrivate *p = self->priv;
   {
     auto removed = r->playlist->add(seg);
-    for (auto &x : removed)
+    for (auto &x : removed) {
       r->retired.push_back({rendition_dir(p, r) + "/" + x.uri, g_get_monotonic_time()});
+      // Its parts leave with it (listed or not: parts of old segments are no longer listed).
+      for (auto &part : x.parts)
+        r->retired.push_back({rendition_dir(p, r) + "/" + part.uri, g_get_monotonic_time()});
+    }
     delete_retired_locked(p, r);
     r->peak_bps = std::max<uint64_t>(r->peak_bps, (uint64_t)(seg.bytes * 8.0 / seg.duration));
     r->total_bytes += seg.bytes;
     r->total_seconds += seg.duration;
     std::string path = rendition_dir(p, r) + "/index.m3u8";
+    ll_prepare_locked(p, r);
     std::string err = iptv::write_file_atomic(path, r->playlist->render());
     if (!err.empty()) {
       GST_ELEMENT_WARNING(self, RESOURCE, WRITE, ("Could not write playlist"), ("%s", err.c_str()));
@@ -638,17 +778,34 @@ static void fmp4_close_locked(GstIptvHlsSink *self, Rendition *r, std::optional<
   GstIptvHlsSinkPrivate *p = self->priv;
   if (!r->have_open) return;
   r->have_open = false;
-  if (r->frag->empty()) return;
+  const bool ll = p->cfg.part > 0;
+  if (r->frag->empty() && (!ll || r->seg_bytes.empty())) return;
   std::string err;
-  uint64_t first = r->frag->first_dts();
   uint32_t frame =
       r == p->audio.get() ? 1024 : (uint32_t)(r->timescale / (r->fps > 0 ? r->fps : 25));
-  r->frag->set_next_sequence_number((uint32_t)r->open.sequence);
-  auto bytes = end ? r->frag->cut(*end, &err) : r->frag->finish(frame, &err);
-  if (!bytes) {
-    GST_WARNING_OBJECT(self, "%s: segment %" G_GUINT64_FORMAT " dropped: %s", r->name.c_str(),
-                       r->open.sequence, err.c_str());
-    return;
+  uint64_t first;
+  std::optional<iptv::cmaf::Bytes> bytes;
+  if (ll) {
+    // Low latency: the last part, then the segment is its parts' moof+mdat pairs end to end
+    // (the very bytes of the part files).
+    first = r->seg_first;
+    bool ok = fmp4_part_locked(self, r, end, frame, false, msgs);
+    bytes = std::move(r->seg_bytes);
+    r->seg_bytes.clear();
+    if (!ok || bytes->empty()) {
+      GST_WARNING_OBJECT(self, "%s: segment %" G_GUINT64_FORMAT " dropped: its last part failed",
+                         r->name.c_str(), r->open.sequence);
+      return;
+    }
+  } else {
+    first = r->frag->first_dts();
+    r->frag->set_next_sequence_number((uint32_t)r->open.sequence);
+    bytes = end ? r->frag->cut(*end, &err) : r->frag->finish(frame, &err);
+    if (!bytes) {
+      GST_WARNING_OBJECT(self, "%s: segment %" G_GUINT64_FORMAT " dropped: %s", r->name.c_str(),
+                         r->open.sequence, err.c_str());
+      return;
+    }
   }
   iptv::hls::Segment seg;
   seg.sequence = r->open.sequence;
@@ -678,6 +835,10 @@ static void fmp4_open_locked(GstIptvHlsSink *self, Rendition *r, const PendingSt
   r->open = start;
   r->have_open = true;
   r->open_map = r->map_uri;
+  r->part_index = 0;
+  r->seg_bytes.clear();
+  if (self->priv->cfg.part > 0)
+    r->playlist->open_segment(start.sequence, start.discontinuity, start.utc_ms, r->open_map);
 }
 
 // Places held audio: each buffer goes into the segment whose start (decided by the lead video
@@ -706,7 +867,7 @@ static void fmp4_drain_audio_locked(GstIptvHlsSink *self, bool eos,
       GstMapInfo map;
       if (gst_buffer_map(h.buf, &map, GST_MAP_READ)) {
         std::string err;
-        if (!a->frag->add(ts, 0, true, {map.data, map.size}, &err))
+        if (!fmp4_add_locked(self, a, ts, 0, true, {map.data, map.size}, &err, msgs))
           GST_WARNING_OBJECT(self, "audio sample dropped: %s", err.c_str());
         gst_buffer_unmap(h.buf, &map);
       }
@@ -787,8 +948,9 @@ static void fmp4_video_locked(GstIptvHlsSink *self, Rendition *r, GstBuffer *buf
   }
   if (!r->have_open) return;
   std::string err;
-  if (!r->frag->add(dts, (int64_t)pts - (int64_t)dts,
-                    !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT), au.sample, &err)) {
+  if (!fmp4_add_locked(self, r, dts, (int64_t)pts - (int64_t)dts,
+                       !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT), au.sample, &err,
+                       msgs)) {
     GST_WARNING_OBJECT(self, "%s: access unit dropped: %s", r->name.c_str(), err.c_str());
     r->pending_discontinuity = true;
   }
@@ -1424,6 +1586,11 @@ static gboolean prepare(GstIptvHlsSink *self) {
     }
     r->playlist = std::make_unique<iptv::hls::MediaPlaylist>(p->cfg.type, p->cfg.target,
                                                              (int)p->cfg.window, p->cfg.dvr);
+    r->playlist->set_part_target(p->cfg.part);
+    r->part_index = 0;
+    r->seg_bytes.clear();
+    r->last_add_dts = 0;
+    r->last_part_utc_us = 0;
     r->segmenter = std::make_unique<iptv::Segmenter>(p->cfg.target, p->cfg.mode == SeqMode::kEpoch);
     std::string old;
     uint64_t next = 0;
@@ -1432,6 +1599,8 @@ static gboolean prepare(GstIptvHlsSink *self) {
         iptv::read_file(dir + "/index.m3u8", old) && r->playlist->restore(old)) {
       next = r->playlist->next_sequence();
       resumed = true;
+      // Parts of a segment the previous run never completed: nothing will list them again.
+      for (const auto &part : r->playlist->orphan_parts()) ::unlink((dir + "/" + part.uri).c_str());
       // The previous run wrote the other segment format (segment-format changed): its segments
       // leave the window, the numbers go on behind one discontinuity.
       const auto &segs = r->playlist->segments();
@@ -1508,6 +1677,19 @@ static const char *refuse_settings(GstIptvHlsSink *self) {
                       ("audio-language=%s is not a BCP 47 language tag", st.audio_language.c_str()),
                       ("use a tag such as en, de or pt-BR (letters, digits and '-')"));
     return "audio-language";
+  }
+  if (st.part > 0 && st.part >= st.target) {
+    GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
+                      ("part-duration=%g must be below target-duration=%g", st.part, st.target),
+                      ("a part is a piece of a segment; use e.g. part-duration=0.5 with "
+                       "target-duration=2, or 0 for no low latency"));
+    return "part-duration";
+  }
+  if (st.part > 0 && !st.fmp4) {
+    GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("part-duration needs segment-format=fmp4"),
+                      ("parts here are the CMAF segment's moof+mdat pairs; MPEG-TS segments "
+                       "have no parts (set part-duration=0 or segment-format=fmp4)"));
+    return "part-duration";
   }
   if (st.audio_name.find_first_of("\"\r\n") != std::string::npos) {
     GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
@@ -1712,6 +1894,9 @@ static void gst_iptv_hls_sink_set_property(GObject *object, guint prop_id, const
         st.audio_language = v ? v : "";
         break;
       }
+      case PROP_PART_DURATION:
+        st.part = g_value_get_double(value);
+        break;
       case PROP_DISABLED_RENDITIONS: {
         const char *v = g_value_get_string(value);
         st.disabled_names.clear();
@@ -1815,6 +2000,9 @@ static void gst_iptv_hls_sink_get_property(GObject *object, guint prop_id, GValu
       break;
     case PROP_AUDIO_LANGUAGE:
       g_value_set_string(value, st.audio_language.c_str());
+      break;
+    case PROP_PART_DURATION:
+      g_value_set_double(value, st.part);
       break;
     case PROP_DISABLED_RENDITIONS: {
       std::string v;
@@ -1983,6 +2171,22 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
       gobject_class, PROP_AUDIO_LANGUAGE,
       g_param_spec_string("audio-language", "Audio language",
                           "BCP 47 language of the fMP4 audio (EXT-X-MEDIA LANGUAGE, MPD lang)", "",
+                          rw_ready));
+
+  // part-duration: low-latency HLS (RFC 8216bis) with parts of at most this many seconds (0:
+  // off). Needs segment-format=fmp4 and a value below target-duration (refused at READY ->
+  // PAUSED otherwise, naming part-duration). Each part is one moof+mdat written to
+  // seg-<sequence>.<part>.m4s before the playlist naming it, and the segment seg-<sequence>.m4s
+  // is its parts end to end. The media playlist is republished at every part with
+  // EXT-X-PART-INF:PART-TARGET, EXT-X-SERVER-CONTROL (CAN-BLOCK-RELOAD=YES, PART-HOLD-BACK = 3
+  // part targets, CAN-SKIP-UNTIL = 6 target durations), EXT-X-PART (INDEPENDENT=YES when the
+  // part starts with a keyframe) for the segments of the last 3 target durations and the open
+  // one, EXT-X-PRELOAD-HINT TYPE=PART for the next part and EXT-X-RENDITION-REPORT for every
+  // other rendition; EXT-X-VERSION:9. The blocking reloads and delta updates are the origin's.
+  g_object_class_install_property(
+      gobject_class, PROP_PART_DURATION,
+      g_param_spec_double("part-duration", "Part duration",
+                          "Low-latency HLS part target in seconds (0: off; fmp4 only)", 0, 60, 0,
                           rw_ready));
 
   gst_element_class_add_static_pad_template(element_class, &video_template);

@@ -292,10 +292,15 @@ TEST(Metrics, FamiliesAreContiguousAndLabelsEscaped) {
   m.channels.push_back(c);
   iptv::OriginStats o;
   o.denials["revoked"] = 2;
+  o.parked = 3;
+  o.parked_by_channel["sport"] = 3;  // blocking reloads held now (low-latency HLS)
   HttpStats h;
   h.record("/api/v1/channels", "GET", 200, 0.003);
   h.record("/api/v1/channels", "GET", 200, 0.2);
   std::string text = render_prometheus(m, o, h.snapshot(), {}, 5);
+  EXPECT_NE(text.find("iptv_channel_parked_requests{channel=\"sport\"} 3"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("iptv_origin_parked_requests 3"), std::string::npos) << text;
   EXPECT_NE(text.find("iptv_channel_state{channel=\"we\\\"ird\\\\id\",state=\"live\"} 1"),
             std::string::npos)
       << text;

@@ -253,3 +253,121 @@ TEST(Segmenter, CounterContinuesFromState) {
 }
 
 }  // namespace
+
+namespace {
+
+using iptv::hls::Part;
+
+// A 2 s fMP4 segment of four 0.5 s parts.
+Segment ll_seg(MediaPlaylist &p, uint64_t seq) {
+  p.open_segment(seq, false, 1'764'000'000'000 + (int64_t)seq * 2000, "init.mp4");
+  for (int k = 0; k < 4; k++)
+    p.add_part({0.5, "seg-" + std::to_string(seq) + "." + std::to_string(k) + ".m4s", k == 0});
+  Segment s;
+  s.sequence = seq;
+  s.duration = 2.0;
+  s.uri = "seg-" + std::to_string(seq) + ".m4s";
+  s.pdt_ms = 1'764'000'000'000 + (int64_t)seq * 2000;
+  s.map_uri = "init.mp4";
+  s.bytes = 1000;
+  return s;
+}
+
+}  // namespace
+
+// Low latency: the server-control, part-inf and version lines; parts only for the segments of
+// the last 3 target durations and the open one; the preload hint and the rendition reports.
+TEST(MediaPlaylist, LowLatencyTagsAndPartsOfTheLastThreeTargetDurations) {
+  MediaPlaylist p(PlaylistType::kLive, 2, 6, 0);
+  p.set_part_target(0.5);
+  for (uint64_t seq = 10; seq < 15; seq++) p.add(ll_seg(p, seq));
+  p.open_segment(15, false, 1'764'000'000'000 + 15 * 2000, "init.mp4");
+  p.add_part({0.5, "seg-15.0.m4s", true});
+  p.set_preload_hint("seg-15.1.m4s");
+  p.set_rendition_reports({{"../lo/index.m3u8", 15, 0}, {"../audio/index.m3u8", 14, 3}});
+  std::string t = p.render();
+  EXPECT_EQ(t.find("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n"
+                   "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,"
+                   "PART-HOLD-BACK=1.5\n#EXT-X-PART-INF:PART-TARGET=0.5\n"
+                   "#EXT-X-MEDIA-SEQUENCE:10\n"),
+            0u)
+      << t;
+  // The playlist ends at 10.5 s: segments starting at or after 4.5 s (13 and 14) list their
+  // parts, 10..12 do not.
+  EXPECT_EQ(t.find("seg-12.0.m4s"), std::string::npos) << t;
+  EXPECT_NE(t.find("#EXT-X-PROGRAM-DATE-TIME:"), std::string::npos);
+  EXPECT_NE(t.find("#EXT-X-PART:DURATION=0.50000,URI=\"seg-13.0.m4s\",INDEPENDENT=YES\n"
+                   "#EXT-X-PART:DURATION=0.50000,URI=\"seg-13.1.m4s\"\n"
+                   "#EXT-X-PART:DURATION=0.50000,URI=\"seg-13.2.m4s\"\n"
+                   "#EXT-X-PART:DURATION=0.50000,URI=\"seg-13.3.m4s\"\n"
+                   "#EXTINF:2.00000,\nseg-13.m4s\n"),
+            std::string::npos)
+      << t;
+  // The open segment: its date, its part, the hint, then the reports.
+  EXPECT_NE(t.find("seg-14.m4s\n#EXT-X-PROGRAM-DATE-TIME:2025-11-24T16:00:30.000Z\n"
+                   "#EXT-X-PART:DURATION=0.50000,URI=\"seg-15.0.m4s\",INDEPENDENT=YES\n"
+                   "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg-15.1.m4s\"\n"
+                   "#EXT-X-RENDITION-REPORT:URI=\"../lo/index.m3u8\",LAST-MSN=15,LAST-PART=0\n"
+                   "#EXT-X-RENDITION-REPORT:URI=\"../audio/index.m3u8\",LAST-MSN=14,"
+                   "LAST-PART=3\n"),
+            std::string::npos)
+      << t;
+  // Its own report: the open segment's last part.
+  auto r = p.report("../hi/index.m3u8");
+  EXPECT_EQ(r.last_msn, 15u);
+  EXPECT_EQ(r.last_part, 0);
+  // Completing it moves its parts into the segment; then the report is that segment's.
+  Segment s15;
+  s15.sequence = 15;
+  s15.duration = 0.5;
+  s15.uri = "seg-15.m4s";
+  s15.map_uri = "init.mp4";
+  p.add(s15);
+  ASSERT_EQ(p.segments().back().parts.size(), 1u);
+  EXPECT_FALSE(p.has_open());
+  EXPECT_EQ(p.report("x").last_msn, 15u);
+  EXPECT_EQ(p.report("x").last_part, 0);
+}
+
+// Without a part target nothing of the above is written (and the version stays 7 for fMP4).
+TEST(MediaPlaylist, NoPartTargetNoLowLatencyTags) {
+  MediaPlaylist p(PlaylistType::kLive, 2, 6, 0);
+  p.add(ll_seg(p, 1));
+  p.set_preload_hint("seg-2.0.m4s");
+  std::string t = p.render();
+  EXPECT_NE(t.find("#EXT-X-VERSION:7\n"), std::string::npos) << t;
+  for (const char *tag : {"#EXT-X-PART", "#EXT-X-SERVER-CONTROL", "#EXT-X-PRELOAD-HINT"})
+    EXPECT_EQ(t.find(tag), std::string::npos) << tag << "\n" << t;
+}
+
+// Segments leaving the window carry their parts (the sink deletes the part files with them);
+// a restored playlist keeps the parts of its segments and reports the parts of a segment it
+// never completed as orphans; an ended playlist has no preload hint.
+TEST(MediaPlaylist, LowLatencyWindowRestoreAndEnd) {
+  MediaPlaylist p(PlaylistType::kLive, 2, 2, 0);
+  p.set_part_target(0.5);
+  p.add(ll_seg(p, 1));
+  p.add(ll_seg(p, 2));
+  auto gone = p.add(ll_seg(p, 3));
+  ASSERT_EQ(gone.size(), 1u);
+  ASSERT_EQ(gone[0].parts.size(), 4u);
+  EXPECT_EQ(gone[0].parts[3].uri, "seg-1.3.m4s");
+  p.open_segment(4, false, 0, "init.mp4");
+  p.add_part({0.5, "seg-4.0.m4s", true});
+  p.set_preload_hint("seg-4.1.m4s");
+  MediaPlaylist q(PlaylistType::kLive, 2, 2, 0);
+  ASSERT_TRUE(q.restore(p.render()));
+  ASSERT_EQ(q.segments().size(), 2u);
+  EXPECT_EQ(q.segments()[1].parts.size(), 4u);
+  EXPECT_TRUE(q.segments()[1].parts[0].independent);
+  EXPECT_DOUBLE_EQ(q.segments()[1].parts[0].duration, 0.5);
+  ASSERT_EQ(q.orphan_parts().size(), 1u);
+  EXPECT_EQ(q.orphan_parts()[0].uri, "seg-4.0.m4s");
+  EXPECT_EQ(q.next_sequence(), 4u);
+  MediaPlaylist e(PlaylistType::kEvent, 2, 2, 0);
+  e.set_part_target(0.5);
+  e.add(ll_seg(e, 1));
+  e.set_preload_hint("seg-2.0.m4s");
+  e.end();
+  EXPECT_EQ(e.render().find("PRELOAD-HINT"), std::string::npos) << e.render();
+}

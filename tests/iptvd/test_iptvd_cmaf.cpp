@@ -169,4 +169,53 @@ TEST_F(IptvdCmaf, RestartContinuesHlsSequenceAndDashNumbers) {
   }
 }
 
+// Low-latency HLS (issue 16): hls.low_latency.part_seconds reaches the worker's iptvhlssink
+// (parts in the playlists iptvd serves), the API's channel view and /metrics show the part age,
+// and ffprobe, which does not do low latency, reads the same token URL as ordinary HLS.
+TEST_F(IptvdCmaf, LowLatencyRecordMakesPartsAndTheApiShowsThePartAge) {
+  add("ll", "  segment_format: fmp4\n  low_latency:\n    part_seconds: 0.5\n");
+  Iptvd d(channels_);
+  d.start();
+  ASSERT_TRUE(d.wait_live({"ll"}, 60, 2)) << d.log();
+  std::string pl = d.playlist("ll", "180p");
+  EXPECT_NE(pl.find("#EXT-X-PART-INF:PART-TARGET=0.5\n"), std::string::npos) << pl;
+  EXPECT_NE(pl.find("#EXT-X-PART:DURATION="), std::string::npos) << pl;
+  EXPECT_NE(pl.find("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""), std::string::npos) << pl;
+  EXPECT_NE(pl.find("#EXT-X-RENDITION-REPORT:URI=\"../audio/index.m3u8\""), std::string::npos)
+      << pl;
+  // The part age: per rendition and per channel, a fresh figure (parts every 0.5 s, reported
+  // with the worker's heartbeat).
+  nlohmann::json ch;
+  ASSERT_TRUE(wait_for(20, [&] {
+    ch = d.channel("ll");
+    return ch.contains("last_part_age_seconds") && ch["last_part_age_seconds"].is_number();
+  })) << ch.dump();
+  EXPECT_LT(ch["last_part_age_seconds"].get<double>(), 5.0) << ch.dump();
+  bool video = false;
+  for (const auto &r : ch["renditions"])
+    if (r["name"] == "180p") {
+      video = true;
+      ASSERT_TRUE(r["last_part_age_seconds"].is_number()) << ch.dump();
+      EXPECT_GE(r["last_part_age_seconds"].get<double>(), 0.0);
+      EXPECT_LT(r["last_part_age_seconds"].get<double>(), 5.0) << ch.dump();
+    }
+  EXPECT_TRUE(video) << ch.dump();
+  Http metrics = d.get("/metrics", d.admin_key());
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      metrics.body, m,
+      std::regex("iptv_rendition_last_part_age_seconds\\{channel=\"ll\",rendition=\"180p\"\\} "
+                 "([0-9.e+-]+)")))
+      << metrics.body.substr(0, 3000);
+  EXPECT_LT(std::stod(m[1]), 5.0);
+  // ffprobe through the origin, with the token in the path, as ordinary HLS.
+  int rc = -1;
+  std::string ff = sh("timeout 60 ffprobe -v error -show_entries stream=codec_name -of csv=p=0 '" +
+                          d.playback_url("ll") + "' 2>&1",
+                      &rc);
+  EXPECT_EQ(rc, 0) << ff;
+  EXPECT_NE(ff.find("h264"), std::string::npos) << ff;
+  EXPECT_NE(ff.find("aac"), std::string::npos) << ff;
+}
+
 }  // namespace

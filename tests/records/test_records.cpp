@@ -261,6 +261,24 @@ TEST(Loader, ProfilesYamlBesideChannelsExtendsCatalog) {
   EXPECT_EQ(res.channels[0].profiles[0].width, 160);
 }
 
+// hls.low_latency.part_seconds: read into the record (0, off, when absent).
+TEST(Loader, LowLatencyPartSeconds) {
+  iptv_test::TempDir dir;
+  ASSERT_EQ(iptv::write_file_atomic(dir.path() + "/ll.yaml",
+                                    "channel_id: ll\nsource: test://smpte\nhls:\n"
+                                    "  segment_seconds: 2\n  segment_format: fmp4\n"
+                                    "  low_latency: {part_seconds: 0.5}\n"),
+            "");
+  ASSERT_EQ(iptv::write_file_atomic(dir.path() + "/plain.yaml",
+                                    "channel_id: plain\nsource: test://smpte\n"),
+            "");
+  iptv::LoadResult res = iptv::load_channels({dir.path()});
+  ASSERT_TRUE(res.ok()) << res.errors[0].str();
+  ASSERT_EQ(res.channels.size(), 2u);
+  for (const auto &c : res.channels)
+    EXPECT_DOUBLE_EQ(c.hls.part_seconds, c.channel_id == "ll" ? 0.5 : 0.0) << c.channel_id;
+}
+
 // ---- the bad records ----
 
 struct BadCase {

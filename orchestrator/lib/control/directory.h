@@ -31,6 +31,7 @@ struct RenditionView {
   bool enabled = true;             // false after a rendition disable action
   std::string encoder;             // encoder factory actually in use ("x264enc"); "" unknown/remux
   double last_segment_age_s = -1;  // seconds since the last segment was written; -1: none yet
+  double last_part_age_s = -1;     // low latency: seconds since its newest part; -1: no parts
   int64_t media_sequence = -1;     // last segment's sequence; -1: none yet
   int64_t discontinuity_sequence = 0;
   uint64_t segments = 0;   // segments written since the daemon started
@@ -87,7 +88,8 @@ struct ChannelView {
   uint32_t restarts = 0;              // worker restarts since the daemon started
   uint32_t failovers = 0;             // failovers since the daemon started
   int renditions = 0;
-  double last_segment_age_s = -1;              // the oldest "last segment" over enabled renditions
+  double last_segment_age_s = -1;  // the oldest "last segment" over enabled renditions
+  double last_part_age_s = -1;     // low latency: the oldest "newest part" over enabled renditions
   std::vector<std::string> active_conditions;  // "silence/audio", ...
 };
 
@@ -208,6 +210,7 @@ struct RenditionMetric {
   std::string name;
   bool enabled = true;
   double last_segment_age_s = -1;  // -1: none yet (not exported then)
+  double last_part_age_s = -1;     // low latency; -1: no parts (not exported then)
   uint64_t segments = 0;
   uint64_t bytes = 0;
   double bitrate_bps = 0;

@@ -30,6 +30,7 @@ json to_json(const ChannelView &c) {
           {"failovers", c.failovers},
           {"rendition_count", c.renditions},
           {"last_segment_age_seconds", age(c.last_segment_age_s)},
+          {"last_part_age_seconds", age(c.last_part_age_s)},
           {"active_conditions", c.active_conditions}};
 }
 
@@ -49,6 +50,7 @@ json to_json(const ChannelDetail &d) {
                      {"enabled", r.enabled},
                      {"encoder", r.encoder},
                      {"last_segment_age_seconds", age(r.last_segment_age_s)},
+                     {"last_part_age_seconds", age(r.last_part_age_s)},
                      {"media_sequence", r.media_sequence},
                      {"discontinuity_sequence", r.discontinuity_sequence},
                      {"segments", r.segments},

@@ -159,6 +159,11 @@ void write_channels(Writer &w, const MetricsSnapshot &m) {
       [](const RenditionMetric &r) { return num(r.last_segment_age_s); },
       [](const RenditionMetric &r) { return r.last_segment_age_s >= 0; });
   per_rendition(
+      "iptv_rendition_last_part_age_seconds", "gauge",
+      "Low-latency HLS: seconds since the rendition's newest part was published.",
+      [](const RenditionMetric &r) { return num(r.last_part_age_s); },
+      [](const RenditionMetric &r) { return r.last_part_age_s >= 0; });
+  per_rendition(
       "iptv_rendition_segments_total", "counter", "Segments written.",
       [](const RenditionMetric &r) { return num(r.segments); }, always);
   per_rendition(
@@ -209,6 +214,11 @@ void write_server(Writer &w, const MetricsSnapshot &m, const OriginStats &origin
   w.family("iptv_origin_parked_requests", "gauge",
            "Playlist requests parked now (blocking reload, _HLS_msn) until a publish.");
   w.sample("iptv_origin_parked_requests", {}, num(origin.parked));
+  w.family("iptv_channel_parked_requests", "gauge",
+           "Requests the origin holds now for a channel: blocking reloads (_HLS_msn, _HLS_part) "
+           "and preload-hinted parts not yet published (served channels only).");
+  for (const auto &[channel, n] : origin.parked_by_channel)
+    w.sample("iptv_channel_parked_requests", {{"channel", channel}}, num(n));
   w.family("iptv_origin_parked_total", "counter",
            "Parked playlist requests ended, by outcome (answered: a publish satisfied it; "
            "timeout: 503 after 3 target durations; gone: the client left).");

@@ -185,6 +185,7 @@ void ChannelRunner::on_status(const std::string &line) {
   if (auto *hb = std::get_if<StHeartbeat>(&*st)) {
     std::lock_guard lk(view_mu_);
     view_.media_age_ms = hb->media_age_ms;
+    for (const auto &[name, ms] : hb->part_at_ms) view_.renditions[name].last_part_at = ms / 1000.0;
   } else if (auto *s = std::get_if<StState>(&*st)) {
     {
       std::lock_guard lk(view_mu_);

@@ -58,6 +58,7 @@ struct RenditionView {
   uint64_t last_sequence = 0;
   uint64_t discontinuity_sequence = 0;
   double last_segment_at = 0;  // unix seconds; 0 = none yet
+  double last_part_at = 0;     // low latency: the newest part (unix seconds); 0 = none
   uint64_t segments = 0, bytes = 0;
   double bitrate = 0, fps = 0;
   bool enabled = true;

@@ -1,5 +1,6 @@
 #include "daemon/control_adapter.h"
 
+#include <algorithm>
 #include <glib.h>
 
 #include "store/state_store.h"
@@ -50,6 +51,8 @@ control::ChannelView ControlAdapter::row(const ChannelRecord &rec, const Channel
     if (!r.enabled || r.last_segment_at <= 0) continue;
     double age = now - r.last_segment_at;
     if (age > c.last_segment_age_s) c.last_segment_age_s = age;
+    if (r.last_part_at > 0 && now - r.last_part_at > c.last_part_age_s)
+      c.last_part_age_s = std::max(0.0, now - r.last_part_at);
   }
   for (const auto &[key, p] : v.probes)
     if (p.active) c.active_conditions.push_back(key);
@@ -100,6 +103,7 @@ std::optional<control::ChannelDetail> ControlAdapter::get(const std::string &id)
     rv.enabled = r.enabled;
     rv.encoder = r.encoder;
     rv.last_segment_age_s = r.last_segment_at > 0 ? now - r.last_segment_at : -1;
+    rv.last_part_age_s = r.last_part_at > 0 ? std::max(0.0, now - r.last_part_at) : -1;
     rv.media_sequence = r.segments ? (int64_t)r.last_sequence : -1;
     rv.discontinuity_sequence = (int64_t)r.discontinuity_sequence;
     rv.segments = r.segments;
@@ -256,6 +260,7 @@ control::MetricsSnapshot ControlAdapter::metrics() {
       rm.name = name;
       rm.enabled = r.enabled;
       rm.last_segment_age_s = r.last_segment_at > 0 ? now - r.last_segment_at : -1;
+      rm.last_part_age_s = r.last_part_at > 0 ? std::max(0.0, now - r.last_part_at) : -1;
       rm.segments = r.segments;
       rm.bytes = r.bytes;
       rm.bitrate_bps = r.bitrate;

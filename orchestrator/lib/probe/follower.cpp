@@ -11,6 +11,8 @@
 
 #include "probe/http_client.h"
 #include "probe/cmaf_check.h"
+#include "probe/ll_check.h"
+#include "probe/ll_dynamic.h"
 #include "probe/segment_inspect.h"
 
 namespace iptv::probe {
@@ -206,6 +208,7 @@ void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
   std::atomic<int64_t> give_up_ms{deadline_ms + 300};
   std::thread inspector(
       [this, &r, &queue, deadline_ms, &give_up_ms] { inspect(r, queue, deadline_ms, give_up_ms); });
+  std::optional<LlPlaylist> prev_ll;  // low latency: the previous fetch (preload hint rule)
   while (true) {
     int64_t load_ms = now_ms();
     HttpResponse resp = http.get(r.url);
@@ -227,6 +230,19 @@ void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
         }
         fresh = checker_.on_media_playlist(r.name, pl, resp.body, load_ms);
         ++loaded_;
+      }
+      // Low-latency HLS: the part rules on this fetch, the preload hint against the last one.
+      LlPlaylist ll = parse_ll_playlist(resp.body);
+      if (ll.low_latency()) {
+        auto issues = check_ll_playlist(ll);
+        if (prev_ll) {
+          auto more = check_preload_hint(*prev_ll, ll);
+          issues.insert(issues.end(), more.begin(), more.end());
+        }
+        prev_ll = ll;
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const auto &i : issues)
+          checker_.add_seq(i.sequence, Severity::kError, i.rule, r.url, 0, r.name, i.message);
       }
       if (first) {
         // A player joining a live stream starts a few segments from the end.
@@ -324,6 +340,17 @@ FollowResult Follower::run() {
   std::vector<std::thread> threads;
   for (const auto &r : renditions)
     threads.emplace_back([this, r, deadline] { follow(r, deadline); });
+  // Low-latency HLS: the dynamic rules (ll_dynamic.h) on the first rendition, meanwhile.
+  threads.emplace_back([this, r = renditions.front(), deadline, &res] {
+    LlDynamicOptions o;
+    o.timeout_s = opts_.timeout_s;
+    o.max_s = std::max<double>(1, (deadline - now_ms()) / 1000.0);
+    LlDynamicResult ll = check_ll_dynamic(r.url, o);
+    std::lock_guard<std::mutex> lock(mutex_);
+    res.ll_blocking_lag_ms = ll.lag_ms;
+    for (const Issue &i : ll.issues)
+      checker_.add(Severity::kError, i.rule, r.url, 0, r.name, i.message);
+  });
   for (auto &t : threads) t.join();
   res.followed_s = (now_ms() - start) / 1000.0;
   std::lock_guard<std::mutex> lock(mutex_);

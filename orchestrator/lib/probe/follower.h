@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "hlsparse/checker.h"
 #include "probe/http_client.h"
@@ -34,6 +35,8 @@ struct FollowResult {
   std::optional<double> startup_ms;
   std::string startup_detail;
   double followed_s = 0;
+  // Low-latency HLS: each measured blocking reload's answer after its part's publication (ms).
+  std::vector<double> ll_blocking_lag_ms;
 };
 
 // Segments waiting to be downloaded and inspected, one queue per rendition.

@@ -78,6 +78,9 @@ struct HlsSettings {
   SegmentFormat segment_format = SegmentFormat::kTs;
   std::string audio_language;  // fmp4: EXT-X-MEDIA LANGUAGE / MPD lang (BCP 47); "" = none
   std::string audio_name;      // fmp4: EXT-X-MEDIA NAME; "" = "audio"
+  // hls.low_latency.part_seconds: low-latency HLS parts (iptvhlssink part-duration); 0 = off.
+  // Needs segment_format fmp4 and a value below segment_seconds.
+  double part_seconds = 0;
 };
 
 // Time-shift and catch-up (docs/timeshift.md). The DVR window itself is hls.dvr_seconds

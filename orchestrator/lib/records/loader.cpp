@@ -351,9 +351,10 @@ static void parse_hls(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
   std::string v;
   const YAML::Node hls = root["hls"];
   if (hls.IsDefined() && !hls.IsNull() &&
-      w.mapping(hls, "hls",
-                {"segment_seconds", "window_segments", "dvr_seconds", "playlist_type",
-                 "sequence_mode", "segment_format", "audio_language", "audio_name"})) {
+      w.mapping(
+          hls, "hls",
+          {"segment_seconds", "window_segments", "dvr_seconds", "playlist_type", "sequence_mode",
+           "segment_format", "audio_language", "audio_name", "low_latency"})) {
     w.number(hls["segment_seconds"], "hls.segment_seconds", rec.hls.segment_seconds, 1, 30);
     w.integer(hls["window_segments"], "hls.window_segments", rec.hls.window_segments, 3, 1000);
     w.number(hls["dvr_seconds"], "hls.dvr_seconds", rec.hls.dvr_seconds, 0, 7 * 86400);
@@ -382,6 +383,26 @@ static void parse_hls(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
         rec.hls.audio_name.find_first_of("\"\r\n") != std::string::npos)
       w.error(hls["audio_name"], "hls.audio_name",
               "may not contain a double quote or a line break");
+    // Low-latency HLS: parts of part_seconds (iptvhlssink part-duration), which the element
+    // refuses at or above the segment duration and over MPEG-TS.
+    const YAML::Node ll = hls["low_latency"];
+    if (ll.IsDefined() && !ll.IsNull() && w.mapping(ll, "hls.low_latency", {"part_seconds"})) {
+      const YAML::Node ps = ll["part_seconds"];
+      if (!ps.IsDefined())
+        w.error(ll, "hls.low_latency.part_seconds", "is required (e.g. part_seconds: 0.5)");
+      else if (w.number(ps, "hls.low_latency.part_seconds", rec.hls.part_seconds, 0.1, 10)) {
+        char b[96];
+        std::snprintf(b, sizeof b, "%g must be below hls.segment_seconds (%g)",
+                      rec.hls.part_seconds, rec.hls.segment_seconds);
+        if (rec.hls.part_seconds >= rec.hls.segment_seconds)
+          w.error(ps, "hls.low_latency.part_seconds", b);
+        else if (rec.hls.segment_format != SegmentFormat::kFmp4)
+          w.error(ll, "hls.low_latency",
+                  "needs hls.segment_format: fmp4 (parts are the CMAF segment's moof+mdat "
+                  "pairs), got hls.segment_format: " +
+                      std::string(to_string(rec.hls.segment_format)));
+      }
+    }
   }
   // DASH lists the CMAF segments: it needs hls.segment_format fmp4.
   const YAML::Node dash = root["dash"];

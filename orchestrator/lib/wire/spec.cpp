@@ -91,7 +91,8 @@ nlohmann::json to_json(const WorkerSpec &s) {
               {"segment_format", s.hls.segment_format},
               {"dash", s.hls.dash},
               {"audio_language", s.hls.audio_language},
-              {"audio_name", s.hls.audio_name}};
+              {"audio_name", s.hls.audio_name},
+              {"part_seconds", s.hls.part_seconds}};
   j["quality"] = {{"silence_threshold_db", s.quality.silence_threshold_db},
                   {"silence_seconds", s.quality.silence_seconds},
                   {"black_threshold", s.quality.black_threshold},
@@ -132,6 +133,12 @@ static void hls_from_json(const nlohmann::json &j, WorkerSpec &s) {
   if (s.hls.dash && s.hls.segment_format != "fmp4") bad("hls.dash", "needs segment_format fmp4");
   s.hls.audio_language = get<std::string>(h, "audio_language", "hls.", s.hls.audio_language);
   s.hls.audio_name = get<std::string>(h, "audio_name", "hls.", s.hls.audio_name);
+  s.hls.part_seconds = get<double>(h, "part_seconds", "hls.", s.hls.part_seconds);
+  if (s.hls.part_seconds < 0 ||
+      (s.hls.part_seconds > 0 && s.hls.part_seconds >= s.hls.segment_seconds))
+    bad("hls.part_seconds", "must be 0 or below segment_seconds");
+  if (s.hls.part_seconds > 0 && s.hls.segment_format != "fmp4")
+    bad("hls.part_seconds", "needs segment_format fmp4");
 }
 
 WorkerSpec from_json(const nlohmann::json &j) {

@@ -40,6 +40,7 @@ struct HlsEntry {
   bool dash = false;                    // manifest.mpd too (fmp4 only)
   std::string audio_language;           // fmp4 audio rendition LANGUAGE ("" = none)
   std::string audio_name;               // fmp4 audio rendition NAME ("" = "audio")
+  double part_seconds = 0;              // low-latency HLS parts (part-duration); 0 = off
 };
 
 struct QualityEntry {

@@ -68,10 +68,19 @@ void read(const Reader &r, Hello &m) {
 }
 
 json fields(const Heartbeat &m) {
-  return {{"media_age_ms", m.media_age_ms}};
+  json j = {{"media_age_ms", m.media_age_ms}};
+  if (!m.part_at_ms.empty()) j["part_at_ms"] = m.part_at_ms;
+  return j;
 }
-void read(const Reader &r, Heartbeat &m) {
+void read(const Reader &r, Heartbeat &m, const json &j) {
   r.req("media_age_ms", m.media_age_ms);
+  auto it = j.find("part_at_ms");
+  if (it == j.end()) return;
+  if (!it->is_object()) r.fail("part_at_ms", "expected an object");
+  for (const auto &[name, v] : it->items()) {
+    if (!v.is_number_integer()) r.fail("part_at_ms." + name, "expected an integer");
+    m.part_at_ms[name] = v.get<int64_t>();
+  }
 }
 
 json fields(const State &m) {
@@ -186,7 +195,7 @@ void read(const Reader &r, Ack &m) {
 
 template <typename T>
 void read_any(const Reader &r, T &m, const json &j) {
-  if constexpr (std::is_same_v<T, Stats>)
+  if constexpr (std::is_same_v<T, Stats> || std::is_same_v<T, Heartbeat>)
     read(r, m, j);
   else
     read(r, m);

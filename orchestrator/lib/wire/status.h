@@ -46,6 +46,8 @@ struct Hello {
 struct Heartbeat {
   static constexpr const char *kType = "hb";
   int64_t media_age_ms = -1;  // -1: no media yet
+  // optional, low-latency HLS: per rendition, when (UTC ms) its newest part was published.
+  std::map<std::string, int64_t> part_at_ms;
 };
 // On every change of the failover machine's state (and "stopping" on a graceful stop).
 struct State {

@@ -15,7 +15,7 @@ GstElement *make(const char *factory, const char *name = nullptr) {
 
 // iptvhlssink in the segment format of spec.hls, set before any pad is requested (the element
 // builds its pads for one format): fmp4 with manifest.mpd when dash, and the audio rendition's
-// language and name.
+// language and name, and the low-latency part duration.
 GstElement *make_sink(const WorkerSpec &spec) {
   GstElement *s = make("iptvhlssink", "hls");
   if (!s || spec.hls.segment_format != "fmp4") return s;
@@ -24,6 +24,7 @@ GstElement *make_sink(const WorkerSpec &spec) {
                spec.hls.audio_language.c_str(), nullptr);
   if (!spec.hls.audio_name.empty())
     g_object_set(s, "audio-name", spec.hls.audio_name.c_str(), nullptr);
+  if (spec.hls.part_seconds > 0) g_object_set(s, "part-duration", spec.hls.part_seconds, nullptr);
   return s;
 }
 

@@ -84,6 +84,7 @@ WorkerSpec make_worker_spec(const ChannelRecord &r, const std::map<std::string, 
   s.hls.dash = r.dash;
   s.hls.audio_language = r.hls.audio_language;
   s.hls.audio_name = r.hls.audio_name;
+  s.hls.part_seconds = r.hls.part_seconds;
   s.quality.silence_threshold_db = r.quality.silence_threshold_db;
   s.quality.silence_seconds = r.quality.silence_seconds;
   s.quality.black_threshold = r.quality.black_threshold;

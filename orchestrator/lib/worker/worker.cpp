@@ -390,7 +390,7 @@ void Worker::on_tick() {
 void Worker::heartbeat() {
   gint64 last = last_media_ms_;
   gint64 age = last ? mono_ms() - last : -1;
-  status_.write(wire::Heartbeat{.media_age_ms = age});
+  status_.write(wire::Heartbeat{.media_age_ms = age, .part_at_ms = part_at_ms_});
 }
 
 // ---- bus messages ----
@@ -591,6 +591,10 @@ void Worker::on_output_message(GstMessage *msg) {
         if (it != rstats_.end() && seg.duration > 0)
           it->second->last_bps = seg.bytes * 8 / seg.duration;
         pending_segments_.push_back(std::move(pending));
+      } else if (gst_structure_has_name(s, "iptvhlssink-part-added")) {
+        // Low latency: the newest part's time per rendition, sent with the next heartbeat.
+        const char *r = gst_structure_get_string(s, "rendition");
+        if (r) part_at_ms_[r] = g_get_real_time() / 1000;
       } else if (gst_structure_has_name(s, "iptvhlssink-playlist-written")) {
         const char *r = gst_structure_get_string(s, "rendition");
         std::string rendition = r ? r : "";

@@ -128,6 +128,8 @@ class Worker {
     double last_bps = 0;
   };
   std::map<std::string, std::unique_ptr<RenditionStats>> rstats_;
+  // Low latency: when (UTC ms) each rendition's newest part was published (heartbeat field).
+  std::map<std::string, int64_t> part_at_ms_;
   std::set<std::string> disabled_;  // renditions taken off the air by the operator
   gint64 last_stats_ms_ = 0;
   // A segment the sink wrote, reported once the playlist that lists it is written.

@@ -70,7 +70,16 @@ void ApiServer::Impl::h_channels(Ctx &c) {
 void ApiServer::Impl::h_channel(Ctx &c) {
   auto d = deps.channels->get(c.params["id"]);
   if (!d) return error(c, 404, "not_found", "no channel '" + c.params["id"] + "'");
-  reply(c, 200, to_json(*d));
+  json j = to_json(*d);
+  // Blocking reloads (_HLS_msn/_HLS_part) and preload-hinted part requests the origin holds now.
+  uint64_t parked = 0;
+  if (deps.origin) {
+    OriginStats st = deps.origin->stats();
+    auto it = st.parked_by_channel.find(d->channel.id);
+    if (it != st.parked_by_channel.end()) parked = it->second;
+  }
+  j["parked_requests"] = parked;
+  reply(c, 200, j);
 }
 
 void ApiServer::Impl::h_action(Ctx &c) {

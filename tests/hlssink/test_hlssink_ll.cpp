@@ -1,0 +1,281 @@
+// iptvhlssink part-duration (low-latency HLS over fMP4) in real pipelines at 320x180: the parts
+// make up their segment byte for byte, the playlist carries the RFC 8216bis tags, the preload
+// hint advances, and players that do not do low latency (ffprobe, GStreamer's hlsdemux2, VLC
+// as a non-root user) play the same output from the element's own origin as ordinary HLS.
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cmaf/boxes.h"
+#include "test_support.h"
+#include "util/atomic_file.h"
+#include "util/strutil.h"
+
+namespace {
+
+std::string slurp(const std::string &path) {
+  std::string s;
+  iptv::read_file(path, s);
+  return s;
+}
+
+struct LlPart {
+  double duration = 0;
+  std::string uri;
+  bool independent = false;
+};
+struct LlSegment {
+  double extinf = 0;
+  std::string uri;
+  std::vector<LlPart> parts;
+};
+struct LlPlaylist {
+  std::string text;
+  std::vector<LlSegment> segments;
+  std::vector<LlPart> open_parts;  // parts after the last EXTINF
+  std::string hint;
+  std::vector<std::string> reports;
+};
+
+std::string attr(const std::string &line, const std::string &name) {
+  size_t at = line.find(name + "=");
+  if (at == std::string::npos) return "";
+  at += name.size() + 1;
+  if (line[at] == '"') return line.substr(at + 1, line.find('"', at + 1) - at - 1);
+  return line.substr(
+      at, line.find(',', at) == std::string::npos ? std::string::npos : line.find(',', at) - at);
+}
+
+LlPlaylist parse_ll(const std::string &text) {
+  LlPlaylist p;
+  p.text = text;
+  LlSegment cur;
+  for (const auto &line : iptv::split(text, '\n')) {
+    if (iptv::starts_with(line, "#EXT-X-PART:")) {
+      cur.parts.push_back({std::stod(attr(line, "DURATION")), attr(line, "URI"),
+                           line.find("INDEPENDENT=YES") != std::string::npos});
+    } else if (iptv::starts_with(line, "#EXTINF:")) {
+      cur.extinf = std::stod(line.substr(8));
+    } else if (iptv::starts_with(line, "#EXT-X-PRELOAD-HINT:")) {
+      p.hint = attr(line, "URI");
+    } else if (iptv::starts_with(line, "#EXT-X-RENDITION-REPORT:")) {
+      p.reports.push_back(attr(line, "URI"));
+    } else if (!line.empty() && line[0] != '#') {
+      cur.uri = line;
+      p.segments.push_back(cur);
+      cur = LlSegment();
+    }
+  }
+  p.open_parts = cur.parts;
+  return p;
+}
+
+std::string ladder(const std::string &dir, const std::string &props) {
+  return "videotestsrc pattern=ball is-live=true ! video/x-raw,width=320,height=180,"
+         "framerate=25/1 ! iptvabrladder name=l profiles=320x180@300,160x90@120 preset=ultrafast "
+         "keyframe-interval=2 audiotestsrc samplesperbuffer=1024 is-live=true "
+         "! audio/x-raw,rate=48000,channels=2 ! avenc_aac ! s.audio "
+         "l.src_0 ! s.video_0 l.src_1 ! s.video_1 iptvhlssink name=s segment-format=fmp4 "
+         "location=" +
+         dir + " rendition-names=hi,lo target-duration=2 " + props;
+}
+
+void run_live_for(const std::string &desc, int ms) {
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch(desc.c_str(), &err);
+  ASSERT_NE(p, nullptr) << (err ? err->message : "");
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(p);
+  GstMessage *m = gst_bus_timed_pop_filtered(bus, ms * GST_MSECOND, GST_MESSAGE_ERROR);
+  if (m) {
+    GError *e = nullptr;
+    gst_message_parse_error(m, &e, nullptr);
+    ADD_FAILURE() << e->message;
+    g_error_free(e);
+    gst_message_unref(m);
+  }
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(p);
+}
+
+// Waits up to `seconds` for `pred` on the text of `path`.
+template <typename Pred>
+std::string wait_for(const std::string &path, Pred pred, int seconds) {
+  std::string t;
+  for (int i = 0; i < seconds * 20; i++) {
+    t = slurp(path);
+    if (pred(t)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return t;
+}
+
+// The files of a finished run: every listed part exists and the parts of each segment are its
+// bytes, end to end; part durations are at most the part target and add up to the segment.
+void check_rendition(const std::string &dir, const std::string &name, bool video) {
+  SCOPED_TRACE(name);
+  LlPlaylist pl = parse_ll(slurp(dir + "/" + name + "/index.m3u8"));
+  ASSERT_GE(pl.segments.size(), 3u) << pl.text;
+  EXPECT_NE(pl.text.find("#EXT-X-VERSION:9\n"), std::string::npos) << pl.text;
+  EXPECT_NE(pl.text.find("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,"
+                         "PART-HOLD-BACK=1.5\n"),
+            std::string::npos)
+      << pl.text;
+  EXPECT_NE(pl.text.find("#EXT-X-PART-INF:PART-TARGET=0.5\n"), std::string::npos) << pl.text;
+  // Every other rendition is reported (relative URIs).
+  std::vector<std::string> others;
+  for (const char *o : {"hi", "lo", "audio"})
+    if (name != o) others.push_back(std::string("../") + o + "/index.m3u8");
+  EXPECT_EQ(pl.reports, others) << pl.text;
+  // Parts are listed only for the segments of the last 3 target durations: the oldest listed
+  // segment (more than 6 s before the end of a ~14 s run) has none.
+  EXPECT_TRUE(pl.segments.front().parts.empty()) << pl.text;
+  int with_parts = 0;
+  for (size_t i = 0; i < pl.segments.size(); i++) {
+    const auto &s = pl.segments[i];
+    if (s.parts.empty()) continue;
+    with_parts++;
+    std::string joined;
+    double sum = 0;
+    for (size_t k = 0; k < s.parts.size(); k++) {
+      const auto &p = s.parts[k];
+      std::string stem = s.uri.substr(0, s.uri.size() - 4);
+      EXPECT_EQ(p.uri, stem + "." + std::to_string(k) + ".m4s");
+      std::string bytes = slurp(dir + "/" + name + "/" + p.uri);
+      EXPECT_FALSE(bytes.empty()) << p.uri;
+      joined += bytes;
+      sum += p.duration;
+      EXPECT_LE(p.duration, 0.5 + 1e-9) << p.uri;
+      // A video part is independent exactly when it starts with a keyframe: the first.
+      if (video) EXPECT_EQ(p.independent, k == 0) << p.uri;
+      if (!video) EXPECT_TRUE(p.independent) << p.uri;
+      // One moof+mdat each; mfhd counts up within the segment.
+      std::string err;
+      auto frags = iptv::cmaf::read_media_segment(
+          {reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size()}, &err);
+      ASSERT_TRUE(frags) << err;
+      EXPECT_EQ(frags->size(), 1u);
+    }
+    EXPECT_NEAR(sum, s.extinf, 1e-3) << s.uri;
+    std::string segment = slurp(dir + "/" + name + "/" + s.uri);
+    EXPECT_EQ(joined.size(), segment.size()) << s.uri;
+    EXPECT_TRUE(joined == segment) << s.uri << ": the parts are not the segment's bytes";
+    if (video && i > 0) EXPECT_GE(s.parts.size(), 4u) << "2 s of 0.5 s parts";
+  }
+  EXPECT_GE(with_parts, 2) << pl.text;
+}
+
+}  // namespace
+
+TEST(HlsSinkLowLatency, PartsMakeTheSegmentAndPlayersWithoutLowLatencyPlayIt) {
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  int port = iptv_test::free_port();
+  std::thread encoder([&] {
+    run_live_for(ladder(dir, "part-duration=0.5 channel-id=live http-port=" + std::to_string(port)),
+                 16000);
+  });
+  std::string base = "http://127.0.0.1:" + std::to_string(port) + "/hls/live/";
+  // Two media segments listed.
+  std::string hi = wait_for(
+      dir + "/hi/index.m3u8", [](const std::string &t) { return parse_ll(t).segments.size() >= 2; },
+      15);
+  // The preload hint advances: the next publication lists the hinted part and hints another.
+  LlPlaylist a = parse_ll(hi);
+  ASSERT_FALSE(a.hint.empty()) << hi;
+  LlPlaylist b = parse_ll(wait_for(
+      dir + "/hi/index.m3u8", [&](const std::string &t) { return parse_ll(t).hint != a.hint; }, 3));
+  EXPECT_NE(b.hint, a.hint) << b.text;
+  bool listed = false;
+  for (const auto &p : b.open_parts) listed |= p.uri == a.hint;
+  for (const auto &s : b.segments)
+    for (const auto &p : s.parts) listed |= p.uri == a.hint;
+  EXPECT_TRUE(listed) << "hinted " << a.hint << ", then\n" << b.text;
+
+  // ffprobe reads the live multivariant playlist as ordinary HLS: video and audio streams.
+  int status = -1;
+  std::string ff = iptv_test::sh(
+      "timeout 30 ffprobe -v error -show_entries stream=codec_name "
+      "-of csv=p=0 " +
+          base + "index.m3u8 2>&1",
+      &status);
+  EXPECT_EQ(status, 0) << ff;
+  EXPECT_NE(ff.find("h264"), std::string::npos) << ff;
+  EXPECT_NE(ff.find("aac"), std::string::npos) << ff;
+  // GStreamer's hlsdemux2 plays it live for 4 s (its own process, as in test_hlssink_fmp4).
+  std::string out =
+      iptv_test::sh("timeout 30 /usr/bin/python3 " + iptv_test::source_root() +
+                        "/tests/hlssink/play_live.py " + base + "index.m3u8" + " hlsdemux2 4 2>&1",
+                    &status);
+  EXPECT_EQ(status, 0) << out;
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex("demuxer=(\\S+) video=(\\d+) audio=(\\d+)"))) {
+    EXPECT_EQ(m[1], "hlsdemux2");
+    EXPECT_GE(std::stoi(m[2]), 25) << "frames in 4 s of live playback: " << out;
+    EXPECT_GE(std::stoi(m[3]), 40) << out;
+  } else {
+    ADD_FAILURE() << out;
+  }
+  // VLC, as a non-root user, records 3 s of the live media playlist.
+  int vlc_st = -1;
+  iptv_test::sh("command -v cvlc >/dev/null && id nobody >/dev/null 2>&1", &vlc_st);
+  if (vlc_st == 0) {
+    std::string vdir = tmp.path() + "/vlc";
+    iptv_test::sh("mkdir -p " + vdir + " && chmod 777 " + vdir + " " + tmp.path());
+    std::string rec = vdir + "/rec.ts";
+    std::string log = iptv_test::sh(
+        "timeout 40 runuser -u nobody -- env HOME=" + vdir +
+        " cvlc -vv -I dummy --no-video-title-show --run-time=3 "
+        "--play-and-exit " +
+        base + "hi/index.m3u8 --sout '#std{access=file,mux=ts,dst=" + rec + "}' 2>&1");
+    struct stat sb {};
+    EXPECT_EQ(::stat(rec.c_str(), &sb), 0) << "VLC recorded nothing\n" << log;
+    EXPECT_GT(sb.st_size, 10000) << log;
+  } else {
+    std::printf("cvlc or the user 'nobody' is missing: VLC part skipped\n");
+  }
+  encoder.join();
+  check_rendition(dir, "hi", true);
+  check_rendition(dir, "lo", true);
+  check_rendition(dir, "audio", false);
+}
+
+// A part-duration at or above the segment duration, or over MPEG-TS, is refused before anything
+// runs (the state change fails), the error naming part-duration.
+TEST(HlsSinkLowLatency, RefusedAtStateChangeNamingPartDuration) {
+  iptv_test::TempDir tmp;
+  auto refusal = [&](const std::string &props) -> std::string {
+    std::string desc = "videotestsrc num-buffers=10 ! x264enc ! h264parse ! iptvhlssink " + props +
+                       " location=" + tmp.path() + "/r";
+    GError *err = nullptr;
+    GstElement *p = gst_parse_launch(desc.c_str(), &err);
+    if (!p) return std::string("parse: ") + (err ? err->message : "");
+    GstBus *bus = gst_element_get_bus(p);
+    GstStateChangeReturn ret = gst_element_set_state(p, GST_STATE_PAUSED);
+    std::string text = ret == GST_STATE_CHANGE_FAILURE ? "failed: " : "went on: ";
+    if (GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
+      GError *e = nullptr;
+      gst_message_parse_error(m, &e, nullptr);
+      text += e->message;
+      g_error_free(e);
+      gst_message_unref(m);
+    }
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(bus);
+    gst_object_unref(p);
+    return text;
+  };
+  EXPECT_EQ(refusal("segment-format=fmp4 target-duration=2 part-duration=2"),
+            "failed: part-duration=2 must be below target-duration=2");
+  EXPECT_EQ(refusal("segment-format=fmp4 target-duration=1 part-duration=1.5"),
+            "failed: part-duration=1.5 must be below target-duration=1");
+  EXPECT_EQ(refusal("target-duration=2 part-duration=0.5"),
+            "failed: part-duration needs segment-format=fmp4");
+}
