@@ -146,8 +146,16 @@ CatchupAnswer CatchupService::playlist(const std::string &channel, const Catchup
     if (!r.init_path.empty()) s.map_uri = "archive/init-" + std::to_string(r.start_ms) + ".mp4";
     segs.push_back(s);
   }
-  std::string ext =
-      rows.empty() ? "ts" : rows.front().path.substr(rows.front().path.rfind('.') + 1);
+  // The extension of the rendition's files (a row moved to the object tier has no warm path).
+  std::string ext = "ts";
+  for (const Entry &r : rows) {
+    size_t dot = r.path.rfind('.');
+    if (dot != std::string::npos) {
+      ext = r.path.substr(dot + 1);
+      break;
+    }
+    if (!r.init_path.empty()) ext = "m4s";
+  }
   timeshift::CatchupRequest req;
   req.start_ms = start_ms;
   req.end_ms = end_ms;
@@ -182,9 +190,17 @@ CatchupAnswer CatchupService::segment(const std::string &channel, const std::str
     return refuse(404, "not_retained", "no such archived segment");
   CatchupAnswer a;
   a.file = init ? e.init_path : e.path;
+  if (local_file_) {
+    // The warm file, or the archive tier's object through its local cache.
+    a.file = local_file_(e, init);
+    if (a.file.empty() && (init ? !e.init_path.empty() : true))
+      return refuse(503, "archive_unavailable", "the archived segment cannot be read now");
+  }
   if (a.file.empty()) return refuse(404, "path");
   a.content_type =
-      init || ends_with(a.file, ".m4s") || ends_with(a.file, ".mp4") ? "video/mp4" : "video/mp2t";
+      init || ends_with(a.file, ".m4s") || ends_with(e.path, ".m4s") || ends_with(a.file, ".mp4")
+          ? "video/mp4"
+          : "video/mp2t";
   a.max_age = 31536000;
   return a;
 }

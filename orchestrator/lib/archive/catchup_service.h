@@ -46,6 +46,11 @@ class CatchupService {
 
   // True when the request is time-addressed (a query with start=, or an archive path): the
   // origin then serves answer() instead of a file of the live tree.
+  // Where a segment's bytes are when its warm file is gone (the object tier): returns a local
+  // path, or "" when they cannot be had. Unset: only warm files are served.
+  using LocalFileFn = std::function<std::string(const Entry &e, bool init)>;
+  void set_local_file(LocalFileFn fn) { local_file_ = std::move(fn); }
+
   static bool wants(const std::string &rel, const std::string &query);
   CatchupAnswer answer(const std::string &channel, const std::string &rel,
                        const std::string &query);
@@ -58,6 +63,7 @@ class CatchupService {
   ArchiveIndex &index_;
   RulesFn rules_;
   ClockFn now_;
+  LocalFileFn local_file_;
 };
 
 // The multivariant playlist with the range appended to every URI (variant lines and URI="..."
