@@ -5,7 +5,8 @@
 //   /hls/<ch>/<token>/index.m3u8?start=T[&end=T]          multivariant, URIs carry the range
 //   /hls/<ch>/<token>/<rendition>/index.m3u8?start=T&end=T VOD playlist (ENDLIST)
 //   /hls/<ch>/<token>/<rendition>/index.m3u8?start=T       EVENT playlist, live from T
-//   /hls/<ch>/<token>/<rendition>/archive/<start_ms>.<ext> an archived segment
+//   /hls/<ch>/<token>/manifest.mpd?start=T&end=T           static DASH MPD (fMP4 channels with
+//   DASH) /hls/<ch>/<token>/<rendition>/archive/<start_ms>.<ext> an archived segment
 //   /hls/<ch>/<token>/<rendition>/archive/init-<start_ms>.mp4  its fMP4 init segment
 //
 // Times are unix seconds or ISO 8601 with a zone (core/timeshift/time_arg.h). Refusals carry a
@@ -59,6 +60,8 @@ class CatchupService {
   CatchupAnswer playlist(const std::string &channel, const CatchupRules &rules,
                          const std::string &rel, int64_t start_ms, int64_t end_ms,
                          const std::string &range_query);
+  CatchupAnswer mpd(const std::string &channel, const CatchupRules &rules, const std::string &rel,
+                    int64_t start_ms, int64_t end_ms);
   CatchupAnswer segment(const std::string &channel, const std::string &rel);
   ArchiveIndex &index_;
   RulesFn rules_;
