@@ -115,13 +115,17 @@ TEST(StorageFull, AFullWarmTierDegradesTheChannelAndTheLiveWindowGoesOn) {
             "0\n");
 }
 
-TEST(StorageFull, AFullHotFolderDegradesTheChannelAndNoPlaylistIsLeftTorn) {
+// The hot folder fills up under a running channel (TS or fMP4 output): degraded with the reason,
+// every playlist read whole and every segment it lists served, the worker rides it out, and
+// freeing space brings the channel back to live.
+void hot_folder_full(const std::string &format_yaml) {
   iptv_test::TempDir state;
   Tmpfs hot(state.path() + "/hot", "4m");
   if (!hot.error.empty()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << hot.error;
+  SCOPED_TRACE(format_yaml.empty() ? "ts" : "fmp4");
   iptv_test::TempDir dir;
   write_file(dir.path() + "/cmaf.yaml",
-             channel_yaml("cmaf", "  segment_format: fmp4\naccess:\n  account_required: false\n"));
+             channel_yaml("cmaf", format_yaml + "access:\n  account_required: false\n"));
   write_file(state.path() + "/iptvd.yaml",
              "tokens:\n  mode: none\nstorage:\n  hot_dir: " + hot.path + "\n");
   Iptvd d(dir.path(), {"--config", state.path() + "/iptvd.yaml"});
@@ -159,4 +163,12 @@ TEST(StorageFull, AFullHotFolderDegradesTheChannelAndNoPlaylistIsLeftTorn) {
                   "event_type='probe.condition.cleared'")
                 .find("disk-full"),
             std::string::npos);
+}
+
+TEST(StorageFull, AFullHotFolderDegradesAFmp4ChannelAndNoPlaylistIsLeftTorn) {
+  hot_folder_full("  segment_format: fmp4\n");
+}
+
+TEST(StorageFull, AFullHotFolderDegradesATsChannelAndNoPlaylistIsLeftTorn) {
+  hot_folder_full("");
 }
