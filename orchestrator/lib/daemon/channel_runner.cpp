@@ -89,6 +89,12 @@ void ChannelRunner::apply_worker_state() {
   set_state(worker_state_, worker_reason_);
 }
 
+// The worker could not write the live window (hot tier): degraded while it lasts.
+void ChannelRunner::storage_probe(const StProbe &pr) {
+  if (pr.condition == "disk-full" || pr.condition == "write-failed")
+    set_storage("hot", pr.active ? "hot tier (live window): " + pr.detail : "");
+}
+
 void ChannelRunner::set_storage(const std::string &tier, const std::string &problem) {
   bool had = storage_.count(tier) > 0;
   if (problem.empty()) {
@@ -259,9 +265,7 @@ void ChannelRunner::on_status(const std::string &line) {
                     {"stream", pr->stream.empty() ? "other" : pr->stream},
                     {"source", pr->source},
                     {"detail", pr->detail}});
-    // The worker could not write the live window (hot tier): degraded while it lasts.
-    if (pr->condition == "disk-full" || pr->condition == "write-failed")
-      set_storage("hot", pr->active ? "hot tier (live window): " + pr->detail : "");
+    storage_probe(*pr);
   } else if (auto *ev = std::get_if<StEvent>(&*st)) {
     {
       std::lock_guard lk(view_mu_);

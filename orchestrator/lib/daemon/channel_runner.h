@@ -163,6 +163,7 @@ class ChannelRunner {
   bool playable_ = false;                       // this worker run's output was served
   std::map<std::string, std::string> watch_;    // self-watch conditions now
   std::map<std::string, std::string> storage_;  // tier -> storage problem now
+  void storage_probe(const StProbe &pr);
   std::function<void()> stop_done_;
   mutable std::mutex view_mu_;  // guards view_
   ChannelView view_;
