@@ -162,7 +162,8 @@ TEST(TimeshiftIptvd, HlsJsSeeksBackSixtySecondsOnADvrChannel) {
 
 // fMP4 catch-up (issue 19): the HLS range carries EXT-X-MAP to the archived init segment and
 // plays in ffprobe; with DASH on, manifest.mpd?start=&end= is a static MPD over the same
-// archived segments that ffprobe plays and decodes; an open DASH range is refused with a reason.
+// archived segments that ffprobe plays and decodes and dash.js in chromium plays; an open DASH
+// range is refused with a reason.
 TEST(TimeshiftIptvd, Fmp4CatchupPlaysInHlsAndDash) {
   iptv_test::TempDir dir;
   write_file(dir.path() + "/cmaf.yaml",
@@ -210,6 +211,18 @@ TEST(TimeshiftIptvd, Fmp4CatchupPlaysInHlsAndDash) {
          "-of csv=p=0 '" +
          base + "manifest.mpd" + range + "' 2>&1");
   EXPECT_GE(std::atoi(frames.c_str()), 24) << frames;
+  // dash.js in chromium plays the catch-up MPD from the archive.
+  std::string missing = iptv_test::browser_missing();
+  ASSERT_EQ(missing, "") << "browser tests need " << missing;
+  iptv_test::PlayOptions o;
+  o.player = "dash";
+  o.seconds = 4;
+  std::string raw;
+  auto r = iptv_test::browser_play(base + "manifest.mpd" + range, o, &raw);
+  EXPECT_TRUE(r.value("ok", false)) << raw << "\n" << mpd.body;
+  EXPECT_GE(r.value("advanced", 0.0), 3.0) << raw << "\n" << mpd.body;
+  EXPECT_GE(r["requests"].value("m4s", 0), 2) << raw;
+  for (auto &err : r["errors"]) EXPECT_FALSE(err.value("fatal", false)) << raw;
   Reply open = fetch(base + "manifest.mpd?start=" + std::to_string(a));
   EXPECT_EQ(open.status, 400);
   EXPECT_EQ(open.headers["x-iptv-deny"], "dash_needs_end");
