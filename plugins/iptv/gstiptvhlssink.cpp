@@ -123,6 +123,7 @@
 #include "origin/origin.h"
 #include "hlssink_continuity.h"
 #include "hlssink_segmenter.h"
+#include "hlssink_tsfile.h"
 #include "util/atomic_file.h"
 #include "util/strutil.h"
 
@@ -1417,8 +1418,11 @@ static GstPad *gst_iptv_hls_sink_request_new_pad(GstElement *element, GstPadTemp
                       mux_output_probe, r.get(), nullptr);
     gst_object_unref(mux_src);
     // Splits are driven by the input probe (split-at-running-time at the chosen keyframes).
-    g_object_set(r->sink, "muxer", mux, "max-size-time", (guint64)0, "max-size-bytes", (guint64)0,
-                 "send-keyframe-requests", FALSE, nullptr);
+    // Its file sink survives a full hot folder (hlssink_tsfile.h): the fragment is dropped, the
+    // pipeline goes on.
+    g_object_set(r->sink, "muxer", mux, "sink", iptv_ts_file_sink_new(), "max-size-time",
+                 (guint64)0, "max-size-bytes", (guint64)0, "send-keyframe-requests", FALSE,
+                 nullptr);
     g_signal_connect(r->sink, "format-location-full", G_CALLBACK(format_location), self);
     gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(r->sink)));  // we keep a ref
     mux_video = gst_element_request_pad_simple(r->sink, "video");

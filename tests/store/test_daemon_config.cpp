@@ -394,3 +394,45 @@ TEST(DaemonConfig, SecureByDefault) {
   EXPECT_NE(errors_of(typo).find("tokens.allow_insecure_public"), std::string::npos)
       << errors_of(typo);
 }
+
+TEST(DaemonConfig, StorageArchiveKeysAndErrors) {
+  auto ok = parse_daemon_config(R"(storage:
+  archive:
+    endpoint: https://s3.example.com:9000
+    bucket: iptv
+    region: eu-west-1
+    prefix: a/
+    credentials_file: s3.credentials
+    period_seconds: 600
+    warm_keep_seconds: 0
+    cache_megabytes: 32
+)",
+                                "/etc/iptvd/iptvd.yaml");
+  ASSERT_TRUE(ok.errors.empty()) << errors_of(ok);
+  EXPECT_EQ(ok.config.archive_endpoint, "https://s3.example.com:9000");
+  EXPECT_EQ(ok.config.archive_bucket, "iptv");
+  EXPECT_EQ(ok.config.archive_region, "eu-west-1");
+  EXPECT_EQ(ok.config.archive_prefix, "a/");
+  EXPECT_EQ(ok.config.archive_credentials_file, "/etc/iptvd/s3.credentials");  // beside the file
+  EXPECT_EQ(ok.config.archive_period_seconds, 600);
+  EXPECT_EQ(ok.config.archive_warm_keep_seconds, 0);
+  EXPECT_EQ(ok.config.archive_cache_megabytes, 32);
+  EXPECT_TRUE(parse_daemon_config("", "x.yaml").config.archive_endpoint.empty());  // off
+
+  auto bad = parse_daemon_config(R"(storage:
+  archive:
+    endpoint: s3.example.com
+    period_seconds: 0
+    bukcet: x
+)",
+                                 "iptvd.yaml");
+  std::string all = errors_of(bad);
+  auto has = [&](const std::string &s) { return all.find(s) != std::string::npos; };
+  EXPECT_TRUE(has("iptvd.yaml:3:15: storage.archive.endpoint: expected an http:// or https:// URL"))
+      << all;
+  EXPECT_TRUE(has("storage.archive.bucket: is required")) << all;
+  EXPECT_TRUE(has("storage.archive.credentials_file: is required")) << all;
+  EXPECT_TRUE(has("iptvd.yaml:4:21: storage.archive.period_seconds: must be between 1 and 86400"))
+      << all;
+  EXPECT_TRUE(has("iptvd.yaml:5:5: storage.archive.bukcet: unknown key 'bukcet'")) << all;
+}

@@ -159,3 +159,71 @@ TEST(TimeshiftIptvd, HlsJsSeeksBackSixtySecondsOnADvrChannel) {
   EXPECT_GT(r.value("advanced", 0.0), 3.0) << raw;
   EXPECT_LT(r.value("end_time", 0.0), from) << raw;  // still behind where it was
 }
+
+// fMP4 catch-up (issue 19): the HLS range carries EXT-X-MAP to the archived init segment and
+// plays in ffprobe; with DASH on, manifest.mpd?start=&end= is a static MPD over the same
+// archived segments that ffprobe plays and decodes and dash.js in chromium plays; an open DASH
+// range is refused with a reason.
+TEST(TimeshiftIptvd, Fmp4CatchupPlaysInHlsAndDash) {
+  iptv_test::TempDir dir;
+  write_file(dir.path() + "/cmaf.yaml",
+             channel_yaml("cmaf",
+                          "  segment_format: fmp4\n  audio_language: en\n  audio_name: English\n"
+                          "dash: true\naccess:\n  account_required: false\n"
+                          "rights: {owner: Test, licence: T-1, catchup_days: 2}\n"
+                          "catchup: {days: 1}\n"));
+  iptv_test::TempDir state;
+  write_file(state.path() + "/iptvd.yaml", "tokens:\n  ttl_seconds: 600\n");
+  Iptvd d(dir.path(), {"--config", state.path() + "/iptvd.yaml"});
+  d.start();
+  ASSERT_TRUE(d.running()) << d.log();
+  ASSERT_TRUE(d.wait_live({"cmaf"}, 60, 1)) << d.log();
+  int64_t t0 = unix_now();
+  std::this_thread::sleep_for(std::chrono::seconds(12));
+  int64_t a = t0 + 2, b = t0 + 8;
+  std::string range = "?start=" + std::to_string(a) + "&end=" + std::to_string(b);
+  std::string url = d.playback_url("cmaf");
+  ASSERT_FALSE(url.empty());
+  std::string base = url.substr(0, url.rfind('/') + 1);
+  // HLS: EXT-X-MAP to the archived init segment, which is served.
+  Reply vod = fetch(base + "180p/index.m3u8" + range);
+  ASSERT_EQ(vod.status, 200) << vod.headers["x-iptv-deny"] << "\n" << vod.body << d.log();
+  size_t map = vod.body.find("#EXT-X-MAP:URI=\"archive/init-");
+  ASSERT_NE(map, std::string::npos) << vod.body;
+  std::string init_uri = vod.body.substr(map + 16, vod.body.find('"', map + 16) - map - 16);
+  Reply init = fetch(base + "180p/" + init_uri);
+  EXPECT_EQ(init.status, 200) << init_uri;
+  EXPECT_NE(init.body.find("ftyp"), std::string::npos);
+  Probe hls = ffprobe(url + range);
+  EXPECT_GE(hls.duration, 5.9) << hls.log;
+  EXPECT_LE(hls.duration, 7.2) << hls.log;
+  // DASH: a static MPD over the archive.
+  Reply mpd = fetch(base + "manifest.mpd" + range);
+  ASSERT_EQ(mpd.status, 200) << mpd.headers["x-iptv-deny"] << "\n" << mpd.body;
+  EXPECT_NE(mpd.body.find("type=\"static\""), std::string::npos) << mpd.body;
+  EXPECT_NE(mpd.body.find("180p/archive/"), std::string::npos) << mpd.body;
+  EXPECT_EQ(mpd.body.find("SegmentTemplate"), std::string::npos) << mpd.body;
+  Probe dash = ffprobe(base + "manifest.mpd" + range);
+  EXPECT_GE(dash.duration, 5.9) << dash.log << "\n" << mpd.body;
+  EXPECT_LE(dash.duration, 7.2) << dash.log;
+  std::string frames =
+      sh("ffprobe -v error -select_streams v:0 -count_frames -show_entries stream=nb_read_frames "
+         "-of csv=p=0 '" +
+         base + "manifest.mpd" + range + "' 2>&1");
+  EXPECT_GE(std::atoi(frames.c_str()), 24) << frames;
+  // dash.js in chromium plays the catch-up MPD from the archive.
+  std::string missing = iptv_test::browser_missing();
+  ASSERT_EQ(missing, "") << "browser tests need " << missing;
+  iptv_test::PlayOptions o;
+  o.player = "dash";
+  o.seconds = 4;
+  std::string raw;
+  auto r = iptv_test::browser_play(base + "manifest.mpd" + range, o, &raw);
+  EXPECT_TRUE(r.value("ok", false)) << raw << "\n" << mpd.body;
+  EXPECT_GE(r.value("advanced", 0.0), 3.0) << raw << "\n" << mpd.body;
+  EXPECT_GE(r["requests"].value("m4s", 0), 2) << raw;
+  for (auto &err : r["errors"]) EXPECT_FALSE(err.value("fatal", false)) << raw;
+  Reply open = fetch(base + "manifest.mpd?start=" + std::to_string(a));
+  EXPECT_EQ(open.status, 400);
+  EXPECT_EQ(open.headers["x-iptv-deny"], "dash_needs_end");
+}

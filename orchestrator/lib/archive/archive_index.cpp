@@ -91,8 +91,18 @@ bool parse_warm_relpath(const std::string &rel, Entry *out) {
   return true;
 }
 
+// The object tier's table, in its own migration set: a segment uploaded to object storage.
+const std::vector<db::Migration> kObjectMigrations = {
+    {1,
+     "CREATE TABLE ar_objects ("
+     " channel_id TEXT NOT NULL, rendition TEXT NOT NULL, start_ms INTEGER NOT NULL,"
+     " object_key TEXT NOT NULL, init_key TEXT NOT NULL,"
+     " PRIMARY KEY(channel_id, rendition, start_ms)) WITHOUT ROWID;"},
+};
+
 ArchiveIndex::ArchiveIndex(db::Db &db) : db_(db) {
   db_.migrate("archive", kMigrations);
+  db_.migrate("archive_objects", kObjectMigrations);
 }
 
 void ArchiveIndex::add(const std::vector<Entry> &batch) {
@@ -142,10 +152,15 @@ void ArchiveIndex::remove(const std::vector<Entry> &entries) {
   db_.tx([&] {
     auto s =
         db_.prepare("DELETE FROM ar_segments WHERE channel_id=? AND rendition=? AND start_ms=?");
+    auto o =
+        db_.prepare("DELETE FROM ar_objects WHERE channel_id=? AND rendition=? AND start_ms=?");
     for (const Entry &e : entries) {
       s.bind(1, e.channel).bind(2, e.rendition).bind(3, e.start_ms);
       s.run();
       s.reset();
+      o.bind(1, e.channel).bind(2, e.rendition).bind(3, e.start_ms);
+      o.run();
+      o.reset();
     }
   });
 }
@@ -260,6 +275,60 @@ std::pair<int, int> ArchiveIndex::reindex(const std::string &channel, const std:
     remove(gone);
   });
   return {static_cast<int>(add_list.size()), static_cast<int>(gone.size())};
+}
+
+void ArchiveIndex::set_object(const Entry &e, const std::string &key, const std::string &init_key) {
+  db_.tx([&] {
+    db_.prepare(
+           "INSERT OR REPLACE INTO ar_objects(channel_id, rendition, start_ms, object_key,"
+           " init_key) VALUES(?,?,?,?,?)")
+        .bind(1, e.channel)
+        .bind(2, e.rendition)
+        .bind(3, e.start_ms)
+        .bind(4, key)
+        .bind(5, init_key)
+        .run();
+  });
+}
+
+bool ArchiveIndex::object(const Entry &e, std::string *key, std::string *init_key) {
+  std::lock_guard<std::recursive_mutex> lock(db_.mutex());
+  auto s = db_.prepare(
+      "SELECT object_key, init_key FROM ar_objects WHERE channel_id=? AND rendition=? AND "
+      "start_ms=?");
+  s.bind(1, e.channel).bind(2, e.rendition).bind(3, e.start_ms);
+  if (!s.step()) return false;
+  if (key) *key = s.col_text(0);
+  if (init_key) *init_key = s.col_text(1);
+  return true;
+}
+
+std::vector<Entry> ArchiveIndex::upload_due(const std::string &channel, int64_t before_ms,
+                                            int limit) {
+  std::vector<Entry> out;
+  std::lock_guard<std::recursive_mutex> lock(db_.mutex());
+  auto s = db_.prepare(std::string("SELECT ") + kCols +
+                       " FROM ar_segments s WHERE channel_id=? AND start_ms<? AND path<>''"
+                       " AND start_ms+duration_ms<=? AND NOT EXISTS (SELECT 1 FROM ar_objects o"
+                       " WHERE o.channel_id=s.channel_id AND o.rendition=s.rendition"
+                       " AND o.start_ms=s.start_ms) ORDER BY start_ms LIMIT ?");
+  s.bind(1, channel).bind(2, before_ms).bind(3, before_ms).bind(4, static_cast<int64_t>(limit));
+  while (s.step()) out.push_back(read_row(s));
+  return out;
+}
+
+std::vector<Entry> ArchiveIndex::warm_evictable(const std::string &channel, int64_t before_ms,
+                                                int limit) {
+  std::vector<Entry> out;
+  std::lock_guard<std::recursive_mutex> lock(db_.mutex());
+  auto s = db_.prepare(std::string("SELECT ") + kCols +
+                       " FROM ar_segments s WHERE channel_id=? AND start_ms<? AND path<>''"
+                       " AND EXISTS (SELECT 1 FROM ar_objects o WHERE o.channel_id=s.channel_id"
+                       " AND o.rendition=s.rendition AND o.start_ms=s.start_ms)"
+                       " ORDER BY start_ms LIMIT ?");
+  s.bind(1, channel).bind(2, before_ms).bind(3, static_cast<int64_t>(limit));
+  while (s.step()) out.push_back(read_row(s));
+  return out;
 }
 
 }  // namespace iptv::archive

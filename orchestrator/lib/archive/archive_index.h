@@ -68,6 +68,15 @@ class ArchiveIndex {
   // index lacks and drops rows (under that folder) whose files are gone. Returns {added, dropped}.
   std::pair<int, int> reindex(const std::string &channel, const std::string &warm_dir);
 
+  // The object tier (object_tier.h), in its own table (ar_objects): which segments have been
+  // uploaded, under which object keys (the segment's and its init segment's, "" for TS).
+  void set_object(const Entry &e, const std::string &key, const std::string &init_key);
+  bool object(const Entry &e, std::string *key, std::string *init_key);
+  // Segments with a warm file and no object that ended at or before `before_ms`, oldest first.
+  std::vector<Entry> upload_due(const std::string &channel, int64_t before_ms, int limit);
+  // Uploaded segments that still have a warm file and started before `before_ms`, oldest first.
+  std::vector<Entry> warm_evictable(const std::string &channel, int64_t before_ms, int limit);
+
  private:
   db::Db &db_;
 };

@@ -144,6 +144,11 @@ void Archiver::flush() {
   });
 }
 
+std::map<std::string, ChannelPolicy> Archiver::policies() const {
+  std::lock_guard lk(mu_);
+  return policies_;
+}
+
 ArchiverStats Archiver::stats() const {
   std::lock_guard lk(mu_);
   return stats_;
@@ -273,9 +278,11 @@ void Archiver::sweep() {
     std::error_code ec;
     std::set<fs::path> dirs;
     for (auto &v : victims) {
+      if (v.path.empty()) continue;  // only in the object tier now
       fs::remove(v.path, ec);
       dirs.insert(fs::path(v.path).parent_path());
     }
+    if (removal_hook_ && !victims.empty()) removal_hook_(victims);
     try {
       index_.remove(victims);
     } catch (const std::exception &) {

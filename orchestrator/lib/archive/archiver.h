@@ -71,6 +71,14 @@ class Archiver {
   // Waits until everything queued so far is archived (tests, shutdown).
   void flush();
 
+  // The policies in force (a copy), for the object tier.
+  std::map<std::string, ChannelPolicy> policies() const;
+  // Called on the archiver's thread with retention's victims before their rows go (the object
+  // tier deletes their objects). Set before start().
+  void set_removal_hook(std::function<void(const std::vector<Entry> &)> hook) {
+    removal_hook_ = std::move(hook);
+  }
+
   ArchiveIndex &index() { return index_; }
   const std::string &warm_dir() const { return warm_dir_; }
   ArchiverStats stats() const;
@@ -89,6 +97,7 @@ class Archiver {
   ArchiveIndex index_;
   std::string warm_dir_;
   EventFn on_event_;
+  std::function<void(const std::vector<Entry> &)> removal_hook_;
   int sweep_seconds_;
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable cv_, idle_cv_;

@@ -2,7 +2,9 @@
 
 #include <glib.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -86,7 +88,7 @@ CatchupService::CatchupService(ArchiveIndex &index, RulesFn rules, ClockFn now)
 
 bool CatchupService::wants(const std::string &rel, const std::string &query) {
   if (rel.find("/archive/") != std::string::npos) return true;
-  if (!ends_with(rel, ".m3u8")) return false;
+  if (!ends_with(rel, ".m3u8") && !ends_with(rel, ".mpd")) return false;
   return query_arg(query, "start").has_value() || query_arg(query, "end").has_value();
 }
 
@@ -119,7 +121,89 @@ CatchupAnswer CatchupService::answer(const std::string &channel, const std::stri
   std::string range = "start=" + std::to_string(start.unix_ms / 1000);
   if (start.unix_ms % 1000) range = "start=" + std::to_string(start.unix_ms / 1000.0);
   if (e) range += "&end=" + std::to_string((end.unix_ms + 999) / 1000);
+  if (ends_with(rel, ".mpd")) {
+    if (!e)
+      return refuse(400, "dash_needs_end",
+                    "DASH catch-up needs end= (a static MPD); use HLS for a range open at the end");
+    return mpd(channel, *rules, rel, start.unix_ms, end.unix_ms);
+  }
   return playlist(channel, *rules, rel, start.unix_ms, e ? end.unix_ms : 0, range);
+}
+
+// A static MPD over the archived fMP4 segments of [start_ms, end_ms), built from the channel's
+// live manifest.mpd (written by iptvhlssink through core/cmaf/mpd.cpp, one element per line):
+// its AdaptationSets and Representations (codecs, bandwidth, size, audio) are kept, each
+// Representation's SegmentTemplate becomes a SegmentList of the archive URIs with a
+// SegmentTimeline in milliseconds (media time is UTC), and the MPD becomes static.
+CatchupAnswer CatchupService::mpd(const std::string &channel, const CatchupRules &rules,
+                                  const std::string &rel, int64_t start_ms, int64_t end_ms) {
+  auto parts = split(rel, '/');
+  if (parts.size() != 1 || parts[0] != "manifest.mpd") return refuse(404, "path");
+  std::ifstream in(rules.hot_dir + "/manifest.mpd", std::ios::binary);
+  if (!in) return refuse(404, "no_dash", "the channel has no DASH manifest");
+  std::istringstream live(std::string((std::istreambuf_iterator<char>(in)), {}));
+  std::ostringstream body;
+  std::string line, rep;
+  bool skipping = false, any = false;
+  int64_t first_ms = -1, last_end_ms = 0;
+  auto attr = [](const std::string &l, const std::string &name) {
+    size_t a = l.find(" " + name + "=\"");
+    if (a == std::string::npos) return std::string();
+    a += name.size() + 3;
+    return l.substr(a, l.find('"', a) - a);
+  };
+  std::ostringstream reps;
+  while (std::getline(live, line)) {
+    std::string t = trim(line);
+    if (starts_with(t, "<MPD ") || starts_with(t, "<Period ") || starts_with(t, "<UTCTiming"))
+      continue;  // replaced below
+    if (starts_with(t, "<SegmentTemplate")) skipping = true;
+    if (skipping) {
+      if (starts_with(t, "</SegmentTemplate>")) skipping = false;
+      continue;
+    }
+    if (starts_with(t, "<Representation ")) rep = attr(t, "id");
+    if (starts_with(t, "</Representation>")) {
+      std::vector<Entry> rows = index_.range(channel, rep, start_ms, end_ms);
+      if (rows.empty()) return refuse(404, "not_retained", "nothing kept of " + rep + " then");
+      if (first_ms < 0) {
+        first_ms = rows.front().start_ms;
+        last_end_ms = rows.back().start_ms + rows.back().duration_ms;
+      }
+      std::string base = rep + "/archive/";
+      reps << "        <SegmentList timescale=\"1000\" presentationTimeOffset=\""
+           << rows.front().start_ms << "\">\n          <Initialization sourceURL=\"" << base
+           << "init-" << rows.front().start_ms << ".mp4\"/>\n          <SegmentTimeline>\n";
+      for (const Entry &r : rows)
+        reps << "            <S t=\"" << r.start_ms << "\" d=\"" << r.duration_ms << "\"/>\n";
+      reps << "          </SegmentTimeline>\n";
+      for (const Entry &r : rows)
+        reps << "          <SegmentURL media=\"" << base << r.start_ms << ".m4s\"/>\n";
+      reps << "        </SegmentList>\n";
+      any = true;
+    }
+    if (starts_with(t, "</MPD>")) continue;
+    reps << line << "\n";
+  }
+  if (!any) return refuse(404, "not_retained", "nothing kept in that range");
+  char dur[48];
+  std::snprintf(dur, sizeof dur, "PT%.3fS", (last_end_ms - first_ms) / 1000.0);
+  std::string text = reps.str();
+  size_t xml_end = text.find("?>\n");
+  std::string head = xml_end == std::string::npos ? "" : text.substr(0, xml_end + 3);
+  if (xml_end != std::string::npos) text = text.substr(xml_end + 3);
+  body << head
+       << "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" "
+          "profiles=\"urn:mpeg:dash:profile:full:2011\" type=\"static\" "
+          "mediaPresentationDuration=\""
+       << dur << "\" minBufferTime=\"PT" << std::max(1, (int)rules.target_seconds) << "S\">\n"
+       << "  <Period id=\"0\" start=\"PT0S\">\n"
+       << text << "</MPD>\n";
+  CatchupAnswer a;
+  a.content_type = "application/dash+xml";
+  a.body = body.str();
+  a.max_age = last_end_ms <= end_ms ? 60 : 1;
+  return a;
 }
 
 CatchupAnswer CatchupService::playlist(const std::string &channel, const CatchupRules &rules,
@@ -146,8 +230,16 @@ CatchupAnswer CatchupService::playlist(const std::string &channel, const Catchup
     if (!r.init_path.empty()) s.map_uri = "archive/init-" + std::to_string(r.start_ms) + ".mp4";
     segs.push_back(s);
   }
-  std::string ext =
-      rows.empty() ? "ts" : rows.front().path.substr(rows.front().path.rfind('.') + 1);
+  // The extension of the rendition's files (a row moved to the object tier has no warm path).
+  std::string ext = "ts";
+  for (const Entry &r : rows) {
+    size_t dot = r.path.rfind('.');
+    if (dot != std::string::npos) {
+      ext = r.path.substr(dot + 1);
+      break;
+    }
+    if (!r.init_path.empty()) ext = "m4s";
+  }
   timeshift::CatchupRequest req;
   req.start_ms = start_ms;
   req.end_ms = end_ms;
@@ -182,9 +274,17 @@ CatchupAnswer CatchupService::segment(const std::string &channel, const std::str
     return refuse(404, "not_retained", "no such archived segment");
   CatchupAnswer a;
   a.file = init ? e.init_path : e.path;
+  if (local_file_) {
+    // The warm file, or the archive tier's object through its local cache.
+    a.file = local_file_(e, init);
+    if (a.file.empty() && (init ? !e.init_path.empty() : true))
+      return refuse(503, "archive_unavailable", "the archived segment cannot be read now");
+  }
   if (a.file.empty()) return refuse(404, "path");
   a.content_type =
-      init || ends_with(a.file, ".m4s") || ends_with(a.file, ".mp4") ? "video/mp4" : "video/mp2t";
+      init || ends_with(a.file, ".m4s") || ends_with(e.path, ".m4s") || ends_with(a.file, ".mp4")
+          ? "video/mp4"
+          : "video/mp2t";
   a.max_age = 31536000;
   return a;
 }

@@ -5,7 +5,8 @@
 //   /hls/<ch>/<token>/index.m3u8?start=T[&end=T]          multivariant, URIs carry the range
 //   /hls/<ch>/<token>/<rendition>/index.m3u8?start=T&end=T VOD playlist (ENDLIST)
 //   /hls/<ch>/<token>/<rendition>/index.m3u8?start=T       EVENT playlist, live from T
-//   /hls/<ch>/<token>/<rendition>/archive/<start_ms>.<ext> an archived segment
+//   /hls/<ch>/<token>/manifest.mpd?start=T&end=T           static DASH MPD (fMP4 channels with
+//   DASH) /hls/<ch>/<token>/<rendition>/archive/<start_ms>.<ext> an archived segment
 //   /hls/<ch>/<token>/<rendition>/archive/init-<start_ms>.mp4  its fMP4 init segment
 //
 // Times are unix seconds or ISO 8601 with a zone (core/timeshift/time_arg.h). Refusals carry a
@@ -46,6 +47,11 @@ class CatchupService {
 
   // True when the request is time-addressed (a query with start=, or an archive path): the
   // origin then serves answer() instead of a file of the live tree.
+  // Where a segment's bytes are when its warm file is gone (the object tier): returns a local
+  // path, or "" when they cannot be had. Unset: only warm files are served.
+  using LocalFileFn = std::function<std::string(const Entry &e, bool init)>;
+  void set_local_file(LocalFileFn fn) { local_file_ = std::move(fn); }
+
   static bool wants(const std::string &rel, const std::string &query);
   CatchupAnswer answer(const std::string &channel, const std::string &rel,
                        const std::string &query);
@@ -54,10 +60,13 @@ class CatchupService {
   CatchupAnswer playlist(const std::string &channel, const CatchupRules &rules,
                          const std::string &rel, int64_t start_ms, int64_t end_ms,
                          const std::string &range_query);
+  CatchupAnswer mpd(const std::string &channel, const CatchupRules &rules, const std::string &rel,
+                    int64_t start_ms, int64_t end_ms);
   CatchupAnswer segment(const std::string &channel, const std::string &rel);
   ArchiveIndex &index_;
   RulesFn rules_;
   ClockFn now_;
+  LocalFileFn local_file_;
 };
 
 // The multivariant playlist with the range appended to every URI (variant lines and URI="..."

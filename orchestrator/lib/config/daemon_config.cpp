@@ -285,13 +285,38 @@ void parse_log_retention_node(Walker &w, const YAML::Node &root, DaemonConfig &c
 void parse_storage(Walker &w, const YAML::Node &root, const std::string &base, DaemonConfig &c) {
   const YAML::Node st = root["storage"];
   if (!st.IsDefined() || st.IsNull() ||
-      !w.mapping(st, "storage", {"hot_dir", "warm_dir", "sweep_seconds"}))
+      !w.mapping(st, "storage", {"hot_dir", "warm_dir", "sweep_seconds", "archive"}))
     return;
   if (w.str(st["hot_dir"], "storage.hot_dir", c.storage_hot_dir) && !c.storage_hot_dir.empty())
     c.storage_hot_dir = resolve(base, c.storage_hot_dir);
   if (w.str(st["warm_dir"], "storage.warm_dir", c.storage_warm_dir) && !c.storage_warm_dir.empty())
     c.storage_warm_dir = resolve(base, c.storage_warm_dir);
   w.integer(st["sweep_seconds"], "storage.sweep_seconds", c.storage_sweep_seconds, 1, 3600);
+  const YAML::Node ar = st["archive"];
+  if (!ar.IsDefined() || ar.IsNull() ||
+      !w.mapping(ar, "storage.archive",
+                 {"endpoint", "bucket", "region", "prefix", "credentials_file", "cache_dir",
+                  "cache_megabytes", "period_seconds", "warm_keep_seconds"}))
+    return;
+  if (w.str(ar["endpoint"], "storage.archive.endpoint", c.archive_endpoint, true) &&
+      !http_url(c.archive_endpoint))
+    w.error(ar["endpoint"], "storage.archive.endpoint",
+            "expected an http:// or https:// URL, got '" + c.archive_endpoint + "'");
+  w.str(ar["bucket"], "storage.archive.bucket", c.archive_bucket, true);
+  w.str(ar["region"], "storage.archive.region", c.archive_region);
+  w.str(ar["prefix"], "storage.archive.prefix", c.archive_prefix);
+  if (w.str(ar["credentials_file"], "storage.archive.credentials_file", c.archive_credentials_file,
+            true))
+    c.archive_credentials_file = resolve(base, c.archive_credentials_file);
+  if (w.str(ar["cache_dir"], "storage.archive.cache_dir", c.archive_cache_dir) &&
+      !c.archive_cache_dir.empty())
+    c.archive_cache_dir = resolve(base, c.archive_cache_dir);
+  w.integer(ar["cache_megabytes"], "storage.archive.cache_megabytes", c.archive_cache_megabytes, 1,
+            1 << 20);
+  w.number(ar["period_seconds"], "storage.archive.period_seconds", c.archive_period_seconds, 1,
+           86400);
+  w.number(ar["warm_keep_seconds"], "storage.archive.warm_keep_seconds",
+           c.archive_warm_keep_seconds, 0, 86400.0 * 3650);
 }
 
 void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c,

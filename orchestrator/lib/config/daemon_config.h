@@ -107,6 +107,13 @@ struct DaemonConfig {
   std::string storage_hot_dir;
   std::string storage_warm_dir;
   int storage_sweep_seconds = 30;
+  // storage.archive: the optional object tier (S3 API, SigV4). Empty endpoint: off.
+  std::string archive_endpoint, archive_bucket, archive_region = "us-east-1", archive_prefix;
+  std::string archive_credentials_file;      // 0600: access_key_id / secret_access_key
+  std::string archive_cache_dir;             // "" = data_dir/archive-cache
+  double archive_period_seconds = 3600;      // finished periods are uploaded
+  double archive_warm_keep_seconds = 86400;  // warm copies of uploaded segments kept this long
+  int archive_cache_megabytes = 256;
 
   // node
   std::string node_name;          // default: the host name

@@ -374,6 +374,7 @@ class App {
 
  private:
   bool open_store(std::string *error);
+  bool enable_object_tier(std::string *error);
   bool start_origin(std::string *error);
   // The origin as iptvd itself reaches it ("http://127.0.0.1:8080" for a wildcard address), and
   // a short token path segment for one of its channels ("" when tokens are off): the self-watch
@@ -441,6 +442,38 @@ App::~App() {
   if (loop_) g_main_loop_unref(loop_);
 }
 
+// storage.archive: the object tier. A credentials file that is missing, malformed or readable
+// by others stops the start with its reason (never its content).
+bool App::enable_object_tier(std::string *error) {
+  archive::ObjectTierConfig oc;
+  try {
+    oc.s3.credentials = archive::load_s3_credentials(cfg_.archive_credentials_file);
+  } catch (const std::exception &e) {
+    *error = std::string("storage.archive.credentials_file: ") + e.what();
+    return false;
+  }
+  logger_.add_secret(oc.s3.credentials.secret_access_key);
+  oc.s3.endpoint = cfg_.archive_endpoint;
+  oc.s3.bucket = cfg_.archive_bucket;
+  oc.s3.region = cfg_.archive_region;
+  oc.s3.prefix = cfg_.archive_prefix;
+  oc.period_ms = static_cast<int64_t>(cfg_.archive_period_seconds * 1000);
+  oc.warm_keep_ms = static_cast<int64_t>(cfg_.archive_warm_keep_seconds * 1000);
+  oc.cache_dir =
+      cfg_.archive_cache_dir.empty() ? opts_.data_dir + "/archive-cache" : cfg_.archive_cache_dir;
+  oc.cache_bytes = static_cast<uint64_t>(cfg_.archive_cache_megabytes) << 20;
+  oc.sweep_seconds = cfg_.storage_sweep_seconds;
+  try {
+    archive_->enable_object_tier(std::move(oc));
+  } catch (const std::exception &e) {
+    *error = std::string("storage.archive: ") + e.what();
+    return false;
+  }
+  logger_.info("", "archive tier on",
+               {{"endpoint", cfg_.archive_endpoint}, {"bucket", cfg_.archive_bucket}});
+  return true;
+}
+
 bool App::start(std::string *error) {
   if (!open_store(error) || !start_origin(error)) return false;
   loop_ = g_main_loop_new(nullptr, FALSE);
@@ -451,6 +484,7 @@ bool App::start(std::string *error) {
       *db_, cfg_.storage_warm_dir.empty() ? opts_.data_dir + "/warm" : cfg_.storage_warm_dir,
       cfg_.storage_sweep_seconds, *channels_);
   channels_->set_output_observer(archive_.get());
+  if (!cfg_.archive_endpoint.empty() && !enable_object_tier(error)) return false;
   archive_->start();
   origin_->set_timeshift_route(
       [a = archive_.get()](const std::string &ch, const std::string &rel,

@@ -58,6 +58,29 @@ ArchiveAdapter::ArchiveAdapter(db::Db &db, std::string warm_dir, int sweep_secon
                }) {}
 
 ArchiveAdapter::~ArchiveAdapter() {
+  stop();
+}
+
+void ArchiveAdapter::enable_object_tier(archive::ObjectTierConfig cfg) {
+  tier_ = std::make_unique<archive::ObjectTier>(
+      archiver_.index(), archiver_.warm_dir(), std::move(cfg),
+      [this] { return archiver_.policies(); },
+      [this](const std::string &ch, const std::string &type, const nlohmann::json &detail) {
+        channels_.post_event(ch, type, detail);
+      });
+  archiver_.set_removal_hook(
+      [t = tier_.get()](const std::vector<archive::Entry> &victims) { t->forget(victims); });
+  catchup_.set_local_file(
+      [t = tier_.get()](const archive::Entry &e, bool init) { return t->local_file(e, init); });
+}
+
+void ArchiveAdapter::start() {
+  archiver_.start();
+  if (tier_) tier_->start();
+}
+
+void ArchiveAdapter::stop() {
+  if (tier_) tier_->stop();
   archiver_.stop();
 }
 

@@ -19,8 +19,11 @@
 #include <optional>
 #include <string>
 
+#include <memory>
+
 #include "archive/archiver.h"
 #include "archive/catchup_service.h"
+#include "archive/object_tier.h"
 #include "daemon/channel_manager.h"
 
 namespace iptv::log {
@@ -39,8 +42,11 @@ class ArchiveAdapter : public OutputObserver {
  public:
   ArchiveAdapter(db::Db &db, std::string warm_dir, int sweep_seconds, ChannelManager &channels);
   ~ArchiveAdapter() override;
-  void start() { archiver_.start(); }
-  void stop() { archiver_.stop(); }
+  // The optional archive tier (storage.archive): uploads finished periods to object storage and
+  // reads them back for catch-up. Call before start().
+  void enable_object_tier(archive::ObjectTierConfig cfg);
+  void start();
+  void stop();
 
   void channel_started(const ChannelRecord &rec, const std::string &hls_dir) override;
   void channel_retired(const std::string &id) override;
@@ -51,11 +57,13 @@ class ArchiveAdapter : public OutputObserver {
                                               const std::string &query);
 
   archive::Archiver &archiver() { return archiver_; }
+  archive::ObjectTier *object_tier() { return tier_.get(); }
 
  private:
   ChannelManager &channels_;
   archive::Archiver archiver_;
   archive::CatchupService catchup_;
+  std::unique_ptr<archive::ObjectTier> tier_;
 };
 
 }  // namespace iptv::daemon

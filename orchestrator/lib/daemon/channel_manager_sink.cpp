@@ -63,13 +63,24 @@ void ChannelManager::on_event(const std::string &channel, const std::string &eve
   std::string status = "info";
   if (event_type == "failover.activated" || event_type == "slate.entered" ||
       event_type == "source.lost" || event_type == "worker.restarting" ||
-      event_type == "probe.condition.raised")
+      event_type == "probe.condition.raised" || event_type == "archive.write_failed" ||
+      event_type == "archive.upload_failed")
     status = "failure";
   else if (event_type == "failover.returned" || event_type == "slate.left" ||
-           event_type == "source.recovered" || event_type == "probe.condition.cleared")
+           event_type == "source.recovered" || event_type == "probe.condition.cleared" ||
+           event_type == "archive.recovered" || event_type == "archive.upload_recovered")
     status = "success";
   else if (event_type == "action.refused")
     status = "warning";
+  // A full warm tier (the archiver's events) degrades the channel until a write succeeds again.
+  if (event_type == "archive.write_failed" || event_type == "archive.recovered") {
+    bool full = event_type == "archive.write_failed" && detail.value("disk_full", false);
+    if (ChannelRunner *r = find_runner(channel))
+      r->set_storage("warm", full ? "disk full: warm tier (catch-up archive): " +
+                                        detail.value("what", std::string()) + ": " +
+                                        detail.value("error", std::string())
+                                  : "");
+  }
   auto ev = store::make_event(event_type, channel, status, detail.dump());
   {
     std::lock_guard lk(mu_);

@@ -76,12 +76,35 @@ void ChannelRunner::apply_worker_state() {
     return set_state("starting", "packaging (" + worker_state_ +
                                      "); waiting for the origin to serve every rendition's first "
                                      "segment");
-  if (worker_state_ == "live" && !watch_.empty()) {
+  if (worker_state_ == "live" && (!watch_.empty() || !storage_.empty())) {
     std::string why;
-    for (const auto &[cond, detail] : watch_) why += (why.empty() ? "" : "; ") + detail;
-    return set_state("degraded", "self-watch through the origin: " + why);
+    for (const auto &[tier, problem] : storage_) why += (why.empty() ? "" : "; ") + problem;
+    if (!watch_.empty()) {
+      std::string w;
+      for (const auto &[cond, detail] : watch_) w += (w.empty() ? "" : "; ") + detail;
+      why += (why.empty() ? "" : "; ") + std::string("self-watch through the origin: ") + w;
+    }
+    return set_state("degraded", why);
   }
   set_state(worker_state_, worker_reason_);
+}
+
+// The worker could not write the live window (hot tier): degraded while it lasts.
+void ChannelRunner::storage_probe(const StProbe &pr) {
+  if (pr.condition == "disk-full" || pr.condition == "write-failed")
+    set_storage("hot", pr.active ? "hot tier (live window): " + pr.detail : "");
+}
+
+void ChannelRunner::set_storage(const std::string &tier, const std::string &problem) {
+  bool had = storage_.count(tier) > 0;
+  if (problem.empty()) {
+    if (!had) return;
+    storage_.erase(tier);
+  } else {
+    if (had && storage_[tier] == problem) return;
+    storage_[tier] = problem;
+  }
+  apply_worker_state();
 }
 
 void ChannelRunner::set_watch(bool playable, const std::map<std::string, std::string> &problems) {
@@ -243,6 +266,7 @@ void ChannelRunner::on_status(const std::string &line) {
                     {"stream", pr->stream.empty() ? "other" : pr->stream},
                     {"source", pr->source},
                     {"detail", pr->detail}});
+    storage_probe(*pr);
   } else if (auto *ev = std::get_if<StEvent>(&*st)) {
     {
       std::lock_guard lk(view_mu_);

@@ -124,6 +124,11 @@ class ChannelRunner {
   // failover, slate) is shown `starting`. `problems`: conditions seen through the origin
   // ("stale", "misaligned", ... -> detail); while any holds, live is shown `degraded`.
   void set_watch(bool playable, const std::map<std::string, std::string> &problems);
+  // Storage problems (a full disk) of a tier: "hot" (the worker could not write the live
+  // window; its `disk-full`/`write-failed` probe) or "warm" (archive.write_failed with
+  // disk_full). "" clears. While any holds, live is shown `degraded` with the problem as reason.
+  // Kept across worker restarts: a full disk does not clear by restarting.
+  void set_storage(const std::string &tier, const std::string &problem);
   void set_options(RunnerOptions opts) { opts_ = std::move(opts); }
   // Seeds counters from the store after a daemon restart.
   void seed(uint64_t restarts, uint64_t failovers);
@@ -155,9 +160,11 @@ class ChannelRunner {
   guint tick_id_ = 0, restart_id_ = 0, kill_id_ = 0;
   bool stopping_ = false, hung_kill_ = false;
   std::string final_state_, final_reason_;
-  std::string worker_state_, worker_reason_;  // what the worker last said
-  bool playable_ = false;                     // this worker run's output was served
-  std::map<std::string, std::string> watch_;  // self-watch conditions now
+  std::string worker_state_, worker_reason_;    // what the worker last said
+  bool playable_ = false;                       // this worker run's output was served
+  std::map<std::string, std::string> watch_;    // self-watch conditions now
+  std::map<std::string, std::string> storage_;  // tier -> storage problem now
+  void storage_probe(const StProbe &pr);
   std::function<void()> stop_done_;
   mutable std::mutex view_mu_;  // guards view_
   ChannelView view_;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <set>
@@ -510,6 +511,37 @@ void Worker::thumbnail_failed(const std::string &reason) {
   status_.write(wire::Event{.event_type = "thumbnail.failed", .reason = reason, .source = ""});
 }
 
+// The sink could not write a segment, an init segment or a playlist (a full hot folder, most
+// often): the probe `disk-full` (ENOSPC, EDQUOT) or `write-failed` is raised once, and cleared
+// by the next segment listed (output_written). The sink writes every file through a temporary
+// name and a rename, so the playlists on disk stay whole meanwhile.
+void Worker::on_output_warning(GstMessage *msg) {
+  GError *err = nullptr;
+  gchar *dbg = nullptr;
+  gst_message_parse_warning(msg, &err, &dbg);
+  bool write =
+      err && err->domain == GST_RESOURCE_ERROR &&
+      (err->code == GST_RESOURCE_ERROR_WRITE || err->code == GST_RESOURCE_ERROR_OPEN_WRITE);
+  std::string text = std::string(err ? err->message : "") + (dbg ? std::string(": ") + dbg : "");
+  if (err) g_error_free(err);
+  g_free(dbg);
+  if (!write || !write_failing_.empty()) return;
+  bool full = text.find(std::strerror(ENOSPC)) != std::string::npos ||
+              text.find(std::strerror(EDQUOT)) != std::string::npos;
+  write_failing_ = full ? "disk-full" : "write-failed";
+  status_.write(
+      wire::Probe{.condition = write_failing_, .active = true, .stream = "output", .detail = text});
+}
+
+void Worker::output_written() {
+  if (write_failing_.empty()) return;
+  status_.write(wire::Probe{.condition = write_failing_,
+                            .active = false,
+                            .stream = "output",
+                            .detail = "segments are written again"});
+  write_failing_.clear();
+}
+
 void Worker::on_output_message(GstMessage *msg) {
   if (in_thumbnail_branch(GST_MESSAGE_SRC(msg))) {
     const GstStructure *s = gst_message_get_structure(msg);
@@ -539,6 +571,9 @@ void Worker::on_output_message(GstMessage *msg) {
       finish(1);
       return;
     }
+    case GST_MESSAGE_WARNING:
+      on_output_warning(msg);
+      return;
     case GST_MESSAGE_EOS:
       if (stopping_) {
         for (auto &e : edges_) e->stop();
@@ -591,6 +626,7 @@ void Worker::on_output_message(GstMessage *msg) {
         if (it != rstats_.end() && seg.duration > 0)
           it->second->last_bps = seg.bytes * 8 / seg.duration;
         pending_segments_.push_back(std::move(pending));
+        output_written();
       } else if (gst_structure_has_name(s, "iptvhlssink-part-added")) {
         // Low latency: the newest part's time per rendition, sent with the next heartbeat.
         const char *r = gst_structure_get_string(s, "rendition");

@@ -94,6 +94,9 @@ class Worker {
   std::array<std::pair<std::string, gint64>, kFeeds> last_error_{};  // reason, when reported
   std::unique_ptr<FailoverMachine> machine_;
   std::string last_state_;
+  std::string write_failing_;  // the probe raised for the live window's writes ("" none)
+  void on_output_warning(GstMessage *msg);
+  void output_written();
   // Active timestamp conditions by "<input>/<stream>".
   struct TimestampCondition {
     gint64 last_ms = 0;  // the last timestamp event (monotonic)
