@@ -171,7 +171,8 @@ TEST_F(IptvdCmaf, RestartContinuesHlsSequenceAndDashNumbers) {
 
 // Low-latency HLS (issue 16): hls.low_latency.part_seconds reaches the worker's iptvhlssink
 // (parts in the playlists iptvd serves), the API's channel view and /metrics show the part age,
-// and ffprobe, which does not do low latency, reads the same token URL as ordinary HLS.
+// and ffprobe, which does not do low latency, reads the same URL from iptvd's origin as ordinary
+// HLS.
 TEST_F(IptvdCmaf, LowLatencyRecordMakesPartsAndTheApiShowsThePartAge) {
   add("ll", "  segment_format: fmp4\n  low_latency:\n    part_seconds: 0.5\n");
   Iptvd d(channels_);
@@ -208,10 +209,10 @@ TEST_F(IptvdCmaf, LowLatencyRecordMakesPartsAndTheApiShowsThePartAge) {
                  "([0-9.e+-]+)")))
       << metrics.body.substr(0, 3000);
   EXPECT_LT(std::stod(m[1]), 5.0);
-  // ffprobe through the origin, with the token in the path, as ordinary HLS.
+  // ffprobe through iptvd's origin, as ordinary HLS.
   int rc = -1;
   std::string ff = sh("timeout 60 ffprobe -v error -show_entries stream=codec_name -of csv=p=0 '" +
-                          d.playback_url("ll") + "' 2>&1",
+                          d.base() + "/hls/ll/index.m3u8' 2>&1",
                       &rc);
   EXPECT_EQ(rc, 0) << ff;
   EXPECT_NE(ff.find("h264"), std::string::npos) << ff;

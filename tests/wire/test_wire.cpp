@@ -79,6 +79,18 @@ TEST(WireStatus, EveryKindRoundTrips) {
   EXPECT_EQ(std::get<Heartbeat>(parse_status(R"({"t":"hb","media_age_ms":-1})")).media_age_ms, -1);
 }
 
+// Low latency: the heartbeat's optional part_at_ms (UTC ms of each rendition's newest part)
+// round-trips, is absent when empty, and a malformed one is refused.
+TEST(WireStatus, HeartbeatPartTimes) {
+  Heartbeat hb{.media_age_ms = 12, .part_at_ms = {{"180p", 1765140000123}, {"audio", 17}}};
+  auto back = std::get<Heartbeat>(parse_status(encode_status(hb)));
+  EXPECT_EQ(back.part_at_ms, hb.part_at_ms);
+  EXPECT_FALSE(to_json(StatusLine{Heartbeat{.media_age_ms = 1}}).contains("part_at_ms"));
+  for (const char *line : {R"({"t":"hb","media_age_ms":1,"part_at_ms":[1]})",
+                           R"({"t":"hb","media_age_ms":1,"part_at_ms":{"180p":"x"}})"})
+    EXPECT_THROW(parse_status(line), WireError) << line;
+}
+
 // The names on the wire are the ones docs/worker.md lists (and older daemons read).
 TEST(WireStatus, FieldNamesOnTheWire) {
   auto lines = every_status_kind();

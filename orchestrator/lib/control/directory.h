@@ -31,13 +31,13 @@ struct RenditionView {
   bool enabled = true;             // false after a rendition disable action
   std::string encoder;             // encoder factory actually in use ("x264enc"); "" unknown/remux
   double last_segment_age_s = -1;  // seconds since the last segment was written; -1: none yet
-  double last_part_age_s = -1;     // low latency: seconds since its newest part; -1: no parts
   int64_t media_sequence = -1;     // last segment's sequence; -1: none yet
   int64_t discontinuity_sequence = 0;
-  uint64_t segments = 0;   // segments written since the daemon started
-  uint64_t bytes = 0;      // bytes written since the daemon started
-  double bitrate_bps = 0;  // measured (worker "stats")
-  double fps = 0;          // encoder output fps (worker "stats")
+  uint64_t segments = 0;        // segments written since the daemon started
+  uint64_t bytes = 0;           // bytes written since the daemon started
+  double bitrate_bps = 0;       // measured (worker "stats")
+  double fps = 0;               // encoder output fps (worker "stats")
+  double last_part_age_s = -1;  // low latency: seconds since its newest part; -1: no parts
 };
 
 // One source of a channel (the primary and, with failover, the backup).
@@ -210,11 +210,11 @@ struct RenditionMetric {
   std::string name;
   bool enabled = true;
   double last_segment_age_s = -1;  // -1: none yet (not exported then)
-  double last_part_age_s = -1;     // low latency; -1: no parts (not exported then)
   uint64_t segments = 0;
   uint64_t bytes = 0;
   double bitrate_bps = 0;
   double fps = 0;
+  double last_part_age_s = -1;  // low latency; -1: no parts (not exported then)
 };
 
 struct ChannelMetric {

@@ -391,11 +391,10 @@ static void parse_hls(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
       if (!ps.IsDefined())
         w.error(ll, "hls.low_latency.part_seconds", "is required (e.g. part_seconds: 0.5)");
       else if (w.number(ps, "hls.low_latency.part_seconds", rec.hls.part_seconds, 0.1, 10)) {
-        char b[96];
-        std::snprintf(b, sizeof b, "%g must be below hls.segment_seconds (%g)",
-                      rec.hls.part_seconds, rec.hls.segment_seconds);
         if (rec.hls.part_seconds >= rec.hls.segment_seconds)
-          w.error(ps, "hls.low_latency.part_seconds", b);
+          w.error(ps, "hls.low_latency.part_seconds",
+                  Walker::fmt(rec.hls.part_seconds) + " must be below hls.segment_seconds (" +
+                      Walker::fmt(rec.hls.segment_seconds) + ")");
         else if (rec.hls.segment_format != SegmentFormat::kFmp4)
           w.error(ll, "hls.low_latency",
                   "needs hls.segment_format: fmp4 (parts are the CMAF segment's moof+mdat "
