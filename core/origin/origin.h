@@ -131,6 +131,15 @@ struct RoutedAnswer {
 using TimeShiftRoute = std::function<std::optional<RoutedAnswer>(
     const std::string &channel, const std::string &rel, const std::string &query)>;
 
+// AES-128 keys (docs/encryption.md): GET /keys/<channel>/<token>/<key-id> is checked exactly like
+// a file of the channel (token signature, expiry, scope, client address, session revocation, on
+// every request: the token cache keeps no verdict), then answered with the 16 key bytes from
+// this route (`Cache-Control: no-store`), or 404 when it has no such key. Media playlists
+// (live, DVR and catch-up) may name keys with a `{token}` placeholder in their EXT-X-KEY URI,
+// which the origin fills with the requesting viewer's own token segment ("-" with tokens off).
+using KeyRoute =
+    std::function<std::optional<std::string>(const std::string &channel, const std::string &id)>;
+
 // One served channel's /hls requests since start: all, and those answered 400 or more.
 struct ChannelTraffic {
   uint64_t requests = 0;
@@ -187,6 +196,8 @@ class Origin {
   // Thread-safe; an empty route turns time-addressed answers off (set it empty before the
   // route's owner goes away).
   void set_timeshift_route(TimeShiftRoute route);
+  // Thread-safe; empty: /keys answers 404 (set it empty before the route's owner goes away).
+  void set_key_route(KeyRoute route);
 
   // Runs `fn` on the control thread with its SoupServer (to add handlers, e.g. the API).
   void with_server(const std::function<void(SoupServer *)> &fn);
@@ -213,6 +224,7 @@ class Origin {
                          const std::string &rel, const std::string &client_ip,
                          int64_t *expiry) const;
   void handle_auth(Server &srv, Request &req);
+  void handle_key(Server &srv, Request &req);
   OriginConfig config_;
   std::vector<std::unique_ptr<Server>> workers_;
   std::unique_ptr<Server> control_;
@@ -231,6 +243,7 @@ class Origin {
   };
   std::map<std::string, Purge> purges_;
   std::shared_ptr<const TimeShiftRoute> timeshift_;  // guarded by mu_; called without it
+  std::shared_ptr<const KeyRoute> key_route_;        // guarded by mu_; called without it
   std::shared_ptr<RequestObserver> observer_;        // guarded by mu_; called without it
 };
 

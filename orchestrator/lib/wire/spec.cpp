@@ -91,7 +91,9 @@ nlohmann::json to_json(const WorkerSpec &s) {
               {"segment_format", s.hls.segment_format},
               {"dash", s.hls.dash},
               {"audio_language", s.hls.audio_language},
-              {"audio_name", s.hls.audio_name}};
+              {"audio_name", s.hls.audio_name},
+              {"key_rotation", s.hls.key_rotation},
+              {"key_uri_format", s.hls.key_uri_format}};
   j["quality"] = {{"silence_threshold_db", s.quality.silence_threshold_db},
                   {"silence_seconds", s.quality.silence_seconds},
                   {"black_threshold", s.quality.black_threshold},
@@ -132,6 +134,8 @@ static void hls_from_json(const nlohmann::json &j, WorkerSpec &s) {
   if (s.hls.dash && s.hls.segment_format != "fmp4") bad("hls.dash", "needs segment_format fmp4");
   s.hls.audio_language = get<std::string>(h, "audio_language", "hls.", s.hls.audio_language);
   s.hls.audio_name = get<std::string>(h, "audio_name", "hls.", s.hls.audio_name);
+  s.hls.key_rotation = get<int>(h, "key_rotation", "hls.", s.hls.key_rotation);
+  s.hls.key_uri_format = get<std::string>(h, "key_uri_format", "hls.", s.hls.key_uri_format);
 }
 
 WorkerSpec from_json(const nlohmann::json &j) {

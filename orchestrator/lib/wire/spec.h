@@ -40,6 +40,10 @@ struct HlsEntry {
   bool dash = false;                    // manifest.mpd too (fmp4 only)
   std::string audio_language;           // fmp4 audio rendition LANGUAGE ("" = none)
   std::string audio_name;               // fmp4 audio rendition NAME ("" = "audio")
+  // AES-128 (encryption in the record): segments per key period (0: clear) and the EXT-X-KEY URI
+  // format. The keys themselves never appear in the spec: they come on the command pipe.
+  int key_rotation = 0;
+  std::string key_uri_format;
 };
 
 struct QualityEntry {
