@@ -204,8 +204,11 @@ TEST(EncryptionIptvd, EncryptedChannelsPlayKeysRotateAndOnlyValidTokensGetKeys) 
   EXPECT_EQ(fetch(d.base() + "/keys/lockedf/" + other + "/" + kid).status, 404);
 
   // A catch-up range across a key rotation plays, with the EXT-X-KEY of each archived segment.
+  // [now-9, now-3): six 1 s segments, two key periods at least, all recorded and archived.
   std::this_thread::sleep_for(std::chrono::seconds(4));
-  std::string range = "?start=" + std::to_string(t_start - 6) + "&end=" + std::to_string(t_start);
+  int64_t t_end = unix_now() - 3;
+  ASSERT_GE(t_end - 6, t_start - 2) << "the channel was not recording yet";
+  std::string range = "?start=" + std::to_string(t_end - 6) + "&end=" + std::to_string(t_end);
   Reply cu = fetch(base + "180p/index.m3u8" + range);
   ASSERT_EQ(cu.status, 200) << cu.headers["x-iptv-deny"] << cu.body;
   auto cu_keys = key_lines(cu.body);
