@@ -68,7 +68,6 @@ int main(int argc, char **argv) {
   }
   double per_hour = 3600.0 / per_rep;  // 1 s segments
   double c = median(clear) * per_hour, e = median(ts) * per_hour, f = median(fmp4) * per_hour;
-  std::printf("| %.0f kbit/s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", kbps, c, e, e - c, f,
-              f - c);
+  std::printf("| %.0f kbit/s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", kbps, c, e, e - c, f, f - c);
   return 0;
 }

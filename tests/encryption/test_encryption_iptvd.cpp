@@ -64,12 +64,11 @@ std::string first_segment_uri(const std::string &playlist) {
 }
 
 std::string channel(const std::string &id, const std::string &format) {
-  return channel_yaml(id,
-                      "  segment_format: " + format +
-                          "\naccess:\n  account_required: false\n"
-                          "rights: {owner: Test, licence: T-1, catchup_days: 1}\n"
-                          "catchup: {days: 1}\n"
-                          "encryption: {method: aes-128, rotate_segments: 3}\n");
+  return channel_yaml(id, "  segment_format: " + format +
+                              "\naccess:\n  account_required: false\n"
+                              "rights: {owner: Test, licence: T-1, catchup_days: 1}\n"
+                              "catchup: {days: 1}\n"
+                              "encryption: {method: aes-128, rotate_segments: 3}\n");
 }
 
 }  // namespace
@@ -260,8 +259,8 @@ TEST(EncryptionIptvd, EncryptedChannelsPlayKeysRotateAndOnlyValidTokensGetKeys) 
   EXPECT_EQ(fetch(root + stoken + "/" + kid).status, 200);  // now in the token cache
   auto t0 = std::chrono::steady_clock::now();
   int del = -1;
-  sh("curl -s -o /dev/null -w '%{http_code}' -X DELETE -H 'Authorization: Bearer " +
-         d.admin_key() + "' '" + d.base() + "/api/v1/sessions/" + sj["session_id"].get<std::string>() +
+  sh("curl -s -o /dev/null -w '%{http_code}' -X DELETE -H 'Authorization: Bearer " + d.admin_key() +
+         "' '" + d.base() + "/api/v1/sessions/" + sj["session_id"].get<std::string>() +
          "' | grep -q 200",
      &del);
   ASSERT_EQ(del, 0);
