@@ -43,7 +43,7 @@
 // SoupServer, serve /hls and /hls-auth; one more thread, the control thread, owns the listening
 // socket and hands accepted connections out round-robin (connections.h), and hosts whatever is
 // mounted with with_server() (the API and /metrics). On the shared port the acceptor peeks at a
-// connection's first request line: `GET|HEAD /hls...` goes to a serving thread, anything else to
+// connection's first request line: `GET|HEAD /hls...` (and `/keys/`) goes to a serving thread, anything else to
 // the control thread, so an API call never waits behind media. With control_port >= 0 the control
 // thread has its own listening socket too (connections there are all its own) and the main port's
 // connections all go to the serving threads. A keep-alive connection keeps its thread: an API
