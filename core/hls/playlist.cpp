@@ -131,12 +131,23 @@ std::string MediaPlaylist::render() const {
     for (const auto &p : open_.parts) end += p.duration;
   const double parts_from = end - 3.0 * target_duration() - 1e-6;
   double at = 0;
-  std::string map;
+  std::string map, key;
   for (const auto &s : segments_) {
     if (s.discontinuity) o << "#EXT-X-DISCONTINUITY\n";
     if (s.map_uri != map) {
       map = s.map_uri;
+      // The init segment stays clear: an EXT-X-MAP under an AES-128 EXT-X-KEY is one that key
+      // encrypts (RFC 8216 4.3.2.5; hls.js and ffmpeg decrypt it then), so the key is lifted
+      // before a map and set again after it.
+      if (!map.empty() && !key.empty()) {
+        o << "#EXT-X-KEY:METHOD=NONE\n";
+        key.clear();
+      }
       if (!map.empty()) o << "#EXT-X-MAP:URI=\"" << map << "\"\n";
+    }
+    if (s.key != key) {
+      key = s.key;
+      o << "#EXT-X-KEY:" << (key.empty() ? std::string("METHOD=NONE") : key) << "\n";
     }
     if (s.pdt_ms > 0) o << "#EXT-X-PROGRAM-DATE-TIME:" << format_pdt(s.pdt_ms) << "\n";
     if (ll && at >= parts_from) render_parts(o, s.parts);
@@ -170,7 +181,7 @@ bool MediaPlaylist::restore(const std::string &text) {
   uint64_t seq = 0, dseq = 0;
   bool have_seq = false;
   Segment cur;
-  std::string map;
+  std::string map, key;
   bool pending = false;
   while (std::getline(in, line)) {
     line = trim(line);
@@ -182,6 +193,9 @@ bool MediaPlaylist::restore(const std::string &text) {
       dseq = std::stoull(line.substr(30));
     } else if (line == "#EXT-X-DISCONTINUITY") {
       cur.discontinuity = true;
+    } else if (starts_with(line, "#EXT-X-KEY:")) {
+      key = line.substr(11);
+      if (key == "METHOD=NONE") key.clear();
     } else if (starts_with(line, "#EXT-X-MAP:URI=\"")) {
       map = line.substr(16, line.find('"', 16) - 16);
     } else if (starts_with(line, "#EXT-X-PROGRAM-DATE-TIME:")) {
@@ -212,6 +226,7 @@ bool MediaPlaylist::restore(const std::string &text) {
     } else if (line[0] != '#' && pending) {
       cur.uri = line;
       cur.map_uri = map;
+      cur.key = key;
       segs.push_back(cur);
       cur = Segment();
       pending = false;

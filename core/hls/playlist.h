@@ -37,6 +37,10 @@ struct Segment {
   uint64_t bytes = 0;
   std::string map_uri;      // fMP4: the init segment (EXT-X-MAP); "" for MPEG-TS
   std::vector<Part> parts;  // low latency: the parts that make up this segment, in order
+  // Encryption: the EXT-X-KEY attribute list in force for this segment, e.g.
+  // `METHOD=AES-128,URI="key/12",IV=0x00..0f`; "" for a clear segment. Written before the first
+  // segment and wherever it changes (`METHOD=NONE` when a clear segment follows encrypted ones).
+  std::string key;
 };
 
 class MediaPlaylist {

@@ -320,7 +320,8 @@ void ConnectionManager::on_pending_ready(int fd) {
   }
   std::string_view got(b, static_cast<size_t>(n));
   bool media = false, partial = false;
-  for (std::string_view want : {std::string_view("GET /hls"), std::string_view("HEAD /hls")}) {
+  for (std::string_view want : {std::string_view("GET /hls"), std::string_view("HEAD /hls"),
+                                std::string_view("GET /keys/"), std::string_view("HEAD /keys/")}) {
     if (got.size() >= want.size() && got.substr(0, want.size()) == want) media = true;
     if (got.size() < want.size() && want.substr(0, got.size()) == got) partial = true;
   }

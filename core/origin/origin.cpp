@@ -41,6 +41,7 @@ struct Origin::Request {
   int hls_skip = 0;       // _HLS_skip: 0 none, 1 YES, 2 v2 (Playlist Delta Update)
   const char *bad_query = nullptr;  // the malformed LL-HLS directive's refusal reason
   bool blocking = false;            // asked with _HLS_msn (answered now or after being parked)
+  std::string token_segment;        // /hls/<channel>/<token>/...: the viewer's token, or ""
 };
 
 // One file as last seen by a serving thread: validated by one stat() per request.
@@ -66,6 +67,18 @@ namespace {
 constexpr size_t kMaxFiles = 1024;          // per serving thread
 constexpr size_t kMaxTokens = 1 << 16;      // per serving thread
 constexpr gint64 kFileUnusedUs = 10000000;  // an entry unused this long is dropped
+// In EXT-X-KEY URIs of encrypted channels: replaced by the viewer's token segment (KeyRoute).
+constexpr char kTokenPlaceholder[] = "{token}";
+
+std::string token_fill(const std::string &token_segment) {
+  return token_segment.empty() ? std::string("-") : token_segment;
+}
+
+void fill_token(std::string &text, const std::string &token) {
+  for (size_t at = 0; (at = text.find(kTokenPlaceholder, at)) != std::string::npos;
+       at += token.size())
+    text.replace(at, sizeof kTokenPlaceholder - 1, token);
+}
 
 }  // namespace
 
@@ -509,6 +522,7 @@ void Origin::run(Server *srv, std::promise<std::string> *started) {
   srv->server = soup_server_new("server-header", "gst-iptv-origin", nullptr);
   soup_server_add_handler(srv->server, "/hls", on_request, srv, nullptr);
   soup_server_add_handler(srv->server, "/hls-auth", on_request, srv, nullptr);
+  soup_server_add_handler(srv->server, "/keys", on_request, srv, nullptr);
   // Byte ranges are the origin's alone (one range, see handle()); for every other route libsoup
   // would answer any number of ranges as multipart/byteranges, so the header goes.
   g_signal_connect(
@@ -1000,6 +1014,7 @@ void Origin::handle_auth(Server &srv, Request &req) {
 
 void Origin::handle(Server &srv, Request &req) {
   if (starts_with(req.path, "/hls-auth/") || req.path == "/hls-auth") return handle_auth(srv, req);
+  if (starts_with(req.path, "/keys/") || req.path == "/keys") return handle_key(srv, req);
   SoupServerMessage *msg = req.msg;
   const MediaPath *observed = nullptr;  // set once the path parsed: the observer hears of it
   bool known_channel = false;
@@ -1048,6 +1063,7 @@ void Origin::handle(Server &srv, Request &req) {
       return deny("path");
   }
   observed = &mp;
+  req.token_segment = mp.token_segment;
   const std::string &channel = mp.channel;
   const std::string &rel = mp.rel;
   // The token is checked before the channel is looked up: an unknown channel answers exactly
@@ -1107,6 +1123,7 @@ void Origin::handle(Server &srv, Request &req) {
   } else if (routed && routed->file.empty()) {
     // A generated answer (a catch-up playlist): its validator is its content's hash.
     SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+    fill_token(routed->body, token_fill(mp.token_segment));
     gchar *sum =
         g_compute_checksum_for_string(G_CHECKSUM_SHA256, routed->body.c_str(), routed->body.size());
     std::string etag = "\"" + std::string(sum, 32) + "\"";
@@ -1331,6 +1348,17 @@ void Origin::respond_file(Server &srv, Request &req, const std::string &channel,
   soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
   soup_message_headers_replace(h, "Accept-Ranges", "bytes");
   GBytes *bytes = delta.empty() ? g_bytes_ref(fe->bytes) : g_bytes_new(delta.data(), delta.size());
+  if (playlist && ends_with(rel, ".m3u8")) {
+    // Encrypted channels: EXT-X-KEY URIs carry the viewer's own token (see KeyRoute).
+    gsize n = 0;
+    const char *d = static_cast<const char *>(g_bytes_get_data(bytes, &n));
+    if (d && memmem(d, n, kTokenPlaceholder, sizeof kTokenPlaceholder - 1)) {
+      std::string text(d, n);
+      fill_token(text, token_fill(req.token_segment));
+      g_bytes_unref(bytes);
+      bytes = g_bytes_new(text.data(), text.size());
+    }
+  }
   gsize len = g_bytes_get_size(bytes);
   // A blocking reload's answer holds at least what its URL asked for, whenever it is served:
   // edges may share it a target duration (identical blocking requests collapse into one).
@@ -1412,6 +1440,64 @@ void Origin::respond_file(Server &srv, Request &req, const std::string &channel,
   }
   g_bytes_unref(bytes);
   done(status, req.method == "HEAD" ? 0 : sent);
+}
+
+void Origin::set_key_route(KeyRoute route) {
+  auto r = route ? std::make_shared<const KeyRoute>(std::move(route)) : nullptr;
+  std::unique_lock lock(mu_);
+  key_route_ = std::move(r);
+}
+
+// GET /keys/<channel>/<token>/<key-id> (see KeyRoute in origin.h).
+void Origin::handle_key(Server &srv, Request &req) {
+  SoupServerMessage *msg = req.msg;
+  auto deny = [&](const char *reason, int status = 403) {
+    respond_status(msg, status, reason);
+    count_into(srv, status, 0, reason);
+  };
+  if (req.method != "GET" && req.method != "HEAD") {
+    respond_status(msg, 405);
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
+                                 "GET, HEAD");
+    count_into(srv, 405, 0, nullptr);
+    return;
+  }
+  auto parts = split(req.path, '/');  // "keys", channel, token, key id
+  auto plain = [](const std::string &s) {
+    if (s.empty() || s.size() > 128 || s[0] == '.') return false;
+    for (char c : s)
+      if (!g_ascii_isalnum(c) && c != '-' && c != '_' && c != '.') return false;
+    return true;
+  };
+  if (parts.size() != 4 || parts[0] != "keys" || !plain(parts[1]) || parts[2].empty() ||
+      !plain(parts[3]))
+    return deny("path", 404);
+  const std::string &channel = parts[1], &token = parts[2], &id = parts[3];
+  if (config_.mode != TokenMode::kNone) {
+    TokenError e = check_token(&srv, channel, token, "/keys/" + id, req.client_ip, nullptr);
+    if (e != TokenError::kOk) return deny(to_string(e), e == TokenError::kExpired ? 410 : 403);
+  }
+  std::shared_ptr<const KeyRoute> route;
+  {
+    std::shared_lock lock(mu_);
+    route = key_route_;
+  }
+  std::optional<std::string> key;
+  if (route && *route) key = (*route)(channel, id);
+  if (!key) {
+    respond_status(msg, 404);  // no-store: a key made later is not hidden by a cached 404
+    count_into(srv, 404, 0, nullptr);
+    return;
+  }
+  respond_status(msg, 200);  // Cache-Control: no-store
+  SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+  soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
+  soup_message_headers_set_content_type(h, "application/octet-stream", nullptr);
+  soup_message_headers_set_content_length(h, static_cast<goffset>(key->size()));
+  if (req.method == "GET")
+    soup_message_body_append(soup_server_message_get_response_body(msg), SOUP_MEMORY_COPY,
+                             key->data(), key->size());
+  count_into(srv, 200, req.method == "HEAD" ? 0 : key->size(), nullptr);
 }
 
 void Origin::set_timeshift_route(TimeShiftRoute route) {

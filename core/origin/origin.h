@@ -44,13 +44,14 @@
 // SoupServer, serve /hls and /hls-auth; one more thread, the control thread, owns the listening
 // socket and hands accepted connections out round-robin (connections.h), and hosts whatever is
 // mounted with with_server() (the API and /metrics). On the shared port the acceptor peeks at a
-// connection's first request line: `GET|HEAD /hls...` goes to a serving thread, anything else to
-// the control thread, so an API call never waits behind media. With control_port >= 0 the control
-// thread has its own listening socket too (connections there are all its own) and the main port's
-// connections all go to the serving threads. A keep-alive connection keeps its thread: an API
-// route asked on a media connection is answered by the control thread's handlers through
-// forward_to_control() (the API code does this), media on an API connection by the control thread.
-// (A SoupServer belongs to the context it was created in.) Everything else here is thread-safe.
+// connection's first request line: `GET|HEAD /hls...` (and `/keys/`) goes to a serving thread,
+// anything else to the control thread, so an API call never waits behind media. With control_port
+// >= 0 the control thread has its own listening socket too (connections there are all its own) and
+// the main port's connections all go to the serving threads. A keep-alive connection keeps its
+// thread: an API route asked on a media connection is answered by the control thread's handlers
+// through forward_to_control() (the API code does this), media on an API connection by the control
+// thread. (A SoupServer belongs to the context it was created in.) Everything else here is
+// thread-safe.
 //
 // Per serving thread, without locks: files are looked up once (realpath, mmap) and then validated
 // by one stat() per request (device, inode, size, mtime): playlists are served from memory (a
@@ -145,6 +146,15 @@ struct RoutedAnswer {
 using TimeShiftRoute = std::function<std::optional<RoutedAnswer>(
     const std::string &channel, const std::string &rel, const std::string &query)>;
 
+// AES-128 keys (docs/encryption.md): GET /keys/<channel>/<token>/<key-id> is checked exactly like
+// a file of the channel (token signature, expiry, scope, client address, session revocation, on
+// every request: the token cache keeps no verdict), then answered with the 16 key bytes from
+// this route (`Cache-Control: no-store`), or 404 when it has no such key. Media playlists
+// (live, DVR and catch-up) may name keys with a `{token}` placeholder in their EXT-X-KEY URI,
+// which the origin fills with the requesting viewer's own token segment ("-" with tokens off).
+using KeyRoute =
+    std::function<std::optional<std::string>(const std::string &channel, const std::string &id)>;
+
 // One served channel's /hls requests since start: all, and those answered 400 or more.
 struct ChannelTraffic {
   uint64_t requests = 0;
@@ -204,6 +214,8 @@ class Origin {
   // Thread-safe; an empty route turns time-addressed answers off (set it empty before the
   // route's owner goes away).
   void set_timeshift_route(TimeShiftRoute route);
+  // Thread-safe; empty: /keys answers 404 (set it empty before the route's owner goes away).
+  void set_key_route(KeyRoute route);
 
   // Runs `fn` on the control thread with its SoupServer (to add handlers, e.g. the API).
   void with_server(const std::function<void(SoupServer *)> &fn);
@@ -241,6 +253,7 @@ class Origin {
                     FileEntry *fe, std::string etag, bool playlist, bool init,
                     const RoutedAnswer *routed, const std::string &delta,
                     const std::function<void(int, uint64_t, const char *)> &count);
+  void handle_key(Server &srv, Request &req);
   OriginConfig config_;
   std::vector<std::unique_ptr<Server>> workers_;
   std::unique_ptr<Server> control_;
@@ -259,6 +272,7 @@ class Origin {
   };
   std::map<std::string, Purge> purges_;
   std::shared_ptr<const TimeShiftRoute> timeshift_;  // guarded by mu_; called without it
+  std::shared_ptr<const KeyRoute> key_route_;        // guarded by mu_; called without it
   std::shared_ptr<RequestObserver> observer_;        // guarded by mu_; called without it
   // EXT-X-DATERANGE IDs per media playlist path, for RECENTLY-REMOVED-DATERANGES (_HLS_skip=v2).
   struct DaterangeHistory {

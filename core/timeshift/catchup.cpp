@@ -39,6 +39,7 @@ CatchupPlaylist render_catchup(const std::vector<ArchivedSegment> &sorted,
     seg.pdt_ms = s.start_ms;
     seg.map_uri = s.map_uri;
     seg.bytes = s.bytes;
+    seg.key = s.key;
     seg.discontinuity = i > a && (s.discontinuity_sequence != prev_dseq ||
                                   s.start_ms - prev_end > req.gap_tolerance_ms ||
                                   prev_end - s.start_ms > req.gap_tolerance_ms);

@@ -23,6 +23,8 @@ struct ArchivedSegment {
   int64_t discontinuity_sequence = 0;
   std::string map_uri;  // fMP4 init segment, relative to the playlist; "" for TS
   uint64_t bytes = 0;
+  std::string key_id;  // AES-128: the key that encrypts it ("" clear)
+  std::string key;     // its EXT-X-KEY attributes (hls::Segment::key), "" clear
 };
 
 struct CatchupRequest {

@@ -33,7 +33,8 @@
  * Messages:
  *  - `iptvhlssink-segment-added`: `rendition` (string), `sequence` (guint64), `duration`
  *    (double, s), `bytes` (guint64), `pts` (guint64 running time of the segment start, ns),
- *    `path` (string), `discontinuity` (boolean).
+ *    `path` (string), `discontinuity` (boolean), `key-id` (string: the AES-128 key that
+ *    encrypts it, "" when clear).
  *  - `iptvhlssink-playlist-written`: `rendition` (string; "" for the multivariant playlist),
  *    `path` (string), `media-sequence` (guint64), `discontinuity-sequence` (guint64),
  *    `segments` (guint).
@@ -66,6 +67,11 @@
  *   parts end to end), and the media playlist is republished at every part with EXT-X-PART,
  *   EXT-X-PART-INF, EXT-X-SERVER-CONTROL, EXT-X-PRELOAD-HINT and EXT-X-RENDITION-REPORT
  *   (EXT-X-VERSION:9). Players that do not do low latency read it as ordinary HLS.
+ * - AES-128 (#GstIptvHlsSink:key-rotation > 0): every segment file, TS or fMP4, is encrypted
+ *   whole with AES-128-CBC and PKCS7 padding, with the key of its key period (a new key and IV
+ *   every key-rotation segments) given by the `add-key` action signal; playlists carry
+ *   `EXT-X-KEY:METHOD=AES-128,URI="<key-uri-format>",IV=0x...` where the key changes. fMP4 init
+ *   segments stay clear (the EXT-X-KEY is lifted before an EXT-X-MAP). See docs/encryption.md.
  * - Serving: with #GstIptvHlsSink:http-port set, the tree is served over HTTP under
  *   /hls/<channel-id>/ (core/origin), token-gated when #GstIptvHlsSink:token-key-file is set.
  *
@@ -105,6 +111,7 @@
 #include <cmath>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -117,6 +124,7 @@
 #include "cmaf/boxes.h"
 #include "cmaf/fragmenter.h"
 #include "cmaf/mpd.h"
+#include "crypto/aes.h"
 #include "gstiptvelements.h"
 #include "hls/playlist.h"
 #include "hlssink_fmp4.h"
@@ -207,6 +215,7 @@ struct Rendition {
   uint64_t last_add_dts = 0;      // the latest sample's decode time
   iptv::cmaf::Bytes seg_bytes;    // the open segment's parts so far
   gint64 last_part_utc_us = 0;    // when the newest part was published
+  std::string closed_key_id;      // AES-128: the key of the segment being listed ("" clear)
 };
 
 struct HeldAudio {
@@ -232,12 +241,21 @@ struct Settings {
   std::string http_address = "127.0.0.1";
   std::string token_key_file;
   std::set<std::string> disabled_names;
-  bool fmp4 = false;                    // segment-format
-  bool dash = false;                    // manifests=hls,dash
-  std::string utc_timing_url = "time";  // MPD UTCTiming (relative to the MPD); "" for none
-  std::string audio_name = "audio";     // fMP4 audio rendition: EXT-X-MEDIA NAME
-  std::string audio_language;           // EXT-X-MEDIA LANGUAGE and the MPD's lang (BCP 47)
-  double part = 0;                      // part-duration (s); 0: low latency off
+  bool fmp4 = false;                            // segment-format
+  bool dash = false;                            // manifests=hls,dash
+  std::string utc_timing_url = "time";          // MPD UTCTiming (relative to the MPD); "" for none
+  std::string audio_name = "audio";             // fMP4 audio rendition: EXT-X-MEDIA NAME
+  std::string audio_language;                   // EXT-X-MEDIA LANGUAGE and the MPD's lang (BCP 47)
+  double part = 0;                              // part-duration (s); 0: low latency off
+  guint key_rotation = 0;                       // AES-128: segments per key period (0: clear)
+  std::string key_uri_format = "{key-id}.key";  // EXT-X-KEY URI; {key-id} is replaced
+};
+
+// One AES-128 content key (add-key): used for the segments of its period.
+struct ContentKey {
+  std::string id;
+  std::string key;  // 16 bytes
+  std::string iv;   // 16 bytes
 };
 
 struct GstIptvHlsSinkPrivate {
@@ -276,6 +294,10 @@ struct GstIptvHlsSinkPrivate {
   // numbered at least mpd_first_number (the first of this run).
   double mpd_period_start = -1;
   uint64_t mpd_first_number = 0;
+  // AES-128 (key-rotation > 0): the keys add-key gave, by key period (sequence / key-rotation).
+  // Guarded by `lock`.
+  std::map<uint64_t, ContentKey> keys;
+  uint64_t keyless_warned_period = UINT64_MAX;
 };
 
 struct _GstIptvHlsSink {
@@ -288,6 +310,9 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(iptvhlssink, "iptvhlssink", GST_RANK_NONE,
                                       GST_TYPE_IPTV_HLS_SINK,
                                       GST_DEBUG_CATEGORY_INIT(hls_sink_debug, "iptvhlssink", 0,
                                                               "IPTV multi-rendition HLS sink"));
+
+static gboolean gst_iptv_hls_sink_add_key(GstIptvHlsSink *self, guint64 period, const gchar *key_id,
+                                          const gchar *key_hex, const gchar *iv_hex);
 
 enum {
   PROP_0,
@@ -311,7 +336,12 @@ enum {
   PROP_AUDIO_NAME,
   PROP_AUDIO_LANGUAGE,
   PROP_PART_DURATION,
+  PROP_KEY_ROTATION,
+  PROP_KEY_URI_FORMAT,
 };
+
+enum { SIGNAL_ADD_KEY, LAST_SIGNAL };
+static guint hls_sink_signals[LAST_SIGNAL];
 
 static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
     "video_%u", GST_PAD_SINK, GST_PAD_REQUEST,
@@ -474,6 +504,42 @@ static void delete_retired_locked(GstIptvHlsSinkPrivate *p, Rendition *r) {
 static void list_segment_locked(GstIptvHlsSink *self, Rendition *r, const iptv::hls::Segment &seg,
                                 const std::string &location, std::vector<GstStructure *> &msgs);
 
+// AES-128 (key-rotation > 0): encrypts a whole segment in place with the key of its period and
+// sets seg->key (the EXT-X-KEY attributes) and r->closed_key_id. False (nothing to publish) when
+// there is no key at all. With key-rotation 0 it does nothing. Lock held.
+static bool encrypt_segment_locked(GstIptvHlsSink *self, Rendition *r, iptv::hls::Segment *seg,
+                                   std::string &bytes) {
+  GstIptvHlsSinkPrivate *p = self->priv;
+  r->closed_key_id.clear();
+  if (p->cfg.key_rotation == 0) return true;
+  uint64_t period = seg->sequence / p->cfg.key_rotation;
+  auto it = p->keys.find(period);
+  if (it == p->keys.end()) {
+    // The nearest period with a key: the newest before, else the oldest after.
+    it = p->keys.upper_bound(period);
+    if (it != p->keys.begin()) --it;
+    if (it == p->keys.end()) {
+      GST_ELEMENT_WARNING(self, RESOURCE, NOT_FOUND, ("No encryption key yet"),
+                          ("%s: segment %" G_GUINT64_FORMAT " not published: no key was given "
+                           "(add-key)",
+                           r->name.c_str(), seg->sequence));
+      return false;
+    }
+    if (p->keyless_warned_period != period) {
+      p->keyless_warned_period = period;
+      GST_WARNING_OBJECT(self, "no key for period %" G_GUINT64_FORMAT ": using key %s", period,
+                         it->second.id.c_str());
+    }
+  }
+  const ContentKey &k = it->second;
+  bytes = iptv::crypto::aes128_cbc_encrypt(k.key, k.iv, bytes);
+  std::string uri = p->cfg.key_uri_format;
+  for (size_t at; (at = uri.find("{key-id}")) != std::string::npos;) uri.replace(at, 8, k.id);
+  seg->key = "METHOD=AES-128,URI=\"" + uri + "\",IV=0x" + iptv::crypto::to_hex(k.iv);
+  r->closed_key_id = k.id;
+  return true;
+}
+
 static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location,
                                GstClockTime closed_rt) {
   GstIptvHlsSinkPrivate *p = self->priv;
@@ -505,6 +571,20 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
     seg.bytes = ::stat(location.c_str(), &st) == 0 ? (uint64_t)st.st_size : 0;
     seg.uri = std::filesystem::path(location).filename().string();
     r->have_open = false;
+    if (p->cfg.key_rotation > 0 && seg.duration > 0 && seg.bytes > 0) {
+      // The muxer wrote the clear file (not listed yet): it is replaced by its encryption (a
+      // new file renamed over it), so nothing clear is ever published or archived.
+      std::string bytes, err;
+      if (!iptv::read_file(location, bytes) || !encrypt_segment_locked(self, r, &seg, bytes) ||
+          !(err = iptv::write_file_atomic(location, bytes)).empty()) {
+        if (!err.empty())
+          GST_ELEMENT_WARNING(self, RESOURCE, WRITE, ("Could not write a segment"),
+                              ("%s", err.c_str()));
+        ::unlink(location.c_str());
+        return;
+      }
+      seg.bytes = bytes.size();
+    }
     if (seg.duration <= 0 || seg.bytes == 0) {
       GST_DEBUG_OBJECT(self, "empty fragment %s dropped", location.c_str());
       ::unlink(location.c_str());
@@ -709,7 +789,7 @@ static void list_segment_locked(GstIptvHlsSink *self, Rendition *r, const iptv::
         G_TYPE_UINT64, (guint64)seg.sequence, "duration", G_TYPE_DOUBLE, seg.duration, "bytes",
         G_TYPE_UINT64, (guint64)seg.bytes, "pts", G_TYPE_UINT64, (guint64)r->open.running_time,
         "path", G_TYPE_STRING, location.c_str(), "discontinuity", G_TYPE_BOOLEAN, seg.discontinuity,
-        nullptr));
+        "key-id", G_TYPE_STRING, r->closed_key_id.c_str(), nullptr));
     msgs.push_back(gst_structure_new(
         "iptvhlssink-playlist-written", "rendition", G_TYPE_STRING, r->name.c_str(), "path",
         G_TYPE_STRING, path.c_str(), "media-sequence", G_TYPE_UINT64,
@@ -816,9 +896,12 @@ static void fmp4_close_locked(GstIptvHlsSink *self, Rendition *r, std::optional<
   seg.bytes = bytes->size();
   seg.uri = "seg-" + std::to_string(seg.sequence) + ".m4s";
   seg.map_uri = r->open_map;
-  r->timeline.push_back({seg.sequence, first, r->frag->written_end() - first});
   std::string path = rendition_dir(p, r) + "/" + seg.uri;
-  err = iptv::write_file_atomic(path, std::string(bytes->begin(), bytes->end()));
+  std::string data(bytes->begin(), bytes->end());
+  if (!encrypt_segment_locked(self, r, &seg, data)) return;
+  r->timeline.push_back({seg.sequence, first, r->frag->written_end() - first});
+  seg.bytes = data.size();
+  err = iptv::write_file_atomic(path, data);
   if (!err.empty()) {
     GST_ELEMENT_WARNING(self, RESOURCE, WRITE, ("Could not write a segment"), ("%s", err.c_str()));
     return;
@@ -1901,6 +1984,14 @@ static void gst_iptv_hls_sink_set_property(GObject *object, guint prop_id, const
       case PROP_PART_DURATION:
         st.part = g_value_get_double(value);
         break;
+      case PROP_KEY_ROTATION:
+        st.key_rotation = g_value_get_uint(value);
+        break;
+      case PROP_KEY_URI_FORMAT: {
+        const char *v = g_value_get_string(value);
+        st.key_uri_format = v && *v ? v : "{key-id}.key";
+        break;
+      }
       case PROP_DISABLED_RENDITIONS: {
         const char *v = g_value_get_string(value);
         st.disabled_names.clear();
@@ -2008,6 +2099,12 @@ static void gst_iptv_hls_sink_get_property(GObject *object, guint prop_id, GValu
     case PROP_PART_DURATION:
       g_value_set_double(value, st.part);
       break;
+    case PROP_KEY_ROTATION:
+      g_value_set_uint(value, st.key_rotation);
+      break;
+    case PROP_KEY_URI_FORMAT:
+      g_value_set_string(value, st.key_uri_format.c_str());
+      break;
     case PROP_DISABLED_RENDITIONS: {
       std::string v;
       for (const auto &n : st.disabled_names) v += (v.empty() ? "" : ",") + n;
@@ -2018,6 +2115,33 @@ static void gst_iptv_hls_sink_get_property(GObject *object, guint prop_id, GValu
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
   }
+}
+
+// add-key (see class_init).
+static gboolean gst_iptv_hls_sink_add_key(GstIptvHlsSink *self, guint64 period, const gchar *key_id,
+                                          const gchar *key_hex, const gchar *iv_hex) {
+  if (!key_id || !*key_id || !key_hex || !iv_hex) return FALSE;
+  auto key = iptv::crypto::from_hex(key_hex);
+  auto iv = iptv::crypto::from_hex(iv_hex);
+  if (!key || !iv || key->size() != 16 || iv->size() != 16) {
+    GST_WARNING_OBJECT(self,
+                       "add-key: period %" G_GUINT64_FORMAT
+                       ": key and IV must be 32 hex "
+                       "digits each",
+                       period);
+    return FALSE;
+  }
+  for (char c : std::string(key_id))
+    if (!g_ascii_isalnum(c) && c != '-' && c != '_' && c != '.') {
+      GST_WARNING_OBJECT(self, "add-key: key id must be [A-Za-z0-9._-]");
+      return FALSE;
+    }
+  GstIptvHlsSinkPrivate *p = self->priv;
+  std::lock_guard<std::mutex> lock(p->lock);
+  p->keys[period] = ContentKey{key_id, *key, *iv};
+  while (p->keys.size() > 16) p->keys.erase(p->keys.begin());
+  GST_DEBUG_OBJECT(self, "key %s for period %" G_GUINT64_FORMAT, key_id, period);
+  return TRUE;
 }
 
 static void gst_iptv_hls_sink_finalize(GObject *object) {
@@ -2192,6 +2316,34 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
       g_param_spec_double("part-duration", "Part duration",
                           "Low-latency HLS part target in seconds (0: off; fmp4 only)", 0, 60, 0,
                           rw_ready));
+  // key-rotation: 0 (default) writes clear segments. N > 0 encrypts every segment (TS or fMP4,
+  // the whole file) with AES-128-CBC and PKCS7 padding (HLS METHOD=AES-128), with the key of its
+  // key period: period = media sequence / N, so a new key (and IV) every N segments, and the same
+  // period for every rendition and the fMP4 audio. The keys come from the application through
+  // the add-key action signal, never from a property or a file. A segment whose period has no
+  // key yet uses the key of the nearest period that has one (a warning says so); with no key at
+  // all it is not published (never written in the clear).
+  g_object_class_install_property(
+      gobject_class, PROP_KEY_ROTATION,
+      g_param_spec_uint("key-rotation", "Key rotation",
+                        "AES-128: a new key every N segments (0: segments in the clear)", 0,
+                        G_MAXUINT, 0, rw_ready));
+  // key-uri-format: the URI of EXT-X-KEY, with `{key-id}` replaced by the key's id; anything else
+  // is copied as is (iptvd puts a `{token}` there that its origin fills per viewer).
+  g_object_class_install_property(
+      gobject_class, PROP_KEY_URI_FORMAT,
+      g_param_spec_string("key-uri-format", "Key URI format",
+                          "EXT-X-KEY URI, {key-id} replaced by the key id", "{key-id}.key",
+                          rw_ready));
+  // add-key (guint64 period, gchararray key-id, gchararray key-hex, gchararray iv-hex) ->
+  // gboolean: the AES-128 key (32 hex digits) and IV (32 hex digits) of key period `period`
+  // (segments period*N .. period*N+N-1). Give it before the period starts. Adding a period again
+  // replaces its key only if no segment used it yet (false otherwise, and for malformed input).
+  // Keys of periods more than 8 behind the newest used are forgotten.
+  hls_sink_signals[SIGNAL_ADD_KEY] = g_signal_new_class_handler(
+      "add-key", G_TYPE_FROM_CLASS(klass), (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK(gst_iptv_hls_sink_add_key), nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 4,
+      G_TYPE_UINT64, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 
   gst_element_class_add_static_pad_template(element_class, &video_template);
   gst_element_class_add_static_pad_template(element_class, &audio_template);

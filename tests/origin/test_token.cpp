@@ -81,6 +81,31 @@ TEST(Token, TimeScopeAndIpBinding) {
   EXPECT_EQ(iptv::verify_token(t, r, "/hls/news/a.ts", 1500, "192.0.2.7"), iptv::TokenError::kOk);
 }
 
+// The origin caches the claims of a genuine token refused for scope or address and checks both
+// again on later requests, so those refusals must hand the claims out (they came back empty,
+// and the cached token then answered `expired` on its own channel).
+TEST(Token, ScopeAndIpRefusalsStillGiveTheClaims) {
+  auto r = ring();
+  auto c = claims();
+  c.ip = "192.0.2.7";
+  std::string t = iptv::sign_token(c, r);
+  iptv::TokenClaims out;
+  EXPECT_EQ(iptv::verify_token(t, r, "/hls/sports/a.ts", 1500, "192.0.2.7", &out),
+            iptv::TokenError::kScope);
+  EXPECT_EQ(out.expiry, c.expiry);
+  EXPECT_EQ(out.acl, c.acl);
+  iptv::TokenClaims ip;
+  EXPECT_EQ(iptv::verify_token(t, r, "/hls/news/a.ts", 1500, "192.0.2.8", &ip),
+            iptv::TokenError::kIp);
+  EXPECT_EQ(ip.expiry, c.expiry);
+  iptv::TokenClaims forged;
+  std::string bad = t;
+  bad[bad.size() - 1] = bad.back() == '0' ? '1' : '0';
+  EXPECT_EQ(iptv::verify_token(bad, r, "/hls/news/a.ts", 1500, "192.0.2.7", &forged),
+            iptv::TokenError::kForged);
+  EXPECT_EQ(forged.expiry, 0);  // nothing from a token whose signature fails
+}
+
 TEST(Token, RotationOldKeyStillVerifies) {
   iptv::KeyRing old;
   old.add("k1", std::string(32, '\x11'), true);

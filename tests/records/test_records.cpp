@@ -402,3 +402,45 @@ TEST(Loader, TimeShiftKeys) {
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0].path, "catchup.max_gb");
 }
+
+TEST(Loader, EncryptionKeys) {
+  iptv::ProfileCatalog cat;
+  iptv::ChannelRecord rec;
+  std::vector<iptv::LoadError> errors;
+  ASSERT_TRUE(
+      iptv::parse_channel("channel_id: premium\nsource: udp://239.0.0.1:5000\n"
+                          "encryption: {method: aes-128, rotate_segments: 4}\n",
+                          "premium.yaml", cat, rec, errors))
+      << (errors.empty() ? "" : errors[0].str());
+  EXPECT_TRUE(rec.encryption.enabled);
+  EXPECT_EQ(rec.encryption.rotate_segments, 4);
+  EXPECT_EQ(rec.encryption.line, 3);
+  // The default rotation; method none is clear; no encryption key: clear.
+  iptv::ChannelRecord d;
+  ASSERT_TRUE(
+      iptv::parse_channel("channel_id: a\nsource: test://smpte\n"
+                          "encryption: {method: aes-128}\n",
+                          "a.yaml", cat, d, errors));
+  EXPECT_EQ(d.encryption.rotate_segments, 10);
+  iptv::ChannelRecord n;
+  ASSERT_TRUE(
+      iptv::parse_channel("channel_id: a\nsource: test://smpte\nencryption: {method: none}\n",
+                          "a.yaml", cat, n, errors));
+  EXPECT_FALSE(n.encryption.enabled);
+  // Refused with their position: no method, an unknown key, DASH (which cannot carry it).
+  auto e = parse_errors("channel_id: a\nsource: test://smpte\nencryption: {rotate_segments: 3}\n",
+                        "a.yaml");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].path, "encryption.method");
+  e = parse_errors("channel_id: a\nsource: test://smpte\nencryption: {method: aes-128, keys: 3}\n",
+                   "a.yaml");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].path, "encryption.keys");
+  e = parse_errors(
+      "channel_id: a\nsource: test://smpte\nhls: {segment_format: fmp4}\ndash: true\n"
+      "encryption: {method: aes-128}\n",
+      "a.yaml");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].path, "encryption.method");
+  EXPECT_NE(e[0].message.find("dash"), std::string::npos) << e[0].message;
+}

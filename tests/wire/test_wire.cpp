@@ -97,9 +97,9 @@ TEST(WireStatus, FieldNamesOnTheWire) {
   EXPECT_EQ(to_json(lines[0]), json::parse(R"({"t":"hello","pid":4242,"channel_id":"news"})"));
   json seg = to_json(lines[3]);
   for (const char *k : {"t", "rendition", "sequence", "media_sequence", "discontinuity_sequence",
-                        "discontinuity", "duration", "bytes", "uri", "pdt"})
+                        "discontinuity", "duration", "bytes", "uri", "pdt", "key_id"})
     EXPECT_TRUE(seg.contains(k)) << k;
-  EXPECT_EQ(seg.size(), 10u);
+  EXPECT_EQ(seg.size(), 11u);
   EXPECT_EQ(to_json(lines[8])["renditions"]["360p"],
             json::parse(R"({"fps":29.97,"bitrate":610000})"));
   EXPECT_EQ(to_json(lines[10]),
@@ -153,7 +153,8 @@ TEST(WireStatus, MalformedLinesNameTheKindAndField) {
 
 TEST(WireCommand, EveryKindRoundTrips) {
   std::vector<Command> cmds = {CmdFailover{}, CmdReturn{}, CmdStop{},
-                               CmdRendition{.name = "720p", .enabled = false}};
+                               CmdRendition{.name = "720p", .enabled = false},
+                               CmdKey{.period = 7, .key_id = "k7", .key = "00ff", .iv = "0a0b"}};
   std::set<std::string> names;
   for (const auto &c : cmds) {
     std::string text = encode_command(c);
@@ -168,6 +169,9 @@ TEST(WireCommand, EveryKindRoundTrips) {
       std::get<CmdRendition>(parse_command(R"({"cmd":"rendition","name":"720p","enabled":false})"));
   EXPECT_EQ(r.name, "720p");
   EXPECT_FALSE(r.enabled);
+  EXPECT_EQ(encode_command(CmdKey{.period = 7, .key_id = "k7", .key = "00ff", .iv = "0a0b"}),
+            R"({"cmd":"key","iv":"0a0b","key":"00ff","key_id":"k7","period":7})");
+  EXPECT_THROW(parse_command(R"({"cmd":"key","period":7,"key_id":"k7","key":"00"})"), WireError);
 }
 
 TEST(WireCommand, MalformedCommandsNameTheField) {

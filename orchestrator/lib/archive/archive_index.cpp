@@ -19,6 +19,8 @@ const std::vector<db::Migration> kMigrations = {
      " PRIMARY KEY(channel_id, rendition, start_ms)) WITHOUT ROWID;"
      // Retention walks a channel's segments oldest first across renditions.
      "CREATE INDEX ar_segments_age ON ar_segments(channel_id, start_ms);"},
+    // AES-128 channels: the key id of each segment, for EXT-X-KEY in catch-up playlists.
+    {2, "ALTER TABLE ar_segments ADD COLUMN key_id TEXT NOT NULL DEFAULT '';"},
 };
 
 // No segment lasts longer than this: a range query starts this far before `start` so that the
@@ -26,7 +28,7 @@ const std::vector<db::Migration> kMigrations = {
 constexpr int64_t kMaxSegmentMs = 60'000;
 
 constexpr const char *kCols =
-    "channel_id, rendition, start_ms, duration_ms, dseq, path, init_path, bytes";
+    "channel_id, rendition, start_ms, duration_ms, dseq, path, init_path, bytes, key_id";
 
 Entry read_row(db::Stmt &s) {
   Entry e;
@@ -38,6 +40,7 @@ Entry read_row(db::Stmt &s) {
   e.path = s.col_text(5);
   e.init_path = s.col_text(6);
   e.bytes = static_cast<uint64_t>(s.col_int64(7));
+  e.key_id = s.col_text(8);
   return e;
 }
 
@@ -56,6 +59,7 @@ timeshift::ArchivedSegment Entry::segment() const {
   s.duration_ms = duration_ms;
   s.discontinuity_sequence = discontinuity_sequence;
   s.bytes = bytes;
+  s.key_id = key_id;
   return s;
 }
 
@@ -109,9 +113,11 @@ void ArchiveIndex::add(const std::vector<Entry> &batch) {
   if (batch.empty()) return;
   db_.tx([&] {
     auto s = db_.prepare(std::string("INSERT INTO ar_segments(") + kCols +
-                         ") VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, rendition, start_ms)"
+                         ") VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, rendition, start_ms)"
                          " DO UPDATE SET duration_ms=excluded.duration_ms, dseq=excluded.dseq,"
-                         " path=excluded.path, init_path=excluded.init_path, bytes=excluded.bytes");
+                         " path=excluded.path, init_path=excluded.init_path, bytes=excluded.bytes,"
+                         " key_id=CASE WHEN excluded.key_id<>'' THEN excluded.key_id"
+                         " ELSE ar_segments.key_id END");
     for (const Entry &e : batch) {
       if (e.duration_ms <= 0 || e.duration_ms > kMaxSegmentMs)
         throw db::Error("archive: segment " + e.channel + "/" + e.rendition + "@" +
@@ -125,7 +131,8 @@ void ArchiveIndex::add(const std::vector<Entry> &batch) {
           .bind(5, e.discontinuity_sequence)
           .bind(6, e.path)
           .bind(7, e.init_path)
-          .bind(8, static_cast<int64_t>(e.bytes));
+          .bind(8, static_cast<int64_t>(e.bytes))
+          .bind(9, e.key_id);
       s.run();
       s.reset();
     }

@@ -25,6 +25,7 @@ struct Entry {
   std::string path;       // absolute file path, wherever the tier keeps it now
   std::string init_path;  // fMP4 init segment ("" for TS)
   uint64_t bytes = 0;
+  std::string key_id;  // AES-128: the key that encrypts the file ("" clear); kept by re-indexing
 
   timeshift::ArchivedSegment segment() const;
 };

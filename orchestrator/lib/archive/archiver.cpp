@@ -209,6 +209,7 @@ bool Archiver::archive_one(const Job &job, std::vector<Entry> *batch) {
   e.start_ms = t.unix_ms;
   e.duration_ms = dur;
   e.discontinuity_sequence = static_cast<int64_t>(seg.discontinuity_sequence);
+  e.key_id = seg.key_id;
   std::string src = p.hot_dir + "/" + seg.uri;
   size_t dot = seg.uri.rfind('.');
   std::string ext = dot == std::string::npos ? "ts" : seg.uri.substr(dot + 1);

@@ -225,9 +225,16 @@ CatchupAnswer CatchupService::playlist(const std::string &channel, const Catchup
   std::vector<Entry> rows = index_.range(channel, rendition, start_ms, end_ms);
   std::vector<timeshift::ArchivedSegment> segs;
   segs.reserve(rows.size());
+  std::string last_key_id, last_key_line;
   for (const Entry &r : rows) {
     timeshift::ArchivedSegment s = r.segment();
     if (!r.init_path.empty()) s.map_uri = "archive/init-" + std::to_string(r.start_ms) + ".mp4";
+    if (!r.key_id.empty() && rules.key_line) {
+      // One lookup per key period, not per segment.
+      if (r.key_id != last_key_id) last_key_line = rules.key_line(r.key_id);
+      last_key_id = r.key_id;
+      s.key = last_key_line;
+    }
     segs.push_back(s);
   }
   // The extension of the rendition's files (a row moved to the object tier has no warm path).

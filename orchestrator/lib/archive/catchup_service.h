@@ -28,6 +28,8 @@ struct CatchupRules {
   double rights_days = 0;   // rights.catchup_days
   double target_seconds = 2;
   std::string hot_dir;  // where the live multivariant playlist is (for the ranged copy)
+  // AES-128 channels: the EXT-X-KEY attributes of a key id (URI and IV), "" when unknown.
+  std::function<std::string(const std::string &key_id)> key_line;
 };
 
 struct CatchupAnswer {

@@ -84,9 +84,9 @@ void parse_backoff(Walker &w, const YAML::Node &n, const std::string &path, Back
 }
 
 const std::vector<std::string> kTopKeys = {
-    "listen",   "public_base_url", "channels_dir", "data_dir", "tokens",    "viewers",
-    "sessions", "webhooks",        "worker",       "log",      "retention", "node",
-    "api",      "storage",         "console"};
+    "listen",   "public_base_url", "channels_dir", "data_dir",  "tokens",    "viewers",
+    "sessions", "webhooks",        "worker",       "log",       "retention", "node",
+    "api",      "storage",         "console",      "encryption"};
 
 void parse_listen_and_dirs(Walker &w, const YAML::Node &root, const std::string &base,
                            DaemonConfig &c) {
@@ -334,6 +334,12 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
   parse_worker(w, root, c);
   parse_log_retention_node(w, root, c);
   parse_storage(w, root, base, c);
+  // encryption: the master key that wraps AES-128 content keys (docs/encryption.md).
+  const YAML::Node en = root["encryption"];
+  if (en.IsDefined() && !en.IsNull() && w.mapping(en, "encryption", {"master_key_file"}) &&
+      w.str(en["master_key_file"], "encryption.master_key_file", c.encryption_master_key_file) &&
+      !c.encryption_master_key_file.empty())
+    c.encryption_master_key_file = resolve(base, c.encryption_master_key_file);
 }
 
 }  // namespace

@@ -115,6 +115,11 @@ struct DaemonConfig {
   double archive_warm_keep_seconds = 86400;  // warm copies of uploaded segments kept this long
   int archive_cache_megabytes = 256;
 
+  // encryption (docs/encryption.md): the file holding the master key (64 hex digits) that wraps
+  // the AES-128 content keys in the database. "" = data_dir/master.key, created (0600) on first
+  // start; a file named here must exist and be readable, or iptvd does not start.
+  std::string encryption_master_key_file;
+
   // node
   std::string node_name;          // default: the host name
   std::string node_role = "any";  // any | edge | cloud

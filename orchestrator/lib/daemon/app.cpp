@@ -23,6 +23,7 @@
 #include "daemon/plugin_path.h"
 #include "daemon/self_watch.h"
 #include "daemon/service_notify.h"
+#include "daemon/encryption_keys.h"
 #include "db/sqlite_db.h"
 #include "diagnose/diagnose.h"
 #include "log/log.h"
@@ -143,6 +144,8 @@ struct AppOptions {
   // Set when the worker's GStreamer elements cannot be found (check_plugin): no channel starts,
   // each is offline with this reason, and /readyz is not ready.
   std::string cannot_run_reason;
+  // The master key (32 bytes) that wraps the AES-128 content keys (encryption.master_key_file).
+  std::string master_key;
 };
 
 // ---- Before anything starts: config, logger, data folder, tokens, plugin ----
@@ -272,6 +275,8 @@ int prepare(const config::DaemonConfig &cfg, AppOptions &o, log::Logger &L) {
       L.add_secret(o.origin.securelink_secret);
     }
   }
+
+  if (!load_master_key_file(cfg.encryption_master_key_file, o.data_dir, L, &o.master_key)) return 2;
 
   // The iptv plugin: found beside this binary (build tree) or in the install prefix, and handed to
   // every worker through the environment they inherit. Without it no channel can run: say so.
@@ -418,6 +423,7 @@ class App {
   std::unique_ptr<Origin> origin_;
   std::unique_ptr<ChannelManager> channels_;
   std::unique_ptr<ArchiveAdapter> archive_;  // catch-up: the warm tier and time-addressed URLs
+  std::unique_ptr<keys::KeyStore> keys_;     // AES-128 content keys (wrapped, in the database)
   std::unique_ptr<SelfWatch> watch_;
   std::unique_ptr<control::ControlStore> cstore_;
   std::unique_ptr<ControlAdapter> adapter_;
@@ -434,6 +440,7 @@ App::~App() {
   adapter_.reset();
   cstore_.reset();
   if (origin_) origin_->set_timeshift_route(nullptr);  // no request reaches archive_ now
+  if (origin_) origin_->set_key_route(nullptr);        // nor keys_
   if (archive_) archive_->stop();                      // before the channels it reads records from
   watch_.reset();                                      // its thread reads the channel manager
   channels_.reset();                                   // kills any worker still running
@@ -485,6 +492,14 @@ bool App::start(std::string *error) {
       cfg_.storage_sweep_seconds, *channels_);
   channels_->set_output_observer(archive_.get());
   if (!cfg_.archive_endpoint.empty() && !enable_object_tier(error)) return false;
+  // AES-128: keys made per channel and key period (encryption_keys.h).
+  try {
+    keys_ = std::make_unique<keys::KeyStore>(*db_, opts_.master_key);
+  } catch (const std::exception &e) {
+    *error = std::string("key store: ") + e.what();
+    return false;
+  }
+  wire_encryption_keys(*keys_, *channels_, *archive_, *origin_, logger_);
   archive_->start();
   origin_->set_timeshift_route(
       [a = archive_.get()](const std::string &ch, const std::string &rel,

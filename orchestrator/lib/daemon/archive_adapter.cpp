@@ -54,6 +54,8 @@ ArchiveAdapter::ArchiveAdapter(db::Db &db, std::string warm_dir, int sweep_secon
                  r.rights_days = rec->rights.catchup_days;
                  r.target_seconds = rec->hls.segment_seconds;
                  r.hot_dir = channels_.hls_dir(ch);
+                 if (key_line_)
+                   r.key_line = [this, ch](const std::string &kid) { return key_line_(ch, kid); };
                  return r;
                }) {}
 

@@ -58,9 +58,15 @@ class ArchiveAdapter : public OutputObserver {
 
   archive::Archiver &archiver() { return archiver_; }
   archive::ObjectTier *object_tier() { return tier_.get(); }
+  // AES-128: the EXT-X-KEY attributes of a channel's key id, for catch-up playlists. Set once
+  // before the origin's route is installed.
+  using KeyLineFn =
+      std::function<std::string(const std::string &channel, const std::string &key_id)>;
+  void set_key_line(KeyLineFn f) { key_line_ = std::move(f); }
 
  private:
   ChannelManager &channels_;
+  KeyLineFn key_line_;
   archive::Archiver archiver_;
   archive::CatchupService catchup_;
   std::unique_ptr<archive::ObjectTier> tier_;

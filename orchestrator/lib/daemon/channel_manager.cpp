@@ -272,6 +272,21 @@ RunnerOptions ChannelManager::runner_options(const ChannelRecord &rec) const {
   o.stop_grace_seconds = opts_.stop_grace_seconds;
   o.hls_dir = hls_dir(rec.channel_id);
   o.thumbnail = opts_.data_dir + "/thumbnails/" + rec.channel_id + ".jpg";
+  if (rec.encryption.enabled && key_source_) {
+    // Key period = sequence / rotate_segments. At spawn the sequence is guessed from the clock
+    // (sequence_mode epoch numbers segments floor(UTC / target)); a worker whose first segment
+    // falls elsewhere (counter mode) uses the nearest key it has until its first segment brings
+    // the right ones.
+    uint64_t n = (uint64_t)rec.encryption.rotate_segments;
+    double target = rec.hls.segment_seconds > 0 ? rec.hls.segment_seconds : 4.0;
+    o.keys = [src = key_source_, id = rec.channel_id, n, target](std::optional<uint64_t> sequence) {
+      uint64_t seq = sequence ? *sequence : (uint64_t)(g_get_real_time() / 1e6 / target);
+      std::vector<wire::CmdKey> out;
+      for (uint64_t p : {seq / n, seq / n + 1})
+        if (auto k = src(id, p)) out.push_back(*k);
+      return out;
+    };
+  }
   return o;
 }
 

@@ -124,6 +124,11 @@ class ChannelManager : public ChannelSink {
   std::string hls_dir(const std::string &id) const;
   // Set once before load(); the observer outlives the manager.
   void set_output_observer(OutputObserver *o) { observer_ = o; }
+  // AES-128 channels: the content key of (channel, key period), made on first use (iptvd's key
+  // store); nullopt when it cannot be had. Set once before load().
+  using KeySource =
+      std::function<std::optional<wire::CmdKey>(const std::string &channel, uint64_t period)>;
+  void set_key_source(KeySource k) { key_source_ = std::move(k); }
 
   // Thread-safe views for the API (copies).
   std::vector<ChannelView> views() const;
@@ -188,6 +193,7 @@ class ChannelManager : public ChannelSink {
   store::StateStore *store_;  // not null
   Origin *origin_;            // not null
   OutputObserver *observer_ = nullptr;
+  KeySource key_source_;
   log::Logger &logger_;
   bool stopping_ = false;
   GFileMonitor *monitor_ = nullptr;

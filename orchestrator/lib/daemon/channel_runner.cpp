@@ -191,6 +191,18 @@ void ChannelRunner::spawn() {
   }
   for (auto &[name, v] : r)
     if (!v.enabled) proc_->send(wire::encode_command(wire::CmdRendition{name, false}));
+  // AES-128: the keys of the current and next key periods, before the first segment.
+  keys_sent_.clear();
+  send_keys(std::nullopt);
+}
+
+void ChannelRunner::send_keys(std::optional<uint64_t> sequence) {
+  if (!opts_.keys || !proc_ || !proc_->running()) return;
+  for (const auto &k : opts_.keys(sequence)) {
+    if (!keys_sent_.insert(k.period).second) continue;
+    // The line holds the key: it goes to the pipe only (never to a log).
+    proc_->send(wire::encode_command(k));
+  }
 }
 
 void ChannelRunner::on_status(const std::string &line) {
@@ -235,6 +247,7 @@ void ChannelRunner::on_status(const std::string &line) {
       r.bytes += seg->bytes;
       if (seg->duration > 0) r.bitrate = seg->bytes * 8.0 / seg->duration;
     }
+    send_keys(seg->sequence);  // the next key period's key, a period ahead
     sink_.on_segment(id_, *seg);
   } else if (auto *enc = std::get_if<StEncoder>(&*st)) {
     std::lock_guard lk(view_mu_);

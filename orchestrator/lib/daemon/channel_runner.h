@@ -12,11 +12,13 @@
 #include <glib.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,10 @@ struct RunnerOptions {
   // gone ("" = never removed).
   std::string hls_dir;
   std::string thumbnail;  // the worker's thumbnail file, removed with the HLS tree
+  // AES-128 channels (docs/encryption.md): the content keys the worker needs around a segment
+  // sequence number (at spawn: nullopt, around now), sent on its command pipe ahead of their
+  // key periods; each period once per worker. Empty: a clear channel.
+  std::function<std::vector<wire::CmdKey>(std::optional<uint64_t> sequence)> keys;
 };
 
 struct RenditionView {
@@ -140,6 +146,7 @@ class ChannelRunner {
 
  private:
   void spawn();
+  void send_keys(std::optional<uint64_t> sequence);
   void on_status(const std::string &line);
   void on_exit(bool exited, int code);
   void set_state(const std::string &state, const std::string &reason);
@@ -155,6 +162,7 @@ class ChannelRunner {
   ChannelSink &sink_;
   Backoff backoff_;
   std::unique_ptr<WorkerProcess> proc_;
+  std::set<uint64_t> keys_sent_;          // key periods sent to this worker (AES-128)
   std::unique_ptr<WorkerProcess> dying_;  // a stopped worker while its exit is awaited
   gint64 spawned_at_ = 0, last_hb_ = 0;
   guint tick_id_ = 0, restart_id_ = 0, kill_id_ = 0;

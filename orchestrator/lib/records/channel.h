@@ -91,6 +91,14 @@ struct Catchup {
   int line = 0;              // position of catchup.days, for messages
 };
 
+// AES-128 encryption of the HLS segments (docs/channels.md, docs/encryption.md): keys made by
+// iptvd per channel and key period, a new key every `rotate_segments` segments.
+struct Encryption {
+  bool enabled = false;     // method: aes-128
+  int rotate_segments = 0;  // segments per key period (>= 1 when enabled)
+  int line = 0;             // position of encryption.method, for messages
+};
+
 struct Output {
   OutputKind kind = OutputKind::kSrt;
   std::string uri;
@@ -133,6 +141,7 @@ struct ChannelRecord {
   Quality quality;
   HlsSettings hls;
   Catchup catchup;
+  Encryption encryption;
   // manifest.mpd next to the HLS playlists over the same fMP4 segments (needs
   // hls.segment_format: fmp4).
   bool dash = false;

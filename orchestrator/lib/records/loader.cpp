@@ -137,7 +137,7 @@ const std::vector<std::string> kTopKeys = {"channel_id",    "name",
                                            "hls",           "outputs",
                                            "epg",           "placement",
                                            "dvr",           "catchup",
-                                           "dash"};
+                                           "dash",          "encryption"};
 
 }  // namespace
 

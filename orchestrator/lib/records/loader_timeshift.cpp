@@ -8,7 +8,34 @@
 
 namespace iptv {
 
+// encryption: {method: aes-128, rotate_segments: N}: every segment encrypted (AES-128-CBC), a new
+// key every N segments (docs/encryption.md).
+static void parse_encryption(YamlWalker &w, const YAML::Node &root, ChannelRecord &rec) {
+  const YAML::Node en = root["encryption"];
+  if (!en.IsDefined() || en.IsNull() || !w.mapping(en, "encryption", {"method", "rotate_segments"}))
+    return;
+  std::string method;
+  if (!en["method"].IsDefined()) {
+    w.error(en, "encryption.method", "is required (aes-128)");
+    return;
+  }
+  if (!w.choice(en["method"], "encryption.method", {"aes-128", "none"}, method)) return;
+  rec.encryption.line = en["method"].Mark().line + 1;
+  if (method == "none") return;
+  if (rec.dash) {
+    // Whole-segment AES-128 is HLS's; a DASH player would fetch undecryptable segments.
+    w.error(en["method"], "encryption.method",
+            "aes-128 is HLS encryption: turn dash off for an encrypted channel");
+    return;
+  }
+  rec.encryption.enabled = true;
+  rec.encryption.rotate_segments = 10;
+  w.integer(en["rotate_segments"], "encryption.rotate_segments", rec.encryption.rotate_segments, 1,
+            100000);
+}
+
 void parse_timeshift(YamlWalker &w, const YAML::Node &root, ChannelRecord &rec) {
+  parse_encryption(w, root, rec);
   const YAML::Node dvr = root["dvr"];
   if (dvr.IsDefined() && !dvr.IsNull() && w.mapping(dvr, "dvr", {"window_seconds"})) {
     const YAML::Node hls = root["hls"];

@@ -92,7 +92,9 @@ nlohmann::json to_json(const WorkerSpec &s) {
               {"dash", s.hls.dash},
               {"audio_language", s.hls.audio_language},
               {"audio_name", s.hls.audio_name},
-              {"part_seconds", s.hls.part_seconds}};
+              {"part_seconds", s.hls.part_seconds},
+              {"key_rotation", s.hls.key_rotation},
+              {"key_uri_format", s.hls.key_uri_format}};
   j["quality"] = {{"silence_threshold_db", s.quality.silence_threshold_db},
                   {"silence_seconds", s.quality.silence_seconds},
                   {"black_threshold", s.quality.black_threshold},
@@ -139,6 +141,8 @@ static void hls_from_json(const nlohmann::json &j, WorkerSpec &s) {
     bad("hls.part_seconds", "must be 0 or below segment_seconds");
   if (s.hls.part_seconds > 0 && s.hls.segment_format != "fmp4")
     bad("hls.part_seconds", "needs segment_format fmp4");
+  s.hls.key_rotation = get<int>(h, "key_rotation", "hls.", s.hls.key_rotation);
+  s.hls.key_uri_format = get<std::string>(h, "key_uri_format", "hls.", s.hls.key_uri_format);
 }
 
 WorkerSpec from_json(const nlohmann::json &j) {

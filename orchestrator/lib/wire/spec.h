@@ -41,6 +41,10 @@ struct HlsEntry {
   std::string audio_language;           // fmp4 audio rendition LANGUAGE ("" = none)
   std::string audio_name;               // fmp4 audio rendition NAME ("" = "audio")
   double part_seconds = 0;              // low-latency HLS parts (part-duration); 0 = off
+  // AES-128 (encryption in the record): segments per key period (0: clear) and the EXT-X-KEY URI
+  // format. The keys themselves never appear in the spec: they come on the command pipe.
+  int key_rotation = 0;
+  std::string key_uri_format;
 };
 
 struct QualityEntry {

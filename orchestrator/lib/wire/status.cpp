@@ -101,7 +101,8 @@ json fields(const Segment &m) {
           {"duration", m.duration},
           {"bytes", m.bytes},
           {"uri", m.uri},
-          {"pdt", m.pdt}};
+          {"pdt", m.pdt},
+          {"key_id", m.key_id}};
 }
 void read(const Reader &r, Segment &m) {
   r.req("rendition", m.rendition);
@@ -113,6 +114,7 @@ void read(const Reader &r, Segment &m) {
   r.opt("pdt", m.pdt);
   r.opt("media_sequence", m.media_sequence);
   r.opt("discontinuity", m.discontinuity);
+  r.opt("key_id", m.key_id);
 }
 
 json fields(const Encoder &m) {
@@ -216,6 +218,12 @@ std::optional<V> read_kind(const std::string &t, const json &j) {
         Reader r(j, t);
         r.req("name", m.name);
         r.req("enabled", m.enabled);
+      } else if constexpr (std::is_same_v<T, CmdKey>) {
+        Reader r(j, t);
+        r.req("period", m.period);
+        r.req("key_id", m.key_id);
+        r.req("key", m.key);
+        r.req("iv", m.iv);
       }
       return V(std::move(m));
     }
@@ -298,6 +306,12 @@ json to_json(const Command &c) {
   if (auto *r = std::get_if<CmdRendition>(&c)) {
     j["name"] = r->name;
     j["enabled"] = r->enabled;
+  }
+  if (auto *k = std::get_if<CmdKey>(&c)) {
+    j["period"] = k->period;
+    j["key_id"] = k->key_id;
+    j["key"] = k->key;
+    j["iv"] = k->iv;
   }
   return j;
 }

@@ -68,6 +68,7 @@ struct Segment {
   std::string pdt;              // optional: program date-time, ISO 8601 UTC ("" when unknown)
   uint64_t media_sequence = 0;  // optional: the playlist's EXT-X-MEDIA-SEQUENCE when written
   bool discontinuity = false;   // optional: the segment starts a discontinuity
+  std::string key_id;           // optional: the AES-128 key that encrypts it ("" when clear)
 };
 // The encoder iptvabrladder picked for a rendition.
 struct Encoder {
@@ -159,7 +160,18 @@ struct CmdRendition {
   bool enabled = true;
 };
 
-using Command = std::variant<CmdFailover, CmdReturn, CmdStop, CmdRendition>;
+// An AES-128 content key for key period `period` (segments period*N .. period*N+N-1 of an
+// encrypted channel), sent ahead of the period. `key` and `iv` are 32 hex digits each. The line
+// is a secret: never logged, never echoed back (the ack names the key id only).
+struct CmdKey {
+  static constexpr const char *kType = "key";
+  uint64_t period = 0;
+  std::string key_id;
+  std::string key;
+  std::string iv;
+};
+
+using Command = std::variant<CmdFailover, CmdReturn, CmdStop, CmdRendition, CmdKey>;
 
 // The command's "cmd".
 std::string command_name(const Command &c);

@@ -168,6 +168,9 @@ void configure_sink(const WorkerSpec &spec, const OutputElements &o) {
                "channel-id", spec.channel_id.c_str(), nullptr);
   gst_util_set_object_arg(G_OBJECT(o.hlssink), "playlist-type", spec.hls.playlist_type.c_str());
   gst_util_set_object_arg(G_OBJECT(o.hlssink), "sequence-mode", spec.hls.sequence_mode.c_str());
+  if (spec.hls.key_rotation > 0)
+    g_object_set(o.hlssink, "key-rotation", (guint)spec.hls.key_rotation, "key-uri-format",
+                 spec.hls.key_uri_format.c_str(), nullptr);
   if (spec.hls.sequence_mode == "counter")
     g_object_set(o.hlssink, "state-file", (spec.hls.dir + "/state.json").c_str(), nullptr);
 }

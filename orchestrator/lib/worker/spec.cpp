@@ -43,6 +43,10 @@ std::string ladder_profile(const ProfileEntry &p) {
   return s;
 }
 
+std::string key_uri_format(const std::string &channel_id) {
+  return "../../../../keys/" + channel_id + "/{token}/{key-id}";
+}
+
 WorkerSpec make_worker_spec(const ChannelRecord &r, const std::map<std::string, ChannelRecord> &all,
                             const WorkerDefaults &d) {
   WorkerSpec s;
@@ -85,6 +89,13 @@ WorkerSpec make_worker_spec(const ChannelRecord &r, const std::map<std::string, 
   s.hls.audio_language = r.hls.audio_language;
   s.hls.audio_name = r.hls.audio_name;
   s.hls.part_seconds = r.hls.part_seconds;
+  if (r.encryption.enabled) {
+    // Keys come on the command pipe (iptvd's key store); the URI reaches the origin's key route
+    // /keys/<channel>/<token>/<key-id> from /hls/<channel>/<token>/<rendition>/index.m3u8 (and
+    // its catch-up copies), the origin filling {token} with the viewer's own token segment.
+    s.hls.key_rotation = r.encryption.rotate_segments;
+    s.hls.key_uri_format = key_uri_format(r.channel_id);
+  }
   s.quality.silence_threshold_db = r.quality.silence_threshold_db;
   s.quality.silence_seconds = r.quality.silence_seconds;
   s.quality.black_threshold = r.quality.black_threshold;

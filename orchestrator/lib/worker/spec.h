@@ -45,6 +45,11 @@ WorkerSpec make_worker_spec(const ChannelRecord &record,
                             const std::map<std::string, ChannelRecord> &all,
                             const WorkerDefaults &defaults);
 
+// The EXT-X-KEY URI format of an encrypted channel (iptvhlssink key-uri-format): relative to a
+// media playlist /hls/<channel>/<token>/<rendition>/index.m3u8, reaching the origin's key route
+// /keys/<channel>/<token>/<key-id>; the origin fills {token} per viewer, the sink {key-id}.
+std::string key_uri_format(const std::string &channel_id);
+
 // The rendition name of a profile: "<height>p", with "-<kbps>k" appended when two rungs share a
 // height.
 std::vector<std::string> rendition_names(const std::vector<Profile> &profiles);

@@ -27,6 +27,12 @@ Command parse_command(const std::string &line) {
       c.name = r->name;
       c.enabled = r->enabled;
     }
+    if (auto *k = std::get_if<wire::CmdKey>(&w)) {
+      c.period = k->period;
+      c.key_id = k->key_id;
+      c.key = k->key;
+      c.iv = k->iv;
+    }
   } catch (const wire::WireError &e) {
     c.error = e.what();
   }

@@ -26,6 +26,9 @@ struct Command {
   std::string cmd;   // failover | return | rendition | stop
   std::string name;  // rendition name
   bool enabled = true;
+  // key: an AES-128 key for iptvhlssink (add-key); key and iv in hex.
+  uint64_t period = 0;
+  std::string key_id, key, iv;
   std::string error;
 };
 Command parse_command(const std::string &line);

@@ -619,6 +619,8 @@ void Worker::on_output_message(GstMessage *msg) {
         gboolean d = FALSE;
         gst_structure_get_boolean(s, "discontinuity", &d);
         seg.discontinuity = d;
+        const char *kid = gst_structure_get_string(s, "key-id");
+        seg.key_id = kid ? kid : "";
         std::string p = path ? path : "";
         std::string prefix = spec_.hls.dir + "/";
         seg.uri = p.rfind(prefix, 0) == 0 ? p.substr(prefix.size()) : p;

@@ -47,7 +47,9 @@ gboolean Worker::stdin_cb(GIOChannel *ch, GIOCondition cond, gpointer data) {
 void Worker::handle_command(const std::string &line) {
   Command c = parse_command(line);
   auto reply = [&](bool ok, const std::string &detail) {
-    status_.write(wire::Ack{.cmd = c.cmd.empty() ? line : c.cmd, .ok = ok, .detail = detail});
+    // An unreadable line is echoed back, unless it may hold a key (never written anywhere).
+    std::string echo = line.find("\"key") != std::string::npos ? "key" : line;
+    status_.write(wire::Ack{.cmd = c.cmd.empty() ? echo : c.cmd, .ok = ok, .detail = detail});
   };
   if (!c.error.empty()) {
     reply(false, c.error);
@@ -65,6 +67,13 @@ void Worker::handle_command(const std::string &line) {
     bool ok = machine_->command_return(now);
     reply(ok, ok ? "returning to primary" : "primary is not healthy");
     if (ok) on_tick();
+  } else if (c.cmd == "key") {
+    // iptvhlssink encrypts the segments of this key period with it (key-rotation > 0).
+    gboolean ok = FALSE;
+    g_signal_emit_by_name(hlssink_, "add-key", (guint64)c.period, c.key_id.c_str(), c.key.c_str(),
+                          c.iv.c_str(), &ok);
+    reply(ok,
+          "key " + c.key_id + " for period " + std::to_string(c.period) + (ok ? "" : ": refused"));
   } else if (c.cmd == "rendition") {
     // iptvhlssink takes the rendition off the air (multivariant playlist, its video and its copy
     // of the audio) and resumes it at a keyframe with one discontinuity; the others go on.
