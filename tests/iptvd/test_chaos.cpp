@@ -222,12 +222,15 @@ TEST_F(ChaosTest, WorkersSigkilledAtRandomForTwoMinutes) {
   }
 }
 
-// A UDP source that is cut every other second (its sender stopped and continued), with a backup.
+// A UDP source that is cut every other second (its sender stopped and continued), with a backup:
+// each cut (1 s) outlasts primary_loss_seconds (0.5 s), so the channel moves to its backup, and
+// each second of signal outlasts return_after_seconds (0.5 s), so it comes back: a failover and
+// a return per flap, every one stored, logged and delivered, in order.
 TEST_F(ChaosTest, ASourceFlappingEverySecond) {
   int port = iptv_test::free_port();
   add("flappy",
       "rights:\n  owner: Test\n  licence: test\nfailover:\n  enabled: true\n  backup_source: "
-      "spare\n  primary_loss_seconds: 1\n  return_after_seconds: 3\n",
+      "spare\n  primary_loss_seconds: 0.5\n  return_after_seconds: 0.5\n",
       "udp://127.0.0.1:" + std::to_string(port));
   add("spare", "", "test://ball?tone=660");
   // The sender: MPEG-TS over UDP, 320x180, on its own.
@@ -245,26 +248,67 @@ TEST_F(ChaosTest, ASourceFlappingEverySecond) {
   Iptvd d(channels_, {"--config", config()});
   d.start();
   ASSERT_TRUE(d.wait_live({"flappy", "spare"}, 60, 2)) << d.log();
-  double end = now_s() + chaos_seconds(120) / 2;
-  int flaps = 0;
+  ASSERT_EQ(d.channel("flappy")["active_source"], "primary");
+  double end = now_s() + chaos_seconds(60) / 2;
+  int flaps = 0, seen_backup = 0, seen_primary = 0;
   while (now_s() < end) {
     ::kill(sender, SIGSTOP);
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    seen_backup += d.channel("flappy")["active_source"] == "backup";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ::kill(sender, SIGCONT);
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    seen_primary += d.channel("flappy")["active_source"] == "primary";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ++flaps;
     note_sequences(d, {"flappy", "spare"});
   }
-  std::printf("[chaos] source flapped %d times (1 s off, 1 s on)\n", flaps);
+  std::printf(
+      "[chaos] source flapped %d times (1 s off, 1 s on); the API showed the backup at %d "
+      "cuts' ends and the primary at %d signals' ends\n",
+      flaps, seen_backup, seen_primary);
   // The source is steady again: the channel returns to its primary and goes live.
   check_after(d, {"flappy", "spare"});
   EXPECT_EQ(d.channel("flappy")["active_source"], "primary");
   int activated = count_events(d, "channel_id='flappy' AND event_type='failover.activated'");
   int returned = count_events(d, "channel_id='flappy' AND event_type='failover.returned'");
   std::printf("[chaos] failover.activated %d, failover.returned %d\n", activated, returned);
+  // Failover was exercised: cuts moved the channel to its backup, and it came back. (Not every
+  // cut: on the loaded shared host a worker starved for a moment reads a backlog of datagrams
+  // from its socket during a cut, which shortens the gap it sees; most cuts switch.)
+  EXPECT_GE(activated, 1) << d.sql(
+      "SELECT event_type FROM st_events WHERE channel_id='flappy' "
+      "ORDER BY id");
   EXPECT_EQ(activated, returned) << "every switch to the backup has its return";
-  // The return waits for return_after_seconds of a steady primary: a 1 s flap never bounces back.
-  EXPECT_LE(activated, flaps / 2 + 1);
+  // In order: activated, returned, activated, ... (no switch lost between two others).
+  auto order =
+      lines(d.sql("SELECT event_type FROM st_events WHERE channel_id='flappy' AND "
+                  "event_type IN ('failover.activated','failover.returned') ORDER BY id"));
+  for (size_t i = 0; i < order.size(); ++i)
+    EXPECT_EQ(order[i], i % 2 ? "failover.returned" : "failover.activated") << "event " << i;
+  // No event lost on the way: the worker's events as iptvd logged them, as stored, as the API
+  // counts them and as the webhook received them are the same.
+  std::string log = d.log();
+  auto count_in_log = [&](const std::string &what) {
+    int n = 0;
+    for (size_t at = 0; (at = log.find(what, at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  EXPECT_EQ(count_in_log("channel_id=flappy msg=\"event failover.activated"), activated);
+  EXPECT_EQ(count_in_log("channel_id=flappy msg=\"event failover.returned"), returned);
+  EXPECT_EQ(d.channel("flappy")["failovers"], activated);
+  std::map<std::string, std::set<std::string>> hooks;  // event type -> idempotency keys
+  for (const auto &l : lines(slurp(hook_log_))) {
+    auto r = json::parse(l, nullptr, false);
+    if (r.is_object() && r["path"] == "/hook" && r["status"] == 200)
+      hooks[r.value("event", "")].insert(r.value("idempotency_key", ""));
+  }
+  auto stored_ids = [&](const std::string &type) {
+    auto ids = lines(d.sql("SELECT event_id FROM st_events WHERE event_type='" + type + "'"));
+    return std::set<std::string>(ids.begin(), ids.end());
+  };
+  EXPECT_EQ(hooks["failover.activated"], stored_ids("failover.activated"));
+  EXPECT_EQ(hooks["failover.returned"], stored_ids("failover.returned"));
   ::kill(sender, SIGKILL);
 }
 
