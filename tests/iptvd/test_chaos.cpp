@@ -223,9 +223,9 @@ TEST_F(ChaosTest, WorkersSigkilledAtRandomForTwoMinutes) {
 }
 
 // A UDP source that is cut every other second (its sender stopped and continued), with a backup:
-// each cut (1 s) outlasts primary_loss_seconds (0.5 s), so the channel moves to its backup, and
-// each second of signal outlasts return_after_seconds (0.5 s), so it comes back: a failover and
-// a return per flap, every one stored, logged and delivered, in order.
+// a cut (1 s) outlasts primary_loss_seconds (0.5 s), so the channel moves to its backup, and a
+// second of signal outlasts return_after_seconds (0.5 s), so it comes back; every switch is
+// stored, logged and delivered, in order, and the channel ends live on its primary.
 TEST_F(ChaosTest, ASourceFlappingEverySecond) {
   int port = iptv_test::free_port();
   add("flappy",
@@ -273,9 +273,9 @@ TEST_F(ChaosTest, ASourceFlappingEverySecond) {
   int activated = count_events(d, "channel_id='flappy' AND event_type='failover.activated'");
   int returned = count_events(d, "channel_id='flappy' AND event_type='failover.returned'");
   std::printf("[chaos] failover.activated %d, failover.returned %d\n", activated, returned);
-  // Failover was exercised: cuts moved the channel to its backup, and it came back. (Not every
-  // cut: on the loaded shared host a worker starved for a moment reads a backlog of datagrams
-  // from its socket during a cut, which shortens the gap it sees; most cuts switch.)
+  // Failover was exercised: cuts moved the channel to its backup, and it came back. Not every
+  // cut switches under iptvd on the loaded shared host (3 and 4 of 15 in two runs, where a bare
+  // iptvd-worker with the same spec and sender switched at 5 of 5 cuts): see docs/reliability.md.
   EXPECT_GE(activated, 1) << d.sql(
       "SELECT event_type FROM st_events WHERE channel_id='flappy' "
       "ORDER BY id");
