@@ -245,6 +245,10 @@ TEST_F(ChaosTest, ASourceFlappingEverySecond) {
          ">/dev/null 2>&1 & echo $!");
   pid_t sender = std::atoi(sender_pid.c_str());
   ASSERT_GT(sender, 0);
+  struct KillOnExit {  // however the test ends (an ASSERT returns early)
+    pid_t pid;
+    ~KillOnExit() { ::kill(pid, SIGKILL); }
+  } kill_sender{sender};
   Iptvd d(channels_, {"--config", config()});
   d.start();
   ASSERT_TRUE(d.wait_live({"flappy", "spare"}, 60, 2)) << d.log();
@@ -309,7 +313,6 @@ TEST_F(ChaosTest, ASourceFlappingEverySecond) {
   };
   EXPECT_EQ(hooks["failover.activated"], stored_ids("failover.activated"));
   EXPECT_EQ(hooks["failover.returned"], stored_ids("failover.returned"));
-  ::kill(sender, SIGKILL);
 }
 
 // The data folder fills up (a 24 MB tmpfs), then space comes back.

@@ -51,6 +51,15 @@ pid_t start_sender(int port, const std::string &bad_video, bool bad_audio, const
   return std::atoi(sh(cmd + " >" + log + " 2>&1 & echo $!").c_str());
 }
 
+// Kills the senders however the test ends (an ASSERT returns early).
+struct Senders {
+  std::map<std::string, pid_t> pids;
+  ~Senders() {
+    for (auto &[id, pid] : pids)
+      if (pid > 0) ::kill(pid, SIGKILL);
+  }
+};
+
 std::string events_of(Iptvd &d, const std::string &id) {
   return d.sql("SELECT event_type, detail FROM st_events WHERE channel_id='" + id +
                "' ORDER BY id");
@@ -80,25 +89,28 @@ TEST(PassthroughTriggers, BlackFreezeAndSilenceFailOverAndReturn) {
   Iptvd d(channels);
   d.start();
   ASSERT_TRUE(d.running());
-  std::map<std::string, pid_t> senders;
+  Senders senders;
   for (const auto &[id, trigger] : trigger_of)
-    senders[id] = start_sender(port_of[id],
-                               trigger == "black"    ? "pattern=black"
-                               : trigger == "freeze" ? "pattern=smpte100"
-                                                     : "",
-                               trigger == "silence", tmp.path() + "/" + id + ".log");
+    senders.pids[id] = start_sender(port_of[id],
+                                    trigger == "black"    ? "pattern=black"
+                                    : trigger == "freeze" ? "pattern=smpte100"
+                                                          : "",
+                                    trigger == "silence", tmp.path() + "/" + id + ".log");
   double t0 = now_s();
   // On their primaries, with passthrough segments, before the content turns bad.
-  ASSERT_TRUE(wait_for(kGoodSeconds - 1, [&] {
-    for (const auto &[id, trigger] : trigger_of) {
-      auto j = d.channel(id);
-      // (live, or degraded by a timestamp condition: the senders' AAC starts with a backwards
-      // step; not a trigger.)
-      if (j["active_source"] != "primary" || j["failovers"] != 0) return false;
-      if (parse_media(d.playlist(id, "source")).sequences.empty()) return false;
-    }
-    return true;
-  })) << d.log() << events_of(d, "pt-black") << events_of(d, "pt-freeze")
+  ASSERT_TRUE(wait_for(kGoodSeconds - 1,
+                       [&] {
+                         for (const auto &[id, trigger] : trigger_of) {
+                           auto j = d.channel(id);
+                           // (live, or degraded by a timestamp condition: the senders' AAC starts
+                           // with a backwards step; not a trigger.)
+                           if (j["active_source"] != "primary" || j["failovers"] != 0) return false;
+                           if (parse_media(d.playlist(id, "source")).sequences.empty())
+                             return false;
+                         }
+                         return true;
+                       }))
+      << d.log() << events_of(d, "pt-black") << events_of(d, "pt-freeze")
       << events_of(d, "pt-silence");
   for (const auto &[id, trigger] : trigger_of) EXPECT_EQ(d.channel(id)["failovers"], 0) << id;
 
@@ -146,6 +158,4 @@ TEST(PassthroughTriggers, BlackFreezeAndSilenceFailOverAndReturn) {
         "%d-%d s)\n",
         trigger.c_str(), switched[id], returned[id], kGoodSeconds, kGoodSeconds + kBadSeconds);
   }
-  for (auto &[id, pid] : senders)
-    if (pid > 0) ::kill(pid, SIGKILL);
 }
