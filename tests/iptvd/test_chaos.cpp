@@ -9,10 +9,13 @@
 #include <glib.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -45,6 +48,51 @@ std::vector<std::string> lines(const std::string &text) {
 }
 
 const char *kSecret = "chaos-hook-secret-0123456789";
+
+// A UDP relay on loopback that forwards datagrams from `in_port` to `out_port` while `on`, and
+// drops them while off: a feed cut in the network. (Stopping the sender instead is not a cut: a
+// live GStreamer sender that continues sends the frames it missed at once, and the receiver's
+// own latency hides most of the pause.)
+class UdpRelay {
+ public:
+  UdpRelay(int in_port, int out_port) : out_port_(out_port) {
+    in_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    out_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(in_port);
+    ok_ = ::bind(in_, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0;
+    timeval tv{0, 100000};
+    ::setsockopt(in_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~UdpRelay() {
+    stop_ = true;
+    thread_.join();
+    ::close(in_);
+    ::close(out_);
+  }
+  bool ok() const { return ok_; }
+  void set_on(bool on) { on_ = on; }
+
+ private:
+  void run() {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(out_port_);
+    char buf[65536];
+    while (!stop_) {
+      ssize_t n = ::recv(in_, buf, sizeof buf, 0);
+      if (n > 0 && on_) ::sendto(out_, buf, n, 0, reinterpret_cast<sockaddr *>(&to), sizeof to);
+    }
+  }
+  int in_ = -1, out_ = -1, out_port_;
+  bool ok_ = false;
+  std::atomic<bool> on_{true}, stop_{false};
+  std::thread thread_;
+};
 
 class ChaosTest : public ::testing::Test {
  protected:
@@ -222,17 +270,20 @@ TEST_F(ChaosTest, WorkersSigkilledAtRandomForTwoMinutes) {
   }
 }
 
-// A UDP source that is cut every other second (its sender stopped and continued), with a backup:
-// a cut (1 s) outlasts primary_loss_seconds (0.5 s), so the channel moves to its backup, and a
-// second of signal outlasts return_after_seconds (0.5 s), so it comes back; every switch is
-// stored, logged and delivered, in order, and the channel ends live on its primary.
+// A UDP source that is cut every other second (its datagrams dropped for 1 s, then forwarded for
+// 1 s, by a relay between the sender and iptvd), with a backup: a cut (1 s) outlasts
+// primary_loss_seconds (0.5 s), so the channel moves to its backup, and a second of signal
+// outlasts return_after_seconds (0.5 s), so it comes back; every switch is stored, logged and
+// delivered, in order, and the channel ends live on its primary.
 TEST_F(ChaosTest, ASourceFlappingEverySecond) {
-  int port = iptv_test::free_port();
+  int port = iptv_test::free_port(), sender_port = iptv_test::free_port();
   add("flappy",
       "rights:\n  owner: Test\n  licence: test\nfailover:\n  enabled: true\n  backup_source: "
       "spare\n  primary_loss_seconds: 0.5\n  return_after_seconds: 0.5\n",
       "udp://127.0.0.1:" + std::to_string(port));
   add("spare", "", "test://ball?tone=660");
+  UdpRelay relay(sender_port, port);
+  ASSERT_TRUE(relay.ok());
   // The sender: MPEG-TS over UDP, 320x180, on its own.
   std::string sender_pid =
       sh("gst-launch-1.0 -q videotestsrc is-live=true pattern=smpte ! "
@@ -240,7 +291,7 @@ TEST_F(ChaosTest, ASourceFlappingEverySecond) {
          "speed-preset=ultrafast key-int-max=25 bitrate=300 ! h264parse ! mpegtsmux name=m "
          "alignment=7 "
          "! udpsink host=127.0.0.1 port=" +
-         std::to_string(port) +
+         std::to_string(sender_port) +
          " audiotestsrc is-live=true ! audioconvert ! avenc_aac ! aacparse ! m. "
          ">/dev/null 2>&1 & echo $!");
   pid_t sender = std::atoi(sender_pid.c_str());
@@ -256,11 +307,11 @@ TEST_F(ChaosTest, ASourceFlappingEverySecond) {
   double end = now_s() + chaos_seconds(60) / 2;
   int flaps = 0, seen_backup = 0, seen_primary = 0;
   while (now_s() < end) {
-    ::kill(sender, SIGSTOP);
+    relay.set_on(false);
     std::this_thread::sleep_for(std::chrono::milliseconds(900));
     seen_backup += d.channel("flappy")["active_source"] == "backup";
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ::kill(sender, SIGCONT);
+    relay.set_on(true);
     std::this_thread::sleep_for(std::chrono::milliseconds(900));
     seen_primary += d.channel("flappy")["active_source"] == "primary";
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -277,12 +328,13 @@ TEST_F(ChaosTest, ASourceFlappingEverySecond) {
   int activated = count_events(d, "channel_id='flappy' AND event_type='failover.activated'");
   int returned = count_events(d, "channel_id='flappy' AND event_type='failover.returned'");
   std::printf("[chaos] failover.activated %d, failover.returned %d\n", activated, returned);
-  // Failover was exercised: cuts moved the channel to its backup, and it came back. Not every
-  // cut switches under iptvd on the loaded shared host (3 and 4 of 15 in two runs, where a bare
-  // iptvd-worker with the same spec and sender switched at 5 of 5 cuts): see docs/reliability.md.
-  EXPECT_GE(activated, 1) << d.sql(
-      "SELECT event_type FROM st_events WHERE channel_id='flappy' "
-      "ORDER BY id");
+  // Failover was exercised: cuts moved the channel to its backup, and it came back each time.
+  // Not every cut: in this transcoded channel the audio's probe sees each 1 s cut as a 0.8 s gap,
+  // but decoded video keeps reaching the tail through most cuts, and the source counts as lost
+  // only when neither stream delivers (5 of 15 cuts switched; docs/reliability.md, chaos).
+  EXPECT_GE(activated, 2) << d.sql(
+      "SELECT created_at, event_type, detail FROM st_events WHERE "
+      "channel_id='flappy' ORDER BY id");
   EXPECT_EQ(activated, returned) << "every switch to the backup has its return";
   // In order: activated, returned, activated, ... (no switch lost between two others).
   auto order =
