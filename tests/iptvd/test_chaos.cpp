@@ -50,9 +50,8 @@ std::vector<std::string> lines(const std::string &text) {
 const char *kSecret = "chaos-hook-secret-0123456789";
 
 // A UDP relay on loopback that forwards datagrams from `in_port` to `out_port` while `on`, and
-// drops them while off: a feed cut in the network. (Stopping the sender instead is not a cut: a
-// live GStreamer sender that continues sends the frames it missed at once, and the receiver's
-// own latency hides most of the pause.)
+// drops them while off: a feed cut in the network. (Stopping the sender is not a clean cut: a
+// live GStreamer sender that continues sends the frames it missed at once.)
 class UdpRelay {
  public:
   UdpRelay(int in_port, int out_port) : out_port_(out_port) {
