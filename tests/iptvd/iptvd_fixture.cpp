@@ -225,7 +225,10 @@ bool Iptvd::wait_live(const std::vector<std::string> &ids, double seconds, int s
   return wait_for(seconds, [&] {
     for (const auto &id : ids) {
       if (state(id) != "live") return false;
-      if ((int)parse_media(playlist(id, "180p")).sequences.size() < segments) return false;
+      // The test channels' rendition, or a passthrough channel's.
+      std::string r =
+          std::filesystem::exists(data_dir_ + "/hls/" + id + "/source") ? "source" : "180p";
+      if ((int)parse_media(playlist(id, r)).sequences.size() < segments) return false;
     }
     return true;
   });

@@ -29,6 +29,12 @@ std::map<std::string, std::string> admission_corpus() {
   return {
       {"good-smpte", "channel_id: good-smpte\nsource: test://smpte?tone=440\n" + tail},
       {"good-ball", "channel_id: good-ball\nsource: test://ball?still=1\n" + tail},
+      // Passthrough content triggers: they fire there now (a keyframe decode), so both pass
+      // it and iptvd runs it (before, validate passed triggers that could never fire).
+      {"good-pt-triggers",
+       "channel_id: good-pt-triggers\nsource: test://smpte?tone=440\nprofiles: [passthrough]\n"
+       "hls:\n  segment_seconds: 1\n  window_segments: 6\nfailover:\n"
+       "  triggers: [black, freeze, silence]\n"},
       // The worker refused it ("unknown test pattern") while validate passed it.
       {"bad-pattern", "channel_id: bad-pattern\nsource: test://smtpe?tone=440\n" + tail},
       {"bad-pattern-2", "channel_id: bad-pattern-2\nsource: test://nosuch\n" + tail},
@@ -117,7 +123,7 @@ TEST(AdmissionTest, ValidateAndIptvdRefuseTheSameRecordsWithTheSameMessages) {
   for (const auto &f : files)
     if (!v_errors.count(f) && id_of.count(f) && status_of[f] == "active")
       should_run.push_back(id_of[f]);
-  EXPECT_EQ(should_run, (std::vector<std::string>{"good-ball", "good-smpte"}));
+  EXPECT_EQ(should_run, (std::vector<std::string>{"good-ball", "good-pt-triggers", "good-smpte"}));
   EXPECT_TRUE(d.wait_live(should_run, 90, 2)) << d.log();
   // A worker that would refuse its spec needs a few seconds to say so.
   std::this_thread::sleep_for(std::chrono::seconds(3));

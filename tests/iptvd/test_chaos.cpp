@@ -9,10 +9,13 @@
 #include <glib.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -45,6 +48,50 @@ std::vector<std::string> lines(const std::string &text) {
 }
 
 const char *kSecret = "chaos-hook-secret-0123456789";
+
+// A UDP relay on loopback that forwards datagrams from `in_port` to `out_port` while `on`, and
+// drops them while off: a feed cut in the network. (Stopping the sender is not a clean cut: a
+// live GStreamer sender that continues sends the frames it missed at once.)
+class UdpRelay {
+ public:
+  UdpRelay(int in_port, int out_port) : out_port_(out_port) {
+    in_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    out_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(in_port);
+    ok_ = ::bind(in_, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0;
+    timeval tv{0, 100000};
+    ::setsockopt(in_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~UdpRelay() {
+    stop_ = true;
+    thread_.join();
+    ::close(in_);
+    ::close(out_);
+  }
+  bool ok() const { return ok_; }
+  void set_on(bool on) { on_ = on; }
+
+ private:
+  void run() {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(out_port_);
+    char buf[65536];
+    while (!stop_) {
+      ssize_t n = ::recv(in_, buf, sizeof buf, 0);
+      if (n > 0 && on_) ::sendto(out_, buf, n, 0, reinterpret_cast<sockaddr *>(&to), sizeof to);
+    }
+  }
+  int in_ = -1, out_ = -1, out_port_;
+  bool ok_ = false;
+  std::atomic<bool> on_{true}, stop_{false};
+  std::thread thread_;
+};
 
 class ChaosTest : public ::testing::Test {
  protected:
@@ -222,14 +269,20 @@ TEST_F(ChaosTest, WorkersSigkilledAtRandomForTwoMinutes) {
   }
 }
 
-// A UDP source that is cut every other second (its sender stopped and continued), with a backup.
+// A UDP source that is cut every other second (its datagrams dropped for 1 s, then forwarded for
+// 1 s, by a relay between the sender and iptvd), with a backup: a cut (1 s) outlasts
+// primary_loss_seconds (0.5 s), so the channel moves to its backup, and a second of signal
+// outlasts return_after_seconds (0.5 s), so it comes back; every switch is stored, logged and
+// delivered, in order, and the channel ends live on its primary.
 TEST_F(ChaosTest, ASourceFlappingEverySecond) {
-  int port = iptv_test::free_port();
+  int port = iptv_test::free_port(), sender_port = iptv_test::free_port();
   add("flappy",
       "rights:\n  owner: Test\n  licence: test\nfailover:\n  enabled: true\n  backup_source: "
-      "spare\n  primary_loss_seconds: 1\n  return_after_seconds: 3\n",
+      "spare\n  primary_loss_seconds: 0.5\n  return_after_seconds: 0.5\n",
       "udp://127.0.0.1:" + std::to_string(port));
   add("spare", "", "test://ball?tone=660");
+  UdpRelay relay(sender_port, port);
+  ASSERT_TRUE(relay.ok());
   // The sender: MPEG-TS over UDP, 320x180, on its own.
   std::string sender_pid =
       sh("gst-launch-1.0 -q videotestsrc is-live=true pattern=smpte ! "
@@ -237,35 +290,80 @@ TEST_F(ChaosTest, ASourceFlappingEverySecond) {
          "speed-preset=ultrafast key-int-max=25 bitrate=300 ! h264parse ! mpegtsmux name=m "
          "alignment=7 "
          "! udpsink host=127.0.0.1 port=" +
-         std::to_string(port) +
+         std::to_string(sender_port) +
          " audiotestsrc is-live=true ! audioconvert ! avenc_aac ! aacparse ! m. "
          ">/dev/null 2>&1 & echo $!");
   pid_t sender = std::atoi(sender_pid.c_str());
   ASSERT_GT(sender, 0);
+  struct KillOnExit {  // however the test ends (an ASSERT returns early)
+    pid_t pid;
+    ~KillOnExit() { ::kill(pid, SIGKILL); }
+  } kill_sender{sender};
   Iptvd d(channels_, {"--config", config()});
   d.start();
   ASSERT_TRUE(d.wait_live({"flappy", "spare"}, 60, 2)) << d.log();
-  double end = now_s() + chaos_seconds(120) / 2;
-  int flaps = 0;
+  ASSERT_EQ(d.channel("flappy")["active_source"], "primary");
+  double end = now_s() + chaos_seconds(60) / 2;
+  int flaps = 0, seen_backup = 0, seen_primary = 0;
   while (now_s() < end) {
-    ::kill(sender, SIGSTOP);
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    ::kill(sender, SIGCONT);
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    relay.set_on(false);
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    seen_backup += d.channel("flappy")["active_source"] == "backup";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    relay.set_on(true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    seen_primary += d.channel("flappy")["active_source"] == "primary";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ++flaps;
     note_sequences(d, {"flappy", "spare"});
   }
-  std::printf("[chaos] source flapped %d times (1 s off, 1 s on)\n", flaps);
+  std::printf(
+      "[chaos] source flapped %d times (1 s off, 1 s on); the API showed the backup at %d "
+      "cuts' ends and the primary at %d signals' ends\n",
+      flaps, seen_backup, seen_primary);
   // The source is steady again: the channel returns to its primary and goes live.
   check_after(d, {"flappy", "spare"});
   EXPECT_EQ(d.channel("flappy")["active_source"], "primary");
   int activated = count_events(d, "channel_id='flappy' AND event_type='failover.activated'");
   int returned = count_events(d, "channel_id='flappy' AND event_type='failover.returned'");
   std::printf("[chaos] failover.activated %d, failover.returned %d\n", activated, returned);
+  // Failover was exercised: cuts moved the channel to its backup, and it came back each time.
+  // Not every cut: in this transcoded channel the audio's probe sees each 1 s cut as a 0.8 s gap,
+  // but decoded video keeps reaching the tail through most cuts, and the source counts as lost
+  // only when neither stream delivers (5 of 15 cuts switched; docs/reliability.md, chaos).
+  EXPECT_GE(activated, 2) << d.sql(
+      "SELECT created_at, event_type, detail FROM st_events WHERE "
+      "channel_id='flappy' ORDER BY id");
   EXPECT_EQ(activated, returned) << "every switch to the backup has its return";
-  // The return waits for return_after_seconds of a steady primary: a 1 s flap never bounces back.
-  EXPECT_LE(activated, flaps / 2 + 1);
-  ::kill(sender, SIGKILL);
+  // In order: activated, returned, activated, ... (no switch lost between two others).
+  auto order =
+      lines(d.sql("SELECT event_type FROM st_events WHERE channel_id='flappy' AND "
+                  "event_type IN ('failover.activated','failover.returned') ORDER BY id"));
+  for (size_t i = 0; i < order.size(); ++i)
+    EXPECT_EQ(order[i], i % 2 ? "failover.returned" : "failover.activated") << "event " << i;
+  // No event lost on the way: the worker's events as iptvd logged them, as stored, as the API
+  // counts them and as the webhook received them are the same.
+  std::string log = d.log();
+  auto count_in_log = [&](const std::string &what) {
+    int n = 0;
+    for (size_t at = 0; (at = log.find(what, at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  EXPECT_EQ(count_in_log("channel_id=flappy msg=\"event failover.activated"), activated);
+  EXPECT_EQ(count_in_log("channel_id=flappy msg=\"event failover.returned"), returned);
+  EXPECT_EQ(d.channel("flappy")["failovers"], activated);
+  std::map<std::string, std::set<std::string>> hooks;  // event type -> idempotency keys
+  for (const auto &l : lines(slurp(hook_log_))) {
+    auto r = json::parse(l, nullptr, false);
+    if (r.is_object() && r["path"] == "/hook" && r["status"] == 200)
+      hooks[r.value("event", "")].insert(r.value("idempotency_key", ""));
+  }
+  auto stored_ids = [&](const std::string &type) {
+    auto ids = lines(d.sql("SELECT event_id FROM st_events WHERE event_type='" + type + "'"));
+    return std::set<std::string>(ids.begin(), ids.end());
+  };
+  EXPECT_EQ(hooks["failover.activated"], stored_ids("failover.activated"));
+  EXPECT_EQ(hooks["failover.returned"], stored_ids("failover.returned"));
 }
 
 // The data folder fills up (a 24 MB tmpfs), then space comes back.

@@ -1380,7 +1380,13 @@ TEST(Passthrough, AWorkerLoadsOnlyWhatTheRemuxNeeds) {
   ASSERT_NE(at, std::string::npos) << rollup;
   long anon_kb = std::stol(rollup.substr(at + 9));
   std::printf("[density] passthrough worker: Pss_Anon %ld kB\n", anon_kb);
+#if defined(__SANITIZE_ADDRESS__)
+  // Built with ASan (scripts/test --asan-integration), the worker's anonymous memory is ASan's
+  // shadow and quarantine (56 MB measured): the bound says nothing there, the libraries above do.
+  std::printf("[density] sanitized build: the Pss_Anon bound is not checked\n");
+#else
   EXPECT_LT(anon_kb, 14 * 1024) << rollup;
+#endif
   // The slate is still there when it is needed: built on demand.
   size_t mark = w.status().size();
   sender->signal(SIGKILL);

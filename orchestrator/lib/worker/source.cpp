@@ -2,6 +2,7 @@
 
 #include <gst/app/app.h>
 
+#include <algorithm>
 #include <map>
 
 namespace iptv::worker {
@@ -47,6 +48,19 @@ bool set_enum_by_nick(GObject *obj, const char *prop, const std::string &nick) {
 
 bool has_property(GstElement *e, const char *prop) {
   return g_object_class_find_property(G_OBJECT_GET_CLASS(e), prop) != nullptr;
+}
+
+bool has_trigger(const WorkerSpec &spec, const char *name) {
+  const auto &t = spec.failover.triggers;
+  return std::find(t.begin(), t.end(), name) != t.end();
+}
+
+// Drops every H.264 buffer but the keyframes (before the content branch's queue, so that queue
+// and the decoder only ever see keyframes).
+GstPadProbeReturn keep_keyframes(GstPad *, GstPadProbeInfo *info, gpointer) {
+  GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+  return b && GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DELTA_UNIT) ? GST_PAD_PROBE_DROP
+                                                                    : GST_PAD_PROBE_OK;
 }
 
 }  // namespace
@@ -114,6 +128,14 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
   g_object_set(filter, "caps", caps, nullptr);
   gst_caps_unref(caps);
   chain.push_back(filter);
+  // Passthrough content triggers: a tee after the parser feeds a decode branch (built below)
+  // whose own iptvgapprobe sees raw media, as a transcoded channel's probe does.
+  bool content = encoded_ && !slate_ && needs_content_decode(spec_, kind);
+  GstElement *tee = nullptr;
+  if (content) {
+    tee = make("tee");
+    chain.push_back(tee);
+  }
   if (!slate_) {
     GstElement *probe = make("iptvgapprobe", video ? "probe-video" : "probe-audio");
     if (probe) {
@@ -152,6 +174,10 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
       gst_object_unref(bin);
       return nullptr;
     }
+  if (content && !add_content_branch(GST_BIN(bin), tee, kind)) {
+    gst_object_unref(bin);
+    return nullptr;
+  }
   GstPad *target = gst_element_get_static_pad(queue, "sink");
   // "Data flows" is measured where the queue lets it out, paced by the appsink's clock wait,
   // not where it enters: a file fills the 2 s queue ahead of the clock, so at its end nothing
@@ -170,6 +196,66 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
   gst_element_add_pad(bin, gst_ghost_pad_new("sink", target));
   gst_object_unref(target);
   return bin;
+}
+
+bool needs_content_decode(const WorkerSpec &spec, StreamKind kind) {
+  if (kind == StreamKind::kVideo) return has_trigger(spec, "black") || has_trigger(spec, "freeze");
+  return has_trigger(spec, "silence");
+}
+
+// The passthrough content branch, from the tail's tee:
+//   video: [keyframes only] queue ! avdec_h264 ! videoconvert ! I420 ! iptvgapprobe ! fakesink
+//   audio: queue ! avdec_aac ! identity ! capsfilter ! iptvgapprobe ! fakesink
+// Video decodes the keyframes alone (every delta frame is dropped before the queue): one
+// picture per keyframe interval, with one decoder thread, so the cost is one intra picture's
+// decode per interval. Black and freeze are then judged on those pictures: their granularity
+// is the source's keyframe interval (a freeze is two identical keyframes in a row, held for
+// freeze_seconds, rounded up to the next keyframe). AAC decodes at a small fraction of H.264's
+// cost, so audio is decoded whole (silence as precise as in transcode). The queues are leaky: a
+// decoder that falls behind loses pictures here, never delays the remux. The branch's probe
+// reports silence, black and freeze only (the tail's own probe keeps gaps, keyframe gaps and
+// timestamps): its gap, jump and drift thresholds are out of reach, since keyframes alone are a
+// stream with 2 s "jumps" by design.
+bool SourcePipeline::add_content_branch(GstBin *bin, GstElement *tee, StreamKind kind) {
+  bool video = kind == StreamKind::kVideo;
+  GstElement *queue = make("queue");
+  GstElement *dec = make(video ? "avdec_h264" : "avdec_aac");
+  if (!dec && !video) dec = make("faad");
+  // 8-bit 4:2:0 for the probe, which reads 8-bit luma (or the high byte of 16-bit samples): a
+  // 10-bit or 4:4:4 source (x264's High 4:4:4 from an unconstrained videotestsrc, for one) decodes
+  // to a format whose luma it would skip. A no-op for the usual I420.
+  GstElement *conv = video ? make("videoconvert") : make("identity");
+  GstElement *convcaps = make("capsfilter");
+  GstElement *probe = make("iptvgapprobe", video ? "content-video" : "content-audio");
+  GstElement *sink = make("fakesink");
+  if (!queue || !dec || !conv || !convcaps || !probe || !sink) {
+    for (GstElement *e : {queue, dec, conv, convcaps, probe, sink})
+      if (e) gst_object_unref(e);
+    return false;
+  }
+  if (video) {
+    GstCaps *c = gst_caps_from_string("video/x-raw, format=I420");
+    g_object_set(convcaps, "caps", c, nullptr);
+    gst_caps_unref(c);
+  }
+  g_object_set(queue, "max-size-buffers", video ? 2u : 0u, "max-size-bytes", 0u, "max-size-time",
+               video ? (guint64)0 : (guint64)GST_SECOND, nullptr);
+  gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
+  if (video) {
+    if (has_property(dec, "max-threads")) g_object_set(dec, "max-threads", 1, nullptr);
+    GstPad *qs = gst_element_get_static_pad(queue, "sink");
+    gst_pad_add_probe(qs, GST_PAD_PROBE_TYPE_BUFFER, keep_keyframes, nullptr, nullptr);
+    gst_object_unref(qs);
+  }
+  const auto &q = spec_.quality;
+  g_object_set(probe, "gap-threshold", 3600.0, "keyframe-gap-threshold", 3600.0, "jump-threshold",
+               3600.0, "drift-threshold", 3600.0, "silence-threshold-db", q.silence_threshold_db,
+               "silence-seconds", q.silence_seconds, "black-threshold", q.black_threshold,
+               "black-seconds", q.black_seconds, "freeze-seconds", q.freeze_seconds, nullptr);
+  g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
+  gst_bin_add_many(bin, queue, dec, conv, convcaps, probe, sink, nullptr);
+  return gst_element_link(tee, queue) &&
+         gst_element_link_many(queue, dec, conv, convcaps, probe, sink, nullptr);
 }
 
 GstFlowReturn SourcePipeline::new_sample_cb(GstElement *sink, gpointer data) {

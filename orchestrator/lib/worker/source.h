@@ -57,6 +57,7 @@ class SourcePipeline {
   bool build_demuxed(GstBin *bin, GstCaps *stop_caps, std::string &why);
   bool build_decoded(GstBin *bin, GstCaps *stop_caps, std::string &why);
   GstElement *make_tail(StreamKind kind);
+  bool add_content_branch(GstBin *bin, GstElement *tee, StreamKind kind);
   void on_pad_added(GstPad *pad);
   static void pad_added_cb(GstElement *, GstPad *pad, gpointer self);
   static GstFlowReturn new_sample_cb(GstElement *sink, gpointer self);
@@ -73,6 +74,10 @@ class SourcePipeline {
   GMutex pad_lock_;
   std::atomic<GstClockTime> played_end_{0};  // file loops: running time played so far
 };
+
+// Passthrough: whether the record's triggers need this stream decoded (black or freeze: video,
+// silence: audio); the tails then get a content branch (a keyframe-only decode for video).
+bool needs_content_decode(const WorkerSpec &spec, StreamKind kind);
 
 // The GstCaps of the worker's raw video and audio (transcode).
 GstCaps *raw_video_caps(const WorkerSpec &spec);
