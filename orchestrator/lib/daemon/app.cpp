@@ -17,6 +17,7 @@
 #include "control/api_server.h"
 #include "control/store.h"
 #include "daemon/channel_manager.h"
+#include "daemon/cluster.h"
 #include "daemon/control_adapter.h"
 #include "daemon/plugin_path.h"
 #include "daemon/self_watch.h"
@@ -390,6 +391,7 @@ class App {
   std::unique_ptr<store::WebhookDeliverer> hooks_;
   std::unique_ptr<Origin> origin_;
   std::unique_ptr<ChannelManager> channels_;
+  std::unique_ptr<Cluster> cluster_;         // channel ownership in etcd (with a `cluster` section)
   std::unique_ptr<ArchiveAdapter> archive_;  // catch-up: the warm tier and time-addressed URLs
   std::unique_ptr<SelfWatch> watch_;
   std::unique_ptr<control::ControlStore> cstore_;
@@ -408,7 +410,8 @@ App::~App() {
   if (origin_) origin_->set_timeshift_route(nullptr);  // no request reaches archive_ now
   if (archive_) archive_->stop();                      // before the channels it reads records from
   watch_.reset();                                      // its thread reads the channel manager
-  channels_.reset();                                   // kills any worker still running
+  cluster_.reset();   // its thread reads the channel manager; revokes the node lease
+  channels_.reset();  // kills any worker still running
   archive_.reset();
   if (origin_) origin_->stop();
   if (loop_) g_main_loop_unref(loop_);
@@ -434,7 +437,18 @@ bool App::start(std::string *error) {
                             ans->body,   ans->file,   ans->max_age};
       });
   add_triggers();
+  // In a cluster, channels run only once this node owns them in etcd (docs/cluster.md).
+  if (cfg_.cluster.enabled) channels_->enable_ownership(cfg_.cluster.node_id);
   channels_->load();
+  if (cfg_.cluster.enabled) {
+    std::string url =
+        cfg_.cluster.advertise_url.empty() ? opts_.public_url : cfg_.cluster.advertise_url;
+    logger_.info("", "cluster: channels run only where this node owns them in etcd",
+                 {{"node", cfg_.cluster.node_id}, {"advertise_url", url}});
+    cluster_ = std::make_unique<Cluster>(
+        cfg_.cluster, cfg_.node_role == "any" ? "" : cfg_.node_role, url, *channels_, logger_);
+    cluster_->start();
+  }
   // iptvd watches its own output through its own origin (self_watch.h): `live` once served.
   SelfWatchOptions w;
   w.origin_base = [this] { return local_origin_base(); };
