@@ -333,7 +333,9 @@ void parse_cluster(Walker &w, const YAML::Node &root, DaemonConfig &c) {
     if (!why.empty()) w.error(cl["advertise_url"], "cluster.advertise_url", why);
   }
   // Inconsistent: node.name and cluster.node_id name the same node.
-  const YAML::Node nn = root["node"].IsMap() ? root["node"]["name"] : YAML::Node();
+  const YAML::Node node = root["node"];
+  YAML::Node nn;
+  if (node.IsDefined() && node.IsMap() && node["name"].IsDefined()) nn = node["name"];
   if (cl["node_id"].IsDefined() && nn.IsDefined() && nn.IsScalar() &&
       nn.as<std::string>() != k.node_id)
     w.error(cl["node_id"], "cluster.node_id",
