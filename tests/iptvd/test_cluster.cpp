@@ -169,6 +169,9 @@ TEST(Cluster, EtcdUnreachableAtStartRetriesAndServesNothing) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_EQ(d.worker_pid("c1"), 0) << "a worker runs for a channel this node does not own";
   EXPECT_NE(served(d, "c1").status, 200);
+  Http h = d.get("/healthz");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_NE(h.body.find("\"etcd\":\"unreachable\""), std::string::npos) << h.body;
 }
 
 // One owner at a time; SIGKILL of the owner moves the channel to the other node within

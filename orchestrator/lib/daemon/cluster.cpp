@@ -220,7 +220,7 @@ void Cluster::set_problem(const std::string &why) {
   }
   int64_t now = now_us();
   if (why.empty()) {
-    if (changed) logger_.info("", "cluster: etcd answers again", {{"node", cfg_.node_id}});
+    if (changed) logger_.info("", "cluster: etcd answers", {{"node", cfg_.node_id}});
     return;
   }
   // Said at once, then every 30 s while it lasts.

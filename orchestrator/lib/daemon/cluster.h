@@ -75,7 +75,7 @@ class Cluster {
   int64_t last_problem_log_us_ = 0;
   void set_problem(const std::string &why);
   mutable std::mutex mu_;
-  std::string problem_;
+  std::string problem_ = "not yet registered in etcd";
 };
 
 }  // namespace iptv::daemon
