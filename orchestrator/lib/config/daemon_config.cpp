@@ -337,7 +337,7 @@ void parse_cluster(Walker &w, const YAML::Node &root, DaemonConfig &c) {
   YAML::Node nn;
   if (node.IsDefined() && node.IsMap() && node["name"].IsDefined()) nn = node["name"];
   if (cl["node_id"].IsDefined() && nn.IsDefined() && nn.IsScalar() &&
-      nn.as<std::string>() != k.node_id)
+      !nn.as<std::string>().empty() && nn.as<std::string>() != k.node_id)
     w.error(cl["node_id"], "cluster.node_id",
             "'" + k.node_id + "' differs from node.name '" + nn.as<std::string>() +
                 "': they name the same node (give one, or the same value)");
