@@ -219,6 +219,11 @@ TEST(Cluster, OwnerKilledChannelMovesWithoutSequenceReset) {
               t_owned - t0, t_served - t0, kTtl);
   EXPECT_LE(t_owned - t0, kTtl + 5.0);
   EXPECT_LE(t_served - t0, kTtl + 5.0) << "on a loaded machine the worker start-up may be slow";
+  // The new owner's worker carries its fencing token (the owner key's revision).
+  pid_t wp = other.worker_pid("c1");
+  ASSERT_GT(wp, 0);
+  std::string cmdline = slurp("/proc/" + std::to_string(wp) + "/cmdline");
+  EXPECT_NE(cmdline.find(std::string("--fencing-token\0", 16)), std::string::npos) << cmdline;
   MediaList after = parse_media(served(other, "c1").body);
   ASSERT_FALSE(after.sequences.empty());
   // No reset: the new owner's numbers continue past the old owner's (epoch numbering).

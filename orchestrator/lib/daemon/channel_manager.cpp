@@ -265,6 +265,13 @@ std::string ChannelManager::spec_path(const std::string &id) const {
 RunnerOptions ChannelManager::runner_options(const ChannelRecord &rec) const {
   RunnerOptions o;
   o.worker_argv = {opts_.worker_path, "--spec", spec_path(rec.channel_id), "--status-fd", "3"};
+  // In a cluster the worker carries the fencing token it publishes under (docs/cluster.md).
+  // (Main loop, the only writer of owned_; start_channel calls this under mu_.)
+  if (!cluster_node_.empty()) {
+    auto it = owned_.find(rec.channel_id);
+    if (it != owned_.end())
+      o.worker_argv.insert(o.worker_argv.end(), {"--fencing-token", std::to_string(it->second)});
+  }
   o.limits = opts_.limits;
   o.backoff = opts_.backoff;
   o.heartbeat_timeout_seconds = opts_.heartbeat_timeout_seconds;
