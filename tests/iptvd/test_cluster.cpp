@@ -150,6 +150,16 @@ TEST(Cluster, BadConfigIsRefusedNamingTheField) {
     EXPECT_EQ(st, 2) << c.yaml << "\n" << out;
     EXPECT_NE(out.find(c.expect), std::string::npos) << c.yaml << "\n" << out;
   }
+  // The --node flag and cluster.node_id name the same node too.
+  std::string cfg = dir.path() + "/bad.yaml";
+  write_file(cfg, "tokens:\n  mode: none\ncluster:\n  etcd: [http://127.0.0.1:1]\n  node_id: y\n");
+  int st = -1;
+  std::string out = sh(iptv_test::build_root() + "/orchestrator/iptvd/iptvd --channels " +
+                           dir.path() + "/ch --data " + dir.path() + "/data --listen 127.0.0.1:0" +
+                           " --node z --config " + cfg + " 2>&1",
+                       &st);
+  EXPECT_EQ(st, 2) << out;
+  EXPECT_NE(out.find("--node z differs from cluster.node_id 'y'"), std::string::npos) << out;
 }
 
 // etcd unreachable at start: iptvd retries and says so, and serves nothing it does not own;
@@ -255,6 +265,10 @@ TEST(Cluster, PartitionedNodeStopsPublishingWithinTtl) {
   EXPECT_NE(a.log().find("stopped publishing"), std::string::npos) << a.log();
   etcd.signal(SIGCONT);
   EXPECT_TRUE(wait_for(60, [&] { return serving(a, "c1"); })) << a.log();
+  EXPECT_EQ(etcd.owner("c1"), "na");
+  // A removed record releases its owner key (the node stays up, so its lease would keep it).
+  std::filesystem::remove(dir.path() + "/ch/c1.yaml");
+  EXPECT_TRUE(wait_for(20, [&] { return etcd.owner("c1").empty(); })) << a.log();
 }
 
 // Epoch-locked output: two nodes packaging the same channel from the same source give the same

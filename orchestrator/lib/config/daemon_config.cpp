@@ -361,6 +361,7 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
   parse_cluster(w, root, c);
   if (c.cluster.enabled && c.cluster.node_id.empty()) {
     c.cluster.node_id = c.node_name;
+    c.cluster.node_id_from_node_name = true;
     if (!node_id_ok(c.cluster.node_id))
       w.error(root["cluster"], "cluster.node_id",
               "is required: node.name / the host name '" + c.cluster.node_id +

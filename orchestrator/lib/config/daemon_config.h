@@ -49,7 +49,8 @@ struct ClusterConfig {
   std::vector<std::string> etcd;  // etcd client URLs (http://host:port), tried in order
   int lease_ttl_seconds = 10;     // the node lease: a node silent this long loses its channels
   std::string node_id;            // this node's key in etcd ("" = node.name)
-  std::string advertise_url;      // how other nodes and edges reach it ("" = public base URL)
+  bool node_id_from_node_name = false;  // not written: follows node.name (and --node)
+  std::string advertise_url;            // how other nodes and edges reach it ("" = public base URL)
 };
 
 struct DaemonConfig {

@@ -168,6 +168,14 @@ int load_config(const CommandLine &cl, log::Logger &L, config::DaemonConfig *out
   if (!log_level.empty()) cfg.log_level = log_level;
   if (!role.empty()) cfg.node_role = role;
   if (!node.empty()) cfg.node_name = node;
+  if (!node.empty() && cfg.cluster.enabled && cfg.cluster.node_id != node) {
+    if (!cfg.cluster.node_id_from_node_name) {
+      L.error("", "config: --node " + node + " differs from cluster.node_id '" +
+                      cfg.cluster.node_id + "': they name the same node");
+      return 2;
+    }
+    cfg.cluster.node_id = node;
+  }
   if (!listen.empty() && !split_listen(listen, cfg.listen_address, cfg.listen_port)) {
     std::fprintf(stderr, "iptvd: --listen wants ADDR:PORT, got '%s'\n", listen.c_str());
     return 2;

@@ -369,6 +369,25 @@ void Cluster::tick() {
       why_not[ch] = "claimed by another node (etcd)";
     }
   }
+  // Owner keys of channels no longer active here (record removed, disabled, retired) are
+  // released, if they are still this node's, so a later record starts on its preferred node.
+  std::set<std::string> active;
+  for (const auto &rec : channels_.records())
+    if (rec.status == ChannelStatus::kActive) active.insert(rec.channel_id);
+  for (const auto &[ch, kv] : owners) {
+    if (active.count(ch) || kv.lease != lease_) continue;
+    auto v = nlohmann::json::parse(kv.value, nullptr, false);
+    if (!v.is_object() || v.value("node", "") != cfg_.node_id) continue;
+    nlohmann::json txn = {{"compare",
+                           {{{"key", b64(kv.key)},
+                             {"result", "EQUAL"},
+                             {"target", "MOD"},
+                             {"mod_revision", std::to_string(kv.mod_revision)}}}},
+                          {"success", {{{"request_delete_range", {{"key", b64(kv.key)}}}}}}};
+    if (etcd.call("/v3/kv/txn", txn, r) && r.value("succeeded", false))
+      logger_.info(ch, "cluster: released the channel (no longer an active record)",
+                   {{"node", cfg_.node_id}});
+  }
   for (auto it = absent_.begin(); it != absent_.end();)
     it = seen.count(it->first) ? std::next(it) : absent_.erase(it);
   // Valid until the lease can have expired in etcd, less a margin for stopping.
