@@ -28,9 +28,13 @@ int main(int argc, char **argv) {
   gchar *spec_path = nullptr;
   gint status_fd = 1;
   gboolean check_elements = FALSE;
+  gint64 fencing_token = 0;  // docs/cluster.md: 0 when iptvd runs alone
   GOptionEntry entries[] = {
       {"spec", 0, 0, G_OPTION_ARG_FILENAME, &spec_path, "Worker spec (JSON)", "FILE"},
       {"status-fd", 0, 0, G_OPTION_ARG_INT, &status_fd, "Write status lines to this fd", "N"},
+      {"fencing-token", 0, 0, G_OPTION_ARG_INT64, &fencing_token,
+       "In a cluster: the etcd revision of the channel's owner key this run publishes under",
+       "REV"},
       {"check-elements", 0, 0, G_OPTION_ARG_NONE, &check_elements,
        "Print the iptv elements that cannot be loaded (exit 3 if any) and exit", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
@@ -71,6 +75,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   g_free(spec_path);
+  if (fencing_token > 0)
+    std::fprintf(stderr, "iptvd-worker: channel %s publishing under fencing token %lld\n",
+                 spec.channel_id.c_str(), (long long)fencing_token);
   iptv::worker::Worker worker(std::move(spec), status);
   if (!worker.start()) return 1;
   return worker.run();

@@ -436,3 +436,30 @@ TEST(DaemonConfig, StorageArchiveKeysAndErrors) {
       << all;
   EXPECT_TRUE(has("iptvd.yaml:5:5: storage.archive.bukcet: unknown key 'bukcet'")) << all;
 }
+
+// Issue 20: the cluster section (docs/cluster.md). Absent: alone; present: every key read,
+// node_id defaults to node.name, trailing slashes dropped.
+TEST(DaemonConfig, ClusterSection) {
+  auto alone = parse_daemon_config("node: {name: a}\n", "c.yaml");
+  ASSERT_TRUE(alone.ok()) << errors_of(alone);
+  EXPECT_FALSE(alone.config.cluster.enabled);
+  auto r = parse_daemon_config(
+      "node: {name: node-a}\ncluster:\n  etcd: [http://127.0.0.1:2379/, http://10.0.0.2:2379]\n"
+      "  lease_ttl_seconds: 5\n  advertise_url: http://10.0.0.11:8080/\n",
+      "c.yaml");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  const auto &k = r.config.cluster;
+  EXPECT_TRUE(k.enabled);
+  EXPECT_EQ(k.etcd, (std::vector<std::string>{"http://127.0.0.1:2379", "http://10.0.0.2:2379"}));
+  EXPECT_EQ(k.lease_ttl_seconds, 5);
+  EXPECT_EQ(k.node_id, "node-a");
+  EXPECT_EQ(k.advertise_url, "http://10.0.0.11:8080");
+  auto same = parse_daemon_config("node: {name: n1}\ncluster: {etcd: [http://e:1], node_id: n1}\n",
+                                  "c.yaml");
+  EXPECT_TRUE(same.ok()) << errors_of(same);
+  auto bad =
+      parse_daemon_config("cluster: {etcd: [https://e:1], lease_ttl_seconds: 0}\n", "c.yaml");
+  std::string e = errors_of(bad);
+  EXPECT_NE(e.find("c.yaml:1:18: cluster.etcd[0]: https is not supported"), std::string::npos) << e;
+  EXPECT_NE(e.find("cluster.lease_ttl_seconds"), std::string::npos) << e;
+}

@@ -84,9 +84,9 @@ void parse_backoff(Walker &w, const YAML::Node &n, const std::string &path, Back
 }
 
 const std::vector<std::string> kTopKeys = {
-    "listen",   "public_base_url", "channels_dir", "data_dir",  "tokens",    "viewers",
-    "sessions", "webhooks",        "worker",       "log",       "retention", "node",
-    "api",      "storage",         "console",      "encryption"};
+    "listen",   "public_base_url", "channels_dir", "data_dir",   "tokens",    "viewers",
+    "sessions", "webhooks",        "worker",       "log",        "retention", "node",
+    "api",      "storage",         "console",      "encryption", "cluster"};
 
 void parse_listen_and_dirs(Walker &w, const YAML::Node &root, const std::string &base,
                            DaemonConfig &c) {
@@ -319,6 +319,55 @@ void parse_storage(Walker &w, const YAML::Node &root, const std::string &base, D
            c.archive_warm_keep_seconds, 0, 86400.0 * 3650);
 }
 
+// cluster: etcd URLs, the node lease, this node's id and advertised URL (docs/cluster.md).
+bool node_id_ok(const std::string &id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char ch : id)
+    if (!(g_ascii_isalnum(ch) || ch == '-' || ch == '_' || ch == '.')) return false;
+  return true;
+}
+
+void parse_cluster(Walker &w, const YAML::Node &root, DaemonConfig &c) {
+  const YAML::Node cl = root["cluster"];
+  if (!cl.IsDefined() || cl.IsNull()) return;
+  if (!w.mapping(cl, "cluster", {"etcd", "lease_ttl_seconds", "node_id", "advertise_url"})) return;
+  ClusterConfig &k = c.cluster;
+  k.enabled = true;
+  if (!cl["etcd"].IsDefined()) {
+    w.error(cl, "cluster.etcd", "is required: the etcd client URLs (http://host:2379)");
+  } else if (w.string_list(cl["etcd"], "cluster.etcd", k.etcd)) {
+    if (k.etcd.empty()) w.error(cl["etcd"], "cluster.etcd", "must list at least one etcd URL");
+    for (size_t i = 0; i < k.etcd.size(); ++i) {
+      while (!k.etcd[i].empty() && k.etcd[i].back() == '/') k.etcd[i].pop_back();
+      std::string why = base_url_problem(k.etcd[i]);
+      if (why.empty() && starts_with(k.etcd[i], "https://"))
+        why = "https is not supported yet: use http:// (etcd on loopback or a private network)";
+      if (!why.empty()) w.error(cl["etcd"][i], "cluster.etcd[" + std::to_string(i) + "]", why);
+    }
+  }
+  w.integer(cl["lease_ttl_seconds"], "cluster.lease_ttl_seconds", k.lease_ttl_seconds, 2, 3600);
+  if (w.str(cl["node_id"], "cluster.node_id", k.node_id) && cl["node_id"].IsDefined() &&
+      !node_id_ok(k.node_id))
+    w.error(cl["node_id"], "cluster.node_id",
+            "must be 1 to 128 letters, digits, '.', '-' or '_' (it is a key in etcd), got '" +
+                k.node_id + "'");
+  if (w.str(cl["advertise_url"], "cluster.advertise_url", k.advertise_url) &&
+      !k.advertise_url.empty()) {
+    while (!k.advertise_url.empty() && k.advertise_url.back() == '/') k.advertise_url.pop_back();
+    std::string why = base_url_problem(k.advertise_url);
+    if (!why.empty()) w.error(cl["advertise_url"], "cluster.advertise_url", why);
+  }
+  // Inconsistent: node.name and cluster.node_id name the same node.
+  const YAML::Node node = root["node"];
+  YAML::Node nn;
+  if (node.IsDefined() && node.IsMap() && node["name"].IsDefined()) nn = node["name"];
+  if (cl["node_id"].IsDefined() && nn.IsDefined() && nn.IsScalar() &&
+      !nn.as<std::string>().empty() && nn.as<std::string>() != k.node_id)
+    w.error(cl["node_id"], "cluster.node_id",
+            "'" + k.node_id + "' differs from node.name '" + nn.as<std::string>() +
+                "': they name the same node (give one, or the same value)");
+}
+
 void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c,
                 std::vector<LoadError> &errors) {
   Walker w(file, errors);
@@ -340,6 +389,15 @@ void parse_impl(const YAML::Node &root, const std::string &file, DaemonConfig &c
       w.str(en["master_key_file"], "encryption.master_key_file", c.encryption_master_key_file) &&
       !c.encryption_master_key_file.empty())
     c.encryption_master_key_file = resolve(base, c.encryption_master_key_file);
+  parse_cluster(w, root, c);
+  if (c.cluster.enabled && c.cluster.node_id.empty()) {
+    c.cluster.node_id = c.node_name;
+    c.cluster.node_id_from_node_name = true;
+    if (!node_id_ok(c.cluster.node_id))
+      w.error(root["cluster"], "cluster.node_id",
+              "is required: node.name / the host name '" + c.cluster.node_id +
+                  "' is not usable as an etcd key (letters, digits, '.', '-', '_')");
+  }
 }
 
 }  // namespace

@@ -43,6 +43,16 @@ struct WebhookConfig {
   BackoffConfig backoff{2.0, 600.0, 0.2};
 };
 
+// cluster: channel ownership in etcd (docs/cluster.md). Absent: the node runs alone.
+struct ClusterConfig {
+  bool enabled = false;           // a `cluster` section was given
+  std::vector<std::string> etcd;  // etcd client URLs (http://host:port), tried in order
+  int lease_ttl_seconds = 10;     // the node lease: a node silent this long loses its channels
+  std::string node_id;            // this node's key in etcd ("" = node.name)
+  bool node_id_from_node_name = false;  // not written: follows node.name (and --node)
+  std::string advertise_url;            // how other nodes and edges reach it ("" = public base URL)
+};
+
 struct DaemonConfig {
   std::string file;  // the file it was loaded from ("" for defaults)
 
@@ -123,6 +133,8 @@ struct DaemonConfig {
   // node
   std::string node_name;          // default: the host name
   std::string node_role = "any";  // any | edge | cloud
+
+  ClusterConfig cluster;
 
   // Every secret the config holds (webhook secrets), for the log redactor. Token keys live in
   // their own file: the daemon registers them when it loads the key ring.

@@ -22,6 +22,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string_view>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +59,10 @@ struct ApiConfig {
   // Where workers write <channel>.jpg thumbnails ("" = none), for
   // GET /api/v1/channels/{id}/thumbnail.jpg.
   std::string thumbnail_dir;
+  // In a cluster (docs/cluster.md): "" while etcd answers, else why not; /healthz reports it
+  // (still 200: the process is alive, and a node cut off from etcd serves nothing it does not
+  // own). Empty function: the node runs alone.
+  std::function<std::string()> cluster_problem;
 };
 
 struct ApiDeps {

@@ -19,6 +19,7 @@
 #include "control/store.h"
 #include "daemon/cgroup_delegate.h"
 #include "daemon/channel_manager.h"
+#include "daemon/cluster.h"
 #include "daemon/control_adapter.h"
 #include "daemon/plugin_path.h"
 #include "daemon/self_watch.h"
@@ -173,6 +174,14 @@ int load_config(const CommandLine &cl, log::Logger &L, config::DaemonConfig *out
   if (!log_level.empty()) cfg.log_level = log_level;
   if (!role.empty()) cfg.node_role = role;
   if (!node.empty()) cfg.node_name = node;
+  if (!node.empty() && cfg.cluster.enabled && cfg.cluster.node_id != node) {
+    if (!cfg.cluster.node_id_from_node_name) {
+      L.error("", "config: --node " + node + " differs from cluster.node_id '" +
+                      cfg.cluster.node_id + "': they name the same node");
+      return 2;
+    }
+    cfg.cluster.node_id = node;
+  }
   if (!listen.empty() && !split_listen(listen, cfg.listen_address, cfg.listen_port)) {
     std::fprintf(stderr, "iptvd: --listen wants ADDR:PORT, got '%s'\n", listen.c_str());
     return 2;
@@ -422,6 +431,7 @@ class App {
   std::unique_ptr<store::WebhookDeliverer> hooks_;
   std::unique_ptr<Origin> origin_;
   std::unique_ptr<ChannelManager> channels_;
+  std::unique_ptr<Cluster> cluster_;         // channel ownership in etcd (with a `cluster` section)
   std::unique_ptr<ArchiveAdapter> archive_;  // catch-up: the warm tier and time-addressed URLs
   std::unique_ptr<keys::KeyStore> keys_;     // AES-128 content keys (wrapped, in the database)
   std::unique_ptr<SelfWatch> watch_;
@@ -443,7 +453,8 @@ App::~App() {
   if (origin_) origin_->set_key_route(nullptr);        // nor keys_
   if (archive_) archive_->stop();                      // before the channels it reads records from
   watch_.reset();                                      // its thread reads the channel manager
-  channels_.reset();                                   // kills any worker still running
+  cluster_.reset();   // its thread reads the channel manager; revokes the node lease
+  channels_.reset();  // kills any worker still running
   archive_.reset();
   if (origin_) origin_->stop();
   if (loop_) g_main_loop_unref(loop_);
@@ -510,7 +521,18 @@ bool App::start(std::string *error) {
                             ans->body,   ans->file,   ans->max_age};
       });
   add_triggers();
+  // In a cluster, channels run only once this node owns them in etcd (docs/cluster.md).
+  if (cfg_.cluster.enabled) channels_->enable_ownership(cfg_.cluster.node_id);
   channels_->load();
+  if (cfg_.cluster.enabled) {
+    std::string url =
+        cfg_.cluster.advertise_url.empty() ? opts_.public_url : cfg_.cluster.advertise_url;
+    logger_.info("", "cluster: channels run only where this node owns them in etcd",
+                 {{"node", cfg_.cluster.node_id}, {"advertise_url", url}});
+    cluster_ = std::make_unique<Cluster>(
+        cfg_.cluster, cfg_.node_role == "any" ? "" : cfg_.node_role, url, *channels_, logger_);
+    cluster_->start();
+  }
   // iptvd watches its own output through its own origin (self_watch.h): `live` once served.
   SelfWatchOptions w;
   w.origin_base = [this] { return local_origin_base(); };
@@ -619,6 +641,7 @@ void App::mount_api() {
   acfg.sessions.max_sessions_per_subject = cfg_.sessions_max_per_subject;
   acfg.max_body_bytes = cfg_.api_max_body_bytes;
   acfg.thumbnail_dir = opts_.data_dir + "/thumbnails";
+  if (cluster_) acfg.cluster_problem = [c = cluster_.get()] { return c->problem(); };
   acfg.console_dir = cfg_.console_dir.empty() ? find_console_dir() : cfg_.console_dir;
   acfg.console_session_ttl_seconds = cfg_.console_session_ttl_seconds;
   if (acfg.console_dir.empty())

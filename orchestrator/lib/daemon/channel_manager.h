@@ -151,6 +151,20 @@ class ChannelManager : public ChannelSink {
   // Why this node will not run the record ("" when it will): rights, placement, missing plugin.
   std::string not_runnable_reason(const ChannelRecord &rec) const;
 
+  // Cluster ownership (cluster.h, docs/cluster.md). Once enabled (before load()), a channel
+  // runs only while this node owns it in etcd; the rest are offline with the reason given.
+  void enable_ownership(const std::string &node_id);
+  // Thread-safe (the cluster thread): the channels this node owns now, each with its fencing
+  // token (the owner key's mod_revision), why each other channel is not owned, and the
+  // monotonic time (g_get_monotonic_time) until which this holds. Applied on the main loop.
+  void post_ownership(std::map<std::string, int64_t> owned,
+                      std::map<std::string, std::string> why_not, int64_t valid_until_us);
+  // Main loop, every 200 ms: once the ownership is no longer proven (no keep-alive reached
+  // etcd for lease_ttl - margin), every owned channel stops publishing (fenced).
+  void fence_if_expired();
+  // The fencing token under which the channel runs here (0: not owned; always 0 alone).
+  int64_t fencing_token(const std::string &id) const;
+
   // ChannelSink (main loop).
   void on_transition(const std::string &channel, const std::string &from, const std::string &to,
                      const std::string &reason) override;
@@ -206,6 +220,14 @@ class ChannelManager : public ChannelSink {
   std::map<std::string, pid_t> last_pid_;             // the last worker pid per channel (main loop)
   std::deque<std::function<void()>> pending_writes_;  // store writes waiting for the database
   unsigned flush_timer_ = 0;
+  // Cluster ownership (main loop; owned_ also read by fencing_token under mu_).
+  void apply_ownership(const std::map<std::string, int64_t> &owned,
+                       const std::map<std::string, std::string> &why_not, int64_t valid_until_us);
+  void lose_ownership(const std::string &id, const std::string &why);
+  std::string cluster_node_;              // "" = alone: every channel runs
+  std::map<std::string, int64_t> owned_;  // channel -> fencing token
+  std::map<std::string, std::string> not_owned_why_;
+  int64_t owned_valid_until_us_ = 0;
 };
 
 }  // namespace iptv::daemon

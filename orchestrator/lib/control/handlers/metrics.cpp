@@ -17,7 +17,12 @@ void ApiServer::Impl::h_healthz(Ctx &c) {
   } catch (const std::exception &) {
     return error(c, 503, "database", "the database does not answer");
   }
-  reply(c, 200, {{"status", "ok"}, {"uptime_seconds", (now_ms() - started_ms) / 1000.0}});
+  json body = {{"status", "ok"}, {"uptime_seconds", (now_ms() - started_ms) / 1000.0}};
+  if (config.cluster_problem) {
+    std::string p = config.cluster_problem();
+    body["cluster"] = {{"etcd", p.empty() ? "ok" : "unreachable"}, {"problem", p}};
+  }
+  reply(c, 200, body);
 }
 
 void ApiServer::Impl::h_readyz(Ctx &c) {

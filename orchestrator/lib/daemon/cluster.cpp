@@ -1,0 +1,398 @@
+#include "daemon/cluster.h"
+
+#include <glib.h>
+#include <libsoup/soup.h>
+
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "daemon/channel_manager.h"
+#include "log/log.h"
+
+namespace iptv::daemon {
+
+namespace {
+
+const std::string kPrefix = "/iptv/";
+
+std::string b64(const std::string &s) {
+  gchar *e = g_base64_encode(reinterpret_cast<const guchar *>(s.data()), s.size());
+  std::string out(e);
+  g_free(e);
+  return out;
+}
+
+std::string unb64(const std::string &s) {
+  gsize n = 0;
+  guchar *d = g_base64_decode(s.c_str(), &n);
+  std::string out(reinterpret_cast<const char *>(d), n);
+  g_free(d);
+  return out;
+}
+
+// etcd's gateway writes int64 as JSON strings; absent fields are zero.
+int64_t i64(const nlohmann::json &j, const char *key) {
+  if (!j.is_object() || !j.contains(key)) return 0;
+  const auto &v = j[key];
+  if (v.is_string()) return std::strtoll(v.get<std::string>().c_str(), nullptr, 10);
+  if (v.is_number()) return v.get<int64_t>();
+  return 0;
+}
+
+// The end of a prefix range: the prefix with its last byte incremented.
+std::string prefix_end(std::string p) {
+  p.back() = (char)(p.back() + 1);
+  return p;
+}
+
+int64_t now_us() {
+  return g_get_monotonic_time();
+}
+
+struct Kv {
+  std::string key, value;
+  int64_t mod_revision = 0, lease = 0;
+};
+
+}  // namespace
+
+uint64_t rendezvous_weight(const std::string &node_id, const std::string &channel) {
+  // 64-bit FNV-1a of "node\nchannel", then a splitmix64 finalizer to spread the bits.
+  uint64_t h = 1469598103934665603ull;
+  for (char ch : node_id + "\n" + channel) {
+    h ^= (unsigned char)ch;
+    h *= 1099511628211ull;
+  }
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
+// The etcd v3 JSON gateway over libsoup, used from the cluster thread only.
+struct Cluster::Etcd {
+  std::vector<std::string> urls;
+  size_t current = 0;
+  SoupSession *session = nullptr;
+  std::string last_error;
+
+  Etcd(std::vector<std::string> u, int timeout_s) : urls(std::move(u)) {
+    session = soup_session_new();
+    soup_session_set_timeout(session, (guint)timeout_s);
+    soup_session_set_idle_timeout(session, 60);
+  }
+  ~Etcd() { g_object_unref(session); }
+
+  // POSTs `body` to `path` on the current etcd URL, then the others; false with last_error set
+  // when none answers 200 with JSON.
+  bool call(const std::string &path, const nlohmann::json &body, nlohmann::json &out) {
+    std::string text = body.dump();
+    std::string errors;
+    for (size_t k = 0; k < urls.size(); ++k) {
+      size_t i = (current + k) % urls.size();
+      std::string url = urls[i] + path;
+      SoupMessage *msg = soup_message_new("POST", url.c_str());
+      if (!msg) {
+        errors += (errors.empty() ? "" : "; ") + urls[i] + ": not a valid URL";
+        continue;
+      }
+      GBytes *req = g_bytes_new(text.data(), text.size());
+      soup_message_set_request_body_from_bytes(msg, "application/json", req);
+      g_bytes_unref(req);
+      GError *err = nullptr;
+      GBytes *resp = soup_session_send_and_read(session, msg, nullptr, &err);
+      guint status = soup_message_get_status(msg);
+      g_object_unref(msg);
+      if (!resp) {
+        errors += (errors.empty() ? "" : "; ") + urls[i] + ": " + (err ? err->message : "?");
+        g_clear_error(&err);
+        continue;
+      }
+      gsize n = 0;
+      const char *d = static_cast<const char *>(g_bytes_get_data(resp, &n));
+      std::string answer(d ? d : "", n);
+      g_bytes_unref(resp);
+      if (status != 200) {
+        errors += (errors.empty() ? "" : "; ") + urls[i] + path + ": HTTP " +
+                  std::to_string(status) + " " + answer.substr(0, 200);
+        continue;
+      }
+      // keepalive is a stream: its single answer is {"result": {...}}.
+      out = nlohmann::json::parse(answer, nullptr, false);
+      if (out.is_discarded()) {
+        errors += (errors.empty() ? "" : "; ") + urls[i] + path + ": not JSON";
+        continue;
+      }
+      current = i;
+      last_error.clear();
+      return true;
+    }
+    last_error = errors;
+    return false;
+  }
+
+  bool range_prefix(const std::string &prefix, std::vector<Kv> &out) {
+    nlohmann::json r;
+    if (!call("/v3/kv/range", {{"key", b64(prefix)}, {"range_end", b64(prefix_end(prefix))}}, r))
+      return false;
+    out.clear();
+    if (r.contains("kvs"))
+      for (const auto &kv : r["kvs"])
+        out.push_back({unb64(kv.value("key", "")), unb64(kv.value("value", "")),
+                       i64(kv, "mod_revision"), i64(kv, "lease")});
+    return true;
+  }
+};
+
+Cluster::Cluster(config::ClusterConfig cfg, std::string role, std::string advertise_url,
+                 ChannelManager &channels, log::Logger &logger)
+    : cfg_(std::move(cfg)),
+      role_(std::move(role)),
+      url_(std::move(advertise_url)),
+      channels_(channels),
+      logger_(logger) {}
+
+Cluster::~Cluster() {
+  stop();
+}
+
+std::string Cluster::problem() const {
+  std::lock_guard lk(mu_);
+  return problem_;
+}
+
+void Cluster::start() {
+  channels_.enable_ownership(cfg_.node_id);
+  // Fencing runs on the main loop, independent of the thread (which may sit in a request).
+  fence_timer_ = g_timeout_add(
+      200,
+      [](gpointer d) -> gboolean {
+        static_cast<Cluster *>(d)->channels_.fence_if_expired();
+        return G_SOURCE_CONTINUE;
+      },
+      this);
+  thread_ = std::thread([this] { run(); });
+}
+
+void Cluster::stop() {
+  if (fence_timer_) g_source_remove(fence_timer_);
+  fence_timer_ = 0;
+  if (!thread_.joinable()) return;
+  quit_ = true;
+  thread_.join();
+}
+
+void Cluster::run() {
+  GMainContext *ctx = g_main_context_new();
+  g_main_context_push_thread_default(ctx);
+  int period_ms = std::max(300, cfg_.lease_ttl_seconds * 1000 / 3);
+  {
+    Etcd etcd(cfg_.etcd, std::max(1, cfg_.lease_ttl_seconds / 3));
+    etcd_ = &etcd;
+    while (!quit_) {
+      auto t0 = std::chrono::steady_clock::now();
+      tick();
+      while (!quit_ && std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(period_ms))
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    // Leaving: revoke the lease, so the node's channels move at once instead of after the TTL
+    // (the workers are stopped by then: stop() runs after the channels stopped).
+    if (lease_ != 0) {
+      nlohmann::json r;
+      etcd.call("/v3/lease/revoke", {{"ID", std::to_string(lease_)}}, r);
+    }
+    etcd_ = nullptr;
+  }
+  g_main_context_pop_thread_default(ctx);
+  g_main_context_unref(ctx);
+}
+
+void Cluster::set_problem(const std::string &why) {
+  bool changed;
+  {
+    std::lock_guard lk(mu_);
+    changed = problem_ != why;
+    problem_ = why;
+  }
+  int64_t now = now_us();
+  if (why.empty()) {
+    if (changed) logger_.info("", "cluster: etcd answers", {{"node", cfg_.node_id}});
+    return;
+  }
+  // Said at once, then every 30 s while it lasts.
+  if (changed || now - last_problem_log_us_ > 30 * G_USEC_PER_SEC) {
+    last_problem_log_us_ = now;
+    logger_.warn("",
+                 "cluster: " + why + "; retrying every " +
+                     std::to_string(std::max(1, cfg_.lease_ttl_seconds / 3)) +
+                     " s; this node serves only the channels it owns (none while etcd is "
+                     "unreachable past the lease TTL)",
+                 {{"node", cfg_.node_id}});
+  }
+}
+
+void Cluster::tick() {
+  Etcd &etcd = *etcd_;
+  const int64_t ttl_us = (int64_t)cfg_.lease_ttl_seconds * G_USEC_PER_SEC;
+  const int64_t sent = now_us();
+  nlohmann::json r;
+  // 1. The node lease and the node key.
+  if (lease_ != 0) {
+    if (!etcd.call("/v3/lease/keepalive", {{"ID", std::to_string(lease_)}}, r)) {
+      set_problem("etcd unreachable (" + etcd.last_error + ")");
+      if (now_us() - last_ok_us_ > ttl_us) lease_ = 0;  // expired by now: start over
+      return;
+    }
+    const nlohmann::json &res = r.contains("result") ? r["result"] : r;
+    if (i64(res, "TTL") <= 0) {
+      logger_.warn("",
+                   "cluster: the node lease expired in etcd (this node was cut off for "
+                   "longer than the TTL); registering again",
+                   {{"node", cfg_.node_id}});
+      lease_ = 0;
+      channels_.post_ownership({}, {}, 0);
+    } else {
+      last_ok_us_ = sent;
+    }
+  }
+  if (lease_ == 0) {
+    if (!etcd.call("/v3/lease/grant", {{"TTL", std::to_string(cfg_.lease_ttl_seconds)}}, r)) {
+      set_problem("etcd unreachable at start or after a partition (" + etcd.last_error + ")");
+      return;
+    }
+    int64_t id = i64(r, "ID");
+    if (id == 0) {
+      set_problem("etcd granted no lease: " + r.dump());
+      return;
+    }
+    nlohmann::json value = {{"node", cfg_.node_id}, {"url", url_}, {"role", role_}};
+    if (!etcd.call("/v3/kv/put",
+                   {{"key", b64(kPrefix + "nodes/" + cfg_.node_id)},
+                    {"value", b64(value.dump())},
+                    {"lease", std::to_string(id)}},
+                   r)) {
+      set_problem("cannot register the node key (" + etcd.last_error + ")");
+      return;
+    }
+    lease_ = id;
+    last_ok_us_ = sent;
+    logger_.info("", "cluster: registered in etcd",
+                 {{"node", cfg_.node_id},
+                  {"lease", std::to_string(id)},
+                  {"ttl_seconds", std::to_string(cfg_.lease_ttl_seconds)}});
+  }
+  // 2. Live nodes and owners.
+  std::vector<Kv> node_kvs, owner_kvs;
+  if (!etcd.range_prefix(kPrefix + "nodes/", node_kvs) ||
+      !etcd.range_prefix(kPrefix + "owners/", owner_kvs)) {
+    set_problem("etcd unreachable (" + etcd.last_error + ")");
+    return;
+  }
+  set_problem("");
+  struct Node {
+    std::string id, role;
+  };
+  std::vector<Node> nodes;
+  for (const auto &kv : node_kvs) {
+    auto v = nlohmann::json::parse(kv.value, nullptr, false);
+    if (!v.is_object()) continue;
+    nodes.push_back({v.value("node", ""), v.value("role", "")});
+  }
+  std::map<std::string, Kv> owners;
+  for (const auto &kv : owner_kvs) owners[kv.key.substr(kPrefix.size() + 7)] = kv;
+
+  // 3. Each channel: keep, see it owned elsewhere, or claim it.
+  std::map<std::string, int64_t> owned;
+  std::map<std::string, std::string> why_not;
+  std::set<std::string> seen;
+  for (const auto &rec : channels_.records()) {
+    const std::string &ch = rec.channel_id;
+    seen.insert(ch);
+    if (rec.status != ChannelStatus::kActive) continue;
+    auto it = owners.find(ch);
+    if (it != owners.end()) {
+      absent_.erase(ch);
+      auto v = nlohmann::json::parse(it->second.value, nullptr, false);
+      std::string owner = v.is_object() ? v.value("node", "") : "";
+      if (owner == cfg_.node_id && it->second.lease == lease_)
+        owned[ch] = it->second.mod_revision;
+      else
+        why_not[ch] = "owned by node " + owner + " (etcd)";
+      continue;
+    }
+    if (!channels_.not_runnable_reason(rec).empty()) continue;
+    // Preferred node: the highest rendezvous weight among live nodes matching the placement.
+    std::string preferred;
+    uint64_t best = 0;
+    for (const auto &n : nodes) {
+      if (rec.placement.role != PlacementRole::kAny && !n.role.empty() &&
+          n.role != to_string(rec.placement.role))
+        continue;
+      if (!rec.placement.node.empty() && rec.placement.node != n.id) continue;
+      uint64_t w = rendezvous_weight(n.id, ch);
+      if (preferred.empty() || w > best) best = w, preferred = n.id;
+    }
+    int rounds = ++absent_[ch];
+    if (preferred != cfg_.node_id && rounds < 3) {
+      why_not[ch] = "waiting for node " + preferred + " to take it (etcd)";
+      continue;
+    }
+    std::string key = kPrefix + "owners/" + ch;
+    nlohmann::json value = {{"node", cfg_.node_id}, {"url", url_}};
+    nlohmann::json txn = {{"compare",
+                           {{{"key", b64(key)},
+                             {"result", "EQUAL"},
+                             {"target", "CREATE"},
+                             {"create_revision", "0"}}}},
+                          {"success",
+                           {{{"request_put",
+                              {{"key", b64(key)},
+                               {"value", b64(value.dump())},
+                               {"lease", std::to_string(lease_)}}}}}}};
+    if (!etcd.call("/v3/kv/txn", txn, r)) {
+      set_problem("etcd unreachable (" + etcd.last_error + ")");
+      return;
+    }
+    if (r.value("succeeded", false)) {
+      int64_t rev = r.contains("header") ? i64(r["header"], "revision") : 0;
+      owned[ch] = rev;
+      absent_.erase(ch);
+      logger_.info(ch, "cluster: this node owns the channel",
+                   {{"node", cfg_.node_id},
+                    {"fencing_token", std::to_string(rev)},
+                    {"preferred", preferred == cfg_.node_id ? "yes" : "no"}});
+    } else {
+      why_not[ch] = "claimed by another node (etcd)";
+    }
+  }
+  // Owner keys of channels no longer active here (record removed, disabled, retired) are
+  // released, if they are still this node's, so a later record starts on its preferred node.
+  std::set<std::string> active;
+  for (const auto &rec : channels_.records())
+    if (rec.status == ChannelStatus::kActive) active.insert(rec.channel_id);
+  for (const auto &[ch, kv] : owners) {
+    if (active.count(ch) || kv.lease != lease_) continue;
+    auto v = nlohmann::json::parse(kv.value, nullptr, false);
+    if (!v.is_object() || v.value("node", "") != cfg_.node_id) continue;
+    nlohmann::json txn = {{"compare",
+                           {{{"key", b64(kv.key)},
+                             {"result", "EQUAL"},
+                             {"target", "MOD"},
+                             {"mod_revision", std::to_string(kv.mod_revision)}}}},
+                          {"success", {{{"request_delete_range", {{"key", b64(kv.key)}}}}}}};
+    if (etcd.call("/v3/kv/txn", txn, r) && r.value("succeeded", false))
+      logger_.info(ch, "cluster: released the channel (no longer an active record)",
+                   {{"node", cfg_.node_id}});
+  }
+  for (auto it = absent_.begin(); it != absent_.end();)
+    it = seen.count(it->first) ? std::next(it) : absent_.erase(it);
+  // Valid until the lease can have expired in etcd, less a margin for stopping.
+  int64_t margin = std::max<int64_t>(G_USEC_PER_SEC, ttl_us / 5);
+  channels_.post_ownership(owned, why_not, last_ok_us_ + ttl_us - margin);
+}
+
+}  // namespace iptv::daemon

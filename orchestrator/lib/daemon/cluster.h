@@ -1,0 +1,81 @@
+// Channel ownership in etcd (docs/cluster.md): which node of a cluster runs which channel.
+//
+// One thread talks to etcd's v3 JSON gateway (POST /v3/lease/grant, /v3/lease/keepalive,
+// /v3/kv/put, /v3/kv/range, /v3/kv/txn, /v3/lease/revoke; keys and values base64) with libsoup,
+// synchronously: it never blocks the main loop. Every lease_ttl / 3 seconds it
+//   - keeps this node's lease alive (or grants a new one) and its node key
+//     <prefix>nodes/<node_id> = {"node","url","role"} attached to the lease;
+//   - reads the live nodes and the owner keys <prefix>owners/<channel>;
+//   - claims each unowned channel this node may run when it is the channel's preferred node
+//     (rendezvous hash over the live nodes matching the record's placement), or when the
+//     channel stayed unowned for 3 rounds (the preferred node cannot take it): a transaction
+//     that creates the owner key only if it does not exist (create_revision == 0), attached to
+//     this node's lease;
+//   - posts the set of channels it owns, each with its fencing token (the owner key's
+//     mod_revision), and how long that knowledge holds, to the main loop.
+// The main loop (ChannelManager::apply_ownership) runs exactly the owned channels. A 200 ms
+// timer fences them all once the last successful keep-alive is older than lease_ttl - margin:
+// the lease can have expired in etcd only after that, so a partitioned node has stopped
+// publishing before another node can own its channels.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/daemon_config.h"
+
+namespace iptv::log {
+class Logger;
+}
+
+namespace iptv::daemon {
+
+class ChannelManager;
+
+// The rendezvous (highest random weight) hash: the node with the highest weight for a channel is
+// its preferred node. Stable: a node joining or leaving moves only the channels it wins or held.
+uint64_t rendezvous_weight(const std::string &node_id, const std::string &channel);
+
+class Cluster {
+ public:
+  Cluster(config::ClusterConfig cfg, std::string role, std::string advertise_url,
+          ChannelManager &channels, log::Logger &logger);
+  ~Cluster();  // stops the thread and revokes the lease (the channels move at once)
+  Cluster(const Cluster &) = delete;
+  Cluster &operator=(const Cluster &) = delete;
+
+  void start();
+  void stop();
+  // For /healthz and logs: "" while etcd answers, else why not.
+  std::string problem() const;
+
+ private:
+  void run();
+  void tick();
+  void fence_check();
+
+  config::ClusterConfig cfg_;
+  std::string role_, url_;
+  ChannelManager &channels_;
+  log::Logger &logger_;
+  std::thread thread_;
+  std::atomic<bool> quit_{false};
+  unsigned fence_timer_ = 0;
+  struct Etcd;
+  // The cluster thread's own state.
+  Etcd *etcd_ = nullptr;
+  int64_t lease_ = 0;                  // this node's lease (0: none yet, or lost)
+  int64_t last_ok_us_ = 0;             // when the last successful keep-alive (or grant) was sent
+  std::map<std::string, int> absent_;  // rounds a channel has been seen without an owner
+  int64_t last_problem_log_us_ = 0;
+  void set_problem(const std::string &why);
+  mutable std::mutex mu_;
+  std::string problem_ = "not yet registered in etcd";
+};
+
+}  // namespace iptv::daemon
