@@ -265,6 +265,41 @@ TEST_F(DiagnoseTest, HealthyChannelPassesAllTenStepsAndBadInputIsClear) {
   }));
 }
 
+// A healthy region-limited channel (like demo-news: access.region [demo]) diagnosed with neither
+// subject nor region, as the console's diagnosis asks: step 1 tries the record's regions and
+// passes naming the one that would be granted, so the channel is healthy from the console's
+// route and from a bare `iptvctl diagnose`. A region outside the list still fails step 1. (A
+// record whose permitted regions are all unlicensed is refused at admission, so step 1's "no
+// region would be granted" case cannot be set up through a running iptvd.)
+TEST_F(DiagnoseTest, RegionLimitedChannelWithNoSubjectOrRegionIsHealthy) {
+  write_file(channels_ + "/news.yaml",
+             two_renditions("news", "access:\n  region: [demo]\n  account_required: false\n"));
+  Iptvd d(channels_, {"--config", cfg_});
+  d.start();
+  ASSERT_TRUE(d.running()) << d.log();
+  ASSERT_TRUE(d.wait_live({"news"}, 90, 3)) << d.log();
+  std::string key = d.admin_key();
+  // The console's call: no query.
+  Http api = d.get("/api/v1/channels/news/diagnosis", key);
+  ASSERT_EQ(api.status, 200) << api.body;
+  json j = json::parse(api.body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << api.body;
+  EXPECT_TRUE(j.value("healthy", false)) << api.body;
+  EXPECT_EQ(j["steps"][0]["status"], "PASS") << api.body;
+  EXPECT_NE(j["steps"][0]["summary"].get<std::string>().find("region demo would be granted"),
+            std::string::npos)
+      << api.body;
+  EXPECT_EQ(j["steps"][0]["data"]["region"], "demo") << api.body;
+  EXPECT_EQ(schema_errors(j), "") << api.body;
+  Diag bare = diagnose(d.base(), key, "news");
+  EXPECT_EQ(bare.rc, 0) << bare.dump();
+  EXPECT_EQ(bare.step_status(1), "PASS") << bare.dump();
+  // A region that is not permitted still fails step 1.
+  Diag other = diagnose(d.base(), key, "news --region zz");
+  EXPECT_EQ(other.rc, 1) << other.dump();
+  EXPECT_EQ(other.first_hop(), "entitlement") << other.dump();
+}
+
 // Faults on a running channel, one at a time, each named as the first failing hop.
 TEST_F(DiagnoseTest, FaultsInARunningChannelAreNamedWithTheirRemedy) {
   if (sh("command -v nginx").empty()) GTEST_SKIP() << "nginx is not installed";

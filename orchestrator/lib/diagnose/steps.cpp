@@ -70,12 +70,35 @@ void step_entitlement(const EngineDeps &d, const Context &c, Step &s) {
   if (!r.subject.empty()) ent = d.store->entitlement(r.subject);
   std::string region;
   std::string code = control::access_decision(rec, ent, r.subject, r.region, c.now, &region);
+  // Neither a subject nor a region given (the console's diagnosis, a bare `iptvctl diagnose CH`)
+  // on a region-limited channel: the question is whether a viewer in one of its regions would get
+  // a session, so each region the record permits is tried; the step fails only if none would be
+  // granted (e.g. every permitted region is outside rights.regions).
+  std::string tried_for;
+  if (r.subject.empty() && r.region.empty() && code == "region_required") {
+    for (const auto &candidate : rec.access.regions) {
+      std::string c_region;
+      std::string c_code =
+          control::access_decision(rec, ent, r.subject, candidate, c.now, &c_region);
+      tried_for += (tried_for.empty() ? "" : ", ") + candidate + ": " +
+                   (c_code.empty() ? std::string("granted") : c_code);
+      if (c_code.empty() || code == "region_required") code = c_code;
+      if (c_code.empty()) {
+        region = c_region;
+        break;
+      }
+    }
+  }
   s.data = {{"subject", r.subject.empty() ? json(nullptr) : json(r.subject)},
             {"decision", code.empty() ? "granted" : code},
             {"region", region.empty() ? json(nullptr) : json(region)},
             {"rights_expires_at",
              rec.rights.expires_unix > 0 ? json(when(rec.rights.expires_unix)) : json(nullptr)},
             {"account_required", rec.access.account_required}};
+  if (!tried_for.empty()) {
+    s.data["regions_tried"] = tried_for;
+    s.evidence.push_back("no subject or region given; regions tried: " + tried_for);
+  }
   if (r.subject.empty() && code == "account_required") {
     s.summary = "no --subject: the channel's rights and access rules allow sessions";
     s.evidence.push_back("account required; rights " +
@@ -105,6 +128,11 @@ void step_entitlement(const EngineDeps &d, const Context &c, Step &s) {
           "$IPTV_URL/api/v1/entitlements/" +
           r.subject + " -d '{\"channels\":[\"" + c.record.channel_id + "\"]}'";
     }
+  } else if (!tried_for.empty()) {
+    std::string regions;
+    for (const auto &x : rec.access.regions) regions += (regions.empty() ? "" : ", ") + x;
+    s.summary = "no --subject or --region: the channel is limited to regions [" + regions +
+                "]; a session from region " + region + " would be granted";
   } else {
     s.summary = r.subject.empty() ? "open channel: sessions need no account"
                                   : "a session for " + r.subject + " would be granted";
