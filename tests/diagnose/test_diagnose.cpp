@@ -355,6 +355,20 @@ TEST_F(DiagnoseTest, IngestAndWorkerStepsShowTheWorkersInputStatsAndQueueFill) {
   for (const auto &e : worker["evidence"])
     shown |= e.get<std::string>().rfind("queue fill: ", 0) == 0;
   EXPECT_TRUE(shown) << worker.dump();
+  // Step 7 decodes the first 2 s of the rendition (as many segments as make them up: the
+  // passthrough test source's GOPs make ~2 s segments here), not one frame, and reports the
+  // startup time.
+  json play = h.j["steps"][6];
+  EXPECT_EQ(play["status"], "PASS") << play.dump();
+  ASSERT_EQ(play["data"]["renditions"].size(), 1u) << play.dump();
+  json r = play["data"]["renditions"][0];
+  EXPECT_GE(r.value("decoded_seconds", 0.0), 1.9) << r.dump();
+  EXPECT_GE(r.value("frames", 0), 50) << r.dump();
+  EXPECT_GE(r.value("segments", 0), 1) << r.dump();
+  EXPECT_EQ(r.value("stream", ""), "video") << r.dump();
+  EXPECT_GT(r.value("startup_ms", 0.0), 0.0) << r.dump();
+  EXPECT_NE(play["summary"].get<std::string>().find("decode their first 2 s"), std::string::npos)
+      << play.dump();
 }
 
 // Faults on a running channel, one at a time, each named as the first failing hop.
