@@ -1649,6 +1649,14 @@ static gboolean prepare(GstIptvHlsSink *self) {
   p->audio_ended = false;
   p->mpd_period_start = -1;
   p->mpd_first_number = 0;
+  // Without DASH, an MPD a previous run left in the tree (manifests=hls,dash before a change to
+  // hls or to mpegts) is removed: nobody would update it, and a DASH client would follow a
+  // frozen manifest (and its segments, once swept, would 404) instead of getting a clear 404.
+  if (!p->cfg.dash) {
+    std::string mpd = p->cfg.location + "/manifest.mpd";
+    if (::unlink(mpd.c_str()) == 0)
+      GST_INFO_OBJECT(self, "removed %s left by a run with manifests=hls,dash", mpd.c_str());
+  }
   std::vector<Rendition *> all;
   for (auto &r : p->renditions) all.push_back(r.get());
   if (p->cfg.fmp4 && p->audio && p->audio_ghost) all.push_back(p->audio.get());

@@ -15,7 +15,13 @@
 //   stalls          'waiting' events after playback started
 //   levels          the renditions the player saw: [{index, height, bitrate, codecs}]
 //   switches        rendered level changes: [{from, to, at}]
-//   forced_switch   the index --switch asked for (the player picks the first one it is not on)
+//   forced_switch   the index --switch asked for (the player picks the first one it is not on);
+//                   forced_at: when it asked (same clock as switches[].at). With --switch,
+//                   dash.js runs with ABR off for video (streaming.abr.autoSwitchBitrate.video)
+//                   so only the forced switch happens after forced_at; hls.js's currentLevel
+//                   setter already pins the level.
+//   video_height    the <video> element's videoHeight at the end: the height of the frames the
+//                   browser actually decoded (proves a rendered switch to a rendition of that height)
 //   latency         hls.js: median/min/max of hls.latency samples (seconds), with --low-latency
 //   errors          player errors [{fatal, type, details}] and page console errors
 //   requests        number of requests the page sent to the stream's origin, by extension
@@ -158,8 +164,10 @@ async function main() {
     });
     await page.goto(pageUrl);
     await page.addScriptTag({ path: lib });
+    // `switch` must reach the page: with it dash.js's ABR is off for video, or ABR would take
+    // the forced representation back within a segment and the forced switch never stays rendered.
     await page.evaluate(attach, { player: args.player, url: args.url, lowLatency: args.lowLatency,
-                                  cmcd: args.cmcd });
+                                  cmcd: args.cmcd, switch: args.switch });
     const t0 = Date.now();
     const deadline = t0 + args.seconds * 1000;
     // Wait for playback to start (at most 30 s beyond the play time).
@@ -177,6 +185,7 @@ async function main() {
       const playFor = Math.max(deadline - Date.now(), args.seconds * 500);
       if (args.switch) {
         await page.waitForTimeout(playFor / 3);
+        out.forced_at = await page.evaluate(() => performance.now() / 1000);
         out.forced_switch = await page.evaluate(forceSwitch, args.player);
         await page.waitForTimeout((playFor * 2) / 3);
       } else {
@@ -184,7 +193,9 @@ async function main() {
       }
     }
     const r = await page.evaluate(() => ({ ...window.__r,
-                                           end_time: document.getElementById('v').currentTime }));
+                                           end_time: document.getElementById('v').currentTime,
+                                           video_height: document.getElementById('v').videoHeight }));
+    out.video_height = r.video_height;
     out.start_time = r.start_time;
     out.end_time = r.end_time;
     // After a seek, what played is measured from where the seek landed.

@@ -64,6 +64,9 @@ TEST_F(BrowserCmaf, HlsJsPlaysFmp4ThroughTokenUrlAndSwitchesLevels) {
   ASSERT_EQ(r["levels"].size(), 2u) << raw;
   ASSERT_FALSE(r["switches"].empty()) << raw;
   EXPECT_EQ(r["switches"].back()["to"], r["forced_switch"]) << raw;
+  EXPECT_EQ(r.value("video_height", -1),
+            r["levels"][r["forced_switch"].get<int>()].value("height", -2))
+      << raw;
   // fMP4 it was: init segments and .m4s fetched, no .ts.
   EXPECT_GE(r["requests"].value("m4s", 0), 4) << raw;
   EXPECT_GE(r["requests"].value("mp4", 0), 2) << raw;
@@ -83,10 +86,17 @@ TEST_F(BrowserCmaf, DashJsPlaysLiveMpdThroughTokenUrlAndAdvances10sWithNoStall) 
   EXPECT_GE(r.value("advanced", 0.0), 10.0) << raw;
   EXPECT_EQ(r.value("stalls", -1), 0) << raw;
   ASSERT_EQ(r["levels"].size(), 2u) << raw;
-  // Not asserted (open): a rendered representation switch. play.mjs's forced switch for dash.js
-  // asks for a representation and dash.js 5.2 requests it, but no QUALITY_CHANGE_RENDERED to it
-  // arrives within the play time, so `switches` stays empty; whether that is the harness or our
-  // MPD is not settled yet.
+  // The forced representation switch is rendered: dash.js reports QUALITY_CHANGE_RENDERED to the
+  // forced index after the switch was asked for, and the <video> element decodes frames of that
+  // representation's height at the end. (play.mjs turns dash.js's video ABR off with --switch;
+  // before it did, ABR took the forced representation back within one segment.)
+  ASSERT_FALSE(r["switches"].empty()) << raw;
+  ASSERT_GE(r.value("forced_switch", -1), 0) << raw;
+  EXPECT_EQ(r["switches"].back()["to"], r["forced_switch"]) << raw;
+  EXPECT_GE(r["switches"].back().value("at", 0.0), r.value("forced_at", 1e9)) << raw;
+  EXPECT_EQ(r.value("video_height", -1),
+            r["levels"][r["forced_switch"].get<int>()].value("height", -2))
+      << raw;
   EXPECT_GE(r["requests"].value("m4s", 0), 4) << raw;
   for (auto &e : r["errors"]) EXPECT_FALSE(e.value("fatal", false)) << raw;
 }

@@ -122,6 +122,61 @@ TEST_F(IptvdCmaf, FormatChangeOnHotReloadRebuildsOnlyThatChannelBehindOneDiscont
       std::string::npos);
 }
 
+// The reverse change (issue 14): a hot reload from fmp4 + DASH back to ts. The media playlists
+// keep their numbers behind one discontinuity on the first .ts segment; once the fMP4 segments
+// have left the window no EXT-X-MAP is left, the multivariant playlist loses the audio group
+// (audio is muxed into the TS again) and the MPD is gone from the origin (404), so no DASH
+// client keeps following a manifest nobody updates.
+TEST_F(IptvdCmaf, Fmp4ToTsHotReloadKeepsNumbersBehindOneDiscontinuityAndRetiresTheMpd) {
+  add("fmt", kFmp4Dash);
+  Iptvd d(channels_);
+  d.start();
+  ASSERT_TRUE(d.wait_live({"fmt"}, 60, 2)) << d.log();
+  ASSERT_TRUE(wait_for(30, [&] { return fs::exists(d.data() + "/hls/fmt/manifest.mpd"); }));
+  EXPECT_EQ(d.get("/hls/fmt/manifest.mpd").status, 200);
+  pid_t fmt = d.worker_pid("fmt");
+  auto before = parse_media(d.playlist("fmt", "180p"));
+  ASSERT_FALSE(before.sequences.empty());
+  uint64_t last_fmp4 = before.sequences.back();
+
+  add("fmt");  // fmp4 + dash -> ts
+  ASSERT_TRUE(wait_for(60,
+                       [&] {
+                         auto u = uris(d.playlist("fmt", "180p"));
+                         return d.worker_pid("fmt") > 0 && d.worker_pid("fmt") != fmt &&
+                                !u.empty() && u.back().find(".ts") != std::string::npos;
+                       }))
+      << d.log() << d.playlist("fmt", "180p");
+  std::string pl = d.playlist("fmt", "180p");
+  auto m = parse_media(pl);
+  // The numbers only grow across the change, and one discontinuity sits on the first .ts.
+  for (size_t i = 1; i < m.sequences.size(); ++i)
+    EXPECT_GT(m.sequences[i], m.sequences[i - 1]) << pl;
+  EXPECT_EQ(m.discontinuities, 1) << pl;
+  size_t first_ts = pl.find(".ts\n");
+  ASSERT_NE(first_ts, std::string::npos) << pl;
+  size_t seg_line = pl.rfind("\n", first_ts) + 1;
+  std::string before_first_ts = pl.substr(0, seg_line);
+  EXPECT_NE(before_first_ts.rfind("#EXT-X-DISCONTINUITY\n"), std::string::npos) << pl;
+  EXPECT_EQ(before_first_ts.find(".ts\n"), std::string::npos) << pl;
+  auto ts_seq = std::stoull(pl.substr(seg_line + 4, first_ts - seg_line - 4));
+  EXPECT_GT(ts_seq, last_fmp4) << pl;
+  EXPECT_LT(ts_seq, last_fmp4 + 60) << pl;
+  // Once the window holds only TS: no EXT-X-MAP, no separate audio rendition, no MPD.
+  ASSERT_TRUE(wait_for(60, [&] {
+    for (const auto &u : uris(d.playlist("fmt", "180p")))
+      if (u.find(".m4s") != std::string::npos) return false;
+    return true;
+  })) << d.playlist("fmt", "180p");
+  pl = d.playlist("fmt", "180p");
+  EXPECT_EQ(pl.find("#EXT-X-MAP"), std::string::npos) << pl;
+  std::string mv = slurp(d.data() + "/hls/fmt/index.m3u8");
+  EXPECT_EQ(mv.find("TYPE=AUDIO"), std::string::npos) << mv;
+  EXPECT_EQ(d.get("/hls/fmt/manifest.mpd").status, 404);
+  EXPECT_EQ(d.channel("fmt").value("segment_format", ""), "ts");
+  EXPECT_EQ(d.channel("fmt").value("dash", true), false);
+}
+
 TEST_F(IptvdCmaf, RestartContinuesHlsSequenceAndDashNumbers) {
   add("cm", kFmp4Dash);
   iptv_test::TempDir data;

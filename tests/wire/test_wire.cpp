@@ -17,6 +17,8 @@ std::vector<StatusLine> every_status_kind() {
   Stats stats;
   stats.renditions["360p"] = {29.97, 610000};
   stats.renditions["720p"] = {30, 2.5e6};
+  stats.inputs["primary"] = {3.1e6, "H.264 (high)", "AAC (lc)", 40, 2};
+  stats.queues.push_back({"primary/tail-video/queue2", 400, 2000, 0, 0, 12, 0, 0.2});
   return {
       Hello{.pid = 4242, .channel_id = "news"},
       Heartbeat{.media_age_ms = 120},
@@ -76,6 +78,23 @@ TEST(WireStatus, EveryKindRoundTrips) {
   auto st = std::get<Stats>(parse_status(encode_status(lines[8])));
   EXPECT_DOUBLE_EQ(st.renditions.at("360p").fps, 29.97);
   EXPECT_DOUBLE_EQ(st.renditions.at("720p").bitrate, 2.5e6);
+  // The inputs and queues (issue 17, steps 3 and 4).
+  EXPECT_DOUBLE_EQ(st.inputs.at("primary").bitrate_bps, 3.1e6);
+  EXPECT_EQ(st.inputs.at("primary").video_codec, "H.264 (high)");
+  EXPECT_EQ(st.inputs.at("primary").audio_codec, "AAC (lc)");
+  EXPECT_EQ(st.inputs.at("primary").last_packet_age_ms, 40);
+  EXPECT_EQ(st.inputs.at("primary").gaps, 2u);
+  ASSERT_EQ(st.queues.size(), 1u);
+  EXPECT_EQ(st.queues[0].name, "primary/tail-video/queue2");
+  EXPECT_EQ(st.queues[0].level_ms, 400u);
+  EXPECT_EQ(st.queues[0].max_ms, 2000u);
+  EXPECT_EQ(st.queues[0].level_buffers, 12u);
+  EXPECT_DOUBLE_EQ(st.queues[0].fill, 0.2);
+  // An older worker's stats line (renditions only) still reads.
+  auto old_st =
+      std::get<Stats>(parse_status(R"({"t":"stats","renditions":{"a":{"fps":1,"bitrate":2}}})"));
+  EXPECT_TRUE(old_st.inputs.empty());
+  EXPECT_TRUE(old_st.queues.empty());
   EXPECT_EQ(std::get<Heartbeat>(parse_status(R"({"t":"hb","media_age_ms":-1})")).media_age_ms, -1);
 }
 

@@ -93,6 +93,22 @@ struct ChannelView {
   std::vector<std::string> active_conditions;  // "silence/audio", ...
 };
 
+// One input as the worker measures it (the worker's stats line; diagnose step 3).
+struct InputView {
+  std::string role;         // primary | backup
+  double bitrate_bps = -1;  // encoded intake over the last interval; -1: not measurable
+  std::string video_codec, audio_codec;
+  int64_t last_packet_age_ms = -1;  // -1: no buffer yet
+  uint64_t gaps = 0;                // gap raises since the worker started
+};
+// One of the worker's queues (diagnose step 4).
+struct QueueView {
+  std::string name;
+  uint64_t level_ms = 0, max_ms = 0, level_bytes = 0, max_bytes = 0, level_buffers = 0,
+           max_buffers = 0;
+  double fill = 0;  // 0..1
+};
+
 // The detail view: everything the incident workflow asks about one channel.
 struct ChannelDetail {
   ChannelView channel;
@@ -101,9 +117,12 @@ struct ChannelDetail {
   std::vector<ProbeConditionView> conditions;  // active now
   int worker_pid = 0;                          // 0: none running
   int64_t worker_started_unix = 0;
-  double heartbeat_age_s = -1;         // seconds since the worker's last status line; -1: no worker
-  int64_t media_age_ms = -1;           // the worker's age of its last media buffer; -1: unknown
-  std::string last_error;              // the last worker error message, if any
+  double heartbeat_age_s = -1;    // seconds since the worker's last status line; -1: no worker
+  int64_t media_age_ms = -1;      // the worker's age of its last media buffer; -1: unknown
+  std::string last_error;         // the last worker error message, if any
+  std::vector<InputView> inputs;  // from the worker's last stats line (none: no worker)
+  std::vector<QueueView> queues;
+  double stats_age_s = -1;             // seconds since that line; -1: none
   std::vector<EventView> last_events;  // newest first, at most ~20
 };
 

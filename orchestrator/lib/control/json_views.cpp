@@ -34,6 +34,33 @@ json to_json(const ChannelView &c) {
           {"active_conditions", c.active_conditions}};
 }
 
+json inputs_json(const std::vector<InputView> &inputs) {
+  json a = json::array();
+  for (const auto &in : inputs)
+    a.push_back({{"role", in.role},
+                 {"bitrate_bps", in.bitrate_bps < 0 ? json(nullptr) : json(in.bitrate_bps)},
+                 {"video_codec", in.video_codec},
+                 {"audio_codec", in.audio_codec},
+                 {"last_packet_age_ms",
+                  in.last_packet_age_ms < 0 ? json(nullptr) : json(in.last_packet_age_ms)},
+                 {"gaps", in.gaps}});
+  return a;
+}
+
+json queues_json(const std::vector<QueueView> &queues) {
+  json a = json::array();
+  for (const auto &q : queues)
+    a.push_back({{"name", q.name},
+                 {"fill", q.fill},
+                 {"level_ms", q.level_ms},
+                 {"max_ms", q.max_ms},
+                 {"level_bytes", q.level_bytes},
+                 {"max_bytes", q.max_bytes},
+                 {"level_buffers", q.level_buffers},
+                 {"max_buffers", q.max_buffers}});
+  return a;
+}
+
 json to_json(const ChannelDetail &d) {
   json j = to_json(d.channel);
   json sources = json::array();
@@ -72,7 +99,10 @@ json to_json(const ChannelDetail &d) {
       {"pid", d.worker_pid},
       {"started_at", ts(d.worker_started_unix)},
       {"heartbeat_age_seconds", d.heartbeat_age_s < 0 ? json(nullptr) : json(d.heartbeat_age_s)},
-      {"media_age_ms", d.media_age_ms < 0 ? json(nullptr) : json(d.media_age_ms)}};
+      {"media_age_ms", d.media_age_ms < 0 ? json(nullptr) : json(d.media_age_ms)},
+      {"stats_age_seconds", d.stats_age_s < 0 ? json(nullptr) : json(d.stats_age_s)},
+      {"queues", queues_json(d.queues)}};
+  j["inputs"] = inputs_json(d.inputs);
   j["last_error"] = d.last_error;
   j["last_events"] = events;
   return j;

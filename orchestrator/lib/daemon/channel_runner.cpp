@@ -308,6 +308,9 @@ void ChannelRunner::on_status(const std::string &line) {
       r.fps = s.fps;
       if (s.bitrate > 0) r.bitrate = s.bitrate;
     }
+    view_.inputs = stats->inputs;
+    view_.queues = stats->queues;
+    view_.stats_at = now_unix();
   } else if (auto *e = std::get_if<StError>(&*st)) {
     {
       std::lock_guard lk(view_mu_);

@@ -104,6 +104,10 @@ struct ChannelView {
   double last_status = 0;       // unix seconds of the worker's last status line; 0 = none yet
   double cpu_seconds_past = 0;  // CPU of earlier workers of this channel
   std::string last_error;
+  // The worker's last stats line (issue 17, steps 3 and 4): inputs by role, its queues.
+  std::map<std::string, wire::InputStats> inputs;
+  std::vector<wire::QueueFill> queues;
+  double stats_at = 0;  // unix seconds of that line; 0 = none yet
 };
 
 class ChannelRunner {

@@ -125,6 +125,15 @@ std::optional<control::ChannelDetail> ControlAdapter::get(const std::string &id)
   if (v->pid && v->last_status > 0) d.heartbeat_age_s = std::max(0.0, now - v->last_status);
   d.media_age_ms = v->pid ? v->media_age_ms : -1;
   d.last_error = v->last_error;
+  if (v->pid && v->stats_at > 0) {
+    d.stats_age_s = std::max(0.0, now - v->stats_at);
+    for (const auto &[role, in] : v->inputs)
+      d.inputs.push_back(
+          {role, in.bitrate_bps, in.video_codec, in.audio_codec, in.last_packet_age_ms, in.gaps});
+    for (const auto &q : v->queues)
+      d.queues.push_back({q.name, q.level_ms, q.max_ms, q.level_bytes, q.max_bytes, q.level_buffers,
+                          q.max_buffers, q.fill});
+  }
   store::EventFilter f;
   f.channel_id = id;
   f.limit = 20;

@@ -60,6 +60,8 @@ struct EngineConfig {
   double error_fail_ratio = 0.2;
   uint64_t min_requests = 20;
   double startup_warn_s = 5.0;
+  double queue_full = 0.9;    // step 4 warns when a worker queue is this full (0..1)
+  double play_seconds = 2.0;  // step 7 decodes this much of every rendition from its live start
 };
 
 class Engine : public control::Diagnoser {

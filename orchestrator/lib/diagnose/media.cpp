@@ -66,9 +66,16 @@ struct Playback {
   std::string rendition, error;
   double startup_ms = -1, decode_ms = -1;
   uint64_t sequence = 0;
+  int segments = 0;           // fetched for the decoded span
+  int frames = 0;             // decoded in the span
+  double decoded_s = 0;       // media time decoded (from the first frame)
+  double span_decode_ms = 0;  // wall time of that decode
+  std::string stream;         // video | audio
 };
 
-// Step 7: each rendition's live-start segment fetched and its first frame decoded.
+// Step 7: each rendition played like a player starting live: from three segments from the end,
+// the segments that make up the first `play_seconds` are fetched (with the init segment for
+// fMP4); the first frame gives the startup time, and every frame of those seconds is decoded.
 std::vector<Playback> reference_playback(const EngineConfig &cfg, const std::string &url,
                                          std::string *fatal) {
   auto t0 = std::chrono::steady_clock::now();
@@ -106,8 +113,19 @@ std::vector<Playback> reference_playback(const EngineConfig &cfg, const std::str
         return;
       }
       // A live start: three segments from the end (RFC 8216 6.3.3), or the first.
-      const auto &seg = mp.segments[mp.segments.size() >= 3 ? mp.segments.size() - 3 : 0];
+      size_t first = mp.segments.size() >= 3 ? mp.segments.size() - 3 : 0;
+      const auto &seg = mp.segments[first];
       p.sequence = seg.sequence;
+      std::string init;
+      if (!seg.map_uri.empty()) {
+        auto in = h.get(probe::resolve_url(media_url, seg.map_uri));
+        if (!in.ok()) {
+          p.error = "init segment " + seg.map_uri + ": " +
+                    (in.status ? "HTTP " + std::to_string(in.status) : in.error);
+          return;
+        }
+        init = in.body;
+      }
       auto s = h.get(probe::resolve_url(media_url, seg.uri));
       if (!s.ok()) {
         p.error = "segment " + std::to_string(seg.sequence) + ": " +
@@ -115,12 +133,49 @@ std::vector<Playback> reference_playback(const EngineConfig &cfg, const std::str
         return;
       }
       std::string err;
-      p.decode_ms = probe::decode_first_frame_ms(s.body, err);
+      std::string bytes = init + s.body;
+      p.decode_ms = probe::decode_first_frame_ms(bytes, err);
       if (p.decode_ms < 0) {
         p.error = "segment " + std::to_string(seg.sequence) + " does not decode: " + err;
         return;
       }
       p.startup_ms = mv_ms + ms_since(t1);
+      p.segments = 1;
+      // The rest of the first play_seconds: the following segments (same init segment).
+      double listed = seg.duration;
+      for (size_t k = first + 1; k < mp.segments.size() && listed < cfg.play_seconds - 0.01; ++k) {
+        const auto &next = mp.segments[k];
+        if (next.map_uri != seg.map_uri) break;
+        auto n = h.get(probe::resolve_url(media_url, next.uri));
+        if (!n.ok()) {
+          p.error = "segment " + std::to_string(next.sequence) + ": " +
+                    (n.status ? "HTTP " + std::to_string(n.status) : n.error);
+          return;
+        }
+        bytes += n.body;
+        listed += next.duration;
+        p.segments++;
+      }
+      auto span = probe::decode_span(bytes, cfg.play_seconds, err);
+      p.frames = span.frames;
+      p.decoded_s = span.seconds;
+      p.span_decode_ms = span.decode_ms;
+      p.stream = span.stream;
+      if (span.frames == 0) {
+        p.error = "the first " + std::to_string((int)cfg.play_seconds) + " s do not decode: " + err;
+        return;
+      }
+      // Short of what the playlist promised for those seconds (less a frame's worth): a
+      // segment that is cut off or partly undecodable.
+      double want = std::min(cfg.play_seconds, listed) - 0.1;
+      if (p.decoded_s < want) {
+        char b[160];
+        std::snprintf(b, sizeof b,
+                      "only %.2f s of %.2f s decode (%d frames from seq %llu, %d segment(s))",
+                      p.decoded_s, std::min(cfg.play_seconds, listed), p.frames,
+                      (unsigned long long)p.sequence, p.segments);
+        p.error = b;
+      }
     });
   for (auto &t : threads) t.join();
   return out;
@@ -330,6 +385,10 @@ void steps_media(const EngineConfig &cfg, const Context &c, const MediaUrls &url
                    {"ok", p.error.empty()},
                    {"startup_ms", p.startup_ms < 0 ? json(nullptr) : json(p.startup_ms)},
                    {"decode_ms", p.decode_ms < 0 ? json(nullptr) : json(p.decode_ms)},
+                   {"decoded_seconds", p.decoded_s},
+                   {"frames", p.frames},
+                   {"segments", p.segments},
+                   {"stream", p.stream},
                    {"sequence", p.sequence},
                    {"error", p.error}});
     if (!p.error.empty()) {
@@ -341,16 +400,20 @@ void steps_media(const EngineConfig &cfg, const Context &c, const MediaUrls &url
       continue;
     }
     worst = std::max(worst, p.startup_ms);
-    char b[128];
-    std::snprintf(b, sizeof b, "%s: first frame after %.0f ms (decode %.0f ms, seq %llu)",
-                  p.rendition.c_str(), p.startup_ms, p.decode_ms, (unsigned long long)p.sequence);
+    char b[256];
+    std::snprintf(b, sizeof b,
+                  "%s: first frame after %.0f ms (decode %.0f ms, seq %llu); %.2f s decoded "
+                  "(%d %s frames, %d segment(s), %.0f ms)",
+                  p.rendition.c_str(), p.startup_ms, p.decode_ms, (unsigned long long)p.sequence,
+                  p.decoded_s, p.frames, p.stream.c_str(), p.segments, p.span_decode_ms);
     playback.evidence.push_back(b);
   }
   playback.data = {{"renditions", arr}};
   if (playback.status == Status::kPass) {
-    char b[96];
-    std::snprintf(b, sizeof b, "%zu rendition(s) decode; slowest startup %.0f ms", plays.size(),
-                  worst);
+    char b[128];
+    std::snprintf(b, sizeof b,
+                  "%zu rendition(s) decode their first %.0f s; slowest startup %.0f ms",
+                  plays.size(), cfg.play_seconds, worst);
     playback.summary = b;
     if (worst > cfg.startup_warn_s * 1000)
       playback.warn("startup over " + std::to_string((int)cfg.startup_warn_s) + " s");

@@ -70,12 +70,35 @@ void step_entitlement(const EngineDeps &d, const Context &c, Step &s) {
   if (!r.subject.empty()) ent = d.store->entitlement(r.subject);
   std::string region;
   std::string code = control::access_decision(rec, ent, r.subject, r.region, c.now, &region);
+  // Neither a subject nor a region given (the console's diagnosis, a bare `iptvctl diagnose CH`)
+  // on a region-limited channel: the question is whether a viewer in one of its regions would get
+  // a session, so each region the record permits is tried; the step fails only if none would be
+  // granted (e.g. every permitted region is outside rights.regions).
+  std::string tried_for;
+  if (r.subject.empty() && r.region.empty() && code == "region_required") {
+    for (const auto &candidate : rec.access.regions) {
+      std::string c_region;
+      std::string c_code =
+          control::access_decision(rec, ent, r.subject, candidate, c.now, &c_region);
+      tried_for += (tried_for.empty() ? "" : ", ") + candidate + ": " +
+                   (c_code.empty() ? std::string("granted") : c_code);
+      if (c_code.empty() || code == "region_required") code = c_code;
+      if (c_code.empty()) {
+        region = c_region;
+        break;
+      }
+    }
+  }
   s.data = {{"subject", r.subject.empty() ? json(nullptr) : json(r.subject)},
             {"decision", code.empty() ? "granted" : code},
             {"region", region.empty() ? json(nullptr) : json(region)},
             {"rights_expires_at",
              rec.rights.expires_unix > 0 ? json(when(rec.rights.expires_unix)) : json(nullptr)},
             {"account_required", rec.access.account_required}};
+  if (!tried_for.empty()) {
+    s.data["regions_tried"] = tried_for;
+    s.evidence.push_back("no subject or region given; regions tried: " + tried_for);
+  }
   if (r.subject.empty() && code == "account_required") {
     s.summary = "no --subject: the channel's rights and access rules allow sessions";
     s.evidence.push_back("account required; rights " +
@@ -105,6 +128,11 @@ void step_entitlement(const EngineDeps &d, const Context &c, Step &s) {
           "$IPTV_URL/api/v1/entitlements/" +
           r.subject + " -d '{\"channels\":[\"" + c.record.channel_id + "\"]}'";
     }
+  } else if (!tried_for.empty()) {
+    std::string regions;
+    for (const auto &x : rec.access.regions) regions += (regions.empty() ? "" : ", ") + x;
+    s.summary = "no --subject or --region: the channel is limited to regions [" + regions +
+                "]; a session from region " + region + " would be granted";
   } else {
     s.summary = r.subject.empty() ? "open channel: sessions need no account"
                                   : "a session for " + r.subject + " would be granted";
@@ -200,11 +228,38 @@ void step_ingest(const Context &c, Step &s) {
             {"active_source", d.channel.active_source}};
   if (d.media_age_ms >= 0)
     s.evidence.push_back("last media buffer " + fmt(d.media_age_ms / 1000.0) + " s ago");
+  // The worker's measurement of each input (its stats line): bitrate, codecs, last packet, gaps.
+  json inputs = json::array();
+  const control::InputView *on_air = nullptr;
+  for (const auto &in : d.inputs) {
+    inputs.push_back({{"role", in.role},
+                      {"bitrate_bps", in.bitrate_bps < 0 ? json(nullptr) : json(in.bitrate_bps)},
+                      {"video_codec", in.video_codec},
+                      {"audio_codec", in.audio_codec},
+                      {"last_packet_age_ms",
+                       in.last_packet_age_ms < 0 ? json(nullptr) : json(in.last_packet_age_ms)},
+                      {"gaps", in.gaps}});
+    s.evidence.push_back(
+        "input " + in.role + ": " +
+        (in.bitrate_bps < 0 ? std::string("bitrate not measurable (generated)")
+                            : fmt(in.bitrate_bps / 1000.0, "%.0f") + " kbit/s") +
+        ", video " + (in.video_codec.empty() ? std::string("none") : in.video_codec) + ", audio " +
+        (in.audio_codec.empty() ? std::string("none") : in.audio_codec) + ", last packet " +
+        (in.last_packet_age_ms < 0 ? std::string("never")
+                                   : fmt(in.last_packet_age_ms / 1000.0) + " s ago") +
+        ", " + std::to_string(in.gaps) + " gap(s)");
+    if (in.role == d.channel.active_source ||
+        (d.channel.active_source == "slate" && in.role == "primary"))
+      on_air = &in;
+  }
+  s.data["inputs"] = inputs;
+  s.data["stats_age_seconds"] = d.stats_age_s < 0 ? json(nullptr) : json(d.stats_age_s);
   if (d.worker_pid == 0) {
     s.status = Status::kWarn;
     s.summary = "no worker runs: the input is not being read";
     return;
   }
+  if (d.inputs.empty()) s.evidence.push_back("input stats: none reported yet by the worker");
   bool has_backup = std::any_of(d.sources.begin(), d.sources.end(),
                                 [](const auto &x) { return x.role == "backup"; });
   if (!any_healthy || d.channel.active_source == "slate") {
@@ -222,13 +277,45 @@ void step_ingest(const Context &c, Step &s) {
                            : command_for("reload", c.record.channel_id);
     return;
   }
+  // The input on air, as measured: nothing for longer than the loss threshold, or a measured
+  // bitrate of zero, fails the hop (the source is connected but sends nothing); gaps warn.
+  double loss_s = std::max(1.0, c.record.failover.primary_loss_seconds);
+  if (on_air && on_air->last_packet_age_ms > loss_s * 1000) {
+    s.fail("no input on " + on_air->role + " for " + fmt(on_air->last_packet_age_ms / 1000.0) +
+           " s (more than " + fmt(loss_s) + " s)");
+    s.summary = "no input: the " + on_air->role + " sent nothing for " +
+                fmt(on_air->last_packet_age_ms / 1000.0) + " s";
+    s.remedy = has_backup ? "fail over to the backup" : "check the source, then restart";
+    s.command = has_backup ? command_for("failover", c.record.channel_id)
+                           : command_for("restart", c.record.channel_id);
+    return;
+  }
+  if (on_air && on_air->bitrate_bps == 0) {
+    s.fail("the " + on_air->role + " input's bitrate is zero over the last stats interval");
+    s.summary = "zero input bitrate on the " + on_air->role;
+    s.remedy = has_backup ? "fail over to the backup" : "check the source, then restart";
+    s.command = has_backup ? command_for("failover", c.record.channel_id)
+                           : command_for("restart", c.record.channel_id);
+    return;
+  }
+  if (on_air && on_air->gaps > 0)
+    s.warn(std::to_string(on_air->gaps) + " input gap(s) on the " + on_air->role +
+           " since the worker started");
   if (!primary_healthy) s.warn("the primary is down; on the backup");
   if (!d.conditions.empty())
     s.warn(std::to_string(d.conditions.size()) + " probe condition(s) active");
-  s.summary = "receiving on " + d.channel.active_source +
-              (d.conditions.empty()
-                   ? ""
-                   : " with " + std::to_string(d.conditions.size()) + " probe condition(s)");
+  s.summary =
+      "receiving on " + d.channel.active_source +
+      (on_air && on_air->bitrate_bps >= 0
+           ? " at " + fmt(on_air->bitrate_bps / 1000.0, "%.0f") + " kbit/s"
+           : std::string()) +
+      (on_air && !on_air->video_codec.empty()
+           ? " (" + on_air->video_codec +
+                 (on_air->audio_codec.empty() ? std::string() : ", " + on_air->audio_codec) + ")"
+           : std::string()) +
+      (d.conditions.empty()
+           ? ""
+           : " with " + std::to_string(d.conditions.size()) + " probe condition(s)");
 }
 
 // ---- 4. worker -----------------------------------------------------------------------------
@@ -261,9 +348,34 @@ void step_worker(const EngineConfig &cfg, const Context &c, Step &s) {
       {"heartbeat_age_seconds", d.heartbeat_age_s < 0 ? json(nullptr) : json(d.heartbeat_age_s)},
       {"renditions", rends},
       {"late_renditions", late},
-      {"queue_fill", nullptr},
       {"last_error", d.last_error}};
-  s.evidence.push_back("queue fill: not reported by the worker");
+  // Queue fill: every queue of the inputs and the output, level against its limit. A queue at
+  // its limit means what is downstream of it cannot keep up (or is stuck).
+  json queues = json::array();
+  std::vector<std::string> full;
+  double worst = 0;
+  std::string worst_name;
+  for (const auto &q : d.queues) {
+    queues.push_back({{"name", q.name},
+                      {"fill", q.fill},
+                      {"level_ms", q.level_ms},
+                      {"max_ms", q.max_ms},
+                      {"level_bytes", q.level_bytes},
+                      {"max_bytes", q.max_bytes},
+                      {"level_buffers", q.level_buffers},
+                      {"max_buffers", q.max_buffers}});
+    if (q.fill >= cfg.queue_full) full.push_back(q.name + " " + fmt(q.fill * 100, "%.0f") + "%");
+    if (q.fill >= worst) {
+      worst = q.fill;
+      worst_name = q.name;
+    }
+  }
+  s.data["queue_fill"] = queues;
+  if (d.queues.empty())
+    s.evidence.push_back("queue fill: none reported yet by the worker");
+  else
+    s.evidence.push_back("queue fill: " + std::to_string(d.queues.size()) + " queues, fullest " +
+                         worst_name + " at " + fmt(worst * 100, "%.0f") + "%");
   if (!d.last_error.empty()) s.evidence.push_back("last worker error: " + d.last_error);
   std::string state = d.channel.state;
   if (d.worker_pid == 0) {
@@ -304,6 +416,14 @@ void step_worker(const EngineConfig &cfg, const Context &c, Step &s) {
       s.remedy = "disable the late rendition";
       s.command = command_for("disable-rendition", c.record.channel_id, late[0]);
     }
+    return;
+  }
+  if (!full.empty()) {
+    std::string names;
+    for (const auto &n : full) names += (names.empty() ? "" : ", ") + n;
+    s.warn("queue(s) at least " + fmt(cfg.queue_full * 100, "%.0f") + "% full: " + names);
+    s.summary =
+        "worker pid " + std::to_string(d.worker_pid) + " running; queues backing up: " + names;
     return;
   }
   s.summary = "worker pid " + std::to_string(d.worker_pid) + " running, every rendition on time";

@@ -278,4 +278,48 @@ double decode_first_frame_ms(const std::string &bytes, std::string &error) {
   return -1;
 }
 
+DecodedSpan decode_span(const std::string &bytes, double seconds, std::string &error) {
+  DecodedSpan d;
+  TempFile tmp(bytes);
+  if (!tmp.error().empty()) {
+    error = tmp.error();
+    return d;
+  }
+  int64_t t0 = g_get_monotonic_time();
+  std::string sout, serr;
+  // Every frame of the first `seconds` (from the first frame), video first, else audio.
+  std::string interval = "%+" + std::to_string(seconds);
+  for (const char *sel : {"v:0", "a:0"}) {
+    if (!run({"ffprobe", "-v", "error", "-select_streams", sel, "-read_intervals", interval,
+              "-show_entries", "frame=pts_time,duration_time", "-show_frames", "-of", "json",
+              tmp.path()},
+             sout, serr, error))
+      return d;
+    nlohmann::json j = nlohmann::json::parse(sout, nullptr, false);
+    if (!j.is_object() || !j.contains("frames") || !j["frames"].is_array() || j["frames"].empty())
+      continue;
+    double first = -1, last_end = -1;
+    for (const auto &f : j["frames"]) {
+      auto num = [&](const char *k) {
+        if (!f.contains(k)) return -1.0;
+        const auto &v = f[k];
+        if (v.is_number()) return v.get<double>();
+        if (v.is_string()) return std::atof(v.get<std::string>().c_str());
+        return -1.0;
+      };
+      double pts = num("pts_time"), dur = num("duration_time");
+      if (pts < 0) continue;
+      if (first < 0 || pts < first) first = pts;
+      last_end = std::max(last_end, pts + std::max(0.0, dur));
+      d.frames++;
+    }
+    d.stream = sel[0] == 'v' ? "video" : "audio";
+    d.seconds = first >= 0 ? last_end - first : 0;
+    d.decode_ms = (g_get_monotonic_time() - t0) / 1000.0;
+    return d;
+  }
+  error = "no frame decodes";
+  return d;
+}
+
 }  // namespace iptv::probe

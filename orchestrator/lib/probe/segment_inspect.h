@@ -22,6 +22,17 @@ void inspect_segment(const std::string &bytes, hlsparse::SegmentProbe &out);
 // the time it took in ms, or a negative value when nothing decodes (error set).
 double decode_first_frame_ms(const std::string &bytes, std::string &error);
 
+// Decodes the first `seconds` of `bytes` (TS, or an fMP4 init + media segments) with ffprobe:
+// every frame of the first video stream (else audio) from its first frame on. `frames` 0 and
+// `error` set when nothing decodes.
+struct DecodedSpan {
+  int frames = 0;
+  double seconds = 0;    // from the first frame's PTS to the end of the last one decoded
+  double decode_ms = 0;  // wall time of the decode
+  std::string stream;    // video | audio
+};
+DecodedSpan decode_span(const std::string &bytes, double seconds, std::string &error);
+
 // Parses what the ffmpeg run printed: framecrc text (stdout) and its log (stderr). False when the
 // framecrc text lists no stream.
 bool parse_inspection(const std::string &framecrc, const std::string &log,

@@ -162,7 +162,24 @@ void read(const Reader &r, Source &m) {
 json fields(const Stats &m) {
   json rs = json::object();
   for (const auto &[name, s] : m.renditions) rs[name] = {{"fps", s.fps}, {"bitrate", s.bitrate}};
-  return {{"renditions", rs}};
+  json in = json::object();
+  for (const auto &[role, s] : m.inputs)
+    in[role] = {{"bitrate_bps", s.bitrate_bps},
+                {"video_codec", s.video_codec},
+                {"audio_codec", s.audio_codec},
+                {"last_packet_age_ms", s.last_packet_age_ms},
+                {"gaps", s.gaps}};
+  json qs = json::array();
+  for (const auto &q : m.queues)
+    qs.push_back({{"name", q.name},
+                  {"level_ms", q.level_ms},
+                  {"max_ms", q.max_ms},
+                  {"level_bytes", q.level_bytes},
+                  {"max_bytes", q.max_bytes},
+                  {"level_buffers", q.level_buffers},
+                  {"max_buffers", q.max_buffers},
+                  {"fill", q.fill}});
+  return {{"renditions", rs}, {"inputs", in}, {"queues", qs}};
 }
 void read(const Reader &r, Stats &m, const json &j) {
   auto it = j.find("renditions");
@@ -176,6 +193,40 @@ void read(const Reader &r, Stats &m, const json &j) {
     rr.req("fps", s.fps);
     rr.req("bitrate", s.bitrate);
     m.renditions[name] = s;
+  }
+  if (auto in = j.find("inputs"); in != j.end()) {
+    if (!in->is_object()) r.fail("inputs", "expected an object");
+    for (const auto &[role, v] : in->items()) {
+      std::string path = "inputs." + role;
+      if (!v.is_object()) r.fail(path, "expected an object");
+      Reader rr(v, std::string(Stats::kType) + ": " + path);
+      InputStats s;
+      rr.req("bitrate_bps", s.bitrate_bps);
+      rr.opt("video_codec", s.video_codec);
+      rr.opt("audio_codec", s.audio_codec);
+      rr.req("last_packet_age_ms", s.last_packet_age_ms);
+      rr.opt("gaps", s.gaps);
+      m.inputs[role] = s;
+    }
+  }
+  if (auto qs = j.find("queues"); qs != j.end()) {
+    if (!qs->is_array()) r.fail("queues", "expected an array");
+    for (size_t i = 0; i < qs->size(); ++i) {
+      const json &v = (*qs)[i];
+      std::string path = "queues[" + std::to_string(i) + "]";
+      if (!v.is_object()) r.fail(path, "expected an object");
+      Reader rr(v, std::string(Stats::kType) + ": " + path);
+      QueueFill q;
+      rr.req("name", q.name);
+      rr.opt("level_ms", q.level_ms);
+      rr.opt("max_ms", q.max_ms);
+      rr.opt("level_bytes", q.level_bytes);
+      rr.opt("max_bytes", q.max_bytes);
+      rr.opt("level_buffers", q.level_buffers);
+      rr.opt("max_buffers", q.max_buffers);
+      rr.req("fill", q.fill);
+      m.queues.push_back(q);
+    }
   }
 }
 

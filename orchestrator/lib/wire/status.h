@@ -105,10 +105,30 @@ struct RenditionStats {
   double fps = 0;
   double bitrate = 0;  // bits per second of the last segment
 };
-// Per rendition, every few heartbeats.
+// One input (primary | backup) as the worker's source pipeline sees it (issue 17, step 3).
+struct InputStats {
+  double bitrate_bps = -1;  // encoded bytes entering the decoders/parsers over the last interval,
+                            // in bits per second; -1: not measurable (a generated test source)
+  std::string video_codec;  // "H.264 (Main Profile)", "raw (generated)", "" = none seen
+  std::string audio_codec;
+  int64_t last_packet_age_ms = -1;  // since the input's last buffer; -1: none yet
+  uint64_t gaps = 0;                // input gaps (the gap probe's raises) since the worker started
+};
+// One of the worker's queues (issue 17, step 4): its current level against its limit.
+struct QueueFill {
+  std::string name;  // "primary/tail-video", "output/...": the pipeline and the element
+  uint64_t level_ms = 0, max_ms = 0;  // max 0: no limit of that kind
+  uint64_t level_bytes = 0, max_bytes = 0;
+  uint64_t level_buffers = 0, max_buffers = 0;
+  double fill = 0;  // the highest level/max over the limits set, 0..1
+};
+// Per rendition, every few heartbeats; with the inputs and the queues (optional: older workers
+// send only renditions).
 struct Stats {
   static constexpr const char *kType = "stats";
   std::map<std::string, RenditionStats> renditions;
+  std::map<std::string, InputStats> inputs;  // optional
+  std::vector<QueueFill> queues;             // optional
 };
 // Something failed (the worker exits after a fatal one).
 struct Error {

@@ -3,6 +3,7 @@
 #include <gst/app/app.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 namespace iptv::worker {
@@ -92,6 +93,94 @@ SourcePipeline::SourcePipeline(const WorkerSpec &spec, const SourceEntry &entry,
 SourcePipeline::~SourcePipeline() {
   stop();
   g_mutex_clear(&pad_lock_);
+}
+
+// A codec's name for people, from encoded caps: "H.264 (high)", "H.265 (main)", "AAC",
+// "MPEG-1 layer 2 audio", "AC-3"; other media types by their name.
+static std::string codec_name(const GstCaps *caps) {
+  if (!caps || gst_caps_is_empty(caps)) return "";
+  const GstStructure *st = gst_caps_get_structure(caps, 0);
+  std::string type = gst_structure_get_name(st), name = type;
+  int version = 0, layer = 0;
+  gst_structure_get_int(st, "mpegversion", &version);
+  if (type == "video/x-h264")
+    name = "H.264";
+  else if (type == "video/x-h265")
+    name = "H.265";
+  else if (type == "video/mpeg")
+    name = "MPEG-" + std::to_string(version ? version : 2) + " video";
+  else if (type == "audio/mpeg" && (version == 2 || version == 4))
+    name = "AAC";
+  else if (type == "audio/mpeg" && gst_structure_get_int(st, "layer", &layer))
+    name = "MPEG-1 layer " + std::to_string(layer) + " audio";
+  else if (type == "audio/x-ac3")
+    name = "AC-3";
+  else if (type == "audio/x-eac3")
+    name = "E-AC-3";
+  else if (type == "audio/x-opus")
+    name = "Opus";
+  const char *profile = gst_structure_get_string(st, "profile");
+  if (profile) name += std::string(" (") + profile + ")";
+  return name;
+}
+
+namespace {
+struct IntakeWatch {
+  SourcePipeline *self;
+  bool video;
+};
+}  // namespace
+
+// Counts the encoded bytes through `pad` and names its codec from its caps.
+void SourcePipeline::watch_encoded(GstPad *pad, bool video) {
+  intake_measured_ = true;
+  if (GstCaps *c = gst_pad_get_current_caps(pad)) {
+    std::string n = codec_name(c);
+    gst_caps_unref(c);
+    g_mutex_lock(&pad_lock_);
+    (video ? video_codec_ : audio_codec_) = n;
+    g_mutex_unlock(&pad_lock_);
+  }
+  gst_pad_add_probe(
+      pad,
+      (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                        GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      [](GstPad *, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
+        auto *w = static_cast<IntakeWatch *>(d);
+        if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
+          w->self->intake_bytes_ += (int64_t)gst_buffer_get_size(GST_PAD_PROBE_INFO_BUFFER(info));
+        } else if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+          GstBufferList *l = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
+          int64_t n = 0;
+          for (guint i = 0; i < gst_buffer_list_length(l); ++i)
+            n += (int64_t)gst_buffer_get_size(gst_buffer_list_get(l, i));
+          w->self->intake_bytes_ += n;
+        } else if (GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+                   ev && GST_EVENT_TYPE(ev) == GST_EVENT_CAPS) {
+          GstCaps *c = nullptr;
+          gst_event_parse_caps(ev, &c);
+          w->self->set_codec(w->video, codec_name(c));
+        }
+        return GST_PAD_PROBE_OK;
+      },
+      new IntakeWatch{this, video}, [](gpointer d) { delete static_cast<IntakeWatch *>(d); });
+}
+
+void SourcePipeline::set_codec(bool video, const std::string &name) {
+  g_mutex_lock(&pad_lock_);
+  (video ? video_codec_ : audio_codec_) = name;
+  g_mutex_unlock(&pad_lock_);
+}
+
+SourcePipeline::Intake SourcePipeline::take_intake() {
+  Intake in;
+  int64_t b = intake_bytes_.exchange(0);
+  in.bytes = intake_measured_ ? b : -1;
+  g_mutex_lock(&pad_lock_);
+  in.video_codec = video_codec_;
+  in.audio_codec = audio_codec_;
+  g_mutex_unlock(&pad_lock_);
+  return in;
 }
 
 // queue ! convert/parse ! capsfilter ! iptvgapprobe ! appsink, in a bin with a ghost "sink" pad.
@@ -299,6 +388,9 @@ void SourcePipeline::on_pad_added(GstPad *pad) {
   if (!take) return;
   GstElement *tail = make_tail(video ? StreamKind::kVideo : StreamKind::kAudio);
   if (!tail) return;
+  // Passthrough: the encoded stream itself reaches the tail; count it there (a decoded stream
+  // was counted at its decoder's input, see build()).
+  if (name.find("x-raw") == std::string::npos) watch_encoded(pad, video);
   gst_bin_add(GST_BIN(pipeline_), tail);
   gst_element_sync_state_with_parent(tail);
   GstPad *sink = gst_element_get_static_pad(tail, "sink");
@@ -359,6 +451,23 @@ bool SourcePipeline::build(std::string &error) {
   gst_pipeline_use_clock(GST_PIPELINE(pipeline_), clock);
   gst_object_unref(clock);
   GstBin *bin = GST_BIN(pipeline_);
+  // Intake (take_intake): every decoder that decodebin or uridecodebin3 plugs is watched at its
+  // input, the encoded stream as it came in.
+  g_signal_connect(
+      pipeline_, "deep-element-added",
+      G_CALLBACK(+[](GstBin *, GstBin *, GstElement *e, gpointer d) {
+        GstElementFactory *f = gst_element_get_factory(e);
+        const char *klass =
+            f ? gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS) : nullptr;
+        if (!klass || !strstr(klass, "Decoder") ||
+            !(strstr(klass, "Video") || strstr(klass, "Audio")))
+          return;
+        GstPad *p = gst_element_get_static_pad(e, "sink");
+        if (!p) return;
+        static_cast<SourcePipeline *>(d)->watch_encoded(p, strstr(klass, "Video") != nullptr);
+        gst_object_unref(p);
+      }),
+      this);
   // Passthrough: demuxers and decodebins stop at the encoded streams.
   GstCaps *stop_caps = encoded_ ? gst_caps_from_string("video/x-h264; audio/mpeg") : nullptr;
   std::string why;
@@ -443,6 +552,18 @@ bool SourcePipeline::build_test(GstBin *bin, std::string &why) {
     for (GstElement *e : *chain) gst_bin_add(bin, e);
     for (size_t i = 0; i + 1 < chain->size(); ++i)
       if (!gst_element_link((*chain)[i], (*chain)[i + 1])) return fail("cannot link test source");
+  }
+  // Intake: in passthrough the test source's encoders feed the tails (measured there); in
+  // transcode nothing is ever encoded, so there are no input bytes to count.
+  if (encoded_) {
+    for (GstElement *t : {vt, at}) {
+      GstPad *p = gst_element_get_static_pad(t, "sink");
+      watch_encoded(p, t == vt);
+      gst_object_unref(p);
+    }
+  } else {
+    set_codec(true, "raw (generated)");
+    set_codec(false, "raw (generated)");
   }
   have_video_ = have_audio_ = true;
   return true;

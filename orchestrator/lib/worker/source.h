@@ -49,6 +49,21 @@ class SourcePipeline {
   const SourceEntry &entry() const { return entry_; }
   // pad-added of a per-stream decodebin (called from streaming threads).
   void pad_added_public(GstElement *element, GstPad *pad);
+  // What this input delivers (issue 17, step 3): the encoded bytes that entered its decoders
+  // (transcode) or its passthrough tails since the last call, and the codecs seen ("H.264
+  // (high)", "AAC"; "raw (generated)" for a test source that is never encoded). `bytes` is -1
+  // when the input has no encoded stream to measure (a generated test source in transcode).
+  struct Intake {
+    int64_t bytes = -1;
+    std::string video_codec, audio_codec;
+  };
+  Intake take_intake();
+  // Counts the encoded bytes through `pad` and names its codec from its caps (pad probes; also
+  // from the decoder-added signal of the pipeline).
+  void watch_encoded(GstPad *pad, bool video);
+  void set_codec(bool video, const std::string &name);
+  // Every queue element of this input's pipeline (the tails' 2 s queues, the network queue).
+  GstElement *pipeline() const { return pipeline_; }
 
  private:
   bool build(std::string &error);
@@ -73,6 +88,11 @@ class SourcePipeline {
   bool have_video_ = false, have_audio_ = false;  // tails linked (streaming threads: pad-added)
   GMutex pad_lock_;
   std::atomic<GstClockTime> played_end_{0};  // file loops: running time played so far
+  // Intake (take_intake): counted by pad probes on the decoders' sink pads or the passthrough
+  // tails' input (streaming threads); the codec names under pad_lock_.
+  std::atomic<int64_t> intake_bytes_{0};
+  std::atomic<bool> intake_measured_{false};
+  std::string video_codec_, audio_codec_;
 };
 
 // Passthrough: whether the record's triggers need this stream decoded (black or freeze: video,

@@ -18,6 +18,10 @@
 
 namespace iptv::worker {
 
+// Defined below the tick (the queues of one pipeline into Stats.queues).
+void collect_queue_fill(GstElement *pipeline, const std::string &prefix,
+                        std::vector<wire::QueueFill> &out);
+
 namespace {
 
 gint64 mono_ms() {
@@ -383,9 +387,77 @@ void Worker::on_tick() {
                                 std::floor(rs->last_bps)};
       rs->frames_at_last = f;
     }
+    // The inputs (issue 17, step 3): bitrate of the encoded intake over this interval, codecs,
+    // the age of the last buffer, gaps so far.
+    for (int f = 0; f < 2; ++f) {
+      if (!feeds_[f]) continue;
+      auto in = feeds_[f]->take_intake();
+      wire::InputStats is;
+      is.bitrate_bps = in.bytes < 0 ? -1 : std::floor(in.bytes * 8 / secs);
+      is.video_codec = in.video_codec;
+      is.audio_codec = in.audio_codec;
+      gint64 last = last_data_[f];
+      is.last_packet_age_ms = last ? now - last : -1;
+      is.gaps = input_gaps_[f];
+      stats.inputs[feed_name(f)] = is;
+    }
+    // The queues (step 4): every queue of the inputs and the output, level against limit.
+    for (int f = 0; f < 2; ++f)
+      if (feeds_[f] && feeds_[f]->pipeline())
+        collect_queue_fill(feeds_[f]->pipeline(), feed_name(f), stats.queues);
+    if (output_) collect_queue_fill(output_, "output", stats.queues);
     last_stats_ms_ = now;
     status_.write(stats);
   }
+}
+
+// Appends the fill of every `queue` element under `pipeline` (recursively), named
+// "<prefix>/<parent>/<queue>". Read from the main loop: the level properties are atomic reads.
+void collect_queue_fill(GstElement *pipeline, const std::string &prefix,
+                        std::vector<wire::QueueFill> &out) {
+  GstIterator *it = gst_bin_iterate_recurse(GST_BIN(pipeline));
+  GValue v = G_VALUE_INIT;
+  while (gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = GST_ELEMENT(g_value_get_object(&v));
+    GstElementFactory *f = gst_element_get_factory(e);
+    // splitmuxsink's own queues are left out: they hold a whole GOP by design, with limits
+    // splitmuxsink raises itself, so their fill says nothing about a backlog.
+    GstObject *owner = gst_object_get_parent(GST_OBJECT(e));
+    GstElementFactory *of =
+        owner && GST_IS_ELEMENT(owner) ? gst_element_get_factory(GST_ELEMENT(owner)) : nullptr;
+    bool internal = of && g_str_equal(GST_OBJECT_NAME(of), "splitmuxsink");
+    if (owner) gst_object_unref(owner);
+    if (f && !internal && g_str_equal(GST_OBJECT_NAME(f), "queue") && out.size() < 64) {
+      guint64 lt = 0, mt = 0;
+      guint lb = 0, mb = 0, ln = 0, mn = 0;
+      g_object_get(e, "current-level-time", &lt, "max-size-time", &mt, "current-level-bytes", &lb,
+                   "max-size-bytes", &mb, "current-level-buffers", &ln, "max-size-buffers", &mn,
+                   nullptr);
+      wire::QueueFill q;
+      GstObject *parent = gst_object_get_parent(GST_OBJECT(e));
+      q.name =
+          prefix + "/" +
+          (parent && parent != GST_OBJECT(pipeline) ? std::string(GST_OBJECT_NAME(parent)) + "/"
+                                                    : std::string()) +
+          GST_OBJECT_NAME(e);
+      if (parent) gst_object_unref(parent);
+      q.level_ms = lt / GST_MSECOND;
+      q.max_ms = mt / GST_MSECOND;
+      q.level_bytes = lb;
+      q.max_bytes = mb;
+      q.level_buffers = ln;
+      q.max_buffers = mn;
+      double fill = 0;
+      if (mt) fill = std::max(fill, (double)lt / (double)mt);
+      if (mb) fill = std::max(fill, (double)lb / (double)mb);
+      if (mn) fill = std::max(fill, (double)ln / (double)mn);
+      q.fill = std::round(std::min(fill, 1.0) * 1000) / 1000;
+      out.push_back(q);
+    }
+    g_value_reset(&v);
+  }
+  g_value_unset(&v);
+  gst_iterator_free(it);
 }
 
 void Worker::heartbeat() {
@@ -490,6 +562,7 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
         if (!instant) c.held.insert(kind);
         ts_active_[ckey] = c;
       }
+      if (cond == "gap" && active) input_gaps_[feed]++;
       status_.write(wire::Probe{.condition = cond,
                                 .active = (bool)active,
                                 .stream = stream_name,

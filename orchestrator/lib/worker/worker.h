@@ -90,7 +90,8 @@ class Worker {
   std::array<gint64, kFeeds> retry_at_{};                // monotonic ms; 0: no restart pending
   std::array<std::atomic<gint64>, kFeeds> last_data_{};  // monotonic ms of the last sample
   std::array<gint64, kFeeds> seen_data_{};
-  std::array<bool, kFeeds> failing_{};  // this attempt already failed (teardown pending)
+  std::array<uint64_t, kFeeds> input_gaps_{};  // gap raises per feed (stats: inputs.*.gaps)
+  std::array<bool, kFeeds> failing_{};         // this attempt already failed (teardown pending)
   std::array<std::pair<std::string, gint64>, kFeeds> last_error_{};  // reason, when reported
   std::unique_ptr<FailoverMachine> machine_;
   std::string last_state_;
