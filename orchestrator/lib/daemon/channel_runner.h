@@ -12,6 +12,7 @@
 #include <glib.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,9 @@ class ChannelSink {
 
 struct RunnerOptions {
   std::vector<std::string> worker_argv;  // full argv of iptvd-worker for this channel
+  // Set: the channel's worker is made by this instead (a member of a group process,
+  // worker_group.h); worker_argv and limits are then unused.
+  std::function<std::unique_ptr<WorkerHandle>(WorkerCallbacks)> make_worker;
   WorkerLimits limits;
   BackoffPolicy backoff;
   double heartbeat_timeout_seconds = 5.0;
@@ -148,8 +152,8 @@ class ChannelRunner {
   RunnerOptions opts_;
   ChannelSink &sink_;
   Backoff backoff_;
-  std::unique_ptr<WorkerProcess> proc_;
-  std::unique_ptr<WorkerProcess> dying_;  // a stopped worker while its exit is awaited
+  std::unique_ptr<WorkerHandle> proc_;
+  std::unique_ptr<WorkerHandle> dying_;  // a stopped worker while its exit is awaited
   gint64 spawned_at_ = 0, last_hb_ = 0;
   guint tick_id_ = 0, restart_id_ = 0, kill_id_ = 0;
   bool stopping_ = false, hung_kill_ = false;
