@@ -92,6 +92,7 @@ struct DaemonConfig {
   // Passthrough channels per worker process (1: a process per channel); limits then apply to
   // the group's process.
   int worker_channels_per_process = 1;
+  bool worker_group_transcode = false;  // transcode channels are grouped too
   BackoffConfig restart_backoff{1.0, 60.0, 0.2};
   double restart_reset_seconds = 60;  // a worker up this long resets its backoff
   int heartbeat_interval_ms = 1000;

@@ -274,7 +274,7 @@ RunnerOptions ChannelManager::runner_options(const ChannelRecord &rec) const {
   o.stop_grace_seconds = opts_.stop_grace_seconds;
   o.hls_dir = hls_dir(rec.channel_id);
   o.thumbnail = opts_.data_dir + "/thumbnails/" + rec.channel_id + ".jpg";
-  if (opts_.channels_per_process > 1 && rec.passthrough()) {
+  if (opts_.channels_per_process > 1 && (rec.passthrough() || opts_.group_transcode)) {
     auto *self = const_cast<ChannelManager *>(this);  // the group is picked at spawn time
     o.make_worker = [self, id = rec.channel_id, spec = spec_path(rec.channel_id)](
                         WorkerCallbacks cb) {
@@ -360,7 +360,8 @@ void ChannelManager::start_channel(const ChannelRecord &rec, const SpecFile &spe
     runner->stop("offline", "cannot write worker spec");
     return;
   }
-  if (opts_.channels_per_process <= 1 || !rec.passthrough()) release_group(rec.channel_id);
+  if (opts_.channels_per_process <= 1 || !(rec.passthrough() || opts_.group_transcode))
+    release_group(rec.channel_id);
   runner->set_options(runner_options(rec));
   runner->start();
 }

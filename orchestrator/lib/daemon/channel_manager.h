@@ -71,6 +71,7 @@ struct ManagerOptions {
   // Passthrough channels per worker process (worker.channels_per_process; worker_group.h).
   // 1: each channel its own process. Transcode channels always get a process of their own.
   int channels_per_process = 1;
+  bool group_transcode = false;  // worker.group_transcode: transcode channels are grouped too
 };
 
 // What else follows a channel's output besides the store and the origin (the catch-up archive):
