@@ -79,10 +79,14 @@ void Iptvd::start() {
   args.insert(args.end(), extra_.begin(), extra_.end());
   // Tokens are on by default (issue 21); tests that give no config get the tokenless origin
   // they were written for by saying so explicitly, as an operator has to.
-  if (std::find(extra_.begin(), extra_.end(), "--config") == extra_.end()) {
+  auto given = std::find(extra_.begin(), extra_.end(), "--config");
+  if (given == extra_.end()) {
     std::string cfg = data_.path() + "/iptvd-test.yaml";
     write_file(cfg, "tokens:\n  mode: none\n");
     args.insert(args.end(), {"--config", cfg});
+    group_channels(cfg);
+  } else if (given + 1 != extra_.end()) {
+    group_channels(*(given + 1));
   }
   std::vector<char *> argv;
   for (auto &a : args) argv.push_back(a.data());
@@ -110,6 +114,27 @@ void Iptvd::start() {
     return get("/healthz").status == 200;
   });
   if (!up || pid_ == 0) ADD_FAILURE() << "iptvd did not come up:\n" << log();
+}
+
+// IPTVD_TEST_CHANNELS_PER_PROCESS=N (the *-grouped tests, issue 23): the daemon runs its
+// channels N to a worker process (worker.channels_per_process, transcode channels too), so the
+// same tests cover both process modes. The key goes into the test's config (under its `worker:`
+// mapping when it has one).
+void Iptvd::group_channels(const std::string &cfg) {
+  const char *n = getenv("IPTVD_TEST_CHANNELS_PER_PROCESS");
+  if (!n || std::atoi(n) <= 1) return;
+  std::string text = slurp(cfg);
+  if (text.find("channels_per_process") != std::string::npos) return;
+  std::string keys = "  channels_per_process: " + std::to_string(std::atoi(n)) +
+                     "\n  group_transcode: true\n";
+  size_t at = text.find("\nworker:\n");
+  if (text.rfind("worker:\n", 0) == 0)
+    text.insert(8, keys);
+  else if (at != std::string::npos)
+    text.insert(at + 9, keys);
+  else
+    text += (text.empty() || text.back() == '\n' ? "" : "\n") + std::string("worker:\n") + keys;
+  write_file(cfg, text);
 }
 
 void Iptvd::signal(int sig) {

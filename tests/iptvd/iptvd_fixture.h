@@ -56,6 +56,7 @@ class Iptvd {
   }
   void set_binary(std::string path) { binary_ = std::move(path); }
   void signal(int sig);
+  static void group_channels(const std::string &config_path);
   // Waits for the process to exit; returns the exit code (or 128+signal); -1 on timeout.
   int wait_exit(double seconds);
   bool running() const { return pid_ > 0; }

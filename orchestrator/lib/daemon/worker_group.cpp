@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wire/status.h"
+
 namespace iptv::daemon {
 
 class GroupMember : public WorkerHandle {
@@ -25,12 +27,14 @@ class GroupMember : public WorkerHandle {
     return true;
   }
   void send(const std::string &json_line) override {
-    if (running_) group_->send(id_, json_line);
+    if (!running_) return;
+    stop_sent_ = stop_sent_ || json_line == kStop;
+    group_->send(id_, json_line);
   }
   void signal(int sig) override {
     if (!running_) return;
     if (sig == SIGTERM || sig == SIGINT) {
-      group_->send(id_, R"({"cmd":"stop"})");
+      if (!stop_sent_) send(kStop);  // the runner sends the stop command, then SIGTERM
     } else if (sig == SIGKILL) {
       group_->send(id_, R"({"cmd":"kill"})");
       // A process that cannot tear one channel down (its loop is stuck) is killed whole.
@@ -78,8 +82,9 @@ class GroupMember : public WorkerHandle {
   std::shared_ptr<WorkerGroup> group_;
   std::string id_, spec_;
   WorkerCallbacks cb_;
-  bool running_ = false;
+  bool running_ = false, stop_sent_ = false;
   guint escalate_id_ = 0;
+  const std::string kStop = wire::encode_command(wire::CmdStop{});
 };
 
 WorkerGroup::WorkerGroup(std::string name, std::vector<std::string> argv, WorkerLimits limits,
