@@ -125,8 +125,8 @@ void Iptvd::group_channels(const std::string &cfg) {
   if (!n || std::atoi(n) <= 1) return;
   std::string text = slurp(cfg);
   if (text.find("channels_per_process") != std::string::npos) return;
-  std::string keys = "  channels_per_process: " + std::to_string(std::atoi(n)) +
-                     "\n  group_transcode: true\n";
+  std::string keys =
+      "  channels_per_process: " + std::to_string(std::atoi(n)) + "\n  group_transcode: true\n";
   size_t at = text.find("\nworker:\n");
   if (text.rfind("worker:\n", 0) == 0)
     text.insert(8, keys);

@@ -149,10 +149,10 @@ class WorkerProc : public Proc {
   }
   WorkerProc(const std::string &spec, const std::string &log)
       : Proc((setenv("GST_DEBUG", "2", 0),
-              grouped() ? std::vector<std::string>{getenv("IPTVD_WORKER"), "--group",
-                                                   "--status-fd", "1"}
-                        : std::vector<std::string>{getenv("IPTVD_WORKER"), "--spec", spec,
-                                                   "--status-fd", "1"}),
+              grouped()
+                  ? std::vector<std::string>{getenv("IPTVD_WORKER"), "--group", "--status-fd", "1"}
+                  : std::vector<std::string>{getenv("IPTVD_WORKER"), "--spec", spec, "--status-fd",
+                                             "1"}),
              log, true) {
     if (!grouped()) return;
     auto j = json::parse(slurp_file(spec), nullptr, false);

@@ -235,9 +235,10 @@ void parse_webhooks(Walker &w, const YAML::Node &root, const std::string &base, 
 }
 
 void parse_worker(Walker &w, const YAML::Node &root, DaemonConfig &c) {
-  if (w.mapping(root["worker"], "worker",
-                {"memory_mb", "cpu_seconds", "cpu_quota_percent", "restart_backoff",
-                 "restart_reset_seconds", "heartbeat", "channels_per_process", "group_transcode"})) {
+  if (w.mapping(
+          root["worker"], "worker",
+          {"memory_mb", "cpu_seconds", "cpu_quota_percent", "restart_backoff",
+           "restart_reset_seconds", "heartbeat", "channels_per_process", "group_transcode"})) {
     const auto &wk = root["worker"];
     w.integer(wk["memory_mb"], "worker.memory_mb", c.worker_memory_mb, 0, 1 << 20);
     if (c.worker_memory_mb > 0 && c.worker_memory_mb < 64)

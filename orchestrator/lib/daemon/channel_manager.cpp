@@ -276,8 +276,8 @@ RunnerOptions ChannelManager::runner_options(const ChannelRecord &rec) const {
   o.thumbnail = opts_.data_dir + "/thumbnails/" + rec.channel_id + ".jpg";
   if (opts_.channels_per_process > 1 && (rec.passthrough() || opts_.group_transcode)) {
     auto *self = const_cast<ChannelManager *>(this);  // the group is picked at spawn time
-    o.make_worker = [self, id = rec.channel_id, spec = spec_path(rec.channel_id)](
-                        WorkerCallbacks cb) {
+    o.make_worker = [self, id = rec.channel_id,
+                     spec = spec_path(rec.channel_id)](WorkerCallbacks cb) {
       return self->group_for(id)->member(id, spec, std::move(cb));
     };
   }
@@ -293,7 +293,8 @@ std::shared_ptr<WorkerGroup> ChannelManager::group_for(const std::string &id) {
   std::string name = "group-" + std::to_string(groups_.size() + 1);
   auto g = std::make_shared<WorkerGroup>(
       name, std::vector<std::string>{opts_.worker_path, "--group", "--status-fd", "3"},
-      opts_.limits, [this, name](const std::string &line) { log(name, "worker", line); });
+      opts_.limits,
+      [this, name](const std::string &level, const std::string &line) { log(name, level, line); });
   groups_.push_back(g);
   return group_of_[id] = g;
 }

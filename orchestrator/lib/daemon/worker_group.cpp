@@ -88,8 +88,10 @@ class GroupMember : public WorkerHandle {
 };
 
 WorkerGroup::WorkerGroup(std::string name, std::vector<std::string> argv, WorkerLimits limits,
-                         std::function<void(const std::string &)> log)
-    : name_(std::move(name)), argv_(std::move(argv)), limits_(std::move(limits)),
+                         Log log)
+    : name_(std::move(name)),
+      argv_(std::move(argv)),
+      limits_(std::move(limits)),
       log_(std::move(log)) {}
 
 WorkerGroup::~WorkerGroup() {
@@ -112,7 +114,7 @@ bool WorkerGroup::ensure_running(std::string *error) {
   WorkerCallbacks cb;
   cb.on_status = [this](const std::string &l) { on_status(l); };
   cb.on_output = [this](const std::string &l) {
-    if (log_) log_(l);
+    if (log_) log_("worker", l);
   };
   cb.on_exit = [this](bool exited, int code) { on_exit(exited, code); };
   proc_ = std::make_unique<WorkerProcess>(argv_, limits_, std::move(cb));
@@ -120,7 +122,7 @@ bool WorkerGroup::ensure_running(std::string *error) {
     proc_.reset();
     return false;
   }
-  if (log_) log_("group process started (pid " + std::to_string(proc_->pid()) + ")");
+  if (log_) log_("info", "group process started (pid " + std::to_string(proc_->pid()) + ")");
   return true;
 }
 
@@ -140,7 +142,7 @@ void WorkerGroup::send(const std::string &id, const std::string &json_line) {
 void WorkerGroup::on_status(const std::string &line) {
   auto tab = line.find('\t');
   if (tab == std::string::npos) {
-    if (log_) log_("group status line without a channel: " + line.substr(0, 200));
+    if (log_) log_("warning", "group status line without a channel: " + line.substr(0, 200));
     return;
   }
   auto it = members_.find(line.substr(0, tab));
@@ -159,8 +161,9 @@ void WorkerGroup::on_status(const std::string &line) {
 // (into a new process), so the members are told one by one, looked up again each time.
 void WorkerGroup::on_exit(bool exited, int code) {
   if (log_)
-    log_(std::string("group process ended (") + (exited ? "exit " : "signal ") +
-         std::to_string(code) + "); " + std::to_string(members_.size()) + " channels in it");
+    log_("warning", std::string("group process ended (") + (exited ? "exit " : "signal ") +
+                        std::to_string(code) + "); " + std::to_string(members_.size()) +
+                        " channels in it");
   if (proc_) dead_.push_back(std::move(proc_));
   if (!reap_id_) reap_id_ = g_idle_add(on_reap, this);
   std::vector<std::string> ids;
@@ -174,7 +177,7 @@ void WorkerGroup::on_exit(bool exited, int code) {
 
 void WorkerGroup::kill_process() {
   if (proc_ && proc_->running()) {
-    if (log_) log_("a channel did not stop in time; killing the group process");
+    if (log_) log_("error", "a channel did not stop in time; killing the group process");
     proc_->signal(SIGKILL);
   }
 }

@@ -32,10 +32,11 @@ class WorkerGroup : public std::enable_shared_from_this<WorkerGroup> {
  public:
   static constexpr int kKillEscalateMs = 3000;
 
-  // `argv`: iptvd-worker --group --status-fd 3. `log` gets the process's own output lines
-  // (GStreamer's log, warnings), which belong to no single channel.
-  WorkerGroup(std::string name, std::vector<std::string> argv, WorkerLimits limits,
-              std::function<void(const std::string &)> log);
+  // `argv`: iptvd-worker --group --status-fd 3. `log(level, message)` gets the group's own
+  // lines: the process's output (GStreamer's log, warnings; level "worker"), which belongs to no
+  // single channel, and its starts and ends.
+  using Log = std::function<void(const std::string &level, const std::string &message)>;
+  WorkerGroup(std::string name, std::vector<std::string> argv, WorkerLimits limits, Log log);
   ~WorkerGroup();
   WorkerGroup(const WorkerGroup &) = delete;
   WorkerGroup &operator=(const WorkerGroup &) = delete;
@@ -61,7 +62,7 @@ class WorkerGroup : public std::enable_shared_from_this<WorkerGroup> {
   std::string name_;
   std::vector<std::string> argv_;
   WorkerLimits limits_;
-  std::function<void(const std::string &)> log_;
+  Log log_;
   std::unique_ptr<WorkerProcess> proc_;
   std::vector<std::unique_ptr<WorkerProcess>> dead_;  // exited processes, freed from an idle
   guint reap_id_ = 0;
