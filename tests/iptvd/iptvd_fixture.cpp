@@ -240,6 +240,15 @@ pid_t Iptvd::worker_pid(const std::string &id) {
   return 0;
 }
 
+std::string Iptvd::worker_run(const std::string &id) {
+  auto j = channel(id);
+  if (!j.contains("worker") || !j["worker"].is_object()) return "";
+  const auto &w = j["worker"];
+  if (!w.contains("pid") || !w["pid"].is_number() || w["pid"].get<int>() <= 0) return "";
+  return std::to_string(w["pid"].get<int>()) + "@" +
+         (w.contains("started_at") ? w["started_at"].dump() : "");
+}
+
 std::string Iptvd::playlist(const std::string &id, const std::string &rendition) {
   return slurp(data_dir_ + "/hls/" + id + "/" + rendition + "/index.m3u8");
 }
