@@ -1,6 +1,7 @@
 // iptvd-worker: one channel's media pipeline, supervised by iptvd.
 //
 //   iptvd-worker --spec FILE [--status-fd N]
+//   iptvd-worker --group [--status-fd N]  (several passthrough channels; worker/group.h)
 //   iptvd-worker --check-elements   (prints the iptv elements it cannot load; exit 3 if any)
 //
 // Status lines (JSON) go to fd N (default 1), commands (JSON lines) come on stdin; SIGTERM or
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "daemon/plugin_path.h"
+#include "worker/group.h"
 #include "worker/spec.h"
 #include "worker/status.h"
 #include "worker/worker.h"
@@ -29,12 +31,16 @@ int main(int argc, char **argv) {
   gint status_fd = 1;
   gboolean check_elements = FALSE;
   gint64 fencing_token = 0;  // docs/cluster.md: 0 when iptvd runs alone
+  gboolean group = FALSE;
   GOptionEntry entries[] = {
       {"spec", 0, 0, G_OPTION_ARG_FILENAME, &spec_path, "Worker spec (JSON)", "FILE"},
       {"status-fd", 0, 0, G_OPTION_ARG_INT, &status_fd, "Write status lines to this fd", "N"},
       {"fencing-token", 0, 0, G_OPTION_ARG_INT64, &fencing_token,
        "In a cluster: the etcd revision of the channel's owner key this run publishes under",
        "REV"},
+      {"group", 0, 0, G_OPTION_ARG_NONE, &group,
+       "Run the channels the daemon starts on stdin, each its own pipeline, in this process",
+       nullptr},
       {"check-elements", 0, 0, G_OPTION_ARG_NONE, &check_elements,
        "Print the iptv elements that cannot be loaded (exit 3 if any) and exit", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
@@ -61,6 +67,10 @@ int main(int argc, char **argv) {
     if (missing.empty()) return 0;
     std::printf("%s\n", missing.c_str());
     return 3;
+  }
+  if (group) {
+    iptv::worker::WorkerGroup host(status_fd);
+    return host.run();
   }
   iptv::worker::StatusWriter status(status_fd);
   if (!spec_path) {

@@ -81,10 +81,14 @@ void Iptvd::start() {
   args.insert(args.end(), extra_.begin(), extra_.end());
   // Tokens are on by default (issue 21); tests that give no config get the tokenless origin
   // they were written for by saying so explicitly, as an operator has to.
-  if (std::find(extra_.begin(), extra_.end(), "--config") == extra_.end()) {
+  auto given = std::find(extra_.begin(), extra_.end(), "--config");
+  if (given == extra_.end()) {
     std::string cfg = data_.path() + "/iptvd-test.yaml";
     write_file(cfg, "tokens:\n  mode: none\n");
     args.insert(args.end(), {"--config", cfg});
+    group_channels(cfg);
+  } else if (given + 1 != extra_.end()) {
+    group_channels(*(given + 1));
   }
   std::vector<char *> argv;
   for (auto &a : args) argv.push_back(a.data());
@@ -112,6 +116,27 @@ void Iptvd::start() {
     return get("/healthz").status == 200;
   });
   if (!up || pid_ == 0) ADD_FAILURE() << "iptvd did not come up:\n" << log();
+}
+
+// IPTVD_TEST_CHANNELS_PER_PROCESS=N (the *-grouped tests, issue 23): the daemon runs its
+// channels N to a worker process (worker.channels_per_process, transcode channels too), so the
+// same tests cover both process modes. The key goes into the test's config (under its `worker:`
+// mapping when it has one).
+void Iptvd::group_channels(const std::string &cfg) {
+  const char *n = getenv("IPTVD_TEST_CHANNELS_PER_PROCESS");
+  if (!n || std::atoi(n) <= 1) return;
+  std::string text = slurp(cfg);
+  if (text.find("channels_per_process") != std::string::npos) return;
+  std::string keys =
+      "  channels_per_process: " + std::to_string(std::atoi(n)) + "\n  group_transcode: true\n";
+  size_t at = text.find("\nworker:\n");
+  if (text.rfind("worker:\n", 0) == 0)
+    text.insert(8, keys);
+  else if (at != std::string::npos)
+    text.insert(at + 9, keys);
+  else
+    text += (text.empty() || text.back() == '\n' ? "" : "\n") + std::string("worker:\n") + keys;
+  write_file(cfg, text);
 }
 
 void Iptvd::signal(int sig) {
@@ -215,6 +240,15 @@ pid_t Iptvd::worker_pid(const std::string &id) {
   if (j.contains("worker") && j["worker"].contains("pid") && j["worker"]["pid"].is_number())
     return j["worker"]["pid"].get<pid_t>();
   return 0;
+}
+
+std::string Iptvd::worker_run(const std::string &id) {
+  auto j = channel(id);
+  if (!j.contains("worker") || !j["worker"].is_object()) return "";
+  const auto &w = j["worker"];
+  if (!w.contains("pid") || !w["pid"].is_number() || w["pid"].get<int>() <= 0) return "";
+  return std::to_string(w["pid"].get<int>()) + "@" +
+         (w.contains("started_at") ? w["started_at"].dump() : "");
 }
 
 std::string Iptvd::playlist(const std::string &id, const std::string &rendition) {

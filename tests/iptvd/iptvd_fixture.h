@@ -56,6 +56,7 @@ class Iptvd {
   }
   void set_binary(std::string path) { binary_ = std::move(path); }
   void signal(int sig);
+  static void group_channels(const std::string &config_path);
   // Waits for the process to exit; returns the exit code (or 128+signal); -1 on timeout.
   int wait_exit(double seconds);
   bool running() const { return pid_ > 0; }
@@ -73,6 +74,9 @@ class Iptvd {
   std::string playback_url(const std::string &channel, const std::string &region = "");
   std::string state(const std::string &id);
   pid_t worker_pid(const std::string &id);
+  // One run of the channel's worker: "<pid>@<started_at>" ("" when none). Unlike the pid, it
+  // changes when a grouped channel (worker.channels_per_process) restarts inside its process.
+  std::string worker_run(const std::string &id);
   // Media playlist of one rendition, read from disk (the tree the origin serves).
   std::string playlist(const std::string &id, const std::string &rendition);
   // Waits until every listed channel is live with at least `segments` segments.

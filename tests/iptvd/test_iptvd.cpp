@@ -161,17 +161,18 @@ TEST_F(IptvdTest, HotReloadTouchesOnlyWhatChanged) {
   Iptvd d(channels_);
   d.start();
   ASSERT_TRUE(d.wait_live({"keep", "change", "drop"}, 30, 1)) << d.log();
-  pid_t keep = d.worker_pid("keep"), change = d.worker_pid("change");
+  // Worker runs, not pids: a grouped channel (iptvd-grouped) restarts inside its process.
+  std::string keep = d.worker_run("keep"), change = d.worker_run("change");
   uint64_t keep_seq = last_sequence(d, "keep");
   add("change", "name: Changed\n", "test://ball?tone=660");  // changed
   fs::remove(channels_ + "/drop.yaml");                      // removed
   add("fresh");                                              // added
   ASSERT_TRUE(wait_for(30, [&] {
     return d.state("drop") == "retired" && d.state("fresh") == "live" &&
-           d.worker_pid("change") > 0 && d.worker_pid("change") != change &&
+           !d.worker_run("change").empty() && d.worker_run("change") != change &&
            d.state("change") == "live";
   })) << d.log();
-  EXPECT_EQ(d.worker_pid("keep"), keep) << "an unchanged channel keeps its worker";
+  EXPECT_EQ(d.worker_run("keep"), keep) << "an unchanged channel keeps its worker";
   // Its numbering runs on without a gap across the reload.
   wait_for(5, [&] { return last_sequence(d, "keep") > keep_seq + 1; });
   auto m = parse_media(d.playlist("keep", "180p"));
@@ -179,7 +180,7 @@ TEST_F(IptvdTest, HotReloadTouchesOnlyWhatChanged) {
   EXPECT_EQ(m.discontinuities, 0);
 
   // A broken edit is reported and the last good version keeps running (SIGHUP reload).
-  pid_t fresh = d.worker_pid("fresh");
+  std::string fresh = d.worker_run("fresh");
   write_file(channels_ + "/fresh.yaml", channel_yaml("fresh", "profilez: [1]\n"));
   d.signal(SIGHUP);
   ASSERT_TRUE(wait_for(10, [&] {
@@ -190,7 +191,7 @@ TEST_F(IptvdTest, HotReloadTouchesOnlyWhatChanged) {
   EXPECT_NE(detail.find("fresh.yaml"), std::string::npos) << detail;
   EXPECT_NE(detail.find("profilez"), std::string::npos) << detail;
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  EXPECT_EQ(d.worker_pid("fresh"), fresh);
+  EXPECT_EQ(d.worker_run("fresh"), fresh);
   EXPECT_EQ(d.state("fresh"), "live");
   std::string log = d.log();
   EXPECT_NE(log.find("fresh.yaml:9:1: profilez"), std::string::npos) << log;

@@ -463,3 +463,19 @@ TEST(DaemonConfig, ClusterSection) {
   EXPECT_NE(e.find("c.yaml:1:18: cluster.etcd[0]: https is not supported"), std::string::npos) << e;
   EXPECT_NE(e.find("cluster.lease_ttl_seconds"), std::string::npos) << e;
 }
+
+// Issue 23: worker.channels_per_process (1 by default: a process per channel).
+TEST(DaemonConfig, ChannelsPerProcess) {
+  auto def = parse_daemon_config("tokens:\n  mode: none\n", "d.yaml");
+  ASSERT_TRUE(def.ok()) << errors_of(def);
+  EXPECT_EQ(def.config.worker_channels_per_process, 1);
+  EXPECT_FALSE(def.config.worker_group_transcode);
+  auto ok = parse_daemon_config("worker:\n  channels_per_process: 25\n  group_transcode: true\n",
+                                "g.yaml");
+  ASSERT_TRUE(ok.ok()) << errors_of(ok);
+  EXPECT_EQ(ok.config.worker_channels_per_process, 25);
+  EXPECT_TRUE(ok.config.worker_group_transcode);
+  std::string e = errors_of(parse_daemon_config("worker:\n  channels_per_process: 0\n", "z.yaml"));
+  EXPECT_NE(e.find("z.yaml:2"), std::string::npos) << e;
+  EXPECT_NE(e.find("worker.channels_per_process"), std::string::npos) << e;
+}

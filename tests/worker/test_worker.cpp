@@ -137,17 +137,67 @@ struct Status {
   json j;
 };
 
+// The worker under test: `iptvd-worker --spec FILE`, or, when IPTV_TEST_WORKER_GROUP is set (the
+// *_grouped tests), the same channel hosted by `iptvd-worker --group` (worker/group.h): the
+// commands and status lines then carry the "<channel_id>\t" prefix, which this class adds and
+// strips, and the channel's end is its "exit N" line, so every test reads the same either way.
 class WorkerProc : public Proc {
  public:
+  static bool grouped() {
+    const char *g = getenv("IPTV_TEST_WORKER_GROUP");
+    return g && *g && std::string(g) != "0";
+  }
   WorkerProc(const std::string &spec, const std::string &log)
       : Proc((setenv("GST_DEBUG", "2", 0),
-              std::vector<std::string>{getenv("IPTVD_WORKER"), "--spec", spec, "--status-fd", "1"}),
-             log, true) {}
+              grouped()
+                  ? std::vector<std::string>{getenv("IPTVD_WORKER"), "--group", "--status-fd", "1"}
+                  : std::vector<std::string>{getenv("IPTVD_WORKER"), "--spec", spec, "--status-fd",
+                                             "1"}),
+             log, true) {
+    if (!grouped()) return;
+    auto j = json::parse(slurp_file(spec), nullptr, false);
+    id_ = j.is_object() && j.contains("channel_id") && j["channel_id"].is_string()
+              ? j["channel_id"].get<std::string>()
+              : "ch";
+    Proc::send(id_ + "\t" + json{{"cmd", "start"}, {"spec", spec}}.dump());
+  }
+  void send(const std::string &line) { Proc::send(grouped() ? id_ + "\t" + line : line); }
+  // Grouped: SIGTERM/SIGINT stop every channel of the group gracefully (the channel exits 0, then
+  // the process); other signals reach the process, as they would a worker of its own.
+  // The exit code: the process's, or grouped, the channel's exit line ("killed N": 128 + N).
+  int wait_exit(double seconds) {
+    if (!grouped()) return Proc::wait_exit(seconds);
+    auto t0 = Clock::now();
+    while (since(t0) < seconds) {
+      if (auto code = channel_exit()) {
+        // The channel is done; the group process goes with a SIGTERM (no channel left).
+        Proc::signal(SIGTERM);
+        Proc::wait_exit(std::max(1.0, seconds - since(t0)));
+        return *code;
+      }
+      int st = 0;
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+  }
   std::vector<Status> status() {
     std::vector<Status> out;
     for (auto &l : lines()) {
+      std::string text = l.text;
+      if (grouped()) {
+        if (text.rfind(id_ + "\t", 0) != 0) {
+          ADD_FAILURE() << "a group status line without this channel's prefix: " << text;
+          continue;
+        }
+        text = text.substr(id_.size() + 1);
+        if (text.rfind("exit ", 0) == 0 || text.rfind("killed ", 0) == 0) continue;
+      }
       try {
-        out.push_back({l.at, json::parse(l.text)});
+        out.push_back({l.at, json::parse(text)});
       } catch (...) {
         ADD_FAILURE() << "not a JSON status line: " << l.text;
       }
@@ -197,6 +247,25 @@ class WorkerProc : public Proc {
   void expect_no_errors() {
     for (auto &s : status()) EXPECT_NE(s.j["t"], "error") << s.j.dump();
   }
+
+ private:
+  static std::string slurp_file(const std::string &path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  // The channel's exit line, if it came.
+  std::optional<int> channel_exit() {
+    for (auto &l : lines()) {
+      if (l.text.rfind(id_ + "\t", 0) != 0) continue;
+      std::string rest = l.text.substr(id_.size() + 1);
+      if (rest.rfind("exit ", 0) == 0) return std::atoi(rest.c_str() + 5);
+      if (rest.rfind("killed ", 0) == 0) return 128 + std::atoi(rest.c_str() + 7);
+    }
+    return std::nullopt;
+  }
+  std::string id_;
 };
 
 std::string run(const std::string &cmd) {

@@ -235,15 +235,19 @@ void parse_webhooks(Walker &w, const YAML::Node &root, const std::string &base, 
 }
 
 void parse_worker(Walker &w, const YAML::Node &root, DaemonConfig &c) {
-  if (w.mapping(root["worker"], "worker",
-                {"memory_mb", "cpu_seconds", "cpu_quota_percent", "restart_backoff",
-                 "restart_reset_seconds", "heartbeat"})) {
+  if (w.mapping(
+          root["worker"], "worker",
+          {"memory_mb", "cpu_seconds", "cpu_quota_percent", "restart_backoff",
+           "restart_reset_seconds", "heartbeat", "channels_per_process", "group_transcode"})) {
     const auto &wk = root["worker"];
     w.integer(wk["memory_mb"], "worker.memory_mb", c.worker_memory_mb, 0, 1 << 20);
     if (c.worker_memory_mb > 0 && c.worker_memory_mb < 64)
       w.error(wk["memory_mb"], "worker.memory_mb",
               "must be 0 (unlimited) or at least 64: a pipeline does not start below that");
     w.integer(wk["cpu_seconds"], "worker.cpu_seconds", c.worker_cpu_seconds, 0, 1 << 30);
+    w.integer(wk["channels_per_process"], "worker.channels_per_process",
+              c.worker_channels_per_process, 1, 1000);
+    w.boolean(wk["group_transcode"], "worker.group_transcode", c.worker_group_transcode);
     w.integer(wk["cpu_quota_percent"], "worker.cpu_quota_percent", c.worker_cpu_quota_percent, 0,
               100 * 1024);
     parse_backoff(w, wk["restart_backoff"], "worker.restart_backoff", c.restart_backoff);

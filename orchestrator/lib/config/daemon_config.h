@@ -99,6 +99,10 @@ struct DaemonConfig {
   int worker_memory_mb = 0;          // RLIMIT_AS / cgroup memory.max; 0 = unlimited
   int worker_cpu_seconds = 0;        // RLIMIT_CPU; 0 = unlimited
   int worker_cpu_quota_percent = 0;  // cgroup cpu.max (100 = one core); 0 = unlimited
+  // Passthrough channels per worker process (1: a process per channel); limits then apply to
+  // the group's process.
+  int worker_channels_per_process = 1;
+  bool worker_group_transcode = false;  // transcode channels are grouped too
   BackoffConfig restart_backoff{1.0, 60.0, 0.2};
   double restart_reset_seconds = 60;  // a worker up this long resets its backoff
   int heartbeat_interval_ms = 1000;

@@ -331,6 +331,8 @@ ManagerOptions manager_options(const config::DaemonConfig &cfg, const AppOptions
   o.backoff.jitter = cfg.restart_backoff.jitter;
   o.backoff.stable_after_seconds = cfg.restart_reset_seconds;
   o.heartbeat_ms = cfg.heartbeat_interval_ms;
+  o.channels_per_process = cfg.worker_channels_per_process;
+  o.group_transcode = cfg.worker_group_transcode;
   o.heartbeat_timeout_seconds = cfg.heartbeat_timeout_ms / 1000.0;
   o.node = cfg.node_name;
   o.role = cfg.node_role == "any" ? "" : cfg.node_role;

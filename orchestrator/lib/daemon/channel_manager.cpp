@@ -234,8 +234,10 @@ void ChannelManager::retire(const std::string &id) {
           {
             std::lock_guard lk(p->first->mu_);
             auto it = p->first->runners_.find(p->second);
-            if (it != p->first->runners_.end() && it->second->stopping())
+            if (it != p->first->runners_.end() && it->second->stopping()) {
               p->first->runners_.erase(it);
+              p->first->release_group(p->second);
+            }
           }
           delete p;
           return G_SOURCE_REMOVE;
@@ -294,7 +296,33 @@ RunnerOptions ChannelManager::runner_options(const ChannelRecord &rec) const {
       return out;
     };
   }
+  if (opts_.channels_per_process > 1 && (rec.passthrough() || opts_.group_transcode)) {
+    auto *self = const_cast<ChannelManager *>(this);  // the group is picked at spawn time
+    o.make_worker = [self, id = rec.channel_id,
+                     spec = spec_path(rec.channel_id)](WorkerCallbacks cb) {
+      return self->group_for(id)->member(id, spec, std::move(cb));
+    };
+  }
   return o;
+}
+
+std::shared_ptr<WorkerGroup> ChannelManager::group_for(const std::string &id) {
+  if (auto it = group_of_.find(id); it != group_of_.end()) return it->second;
+  std::map<WorkerGroup *, int> used;
+  for (const auto &[ch, g] : group_of_) used[g.get()]++;
+  for (const auto &g : groups_)
+    if (used[g.get()] < opts_.channels_per_process) return group_of_[id] = g;
+  std::string name = "group-" + std::to_string(groups_.size() + 1);
+  auto g = std::make_shared<WorkerGroup>(
+      name, std::vector<std::string>{opts_.worker_path, "--group", "--status-fd", "3"},
+      opts_.limits,
+      [this, name](const std::string &level, const std::string &line) { log(name, level, line); });
+  groups_.push_back(g);
+  return group_of_[id] = g;
+}
+
+void ChannelManager::release_group(const std::string &id) {
+  group_of_.erase(id);
 }
 
 std::string ChannelManager::not_runnable_reason(const ChannelRecord &rec) const {
@@ -361,6 +389,8 @@ void ChannelManager::start_channel(const ChannelRecord &rec, const SpecFile &spe
     runner->stop("offline", "cannot write worker spec");
     return;
   }
+  if (opts_.channels_per_process <= 1 || !(rec.passthrough() || opts_.group_transcode))
+    release_group(rec.channel_id);
   runner->set_options(runner_options(rec));
   runner->start();
 }

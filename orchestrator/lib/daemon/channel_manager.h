@@ -34,6 +34,7 @@
 #include "daemon/backoff.h"
 #include "daemon/channel_runner.h"
 #include "daemon/reload.h"
+#include "daemon/worker_group.h"
 #include "records/channel.h"
 
 typedef struct _GFileMonitor GFileMonitor;
@@ -67,6 +68,10 @@ struct ManagerOptions {
   // Set when the worker's GStreamer elements cannot be found (plugin_path.h): no channel starts,
   // each is offline with this reason.
   std::string cannot_run_reason;
+  // Passthrough channels per worker process (worker.channels_per_process; worker_group.h).
+  // 1: each channel its own process. Transcode channels always get a process of their own.
+  int channels_per_process = 1;
+  bool group_transcode = false;  // worker.group_transcode: transcode channels are grouped too
 };
 
 // What else follows a channel's output besides the store and the origin (the catch-up archive):
@@ -189,6 +194,10 @@ class ChannelManager : public ChannelSink {
   void start_channel(const ChannelRecord &rec, const SpecFile &spec);
   ChannelRunner *find_runner(const std::string &id) const;
   RunnerOptions runner_options(const ChannelRecord &rec) const;
+  // The group process of a grouped channel: the one it had, else the first with a free slot,
+  // else a new one (main loop). release() frees its slot (retired, or no longer grouped).
+  std::shared_ptr<WorkerGroup> group_for(const std::string &id);
+  void release_group(const std::string &id);
   // An event's job_id (docs/iptvd.md, "Events"): <channel>/<pid> of the worker run it belongs to
   // (the current one, or the last one when it just exited); <channel> when no worker has run.
   std::string job_id(const std::string &channel);
@@ -213,6 +222,9 @@ class ChannelManager : public ChannelSink {
   GFileMonitor *monitor_ = nullptr;
   unsigned reload_timer_ = 0, rights_timer_ = 0, stop_timer_ = 0, segment_timer_ = 0;
   std::vector<std::pair<std::string, StSegment>> pending_segments_;  // main loop
+  // Worker groups (channels_per_process > 1), before runners_: destroyed after them.
+  std::vector<std::shared_ptr<WorkerGroup>> groups_;
+  std::map<std::string, std::shared_ptr<WorkerGroup>> group_of_;  // channel -> its group
   mutable std::mutex mu_;  // guards runners_ (map shape), records_ and specs_
   std::map<std::string, std::unique_ptr<ChannelRunner>> runners_;
   std::map<std::string, ChannelRecord> records_;      // the last good record per channel

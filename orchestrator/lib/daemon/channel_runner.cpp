@@ -33,7 +33,7 @@ ChannelRunner::~ChannelRunner() {
   if (tick_id_) g_source_remove(tick_id_);
   if (restart_id_) g_source_remove(restart_id_);
   if (kill_id_) g_source_remove(kill_id_);
-  // Destroying a WorkerProcess kills its child.
+  // Destroying a worker handle kills its worker.
   proc_.reset();
   dying_.reset();
 }
@@ -152,11 +152,14 @@ void ChannelRunner::spawn() {
   }
   dying_.reset();
   hung_kill_ = false;
-  WorkerProcess::Callbacks cb;
+  WorkerCallbacks cb;
   cb.on_status = [this](const std::string &l) { on_status(l); };
   cb.on_output = [this](const std::string &l) { sink_.log(id_, "worker", l); };
   cb.on_exit = [this](bool exited, int code) { on_exit(exited, code); };
-  proc_ = std::make_unique<WorkerProcess>(opts_.worker_argv, opts_.limits, std::move(cb));
+  if (opts_.make_worker)
+    proc_ = opts_.make_worker(std::move(cb));
+  else
+    proc_ = std::make_unique<WorkerProcess>(opts_.worker_argv, opts_.limits, std::move(cb));
   std::string err;
   spawned_at_ = last_hb_ = g_get_monotonic_time();
   if (!proc_->start(&err)) {
@@ -405,7 +408,7 @@ gboolean ChannelRunner::on_tick(gpointer data) {
   if (!self->proc_ || !self->proc_->running()) return G_SOURCE_CONTINUE;
   double cpu = 0;
   uint64_t rss = 0;
-  if (read_proc_usage(self->proc_->pid(), &cpu, &rss)) {
+  if (self->proc_->usage(&cpu, &rss)) {
     std::lock_guard lk(self->view_mu_);
     self->view_.worker_cpu_seconds = cpu;
     self->view_.worker_rss_bytes = rss;

@@ -44,6 +44,9 @@ class ChannelSink {
 
 struct RunnerOptions {
   std::vector<std::string> worker_argv;  // full argv of iptvd-worker for this channel
+  // Set: the channel's worker is made by this instead (a member of a group process,
+  // worker_group.h); worker_argv and limits are then unused.
+  std::function<std::unique_ptr<WorkerHandle>(WorkerCallbacks)> make_worker;
   WorkerLimits limits;
   BackoffPolicy backoff;
   double heartbeat_timeout_seconds = 5.0;
@@ -165,9 +168,9 @@ class ChannelRunner {
   RunnerOptions opts_;
   ChannelSink &sink_;
   Backoff backoff_;
-  std::unique_ptr<WorkerProcess> proc_;
-  std::set<uint64_t> keys_sent_;          // key periods sent to this worker (AES-128)
-  std::unique_ptr<WorkerProcess> dying_;  // a stopped worker while its exit is awaited
+  std::unique_ptr<WorkerHandle> proc_;
+  std::set<uint64_t> keys_sent_;         // key periods sent to this worker (AES-128)
+  std::unique_ptr<WorkerHandle> dying_;  // a stopped worker while its exit is awaited
   gint64 spawned_at_ = 0, last_hb_ = 0;
   guint tick_id_ = 0, restart_id_ = 0, kill_id_ = 0;
   bool stopping_ = false, hung_kill_ = false;

@@ -28,26 +28,46 @@ struct WorkerLimits {
   double cpu_quota_cores = 0;  // cgroup cpu.max (cores); 0: none
 };
 
-class WorkerProcess {
+struct WorkerCallbacks {
+  std::function<void(const std::string &)> on_status;  // one status line
+  std::function<void(const std::string &)> on_output;  // one line of the worker's stderr
+  // Exit: `exited` true with the exit code, or false with the signal number.
+  std::function<void(bool exited, int code_or_signal)> on_exit;
+};
+
+// One channel's worker as its runner (channel_runner.h) drives it: a process of its own
+// (WorkerProcess) or a channel in a group process (worker_group.h).
+class WorkerHandle {
  public:
-  struct Callbacks {
-    std::function<void(const std::string &)> on_status;  // one status line
-    std::function<void(const std::string &)> on_output;  // one line of the worker's stderr
-    // Exit: `exited` true with the exit code, or false with the signal number.
-    std::function<void(bool exited, int code_or_signal)> on_exit;
-  };
+  virtual ~WorkerHandle() = default;  // a running worker is killed
+  virtual bool start(std::string *error) = 0;
+  // One command line (JSON) to the worker.
+  virtual void send(const std::string &json_line) = 0;
+  // SIGTERM (graceful stop), SIGKILL (now), SIGCONT; a group member maps them to its channel.
+  virtual void signal(int sig) = 0;
+  virtual pid_t pid() const = 0;
+  virtual bool running() const = 0;
+  // CPU seconds and resident memory of this channel's worker (a group member: its even share of
+  // the group process); false when unknown.
+  virtual bool usage(double *cpu_seconds, uint64_t *rss_bytes) const = 0;
+};
+
+class WorkerProcess : public WorkerHandle {
+ public:
+  using Callbacks = WorkerCallbacks;
 
   WorkerProcess(std::vector<std::string> argv, WorkerLimits limits, Callbacks cb);
-  ~WorkerProcess();  // kills a running child (SIGKILL) and detaches the callbacks
+  ~WorkerProcess() override;  // kills a running child (SIGKILL) and detaches the callbacks
   WorkerProcess(const WorkerProcess &) = delete;
   WorkerProcess &operator=(const WorkerProcess &) = delete;
 
-  bool start(std::string *error);
+  bool start(std::string *error) override;
   // Writes one command line to the worker's stdin (non-blocking; dropped if the pipe is full).
-  void send(const std::string &json_line);
-  void signal(int sig);
-  pid_t pid() const { return pid_; }
-  bool running() const { return running_; }
+  void send(const std::string &json_line) override;
+  void signal(int sig) override;
+  pid_t pid() const override { return pid_; }
+  bool running() const override { return running_; }
+  bool usage(double *cpu_seconds, uint64_t *rss_bytes) const override;
 
   struct Shared;  // outlives this object while async reads are pending (internal)
 
@@ -63,5 +83,9 @@ class WorkerProcess {
 
 // CPU seconds (user+system) and resident memory of a process, from /proc; false if gone.
 bool read_proc_usage(pid_t pid, double *cpu_seconds, uint64_t *rss_bytes);
+
+inline bool WorkerProcess::usage(double *cpu_seconds, uint64_t *rss_bytes) const {
+  return running_ && read_proc_usage(pid_, cpu_seconds, rss_bytes);
+}
 
 }  // namespace iptv::daemon

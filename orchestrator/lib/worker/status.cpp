@@ -6,7 +6,12 @@
 namespace iptv::worker {
 
 bool StatusWriter::write(const wire::StatusLine &status) {
-  std::string line = wire::encode_status(status) + "\n";
+  return write_line(wire::encode_status(status));
+}
+
+bool StatusWriter::write_line(const std::string &text) {
+  if (out_) return out_->write_line(prefix_ + text);
+  std::string line = text + "\n";
   std::lock_guard<std::mutex> g(lock_);
   size_t off = 0;
   while (off < line.size()) {

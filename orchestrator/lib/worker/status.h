@@ -12,12 +12,20 @@ namespace iptv::worker {
 class StatusWriter {
  public:
   explicit StatusWriter(int fd) : fd_(fd) {}
+  // A channel's writer in a group process (group.h): its lines go through `out`, each
+  // prefixed with "<channel_id>\t".
+  StatusWriter(StatusWriter &out, std::string channel_id)
+      : fd_(-1), out_(&out), prefix_(std::move(channel_id) + "\t") {}
   // Writes `line` as one line. Returns false when the fd is gone (the daemon died).
   bool write(const wire::StatusLine &line);
+  // Writes one raw line (the newline is added).
+  bool write_line(const std::string &line);
 
  private:
   std::mutex lock_;
   int fd_;
+  StatusWriter *out_ = nullptr;
+  std::string prefix_;
 };
 
 // One stdin command line (wire::Command), flattened for the worker. `cmd` is empty and `error`

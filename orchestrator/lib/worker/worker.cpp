@@ -43,14 +43,16 @@ const char *feed_name(int feed) {
 
 }  // namespace
 
-Worker::Worker(WorkerSpec spec, StatusWriter &status) : spec_(std::move(spec)), status_(status) {
+Worker::Worker(WorkerSpec spec, StatusWriter &status, std::function<void(int)> on_finish)
+    : spec_(std::move(spec)), status_(status), on_finish_(std::move(on_finish)) {
   passthrough_ = spec_.mode == "passthrough";
   for (auto &d : last_data_) d = 0;
-  loop_ = g_main_loop_new(nullptr, FALSE);
+  if (!on_finish_) loop_ = g_main_loop_new(nullptr, FALSE);
 }
 
 Worker::~Worker() {
   for (guint id : sources_) g_source_remove(id);
+  for (guint id : oneshots_) g_source_remove(id);
   for (auto &e : edges_) e->stop();
   for (auto &f : feeds_)
     if (f) f->stop();
@@ -66,7 +68,24 @@ Worker::~Worker() {
   if (black_frame_) gst_buffer_unref(black_frame_);
   if (vcaps_) gst_caps_unref(vcaps_);
   if (acaps_) gst_caps_unref(acaps_);
-  g_main_loop_unref(loop_);
+  if (loop_) g_main_loop_unref(loop_);
+}
+
+void Worker::add_oneshot(guint ms, std::function<void()> fn) {
+  struct Ctx {
+    Worker *w;
+    std::function<void()> fn;
+  };
+  guint id = g_timeout_add_full(
+      G_PRIORITY_DEFAULT, ms,
+      [](gpointer d) -> gboolean {
+        auto *c = static_cast<Ctx *>(d);
+        c->w->oneshots_.erase(g_source_get_id(g_main_current_source()));
+        c->fn();
+        return G_SOURCE_REMOVE;
+      },
+      new Ctx{this, std::move(fn)}, [](gpointer d) { delete static_cast<Ctx *>(d); });
+  oneshots_.insert(id);
 }
 
 GstClockTime Worker::output_now() const {
@@ -172,13 +191,10 @@ bool Worker::start() {
           status_.write(wire::Event{
               .event_type = "output.error", .reason = m, .source = edges_[i]->entry().uri});
           edges_[i]->stop();
-          g_timeout_add_once(
-              2000,
-              [](gpointer d) {
-                std::string err;
-                static_cast<EdgeOutput *>(d)->start(err, nullptr, 0);
-              },
-              edges_[i].get());
+          add_oneshot(2000, [e = edges_[i].get()] {
+            std::string err;
+            e->start(err, nullptr, 0);
+          });
         }));
   FailoverParams fp;
   fp.loss_ms = (int64_t)(spec_.failover.primary_loss_seconds * 1000);
@@ -232,6 +248,7 @@ bool Worker::start() {
         return G_SOURCE_CONTINUE;
       },
       this));
+  if (on_finish_) return true;  // hosted: the group reads stdin and handles the signals
   for (int sig : {SIGTERM, SIGINT})
     sources_.push_back(g_unix_signal_add(
         sig,
@@ -254,6 +271,12 @@ int Worker::run() {
 
 void Worker::finish(int code) {
   exit_code_ = code;
+  if (on_finish_) {
+    auto done = std::move(on_finish_);  // once
+    on_finish_ = [](int) {};
+    done(code);
+    return;
+  }
   g_main_loop_quit(loop_);
 }
 
@@ -491,22 +514,13 @@ void Worker::on_source_message(int feed, GstMessage *msg) {
       report_source_error(feed, why);
       machine_->on_failed(feed, why, mono_ms());
       // Tear down from an idle callback: we are inside this pipeline's bus watch.
-      struct Ctx {
-        Worker *w;
-        int feed;
-      };
-      g_idle_add_full(
-          G_PRIORITY_DEFAULT,
-          [](gpointer d) -> gboolean {
-            auto *c = static_cast<Ctx *>(d);
-            if (c->w->feeds_[c->feed]) {
-              c->w->feeds_[c->feed]->stop();
-              c->w->feeds_[c->feed].reset();
-            }
-            c->w->retry_at_[c->feed] = mono_ms() + c->w->spec_.source_retry_ms;
-            return G_SOURCE_REMOVE;
-          },
-          new Ctx{this, feed}, [](gpointer d) { delete static_cast<Ctx *>(d); });
+      add_oneshot(0, [this, feed] {
+        if (feeds_[feed]) {
+          feeds_[feed]->stop();
+          feeds_[feed].reset();
+        }
+        retry_at_[feed] = mono_ms() + spec_.source_retry_ms;
+      });
       return;
     }
     case GST_MESSAGE_ELEMENT: {

@@ -13,6 +13,7 @@
 #include <gst/gst.h>
 
 #include <array>
+#include <functional>
 #include <atomic>
 #include <map>
 #include <set>
@@ -33,15 +34,22 @@ class EdgeOutput;
 
 class Worker {
  public:
-  Worker(WorkerSpec spec, StatusWriter &status);
+  // Standalone (`on_finish` empty): the worker is the process; it owns a main loop, SIGTERM and
+  // SIGINT stop it, commands come on stdin. Hosted (a group of channels in one process,
+  // group.h): the host runs the loop, reads stdin and handles signals; when the channel is done
+  // `on_finish(exit code)` is called, from a callback of this worker (the host destroys it
+  // later, never inside that call).
+  Worker(WorkerSpec spec, StatusWriter &status, std::function<void(int)> on_finish = {});
   ~Worker();
 
   // Builds and starts everything. On failure writes an error line and returns false.
   bool start();
-  // Runs the main loop until stopped; returns the process exit code.
+  // Runs the main loop until stopped; returns the process exit code (standalone only).
   int run();
   // Graceful stop: EOS through the output, open segments finished, then the loop quits.
   void request_stop(const std::string &why);
+  // One command line (docs/worker.md), answered with an ack status line.
+  void handle_command(const std::string &line);
 
  private:
   static constexpr int kFeeds = 3;  // primary, backup, slate
@@ -63,7 +71,9 @@ class Worker {
   void heartbeat();
   void sweep_segments();
   void apply_on_air(OnAir to);
-  void handle_command(const std::string &line);
+  // A one-shot main-loop callback owned by this worker: removed by the destructor if it has
+  // not run (a hosted worker is destroyed while its process goes on).
+  void add_oneshot(guint ms, std::function<void()> fn);
   void emit_state();
   GstClockTime output_now() const;
   std::string utc_iso(GstClockTime running) const;
@@ -73,7 +83,9 @@ class Worker {
 
   WorkerSpec spec_;
   StatusWriter &status_;
+  std::function<void(int)> on_finish_;  // hosted; empty: standalone
   GMainLoop *loop_ = nullptr;
+  std::set<guint> oneshots_;  // add_oneshot's pending sources
   int exit_code_ = 0;
   bool stopping_ = false;
   bool passthrough_ = false;

@@ -1,0 +1,195 @@
+// Issue 23: passthrough channels grouped in one worker process (worker.channels_per_process).
+// Per-channel containment inside a group: a bad input or a broken channel never stops the other
+// channels of its process (they keep their worker and their numbering), the broken one restarts
+// with backoff inside the group; a crash or a hang of the whole process restarts the group, and
+// every channel's numbering continues.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "iptvd_fixture.h"
+
+using namespace iptvd_test;
+namespace fs = std::filesystem;
+
+namespace {
+
+class GroupTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    channels_ = tmp_.path() + "/channels";
+    fs::create_directories(channels_);
+    // 6 s loops, 320x180 at 25 fps with a keyframe a second: H.264 + AAC (what passthrough
+    // remuxes), and MPEG-2 video + MP2 audio (an input passthrough cannot take).
+    good_ = make_ts("good.ts", "-c:v libx264 -preset ultrafast -g 25 -b:v 300k -c:a aac");
+    junk_ = make_ts("junk.ts", "-c:v mpeg2video -c:a mp2");
+  }
+  std::string make_ts(const std::string &name, const std::string &codecs) {
+    std::string out = tmp_.path() + "/" + name;
+    int st = -1;
+    std::string log =
+        sh("ffmpeg -nostdin -loglevel error -y -f lavfi -i "
+           "testsrc=size=320x180:rate=25 -f lavfi -i sine=frequency=440 -t 6 " +
+               codecs + " -f mpegts " + out + " 2>&1",
+           &st);
+    EXPECT_EQ(st, 0) << log;
+    return out;
+  }
+  void add(const std::string &id, const std::string &file) {
+    write_file(channels_ + "/" + id + ".yaml",
+               "channel_id: " + id + "\nsource: file://" + file +
+                   "\nprofiles: [passthrough]\nrights:\n  owner: Test\n  licence: test\n"
+                   "hls:\n  segment_seconds: 1\n  window_segments: 30\n");
+  }
+  std::string config(int per_process) {
+    std::string cfg = tmp_.path() + "/iptvd.yaml";
+    write_file(cfg, "tokens:\n  mode: none\nworker:\n  channels_per_process: " +
+                        std::to_string(per_process) +
+                        "\n  restart_backoff:\n    initial_seconds: 1\n    max_seconds: 30\n"
+                        "    jitter: 0.1\n");
+    return cfg;
+  }
+  // Every listed channel live with `segments` segments of its passthrough rendition.
+  static bool wait_live(Iptvd &d, const std::vector<std::string> &ids, double seconds,
+                        int segments) {
+    return wait_for(seconds, [&] {
+      for (const auto &id : ids)
+        if (d.state(id) != "live" || (int)media(d, id).sequences.size() < segments) return false;
+      return true;
+    });
+  }
+  static MediaList media(Iptvd &d, const std::string &id) {
+    return parse_media(d.playlist(id, "source"));
+  }
+  static uint64_t last(Iptvd &d, const std::string &id) {
+    auto m = media(d, id);
+    return m.sequences.empty() ? 0 : m.sequences.back();
+  }
+  // The playlist's numbers go up by one from `from` on (none skipped, none reused).
+  static void expect_contiguous_since(Iptvd &d, const std::string &id, uint64_t from) {
+    auto m = media(d, id);
+    ASSERT_FALSE(m.sequences.empty()) << id;
+    EXPECT_LE(m.sequences.front(), from) << id << ": window moved past the mark";
+    for (size_t i = 1; i < m.sequences.size(); ++i)
+      EXPECT_EQ(m.sequences[i], m.sequences[i - 1] + 1) << id << "\n" << d.playlist(id, "source");
+  }
+  iptv_test::TempDir tmp_;
+  std::string channels_, good_, junk_;
+};
+
+}  // namespace
+
+TEST_F(GroupTest, ABadInputOrABrokenChannelNeverStopsTheOthersInItsProcess) {
+  add("steady", good_);
+  add("broken", good_);
+  add("junk", junk_);
+  Iptvd d(channels_, {"--config", config(3)});
+  d.start();
+  ASSERT_TRUE(wait_live(d, {"steady", "broken"}, 60, 2)) << d.log();
+  // The three share one process.
+  pid_t group = d.worker_pid("steady");
+  ASSERT_GT(group, 0);
+  EXPECT_EQ(d.worker_pid("broken"), group);
+  EXPECT_EQ(d.worker_pid("junk"), group);
+  // The bad input: that channel alone goes to its slate; the others go on.
+  ASSERT_TRUE(wait_for(30, [&] { return d.state("junk") == "slate"; })) << d.log();
+  uint64_t steady0 = last(d, "steady"), broken0 = last(d, "broken");
+  ASSERT_TRUE(wait_for(30, [&] { return last(d, "steady") >= steady0 + 3; })) << d.log();
+  EXPECT_GT(last(d, "broken"), broken0);
+  EXPECT_EQ(d.state("steady"), "live");
+
+  // A broken channel: its rendition folder replaced by a file, every segment write fails, so
+  // its worker ends with an error, again and again: each restart waits longer (backoff).
+  std::string dir = d.data() + "/hls/broken/source";
+  uint64_t broken1 = last(d, "broken");
+  fs::remove_all(dir);
+  write_file(dir, "not a folder\n");
+  std::regex restart_re(
+      "channel_id=broken msg=\"worker exited with code 1[^\\n]*restart (\\d+) in "
+      "(\\d+) ms");
+  std::vector<int> delays;
+  ASSERT_TRUE(wait_for(60, [&] {
+    std::string log = d.log();
+    delays.clear();
+    for (std::sregex_iterator it(log.begin(), log.end(), restart_re), end; it != end; ++it)
+      delays.push_back(std::stoi((*it)[2]));
+    return delays.size() >= 3;
+  })) << d.log();
+  EXPECT_LT(delays[0], delays[1]);
+  EXPECT_LT(delays[1], delays[2]);
+  EXPECT_GE(d.channel("broken")["restarts"].get<int>(), 3);
+  // Meanwhile the others kept their process and their numbering.
+  EXPECT_EQ(d.worker_pid("steady"), group);
+  EXPECT_EQ(d.worker_pid("junk"), group);
+  EXPECT_EQ(d.channel("steady")["restarts"], 0);
+  EXPECT_EQ(d.channel("junk")["restarts"], 0);
+  EXPECT_EQ(d.state("steady"), "live");
+  expect_contiguous_since(d, "steady", steady0);
+  EXPECT_EQ(media(d, "steady").discontinuities, 0) << d.playlist("steady", "source");
+
+  // Mended: the channel comes back in the same process, its numbers going on.
+  fs::remove(dir);
+  ASSERT_TRUE(wait_for(60, [&] { return d.state("broken") == "live"; })) << d.log();
+  ASSERT_TRUE(wait_for(30, [&] { return last(d, "broken") > broken1; })) << d.log();
+  EXPECT_EQ(d.worker_pid("broken"), group);
+  EXPECT_EQ(d.worker_pid("steady"), group);
+  expect_contiguous_since(d, "steady", steady0);
+}
+
+TEST_F(GroupTest, ACrashOrAHangOfTheProcessRestartsTheGroupAndNumberingContinues) {
+  add("one", good_);
+  add("two", good_);
+  add("three", good_);
+  // Two to a process: two channels share one, the third has one of its own.
+  Iptvd d(channels_, {"--config", config(2)});
+  d.start();
+  ASSERT_TRUE(wait_live(d, {"one", "two", "three"}, 60, 2)) << d.log();
+  std::map<pid_t, std::vector<std::string>> by_pid;
+  for (const char *id : {"one", "two", "three"}) by_pid[d.worker_pid(id)].push_back(id);
+  ASSERT_EQ(by_pid.size(), 2u) << d.log();
+  std::vector<std::string> pair, alone;
+  for (auto &[pid, ids] : by_pid) (ids.size() == 2 ? pair : alone) = ids;
+  ASSERT_EQ(pair.size(), 2u);
+  ASSERT_EQ(alone.size(), 1u);
+  pid_t other = d.worker_pid(alone[0]);
+
+  int restarts = 0;
+  for (int sig : {SIGKILL, SIGSTOP}) {
+    pid_t victim = d.worker_pid(pair[0]);
+    ASSERT_GT(victim, 0);
+    std::map<std::string, uint64_t> before;
+    for (auto &id : pair) before[id] = last(d, id);
+    uint64_t other_before = last(d, alone[0]);
+    ::kill(victim, sig);
+    // Both channels of the process come back together, in one new process (a stopped one is
+    // found by the heartbeat watchdog and killed whole).
+    ASSERT_TRUE(wait_for(60,
+                         [&] {
+                           pid_t n = d.worker_pid(pair[0]);
+                           return n > 0 && n != victim && d.worker_pid(pair[1]) == n &&
+                                  d.state(pair[0]) == "live" && d.state(pair[1]) == "live";
+                         }))
+        << "signal " << sig << "\n"
+        << d.log();
+    ++restarts;
+    for (auto &id : pair) {
+      ASSERT_TRUE(wait_for(30, [&] { return last(d, id) > before[id] + 1; })) << id << d.log();
+      auto m = media(d, id);
+      EXPECT_LE(m.sequences.front(), before[id]) << id;
+      for (size_t i = 1; i < m.sequences.size(); ++i)
+        EXPECT_GT(m.sequences[i], m.sequences[i - 1]) << id << "\n" << d.playlist(id, "source");
+      EXPECT_EQ(d.channel(id)["restarts"], restarts) << d.channel(id).dump();
+    }
+    // The other process was not touched.
+    EXPECT_EQ(d.worker_pid(alone[0]), other);
+    EXPECT_GT(last(d, alone[0]), other_before);
+    EXPECT_EQ(d.channel(alone[0])["restarts"], 0);
+  }
+  std::string log = d.log();
+  EXPECT_NE(log.find("worker killed by SIGKILL"), std::string::npos);
+  EXPECT_NE(log.find("worker hung (no heartbeat"), std::string::npos) << log;
+  EXPECT_NE(log.find("killing the group process"), std::string::npos) << log;
+}
