@@ -150,9 +150,10 @@ TEST(PassthroughTriggers, BlackFreezeAndSilenceFailOverAndReturn) {
         << ev;
     // Only its own trigger fired (a black picture is also still, but freeze is not listed).
     for (const auto &[other_id, other] : trigger_of)
-      if (other != trigger)
+      if (other != trigger) {
         EXPECT_EQ(ev.find("failover.activated|{\"reason\":\"primary: " + other), std::string::npos)
             << ev;
+      }
     std::printf(
         "[passthrough-triggers] %s: switched at %.1f s, returned at %.1f s (content bad "
         "%d-%d s)\n",

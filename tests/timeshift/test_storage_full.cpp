@@ -150,8 +150,9 @@ void hot_folder_full(const std::string &format_yaml) {
     std::string text = served(d, "cmaf");
     ASSERT_TRUE(whole(text)) << text;
     for (auto &line : iptv::split(text, '\n'))
-      if (!line.empty() && line[0] != '#')
+      if (!line.empty() && line[0] != '#') {
         EXPECT_EQ(d.get("/hls/cmaf/180p/" + line).status, 200) << line;
+      }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   EXPECT_EQ(d.worker_pid("cmaf"), worker) << "the worker should ride the full disk out";

@@ -990,7 +990,9 @@ double picture_trigger(const std::string &primary_uri, const std::string &condit
   w.send("{\"cmd\":\"return\"}");
   auto ack = w.wait_for([](const json &j) { return j["t"] == "ack"; }, 3, mark);
   EXPECT_TRUE(ack);
-  if (ack) EXPECT_FALSE(ack->j["ok"].get<bool>()) << ack->j.dump();
+  if (ack) {
+    EXPECT_FALSE(ack->j["ok"].get<bool>()) << ack->j.dump();
+  }
   w.expect_no_errors();
   double secs = std::chrono::duration<double>(act->at - t0).count();
   double probe_to_switch =
