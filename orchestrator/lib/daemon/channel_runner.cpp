@@ -208,6 +208,38 @@ void ChannelRunner::send_keys(std::optional<uint64_t> sequence) {
   }
 }
 
+// A probe condition raised or cleared by the worker: kept in the view (a standby input's apart)
+// and sent on as a probe.condition.* event.
+void ChannelRunner::on_probe(const StProbe &pr) {
+  bool started = false;
+  {
+    std::lock_guard lk(view_mu_);
+    // A condition on a standby input (the backup while on the primary) is not the channel's:
+    // it is kept apart as "<source>/<condition>" so an operator still sees it.
+    std::string active = view_.active_source.empty() ? "primary" : view_.active_source;
+    std::string stream = pr.stream.empty() ? "other" : pr.stream;
+    std::string key = (pr.source.empty() || pr.source == active ? "" : pr.source + "/") +
+                      pr.condition + "/" + stream;
+    auto &p = view_.probes[key];
+    started = pr.active && !p.active;
+    if (started) {
+      p.count++;
+      p.since = now_unix();
+    }
+    p.condition = pr.condition;
+    p.stream = stream;
+    p.source = pr.source;
+    p.active = pr.active;
+    p.detail = pr.detail;
+  }
+  sink_.on_event(id_, pr.active ? "probe.condition.raised" : "probe.condition.cleared",
+                 {{"condition", pr.condition},
+                  {"stream", pr.stream.empty() ? "other" : pr.stream},
+                  {"source", pr.source},
+                  {"detail", pr.detail}});
+  storage_probe(pr);
+}
+
 void ChannelRunner::on_status(const std::string &line) {
   std::string err;
   auto st = parse_status_line(line, &err);
@@ -256,33 +288,7 @@ void ChannelRunner::on_status(const std::string &line) {
     std::lock_guard lk(view_mu_);
     view_.renditions[enc->rendition].encoder = enc->factory;
   } else if (auto *pr = std::get_if<StProbe>(&*st)) {
-    bool started = false;
-    {
-      std::lock_guard lk(view_mu_);
-      // A condition on a standby input (the backup while on the primary) is not the channel's:
-      // it is kept apart as "<source>/<condition>" so an operator still sees it.
-      std::string active = view_.active_source.empty() ? "primary" : view_.active_source;
-      std::string stream = pr->stream.empty() ? "other" : pr->stream;
-      std::string key = (pr->source.empty() || pr->source == active ? "" : pr->source + "/") +
-                        pr->condition + "/" + stream;
-      auto &p = view_.probes[key];
-      started = pr->active && !p.active;
-      if (started) {
-        p.count++;
-        p.since = now_unix();
-      }
-      p.condition = pr->condition;
-      p.stream = stream;
-      p.source = pr->source;
-      p.active = pr->active;
-      p.detail = pr->detail;
-    }
-    sink_.on_event(id_, pr->active ? "probe.condition.raised" : "probe.condition.cleared",
-                   {{"condition", pr->condition},
-                    {"stream", pr->stream.empty() ? "other" : pr->stream},
-                    {"source", pr->source},
-                    {"detail", pr->detail}});
-    storage_probe(*pr);
+    on_probe(*pr);
   } else if (auto *ev = std::get_if<StEvent>(&*st)) {
     {
       std::lock_guard lk(view_mu_);

@@ -180,6 +180,7 @@ class ChannelRunner {
   std::map<std::string, std::string> watch_;    // self-watch conditions now
   std::map<std::string, std::string> storage_;  // tier -> storage problem now
   void storage_probe(const StProbe &pr);
+  void on_probe(const StProbe &pr);
   std::function<void()> stop_done_;
   mutable std::mutex view_mu_;  // guards view_
   ChannelView view_;

@@ -235,17 +235,16 @@ void Cluster::set_problem(const std::string &why) {
   }
 }
 
-void Cluster::tick() {
+// The node lease kept alive (or granted again, with the node key, after it expired or at start);
+// false when etcd did not answer (the problem is set).
+bool Cluster::refresh_lease(int64_t sent, int64_t ttl_us) {
   Etcd &etcd = *etcd_;
-  const int64_t ttl_us = (int64_t)cfg_.lease_ttl_seconds * G_USEC_PER_SEC;
-  const int64_t sent = now_us();
   nlohmann::json r;
-  // 1. The node lease and the node key.
   if (lease_ != 0) {
     if (!etcd.call("/v3/lease/keepalive", {{"ID", std::to_string(lease_)}}, r)) {
       set_problem("etcd unreachable (" + etcd.last_error + ")");
       if (now_us() - last_ok_us_ > ttl_us) lease_ = 0;  // expired by now: start over
-      return;
+      return false;
     }
     const nlohmann::json &res = r.contains("result") ? r["result"] : r;
     if (i64(res, "TTL") <= 0) {
@@ -262,12 +261,12 @@ void Cluster::tick() {
   if (lease_ == 0) {
     if (!etcd.call("/v3/lease/grant", {{"TTL", std::to_string(cfg_.lease_ttl_seconds)}}, r)) {
       set_problem("etcd unreachable at start or after a partition (" + etcd.last_error + ")");
-      return;
+      return false;
     }
     int64_t id = i64(r, "ID");
     if (id == 0) {
       set_problem("etcd granted no lease: " + r.dump());
-      return;
+      return false;
     }
     nlohmann::json value = {{"node", cfg_.node_id}, {"url", url_}, {"role", role_}};
     if (!etcd.call("/v3/kv/put",
@@ -276,7 +275,7 @@ void Cluster::tick() {
                     {"lease", std::to_string(id)}},
                    r)) {
       set_problem("cannot register the node key (" + etcd.last_error + ")");
-      return;
+      return false;
     }
     lease_ = id;
     last_ok_us_ = sent;
@@ -285,6 +284,16 @@ void Cluster::tick() {
                   {"lease", std::to_string(id)},
                   {"ttl_seconds", std::to_string(cfg_.lease_ttl_seconds)}});
   }
+  return true;
+}
+
+void Cluster::tick() {
+  Etcd &etcd = *etcd_;
+  const int64_t ttl_us = (int64_t)cfg_.lease_ttl_seconds * G_USEC_PER_SEC;
+  const int64_t sent = now_us();
+  nlohmann::json r;
+  // 1. The node lease and the node key.
+  if (!refresh_lease(sent, ttl_us)) return;
   // 2. Live nodes and owners.
   std::vector<Kv> node_kvs, owner_kvs;
   if (!etcd.range_prefix(kPrefix + "nodes/", node_kvs) ||

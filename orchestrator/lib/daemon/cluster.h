@@ -57,6 +57,7 @@ class Cluster {
  private:
   void run();
   void tick();
+  bool refresh_lease(int64_t sent, int64_t ttl_us);
   void fence_check();
 
   config::ClusterConfig cfg_;
