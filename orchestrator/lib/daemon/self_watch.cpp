@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "daemon/channel_manager.h"
+#include "daemon/self_watch_rules.h"
 #include "hlsparse/parser.h"
 #include "probe/http_client.h"
 #include "probe/segment_inspect.h"
@@ -60,7 +61,7 @@ void SelfWatch::run() {
       if (v.pid == 0) continue;
       seen[v.channel_id] = true;
       Memory &m = memory_[v.channel_id];
-      if (m.pid != v.pid) m = Memory{{}, {}, {}, {}, 0, false, 0, v.pid};
+      if (m.pid != v.pid) m = Memory{{}, 0, false, 0, v.pid};
       bool pending = v.state == "starting";
       bool serving =
           v.state == "live" || v.state == "degraded" || v.state == "failover" || v.state == "slate";
@@ -128,43 +129,13 @@ void SelfWatch::check(const std::string &id, Memory &m, bool pending, bool expec
     newest[name] = mp.segments.back().sequence;
     if (first_newest_url.empty())
       first_newest_url = probe::resolve_url(url, mp.segments.back().uri);
-    if (m.last_text[name] != r.body || !m.changed_at.count(name)) {
-      m.last_text[name] = r.body;
-      m.changed_at[name] = now;
-    }
-    double limit = std::max(6.0, 3.0 * mp.target_duration.value_or(2));
-    if (now - m.changed_at[name] > limit) {
-      char b[128];
-      std::snprintf(b, sizeof b, "%s: playlist unchanged for %.0f s", name.c_str(),
-                    now - m.changed_at[name]);
-      problems["stale"] = b;
-    }
-    if (m.last_seq.count(name) && mp.media_sequence < m.last_seq[name])
-      problems["continuity"] = name + ": media sequence went back from " +
-                               std::to_string(m.last_seq[name]) + " to " +
-                               std::to_string(mp.media_sequence);
-    uint64_t dsn = mp.segments.back().discontinuity_sequence;
-    if (m.last_dsn.count(name) && dsn < m.last_dsn[name])
-      problems["continuity"] = name + ": discontinuity sequence went back";
-    m.last_seq[name] = mp.media_sequence;
-    m.last_dsn[name] = dsn;
+    watch::check_rendition(name, r.body, mp, now, m.renditions[name], problems);
   }
-  if (newest.size() > 1) {
-    auto [lo, hi] =
-        std::minmax_element(newest.begin(), newest.end(),
-                            [](const auto &a, const auto &b) { return a.second < b.second; });
-    if (hi->second - lo->second > 2)
-      problems["misaligned"] = lo->first + " is " + std::to_string(hi->second - lo->second) +
-                               " segments behind " + hi->first;
-  }
+  watch::check_alignment(newest, problems);
   if (!pending && expect_audio && !first_newest_url.empty() && now - m.audio_checked_at > 30) {
     m.audio_checked_at = now;
     auto seg = http.get(first_newest_url);
-    if (seg.ok()) {
-      hlsparse::SegmentProbe p;
-      probe::inspect_segment(seg.body, p);
-      m.no_audio = p.inspected && !p.has_audio;
-    }
+    if (seg.ok()) m.no_audio = watch::lacks_audio(seg.body);
   }
   if (!pending && m.no_audio) problems["no-audio"] = "the newest segment has no audio stream";
   channels_.post_watch(id, m.pid, pending && all_first, problems);

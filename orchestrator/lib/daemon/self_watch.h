@@ -5,13 +5,9 @@
 // For a worker run whose output was not yet served (the worker says live, the API still says
 // `starting`), every 250 ms: the multivariant playlist, each enabled rendition's media
 // playlist and its first listed segment must all answer 2xx; then the channel may be `live`.
-// For a serving channel, every `interval`: each media playlist is fetched and checked
-//   stale       unchanged for longer than max(3 x target duration, 6 s)
-//   continuity  media sequence went backwards, or the newest segment's discontinuity sequence
-//               went backwards
-//   misaligned  renditions' newest sequence numbers more than 2 apart
-//   no-audio    the newest segment of the first rendition has no audio stream (ffmpeg, every
-//               30 s; only for records with audio)
+// For a serving channel, every `interval`: each media playlist is fetched and checked by the
+// rules in self_watch_rules.h (stale, continuity, misaligned; no-audio on the first rendition's
+// newest segment every 30 s, only for records with audio), and
 //   unavailable a playlist fetch failed (status or transport)
 // Each holding condition becomes a `probe.condition.raised` event (source origin, stream
 // output), the probe metrics, and the state `degraded` with its reason while the worker says
@@ -25,6 +21,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+
+#include "daemon/self_watch_rules.h"
 
 namespace iptv::daemon {
 
@@ -47,9 +45,7 @@ class SelfWatch {
 
  private:
   struct Memory {
-    std::map<std::string, std::string> last_text;  // rendition -> playlist text
-    std::map<std::string, double> changed_at;      // rendition -> monotonic s of last change
-    std::map<std::string, uint64_t> last_seq, last_dsn;
+    std::map<std::string, watch::RenditionMemory> renditions;  // by rendition
     double audio_checked_at = 0;
     bool no_audio = false;
     double next_at = 0;
