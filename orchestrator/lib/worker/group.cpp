@@ -40,19 +40,15 @@ int WorkerGroup::run() {
 
 gboolean WorkerGroup::stdin_cb(GIOChannel *ch, GIOCondition cond, gpointer data) {
   auto *self = static_cast<WorkerGroup *>(data);
-  if (cond & G_IO_IN) {
-    gchar *line = nullptr;
-    gsize len = 0;
-    GIOStatus st = g_io_channel_read_line(ch, &line, &len, nullptr, nullptr);
-    if (st == G_IO_STATUS_NORMAL && line) {
-      std::string l(line);
-      g_free(line);
-      while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
-      if (!l.empty()) self->handle_line(l);
+  std::string l;
+  switch (read_command_line(ch, cond, &l)) {
+    case LineRead::kLine:
+      self->handle_line(l);
       return TRUE;
-    }
-    g_free(line);
-    if (st == G_IO_STATUS_AGAIN) return TRUE;
+    case LineRead::kAgain:
+      return TRUE;
+    case LineRead::kClosed:
+      break;
   }
   // stdin closed: the daemon is gone; keep running (SIGTERM, or the parent-death signal, stops).
   std::erase(self->sources_, g_source_get_id(g_main_current_source()));

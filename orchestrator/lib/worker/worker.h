@@ -30,6 +30,12 @@
 
 namespace iptv::worker {
 
+// One line from the daemon's command channel (the worker's or a group's stdin): kLine with the
+// line (without its end; never empty), kAgain when nothing whole is there yet, kClosed at end of
+// file or on an error.
+enum class LineRead { kLine, kAgain, kClosed };
+LineRead read_command_line(GIOChannel *ch, GIOCondition cond, std::string *line);
+
 class EdgeOutput;
 
 class Worker {

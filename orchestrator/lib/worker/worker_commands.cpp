@@ -21,21 +21,34 @@ gint64 mono_ms() {
 
 // ---- commands ----
 
+LineRead read_command_line(GIOChannel *ch, GIOCondition cond, std::string *out) {
+  if (!(cond & G_IO_IN)) return LineRead::kClosed;
+  gchar *line = nullptr;
+  gsize len = 0;
+  GIOStatus st = g_io_channel_read_line(ch, &line, &len, nullptr, nullptr);
+  if (st == G_IO_STATUS_NORMAL && line) {
+    std::string l(line);
+    g_free(line);
+    while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
+    if (l.empty()) return LineRead::kAgain;
+    *out = std::move(l);
+    return LineRead::kLine;
+  }
+  g_free(line);
+  return st == G_IO_STATUS_AGAIN ? LineRead::kAgain : LineRead::kClosed;
+}
+
 gboolean Worker::stdin_cb(GIOChannel *ch, GIOCondition cond, gpointer data) {
   auto *self = static_cast<Worker *>(data);
-  if (cond & G_IO_IN) {
-    gchar *line = nullptr;
-    gsize len = 0;
-    GIOStatus st = g_io_channel_read_line(ch, &line, &len, nullptr, nullptr);
-    if (st == G_IO_STATUS_NORMAL && line) {
-      std::string l(line);
-      g_free(line);
-      while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
-      if (!l.empty()) self->handle_command(l);
+  std::string l;
+  switch (read_command_line(ch, cond, &l)) {
+    case LineRead::kLine:
+      self->handle_command(l);
       return TRUE;
-    }
-    g_free(line);
-    if (st == G_IO_STATUS_AGAIN) return TRUE;
+    case LineRead::kAgain:
+      return TRUE;
+    case LineRead::kClosed:
+      break;
   }
   // stdin closed: the daemon is gone or does not send commands; keep running (SIGTERM stops).
   self->sources_.erase(std::remove(self->sources_.begin(), self->sources_.end(),
