@@ -19,8 +19,13 @@ trap 'kill $pid 2>/dev/null' EXIT
 pid=
 fail() { echo "FAIL $*"; exit 1; }
 ok() { echo "ok   $*"; }
-"$src/scripts/package" "$out/deb" >/dev/null || fail "scripts/package: $(tail -n 20 "$out/deb/build.log")"
-deb=$(ls "$out"/deb/gst-iptv_*.deb | head -1)
+# IPTV_PACKAGE_DEB: check a package built before (scripts/package) instead of building one.
+if [ -n "${IPTV_PACKAGE_DEB:-}" ]; then
+  deb=$IPTV_PACKAGE_DEB
+else
+  "$src/scripts/package" "$out/deb" >/dev/null || fail "scripts/package: $(tail -n 20 "$out/deb/build.log")"
+  deb=$(ls "$out"/deb/gst-iptv_*.deb | head -1)
+fi
 [ -f "$deb" ] || fail "no .deb"
 ok "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
 list=$(dpkg-deb -c "$deb" | awk '{print $6}')
