@@ -31,8 +31,8 @@ int main(int argc, char **argv) {
       auto a = std::chrono::steady_clock::now();
       S3Client::Result r = dir[0] == 'p' ? client.put_file(key, argv[i])
                                          : client.get_to_file(key, std::string(argv[i]) + ".back");
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a)
-                       .count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
       if (!r.ok()) {
         std::fprintf(stderr, "%s %s: %d %s\n", dir, key.c_str(), r.status, r.error.c_str());
         return 1;
