@@ -294,55 +294,8 @@ MediaList parse_media(const std::string &text) {
   return m;
 }
 
-NginxEdge::NginxEdge(const std::string &dir, int origin_port,
-                     const std::function<void(std::string &)> &edit, int port)
-    : prefix_(dir), port_(port) {
-  std::filesystem::create_directories(dir);
-  if (port_ == 0) port_ = iptv_test::free_port();
-  std::string conf = slurp(iptv_test::source_root() + "/docs/deploy/nginx-edge.conf");
-  auto subst = [&](const std::string &k, const std::string &v) {
-    for (size_t at; (at = conf.find(k)) != std::string::npos;) conf.replace(at, k.size(), v);
-  };
-  subst("@PREFIX@", prefix_);
-  subst("@LISTEN@", "127.0.0.1:" + std::to_string(port_));
-  subst("@ORIGIN@", "127.0.0.1:" + std::to_string(origin_port));
-  // One worker (a shared 2-core machine); as root, workers keep root so they can write the
-  // test's 0700 temp folder (nginx would switch them to 'nobody').
-  subst("worker_processes auto;",
-        geteuid() == 0 ? "worker_processes 1;\nuser root;" : "worker_processes 1;");
-  if (edit) edit(conf);
-  write_file(prefix_ + "/nginx.conf", conf);
-  pid_ = fork();
-  if (pid_ == 0) {
-    std::string log = prefix_ + "/nginx.out";
-    FILE *f = fopen(log.c_str(), "w");
-    if (f) {
-      dup2(fileno(f), 1);
-      dup2(fileno(f), 2);
-    }
-    execlp("nginx", "nginx", "-p", prefix_.c_str(), "-c", (prefix_ + "/nginx.conf").c_str(),
-           (char *)nullptr);
-    _exit(127);
-  }
-}
-
-NginxEdge::~NginxEdge() {
-  if (pid_ > 0) {
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-  }
-}
-
 bool NginxEdge::wait_up() {
   return wait_for(10, [&] { return fetch(url("/")).status != 0; });
-}
-
-std::string NginxEdge::logs() const {
-  return slurp(prefix_ + "/nginx.out") + slurp(prefix_ + "/error.log");
-}
-
-std::string NginxEdge::access_log() const {
-  return slurp(prefix_ + "/access.log");
 }
 
 int port_of(const Iptvd &d) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "nginx_edge.h"
 #include "test_support.h"
 
 namespace iptvd_test {
@@ -107,27 +108,17 @@ struct MediaList {
 MediaList parse_media(const std::string &text);
 
 // Debian's nginx running the shipped edge config (docs/deploy/nginx-edge.conf) in front of an
-// origin on 127.0.0.1:origin_port, with ports and paths filled in and one worker. `edit` may
-// change the config text first (a throttled or misconfigured edge); `port` 0 takes a free one.
-// Stopped when destroyed.
-class NginxEdge {
+// origin on 127.0.0.1:origin_port (tests/common/nginx_edge.h with the origin filled in). `edit`
+// may change the config text first (a throttled or misconfigured edge); `port` 0 takes a free
+// one. Stopped when destroyed.
+class NginxEdge : public iptv_test::NginxEdge {
  public:
   NginxEdge(const std::string &dir, int origin_port,
-            const std::function<void(std::string &conf)> &edit = {}, int port = 0);
-  ~NginxEdge();
-  NginxEdge(const NginxEdge &) = delete;
-  NginxEdge &operator=(const NginxEdge &) = delete;
+            const std::function<void(std::string &conf)> &edit = {}, int port = 0)
+      : iptv_test::NginxEdge(dir, "docs/deploy/nginx-edge.conf",
+                             {{"@ORIGIN@", "127.0.0.1:" + std::to_string(origin_port)}}, edit,
+                             port) {}
   bool wait_up();
-  int port() const { return port_; }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string url(const std::string &path) const { return base() + path; }
-  std::string logs() const;
-  std::string access_log() const;
-
- private:
-  std::string prefix_;
-  int port_ = 0;
-  pid_t pid_ = 0;
 };
 
 // The port of a daemon's base URL (http://127.0.0.1:PORT).
