@@ -11,8 +11,25 @@
 
 namespace iptv::hls {
 
+void MediaPlaylist::restart_window_on_gap(uint64_t sequence) {
+  // A live playlist numbers its segments implicitly (EXT-X-MEDIA-SEQUENCE, then +1 each): a
+  // sequence that skips numbers (epoch numbering after a restart that took longer than a
+  // segment) cannot follow the listed ones without every later segment's implied number
+  // differing from its own (its file name, mfhd, DASH $Number$, _HLS_msn). The window restarts
+  // at the new number, as the DASH SegmentTimeline does; the old segments go to the caller
+  // (through add()) to be retired like any other that left the window.
+  if (type_ != PlaylistType::kLive || segments_.empty() || sequence <= next_sequence_) return;
+  for (auto &s : segments_) {
+    if (s.discontinuity) discontinuity_sequence_++;
+    gap_removed_.push_back(std::move(s));
+  }
+  segments_.clear();
+  max_rounded_ = 0;
+}
+
 void MediaPlaylist::open_segment(uint64_t sequence, bool discontinuity, int64_t pdt_ms,
                                  const std::string &map_uri) {
+  restart_window_on_gap(sequence);
   open_ = Segment();
   open_.sequence = sequence;
   open_.discontinuity = discontinuity;
@@ -46,10 +63,13 @@ std::vector<Segment> MediaPlaylist::add(const Segment &in) {
   have_open_ = false;
   open_ = Segment();
   if (s.sequence < next_sequence_) s.sequence = next_sequence_;
+  restart_window_on_gap(s.sequence);
+  std::vector<Segment> removed = std::move(gap_removed_);
+  gap_removed_.clear();
+  if (!removed.empty()) s.discontinuity = true;
   next_sequence_ = s.sequence + 1;
   max_rounded_ = std::max(max_rounded_, (int)std::lround(s.duration));
   segments_.push_back(s);
-  std::vector<Segment> removed;
   if (type_ != PlaylistType::kLive) return removed;
   // Live: keep the last `window_` segments, or more to cover the DVR window.
   auto total = [&] {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <string>
@@ -48,8 +49,9 @@ class MediaPlaylist {
   MediaPlaylist(PlaylistType type, double target_seconds, int window_segments, double dvr_seconds)
       : type_(type), target_(target_seconds), window_(window_segments), dvr_(dvr_seconds) {}
 
-  // Appends a segment (its sequence must follow the previous one) and returns the segments that
-  // left the window (to delete later, once no player can still want them).
+  // Appends a segment and returns the segments that left the window (to delete later, once no
+  // player can still want them). In a live playlist, a sequence that skips numbers restarts the
+  // window at that number behind a discontinuity: implied numbers must equal the segments' own.
   std::vector<Segment> add(const Segment &s);
   void end() { ended_ = true; }
 
@@ -82,7 +84,8 @@ class MediaPlaylist {
 
   const std::deque<Segment> &segments() const { return segments_; }
   uint64_t media_sequence() const {
-    return segments_.empty() ? next_sequence_ : segments_.front().sequence;
+    if (!segments_.empty()) return segments_.front().sequence;
+    return have_open_ ? std::max(open_.sequence, next_sequence_) : next_sequence_;
   }
   uint64_t discontinuity_sequence() const { return discontinuity_sequence_; }
   uint64_t next_sequence() const { return next_sequence_; }
@@ -115,6 +118,8 @@ class MediaPlaylist {
   std::string preload_hint_;
   std::vector<RenditionReport> reports_;
   std::vector<Part> orphans_;
+  std::vector<Segment> gap_removed_;  // dropped by a gap in numbers, returned by the next add()
+  void restart_window_on_gap(uint64_t sequence);
 };
 
 struct Variant {

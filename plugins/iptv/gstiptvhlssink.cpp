@@ -25,7 +25,8 @@
  *   that leave the window stay on disk for #GstIptvHlsSink:segment-retention seconds.
  * - Restarts continue: sequence-mode=epoch numbers the first segment floor(UTC / target), and
  *   the previous playlist on disk (or the state file in counter mode) is continued with a
- *   DISCONTINUITY and its DISCONTINUITY-SEQUENCE.
+ *   DISCONTINUITY and its DISCONTINUITY-SEQUENCE. If the restart skipped numbers, the window
+ *   restarts at the new number (implied numbers stay the segments' own).
  * - The multivariant playlist lists variants ordered by BANDWIDTH (measured peak segment rate),
  *   with AVERAGE-BANDWIDTH, RESOLUTION, FRAME-RATE and CODECS from the real SPS and the AAC
  *   config, and EXT-X-INDEPENDENT-SEGMENTS.

@@ -386,6 +386,15 @@ TEST(HlsSinkFmp4, LiveRestartContinuesNumbersAndTfdtGrows) {
   run_live_for(ladder_pipeline(dir, props, true, 0, "1"), 3500);
   for (const char *r : {"hi", "lo", "audio"}) {
     Media b = parse_media(slurp(dir + "/" + r + "/index.m3u8"));
+    uint32_t ts = 0;
+    // A restart slower than a segment skips numbers (epoch numbering): the window then restarts
+    // at the new number behind a discontinuity, so that implied numbers stay the files' own
+    // (check_rendition asserts that either way).
+    if (std::stoull(b.uris.front().substr(4)) > a.media_sequence + a.uris.size()) {
+      EXPECT_TRUE(b.discontinuity[0]) << r << "\n" << b.text;
+      check_rendition(dir + "/" + r, b, std::string(r) == "audio" ? "soun" : "vide", &ts);
+      continue;
+    }
     ASSERT_GT(b.uris.size(), a.uris.size()) << r << "\n" << b.text;
     size_t first_new = 0;
     for (size_t i = 1; i < b.uris.size(); i++)
@@ -393,7 +402,6 @@ TEST(HlsSinkFmp4, LiveRestartContinuesNumbersAndTfdtGrows) {
     ASSERT_GT(first_new, 0u) << r << ": the restart is marked\n" << b.text;
     // The same parameter sets after the restart: the one init.mp4 stays in force.
     for (const auto &m : b.maps) EXPECT_EQ(m, "init.mp4") << r;
-    uint32_t ts = 0;
     auto tfdt = check_rendition(dir + "/" + r, b, std::string(r) == "audio" ? "soun" : "vide", &ts);
     ASSERT_EQ(tfdt.size(), b.uris.size());
     // tfdt is the sample's UTC: it grows across the restart, and matches the PDT's clock.

@@ -96,6 +96,44 @@ TEST(MediaPlaylist, RestoreContinuesAfterRestart) {
   EXPECT_FALSE(b.restore("not a playlist"));
 }
 
+// A restart that took longer than a segment: epoch numbering skips numbers. The implied number
+// of every listed segment (MEDIA-SEQUENCE + index) must stay its own, so the window restarts at
+// the new number behind a discontinuity and the old segments are handed back for retirement.
+TEST(MediaPlaylist, AGapInNumbersRestartsTheWindow) {
+  MediaPlaylist a(PlaylistType::kLive, 4, 5, 0);
+  for (uint64_t i = 50; i < 54; ++i) a.add(seg(i, 4.0, i == 52));
+  MediaPlaylist b(PlaylistType::kLive, 4, 5, 0);
+  ASSERT_TRUE(b.restore(a.render()));
+  b.resume_at(54);
+  EXPECT_TRUE(b.add(seg(54, 4.0, true)).empty()) << "no gap: the window goes on";
+  auto removed = b.add(seg(57, 4.0, false));
+  ASSERT_EQ(removed.size(), 5u);
+  EXPECT_EQ(removed.front().uri, "seg-50.ts");
+  EXPECT_EQ(removed.back().uri, "seg-54.ts");
+  ASSERT_EQ(b.segments().size(), 1u);
+  EXPECT_EQ(b.media_sequence(), 57u);
+  EXPECT_TRUE(b.segments().front().discontinuity);
+  EXPECT_EQ(b.discontinuity_sequence(), 2u) << "two discontinuities left the window";
+  std::string text = b.render();
+  EXPECT_NE(text.find("#EXT-X-MEDIA-SEQUENCE:57\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("#EXT-X-DISCONTINUITY-SEQUENCE:2\n"), std::string::npos) << text;
+  EXPECT_TRUE(b.add(seg(58, 4.0)).empty());
+  // The same when the gap shows first as an open (low-latency) segment: its parts are listed
+  // after a window that already restarted, and add() returns what it dropped.
+  MediaPlaylist c(PlaylistType::kLive, 4, 5, 0);
+  c.set_part_target(1);
+  for (uint64_t i = 10; i < 12; ++i) c.add(seg(i, 4.0));
+  c.open_segment(20, true, 0, "");
+  EXPECT_EQ(c.media_sequence(), 20u);
+  EXPECT_EQ(c.add(seg(20, 4.0, true)).size(), 2u);
+  EXPECT_EQ(c.media_sequence(), 20u);
+  // Event and VOD playlists (catch-up ranges) keep everything.
+  MediaPlaylist e(PlaylistType::kEvent, 4, 5, 0);
+  e.add(seg(1, 4.0));
+  EXPECT_TRUE(e.add(seg(9, 4.0, true)).empty());
+  EXPECT_EQ(e.segments().size(), 2u);
+}
+
 TEST(Multivariant, OrderedByBandwidthWithAllAttributes) {
   std::vector<iptv::hls::Variant> v = {
       {"hi/index.m3u8", 3'300'000, 3'000'000, 1280, 720, 25, "avc1.64001f,mp4a.40.2"},

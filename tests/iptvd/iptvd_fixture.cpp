@@ -276,7 +276,7 @@ MediaList parse_media(const std::string &text) {
   MediaList m;
   std::istringstream in(text);
   std::string line;
-  bool have_seq = false;
+  bool have_seq = false, disc = false;
   uint64_t next = 0;
   while (std::getline(in, line)) {
     if (line.rfind("#EXT-X-MEDIA-SEQUENCE:", 0) == 0) {
@@ -287,11 +287,34 @@ MediaList parse_media(const std::string &text) {
       m.durations.push_back(std::stod(line.substr(8)));
     } else if (line == "#EXT-X-DISCONTINUITY") {
       m.discontinuities++;
+      disc = true;
     } else if (!line.empty() && line[0] != '#') {
       m.sequences.push_back(have_seq ? next++ : m.sequences.size());
+      m.uris.push_back(line);
+      m.discontinuity.push_back(disc);
+      disc = false;
     }
   }
   return m;
+}
+
+// After a restart the numbers go on from UTC (epoch numbering), never back. A restart that
+// took longer than a segment skips numbers; the live window then restarts at the new number
+// behind a discontinuity, because a playlist's implied numbers (MEDIA-SEQUENCE + index) must be
+// the segments' own (their names, DASH $Number$, _HLS_msn). A quicker restart keeps the old
+// segments listed. Either way every listed name is its implied number.
+void expect_continued(const MediaList &m, uint64_t last, const std::string &text,
+                      const std::string &ext) {
+  ASSERT_FALSE(m.sequences.empty()) << text;
+  for (size_t i = 0; i < m.uris.size(); ++i)
+    EXPECT_EQ(m.uris[i], "seg-" + std::to_string(m.sequences[i]) + ext) << text;
+  if (m.sequences.front() > last) {
+    EXPECT_GT(m.sequences.front(), last + 1) << "a restarted window follows a gap\n" << text;
+    EXPECT_TRUE(m.discontinuity.front()) << text;
+  } else {
+    EXPECT_GE(m.discontinuities, 1) << text;
+  }
+  EXPECT_GT(m.sequences.back(), last) << text;
 }
 
 bool NginxEdge::wait_up() {

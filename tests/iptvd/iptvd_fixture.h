@@ -103,9 +103,16 @@ struct MediaList {
   uint64_t media_sequence = 0;
   std::vector<uint64_t> sequences;
   std::vector<double> durations;
+  std::vector<std::string> uris;
+  std::vector<bool> discontinuity;  // per segment: EXT-X-DISCONTINUITY before it
   int discontinuities = 0;
 };
 MediaList parse_media(const std::string &text);
+// Checks a live playlist after a restart whose previous run ended at sequence `last` (gtest
+// assertions): numbers went on past `last`, every listed name is its implied number, and the
+// break is marked (the window kept with a discontinuity, or restarted after a gap in numbers).
+void expect_continued(const MediaList &m, uint64_t last, const std::string &text,
+                      const std::string &ext = ".ts");
 
 // Debian's nginx running the shipped edge config (docs/deploy/nginx-edge.conf) in front of an
 // origin on 127.0.0.1:origin_port (tests/common/nginx_edge.h with the origin filled in). `edit`
