@@ -213,9 +213,13 @@ struct Rendition {
   bool part_independent = false;  // the open part starts with a sync sample
   uint64_t seg_first = 0;         // decode time of the open segment's first sample
   uint64_t last_add_dts = 0;      // the latest sample's decode time
-  iptv::cmaf::Bytes seg_bytes;    // the open segment's parts so far
-  gint64 last_part_utc_us = 0;    // when the newest part was published
-  std::string closed_key_id;      // AES-128: the key of the segment being listed ("" clear)
+  // Audio (fmp4, low latency): the open segment's start on the video's clock (its keyframe's
+  // media time, in this rendition's timescale). Audio parts are cut on the video's part grid
+  // from there, so the audio segment has as many parts as the video's, at the same times.
+  std::optional<uint64_t> part_anchor;
+  iptv::cmaf::Bytes seg_bytes;  // the open segment's parts so far
+  gint64 last_part_utc_us = 0;  // when the newest part was published
+  std::string closed_key_id;    // AES-128: the key of the segment being listed ("" clear)
 };
 
 struct HeldAudio {
@@ -745,8 +749,9 @@ static bool fmp4_add_locked(GstIptvHlsSink *self, Rendition *r, uint64_t dts, in
     if (!r->frag->empty() && dts > r->last_add_dts) {
       uint64_t target = (uint64_t)std::llround(p->cfg.part * r->timescale);
       uint64_t est = dts - r->last_add_dts;
-      if (dts + est > r->part_start + target + r->timescale / 1000)
-        fmp4_part_locked(self, r, dts, 0, true, msgs);
+      bool cut = r->part_anchor ? dts >= *r->part_anchor + (uint64_t)(r->part_index + 1) * target
+                                : dts + est > r->part_start + target + r->timescale / 1000;
+      if (cut) fmp4_part_locked(self, r, dts, 0, true, msgs);
     }
     if (r->frag->empty()) {
       if (r->part_index == 0) r->seg_first = dts;
@@ -921,6 +926,10 @@ static void fmp4_open_locked(GstIptvHlsSink *self, Rendition *r, const PendingSt
   r->open_map = r->map_uri;
   r->part_index = 0;
   r->seg_bytes.clear();
+  r->part_anchor.reset();
+  if (r == self->priv->audio.get() && GST_CLOCK_TIME_IS_VALID(start.running_time))
+    r->part_anchor =
+        media_time_locked(self->priv, (GstClockTimeDiff)start.running_time, r->timescale);
   if (self->priv->cfg.part > 0)
     r->playlist->open_segment(start.sequence, start.discontinuity, start.utc_ms, r->open_map);
 }
@@ -945,6 +954,14 @@ static void fmp4_drain_audio_locked(GstIptvHlsSink *self, bool eos,
       PendingStart st = p->audio_starts.front();
       p->audio_starts.pop_front();
       if (a->have_open && st.sequence <= a->open.sequence) continue;
+      // The audio segment starts at its own first sample, up to an AAC frame after the video's
+      // keyframe, so its PROGRAM-DATE-TIME is that sample's: then each audio segment's PDT plus
+      // its EXTINF is the next one's PDT. With the video's PDT instead, the audio timeline
+      // had a hole or an overlap of a frame at every boundary, and hls.js, which places an
+      // audio playlist on the video's by PDT, skipped the last part of a segment and stalled
+      // (bufferStalledError, then bufferSeekOverHole) behind a hole in the audio buffer.
+      if (GST_CLOCK_TIME_IS_VALID(st.running_time) && h.running > st.running_time)
+        st.utc_ms += (int64_t)((h.running - st.running_time + GST_MSECOND / 2) / GST_MSECOND);
       fmp4_open_locked(self, a, st, ts, msgs);
     }
     if (a->have_open && !a->init_bytes.empty()) {
@@ -1351,6 +1368,13 @@ static GstPadProbeReturn audio_fmp4_probe(GstPad *, GstPadProbeInfo *info, gpoin
         return GST_PAD_PROBE_DROP;
       }
       a->timescale = t.timescale;
+      // Audio parts follow the video's part grid in whole AAC frames (1024 samples), so one
+      // may be a frame longer than part-duration: the audio playlist's PART-TARGET is
+      // part-duration rounded up to whole frames (0.512 s for 0.5 s at 48 kHz).
+      if (p->cfg.part > 0 && t.timescale > 0) {
+        double frames = std::ceil(p->cfg.part * t.timescale / 1024.0 - 1e-9);
+        a->playlist->set_part_target(frames * 1024.0 / t.timescale);
+      }
       if (!write_init_locked(self, a, t, a->playlist->next_sequence())) return GST_PAD_PROBE_DROP;
     }
   } else {

@@ -2,6 +2,7 @@
 // make up their segment byte for byte, the playlist carries the RFC 8216bis tags, the preload
 // hint advances, and players that do not do low latency (ffprobe, GStreamer's hlsdemux2, VLC
 // as a non-root user) play the same output from the element's own origin as ordinary HLS.
+#include <glib.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -32,6 +33,7 @@ struct LlPart {
 };
 struct LlSegment {
   double extinf = 0;
+  int64_t pdt_ms = -1;  // EXT-X-PROGRAM-DATE-TIME, ms since the epoch
   std::string uri;
   std::vector<LlPart> parts;
 };
@@ -62,6 +64,12 @@ LlPlaylist parse_ll(const std::string &text) {
                            line.find("INDEPENDENT=YES") != std::string::npos});
     } else if (iptv::starts_with(line, "#EXTINF:")) {
       cur.extinf = std::stod(line.substr(8));
+    } else if (iptv::starts_with(line, "#EXT-X-PROGRAM-DATE-TIME:")) {
+      GDateTime *t = g_date_time_new_from_iso8601(line.substr(25).c_str(), nullptr);
+      if (t) {
+        cur.pdt_ms = g_date_time_to_unix(t) * 1000 + g_date_time_get_microsecond(t) / 1000;
+        g_date_time_unref(t);
+      }
     } else if (iptv::starts_with(line, "#EXT-X-PRELOAD-HINT:")) {
       p.hint = attr(line, "URI");
     } else if (iptv::starts_with(line, "#EXT-X-RENDITION-REPORT:")) {
@@ -119,16 +127,33 @@ std::string wait_for(const std::string &path, Pred pred, int seconds) {
 
 // The files of a finished run: every listed part exists and the parts of each segment are its
 // bytes, end to end; part durations are at most the part target and add up to the segment.
+// Video: PART-TARGET is part-duration. Audio (48 kHz AAC): part-duration rounded up to whole
+// 1024-sample frames (24 frames, 0.512 s), the audio's parts being cut on the video's 0.5 s
+// grid; each audio segment has as many parts as the video's (no stub of a frame or two at the
+// end), and its PROGRAM-DATE-TIME is its first sample's, so PDT plus EXTINF is the next PDT.
 void check_rendition(const std::string &dir, const std::string &name, bool video) {
   SCOPED_TRACE(name);
   LlPlaylist pl = parse_ll(slurp(dir + "/" + name + "/index.m3u8"));
   ASSERT_GE(pl.segments.size(), 3u) << pl.text;
   EXPECT_NE(pl.text.find("#EXT-X-VERSION:9\n"), std::string::npos) << pl.text;
-  EXPECT_NE(pl.text.find("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,"
-                         "PART-HOLD-BACK=1.5\n"),
+  const double part_target = video ? 0.5 : 0.512;
+  EXPECT_NE(pl.text.find(video ? "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,"
+                                 "PART-HOLD-BACK=1.5\n"
+                               : "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,"
+                                 "PART-HOLD-BACK=1.536\n"),
             std::string::npos)
       << pl.text;
-  EXPECT_NE(pl.text.find("#EXT-X-PART-INF:PART-TARGET=0.5\n"), std::string::npos) << pl.text;
+  EXPECT_NE(pl.text.find(video ? "#EXT-X-PART-INF:PART-TARGET=0.5\n"
+                               : "#EXT-X-PART-INF:PART-TARGET=0.512\n"),
+            std::string::npos)
+      << pl.text;
+  for (size_t i = 1; i < pl.segments.size(); i++) {
+    const auto &a = pl.segments[i - 1], &b = pl.segments[i];
+    ASSERT_GE(a.pdt_ms, 0) << a.uri;
+    ASSERT_GE(b.pdt_ms, 0) << b.uri;
+    EXPECT_NEAR((double)(b.pdt_ms - a.pdt_ms), a.extinf * 1000, 2.0)
+        << a.uri << " -> " << b.uri << ": PROGRAM-DATE-TIME + EXTINF is not the next PDT";
+  }
   // Every other rendition is reported (relative URIs).
   std::vector<std::string> others;
   for (const char *o : {"hi", "lo", "audio"})
@@ -152,7 +177,10 @@ void check_rendition(const std::string &dir, const std::string &name, bool video
       EXPECT_FALSE(bytes.empty()) << p.uri;
       joined += bytes;
       sum += p.duration;
-      EXPECT_LE(p.duration, 0.5 + 1e-9) << p.uri;
+      EXPECT_LE(p.duration, part_target + 1e-9) << p.uri;
+      // (The first segment starts wherever the run did, the last one ends at EOS.)
+      if (!video && i > 0 && i + 1 < pl.segments.size())
+        EXPECT_GE(p.duration, 0.45) << p.uri << ": a stub part";
       // A video part is independent exactly when it starts with a keyframe: the first.
       if (video) EXPECT_EQ(p.independent, k == 0) << p.uri;
       if (!video) EXPECT_TRUE(p.independent) << p.uri;
@@ -167,7 +195,10 @@ void check_rendition(const std::string &dir, const std::string &name, bool video
     std::string segment = slurp(dir + "/" + name + "/" + s.uri);
     EXPECT_EQ(joined.size(), segment.size()) << s.uri;
     EXPECT_TRUE(joined == segment) << s.uri << ": the parts are not the segment's bytes";
-    if (video && i > 0) EXPECT_GE(s.parts.size(), 4u) << "2 s of 0.5 s parts";
+    // 2 s of 0.5 s parts: at 25 fps a video part is 12 frames (13 would pass the target), so the
+    // video has a fifth part of 2 frames; the audio's parts follow the 0.5 s grid: exactly 4.
+    if (video && i > 0) EXPECT_GE(s.parts.size(), 4u) << s.uri;
+    if (!video && i > 0 && i + 1 < pl.segments.size()) EXPECT_EQ(s.parts.size(), 4u) << s.uri;
   }
   EXPECT_GE(with_parts, 2) << pl.text;
 }
