@@ -1810,6 +1810,14 @@ static const char *refuse_settings(GstIptvHlsSink *self) {
                        "have no parts (set part-duration=0 or segment-format=fmp4)"));
     return "part-duration";
   }
+  if (st.part > 0 && st.key_rotation > 0) {
+    GST_ELEMENT_ERROR(
+        self, LIBRARY, SETTINGS,
+        ("part-duration=%g cannot be combined with key-rotation=%u", st.part, st.key_rotation),
+        ("AES-128 here encrypts whole segment files; the parts would be written "
+         "and served in the clear (set part-duration=0 or key-rotation=0)"));
+    return "part-duration";
+  }
   if (st.audio_name.find_first_of("\"\r\n") != std::string::npos) {
     GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS,
                       ("audio-name may not contain a double quote or a line break"),

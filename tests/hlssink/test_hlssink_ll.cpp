@@ -309,4 +309,7 @@ TEST(HlsSinkLowLatency, RefusedAtStateChangeNamingPartDuration) {
             "failed: part-duration=1.5 must be below target-duration=1");
   EXPECT_EQ(refusal("target-duration=2 part-duration=0.5"),
             "failed: part-duration needs segment-format=fmp4");
+  // Parts of an encrypted channel would be served in the clear: refused, naming both.
+  EXPECT_EQ(refusal("segment-format=fmp4 target-duration=2 part-duration=0.5 key-rotation=3"),
+            "failed: part-duration=0.5 cannot be combined with key-rotation=3");
 }
