@@ -665,20 +665,20 @@ static std::string part_uri(uint64_t sequence, uint32_t index) {
 }
 
 // Before a media playlist is written (low latency): the preload hint for the next part and a
-// rendition report for every other rendition that has published something. The open segment is
-// expected to last the target (segments start on the keyframe grid), so the part after the one
-// that completes it is hinted as the next segment's first. Lock held.
+// rendition report for every other rendition that has published something. Lock held.
+// The hint is never a guess:
+// - With a segment open, this playlist follows a part cut inside it (fmp4_add_locked cuts the
+//   open part when a sample would take it past the target, then adds that sample to the same
+//   segment: a segment start closes the segment first). So the next part of this segment
+//   already holds a sample and will be published: seg-N.<parts so far>. This holds however
+//   long the segment lasts (a passthrough source whose GOPs are longer than the target makes
+//   segments of several target durations, with as many parts).
+// - With none open, this playlist lists a segment just closed (a keyframe started the next):
+//   the next part is the next segment's first.
 static void ll_prepare_locked(GstIptvHlsSinkPrivate *p, Rendition *r) {
   if (p->cfg.part <= 0 || !r->playlist) return;
-  std::string hint;
-  if (r->have_open) {
-    double elapsed = 0;
-    for (const auto &x : r->playlist->open().parts) elapsed += x.duration;
-    hint = p->cfg.target - elapsed < 1e-3 ? part_uri(r->open.sequence + 1, 0)
-                                          : part_uri(r->open.sequence, r->part_index);
-  } else {
-    hint = part_uri(r->playlist->next_sequence(), 0);
-  }
+  std::string hint = r->have_open ? part_uri(r->open.sequence, r->part_index)
+                                  : part_uri(r->playlist->next_sequence(), 0);
   r->playlist->set_preload_hint(hint);
   std::vector<iptv::hls::RenditionReport> reports;
   auto report = [&](Rendition *o) {

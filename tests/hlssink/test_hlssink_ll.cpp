@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <regex>
 #include <string>
@@ -276,6 +277,69 @@ TEST(HlsSinkLowLatency, PartsMakeTheSegmentAndPlayersWithoutLowLatencyPlayIt) {
   check_rendition(dir, "hi", true);
   check_rendition(dir, "lo", true);
   check_rendition(dir, "audio", false);
+}
+
+// A passthrough source whose GOPs (4 s) are longer than the target (2 s): segments of 4 s with
+// 8 parts each, and every EXT-X-PRELOAD-HINT names the very part published next, at segment
+// boundaries and in the middle of a segment alike. (The hint used to be the next segment's first
+// part once the open segment's parts reached the target: here, at each segment's fourth part,
+// while four more parts of that segment followed.)
+TEST(HlsSinkLowLatency, PreloadHintIsTheNextPartWithGopsLongerThanTheTarget) {
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  std::string desc =
+      "videotestsrc is-live=true ! video/x-raw,width=320,height=180,framerate=25/1 ! "
+      "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=100 bitrate=300 ! h264parse ! "
+      "iptvhlssink segment-format=fmp4 rendition-names=source target-duration=2 part-duration=0.5 "
+      "location=" +
+      dir;
+  std::thread encoder([&] { run_live_for(desc, 11000); });
+  // Every version of the playlist, read every 10 ms.
+  std::vector<LlPlaylist> versions;
+  std::string path = dir + "/source/index.m3u8";
+  auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(10500)) {
+    std::string t = slurp(path);
+    if (!t.empty() && (versions.empty() || versions.back().text != t))
+      versions.push_back(parse_ll(t));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  encoder.join();
+  auto parts_of = [](const LlPlaylist &p) {
+    std::vector<std::string> v;
+    for (const auto &s : p.segments)
+      for (const auto &x : s.parts) v.push_back(x.uri);
+    for (const auto &x : p.open_parts) v.push_back(x.uri);
+    return v;
+  };
+  int checked = 0, at_boundary = 0, in_middle = 0;
+  for (size_t i = 1; i < versions.size(); i++) {
+    auto before = parts_of(versions[i - 1]), after = parts_of(versions[i]);
+    std::vector<std::string> fresh;
+    for (const auto &u : after)
+      if (std::find(before.begin(), before.end(), u) == before.end()) fresh.push_back(u);
+    if (fresh.size() != 1) continue;  // a version missed in between (or none added)
+    checked++;
+    EXPECT_EQ(versions[i - 1].hint, fresh[0]) << versions[i - 1].text << "\nthen\n"
+                                              << versions[i].text;
+    if (fresh[0].find(".0.m4s") != std::string::npos)
+      at_boundary++;
+    else
+      in_middle++;
+  }
+  EXPECT_GE(checked, 10);
+  EXPECT_GE(at_boundary, 1) << "no segment boundary seen";
+  EXPECT_GE(in_middle, 8);
+  // The segments are a GOP long: 8 parts of (at most) 0.5 s.
+  LlPlaylist last = parse_ll(slurp(path));
+  ASSERT_FALSE(last.segments.empty()) << last.text;
+  bool long_segment = false;
+  for (size_t i = 1; i < last.segments.size(); i++)
+    if (!last.segments[i].parts.empty() && last.segments[i].extinf > 3.5) {
+      long_segment = true;
+      EXPECT_GE(last.segments[i].parts.size(), 8u) << last.text;
+    }
+  EXPECT_TRUE(long_segment) << last.text;
 }
 
 // A part-duration at or above the segment duration, or over MPEG-TS, is refused before anything
