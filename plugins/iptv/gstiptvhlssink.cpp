@@ -214,9 +214,13 @@ struct Rendition {
   bool part_independent = false;  // the open part starts with a sync sample
   uint64_t seg_first = 0;         // decode time of the open segment's first sample
   uint64_t last_add_dts = 0;      // the latest sample's decode time
-  iptv::cmaf::Bytes seg_bytes;    // the open segment's parts so far
-  gint64 last_part_utc_us = 0;    // when the newest part was published
-  std::string closed_key_id;      // AES-128: the key of the segment being listed ("" clear)
+  // Audio (fmp4, low latency): the open segment's start on the video's clock (its keyframe's
+  // media time, in this rendition's timescale). Audio parts are cut on the video's part grid
+  // from there, so the audio segment has as many parts as the video's, at the same times.
+  std::optional<uint64_t> part_anchor;
+  iptv::cmaf::Bytes seg_bytes;  // the open segment's parts so far
+  gint64 last_part_utc_us = 0;  // when the newest part was published
+  std::string closed_key_id;    // AES-128: the key of the segment being listed ("" clear)
 };
 
 struct HeldAudio {
@@ -662,20 +666,20 @@ static std::string part_uri(uint64_t sequence, uint32_t index) {
 }
 
 // Before a media playlist is written (low latency): the preload hint for the next part and a
-// rendition report for every other rendition that has published something. The open segment is
-// expected to last the target (segments start on the keyframe grid), so the part after the one
-// that completes it is hinted as the next segment's first. Lock held.
+// rendition report for every other rendition that has published something. Lock held.
+// The hint is never a guess:
+// - With a segment open, this playlist follows a part cut inside it (fmp4_add_locked cuts the
+//   open part when a sample would take it past the target, then adds that sample to the same
+//   segment: a segment start closes the segment first). So the next part of this segment
+//   already holds a sample and will be published: seg-N.<parts so far>. This holds however
+//   long the segment lasts (a passthrough source whose GOPs are longer than the target makes
+//   segments of several target durations, with as many parts).
+// - With none open, this playlist lists a segment just closed (a keyframe started the next):
+//   the next part is the next segment's first.
 static void ll_prepare_locked(GstIptvHlsSinkPrivate *p, Rendition *r) {
   if (p->cfg.part <= 0 || !r->playlist) return;
-  std::string hint;
-  if (r->have_open) {
-    double elapsed = 0;
-    for (const auto &x : r->playlist->open().parts) elapsed += x.duration;
-    hint = p->cfg.target - elapsed < 1e-3 ? part_uri(r->open.sequence + 1, 0)
-                                          : part_uri(r->open.sequence, r->part_index);
-  } else {
-    hint = part_uri(r->playlist->next_sequence(), 0);
-  }
+  std::string hint = r->have_open ? part_uri(r->open.sequence, r->part_index)
+                                  : part_uri(r->playlist->next_sequence(), 0);
   r->playlist->set_preload_hint(hint);
   std::vector<iptv::hls::RenditionReport> reports;
   auto report = [&](Rendition *o) {
@@ -746,8 +750,9 @@ static bool fmp4_add_locked(GstIptvHlsSink *self, Rendition *r, uint64_t dts, in
     if (!r->frag->empty() && dts > r->last_add_dts) {
       uint64_t target = (uint64_t)std::llround(p->cfg.part * r->timescale);
       uint64_t est = dts - r->last_add_dts;
-      if (dts + est > r->part_start + target + r->timescale / 1000)
-        fmp4_part_locked(self, r, dts, 0, true, msgs);
+      bool cut = r->part_anchor ? dts >= *r->part_anchor + (uint64_t)(r->part_index + 1) * target
+                                : dts + est > r->part_start + target + r->timescale / 1000;
+      if (cut) fmp4_part_locked(self, r, dts, 0, true, msgs);
     }
     if (r->frag->empty()) {
       if (r->part_index == 0) r->seg_first = dts;
@@ -922,6 +927,10 @@ static void fmp4_open_locked(GstIptvHlsSink *self, Rendition *r, const PendingSt
   r->open_map = r->map_uri;
   r->part_index = 0;
   r->seg_bytes.clear();
+  r->part_anchor.reset();
+  if (r == self->priv->audio.get() && GST_CLOCK_TIME_IS_VALID(start.running_time))
+    r->part_anchor =
+        media_time_locked(self->priv, (GstClockTimeDiff)start.running_time, r->timescale);
   if (self->priv->cfg.part > 0)
     r->playlist->open_segment(start.sequence, start.discontinuity, start.utc_ms, r->open_map);
 }
@@ -946,6 +955,14 @@ static void fmp4_drain_audio_locked(GstIptvHlsSink *self, bool eos,
       PendingStart st = p->audio_starts.front();
       p->audio_starts.pop_front();
       if (a->have_open && st.sequence <= a->open.sequence) continue;
+      // The audio segment starts at its own first sample, up to an AAC frame after the video's
+      // keyframe, so its PROGRAM-DATE-TIME is that sample's: then each audio segment's PDT plus
+      // its EXTINF is the next one's PDT. With the video's PDT instead, the audio timeline
+      // had a hole or an overlap of a frame at every boundary, and hls.js, which places an
+      // audio playlist on the video's by PDT, skipped the last part of a segment and stalled
+      // (bufferStalledError, then bufferSeekOverHole) behind a hole in the audio buffer.
+      if (GST_CLOCK_TIME_IS_VALID(st.running_time) && h.running > st.running_time)
+        st.utc_ms += (int64_t)((h.running - st.running_time + GST_MSECOND / 2) / GST_MSECOND);
       fmp4_open_locked(self, a, st, ts, msgs);
     }
     if (a->have_open && !a->init_bytes.empty()) {
@@ -1352,6 +1369,13 @@ static GstPadProbeReturn audio_fmp4_probe(GstPad *, GstPadProbeInfo *info, gpoin
         return GST_PAD_PROBE_DROP;
       }
       a->timescale = t.timescale;
+      // Audio parts follow the video's part grid in whole AAC frames (1024 samples), so one
+      // may be a frame longer than part-duration: the audio playlist's PART-TARGET is
+      // part-duration rounded up to whole frames (0.512 s for 0.5 s at 48 kHz).
+      if (p->cfg.part > 0 && t.timescale > 0) {
+        double frames = std::ceil(p->cfg.part * t.timescale / 1024.0 - 1e-9);
+        a->playlist->set_part_target(frames * 1024.0 / t.timescale);
+      }
       if (!write_init_locked(self, a, t, a->playlist->next_sequence())) return GST_PAD_PROBE_DROP;
     }
   } else {
@@ -1785,6 +1809,14 @@ static const char *refuse_settings(GstIptvHlsSink *self) {
     GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("part-duration needs segment-format=fmp4"),
                       ("parts here are the CMAF segment's moof+mdat pairs; MPEG-TS segments "
                        "have no parts (set part-duration=0 or segment-format=fmp4)"));
+    return "part-duration";
+  }
+  if (st.part > 0 && st.key_rotation > 0) {
+    GST_ELEMENT_ERROR(
+        self, LIBRARY, SETTINGS,
+        ("part-duration=%g cannot be combined with key-rotation=%u", st.part, st.key_rotation),
+        ("AES-128 here encrypts whole segment files; the parts would be written "
+         "and served in the clear (set part-duration=0 or key-rotation=0)"));
     return "part-duration";
   }
   if (st.audio_name.find_first_of("\"\r\n") != std::string::npos) {

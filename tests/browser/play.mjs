@@ -12,6 +12,8 @@
 //   start_time      currentTime when playback first advanced; end_time at the end
 //   seek_from/to    with --seek-back: currentTime before the seek and where it landed
 //   advanced        end_time - start_time (after a seek: end_time - seek_to), media played
+//   wall            wall-clock seconds from the start of playback to the end (advanced / wall
+//                   is the rate of the page's media clock; below 1 on a starved machine)
 //   stalls          'waiting' events after playback started
 //   levels          the renditions the player saw: [{index, height, bitrate, codecs}]
 //   switches        rendered level changes: [{from, to, at}]
@@ -65,6 +67,7 @@ function attach(opts) {
     if (!r.started && v.currentTime > 0) {
       r.started = true;
       r.start_time = v.currentTime;
+      r.started_at = performance.now() / 1000;
     }
   });
   v.addEventListener('waiting', () => { if (r.started) r.stalls++; });
@@ -193,6 +196,7 @@ async function main() {
       }
     }
     const r = await page.evaluate(() => ({ ...window.__r,
+                                           ended_at: performance.now() / 1000,
                                            end_time: document.getElementById('v').currentTime,
                                            video_height: document.getElementById('v').videoHeight }));
     out.video_height = r.video_height;
@@ -202,6 +206,9 @@ async function main() {
     const from = out.seek_to !== undefined ? out.seek_to : r.start_time;
     out.advanced = r.started ? r.end_time - from : 0;
     out.stalls = r.stalls;
+    // Wall-clock seconds from the start of playback to the end: beside `advanced` (without a
+    // seek or a stall), it shows whether the page's media clock kept real time.
+    out.wall = r.started ? r.ended_at - r.started_at : 0;
     out.levels = r.levels;
     out.switches = r.switches;
     out.errors.push(...r.errors);

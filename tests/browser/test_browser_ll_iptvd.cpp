@@ -1,11 +1,14 @@
-// Issue 16 through iptvd: a channel with `hls.low_latency.part_seconds: 0.5` (fMP4, 2 s segments),
-// played by hls.js in lowLatencyMode through an API session's token URL on iptvd's own origin:
-// blocking reloads and parts served with the token in the path (the player plays on parts, with
-// no fatal error), the latency printed, and the channel API's parked-request count present.
-// The 2.5 s bound is asserted on the element's channel (test_browser_ll.cpp): here, with iptvd's
-// separate audio rendition, hls.js stalls (bufferStalledError, bufferSeekOverHole) and sits
-// about 4.5 s behind; the audio playlist's segments are 1.984 s (a 0.021 s fifth part) against
-// 2 s of PROGRAM-DATE-TIME steps (the packaging's, reported with issue 16).
+// Issue 16 through iptvd: a channel with `hls.low_latency.part_seconds: 0.5` (fMP4, 2 s segments,
+// 320x180, a separate AAC audio rendition), played by hls.js in lowLatencyMode through an API
+// session's token URL on iptvd's own origin:
+//   - hls.latency has a median of at most 2.5 s over 30 s, with no stall (no 'waiting' after
+//     playback started, no bufferStalledError or bufferSeekOverHole);
+//   - the player plays on parts (blocking reloads and parts served with the token in the path);
+//   - the same channel without lowLatencyMode sits at least 6 s behind (figure printed).
+// Until the audio rendition's PROGRAM-DATE-TIME was its first sample's and its parts followed
+// the video's part grid, hls.js left a hole of one or two AAC frames at audio segment boundaries
+// here, stalled once or twice per 30 s and sat 4.5 s behind (the audio segments were 1.984 or
+// 2.005 s, each with a stub fifth part of 1-2 frames, under PDTs 2 s apart).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -17,7 +20,7 @@ using namespace iptvd_test;
 
 namespace {
 
-TEST(BrowserLlIptvd, HlsJsLowLatencyThroughAnIptvdSessionUrl) {
+TEST(BrowserLlIptvd, HlsJsLowLatencyThroughAnIptvdSessionUrlSitsWithinTwoAndAHalfSeconds) {
   std::string missing = iptv_test::browser_missing();
   ASSERT_EQ(missing, "") << "browser tests need " << missing;
   iptv_test::TempDir dir;
@@ -39,27 +42,49 @@ TEST(BrowserLlIptvd, HlsJsLowLatencyThroughAnIptvdSessionUrl) {
   })) << d.log();
   std::string url = d.playback_url("ll");
   ASSERT_NE(url.find("/hls/ll/"), std::string::npos) << url;
+
   iptv_test::PlayOptions o;
-  o.seconds = 20;
+  o.seconds = 30;
   o.low_latency = true;
   std::string raw;
   auto r = iptv_test::browser_play(url, o, &raw);
   ASSERT_TRUE(r.value("ok", false)) << raw << d.log();
-  EXPECT_GE(r.value("advanced", 0.0), 15.0) << raw;
+  EXPECT_GE(r.value("advanced", 0.0), 25.0) << raw;
   ASSERT_TRUE(r.contains("latency")) << raw;
   double median = r["latency"].value("median", 99.0);
   std::printf(
-      "hls.js lowLatencyMode through iptvd: latency median %.2f s (min %.2f, max %.2f), "
-      "stalls %d\n",
+      "hls.js lowLatencyMode through iptvd: latency median %.2f s (min %.2f, max %.2f, %d "
+      "samples), advanced %.1f s in %.1f s of wall clock, stalls %d\n",
       median, r["latency"].value("min", 0.0), r["latency"].value("max", 0.0),
+      r["latency"].value("samples", 0), r.value("advanced", 0.0), r.value("wall", 0.0),
       r.value("stalls", -1));
   RecordProperty("latency_median_s", std::to_string(median));
+  EXPECT_LE(median, 2.5) << raw;
+  EXPECT_EQ(r.value("stalls", -1), 0) << raw;
+  for (auto &e : r["errors"]) {
+    EXPECT_FALSE(e.value("fatal", false)) << raw;
+    std::string details = e.value("details", "");
+    EXPECT_NE(details, "bufferStalledError") << raw;
+    EXPECT_NE(details, "bufferSeekOverHole") << raw;
+  }
   // Parts (four per segment) were fetched, not only whole segments.
-  EXPECT_GE(r["requests"].value("m4s", 0), 40) << raw;
-  for (auto &e : r["errors"]) EXPECT_FALSE(e.value("fatal", false)) << raw;
+  EXPECT_GE(r["requests"].value("m4s", 0), 60) << raw;
   Http ch = d.get("/api/v1/channels/ll", d.admin_key());
   ASSERT_EQ(ch.status, 200) << ch.body;
   EXPECT_NE(ch.body.find("\"parked_requests\""), std::string::npos) << ch.body;
+
+  // The same channel, the same URL, without lowLatencyMode: hls.js holds back 3 target
+  // durations (its liveSyncDurationCount), so 6 s or more.
+  o.seconds = 12;
+  o.low_latency = false;
+  auto n = iptv_test::browser_play(url, o, &raw);
+  ASSERT_TRUE(n.value("ok", false)) << raw;
+  ASSERT_TRUE(n.contains("latency")) << raw;
+  double plain = n["latency"].value("median", 0.0);
+  std::printf("hls.js without lowLatencyMode through iptvd: latency median %.2f s (min %.2f)\n",
+              plain, n["latency"].value("min", 0.0));
+  RecordProperty("latency_median_plain_s", std::to_string(plain));
+  EXPECT_GE(plain, 6.0) << raw;
 }
 
 }  // namespace

@@ -2,10 +2,12 @@
 // make up their segment byte for byte, the playlist carries the RFC 8216bis tags, the preload
 // hint advances, and players that do not do low latency (ffprobe, GStreamer's hlsdemux2, VLC
 // as a non-root user) play the same output from the element's own origin as ordinary HLS.
+#include <glib.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <regex>
 #include <string>
@@ -32,6 +34,7 @@ struct LlPart {
 };
 struct LlSegment {
   double extinf = 0;
+  int64_t pdt_ms = -1;  // EXT-X-PROGRAM-DATE-TIME, ms since the epoch
   std::string uri;
   std::vector<LlPart> parts;
 };
@@ -62,6 +65,12 @@ LlPlaylist parse_ll(const std::string &text) {
                            line.find("INDEPENDENT=YES") != std::string::npos});
     } else if (iptv::starts_with(line, "#EXTINF:")) {
       cur.extinf = std::stod(line.substr(8));
+    } else if (iptv::starts_with(line, "#EXT-X-PROGRAM-DATE-TIME:")) {
+      GDateTime *t = g_date_time_new_from_iso8601(line.substr(25).c_str(), nullptr);
+      if (t) {
+        cur.pdt_ms = g_date_time_to_unix(t) * 1000 + g_date_time_get_microsecond(t) / 1000;
+        g_date_time_unref(t);
+      }
     } else if (iptv::starts_with(line, "#EXT-X-PRELOAD-HINT:")) {
       p.hint = attr(line, "URI");
     } else if (iptv::starts_with(line, "#EXT-X-RENDITION-REPORT:")) {
@@ -119,16 +128,33 @@ std::string wait_for(const std::string &path, Pred pred, int seconds) {
 
 // The files of a finished run: every listed part exists and the parts of each segment are its
 // bytes, end to end; part durations are at most the part target and add up to the segment.
+// Video: PART-TARGET is part-duration. Audio (48 kHz AAC): part-duration rounded up to whole
+// 1024-sample frames (24 frames, 0.512 s), the audio's parts being cut on the video's 0.5 s
+// grid; each audio segment has as many parts as the video's (no stub of a frame or two at the
+// end), and its PROGRAM-DATE-TIME is its first sample's, so PDT plus EXTINF is the next PDT.
 void check_rendition(const std::string &dir, const std::string &name, bool video) {
   SCOPED_TRACE(name);
   LlPlaylist pl = parse_ll(slurp(dir + "/" + name + "/index.m3u8"));
   ASSERT_GE(pl.segments.size(), 3u) << pl.text;
   EXPECT_NE(pl.text.find("#EXT-X-VERSION:9\n"), std::string::npos) << pl.text;
-  EXPECT_NE(pl.text.find("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,"
-                         "PART-HOLD-BACK=1.5\n"),
+  const double part_target = video ? 0.5 : 0.512;
+  EXPECT_NE(pl.text.find(video ? "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,"
+                                 "PART-HOLD-BACK=1.5\n"
+                               : "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,"
+                                 "PART-HOLD-BACK=1.536\n"),
             std::string::npos)
       << pl.text;
-  EXPECT_NE(pl.text.find("#EXT-X-PART-INF:PART-TARGET=0.5\n"), std::string::npos) << pl.text;
+  EXPECT_NE(pl.text.find(video ? "#EXT-X-PART-INF:PART-TARGET=0.5\n"
+                               : "#EXT-X-PART-INF:PART-TARGET=0.512\n"),
+            std::string::npos)
+      << pl.text;
+  for (size_t i = 1; i < pl.segments.size(); i++) {
+    const auto &a = pl.segments[i - 1], &b = pl.segments[i];
+    ASSERT_GE(a.pdt_ms, 0) << a.uri;
+    ASSERT_GE(b.pdt_ms, 0) << b.uri;
+    EXPECT_NEAR((double)(b.pdt_ms - a.pdt_ms), a.extinf * 1000, 2.0)
+        << a.uri << " -> " << b.uri << ": PROGRAM-DATE-TIME + EXTINF is not the next PDT";
+  }
   // Every other rendition is reported (relative URIs).
   std::vector<std::string> others;
   for (const char *o : {"hi", "lo", "audio"})
@@ -152,7 +178,10 @@ void check_rendition(const std::string &dir, const std::string &name, bool video
       EXPECT_FALSE(bytes.empty()) << p.uri;
       joined += bytes;
       sum += p.duration;
-      EXPECT_LE(p.duration, 0.5 + 1e-9) << p.uri;
+      EXPECT_LE(p.duration, part_target + 1e-9) << p.uri;
+      // (The first segment starts wherever the run did, the last one ends at EOS.)
+      if (!video && i > 0 && i + 1 < pl.segments.size())
+        EXPECT_GE(p.duration, 0.45) << p.uri << ": a stub part";
       // A video part is independent exactly when it starts with a keyframe: the first.
       if (video) EXPECT_EQ(p.independent, k == 0) << p.uri;
       if (!video) EXPECT_TRUE(p.independent) << p.uri;
@@ -167,7 +196,10 @@ void check_rendition(const std::string &dir, const std::string &name, bool video
     std::string segment = slurp(dir + "/" + name + "/" + s.uri);
     EXPECT_EQ(joined.size(), segment.size()) << s.uri;
     EXPECT_TRUE(joined == segment) << s.uri << ": the parts are not the segment's bytes";
-    if (video && i > 0) EXPECT_GE(s.parts.size(), 4u) << "2 s of 0.5 s parts";
+    // 2 s of 0.5 s parts: at 25 fps a video part is 12 frames (13 would pass the target), so the
+    // video has a fifth part of 2 frames; the audio's parts follow the 0.5 s grid: exactly 4.
+    if (video && i > 0) EXPECT_GE(s.parts.size(), 4u) << s.uri;
+    if (!video && i > 0 && i + 1 < pl.segments.size()) EXPECT_EQ(s.parts.size(), 4u) << s.uri;
   }
   EXPECT_GE(with_parts, 2) << pl.text;
 }
@@ -247,6 +279,69 @@ TEST(HlsSinkLowLatency, PartsMakeTheSegmentAndPlayersWithoutLowLatencyPlayIt) {
   check_rendition(dir, "audio", false);
 }
 
+// A passthrough source whose GOPs (4 s) are longer than the target (2 s): segments of 4 s with
+// 8 parts each, and every EXT-X-PRELOAD-HINT names the very part published next, at segment
+// boundaries and in the middle of a segment alike. (The hint used to be the next segment's first
+// part once the open segment's parts reached the target: here, at each segment's fourth part,
+// while four more parts of that segment followed.)
+TEST(HlsSinkLowLatency, PreloadHintIsTheNextPartWithGopsLongerThanTheTarget) {
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  std::string desc =
+      "videotestsrc is-live=true ! video/x-raw,width=320,height=180,framerate=25/1 ! "
+      "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=100 bitrate=300 ! h264parse ! "
+      "iptvhlssink segment-format=fmp4 rendition-names=source target-duration=2 part-duration=0.5 "
+      "location=" +
+      dir;
+  std::thread encoder([&] { run_live_for(desc, 11000); });
+  // Every version of the playlist, read every 10 ms.
+  std::vector<LlPlaylist> versions;
+  std::string path = dir + "/source/index.m3u8";
+  auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(10500)) {
+    std::string t = slurp(path);
+    if (!t.empty() && (versions.empty() || versions.back().text != t))
+      versions.push_back(parse_ll(t));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  encoder.join();
+  auto parts_of = [](const LlPlaylist &p) {
+    std::vector<std::string> v;
+    for (const auto &s : p.segments)
+      for (const auto &x : s.parts) v.push_back(x.uri);
+    for (const auto &x : p.open_parts) v.push_back(x.uri);
+    return v;
+  };
+  int checked = 0, at_boundary = 0, in_middle = 0;
+  for (size_t i = 1; i < versions.size(); i++) {
+    auto before = parts_of(versions[i - 1]), after = parts_of(versions[i]);
+    std::vector<std::string> fresh;
+    for (const auto &u : after)
+      if (std::find(before.begin(), before.end(), u) == before.end()) fresh.push_back(u);
+    if (fresh.size() != 1) continue;  // a version missed in between (or none added)
+    checked++;
+    EXPECT_EQ(versions[i - 1].hint, fresh[0]) << versions[i - 1].text << "\nthen\n"
+                                              << versions[i].text;
+    if (fresh[0].find(".0.m4s") != std::string::npos)
+      at_boundary++;
+    else
+      in_middle++;
+  }
+  EXPECT_GE(checked, 10);
+  EXPECT_GE(at_boundary, 1) << "no segment boundary seen";
+  EXPECT_GE(in_middle, 8);
+  // The segments are a GOP long: 8 parts of (at most) 0.5 s.
+  LlPlaylist last = parse_ll(slurp(path));
+  ASSERT_FALSE(last.segments.empty()) << last.text;
+  bool long_segment = false;
+  for (size_t i = 1; i < last.segments.size(); i++)
+    if (!last.segments[i].parts.empty() && last.segments[i].extinf > 3.5) {
+      long_segment = true;
+      EXPECT_GE(last.segments[i].parts.size(), 8u) << last.text;
+    }
+  EXPECT_TRUE(long_segment) << last.text;
+}
+
 // A part-duration at or above the segment duration, or over MPEG-TS, is refused before anything
 // runs (the state change fails), the error naming part-duration.
 TEST(HlsSinkLowLatency, RefusedAtStateChangeNamingPartDuration) {
@@ -278,4 +373,7 @@ TEST(HlsSinkLowLatency, RefusedAtStateChangeNamingPartDuration) {
             "failed: part-duration=1.5 must be below target-duration=1");
   EXPECT_EQ(refusal("target-duration=2 part-duration=0.5"),
             "failed: part-duration needs segment-format=fmp4");
+  // Parts of an encrypted channel would be served in the clear: refused, naming both.
+  EXPECT_EQ(refusal("segment-format=fmp4 target-duration=2 part-duration=0.5 key-rotation=3"),
+            "failed: part-duration=0.5 cannot be combined with key-rotation=3");
 }

@@ -57,6 +57,41 @@ TEST(LlCheck, ParsesWhatTheSinkWrites) {
   EXPECT_FALSE(parse_ll_playlist("#EXTM3U\n#EXTINF:2,\na.ts\n").low_latency());
 }
 
+// ll-pdt-extinf: iptvhlssink's audio rendition used to carry the video's PDT (2 s steps) on
+// segments of 1.984 or 2.005 s; a PDT that is its first sample's passes. A discontinuity resets.
+TEST(LlCheck, PdtPlusExtinfMustBeTheNextPdt) {
+  auto playlist = [](const std::string &pdt2, const std::string &extinf1, bool disc) {
+    return "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n"
+           "#EXT-X-PART-INF:PART-TARGET=0.512\n#EXT-X-MEDIA-SEQUENCE:7\n"
+           "#EXT-X-PROGRAM-DATE-TIME:2026-12-08T01:06:26.020Z\n#EXTINF:" +
+           extinf1 + ",\nseg-7.m4s\n" + (disc ? "#EXT-X-DISCONTINUITY\n" : "") +
+           "#EXT-X-PROGRAM-DATE-TIME:" + pdt2 +
+           "\n"
+           "#EXT-X-PART:DURATION=0.51200,URI=\"seg-8.0.m4s\",INDEPENDENT=YES\n"
+           "#EXTINF:0.51200,\nseg-8.m4s\n";
+  };
+  // 26.020 + 2.00533 = 28.02533: the sink's audio PDT (28.026) passes.
+  EXPECT_EQ(rules(check_ll_playlist(
+                parse_ll_playlist(playlist("2026-12-08T01:06:28.026Z", "2.00533", false)))),
+            std::vector<std::string>{});
+  // The video's PDT on a 1.984 s audio segment: 16 ms of hole.
+  auto bad =
+      check_ll_playlist(parse_ll_playlist(playlist("2026-12-08T01:06:28.020Z", "1.98400", false)));
+  ASSERT_EQ(rules(bad), std::vector<std::string>{"ll-pdt-extinf"});
+  EXPECT_EQ(bad[0].sequence, 8u);
+  EXPECT_NE(bad[0].message.find("16 ms"), std::string::npos) << bad[0].message;
+  EXPECT_NE(bad[0].message.find("hole"), std::string::npos) << bad[0].message;
+  // 2.00533 s under a 2 s PDT step: an overlap of 5.33 ms.
+  bad =
+      check_ll_playlist(parse_ll_playlist(playlist("2026-12-08T01:06:28.020Z", "2.00533", false)));
+  ASSERT_EQ(rules(bad), std::vector<std::string>{"ll-pdt-extinf"});
+  EXPECT_NE(bad[0].message.find("overlap"), std::string::npos) << bad[0].message;
+  // Across a discontinuity the timeline may jump.
+  EXPECT_EQ(rules(check_ll_playlist(
+                parse_ll_playlist(playlist("2026-12-08T02:00:00.000Z", "1.98400", true)))),
+            std::vector<std::string>{});
+}
+
 TEST(LlCheck, AGoodPlaylistPassesEveryRule) {
   EXPECT_TRUE(check_ll_playlist(parse_ll_playlist(good())).empty());
   EXPECT_TRUE(check_preload_hint(parse_ll_playlist(good("0.5", "0.48000", "seg-101.1.m4s", 1)),

@@ -241,8 +241,11 @@ void Follower::follow(const hlsparse::RenditionInfo &r, int64_t deadline_ms) {
         }
         prev_ll = ll;
         std::lock_guard<std::mutex> lock(mutex_);
+        // A PDT off its EXTINF is a warning: a player may still play (hls.js stalled on it).
         for (const auto &i : issues)
-          checker_.add_seq(i.sequence, Severity::kError, i.rule, r.url, 0, r.name, i.message);
+          checker_.add_seq(i.sequence,
+                           i.rule == "ll-pdt-extinf" ? Severity::kWarning : Severity::kError,
+                           i.rule, r.url, 0, r.name, i.message);
       }
       if (first) {
         // A player joining a live stream starts a few segments from the end.

@@ -1,5 +1,7 @@
 #include "probe/ll_check.h"
 
+#include <glib.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -72,6 +74,13 @@ LlPlaylist parse_ll_playlist(const std::string &text) {
     } else if (starts(line, "#EXTINF:")) {
       cur.duration = std::atof(line.c_str() + 8);
       have_extinf = true;
+    } else if (starts(line, "#EXT-X-PROGRAM-DATE-TIME:")) {
+      if (GDateTime *t = g_date_time_new_from_iso8601(line.c_str() + 25, nullptr)) {
+        cur.pdt_ms = g_date_time_to_unix(t) * 1000 + g_date_time_get_microsecond(t) / 1000;
+        g_date_time_unref(t);
+      }
+    } else if (line == "#EXT-X-DISCONTINUITY") {
+      cur.discontinuity = true;
     } else if (line == "#EXT-X-ENDLIST") {
       pl.ended = true;
     } else if (!line.empty() && line[0] != '#' && have_extinf) {
@@ -115,6 +124,18 @@ std::vector<Issue> check_ll_playlist(const LlPlaylist &pl, double tolerance_s) {
                      s.sequence});
   }
   check_parts(pl.open_parts, pl.open_sequence);
+  for (size_t i = 1; i < pl.segments.size(); i++) {
+    const auto &a = pl.segments[i - 1], &b = pl.segments[i];
+    if (a.pdt_ms < 0 || b.pdt_ms < 0 || b.discontinuity) continue;
+    double off_ms = (double)(b.pdt_ms - a.pdt_ms) - a.duration * 1000.0;
+    if (std::fabs(off_ms) > tolerance_s * 1000.0 + 1e-6)
+      out.push_back({"ll-pdt-extinf",
+                     a.uri + ": PROGRAM-DATE-TIME + EXTINF " + fmt(a.duration) + " s is " +
+                         fmt(off_ms) + " ms from the next segment's PROGRAM-DATE-TIME (a " +
+                         (off_ms > 0 ? "hole" : "overlap") +
+                         " for a player that aligns renditions by PDT)",
+                     b.sequence});
+  }
   if (!pl.preload_hint.empty() && listed_parts(pl).count(pl.preload_hint))
     out.push_back({"ll-preload-hint-listed",
                    "EXT-X-PRELOAD-HINT names " + pl.preload_hint + ", which the playlist lists",

@@ -28,6 +28,14 @@ static void parse_encryption(YamlWalker &w, const YAML::Node &root, ChannelRecor
             "aes-128 is HLS encryption: turn dash off for an encrypted channel");
     return;
   }
+  if (rec.hls.part_seconds > 0) {
+    // Whole-segment AES-128 encrypts a segment file; the parts of low-latency HLS would be
+    // written and served in the clear beside it.
+    w.error(en["method"], "encryption.method",
+            "aes-128 cannot be combined with hls.low_latency (segments are encrypted whole, "
+            "parts would be served in the clear): turn one of them off");
+    return;
+  }
   rec.encryption.enabled = true;
   rec.encryption.rotate_segments = 10;
   w.integer(en["rotate_segments"], "encryption.rotate_segments", rec.encryption.rotate_segments, 1,
