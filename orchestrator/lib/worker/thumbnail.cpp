@@ -91,14 +91,19 @@ std::string keyframe_to_jpeg(GstSample *sample, const Branch &b, const std::stri
   if (err.empty() && gst_element_set_state(pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     err = "thumbnail: cannot start " + decoder;
   if (err.empty()) {
-    // The keyframe goes in twice: openh264dec hands a picture out only when the next access
-    // unit arrives (it does not drain at end of stream); the second picture is never pulled.
-    for (int i = 0; i < 2; i++) {
-      GstBuffer *one = gst_buffer_copy(in);  // shares the memory; the timestamps start at 0
-      GST_BUFFER_PTS(one) = GST_BUFFER_DTS(one) = i * 40 * GST_MSECOND;
-      GST_BUFFER_DURATION(one) = 40 * GST_MSECOND;
-      gst_app_src_push_buffer(GST_APP_SRC(src), one);
-    }
+    // The keyframe, then an access unit delimiter and an end of sequence: openh264dec hands a
+    // picture out only when the next access unit begins (it does not drain at end of stream);
+    // pushing the keyframe a second time did that too, at the cost of a second decode.
+    GstBuffer *one = gst_buffer_copy(in);  // shares the memory; the timestamps start at 0
+    GST_BUFFER_PTS(one) = GST_BUFFER_DTS(one) = 0;
+    GST_BUFFER_DURATION(one) = 40 * GST_MSECOND;
+    gst_app_src_push_buffer(GST_APP_SRC(src), one);
+    static const guint8 kAudEos[] = {0, 0, 0, 1, 0x09, 0xF0, 0, 0, 0, 1, 0x0A};
+    GstBuffer *next = gst_buffer_new_memdup(kAudEos, sizeof kAudEos);
+    GST_BUFFER_PTS(next) = GST_BUFFER_DTS(next) = 40 * GST_MSECOND;
+    GST_BUFFER_DURATION(next) = 40 * GST_MSECOND;
+    GST_BUFFER_FLAG_SET(next, GST_BUFFER_FLAG_DELTA_UNIT);
+    gst_app_src_push_buffer(GST_APP_SRC(src), next);
     gst_app_src_end_of_stream(GST_APP_SRC(src));
     GstSample *jpeg = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 5 * GST_SECOND);
     GstMapInfo map;
