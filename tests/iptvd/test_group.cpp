@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "iptvd_fixture.h"
@@ -138,6 +139,72 @@ TEST_F(GroupTest, ABadInputOrABrokenChannelNeverStopsTheOthersInItsProcess) {
   EXPECT_EQ(d.worker_pid("steady"), group);
   EXPECT_EQ(d.channel("broken")["restarts"], 0);
   expect_contiguous_since(d, "steady", steady0);
+}
+
+// A channel whose pipeline fails inside its group (its output folder cannot be made: a file
+// stands where its HLS tree goes, so iptvhlssink refuses to start) exits alone and is started
+// again in the same process with a growing backoff, while the other channel of that process
+// keeps its worker and its numbering. Once the file is gone the next attempt goes live, still in
+// the same process.
+TEST_F(GroupTest, ABrokenChannelRestartsAloneWithBackoffInsideItsProcess) {
+  add("steady", good_);
+  add("broken", good_);
+  Iptvd d(channels_, {"--config", config(2)});
+  std::string blocker = d.data() + "/hls/broken";
+  fs::create_directories(d.data() + "/hls");
+  write_file(blocker, "not a folder\n");
+  d.start();
+  ASSERT_TRUE(wait_live(d, {"steady"}, 60, 2)) << d.log();
+  pid_t group = d.worker_pid("steady");
+  ASSERT_GT(group, 0);
+  uint64_t steady0 = last(d, "steady");
+  // Three failed starts of `broken`, each followed by a longer wait (initial 1 s, doubling,
+  // jitter 0.1), each run inside `steady`'s process.
+  // The restarts' delays, oldest first, from the channel's recent events in the API.
+  auto delays = [&] {
+    std::vector<int> out;
+    nlohmann::json j = d.channel("broken");
+    if (!j.is_object() || !j["last_events"].is_array()) return out;
+    for (const auto &e : j["last_events"])
+      if (e["event_type"] == "worker.restarting" && e["detail"].contains("delay_ms"))
+        out.insert(out.begin(), e["detail"]["delay_ms"].get<int>());
+    return out;
+  };
+  std::set<pid_t> broken_pids;
+  ASSERT_TRUE(wait_for(60,
+                       [&] {
+                         if (pid_t p = d.worker_pid("broken"); p > 0) broken_pids.insert(p);
+                         return delays().size() >= 3;
+                       }))
+      << d.channel("broken").dump() << d.log();
+  std::vector<int> ds = delays();
+  for (size_t i = 1; i < ds.size(); ++i) EXPECT_GT(ds[i], ds[i - 1]) << "delays " << ds[i];
+  EXPECT_GE(ds[0], 800);
+  EXPECT_GE(ds[2], 3000);
+  nlohmann::json bj = d.channel("broken");
+  EXPECT_GE(bj["restarts"].get<int>(), 3) << bj.dump();
+  // The reason names the folder the sink could not make.
+  EXPECT_NE(bj["last_error"].get<std::string>().find("Cannot create " + blocker), std::string::npos)
+      << bj.dump();
+  for (pid_t p : broken_pids) EXPECT_EQ(p, group) << "broken ran outside its group";
+  // Meanwhile `steady` kept its process, no restart, and its numbers without a gap.
+  EXPECT_EQ(d.worker_pid("steady"), group);
+  EXPECT_EQ(d.channel("steady")["restarts"], 0);
+  EXPECT_EQ(d.state("steady"), "live");
+  ASSERT_TRUE(wait_for(30, [&] { return last(d, "steady") >= steady0 + 3; })) << d.log();
+  expect_contiguous_since(d, "steady", steady0);
+  EXPECT_EQ(media(d, "steady").discontinuities, 0) << d.playlist("steady", "source");
+
+  // Mended: the next attempt goes live in the same process.
+  fs::remove(blocker);
+  ASSERT_TRUE(wait_live(d, {"broken"}, 60, 2)) << d.channel("broken").dump() << d.log();
+  EXPECT_EQ(d.worker_pid("broken"), group);
+  EXPECT_EQ(d.worker_pid("steady"), group);
+  EXPECT_EQ(d.channel("steady")["restarts"], 0);
+  expect_contiguous_since(d, "steady", steady0);
+  std::printf("[group] broken: %zu restarts before the fix, delays", ds.size());
+  for (int x : ds) std::printf(" %d ms", x);
+  std::printf("\n");
 }
 
 TEST_F(GroupTest, ACrashOrAHangOfTheProcessRestartsTheGroupAndNumberingContinues) {

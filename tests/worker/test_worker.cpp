@@ -1664,3 +1664,53 @@ TEST(Thumbnail, MissingJpegencLeavesTheChannelLive) {
   EXPECT_FALSE(fs::exists(thumb));
   w.expect_no_errors();
 }
+
+// Channel density (issue 23): the console's thumbnail, which the daemon asks of every worker,
+// keeps no decoder between pictures. A decoder kept in the branch (avdec_h264) mapped gst-libav
+// and its 177 libraries and held its frame pool: a passthrough worker of iptvd was at 26 MB PSS
+// instead of 9. Each keyframe is now decoded by a pipeline made for it and gone after it.
+TEST(Passthrough, AThumbnailKeepsNoDecoderBetweenPictures) {
+  iptv_test::TempDir dir;
+  int port = free_udp_port();
+  std::string hls = dir.path() + "/hls", thumb = dir.path() + "/t.jpg";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(port), "udp");
+  spec["mode"] = "passthrough";
+  spec.erase("profiles");
+  spec["thumbnail"] = {{"path", thumb}, {"interval_seconds", 1.0}, {"width", 160}};
+  // 8-bit 4:2:0 as broadcast H.264 is (an unconstrained videotestsrc makes x264 write High
+  // 4:4:4, which goes to avdec_h264: Thumbnail.PassthroughDecodesKeyframes).
+  auto argv = ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(port));
+  for (auto &a : argv)
+    if (a.rfind("video/x-raw,", 0) == 0) a += ",format=I420";
+  Proc sender(argv, dir.path() + "/sender.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  auto hello = w.wait_for([](const json &j) { return j["t"] == "hello"; }, 10);
+  ASSERT_TRUE(hello);
+  std::string proc = "/proc/" + std::to_string(hello->j["pid"].get<int>());
+  ASSERT_TRUE(w.wait_state("live", 10));
+  ASSERT_TRUE(poll_until(15, [&] { return fs::exists(thumb); }));
+  int64_t first = mtime_ns(thumb);
+  ASSERT_TRUE(poll_until(10, [&] { return mtime_ns(thumb) != first; }));
+  EXPECT_EQ(jpeg_size(thumb), "mjpeg,160,90");
+  auto slurp = [](const std::string &path) {
+    std::ifstream f(path);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  if (iptv::trim(iptv_test::sh("gst-inspect-1.0 --exists openh264dec && echo yes")) == "yes") {
+    EXPECT_EQ(slurp(proc + "/maps").find("libgstlibav.so"), std::string::npos)
+        << "gst-libav is loaded for the thumbnail";
+  } else {
+    std::printf("[density] no openh264dec: the thumbnail decodes with avdec_h264\n");
+  }
+  std::string rollup = slurp(proc + "/smaps_rollup");
+  auto at = rollup.find("Pss_Anon:");
+  ASSERT_NE(at, std::string::npos) << rollup;
+  long anon_kb = std::stol(rollup.substr(at + 9));
+  std::printf("[density] passthrough worker with thumbnails: Pss_Anon %ld kB\n", anon_kb);
+#if defined(__SANITIZE_ADDRESS__)
+  std::printf("[density] sanitized build: the Pss_Anon bound is not checked\n");
+#else
+  EXPECT_LT(anon_kb, 14 * 1024) << rollup;
+#endif
+  w.expect_no_errors();
+}

@@ -4,8 +4,10 @@
 //
 // - transcode: a tee on the raw video the ladder already gets (decoded once, by the source);
 //   one frame per interval is scaled and encoded, the others never leave the tee's pad.
-// - passthrough: a tee on the parsed H.264; only one keyframe per interval reaches a decoder
-//   (avdec_h264, one thread), so the branch decodes about 0.2 frames a second.
+// - passthrough: a tee on the parsed H.264; one keyframe per interval reaches the branch's
+//   appsink, which decodes it in a pipeline made for that keyframe and gone after it
+//   (openh264dec, else avdec_h264): about 0.2 decoded frames a second, and no decoder, frame
+//   pool or gst-libav kept in the worker between thumbnails (docs/benchmarks.md, density).
 //
 // A thumbnail never costs the channel: the branch sits behind a leaky one-buffer queue (it can
 // never hold the tee back), a missing element leaves the branch out (the reason is returned),

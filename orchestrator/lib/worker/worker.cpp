@@ -204,7 +204,22 @@ bool Worker::start() {
   machine_ = std::make_unique<FailoverMachine>(fp, mono_ms());
 
   if (gst_element_set_state(output_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    status_.write(wire::Error{"the output pipeline cannot start"});
+    // Say why: the element's error is still on the bus (e.g. iptvhlssink "Cannot create
+    // <folder>" when a file stands where the channel's HLS tree goes).
+    std::string why;
+    GstBus *bus = gst_element_get_bus(output_);
+    if (GstMessage *m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
+      GError *e = nullptr;
+      gchar *dbg = nullptr;
+      gst_message_parse_error(m, &e, &dbg);
+      why = std::string(": ") + GST_OBJECT_NAME(GST_MESSAGE_SRC(m)) + ": " +
+            (e ? e->message : "error") + (dbg ? std::string(" (") + dbg + ")" : "");
+      if (e) g_error_free(e);
+      g_free(dbg);
+      gst_message_unref(m);
+    }
+    gst_object_unref(bus);
+    status_.write(wire::Error{"the output pipeline cannot start" + why});
     return false;
   }
   for (int f = 0; f < 2; ++f)
