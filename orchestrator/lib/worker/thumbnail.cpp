@@ -69,7 +69,7 @@ std::string add_thumbnail_branch(GstBin *pipeline, GstElement *upstream, GstElem
   if (spec.path.empty()) return "no thumbnail path";
   std::vector<const char *> factories = {"tee",        "queue",   "videoscale", "videoconvert",
                                          "capsfilter", "jpegenc", "appsink"};
-  if (encoded) factories.push_back("avdec_h264");
+  if (encoded) factories.push_back("decodebin");
   std::string missing;
   for (const char *f : factories) {
     GstElementFactory *fac = gst_element_factory_find(f);
@@ -82,7 +82,9 @@ std::string add_thumbnail_branch(GstBin *pipeline, GstElement *upstream, GstElem
 
   GstElement *bin = gst_bin_new(kThumbnailBin);
   GstElement *q = gst_element_factory_make("queue", nullptr);
-  GstElement *dec = encoded ? gst_element_factory_make("avdec_h264", nullptr) : nullptr;
+  // Passthrough: a decodebin, since the source decides the codec (H.264 or H.265) after this
+  // branch is built; it plugs the parser and avdec_h264/avdec_h265, one thread each.
+  GstElement *dec = encoded ? gst_element_factory_make("decodebin", nullptr) : nullptr;
   GstElement *scale = gst_element_factory_make("videoscale", nullptr);
   GstElement *conv = gst_element_factory_make("videoconvert", nullptr);
   GstElement *cf = gst_element_factory_make("capsfilter", nullptr);
@@ -91,7 +93,20 @@ std::string add_thumbnail_branch(GstBin *pipeline, GstElement *upstream, GstElem
   // One buffer, the oldest dropped: the branch can never hold back the tee.
   g_object_set(q, "max-size-buffers", 1u, "max-size-bytes", 0u, "max-size-time", (guint64)0,
                "leaky", 2 /* downstream */, nullptr);
-  if (dec) g_object_set(dec, "max-threads", 1, nullptr);
+  if (dec) {
+    g_signal_connect(dec, "deep-element-added",
+                     G_CALLBACK(+[](GstBin *, GstBin *, GstElement *e, gpointer) {
+                       if (g_object_class_find_property(G_OBJECT_GET_CLASS(e), "max-threads"))
+                         g_object_set(e, "max-threads", 1, nullptr);
+                     }),
+                     nullptr);
+    g_signal_connect(dec, "pad-added", G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer s) {
+                       GstPad *sink = gst_element_get_static_pad(GST_ELEMENT(s), "sink");
+                       if (!gst_pad_is_linked(sink)) gst_pad_link(pad, sink);
+                       gst_object_unref(sink);
+                     }),
+                     scale);
+  }
   GstCaps *caps = gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, spec.width,
                                       "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
   g_object_set(cf, "caps", caps, nullptr);
@@ -99,8 +114,9 @@ std::string add_thumbnail_branch(GstBin *pipeline, GstElement *upstream, GstElem
   g_object_set(sink, "sync", FALSE, "async", FALSE, "max-buffers", 1u, "drop", TRUE, nullptr);
   gst_bin_add_many(GST_BIN(bin), q, scale, conv, cf, enc, sink, nullptr);
   if (dec) gst_bin_add(GST_BIN(bin), dec);
-  bool linked = dec ? gst_element_link_many(q, dec, scale, conv, cf, enc, sink, nullptr)
-                    : gst_element_link_many(q, scale, conv, cf, enc, sink, nullptr);
+  bool linked =
+      dec ? gst_element_link(q, dec) && gst_element_link_many(scale, conv, cf, enc, sink, nullptr)
+          : gst_element_link_many(q, scale, conv, cf, enc, sink, nullptr);
   if (!linked) {
     gst_object_unref(gst_object_ref_sink(bin));  // never added: drop the floating ref
     return "cannot link the thumbnail branch";
