@@ -4,6 +4,7 @@
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -499,6 +500,44 @@ void check_mpd_against_files(const std::string &dir, const std::string &mpd, boo
       }
     }
   }
+}
+
+// Every rewrite of a playlist is a new file (temporary + rename), the costliest step of the
+// packaging (docs/benchmarks.md, CMAF packaging): the MPD is rewritten once per segment number
+// (when its last rendition, video or audio, lists it), not once per rendition's segment, and
+// the multivariant playlist not for an AVERAGE-BANDWIDTH that moved less than 10%. Counted with
+// inotify (IN_MOVED_TO) over a 12-segment run of two video renditions and the audio.
+TEST(HlsSinkFmp4, MpdOncePerNumberMultivariantNotPerSegment) {
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  ASSERT_EQ(g_mkdir_with_parents(dir.c_str(), 0755), 0);
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_GE(inotify_add_watch(fd, dir.c_str(), IN_MOVED_TO), 0);
+  ASSERT_EQ(run_to_eos(ladder_pipeline(dir,
+                                       "target-duration=1 playlist-type=vod "
+                                       "sequence-mode=counter manifests=hls,dash",
+                                       false, 300, "1")),
+            "");
+  std::map<std::string, int> renamed;
+  alignas(inotify_event) char buf[65536];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+    for (char *at = buf; at < buf + n;) {
+      auto *ev = reinterpret_cast<inotify_event *>(at);
+      if (ev->len) renamed[ev->name]++;
+      at += sizeof(inotify_event) + ev->len;
+    }
+  close(fd);
+  size_t segments = parse_media(slurp(dir + "/hi/index.m3u8")).uris.size();
+  ASSERT_GE(segments, 11u);
+  // Measured (strace) for 12 segments: the old code rewrote the MPD 30 times and the
+  // multivariant 29 times, this one 12-18 and 9-12 (non-live, the video runs ahead of the held
+  // audio, and a rendition two numbers ahead writes the MPD too; a new peak BANDWIDTH is
+  // frequent in the first segments).
+  EXPECT_GE(renamed["manifest.mpd"], 2);
+  EXPECT_LE(renamed["manifest.mpd"], (int)segments * 2) << segments << " segments";
+  EXPECT_GE(renamed["index.m3u8"], 1);
+  EXPECT_LE(renamed["index.m3u8"], (int)segments * 3 / 2) << segments << " segments";
 }
 
 TEST(HlsSinkFmp4, DashStaticMpdAtEosPlayedByDashdemux2) {
