@@ -127,8 +127,8 @@ TEST_F(BrowserCmaf, FfprobeDecodesInitPlusSegmentOfEveryRenditionThroughTheOrigi
   }
 }
 
-// dashdemux2 is not here: GStreamer's dashdemux2 (1.22 and main) plays a live SegmentTimeline
-// MPD only while its window starts at the Period start (tests/hlssink
+// dashdemux2 is not here: GStreamer's dashdemux2 (1.22 and main, Aug 2026) plays a live
+// SegmentTimeline MPD only while its window starts at the Period start (tests/hlssink
 // DashDynamicMpdPlayedLiveByDashdemux2); past that its seek adds the window's age to the
 // position (gstmpdclient.c, gst_mpd_client2_stream_seek; docs/iptvhlssink.md).
 TEST_F(BrowserCmaf, Hlsdemux2PlaysTheFmp4HlsThroughTheOrigin) {
