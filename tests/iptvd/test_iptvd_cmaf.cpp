@@ -282,7 +282,7 @@ TEST_F(IptvdCmaf, LowLatencyRecordMakesPartsAndTheApiShowsThePartAge) {
 // H.265 through iptvd (passthrough): one real UDP MPEG-TS sender (x265enc + AAC) feeds two
 // passthrough channels, one fMP4 + DASH, one MPEG-TS. fMP4: the init segment's sample entry is
 // hvc1 with an hvcC from the bitstream (ffprobe decodes init + segment), the multivariant CODECS
-// and the MPD's codecs are the init segment's hvc1 string, and hlsdemux2 plays it through the
+// and the MPD's codecs are the init segment's hvc1 string. hlsdemux2 plays both through the
 // origin with a token URL. MPEG-TS carries H.265 too (stream type 0x24; ffprobe and hlsdemux2
 // read it), but no Apple device or browser plays HEVC in TS: fMP4 is the format for HEVC.
 TEST_F(IptvdCmaf, H265PassthroughIsHvc1InFmp4AndPlays) {
@@ -348,19 +348,24 @@ TEST_F(IptvdCmaf, H265PassthroughIsHvc1InFmp4AndPlays) {
                        ts + "' 2>&1");
   EXPECT_NE(fft.find("hevc"), std::string::npos) << fft;
   EXPECT_NE(fft.find("aac"), std::string::npos) << fft;
-  // hlsdemux2 plays the fMP4 HLS through the origin, with a token URL, for 8 s of real time.
-  std::string url = d.playback_url("hvf");
-  // <base>/hls/hvf/<token>/index.m3u8
-  ASSERT_TRUE(std::regex_search(url, std::regex("/hls/hvf/[^/]+/index\\.m3u8$"))) << url;
-  int st = -1;
-  std::string out = sh("timeout 40 /usr/bin/python3 " + iptv_test::source_root() +
-                           "/tests/hlssink/play_live.py '" + url + "' hlsdemux2 8 2>&1",
-                       &st);
-  EXPECT_EQ(st, 0) << out;
-  std::smatch p;
-  ASSERT_TRUE(std::regex_search(out, p, std::regex("demuxer=(\\S+) video=(\\d+) audio=(\\d+)")))
-      << out;
-  EXPECT_EQ(p[1], "hlsdemux2");
-  EXPECT_GE(std::stoi(p[2]), 50) << out;
-  EXPECT_GE(std::stoi(p[3]), 80) << out;
+  // hlsdemux2 plays both through the origin, with a token URL, for 8 s of real time each.
+  for (const char *id : {"hvf", "hvt"}) {
+    SCOPED_TRACE(id);
+    std::string url = d.playback_url(id);
+    // <base>/hls/<id>/<token>/index.m3u8
+    ASSERT_TRUE(
+        std::regex_search(url, std::regex("/hls/" + std::string(id) + "/[^/]+/index\\.m3u8$")))
+        << url;
+    int st = -1;
+    std::string out = sh("timeout 40 /usr/bin/python3 " + iptv_test::source_root() +
+                             "/tests/hlssink/play_live.py '" + url + "' hlsdemux2 8 2>&1",
+                         &st);
+    EXPECT_EQ(st, 0) << out;
+    std::smatch p;
+    ASSERT_TRUE(std::regex_search(out, p, std::regex("demuxer=(\\S+) video=(\\d+) audio=(\\d+)")))
+        << out;
+    EXPECT_EQ(p[1], "hlsdemux2");
+    EXPECT_GE(std::stoi(p[2]), 50) << out;
+    EXPECT_GE(std::stoi(p[3]), 80) << out;
+  }
 }
