@@ -1,6 +1,7 @@
 #include "cmaf/codec.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace iptv::cmaf {
 namespace {
@@ -101,18 +102,25 @@ Bytes nal_to_rbsp(std::span<const uint8_t> nal) {
 std::vector<std::span<const uint8_t>> split_annexb(std::span<const uint8_t> d) {
   std::vector<std::span<const uint8_t>> nals;
   size_t i = 0, start = SIZE_MAX;
+  // A start code is 00 00 01: memchr finds each 01 byte (vectorised; a byte-by-byte scan of
+  // every access unit was the fMP4 path's largest cost in user space), then the two bytes
+  // before it are checked.
   while (i + 3 <= d.size()) {
-    if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1) {
-      if (start != SIZE_MAX) {
-        size_t end = i;
-        while (end > start && d[end - 1] == 0) end--;  // trailing zero (4-byte start code)
-        if (end > start) nals.push_back(d.subspan(start, end - start));
-      }
-      i += 3;
-      start = i;
-    } else {
-      i++;
+    const void *one = std::memchr(d.data() + i + 2, 1, d.size() - i - 2);
+    if (!one) break;
+    size_t k = static_cast<const uint8_t *>(one) - d.data();  // k >= i + 2
+    if (d[k - 1] != 0 || d[k - 2] != 0) {
+      i = k - 1;  // the next candidate 01 is at k + 1 at the earliest
+      continue;
     }
+    i = k - 2;
+    if (start != SIZE_MAX) {
+      size_t end = i;
+      while (end > start && d[end - 1] == 0) end--;  // trailing zero (4-byte start code)
+      if (end > start) nals.push_back(d.subspan(start, end - start));
+    }
+    i += 3;
+    start = i;
   }
   if (start != SIZE_MAX && start < d.size()) nals.push_back(d.subspan(start));
   return nals;

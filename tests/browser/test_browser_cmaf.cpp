@@ -127,9 +127,10 @@ TEST_F(BrowserCmaf, FfprobeDecodesInitPlusSegmentOfEveryRenditionThroughTheOrigi
   }
 }
 
-// dashdemux2 is not here: GStreamer 1.22's dashdemux2 plays our live MPD only in the first
-// seconds of a run (tests/hlssink DashDynamicMpdPlayedLiveByDashdemux2); against a channel that
-// has run for ~45 s it renders nothing (an open defect, see docs/iptvhlssink.md).
+// dashdemux2 is not here: GStreamer's dashdemux2 (1.22 and main, Aug 2026) plays a live
+// SegmentTimeline MPD only while its window starts at the Period start (tests/hlssink
+// DashDynamicMpdPlayedLiveByDashdemux2); past that its seek adds the window's age to the
+// position (gstmpdclient.c, gst_mpd_client2_stream_seek; docs/iptvhlssink.md).
 TEST_F(BrowserCmaf, Hlsdemux2PlaysTheFmp4HlsThroughTheOrigin) {
   std::string url = d_->playback_url("cm", "demo");
   for (auto [u, demuxer] : {std::pair{url, "hlsdemux2"}}) {

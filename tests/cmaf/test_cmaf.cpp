@@ -129,6 +129,46 @@ TEST(CmafCodec, RbspAndAnnexBSplitting) {
   EXPECT_EQ(Bytes(nals[2].begin(), nals[2].end()), (Bytes{0x65, 4, 5}));
 }
 
+// split_annexb finds start codes with memchr: it must split exactly as the plain byte-by-byte
+// scan (kept here as the reference) over random streams dense in 00 and 01 bytes (start codes,
+// 01 bytes that are no start code, 00 00 00 01, a start code at the very end, empty NAL units).
+TEST(CmafCodec, AnnexBSplittingMatchesAByteScan) {
+  auto reference = [](std::span<const uint8_t> d) {
+    std::vector<std::span<const uint8_t>> nals;
+    size_t i = 0, start = SIZE_MAX;
+    while (i + 3 <= d.size()) {
+      if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1) {
+        if (start != SIZE_MAX) {
+          size_t end = i;
+          while (end > start && d[end - 1] == 0) end--;
+          if (end > start) nals.push_back(d.subspan(start, end - start));
+        }
+        i += 3;
+        start = i;
+      } else {
+        i++;
+      }
+    }
+    if (start != SIZE_MAX && start < d.size()) nals.push_back(d.subspan(start));
+    return nals;
+  };
+  uint32_t x = 12345;
+  auto rnd = [&] { return x = x * 1103515245u + 12345u, (x >> 16) & 0x7fff; };
+  for (int n = 0; n < 3000; n++) {
+    Bytes b(rnd() % 64);
+    for (auto &c : b) {
+      int r = rnd() % 8;
+      c = r < 4 ? 0 : r < 6 ? 1 : static_cast<uint8_t>(rnd());
+    }
+    auto got = cmaf::split_annexb(b), want = reference(b);
+    ASSERT_EQ(got.size(), want.size()) << to_hex(b);
+    for (size_t i = 0; i < got.size(); i++) {
+      EXPECT_EQ(got[i].data(), want[i].data()) << to_hex(b);
+      EXPECT_EQ(got[i].size(), want[i].size()) << to_hex(b);
+    }
+  }
+}
+
 cmaf::TrackConfig video_track(bool hevc) {
   cmaf::TrackConfig t;
   t.kind = cmaf::TrackKind::kVideo;
@@ -373,6 +413,36 @@ TEST(CmafMpd, DynamicTimelineNumbersAndGaps) {
   EXPECT_NE(st.find("type=\"static\" mediaPresentationDuration=\"PT6.000S\""), std::string::npos)
       << st;
   EXPECT_EQ(st.find("availabilityStartTime"), std::string::npos);
+}
+
+// GStreamer 1.22's typefinder (dash_mpd_type_find) labels a document application/dash+xml only if
+// the `>` closing the <MPD> start tag lies within the first 512 bytes when the length is unknown
+// (a chunked HTTP response), with an `=` before it and nothing but printable characters and line
+// ends in between; otherwise playbin3 sees application/xml and plugs no DASH demuxer. A live MPD
+// with every live attribute at its longest keeps its start tag in that window.
+TEST(CmafMpd, StartTagFitsTheTypefinderWindow) {
+  cmaf::MpdRepresentation v;
+  v.id = "hi";
+  v.codecs = "avc1.64001f";
+  v.bandwidth = 3000000;
+  v.segments = {{4000000000ull, 4102444800ull * 90000, 900000}};
+  for (bool dynamic : {true, false}) {
+    cmaf::MpdConfig c;
+    c.dynamic = dynamic;
+    c.target_seconds = 99999.999;
+    c.window_seconds = 99999999.999;
+    c.presentation_delay = 99999999.999;
+    c.publish_ms = 4102444799999;  // 2099-12-31T23:59:59.999Z
+    c.period_start = 4102444800;
+    c.utc_timing_url = "time";
+    std::string m = cmaf::render_mpd(c, {v});
+    ASSERT_EQ(m.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<MPD ", 0), 0u) << m;
+    size_t open = m.find("<MPD "), close = m.find('>', open);
+    EXPECT_LT(close, 512u) << m.substr(0, close + 1);
+    std::string tag = m.substr(open, close - open);
+    EXPECT_NE(tag.find('='), std::string::npos);
+    for (char ch : tag) EXPECT_TRUE((ch >= 0x20 && ch < 0x7f) || ch == '\n') << (int)ch;
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -509,6 +510,44 @@ void check_mpd_against_files(const std::string &dir, const std::string &mpd, boo
   }
 }
 
+// Every rewrite of a playlist is a new file (temporary + rename), the costliest step of the
+// packaging (docs/benchmarks.md, CMAF packaging): the MPD is rewritten once per segment number
+// (when its last rendition, video or audio, lists it), not once per rendition's segment, and
+// the multivariant playlist not for an AVERAGE-BANDWIDTH that moved less than 10%. Counted with
+// inotify (IN_MOVED_TO) over a 12-segment run of two video renditions and the audio.
+TEST(HlsSinkFmp4, MpdOncePerNumberMultivariantNotPerSegment) {
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  ASSERT_EQ(g_mkdir_with_parents(dir.c_str(), 0755), 0);
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_GE(inotify_add_watch(fd, dir.c_str(), IN_MOVED_TO), 0);
+  ASSERT_EQ(run_to_eos(ladder_pipeline(dir,
+                                       "target-duration=1 playlist-type=vod "
+                                       "sequence-mode=counter manifests=hls,dash",
+                                       false, 300, "1")),
+            "");
+  std::map<std::string, int> renamed;
+  alignas(inotify_event) char buf[65536];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+    for (char *at = buf; at < buf + n;) {
+      auto *ev = reinterpret_cast<inotify_event *>(at);
+      if (ev->len) renamed[ev->name]++;
+      at += sizeof(inotify_event) + ev->len;
+    }
+  close(fd);
+  size_t segments = parse_media(slurp(dir + "/hi/index.m3u8")).uris.size();
+  ASSERT_GE(segments, 11u);
+  // Measured (strace) for 12 segments: the old code rewrote the MPD 30 times and the
+  // multivariant 29 times, this one 12-18 and 9-12 (non-live, the video runs ahead of the held
+  // audio, and a rendition two numbers ahead writes the MPD too; a new peak BANDWIDTH is
+  // frequent in the first segments).
+  EXPECT_GE(renamed["manifest.mpd"], 2);
+  EXPECT_LE(renamed["manifest.mpd"], (int)segments * 2) << segments << " segments";
+  EXPECT_GE(renamed["index.m3u8"], 1);
+  EXPECT_LE(renamed["index.m3u8"], (int)segments * 3 / 2) << segments << " segments";
+}
+
 TEST(HlsSinkFmp4, DashStaticMpdAtEosPlayedByDashdemux2) {
   iptv_test::TempDir tmp;
   std::string dir = tmp.path() + "/ch";
@@ -580,7 +619,10 @@ TEST(HlsSinkFmp4, DashDynamicMpdPlayedLiveByDashdemux2) {
   {
     // Played in real time for 8 s by playbin3 + dashdemux2 (tests/hlssink/play_live.py, its
     // own process: 1.22's adaptivedemux2 can abort on an assertion, which must fail this
-    // check, not kill the test binary).
+    // check, not kill the test binary). Only while the window still starts at the Period
+    // start: past that, dashdemux2's SegmentTimeline seek adds the window's age to the
+    // position and waits for a future segment (gstmpdclient.c, gst_mpd_client2_stream_seek;
+    // docs/iptvhlssink.md, "Known limitation").
     int status = -1;
     std::string out = iptv_test::sh("timeout 30 /usr/bin/python3 " + iptv_test::source_root() +
                                         "/tests/hlssink/play_live.py " + base + "manifest.mpd" +
@@ -588,11 +630,14 @@ TEST(HlsSinkFmp4, DashDynamicMpdPlayedLiveByDashdemux2) {
                                     &status);
     EXPECT_EQ(status, 0) << out;
     std::smatch pm;
-    ASSERT_TRUE(std::regex_search(out, pm, std::regex("demuxer=(\\S+) video=(\\d+) audio=(\\d+)")))
-        << out;
-    EXPECT_EQ(pm[1], "dashdemux2");
-    EXPECT_GE(std::stoi(pm[2]), 50) << "frames in 8 s of live playback: " << out;
-    EXPECT_GE(std::stoi(pm[3]), 80) << out;
+    // (No ASSERT here: returning before encoder.join() would abort the whole binary.)
+    if (std::regex_search(out, pm, std::regex("demuxer=(\\S+) video=(\\d+) audio=(\\d+)"))) {
+      EXPECT_EQ(pm[1], "dashdemux2");
+      EXPECT_GE(std::stoi(pm[2]), 50) << "frames in 8 s of live playback: " << out;
+      EXPECT_GE(std::stoi(pm[3]), 80) << out;
+    } else {
+      ADD_FAILURE() << "play_live.py printed no counts: " << out;
+    }
   }
   encoder.join();
 }

@@ -4,9 +4,12 @@
 // numbers; the API and /metrics show the format.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <filesystem>
 #include <regex>
 #include <thread>
+#include <tuple>
 
 #include "iptvd_fixture.h"
 
@@ -279,3 +282,94 @@ TEST_F(IptvdCmaf, LowLatencyRecordMakesPartsAndTheApiShowsThePartAge) {
 }
 
 }  // namespace
+
+// H.265 through iptvd (passthrough): one real UDP MPEG-TS sender (x265enc + AAC) feeds two
+// passthrough channels, one fMP4 + DASH, one MPEG-TS. fMP4: the init segment's sample entry is
+// hvc1 with an hvcC from the bitstream (ffprobe decodes init + segment), the multivariant CODECS
+// and the MPD's codecs are the init segment's hvc1 string. hlsdemux2 plays both through the
+// origin with a token URL. MPEG-TS carries H.265 too (stream type 0x24; ffprobe and hlsdemux2
+// read it), but no Apple device or browser plays HEVC in TS: fMP4 is the format for HEVC.
+TEST_F(IptvdCmaf, H265PassthroughIsHvc1InFmp4AndPlays) {
+  int pf = iptv_test::free_port(), pt = iptv_test::free_port();
+  for (auto [id, port, extra] :
+       {std::tuple{"hvf", pf, "  segment_format: fmp4\ndash: true\n"}, std::tuple{"hvt", pt, ""}})
+    write_file(channels_ + "/" + id + ".yaml",
+               std::string("channel_id: ") + id +
+                   "\nsource: udp://127.0.0.1:" + std::to_string(port) +
+                   "\nprofiles: [passthrough]\nrights:\n  owner: Test\n  licence: test\n"
+                   "access:\n  account_required: false\n"
+                   "hls:\n  segment_seconds: 1\n  window_segments: 6\n" +
+                   extra);
+  // Tokens on: the playback URL carries one in its path.
+  write_file(tmp_.path() + "/iptvd.yaml", "tokens:\n  ttl_seconds: 900\n");
+  Iptvd d(channels_, {"--config", tmp_.path() + "/iptvd.yaml"});
+  d.start();
+  std::string log = tmp_.path() + "/sender.log";
+  pid_t sender = std::atoi(
+      sh("gst-launch-1.0 -q videotestsrc is-live=true pattern=ball ! "
+         "video/x-raw,width=320,height=180,framerate=25/1,format=I420 ! x265enc tune=zerolatency "
+         "speed-preset=ultrafast key-int-max=25 bitrate=300 ! h265parse ! mpegtsmux name=m "
+         "alignment=7 ! tee name=t ! queue ! udpsink host=127.0.0.1 port=" +
+         std::to_string(pf) + " t. ! queue ! udpsink host=127.0.0.1 port=" + std::to_string(pt) +
+         " audiotestsrc is-live=true samplesperbuffer=1024 ! audioconvert ! avenc_aac ! aacparse "
+         "! m. >" +
+         log + " 2>&1 & echo $!")
+          .c_str());
+  struct Kill {
+    pid_t pid;
+    ~Kill() {
+      if (pid > 0) ::kill(pid, SIGKILL);
+    }
+  } kill_sender{sender};
+  ASSERT_TRUE(d.wait_live({"hvf", "hvt"}, 90, 3)) << d.log() << slurp(log);
+  std::string dir = d.data() + "/hls/hvf";
+  // fMP4: hvc1, decodable from init + segment; the codecs strings are the init segment's.
+  auto m = parse_media(d.playlist("hvf", "source"));
+  ASSERT_GE(m.sequences.size(), 2u);
+  std::string seg = dir + "/source/seg-" + std::to_string(m.sequences[1]) + ".m4s";
+  std::string joined = tmp_.path() + "/hvf.mp4";
+  sh("cat '" + dir + "/source/init.mp4' '" + seg + "' > '" + joined + "'");
+  std::string ff =
+      sh("timeout 60 ffprobe -v error -count_frames -select_streams v:0 -show_entries "
+         "stream=codec_name,codec_tag_string,width,height,nb_read_frames -of csv=p=0 '" +
+         joined + "' 2>&1");
+  EXPECT_NE(ff.find("hevc,hvc1,320,180,"), std::string::npos) << ff;
+  std::smatch frames;
+  ASSERT_TRUE(std::regex_search(ff, frames, std::regex("320,180,(\\d+)"))) << ff;
+  EXPECT_GE(std::stoi(frames[1]), 20) << "a 1 s segment at 25 fps: " << ff;
+  std::string mv = slurp(dir + "/index.m3u8");
+  std::smatch c;
+  ASSERT_TRUE(std::regex_search(mv, c, std::regex("CODECS=\"(hvc1\\.[^,\"]+),mp4a\\.40\\.2\"")))
+      << mv;
+  EXPECT_NE(slurp(dir + "/manifest.mpd").find("codecs=\"" + std::string(c[1]) + "\""),
+            std::string::npos)
+      << slurp(dir + "/manifest.mpd");
+  // MPEG-TS: H.265 carried as is.
+  auto mt = parse_media(d.playlist("hvt", "source"));
+  ASSERT_FALSE(mt.sequences.empty());
+  std::string ts = d.data() + "/hls/hvt/source/seg-" + std::to_string(mt.sequences.back()) + ".ts";
+  std::string fft = sh("timeout 60 ffprobe -v error -show_entries stream=codec_name -of csv=p=0 '" +
+                       ts + "' 2>&1");
+  EXPECT_NE(fft.find("hevc"), std::string::npos) << fft;
+  EXPECT_NE(fft.find("aac"), std::string::npos) << fft;
+  // hlsdemux2 plays both through the origin, with a token URL, for 8 s of real time each.
+  for (const char *id : {"hvf", "hvt"}) {
+    SCOPED_TRACE(id);
+    std::string url = d.playback_url(id);
+    // <base>/hls/<id>/<token>/index.m3u8
+    ASSERT_TRUE(
+        std::regex_search(url, std::regex("/hls/" + std::string(id) + "/[^/]+/index\\.m3u8$")))
+        << url;
+    int st = -1;
+    std::string out = sh("timeout 40 /usr/bin/python3 " + iptv_test::source_root() +
+                             "/tests/hlssink/play_live.py '" + url + "' hlsdemux2 8 2>&1",
+                         &st);
+    EXPECT_EQ(st, 0) << out;
+    std::smatch p;
+    ASSERT_TRUE(std::regex_search(out, p, std::regex("demuxer=(\\S+) video=(\\d+) audio=(\\d+)")))
+        << out;
+    EXPECT_EQ(p[1], "hlsdemux2");
+    EXPECT_GE(std::stoi(p[2]), 50) << out;
+    EXPECT_GE(std::stoi(p[3]), 80) << out;
+  }
+}

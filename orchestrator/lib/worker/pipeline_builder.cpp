@@ -124,7 +124,10 @@ bool build_passthrough(const WorkerSpec &spec, OutputElements &o, std::string &e
   for (GstElement *e : {o.vsrc, o.asrc})
     g_object_set(e, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE, "max-bytes",
                  (guint64)64 * 1024 * 1024, "block", FALSE, nullptr);
-  GstCaps *vc = gst_caps_from_string("video/x-h264, stream-format=byte-stream, alignment=au");
+  // H.264 or H.265 (the source decides), byte-stream access units either way.
+  GstCaps *vc = gst_caps_from_string(
+      "video/x-h264, stream-format=byte-stream, alignment=au; "
+      "video/x-h265, stream-format=byte-stream, alignment=au");
   GstCaps *ac = gst_caps_from_string("audio/mpeg, mpegversion=4, stream-format=adts");
   g_object_set(vcf, "caps", vc, nullptr);
   g_object_set(acf, "caps", ac, nullptr);

@@ -96,7 +96,8 @@ SourcePipeline::~SourcePipeline() {
 }
 
 // queue ! convert/parse ! capsfilter ! iptvgapprobe ! appsink, in a bin with a ghost "sink" pad.
-GstElement *SourcePipeline::make_tail(StreamKind kind) {
+// `hevc`: an encoded (passthrough) H.265 video stream, parsed by h265parse instead of h264parse.
+GstElement *SourcePipeline::make_tail(StreamKind kind, bool hevc) {
   bool video = kind == StreamKind::kVideo;
   GstElement *bin = gst_bin_new(video ? "tail-video" : "tail-audio");
   std::vector<GstElement *> chain;
@@ -117,10 +118,14 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
     chain.push_back(make("audioresample"));
     caps = raw_audio_caps(spec_);
   } else if (video) {
-    GstElement *parse = make("h264parse");
+    // Byte-stream access units with the parameter sets at every keyframe, as iptvhlssink takes
+    // them (H.265 in fMP4 as hvc1, its hvcC from those parameter sets; in MPEG-TS as stream
+    // type 0x24).
+    GstElement *parse = make(hevc ? "h265parse" : "h264parse");
     g_object_set(parse, "config-interval", -1, nullptr);
     chain.push_back(parse);
-    caps = gst_caps_from_string("video/x-h264, stream-format=byte-stream, alignment=au");
+    caps = gst_caps_from_string(hevc ? "video/x-h265, stream-format=byte-stream, alignment=au"
+                                     : "video/x-h264, stream-format=byte-stream, alignment=au");
   } else {
     chain.push_back(make("aacparse"));
     caps = gst_caps_from_string("audio/mpeg, mpegversion=4, stream-format=adts");
@@ -175,7 +180,7 @@ GstElement *SourcePipeline::make_tail(StreamKind kind) {
       gst_object_unref(bin);
       return nullptr;
     }
-  if (content && !add_content_branch(GST_BIN(bin), tee, kind)) {
+  if (content && !add_content_branch(GST_BIN(bin), tee, kind, hevc)) {
     gst_object_unref(bin);
     return nullptr;
   }
@@ -217,10 +222,10 @@ bool needs_content_decode(const WorkerSpec &spec, StreamKind kind) {
 // reports silence, black and freeze only (the tail's own probe keeps gaps, keyframe gaps and
 // timestamps): its gap, jump and drift thresholds are out of reach, since keyframes alone are a
 // stream with 2 s "jumps" by design.
-bool SourcePipeline::add_content_branch(GstBin *bin, GstElement *tee, StreamKind kind) {
+bool SourcePipeline::add_content_branch(GstBin *bin, GstElement *tee, StreamKind kind, bool hevc) {
   bool video = kind == StreamKind::kVideo;
   GstElement *queue = make("queue");
-  GstElement *dec = make(video ? "avdec_h264" : "avdec_aac");
+  GstElement *dec = make(video ? (hevc ? "avdec_h265" : "avdec_h264") : "avdec_aac");
   if (!dec && !video) dec = make("faad");
   // 8-bit 4:2:0 for the probe, which reads 8-bit luma (or the high byte of 16-bit samples): a
   // 10-bit or 4:4:4 source (x264's High 4:4:4 from an unconstrained videotestsrc, for one) decodes
@@ -298,7 +303,8 @@ void SourcePipeline::on_pad_added(GstPad *pad) {
   if (take) (video ? have_video_ : have_audio_) = true;
   g_mutex_unlock(&pad_lock_);
   if (!take) return;
-  GstElement *tail = make_tail(video ? StreamKind::kVideo : StreamKind::kAudio);
+  GstElement *tail =
+      make_tail(video ? StreamKind::kVideo : StreamKind::kAudio, name == "video/x-h265");
   if (!tail) return;
   // Passthrough: the encoded stream itself reaches the tail; count it there (a decoded stream
   // was counted at its decoder's input, see build()).
@@ -322,12 +328,13 @@ static void demux_pad_added(GstElement *demux, GstPad *pad, gpointer data) {
   if (caps) gst_caps_unref(caps);
   if (name.rfind("video/", 0) != 0 && name.rfind("audio/", 0) != 0) return;
   GstCaps *stop = static_cast<GstCaps *>(g_object_get_data(G_OBJECT(demux), "stop-caps"));
-  // Passthrough of what the tails parse (H.264, ADTS AAC): the demuxer's pad goes straight to
-  // its tail. A decodebin there only found that the caps match its stop caps, after a typefind
-  // and a pad probe of its own on every buffer. Anything else still goes through a decodebin.
-  if (stop && (name == "video/x-h264" || name == "audio/mpeg")) {
+  // Passthrough of what the tails parse (H.264, H.265, ADTS AAC): the demuxer's pad goes
+  // straight to its tail. A decodebin there only found that the caps match its stop caps, after
+  // a typefind and a pad probe of its own on every buffer. Anything else still goes through a
+  // decodebin.
+  if (stop && (name == "video/x-h264" || name == "video/x-h265" || name == "audio/mpeg")) {
     GstCaps *c = gst_pad_get_current_caps(pad);
-    bool direct = name == "video/x-h264";
+    bool direct = name == "video/x-h264" || name == "video/x-h265";
     if (!direct && c) {
       const GstStructure *st = gst_caps_get_structure(c, 0);
       int version = 0;
@@ -381,7 +388,8 @@ bool SourcePipeline::build(std::string &error) {
       }),
       this);
   // Passthrough: demuxers and decodebins stop at the encoded streams.
-  GstCaps *stop_caps = encoded_ ? gst_caps_from_string("video/x-h264; audio/mpeg") : nullptr;
+  GstCaps *stop_caps =
+      encoded_ ? gst_caps_from_string("video/x-h264; video/x-h265; audio/mpeg") : nullptr;
   std::string why;
   bool ok = entry_.kind == "test" ? build_test(bin, why)
             : entry_.kind == "udp" || entry_.kind == "srt" || entry_.kind == "rtmp"

@@ -71,8 +71,8 @@ class SourcePipeline {
   bool build_test(GstBin *bin, std::string &why);
   bool build_demuxed(GstBin *bin, GstCaps *stop_caps, std::string &why);
   bool build_decoded(GstBin *bin, GstCaps *stop_caps, std::string &why);
-  GstElement *make_tail(StreamKind kind);
-  bool add_content_branch(GstBin *bin, GstElement *tee, StreamKind kind);
+  GstElement *make_tail(StreamKind kind, bool hevc = false);
+  bool add_content_branch(GstBin *bin, GstElement *tee, StreamKind kind, bool hevc = false);
   void on_pad_added(GstPad *pad);
   static void pad_added_cb(GstElement *, GstPad *pad, gpointer self);
   static GstFlowReturn new_sample_cb(GstElement *sink, gpointer self);

@@ -98,12 +98,14 @@ std::string keyframe_to_jpeg(GstSample *sample, const Branch &b, const std::stri
     GST_BUFFER_PTS(one) = GST_BUFFER_DTS(one) = 0;
     GST_BUFFER_DURATION(one) = 40 * GST_MSECOND;
     gst_app_src_push_buffer(GST_APP_SRC(src), one);
-    static const guint8 kAudEos[] = {0, 0, 0, 1, 0x09, 0xF0, 0, 0, 0, 1, 0x0A};
-    GstBuffer *next = gst_buffer_new_memdup(kAudEos, sizeof kAudEos);
-    GST_BUFFER_PTS(next) = GST_BUFFER_DTS(next) = 40 * GST_MSECOND;
-    GST_BUFFER_DURATION(next) = 40 * GST_MSECOND;
-    GST_BUFFER_FLAG_SET(next, GST_BUFFER_FLAG_DELTA_UNIT);
-    gst_app_src_push_buffer(GST_APP_SRC(src), next);
+    if (decoder == "openh264dec") {  // H.264 NAL units; avdec_* drains at end of stream
+      static const guint8 kAudEos[] = {0, 0, 0, 1, 0x09, 0xF0, 0, 0, 0, 1, 0x0A};
+      GstBuffer *next = gst_buffer_new_memdup(kAudEos, sizeof kAudEos);
+      GST_BUFFER_PTS(next) = GST_BUFFER_DTS(next) = 40 * GST_MSECOND;
+      GST_BUFFER_DURATION(next) = 40 * GST_MSECOND;
+      GST_BUFFER_FLAG_SET(next, GST_BUFFER_FLAG_DELTA_UNIT);
+      gst_app_src_push_buffer(GST_APP_SRC(src), next);
+    }
     gst_app_src_end_of_stream(GST_APP_SRC(src));
     GstSample *jpeg = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 5 * GST_SECOND);
     GstMapInfo map;
@@ -132,19 +134,20 @@ std::string keyframe_to_jpeg(GstSample *sample, const Branch &b, const std::stri
 }
 
 // The first decoder whose sink template takes the stream's caps (openh264dec is 8-bit 4:2:0
-// only, so a High 4:4:4 stream goes to avdec_h264); b.fallback is the next one, if any.
+// H.264 only, so a High 4:4:4 stream goes to avdec_h264, H.265 to avdec_h265); b.fallback is
+// the next one that takes them, if any.
 std::string pick_decoder(Branch &b, GstCaps *caps) {
   b.fallback.clear();
-  for (size_t i = 0; i < b.decoders.size(); i++) {
-    GstElementFactory *fac = gst_element_factory_find(b.decoders[i].c_str());
+  std::vector<std::string> takers;
+  for (const auto &d : b.decoders) {
+    GstElementFactory *fac = gst_element_factory_find(d.c_str());
     bool takes = fac && caps && gst_element_factory_can_sink_all_caps(fac, caps);
     if (fac) gst_object_unref(fac);
-    if (takes || i + 1 == b.decoders.size()) {
-      if (i + 1 < b.decoders.size()) b.fallback = b.decoders.back();
-      return b.decoders[i];
-    }
+    if (takes) takers.push_back(d);
   }
-  return "";
+  if (takers.empty()) return b.decoders.empty() ? "" : b.decoders.front();
+  if (takers.size() > 1) b.fallback = takers[1];
+  return takers[0];
 }
 
 // The appsink's thread: one JPEG, written beside the target and renamed over it.
@@ -156,9 +159,10 @@ GstFlowReturn on_sample(GstAppSink *sink, gpointer data) {
   std::string err;
   if (buf && !b->stopped && b->encoded) {
     std::string jpeg;
-    err = keyframe_to_jpeg(sample, *b, pick_decoder(*b, gst_sample_get_caps(sample)), jpeg);
+    std::string first = pick_decoder(*b, gst_sample_get_caps(sample));
+    err = keyframe_to_jpeg(sample, *b, first, jpeg);
     if (!err.empty() && !b->fallback.empty()) {
-      b->decoders.erase(b->decoders.begin());  // openh264dec could not: avdec_h264 from now on
+      std::erase(b->decoders, first);  // openh264dec could not: avdec_h264 from now on
       err = keyframe_to_jpeg(sample, *b, b->fallback, jpeg);
     }
     if (err.empty()) err = write_file_atomic(b->path, jpeg);
@@ -173,10 +177,10 @@ GstFlowReturn on_sample(GstAppSink *sink, gpointer data) {
 }
 
 // The passthrough decoders present: openh264dec (preferred: a small library, and its buffers
-// leave with it) and avdec_h264 (any profile, High 4:4:4 and 10-bit included).
+// leave with it), avdec_h264 (any profile, High 4:4:4 and 10-bit included) and avdec_h265.
 std::vector<std::string> keyframe_decoders() {
   std::vector<std::string> out;
-  for (const char *f : {"openh264dec", "avdec_h264"}) {
+  for (const char *f : {"openh264dec", "avdec_h264", "avdec_h265"}) {
     if (GstElementFactory *fac = gst_element_factory_find(f)) {
       gst_object_unref(fac);
       out.push_back(f);
