@@ -372,4 +372,13 @@ TEST_F(IptvdCmaf, H265PassthroughIsHvc1InFmp4AndPlays) {
     EXPECT_GE(std::stoi(p[2]), 50) << out;
     EXPECT_GE(std::stoi(p[3]), 80) << out;
   }
+  // The console's thumbnail of an H.265 passthrough channel: its keyframe decoded (avdec_h265).
+  for (const char *id : {"hvf", "hvt"}) {
+    std::string jpg = d.data() + "/thumbnails/" + id + ".jpg";
+    EXPECT_TRUE(wait_for(20, [&] { return fs::exists(jpg); })) << id << "\n" << d.log();
+    std::string w =
+        sh("ffprobe -v error -show_entries stream=codec_name,width -of csv=p=0 '" + jpg + "' 2>&1");
+    EXPECT_NE(w.find("mjpeg,"), std::string::npos) << id << ": " << w;
+  }
+  EXPECT_EQ(d.log().find("thumbnail:"), std::string::npos) << d.log();
 }
