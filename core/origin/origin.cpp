@@ -42,6 +42,10 @@ struct Origin::Request {
   const char *bad_query = nullptr;  // the malformed LL-HLS directive's refusal reason
   bool blocking = false;            // asked with _HLS_msn (answered now or after being parked)
   std::string token_segment;        // /hls/<channel>/<token>/...: the viewer's token, or ""
+  // X-Iptv-Token-Placeholder: keep (a caching edge, docs/deploy/nginx-edge.conf): playlists keep
+  // the {token} placeholder of their EXT-X-KEY URIs, so one cached copy serves every viewer and
+  // the edge fills in each viewer's own token (sub_filter).
+  bool keep_token_placeholder = false;
 };
 
 // One file as last seen by a serving thread: validated by one stat() per request.
@@ -315,6 +319,8 @@ void on_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTab
   // Ranges are answered by the origin only (one range); libsoup must never see the header.
   if (const char *r = soup_message_headers_get_one(rq, "Range")) req.range = r;
   soup_message_headers_remove(rq, "Range");
+  if (const char *k = soup_message_headers_get_one(rq, "X-Iptv-Token-Placeholder"))
+    req.keep_token_placeholder = g_ascii_strcasecmp(k, "keep") == 0;
   if (query) {
     auto number = [&](const char *key, int64_t *out) {
       auto *m = static_cast<const char *>(g_hash_table_lookup(query, key));
@@ -1123,7 +1129,7 @@ void Origin::handle(Server &srv, Request &req) {
   } else if (routed && routed->file.empty()) {
     // A generated answer (a catch-up playlist): its validator is its content's hash.
     SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
-    fill_token(routed->body, token_fill(mp.token_segment));
+    if (!req.keep_token_placeholder) fill_token(routed->body, token_fill(mp.token_segment));
     gchar *sum =
         g_compute_checksum_for_string(G_CHECKSUM_SHA256, routed->body.c_str(), routed->body.size());
     std::string etag = "\"" + std::string(sum, 32) + "\"";
@@ -1352,7 +1358,8 @@ void Origin::respond_file(Server &srv, Request &req, const std::string &channel,
     // Encrypted channels: EXT-X-KEY URIs carry the viewer's own token (see KeyRoute).
     gsize n = 0;
     const char *d = static_cast<const char *>(g_bytes_get_data(bytes, &n));
-    if (d && memmem(d, n, kTokenPlaceholder, sizeof kTokenPlaceholder - 1)) {
+    if (d && !req.keep_token_placeholder &&
+        memmem(d, n, kTokenPlaceholder, sizeof kTokenPlaceholder - 1)) {
       std::string text(d, n);
       fill_token(text, token_fill(req.token_segment));
       g_bytes_unref(bytes);
