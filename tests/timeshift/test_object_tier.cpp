@@ -206,7 +206,8 @@ TEST(ObjectTier, RebuildsTheLostIndexFromTheBucket) {
     tier.run_now();
     ASSERT_EQ(tier.stats().uploaded, 5u);
     EXPECT_EQ(tier.stats().rebuilt, 0u);  // the first pass listed an empty bucket
-    EXPECT_EQ(tier.rebuild("news"), 0) << "a database that has every row gets none";
+    std::string err;
+    EXPECT_EQ(tier.rebuild("news", &err), 0) << "a database that has every row gets none: " << err;
     a.stop();
   }
   // Another channel's segment and a foreign object under the channel's folder are not its rows.
