@@ -1,6 +1,7 @@
 // AES-128 with rotating keys through a real iptvd, its real workers and its origin, with real
 // clients: ffmpeg decodes the encrypted TS and fMP4 channels (live and a catch-up range across a
-// key rotation), hls.js in chromium and VLC play them, the segment files on disk do not decode
+// key rotation), hls.js in chromium plays them (live, a DVR seek-back, a catch-up range) and VLC
+// records both, the segment files on disk do not decode
 // without the key (and do with it), keys rotate every N segments (distinct key ids and IVs), a
 // wrong, expired, foreign or revoked token gets no key (revocation within 1 s), keys are never in
 // the spec file or the log, and a missing master key file stops iptvd with a clear error.
@@ -63,12 +64,15 @@ std::string first_segment_uri(const std::string &playlist) {
   return "";
 }
 
-std::string channel(const std::string &id, const std::string &format) {
-  return channel_yaml(id, "  segment_format: " + format +
-                              "\naccess:\n  account_required: false\n"
-                              "rights: {owner: Test, licence: T-1, catchup_days: 1}\n"
-                              "catchup: {days: 1}\n"
-                              "encryption: {method: aes-128, rotate_segments: 3}\n");
+std::string channel(const std::string &id, const std::string &format, int dvr_seconds = 0) {
+  return channel_yaml(
+      id, "  segment_format: " + format +
+              "\naccess:\n  account_required: false\n"
+              "rights: {owner: Test, licence: T-1, catchup_days: 1}\n"
+              "catchup: {days: 1}\n" +
+              (dvr_seconds ? "dvr: {window_seconds: " + std::to_string(dvr_seconds) + "}\n"
+                           : std::string()) +
+              "encryption: {method: aes-128, rotate_segments: 3}\n");
 }
 
 }  // namespace
@@ -76,7 +80,7 @@ std::string channel(const std::string &id, const std::string &format) {
 TEST(EncryptionIptvd, EncryptedChannelsPlayKeysRotateAndOnlyValidTokensGetKeys) {
   iptv_test::TempDir dir;
   write_file(dir.path() + "/locked.yaml", channel("locked", "ts"));
-  write_file(dir.path() + "/lockedf.yaml", channel("lockedf", "fmp4"));
+  write_file(dir.path() + "/lockedf.yaml", channel("lockedf", "fmp4", 60));  // with a DVR window
   iptv_test::TempDir state;
   write_file(state.path() + "/iptvd.yaml", "tokens:\n  ttl_seconds: 600\n");
   Iptvd d(dir.path(), {"--config", state.path() + "/iptvd.yaml"});
@@ -217,17 +221,26 @@ TEST(EncryptionIptvd, EncryptedChannelsPlayKeysRotateAndOnlyValidTokensGetKeys) 
   EXPECT_NE(cu.body.find("#EXT-X-ENDLIST"), std::string::npos) << cu.body;
   EXPECT_GT(decoded_frames(url + range, 10, &ff), 100) << ff << cu.body;
 
-  // hls.js in chromium plays the encrypted TS and fMP4 channels.
+  // hls.js in chromium plays the encrypted TS and fMP4 channels; on the fMP4 channel it seeks
+  // back 10 s into the DVR window (segments of earlier key periods), and it plays the encrypted
+  // TS catch-up range across a rotation (issue 19).
   std::string missing = iptv_test::browser_missing();
   EXPECT_EQ(missing, "") << "browser tests need " << missing;
   if (missing.empty()) {
-    for (const std::string &u : {url, urlf}) {
+    for (const std::string &u : {url, urlf, url + range}) {
       iptv_test::PlayOptions o;
-      o.seconds = 6;
+      o.seconds = 5;
+      if (u == urlf) o.seek_back = 10;
       std::string rawlog;
       auto r = iptv_test::browser_play(u, o, &rawlog);
       EXPECT_TRUE(r.value("ok", false)) << u << "\n" << rawlog;
       EXPECT_GT(r.value("advanced", 0.0), 3.0) << u << "\n" << rawlog;
+      for (auto &e : r["errors"]) EXPECT_FALSE(e.value("fatal", false)) << u << "\n" << rawlog;
+      if (u == urlf) {
+        double from = r.value("seek_from", 0.0), to = r.value("seek_to", 0.0);
+        EXPECT_NEAR(from - to, 10.0, 1.5) << rawlog;
+        EXPECT_LT(r.value("end_time", 0.0), from) << "still behind the live point: " << rawlog;
+      }
     }
   }
 
@@ -235,16 +248,43 @@ TEST(EncryptionIptvd, EncryptedChannelsPlayKeysRotateAndOnlyValidTokensGetKeys) 
   int vlc_st = -1;
   sh("command -v cvlc >/dev/null && id nobody >/dev/null 2>&1", &vlc_st);
   EXPECT_EQ(vlc_st, 0) << "cvlc (vlc-bin) or the user 'nobody' is missing";
+  // The encrypted fMP4 channel (whole-segment AES-128 over fMP4 segments, clear init segment) is
+  // a known limit of VLC 3 (Debian 12's 3.0.24): it fetches the key and decrypts, but its MP4
+  // demuxer warns of a truncated box in every decrypted segment (the padding is left in) and the
+  // input ends after the first segments ("EOF reached"), with about one segment's frames
+  // recorded; the same channel in the clear plays on. Documented in docs/encryption.md; this
+  // records the behaviour, so a VLC that plays it makes this fail and the documentation can change.
   if (vlc_st == 0) {
     std::string vdir = "/tmp/iptv-vlc-" + std::to_string(getpid());
     fs::create_directories(vdir);
     ::chmod(vdir.c_str(), 0777);
-    std::string rec = vdir + "/rec.ts";
-    std::string vlog = sh("timeout 60 runuser -u nobody -- env HOME=" + vdir +
-                          " cvlc -vv -I dummy --no-video-title-show --run-time 8 --play-and-exit " +
-                          shq(url) + " --sout '#std{access=file,mux=ts,dst=" + rec + "}' 2>&1");
-    int frames = decoded_frames(rec, 30, &ff);
-    EXPECT_GT(frames, 30) << ff << "\n" << vlog.substr(vlog.size() > 6000 ? vlog.size() - 6000 : 0);
+    for (const std::string &u : {url, urlf}) {
+      std::string rec = vdir + (u == url ? "/rec.ts" : "/recf.ts");
+      std::string vlog =
+          sh("timeout 60 runuser -u nobody -- env HOME=" + vdir +
+             " cvlc -vv -I dummy --no-video-title-show --run-time 8 --play-and-exit " + shq(u) +
+             " --sout '#std{access=file,mux=ts,dst=" + rec + "}' 2>&1");
+      int frames = decoded_frames(rec, 30, &ff);
+      std::string tail = vlog.substr(vlog.size() > 6000 ? vlog.size() - 6000 : 0);
+      if (u == url) {
+        EXPECT_GT(frames, 30) << ff << "\n" << tail;
+        continue;
+      }
+      int media = 0;
+      for (size_t at = 0; (at = vlog.find("Retrieving http", at)) != std::string::npos; ++at) {
+        size_t nl = vlog.find('\n', at);
+        if (nl != std::string::npos && vlog.compare(nl - 4, 4, ".m4s") == 0) ++media;
+      }
+      EXPECT_NE(vlog.find("Retrieving AES key"), std::string::npos) << tail;
+      EXPECT_NE(vlog.find("truncated box"), std::string::npos) << tail;
+      EXPECT_NE(vlog.find("EOF reached"), std::string::npos) << tail;
+      // 8 s of 30 fps would be 240 frames; VLC records the first segment's (about 24).
+      EXPECT_LT(frames, 60) << "VLC played the encrypted fMP4 channel on: update "
+                               "docs/encryption.md\n"
+                            << tail;
+      std::printf("VLC 3 with encrypted fMP4: %d media segments fetched, %d frames recorded\n",
+                  media, frames);
+    }
     fs::remove_all(vdir);
   }
 
