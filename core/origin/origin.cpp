@@ -42,10 +42,6 @@ struct Origin::Request {
   const char *bad_query = nullptr;  // the malformed LL-HLS directive's refusal reason
   bool blocking = false;            // asked with _HLS_msn (answered now or after being parked)
   std::string token_segment;        // /hls/<channel>/<token>/...: the viewer's token, or ""
-  // X-Iptv-Token-Placeholder: keep (a caching edge, docs/deploy/nginx-edge.conf): playlists keep
-  // the {token} placeholder of their EXT-X-KEY URIs, so one cached copy serves every viewer and
-  // the edge fills in each viewer's own token (sub_filter).
-  bool keep_token_placeholder = false;
 };
 
 // One file as last seen by a serving thread: validated by one stat() per request.
@@ -319,8 +315,6 @@ void on_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTab
   // Ranges are answered by the origin only (one range); libsoup must never see the header.
   if (const char *r = soup_message_headers_get_one(rq, "Range")) req.range = r;
   soup_message_headers_remove(rq, "Range");
-  if (const char *k = soup_message_headers_get_one(rq, "X-Iptv-Token-Placeholder"))
-    req.keep_token_placeholder = g_ascii_strcasecmp(k, "keep") == 0;
   if (query) {
     auto number = [&](const char *key, int64_t *out) {
       auto *m = static_cast<const char *>(g_hash_table_lookup(query, key));
@@ -1129,14 +1123,18 @@ void Origin::handle(Server &srv, Request &req) {
   } else if (routed && routed->file.empty()) {
     // A generated answer (a catch-up playlist): its validator is its content's hash.
     SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
-    if (!req.keep_token_placeholder) fill_token(routed->body, token_fill(mp.token_segment));
+    // A playlist with the viewer's token in its key URIs is that viewer's alone: `private`, so
+    // a shared cache (an edge keyed without the token) never hands it to another viewer.
+    bool personal = routed->body.find(kTokenPlaceholder) != std::string::npos;
+    fill_token(routed->body, token_fill(mp.token_segment));
     gchar *sum =
         g_compute_checksum_for_string(G_CHECKSUM_SHA256, routed->body.c_str(), routed->body.size());
     std::string etag = "\"" + std::string(sum, 32) + "\"";
     g_free(sum);
     soup_message_headers_replace(h, "ETag", etag.c_str());
-    soup_message_headers_replace(h, "Cache-Control",
-                                 ("max-age=" + std::to_string(routed->max_age)).c_str());
+    soup_message_headers_replace(
+        h, "Cache-Control",
+        ((personal ? "private, max-age=" : "max-age=") + std::to_string(routed->max_age)).c_str());
     soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
     const char *inm = soup_message_headers_get_one(rq, "If-None-Match");
     if (inm && (std::string(inm) == etag || std::string(inm) == "*")) {
@@ -1354,12 +1352,13 @@ void Origin::respond_file(Server &srv, Request &req, const std::string &channel,
   soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
   soup_message_headers_replace(h, "Accept-Ranges", "bytes");
   GBytes *bytes = delta.empty() ? g_bytes_ref(fe->bytes) : g_bytes_new(delta.data(), delta.size());
+  bool personal = false;
   if (playlist && ends_with(rel, ".m3u8")) {
     // Encrypted channels: EXT-X-KEY URIs carry the viewer's own token (see KeyRoute).
     gsize n = 0;
     const char *d = static_cast<const char *>(g_bytes_get_data(bytes, &n));
-    if (d && !req.keep_token_placeholder &&
-        memmem(d, n, kTokenPlaceholder, sizeof kTokenPlaceholder - 1)) {
+    if (d && memmem(d, n, kTokenPlaceholder, sizeof kTokenPlaceholder - 1)) {
+      personal = true;  // the viewer's own (Cache-Control: private, below)
       std::string text(d, n);
       fill_token(text, token_fill(req.token_segment));
       g_bytes_unref(bytes);
@@ -1375,6 +1374,7 @@ void Origin::respond_file(Server &srv, Request &req, const std::string &channel,
                    : init     ? std::string("max-age=2")
                               : std::string("max-age=31536000, immutable");
   if (routed && routed->max_age < 31536000) cc = "max-age=" + std::to_string(routed->max_age);
+  if (personal) cc = "private, " + cc;
   soup_message_headers_replace(h, "Cache-Control", cc.c_str());
   ConditionalHeaders cond{soup_message_headers_get_one(rq, "If-Match"),
                           soup_message_headers_get_one(rq, "If-None-Match"),
