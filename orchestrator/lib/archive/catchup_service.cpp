@@ -214,14 +214,17 @@ CatchupAnswer CatchupService::mpd(const std::string &channel, const CatchupRules
   body << head << "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" ";
   if (dynamic) {
     // The live edge is now: the buffer reaches back to the first segment (and a little more).
+    // Players stay 10 s (4 segments at least) behind it: a segment reaches the archive a moment
+    // after it is published, and a catch-up viewer gains nothing from a low latency.
     char depth[48];
     std::snprintf(depth, sizeof depth, "PT%.3fS", (now_() - first_ms) / 1000.0 + 2 * target);
     body << "profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" type=\"dynamic\" "
             "availabilityStartTime=\""
          << iso8601_utc(first_ms, true) << "\" publishTime=\"" << iso8601_utc(now_(), true)
          << "\" minimumUpdatePeriod=\"PT" << target << "S\" timeShiftBufferDepth=\"" << depth
-         << "\" suggestedPresentationDelay=\"PT" << 3 * target << "S\" maxSegmentDuration=\"PT"
-         << 2 * target << "S\" minBufferTime=\"PT" << target << "S\">\n";
+         << "\" suggestedPresentationDelay=\"PT" << std::max(10, 4 * target)
+         << "S\" maxSegmentDuration=\"PT" << 2 * target << "S\" minBufferTime=\"PT" << target
+         << "S\">\n";
   } else {
     body << "profiles=\"urn:mpeg:dash:profile:full:2011\" type=\"static\" "
             "mediaPresentationDuration=\""

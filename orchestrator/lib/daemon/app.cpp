@@ -213,8 +213,8 @@ bool App::start(std::string *error) {
                             ans->body,   ans->file,   ans->max_age};
       });
   add_triggers();
-  // Content keys older than their channel's longest retention go, now and hourly.
-  prune_content_keys(*keys_, *channels_, logger_);
+  // Content keys older than their channel's longest retention go, hourly (and once below, when
+  // the records that give the retention are loaded).
   g_timeout_add_seconds(
       3600,
       [](gpointer d) -> gboolean {
@@ -227,6 +227,7 @@ bool App::start(std::string *error) {
   // In a cluster, channels run only once this node owns them in etcd (docs/cluster.md).
   if (cfg_.cluster.enabled) channels_->enable_ownership(cfg_.cluster.node_id);
   channels_->load();
+  prune_content_keys(*keys_, *channels_, logger_);  // after load(): the records give retention
   if (cfg_.cluster.enabled) {
     std::string url =
         cfg_.cluster.advertise_url.empty() ? opts_.public_url : cfg_.cluster.advertise_url;

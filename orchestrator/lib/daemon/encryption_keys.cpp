@@ -34,7 +34,9 @@ bool load_master_key_file(const std::string &configured, const std::string &data
 }
 
 int64_t key_retention_ms(const ChannelRecord *rec) {
-  if (!rec) return 0;
+  // No record (retired, or not loadable now): a week, so a record broken for a while does not
+  // lose the keys of what it published.
+  if (!rec) return 7 * 86'400'000LL;
   const HlsSettings &h = rec->hls;
   double live = std::max(h.window_segments * h.segment_seconds, h.dvr_seconds);
   double catchup = rec->catchup.days * 86400.0;

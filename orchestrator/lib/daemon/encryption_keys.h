@@ -37,8 +37,8 @@ bool load_master_key_file(const std::string &configured, const std::string &data
 int prune_content_keys(keys::KeyStore &keys, ChannelManager &channels, log::Logger &logger);
 
 // How long a channel's keys must be kept: the longest of its live window, DVR window and
-// catch-up (warm and archive tiers: catchup.days), plus one key period. 0 for a channel with no
-// record (only the margin and the archived segments that name a key keep it then).
+// catch-up (warm and archive tiers: catchup.days), plus one key period. A week for a channel with
+// no record (retired, or a record that does not load now).
 int64_t key_retention_ms(const ChannelRecord *rec);
 
 // `iptvd --rotate-master-key NEW_FILE` (docs/encryption.md): with iptvd stopped, rewraps every
