@@ -1123,14 +1123,18 @@ void Origin::handle(Server &srv, Request &req) {
   } else if (routed && routed->file.empty()) {
     // A generated answer (a catch-up playlist): its validator is its content's hash.
     SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+    // A playlist with the viewer's token in its key URIs is that viewer's alone: `private`, so
+    // a shared cache (an edge keyed without the token) never hands it to another viewer.
+    bool personal = routed->body.find(kTokenPlaceholder) != std::string::npos;
     fill_token(routed->body, token_fill(mp.token_segment));
     gchar *sum =
         g_compute_checksum_for_string(G_CHECKSUM_SHA256, routed->body.c_str(), routed->body.size());
     std::string etag = "\"" + std::string(sum, 32) + "\"";
     g_free(sum);
     soup_message_headers_replace(h, "ETag", etag.c_str());
-    soup_message_headers_replace(h, "Cache-Control",
-                                 ("max-age=" + std::to_string(routed->max_age)).c_str());
+    soup_message_headers_replace(
+        h, "Cache-Control",
+        ((personal ? "private, max-age=" : "max-age=") + std::to_string(routed->max_age)).c_str());
     soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
     const char *inm = soup_message_headers_get_one(rq, "If-None-Match");
     if (inm && (std::string(inm) == etag || std::string(inm) == "*")) {
@@ -1348,11 +1352,13 @@ void Origin::respond_file(Server &srv, Request &req, const std::string &channel,
   soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
   soup_message_headers_replace(h, "Accept-Ranges", "bytes");
   GBytes *bytes = delta.empty() ? g_bytes_ref(fe->bytes) : g_bytes_new(delta.data(), delta.size());
+  bool personal = false;
   if (playlist && ends_with(rel, ".m3u8")) {
     // Encrypted channels: EXT-X-KEY URIs carry the viewer's own token (see KeyRoute).
     gsize n = 0;
     const char *d = static_cast<const char *>(g_bytes_get_data(bytes, &n));
     if (d && memmem(d, n, kTokenPlaceholder, sizeof kTokenPlaceholder - 1)) {
+      personal = true;  // the viewer's own (Cache-Control: private, below)
       std::string text(d, n);
       fill_token(text, token_fill(req.token_segment));
       g_bytes_unref(bytes);
@@ -1368,6 +1374,7 @@ void Origin::respond_file(Server &srv, Request &req, const std::string &channel,
                    : init     ? std::string("max-age=2")
                               : std::string("max-age=31536000, immutable");
   if (routed && routed->max_age < 31536000) cc = "max-age=" + std::to_string(routed->max_age);
+  if (personal) cc = "private, " + cc;
   soup_message_headers_replace(h, "Cache-Control", cc.c_str());
   ConditionalHeaders cond{soup_message_headers_get_one(rq, "If-Match"),
                           soup_message_headers_get_one(rq, "If-None-Match"),

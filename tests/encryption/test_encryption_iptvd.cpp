@@ -1,6 +1,7 @@
 // AES-128 with rotating keys through a real iptvd, its real workers and its origin, with real
 // clients: ffmpeg decodes the encrypted TS and fMP4 channels (live and a catch-up range across a
-// key rotation), hls.js in chromium and VLC play them, the segment files on disk do not decode
+// key rotation), hls.js in chromium plays them (live, a DVR seek-back, a catch-up range) and VLC
+// records both, the segment files on disk do not decode
 // without the key (and do with it), keys rotate every N segments (distinct key ids and IVs), a
 // wrong, expired, foreign or revoked token gets no key (revocation within 1 s), keys are never in
 // the spec file or the log, and a missing master key file stops iptvd with a clear error.
@@ -63,12 +64,15 @@ std::string first_segment_uri(const std::string &playlist) {
   return "";
 }
 
-std::string channel(const std::string &id, const std::string &format) {
-  return channel_yaml(id, "  segment_format: " + format +
-                              "\naccess:\n  account_required: false\n"
-                              "rights: {owner: Test, licence: T-1, catchup_days: 1}\n"
-                              "catchup: {days: 1}\n"
-                              "encryption: {method: aes-128, rotate_segments: 3}\n");
+std::string channel(const std::string &id, const std::string &format, int dvr_seconds = 0) {
+  return channel_yaml(
+      id, "  segment_format: " + format +
+              "\naccess:\n  account_required: false\n"
+              "rights: {owner: Test, licence: T-1, catchup_days: 1}\n"
+              "catchup: {days: 1}\n" +
+              (dvr_seconds ? "dvr: {window_seconds: " + std::to_string(dvr_seconds) + "}\n"
+                           : std::string()) +
+              "encryption: {method: aes-128, rotate_segments: 3}\n");
 }
 
 }  // namespace
@@ -76,7 +80,7 @@ std::string channel(const std::string &id, const std::string &format) {
 TEST(EncryptionIptvd, EncryptedChannelsPlayKeysRotateAndOnlyValidTokensGetKeys) {
   iptv_test::TempDir dir;
   write_file(dir.path() + "/locked.yaml", channel("locked", "ts"));
-  write_file(dir.path() + "/lockedf.yaml", channel("lockedf", "fmp4"));
+  write_file(dir.path() + "/lockedf.yaml", channel("lockedf", "fmp4", 60));  // with a DVR window
   iptv_test::TempDir state;
   write_file(state.path() + "/iptvd.yaml", "tokens:\n  ttl_seconds: 600\n");
   Iptvd d(dir.path(), {"--config", state.path() + "/iptvd.yaml"});
@@ -217,17 +221,26 @@ TEST(EncryptionIptvd, EncryptedChannelsPlayKeysRotateAndOnlyValidTokensGetKeys) 
   EXPECT_NE(cu.body.find("#EXT-X-ENDLIST"), std::string::npos) << cu.body;
   EXPECT_GT(decoded_frames(url + range, 10, &ff), 100) << ff << cu.body;
 
-  // hls.js in chromium plays the encrypted TS and fMP4 channels.
+  // hls.js in chromium plays the encrypted TS and fMP4 channels; on the fMP4 channel it seeks
+  // back 10 s into the DVR window (segments of earlier key periods), and it plays the encrypted
+  // TS catch-up range across a rotation (issue 19).
   std::string missing = iptv_test::browser_missing();
   EXPECT_EQ(missing, "") << "browser tests need " << missing;
   if (missing.empty()) {
-    for (const std::string &u : {url, urlf}) {
+    for (const std::string &u : {url, urlf, url + range}) {
       iptv_test::PlayOptions o;
-      o.seconds = 6;
+      o.seconds = 5;
+      if (u == urlf) o.seek_back = 10;
       std::string rawlog;
       auto r = iptv_test::browser_play(u, o, &rawlog);
       EXPECT_TRUE(r.value("ok", false)) << u << "\n" << rawlog;
       EXPECT_GT(r.value("advanced", 0.0), 3.0) << u << "\n" << rawlog;
+      for (auto &e : r["errors"]) EXPECT_FALSE(e.value("fatal", false)) << u << "\n" << rawlog;
+      if (u == urlf) {
+        double from = r.value("seek_from", 0.0), to = r.value("seek_to", 0.0);
+        EXPECT_NEAR(from - to, 10.0, 1.5) << rawlog;
+        EXPECT_LT(r.value("end_time", 0.0), from) << "still behind the live point: " << rawlog;
+      }
     }
   }
 
@@ -235,16 +248,43 @@ TEST(EncryptionIptvd, EncryptedChannelsPlayKeysRotateAndOnlyValidTokensGetKeys) 
   int vlc_st = -1;
   sh("command -v cvlc >/dev/null && id nobody >/dev/null 2>&1", &vlc_st);
   EXPECT_EQ(vlc_st, 0) << "cvlc (vlc-bin) or the user 'nobody' is missing";
+  // The encrypted fMP4 channel (whole-segment AES-128 over fMP4 segments, clear init segment) is
+  // a known limit of VLC 3 (Debian 12's 3.0.24): it fetches the key and decrypts, but its MP4
+  // demuxer warns of a truncated box in every decrypted segment (the padding is left in) and the
+  // input ends after the first segments ("EOF reached"), with about one segment's frames
+  // recorded; the same channel in the clear plays on. Documented in docs/encryption.md; this
+  // records the behaviour, so a VLC that plays it makes this fail and the documentation can change.
   if (vlc_st == 0) {
     std::string vdir = "/tmp/iptv-vlc-" + std::to_string(getpid());
     fs::create_directories(vdir);
     ::chmod(vdir.c_str(), 0777);
-    std::string rec = vdir + "/rec.ts";
-    std::string vlog = sh("timeout 60 runuser -u nobody -- env HOME=" + vdir +
-                          " cvlc -vv -I dummy --no-video-title-show --run-time 8 --play-and-exit " +
-                          shq(url) + " --sout '#std{access=file,mux=ts,dst=" + rec + "}' 2>&1");
-    int frames = decoded_frames(rec, 30, &ff);
-    EXPECT_GT(frames, 30) << ff << "\n" << vlog.substr(vlog.size() > 6000 ? vlog.size() - 6000 : 0);
+    for (const std::string &u : {url, urlf}) {
+      std::string rec = vdir + (u == url ? "/rec.ts" : "/recf.ts");
+      std::string vlog =
+          sh("timeout 60 runuser -u nobody -- env HOME=" + vdir +
+             " cvlc -vv -I dummy --no-video-title-show --run-time 8 --play-and-exit " + shq(u) +
+             " --sout '#std{access=file,mux=ts,dst=" + rec + "}' 2>&1");
+      int frames = decoded_frames(rec, 30, &ff);
+      std::string tail = vlog.substr(vlog.size() > 6000 ? vlog.size() - 6000 : 0);
+      if (u == url) {
+        EXPECT_GT(frames, 30) << ff << "\n" << tail;
+        continue;
+      }
+      int media = 0;
+      for (size_t at = 0; (at = vlog.find("Retrieving http", at)) != std::string::npos; ++at) {
+        size_t nl = vlog.find('\n', at);
+        if (nl != std::string::npos && vlog.compare(nl - 4, 4, ".m4s") == 0) ++media;
+      }
+      EXPECT_NE(vlog.find("Retrieving AES key"), std::string::npos) << tail;
+      EXPECT_NE(vlog.find("truncated box"), std::string::npos) << tail;
+      EXPECT_NE(vlog.find("EOF reached"), std::string::npos) << tail;
+      // 8 s of 30 fps would be 240 frames; VLC records the first segment's (about 24).
+      EXPECT_LT(frames, 60) << "VLC played the encrypted fMP4 channel on: update "
+                               "docs/encryption.md\n"
+                            << tail;
+      std::printf("VLC 3 with encrypted fMP4: %d media segments fetched, %d frames recorded\n",
+                  media, frames);
+    }
     fs::remove_all(vdir);
   }
 
@@ -298,4 +338,168 @@ TEST(EncryptionIptvd, AMissingMasterKeyFileStopsStartupNamingThePath) {
   struct stat sb {};
   ASSERT_EQ(::stat((d.data() + "/master.key").c_str(), &sb), 0) << d.log();
   EXPECT_EQ(sb.st_mode & 0777, 0600u);
+}
+
+namespace {
+
+std::string token_of(const std::string &playback_url) {
+  std::string t = playback_url.substr(0, playback_url.rfind('/'));
+  return t.substr(t.rfind('/') + 1);
+}
+
+std::string iptvd_binary() {
+  return iptv_test::build_root() + "/orchestrator/iptvd/iptvd";
+}
+
+}  // namespace
+
+// Issue 19: an encrypted channel through the shipped nginx edge (docs/deploy/nginx-edge.conf):
+// each viewer's playlist names its own token (private: never served from the edge's cache, while
+// segments are), keys pass with the token and are never cached, ffmpeg decodes through the edge.
+// Then the master key is rotated with `iptvd --rotate-master-key` (iptvd stopped): the old master
+// no longer opens the keys (iptvd refuses to start with it), the new one does, the content keys are
+// the same, and live and catch-up playback go on. A stale key older than the retention is pruned at
+// start.
+TEST(EncryptionIptvd, KeysThroughTheEdgeAndAMasterKeyRotation) {
+  iptv_test::TempDir dir, state;
+  write_file(dir.path() + "/locked.yaml", channel("locked", "ts"));
+  write_file(state.path() + "/iptvd.yaml", "tokens:\n  ttl_seconds: 600\n");
+  std::string data = state.path() + "/data";
+  std::string kid, key_bytes, range, ff;
+  std::string token_a;
+  {
+    Iptvd d(dir.path(), {"--config", state.path() + "/iptvd.yaml"}, data);
+    d.start();
+    ASSERT_TRUE(d.running()) << d.log();
+    ASSERT_TRUE(d.wait_live({"locked"}, 90, 1)) << d.log();
+    int64_t t_start = unix_now();
+    NginxEdge edge(state.path() + "/edge", port_of(d));
+    ASSERT_TRUE(edge.wait_up()) << edge.logs();
+    std::string url_a = d.playback_url("locked"), url_b = d.playback_url("locked");
+    token_a = token_of(url_a);
+    std::string token_b = token_of(url_b);
+    ASSERT_NE(token_a, token_b);
+    auto at_edge = [&](const std::string &u) { return edge.base() + u.substr(d.base().size()); };
+    std::string edge_a = at_edge(url_a), edge_b = at_edge(url_b);
+    std::string base_a = edge_a.substr(0, edge_a.rfind('/') + 1);
+    std::string base_b = edge_b.substr(0, edge_b.rfind('/') + 1);
+    ASSERT_TRUE(wait_for(
+        60, [&] { return parse_media(d.playlist("locked", "180p")).durations.size() >= 4; }));
+    // Each viewer's playlist names its own token: the origin marks it private, so the edge never
+    // serves one from its cache (which drops the token from its key); segments are shared.
+    for (int i = 0; i < 3; ++i) {
+      Reply a = fetch(base_a + "180p/index.m3u8");
+      Reply b = fetch(base_b + "180p/index.m3u8");
+      ASSERT_EQ(a.status, 200) << a.body << edge.logs();
+      ASSERT_EQ(b.status, 200) << b.body;
+      for (auto *r : {&a, &b}) {
+        EXPECT_EQ(r->body.find("{token}"), std::string::npos) << r->body;
+        ASSERT_FALSE(key_lines(r->body).empty()) << r->body;
+        EXPECT_EQ(r->headers["cache-control"].rfind("private, max-age=", 0), 0u)
+            << r->headers["cache-control"];
+        EXPECT_NE(r->headers["x-cache-status"], "HIT") << r->body;
+      }
+      for (const auto &k : key_lines(a.body))
+        EXPECT_NE(k.uri.find("/keys/locked/" + token_a + "/"), std::string::npos) << a.body;
+      for (const auto &k : key_lines(b.body))
+        EXPECT_NE(k.uri.find("/keys/locked/" + token_b + "/"), std::string::npos) << b.body;
+      if (i == 0) {
+        std::string seg = first_segment_uri(b.body);
+        EXPECT_EQ(fetch(base_a + "180p/" + seg).status, 200);
+        Reply again = fetch(base_b + "180p/" + seg);
+        EXPECT_EQ(again.headers["x-cache-status"], "HIT") << "segments are shared";
+      }
+    }
+    // Keys: passed with the token, 16 bytes, no-store, every request reaches the origin.
+    Reply pl = fetch(base_b + "180p/index.m3u8");
+    auto keys = key_lines(pl.body);
+    ASSERT_FALSE(keys.empty()) << pl.body;
+    std::string key_url = base_b + "180p/" + keys.front().uri;
+    kid = keys.front().uri.substr(keys.front().uri.rfind('/') + 1);
+    int before = edge.origin_fetches("/keys/locked/");
+    for (int i = 0; i < 2; ++i) {
+      Reply k = fetch(key_url);
+      ASSERT_EQ(k.status, 200) << key_url << "\n" << edge.logs();
+      EXPECT_EQ(k.body.size(), 16u);
+      EXPECT_EQ(k.headers["cache-control"], "no-store");
+      key_bytes = k.body;
+    }
+    EXPECT_EQ(edge.origin_fetches("/keys/locked/"), before + 2) << edge.access_log();
+    EXPECT_EQ(key_bytes, fetch(d.base() + "/keys/locked/" + token_b + "/" + kid).body);
+    std::string forged = token_b;
+    size_t h = forged.find("hmac=");
+    ASSERT_NE(h, std::string::npos);
+    forged[h + 5] = forged[h + 5] == '0' ? '1' : '0';
+    Reply f = fetch(edge.base() + "/keys/locked/" + forged + "/" + kid);
+    EXPECT_EQ(f.status, 403);
+    EXPECT_EQ(f.headers["x-iptv-deny"], "forged");
+    EXPECT_EQ(f.body.size(), 0u);
+    EXPECT_EQ(fetch(edge.base() + "/keys/locked/" + kid).status, 403) << "no token";
+    // ffmpeg decodes the encrypted channel through the edge (playlists, segments and keys).
+    EXPECT_GT(decoded_frames(edge_b, 3, &ff), 30) << ff << edge.access_log();
+    // A catch-up range recorded before the rotation, played after it.
+    int64_t t_end = unix_now() - 2;
+    ASSERT_GE(t_end - 4, t_start - 2);
+    range = "?start=" + std::to_string(t_end - 4) + "&end=" + std::to_string(t_end);
+    d.signal(SIGTERM);
+    ASSERT_EQ(d.wait_exit(60), 0) << d.log();
+  }
+  std::string old_master = *iptv::crypto::from_hex(slurp(data + "/master.key").substr(0, 64));
+  // The rotation: one command, iptvd stopped.
+  std::string new_file = state.path() + "/master-2.key";
+  int st = -1;
+  std::string out =
+      sh("timeout 60 " + iptvd_binary() + " --config " + state.path() + "/iptvd.yaml --data " +
+             data + " --rotate-master-key " + new_file + " 2>&1",
+         &st);
+  ASSERT_EQ(st, 0) << out;
+  EXPECT_NE(out.find("rewrapped "), std::string::npos) << out;
+  struct stat sb {};
+  ASSERT_EQ(::stat(new_file.c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+  std::string new_master = *iptv::crypto::from_hex(slurp(new_file).substr(0, 64));
+  EXPECT_EQ(out.find(iptv::crypto::to_hex(new_master)), std::string::npos) << "key in the output";
+  // The old master no longer opens the stored key; the new one does, and it is the same key.
+  std::string wrapped;
+  {
+    int qs = -1;
+    wrapped = sh(
+        "sqlite3 " + data + "/iptvd.db \"SELECT wrapped FROM enc_keys WHERE key_id='" + kid + "'\"",
+        &qs);
+    ASSERT_EQ(qs, 0) << wrapped;
+    while (!wrapped.empty() && wrapped.back() == '\n') wrapped.pop_back();
+  }
+  auto w = iptv::crypto::from_hex(wrapped);
+  ASSERT_TRUE(w) << wrapped;
+  EXPECT_FALSE(iptv::crypto::unwrap_key(old_master, *w, "locked/" + kid));
+  EXPECT_EQ(iptv::crypto::unwrap_key(new_master, *w, "locked/" + kid).value_or(""), key_bytes);
+  // Started with the old master key (the config not changed), iptvd refuses, naming the cause.
+  out = sh("timeout 60 " + iptvd_binary() + " --channels " + dir.path() + " --config " +
+               state.path() + "/iptvd.yaml --data " + data +
+               " --listen 127.0.0.1:" + std::to_string(iptv_test::free_port()) + " 2>&1",
+           &st);
+  EXPECT_NE(st, 0) << out;
+  EXPECT_NE(out.find("does not open the stored content key"), std::string::npos) << out;
+  // A stale key (made long ago, named by no archived segment) goes when iptvd starts.
+  sh("sqlite3 " + data +
+     "/iptvd.db \"INSERT INTO enc_keys(channel_id, period, key_id, wrapped, iv, created_ms)"
+     " VALUES('locked', -1, 'ffffffffffffffff', '00', '00000000000000000000000000000000', 1000)\"");
+  // With the new master key named, playback goes on: the same key, live and catch-up decode.
+  write_file(state.path() + "/iptvd2.yaml",
+             "tokens:\n  ttl_seconds: 600\nencryption:\n  master_key_file: " + new_file + "\n");
+  Iptvd d2(dir.path(), {"--config", state.path() + "/iptvd2.yaml"}, data);
+  d2.start();
+  ASSERT_TRUE(d2.running()) << d2.log();
+  ASSERT_TRUE(d2.wait_live({"locked"}, 90, 1)) << d2.log();
+  EXPECT_EQ(fetch(d2.base() + "/keys/locked/" + token_a + "/" + kid).body, key_bytes);
+  std::string url = d2.playback_url("locked");
+  EXPECT_GT(decoded_frames(url, 3, &ff), 30) << ff;
+  Reply cu = fetch(url.substr(0, url.rfind('/') + 1) + "180p/index.m3u8" + range);
+  ASSERT_EQ(cu.status, 200) << cu.body;
+  EXPECT_FALSE(key_lines(cu.body).empty()) << cu.body;
+  EXPECT_GT(decoded_frames(url + range, 4, &ff), 60) << ff << cu.body;
+  EXPECT_EQ(d2.sql("SELECT COUNT(*) FROM enc_keys WHERE key_id='ffffffffffffffff'"), "0\n")
+      << d2.log();
+  EXPECT_NE(d2.log().find("pruned 1 content keys"), std::string::npos) << d2.log();
+  EXPECT_EQ(d2.log().find(iptv::crypto::to_hex(new_master)), std::string::npos);
 }

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <map>
 
+#include "archive/archive_index.h"
 #include "archive/catchup_service.h"
 #include "crypto/aes.h"
 #include "hls/playlist.h"
@@ -127,6 +129,120 @@ TEST(KeyStore, OneKeyPerPeriodKeptWrappedAcrossReopen) {
     std::string err;
     EXPECT_FALSE(ks.ensure("news", 5, &err));
     EXPECT_NE(err.find("does not unwrap"), std::string::npos) << err;
+  }
+}
+
+// Issue 19: keys of periods older than the channel's longest retention go, in one transaction,
+// except those an archived segment still names; a failure part-way deletes nothing.
+TEST(KeyStore, PrunesKeysOlderThanTheLongestRetentionInOneTransaction) {
+  iptv_test::TempDir dir;
+  auto db = iptv::db::Db::open(dir.path() + "/iptvd.db");
+  iptv::archive::ArchiveIndex index(*db);  // ar_segments: which keys archived segments name
+  iptv::keys::KeyStore ks(*db, c::random_bytes(32));
+  const int64_t now = 1'800'000'000'000, day = 86'400'000;
+  // news: periods 1..4 made 10, 5, 2 and 0 days ago; sports: 1..2 made 10 days and 1 h ago.
+  std::map<std::string, std::string> ids;
+  auto make = [&](const std::string &ch, uint64_t period, int64_t made) {
+    auto k = ks.ensure(ch, period);
+    ASSERT_TRUE(k);
+    ids[ch + std::to_string(period)] = k->key_id;
+    db->prepare("UPDATE enc_keys SET created_ms=? WHERE channel_id=? AND period=?")
+        .bind(1, made)
+        .bind(2, ch)
+        .bind(3, static_cast<int64_t>(period))
+        .run();
+  };
+  make("news", 1, now - 10 * day);
+  make("news", 2, now - 5 * day);
+  make("news", 3, now - 2 * day);
+  make("news", 4, now);
+  make("sports", 1, now - 10 * day);
+  make("sports", 2, now - 3'600'000);
+  // An archived segment of news (kept, e.g. by a size cap not reached) still names period 1.
+  iptv::archive::Entry e;
+  e.channel = "news";
+  e.rendition = "360p";
+  e.start_ms = now - 10 * day;
+  e.duration_ms = 2000;
+  e.path = "/warm/x.ts";
+  e.key_id = ids["news1"];
+  index.add({e});
+  // news keeps 3 days (catch-up), sports 2 hours (its DVR window); one hour of margin.
+  auto retention = [&](const std::string &ch) -> int64_t {
+    return ch == "news" ? 3 * day : 2 * 3'600'000;
+  };
+  // A trigger refusing one deletion: the whole prune rolls back (nothing deleted).
+  db->exec(
+      "CREATE TRIGGER refuse BEFORE DELETE ON enc_keys WHEN old.channel_id='sports'"
+      " BEGIN SELECT RAISE(ABORT, 'refused'); END;");
+  EXPECT_THROW(ks.prune(retention, now, 3'600'000), iptv::db::Error);
+  EXPECT_TRUE(ks.find("news", ids["news2"])) << "rolled back";
+  db->exec("DROP TRIGGER refuse");
+  EXPECT_EQ(ks.prune(retention, now, 3'600'000), 2);  // news 2, sports 1
+  EXPECT_TRUE(ks.find("news", ids["news1"])) << "an archived segment still names it";
+  EXPECT_FALSE(ks.find("news", ids["news2"]));
+  EXPECT_TRUE(ks.find("news", ids["news3"]));
+  EXPECT_TRUE(ks.find("news", ids["news4"]));
+  EXPECT_FALSE(ks.find("sports", ids["sports1"]));
+  EXPECT_TRUE(ks.find("sports", ids["sports2"]));
+  // Once the segment is gone (retention), its key goes on the next prune.
+  index.remove({e});
+  EXPECT_EQ(ks.prune(retention, now, 3'600'000), 1);
+  EXPECT_FALSE(ks.find("news", ids["news1"]));
+  EXPECT_EQ(ks.prune(retention, now, 3'600'000), 0);
+}
+
+// Issue 19: the master key is rotated in one transaction; the content keys stay the same (players
+// keep their keys), the old master no longer opens them, and a key that does not unwrap stops the
+// rotation with nothing changed.
+TEST(KeyStore, RewrapsEveryKeyUnderANewMasterKey) {
+  iptv_test::TempDir dir;
+  std::string db_path = dir.path() + "/iptvd.db";
+  std::string old_master = c::random_bytes(32), new_master = c::random_bytes(32);
+  std::vector<iptv::keys::ContentKey> made;
+  {
+    auto db = iptv::db::Db::open(db_path);
+    iptv::keys::KeyStore ks(*db, old_master);
+    for (uint64_t p = 1; p <= 3; ++p) made.push_back(*ks.ensure("news", p));
+    made.push_back(*ks.ensure("sports", 7));
+    std::string err;
+    EXPECT_TRUE(ks.master_opens(&err)) << err;
+    EXPECT_EQ(ks.rewrap(new_master), 4);
+    EXPECT_EQ(ks.find("news", made[0].key_id)->key, made[0].key);  // in use at once
+  }
+  {
+    auto db = iptv::db::Db::open(db_path);
+    iptv::keys::KeyStore old_ks(*db, old_master);
+    std::string err;
+    EXPECT_FALSE(old_ks.master_opens(&err));
+    EXPECT_NE(err.find("does not open"), std::string::npos) << err;
+    for (auto &k : made) EXPECT_FALSE(old_ks.find(k.channel, k.key_id)) << k.key_id;
+    iptv::keys::KeyStore ks(*db, new_master);
+    EXPECT_TRUE(ks.master_opens(&err)) << err;
+    for (auto &k : made) {
+      auto got = ks.find(k.channel, k.key_id);
+      ASSERT_TRUE(got) << k.key_id;
+      EXPECT_EQ(got->key, k.key);
+      EXPECT_EQ(got->iv, k.iv);
+    }
+    EXPECT_EQ(ks.ensure("news", 2)->key_id, made[1].key_id);  // the same periods, the same keys
+  }
+  {
+    // A row that does not unwrap (another master, a damaged row): nothing is rewrapped.
+    auto db = iptv::db::Db::open(db_path);
+    db->prepare("UPDATE enc_keys SET wrapped='00' || substr(wrapped, 3) WHERE channel_id='sports'")
+        .run();
+    iptv::keys::KeyStore ks(*db, new_master);
+    std::string third = c::random_bytes(32);
+    try {
+      ks.rewrap(third);
+      ADD_FAILURE() << "rewrap went on past a damaged key";
+    } catch (const std::runtime_error &e) {
+      EXPECT_NE(std::string(e.what()).find("of channel sports"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(ks.find("news", made[0].key_id)->key, made[0].key) << "rolled back";
+    iptv::keys::KeyStore under_third(*db, third);
+    EXPECT_FALSE(under_third.find("news", made[0].key_id));
   }
 }
 

@@ -53,8 +53,10 @@ bool S3Server::start() {
   if (pid_ == 0) {
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
-    ::execlp("node", "node", script.c_str(), "--dir", dir_.c_str(), "--bucket", bucket_.c_str(),
-             static_cast<char *>(nullptr));
+    // s3rver makes ListObjectsV2 continuation tokens with DES, which OpenSSL 3 keeps in its
+    // legacy provider: without it a listing longer than one page fails with InternalError.
+    ::execlp("node", "node", "--openssl-legacy-provider", script.c_str(), "--dir", dir_.c_str(),
+             "--bucket", bucket_.c_str(), static_cast<char *>(nullptr));
     ::_exit(127);
   }
   ::close(in[0]);

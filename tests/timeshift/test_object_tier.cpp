@@ -170,3 +170,97 @@ TEST(ObjectTier, AnUnreachableServerKeepsWarmFilesUntilItIsBack) {
   EXPECT_EQ(s3.object_count(), 3);
   a.stop();
 }
+
+// Issue 19: the archived-object list is rebuilt from the bucket (ListObjectsV2, page after page)
+// when the database lost it: a new node with an empty database, and a database restored from a
+// backup that lacks the last rows. The restored rows play back from the bucket.
+TEST(ObjectTier, RebuildsTheLostIndexFromTheBucket) {
+  std::string missing = iptv_test::s3_server_missing();
+  ASSERT_EQ(missing, "") << "needs " << missing;
+  iptv_test::TempDir dir;
+  iptv_test::S3Server s3(dir.path() + "/s3", "archive");
+  ASSERT_TRUE(s3.start()) << s3.log();
+  std::string hot = dir.path() + "/hls/news", warm = dir.path() + "/warm";
+  Events ev;
+  int64_t t0 = (now_ms() - 3 * 3600 * 1000) / 1000 * 1000;
+  auto config = [&](const std::string &cache) {
+    ObjectTierConfig oc;
+    oc.s3.endpoint = s3.endpoint();
+    oc.s3.bucket = "archive";
+    oc.s3.prefix = "p/";
+    oc.s3.credentials = {"S3RVER", "S3RVER"};
+    oc.s3.list_page = 2;  // three pages for five objects: continuation tokens are followed
+    oc.warm_keep_ms = 0;
+    oc.cache_dir = cache;
+    return oc;
+  };
+  {
+    auto db = iptv::db::Db::open(dir.path() + "/old.db");
+    Archiver a(*db, warm, ev.fn(), 3600);
+    a.set_policy("news", {hot, 86400000, 0, 20000});
+    a.start();
+    for (int i = 0; i < 5; ++i) a.on_segment("news", publish(hot, i, t0));
+    a.flush();
+    ObjectTier tier(
+        a.index(), warm, config(dir.path() + "/cache1"), [&] { return a.policies(); }, ev.fn());
+    tier.run_now();
+    ASSERT_EQ(tier.stats().uploaded, 5u);
+    EXPECT_EQ(tier.stats().rebuilt, 0u);  // the first pass listed an empty bucket
+    std::string err;
+    EXPECT_EQ(tier.rebuild("news", &err), 0) << "a database that has every row gets none: " << err;
+    a.stop();
+  }
+  // Another channel's segment and a foreign object under the channel's folder are not its rows.
+  {
+    std::ofstream(dir.path() + "/other") << "x";
+    S3Client put(config("").s3);
+    std::string day = iptv::iso8601_utc(t0, false).substr(0, 10);
+    ASSERT_TRUE(put.put_file("sport/" + day + "/360p/" + std::to_string(t0) + "_2000_0.ts",
+                             dir.path() + "/other")
+                    .ok());
+    ASSERT_TRUE(put.put_file("news/notes.txt", dir.path() + "/other").ok());
+  }
+  ASSERT_EQ(s3.object_count(), 7);
+  // A new node: an empty database, an empty warm folder, the same bucket.
+  fs::remove_all(warm);
+  auto db = iptv::db::Db::open(dir.path() + "/new.db");
+  Archiver b(*db, warm, ev.fn(), 3600);
+  b.set_policy("news", {hot, 86400000, 0, 20000});
+  b.start();
+  EXPECT_EQ(b.index().extent("news").segments, 0u);
+  ObjectTier tier(
+      b.index(), warm, config(dir.path() + "/cache2"), [&] { return b.policies(); }, ev.fn());
+  tier.run_now();
+  EXPECT_EQ(tier.stats().rebuilt, 5u);
+  EXPECT_EQ(tier.stats().uploaded, 0u) << "restored rows are not uploaded again";
+  EXPECT_EQ(ev.count("archive.index_rebuilt"), 1);
+  auto x = b.index().extent("news");
+  EXPECT_EQ(x.segments, 5u);
+  EXPECT_EQ(x.oldest_ms, t0);
+  EXPECT_EQ(x.newest_end_ms, t0 + 5 * 2000);
+  EXPECT_EQ(x.bytes, 5000u);
+  auto range = b.index().range("news", "360p", t0, t0 + 10000);
+  ASSERT_EQ(range.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(range[i].path, "");
+    EXPECT_EQ(range[i].duration_ms, 2000);
+    std::string f = tier.local_file(range[i], false);
+    ASSERT_FALSE(f.empty()) << i;
+    EXPECT_EQ(read_all(f), std::string(1000, 'a' + i)) << i;
+  }
+  tier.run_now();
+  EXPECT_EQ(tier.stats().rebuilt, 5u) << "listed once per channel";
+  // A database restored from an older backup: the last two rows are missing, the rest stay.
+  b.index().remove({range[3], range[4]});
+  EXPECT_EQ(tier.rebuild("news"), 2);
+  EXPECT_EQ(b.index().extent("news").segments, 5u);
+  // Retention still deletes restored rows' objects.
+  b.set_removal_hook([&](const std::vector<Entry> &v) { tier.forget(v); });
+  b.set_policy("news", {hot, 3600000, 0, 20000});
+  b.sweep_now();
+  tier.run_now();
+  EXPECT_EQ(b.index().extent("news").segments, 0u);
+  EXPECT_EQ(b.index().extent("sport").segments, 0u);
+  EXPECT_EQ(s3.object_count(), 2);  // the foreign objects stay
+  b.stop();
+}

@@ -6,6 +6,7 @@
 
 #include <ctime>
 #include <filesystem>
+#include <regex>
 #include <thread>
 
 #include "browser_player.h"
@@ -223,7 +224,63 @@ TEST(TimeshiftIptvd, Fmp4CatchupPlaysInHlsAndDash) {
   EXPECT_GE(r.value("advanced", 0.0), 3.0) << raw << "\n" << mpd.body;
   EXPECT_GE(r["requests"].value("m4s", 0), 2) << raw;
   for (auto &err : r["errors"]) EXPECT_FALSE(err.value("fatal", false)) << raw;
-  Reply open = fetch(base + "manifest.mpd?start=" + std::to_string(a));
-  EXPECT_EQ(open.status, 400);
-  EXPECT_EQ(open.headers["x-iptv-deny"], "dash_needs_end");
+
+  // Issue 19: an open range is a dynamic MPD from that past point to the live edge (as
+  // index.m3u8?start=T is an EVENT playlist): its timeline starts with the segment holding T,
+  // ends at the newest archived one, and grows on reload with the same availability start.
+  std::string open_url = base + "manifest.mpd?start=" + std::to_string(a);
+  Reply open = fetch(open_url);
+  ASSERT_EQ(open.status, 200) << open.headers["x-iptv-deny"] << "\n" << open.body;
+  EXPECT_EQ(open.headers["content-type"], "application/dash+xml");
+  EXPECT_NE(open.body.find("type=\"dynamic\""), std::string::npos) << open.body;
+  EXPECT_NE(open.body.find("minimumUpdatePeriod=\""), std::string::npos) << open.body;
+  EXPECT_NE(open.body.find("media=\"180p/archive/$Time$.m4s\""), std::string::npos) << open.body;
+  EXPECT_NE(open.body.find("<UTCTiming"), std::string::npos) << open.body;
+  auto timeline = [](const std::string &mpd) {
+    std::vector<std::pair<int64_t, int64_t>> out;  // the first Representation's S entries
+    std::regex re("<S t=\"([0-9]+)\" d=\"([0-9]+)\"/>");
+    size_t end = mpd.find("</SegmentTimeline>");
+    std::string first = mpd.substr(0, end);
+    for (std::sregex_iterator it(first.begin(), first.end(), re), e; it != e; ++it)
+      out.emplace_back(std::stoll((*it)[1]), std::stoll((*it)[2]));
+    return out;
+  };
+  auto attr = [](const std::string &mpd, const std::string &name) {
+    size_t at = mpd.find(" " + name + "=\"");
+    if (at == std::string::npos) return std::string();
+    at += name.size() + 3;
+    return mpd.substr(at, mpd.find('"', at) - at);
+  };
+  auto tl = timeline(open.body);
+  ASSERT_GE(tl.size(), 8u) << open.body;
+  EXPECT_LE(tl.front().first, a * 1000) << open.body;
+  EXPECT_GT(tl.front().first + tl.front().second, a * 1000) << open.body;
+  EXPECT_GE(tl.back().first + tl.back().second, unix_now() * 1000 - 4000) << open.body;
+  std::string ast = attr(open.body, "availabilityStartTime");
+  EXPECT_EQ(ast, iptv::iso8601_utc(tl.front().first, true)) << open.body;
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  Reply again = fetch(open_url);
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(attr(again.body, "availabilityStartTime"), ast);
+  EXPECT_GE(timeline(again.body).size(), tl.size() + 2) << again.body;
+  // ffprobe finds the streams; ffmpeg decodes it (from the live edge, as for any dynamic MPD).
+  std::string streams =
+      sh("timeout 60 ffprobe -v error -show_entries stream=codec_type,codec_name "
+         "-of csv=p=0 '" +
+         open_url + "' 2>&1");
+  EXPECT_NE(streams.find("h264,video"), std::string::npos) << streams;
+  std::string decoded = sh("timeout 60 ffmpeg -nostdin -v error -i '" + open_url +
+                           "' -t 2 -map 0:v:0 -f framemd5 - 2>&1 | grep -vc '^#'");
+  EXPECT_GE(std::atoi(decoded.c_str()), 24) << decoded;
+  // dash.js plays it (from its live point, 10 s behind the newest archived segment). Seeking
+  // back inside this dynamic MPD stalls dash.js after a moment (not solved: docs/timeshift.md).
+  iptv_test::PlayOptions lo;
+  lo.player = "dash";
+  lo.seconds = 4;
+  std::string lraw;
+  auto lr = iptv_test::browser_play(open_url, lo, &lraw);
+  EXPECT_TRUE(lr.value("ok", false)) << lraw << "\n" << again.body;
+  EXPECT_GE(lr.value("advanced", 0.0), 2.5) << lraw;
+  EXPECT_GE(lr["requests"].value("mpd", 0), 2) << "reloaded as the live edge moves: " << lraw;
+  for (auto &err : lr["errors"]) EXPECT_FALSE(err.value("fatal", false)) << lraw;
 }

@@ -298,6 +298,41 @@ void ArchiveIndex::set_object(const Entry &e, const std::string &key, const std:
   });
 }
 
+int ArchiveIndex::restore_objects(const std::vector<ListedObject> &objects) {
+  int added = 0;
+  db_.tx([&] {
+    auto seg = db_.prepare(std::string("INSERT OR IGNORE INTO ar_segments(") + kCols +
+                           ") VALUES(?,?,?,?,?,?,?,?,?)");
+    auto obj = db_.prepare(
+        "INSERT OR IGNORE INTO ar_objects(channel_id, rendition, start_ms, object_key, init_key)"
+        " VALUES(?,?,?,?,?)");
+    for (const ListedObject &o : objects) {
+      const Entry &e = o.entry;
+      if (e.duration_ms <= 0 || e.duration_ms > kMaxSegmentMs) continue;
+      seg.bind(1, e.channel)
+          .bind(2, e.rendition)
+          .bind(3, e.start_ms)
+          .bind(4, e.duration_ms)
+          .bind(5, e.discontinuity_sequence)
+          .bind(6, e.path)
+          .bind(7, e.init_path)
+          .bind(8, static_cast<int64_t>(e.bytes))
+          .bind(9, e.key_id);
+      seg.run();
+      added += db_.changes() > 0 ? 1 : 0;
+      seg.reset();
+      obj.bind(1, e.channel)
+          .bind(2, e.rendition)
+          .bind(3, e.start_ms)
+          .bind(4, o.key)
+          .bind(5, o.init_key);
+      obj.run();
+      obj.reset();
+    }
+  });
+  return added;
+}
+
 bool ArchiveIndex::object(const Entry &e, std::string *key, std::string *init_key) {
   std::lock_guard<std::recursive_mutex> lock(db_.mutex());
   auto s = db_.prepare(

@@ -73,6 +73,14 @@ class ArchiveIndex {
   // uploaded, under which object keys (the segment's and its init segment's, "" for TS).
   void set_object(const Entry &e, const std::string &key, const std::string &init_key);
   bool object(const Entry &e, std::string *key, std::string *init_key);
+  // Rows rebuilt from the bucket's listing (ObjectTier::rebuild): each segment the index lacks is
+  // added (and a known one keeps its row), with its object keys, all in one transaction. Returns
+  // how many segment rows were added.
+  struct ListedObject {
+    Entry entry;  // path "" (only the archive holds it), init_path where the warm copy would be
+    std::string key, init_key;
+  };
+  int restore_objects(const std::vector<ListedObject> &objects);
   // Segments with a warm file and no object that ended at or before `before_ms`, oldest first.
   std::vector<Entry> upload_due(const std::string &channel, int64_t before_ms, int limit);
   // Uploaded segments that still have a warm file and started before `before_ms`, oldest first.

@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -121,22 +122,24 @@ CatchupAnswer CatchupService::answer(const std::string &channel, const std::stri
   std::string range = "start=" + std::to_string(start.unix_ms / 1000);
   if (start.unix_ms % 1000) range = "start=" + std::to_string(start.unix_ms / 1000.0);
   if (e) range += "&end=" + std::to_string((end.unix_ms + 999) / 1000);
-  if (ends_with(rel, ".mpd")) {
-    if (!e)
-      return refuse(400, "dash_needs_end",
-                    "DASH catch-up needs end= (a static MPD); use HLS for a range open at the end");
-    return mpd(channel, *rules, rel, start.unix_ms, end.unix_ms);
-  }
+  if (ends_with(rel, ".mpd")) return mpd(channel, *rules, rel, start.unix_ms, e ? end.unix_ms : 0);
   return playlist(channel, *rules, rel, start.unix_ms, e ? end.unix_ms : 0, range);
 }
 
-// A static MPD over the archived fMP4 segments of [start_ms, end_ms), built from the channel's
-// live manifest.mpd (written by iptvhlssink through core/cmaf/mpd.cpp, one element per line):
-// its AdaptationSets and Representations (codecs, bandwidth, size, audio) are kept, each
-// Representation's SegmentTemplate becomes a SegmentList of the archive URIs with a
-// SegmentTimeline in milliseconds (media time is UTC), and the MPD becomes static.
+// An MPD over the archived fMP4 segments from start_ms, built from the channel's live
+// manifest.mpd (written by iptvhlssink through core/cmaf/mpd.cpp, one element per line): its
+// AdaptationSets and Representations (codecs, bandwidth, size, audio) are kept, each
+// Representation's SegmentTemplate is replaced by the archive's segments with a SegmentTimeline
+// in milliseconds (media time is UTC).
+// - A closed range [start_ms, end_ms): a static MPD with a SegmentList of the archive URIs.
+// - An open one (end_ms 0): a dynamic MPD from that past point to the live edge, as the HLS EVENT
+//   playlist of index.m3u8?start=T: availabilityStartTime is the first segment's start (so the
+//   presentation's clock is UTC), timeShiftBufferDepth reaches back to it, a SegmentTemplate
+//   ($Time$: the archive URI's start_ms) lists what is archived so far, and players reload it
+//   every target duration (minimumUpdatePeriod) as the live edge moves on.
 CatchupAnswer CatchupService::mpd(const std::string &channel, const CatchupRules &rules,
                                   const std::string &rel, int64_t start_ms, int64_t end_ms) {
+  const bool dynamic = end_ms == 0;
   auto parts = split(rel, '/');
   if (parts.size() != 1 || parts[0] != "manifest.mpd") return refuse(404, "path");
   std::ifstream in(rules.hot_dir + "/manifest.mpd", std::ios::binary);
@@ -146,6 +149,7 @@ CatchupAnswer CatchupService::mpd(const std::string &channel, const CatchupRules
   std::string line, rep;
   bool skipping = false, any = false;
   int64_t first_ms = -1, last_end_ms = 0;
+  std::string utc_timing;
   auto attr = [](const std::string &l, const std::string &name) {
     size_t a = l.find(" " + name + "=\"");
     if (a == std::string::npos) return std::string();
@@ -155,6 +159,7 @@ CatchupAnswer CatchupService::mpd(const std::string &channel, const CatchupRules
   std::ostringstream reps;
   while (std::getline(live, line)) {
     std::string t = trim(line);
+    if (starts_with(t, "<UTCTiming")) utc_timing = line + "\n";  // kept when dynamic
     if (starts_with(t, "<MPD ") || starts_with(t, "<Period ") || starts_with(t, "<UTCTiming"))
       continue;  // replaced below
     if (starts_with(t, "<SegmentTemplate")) skipping = true;
@@ -171,15 +176,28 @@ CatchupAnswer CatchupService::mpd(const std::string &channel, const CatchupRules
         last_end_ms = rows.back().start_ms + rows.back().duration_ms;
       }
       std::string base = rep + "/archive/";
-      reps << "        <SegmentList timescale=\"1000\" presentationTimeOffset=\""
-           << rows.front().start_ms << "\">\n          <Initialization sourceURL=\"" << base
-           << "init-" << rows.front().start_ms << ".mp4\"/>\n          <SegmentTimeline>\n";
-      for (const Entry &r : rows)
-        reps << "            <S t=\"" << r.start_ms << "\" d=\"" << r.duration_ms << "\"/>\n";
-      reps << "          </SegmentTimeline>\n";
-      for (const Entry &r : rows)
-        reps << "          <SegmentURL media=\"" << base << r.start_ms << ".m4s\"/>\n";
-      reps << "        </SegmentList>\n";
+      // Dynamic: the Period's media time 0 is the availability start (the first rendition's
+      // first segment) for every rendition; static: each rendition's own first segment.
+      int64_t pto = dynamic ? first_ms : rows.front().start_ms;
+      if (dynamic) {
+        reps << "        <SegmentTemplate timescale=\"1000\" presentationTimeOffset=\"" << pto
+             << "\" initialization=\"" << base << "init-" << rows.front().start_ms
+             << ".mp4\" media=\"" << base << "$Time$.m4s\">\n          <SegmentTimeline>\n";
+        for (const Entry &r : rows)
+          reps << "            <S t=\"" << r.start_ms << "\" d=\"" << r.duration_ms << "\"/>\n";
+        reps << "          </SegmentTimeline>\n        </SegmentTemplate>\n";
+        last_end_ms = std::max(last_end_ms, rows.back().start_ms + rows.back().duration_ms);
+      } else {
+        reps << "        <SegmentList timescale=\"1000\" presentationTimeOffset=\"" << pto
+             << "\">\n          <Initialization sourceURL=\"" << base << "init-"
+             << rows.front().start_ms << ".mp4\"/>\n          <SegmentTimeline>\n";
+        for (const Entry &r : rows)
+          reps << "            <S t=\"" << r.start_ms << "\" d=\"" << r.duration_ms << "\"/>\n";
+        reps << "          </SegmentTimeline>\n";
+        for (const Entry &r : rows)
+          reps << "          <SegmentURL media=\"" << base << r.start_ms << ".m4s\"/>\n";
+        reps << "        </SegmentList>\n";
+      }
       any = true;
     }
     if (starts_with(t, "</MPD>")) continue;
@@ -192,17 +210,33 @@ CatchupAnswer CatchupService::mpd(const std::string &channel, const CatchupRules
   size_t xml_end = text.find("?>\n");
   std::string head = xml_end == std::string::npos ? "" : text.substr(0, xml_end + 3);
   if (xml_end != std::string::npos) text = text.substr(xml_end + 3);
-  body << head
-       << "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" "
-          "profiles=\"urn:mpeg:dash:profile:full:2011\" type=\"static\" "
-          "mediaPresentationDuration=\""
-       << dur << "\" minBufferTime=\"PT" << std::max(1, (int)rules.target_seconds) << "S\">\n"
-       << "  <Period id=\"0\" start=\"PT0S\">\n"
-       << text << "</MPD>\n";
+  int target = std::max(1, (int)std::ceil(rules.target_seconds));
+  body << head << "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" ";
+  if (dynamic) {
+    // The live edge is now: the buffer reaches back to the first segment (and a little more).
+    // Players stay 10 s (4 segments at least) behind it: a segment reaches the archive a moment
+    // after it is published, and a catch-up viewer gains nothing from a low latency.
+    char depth[48];
+    std::snprintf(depth, sizeof depth, "PT%.3fS", (now_() - first_ms) / 1000.0 + 2 * target);
+    body << "profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" type=\"dynamic\" "
+            "availabilityStartTime=\""
+         << iso8601_utc(first_ms, true) << "\" publishTime=\"" << iso8601_utc(now_(), true)
+         << "\" minimumUpdatePeriod=\"PT" << target << "S\" timeShiftBufferDepth=\"" << depth
+         << "\" suggestedPresentationDelay=\"PT" << std::max(10, 4 * target)
+         << "S\" maxSegmentDuration=\"PT" << 2 * target << "S\" minBufferTime=\"PT" << target
+         << "S\">\n";
+  } else {
+    body << "profiles=\"urn:mpeg:dash:profile:full:2011\" type=\"static\" "
+            "mediaPresentationDuration=\""
+         << dur << "\" minBufferTime=\"PT" << target << "S\">\n";
+  }
+  body << "  <Period id=\"0\" start=\"PT0S\">\n" << text;
+  if (dynamic) body << utc_timing;
+  body << "</MPD>\n";
   CatchupAnswer a;
   a.content_type = "application/dash+xml";
   a.body = body.str();
-  a.max_age = last_end_ms <= end_ms ? 60 : 1;
+  a.max_age = dynamic ? std::max(1, target / 2) : last_end_ms <= end_ms ? 60 : 1;
   return a;
 }
 

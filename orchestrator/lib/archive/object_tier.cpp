@@ -91,6 +91,38 @@ void ObjectTier::forget(const std::vector<Entry> &victims) {
   for (auto &k : keys) deletes_.push_back(k);
 }
 
+int ObjectTier::rebuild(const std::string &channel, std::string *error) {
+  std::vector<S3Client::Listed> listed;
+  S3Client::Result r = client_.list(channel + "/", &listed);
+  if (!r.ok()) {
+    if (error) *error = r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error;
+    return -1;
+  }
+  std::set<std::string> inits;  // "<channel>/<day>/<rendition>/init.mp4"
+  for (auto &l : listed)
+    if (l.key.size() > 9 && l.key.compare(l.key.size() - 9, 9, "/init.mp4") == 0)
+      inits.insert(l.key);
+  std::vector<ArchiveIndex::ListedObject> rows;
+  for (auto &l : listed) {
+    ArchiveIndex::ListedObject o;
+    if (!parse_warm_relpath(l.key, &o.entry) || o.entry.channel != channel) continue;
+    o.entry.bytes = l.bytes;
+    o.key = l.key;
+    std::string init = l.key.substr(0, l.key.rfind('/')) + "/init.mp4";
+    if (inits.count(init)) {
+      o.init_key = init;
+      // Where the warm copy would be (as for an evicted row): catch-up lists EXT-X-MAP, and
+      // local_file() falls back to the object.
+      o.entry.init_path = warm_dir_ + "/" + init;
+    }
+    rows.push_back(std::move(o));
+  }
+  int added = index_.restore_objects(rows);
+  std::lock_guard lk(mu_);
+  stats_.rebuilt += static_cast<uint64_t>(added);
+  return added;
+}
+
 void ObjectTier::pass() {
   std::deque<std::string> dels;
   {
@@ -115,6 +147,24 @@ void ObjectTier::pass() {
   std::set<std::string> inits_done;
   for (auto &[channel, p] : policies_()) {
     bool failing = false;
+    if (!rebuilt_.count(channel)) {
+      std::string err;
+      int added = -1;
+      try {
+        added = rebuild(channel, &err);
+      } catch (const std::exception &e) {
+        err = e.what();
+      }
+      if (added < 0) {
+        S3Client::Result r;
+        r.error = err;
+        failed(channel, "list " + channel + "/", r);
+        continue;  // uploads wait for the rows the bucket holds
+      }
+      rebuilt_.insert(channel);
+      if (added > 0 && on_event_)
+        on_event_(channel, "archive.index_rebuilt", {{"segments", added}});
+    }
     for (;;) {
       std::vector<Entry> due;
       try {

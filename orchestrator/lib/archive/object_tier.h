@@ -8,6 +8,8 @@
 //   and records each object in the index (ArchiveIndex::set_object); then deletes the warm files
 //   of uploaded segments that started more than `warm_keep` ago and are outside the live window
 //   (the row stays, with no warm path: catch-up now reads the object).
+// - The first pass for each channel lists its objects in the bucket and restores the rows the
+//   database lacks (rebuild()), so a new node or a restored database loses no archived segment.
 // - Retention (Archiver's sweep) hands its victims here: their objects are deleted too.
 // - fetch() runs on the origin's threads: a cached copy when there is one (its mtime refreshed),
 //   else a GET into the cache (temporary name, then rename), then the cache is trimmed to
@@ -24,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -43,8 +46,8 @@ struct ObjectTierConfig {
 
 struct ObjectTierStats {
   uint64_t uploaded = 0, bytes_uploaded = 0, evicted = 0, deleted = 0, fetched = 0, cache_hits = 0,
-           errors = 0;
-  double upload_seconds = 0;  // time spent in PUTs
+           errors = 0, rebuilt = 0;  // rebuilt: rows restored from the bucket's listing
+  double upload_seconds = 0;         // time spent in PUTs
 };
 
 class ObjectTier {
@@ -61,6 +64,13 @@ class ObjectTier {
   void stop();
   void run_now();  // one pass on the caller's thread (tests)
 
+  // Rebuilds the channel's index rows from the bucket (ListObjectsV2 under
+  // <prefix><channel>/): every object whose key is a warm-tier path and that the database does
+  // not know gets its row and its object record back, in one transaction (a new node, a database
+  // restored from an older backup or lost). Rows the database has are left as they are. Returns
+  // the rows added, or -1 (with `error`: the S3 error code) when the bucket cannot be listed.
+  // The tier's thread runs it once per archiving channel (again after a failure).
+  int rebuild(const std::string &channel, std::string *error = nullptr);
   // Retention victims (before their rows go): their objects are deleted on the tier's thread.
   void forget(const std::vector<Entry> &victims);
   // The local path of the segment's (or its init segment's) bytes for catch-up: the warm file
@@ -89,6 +99,7 @@ class ObjectTier {
   std::condition_variable cv_;
   std::deque<std::string> deletes_;  // object keys to delete
   std::map<std::string, bool> failing_;
+  std::set<std::string> rebuilt_;  // channels whose rows were rebuilt from the bucket
   ObjectTierStats stats_;
   bool stop_ = false;
   std::thread thread_;

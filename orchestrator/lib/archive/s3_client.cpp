@@ -200,9 +200,11 @@ S3Client::~S3Client() {
 }
 
 S3Client::Result S3Client::send(const std::string &method, const std::string &key,
-                                const std::string &body, std::string *answer) {
-  std::string path = "/" + sigv4::uri_encode(cfg_.bucket, false) + "/" +
-                     sigv4::uri_encode(cfg_.prefix + key, true);
+                                const std::string &body, std::string *answer,
+                                const std::string &query) {
+  // An object: /<bucket>/<prefix><key>; the bucket itself (a listing): /<bucket> and a query.
+  std::string path = "/" + sigv4::uri_encode(cfg_.bucket, false);
+  if (query.empty()) path += "/" + sigv4::uri_encode(cfg_.prefix + key, true);
   char amz_date[32];
   time_t now = ::time(nullptr);
   struct tm tm {};
@@ -211,6 +213,7 @@ S3Client::Result S3Client::send(const std::string &method, const std::string &ke
   sigv4::Request r;
   r.method = method;
   r.path = path;
+  r.query = query;
   r.payload_hash = sigv4::sha256_hex(body);
   r.headers = {{"host", impl_->host_header},
                {"x-amz-content-sha256", r.payload_hash},
@@ -218,7 +221,7 @@ S3Client::Result S3Client::send(const std::string &method, const std::string &ke
   std::string auth = sigv4::authorization(r, cfg_.credentials, cfg_.region, "s3", amz_date);
 
   Result res;
-  std::string url = impl_->base + path;
+  std::string url = impl_->base + path + (query.empty() ? "" : "?" + query);
   SoupMessage *msg = soup_message_new(method.c_str(), url.c_str());
   if (!msg) {
     res.error = "bad URL for key '" + key + "'";
@@ -310,6 +313,80 @@ S3Client::Result S3Client::get_to_file(const std::string &key, const std::string
 
 S3Client::Result S3Client::remove(const std::string &key) {
   return send("DELETE", key, "", nullptr);
+}
+
+namespace {
+
+// The text of every <tag>...</tag> in `xml` (ListObjectsV2 answers: flat, no CDATA), with the
+// five predefined XML entities decoded.
+std::vector<std::string> xml_values(const std::string &xml, const std::string &tag, size_t from = 0,
+                                    size_t to = std::string::npos) {
+  std::vector<std::string> out;
+  std::string open = "<" + tag + ">", close = "</" + tag + ">";
+  for (size_t a = xml.find(open, from); a != std::string::npos && a < to;
+       a = xml.find(open, a + 1)) {
+    size_t b = xml.find(close, a);
+    if (b == std::string::npos || b > to) break;
+    std::string raw = xml.substr(a + open.size(), b - a - open.size()), v;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      static const std::pair<const char *, char> ents[] = {
+          {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+      bool done = false;
+      if (raw[i] == '&')
+        for (auto &[e, c] : ents)
+          if (raw.compare(i, std::strlen(e), e) == 0) {
+            v += c;
+            i += std::strlen(e) - 1;
+            done = true;
+            break;
+          }
+      if (!done) v += raw[i];
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace
+
+S3Client::Result S3Client::list(const std::string &key_prefix, std::vector<Listed> *out) {
+  std::string token;
+  Result total;
+  for (int page = 0;; ++page) {
+    // The canonical query: names in order, values percent-encoded ('/' too).
+    std::string q;
+    if (!token.empty()) q += "continuation-token=" + sigv4::uri_encode(token, false) + "&";
+    q += "list-type=2&max-keys=" + std::to_string(cfg_.list_page > 0 ? cfg_.list_page : 1000) +
+         "&prefix=" + sigv4::uri_encode(cfg_.prefix + key_prefix, false);
+    std::string xml;
+    Result r = send("GET", "", "", &xml, q);
+    if (!r.ok()) return r;
+    total.status = r.status;
+    for (size_t a = xml.find("<Contents>"); a != std::string::npos;
+         a = xml.find("<Contents>", a + 1)) {
+      size_t b = xml.find("</Contents>", a);
+      if (b == std::string::npos) break;
+      auto keys = xml_values(xml, "Key", a, b);
+      auto sizes = xml_values(xml, "Size", a, b);
+      if (keys.empty()) continue;
+      const std::string &k = keys[0];
+      if (k.compare(0, cfg_.prefix.size(), cfg_.prefix) != 0) continue;  // not ours
+      Listed l;
+      l.key = k.substr(cfg_.prefix.size());
+      l.bytes = sizes.empty() ? 0 : std::strtoull(sizes[0].c_str(), nullptr, 10);
+      out->push_back(std::move(l));
+    }
+    auto truncated = xml_values(xml, "IsTruncated");
+    auto next = xml_values(xml, "NextContinuationToken");
+    if (truncated.empty() || truncated[0] != "true" || next.empty() || next[0].empty()) break;
+    if (page > 1'000'000) {
+      total.status = 0;
+      total.error = "listing does not end";
+      return total;
+    }
+    token = next[0];
+  }
+  return total;
 }
 
 }  // namespace iptv::archive

@@ -1,7 +1,7 @@
-// A small S3 client for the archive tier (docs/timeshift.md): PUT, GET and DELETE of objects,
-// path-style (<endpoint>/<bucket>/<key>), signed with AWS Signature Version 4 (header form,
-// with the payload's SHA-256 in x-amz-content-sha256). libsoup 3 carries the requests; GLib's
-// GChecksum and GHmac do SHA-256 and HMAC-SHA256.
+// A small S3 client for the archive tier (docs/timeshift.md): PUT, GET and DELETE of objects and
+// ListObjectsV2, path-style (<endpoint>/<bucket>/<key>), signed with AWS Signature Version 4
+// (header form, with the payload's SHA-256 in x-amz-content-sha256). libsoup 3 carries the
+// requests; GLib's GChecksum and GHmac do SHA-256 and HMAC-SHA256.
 //
 // - Credentials come from a file that only its owner may read (0600 or tighter); the secret is
 //   never logged and never part of an error text.
@@ -66,6 +66,7 @@ class S3Client {
     std::string bucket, region = "us-east-1", prefix;
     S3Credentials credentials;
     int timeout_seconds = 30;
+    int list_page = 1000;  // ListObjectsV2 max-keys (tests use a small page)
   };
   struct Result {
     int status = 0;     // HTTP status (0: no answer)
@@ -83,11 +84,19 @@ class S3Client {
   // Writes the object to `path` through a temporary name and a rename.
   Result get_to_file(const std::string &key, const std::string &path);
   Result remove(const std::string &key);
+  // Every object whose key starts with `key_prefix` (below the configured prefix), through
+  // ListObjectsV2 (GET /<bucket>?list-type=2&prefix=..., list_page a page, continuation tokens).
+  // Keys in `out` are relative to the configured prefix, as put_file() takes them.
+  struct Listed {
+    std::string key;
+    uint64_t bytes = 0;
+  };
+  Result list(const std::string &key_prefix, std::vector<Listed> *out);
   const Config &config() const { return cfg_; }
 
  private:
   Result send(const std::string &method, const std::string &key, const std::string &body,
-              std::string *answer);
+              std::string *answer, const std::string &query = "");
   Config cfg_;
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -191,6 +191,17 @@ bool App::start(std::string *error) {
     *error = std::string("key store: ") + e.what();
     return false;
   }
+  {
+    // A master key that does not open the stored keys (a rotation not followed by the config,
+    // another node's file) would leave every encrypted channel without keys: refuse to start.
+    std::string kerr;
+    if (!keys_->master_opens(&kerr)) {
+      *error = "encryption: " + kerr +
+               " (encryption.master_key_file names another master key; after iptvd "
+               "--rotate-master-key, name the new file; docs/encryption.md)";
+      return false;
+    }
+  }
   wire_encryption_keys(*keys_, *channels_, *archive_, *origin_, logger_);
   archive_->start();
   origin_->set_timeshift_route(
@@ -202,9 +213,21 @@ bool App::start(std::string *error) {
                             ans->body,   ans->file,   ans->max_age};
       });
   add_triggers();
+  // Content keys older than their channel's longest retention go, hourly (and once below, when
+  // the records that give the retention are loaded).
+  g_timeout_add_seconds(
+      3600,
+      [](gpointer d) -> gboolean {
+        auto *self = static_cast<App *>(d);
+        if (self->keys_ && self->channels_)
+          prune_content_keys(*self->keys_, *self->channels_, self->logger_);
+        return G_SOURCE_CONTINUE;
+      },
+      this);
   // In a cluster, channels run only once this node owns them in etcd (docs/cluster.md).
   if (cfg_.cluster.enabled) channels_->enable_ownership(cfg_.cluster.node_id);
   channels_->load();
+  prune_content_keys(*keys_, *channels_, logger_);  // after load(): the records give retention
   if (cfg_.cluster.enabled) {
     std::string url =
         cfg_.cluster.advertise_url.empty() ? opts_.public_url : cfg_.cluster.advertise_url;
@@ -402,6 +425,8 @@ int run_iptvd(int argc, char **argv) {
   if (nofile > 0) L.debug("", "open file limit", {{"nofile", std::to_string(nofile)}});
 
   AppOptions o = app_options(cfg, cl);
+  if (!cl.rotate_master_key.empty())
+    return rotate_master_key(cfg.encryption_master_key_file, o.data_dir, cl.rotate_master_key, L);
   if (int rc = prepare(cfg, o, L)) return rc;
 
   App app(cfg, o, L);

@@ -45,18 +45,22 @@ const char kUsage[] =
     "usage: iptvd [--config FILE] [--channels DIR] [--data DIR] [--listen ADDR:PORT]\n"
     "             [--log-format text|json] [--log-level LEVEL] [--role edge|cloud|any]\n"
     "             [--node NAME] [--worker PATH] [--no-watch]\n"
+    "       iptvd [--config FILE] [--data DIR] --rotate-master-key NEW_FILE\n"
     "\n"
     "Runs every channel record in --channels (default: channels) as a supervised live pipeline,\n"
     "packages HLS under --data (default: var) and serves it, the API and /metrics on --listen.\n"
     "Flags override the config file (see docs/iptvd-config.md). SIGHUP reloads the channels;\n"
-    "SIGTERM stops after finishing open segments.\n";
+    "SIGTERM stops after finishing open segments.\n"
+    "--rotate-master-key (iptvd stopped): rewraps every AES-128 content key under the master key\n"
+    "in NEW_FILE (made 0600 when missing) in one transaction, then exits; then set\n"
+    "encryption.master_key_file to NEW_FILE (docs/encryption.md).\n";
 
 }  // namespace
 
 // -1 to go on, or the exit code: 0 after --help, 2 for a bad option.
 int parse_command_line(int argc, char **argv, CommandLine &cl) {
-  auto &[config_path, channels, data, listen, log_format, log_level, role, node, worker, no_watch] =
-      cl;
+  auto &[config_path, channels, data, listen, log_format, log_level, role, node, worker, no_watch,
+         rotate_master_key] = cl;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto val = [&](std::string &out) {
@@ -86,6 +90,8 @@ int parse_command_line(int argc, char **argv, CommandLine &cl) {
       val(worker);
     else if (a == "--no-watch")
       no_watch = true;
+    else if (a == "--rotate-master-key")
+      val(rotate_master_key);
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -140,7 +146,7 @@ bool make_key_file(const std::string &path, std::string *error) {
 // logger. 0, or the exit code.
 int load_config(const CommandLine &cl, log::Logger &L, config::DaemonConfig *out) {
   const auto &[config_path, channels, data, listen, log_format, log_level, role, node, worker,
-               no_watch] = cl;
+               no_watch, rotate_master_key] = cl;
   config::DaemonConfigResult cr;
   if (!config_path.empty()) {
     cr = config::load_daemon_config(config_path);

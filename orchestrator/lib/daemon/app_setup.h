@@ -17,6 +17,7 @@ namespace iptv::daemon {
 struct CommandLine {
   std::string config_path, channels, data, listen, log_format, log_level, role, node, worker;
   bool no_watch = false;
+  std::string rotate_master_key;  // --rotate-master-key NEW_FILE: rewrap the keys, then exit
 };
 
 // What the wiring settles before anything starts; the channel manager's own options are made

@@ -4,9 +4,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
+#include <vector>
 
 #include "crypto/aes.h"
 
@@ -149,6 +152,91 @@ std::optional<std::string> KeyStore::iv(const std::string &channel, const std::s
   s.bind(1, channel).bind(2, key_id);
   if (!s.step()) return std::nullopt;
   return crypto::from_hex(s.col_text(0));
+}
+
+bool KeyStore::master_opens(std::string *error) {
+  std::lock_guard<std::recursive_mutex> lock(db_.mutex());
+  // One key per channel: the newest (the one players need now).
+  auto s = db_.prepare(
+      "SELECT k.period, k.key_id, k.wrapped, k.iv, k.channel_id FROM enc_keys k"
+      " WHERE k.period = (SELECT MAX(period) FROM enc_keys m WHERE m.channel_id = k.channel_id)");
+  while (s.step()) {
+    std::string channel = s.col_text(4);
+    if (!unwrap_row(s, channel)) {
+      if (error)
+        *error = "the master key does not open the stored content key " + s.col_text(1) +
+                 " of channel " + channel;
+      return false;
+    }
+  }
+  return true;
+}
+
+int KeyStore::prune(const RetentionFn &retention_ms, int64_t now_ms, int64_t margin_ms) {
+  int removed = 0;
+  db_.tx([&] {
+    std::vector<std::string> channels;
+    {
+      auto s = db_.prepare("SELECT DISTINCT channel_id FROM enc_keys");
+      while (s.step()) channels.push_back(s.col_text(0));
+    }
+    bool archive = false;
+    {
+      auto t = db_.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='ar_segments'");
+      archive = t.step();
+    }
+    std::string sql = "DELETE FROM enc_keys WHERE channel_id=? AND created_ms<?";
+    if (archive)
+      sql +=
+          " AND key_id NOT IN (SELECT key_id FROM ar_segments WHERE channel_id=?"
+          " AND key_id<>'')";
+    auto del = db_.prepare(sql);
+    for (const std::string &ch : channels) {
+      int64_t cutoff = now_ms - std::max<int64_t>(0, retention_ms(ch)) - margin_ms;
+      del.bind(1, ch).bind(2, cutoff);
+      if (archive) del.bind(3, ch);
+      del.run();
+      removed += db_.changes();
+      del.reset();
+    }
+  });
+  return removed;
+}
+
+int KeyStore::rewrap(const std::string &new_master) {
+  if (new_master.size() != 32) throw std::runtime_error("the new master key is not 32 bytes");
+  int n = 0;
+  db_.tx([&] {
+    struct Row {
+      std::string channel, key_id, wrapped;
+      int64_t period;
+    };
+    std::vector<Row> rows;
+    {
+      auto s = db_.prepare(
+          "SELECT period, key_id, wrapped, iv, channel_id FROM enc_keys ORDER BY channel_id, "
+          "period");
+      while (s.step()) {
+        std::string channel = s.col_text(4);
+        auto k = unwrap_row(s, channel);
+        if (!k)
+          throw std::runtime_error("content key " + s.col_text(1) + " of channel " + channel +
+                                   " does not unwrap with the current master key");
+        std::string w = crypto::wrap_key(new_master, k->key, aad(channel, k->key_id));
+        if (w.empty()) throw std::runtime_error("cannot wrap a content key");
+        rows.push_back({channel, k->key_id, crypto::to_hex(w), static_cast<int64_t>(k->period)});
+      }
+    }
+    auto up = db_.prepare("UPDATE enc_keys SET wrapped=? WHERE channel_id=? AND period=?");
+    for (const Row &r : rows) {
+      up.bind(1, r.wrapped).bind(2, r.channel).bind(3, r.period);
+      up.run();
+      up.reset();
+      ++n;
+    }
+  });
+  master_ = new_master;
+  return n;
 }
 
 }  // namespace iptv::keys

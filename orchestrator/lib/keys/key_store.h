@@ -9,10 +9,16 @@
 //   OR IGNORE inside one transaction), every later call returns that same key, across restarts.
 // - The master key file holds 64 hex digits (32 bytes) and one newline; load_master_key()
 //   creates it (0600, O_EXCL) when asked to.
+// - prune() deletes the keys of periods older than the channel's longest retention (live and DVR
+//   window, warm tier, archive tier: catchup.days), never one a still-indexed archived segment
+//   names, all channels in one transaction.
+// - rewrap() puts every stored key under a new master key in one transaction (iptvd
+//   --rotate-master-key): the content keys (and so the players' keys) do not change.
 // Threads: any (through db::Db's lock). Nothing here logs a key.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -46,6 +52,22 @@ class KeyStore {
   std::optional<ContentKey> find(const std::string &channel, const std::string &key_id);
   // The IV of a key (catch-up playlists), without unwrapping the key; nullopt when unknown.
   std::optional<std::string> iv(const std::string &channel, const std::string &key_id);
+
+  // True when the master key opens the stored keys (one row per channel is tried), or none is
+  // stored; else false with `error` naming the channel and key id that does not unwrap.
+  bool master_opens(std::string *error);
+
+  // Deletes, in one transaction, the keys made before now_ms - retention_ms(channel) - margin_ms
+  // that no archived segment (ar_segments.key_id, when that table exists) still names. Returns
+  // how many went. A failure rolls back (nothing deleted) and throws db::Error.
+  using RetentionFn = std::function<int64_t(const std::string &channel)>;
+  int prune(const RetentionFn &retention_ms, int64_t now_ms, int64_t margin_ms);
+
+  // Unwraps every stored key with the current master key and wraps it under `new_master` (32
+  // bytes), in one transaction; then uses `new_master`. Returns how many keys were rewrapped. A
+  // key that does not unwrap (or any database error) rolls everything back and throws
+  // std::runtime_error naming its channel and key id.
+  int rewrap(const std::string &new_master);
 
  private:
   std::optional<ContentKey> unwrap_row(db::Stmt &s, const std::string &channel);
