@@ -248,12 +248,8 @@ TEST(EncryptionIptvd, EncryptedChannelsPlayKeysRotateAndOnlyValidTokensGetKeys) 
   int vlc_st = -1;
   sh("command -v cvlc >/dev/null && id nobody >/dev/null 2>&1", &vlc_st);
   EXPECT_EQ(vlc_st, 0) << "cvlc (vlc-bin) or the user 'nobody' is missing";
-  // The encrypted fMP4 channel (whole-segment AES-128 over fMP4 segments, clear init segment) is
-  // a known limit of VLC 3 (Debian 12's 3.0.24): it fetches the key and decrypts, but its MP4
-  // demuxer warns of a truncated box in every decrypted segment (the padding is left in) and the
-  // input ends after the first segments ("EOF reached"), with about one segment's frames
-  // recorded; the same channel in the clear plays on. Documented in docs/encryption.md; this
-  // records the behaviour, so a VLC that plays it makes this fail and the documentation can change.
+  // And the encrypted fMP4 channel (whole-segment AES-128 over fMP4 segments, clear init
+  // segment): VLC fetches the key, decrypts and plays on (recorded as TS, it decodes).
   if (vlc_st == 0) {
     std::string vdir = "/tmp/iptv-vlc-" + std::to_string(getpid());
     fs::create_directories(vdir);
@@ -276,12 +272,8 @@ TEST(EncryptionIptvd, EncryptedChannelsPlayKeysRotateAndOnlyValidTokensGetKeys) 
         if (nl != std::string::npos && vlog.compare(nl - 4, 4, ".m4s") == 0) ++media;
       }
       EXPECT_NE(vlog.find("Retrieving AES key"), std::string::npos) << tail;
-      EXPECT_NE(vlog.find("truncated box"), std::string::npos) << tail;
-      EXPECT_NE(vlog.find("EOF reached"), std::string::npos) << tail;
-      // 8 s of 30 fps would be 240 frames; VLC records the first segment's (about 24).
-      EXPECT_LT(frames, 60) << "VLC played the encrypted fMP4 channel on: update "
-                               "docs/encryption.md\n"
-                            << tail;
+      // 8 s at 30 fps is 240 frames; one segment's worth (about 24) would mean VLC stopped.
+      EXPECT_GE(frames, 100) << tail;
       std::printf("VLC 3 with encrypted fMP4: %d media segments fetched, %d frames recorded\n",
                   media, frames);
     }
