@@ -3,6 +3,7 @@
 // worker's stats line. Split from source.cpp (one step per file).
 #include "worker/source.h"
 
+#include <algorithm>
 #include <string>
 
 namespace iptv::worker {
@@ -61,12 +62,14 @@ void SourcePipeline::watch_encoded(GstPad *pad, bool video) {
         auto *w = static_cast<IntakeWatch *>(d);
         if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
           w->self->intake_bytes_ += (int64_t)gst_buffer_get_size(GST_PAD_PROBE_INFO_BUFFER(info));
+          w->self->data_seen(true);
         } else if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
           GstBufferList *l = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
           int64_t n = 0;
           for (guint i = 0; i < gst_buffer_list_length(l); ++i)
             n += (int64_t)gst_buffer_get_size(gst_buffer_list_get(l, i));
           w->self->intake_bytes_ += n;
+          w->self->data_seen(true);
         } else if (GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
                    ev && GST_EVENT_TYPE(ev) == GST_EVENT_CAPS) {
           GstCaps *c = nullptr;
@@ -76,6 +79,31 @@ void SourcePipeline::watch_encoded(GstPad *pad, bool video) {
         return GST_PAD_PROBE_OK;
       },
       new IntakeWatch{this, video}, [](gpointer d) { delete static_cast<IntakeWatch *>(d); });
+}
+
+// "The input delivers data" (failover's health), measured:
+// - Out of the tails' queues, where the appsinks' clock wait paces it, for inputs that are not
+//   pushed live (files, HLS pulls, test sources): a file fills the 2 s queue ahead of the clock,
+//   so at its end nothing entered for 2 s while the picture still played, and measured at the
+//   intake a loop looked like a lost input (primary_loss_seconds) and put the slate on air for a
+//   moment at every loop. An HLS pull arrives a segment at a time.
+// - For inputs pushed live over the network (udp, srt, rtmp, rtsp): at both ends, the older of
+//   the two. Out of the queues alone, a cut was hidden: the queues hold what the input's latency
+//   keeps ahead of the clock (tsdemux's 700 ms for UDP), which kept coming out through the cut,
+//   and the pictures after it, stamped as if no time had passed, were passed on at once as late,
+//   so a 1 s cut left a 0.3 s gap where it was measured and switched nothing with a 0.5 s loss
+//   threshold. The intake sees the cut as it happens; the queue's end still sees an input whose
+//   data arrives but never gets through (a decoder that no longer decodes).
+void SourcePipeline::data_seen(bool at_intake) {
+  gint64 now = g_get_monotonic_time() / 1000;
+  (at_intake ? intake_ms_ : output_ms_) = now;
+  if (!cb_.on_data) return;
+  if (!pushed_live_ || !intake_measured_) {
+    if (!at_intake) cb_.on_data(now);
+    return;
+  }
+  gint64 other = (at_intake ? output_ms_ : intake_ms_).load();
+  if (other > 0) cb_.on_data(std::min(now, other));
 }
 
 void SourcePipeline::set_codec(bool video, const std::string &name) {
