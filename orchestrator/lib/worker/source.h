@@ -97,9 +97,8 @@ class SourcePipeline {
   std::atomic<int64_t> intake_bytes_{0};
   std::atomic<bool> intake_measured_{false};
   std::string video_codec_, audio_codec_;
-  // Input health (data_seen): monotonic ms of the last buffer at the intake and out of a tail's
-  // queue. `pushed_live_`: a network input that pushes in real time (udp, srt, rtmp, rtsp).
-  std::atomic<gint64> intake_ms_{0}, output_ms_{0};
+  // Input health (data_seen): a network input that pushes in real time (udp, srt, rtmp, rtsp)
+  // is measured at its intake, the others where their tails' queues let data out.
   bool pushed_live_ = false;
 };
 

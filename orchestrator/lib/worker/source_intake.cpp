@@ -3,7 +3,6 @@
 // worker's stats line. Split from source.cpp (one step per file).
 #include "worker/source.h"
 
-#include <algorithm>
 #include <string>
 
 namespace iptv::worker {
@@ -87,23 +86,20 @@ void SourcePipeline::watch_encoded(GstPad *pad, bool video) {
 //   so at its end nothing entered for 2 s while the picture still played, and measured at the
 //   intake a loop looked like a lost input (primary_loss_seconds) and put the slate on air for a
 //   moment at every loop. An HLS pull arrives a segment at a time.
-// - For inputs pushed live over the network (udp, srt, rtmp, rtsp): at both ends, the older of
-//   the two. Out of the queues alone, a cut was hidden: the queues hold what the input's latency
-//   keeps ahead of the clock (tsdemux's 700 ms for UDP), which kept coming out through the cut,
-//   and the pictures after it, stamped as if no time had passed, were passed on at once as late,
-//   so a 1 s cut left a 0.3 s gap where it was measured and switched nothing with a 0.5 s loss
-//   threshold. The intake sees the cut as it happens; the queue's end still sees an input whose
-//   data arrives but never gets through (a decoder that no longer decodes).
+// - At the intake for inputs pushed live over the network (udp, srt, rtmp, rtsp): the network
+//   paces them, so the intake sees a cut as it happens. Out of the queues, a cut was hidden: they
+//   hold what the input's latency keeps ahead of the clock (tsdemux's 700 ms for UDP), which kept
+//   coming out through the cut, and the pictures after it, stamped as if no time had passed, were
+//   passed on at once as late, so a 1 s cut left a 0.3 s gap there and switched nothing with a
+//   0.5 s threshold. Nor is the queues' output a good second opinion for these inputs: once the
+//   demuxer re-stamps the pictures after such a cut to the wall clock they wait out the latency
+//   again, a 0.5-0.7 s pause of the output 0.1-0.2 s after the feed came back, which counted as
+//   a second loss for every cut (measured with the chaos test's flapping source). An input that
+//   was never watched at its intake (no decoder or passthrough tail found) falls back to the
+//   queues.
 void SourcePipeline::data_seen(bool at_intake) {
-  gint64 now = g_get_monotonic_time() / 1000;
-  (at_intake ? intake_ms_ : output_ms_) = now;
-  if (!cb_.on_data) return;
-  if (!pushed_live_ || !intake_measured_) {
-    if (!at_intake) cb_.on_data(now);
-    return;
-  }
-  gint64 other = (at_intake ? output_ms_ : intake_ms_).load();
-  if (other > 0) cb_.on_data(std::min(now, other));
+  bool by_intake = pushed_live_ && intake_measured_;
+  if (cb_.on_data && at_intake == by_intake) cb_.on_data(g_get_monotonic_time() / 1000);
 }
 
 void SourcePipeline::set_codec(bool video, const std::string &name) {
