@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -42,7 +44,19 @@ class UdpRelay {
   UdpRelay(const UdpRelay &) = delete;
   UdpRelay &operator=(const UdpRelay &) = delete;
   bool ok() const { return ok_; }
-  void set_on(bool on) { on_ = on; }
+  void set_on(bool on) {
+    std::lock_guard<std::mutex> l(lock_);
+    if (on && !on_) on_since_ = Clock::now();
+    on_ = on;
+  }
+  // The silences of the sender longer than `seconds` seen while on (a datagram forwarded before
+  // and after, within one "on" stretch): what a receiver saw as losses besides the cuts.
+  int silences_over(double seconds) {
+    std::lock_guard<std::mutex> l(lock_);
+    int n = 0;
+    for (double g : gaps_) n += g > seconds;
+    return n;
+  }
 
  private:
   void run() {
@@ -55,15 +69,26 @@ class UdpRelay {
     char buf[65536];
     while (!stop_) {
       ssize_t n = ::recv(in_, buf, sizeof buf, 0);
-      if (n > 0 && on_)
-        for (const auto &t : to)
-          ::sendto(out_, buf, n, 0, reinterpret_cast<const sockaddr *>(&t), sizeof t);
+      if (n <= 0 || !on_) continue;
+      for (const auto &t : to)
+        ::sendto(out_, buf, n, 0, reinterpret_cast<const sockaddr *>(&t), sizeof t);
+      std::lock_guard<std::mutex> l(lock_);
+      auto now = Clock::now();
+      if (last_sent_ >= on_since_) {
+        double g = std::chrono::duration<double>(now - last_sent_).count();
+        if (g > 0.2) gaps_.push_back(g);
+      }
+      last_sent_ = now;
     }
   }
+  using Clock = std::chrono::steady_clock;
   int in_ = -1, out_ = -1;
   std::vector<int> out_ports_;
   bool ok_ = false;
   std::atomic<bool> on_{true}, stop_{false};
+  std::mutex lock_;
+  Clock::time_point on_since_{}, last_sent_{};
+  std::vector<double> gaps_;  // silences over 0.2 s while on
   std::thread thread_;
 };
 

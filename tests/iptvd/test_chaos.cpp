@@ -310,6 +310,11 @@ TEST_F(ChaosTest, ASourceFlappingEverySecond) {
     for (size_t at = 0; (at = log.find(what, at)) != std::string::npos; ++at) ++n;
     return n;
   };
+  int stalls = relay.silences_over(0.3);
+  std::printf(
+      "[chaos] the sender itself fell silent for over 0.3 s %d times while the relay was "
+      "on\n",
+      stalls);
   for (const auto &id : flapping) {
     SCOPED_TRACE(id);
     EXPECT_EQ(d.channel(id)["active_source"], "primary");
@@ -322,8 +327,11 @@ TEST_F(ChaosTest, ASourceFlappingEverySecond) {
     // missed by a starved machine). The transcoded channel used to switch on about a third of the
     // cuts: its input's health was measured after the input's latency queue, which hid most of
     // each cut (docs/worker.md, when it switches).
+    // And nothing else: one switch per cut, plus one per stall of the sender itself (no datagram
+    // for 0.3 s or more while the relay was on, which the 0.5 s threshold may rightly take for a
+    // loss: the sender is x264 on the same loaded machine).
     EXPECT_GE(activated, flaps - 1);
-    EXPECT_LE(activated, flaps);
+    EXPECT_LE(activated, flaps + stalls);
     EXPECT_EQ(activated, returned) << "every switch to the backup has its return";
     // In order: activated, returned, activated, ... (no switch lost between two others).
     auto order =
