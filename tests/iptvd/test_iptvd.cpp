@@ -496,7 +496,13 @@ TEST_F(IptvdTest, MetricsParseJsonLogsCarryTheChannelAndLimitsApply) {
   EXPECT_GE(with_channel, 3);
 
   // A memory limit too small for a pipeline: the worker fails and is restarted with backoff,
-  // and the daemon itself stays up.
+  // and the daemon itself stays up. Not in a sanitized build: there no worker starts under any
+  // RLIMIT_DATA (AddressSanitizer's shadow memory alone is far larger), and each attempt leaves
+  // a "ReserveShadowMemoryRange failed" report that fails scripts/test --asan-integration.
+#if defined(__SANITIZE_ADDRESS__)
+  std::printf("[limits] sanitized build: the worker memory limit is not tried\n");
+  return;
+#endif
   std::string cfg = tmp_.path() + "/small.yaml";
   write_file(cfg, "tokens:\n  mode: none\nworker:\n  memory_mb: 64\n");
   Iptvd small(channels_, {"--config", cfg});
