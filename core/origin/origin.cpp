@@ -316,28 +316,13 @@ void on_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTab
   if (const char *r = soup_message_headers_get_one(rq, "Range")) req.range = r;
   soup_message_headers_remove(rq, "Range");
   if (query) {
-    auto number = [&](const char *key, int64_t *out) {
-      auto *m = static_cast<const char *>(g_hash_table_lookup(query, key));
-      if (!m) return true;
-      char *end = nullptr;
-      errno = 0;
-      *out = g_ascii_strtoll(m, &end, 10);
-      bool ok = *m && g_ascii_isdigit(*m) && end && !*end && errno == 0;
-      if (!ok) *out = -1;
-      return ok;
-    };
-    if (!number("_HLS_msn", &req.hls_msn)) req.bad_query = "hls-msn";
-    if (!number("_HLS_part", &req.hls_part)) req.bad_query = "hls-part";
-    // _HLS_part means nothing without _HLS_msn (RFC 8216bis 6.2.5.2).
-    if (req.hls_part >= 0 && req.hls_msn < 0 && !req.bad_query) req.bad_query = "hls-part";
-    if (auto *k = static_cast<const char *>(g_hash_table_lookup(query, "_HLS_skip"))) {
-      if (std::string_view(k) == "YES")
-        req.hls_skip = 1;
-      else if (std::string_view(k) == "v2")
-        req.hls_skip = 2;
-      else
-        req.bad_query = "hls-skip";
-    }
+    HlsQuery q = parse_hls_query([&](const char *key) {
+      return static_cast<const char *>(g_hash_table_lookup(query, key));
+    });
+    req.hls_msn = q.msn;
+    req.hls_part = q.part;
+    req.hls_skip = q.skip;
+    req.bad_query = q.bad;
     req.blocking = req.hls_msn >= 0;
   }
   srv->origin->handle(*srv, req);

@@ -2,6 +2,8 @@
 
 #include <glib.h>
 
+#include <cerrno>
+#include <string_view>
 #include <vector>
 
 #include "util/strutil.h"
@@ -36,6 +38,33 @@ MediaPathError parse_media_path(std::string_view raw_path, bool token_required, 
     out->rel += "/" + seg;
   }
   return MediaPathError::kOk;
+}
+
+HlsQuery parse_hls_query(const std::function<const char *(const char *)> &value) {
+  HlsQuery q;
+  auto number = [&](const char *key, int64_t *out) {
+    const char *m = value(key);
+    if (!m) return true;
+    char *end = nullptr;
+    errno = 0;
+    *out = g_ascii_strtoll(m, &end, 10);
+    bool ok = *m && g_ascii_isdigit(*m) && end && !*end && errno == 0;
+    if (!ok) *out = -1;
+    return ok;
+  };
+  if (!number("_HLS_msn", &q.msn)) q.bad = "hls-msn";
+  if (!number("_HLS_part", &q.part)) q.bad = "hls-part";
+  // _HLS_part means nothing without _HLS_msn (RFC 8216bis 6.2.5.2).
+  if (q.part >= 0 && q.msn < 0 && !q.bad) q.bad = "hls-part";
+  if (const char *k = value("_HLS_skip")) {
+    if (std::string_view(k) == "YES")
+      q.skip = 1;
+    else if (std::string_view(k) == "v2")
+      q.skip = 2;
+    else
+      q.bad = "hls-skip";
+  }
+  return q;
 }
 
 }  // namespace iptv

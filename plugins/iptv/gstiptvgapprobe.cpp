@@ -19,6 +19,7 @@
  *    Field `gap` (guint64 ns): the gap so far. Fired by a clock wait on the pipeline clock, so it
  *    fires while nothing flows.
  *  - `iptvgapprobe-recovered`: data flows again. Field `duration` (guint64 ns): the total outage.
+ *    Its `stream-type` is the one its gap was posted with (`other` for a gap before the caps).
  *  - `iptvgapprobe-keyframe-gap`: encoded video without a keyframe for longer than
  *    #GstIptvGapProbe:keyframe-gap-threshold (stream time). Fields `active` (boolean) and, on
  *    the end, `duration` (guint64 ns).
@@ -125,6 +126,10 @@ struct GstIptvGapProbePrivate {
   // Stream state.
   StreamType type = StreamType::kOther;
   bool raw = false;
+  // The stream type the open gap was posted with: its recovery names the same stream, even when
+  // the caps came in between (a gap before the first buffer is posted as `other`).
+  StreamType gap_type = StreamType::kOther;
+  bool gap_raw = false;
   GstVideoInfo vinfo;
   GstAudioInfo ainfo;
   GstSegment segment;
@@ -286,6 +291,8 @@ static gboolean watchdog_fired(GstClock *clock, GstClockTime time, GstClockID id
     p->wait_id = nullptr;
     if (p->running) {
       if (auto gap = p->gap.check((int64_t)now)) {
+        p->gap_type = p->type;
+        p->gap_raw = p->raw;
         GstStructure *s = new_message(self, "iptvgapprobe-gap", p->type, p->raw, now);
         gst_structure_set(s, "gap", G_TYPE_UINT64, (guint64)*gap, nullptr);
         msgs.push_back(s);
@@ -406,7 +413,7 @@ static GstFlowReturn gst_iptv_gap_probe_transform_ip(GstBaseTransform *bt, GstBu
     p->buffers++;
     if (GST_CLOCK_TIME_IS_VALID(now)) {
       if (auto outage = p->gap.on_buffer((int64_t)now)) {
-        GstStructure *s = new_message(self, "iptvgapprobe-recovered", p->type, p->raw, now);
+        GstStructure *s = new_message(self, "iptvgapprobe-recovered", p->gap_type, p->gap_raw, now);
         gst_structure_set(s, "duration", G_TYPE_UINT64, (guint64)*outage, nullptr);
         msgs.push_back(s);
       }

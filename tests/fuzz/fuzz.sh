@@ -14,7 +14,8 @@ case $target in
     pkgs=(glib-2.0) len=1024 ;;
   origin)
     srcs=("$src/tests/fuzz/fuzz_origin.cpp" "$src"/core/origin/request_path.* \
-          "$src"/core/origin/http_conditional.* "$src"/core/util/*.cpp)
+          "$src"/core/origin/http_conditional.* "$src"/core/util/*.cpp \
+          "$src"/core/timeshift/time_arg.*)
     pkgs=(glib-2.0 libsoup-3.0) len=1024 ;;
   api-json)
     srcs=("$src/tests/fuzz/fuzz_api_json.cpp" "$src"/orchestrator/lib/control/strict_json.cpp

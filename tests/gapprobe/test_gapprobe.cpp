@@ -123,6 +123,37 @@ TEST(GapProbeHarness, GapFiresWithoutDataOnceAndRecovers) {
   gst_harness_teardown(h);
 }
 
+// A gap before the first buffer is posted before the caps are known (stream type `other`); its
+// recovery, after the caps, names the same stream, so that a listener keyed on the stream clears
+// what it raised. It named the stream of the new caps (`video`), and the worker, which keys its
+// conditions by stream, kept `gap/other` raised forever: a passthrough channel whose input
+// started later than gap-threshold stayed `degraded`.
+TEST(GapProbeHarness, AGapBeforeTheCapsRecoversUnderTheSameStream) {
+  Collector c;
+  GstHarness *h = make_probe(c, "gap-threshold=0.5");
+  for (int i = 0; i < 3 && c.named("iptvgapprobe-gap").empty(); ++i)
+    ASSERT_TRUE(gst_harness_crank_single_clock_wait(h));
+  auto gaps = c.named("iptvgapprobe-gap");
+  ASSERT_EQ(gaps.size(), 1u);
+  expect_common_fields(gaps[0], "other");
+  gst_harness_set_src_caps_str(h, "video/x-h264,stream-format=byte-stream,alignment=au");
+  ASSERT_EQ(gst_harness_push(h, buffer_at(0, 40 * MS, 16, 0)), GST_FLOW_OK);
+  auto rec = c.named("iptvgapprobe-recovered");
+  ASSERT_EQ(rec.size(), 1u);
+  expect_common_fields(rec[0], "other");
+  // The next gap, with the caps known, is the video's, and so is its recovery.
+  for (int i = 0; i < 3 && c.named("iptvgapprobe-gap").size() < 2; ++i)
+    ASSERT_TRUE(gst_harness_crank_single_clock_wait(h));
+  gaps = c.named("iptvgapprobe-gap");
+  ASSERT_EQ(gaps.size(), 2u);
+  expect_common_fields(gaps[1], "video");
+  ASSERT_EQ(gst_harness_push(h, buffer_at(40 * MS, 40 * MS, 16, 0)), GST_FLOW_OK);
+  rec = c.named("iptvgapprobe-recovered");
+  ASSERT_EQ(rec.size(), 2u);
+  expect_common_fields(rec[1], "video");
+  gst_harness_teardown(h);
+}
+
 TEST(GapProbeHarness, SteadyFlowNeverFires) {
   Collector c;
   GstHarness *h = make_probe(c, "gap-threshold=0.5");

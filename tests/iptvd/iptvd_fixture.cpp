@@ -98,6 +98,13 @@ void Iptvd::start() {
   posix_spawn_file_actions_addopen(&fa, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   std::vector<char *> envp;
+  for (const char *var : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "GST_REGISTRY_FORK"}) {
+    const char *v = getenv(var);
+    std::string prefix = std::string(var) + "=";
+    bool given = false;
+    for (const auto &e : env_) given |= e.rfind(prefix, 0) == 0;
+    if (v && use_env_ && !given) env_.push_back(prefix + v);
+  }
   for (auto &e : env_) envp.push_back(e.data());
   envp.push_back(nullptr);
   int rc =

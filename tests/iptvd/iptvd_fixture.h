@@ -50,7 +50,11 @@ class Iptvd {
   ~Iptvd();
   void start();
   // Run iptvd with exactly this environment ("NAME=value" strings) instead of the test's, and
-  // this binary instead of the build tree's (set before start()).
+  // this binary instead of the build tree's (set before start()). The sanitized run's own
+  // settings (ASAN_OPTIONS, UBSAN_OPTIONS, LSAN_OPTIONS, GST_REGISTRY_FORK) are passed on from the
+  // test's environment unless given: they configure scripts/test --asan-integration, not the
+  // daemon. Without them an `env -i` iptvd ran its workers with leak detection on and no report
+  // file, and GStreamer's plugin scanner (no ASan runtime) could not load the sanitized plugin.
   void set_env(std::vector<std::string> env) {
     env_ = std::move(env);
     use_env_ = true;

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "iptvd_fixture.h"
+#include "udp_relay.h"
 
 using namespace iptvd_test;
 namespace fs = std::filesystem;
@@ -48,50 +49,6 @@ std::vector<std::string> lines(const std::string &text) {
 }
 
 const char *kSecret = "chaos-hook-secret-0123456789";
-
-// A UDP relay on loopback that forwards datagrams from `in_port` to `out_port` while `on`, and
-// drops them while off: a feed cut in the network. (Stopping the sender is not a clean cut: a
-// live GStreamer sender that continues sends the frames it missed at once.)
-class UdpRelay {
- public:
-  UdpRelay(int in_port, int out_port) : out_port_(out_port) {
-    in_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-    out_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(in_port);
-    ok_ = ::bind(in_, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0;
-    timeval tv{0, 100000};
-    ::setsockopt(in_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~UdpRelay() {
-    stop_ = true;
-    thread_.join();
-    ::close(in_);
-    ::close(out_);
-  }
-  bool ok() const { return ok_; }
-  void set_on(bool on) { on_ = on; }
-
- private:
-  void run() {
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    to.sin_port = htons(out_port_);
-    char buf[65536];
-    while (!stop_) {
-      ssize_t n = ::recv(in_, buf, sizeof buf, 0);
-      if (n > 0 && on_) ::sendto(out_, buf, n, 0, reinterpret_cast<sockaddr *>(&to), sizeof to);
-    }
-  }
-  int in_ = -1, out_ = -1, out_port_;
-  bool ok_ = false;
-  std::atomic<bool> on_{true}, stop_{false};
-  std::thread thread_;
-};
 
 class ChaosTest : public ::testing::Test {
  protected:
@@ -137,11 +94,16 @@ class ChaosTest : public ::testing::Test {
     return cfg;
   }
 
+  // The rendition whose playlist the checks read: 180p, or "source" for a passthrough channel.
+  std::map<std::string, std::string> rendition_;
+  std::string rendition(const std::string &id) {
+    return rendition_.count(id) ? rendition_[id] : "180p";
+  }
   // Highest media sequence seen per channel (for "never went backwards").
   std::map<std::string, uint64_t> high_;
   void note_sequences(Iptvd &d, const std::vector<std::string> &ids) {
     for (const auto &id : ids) {
-      auto m = parse_media(d.playlist(id, "180p"));
+      auto m = parse_media(d.playlist(id, rendition(id)));
       if (!m.sequences.empty()) {
         EXPECT_GE(m.sequences.back(), high_[id]) << id << " went backwards";
         high_[id] = std::max(high_[id], m.sequences.back());
@@ -158,15 +120,16 @@ class ChaosTest : public ::testing::Test {
     // Every channel live, its playlist advancing, served by the origin.
     ASSERT_TRUE(d.wait_live(ids, 90, 2)) << d.log();
     for (const auto &id : ids) {
-      auto m0 = parse_media(d.playlist(id, "180p"));
+      auto m0 = parse_media(d.playlist(id, rendition(id)));
       uint64_t last = m0.sequences.empty() ? 0 : m0.sequences.back();
       EXPECT_TRUE(wait_for(20,
                            [&] {
-                             auto m = parse_media(d.playlist(id, "180p"));
+                             auto m = parse_media(d.playlist(id, rendition(id)));
                              return !m.sequences.empty() && m.sequences.back() > last;
                            }))
           << id << " does not advance";
-      Http h = d.get((prefix.count(id) ? prefix.at(id) : "/hls/" + id + "/") + "180p/index.m3u8");
+      Http h = d.get((prefix.count(id) ? prefix.at(id) : "/hls/" + id + "/") + rendition(id) +
+                     "/index.m3u8");
       EXPECT_EQ(h.status, 200) << id << " " << h.body;
       auto m = parse_media(h.body);
       for (size_t i = 1; i < m.sequences.size(); ++i)
@@ -277,18 +240,27 @@ TEST_F(ChaosTest, WorkersSigkilledAtRandomForTwoMinutes) {
 }
 
 // A UDP source that is cut every other second (its datagrams dropped for 1 s, then forwarded for
-// 1 s, by a relay between the sender and iptvd), with a backup: a cut (1 s) outlasts
-// primary_loss_seconds (0.5 s), so the channel moves to its backup, and a second of signal
-// outlasts return_after_seconds (0.5 s), so it comes back; every switch is stored, logged and
-// delivered, in order, and the channel ends live on its primary.
+// 1 s, by a relay between the sender and iptvd), feeding two channels with a backup: a transcoded
+// one and a passthrough one. A cut (1 s) outlasts primary_loss_seconds (0.5 s), so each channel
+// moves to its backup at every cut, and a second of signal outlasts return_after_seconds (0.5 s),
+// so it comes back; every switch is stored, logged and delivered, in order, and both channels end
+// live on their primary.
 TEST_F(ChaosTest, ASourceFlappingEverySecond) {
-  int port = iptv_test::free_port(), sender_port = iptv_test::free_port();
-  add("flappy",
+  int port = iptv_test::free_port(), pt_port = iptv_test::free_port(),
+      sender_port = iptv_test::free_port();
+  const std::string failover =
       "rights:\n  owner: Test\n  licence: test\nfailover:\n  enabled: true\n  backup_source: "
-      "spare\n  primary_loss_seconds: 0.5\n  return_after_seconds: 0.5\n",
-      "udp://127.0.0.1:" + std::to_string(port));
+      "spare\n  primary_loss_seconds: 0.5\n  return_after_seconds: 0.5\n";
+  add("flappy", failover, "udp://127.0.0.1:" + std::to_string(port));
+  write_file(channels_ + "/flappy-pt.yaml",
+             "channel_id: flappy-pt\nsource: udp://127.0.0.1:" + std::to_string(pt_port) +
+                 "\nprofiles: [passthrough]\nhls:\n  segment_seconds: 1\n  window_segments: 6\n" +
+                 failover);
+  rendition_["flappy-pt"] = "source";
   add("spare", "", "test://ball?tone=660");
-  UdpRelay relay(sender_port, port);
+  const std::vector<std::string> ids = {"flappy", "flappy-pt", "spare"},
+                                 flapping = {"flappy", "flappy-pt"};
+  iptv_test::UdpRelay relay(sender_port, port, {pt_port});
   ASSERT_TRUE(relay.ok());
   // The sender: MPEG-TS over UDP, 320x180, on its own.
   std::string sender_pid =
@@ -308,57 +280,76 @@ TEST_F(ChaosTest, ASourceFlappingEverySecond) {
   } kill_sender{sender};
   Iptvd d(channels_, {"--config", config()});
   d.start();
-  ASSERT_TRUE(d.wait_live({"flappy", "spare"}, 60, 2)) << d.log();
-  ASSERT_EQ(d.channel("flappy")["active_source"], "primary");
+  ASSERT_TRUE(d.wait_live(ids, 60, 2)) << d.log();
+  for (const auto &id : flapping) ASSERT_EQ(d.channel(id)["active_source"], "primary") << id;
   double end = now_s() + chaos_seconds(60) / 2;
-  int flaps = 0, seen_backup = 0, seen_primary = 0;
+  int flaps = 0;
+  std::map<std::string, int> seen_backup, seen_primary;
   while (now_s() < end) {
     relay.set_on(false);
     std::this_thread::sleep_for(std::chrono::milliseconds(900));
-    seen_backup += d.channel("flappy")["active_source"] == "backup";
+    for (const auto &id : flapping) seen_backup[id] += d.channel(id)["active_source"] == "backup";
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     relay.set_on(true);
     std::this_thread::sleep_for(std::chrono::milliseconds(900));
-    seen_primary += d.channel("flappy")["active_source"] == "primary";
+    for (const auto &id : flapping) seen_primary[id] += d.channel(id)["active_source"] == "primary";
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ++flaps;
-    note_sequences(d, {"flappy", "spare"});
+    note_sequences(d, ids);
   }
-  std::printf(
-      "[chaos] source flapped %d times (1 s off, 1 s on); the API showed the backup at %d "
-      "cuts' ends and the primary at %d signals' ends\n",
-      flaps, seen_backup, seen_primary);
-  // The source is steady again: the channel returns to its primary and goes live.
-  check_after(d, {"flappy", "spare"});
-  EXPECT_EQ(d.channel("flappy")["active_source"], "primary");
-  int activated = count_events(d, "channel_id='flappy' AND event_type='failover.activated'");
-  int returned = count_events(d, "channel_id='flappy' AND event_type='failover.returned'");
-  std::printf("[chaos] failover.activated %d, failover.returned %d\n", activated, returned);
-  // Failover was exercised: cuts moved the channel to its backup, and it came back each time.
-  // Not every cut: in this transcoded channel the audio's probe sees each 1 s cut as a 0.8 s gap,
-  // but decoded video keeps reaching the tail through most cuts, and the source counts as lost
-  // only when neither stream delivers (5 of 15 cuts switched; docs/reliability.md, chaos).
-  EXPECT_GE(activated, 2) << d.sql(
-      "SELECT created_at, event_type, detail FROM st_events WHERE "
-      "channel_id='flappy' ORDER BY id");
-  EXPECT_EQ(activated, returned) << "every switch to the backup has its return";
-  // In order: activated, returned, activated, ... (no switch lost between two others).
-  auto order =
-      lines(d.sql("SELECT event_type FROM st_events WHERE channel_id='flappy' AND "
-                  "event_type IN ('failover.activated','failover.returned') ORDER BY id"));
-  for (size_t i = 0; i < order.size(); ++i)
-    EXPECT_EQ(order[i], i % 2 ? "failover.returned" : "failover.activated") << "event " << i;
-  // No event lost on the way: the worker's events as iptvd logged them, as stored, as the API
-  // counts them and as the webhook received them are the same.
+  for (const auto &id : flapping)
+    std::printf(
+        "[chaos] %s: source flapped %d times (1 s off, 1 s on); the API showed the backup at %d "
+        "cuts' ends and the primary at %d signals' ends\n",
+        id.c_str(), flaps, seen_backup[id], seen_primary[id]);
+  // The source is steady again: the channels return to their primary and go live.
+  check_after(d, ids);
   std::string log = d.log();
   auto count_in_log = [&](const std::string &what) {
     int n = 0;
     for (size_t at = 0; (at = log.find(what, at)) != std::string::npos; ++at) ++n;
     return n;
   };
-  EXPECT_EQ(count_in_log("channel_id=flappy msg=\"event failover.activated"), activated);
-  EXPECT_EQ(count_in_log("channel_id=flappy msg=\"event failover.returned"), returned);
-  EXPECT_EQ(d.channel("flappy")["failovers"], activated);
+  int stalls = relay.silences_over(0.3);
+  std::printf(
+      "[chaos] the sender itself fell silent for over 0.3 s %d times while the relay was "
+      "on\n",
+      stalls);
+  for (const auto &id : flapping) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(d.channel(id)["active_source"], "primary");
+    std::string where = "channel_id='" + id + "' AND event_type=";
+    int activated = count_events(d, where + "'failover.activated'");
+    int returned = count_events(d, where + "'failover.returned'");
+    std::printf("[chaos] %s: failover.activated %d, failover.returned %d for %d cuts\n", id.c_str(),
+                activated, returned, flaps);
+    // Every cut moved the channel to its backup, transcoded as well as passthrough (one cut may be
+    // missed by a starved machine). The transcoded channel used to switch on about a third of the
+    // cuts: its input's health was measured after the input's latency queue, which hid most of
+    // each cut (docs/worker.md, when it switches).
+    // And nothing else: one switch per cut, plus one per stall of the sender itself (no datagram
+    // for 0.3 s or more while the relay was on, which the 0.5 s threshold may rightly take for a
+    // loss: the sender is x264 on the same loaded machine).
+    EXPECT_GE(activated, flaps - 1);
+    EXPECT_LE(activated, flaps + stalls);
+    EXPECT_EQ(activated, returned) << "every switch to the backup has its return";
+    // In order: activated, returned, activated, ... (no switch lost between two others).
+    auto order =
+        lines(d.sql("SELECT event_type FROM st_events WHERE channel_id='" + id +
+                    "' AND event_type IN ('failover.activated','failover.returned') ORDER BY id"));
+    for (size_t i = 0; i < order.size(); ++i)
+      EXPECT_EQ(order[i], i % 2 ? "failover.returned" : "failover.activated") << "event " << i;
+    // No event lost on the way: the worker's events as iptvd logged them, as stored, as the API
+    // counts them and as the webhook received them are the same.
+    EXPECT_EQ(count_in_log("channel_id=" + id + " msg=\"event failover.activated"), activated);
+    EXPECT_EQ(count_in_log("channel_id=" + id + " msg=\"event failover.returned"), returned);
+    EXPECT_EQ(d.channel(id)["failovers"], activated);
+    if (::testing::Test::HasFailure())
+      std::printf("%s\n", d.sql("SELECT created_at, event_type, detail FROM st_events WHERE "
+                                "channel_id='" +
+                                id + "' AND event_type NOT LIKE 'probe.%' ORDER BY id")
+                              .c_str());
+  }
   std::map<std::string, std::set<std::string>> hooks;  // event type -> idempotency keys
   for (const auto &l : lines(slurp(hook_log_))) {
     auto r = json::parse(l, nullptr, false);

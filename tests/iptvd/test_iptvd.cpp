@@ -105,7 +105,18 @@ TEST_F(IptvdTest, AWorkerCrashOrHangNeverStopsTheOthers) {
   ASSERT_GT(by, 0);
   int restarts = 0;
   std::vector<pid_t> killed;
-  for (int sig : {SIGKILL, SIGSEGV, SIGSTOP}) {
+  // The crash: SIGSEGV, or SIGILL in a sanitized build (scripts/test --asan-integration). There
+  // the worker's AddressSanitizer takes a SIGSEGV sent with kill() for a fault of its own
+  // ("SEGV on unknown address" holding the sender's pid), writes a report that fails the run,
+  // and aborts (SIGABRT); it leaves SIGILL alone (handle_sigill=0), so that crash stays a crash.
+#if defined(__SANITIZE_ADDRESS__)
+  const int crash = SIGILL;
+  const std::string crash_name = "SIGILL";
+#else
+  const int crash = SIGSEGV;
+  const std::string crash_name = "SIGSEGV";
+#endif
+  for (int sig : {SIGKILL, crash, SIGSTOP}) {
     pid_t v = d.worker_pid("victim");
     ASSERT_GT(v, 0);
     killed.push_back(v);
@@ -132,12 +143,12 @@ TEST_F(IptvdTest, AWorkerCrashOrHangNeverStopsTheOthers) {
   EXPECT_EQ(j["restarts"], restarts) << j.dump();
   std::string log = d.log();
   EXPECT_NE(log.find("worker killed by SIGKILL"), std::string::npos);
-  EXPECT_NE(log.find("worker killed by SIGSEGV"), std::string::npos);
+  EXPECT_NE(log.find("worker killed by " + crash_name), std::string::npos);
   EXPECT_NE(log.find("worker hung (no heartbeat"), std::string::npos) << log;
   std::string tr = d.sql(
       "SELECT reason FROM st_transitions WHERE channel_id='victim' AND "
       "to_state='offline'");
-  EXPECT_NE(tr.find("SIGSEGV"), std::string::npos) << tr;
+  EXPECT_NE(tr.find(crash_name), std::string::npos) << tr;
   // Issue 25 item 6: job_id is <channel>/<pid of the worker run> (docs/iptvd.md): never empty on
   // channel.state, and on worker.restarting the pid of the worker that died, not <channel>/0.
   std::string jobs = d.sql(
@@ -482,7 +493,13 @@ TEST_F(IptvdTest, MetricsParseJsonLogsCarryTheChannelAndLimitsApply) {
   EXPECT_GE(with_channel, 3);
 
   // A memory limit too small for a pipeline: the worker fails and is restarted with backoff,
-  // and the daemon itself stays up.
+  // and the daemon itself stays up. Not in a sanitized build: there no worker starts under any
+  // RLIMIT_DATA (AddressSanitizer's shadow memory alone is far larger), and each attempt leaves
+  // a "ReserveShadowMemoryRange failed" report that fails scripts/test --asan-integration.
+#if defined(__SANITIZE_ADDRESS__)
+  std::printf("[limits] sanitized build: the worker memory limit is not tried\n");
+  return;
+#endif
   std::string cfg = tmp_.path() + "/small.yaml";
   write_file(cfg, "tokens:\n  mode: none\nworker:\n  memory_mb: 64\n");
   Iptvd small(channels_, {"--config", cfg});

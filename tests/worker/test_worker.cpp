@@ -26,6 +26,7 @@
 
 #include "records/loader.h"
 #include "test_support.h"
+#include "udp_relay.h"
 #include "util/atomic_file.h"
 #include "util/strutil.h"
 #include "worker/spec.h"
@@ -918,6 +919,77 @@ TEST(Failover, WarmBackupIsHealthyAndTimestampConditionsClear) {
       degraded |= st[i].j["t"] == "state" && st[i].j["state"] == "degraded";
     EXPECT_TRUE(degraded) << "a timestamp condition on air never degraded the state";
   }
+  w.expect_no_errors();
+}
+
+// A transcoded channel fed by UDP whose feed is cut for 1 s (its datagrams dropped by a relay,
+// the sender untouched), with primary_loss_seconds 0.5: every cut moves the channel to its
+// backup, and the feed's return brings it back. A cut under the threshold (0.15 s) moves
+// nothing. The input's health used to be judged by decoded media leaving the tail's queue: the
+// pictures queued ahead of the clock (the demuxer's live latency) kept coming out through most of
+// a 1 s cut, and the later ones, stamped as if no time had passed, went through at once, so the
+// output saw a 0.3 s gap and only 3 of 8 such cuts switched (passthrough, with no clock wait,
+// switched on every cut).
+TEST(Failover, TranscodedUdpCutOfOneSecondSwitchesEveryTime) {
+  iptv_test::TempDir dir;
+  int port = free_udp_port(), sender_port = free_udp_port();
+  std::string hls = dir.path() + "/hls";
+  json spec = base_spec(hls, "udp://127.0.0.1:" + std::to_string(port), "udp");
+  spec["sources"].push_back({{"role", "backup"}, {"uri", "test://ball"}, {"kind", "test"}});
+  spec["failover"] = {{"enabled", true},
+                      {"primary_loss_seconds", 0.5},
+                      {"return_after_seconds", 0.5},
+                      {"triggers", json::array()}};
+  iptv_test::UdpRelay relay(sender_port, port);
+  ASSERT_TRUE(relay.ok());
+  Proc sender(ts_sender("smpte", "udpsink host=127.0.0.1 port=" + std::to_string(sender_port)),
+              dir.path() + "/sender.log");
+  WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
+  ASSERT_TRUE(w.wait_state("live", 15));
+  ASSERT_TRUE(w.wait_segments(2, 15));
+  auto sleep_ms = [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
+  auto events = [&](const std::string &type, size_t from) {
+    int n = 0;
+    auto st = w.status();
+    for (size_t i = from; i < st.size(); ++i)
+      n += st[i].j["t"] == "event" && st[i].j["event_type"] == type;
+    return n;
+  };
+  // Steady, then a cut shorter than the threshold: no switch.
+  size_t mark = w.status().size();
+  sleep_ms(1500);
+  relay.set_on(false);
+  sleep_ms(150);
+  relay.set_on(true);
+  sleep_ms(1500);
+  EXPECT_EQ(events("failover.activated", mark), 0) << "a steady feed or a 0.15 s cut switched";
+  // 1 s cuts, 2 s apart.
+  const int cuts = 4;
+  int switched = 0;
+  for (int i = 0; i < cuts; ++i) {
+    mark = w.status().size();
+    auto cut = Clock::now();
+    relay.set_on(false);
+    sleep_ms(1000);
+    relay.set_on(true);
+    auto act = w.wait_event("failover.activated", 0.5, mark);
+    if (act) {
+      ++switched;
+      std::printf("[failover] cut %d: failover.activated %.2f s after the cut began\n", i + 1,
+                  std::chrono::duration<double>(act->at - cut).count());
+    }
+    EXPECT_TRUE(w.wait_event("failover.returned", 5, mark)) << "cut " << i + 1 << ": no return";
+    sleep_ms(1000);
+  }
+  std::printf("[failover] %d of %d cuts of 1 s switched to the backup\n", switched, cuts);
+  EXPECT_EQ(switched, cuts);
+  json last_state;
+  for (auto &s : w.status())
+    if (s.j["t"] == "state") last_state = s.j;
+  EXPECT_EQ(last_state.value("active_source", ""), "primary") << last_state.dump();
+  if (::testing::Test::HasFailure() || getenv("WORKER_TEST_VERBOSE"))
+    for (auto &s : w.status())
+      if (s.j["t"] != "hb" && s.j["t"] != "segment") std::printf("  %s\n", s.j.dump().c_str());
   w.expect_no_errors();
 }
 

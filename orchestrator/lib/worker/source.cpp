@@ -83,6 +83,8 @@ SourcePipeline::SourcePipeline(const WorkerSpec &spec, const SourceEntry &entry,
                                bool slate, SourceCallbacks cb)
     : spec_(spec), entry_(entry), encoded_(encoded), slate_(slate), cb_(std::move(cb)) {
   g_mutex_init(&pad_lock_);
+  pushed_live_ = !slate_ && (entry_.kind == "udp" || entry_.kind == "srt" ||
+                             entry_.kind == "rtmp" || entry_.kind == "rtsp");
   if (slate_) {
     entry_.role = "slate";
     entry_.kind = "test";
@@ -185,16 +187,12 @@ GstElement *SourcePipeline::make_tail(StreamKind kind, bool hevc) {
     return nullptr;
   }
   GstPad *target = gst_element_get_static_pad(queue, "sink");
-  // "Data flows" is measured where the queue lets it out, paced by the appsink's clock wait,
-  // not where it enters: a file fills the 2 s queue ahead of the clock, so at its end nothing
-  // entered for 2 s while the picture still played, and a loop looked like a lost input
-  // (primary_loss_seconds) and put the slate on air for a moment at every loop.
+  // Where the queue lets data out, paced by the appsink's clock wait (data_seen).
   GstPad *out = gst_element_get_static_pad(queue, "src");
   gst_pad_add_probe(
       out, GST_PAD_PROBE_TYPE_BUFFER,
       [](GstPad *, GstPadProbeInfo *, gpointer d) -> GstPadProbeReturn {
-        auto *self = static_cast<SourcePipeline *>(d);
-        if (self->cb_.on_data) self->cb_.on_data();
+        static_cast<SourcePipeline *>(d)->data_seen(false);
         return GST_PAD_PROBE_OK;
       },
       this, nullptr);

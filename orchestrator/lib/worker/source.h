@@ -22,9 +22,10 @@ enum class StreamKind { kVideo, kAudio };
 struct SourceCallbacks {
   // From a streaming thread: one sample of `kind`.
   std::function<void(StreamKind, GstSample *)> on_sample;
-  // From a streaming thread: decoded (or parsed) media reached a tail, before the appsink's
-  // clock wait. This is what "the input delivers data" means for failover.
-  std::function<void()> on_data;
+  // From a streaming thread: the input delivers data, as of `at_ms` (monotonic ms). This is
+  // what "the input delivers data" means for failover (SourcePipeline::data_seen says where it
+  // is measured).
+  std::function<void(gint64 at_ms)> on_data;
   // From the main context: bus messages of this input (errors, EOS, probe messages).
   std::function<void(GstMessage *)> on_message;
 };
@@ -62,6 +63,9 @@ class SourcePipeline {
   // from the decoder-added signal of the pipeline).
   void watch_encoded(GstPad *pad, bool video);
   void set_codec(bool video, const std::string &name);
+  // Data seen at the intake (encoded, before the decoders or passthrough tails) or where it
+  // leaves a tail's queue (paced by the appsink's clock); reports SourceCallbacks::on_data.
+  void data_seen(bool at_intake);
   // Every queue element of this input's pipeline (the tails' 2 s queues, the network queue).
   GstElement *pipeline() const { return pipeline_; }
 
@@ -93,6 +97,9 @@ class SourcePipeline {
   std::atomic<int64_t> intake_bytes_{0};
   std::atomic<bool> intake_measured_{false};
   std::string video_codec_, audio_codec_;
+  // Input health (data_seen): a network input that pushes in real time (udp, srt, rtmp, rtsp)
+  // is measured at its intake, the others where their tails' queues let data out.
+  bool pushed_live_ = false;
 };
 
 // Passthrough: whether the record's triggers need this stream decoded (black or freeze: video,

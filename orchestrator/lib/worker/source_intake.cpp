@@ -61,12 +61,14 @@ void SourcePipeline::watch_encoded(GstPad *pad, bool video) {
         auto *w = static_cast<IntakeWatch *>(d);
         if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
           w->self->intake_bytes_ += (int64_t)gst_buffer_get_size(GST_PAD_PROBE_INFO_BUFFER(info));
+          w->self->data_seen(true);
         } else if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
           GstBufferList *l = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
           int64_t n = 0;
           for (guint i = 0; i < gst_buffer_list_length(l); ++i)
             n += (int64_t)gst_buffer_get_size(gst_buffer_list_get(l, i));
           w->self->intake_bytes_ += n;
+          w->self->data_seen(true);
         } else if (GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
                    ev && GST_EVENT_TYPE(ev) == GST_EVENT_CAPS) {
           GstCaps *c = nullptr;
@@ -76,6 +78,28 @@ void SourcePipeline::watch_encoded(GstPad *pad, bool video) {
         return GST_PAD_PROBE_OK;
       },
       new IntakeWatch{this, video}, [](gpointer d) { delete static_cast<IntakeWatch *>(d); });
+}
+
+// "The input delivers data" (failover's health), measured:
+// - Out of the tails' queues, where the appsinks' clock wait paces it, for inputs that are not
+//   pushed live (files, HLS pulls, test sources): a file fills the 2 s queue ahead of the clock,
+//   so at its end nothing entered for 2 s while the picture still played, and measured at the
+//   intake a loop looked like a lost input (primary_loss_seconds) and put the slate on air for a
+//   moment at every loop. An HLS pull arrives a segment at a time.
+// - At the intake for inputs pushed live over the network (udp, srt, rtmp, rtsp): the network
+//   paces them, so the intake sees a cut as it happens. Out of the queues, a cut was hidden: they
+//   hold what the input's latency keeps ahead of the clock (tsdemux's 700 ms for UDP), which kept
+//   coming out through the cut, and the pictures after it, stamped as if no time had passed, were
+//   passed on at once as late, so a 1 s cut left a 0.3 s gap there and switched nothing with a
+//   0.5 s threshold. Nor is the queues' output a good second opinion for these inputs: once the
+//   demuxer re-stamps the pictures after such a cut to the wall clock they wait out the latency
+//   again, a 0.5-0.7 s pause of the output 0.1-0.2 s after the feed came back, which counted as
+//   a second loss for every cut (measured with the chaos test's flapping source). An input that
+//   was never watched at its intake (no decoder or passthrough tail found) falls back to the
+//   queues.
+void SourcePipeline::data_seen(bool at_intake) {
+  bool by_intake = pushed_live_ && intake_measured_;
+  if (cb_.on_data && at_intake == by_intake) cb_.on_data(g_get_monotonic_time() / 1000);
 }
 
 void SourcePipeline::set_codec(bool video, const std::string &name) {

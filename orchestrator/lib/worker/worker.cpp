@@ -299,7 +299,12 @@ void Worker::start_feed(int feed) {
   SourceEntry entry = feed < (int)spec_.sources.size() ? spec_.sources[feed] : SourceEntry{};
   SourceCallbacks cb;
   cb.on_sample = [this, feed](StreamKind k, GstSample *s) { on_sample(feed, k, s); };
-  cb.on_data = [this, feed] { last_data_[feed] = mono_ms(); };
+  cb.on_data = [this, feed](gint64 at) {
+    // From several streaming threads: keep the latest.
+    gint64 cur = last_data_[feed].load();
+    while (at > cur && !last_data_[feed].compare_exchange_weak(cur, at)) {
+    }
+  };
   cb.on_message = [this, feed](GstMessage *m) { on_source_message(feed, m); };
   feeds_[feed] = std::make_unique<SourcePipeline>(spec_, entry, passthrough_, feed == kSlate, cb);
   std::string error;
