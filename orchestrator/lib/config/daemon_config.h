@@ -51,12 +51,6 @@ struct ClusterConfig {
   std::string node_id;            // this node's key in etcd ("" = node.name)
   bool node_id_from_node_name = false;  // not written: follows node.name (and --node)
   std::string advertise_url;            // how other nodes and edges reach it ("" = public base URL)
-  // etcd over https (docs/cluster.md): the CA that signed etcd's certificate ("" = the system's),
-  // and this node's client certificate and key (both or neither; etcd --client-cert-auth).
-  std::string ca_file, cert_file, key_file;
-  // etcd authentication (etcd --auth): a user and its password, read from password_file at load
-  // (first line). Never logged.
-  std::string username, password_file, password;
 };
 
 struct DaemonConfig {
