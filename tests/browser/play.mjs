@@ -15,6 +15,9 @@
 //   wall            wall-clock seconds from the start of playback to the end (advanced / wall
 //                   is the rate of the page's media clock; below 1 on a starved machine)
 //   stalls          'waiting' events after playback started
+//   stall_seconds   time spent waiting after playback started (from a 'waiting' event to the
+//                   next 'timeupdate' that advances); longest_stall: the longest such wait;
+//                   stalled_at_end: still waiting when the play time ended
 //   levels          the renditions the player saw: [{index, height, bitrate, codecs}]
 //   switches        rendered level changes: [{from, to, at}]
 //   forced_switch   the index --switch asked for (the player picks the first one it is not on);
@@ -61,17 +64,32 @@ const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>gst-iptv p
 // Runs inside the page: attaches the player and records what it does into window.__r.
 function attach(opts) {
   const r = (window.__r = { started: false, start_time: null, stalls: 0, levels: [],
-                            switches: [], errors: [], latency: [], current: -1 });
+                            switches: [], errors: [], latency: [], current: -1,
+                            stall_seconds: 0, longest_stall: 0, waiting_since: null });
   const v = document.getElementById('v');
+  const now = () => performance.now() / 1000;
+  let lastTime = 0;
+  const resumed = () => {
+    if (r.waiting_since === null) return;
+    const d = now() - r.waiting_since;
+    r.stall_seconds += d;
+    r.longest_stall = Math.max(r.longest_stall, d);
+    r.waiting_since = null;
+  };
   v.addEventListener('timeupdate', () => {
     if (!r.started && v.currentTime > 0) {
       r.started = true;
       r.start_time = v.currentTime;
       r.started_at = performance.now() / 1000;
     }
+    if (v.currentTime > lastTime) resumed();
+    lastTime = v.currentTime;
   });
-  v.addEventListener('waiting', () => { if (r.started) r.stalls++; });
-  const now = () => performance.now() / 1000;
+  v.addEventListener('waiting', () => {
+    if (!r.started) return;
+    r.stalls++;
+    if (r.waiting_since === null) r.waiting_since = now();
+  });
   if (opts.player === 'hls') {
     const config = { lowLatencyMode: opts.lowLatency, debug: false };
     if (opts.cmcd) config.cmcd = { useHeaders: false };
@@ -195,10 +213,18 @@ async function main() {
         await page.waitForTimeout(playFor);
       }
     }
-    const r = await page.evaluate(() => ({ ...window.__r,
-                                           ended_at: performance.now() / 1000,
-                                           end_time: document.getElementById('v').currentTime,
-                                           video_height: document.getElementById('v').videoHeight }));
+    const r = await page.evaluate(() => {
+      const w = window.__r;
+      const v = document.getElementById('v');
+      w.stalled_at_end = w.waiting_since !== null;
+      if (w.waiting_since !== null) {  // still waiting at the end: counted up to now
+        const d = performance.now() / 1000 - w.waiting_since;
+        w.stall_seconds += d;
+        w.longest_stall = Math.max(w.longest_stall, d);
+      }
+      return { ...w, ended_at: performance.now() / 1000, end_time: v.currentTime,
+               video_height: v.videoHeight };
+    });
     out.video_height = r.video_height;
     out.start_time = r.start_time;
     out.end_time = r.end_time;
@@ -209,6 +235,9 @@ async function main() {
     // Wall-clock seconds from the start of playback to the end: beside `advanced` (without a
     // seek or a stall), it shows whether the page's media clock kept real time.
     out.wall = r.started ? r.ended_at - r.started_at : 0;
+    out.stall_seconds = r.stall_seconds;
+    out.longest_stall = r.longest_stall;
+    out.stalled_at_end = r.stalled_at_end;
     out.levels = r.levels;
     out.switches = r.switches;
     out.errors.push(...r.errors);

@@ -9,12 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
 #include <thread>
 
+#include "etcd_fixture.h"
 #include "iptvd_fixture.h"
 
 using namespace iptvd_test;
@@ -22,79 +24,6 @@ using namespace iptvd_test;
 extern char **environ;
 
 namespace {
-
-// One etcd member on 127.0.0.1 (client and peer ports free), killed when destroyed.
-class Etcd {
- public:
-  Etcd() {
-    client_ = iptv_test::free_port();
-    int peer = iptv_test::free_port();
-    std::string c = "http://127.0.0.1:" + std::to_string(client_);
-    std::string p = "http://127.0.0.1:" + std::to_string(peer);
-    std::vector<std::string> args = {"/usr/bin/etcd",
-                                     "--name",
-                                     "t",
-                                     "--data-dir",
-                                     dir_.path() + "/data",
-                                     "--listen-client-urls",
-                                     c,
-                                     "--advertise-client-urls",
-                                     c,
-                                     "--listen-peer-urls",
-                                     p,
-                                     "--initial-advertise-peer-urls",
-                                     p,
-                                     "--initial-cluster",
-                                     "t=" + p,
-                                     "--logger",
-                                     "zap"};
-    std::vector<char *> argv;
-    for (auto &a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    std::string out = dir_.path() + "/etcd.out";
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid_ = 0;
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  ~Etcd() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGCONT);
-      ::kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool wait_up() {
-    return pid_ > 0 && wait_for(30, [&] {
-             return sh("curl -s -m 2 " + url() + "/health").find("true") != std::string::npos;
-           });
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(client_); }
-  void signal(int sig) { ::kill(pid_, sig); }
-  // The value of the owner key of `channel` ("" when none), read through the JSON gateway.
-  std::string owner(const std::string &channel) {
-    std::string key = "/iptv/owners/" + channel;
-    gchar *k = g_base64_encode((const guchar *)key.data(), key.size());
-    std::string out =
-        sh("curl -s -m 5 -X POST " + url() + "/v3/kv/range -d '{\"key\":\"" + k + "\"}'");
-    g_free(k);
-    auto j = nlohmann::json::parse(out, nullptr, false);
-    if (!j.is_object() || !j.contains("kvs")) return "";
-    gsize n = 0;
-    guchar *v = g_base64_decode(j["kvs"][0].value("value", "").c_str(), &n);
-    std::string s((const char *)v, n);
-    g_free(v);
-    auto o = nlohmann::json::parse(s, nullptr, false);
-    return o.is_object() ? o.value("node", "") : "";
-  }
-
- private:
-  iptv_test::TempDir dir_;
-  int client_ = 0;
-  pid_t pid_ = 0;
-};
 
 constexpr int kTtl = 3;
 
@@ -138,6 +67,9 @@ TEST(Cluster, BadConfigIsRefusedNamingTheField) {
        "cluster.advertise_url"},
       {"cluster:\n  etcd: [http://127.0.0.1:1]\n  lease_tll_seconds: 5\n",
        "did you mean 'lease_ttl_seconds'"},
+      {"cluster:\n  etcd: [https://127.0.0.1:1]\n", "cluster.etcd[0]: https is not supported yet"},
+      {"cluster:\n  etcd: [http://127.0.0.1:1]\n  username: root\n",
+       "cluster.username: is not supported yet"},
   };
   for (const auto &c : cases) {
     std::string cfg = dir.path() + "/bad.yaml";
@@ -197,9 +129,14 @@ TEST(Cluster, OwnerKilledChannelMovesWithoutSequenceReset) {
   a.start();
   b.start();
   ASSERT_TRUE(a.running() && b.running()) << a.log() << b.log();
-  ASSERT_TRUE(wait_for(60, [&] { return serving(a, "c1") || serving(b, "c1"); }))
+  // Settled on the preferred node (a node that came up first may own it for a moment and hand
+  // it over: MoveBackToThePreferredNodeIsMakeBeforeBreak).
+  const std::string preferred = preferred_node({"na", "nb"}, "c1");
+  ASSERT_TRUE(wait_for(
+      60,
+      [&] { return etcd.owner("c1") == preferred && serving(preferred == "na" ? a : b, "c1"); }))
       << a.log() << b.log();
-  Iptvd &owner = serving(a, "c1") ? a : b;
+  Iptvd &owner = preferred == "na" ? a : b;
   Iptvd &other = &owner == &a ? b : a;
   std::string owner_id = &owner == &a ? "na" : "nb";
   // Exclusive: etcd names the serving node, the other one runs no worker and serves nothing.
@@ -263,12 +200,168 @@ TEST(Cluster, PartitionedNodeStopsPublishingWithinTtl) {
   EXPECT_TRUE(stopped) << a.log();
   EXPECT_LE(dt, kTtl + 0.5);
   EXPECT_NE(a.log().find("stopped publishing"), std::string::npos) << a.log();
+  // Cut off from etcd, the node is not ready (it can prove no ownership).
+  Http ready = a.get("/readyz");
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_NE(ready.body.find("\"etcd\":\"unreachable\""), std::string::npos) << ready.body;
   etcd.signal(SIGCONT);
   EXPECT_TRUE(wait_for(60, [&] { return serving(a, "c1"); })) << a.log();
   EXPECT_EQ(etcd.owner("c1"), "na");
   // A removed record releases its owner key (the node stays up, so its lease would keep it).
   std::filesystem::remove(dir.path() + "/ch/c1.yaml");
   EXPECT_TRUE(wait_for(20, [&] { return etcd.owner("c1").empty(); })) << a.log();
+}
+
+// /readyz in a cluster counts only the channels this node owns (the others are offline here by
+// design), and a grouped worker (worker.channels_per_process) carries its fencing token like a
+// worker of its own: the group logs "publishing under fencing token REV" with REV the owner
+// key's revision in etcd.
+TEST(Cluster, ReadyzCountsOwnedChannelsGroupedWorkersCarryToken) {
+  Etcd etcd;
+  ASSERT_TRUE(etcd.wait_up());
+  iptv_test::TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/ch");
+  const std::vector<std::string> ids = {"c1", "c2", "c3"};
+  for (const auto &id : ids) write_file(dir.path() + "/ch/" + id + ".yaml", channel_yaml(id));
+  auto grouped = [&](const std::string &node) {
+    std::string cfg = cluster_config(dir.path(), node, etcd.url());
+    // Debug: the group process's own output (where it logs the token) is logged at debug.
+    write_file(cfg, slurp(cfg) +
+                        "worker:\n  channels_per_process: 3\n  group_transcode: true\n"
+                        "log:\n  level: debug\n");
+    return cfg;
+  };
+  Iptvd a(dir.path() + "/ch", {"--config", grouped("na")});
+  Iptvd b(dir.path() + "/ch", {"--config", grouped("nb")});
+  a.start();
+  b.start();
+  ASSERT_TRUE(a.running() && b.running()) << a.log() << b.log();
+  auto owner_of = [&](const std::string &id) -> Iptvd * {
+    std::string o = etcd.owner(id);
+    return o == "na" ? &a : o == "nb" ? &b : nullptr;
+  };
+  ASSERT_TRUE(wait_for(
+      90,
+      [&] {
+        for (const auto &id : ids) {
+          Iptvd *o = owner_of(id);
+          // Live on its preferred node (where it stays).
+          if (!o || etcd.owner(id) != preferred_node({"na", "nb"}, id) || o->state(id) != "live")
+            return false;
+        }
+        return true;
+      }))
+      << a.log() << b.log();
+  int owned_by_a = 0;
+  for (const auto &id : ids) owned_by_a += owner_of(id) == &a;
+  // Both nodes ready: each counts its own channels, the rest are owned elsewhere.
+  for (Iptvd *d : {&a, &b}) {
+    Http h = d->get("/readyz");
+    EXPECT_EQ(h.status, 200) << h.body;
+    auto j = nlohmann::json::parse(h.body, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << h.body;
+    int mine = d == &a ? owned_by_a : (int)ids.size() - owned_by_a;
+    EXPECT_EQ(j.value("owned_elsewhere", -1), (int)ids.size() - mine) << h.body;
+    EXPECT_EQ(j["states"].value("live", 0), mine) << h.body;
+    EXPECT_EQ(j["cluster"].value("etcd", ""), "ok") << h.body;
+  }
+  // Each channel runs in a group process of its owner, under the owner key's revision.
+  for (const auto &id : ids) {
+    Iptvd *o = owner_of(id);
+    ASSERT_NE(o, nullptr);
+    int64_t rev = etcd.revision(id);
+    ASSERT_GT(rev, 0);
+    pid_t wp = o->worker_pid(id);
+    ASSERT_GT(wp, 0);
+    std::string cmdline = slurp("/proc/" + std::to_string(wp) + "/cmdline");
+    EXPECT_NE(cmdline.find(std::string("--group\0", 8)), std::string::npos) << cmdline;
+    std::string line = "channel " + id + " publishing under fencing token " + std::to_string(rev);
+    EXPECT_TRUE(wait_for(10, [&] { return o->log().find(line) != std::string::npos; }))
+        << line << "\n"
+        << o->log();
+  }
+}
+
+// Move-back, make-before-break: the channel's preferred node joins while another node owns the
+// channel. It runs the worker unserved until live, then the owner stops serving and releases the
+// key, and the preferred node serves the worker already running: the playlist served by
+// whichever node serves it (every node polled every 100 ms, as the cluster edge does) never skips
+// a segment number nor resets, two nodes never serve at once, and etcd's owner key goes from one
+// node to the other only through an absent key.
+TEST(Cluster, MoveBackToThePreferredNodeIsMakeBeforeBreak) {
+  Etcd etcd;
+  ASSERT_TRUE(etcd.wait_up());
+  iptv_test::TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/ch");
+  write_file(dir.path() + "/ch/c1.yaml", channel_yaml("c1"));
+  const std::string p_id = preferred_node({"na", "nb"}, "c1");
+  const std::string q_id = p_id == "na" ? "nb" : "na";
+  Iptvd q(dir.path() + "/ch", {"--config", cluster_config(dir.path(), q_id, etcd.url())});
+  q.start();
+  ASSERT_TRUE(q.running()) << q.log();
+  ASSERT_TRUE(wait_for(60, [&] {
+    return etcd.owner("c1") == q_id && parse_media(served(q, "c1").body).sequences.size() >= 3;
+  })) << q.log();
+  Iptvd p(dir.path() + "/ch", {"--config", cluster_config(dir.path(), p_id, etcd.url())});
+  std::atomic<bool> stop{false};
+  uint64_t highest = 0, skipped = 0, last_msn = 0;
+  int max_serving = 0;
+  double nobody_since = 0, longest_nobody = 0;
+  std::vector<std::string> problems;
+  std::thread follower([&] {
+    while (!stop) {
+      int serving = 0;
+      for (Iptvd *d : {&q, &p}) {
+        if (!d->running()) continue;
+        Http h = served(*d, "c1");
+        MediaList m = h.status == 200 ? parse_media(h.body) : MediaList{};
+        if (m.sequences.empty()) continue;
+        ++serving;
+        if (m.media_sequence < last_msn)
+          problems.push_back("media sequence reset: " + std::to_string(last_msn) + " -> " +
+                             std::to_string(m.media_sequence));
+        last_msn = std::max(last_msn, m.media_sequence);
+        if (highest && m.sequences.back() > highest && m.sequences.front() > highest + 1)
+          skipped += m.sequences.front() - highest - 1;
+        highest = std::max(highest, m.sequences.back());
+      }
+      max_serving = std::max(max_serving, serving);
+      double now = now_s();
+      if (serving == 0 && !nobody_since) nobody_since = now;
+      if (serving > 0 && nobody_since) {
+        longest_nobody = std::max(longest_nobody, now - nobody_since);
+        nobody_since = 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  double t0 = now_s();
+  p.start();
+  bool moved = wait_for(90, [&] { return etcd.owner("c1") == p_id && serving(p, "c1"); });
+  double t_moved = now_s() - t0;
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  stop = true;
+  follower.join();
+  ASSERT_TRUE(moved) << p.log() << q.log();
+  std::printf(
+      "move-back: %s joined; it serves after %.2f s; longest time nobody served %.2f s; "
+      "%llu segment numbers skipped\n",
+      p_id.c_str(), t_moved, longest_nobody, (unsigned long long)skipped);
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  EXPECT_LE(max_serving, 1) << "two nodes served the channel at once";
+  EXPECT_EQ(skipped, 0u) << "the move-back skipped segment numbers";
+  EXPECT_LE(longest_nobody, 4.0);
+  EXPECT_NE(p.log().find("make-before-break"), std::string::npos) << p.log();
+  EXPECT_NE(q.log().find("handed the channel over"), std::string::npos) << q.log();
+  EXPECT_EQ(q.worker_pid("c1"), 0);
+  auto history = etcd.owner_history("c1");
+  std::string seen;
+  for (const auto &[rev, node] : history) seen += std::to_string(rev) + ":" + node + " ";
+  for (size_t i = 1; i < history.size(); ++i)
+    if (!history[i].second.empty()) {
+      EXPECT_EQ(history[i - 1].second, "") << "owner changed without a gap: " << seen;
+    }
+  EXPECT_EQ(history.back().second, p_id) << seen;
 }
 
 // Epoch-locked output: two nodes packaging the same channel from the same source give the same

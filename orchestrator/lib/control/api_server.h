@@ -63,6 +63,9 @@ struct ApiConfig {
   // (still 200: the process is alive, and a node cut off from etcd serves nothing it does not
   // own). Empty function: the node runs alone.
   std::function<std::string()> cluster_problem;
+  // In a cluster: whether this node owns the channel now (thread-safe). /readyz counts only the
+  // channels this node owns; the others are served by their owners. Empty: the node runs alone.
+  std::function<bool(const std::string &channel)> owns_channel;
 };
 
 struct ApiDeps {

@@ -345,7 +345,12 @@ void App::mount_api() {
   acfg.sessions.max_sessions_per_subject = cfg_.sessions_max_per_subject;
   acfg.max_body_bytes = cfg_.api_max_body_bytes;
   acfg.thumbnail_dir = opts_.data_dir + "/thumbnails";
-  if (cluster_) acfg.cluster_problem = [c = cluster_.get()] { return c->problem(); };
+  if (cluster_) {
+    acfg.cluster_problem = [c = cluster_.get()] { return c->problem(); };
+    acfg.owns_channel = [m = channels_.get()](const std::string &id) {
+      return m->fencing_token(id) > 0;
+    };
+  }
   acfg.console_dir = cfg_.console_dir.empty() ? find_console_dir() : cfg_.console_dir;
   acfg.console_session_ttl_seconds = cfg_.console_session_ttl_seconds;
   if (acfg.console_dir.empty())

@@ -269,10 +269,12 @@ RunnerOptions ChannelManager::runner_options(const ChannelRecord &rec) const {
   o.worker_argv = {opts_.worker_path, "--spec", spec_path(rec.channel_id), "--status-fd", "3"};
   // In a cluster the worker carries the fencing token it publishes under (docs/cluster.md).
   // (Main loop, the only writer of owned_; start_channel calls this under mu_.)
+  int64_t token = 0;
   if (!cluster_node_.empty()) {
     auto it = owned_.find(rec.channel_id);
-    if (it != owned_.end())
-      o.worker_argv.insert(o.worker_argv.end(), {"--fencing-token", std::to_string(it->second)});
+    if (it != owned_.end()) token = it->second;
+    if (token > 0)
+      o.worker_argv.insert(o.worker_argv.end(), {"--fencing-token", std::to_string(token)});
   }
   o.limits = opts_.limits;
   o.backoff = opts_.backoff;
@@ -298,9 +300,10 @@ RunnerOptions ChannelManager::runner_options(const ChannelRecord &rec) const {
   }
   if (opts_.channels_per_process > 1 && (rec.passthrough() || opts_.group_transcode)) {
     auto *self = const_cast<ChannelManager *>(this);  // the group is picked at spawn time
-    o.make_worker = [self, id = rec.channel_id,
-                     spec = spec_path(rec.channel_id)](WorkerCallbacks cb) {
-      return self->group_for(id)->member(id, spec, std::move(cb));
+    // A grouped channel carries the same fencing token in its start command.
+    o.make_worker = [self, id = rec.channel_id, spec = spec_path(rec.channel_id),
+                     token](WorkerCallbacks cb) {
+      return self->group_for(id)->member(id, spec, token, std::move(cb));
     };
   }
   return o;
@@ -352,8 +355,14 @@ void ChannelManager::start_channel(const ChannelRecord &rec, const SpecFile &spe
   if (fresh)
     if (auto st = store_->state(rec.channel_id))
       runner->seed((uint64_t)st->restarts, (uint64_t)st->failovers);
-  origin_->add_channel(rec.channel_id, hls_dir(rec.channel_id));
-  if (observer_) observer_->channel_started(rec, hls_dir(rec.channel_id));
+  // A warm channel (cluster move-back) runs its worker here unserved until this node owns it.
+  const bool warm =
+      !cluster_node_.empty() && !owned_.count(rec.channel_id) && is_warm(rec.channel_id);
+  if (warm)
+    origin_->remove_channel(rec.channel_id);
+  else
+    origin_->add_channel(rec.channel_id, hls_dir(rec.channel_id));
+  if (observer_ && !warm) observer_->channel_started(rec, hls_dir(rec.channel_id));
   if (rec.status == ChannelStatus::kDisabled) {
     runner->set_disabled("record status: disabled");
     return;
@@ -363,7 +372,7 @@ void ChannelManager::start_channel(const ChannelRecord &rec, const SpecFile &spe
     return;
   }
   std::string why = not_runnable_reason(rec);
-  if (why.empty() && !cluster_node_.empty() && !owned_.count(rec.channel_id)) {
+  if (why.empty() && !cluster_node_.empty() && !owned_.count(rec.channel_id) && !warm) {
     // In a cluster a channel runs only on its owner: nothing is served here meanwhile.
     auto w = not_owned_why_.find(rec.channel_id);
     why = w != not_owned_why_.end() ? w->second : "not owned by this node (waiting for etcd)";

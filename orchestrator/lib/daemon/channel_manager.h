@@ -24,6 +24,7 @@
 #include <functional>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -162,8 +163,13 @@ class ChannelManager : public ChannelSink {
   // Thread-safe (the cluster thread): the channels this node owns now, each with its fencing
   // token (the owner key's mod_revision), why each other channel is not owned, and the
   // monotonic time (g_get_monotonic_time) until which this holds. Applied on the main loop.
+  // `warm`: channels this node takes back from their owner (it is their preferred node again):
+  // their workers run here without being served (make-before-break) until this node owns them.
   void post_ownership(std::map<std::string, int64_t> owned,
-                      std::map<std::string, std::string> why_not, int64_t valid_until_us);
+                      std::map<std::string, std::string> why_not, int64_t valid_until_us,
+                      std::set<std::string> warm = {});
+  // Thread-safe: the warm channels whose worker has written at least `segments` segments.
+  std::set<std::string> warm_ready(int segments) const;
   // Main loop, every 200 ms: once the ownership is no longer proven (no keep-alive reached
   // etcd for lease_ttl - margin), every owned channel stops publishing (fenced).
   void fence_if_expired();
@@ -234,12 +240,18 @@ class ChannelManager : public ChannelSink {
   unsigned flush_timer_ = 0;
   // Cluster ownership (main loop; owned_ also read by fencing_token under mu_).
   void apply_ownership(const std::map<std::string, int64_t> &owned,
-                       const std::map<std::string, std::string> &why_not, int64_t valid_until_us);
+                       const std::map<std::string, std::string> &why_not, int64_t valid_until_us,
+                       const std::set<std::string> &warm);
   void lose_ownership(const std::string &id, const std::string &why);
   std::string cluster_node_;              // "" = alone: every channel runs
   std::map<std::string, int64_t> owned_;  // channel -> fencing token
   std::map<std::string, std::string> not_owned_why_;
   int64_t owned_valid_until_us_ = 0;
+  // Warm channels (move-back, make-before-break): channel -> segments written since its worker
+  // started here unserved. Main loop writes, the cluster thread reads (warm_mu_).
+  mutable std::mutex warm_mu_;
+  std::map<std::string, int> warm_;
+  bool is_warm(const std::string &id) const;
 };
 
 }  // namespace iptv::daemon

@@ -3,12 +3,37 @@
 // the node's lease can no longer be trusted. Split from channel_manager.cpp.
 #include <glib.h>
 
+#include <filesystem>
+#include <functional>
+
+#include <set>
+
 #include "daemon/channel_manager.h"
 #include "log/log.h"
 #include "origin/origin.h"
 #include "store/state_store.h"
 
 namespace iptv::daemon {
+
+namespace {
+
+// Before this node starts a channel it did not run a moment ago (a claim, a takeover, a warm
+// start for a move-back), what an earlier run left in its folder is stale: another node served
+// the channel since. The sink would resume that playlist (its old segments, a lower media
+// sequence than viewers already saw from the other node), so the folder goes, and the worker
+// starts a new window at the epoch number, continuing the other node's numbering.
+void remove_stale_output(const std::string &dir,
+                         const std::function<void(const std::string &)> &log) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return;
+  std::filesystem::remove_all(dir, ec);
+  log(ec ? "cluster: cannot remove this node's earlier output of the channel (" + dir +
+               "): " + ec.message()
+         : "cluster: removed this node's earlier output of the channel (another node served it "
+           "since)");
+}
+
+}  // namespace
 
 void ChannelManager::enable_ownership(const std::string &node_id) {
   cluster_node_ = node_id;
@@ -22,22 +47,36 @@ int64_t ChannelManager::fencing_token(const std::string &id) const {
 
 void ChannelManager::post_ownership(std::map<std::string, int64_t> owned,
                                     std::map<std::string, std::string> why_not,
-                                    int64_t valid_until_us) {
+                                    int64_t valid_until_us, std::set<std::string> warm) {
   struct Call {
     ChannelManager *self;
     std::map<std::string, int64_t> owned;
     std::map<std::string, std::string> why_not;
     int64_t valid_until_us;
+    std::set<std::string> warm;
   };
   g_main_context_invoke_full(
       g_main_context_default(), G_PRIORITY_DEFAULT,
       [](gpointer d) -> gboolean {
         auto *c = static_cast<Call *>(d);
-        c->self->apply_ownership(c->owned, c->why_not, c->valid_until_us);
+        c->self->apply_ownership(c->owned, c->why_not, c->valid_until_us, c->warm);
         return G_SOURCE_REMOVE;
       },
-      new Call{this, std::move(owned), std::move(why_not), valid_until_us},
+      new Call{this, std::move(owned), std::move(why_not), valid_until_us, std::move(warm)},
       [](gpointer d) { delete static_cast<Call *>(d); });
+}
+
+bool ChannelManager::is_warm(const std::string &id) const {
+  std::lock_guard lk(warm_mu_);
+  return warm_.count(id) > 0;
+}
+
+std::set<std::string> ChannelManager::warm_ready(int segments) const {
+  std::lock_guard lk(warm_mu_);
+  std::set<std::string> out;
+  for (const auto &[id, n] : warm_)
+    if (n >= segments) out.insert(id);
+  return out;
 }
 
 void ChannelManager::lose_ownership(const std::string &id, const std::string &why) {
@@ -59,7 +98,7 @@ void ChannelManager::lose_ownership(const std::string &id, const std::string &wh
 
 void ChannelManager::apply_ownership(const std::map<std::string, int64_t> &owned,
                                      const std::map<std::string, std::string> &why_not,
-                                     int64_t valid_until_us) {
+                                     int64_t valid_until_us, const std::set<std::string> &warm) {
   if (cluster_node_.empty() || stopping_) return;
   not_owned_why_ = why_not;
   bool valid = g_get_monotonic_time() < valid_until_us;
@@ -78,6 +117,26 @@ void ChannelManager::apply_ownership(const std::map<std::string, int64_t> &owned
                        : w != why_not.end() ? "no longer the owner: " + w->second
                                             : "no longer the owner in etcd");
   }
+  // Warm channels no longer wanted (and not owned now): their unserved workers stop.
+  std::vector<std::string> cold;
+  {
+    std::lock_guard lk(warm_mu_);
+    for (const auto &[id, n] : warm_)
+      if ((!valid || !warm.count(id)) && !owned.count(id)) cold.push_back(id);
+    for (const auto &id : cold) warm_.erase(id);
+  }
+  for (const auto &id : cold) {
+    bool mine;
+    {
+      std::lock_guard lk(mu_);
+      mine = owned_.count(id) > 0;
+    }
+    if (mine) continue;
+    log(id, "info", "cluster: no longer taking the channel back: stopping its unserved worker");
+    auto w = why_not.find(id);
+    if (ChannelRunner *r = find_runner(id))
+      r->stop("offline", w != why_not.end() ? w->second : "not owned by this node");
+  }
   if (!valid) return;
   for (const auto &[id, token] : owned) {
     {
@@ -89,8 +148,47 @@ void ChannelManager::apply_ownership(const std::map<std::string, int64_t> &owned
     auto rec = record(id);
     auto sp = spec(id);
     if (!rec || !sp) continue;
+    bool was_warm;
+    {
+      std::lock_guard lk(warm_mu_);
+      was_warm = warm_.erase(id) > 0;
+    }
+    ChannelRunner *r = was_warm ? find_runner(id) : nullptr;
+    if (r && r->pid()) {
+      // Make-before-break: the worker has been packaging here; the origin serves it from now.
+      origin_->add_channel(id, hls_dir(id));
+      if (observer_) observer_->channel_started(*rec, hls_dir(id));
+      log(id, "info",
+          "cluster: owner (fencing token " + std::to_string(token) +
+              "): serving the worker that was already running here (make-before-break)");
+      on_event(id, "cluster.owned",
+               {{"fencing_token", token}, {"node", cluster_node_}, {"make_before_break", true}});
+      continue;
+    }
     log(id, "info", "cluster: owner (fencing token " + std::to_string(token) + "): starting");
     on_event(id, "cluster.owned", {{"fencing_token", token}, {"node", cluster_node_}});
+    if (ChannelRunner *cur = find_runner(id); !cur || !cur->pid())
+      remove_stale_output(hls_dir(id), [&](const std::string &m) { log(id, "info", m); });
+    start_channel(*rec, *sp);
+  }
+  // Newly warm: start the worker unserved.
+  for (const auto &id : warm) {
+    {
+      std::lock_guard lk(mu_);
+      if (owned_.count(id) || !records_.count(id) || !specs_.count(id)) continue;
+    }
+    {
+      std::lock_guard lk(warm_mu_);
+      if (!warm_.emplace(id, 0).second) continue;
+    }
+    auto rec = record(id);
+    auto sp = spec(id);
+    if (!rec || !sp) continue;
+    log(id, "info",
+        "cluster: this node is the channel's preferred node again: starting its worker "
+        "unserved, to take it over once live (make-before-break)");
+    if (ChannelRunner *r = find_runner(id); !r || !r->pid())
+      remove_stale_output(hls_dir(id), [&](const std::string &m) { log(id, "info", m); });
     start_channel(*rec, *sp);
   }
 }

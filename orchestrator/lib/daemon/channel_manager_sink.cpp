@@ -36,8 +36,13 @@ void ChannelManager::on_segment(const std::string &channel, const StSegment &seg
   // channels of 2 s segments were 50 commits a second (docs/benchmarks.md, channel density).
   // The API's live view (runner views) has each segment at once; only st_packaging lags, by at
   // most a second, and stop_all() and the destructor write what is pending.
+  bool warm = false;  // a warm channel (cluster move-back) is not archived until it is served
+  {
+    std::lock_guard lk(warm_mu_);
+    if (auto w = warm_.find(channel); w != warm_.end()) ++w->second, warm = true;
+  }
   pending_segments_.emplace_back(channel, seg);
-  if (observer_) observer_->segment(channel, seg);
+  if (observer_ && !warm) observer_->segment(channel, seg);
   if (segment_timer_) return;
   segment_timer_ = g_timeout_add(
       1000,

@@ -51,12 +51,13 @@ int64_t now_us() {
   return g_get_monotonic_time();
 }
 
-struct Kv {
+}  // namespace
+
+struct EtcdKv {
   std::string key, value;
   int64_t mod_revision = 0, lease = 0;
 };
-
-}  // namespace
+using Kv = EtcdKv;
 
 uint64_t rendezvous_weight(const std::string &node_id, const std::string &channel) {
   // 64-bit FNV-1a of "node\nchannel", then a splitmix64 finalizer to spread the bits.
@@ -278,6 +279,7 @@ bool Cluster::refresh_lease(int64_t sent, int64_t ttl_us) {
       return false;
     }
     lease_ = id;
+    fresh_lease_ = true;
     last_ok_us_ = sent;
     logger_.info("", "cluster: registered in etcd",
                  {{"node", cfg_.node_id},
@@ -287,54 +289,26 @@ bool Cluster::refresh_lease(int64_t sent, int64_t ttl_us) {
   return true;
 }
 
-void Cluster::tick() {
-  Etcd &etcd = *etcd_;
-  const int64_t ttl_us = (int64_t)cfg_.lease_ttl_seconds * G_USEC_PER_SEC;
-  const int64_t sent = now_us();
-  nlohmann::json r;
-  // 1. The node lease and the node key.
-  if (!refresh_lease(sent, ttl_us)) return;
-  // 2. Live nodes and owners.
-  std::vector<Kv> node_kvs, owner_kvs;
-  if (!etcd.range_prefix(kPrefix + "nodes/", node_kvs) ||
-      !etcd.range_prefix(kPrefix + "owners/", owner_kvs)) {
-    set_problem("etcd unreachable (" + etcd.last_error + ")");
-    return;
-  }
-  set_problem("");
+// What one round read from etcd, and what it decides (cluster thread).
+struct Cluster::Round {
   struct Node {
     std::string id, role;
   };
   std::vector<Node> nodes;
-  for (const auto &kv : node_kvs) {
-    auto v = nlohmann::json::parse(kv.value, nullptr, false);
-    if (!v.is_object()) continue;
-    nodes.push_back({v.value("node", ""), v.value("role", "")});
-  }
-  std::map<std::string, Kv> owners;
-  for (const auto &kv : owner_kvs) owners[kv.key.substr(kPrefix.size() + 7)] = kv;
-
-  // 3. Each channel: keep, see it owned elsewhere, or claim it.
+  std::map<std::string, Kv> owners, handovers;     // by channel
+  std::map<std::string, std::string> handover_to;  // channel -> the node asking for it
+  std::set<std::string> ready;                     // warm channels whose worker is live here
   std::map<std::string, int64_t> owned;
   std::map<std::string, std::string> why_not;
-  std::set<std::string> seen;
-  for (const auto &rec : channels_.records()) {
-    const std::string &ch = rec.channel_id;
-    seen.insert(ch);
-    if (rec.status != ChannelStatus::kActive) continue;
-    auto it = owners.find(ch);
-    if (it != owners.end()) {
-      absent_.erase(ch);
-      auto v = nlohmann::json::parse(it->second.value, nullptr, false);
-      std::string owner = v.is_object() ? v.value("node", "") : "";
-      if (owner == cfg_.node_id && it->second.lease == lease_)
-        owned[ch] = it->second.mod_revision;
-      else
-        why_not[ch] = "owned by node " + owner + " (etcd)";
-      continue;
-    }
-    if (!channels_.not_runnable_reason(rec).empty()) continue;
-    // Preferred node: the highest rendezvous weight among live nodes matching the placement.
+  std::set<std::string> warm;
+
+  bool live(const std::string &id) const {
+    for (const auto &n : nodes)
+      if (n.id == id) return true;
+    return false;
+  }
+  // The preferred node: the highest rendezvous weight among live nodes matching the placement.
+  std::string preferred_for(const ChannelRecord &rec) const {
     std::string preferred;
     uint64_t best = 0;
     for (const auto &n : nodes) {
@@ -342,40 +316,163 @@ void Cluster::tick() {
           n.role != to_string(rec.placement.role))
         continue;
       if (!rec.placement.node.empty() && rec.placement.node != n.id) continue;
-      uint64_t w = rendezvous_weight(n.id, ch);
+      uint64_t w = rendezvous_weight(n.id, rec.channel_id);
       if (preferred.empty() || w > best) best = w, preferred = n.id;
     }
-    int rounds = ++absent_[ch];
-    if (preferred != cfg_.node_id && rounds < 3) {
-      why_not[ch] = "waiting for node " + preferred + " to take it (etcd)";
-      continue;
-    }
-    std::string key = kPrefix + "owners/" + ch;
-    nlohmann::json value = {{"node", cfg_.node_id}, {"url", url_}};
-    nlohmann::json txn = {{"compare",
-                           {{{"key", b64(key)},
-                             {"result", "EQUAL"},
-                             {"target", "CREATE"},
-                             {"create_revision", "0"}}}},
-                          {"success",
-                           {{{"request_put",
-                              {{"key", b64(key)},
-                               {"value", b64(value.dump())},
-                               {"lease", std::to_string(lease_)}}}}}}};
-    if (!etcd.call("/v3/kv/txn", txn, r)) {
-      set_problem("etcd unreachable (" + etcd.last_error + ")");
+    return preferred;
+  }
+};
+
+// Deletes `kv` if it is unchanged since it was read (a transaction on its mod_revision).
+bool Cluster::delete_if_unchanged(const std::string &key, int64_t mod_revision) {
+  nlohmann::json r;
+  nlohmann::json txn = {{"compare",
+                         {{{"key", b64(key)},
+                           {"result", "EQUAL"},
+                           {"target", "MOD"},
+                           {"mod_revision", std::to_string(mod_revision)}}}},
+                        {"success", {{{"request_delete_range", {{"key", b64(key)}}}}}}};
+  return etcd_->call("/v3/kv/txn", txn, r) && r.value("succeeded", false);
+}
+
+// Reads the live nodes, the owner keys and the move-back requests; false when etcd failed.
+bool Cluster::read_round(Round &rd) {
+  Etcd &etcd = *etcd_;
+  std::vector<Kv> node_kvs, owner_kvs, handover_kvs;
+  if (!etcd.range_prefix(kPrefix + "nodes/", node_kvs) ||
+      !etcd.range_prefix(kPrefix + "owners/", owner_kvs) ||
+      !etcd.range_prefix(kPrefix + "handover/", handover_kvs)) {
+    set_problem("etcd unreachable (" + etcd.last_error + ")");
+    return false;
+  }
+  set_problem("");
+  for (const auto &kv : node_kvs) {
+    auto v = nlohmann::json::parse(kv.value, nullptr, false);
+    if (!v.is_object()) continue;
+    rd.nodes.push_back({v.value("node", ""), v.value("role", "")});
+  }
+  for (const auto &kv : owner_kvs) rd.owners[kv.key.substr(kPrefix.size() + 7)] = kv;
+  // Move-back requests: <prefix>handover/<channel> = {"to": node}, on the asking node's lease.
+  for (const auto &kv : handover_kvs) {
+    std::string ch = kv.key.substr(kPrefix.size() + 9);
+    auto v = nlohmann::json::parse(kv.value, nullptr, false);
+    rd.handovers[ch] = kv;
+    rd.handover_to[ch] = v.is_object() ? v.value("to", "") : "";
+  }
+  rd.ready = channels_.warm_ready(2);
+  return true;
+}
+
+// A channel with an owner key: keep it, hand it over (move-back, the owner's side), or see it
+// owned elsewhere and take it back when this node is its preferred node (the other side).
+void Cluster::owned_channel(const ChannelRecord &rec, const Kv &kv, Round &rd) {
+  const std::string &ch = rec.channel_id;
+  auto v = nlohmann::json::parse(kv.value, nullptr, false);
+  std::string owner = v.is_object() ? v.value("node", "") : "";
+  auto ho = rd.handover_to.find(ch);
+  if (owner == cfg_.node_id && kv.lease == lease_) {
+    // The preferred node asks and its worker is live: stop serving first (this round's post
+    // leaves the channel out); once the main loop has dropped it (fencing_token 0), delete the
+    // owner key so that the asking node claims it.
+    if (ho != rd.handover_to.end() && ho->second != cfg_.node_id && rd.live(ho->second) &&
+        rd.preferred_for(rec) == ho->second) {
+      rd.why_not[ch] =
+          "handed over to node " + ho->second + ", its preferred node (make-before-break)";
+      if (channels_.fencing_token(ch) == 0 && delete_if_unchanged(kv.key, kv.mod_revision))
+        logger_.info(ch, "cluster: handed the channel over (make-before-break)",
+                     {{"node", cfg_.node_id}, {"to", ho->second}});
       return;
     }
-    if (r.value("succeeded", false)) {
-      int64_t rev = r.contains("header") ? i64(r["header"], "revision") : 0;
-      owned[ch] = rev;
+    rd.owned[ch] = kv.mod_revision;
+    // This node's own move-back request is done once it owns the channel.
+    if (ho != rd.handover_to.end() && ho->second == cfg_.node_id)
+      delete_if_unchanged(rd.handovers[ch].key, rd.handovers[ch].mod_revision);
+    return;
+  }
+  rd.why_not[ch] = "owned by node " + owner + " (etcd)";
+  if (owner == cfg_.node_id || !rd.live(owner) || !channels_.not_runnable_reason(rec).empty() ||
+      rd.preferred_for(rec) != cfg_.node_id)
+    return;
+  // This node is the preferred one again: run the worker here unserved; once it wrote
+  // segments, ask the owner to hand the channel over.
+  rd.warm.insert(ch);
+  rd.why_not[ch] += "; taking it back once live here (make-before-break)";
+  if (!rd.ready.count(ch) || (ho != rd.handover_to.end() && ho->second == cfg_.node_id)) return;
+  nlohmann::json r;
+  nlohmann::json value = {{"to", cfg_.node_id}};
+  if (etcd_->call("/v3/kv/put",
+                  {{"key", b64(kPrefix + "handover/" + ch)},
+                   {"value", b64(value.dump())},
+                   {"lease", std::to_string(lease_)}},
+                  r))
+    logger_.info(ch, "cluster: asked node " + owner + " to hand the channel over",
+                 {{"node", cfg_.node_id}});
+}
+
+// A channel without an owner key: claim it when this node is its preferred node, or when it
+// stayed unowned for 3 rounds. False when etcd failed.
+bool Cluster::claim(const ChannelRecord &rec, Round &rd) {
+  const std::string &ch = rec.channel_id;
+  if (!channels_.not_runnable_reason(rec).empty()) return true;
+  std::string preferred = rd.preferred_for(rec);
+  // Just registered: claim nothing this round, so that nodes starting together see each
+  // other before they claim (else the first one takes everything and hands most back).
+  if (fresh_lease_) {
+    rd.why_not[ch] = "registering in etcd";
+    return true;
+  }
+  int rounds = ++absent_[ch];
+  if (preferred != cfg_.node_id && rounds < 3) {
+    rd.why_not[ch] = "waiting for node " + preferred + " to take it (etcd)";
+    return true;
+  }
+  std::string key = kPrefix + "owners/" + ch;
+  nlohmann::json r;
+  nlohmann::json value = {{"node", cfg_.node_id}, {"url", url_}};
+  nlohmann::json txn = {
+      {"compare",
+       {{{"key", b64(key)}, {"result", "EQUAL"}, {"target", "CREATE"}, {"create_revision", "0"}}}},
+      {"success",
+       {{{"request_put",
+          {{"key", b64(key)}, {"value", b64(value.dump())}, {"lease", std::to_string(lease_)}}}}}}};
+  if (!etcd_->call("/v3/kv/txn", txn, r)) {
+    set_problem("etcd unreachable (" + etcd_->last_error + ")");
+    return false;
+  }
+  if (r.value("succeeded", false)) {
+    int64_t rev = r.contains("header") ? i64(r["header"], "revision") : 0;
+    rd.owned[ch] = rev;
+    absent_.erase(ch);
+    logger_.info(ch, "cluster: this node owns the channel",
+                 {{"node", cfg_.node_id},
+                  {"fencing_token", std::to_string(rev)},
+                  {"preferred", preferred == cfg_.node_id ? "yes" : "no"}});
+  } else {
+    rd.why_not[ch] = "claimed by another node (etcd)";
+  }
+  return true;
+}
+
+void Cluster::tick() {
+  const int64_t ttl_us = (int64_t)cfg_.lease_ttl_seconds * G_USEC_PER_SEC;
+  const int64_t sent = now_us();
+  // 1. The node lease and the node key.
+  if (!refresh_lease(sent, ttl_us)) return;
+  // 2. Live nodes, owners, move-back requests.
+  Round rd;
+  if (!read_round(rd)) return;
+  // 3. Each channel: keep, hand over, see it owned elsewhere (or take it back), or claim it.
+  std::set<std::string> seen;
+  for (const auto &rec : channels_.records()) {
+    const std::string &ch = rec.channel_id;
+    seen.insert(ch);
+    if (rec.status != ChannelStatus::kActive) continue;
+    auto it = rd.owners.find(ch);
+    if (it != rd.owners.end()) {
       absent_.erase(ch);
-      logger_.info(ch, "cluster: this node owns the channel",
-                   {{"node", cfg_.node_id},
-                    {"fencing_token", std::to_string(rev)},
-                    {"preferred", preferred == cfg_.node_id ? "yes" : "no"}});
-    } else {
-      why_not[ch] = "claimed by another node (etcd)";
+      owned_channel(rec, it->second, rd);
+    } else if (!claim(rec, rd)) {
+      return;
     }
   }
   // Owner keys of channels no longer active here (record removed, disabled, retired) are
@@ -383,17 +480,11 @@ void Cluster::tick() {
   std::set<std::string> active;
   for (const auto &rec : channels_.records())
     if (rec.status == ChannelStatus::kActive) active.insert(rec.channel_id);
-  for (const auto &[ch, kv] : owners) {
+  for (const auto &[ch, kv] : rd.owners) {
     if (active.count(ch) || kv.lease != lease_) continue;
     auto v = nlohmann::json::parse(kv.value, nullptr, false);
     if (!v.is_object() || v.value("node", "") != cfg_.node_id) continue;
-    nlohmann::json txn = {{"compare",
-                           {{{"key", b64(kv.key)},
-                             {"result", "EQUAL"},
-                             {"target", "MOD"},
-                             {"mod_revision", std::to_string(kv.mod_revision)}}}},
-                          {"success", {{{"request_delete_range", {{"key", b64(kv.key)}}}}}}};
-    if (etcd.call("/v3/kv/txn", txn, r) && r.value("succeeded", false))
+    if (delete_if_unchanged(kv.key, kv.mod_revision))
       logger_.info(ch, "cluster: released the channel (no longer an active record)",
                    {{"node", cfg_.node_id}});
   }
@@ -401,7 +492,8 @@ void Cluster::tick() {
     it = seen.count(it->first) ? std::next(it) : absent_.erase(it);
   // Valid until the lease can have expired in etcd, less a margin for stopping.
   int64_t margin = std::max<int64_t>(G_USEC_PER_SEC, ttl_us / 5);
-  channels_.post_ownership(owned, why_not, last_ok_us_ + ttl_us - margin);
+  fresh_lease_ = false;
+  channels_.post_ownership(rd.owned, rd.why_not, last_ok_us_ + ttl_us - margin, rd.warm);
 }
 
 }  // namespace iptv::daemon

@@ -11,6 +11,12 @@
 //     channel stayed unowned for 3 rounds (the preferred node cannot take it): a transaction
 //     that creates the owner key only if it does not exist (create_revision == 0), attached to
 //     this node's lease;
+//   - move-back (make-before-break): when this node is a channel's preferred node again but
+//     another node owns it, it runs the channel's worker unserved ("warm"); once that worker
+//     wrote 2 segments it puts <prefix>handover/<channel> = {"to": this node} on its lease. The
+//     owner then stops serving the channel, deletes its owner key once its main loop dropped
+//     it, and the preferred node claims it and serves the worker already running (the same
+//     epoch segment numbers: no gap);
 //   - posts the set of channels it owns, each with its fencing token (the owner key's
 //     mod_revision), and how long that knowledge holds, to the main loop.
 // The main loop (ChannelManager::apply_ownership) runs exactly the owned channels. A 200 ms
@@ -29,6 +35,9 @@
 
 #include "config/daemon_config.h"
 
+namespace iptv {
+struct ChannelRecord;
+}
 namespace iptv::log {
 class Logger;
 }
@@ -36,6 +45,7 @@ class Logger;
 namespace iptv::daemon {
 
 class ChannelManager;
+struct EtcdKv;  // one key read from etcd (cluster.cpp)
 
 // The rendezvous (highest random weight) hash: the node with the highest weight for a channel is
 // its preferred node. Stable: a node joining or leaving moves only the channels it wins or held.
@@ -59,6 +69,11 @@ class Cluster {
   void tick();
   bool refresh_lease(int64_t sent, int64_t ttl_us);
   void fence_check();
+  struct Round;
+  bool read_round(Round &rd);
+  void owned_channel(const ChannelRecord &rec, const EtcdKv &kv, Round &rd);
+  bool claim(const ChannelRecord &rec, Round &rd);
+  bool delete_if_unchanged(const std::string &key, int64_t mod_revision);
 
   config::ClusterConfig cfg_;
   std::string role_, url_;
@@ -72,6 +87,7 @@ class Cluster {
   Etcd *etcd_ = nullptr;
   int64_t lease_ = 0;                  // this node's lease (0: none yet, or lost)
   int64_t last_ok_us_ = 0;             // when the last successful keep-alive (or grant) was sent
+  bool fresh_lease_ = false;           // granted this round: claim nothing yet
   std::map<std::string, int> absent_;  // rounds a channel has been seen without an owner
   int64_t last_problem_log_us_ = 0;
   void set_problem(const std::string &why);

@@ -11,8 +11,13 @@ namespace iptv::daemon {
 
 class GroupMember : public WorkerHandle {
  public:
-  GroupMember(std::shared_ptr<WorkerGroup> g, std::string id, std::string spec, WorkerCallbacks cb)
-      : group_(std::move(g)), id_(std::move(id)), spec_(std::move(spec)), cb_(std::move(cb)) {}
+  GroupMember(std::shared_ptr<WorkerGroup> g, std::string id, std::string spec,
+              int64_t fencing_token, WorkerCallbacks cb)
+      : group_(std::move(g)),
+        id_(std::move(id)),
+        spec_(std::move(spec)),
+        fencing_token_(fencing_token),
+        cb_(std::move(cb)) {}
   ~GroupMember() override {
     if (escalate_id_) g_source_remove(escalate_id_);
     if (running_) group_->send(id_, R"({"cmd":"kill"})");
@@ -23,7 +28,11 @@ class GroupMember : public WorkerHandle {
     if (!group_->ensure_running(error)) return false;
     group_->attach(this);
     running_ = true;
-    group_->send(id_, nlohmann::json{{"cmd", "start"}, {"spec", spec_}}.dump());
+    nlohmann::json cmd = {{"cmd", "start"}, {"spec", spec_}};
+    // In a cluster the channel carries its fencing token like a worker of its own
+    // (--fencing-token; docs/cluster.md).
+    if (fencing_token_ > 0) cmd["fencing_token"] = fencing_token_;
+    group_->send(id_, cmd.dump());
     return true;
   }
   void send(const std::string &json_line) override {
@@ -81,6 +90,7 @@ class GroupMember : public WorkerHandle {
 
   std::shared_ptr<WorkerGroup> group_;
   std::string id_, spec_;
+  int64_t fencing_token_ = 0;
   WorkerCallbacks cb_;
   bool running_ = false, stop_sent_ = false;
   guint escalate_id_ = 0;
@@ -100,8 +110,9 @@ WorkerGroup::~WorkerGroup() {
 
 std::unique_ptr<WorkerHandle> WorkerGroup::member(const std::string &id,
                                                   const std::string &spec_path,
-                                                  WorkerCallbacks cb) {
-  return std::make_unique<GroupMember>(shared_from_this(), id, spec_path, std::move(cb));
+                                                  int64_t fencing_token, WorkerCallbacks cb) {
+  return std::make_unique<GroupMember>(shared_from_this(), id, spec_path, fencing_token,
+                                       std::move(cb));
 }
 
 size_t WorkerGroup::running_members() const {

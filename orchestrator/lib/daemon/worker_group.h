@@ -41,9 +41,10 @@ class WorkerGroup : public std::enable_shared_from_this<WorkerGroup> {
   WorkerGroup(const WorkerGroup &) = delete;
   WorkerGroup &operator=(const WorkerGroup &) = delete;
 
-  // The worker of channel `id`, started from `spec_path`.
+  // The worker of channel `id`, started from `spec_path`; in a cluster under `fencing_token`
+  // (the owner key's revision, docs/cluster.md; 0 alone).
   std::unique_ptr<WorkerHandle> member(const std::string &id, const std::string &spec_path,
-                                       WorkerCallbacks cb);
+                                       int64_t fencing_token, WorkerCallbacks cb);
   const std::string &name() const { return name_; }
   pid_t pid() const { return proc_ && proc_->running() ? proc_->pid() : 0; }
   size_t running_members() const;

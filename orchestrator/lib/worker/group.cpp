@@ -3,6 +3,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <exception>
 #include <nlohmann/json.hpp>
 
@@ -78,7 +79,10 @@ void WorkerGroup::handle_line(const std::string &line) {
           .cmd = "start", .ok = false, .detail = "channel " + id + " is running in this group"});
       return;
     }
-    start_channel(id, j["spec"].get<std::string>());
+    int64_t token = 0;
+    if (j.contains("fencing_token") && j["fencing_token"].is_number_integer())
+      token = j["fencing_token"].get<int64_t>();
+    start_channel(id, j["spec"].get<std::string>(), token);
   } else if (it == members_.end() || it->second.done) {
     StatusWriter(out_, id).write(wire::Ack{
         .cmd = cmd.empty() ? body : cmd, .ok = false, .detail = "no channel " + id + " here"});
@@ -89,7 +93,8 @@ void WorkerGroup::handle_line(const std::string &line) {
   }
 }
 
-void WorkerGroup::start_channel(const std::string &id, const std::string &spec_path) {
+void WorkerGroup::start_channel(const std::string &id, const std::string &spec_path,
+                                int64_t fencing_token) {
   Member &m = members_[id];
   m.status = std::make_unique<StatusWriter>(out_, id);
   WorkerSpec spec;
@@ -106,6 +111,10 @@ void WorkerGroup::start_channel(const std::string &id, const std::string &spec_p
     remove(id, "exit 2");
     return;
   }
+  // The same line as a worker of its own started with --fencing-token (docs/cluster.md).
+  if (fencing_token > 0)
+    std::fprintf(stderr, "iptvd-worker: channel %s publishing under fencing token %lld\n",
+                 id.c_str(), (long long)fencing_token);
   m.worker = std::make_unique<Worker>(std::move(spec), *m.status,
                                       [this, id](int code) { finished(id, code); });
   if (!m.worker->start()) {

@@ -40,7 +40,7 @@ class WorkerGroup {
     std::unique_ptr<Worker> worker;
     bool done = false;
   };
-  void start_channel(const std::string &id, const std::string &spec_path);
+  void start_channel(const std::string &id, const std::string &spec_path, int64_t fencing_token);
   void finished(const std::string &id, int code);
   void remove(const std::string &id, const std::string &exit_line);
   void stop_all();

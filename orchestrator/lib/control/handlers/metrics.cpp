@@ -29,7 +29,14 @@ void ApiServer::Impl::h_readyz(Ctx &c) {
   auto list = deps.channels->list();
   json not_ready = json::array();
   std::map<std::string, int> states;
+  int elsewhere = 0;
   for (const auto &ch : list) {
+    // In a cluster a node answers for the channels it owns; the rest are its peers' (they are
+    // offline here by design, and counting them would keep every node unready).
+    if (config.owns_channel && !config.owns_channel(ch.id)) {
+      ++elsewhere;
+      continue;
+    }
     states[ch.state]++;
     if (ch.state == "disabled" || ch.state == "retired") continue;
     // Serving: live, degraded, failover and slate all keep playlists advancing.
@@ -37,8 +44,17 @@ void ApiServer::Impl::h_readyz(Ctx &c) {
         ch.state != "slate")
       not_ready.push_back({{"id", ch.id}, {"state", ch.state}, {"reason", ch.reason}});
   }
-  json body = {{"ready", not_ready.empty()}, {"states", states}, {"not_ready", not_ready}};
-  reply(c, not_ready.empty() ? 200 : 503, body);
+  json body = {{"states", states}, {"not_ready", not_ready}};
+  bool ready = not_ready.empty();
+  if (config.owns_channel) {
+    body["owned_elsewhere"] = elsewhere;
+    // A node that etcd does not hear from owns nothing it can prove: not ready.
+    std::string p = config.cluster_problem ? config.cluster_problem() : "";
+    body["cluster"] = {{"etcd", p.empty() ? "ok" : "unreachable"}, {"problem", p}};
+    if (!p.empty()) ready = false;
+  }
+  body["ready"] = ready;
+  reply(c, ready ? 200 : 503, body);
 }
 
 void ApiServer::Impl::h_metrics(Ctx &c) {

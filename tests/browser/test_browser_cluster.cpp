@@ -1,0 +1,244 @@
+// Issue 20, "Done when": three iptvd nodes on loopback (their own ports and data folders), a real
+// etcd (Debian's etcd-server) and Debian's nginx running docs/deploy/nginx-edge-cluster.conf with
+// every node as an upstream; hls.js in chromium plays a channel through the edge while a
+// hlscheck-style follower reads its playlist through the edge and every node directly. The owner
+// is SIGKILLed mid-play:
+//   - the edge finds the new owner by itself (a non-owner answers 404, proxy_next_upstream);
+//   - playback continues, with the longest stall bounded and printed;
+//   - the media sequence through the edge never resets;
+//   - the channel is live on another node within TTL + 5 s;
+//   - the killed node returns: the channel moves back to it (make-before-break) with no
+//     skipped segment number, playback still going;
+//   - never two nodes serving at once (every node polled directly), and etcd's history of the
+//     owner key never passes from one node to another without the key being gone in between.
+// Tokens are checked at the edge (securelink): a forged one is refused there.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "browser_player.h"
+#include "etcd_fixture.h"
+#include "iptvd_fixture.h"
+#include "nginx_edge.h"
+#include "token/token.h"
+
+using namespace iptvd_test;
+
+namespace {
+
+constexpr int kTtl = 3;
+const std::string kSecret = "cluster-edge-secret-0123456789";
+
+std::string node_config(const std::string &dir, const std::string &node,
+                        const std::string &etcd_url) {
+  std::string path = dir + "/" + node + ".yaml";
+  write_file(path, "tokens:\n  mode: securelink\n  keys_file: " + dir +
+                       "/securelink.key\ncluster:\n  etcd: [" + etcd_url +
+                       "]\n  lease_ttl_seconds: " + std::to_string(kTtl) + "\n  node_id: " + node +
+                       "\n");
+  return path;
+}
+
+}  // namespace
+
+TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
+  std::string missing = iptv_test::browser_missing();
+  ASSERT_TRUE(missing.empty()) << missing;
+  Etcd etcd;
+  ASSERT_TRUE(etcd.wait_up());
+  iptv_test::TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/ch");
+  write_file(dir.path() + "/securelink.key", kSecret + "\n");
+  write_file(dir.path() + "/ch/c1.yaml", channel_yaml("c1"));
+  const std::vector<std::string> names = {"na", "nb", "nc"};
+  std::vector<std::unique_ptr<Iptvd>> nodes;
+  for (const auto &n : names) {
+    nodes.push_back(std::make_unique<Iptvd>(
+        dir.path() + "/ch",
+        std::vector<std::string>{"--config", node_config(dir.path(), n, etcd.url())}));
+    nodes.back()->start();
+    ASSERT_TRUE(nodes.back()->running()) << nodes.back()->log();
+  }
+  std::string upstreams;  // one line: the placeholder also appears in the file's comments
+  for (const auto &d : nodes)
+    upstreams += "server " + d->base().substr(7) + " max_fails=1 fail_timeout=2s; ";
+  iptv_test::NginxEdge edge(dir.path() + "/edge", "docs/deploy/nginx-edge-cluster.conf",
+                            {{"@NODES@", upstreams}, {"@SECRET@", kSecret}});
+  std::string tok = iptv::securelink_segment("c1", time(nullptr) + 3600, kSecret);
+  std::string media = "/hls/c1/" + tok + "/180p/index.m3u8";
+  auto node_of = [&](const std::string &id) -> Iptvd * {
+    for (size_t i = 0; i < names.size(); ++i)
+      if (names[i] == id) return nodes[i].get();
+    return nullptr;
+  };
+  // Through the edge, once settled on its preferred node (where it stays while that node lives).
+  const std::string preferred = preferred_node(names, "c1");
+  ASSERT_TRUE(wait_for(90,
+                       [&] {
+                         Reply r = fetch(edge.url(media));
+                         return etcd.owner("c1") == preferred && r.status == 200 &&
+                                parse_media(r.body).sequences.size() >= 3;
+                       }))
+      << edge.logs() << nodes[0]->log();
+  std::string owner_id = etcd.owner("c1");
+  Iptvd *owner = node_of(owner_id);
+  ASSERT_NE(owner, nullptr) << owner_id;
+  // A non-owner answers 404 (that is what sends the edge on), the edge refuses a forged token.
+  for (const auto &d : nodes) {
+    if (d.get() != owner) {
+      EXPECT_EQ(d->get(media).status, 404);
+    }
+  }
+  std::string forged = iptv::securelink_segment("c1", time(nullptr) + 3600, "not-the-secret");
+  EXPECT_EQ(fetch(edge.url("/hls/c1/" + forged + "/180p/index.m3u8")).status, 403);
+
+  // The follower: the edge's media playlist and every node's, every 250 ms.
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::string> problems;
+  uint64_t last_msn = 0, highest = 0, skipped = 0;
+  int max_serving = 0;
+  double last_new_at = 0, longest_wait = 0;
+  std::thread follower([&] {
+    while (!stop) {
+      Reply r = fetch(edge.url(media));
+      int serving = 0;
+      for (const auto &d : nodes)
+        if (d->running() && d->get(media).status == 200) ++serving;
+      double now = now_s();
+      MediaList m;
+      if (r.status == 200) m = parse_media(r.body);
+      {
+        std::lock_guard lk(mu);
+        max_serving = std::max(max_serving, serving);
+        if (!m.sequences.empty()) {
+          if (m.media_sequence < last_msn)
+            problems.push_back("media sequence reset: " + std::to_string(last_msn) + " -> " +
+                               std::to_string(m.media_sequence));
+          last_msn = m.media_sequence;
+          if (m.sequences.back() > highest) {
+            if (highest && m.sequences.front() > highest + 1)
+              skipped += m.sequences.front() - highest - 1;
+            if (last_new_at) longest_wait = std::max(longest_wait, now - last_new_at);
+            last_new_at = now;
+            highest = m.sequences.back();
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  });
+  // hls.js through the edge, 20 s of playback.
+  nlohmann::json report;
+  std::string player_log;
+  iptv_test::PlayOptions opts;
+  opts.seconds = 32;
+  std::thread player([&] {
+    report = iptv_test::browser_play(edge.url("/hls/c1/" + tok + "/index.m3u8"), opts, &player_log);
+  });
+  // Once the player fetches segments through the edge, kill the owner.
+  bool playing = wait_for(60, [&] {
+    std::string log = edge.access_log();
+    int n = 0;
+    for (size_t at = 0; (at = log.find(".ts HTTP", at)) != std::string::npos; ++at) ++n;
+    return n >= 4;
+  });
+  EXPECT_TRUE(playing) << edge.access_log();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  double t0 = now_s();
+  owner->signal(SIGKILL);
+  double t_owned = 0;
+  bool moved = wait_for(kTtl + 30, [&] {
+    std::string o = etcd.owner("c1");
+    if (!t_owned && !o.empty() && o != owner_id) t_owned = now_s();
+    Reply r = fetch(edge.url(media));
+    return t_owned && r.status == 200 && !parse_media(r.body).sequences.empty();
+  });
+  double t_served = now_s();
+  ASSERT_TRUE(moved) << edge.logs();
+  const std::string taker = etcd.owner("c1");
+  // The killed node returns (same id, port and data folder): it is the channel's preferred node,
+  // so the channel moves back, make-before-break, while hls.js keeps playing.
+  // (Once the follower has seen the new owner's segments through the edge.)
+  uint64_t highest_at_takeover;
+  {
+    std::lock_guard lk(mu);
+    highest_at_takeover = highest;
+  }
+  wait_for(10, [&] {
+    std::lock_guard lk(mu);
+    return highest > highest_at_takeover + 1;
+  });
+  uint64_t skipped_before_return;
+  {
+    std::lock_guard lk(mu);
+    skipped_before_return = skipped;
+  }
+  owner->wait_exit(10);
+  double t_back0 = now_s();
+  owner->start();
+  bool back = wait_for(60, [&] {
+    Reply r = fetch(edge.url(media));
+    return etcd.owner("c1") == owner_id && r.status == 200;
+  });
+  double t_back = now_s() - t_back0;
+  EXPECT_TRUE(back) << owner->log();
+  player.join();
+  stop = true;
+  follower.join();
+  std::string new_owner = etcd.owner("c1");
+  std::printf("cluster edge: the killed node %s back and owning the channel again after %.2f s\n",
+              owner_id.c_str(), t_back);
+  std::printf(
+      "cluster edge: owner %s killed; key taken by %s after %.2f s, served through the edge "
+      "after %.2f s; hls.js: advanced %.2f s in %.0f s, %d stalls, longest %.2f s, total %.2f s; "
+      "edge playlist: longest wait for a new segment %.2f s, %llu segment numbers skipped\n",
+      owner_id.c_str(), taker.c_str(), t_owned - t0, t_served - t0, report.value("advanced", 0.0),
+      opts.seconds, report.value("stalls", 0), report.value("longest_stall", 0.0),
+      report.value("stall_seconds", 0.0), longest_wait, (unsigned long long)skipped);
+  EXPECT_LE(t_owned - t0, kTtl + 5.0);
+  EXPECT_LE(t_served - t0, kTtl + 5.0) << "on a loaded machine the worker start-up may be slow";
+  // Playback continued: no fatal error, most of the time played, the stall bounded by the
+  // takeover (TTL + 5 s).
+  EXPECT_TRUE(report.value("ok", false)) << report.dump() << "\n" << player_log;
+  EXPECT_LE(report.value("longest_stall", 99.0), kTtl + 5.0) << report.dump();
+  // Still playing at the end (after the takeover and the move-back). currentTime advanced less
+  // than the wall time minus the stalls in the runs so far (12.9 s of 32 s with 6.8 s stalled):
+  // docs/cluster.md, "Not done yet".
+  EXPECT_FALSE(report.value("stalled_at_end", true)) << report.dump();
+  EXPECT_GE(report.value("advanced", 0.0), 10.0) << report.dump();
+  {
+    std::lock_guard lk(mu);
+    EXPECT_TRUE(problems.empty()) << problems.front();
+    EXPECT_LE(max_serving, 1) << "two nodes served the channel at once";
+    EXPECT_EQ(skipped, skipped_before_return) << "the move-back skipped segment numbers";
+  }
+  // etcd's history: owners only ever follow an absent key (no direct hand-over, no overlap).
+  auto history = etcd.owner_history("c1");
+  std::string seen;
+  int owners = 0;
+  for (size_t i = 0; i < history.size(); ++i) {
+    seen += std::to_string(history[i].first) + ":" +
+            (history[i].second.empty() ? "-" : history[i].second) + " ";
+    if (history[i].second.empty()) continue;
+    ++owners;
+    if (i > 0) {
+      EXPECT_EQ(history[i - 1].second, "") << "owner changed without a gap: " << seen;
+    }
+  }
+  std::printf("owner key history (revision:owner): %s\n", seen.c_str());
+  EXPECT_GE(owners, 3) << seen;  // preferred, the taker, preferred again
+  EXPECT_EQ(history.back().second, new_owner) << seen;
+  // The dead node's key went with its lease; the new owner's worker logged its fencing token.
+  Iptvd *n = node_of(new_owner);
+  ASSERT_NE(n, nullptr);
+  EXPECT_NE(n->log().find("fencing token " + std::to_string(etcd.revision("c1"))),
+            std::string::npos)
+      << n->log();
+}
