@@ -3,6 +3,8 @@
 // catch-up), the ranged multivariant playlist, archived segment lookup.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "archive/catchup_service.h"
 #include "test_support.h"
 
@@ -142,4 +144,95 @@ TEST(CatchupService, MultivariantCarriesTheRange) {
   EXPECT_NE(m.body.find("\n360p/index.m3u8?" + range + "\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("\n180p/index.m3u8?" + range + "\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("URI=\"audio/index.m3u8?" + range + "\""), std::string::npos) << m.body;
+}
+
+// The catch-up MPD's SegmentTimeline is continuous: an audio rendition's archived rows carry the
+// segment's PROGRAM-DATE-TIME (the video's) and the audio's own duration (whole AAC frames,
+// longer or shorter than the spacing); each S lasts until the next row starts, or dash.js looks
+// for its next segment in the hole after a short one for good (a stall). The dynamic MPD lists
+// the newest row once its successor is archived, so an S never changes between reloads.
+TEST(CatchupService, MpdTimelineIsContinuous) {
+  Fixture f;
+  std::vector<Entry> batch;
+  for (int i = 0; i < 1800; ++i) {
+    Entry e;
+    e.channel = "news";
+    e.rendition = "audio";
+    e.start_ms = kT0 + i * 2000LL;
+    e.duration_ms = i % 3 == 2 ? 1984 : 2005;  // 93 or 94 frames of 1024 samples at 48 kHz
+    e.path = f.dir.path() + "/warm/audio/" + std::to_string(e.start_ms) + ".m4s";
+    e.init_path = f.dir.path() + "/warm/audio/init.mp4";
+    e.bytes = 100;
+    batch.push_back(e);
+  }
+  f.idx.add(batch);
+  std::string live =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"dynamic\">\n"
+      "  <Period id=\"1\" start=\"PT0S\">\n"
+      "    <AdaptationSet contentType=\"video\" mimeType=\"video/mp4\">\n"
+      "      <Representation id=\"360p\" codecs=\"avc1.42c01e\" bandwidth=\"800000\">\n"
+      "        <SegmentTemplate timescale=\"90000\" media=\"360p/seg-$Number$.m4s\">\n"
+      "          <SegmentTimeline>\n"
+      "            <S t=\"0\" d=\"180000\"/>\n"
+      "          </SegmentTimeline>\n"
+      "        </SegmentTemplate>\n"
+      "      </Representation>\n"
+      "    </AdaptationSet>\n"
+      "    <AdaptationSet contentType=\"audio\" mimeType=\"audio/mp4\">\n"
+      "      <Representation id=\"audio\" codecs=\"mp4a.40.2\" bandwidth=\"128000\">\n"
+      "        <SegmentTemplate timescale=\"48000\" media=\"audio/seg-$Number$.m4s\">\n"
+      "          <SegmentTimeline>\n"
+      "            <S t=\"0\" d=\"96256\"/>\n"
+      "          </SegmentTimeline>\n"
+      "        </SegmentTemplate>\n"
+      "      </Representation>\n"
+      "    </AdaptationSet>\n"
+      "  </Period>\n"
+      "  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"time\"/>\n"
+      "</MPD>\n";
+  std::ofstream(f.dir.path() + "/manifest.mpd", std::ios::binary) << live;
+  int64_t from = kT0 + 3600 * 1000 - 120000;  // the last two minutes
+  struct S {
+    int64_t t, d;
+  };
+  auto timelines = [](const std::string &mpd) {
+    std::vector<std::vector<S>> out;
+    size_t at = 0;
+    while ((at = mpd.find("<SegmentTimeline>", at)) != std::string::npos) {
+      size_t end = mpd.find("</SegmentTimeline>", at);
+      out.emplace_back();
+      for (size_t s = mpd.find("<S t=\"", at); s < end; s = mpd.find("<S t=\"", s + 1)) {
+        int64_t t = std::stoll(mpd.substr(s + 6));
+        int64_t d = std::stoll(mpd.substr(mpd.find(" d=\"", s) + 4));
+        out.back().push_back({t, d});
+      }
+      at = end;
+    }
+    return out;
+  };
+  for (bool dynamic : {true, false}) {
+    std::string q = "start=" + secs(from);
+    if (!dynamic) q += "&end=" + secs(from + 60000);
+    CatchupAnswer ans = f.svc.answer("news", "/manifest.mpd", q);
+    ASSERT_EQ(ans.status, 200) << ans.body;
+    auto tls = timelines(ans.body);
+    ASSERT_EQ(tls.size(), 2u) << ans.body;  // 360p and audio
+    for (const auto &tl : tls) {
+      ASSERT_FALSE(tl.empty()) << ans.body;
+      EXPECT_EQ(tl.front().t, from);
+      for (size_t i = 0; i + 1 < tl.size(); ++i)
+        EXPECT_EQ(tl[i].t + tl[i].d, tl[i + 1].t) << "S " << i << " of\n" << ans.body;
+      // The newest archived row (kNow - 2 s) is left out of the dynamic MPD until it has a
+      // successor; the static range's last row keeps its own duration.
+      int64_t last = dynamic ? kNow - 4000 : from + 58000;
+      EXPECT_EQ(tl.back().t, last) << ans.body;
+    }
+    if (dynamic) {
+      EXPECT_NE(ans.body.find("type=\"dynamic\""), std::string::npos);
+      EXPECT_EQ(tls[1].back().d, 2000) << "its successor is archived: up to its start";
+    } else {
+      EXPECT_EQ(tls[1].back().d, 1984) << ans.body;  // row 1769 holds 93 frames
+    }
+  }
 }

@@ -49,6 +49,26 @@ bool all_digits(const std::string &s) {
   return true;
 }
 
+// The SegmentTimeline durations of archived segments: each S lasts until the next one starts.
+// A rendition's start_ms is its segment's PROGRAM-DATE-TIME, which the packager gives every
+// rendition of a segment alike (the video's), while duration_ms is the rendition's own: an AAC
+// segment holds whole 1024-sample frames (1003 or 981 ms for a 1 s segment at 48 kHz), so
+// start + duration overlaps the next segment or falls short of it. A timeline with such holes
+// stalls dash.js: it asks for the segment at (last start + last d + 10 ms), which lies in the
+// 19 ms hole after a 981 ms audio segment, and it finds none there for good. The media itself is
+// continuous, so the timeline is too; a real gap (the next segment starts more than half a
+// duration late, e.g. one was lost) stays a gap.
+std::vector<int64_t> timeline_durations(const std::vector<Entry> &rows) {
+  std::vector<int64_t> d(rows.size());
+  for (size_t i = 0; i < rows.size(); i++) {
+    d[i] = rows[i].duration_ms;
+    if (i + 1 == rows.size()) break;
+    int64_t to_next = rows[i + 1].start_ms - rows[i].start_ms;
+    if (to_next > 0 && to_next <= rows[i].duration_ms + rows[i].duration_ms / 2) d[i] = to_next;
+  }
+  return d;
+}
+
 }  // namespace
 
 std::string ranged_multivariant(const std::string &text, const std::string &range_query) {
@@ -170,10 +190,17 @@ CatchupAnswer CatchupService::mpd(const std::string &channel, const CatchupRules
     if (starts_with(t, "<Representation ")) rep = attr(t, "id");
     if (starts_with(t, "</Representation>")) {
       std::vector<Entry> rows = index_.range(channel, rep, start_ms, end_ms);
+      std::vector<int64_t> dur = timeline_durations(rows);
+      // Dynamic: the newest archived segment is listed once its successor is, so that its
+      // duration (up to the successor's start) is final: an S never changes between reloads.
+      if (dynamic && rows.size() > 1) {
+        rows.pop_back();
+        dur.pop_back();
+      }
       if (rows.empty()) return refuse(404, "not_retained", "nothing kept of " + rep + " then");
       if (first_ms < 0) {
         first_ms = rows.front().start_ms;
-        last_end_ms = rows.back().start_ms + rows.back().duration_ms;
+        last_end_ms = rows.back().start_ms + dur.back();
       }
       std::string base = rep + "/archive/";
       // Dynamic: the Period's media time 0 is the availability start (the first rendition's
@@ -183,16 +210,16 @@ CatchupAnswer CatchupService::mpd(const std::string &channel, const CatchupRules
         reps << "        <SegmentTemplate timescale=\"1000\" presentationTimeOffset=\"" << pto
              << "\" initialization=\"" << base << "init-" << rows.front().start_ms
              << ".mp4\" media=\"" << base << "$Time$.m4s\">\n          <SegmentTimeline>\n";
-        for (const Entry &r : rows)
-          reps << "            <S t=\"" << r.start_ms << "\" d=\"" << r.duration_ms << "\"/>\n";
+        for (size_t i = 0; i < rows.size(); i++)
+          reps << "            <S t=\"" << rows[i].start_ms << "\" d=\"" << dur[i] << "\"/>\n";
         reps << "          </SegmentTimeline>\n        </SegmentTemplate>\n";
-        last_end_ms = std::max(last_end_ms, rows.back().start_ms + rows.back().duration_ms);
+        last_end_ms = std::max(last_end_ms, rows.back().start_ms + dur.back());
       } else {
         reps << "        <SegmentList timescale=\"1000\" presentationTimeOffset=\"" << pto
              << "\">\n          <Initialization sourceURL=\"" << base << "init-"
              << rows.front().start_ms << ".mp4\"/>\n          <SegmentTimeline>\n";
-        for (const Entry &r : rows)
-          reps << "            <S t=\"" << r.start_ms << "\" d=\"" << r.duration_ms << "\"/>\n";
+        for (size_t i = 0; i < rows.size(); i++)
+          reps << "            <S t=\"" << rows[i].start_ms << "\" d=\"" << dur[i] << "\"/>\n";
         reps << "          </SegmentTimeline>\n";
         for (const Entry &r : rows)
           reps << "          <SegmentURL media=\"" << base << r.start_ms << ".m4s\"/>\n";
