@@ -51,6 +51,19 @@ bool all_digits(const std::string &s) {
   return true;
 }
 
+// Binds an entry to the nine ar_segments columns of kCols, in order.
+void bind_columns(db::Stmt &s, const Entry &e) {
+  s.bind(1, e.channel)
+      .bind(2, e.rendition)
+      .bind(3, e.start_ms)
+      .bind(4, e.duration_ms)
+      .bind(5, e.discontinuity_sequence)
+      .bind(6, e.path)
+      .bind(7, e.init_path)
+      .bind(8, static_cast<int64_t>(e.bytes))
+      .bind(9, e.key_id);
+}
+
 }  // namespace
 
 timeshift::ArchivedSegment Entry::segment() const {
@@ -124,15 +137,7 @@ void ArchiveIndex::add(const std::vector<Entry> &batch) {
                         std::to_string(e.start_ms) + " has duration " +
                         std::to_string(e.duration_ms) + " ms (1.." + std::to_string(kMaxSegmentMs) +
                         ")");
-      s.bind(1, e.channel)
-          .bind(2, e.rendition)
-          .bind(3, e.start_ms)
-          .bind(4, e.duration_ms)
-          .bind(5, e.discontinuity_sequence)
-          .bind(6, e.path)
-          .bind(7, e.init_path)
-          .bind(8, static_cast<int64_t>(e.bytes))
-          .bind(9, e.key_id);
+      bind_columns(s, e);
       s.run();
       s.reset();
     }
@@ -309,15 +314,7 @@ int ArchiveIndex::restore_objects(const std::vector<ListedObject> &objects) {
     for (const ListedObject &o : objects) {
       const Entry &e = o.entry;
       if (e.duration_ms <= 0 || e.duration_ms > kMaxSegmentMs) continue;
-      seg.bind(1, e.channel)
-          .bind(2, e.rendition)
-          .bind(3, e.start_ms)
-          .bind(4, e.duration_ms)
-          .bind(5, e.discontinuity_sequence)
-          .bind(6, e.path)
-          .bind(7, e.init_path)
-          .bind(8, static_cast<int64_t>(e.bytes))
-          .bind(9, e.key_id);
+      bind_columns(seg, e);
       seg.run();
       added += db_.changes() > 0 ? 1 : 0;
       seg.reset();
