@@ -13,27 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "daemon/rendezvous.h"
 #include "iptvd_fixture.h"
 
 extern char **environ;
 
 namespace iptvd_test {
 
-// The rendezvous weight as orchestrator/lib/daemon/cluster.cpp computes it (a copy: the tests
-// link no daemon code), and the preferred node of a channel among `nodes`.
-inline uint64_t rendezvous_weight(const std::string &node_id, const std::string &channel) {
-  uint64_t h = 1469598103934665603ull;
-  for (char ch : node_id + "\n" + channel) {
-    h ^= (unsigned char)ch;
-    h *= 1099511628211ull;
-  }
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
-}
+// The preferred node of a channel among `nodes`, by the daemon's own rendezvous hash.
+using iptv::daemon::rendezvous_weight;
 inline std::string preferred_node(const std::vector<std::string> &nodes,
                                   const std::string &channel) {
   std::string best;
@@ -92,14 +80,18 @@ class Etcd {
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(client_); }
   void signal(int sig) { ::kill(pid_, sig); }
-  // The value of the owner key of `channel` ("" when none), read through the JSON gateway.
-  std::string owner(const std::string &channel) {
+  // The range answer for the owner key of `channel`, read through the JSON gateway.
+  nlohmann::json owner_key(const std::string &channel) {
     std::string key = "/iptv/owners/" + channel;
     gchar *k = g_base64_encode((const guchar *)key.data(), key.size());
     std::string out =
         sh(curl_ + "-s -m 5 -X POST " + url() + "/v3/kv/range -d '{\"key\":\"" + k + "\"}'");
     g_free(k);
-    auto j = nlohmann::json::parse(out, nullptr, false);
+    return nlohmann::json::parse(out, nullptr, false);
+  }
+  // The value of the owner key of `channel` ("" when none), read through the JSON gateway.
+  std::string owner(const std::string &channel) {
+    auto j = owner_key(channel);
     if (!j.is_object() || !j.contains("kvs")) return "";
     gsize n = 0;
     guchar *v = g_base64_decode(j["kvs"][0].value("value", "").c_str(), &n);
@@ -146,12 +138,7 @@ class Etcd {
   }
   // The owner key's mod_revision (the fencing token; 0 when there is no key).
   int64_t revision(const std::string &channel) {
-    std::string key = "/iptv/owners/" + channel;
-    gchar *k = g_base64_encode((const guchar *)key.data(), key.size());
-    std::string out =
-        sh(curl_ + "-s -m 5 -X POST " + url() + "/v3/kv/range -d '{\"key\":\"" + k + "\"}'");
-    g_free(k);
-    auto j = nlohmann::json::parse(out, nullptr, false);
+    auto j = owner_key(channel);
     if (!j.is_object() || !j.contains("kvs")) return 0;
     return std::strtoll(j["kvs"][0].value("mod_revision", "0").c_str(), nullptr, 10);
   }

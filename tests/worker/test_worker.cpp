@@ -1491,6 +1491,24 @@ TEST(Passthrough, SlateWhenTheOnlySourceIsGone) {
 // Pango and libav with about 150 libraries behind it), run a second parser and a queue per
 // stream before iptvhlssink and a queue between udpsrc and tsdemux, and let each streaming
 // thread grow a malloc arena of its own: 23 MB of private memory, now about 8.
+
+// A worker's private anonymous memory (heap, arenas, relocated library data) from
+// /proc/<pid>/smaps_rollup, printed and bounded. Built with ASan (scripts/test
+// --asan-integration), it is ASan's shadow and quarantine (56 MB measured): the bound says
+// nothing there and is not checked.
+static void expect_pss_anon_below(const std::string &proc, long bound_kb, const char *what) {
+  std::string rollup = slurp(proc + "/smaps_rollup");
+  auto at = rollup.find("Pss_Anon:");
+  ASSERT_NE(at, std::string::npos) << rollup;
+  long anon_kb = std::stol(rollup.substr(at + 9));
+  std::printf("[density] %s: Pss_Anon %ld kB\n", what, anon_kb);
+#if defined(__SANITIZE_ADDRESS__)
+  std::printf("[density] sanitized build: the Pss_Anon bound is not checked\n");
+#else
+  EXPECT_LT(anon_kb, bound_kb) << rollup;
+#endif
+}
+
 TEST(Passthrough, AWorkerLoadsOnlyWhatTheRemuxNeeds) {
   iptv_test::TempDir dir;
   int port = free_udp_port();
@@ -1518,18 +1536,7 @@ TEST(Passthrough, AWorkerLoadsOnlyWhatTheRemuxNeeds) {
                           "libgstvideotestsrc.so", "libgstplayback.so"})
     EXPECT_EQ(maps.find(lib), std::string::npos) << lib << " is loaded";
   // Private anonymous memory (heap, arenas, relocated library data): about 8 MB now, 23 MB before.
-  std::string rollup = slurp(proc + "/smaps_rollup");
-  auto at = rollup.find("Pss_Anon:");
-  ASSERT_NE(at, std::string::npos) << rollup;
-  long anon_kb = std::stol(rollup.substr(at + 9));
-  std::printf("[density] passthrough worker: Pss_Anon %ld kB\n", anon_kb);
-#if defined(__SANITIZE_ADDRESS__)
-  // Built with ASan (scripts/test --asan-integration), the worker's anonymous memory is ASan's
-  // shadow and quarantine (56 MB measured): the bound says nothing there, the libraries above do.
-  std::printf("[density] sanitized build: the Pss_Anon bound is not checked\n");
-#else
-  EXPECT_LT(anon_kb, 14 * 1024) << rollup;
-#endif
+  expect_pss_anon_below(proc, 14 * 1024, "passthrough worker");
   // The slate is still there when it is needed: built on demand.
   size_t mark = w.status().size();
   sender->signal(SIGKILL);
@@ -1774,15 +1781,6 @@ TEST(Passthrough, AThumbnailKeepsNoDecoderBetweenPictures) {
   } else {
     std::printf("[density] no openh264dec: the thumbnail decodes with avdec_h264\n");
   }
-  std::string rollup = slurp(proc + "/smaps_rollup");
-  auto at = rollup.find("Pss_Anon:");
-  ASSERT_NE(at, std::string::npos) << rollup;
-  long anon_kb = std::stol(rollup.substr(at + 9));
-  std::printf("[density] passthrough worker with thumbnails: Pss_Anon %ld kB\n", anon_kb);
-#if defined(__SANITIZE_ADDRESS__)
-  std::printf("[density] sanitized build: the Pss_Anon bound is not checked\n");
-#else
-  EXPECT_LT(anon_kb, 14 * 1024) << rollup;
-#endif
+  expect_pss_anon_below(proc, 14 * 1024, "passthrough worker with thumbnails");
   w.expect_no_errors();
 }

@@ -59,21 +59,6 @@ struct EtcdKv {
 };
 using Kv = EtcdKv;
 
-uint64_t rendezvous_weight(const std::string &node_id, const std::string &channel) {
-  // 64-bit FNV-1a of "node\nchannel", then a splitmix64 finalizer to spread the bits.
-  uint64_t h = 1469598103934665603ull;
-  for (char ch : node_id + "\n" + channel) {
-    h ^= (unsigned char)ch;
-    h *= 1099511628211ull;
-  }
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
-}
-
 // The etcd v3 JSON gateway over libsoup, used from the cluster thread only.
 struct Cluster::Etcd {
   std::vector<std::string> urls;

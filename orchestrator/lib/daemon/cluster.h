@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "config/daemon_config.h"
+#include "daemon/rendezvous.h"
 
 namespace iptv {
 struct ChannelRecord;
@@ -46,10 +47,6 @@ namespace iptv::daemon {
 
 class ChannelManager;
 struct EtcdKv;  // one key read from etcd (cluster.cpp)
-
-// The rendezvous (highest random weight) hash: the node with the highest weight for a channel is
-// its preferred node. Stable: a node joining or leaving moves only the channels it wins or held.
-uint64_t rendezvous_weight(const std::string &node_id, const std::string &channel);
 
 class Cluster {
  public:
