@@ -28,7 +28,8 @@
  *   rungs by pixel count (x264's own default gives each encoder 1.5 per core).
  * - Per-rung pause (#GstIptvAbrLadder:disabled-rungs, changeable while playing): a paused rung's
  *   encoder gets no frames (no CPU) and its pad no buffers; enabled again, it resumes with an
- *   IDR at the next keyframe of the grid, the same frame as the other rungs'.
+ *   IDR at the next keyframe of the grid, the same frame as the other rungs' (one grid step
+ *   later when the encoder still held a keyframe request from before the pause).
  * - Memory: x264enc is handed a view of each frame so the frame goes back to its pool once
  *   x264 has copied it, instead of being held for x264's whole delay.
  * - Input size: the sink pad answers caps queries preferring the top (tallest) rung's size, its
@@ -637,8 +638,13 @@ static GstPadProbeReturn encoder_out_probe(GstPad *pad, GstPadProbeInfo *info, g
   auto *r = static_cast<Rung *>(user_data);
   guint64 before = r->drop_before;
   if (before == GST_CLOCK_TIME_NONE) return GST_PAD_PROBE_OK;
-  GstClockTime rt = running_time_on(pad, GST_PAD_PROBE_INFO_BUFFER(info));
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  GstClockTime rt = running_time_on(pad, buf);
   if (GST_CLOCK_TIME_IS_VALID(rt) && rt < before) return GST_PAD_PROBE_DROP;
+  // The resume frame may not have become a keyframe: when the pause began the encoder still held
+  // a frame it was asked to make a keyframe (x264's lookahead), and GstVideoEncoder does not ask
+  // again while such a request is pending. Then the rung resumes at the next grid keyframe.
+  if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) return GST_PAD_PROBE_DROP;
   r->drop_before = GST_CLOCK_TIME_NONE;  // the resume keyframe: from here on, all goes out
   return GST_PAD_PROBE_OK;
 }

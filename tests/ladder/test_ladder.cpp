@@ -670,8 +670,13 @@ TEST(LadderPause, DisabledRungEncodesNothingAndResumesOnTheGridAligned) {
   // source's frames sit a few ms after them): within one frame (40 ms).
   EXPECT_LT(resume % S, 40 * GST_MSECOND) << "resumed off the grid at " << resume;
   auto &k1 = log.keyframes["1"];
+  std::string around;  // the buffers around the resume point: running time, size, key
+  for (size_t i = first_after >= 3 ? first_after - 3 : 0; i < sizes.size() && i < first_after + 4;
+       ++i)
+    around += std::to_string(sizes[i].first) + ":" + std::to_string(sizes[i].second) +
+              (std::find(k1.begin(), k1.end(), sizes[i].first) != k1.end() ? ":key " : " ");
   EXPECT_NE(std::find(k1.begin(), k1.end(), resume), k1.end())
-      << "the first buffer after the pause is not a keyframe";
+      << "the first buffer after the pause is not a keyframe: " << around;
   auto &k0 = log.keyframes["0"];
   EXPECT_NE(std::find(k0.begin(), k0.end(), resume), k0.end())
       << "rung 0 has no keyframe at the resume point " << resume;
