@@ -671,9 +671,17 @@ TEST(Sources, HlsPullOverHttp) {
   Proc http({"python3", "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1",
              "--directory", dir.path() + "/src"},
             dir.path() + "/http.log");
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The server answers before the worker starts (a fixed 0.5 s was too short on a loaded machine).
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/index.m3u8";
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    up = run("curl -s -o /dev/null -w '%{http_code}' '" + url + "'").find("200") !=
+         std::string::npos;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(up) << slurp(dir.path() + "/http.log");
   std::string hls = dir.path() + "/hls";
-  json spec = base_spec(hls, "http://127.0.0.1:" + std::to_string(port) + "/index.m3u8", "hls");
+  json spec = base_spec(hls, url, "hls");
   WorkerProc w(write_spec(dir, spec), dir.path() + "/worker.log");
   expect_transcoded_output(hls, w, "hls pull");
   EXPECT_NE(slurp(dir.path() + "/http.log").find("GET /index.m3u8"), std::string::npos);
