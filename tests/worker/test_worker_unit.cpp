@@ -239,7 +239,34 @@ TEST(Failover, LossSwitchesToBackupAtTheThresholdAndReturnsAfterTheHold) {
   EXPECT_EQ(returned_at, 19100);
   EXPECT_EQ(types(ev),
             (std::vector<std::string>{"source.recovered:primary", "failover.returned:primary"}));
+  EXPECT_EQ(ev.back().reason, "primary healthy for 10 s");
   EXPECT_EQ(m.state(), "live");
+}
+
+// A hold under a second is named as such (it said "healthy for 0 s").
+TEST(Failover, AReturnHoldUnderASecondIsNamedInTenths) {
+  FailoverParams p = params();
+  p.return_after_ms = 500;
+  FailoverMachine m(p, 0);
+  std::vector<FailoverEvent> ev;
+  for (int t = 0; t <= 1000; t += 100) {
+    m.on_data(0, t);
+    m.on_data(1, t);
+    m.tick(t, ev);
+  }
+  for (int t = 1100; t <= 5000; t += 100) {
+    m.on_data(1, t);
+    m.tick(t, ev);
+  }
+  ASSERT_EQ(m.on_air(), OnAir::kBackup);
+  for (int t = 5100; t <= 6000; t += 100) {
+    m.on_data(0, t);
+    m.on_data(1, t);
+    m.tick(t, ev);
+  }
+  ASSERT_EQ(m.on_air(), OnAir::kPrimary);
+  EXPECT_EQ(ev.back().event_type, "failover.returned");
+  EXPECT_EQ(ev.back().reason, "primary healthy for 0.5 s");
 }
 
 TEST(Failover, NothingHealthyMeansSlateAndAnySourceLeavesIt) {

@@ -1,6 +1,20 @@
 #include "worker/failover.h"
 
+#include <cstdio>
+
 namespace iptv::worker {
+
+namespace {
+
+// "2 s", "0.5 s": whole seconds without a fraction, others to the tenth.
+std::string seconds_text(int64_t ms) {
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000.0);
+  return buf;
+}
+
+}  // namespace
 
 const char *to_string(OnAir a) {
   switch (a) {
@@ -148,8 +162,7 @@ void FailoverMachine::tick(int64_t now_ms, std::vector<FailoverEvent> &events) {
       return;
     case OnAir::kBackup:
       if (ok[0] && now_ms - src_[0].healthy_since >= p_.return_after_ms) {
-        switch_to(OnAir::kPrimary,
-                  "primary healthy for " + std::to_string(p_.return_after_ms / 1000) + " s",
+        switch_to(OnAir::kPrimary, "primary healthy for " + seconds_text(p_.return_after_ms),
                   events);
         return;
       }
