@@ -125,7 +125,12 @@ void TsPartCutter::packet(const uint8_t *p, std::vector<Part> &out) {
         const size_t at = psi_tail_ != SIZE_MAX ? psi_tail_ : cur_.size();
         std::vector<uint8_t> head(cur_.begin(), cur_.begin() + (std::ptrdiff_t)at);
         std::vector<uint8_t> tail(cur_.begin() + (std::ptrdiff_t)at, cur_.end());
-        emit(std::move(head), (uint64_t)diff33(dts, part_start_), independent_, out);
+        // A part lasts up to this access unit, but never more than the target: after a gap in
+        // the source (frames dropped under load) the next part starts where this one's target
+        // ends, so every part stays within PART-TARGET and the parts still add up.
+        const uint64_t lasts = std::min<uint64_t>((uint64_t)diff33(dts, part_start_), target_);
+        emit(std::move(head), lasts, independent_, out);
+        part_start_ = (part_start_ + lasts) & (kWrap - 1);
         cur_.clear();
         if (rai && !(tail_pat_ && tail_pmt_) && have_pat_ && have_pmt_) {
           cur_.insert(cur_.end(), pat_.begin(), pat_.end());
@@ -133,8 +138,8 @@ void TsPartCutter::packet(const uint8_t *p, std::vector<Part> &out) {
         }
         cur_.insert(cur_.end(), tail.begin(), tail.end());
       }
+      if (!have_au_) part_start_ = dts;
       if (!have_au_ || cut) {
-        part_start_ = dts;
         independent_ = rai;
         have_au_ = true;
       }

@@ -6,7 +6,8 @@
 //   - A part ends just before a video access unit (a PES start with PUSI on the video PID, the
 //     first PID whose PES stream_id is 0xE0-0xEF) that, lasting as long as the spacing before it,
 //     would take the part past the target (+1 ms). Its duration is that access unit's DTS minus
-//     the part's first DTS (90 kHz, modulo 2^33).
+//     the part's start (90 kHz, modulo 2^33), at most the target: after a gap in the source the
+//     next part starts where the target ends, so the parts still add up to the segment.
 //   - A part is independent when its first access unit is a random access point (the muxer sets
 //     random_access_indicator on keyframes).
 //   - PAT and PMT packets just before the cut go with the new part. An independent part that

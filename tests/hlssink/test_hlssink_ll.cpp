@@ -1,7 +1,7 @@
-// iptvhlssink part-duration (low-latency HLS over fMP4) in real pipelines at 320x180: the parts
-// make up their segment byte for byte, the playlist carries the RFC 8216bis tags, the preload
-// hint advances, and players that do not do low latency (ffprobe, GStreamer's hlsdemux2, VLC
-// as a non-root user) play the same output from the element's own origin as ordinary HLS.
+// iptvhlssink part-duration (low-latency HLS over fMP4 and MPEG-TS) in real pipelines at 320x180:
+// the parts make up their segment byte for byte, the playlist carries the RFC 8216bis tags, the
+// preload hint advances, and players that do not do low latency (ffprobe, GStreamer's hlsdemux2,
+// VLC as a non-root user) play the same output from the element's own origin as ordinary HLS.
 #include <glib.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <regex>
 #include <string>
 #include <thread>
@@ -85,14 +86,14 @@ LlPlaylist parse_ll(const std::string &text) {
   return p;
 }
 
-std::string ladder(const std::string &dir, const std::string &props) {
+std::string ladder(const std::string &dir, const std::string &props,
+                   const std::string &format = "fmp4") {
   return "videotestsrc pattern=ball is-live=true ! video/x-raw,width=320,height=180,"
          "framerate=25/1 ! iptvabrladder name=l profiles=320x180@300,160x90@120 preset=ultrafast "
          "keyframe-interval=2 audiotestsrc samplesperbuffer=1024 is-live=true "
          "! audio/x-raw,rate=48000,channels=2 ! avenc_aac ! s.audio "
-         "l.src_0 ! s.video_0 l.src_1 ! s.video_1 iptvhlssink name=s segment-format=fmp4 "
-         "location=" +
-         dir + " rendition-names=hi,lo target-duration=2 " + props;
+         "l.src_0 ! s.video_0 l.src_1 ! s.video_1 iptvhlssink name=s segment-format=" +
+         format + " location=" + dir + " rendition-names=hi,lo target-duration=2 " + props;
 }
 
 void run_live_for(const std::string &desc, int ms) {
@@ -204,6 +205,118 @@ void check_rendition(const std::string &dir, const std::string &name, bool video
   EXPECT_GE(with_parts, 2) << pl.text;
 }
 
+// ---- MPEG-TS parts ----
+
+struct TsPacket {
+  int pid = 0;
+  bool pusi = false, rai = false;
+  int cc = 0;
+  bool payload = false;
+  const uint8_t *data = nullptr;
+};
+
+std::vector<TsPacket> ts_packets(const std::string &bytes) {
+  std::vector<TsPacket> out;
+  for (size_t i = 0; i + 188 <= bytes.size(); i += 188) {
+    const auto *p = reinterpret_cast<const uint8_t *>(bytes.data()) + i;
+    TsPacket k;
+    k.data = p;
+    k.pid = ((p[1] & 0x1f) << 8) | p[2];
+    k.pusi = (p[1] & 0x40) != 0;
+    k.cc = p[3] & 0x0f;
+    k.payload = (p[3] & 0x10) != 0;
+    k.rai = (p[3] & 0x20) && p[4] > 0 && (p[5] & 0x40);
+    out.push_back(k);
+  }
+  return out;
+}
+
+// The PMT PID the PAT in `pat` names.
+int pmt_pid_of(const TsPacket &pat) {
+  const uint8_t *p = pat.data;
+  size_t off = 4 + ((p[3] & 0x20) ? 1 + p[4] : 0);
+  size_t s = off + 1 + p[off];
+  return ((p[s + 10] & 0x1f) << 8) | p[s + 11];
+}
+
+// An independent part carries what a player joining there needs: it starts with a PAT and the
+// PMT it names, and its first video PES (stream_id 0xE0) is a random access point.
+void expect_tables_then_keyframe(const std::string &bytes, const std::string &what) {
+  auto pk = ts_packets(bytes);
+  ASSERT_GE(pk.size(), 3u) << what;
+  EXPECT_EQ(pk[0].pid, 0) << what << ": does not start with a PAT";
+  EXPECT_EQ(pk[1].pid, pmt_pid_of(pk[0])) << what << ": the PAT is not followed by its PMT";
+  for (const auto &k : pk) {
+    const uint8_t *p = k.data;
+    size_t off = 4 + ((p[3] & 0x20) ? 1 + p[4] : 0);
+    if (k.pusi && off + 4 <= 188 && p[off] == 0 && p[off + 1] == 0 && p[off + 2] == 1 &&
+        (p[off + 3] & 0xf0) == 0xe0) {
+      EXPECT_TRUE(k.rai) << what << ": its first video access unit is not a keyframe";
+      return;
+    }
+  }
+  ADD_FAILURE() << what << ": no video in the part";
+}
+
+// The files of a finished MPEG-TS run (part-duration=0.5, 2 s segments, 25 fps, 2 s GOPs): every
+// listed part exists, is whole 188-byte packets, and the parts of a segment are its bytes end to
+// end; part durations are at most PART-TARGET and add up to the segment; each segment's first
+// part (and only it: one keyframe per segment) is INDEPENDENT=YES and starts with PAT and PMT.
+// Continuity counters count on across the parts of a segment on every PID.
+void check_ts_rendition(const std::string &dir, const std::string &name,
+                        const std::vector<std::string> &others) {
+  SCOPED_TRACE(name);
+  LlPlaylist pl = parse_ll(slurp(dir + "/" + name + "/index.m3u8"));
+  ASSERT_GE(pl.segments.size(), 3u) << pl.text;
+  EXPECT_NE(pl.text.find("#EXT-X-VERSION:9\n"), std::string::npos) << pl.text;
+  EXPECT_EQ(pl.text.find("#EXT-X-MAP"), std::string::npos) << pl.text;
+  EXPECT_NE(pl.text.find("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,"
+                         "PART-HOLD-BACK=1.5\n"),
+            std::string::npos)
+      << pl.text;
+  EXPECT_NE(pl.text.find("#EXT-X-PART-INF:PART-TARGET=0.5\n"), std::string::npos) << pl.text;
+  EXPECT_EQ(pl.reports, others) << pl.text;
+  EXPECT_TRUE(pl.segments.front().parts.empty()) << pl.text;
+  int with_parts = 0;
+  for (size_t i = 0; i < pl.segments.size(); i++) {
+    const auto &s = pl.segments[i];
+    if (s.parts.empty()) continue;
+    with_parts++;
+    std::string joined;
+    double sum = 0;
+    for (size_t k = 0; k < s.parts.size(); k++) {
+      const auto &p = s.parts[k];
+      std::string stem = s.uri.substr(0, s.uri.size() - 3);
+      EXPECT_EQ(p.uri, stem + "." + std::to_string(k) + ".ts");
+      std::string bytes = slurp(dir + "/" + name + "/" + p.uri);
+      ASSERT_FALSE(bytes.empty()) << p.uri;
+      EXPECT_EQ(bytes.size() % 188, 0u) << p.uri << ": not whole TS packets";
+      EXPECT_EQ(bytes[0], 0x47) << p.uri;
+      joined += bytes;
+      sum += p.duration;
+      EXPECT_LE(p.duration, 0.5 + 1e-9) << p.uri;
+      EXPECT_GT(p.duration, 0.0) << p.uri;
+      EXPECT_EQ(p.independent, k == 0) << p.uri;
+      if (p.independent) expect_tables_then_keyframe(bytes, p.uri);
+    }
+    EXPECT_NEAR(sum, s.extinf, 1e-3) << s.uri;
+    std::string segment = slurp(dir + "/" + name + "/" + s.uri);
+    EXPECT_EQ(joined.size(), segment.size()) << s.uri;
+    EXPECT_TRUE(joined == segment) << s.uri << ": the parts are not the segment's bytes";
+    if (i > 0) EXPECT_GE(s.parts.size(), 4u) << s.uri;
+    std::map<int, int> last;
+    for (const auto &k : ts_packets(segment)) {
+      if (k.pid == 0x1fff) continue;
+      auto it = last.find(k.pid);
+      if (it != last.end())
+        EXPECT_EQ(k.cc, k.payload ? (it->second + 1) & 15 : it->second)
+            << s.uri << ": continuity of PID " << k.pid;
+      last[k.pid] = k.cc;
+    }
+  }
+  EXPECT_GE(with_parts, 2) << pl.text;
+}
+
 }  // namespace
 
 TEST(HlsSinkLowLatency, PartsMakeTheSegmentAndPlayersWithoutLowLatencyPlayIt) {
@@ -279,6 +392,122 @@ TEST(HlsSinkLowLatency, PartsMakeTheSegmentAndPlayersWithoutLowLatencyPlayIt) {
   check_rendition(dir, "audio", false);
 }
 
+// Low-latency parts over MPEG-TS (segment-format=mpegts, the default): the parts are runs of
+// whole TS packets of the segment being written (seg-N.k.ts, the segment their bytes end to
+// end), with the same playlist tags as fMP4; iptvctl probe finds no low-latency rule broken
+// (part durations, parts adding up, the preload hint, blocking reloads), and ffprobe and
+// GStreamer's hlsdemux2 play the same URL as ordinary HLS.
+TEST(HlsSinkLowLatency, TsPartsMakeTheSegmentAndPlayersPlayIt) {
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  int port = iptv_test::free_port();
+  std::thread encoder([&] {
+    run_live_for(ladder(dir, "part-duration=0.5 channel-id=live http-port=" + std::to_string(port),
+                        "mpegts"),
+                 22000);
+  });
+  std::string base = "http://127.0.0.1:" + std::to_string(port) + "/hls/live/";
+  std::string hi = wait_for(
+      dir + "/hi/index.m3u8", [](const std::string &t) { return parse_ll(t).segments.size() >= 2; },
+      15);
+  LlPlaylist a = parse_ll(hi);
+  ASSERT_FALSE(a.hint.empty()) << hi;
+  EXPECT_NE(a.hint.find(".ts"), std::string::npos) << hi;
+  LlPlaylist b = parse_ll(wait_for(
+      dir + "/hi/index.m3u8", [&](const std::string &t) { return parse_ll(t).hint != a.hint; }, 3));
+  EXPECT_NE(b.hint, a.hint) << b.text;
+  bool listed = false;
+  for (const auto &p : b.open_parts) listed |= p.uri == a.hint;
+  for (const auto &s : b.segments)
+    for (const auto &p : s.parts) listed |= p.uri == a.hint;
+  EXPECT_TRUE(listed) << "hinted " << a.hint << ", then\n" << b.text;
+
+  // iptvctl probe follows it for 5 s as a low-latency player would.
+  int status = -1;
+  std::string probe = iptv_test::sh("timeout 40 " + iptv_test::build_root() +
+                                        "/orchestrator/iptvctl/iptvctl probe " + base +
+                                        "index.m3u8 --duration 5 2>&1",
+                                    &status);
+  EXPECT_EQ(probe.find("error   ll-"), std::string::npos) << probe;
+  std::smatch m;
+  if (std::regex_search(probe, m, std::regex("low-latency: (\\d+) blocking reloads answered")))
+    EXPECT_GE(std::stoi(m[1]), 3) << probe;
+  else
+    ADD_FAILURE() << "the probe made no blocking reload\n" << probe;
+  // ffprobe reads the live multivariant playlist as ordinary HLS: video and audio streams.
+  std::string ff =
+      iptv_test::sh("timeout 30 ffprobe -v error -show_entries stream=codec_name -of csv=p=0 " +
+                        base + "index.m3u8 2>&1",
+                    &status);
+  EXPECT_EQ(status, 0) << ff;
+  EXPECT_NE(ff.find("h264"), std::string::npos) << ff;
+  EXPECT_NE(ff.find("aac"), std::string::npos) << ff;
+  // GStreamer's hlsdemux2 plays it live for 4 s.
+  std::string out =
+      iptv_test::sh("timeout 30 /usr/bin/python3 " + iptv_test::source_root() +
+                        "/tests/hlssink/play_live.py " + base + "index.m3u8" + " hlsdemux2 4 2>&1",
+                    &status);
+  EXPECT_EQ(status, 0) << out;
+  if (std::regex_search(out, m, std::regex("demuxer=(\\S+) video=(\\d+) audio=(\\d+)"))) {
+    EXPECT_EQ(m[1], "hlsdemux2");
+    EXPECT_GE(std::stoi(m[2]), 25) << "frames in 4 s of live playback: " << out;
+    EXPECT_GE(std::stoi(m[3]), 40) << out;
+  } else {
+    ADD_FAILURE() << out;
+  }
+  encoder.join();
+  check_ts_rendition(dir, "hi", {"../lo/index.m3u8"});
+  check_ts_rendition(dir, "lo", {"../hi/index.m3u8"});
+}
+
+// MPEG-TS parts with keyframes inside a segment (a passthrough source with a keyframe every 12
+// frames, 0.48 s at 25 fps, so parts start on them): such a part is INDEPENDENT=YES and starts
+// with a copy of the PAT and PMT (the muxer writes them only every 0.1 s and at the segment's
+// start), so a player can start there: ffprobe decodes the part on its own from its first
+// frame. The copies keep the PAT/PMT continuity counters counting within the segment.
+TEST(HlsSinkLowLatency, TsIndependentPartsInsideASegmentStartWithTheTables) {
+  iptv_test::TempDir tmp;
+  std::string dir = tmp.path() + "/ch";
+  run_live_for(
+      "videotestsrc is-live=true ! video/x-raw,width=320,height=180,framerate=25/1 ! "
+      "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=12 bitrate=300 ! h264parse ! "
+      "iptvhlssink rendition-names=source target-duration=2 part-duration=0.5 location=" +
+          dir,
+      9000);
+  LlPlaylist pl = parse_ll(slurp(dir + "/source/index.m3u8"));
+  int inside = 0;
+  for (const auto &s : pl.segments) {
+    if (s.parts.empty()) continue;
+    std::string joined;
+    for (size_t k = 0; k < s.parts.size(); k++) {
+      const auto &p = s.parts[k];
+      std::string path = dir + "/source/" + p.uri;
+      std::string bytes = slurp(path);
+      joined += bytes;
+      EXPECT_LE(p.duration, 0.5 + 1e-9) << p.uri;
+      if (!p.independent || k == 0) continue;
+      inside++;
+      expect_tables_then_keyframe(bytes, p.uri);
+      int st = -1;
+      std::string frames = iptv_test::sh(
+          "timeout 20 ffprobe -v error -select_streams v -count_frames -show_entries "
+          "stream=nb_read_frames -of csv=p=0 " +
+              path + " 2>&1",
+          &st);
+      EXPECT_EQ(st, 0) << frames;
+      EXPECT_EQ(std::atoi(frames.c_str()), 12) << p.uri << ": " << frames;
+    }
+    EXPECT_TRUE(joined == slurp(dir + "/source/" + s.uri)) << s.uri;
+    int pat_cc = -1;
+    for (const auto &k : ts_packets(joined)) {
+      if (k.pid != 0) continue;
+      if (pat_cc >= 0) EXPECT_EQ(k.cc, (pat_cc + 1) & 15) << s.uri << ": PAT continuity";
+      pat_cc = k.cc;
+    }
+  }
+  EXPECT_GE(inside, 2) << pl.text;
+}
+
 // A passthrough source whose GOPs (4 s) are longer than the target (2 s): segments of 4 s with
 // 8 parts each, and every EXT-X-PRELOAD-HINT names the very part published next, at segment
 // boundaries and in the middle of a segment alike. (The hint used to be the next segment's first
@@ -342,8 +571,9 @@ TEST(HlsSinkLowLatency, PreloadHintIsTheNextPartWithGopsLongerThanTheTarget) {
   EXPECT_TRUE(long_segment) << last.text;
 }
 
-// A part-duration at or above the segment duration, or over MPEG-TS, is refused before anything
-// runs (the state change fails), the error naming part-duration.
+// A part-duration at or above the segment duration is refused before anything runs (the state
+// change fails), the error naming part-duration. (Over MPEG-TS it was refused too, until parts
+// over TS came: TsPartsMakeTheSegmentAndPlayersPlayIt.)
 TEST(HlsSinkLowLatency, RefusedAtStateChangeNamingPartDuration) {
   iptv_test::TempDir tmp;
   auto refusal = [&](const std::string &props) -> std::string {
@@ -371,8 +601,8 @@ TEST(HlsSinkLowLatency, RefusedAtStateChangeNamingPartDuration) {
             "failed: part-duration=2 must be below target-duration=2");
   EXPECT_EQ(refusal("segment-format=fmp4 target-duration=1 part-duration=1.5"),
             "failed: part-duration=1.5 must be below target-duration=1");
-  EXPECT_EQ(refusal("target-duration=2 part-duration=0.5"),
-            "failed: part-duration needs segment-format=fmp4");
+  EXPECT_EQ(refusal("target-duration=1 part-duration=1"),
+            "failed: part-duration=1 must be below target-duration=1");
   // Parts of an encrypted channel would be served in the clear: refused, naming both.
   EXPECT_EQ(refusal("segment-format=fmp4 target-duration=2 part-duration=0.5 key-rotation=3"),
             "failed: part-duration=0.5 cannot be combined with key-rotation=3");
