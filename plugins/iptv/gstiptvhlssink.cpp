@@ -225,6 +225,7 @@ struct Rendition {
   std::optional<iptv::hls::Part> ts_last_part;
   uint64_t ts_last_bytes = 0;
   std::string ts_last_path;
+  GstClockTime ll_ts_max_pts = GST_CLOCK_TIME_NONE;  // latest frame's running time (video_probe)
   std::string closed_key_id;  // AES-128: the key of the segment being listed ("" clear)
 };
 
@@ -1183,9 +1184,10 @@ static void ts_part_written(const char *location, guint index, const char *path,
 // Low latency over MPEG-TS: splitmuxsink hands a GOP to its muxer only once the next keyframe
 // is in (it gathers whole GOPs to decide where files end), so the parts of a 2 s GOP would
 // leave in one burst, 2 s late. So every video buffer enters splitmuxsink as a keyframe (a GOP
-// of one frame, passed on at once; the splits stay ours: split-at-running-time at the real
-// keyframes), and the muxer's input gets the real delta flag back, so random_access_indicator
-// marks the real keyframes only. kHiddenDelta carries it across (a media-specific flag bit).
+// of one frame, passed on at once, or of a frame and the B-frames after it; the splits stay
+// ours: split-at-running-time at the real keyframes), and the muxer's input gets the real delta
+// flag back, so random_access_indicator marks the real keyframes only. kHiddenDelta carries it
+// across (a media-specific flag bit).
 static constexpr guint kHiddenDelta = GST_BUFFER_FLAG_LAST << 8;
 
 static GstPadProbeReturn hide_delta(GstPadProbeInfo *info) {
@@ -1427,12 +1429,29 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
   if (ret != GST_PAD_PROBE_OK || !(GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER))
     return ret;
   GstIptvHlsSinkPrivate *p = GST_IPTV_HLS_SINK(user_data)->priv;
-  bool ll_ts;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
   {
     std::lock_guard<std::mutex> lock(p->lock);
-    ll_ts = p->cfg.part > 0 && !p->cfg.fmp4;
+    if (p->cfg.part <= 0 || p->cfg.fmp4 || !GST_BUFFER_PTS_IS_VALID(buf)) return ret;
+    Rendition *r = nullptr;
+    for (auto &x : p->renditions) {
+      GstPad *target = gst_ghost_pad_get_target(GST_GHOST_PAD(x->ghost));
+      if (target == pad) r = x.get();
+      if (target) gst_object_unref(target);
+    }
+    if (!r) return ret;
+    // Only a frame later than every frame before it (not a B-frame) may pass for a keyframe:
+    // splitmuxsink measures a GOP from its first frame's running time and fails on a GOP that
+    // starts before the previous one ("Queued GOP time is negative").
+    if (r->segment.format != GST_FORMAT_TIME) return ret;
+    GstClockTime rt =
+        gst_segment_to_running_time(&r->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
+    if (!GST_CLOCK_TIME_IS_VALID(rt)) return ret;
+    bool anchor = !GST_CLOCK_TIME_IS_VALID(r->ll_ts_max_pts) || rt > r->ll_ts_max_pts;
+    if (anchor) r->ll_ts_max_pts = rt;
+    if (!anchor) return ret;
   }
-  return ll_ts ? hide_delta(info) : ret;
+  return hide_delta(info);
 }
 
 static GstPadProbeReturn audio_caps_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data) {
@@ -1856,6 +1875,7 @@ static gboolean prepare(GstIptvHlsSink *self) {
     r->playlist->set_part_target(p->cfg.part);
     r->part_index = 0;
     r->ts_last_part.reset();
+    r->ll_ts_max_pts = GST_CLOCK_TIME_NONE;
     if (r->sink && g_object_class_find_property(G_OBJECT_GET_CLASS(r->sink), "muxer")) {
       // MPEG-TS: the file sink cuts the parts (part-duration may have changed since the pad).
       GstElement *fs = nullptr;
