@@ -63,9 +63,11 @@
  *   availabilityStartTime = the start of the run's first segment (whole second; the Period's
  *   presentationTimeOffset is the same instant in each track's timescale). EVENT/VOD streams get
  *   a static MPD with mediaPresentationDuration at EOS. Every URL in it is relative.
- * - Low-latency HLS (#GstIptvHlsSink:part-duration > 0, fmp4 only): every segment is also
- *   written as parts `seg-<sequence>.<part>.m4s` (one moof+mdat each; the segment file is the
- *   parts end to end), and the media playlist is republished at every part with EXT-X-PART,
+ * - Low-latency HLS (#GstIptvHlsSink:part-duration > 0): every segment is also written as
+ *   parts `seg-<sequence>.<part>.m4s` (fmp4: one moof+mdat each) or `seg-<sequence>.<part>.ts`
+ *   (MPEG-TS: runs of whole packets, PAT and PMT ahead of each independent part; see
+ *   hlssink_tsparts.h); the segment file is the parts end to end. The media playlist is
+ *   republished at every part with EXT-X-PART,
  *   EXT-X-PART-INF, EXT-X-SERVER-CONTROL, EXT-X-PRELOAD-HINT and EXT-X-RENDITION-REPORT
  *   (EXT-X-VERSION:9). Players that do not do low latency read it as ordinary HLS.
  * - AES-128 (#GstIptvHlsSink:key-rotation > 0): every segment file, TS or fMP4, is encrypted
@@ -2515,10 +2517,11 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
                           rw_ready));
 
   // part-duration: low-latency HLS (RFC 8216bis) with parts of at most this many seconds (0:
-  // off). Needs segment-format=fmp4 and a value below target-duration (refused at READY ->
-  // PAUSED otherwise, naming part-duration). Each part is one moof+mdat written to
-  // seg-<sequence>.<part>.m4s before the playlist naming it, and the segment seg-<sequence>.m4s
-  // is its parts end to end. The media playlist is republished at every part with
+  // off). Needs a value below target-duration (refused at READY -> PAUSED otherwise, naming
+  // part-duration). fmp4: each part is one moof+mdat written to seg-<sequence>.<part>.m4s;
+  // mpegts: a run of whole TS packets written to seg-<sequence>.<part>.ts by the TS file sink
+  // (hlssink_tsparts.h). Either is on disk before the playlist naming it, and the segment is
+  // its parts end to end. The media playlist is republished at every part with
   // EXT-X-PART-INF:PART-TARGET, EXT-X-SERVER-CONTROL (CAN-BLOCK-RELOAD=YES, PART-HOLD-BACK = 3
   // part targets, CAN-SKIP-UNTIL = 6 target durations), EXT-X-PART (INDEPENDENT=YES when the
   // part starts with a keyframe) for the segments of the last 3 target durations and the open
@@ -2527,8 +2530,7 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_PART_DURATION,
       g_param_spec_double("part-duration", "Part duration",
-                          "Low-latency HLS part target in seconds (0: off; fmp4 only)", 0, 60, 0,
-                          rw_ready));
+                          "Low-latency HLS part target in seconds (0: off)", 0, 60, 0, rw_ready));
   // key-rotation: 0 (default) writes clear segments. N > 0 encrypts every segment (TS or fMP4,
   // the whole file) with AES-128-CBC and PKCS7 padding (HLS METHOD=AES-128), with the key of its
   // key period: period = media sequence / N, so a new key (and IV) every N segments, and the same
