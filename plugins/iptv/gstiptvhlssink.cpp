@@ -646,15 +646,20 @@ static bool encrypt_segment_locked(GstIptvHlsSink *self, Rendition *r, iptv::hls
   return true;
 }
 
+// The rendition whose open MPEG-TS fragment is the file at `location`, or nullptr. Lock held.
+static Rendition *writing_locked(GstIptvHlsSinkPrivate *p, const std::string &location) {
+  for (auto &x : p->renditions)
+    if (x->have_open && x->open_path == location) return x.get();
+  return nullptr;
+}
+
 static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location,
                                GstClockTime closed_rt) {
   GstIptvHlsSinkPrivate *p = self->priv;
   std::vector<GstStructure *> msgs;
   {
     std::lock_guard<std::mutex> lock(p->lock);
-    Rendition *r = nullptr;
-    for (auto &x : p->renditions)
-      if (x->have_open && x->open_path == location) r = x.get();
+    Rendition *r = writing_locked(p, location);
     if (!r) return;
     iptv::hls::Segment seg;
     seg.sequence = r->open.sequence;
@@ -1237,9 +1242,7 @@ static void ts_part_written(const char *location, guint index, const char *path,
   std::vector<GstStructure *> msgs;
   {
     std::lock_guard<std::mutex> lock(p->lock);
-    Rendition *r = nullptr;
-    for (auto &x : p->renditions)
-      if (x->have_open && x->open_path == location) r = x.get();
+    Rendition *r = writing_locked(p, location);
     if (!r || !r->playlist || p->cfg.part <= 0 || index != r->part_index) return;
     iptv::hls::Part part;
     part.duration = duration;
@@ -1265,24 +1268,19 @@ static void ts_part_written(const char *location, guint index, const char *path,
 // across (a media-specific flag bit).
 static constexpr guint kHiddenDelta = GST_BUFFER_FLAG_LAST << 8;
 
-static GstPadProbeReturn hide_delta(GstPadProbeInfo *info) {
+// The probe's buffer with flag `from` replaced by `to` (as it is when `from` is not set).
+static GstPadProbeReturn swap_flag(GstPadProbeInfo *info, guint from, guint to) {
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
-  if (!GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) return GST_PAD_PROBE_OK;
+  if (!GST_BUFFER_FLAG_IS_SET(buf, from)) return GST_PAD_PROBE_OK;
   buf = gst_buffer_make_writable(buf);
-  GST_BUFFER_FLAG_UNSET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
-  GST_BUFFER_FLAG_SET(buf, kHiddenDelta);
+  GST_BUFFER_FLAG_UNSET(buf, from);
+  GST_BUFFER_FLAG_SET(buf, to);
   GST_PAD_PROBE_INFO_DATA(info) = buf;
   return GST_PAD_PROBE_OK;
 }
 
 static GstPadProbeReturn mux_input_probe(GstPad *, GstPadProbeInfo *info, gpointer) {
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
-  if (!GST_BUFFER_FLAG_IS_SET(buf, kHiddenDelta)) return GST_PAD_PROBE_OK;
-  buf = gst_buffer_make_writable(buf);
-  GST_BUFFER_FLAG_UNSET(buf, kHiddenDelta);
-  GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
-  GST_PAD_PROBE_INFO_DATA(info) = buf;
-  return GST_PAD_PROBE_OK;
+  return swap_flag(info, kHiddenDelta, GST_BUFFER_FLAG_DELTA_UNIT);
 }
 
 static void mux_pad_added(GstElement *, GstPad *pad, gpointer) {
@@ -1526,7 +1524,7 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     if (anchor) r->ll_ts_max_pts = rt;
     if (!anchor) return ret;
   }
-  return hide_delta(info);
+  return swap_flag(info, GST_BUFFER_FLAG_DELTA_UNIT, kHiddenDelta);
 }
 
 static GstPadProbeReturn audio_caps_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data) {
