@@ -692,6 +692,8 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
       double rest = seg.duration - before;
       if (rest > 0 && rest <= p->cfg.part + 0.001) last.duration = rest;
       publish_part_locked(self, r, last, r->ts_last_bytes, r->ts_last_path, false, msgs);
+    } else if (r->ts_last_part) {
+      ::unlink(r->ts_last_path.c_str());  // the segment is dropped below
     }
     r->ts_last_part.reset();
     if (p->cfg.key_rotation > 0 && seg.duration > 0 && seg.bytes > 0) {
@@ -711,6 +713,11 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
     if (seg.duration <= 0 || seg.bytes == 0) {
       GST_DEBUG_OBJECT(self, "empty fragment %s dropped", location.c_str());
       ::unlink(location.c_str());
+      // Low latency over TS: its parts already published leave like a retired segment's.
+      if (p->cfg.part > 0 && r->playlist->has_open() &&
+          r->playlist->open().sequence == seg.sequence)
+        for (const auto &x : r->playlist->open().parts)
+          r->retired.push_back({rendition_dir(p, r) + "/" + x.uri, g_get_monotonic_time()});
       return;
     }
     list_segment_locked(self, r, seg, location, msgs);
