@@ -165,7 +165,8 @@ TEST_F(BrowserLl, TsPartsSitWithinTwoAndAHalfSecondsOfLive) {
   nlohmann::json r =
       iptv_test::browser_play(origin_url(origin_->port(), token("sportts"), "sportts"), o, &raw);
   ASSERT_TRUE(r.value("ok", false)) << raw;
-  EXPECT_GE(r.value("advanced", 0.0), 12.0) << raw;
+  EXPECT_GE(r.value("advanced", 0.0), 10.0)
+      << raw;  // media time in 15 s: a loaded machine slows it
   ASSERT_TRUE(r.contains("latency")) << raw;
   double median = r["latency"].value("median", 99.0);
   std::printf(
