@@ -149,7 +149,9 @@ TEST(TsPartCutter, AnIndependentPartStartsWithThePatAndPmt) {
     int pid = pid_of(joined, i), which = pid == 0 ? 0 : pid == kPmtPid ? 1 : -1;
     if (which < 0) continue;
     int cc = joined[i + 3] & 15;
-    if (last[which] >= 0) EXPECT_EQ(cc, (last[which] + 1) & 15) << "PID " << pid << " at " << i;
+    if (last[which] >= 0) {
+      EXPECT_EQ(cc, (last[which] + 1) & 15) << "PID " << pid << " at " << i;
+    }
     last[which] = cc;
   }
 }
