@@ -68,9 +68,11 @@
  *   availabilityStartTime = the start of the run's first segment (whole second; the Period's
  *   presentationTimeOffset is the same instant in each track's timescale). EVENT/VOD streams get
  *   a static MPD with mediaPresentationDuration at EOS. Every URL in it is relative.
- * - Low-latency HLS (#GstIptvHlsSink:part-duration > 0, fmp4 only): every segment is also
- *   written as parts `seg-<sequence>.<part>.m4s` (one moof+mdat each; the segment file is the
- *   parts end to end), and the media playlist is republished at every part with EXT-X-PART,
+ * - Low-latency HLS (#GstIptvHlsSink:part-duration > 0): every segment is also written as
+ *   parts `seg-<sequence>.<part>.m4s` (fmp4: one moof+mdat each) or `seg-<sequence>.<part>.ts`
+ *   (MPEG-TS: runs of whole packets, PAT and PMT ahead of each independent part; see
+ *   hlssink_tsparts.h); the segment file is the parts end to end. The media playlist is
+ *   republished at every part with EXT-X-PART,
  *   EXT-X-PART-INF, EXT-X-SERVER-CONTROL, EXT-X-PRELOAD-HINT and EXT-X-RENDITION-REPORT
  *   (EXT-X-VERSION:9). Players that do not do low latency read it as ordinary HLS.
  * - AES-128 (#GstIptvHlsSink:key-rotation > 0): every segment file, TS or fMP4, is encrypted
@@ -225,7 +227,13 @@ struct Rendition {
   std::optional<uint64_t> part_anchor;
   iptv::cmaf::Bytes seg_bytes;  // the open segment's parts so far
   gint64 last_part_utc_us = 0;  // when the newest part was published
-  std::string closed_key_id;    // AES-128: the key of the segment being listed ("" clear)
+  // Low latency over MPEG-TS: the TS file sink writes the parts; the segment's last one is
+  // listed with the segment (on_fragment_closed), when its duration is known.
+  std::optional<iptv::hls::Part> ts_last_part;
+  uint64_t ts_last_bytes = 0;
+  std::string ts_last_path;
+  GstClockTime ll_ts_max_pts = GST_CLOCK_TIME_NONE;  // latest frame's running time (video_probe)
+  std::string closed_key_id;  // AES-128: the key of the segment being listed ("" clear)
 };
 
 struct HeldAudio {
@@ -598,6 +606,9 @@ static void delete_retired_locked(GstIptvHlsSinkPrivate *p, Rendition *r) {
 
 static void list_segment_locked(GstIptvHlsSink *self, Rendition *r, const iptv::hls::Segment &seg,
                                 const std::string &location, std::vector<GstStructure *> &msgs);
+static void publish_part_locked(GstIptvHlsSink *self, Rendition *r, const iptv::hls::Part &part,
+                                uint64_t bytes, const std::string &path, bool publish,
+                                std::vector<GstStructure *> &msgs);
 
 // AES-128 (key-rotation > 0): encrypts a whole segment in place with the key of its period and
 // sets seg->key (the EXT-X-KEY attributes) and r->closed_key_id. False (nothing to publish) when
@@ -635,15 +646,20 @@ static bool encrypt_segment_locked(GstIptvHlsSink *self, Rendition *r, iptv::hls
   return true;
 }
 
+// The rendition whose open MPEG-TS fragment is the file at `location`, or nullptr. Lock held.
+static Rendition *writing_locked(GstIptvHlsSinkPrivate *p, const std::string &location) {
+  for (auto &x : p->renditions)
+    if (x->have_open && x->open_path == location) return x.get();
+  return nullptr;
+}
+
 static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location,
                                GstClockTime closed_rt) {
   GstIptvHlsSinkPrivate *p = self->priv;
   std::vector<GstStructure *> msgs;
   {
     std::lock_guard<std::mutex> lock(p->lock);
-    Rendition *r = nullptr;
-    for (auto &x : p->renditions)
-      if (x->have_open && x->open_path == location) r = x.get();
+    Rendition *r = writing_locked(p, location);
     if (!r) return;
     iptv::hls::Segment seg;
     seg.sequence = r->open.sequence;
@@ -666,6 +682,20 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
     seg.bytes = ::stat(location.c_str(), &st) == 0 ? (uint64_t)st.st_size : 0;
     seg.uri = std::filesystem::path(location).filename().string();
     r->have_open = false;
+    if (r->ts_last_part && seg.duration > 0 && seg.bytes > 0) {
+      // Low latency: the last part lasts what the segment's running times leave after the
+      // others, so the parts add up to the segment (the sink's estimate otherwise).
+      iptv::hls::Part last = *r->ts_last_part;
+      double before = 0;
+      if (r->playlist->has_open() && r->playlist->open().sequence == seg.sequence)
+        for (const auto &x : r->playlist->open().parts) before += x.duration;
+      double rest = seg.duration - before;
+      if (rest > 0 && rest <= p->cfg.part + 0.001) last.duration = rest;
+      publish_part_locked(self, r, last, r->ts_last_bytes, r->ts_last_path, false, msgs);
+    } else if (r->ts_last_part) {
+      ::unlink(r->ts_last_path.c_str());  // the segment is dropped below
+    }
+    r->ts_last_part.reset();
     if (p->cfg.key_rotation > 0 && seg.duration > 0 && seg.bytes > 0) {
       // The muxer wrote the clear file (not listed yet): it is replaced by its encryption (a
       // new file renamed over it), so nothing clear is ever published or archived.
@@ -683,6 +713,11 @@ static void on_fragment_closed(GstIptvHlsSink *self, const std::string &location
     if (seg.duration <= 0 || seg.bytes == 0) {
       GST_DEBUG_OBJECT(self, "empty fragment %s dropped", location.c_str());
       ::unlink(location.c_str());
+      // Low latency over TS: its parts already published leave like a retired segment's.
+      if (p->cfg.part > 0 && r->playlist->has_open() &&
+          r->playlist->open().sequence == seg.sequence)
+        for (const auto &x : r->playlist->open().parts)
+          r->retired.push_back({rendition_dir(p, r) + "/" + x.uri, g_get_monotonic_time()});
       return;
     }
     list_segment_locked(self, r, seg, location, msgs);
@@ -761,9 +796,11 @@ static void write_mpd_locked(GstIptvHlsSink *self, bool dynamic) {
 
 // ---- low latency (part-duration) ----
 
-// A part's file: seg-<sequence>.<index>.m4s beside seg-<sequence>.m4s.
-static std::string part_uri(uint64_t sequence, uint32_t index) {
-  return "seg-" + std::to_string(sequence) + "." + std::to_string(index) + ".m4s";
+// A part's file: seg-<sequence>.<index>.m4s beside seg-<sequence>.m4s (fmp4), or
+// seg-<sequence>.<index>.ts beside seg-<sequence>.ts (MPEG-TS, written by hlssink_tsfile).
+static std::string part_uri(const GstIptvHlsSinkPrivate *p, uint64_t sequence, uint32_t index) {
+  return "seg-" + std::to_string(sequence) + "." + std::to_string(index) +
+         (p->cfg.fmp4 ? ".m4s" : ".ts");
 }
 
 // Before a media playlist is written (low latency): the preload hint for the next part and a
@@ -779,8 +816,8 @@ static std::string part_uri(uint64_t sequence, uint32_t index) {
 //   the next part is the next segment's first.
 static void ll_prepare_locked(GstIptvHlsSinkPrivate *p, Rendition *r) {
   if (p->cfg.part <= 0 || !r->playlist) return;
-  std::string hint = r->have_open ? part_uri(r->open.sequence, r->part_index)
-                                  : part_uri(r->playlist->next_sequence(), 0);
+  std::string hint = r->have_open ? part_uri(p, r->open.sequence, r->part_index)
+                                  : part_uri(p, r->playlist->next_sequence(), 0);
   r->playlist->set_preload_hint(hint);
   std::vector<iptv::hls::RenditionReport> reports;
   auto report = [&](Rendition *o) {
@@ -814,7 +851,7 @@ static bool fmp4_part_locked(GstIptvHlsSink *self, Rendition *r, std::optional<u
   }
   iptv::hls::Part part;
   part.duration = (double)(r->frag->written_end() - r->part_start) / r->timescale;
-  part.uri = part_uri(r->open.sequence, r->part_index);
+  part.uri = part_uri(p, r->open.sequence, r->part_index);
   part.independent = r->part_independent;
   std::string path = rendition_dir(p, r) + "/" + part.uri;
   err = iptv::write_file_atomic(path, as_text(*bytes));
@@ -823,21 +860,32 @@ static bool fmp4_part_locked(GstIptvHlsSink *self, Rendition *r, std::optional<u
     return false;
   }
   r->seg_bytes.insert(r->seg_bytes.end(), bytes->begin(), bytes->end());
+  publish_part_locked(self, r, part, bytes->size(), path, publish, msgs);
+  return true;
+}
+
+// A part of the open segment of `r` is on disk at `path` (fMP4: fmp4_part_locked; MPEG-TS:
+// the TS file sink, ts_part_written): lists it, and with `publish` republishes the playlist
+// with the next preload hint (not for a segment's last part: listing the segment does that).
+// Lock held.
+static void publish_part_locked(GstIptvHlsSink *self, Rendition *r, const iptv::hls::Part &part,
+                                uint64_t bytes, const std::string &path, bool publish,
+                                std::vector<GstStructure *> &msgs) {
+  GstIptvHlsSinkPrivate *p = self->priv;
   r->playlist->add_part(part);
   r->last_part_utc_us = g_get_real_time();
   msgs.push_back(gst_structure_new(
       "iptvhlssink-part-added", "rendition", G_TYPE_STRING, r->name.c_str(), "sequence",
       G_TYPE_UINT64, (guint64)r->open.sequence, "part", G_TYPE_UINT, r->part_index, "duration",
       G_TYPE_DOUBLE, part.duration, "independent", G_TYPE_BOOLEAN, part.independent, "bytes",
-      G_TYPE_UINT64, (guint64)bytes->size(), "path", G_TYPE_STRING, path.c_str(), nullptr));
+      G_TYPE_UINT64, (guint64)bytes, "path", G_TYPE_STRING, path.c_str(), nullptr));
   r->part_index++;
-  if (!publish) return true;
+  if (!publish) return;
   ll_prepare_locked(p, r);
   std::string pl = rendition_dir(p, r) + "/index.m3u8";
-  err = iptv::write_file_atomic(pl, r->playlist->render());
+  std::string err = iptv::write_file_atomic(pl, r->playlist->render());
   if (!err.empty())
     GST_ELEMENT_WARNING(self, RESOURCE, WRITE, ("Could not write playlist"), ("%s", err.c_str()));
-  return true;
 }
 
 // Adds a sample to the open fragment of `r`. With low latency the open part is cut first when
@@ -1190,6 +1238,63 @@ static GstPadProbeReturn mux_output_probe(GstPad *, GstPadProbeInfo *info, gpoin
   return GST_PAD_PROBE_OK;
 }
 
+// Low latency over MPEG-TS: the TS file sink wrote part `index` of the fragment at `location`
+// (muxer streaming thread; hlssink_tsfile.h). It is listed and the playlist republished at
+// once; a segment's last part waits for the segment (on_fragment_closed).
+static void ts_part_written(const char *location, guint index, const char *path, guint64 bytes,
+                            double duration, gboolean independent, gboolean last,
+                            gpointer user_data) {
+  auto *self = GST_IPTV_HLS_SINK(user_data);
+  GstIptvHlsSinkPrivate *p = self->priv;
+  std::vector<GstStructure *> msgs;
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    Rendition *r = writing_locked(p, location);
+    if (!r || !r->playlist || p->cfg.part <= 0 || index != r->part_index) return;
+    iptv::hls::Part part;
+    part.duration = duration;
+    part.uri = std::filesystem::path(path).filename().string();
+    part.independent = independent;
+    if (last) {
+      r->ts_last_part = part;
+      r->ts_last_bytes = bytes;
+      r->ts_last_path = path;
+      return;
+    }
+    publish_part_locked(self, r, part, bytes, path, true, msgs);
+  }
+  for (GstStructure *m : msgs) post(self, m);
+}
+
+// Low latency over MPEG-TS: splitmuxsink hands a GOP to its muxer only once the next keyframe
+// is in (it gathers whole GOPs to decide where files end), so the parts of a 2 s GOP would
+// leave in one burst, 2 s late. So every video buffer enters splitmuxsink as a keyframe (a GOP
+// of one frame, passed on at once, or of a frame and the B-frames after it; the splits stay
+// ours: split-at-running-time at the real keyframes), and the muxer's input gets the real delta
+// flag back, so random_access_indicator marks the real keyframes only. kHiddenDelta carries it
+// across (a media-specific flag bit).
+static constexpr guint kHiddenDelta = GST_BUFFER_FLAG_LAST << 8;
+
+// The probe's buffer with flag `from` replaced by `to` (as it is when `from` is not set).
+static GstPadProbeReturn swap_flag(GstPadProbeInfo *info, guint from, guint to) {
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!GST_BUFFER_FLAG_IS_SET(buf, from)) return GST_PAD_PROBE_OK;
+  buf = gst_buffer_make_writable(buf);
+  GST_BUFFER_FLAG_UNSET(buf, from);
+  GST_BUFFER_FLAG_SET(buf, to);
+  GST_PAD_PROBE_INFO_DATA(info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn mux_input_probe(GstPad *, GstPadProbeInfo *info, gpointer) {
+  return swap_flag(info, kHiddenDelta, GST_BUFFER_FLAG_DELTA_UNIT);
+}
+
+static void mux_pad_added(GstElement *, GstPad *pad, gpointer) {
+  if (GST_PAD_DIRECTION(pad) == GST_PAD_SINK)
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, mux_input_probe, nullptr, nullptr);
+}
+
 // splitmuxsink asks for the next file name: the segment the input probe decided on.
 static gchar *format_location(GstElement *splitmux, guint, GstSample *, gpointer user_data) {
   auto *self = GST_IPTV_HLS_SINK(user_data);
@@ -1207,6 +1312,12 @@ static gchar *format_location(GstElement *splitmux, guint, GstSample *, gpointer
     r->open = start;
     r->have_open = true;
     r->open_path = rendition_dir(p, r.get()) + "/seg-" + std::to_string(start.sequence) + ".ts";
+    if (p->cfg.part > 0) {
+      // Low latency: the TS file sink reports this segment's parts (ts_part_written).
+      r->part_index = 0;
+      r->ts_last_part.reset();
+      r->playlist->open_segment(start.sequence, start.discontinuity, start.utc_ms, "");
+    }
     return g_strdup(r->open_path.c_str());
   }
   return g_strdup("/dev/null");
@@ -1237,7 +1348,7 @@ static void fmp4_video_progress_locked(GstIptvHlsSink *self, Rendition *r, GstCl
   fmp4_drain_audio_locked(self, p->audio_ended && p->video_ended, msgs);
 }
 
-static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user_data) {
+static GstPadProbeReturn video_probe_inner(GstPad *pad, GstPadProbeInfo *info, gpointer user_data) {
   auto *self = GST_IPTV_HLS_SINK(user_data);
   GstIptvHlsSinkPrivate *p = self->priv;
   Rendition *r = nullptr;
@@ -1391,6 +1502,36 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
   // Ask splitmuxsink to start a new fragment at this very keyframe (outside our lock).
   if (split) g_signal_emit_by_name(r->sink, "split-at-running-time", (guint64)running);
   return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user_data) {
+  GstPadProbeReturn ret = video_probe_inner(pad, info, user_data);
+  if (ret != GST_PAD_PROBE_OK || !(GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER))
+    return ret;
+  GstIptvHlsSinkPrivate *p = GST_IPTV_HLS_SINK(user_data)->priv;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    if (p->cfg.part <= 0 || p->cfg.fmp4 || !GST_BUFFER_PTS_IS_VALID(buf)) return ret;
+    Rendition *r = nullptr;
+    for (auto &x : p->renditions) {
+      GstPad *target = gst_ghost_pad_get_target(GST_GHOST_PAD(x->ghost));
+      if (target == pad) r = x.get();
+      if (target) gst_object_unref(target);
+    }
+    if (!r) return ret;
+    // Only a frame later than every frame before it (not a B-frame) may pass for a keyframe:
+    // splitmuxsink measures a GOP from its first frame's running time and fails on a GOP that
+    // starts before the previous one ("Queued GOP time is negative").
+    if (r->segment.format != GST_FORMAT_TIME) return ret;
+    GstClockTime rt =
+        gst_segment_to_running_time(&r->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
+    if (!GST_CLOCK_TIME_IS_VALID(rt)) return ret;
+    bool anchor = !GST_CLOCK_TIME_IS_VALID(r->ll_ts_max_pts) || rt > r->ll_ts_max_pts;
+    if (anchor) r->ll_ts_max_pts = rt;
+    if (!anchor) return ret;
+  }
+  return swap_flag(info, GST_BUFFER_FLAG_DELTA_UNIT, kHiddenDelta);
 }
 
 static GstPadProbeReturn audio_caps_probe(GstPad *, GstPadProbeInfo *info, gpointer user_data) {
@@ -1627,12 +1768,14 @@ static GstPad *gst_iptv_hls_sink_request_new_pad(GstElement *element, GstPadTemp
                                         GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
                       mux_output_probe, r.get(), nullptr);
     gst_object_unref(mux_src);
+    g_signal_connect(mux, "pad-added", G_CALLBACK(mux_pad_added), nullptr);
     // Splits are driven by the input probe (split-at-running-time at the chosen keyframes).
     // Its file sink survives a full hot folder (hlssink_tsfile.h): the fragment is dropped, the
     // pipeline goes on.
-    g_object_set(r->sink, "muxer", mux, "sink", iptv_ts_file_sink_new(), "max-size-time",
-                 (guint64)0, "max-size-bytes", (guint64)0, "send-keyframe-requests", FALSE,
-                 nullptr);
+    GstElement *file_sink = iptv_ts_file_sink_new();
+    iptv_ts_file_sink_set_parts(file_sink, st.part, ts_part_written, self);
+    g_object_set(r->sink, "muxer", mux, "sink", file_sink, "max-size-time", (guint64)0,
+                 "max-size-bytes", (guint64)0, "send-keyframe-requests", FALSE, nullptr);
     g_signal_connect(r->sink, "format-location-full", G_CALLBACK(format_location), self);
     gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(r->sink)));  // we keep a ref
     mux_video = gst_element_request_pad_simple(r->sink, "video");
@@ -1814,6 +1957,17 @@ static gboolean prepare(GstIptvHlsSink *self) {
                                                              (int)p->cfg.window, p->cfg.dvr);
     r->playlist->set_part_target(p->cfg.part);
     r->part_index = 0;
+    r->ts_last_part.reset();
+    r->ll_ts_max_pts = GST_CLOCK_TIME_NONE;
+    if (r->sink && g_object_class_find_property(G_OBJECT_GET_CLASS(r->sink), "muxer")) {
+      // MPEG-TS: the file sink cuts the parts (part-duration may have changed since the pad).
+      GstElement *fs = nullptr;
+      g_object_get(r->sink, "sink", &fs, nullptr);
+      if (fs) {
+        iptv_ts_file_sink_set_parts(fs, p->cfg.part, ts_part_written, self);
+        gst_object_unref(fs);
+      }
+    }
     r->seg_bytes.clear();
     r->last_add_dts = 0;
     r->last_part_utc_us = 0;
@@ -1909,12 +2063,6 @@ static const char *refuse_settings(GstIptvHlsSink *self) {
                       ("part-duration=%g must be below target-duration=%g", st.part, st.target),
                       ("a part is a piece of a segment; use e.g. part-duration=0.5 with "
                        "target-duration=2, or 0 for no low latency"));
-    return "part-duration";
-  }
-  if (st.part > 0 && !st.fmp4) {
-    GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("part-duration needs segment-format=fmp4"),
-                      ("parts here are the CMAF segment's moof+mdat pairs; MPEG-TS segments "
-                       "have no parts (set part-duration=0 or segment-format=fmp4)"));
     return "part-duration";
   }
   if (st.part > 0 && st.key_rotation > 0) {
@@ -2450,10 +2598,11 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
                           rw_ready));
 
   // part-duration: low-latency HLS (RFC 8216bis) with parts of at most this many seconds (0:
-  // off). Needs segment-format=fmp4 and a value below target-duration (refused at READY ->
-  // PAUSED otherwise, naming part-duration). Each part is one moof+mdat written to
-  // seg-<sequence>.<part>.m4s before the playlist naming it, and the segment seg-<sequence>.m4s
-  // is its parts end to end. The media playlist is republished at every part with
+  // off). Needs a value below target-duration (refused at READY -> PAUSED otherwise, naming
+  // part-duration). fmp4: each part is one moof+mdat written to seg-<sequence>.<part>.m4s;
+  // mpegts: a run of whole TS packets written to seg-<sequence>.<part>.ts by the TS file sink
+  // (hlssink_tsparts.h). Either is on disk before the playlist naming it, and the segment is
+  // its parts end to end. The media playlist is republished at every part with
   // EXT-X-PART-INF:PART-TARGET, EXT-X-SERVER-CONTROL (CAN-BLOCK-RELOAD=YES, PART-HOLD-BACK = 3
   // part targets, CAN-SKIP-UNTIL = 6 target durations), EXT-X-PART (INDEPENDENT=YES when the
   // part starts with a keyframe) for the segments of the last 3 target durations and the open
@@ -2462,8 +2611,7 @@ static void gst_iptv_hls_sink_class_init(GstIptvHlsSinkClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_PART_DURATION,
       g_param_spec_double("part-duration", "Part duration",
-                          "Low-latency HLS part target in seconds (0: off; fmp4 only)", 0, 60, 0,
-                          rw_ready));
+                          "Low-latency HLS part target in seconds (0: off)", 0, 60, 0, rw_ready));
   // key-rotation: 0 (default) writes clear segments. N > 0 encrypts every segment (TS or fMP4,
   // the whole file) with AES-128-CBC and PKCS7 padding (HLS METHOD=AES-128), with the key of its
   // key period: period = media sequence / N, so a new key (and IV) every N segments, and the same

@@ -6,6 +6,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hlssink_tsparts.h"
+#include "util/atomic_file.h"
 
 GST_DEBUG_CATEGORY_STATIC(iptv_ts_file_sink_debug);
 #define GST_CAT_DEFAULT iptv_ts_file_sink_debug
@@ -16,6 +22,11 @@ struct IptvTsFileSink {
   int fd;
   gboolean failed;      // this fragment could not be written: the rest of it is discarded
   GByteArray *pending;  // written in 64 KiB blocks (the muxer's buffers are single TS packets)
+  // Low latency (iptv_ts_file_sink_set_parts): the fragment is written part by part.
+  iptv::TsPartCutter *cutter;
+  guint part_index;
+  IptvTsPartFunc part_func;
+  gpointer part_data;
 };
 struct IptvTsFileSinkClass {
   GstBaseSinkClass parent_class;
@@ -43,11 +54,49 @@ static void fail(IptvTsFileSink *self, const char *what, int err) {
 
 static void flush(IptvTsFileSink *self);
 
+// `<stem>.<index>.ts` beside the fragment's `<stem>.ts`.
+static std::string part_path(const char *location, guint index) {
+  std::string loc = location ? location : "";
+  std::string stem = loc.size() > 3 && loc.compare(loc.size() - 3, 3, ".ts") == 0
+                         ? loc.substr(0, loc.size() - 3)
+                         : loc;
+  return stem + "." + std::to_string(index) + ".ts";
+}
+
+// Writes one part: its own file first (complete before anyone is told of it), then the same
+// bytes onto the fragment's file; then reports it.
+static void write_part(IptvTsFileSink *self, const iptv::TsPartCutter::Part &part, bool last) {
+  if (self->failed || self->fd < 0) return;
+  std::string path = part_path(self->location, self->part_index);
+  std::string err = iptv::write_file_atomic(
+      path, {reinterpret_cast<const char *>(part.bytes.data()), part.bytes.size()});
+  if (!err.empty()) {
+    int e = errno ? errno : EIO;
+    GST_WARNING_OBJECT(self, "%s", err.c_str());
+    ::unlink(path.c_str());
+    fail(self, "write a part of", e);
+    return;
+  }
+  g_byte_array_append(self->pending, part.bytes.data(), (guint)part.bytes.size());
+  flush(self);
+  if (self->failed) {
+    ::unlink(path.c_str());
+    return;
+  }
+  if (self->part_func)
+    self->part_func(self->location, self->part_index, path.c_str(), part.bytes.size(),
+                    (double)part.duration / iptv::TsPartCutter::kClock, part.independent, last,
+                    self->part_data);
+  self->part_index++;
+}
+
 static gboolean ts_start(GstBaseSink *sink) {
   auto *self = reinterpret_cast<IptvTsFileSink *>(sink);
   self->failed = FALSE;
   self->fd = -1;
   g_byte_array_set_size(self->pending, 0);
+  self->part_index = 0;
+  if (self->cutter) self->cutter->begin_segment();
   if (!self->location) return TRUE;
   self->fd = ::open(self->location, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (self->fd < 0) fail(self, "open", errno);
@@ -86,6 +135,13 @@ static GstFlowReturn ts_render(GstBaseSink *sink, GstBuffer *buf) {
   if (self->failed || self->fd < 0) return GST_FLOW_OK;
   GstMapInfo map;
   if (!gst_buffer_map(buf, &map, GST_MAP_READ)) return GST_FLOW_OK;
+  if (self->cutter) {
+    std::vector<iptv::TsPartCutter::Part> parts;
+    self->cutter->feed(map.data, map.size, parts);
+    gst_buffer_unmap(buf, &map);
+    for (const auto &part : parts) write_part(self, part, false);
+    return GST_FLOW_OK;
+  }
   g_byte_array_append(self->pending, map.data, map.size);
   gst_buffer_unmap(buf, &map);
   if (self->pending->len >= kBlock) flush(self);
@@ -97,6 +153,8 @@ static GstFlowReturn ts_render(GstBaseSink *sink, GstBuffer *buf) {
 static gboolean ts_event(GstBaseSink *sink, GstEvent *event) {
   auto *self = reinterpret_cast<IptvTsFileSink *>(sink);
   if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
+    if (self->cutter)
+      if (auto last = self->cutter->finish()) write_part(self, *last, true);
     flush(self);
     if (self->fd >= 0 && !self->failed && ::close(self->fd) != 0) {
       int e = errno;
@@ -130,6 +188,7 @@ static void ts_finalize(GObject *obj) {
   auto *self = reinterpret_cast<IptvTsFileSink *>(obj);
   if (self->fd >= 0) ::close(self->fd);
   g_byte_array_unref(self->pending);
+  delete self->cutter;
   g_free(self->location);
   G_OBJECT_CLASS(iptv_ts_file_sink_parent_class)->finalize(obj);
 }
@@ -165,4 +224,13 @@ static void iptv_ts_file_sink_init(IptvTsFileSink *self) {
 
 GstElement *iptv_ts_file_sink_new(void) {
   return GST_ELEMENT(g_object_new(iptv_ts_file_sink_get_type(), nullptr));
+}
+
+void iptv_ts_file_sink_set_parts(GstElement *sink, double part_seconds, IptvTsPartFunc func,
+                                 gpointer user_data) {
+  auto *self = reinterpret_cast<IptvTsFileSink *>(sink);
+  delete self->cutter;
+  self->cutter = part_seconds > 0 ? new iptv::TsPartCutter(part_seconds) : nullptr;
+  self->part_func = func;
+  self->part_data = user_data;
 }

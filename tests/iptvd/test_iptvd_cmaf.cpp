@@ -234,12 +234,43 @@ TEST_F(IptvdCmaf, RestartContinuesHlsSequenceAndDashNumbers) {
 // Low-latency HLS (issue 16): hls.low_latency.part_seconds reaches the worker's iptvhlssink
 // (parts in the playlists iptvd serves), the API's channel view and /metrics show the part age,
 // and ffprobe, which does not do low latency, reads the same URL from iptvd's origin as ordinary
-// HLS.
+// HLS. A second channel has the same record with MPEG-TS segments (the default format): its
+// parts are seg-N.k.ts, iptvd's origin serves them and answers a blocking reload for the hinted
+// part, and ffprobe reads it as ordinary HLS too.
 TEST_F(IptvdCmaf, LowLatencyRecordMakesPartsAndTheApiShowsThePartAge) {
   add("ll", "  segment_format: fmp4\n  low_latency:\n    part_seconds: 0.5\n");
+  add("llts", "  low_latency:\n    part_seconds: 0.5\n");
   Iptvd d(channels_);
   d.start();
-  ASSERT_TRUE(d.wait_live({"ll"}, 60, 2)) << d.log();
+  ASSERT_TRUE(d.wait_live({"ll", "llts"}, 60, 2)) << d.log();
+  {
+    std::string ts = d.playlist("llts", "180p");
+    EXPECT_NE(ts.find("#EXT-X-PART-INF:PART-TARGET=0.5\n"), std::string::npos) << ts;
+    EXPECT_EQ(ts.find("#EXT-X-MAP"), std::string::npos) << ts;
+    std::smatch h;
+    ASSERT_TRUE(std::regex_search(
+        ts, h, std::regex("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg-([0-9]+)\\.([0-9]+)\\.ts\"")))
+        << ts;
+    // A blocking reload for the hinted part returns once it is published, listing it.
+    std::string hinted = "seg-" + h[1].str() + "." + h[2].str() + ".ts";
+    Http blocked =
+        d.get("/hls/llts/180p/index.m3u8?_HLS_msn=" + h[1].str() + "&_HLS_part=" + h[2].str());
+    EXPECT_EQ(blocked.status, 200) << blocked.body;
+    EXPECT_NE(blocked.body.find("URI=\"" + hinted + "\""), std::string::npos) << blocked.body;
+    Http part = d.get("/hls/llts/180p/" + hinted);
+    EXPECT_EQ(part.status, 200);
+    ASSERT_FALSE(part.body.empty());
+    EXPECT_EQ(part.body.size() % 188, 0u);
+    EXPECT_EQ(part.body[0], 0x47);
+    int rc = -1;
+    std::string ff =
+        sh("timeout 60 ffprobe -v error -show_entries stream=codec_name -of csv=p=0 '" + d.base() +
+               "/hls/llts/index.m3u8' 2>&1",
+           &rc);
+    EXPECT_EQ(rc, 0) << ff;
+    EXPECT_NE(ff.find("h264"), std::string::npos) << ff;
+    EXPECT_NE(ff.find("aac"), std::string::npos) << ff;
+  }
   std::string pl = d.playlist("ll", "180p");
   EXPECT_NE(pl.find("#EXT-X-PART-INF:PART-TARGET=0.5\n"), std::string::npos) << pl;
   EXPECT_NE(pl.find("#EXT-X-PART:DURATION="), std::string::npos) << pl;

@@ -261,7 +261,8 @@ TEST(Loader, ProfilesYamlBesideChannelsExtendsCatalog) {
   EXPECT_EQ(res.channels[0].profiles[0].width, 160);
 }
 
-// hls.low_latency.part_seconds: read into the record (0, off, when absent).
+// hls.low_latency.part_seconds: read into the record (0, off, when absent), with fMP4 or
+// MPEG-TS segments alike (parts over TS: issue 16; it used to be refused without fmp4).
 TEST(Loader, LowLatencyPartSeconds) {
   iptv_test::TempDir dir;
   ASSERT_EQ(iptv::write_file_atomic(dir.path() + "/ll.yaml",
@@ -269,14 +270,18 @@ TEST(Loader, LowLatencyPartSeconds) {
                                     "  segment_seconds: 2\n  segment_format: fmp4\n"
                                     "  low_latency: {part_seconds: 0.5}\n"),
             "");
+  ASSERT_EQ(iptv::write_file_atomic(dir.path() + "/llts.yaml",
+                                    "channel_id: llts\nsource: test://smpte\nhls:\n"
+                                    "  segment_seconds: 2\n  low_latency: {part_seconds: 0.5}\n"),
+            "");
   ASSERT_EQ(iptv::write_file_atomic(dir.path() + "/plain.yaml",
                                     "channel_id: plain\nsource: test://smpte\n"),
             "");
   iptv::LoadResult res = iptv::load_channels({dir.path()});
   ASSERT_TRUE(res.ok()) << res.errors[0].str();
-  ASSERT_EQ(res.channels.size(), 2u);
+  ASSERT_EQ(res.channels.size(), 3u);
   for (const auto &c : res.channels)
-    EXPECT_DOUBLE_EQ(c.hls.part_seconds, c.channel_id == "ll" ? 0.5 : 0.0) << c.channel_id;
+    EXPECT_DOUBLE_EQ(c.hls.part_seconds, c.channel_id == "plain" ? 0.0 : 0.5) << c.channel_id;
 }
 
 // ---- the bad records ----

@@ -233,6 +233,31 @@ TEST(WireSpec, RoundTripsAndNamesTheBadField) {
   }
 }
 
+// Low-latency parts over MPEG-TS (issue 16): part_seconds with segment_format ts reaches the
+// worker (it used to be refused: "needs segment_format fmp4"); at or above the segment duration
+// it is still refused, naming the field.
+TEST(WireSpec, LowLatencyWithTsSegments) {
+  WorkerSpec s;
+  s.channel_id = "llts";
+  s.sources.push_back({"primary", "test://smpte", "test", 1, 200, ""});
+  s.profiles.push_back({"180p", "180p", 320, 180, 300, 25});
+  s.hls.dir = "/var/hls/llts";
+  s.hls.segment_seconds = 2;
+  s.hls.segment_format = "ts";
+  s.hls.part_seconds = 0.5;
+  json j = to_json(s);
+  WorkerSpec back = from_json(json::parse(j.dump()));
+  EXPECT_EQ(back.hls.segment_format, "ts");
+  EXPECT_DOUBLE_EQ(back.hls.part_seconds, 0.5);
+  j["hls"]["part_seconds"] = 2.0;
+  try {
+    from_json(j);
+    ADD_FAILURE() << "accepted part_seconds = segment_seconds";
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("hls.part_seconds"), std::string::npos) << e.what();
+  }
+}
+
 // Found by tests/fuzz (fuzz-wire, seed tests/data/fuzz/wire/regression-spec-float-int.json): an
 // integer field given a float beyond int's range was converted (undefined behaviour), and a
 // float, a bool or a too large integer was silently truncated instead of refused.

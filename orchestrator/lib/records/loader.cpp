@@ -384,7 +384,8 @@ static void parse_hls(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
       w.error(hls["audio_name"], "hls.audio_name",
               "may not contain a double quote or a line break");
     // Low-latency HLS: parts of part_seconds (iptvhlssink part-duration), which the element
-    // refuses at or above the segment duration and over MPEG-TS.
+    // refuses at or above the segment duration. Parts are fMP4 moof+mdat pairs or, with
+    // segment_format ts, runs of whole TS packets.
     const YAML::Node ll = hls["low_latency"];
     if (ll.IsDefined() && !ll.IsNull() && w.mapping(ll, "hls.low_latency", {"part_seconds"})) {
       const YAML::Node ps = ll["part_seconds"];
@@ -395,11 +396,6 @@ static void parse_hls(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
           w.error(ps, "hls.low_latency.part_seconds",
                   Walker::fmt(rec.hls.part_seconds) + " must be below hls.segment_seconds (" +
                       Walker::fmt(rec.hls.segment_seconds) + ")");
-        else if (rec.hls.segment_format != SegmentFormat::kFmp4)
-          w.error(ll, "hls.low_latency",
-                  "needs hls.segment_format: fmp4 (parts are the CMAF segment's moof+mdat "
-                  "pairs), got hls.segment_format: " +
-                      std::string(to_string(rec.hls.segment_format)));
       }
     }
   }

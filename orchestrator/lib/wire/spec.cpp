@@ -139,8 +139,6 @@ static void hls_from_json(const nlohmann::json &j, WorkerSpec &s) {
   if (s.hls.part_seconds < 0 ||
       (s.hls.part_seconds > 0 && s.hls.part_seconds >= s.hls.segment_seconds))
     bad("hls.part_seconds", "must be 0 or below segment_seconds");
-  if (s.hls.part_seconds > 0 && s.hls.segment_format != "fmp4")
-    bad("hls.part_seconds", "needs segment_format fmp4");
   s.hls.key_rotation = get<int>(h, "key_rotation", "hls.", s.hls.key_rotation);
   s.hls.key_uri_format = get<std::string>(h, "key_uri_format", "hls.", s.hls.key_uri_format);
 }

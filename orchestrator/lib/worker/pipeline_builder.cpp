@@ -15,16 +15,17 @@ GstElement *make(const char *factory, const char *name = nullptr) {
 
 // iptvhlssink in the segment format of spec.hls, set before any pad is requested (the element
 // builds its pads for one format): fmp4 with manifest.mpd when dash, and the audio rendition's
-// language and name, and the low-latency part duration.
+// language and name; and the low-latency part duration (fMP4 or MPEG-TS parts).
 GstElement *make_sink(const WorkerSpec &spec) {
   GstElement *s = make("iptvhlssink", "hls");
-  if (!s || spec.hls.segment_format != "fmp4") return s;
+  if (!s) return s;
+  if (spec.hls.part_seconds > 0) g_object_set(s, "part-duration", spec.hls.part_seconds, nullptr);
+  if (spec.hls.segment_format != "fmp4") return s;
   gst_util_set_object_arg(G_OBJECT(s), "segment-format", "fmp4");
   g_object_set(s, "manifests", spec.hls.dash ? "hls,dash" : "hls", "audio-language",
                spec.hls.audio_language.c_str(), nullptr);
   if (!spec.hls.audio_name.empty())
     g_object_set(s, "audio-name", spec.hls.audio_name.c_str(), nullptr);
-  if (spec.hls.part_seconds > 0) g_object_set(s, "part-duration", spec.hls.part_seconds, nullptr);
   return s;
 }
 
