@@ -362,6 +362,13 @@ TEST(Cluster, MoveBackToThePreferredNodeIsMakeBeforeBreak) {
       EXPECT_EQ(history[i - 1].second, "") << "owner changed without a gap: " << seen;
     }
   EXPECT_EQ(history.back().second, p_id) << seen;
+  // The worker started before the key was p's carries the fencing token since: a command on its
+  // pipe once p owned the key, acknowledged by the worker (iptvd logs the ack; the worker's own
+  // "publishing under fencing token" line is debug output).
+  std::string line =
+      "worker did 'fencing_token': fencing token " + std::to_string(etcd.revision("c1"));
+  EXPECT_TRUE(wait_for(10, [&] { return p.log().find(line) != std::string::npos; })) << line << "\n"
+                                                                                     << p.log();
 }
 
 // Epoch-locked output: two nodes packaging the same channel from the same source give the same

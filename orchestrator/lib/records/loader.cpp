@@ -136,8 +136,9 @@ const std::vector<std::string> kTopKeys = {"channel_id",    "name",
                                            "observability", "quality",
                                            "hls",           "outputs",
                                            "epg",           "placement",
-                                           "dvr",           "catchup",
-                                           "dash",          "encryption"};
+                                           "redundancy",    "dvr",
+                                           "catchup",       "dash",
+                                           "encryption"};
 
 }  // namespace
 
@@ -503,6 +504,9 @@ static void parse_placement(Walker &w, const YAML::Node &root, ChannelRecord &re
                            : v == "edge" ? PlacementRole::kEdge
                                          : PlacementRole::kCloud;
   }
+  v.clear();
+  if (w.choice(root["redundancy"], "redundancy", {"none", "hot-standby"}, v) && !v.empty())
+    rec.redundancy = v == "hot-standby" ? Redundancy::kHotStandby : Redundancy::kNone;
 }
 
 static bool parse_channel_impl(std::string_view text, const std::string &file,
