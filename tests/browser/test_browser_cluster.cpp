@@ -307,8 +307,10 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
         hs_new_standby.c_str(), hs_segments, hs_longest_wait, hs_problems.size());
     EXPECT_TRUE(hs_problems.empty()) << hs_problems.front();
     EXPECT_GE(hs_segments, 15);
-    // One target duration (1 s) plus the edge's 1 s playlist freshness and the poll period.
-    EXPECT_LE(hs_longest_wait, 2.5);
+    // One target duration (1 s) plus the edge's 1 s playlist freshness, the poll period and
+    // slack for a loaded machine: below what any takeover without a standby costs (the lease
+    // TTL, 3 s, plus a worker's start; c1 in this run).
+    EXPECT_LE(hs_longest_wait, 3.0);
   }
   // The standby's worker went on, and publishes under the owner key's revision.
   if (Iptvd *n = node_of(hs_owner)) {
