@@ -23,6 +23,11 @@
  *   ENDLIST at EOS.
  * - Writes are atomic (temporary file + rename); a segment is listed only once closed; segments
  *   that leave the window stay on disk for #GstIptvHlsSink:segment-retention seconds.
+ * - MPEG-TS timestamps (sequence-mode=epoch) are the wall clock: PTS = UTC in 90 kHz modulo
+ *   2^33, so two processes or nodes packaging the same source write the same PTS (within their
+ *   clocks' agreement), and a restart, a failover or a takeover continues the timeline instead
+ *   of starting again at one hour. (A pad offset on the muxers' inputs, set at the first
+ *   buffer; the segment messages' `pts` stays the pipeline's running time.)
  * - Restarts continue: sequence-mode=epoch numbers the first segment floor(UTC / target), and
  *   the previous playlist on disk (or the state file in counter mode) is continued with a
  *   DISCONTINUITY and its DISCONTINUITY-SEQUENCE. If the restart skipped numbers, the window
@@ -296,6 +301,10 @@ struct GstIptvHlsSinkPrivate {
   bool audio_ended = false;  // the audio got EOS; its last segment waits for video_ended
   bool have_media_epoch = false;
   gint64 media_epoch_ns = 0;  // UTC (ns) of running time 0: tfdt = UTC of the sample
+  // MPEG-TS in epoch mode: the offset added to the muxers' running time so that their PTS are
+  // UTC (ts_offset_probe); 0 until the first buffer.
+  bool have_ts_offset = false;
+  gint64 ts_offset = 0;
   // DASH: this run's Period start (s since the epoch; -1: not yet), from the first segment
   // numbered at least mpd_first_number (the first of this run).
   double mpd_period_start = -1;
@@ -440,6 +449,69 @@ static gint64 utc_ns_for(GstIptvHlsSink *self, GstBuffer *buf, GstClockTime runn
     p->have_utc_offset = true;
   }
   return (gint64)(gst_element_get_base_time(GST_ELEMENT(self)) + running) + p->utc_offset;
+}
+
+// ---- epoch-locked MPEG-TS timestamps ----
+
+// mpegtsmux writes PTS = running time + one hour (its CLOCK_BASE), in 90 kHz ticks modulo 2^33.
+// The offset that makes that UTC: (UTC of running time 0 - one hour) modulo 2^33 ticks, in ns.
+static gint64 ts_offset_for_epoch(gint64 epoch_ns) {
+  constexpr uint64_t kWrap = 1ULL << 33;
+  constexpr uint64_t kMuxBase = 3600ULL * 90000;
+  uint64_t ticks =
+      (uint64_t)gst_util_uint64_scale((guint64)std::max<gint64>(epoch_ns, 0), 9, 100000) % kWrap;
+  uint64_t off = (ticks + kWrap - kMuxBase) % kWrap;
+  return (gint64)gst_util_uint64_scale_ceil(off, 100000, 9);
+}
+
+// On the pads that feed the muxers (each video pad's inside and the audio's, before the tee):
+// at the first buffer of a run, fixes the element's offset from that buffer's UTC and sets it
+// on the pad. A blocking-type probe runs before the pad re-sends its sticky events, so the
+// segment the muxer sees already carries the offset. Epoch mode, MPEG-TS only.
+static GstPadProbeReturn ts_offset_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user_data) {
+  auto *self = GST_IPTV_HLS_SINK(user_data);
+  GstIptvHlsSinkPrivate *p = self->priv;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  gint64 offset;
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    if (p->cfg.fmp4 || p->cfg.mode != SeqMode::kEpoch) return GST_PAD_PROBE_PASS;
+    if (!p->have_ts_offset) {
+      if (!GST_BUFFER_PTS_IS_VALID(buf)) return GST_PAD_PROBE_PASS;
+      GstEvent *ev = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+      if (!ev) return GST_PAD_PROBE_PASS;
+      const GstSegment *seg;
+      gst_event_parse_segment(ev, &seg);
+      GstClockTime running =
+          seg->format == GST_FORMAT_TIME
+              ? gst_segment_to_running_time(seg, GST_FORMAT_TIME, GST_BUFFER_PTS(buf))
+              : GST_CLOCK_TIME_NONE;
+      gst_event_unref(ev);
+      if (!GST_CLOCK_TIME_IS_VALID(running)) return GST_PAD_PROBE_PASS;
+      p->ts_offset = ts_offset_for_epoch(utc_ns_for(self, buf, running) - (gint64)running);
+      p->have_ts_offset = true;
+      GST_INFO_OBJECT(self, "MPEG-TS timestamps: running time + %" GST_STIME_FORMAT,
+                      GST_STIME_ARGS(p->ts_offset));
+    }
+    offset = p->ts_offset;
+  }
+  if (gst_pad_get_offset(pad) != offset) gst_pad_set_offset(pad, offset);
+  return GST_PAD_PROBE_PASS;
+}
+
+static void add_ts_offset_probe(GstIptvHlsSink *self, GstPad *ghost) {
+  GstProxyPad *inner = gst_proxy_pad_get_internal(GST_PROXY_PAD(ghost));
+  gst_pad_add_probe(GST_PAD(inner),
+                    (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BLOCK),
+                    ts_offset_probe, self, nullptr);
+  gst_object_unref(inner);
+}
+
+// The pipeline running time of a muxer's running time (MPEG-TS carries the offset above).
+static GstClockTime unshifted_locked(GstIptvHlsSinkPrivate *p, GstClockTime muxer_running) {
+  if (p->cfg.fmp4 || !GST_CLOCK_TIME_IS_VALID(muxer_running)) return muxer_running;
+  gint64 v = (gint64)muxer_running - p->ts_offset;
+  return v > 0 ? (GstClockTime)v : 0;
 }
 
 // Writes the multivariant playlist once every rendition has a segment (and again when a
@@ -822,9 +894,10 @@ static void list_segment_locked(GstIptvHlsSink *self, Rendition *r, const iptv::
     msgs.push_back(gst_structure_new(
         "iptvhlssink-segment-added", "rendition", G_TYPE_STRING, r->name.c_str(), "sequence",
         G_TYPE_UINT64, (guint64)seg.sequence, "duration", G_TYPE_DOUBLE, seg.duration, "bytes",
-        G_TYPE_UINT64, (guint64)seg.bytes, "pts", G_TYPE_UINT64, (guint64)r->open.running_time,
-        "path", G_TYPE_STRING, location.c_str(), "discontinuity", G_TYPE_BOOLEAN, seg.discontinuity,
-        "key-id", G_TYPE_STRING, r->closed_key_id.c_str(), nullptr));
+        G_TYPE_UINT64, (guint64)seg.bytes, "pts", G_TYPE_UINT64,
+        (guint64)unshifted_locked(self->priv, r->open.running_time), "path", G_TYPE_STRING,
+        location.c_str(), "discontinuity", G_TYPE_BOOLEAN, seg.discontinuity, "key-id",
+        G_TYPE_STRING, r->closed_key_id.c_str(), nullptr));
     msgs.push_back(gst_structure_new(
         "iptvhlssink-playlist-written", "rendition", G_TYPE_STRING, r->name.c_str(), "path",
         G_TYPE_STRING, path.c_str(), "media-sequence", G_TYPE_UINT64,
@@ -1295,7 +1368,7 @@ static GstPadProbeReturn video_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
         gst_buffer_unmap(buf, &map);
       }
     }
-    gint64 utc = utc_ns_for(self, buf, running);
+    gint64 utc = utc_ns_for(self, buf, unshifted_locked(p, running));
     gint64 anchor = p->cfg.mode == SeqMode::kEpoch ? utc : (gint64)running;
     bool disc = r->pending_discontinuity;
     auto start = r->segmenter->on_keyframe(anchor, disc);
@@ -1504,6 +1577,7 @@ static GstPad *gst_iptv_hls_sink_request_new_pad(GstElement *element, GstPadTemp
     gst_pad_add_probe(tsink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, audio_caps_probe, self, nullptr);
     p->audio_ghost = gst_ghost_pad_new_from_template("audio", tsink, templ);
     gst_object_unref(tsink);
+    add_ts_offset_probe(self, p->audio_ghost);
     for (auto &r : p->renditions) add_audio_branch(self, r.get());
     gst_element_sync_state_with_parent(p->audio_tee);
     gst_pad_set_active(p->audio_ghost, TRUE);
@@ -1570,6 +1644,7 @@ static GstPad *gst_iptv_hls_sink_request_new_pad(GstElement *element, GstPadTemp
   r->ghost = gst_ghost_pad_new_from_template(pad_name, mux_video, templ);
   g_free(pad_name);
   gst_object_unref(mux_video);
+  if (!st.fmp4) add_ts_offset_probe(self, r->ghost);
   Rendition *raw = r.get();
   {
     std::lock_guard<std::mutex> lock(p->lock);
@@ -1695,6 +1770,7 @@ static gboolean prepare(GstIptvHlsSink *self) {
   p->last_average_bps.clear();
   p->eos_count = 0;
   p->have_media_epoch = false;
+  p->have_ts_offset = false;
   p->audio_starts.clear();
   for (auto &h : p->audio_hold) gst_buffer_unref(h.buf);
   p->audio_hold.clear();

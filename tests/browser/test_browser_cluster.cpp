@@ -324,11 +324,13 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
   // takeover (TTL + 5 s).
   EXPECT_TRUE(report.value("ok", false)) << report.dump() << "\n" << player_log;
   EXPECT_LE(report.value("longest_stall", 99.0), kTtl + 5.0) << report.dump();
-  // Still playing at the end (after the takeover and the move-back). currentTime advanced less
-  // than the wall time minus the stalls in the runs so far (12.9 s of 32 s with 6.8 s stalled):
-  // docs/cluster.md, "Not done yet".
+  // Still playing at the end (after the takeover and the move-back), and most of the time
+  // played: the new owner's MPEG-TS timestamps continue the old owner's (epoch-locked PTS), so
+  // hls.js places its segments after the hole and jumps it. (Before that it appended them at
+  // the new worker's running time, far from the playhead: 'bufferAppendNoProgress', a 15 s
+  // stall and 13-18 s advanced in 32 s.)
   EXPECT_FALSE(report.value("stalled_at_end", true)) << report.dump();
-  EXPECT_GE(report.value("advanced", 0.0), 10.0) << report.dump();
+  EXPECT_GE(report.value("advanced", 0.0), 20.0) << report.dump();
   {
     std::lock_guard lk(mu);
     EXPECT_TRUE(problems.empty()) << problems.front();

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -371,8 +372,23 @@ TEST(Cluster, MoveBackToThePreferredNodeIsMakeBeforeBreak) {
                                                                                      << p.log();
 }
 
+// The first video PTS of a segment as ffprobe reads it from `url` (s; -1 when unreadable).
+double first_video_pts(const std::string &url) {
+  std::string out =
+      sh("timeout 20 ffprobe -v error -select_streams v:0 -show_entries "
+         "stream=start_time -of csv=p=0 '" +
+         url + "' 2>/dev/null");
+  try {
+    return std::stod(out);
+  } catch (...) {
+    return -1;
+  }
+}
+
 // Epoch-locked output: two nodes packaging the same channel from the same source give the same
-// segment numbers and boundaries (durations) and the same PDT within one frame.
+// segment numbers and boundaries (durations), the same PDT within one frame, and the same
+// MPEG-TS PTS within one frame: the PTS is the PDT (UTC in 90 kHz modulo 2^33), so a player
+// that moves from one node to the other (a takeover behind an edge) continues its timeline.
 TEST(Cluster, TwoNodesSameSourceSameSegments) {
   iptv_test::TempDir dir;
   std::filesystem::create_directories(dir.path() + "/ch");
@@ -409,6 +425,18 @@ TEST(Cluster, TwoNodesSameSourceSameSegments) {
     GDateTime *pb = g_date_time_new_from_iso8601(it->second.second.c_str(), nullptr);
     ASSERT_TRUE(pa && pb) << v.second << " / " << it->second.second;
     EXPECT_LE(std::llabs(g_date_time_difference(pa, pb)), 41000) << "segment " << seq;
+    if (common <= 2) {
+      // The PTS: the same on both nodes, and the PDT's UTC modulo the 33-bit wrap.
+      std::string uri = "/hls/c1/180p/seg-" + std::to_string(seq) + ".ts";
+      double pts_a = first_video_pts(a.base() + uri), pts_b = first_video_pts(b.base() + uri);
+      double utc = g_date_time_to_unix(pa) + g_date_time_get_microsecond(pa) / 1e6;
+      double wrap = 8589934592.0 / 90000.0;
+      double expect = utc - std::floor(utc / wrap) * wrap;
+      EXPECT_NEAR(pts_a, pts_b, 0.041) << "segment " << seq;
+      EXPECT_NEAR(pts_a, expect, 0.041) << "segment " << seq << " PDT " << v.second;
+      std::printf("segment %llu: PTS %.3f s on one node, %.3f s on the other, PDT %s\n",
+                  (unsigned long long)seq, pts_a, pts_b, v.second.c_str());
+    }
     g_date_time_unref(pa);
     g_date_time_unref(pb);
   }
