@@ -572,9 +572,12 @@ void Cluster::tick() {
   }
   // Owner keys of channels no longer active here (record removed, disabled, retired) are
   // released, if they are still this node's, so a later record starts on its preferred node.
-  std::set<std::string> active;
+  std::set<std::string> active, hot;
   for (const auto &rec : channels_.records())
-    if (rec.status == ChannelStatus::kActive) active.insert(rec.channel_id);
+    if (rec.status == ChannelStatus::kActive) {
+      active.insert(rec.channel_id);
+      if (rec.redundancy == Redundancy::kHotStandby) hot.insert(rec.channel_id);
+    }
   for (const auto &[ch, kv] : rd.owners) {
     if (active.count(ch) || kv.lease != lease_) continue;
     auto v = nlohmann::json::parse(kv.value, nullptr, false);
@@ -583,10 +586,14 @@ void Cluster::tick() {
       logger_.info(ch, "cluster: released the channel (no longer an active record)",
                    {{"node", cfg_.node_id}});
   }
+  // Standby keys of channels no longer active hot-standby records here (or whose standby this
+  // node no longer runs) are released too.
   for (const auto &[ch, kv] : rd.standbys) {
-    if (active.count(ch) || kv.lease != lease_ || node_of(kv) != cfg_.node_id) continue;
+    if ((hot.count(ch) && rd.standby.count(ch)) || kv.lease != lease_ ||
+        node_of(kv) != cfg_.node_id)
+      continue;
     if (delete_if_unchanged(kv.key, kv.mod_revision))
-      logger_.info(ch, "cluster: released the hot standby (no longer an active record)",
+      logger_.info(ch, "cluster: released the hot standby (no longer an active hot-standby record)",
                    {{"node", cfg_.node_id}});
   }
   for (auto it = absent_.begin(); it != absent_.end();)
