@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "browser_player.h"
@@ -116,7 +117,8 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
                        }))
       << etcd.owner(hs) << " / standby " << hs_standby << "\n"
       << (node_of(hs_standby) ? node_of(hs_standby)->log() : owner->log());
-  // Both serve the same numbers (epoch numbering) from the same moment on.
+  // Both serve the same segments (epoch numbering): the same numbers, names and durations
+  // (within a frame) for every segment both list, the newest at most one apart.
   {
     MediaList mo = parse_media(owner->get(hs_dir + "index.m3u8").body);
     MediaList ms = parse_media(node_of(hs_standby)->get(hs_dir + "index.m3u8").body);
@@ -124,6 +126,16 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
     EXPECT_LE(std::max(mo.sequences.back(), ms.sequences.back()) -
                   std::min(mo.sequences.back(), ms.sequences.back()),
               1u);
+    int common = 0;
+    for (size_t i = 0; i < mo.sequences.size(); ++i)
+      for (size_t j = 0; j < ms.sequences.size(); ++j)
+        if (mo.sequences[i] == ms.sequences[j] && i + 1 < mo.sequences.size() &&
+            j + 1 < ms.sequences.size()) {
+          ++common;
+          EXPECT_EQ(mo.uris[i], ms.uris[j]);
+          EXPECT_NEAR(mo.durations[i], ms.durations[j], 0.041) << "segment " << mo.sequences[i];
+        }
+    EXPECT_GE(common, 1);
   }
   // A non-owner answers 404 (that is what sends the edge on), the edge refuses a forged token.
   for (const auto &d : nodes) {
@@ -215,11 +227,13 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
   std::thread player([&] {
     report = iptv_test::browser_play(edge.url("/hls/c1/" + tok + "/index.m3u8"), opts, &player_log);
   });
-  // Once the player fetches segments through the edge, kill the owner.
+  // Once the player fetches segments through the edge, kill the owner. (c1's segments: the
+  // hot-standby follower fetches segments of its own through the edge.)
   bool playing = wait_for(60, [&] {
-    std::string log = edge.access_log();
+    std::istringstream in(edge.access_log());
     int n = 0;
-    for (size_t at = 0; (at = log.find(".ts HTTP", at)) != std::string::npos; ++at) ++n;
+    for (std::string l; std::getline(in, l);)
+      n += l.find("/hls/c1/") != std::string::npos && l.find(".ts HTTP") != std::string::npos;
     return n >= 4;
   });
   EXPECT_TRUE(playing) << edge.access_log();
@@ -351,6 +365,19 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
   std::printf("owner key history (revision:owner): %s\n", seen.c_str());
   EXPECT_GE(owners, 3) << seen;  // preferred, the taker, preferred again
   EXPECT_EQ(history.back().second, new_owner) << seen;
+  // The hot-standby channel had two owners (the killed node, then its standby), never at once:
+  // its owner key too passes only through absent (the standby key is a key of its own).
+  auto hs_history = etcd.owner_history(hs);
+  std::string hs_seen;
+  for (size_t i = 0; i < hs_history.size(); ++i) {
+    hs_seen += std::to_string(hs_history[i].first) + ":" +
+               (hs_history[i].second.empty() ? "-" : hs_history[i].second) + " ";
+    if (i > 0 && !hs_history[i].second.empty()) {
+      EXPECT_EQ(hs_history[i - 1].second, "") << "owner changed without a gap: " << hs_seen;
+    }
+  }
+  std::printf("%s owner key history (revision:owner): %s\n", hs.c_str(), hs_seen.c_str());
+  EXPECT_EQ(hs_history.back().second, hs_owner) << hs_seen;
   // The dead node's key went with its lease; the new owner's worker logged its fencing token.
   Iptvd *n = node_of(new_owner);
   ASSERT_NE(n, nullptr);

@@ -166,8 +166,9 @@ class ChannelManager : public ChannelSink {
   // `warm`: channels this node takes back from their owner (it is their preferred node again):
   // their workers run here without being served (make-before-break) until this node owns them.
   // `standby`: hot-standby channels (redundancy: hot-standby) this node is the standby of, each
-  // with the standby key's mod_revision: their workers run here too and are served once they
-  // wrote kStandbyServeAfter segments (the same epoch numbers as the owner's); when this node
+  // with the standby key's mod_revision: their workers run here too and are served once their
+  // first segment (partial) left the window, after hls.window_segments + 1 segments and at
+  // least kStandbyServeAfter (the same epoch numbers as the owner's); when this node
   // becomes the owner, the worker goes on, and gets its fencing token on its command pipe.
   void post_ownership(std::map<std::string, int64_t> owned,
                       std::map<std::string, std::string> why_not, int64_t valid_until_us,

@@ -252,8 +252,7 @@ void ChannelManager::apply_ownership(const std::map<std::string, int64_t> &owned
       }
       log(id, "info",
           "cluster: hot standby (standby key revision " + std::to_string(standby_token) +
-              "): starting its worker; served once it wrote " + std::to_string(kStandbyServeAfter) +
-              " segments");
+              "): starting its worker; served once its first segment left the window");
       on_event(id, "cluster.standby", {{"standby_token", standby_token}, {"node", cluster_node_}});
     } else {
       log(id, "info",

@@ -44,9 +44,12 @@ void ChannelManager::on_segment(const std::string &channel, const StSegment &seg
     std::lock_guard lk(warm_mu_);
     if (auto w = warm_.find(channel); w != warm_.end()) written = ++w->second, warm = true;
   }
-  // A hot standby is served once its window holds a few segments (docs/cluster.md).
+  // A hot standby is served once its first segment, partial like every run's first, has left
+  // its window: every segment it lists is then the very segment the owner lists under that
+  // number (docs/cluster.md).
   if (warm && written >= kStandbyServeAfter && standby_token(channel) > 0)
-    origin_->add_channel(channel, hls_dir(channel));
+    if (auto rec = record(channel); rec && written > rec->hls.window_segments)
+      origin_->add_channel(channel, hls_dir(channel));
   pending_segments_.emplace_back(channel, seg);
   if (observer_ && !warm) observer_->segment(channel, seg);
   if (segment_timer_) return;
