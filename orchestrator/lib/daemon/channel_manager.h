@@ -254,6 +254,7 @@ class ChannelManager : public ChannelSink {
                        const std::map<std::string, int64_t> &standby);
   void lose_ownership(const std::string &id, const std::string &why);
   void lose_standby(const std::string &id, const std::string &why);
+  void start_unserved(const std::string &id, int64_t standby_token);
   // A worker started before this node owned its channel (warm, standby) gets the token now, and
   // its runner keeps it for later restarts.
   void give_fencing_token(const std::string &id, int64_t token);

@@ -137,6 +137,39 @@ void ChannelManager::lose_standby(const std::string &id, const std::string &why)
   on_event(id, "cluster.standby_stopped", {{"standby_token", token}, {"reason", why}});
 }
 
+// A warm worker (move-back, make-before-break) or a hot standby's (standby_token > 0): started
+// here unserved, not archived (counted in warm_ by on_segment).
+void ChannelManager::start_unserved(const std::string &id, int64_t standby_token) {
+  {
+    std::lock_guard lk(mu_);
+    if (owned_.count(id) || standby_.count(id) || !records_.count(id) || !specs_.count(id)) return;
+  }
+  {
+    std::lock_guard lk(warm_mu_);
+    if (!warm_.emplace(id, 0).second) return;
+  }
+  auto rec = record(id);
+  auto sp = spec(id);
+  if (!rec || !sp) return;
+  if (standby_token) {
+    {
+      std::lock_guard lk(mu_);
+      standby_[id] = standby_token;
+    }
+    log(id, "info",
+        "cluster: hot standby (standby key revision " + std::to_string(standby_token) +
+            "): starting its worker; served once its first segment left the window");
+    on_event(id, "cluster.standby", {{"standby_token", standby_token}, {"node", cluster_node_}});
+  } else {
+    log(id, "info",
+        "cluster: this node is the channel's preferred node again: starting its worker "
+        "unserved, to take it over once live (make-before-break)");
+  }
+  if (ChannelRunner *r = find_runner(id); !r || !r->pid())
+    remove_stale_output(hls_dir(id), [&](const std::string &m) { log(id, "info", m); });
+  start_channel(*rec, *sp);
+}
+
 void ChannelManager::apply_ownership(const std::map<std::string, int64_t> &owned,
                                      const std::map<std::string, std::string> &why_not,
                                      int64_t valid_until_us, const std::set<std::string> &warm,
@@ -232,37 +265,6 @@ void ChannelManager::apply_ownership(const std::map<std::string, int64_t> &owned
     start_channel(*rec, *sp);
   }
   // Newly warm (move-back) or standby: start the worker unserved.
-  auto start_unserved = [&](const std::string &id, int64_t standby_token) {
-    {
-      std::lock_guard lk(mu_);
-      if (owned_.count(id) || standby_.count(id) || !records_.count(id) || !specs_.count(id))
-        return;
-    }
-    {
-      std::lock_guard lk(warm_mu_);
-      if (!warm_.emplace(id, 0).second) return;
-    }
-    auto rec = record(id);
-    auto sp = spec(id);
-    if (!rec || !sp) return;
-    if (standby_token) {
-      {
-        std::lock_guard lk(mu_);
-        standby_[id] = standby_token;
-      }
-      log(id, "info",
-          "cluster: hot standby (standby key revision " + std::to_string(standby_token) +
-              "): starting its worker; served once its first segment left the window");
-      on_event(id, "cluster.standby", {{"standby_token", standby_token}, {"node", cluster_node_}});
-    } else {
-      log(id, "info",
-          "cluster: this node is the channel's preferred node again: starting its worker "
-          "unserved, to take it over once live (make-before-break)");
-    }
-    if (ChannelRunner *r = find_runner(id); !r || !r->pid())
-      remove_stale_output(hls_dir(id), [&](const std::string &m) { log(id, "info", m); });
-    start_channel(*rec, *sp);
-  };
   for (const auto &[id, token] : standby) start_unserved(id, token);
   for (const auto &id : warm) start_unserved(id, 0);
 }
