@@ -516,7 +516,8 @@ bool Cluster::claim(const ChannelRecord &rec, Round &rd) {
     rd.why_not[ch] = "waiting for node " + standby_node + ", its hot standby, to take it (etcd)";
     return true;
   }
-  if (!standby && standby_node.empty() && preferred != cfg_.node_id && rounds < 3) {
+  if (!standby && (standby_node.empty() || !rd.live(standby_node)) && preferred != cfg_.node_id &&
+      rounds < 3) {
     rd.why_not[ch] = "waiting for node " + preferred + " to take it (etcd)";
     return true;
   }
