@@ -12,6 +12,12 @@
 //   - never two nodes serving at once (every node polled directly), and etcd's history of the
 //     owner key never passes from one node to another without the key being gone in between.
 // Tokens are checked at the edge (securelink): a forged one is refused there.
+// In the same run, a second channel with `redundancy: hot-standby` (MPEG-TS), owned by the same
+// node, runs on a standby node too; a follower reads it through the edge, fetching every new
+// segment: across the kill its media sequence has no gap, no reset and no EXT-X-DISCONTINUITY, new
+// segments keep coming within about one target duration, the standby becomes the owner at once
+// (its worker goes on, and logs the owner key's revision as its fencing token), and a new
+// standby starts on the third node.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -20,6 +26,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "browser_player.h"
@@ -57,6 +64,13 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
   write_file(dir.path() + "/securelink.key", kSecret + "\n");
   write_file(dir.path() + "/ch/c1.yaml", channel_yaml("c1"));
   const std::vector<std::string> names = {"na", "nb", "nc"};
+  // The hot-standby channel: a name whose preferred node is c1's, so the one kill hits both.
+  std::string hs;
+  for (int i = 0; hs.empty() && i < 100; ++i)
+    if (preferred_node(names, "hs" + std::to_string(i)) == preferred_node(names, "c1"))
+      hs = "hs" + std::to_string(i);
+  ASSERT_FALSE(hs.empty());
+  write_file(dir.path() + "/ch/" + hs + ".yaml", channel_yaml(hs, "redundancy: hot-standby\n"));
   std::vector<std::unique_ptr<Iptvd>> nodes;
   for (const auto &n : names) {
     nodes.push_back(std::make_unique<Iptvd>(
@@ -72,6 +86,8 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
                             {{"@NODES@", upstreams}, {"@SECRET@", kSecret}});
   std::string tok = iptv::securelink_segment("c1", time(nullptr) + 3600, kSecret);
   std::string media = "/hls/c1/" + tok + "/180p/index.m3u8";
+  std::string hs_dir =
+      "/hls/" + hs + "/" + iptv::securelink_segment(hs, time(nullptr) + 3600, kSecret) + "/180p/";
   auto node_of = [&](const std::string &id) -> Iptvd * {
     for (size_t i = 0; i < names.size(); ++i)
       if (names[i] == id) return nodes[i].get();
@@ -89,6 +105,38 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
   std::string owner_id = etcd.owner("c1");
   Iptvd *owner = node_of(owner_id);
   ASSERT_NE(owner, nullptr) << owner_id;
+  // The hot-standby channel: owned by the same node, its standby serves it too.
+  std::string hs_standby;
+  ASSERT_TRUE(wait_for(30,
+                       [&] {
+                         hs_standby = etcd.owner(hs, "standby");
+                         Iptvd *sb = node_of(hs_standby);
+                         return etcd.owner(hs) == owner_id && sb && sb != owner &&
+                                sb->get(hs_dir + "index.m3u8").status == 200 &&
+                                owner->get(hs_dir + "index.m3u8").status == 200;
+                       }))
+      << etcd.owner(hs) << " / standby " << hs_standby << "\n"
+      << (node_of(hs_standby) ? node_of(hs_standby)->log() : owner->log());
+  // Both serve the same segments (epoch numbering): the same numbers, names and durations
+  // (within a frame) for every segment both list, the newest at most one apart.
+  {
+    MediaList mo = parse_media(owner->get(hs_dir + "index.m3u8").body);
+    MediaList ms = parse_media(node_of(hs_standby)->get(hs_dir + "index.m3u8").body);
+    ASSERT_FALSE(mo.sequences.empty() || ms.sequences.empty());
+    EXPECT_LE(std::max(mo.sequences.back(), ms.sequences.back()) -
+                  std::min(mo.sequences.back(), ms.sequences.back()),
+              1u);
+    int common = 0;
+    for (size_t i = 0; i < mo.sequences.size(); ++i)
+      for (size_t j = 0; j < ms.sequences.size(); ++j)
+        if (mo.sequences[i] == ms.sequences[j] && i + 1 < mo.sequences.size() &&
+            j + 1 < ms.sequences.size()) {
+          ++common;
+          EXPECT_EQ(mo.uris[i], ms.uris[j]);
+          EXPECT_NEAR(mo.durations[i], ms.durations[j], 0.041) << "segment " << mo.sequences[i];
+        }
+    EXPECT_GE(common, 1);
+  }
   // A non-owner answers 404 (that is what sends the edge on), the edge refuses a forged token.
   for (const auto &d : nodes) {
     if (d.get() != owner) {
@@ -134,6 +182,43 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
   });
+  // The hot-standby follower: the edge's playlist of `hs` every 250 ms, every new segment
+  // fetched through the edge.
+  std::vector<std::string> hs_problems;
+  uint64_t hs_highest = 0, hs_msn = 0;
+  double hs_last_new = 0, hs_longest_wait = 0;
+  int hs_segments = 0;
+  std::thread hs_follower([&] {
+    while (!stop) {
+      Reply r = fetch(edge.url(hs_dir + "index.m3u8"));
+      double now = now_s();
+      MediaList m;
+      if (r.status == 200) m = parse_media(r.body);
+      std::lock_guard lk(mu);
+      if (r.status != 200) hs_problems.push_back("edge playlist: HTTP " + std::to_string(r.status));
+      if (m.discontinuities > 0) hs_problems.push_back("EXT-X-DISCONTINUITY:\n" + r.body);
+      if (!m.sequences.empty() && m.media_sequence < hs_msn)
+        hs_problems.push_back("media sequence reset: " + std::to_string(hs_msn) + " -> " +
+                              std::to_string(m.media_sequence));
+      if (!m.sequences.empty()) hs_msn = m.media_sequence;
+      for (size_t i = 0; i < m.sequences.size(); ++i) {
+        uint64_t seq = m.sequences[i];
+        if (seq <= hs_highest) continue;
+        if (hs_highest && seq != hs_highest + 1)
+          hs_problems.push_back("gap: " + std::to_string(hs_highest) + " -> " +
+                                std::to_string(seq));
+        Reply seg = fetch(edge.url(hs_dir + m.uris[i]));
+        if (seg.status != 200 || seg.body.empty())
+          hs_problems.push_back(m.uris[i] + " through the edge: HTTP " +
+                                std::to_string(seg.status));
+        if (hs_last_new) hs_longest_wait = std::max(hs_longest_wait, now - hs_last_new);
+        hs_last_new = now;
+        hs_highest = seq;
+        ++hs_segments;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  });
   // hls.js through the edge, 20 s of playback.
   nlohmann::json report;
   std::string player_log;
@@ -142,11 +227,13 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
   std::thread player([&] {
     report = iptv_test::browser_play(edge.url("/hls/c1/" + tok + "/index.m3u8"), opts, &player_log);
   });
-  // Once the player fetches segments through the edge, kill the owner.
+  // Once the player fetches segments through the edge, kill the owner. (c1's segments: the
+  // hot-standby follower fetches segments of its own through the edge.)
   bool playing = wait_for(60, [&] {
-    std::string log = edge.access_log();
+    std::istringstream in(edge.access_log());
     int n = 0;
-    for (size_t at = 0; (at = log.find(".ts HTTP", at)) != std::string::npos; ++at) ++n;
+    for (std::string l; std::getline(in, l);)
+      n += l.find("/hls/c1/") != std::string::npos && l.find(".ts HTTP") != std::string::npos;
     return n >= 4;
   });
   EXPECT_TRUE(playing) << edge.access_log();
@@ -163,6 +250,23 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
   double t_served = now_s();
   ASSERT_TRUE(moved) << edge.logs();
   const std::string taker = etcd.owner("c1");
+  // The hot standby owns `hs` now (it claimed it at once), and a new standby runs on the third
+  // node, the only other one alive.
+  // (Its first round once the old owner's lease is gone: within a round, lease_ttl / 3.)
+  std::string hs_owner, hs_new_standby;
+  EXPECT_TRUE(wait_for(kTtl + 5.0 - (now_s() - t0), [&] {
+    hs_owner = etcd.owner(hs);
+    return !hs_owner.empty() && hs_owner != owner_id;
+  }));
+  double t_hs_owned = now_s() - t0;
+  EXPECT_EQ(hs_owner, hs_standby);
+  EXPECT_TRUE(wait_for(15,
+                       [&] {
+                         hs_new_standby = etcd.owner(hs, "standby");
+                         Iptvd *n = node_of(hs_new_standby);
+                         return n && n != owner && hs_new_standby != hs_owner;
+                       }))
+      << "new standby: '" << hs_new_standby << "'";
   // The killed node returns (same id, port and data folder): it is the channel's preferred node,
   // so the channel moves back, make-before-break, while hls.js keeps playing.
   // (Once the follower has seen the new owner's segments through the edge.)
@@ -192,6 +296,7 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
   player.join();
   stop = true;
   follower.join();
+  hs_follower.join();
   std::string new_owner = etcd.owner("c1");
   std::printf("cluster edge: the killed node %s back and owning the channel again after %.2f s\n",
               owner_id.c_str(), t_back);
@@ -204,6 +309,29 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
       report.value("stall_seconds", 0.0), longest_wait, (unsigned long long)skipped);
   EXPECT_LE(t_owned - t0, kTtl + 5.0);
   EXPECT_LE(t_served - t0, kTtl + 5.0) << "on a loaded machine the worker start-up may be slow";
+  {
+    std::lock_guard lk(mu);
+    std::printf(
+        "hot standby %s: owner %s killed, standby %s owner after %.2f s (c1's key moved after "
+        "%.2f s), new standby %s; through the edge %d new segments followed, longest wait for "
+        "a new segment %.2f s, %zu problems\n",
+        hs.c_str(), owner_id.c_str(), hs_owner.c_str(), t_hs_owned, t_owned - t0,
+        hs_new_standby.c_str(), hs_segments, hs_longest_wait, hs_problems.size());
+    EXPECT_TRUE(hs_problems.empty()) << hs_problems.front();
+    EXPECT_GE(hs_segments, 15);
+    // One target duration (1 s) plus the edge's 1 s playlist freshness, the poll period and
+    // slack for a loaded machine: below what any takeover without a standby costs (the lease
+    // TTL, 3 s, plus a worker's start; c1 in this run).
+    EXPECT_LE(hs_longest_wait, 3.0);
+  }
+  // The standby's worker went on, and publishes under the owner key's revision.
+  if (Iptvd *n = node_of(hs_owner)) {
+    // (Its ack, logged by iptvd: the worker's own line is debug output.)
+    std::string line =
+        "worker did 'fencing_token': fencing token " + std::to_string(etcd.revision(hs));
+    EXPECT_NE(n->log().find(line), std::string::npos) << line << "\n" << n->log();
+    EXPECT_NE(n->log().find("the hot standby takes over"), std::string::npos) << n->log();
+  }
   // Playback continued: no fatal error, most of the time played, the stall bounded by the
   // takeover (TTL + 5 s).
   EXPECT_TRUE(report.value("ok", false)) << report.dump() << "\n" << player_log;
@@ -237,10 +365,26 @@ TEST(ClusterEdge, OwnerKilledWhileHlsJsPlaysThroughTheEdge) {
   std::printf("owner key history (revision:owner): %s\n", seen.c_str());
   EXPECT_GE(owners, 3) << seen;  // preferred, the taker, preferred again
   EXPECT_EQ(history.back().second, new_owner) << seen;
+  // The hot-standby channel had two owners (the killed node, then its standby), never at once:
+  // its owner key too passes only through absent (the standby key is a key of its own).
+  auto hs_history = etcd.owner_history(hs);
+  std::string hs_seen;
+  for (size_t i = 0; i < hs_history.size(); ++i) {
+    hs_seen += std::to_string(hs_history[i].first) + ":" +
+               (hs_history[i].second.empty() ? "-" : hs_history[i].second) + " ";
+    if (i > 0 && !hs_history[i].second.empty()) {
+      EXPECT_EQ(hs_history[i - 1].second, "") << "owner changed without a gap: " << hs_seen;
+    }
+  }
+  std::printf("%s owner key history (revision:owner): %s\n", hs.c_str(), hs_seen.c_str());
+  EXPECT_EQ(hs_history.back().second, hs_owner) << hs_seen;
   // The dead node's key went with its lease; the new owner's worker logged its fencing token.
   Iptvd *n = node_of(new_owner);
   ASSERT_NE(n, nullptr);
-  EXPECT_NE(n->log().find("fencing token " + std::to_string(etcd.revision("c1"))),
+  // (the worker's ack of the token sent on its command pipe: after the move-back it was started
+  // before the key was its node's.)
+  EXPECT_NE(n->log().find("worker did 'fencing_token': fencing token " +
+                          std::to_string(etcd.revision("c1"))),
             std::string::npos)
       << n->log();
 }

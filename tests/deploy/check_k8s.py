@@ -11,9 +11,14 @@
   `iptvctl validate`; the real iptvd started with the ConfigMap's config and records (paths
   mapped to a temp folder) answers /healthz and then /readyz with 200: the probes' paths exist
   and mean what the manifests say.
+- The cluster (docs/cluster.md): the config's `cluster.etcd` URLs are the members of etcd.yaml's
+  StatefulSet behind its headless Service, on its client port; the node id is the pod's name
+  (--node $(POD_NAME) from metadata.name). The real iptvd runs against a real etcd (Debian's
+  etcd-server, standing in for the etcd URLs) as pod iptvd-0: it registers /iptv/nodes/iptvd-0
+  and owns the ConfigMap's channels before /readyz answers 200.
 Prints one line per check; exits 1 on the first failure.
 """
-import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import base64, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 import yaml
 
@@ -53,7 +58,7 @@ else:
 
 sts = docs[("StatefulSet", "iptvd")]
 svc = docs[("Service", sts["spec"]["serviceName"])]
-pdb = next(d for (k, _), d in docs.items() if k == "PodDisruptionBudget")
+pdb = docs[("PodDisruptionBudget", "iptvd")]
 labels = sts["spec"]["template"]["metadata"]["labels"]
 check(sts["spec"]["selector"]["matchLabels"].items() <= labels.items(),
       "the StatefulSet's selector matches its pods")
@@ -104,7 +109,51 @@ args = c["args"]
 check(args[args.index("--channels") + 1] in mounts and args[args.index("--data") + 1] in mounts,
       "--channels and --data are mounted volumes")
 
+# The cluster: etcd.yaml and the config's cluster section agree; the node id is the pod's name.
+ecd = docs[("StatefulSet", "etcd")]
+esvc = docs[("Service", ecd["spec"]["serviceName"])]
+check(esvc["spec"].get("clusterIP") == "None" and
+      esvc["spec"]["selector"].items() <= ecd["spec"]["template"]["metadata"]["labels"].items(),
+      "etcd: a headless Service selecting the etcd StatefulSet's pods")
+eport = next(p for p in esvc["spec"]["ports"] if p["name"] == "client")
+ec = ecd["spec"]["template"]["spec"]["containers"][0]
+check(any(p["name"] == eport["targetPort"] and p["containerPort"] == 2379 for p in ec["ports"]) and
+      "--listen-client-urls=http://0.0.0.0:2379" in ec["args"],
+      "etcd: the Service's client port is the members' client port")
+members = ["%s-%d.%s" % (ecd["metadata"]["name"], i, esvc["metadata"]["name"])
+           for i in range(ecd["spec"]["replicas"])]
+initial = next(a for a in ec["args"] if a.startswith("--initial-cluster="))
+check(all("%s=http://%s:2380" % (m.split(".")[0], m) in initial for m in members),
+      "etcd: --initial-cluster names every member by its stable name")
+cl = cfg.get("cluster") or {}
+check(sorted(cl.get("etcd", [])) == sorted("http://%s:%d" % (m, eport["port"]) for m in members),
+      "cluster.etcd lists every etcd member: %s" % cl.get("etcd"))
+check(args[args.index("--node") + 1] == "$(POD_NAME)" and "node_id" not in cl and
+      any(e["name"] == "POD_NAME" and e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+          for e in c["env"]),
+      "the node id is the pod's name (--node $(POD_NAME), no cluster.node_id)")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def etcd_get(url, key):
+    body = json.dumps({"key": base64.b64encode(key.encode()).decode()}).encode()
+    try:
+        r = json.load(urllib.request.urlopen(url + "/v3/kv/range", body, timeout=5))
+    except OSError:
+        return None
+    kvs = r.get("kvs") or []
+    return json.loads(base64.b64decode(kvs[0]["value"])) if kvs else None
+
+
 tmp = tempfile.mkdtemp(prefix="iptv-k8s-")
+etcd = None
 try:
     chdir = os.path.join(tmp, "channels")
     os.makedirs(chdir)
@@ -117,12 +166,20 @@ try:
     with open(keys, "w") as f:
         f.write("k1 " + os.urandom(32).hex() + "\n")
     os.chmod(keys, 0o440)
+    # A real etcd (Debian's etcd-server) in place of the cluster's members.
+    ec_url, peer = "http://127.0.0.1:%d" % free_port(), "http://127.0.0.1:%d" % free_port()
+    etcd = subprocess.Popen(["/usr/bin/etcd", "--name", "t", "--data-dir", os.path.join(tmp, "etcd"),
+                             "--listen-client-urls", ec_url, "--advertise-client-urls", ec_url,
+                             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                             "--initial-cluster", "t=" + peer, "--logger", "zap"],
+                            stdout=open(os.path.join(tmp, "etcd.log"), "w"), stderr=subprocess.STDOUT)
+    text = cfg_text.replace(cfg["tokens"]["keys_file"], keys)
+    for u in cl["etcd"]:
+        text = text.replace(u, ec_url)
+    check(ec_url in text and "etcd-0" not in text, "the config's etcd URLs mapped to a test etcd")
     with open(os.path.join(tmp, "iptvd.yaml"), "w") as f:
-        f.write(cfg_text.replace(cfg["tokens"]["keys_file"], keys))
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+        f.write(text)
+    port = free_port()
     log = open(os.path.join(tmp, "iptvd.log"), "w")
     d = subprocess.Popen([IPTVD, "--config", os.path.join(tmp, "iptvd.yaml"), "--channels", chdir,
                           "--data", os.path.join(tmp, "data"), "--listen", "127.0.0.1:%d" % port,
@@ -145,6 +202,14 @@ try:
         return False
 
     ok_h = wait("/healthz", 30)
+    # The node claims its channels in its second round (lease_ttl / 3 apart); /readyz counts
+    # only the channels it owns, so it is read once they are.
+    channels = [n[:-5] for n in docs[("ConfigMap", "iptv-channels")]["data"]]
+    end = time.time() + 60
+    while time.time() < end and not all(etcd_get(ec_url, "/iptv/owners/" + ch) for ch in channels):
+        time.sleep(0.25)
+    node_key = etcd_get(ec_url, "/iptv/nodes/iptvd-0")
+    owners = {ch: etcd_get(ec_url, "/iptv/owners/" + ch) for ch in channels}
     ok_r = wait("/readyz", 90)
     d.send_signal(signal.SIGTERM)
     rc = d.wait(timeout=60)
@@ -153,6 +218,13 @@ try:
     check(ok_h, "the real iptvd with the manifests' config answers the liveness probe " + ("" if ok_h else text[-2000:]))
     check(ok_r, "and the readiness probe once its channels serve " + ("" if ok_r else text[-2000:]))
     check(rc == 0, "and stops cleanly on SIGTERM (exit %d)" % rc)
+    check(node_key is not None and node_key.get("node") == "iptvd-0",
+          "it registered in etcd as the pod's name: %s" % node_key)
+    check(all(o and o.get("node") == "iptvd-0" for o in owners.values()),
+          "and owned the ConfigMap's channels in etcd: %s" % owners)
 finally:
+    if etcd:
+        etcd.kill()
+        etcd.wait()
     shutil.rmtree(tmp, ignore_errors=True)
 print("k8s manifests: all checks passed")

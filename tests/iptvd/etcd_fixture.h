@@ -80,9 +80,10 @@ class Etcd {
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(client_); }
   void signal(int sig) { ::kill(pid_, sig); }
-  // The range answer for the owner key of `channel`, read through the JSON gateway.
-  nlohmann::json owner_key(const std::string &channel) {
-    std::string key = "/iptv/owners/" + channel;
+  // The range answer for the owner key of `channel`, read through the JSON gateway. `kind`
+  // "standby": its hot-standby key (docs/cluster.md).
+  nlohmann::json owner_key(const std::string &channel, const std::string &kind = "owners") {
+    std::string key = "/iptv/" + kind + "/" + channel;
     gchar *k = g_base64_encode((const guchar *)key.data(), key.size());
     std::string out =
         sh(curl_ + "-s -m 5 -X POST " + url() + "/v3/kv/range -d '{\"key\":\"" + k + "\"}'");
@@ -90,8 +91,8 @@ class Etcd {
     return nlohmann::json::parse(out, nullptr, false);
   }
   // The value of the owner key of `channel` ("" when none), read through the JSON gateway.
-  std::string owner(const std::string &channel) {
-    auto j = owner_key(channel);
+  std::string owner(const std::string &channel, const std::string &kind = "owners") {
+    auto j = owner_key(channel, kind);
     if (!j.is_object() || !j.contains("kvs")) return "";
     gsize n = 0;
     guchar *v = g_base64_decode(j["kvs"][0].value("value", "").c_str(), &n);
@@ -104,8 +105,9 @@ class Etcd {
   // until compacted; nothing compacts in a test): (revision, owner node, "" when no key) at each
   // revision where it changed. Read with ranges at past revisions, so nothing in between is
   // missed.
-  std::vector<std::pair<int64_t, std::string>> owner_history(const std::string &channel) {
-    std::string key = "/iptv/owners/" + channel;
+  std::vector<std::pair<int64_t, std::string>> owner_history(const std::string &channel,
+                                                             const std::string &kind = "owners") {
+    std::string key = "/iptv/" + kind + "/" + channel;
     gchar *k = g_base64_encode((const guchar *)key.data(), key.size());
     std::string kb = k;
     g_free(k);

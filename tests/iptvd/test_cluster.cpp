@@ -189,16 +189,38 @@ TEST(Cluster, PartitionedNodeStopsPublishingWithinTtl) {
   iptv_test::TempDir dir;
   std::filesystem::create_directories(dir.path() + "/ch");
   write_file(dir.path() + "/ch/c1.yaml", channel_yaml("c1"));
+  // And a hot-standby channel (a short window: its standby serves after 4 segments), run by a
+  // second node too; `b`'s name leaves c1 on na.
+  write_file(dir.path() + "/ch/hs.yaml",
+             "channel_id: hs\nsource: test://smpte\nprofiles: [180p-250kbps]\npreset: "
+             "ultrafast\nkeyframe_interval_seconds: 1\nhls:\n  segment_seconds: 1\n  "
+             "window_segments: 3\nredundancy: hot-standby\n");
+  std::string b_id;
+  for (int i = 0; b_id.empty(); ++i)
+    if (preferred_node({"na", "n" + std::to_string(i)}, "c1") == "na")
+      b_id = "n" + std::to_string(i);
   Iptvd a(dir.path() + "/ch", {"--config", cluster_config(dir.path(), "na", etcd.url())});
+  Iptvd b(dir.path() + "/ch", {"--config", cluster_config(dir.path(), b_id, etcd.url())});
   a.start();
-  ASSERT_TRUE(a.running()) << a.log();
-  ASSERT_TRUE(wait_for(60, [&] { return serving(a, "c1"); })) << a.log();
+  b.start();
+  ASSERT_TRUE(a.running() && b.running()) << a.log() << b.log();
+  ASSERT_TRUE(wait_for(60,
+                       [&] {
+                         return etcd.owner("c1") == "na" && serving(a, "c1") &&
+                                !etcd.owner("hs", "standby").empty() && serving(a, "hs") &&
+                                serving(b, "hs");
+                       }))
+      << a.log() << b.log();
   double t0 = now_s();
   etcd.signal(SIGSTOP);  // requests hang: unreachable, as behind a partition
-  bool stopped = wait_for(kTtl + 10, [&] { return served(a, "c1").status != 200; });
+  // Both stop: the owner of c1 (and of hs, or its standby), and hs's other node.
+  bool stopped = wait_for(kTtl + 10, [&] {
+    return served(a, "c1").status != 200 && served(a, "hs").status != 200 &&
+           served(b, "hs").status != 200;
+  });
   double dt = now_s() - t0;
   std::printf("partition: publishing stopped after %.2f s (TTL %d s)\n", dt, kTtl);
-  EXPECT_TRUE(stopped) << a.log();
+  EXPECT_TRUE(stopped) << a.log() << b.log();
   EXPECT_LE(dt, kTtl + 0.5);
   EXPECT_NE(a.log().find("stopped publishing"), std::string::npos) << a.log();
   // Cut off from etcd, the node is not ready (it can prove no ownership).
@@ -208,6 +230,9 @@ TEST(Cluster, PartitionedNodeStopsPublishingWithinTtl) {
   etcd.signal(SIGCONT);
   EXPECT_TRUE(wait_for(60, [&] { return serving(a, "c1"); })) << a.log();
   EXPECT_EQ(etcd.owner("c1"), "na");
+  // The hot standby was fenced too (its own log line).
+  EXPECT_NE((a.log() + b.log()).find("stopped the hot standby"), std::string::npos)
+      << a.log() << b.log();
   // A removed record releases its owner key (the node stays up, so its lease would keep it).
   std::filesystem::remove(dir.path() + "/ch/c1.yaml");
   EXPECT_TRUE(wait_for(20, [&] { return etcd.owner("c1").empty(); })) << a.log();
@@ -363,6 +388,13 @@ TEST(Cluster, MoveBackToThePreferredNodeIsMakeBeforeBreak) {
       EXPECT_EQ(history[i - 1].second, "") << "owner changed without a gap: " << seen;
     }
   EXPECT_EQ(history.back().second, p_id) << seen;
+  // The worker started before the key was p's carries the fencing token since: a command on its
+  // pipe once p owned the key, acknowledged by the worker (iptvd logs the ack; the worker's own
+  // "publishing under fencing token" line is debug output).
+  std::string line =
+      "worker did 'fencing_token': fencing token " + std::to_string(etcd.revision("c1"));
+  EXPECT_TRUE(wait_for(10, [&] { return p.log().find(line) != std::string::npos; })) << line << "\n"
+                                                                                     << p.log();
 }
 
 // The first video PTS of a segment as ffprobe reads it from `url` (s; -1 when unreadable).

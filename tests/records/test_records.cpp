@@ -207,6 +207,25 @@ TEST(Loader, ErrorCarriesFileLineColumnAndPath) {
   EXPECT_EQ(errors[0].channel_id, "news");
 }
 
+// redundancy (docs/cluster.md, "Hot standby"): none by default, hot-standby, and anything else
+// refused with file:line and the allowed values.
+TEST(Loader, RedundancyHotStandby) {
+  iptv::ProfileCatalog cat;
+  iptv::ChannelRecord r;
+  std::vector<iptv::LoadError> errors;
+  const std::string base = "channel_id: news\nsource: test://smpte\nprofiles: [720p-3mbps]\n";
+  ASSERT_TRUE(iptv::parse_channel(base, "news.yaml", cat, r, errors));
+  EXPECT_EQ(r.redundancy, iptv::Redundancy::kNone);
+  ASSERT_TRUE(iptv::parse_channel(base + "redundancy: hot-standby\n", "news.yaml", cat, r, errors))
+      << errors[0].str();
+  EXPECT_EQ(r.redundancy, iptv::Redundancy::kHotStandby);
+  auto bad = parse_errors(base + "redundancy: hot-stanby\n", "channels/news.yaml");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].str(),
+            "channels/news.yaml:4:13: redundancy: unknown value 'hot-stanby' (expected one of: "
+            "none, hot-standby); did you mean 'hot-standby'?");
+}
+
 TEST(Loader, AllErrorsInOneRun) {
   auto errors = parse_errors(
       "channel_id: news\nsource: test://smpte\nstatus: live\nencoder: qsv\nhls:\n  "

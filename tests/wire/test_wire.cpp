@@ -171,9 +171,12 @@ TEST(WireStatus, MalformedLinesNameTheKindAndField) {
 }
 
 TEST(WireCommand, EveryKindRoundTrips) {
-  std::vector<Command> cmds = {CmdFailover{}, CmdReturn{}, CmdStop{},
+  std::vector<Command> cmds = {CmdFailover{},
+                               CmdReturn{},
+                               CmdStop{},
                                CmdRendition{.name = "720p", .enabled = false},
-                               CmdKey{.period = 7, .key_id = "k7", .key = "00ff", .iv = "0a0b"}};
+                               CmdKey{.period = 7, .key_id = "k7", .key = "00ff", .iv = "0a0b"},
+                               CmdFencingToken{.token = 42}};
   std::set<std::string> names;
   for (const auto &c : cmds) {
     std::string text = encode_command(c);
@@ -191,6 +194,10 @@ TEST(WireCommand, EveryKindRoundTrips) {
   EXPECT_EQ(encode_command(CmdKey{.period = 7, .key_id = "k7", .key = "00ff", .iv = "0a0b"}),
             R"({"cmd":"key","iv":"0a0b","key":"00ff","key_id":"k7","period":7})");
   EXPECT_THROW(parse_command(R"({"cmd":"key","period":7,"key_id":"k7","key":"00"})"), WireError);
+  // The fencing token a worker started before its node owned the channel gets (docs/cluster.md).
+  EXPECT_EQ(encode_command(CmdFencingToken{.token = 42}), R"({"cmd":"fencing_token","token":42})");
+  EXPECT_THROW(parse_command(R"({"cmd":"fencing_token"})"), WireError);
+  EXPECT_THROW(parse_command(R"({"cmd":"fencing_token","token":0})"), WireError);
 }
 
 TEST(WireCommand, MalformedCommandsNameTheField) {

@@ -165,9 +165,15 @@ class ChannelManager : public ChannelSink {
   // monotonic time (g_get_monotonic_time) until which this holds. Applied on the main loop.
   // `warm`: channels this node takes back from their owner (it is their preferred node again):
   // their workers run here without being served (make-before-break) until this node owns them.
+  // `standby`: hot-standby channels (redundancy: hot-standby) this node is the standby of, each
+  // with the standby key's mod_revision: their workers run here too and are served once their
+  // first segment (partial) left the window, after hls.window_segments + 1 segments and at
+  // least kStandbyServeAfter (the same epoch numbers as the owner's); when this node
+  // becomes the owner, the worker goes on, and gets its fencing token on its command pipe.
   void post_ownership(std::map<std::string, int64_t> owned,
                       std::map<std::string, std::string> why_not, int64_t valid_until_us,
-                      std::set<std::string> warm = {});
+                      std::set<std::string> warm = {}, std::map<std::string, int64_t> standby = {});
+  static constexpr int kStandbyServeAfter = 3;
   // Thread-safe: the warm channels whose worker has written at least `segments` segments.
   std::set<std::string> warm_ready(int segments) const;
   // Main loop, every 200 ms: once the ownership is no longer proven (no keep-alive reached
@@ -175,6 +181,9 @@ class ChannelManager : public ChannelSink {
   void fence_if_expired();
   // The fencing token under which the channel runs here (0: not owned; always 0 alone).
   int64_t fencing_token(const std::string &id) const;
+  // Thread-safe: the standby key revision under which this node runs the channel as hot
+  // standby (0: not a standby here).
+  int64_t standby_token(const std::string &id) const;
 
   // ChannelSink (main loop).
   void on_transition(const std::string &channel, const std::string &from, const std::string &to,
@@ -241,10 +250,19 @@ class ChannelManager : public ChannelSink {
   // Cluster ownership (main loop; owned_ also read by fencing_token under mu_).
   void apply_ownership(const std::map<std::string, int64_t> &owned,
                        const std::map<std::string, std::string> &why_not, int64_t valid_until_us,
-                       const std::set<std::string> &warm);
+                       const std::set<std::string> &warm,
+                       const std::map<std::string, int64_t> &standby);
   void lose_ownership(const std::string &id, const std::string &why);
+  void lose_standby(const std::string &id, const std::string &why);
+  void start_unserved(const std::string &id, int64_t standby_token);
+  // A worker started before this node owned its channel (warm, standby) gets the token now, and
+  // its runner keeps it for later restarts.
+  void give_fencing_token(const std::string &id, int64_t token);
   std::string cluster_node_;              // "" = alone: every channel runs
   std::map<std::string, int64_t> owned_;  // channel -> fencing token
+  // Hot standby here: channel -> standby key revision (under mu_). Its worker counts in warm_
+  // (unserved, not archived) until it wrote kStandbyServeAfter segments; then it is served.
+  std::map<std::string, int64_t> standby_;
   std::map<std::string, std::string> not_owned_why_;
   int64_t owned_valid_until_us_ = 0;
   // Warm channels (move-back, make-before-break): channel -> segments written since its worker

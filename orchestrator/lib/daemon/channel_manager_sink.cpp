@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "daemon/channel_manager.h"
+#include "origin/origin.h"
 #include "log/log.h"
 #include "store/state_store.h"
 
@@ -36,11 +37,19 @@ void ChannelManager::on_segment(const std::string &channel, const StSegment &seg
   // channels of 2 s segments were 50 commits a second (docs/benchmarks.md, channel density).
   // The API's live view (runner views) has each segment at once; only st_packaging lags, by at
   // most a second, and stop_all() and the destructor write what is pending.
-  bool warm = false;  // a warm channel (cluster move-back) is not archived until it is served
+  // A warm channel (cluster move-back, hot standby) is not archived until this node owns it.
+  bool warm = false;
+  int written = 0;
   {
     std::lock_guard lk(warm_mu_);
-    if (auto w = warm_.find(channel); w != warm_.end()) ++w->second, warm = true;
+    if (auto w = warm_.find(channel); w != warm_.end()) written = ++w->second, warm = true;
   }
+  // A hot standby is served once its first segment, partial like every run's first, has left
+  // its window: every segment it lists is then the very segment the owner lists under that
+  // number (docs/cluster.md).
+  if (warm && written >= kStandbyServeAfter && standby_token(channel) > 0)
+    if (auto rec = record(channel); rec && written > rec->hls.window_segments)
+      origin_->add_channel(channel, hls_dir(channel));
   pending_segments_.emplace_back(channel, seg);
   if (observer_ && !warm) observer_->segment(channel, seg);
   if (segment_timer_) return;

@@ -59,6 +59,29 @@ struct EtcdKv {
 };
 using Kv = EtcdKv;
 
+namespace {
+
+// The node an owner or standby key names ({"node": id, ...}).
+std::string node_of(const Kv &kv) {
+  auto v = nlohmann::json::parse(kv.value, nullptr, false);
+  return v.is_object() ? v.value("node", "") : "";
+}
+
+// etcd's transaction compare: `key` does not exist.
+nlohmann::json absent(const std::string &key) {
+  return {{"key", b64(key)}, {"result", "EQUAL"}, {"target", "CREATE"}, {"create_revision", "0"}};
+}
+
+// etcd's transaction compare: `key` is unchanged since `mod_revision`.
+nlohmann::json unchanged(const std::string &key, int64_t mod_revision) {
+  return {{"key", b64(key)},
+          {"result", "EQUAL"},
+          {"target", "MOD"},
+          {"mod_revision", std::to_string(mod_revision)}};
+}
+
+}  // namespace
+
 // The etcd v3 JSON gateway over libsoup, used from the cluster thread only.
 struct Cluster::Etcd {
   std::vector<std::string> urls;
@@ -281,6 +304,8 @@ struct Cluster::Round {
   };
   std::vector<Node> nodes;
   std::map<std::string, Kv> owners, handovers;     // by channel
+  std::map<std::string, Kv> standbys;              // hot standby keys, by channel
+  std::map<std::string, int64_t> standby;          // this node's standbys: key revision
   std::map<std::string, std::string> handover_to;  // channel -> the node asking for it
   std::set<std::string> ready;                     // warm channels whose worker is live here
   std::map<std::string, int64_t> owned;
@@ -292,11 +317,13 @@ struct Cluster::Round {
       if (n.id == id) return true;
     return false;
   }
-  // The preferred node: the highest rendezvous weight among live nodes matching the placement.
-  std::string preferred_for(const ChannelRecord &rec) const {
+  // The preferred node: the highest rendezvous weight among live nodes matching the placement
+  // (but `except`: the owner, when choosing a hot standby).
+  std::string preferred_for(const ChannelRecord &rec, const std::string &except = "") const {
     std::string preferred;
     uint64_t best = 0;
     for (const auto &n : nodes) {
+      if (n.id == except) continue;
       if (rec.placement.role != PlacementRole::kAny && !n.role.empty() &&
           n.role != to_string(rec.placement.role))
         continue;
@@ -323,10 +350,11 @@ bool Cluster::delete_if_unchanged(const std::string &key, int64_t mod_revision) 
 // Reads the live nodes, the owner keys and the move-back requests; false when etcd failed.
 bool Cluster::read_round(Round &rd) {
   Etcd &etcd = *etcd_;
-  std::vector<Kv> node_kvs, owner_kvs, handover_kvs;
+  std::vector<Kv> node_kvs, owner_kvs, handover_kvs, standby_kvs;
   if (!etcd.range_prefix(kPrefix + "nodes/", node_kvs) ||
       !etcd.range_prefix(kPrefix + "owners/", owner_kvs) ||
-      !etcd.range_prefix(kPrefix + "handover/", handover_kvs)) {
+      !etcd.range_prefix(kPrefix + "handover/", handover_kvs) ||
+      !etcd.range_prefix(kPrefix + "standby/", standby_kvs)) {
     set_problem("etcd unreachable (" + etcd.last_error + ")");
     return false;
   }
@@ -337,6 +365,7 @@ bool Cluster::read_round(Round &rd) {
     rd.nodes.push_back({v.value("node", ""), v.value("role", "")});
   }
   for (const auto &kv : owner_kvs) rd.owners[kv.key.substr(kPrefix.size() + 7)] = kv;
+  for (const auto &kv : standby_kvs) rd.standbys[kv.key.substr(kPrefix.size() + 8)] = kv;
   // Move-back requests: <prefix>handover/<channel> = {"to": node}, on the asking node's lease.
   for (const auto &kv : handover_kvs) {
     std::string ch = kv.key.substr(kPrefix.size() + 9);
@@ -369,12 +398,22 @@ void Cluster::owned_channel(const ChannelRecord &rec, const Kv &kv, Round &rd) {
       return;
     }
     rd.owned[ch] = kv.mod_revision;
+    // A standby key of this node's left over (it owns the channel now): let another node be
+    // the standby.
+    if (auto sb = rd.standbys.find(ch);
+        sb != rd.standbys.end() && node_of(sb->second) == cfg_.node_id)
+      delete_if_unchanged(sb->second.key, sb->second.mod_revision);
     // This node's own move-back request is done once it owns the channel.
     if (ho != rd.handover_to.end() && ho->second == cfg_.node_id)
       delete_if_unchanged(rd.handovers[ch].key, rd.handovers[ch].mod_revision);
     return;
   }
   rd.why_not[ch] = "owned by node " + owner + " (etcd)";
+  // A hot-standby channel does not move back: it already runs on two nodes (docs/cluster.md).
+  if (rec.redundancy == Redundancy::kHotStandby) {
+    standby_channel(rec, kv, owner, rd);
+    return;
+  }
   if (owner == cfg_.node_id || !rd.live(owner) || !channels_.not_runnable_reason(rec).empty() ||
       rd.preferred_for(rec) != cfg_.node_id)
     return;
@@ -394,12 +433,78 @@ void Cluster::owned_channel(const ChannelRecord &rec, const Kv &kv, Round &rd) {
                  {{"node", cfg_.node_id}});
 }
 
+// A hot-standby channel owned by another node (`owner_kv`): this node is its standby (it holds
+// the standby key <prefix>standby/<channel> on its own lease), or becomes it when there is none
+// and this node is the preferred one among the live nodes other than the owner (or the key
+// stayed absent for 3 rounds): a transaction that creates the standby key only if it does not
+// exist and the owner key is unchanged.
+void Cluster::standby_channel(const ChannelRecord &rec, const Kv &owner_kv,
+                              const std::string &owner, Round &rd) {
+  const std::string &ch = rec.channel_id;
+  if (owner == cfg_.node_id) return;  // the owner's old lease (re-registering): nothing yet
+  auto sb = rd.standbys.find(ch);
+  if (sb != rd.standbys.end()) {
+    standby_absent_.erase(ch);
+    std::string node = node_of(sb->second);
+    if (node == cfg_.node_id && sb->second.lease == lease_) {
+      rd.standby[ch] = sb->second.mod_revision;
+      rd.why_not[ch] = "owned by node " + owner + " (etcd); this node is its hot standby";
+    } else {
+      rd.why_not[ch] += "; hot standby on node " + node;
+    }
+    return;
+  }
+  if (!channels_.not_runnable_reason(rec).empty() || fresh_lease_ || !rd.live(owner)) return;
+  std::string preferred = rd.preferred_for(rec, owner);
+  if (preferred.empty()) return;
+  if (preferred != cfg_.node_id && ++standby_absent_[ch] < 3) {
+    rd.why_not[ch] += "; waiting for node " + preferred + " to be its hot standby";
+    return;
+  }
+  std::string key = kPrefix + "standby/" + ch;
+  nlohmann::json r;
+  nlohmann::json value = {{"node", cfg_.node_id}, {"url", url_}};
+  nlohmann::json txn = {
+      {"compare", {absent(key), unchanged(owner_kv.key, owner_kv.mod_revision)}},
+      {"success",
+       {{{"request_put",
+          {{"key", b64(key)}, {"value", b64(value.dump())}, {"lease", std::to_string(lease_)}}}}}}};
+  if (etcd_->call("/v3/kv/txn", txn, r) && r.value("succeeded", false)) {
+    int64_t rev = r.contains("header") ? i64(r["header"], "revision") : 0;
+    rd.standby[ch] = rev;
+    standby_absent_.erase(ch);
+    rd.why_not[ch] = "owned by node " + owner + " (etcd); this node is its hot standby";
+    logger_.info(
+        ch, "cluster: this node is the channel's hot standby",
+        {{"node", cfg_.node_id}, {"owner", owner}, {"standby_revision", std::to_string(rev)}});
+  }
+}
+
 // A channel without an owner key: claim it when this node is its preferred node, or when it
-// stayed unowned for 3 rounds. False when etcd failed.
+// stayed unowned for 3 rounds. A hot standby claims it at once (its worker is live: no gap),
+// and the others leave it that time. False when etcd failed.
 bool Cluster::claim(const ChannelRecord &rec, Round &rd) {
   const std::string &ch = rec.channel_id;
   if (!channels_.not_runnable_reason(rec).empty()) return true;
   std::string preferred = rd.preferred_for(rec);
+  std::string key = kPrefix + "owners/" + ch;
+  nlohmann::json compare = {absent(key)};
+  nlohmann::json ops = nlohmann::json::array();
+  bool standby = false;
+  std::string standby_node;
+  if (auto sb = rd.standbys.find(ch);
+      sb != rd.standbys.end() && rec.redundancy == Redundancy::kHotStandby) {
+    standby_node = node_of(sb->second);
+    standby = standby_node == cfg_.node_id && sb->second.lease == lease_;
+    if (standby) {
+      // The owner is gone: the standby becomes the owner and gives up the standby key in the
+      // same transaction (another node becomes the standby next round).
+      compare.push_back(unchanged(sb->second.key, sb->second.mod_revision));
+      nlohmann::json del = nlohmann::json::object();
+      del["request_delete_range"] = {{"key", b64(sb->second.key)}};
+      ops.push_back(del);
+    }
+  }
   // Just registered: claim nothing this round, so that nodes starting together see each
   // other before they claim (else the first one takes everything and hands most back).
   if (fresh_lease_) {
@@ -407,19 +512,22 @@ bool Cluster::claim(const ChannelRecord &rec, Round &rd) {
     return true;
   }
   int rounds = ++absent_[ch];
-  if (preferred != cfg_.node_id && rounds < 3) {
+  if (!standby && !standby_node.empty() && rd.live(standby_node) && rounds < 3) {
+    rd.why_not[ch] = "waiting for node " + standby_node + ", its hot standby, to take it (etcd)";
+    return true;
+  }
+  if (!standby && (standby_node.empty() || !rd.live(standby_node)) && preferred != cfg_.node_id &&
+      rounds < 3) {
     rd.why_not[ch] = "waiting for node " + preferred + " to take it (etcd)";
     return true;
   }
-  std::string key = kPrefix + "owners/" + ch;
   nlohmann::json r;
   nlohmann::json value = {{"node", cfg_.node_id}, {"url", url_}};
-  nlohmann::json txn = {
-      {"compare",
-       {{{"key", b64(key)}, {"result", "EQUAL"}, {"target", "CREATE"}, {"create_revision", "0"}}}},
-      {"success",
-       {{{"request_put",
-          {{"key", b64(key)}, {"value", b64(value.dump())}, {"lease", std::to_string(lease_)}}}}}}};
+  nlohmann::json put = nlohmann::json::object();
+  put["request_put"] = {
+      {"key", b64(key)}, {"value", b64(value.dump())}, {"lease", std::to_string(lease_)}};
+  ops.insert(ops.begin(), put);
+  nlohmann::json txn = {{"compare", compare}, {"success", ops}};
   if (!etcd_->call("/v3/kv/txn", txn, r)) {
     set_problem("etcd unreachable (" + etcd_->last_error + ")");
     return false;
@@ -428,12 +536,15 @@ bool Cluster::claim(const ChannelRecord &rec, Round &rd) {
     int64_t rev = r.contains("header") ? i64(r["header"], "revision") : 0;
     rd.owned[ch] = rev;
     absent_.erase(ch);
-    logger_.info(ch, "cluster: this node owns the channel",
+    logger_.info(ch,
+                 standby ? "cluster: this node owns the channel (its hot standby took over)"
+                         : "cluster: this node owns the channel",
                  {{"node", cfg_.node_id},
                   {"fencing_token", std::to_string(rev)},
                   {"preferred", preferred == cfg_.node_id ? "yes" : "no"}});
   } else {
     rd.why_not[ch] = "claimed by another node (etcd)";
+    if (standby) rd.standby[ch] = rd.standbys[ch].mod_revision;
   }
   return true;
 }
@@ -462,9 +573,12 @@ void Cluster::tick() {
   }
   // Owner keys of channels no longer active here (record removed, disabled, retired) are
   // released, if they are still this node's, so a later record starts on its preferred node.
-  std::set<std::string> active;
+  std::set<std::string> active, hot;
   for (const auto &rec : channels_.records())
-    if (rec.status == ChannelStatus::kActive) active.insert(rec.channel_id);
+    if (rec.status == ChannelStatus::kActive) {
+      active.insert(rec.channel_id);
+      if (rec.redundancy == Redundancy::kHotStandby) hot.insert(rec.channel_id);
+    }
   for (const auto &[ch, kv] : rd.owners) {
     if (active.count(ch) || kv.lease != lease_) continue;
     auto v = nlohmann::json::parse(kv.value, nullptr, false);
@@ -473,12 +587,25 @@ void Cluster::tick() {
       logger_.info(ch, "cluster: released the channel (no longer an active record)",
                    {{"node", cfg_.node_id}});
   }
+  // Standby keys of channels no longer active hot-standby records here (or whose standby this
+  // node no longer runs) are released too.
+  for (const auto &[ch, kv] : rd.standbys) {
+    if ((hot.count(ch) && rd.standby.count(ch)) || kv.lease != lease_ ||
+        node_of(kv) != cfg_.node_id)
+      continue;
+    if (delete_if_unchanged(kv.key, kv.mod_revision))
+      logger_.info(ch, "cluster: released the hot standby (no longer an active hot-standby record)",
+                   {{"node", cfg_.node_id}});
+  }
   for (auto it = absent_.begin(); it != absent_.end();)
     it = seen.count(it->first) ? std::next(it) : absent_.erase(it);
+  for (auto it = standby_absent_.begin(); it != standby_absent_.end();)
+    it = seen.count(it->first) ? std::next(it) : standby_absent_.erase(it);
   // Valid until the lease can have expired in etcd, less a margin for stopping.
   int64_t margin = std::max<int64_t>(G_USEC_PER_SEC, ttl_us / 5);
   fresh_lease_ = false;
-  channels_.post_ownership(rd.owned, rd.why_not, last_ok_us_ + ttl_us - margin, rd.warm);
+  channels_.post_ownership(rd.owned, rd.why_not, last_ok_us_ + ttl_us - margin, rd.warm,
+                           rd.standby);
 }
 
 }  // namespace iptv::daemon

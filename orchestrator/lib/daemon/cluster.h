@@ -70,6 +70,8 @@ class Cluster {
   bool read_round(Round &rd);
   void owned_channel(const ChannelRecord &rec, const EtcdKv &kv, Round &rd);
   bool claim(const ChannelRecord &rec, Round &rd);
+  void standby_channel(const ChannelRecord &rec, const EtcdKv &owner_kv, const std::string &owner,
+                       Round &rd);
   bool delete_if_unchanged(const std::string &key, int64_t mod_revision);
 
   config::ClusterConfig cfg_;
@@ -86,6 +88,7 @@ class Cluster {
   int64_t last_ok_us_ = 0;             // when the last successful keep-alive (or grant) was sent
   bool fresh_lease_ = false;           // granted this round: claim nothing yet
   std::map<std::string, int> absent_;  // rounds a channel has been seen without an owner
+  std::map<std::string, int> standby_absent_;  // rounds a hot-standby channel had no standby
   int64_t last_problem_log_us_ = 0;
   void set_problem(const std::string &why);
   mutable std::mutex mu_;

@@ -116,6 +116,10 @@ struct Placement {
   PlacementRole role = PlacementRole::kAny;
 };
 
+// In a cluster (docs/cluster.md): `hot-standby` runs the channel on two nodes at once, its owner
+// and a standby that takes over at once when the owner is lost. Alone, iptvd ignores it.
+enum class Redundancy { kNone, kHotStandby };
+
 struct ChannelRecord {
   std::string file;  // where it was loaded from
   int line = 1;      // line of channel_id, for messages
@@ -148,6 +152,7 @@ struct ChannelRecord {
   std::vector<Output> outputs;
   Epg epg;
   Placement placement;
+  Redundancy redundancy = Redundancy::kNone;
 
   bool passthrough() const { return profiles.size() == 1 && profiles[0].passthrough; }
   // Test patterns need no rights; any other source needs an owner and a licence.

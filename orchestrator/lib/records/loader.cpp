@@ -136,12 +136,15 @@ const std::vector<std::string> kTopKeys = {"channel_id",    "name",
                                            "observability", "quality",
                                            "hls",           "outputs",
                                            "epg",           "placement",
-                                           "dvr",           "catchup",
-                                           "dash",          "encryption"};
+                                           "redundancy",    "dvr",
+                                           "catchup",       "dash",
+                                           "encryption"};
 
 }  // namespace
 
 // loader_timeshift.cpp: dvr, catchup (checked against rights.catchup_days).
+// loader_cluster.cpp: placement, redundancy.
+void parse_placement(YamlWalker &w, const YAML::Node &root, ChannelRecord &rec);
 void parse_timeshift(YamlWalker &w, const YAML::Node &root, ChannelRecord &rec);
 
 static bool parse_channel_impl(std::string_view text, const std::string &file,
@@ -488,19 +491,6 @@ static void parse_epg(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
   if (rec.epg.tvg_id.empty()) rec.epg.tvg_id = rec.channel_id;
 }
 
-static void parse_placement(Walker &w, const YAML::Node &root, ChannelRecord &rec) {
-  std::string v;
-  const YAML::Node pl = root["placement"];
-  if (pl.IsDefined() && !pl.IsNull() && w.mapping(pl, "placement", {"node", "role"})) {
-    w.str(pl["node"], "placement.node", rec.placement.node);
-    v.clear();
-    if (w.choice(pl["role"], "placement.role", {"any", "edge", "cloud"}, v) && !v.empty())
-      rec.placement.role = v == "any"    ? PlacementRole::kAny
-                           : v == "edge" ? PlacementRole::kEdge
-                                         : PlacementRole::kCloud;
-  }
-}
-
 static bool parse_channel_impl(std::string_view text, const std::string &file,
                                const ProfileCatalog &catalog, ChannelRecord &rec,
                                std::vector<LoadError> &errors) {
@@ -549,7 +539,7 @@ static bool parse_channel_impl(std::string_view text, const std::string &file,
   parse_hls(w, root, rec);
   parse_outputs(w, root, rec);
   parse_epg(w, root, rec);
-  parse_placement(w, root, rec);
+  parse_placement(w, root, rec);  // loader_cluster.cpp
   parse_timeshift(w, root, rec);  // loader_timeshift.cpp: after hls and rights
 
   for (auto &e : errors)

@@ -275,6 +275,10 @@ std::optional<V> read_kind(const std::string &t, const json &j) {
         r.req("key_id", m.key_id);
         r.req("key", m.key);
         r.req("iv", m.iv);
+      } else if constexpr (std::is_same_v<T, CmdFencingToken>) {
+        Reader r(j, t);
+        r.req("token", m.token);
+        if (m.token <= 0) throw WireError(std::string(t) + ": field 'token' must be positive");
       }
       return V(std::move(m));
     }
@@ -364,6 +368,7 @@ json to_json(const Command &c) {
     j["key"] = k->key;
     j["iv"] = k->iv;
   }
+  if (auto *f = std::get_if<CmdFencingToken>(&c)) j["token"] = f->token;
   return j;
 }
 

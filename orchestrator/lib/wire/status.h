@@ -191,7 +191,17 @@ struct CmdKey {
   std::string iv;
 };
 
-using Command = std::variant<CmdFailover, CmdReturn, CmdStop, CmdRendition, CmdKey>;
+// In a cluster (docs/cluster.md): the fencing token (the etcd revision of the channel's owner
+// key) the running worker publishes under from now on. For a worker started before its node
+// owned the channel (a make-before-break move-back, a hot standby taking over), which therefore
+// had no --fencing-token. The worker logs it like --fencing-token.
+struct CmdFencingToken {
+  static constexpr const char *kType = "fencing_token";
+  int64_t token = 0;
+};
+
+using Command =
+    std::variant<CmdFailover, CmdReturn, CmdStop, CmdRendition, CmdKey, CmdFencingToken>;
 
 // The command's "cmd".
 std::string command_name(const Command &c);

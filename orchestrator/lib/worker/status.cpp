@@ -38,6 +38,7 @@ Command parse_command(const std::string &line) {
       c.key = k->key;
       c.iv = k->iv;
     }
+    if (auto *f = std::get_if<wire::CmdFencingToken>(&w)) c.fencing_token = f->token;
   } catch (const wire::WireError &e) {
     c.error = e.what();
   }

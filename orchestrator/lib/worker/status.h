@@ -31,12 +31,13 @@ class StatusWriter {
 // One stdin command line (wire::Command), flattened for the worker. `cmd` is empty and `error`
 // says why when the line is not a command.
 struct Command {
-  std::string cmd;   // failover | return | rendition | stop
+  std::string cmd;   // failover | return | rendition | stop | key | fencing_token
   std::string name;  // rendition name
   bool enabled = true;
   // key: an AES-128 key for iptvhlssink (add-key); key and iv in hex.
   uint64_t period = 0;
   std::string key_id, key, iv;
+  int64_t fencing_token = 0;  // fencing_token
   std::string error;
 };
 Command parse_command(const std::string &line);

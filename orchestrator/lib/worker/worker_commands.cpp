@@ -4,6 +4,7 @@
 #include <gst/app/app.h>
 #include <gst/gst.h>
 
+#include <cstdio>
 #include <string>
 
 #include "worker/edge.h"
@@ -80,6 +81,12 @@ void Worker::handle_command(const std::string &line) {
     bool ok = machine_->command_return(now);
     reply(ok, ok ? "returning to primary" : "primary is not healthy");
     if (ok) on_tick();
+  } else if (c.cmd == "fencing_token") {
+    // In a cluster: this worker started before its node owned the channel (a make-before-break
+    // move-back, a hot standby); the same line as --fencing-token (docs/cluster.md).
+    std::fprintf(stderr, "iptvd-worker: channel %s publishing under fencing token %lld\n",
+                 spec_.channel_id.c_str(), (long long)c.fencing_token);
+    reply(true, "fencing token " + std::to_string(c.fencing_token));
   } else if (c.cmd == "key") {
     // iptvhlssink encrypts the segments of this key period with it (key-rotation > 0).
     gboolean ok = FALSE;
