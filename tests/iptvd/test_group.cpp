@@ -108,7 +108,7 @@ class GroupTest : public ::testing::Test {
     }
     for (auto [nice, policy] : wt) {
       EXPECT_EQ(nice, std::min(19, own + 5)) << "every worker thread 5 nice levels below";
-      EXPECT_EQ(policy, 3) << "SCHED_BATCH";
+      EXPECT_EQ(policy, 0) << "SCHED_OTHER (worker.sched_batch is off by default)";
     }
   }
   iptv_test::TempDir tmp_;
@@ -129,8 +129,8 @@ TEST_F(GroupTest, ABadInputOrABrokenChannelNeverStopsTheOthersInItsProcess) {
   ASSERT_GT(group, 0);
   EXPECT_EQ(d.worker_pid("broken"), group);
   EXPECT_EQ(d.worker_pid("junk"), group);
-  // Below the daemon's CPU priority (worker.nice 5 and worker.sched_batch by default, so the
-  // API, heartbeat and origin threads get a core first): every thread of the group process.
+  // Below the daemon's CPU priority (worker.nice, 5 by default, so the API, heartbeat and origin
+  // threads get a core first): every thread of the group process.
   expect_priority_below(d.pid(), group);
   // The bad input: that channel alone goes to its slate; the others go on.
   ASSERT_TRUE(wait_for(30, [&] { return d.state("junk") == "slate"; })) << d.log();

@@ -28,7 +28,7 @@ struct WorkerLimits {
   std::string cgroup_dir;      // a cgroup v2 directory to create the worker's group in, or ""
   double cpu_quota_cores = 0;  // cgroup cpu.max (cores); 0: none
   // CPU priority below the daemon's (worker.nice, worker.sched_batch): nice levels added to the
-  // daemon's own, and SCHED_BATCH (a waking worker does not preempt a running thread). So the
+  // daemon's own, and optionally SCHED_BATCH (a waking worker does not preempt). So the
   // daemon's API, heartbeat and origin threads get a core first when every channel cuts its
   // segment at the same instant (docs/worker.md "CPU priority").
   int nice = 0;
