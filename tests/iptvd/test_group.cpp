@@ -92,7 +92,7 @@ class GroupTest : public ::testing::Test {
       if (close == std::string::npos) continue;
       std::istringstream in(stat.substr(close + 2));
       std::vector<std::string> v;
-      for (std::string f; in >> f;) v.push_back(f);
+      for (std::string field; in >> field;) v.push_back(field);
       if (v.size() > 38) out.push_back({std::stoi(v[16]), std::stoi(v[38])});
     }
     return out;
@@ -101,7 +101,7 @@ class GroupTest : public ::testing::Test {
     auto dt = thread_priorities(daemon), wt = thread_priorities(worker);
     ASSERT_FALSE(dt.empty());
     ASSERT_GT(wt.size(), 3u) << "a group worker runs its pipelines' threads";
-    int own = dt.front().first;  // the daemon's main thread
+    int own = dt.front().first;  // one daemon thread's (all alike, checked next)
     for (auto [nice, policy] : dt) {
       EXPECT_EQ(nice, own) << "every daemon thread at the daemon's priority";
       EXPECT_EQ(policy, 0) << "SCHED_OTHER";
