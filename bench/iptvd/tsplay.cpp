@@ -13,7 +13,8 @@
 // - One unconnected socket: every due datagram of every destination goes out in sendmmsg calls of
 //   up to 256 messages. The process wakes at most every 2 ms.
 // - --seconds S stops after S seconds (default: run until killed). On exit it prints to stderr
-//   the datagrams sent, the late wake-ups (> 20 ms behind) and its own CPU time.
+//   the datagrams sent, the late wake-ups (> 20 ms behind), its own CPU time, and its latest
+//   datagram (how far behind, and when from its start): a sender stall shows there.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -232,6 +233,7 @@ int main(int argc, char **argv) {
   std::vector<iovec> iov(kBatch);
   std::vector<mmsghdr> msgs(kBatch);
   uint64_t sent = 0, late = 0, calls = 0;
+  int64_t worst_ns = 0, worst_at = 0;  // the latest datagram, and when (from the start)
   int64_t end = seconds > 0 ? t0 + (int64_t)(seconds * 1e9) : INT64_MAX;
   size_t fill = 0;
   auto flush = [&] {
@@ -262,6 +264,7 @@ int main(int argc, char **argv) {
           break;
         }
         if (now - due > 20000000) ++late;
+        if (now - due > worst_ns) worst_ns = now - due, worst_at = now - t0;
         size_t count = std::min(kPerDatagram, npk - first);
         uint8_t *out = &bufs[fill * kPacket * kPerDatagram];
         memcpy(out, &file[first * kPacket], count * kPacket);
@@ -303,7 +306,9 @@ int main(int argc, char **argv) {
   double cpu =
       ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   fprintf(stderr,
-          "tsplay: %d destinations, %llu datagrams in %llu sendmmsg calls, %llu late, %.2f CPU-s\n",
-          n, (unsigned long long)sent, (unsigned long long)calls, (unsigned long long)late, cpu);
+          "tsplay: %d destinations, %llu datagrams in %llu sendmmsg calls, %llu late, %.2f CPU-s, "
+          "latest datagram %.0f ms behind at %.1f s\n",
+          n, (unsigned long long)sent, (unsigned long long)calls, (unsigned long long)late, cpu,
+          worst_ns / 1e6, worst_at / 1e9);
   return 0;
 }

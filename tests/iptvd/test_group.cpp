@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <regex>
 #include <set>
 #include <thread>
@@ -77,6 +80,37 @@ class GroupTest : public ::testing::Test {
     for (size_t i = 1; i < m.sequences.size(); ++i)
       EXPECT_EQ(m.sequences[i], m.sequences[i - 1] + 1) << id << "\n" << d.playlist(id, "source");
   }
+  // Nice value and scheduling policy of every thread of `pid` (/proc/PID/task/TID/stat fields
+  // 19 and 41).
+  static std::vector<std::pair<int, int>> thread_priorities(pid_t pid) {
+    std::vector<std::pair<int, int>> out;
+    std::error_code ec;
+    for (const auto &t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+      std::ifstream f(t.path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      auto close = stat.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream in(stat.substr(close + 2));
+      std::vector<std::string> v;
+      for (std::string field; in >> field;) v.push_back(field);
+      if (v.size() > 38) out.push_back({std::stoi(v[16]), std::stoi(v[38])});
+    }
+    return out;
+  }
+  static void expect_priority_below(pid_t daemon, pid_t worker) {
+    auto dt = thread_priorities(daemon), wt = thread_priorities(worker);
+    ASSERT_FALSE(dt.empty());
+    ASSERT_GT(wt.size(), 3u) << "a group worker runs its pipelines' threads";
+    int own = dt.front().first;  // one daemon thread's (all alike, checked next)
+    for (auto [nice, policy] : dt) {
+      EXPECT_EQ(nice, own) << "every daemon thread at the daemon's priority";
+      EXPECT_EQ(policy, 0) << "SCHED_OTHER";
+    }
+    for (auto [nice, policy] : wt) {
+      EXPECT_EQ(nice, std::min(19, own + 5)) << "every worker thread 5 nice levels below";
+      EXPECT_EQ(policy, 0) << "SCHED_OTHER (worker.sched_batch is off by default)";
+    }
+  }
   iptv_test::TempDir tmp_;
   std::string channels_, good_, junk_;
 };
@@ -95,6 +129,9 @@ TEST_F(GroupTest, ABadInputOrABrokenChannelNeverStopsTheOthersInItsProcess) {
   ASSERT_GT(group, 0);
   EXPECT_EQ(d.worker_pid("broken"), group);
   EXPECT_EQ(d.worker_pid("junk"), group);
+  // Below the daemon's CPU priority (worker.nice, 5 by default, so the API, heartbeat and origin
+  // threads get a core first): every thread of the group process.
+  expect_priority_below(d.pid(), group);
   // The bad input: that channel alone goes to its slate; the others go on.
   ASSERT_TRUE(wait_for(30, [&] { return d.state("junk") == "slate"; })) << d.log();
   uint64_t steady0 = last(d, "steady"), broken0 = last(d, "broken");

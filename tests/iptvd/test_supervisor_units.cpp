@@ -1,12 +1,18 @@
 // GStreamer-free parts of the supervisor: worker status lines, restart backoff, reload plans.
 #include <gtest/gtest.h>
 
+#include <glib.h>
+#include <sched.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "config/daemon_config.h"
 #include "daemon/backoff.h"
 #include "daemon/reload.h"
+#include "daemon/worker_process.h"
 #include "daemon/worker_status.h"
 #include "records/loader.h"
 #include "test_support.h"
@@ -68,6 +74,48 @@ TEST(WorkerStatus, RejectsGarbageWithAReason) {
   // it used to fall back to the default silently).
   EXPECT_FALSE(parse_status_line(R"({"t":"hb","media_age_ms":"soon"})", &err));
   EXPECT_EQ(err, "hb: field 'media_age_ms' expected an integer");
+}
+
+namespace {
+// The nice value and scheduling policy a WorkerProcess child runs with: the child is
+// `cat /proc/self/stat` (fields 19 and 41), read through the worker's output pipe.
+std::pair<int, int> child_priority(const WorkerLimits &limits) {
+  std::string stat;
+  bool done = false;
+  WorkerCallbacks cb;
+  cb.on_output = [&](const std::string &l) { stat += l; };
+  cb.on_exit = [&](bool, int) { done = true; };
+  WorkerProcess p({"/bin/cat", "/proc/self/stat"}, limits, cb);
+  std::string err;
+  EXPECT_TRUE(p.start(&err)) << err;
+  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  // Both the exit and the whole line (EOF of the pipe may come after the exit).
+  while ((!done || stat.find(')') == std::string::npos) && g_get_monotonic_time() < end)
+    if (!g_main_context_iteration(nullptr, FALSE)) g_usleep(1000);
+  std::istringstream in(stat.substr(std::min(stat.size(), stat.rfind(')') + 2)));
+  std::vector<std::string> v;
+  for (std::string t; in >> t;) v.push_back(t);
+  EXPECT_GE(v.size(), 39u) << stat;
+  if (v.size() < 39) return {-100, -1};
+  return {std::stoi(v[16]), std::stoi(v[38])};  // fields 19 (nice) and 41 (policy)
+}
+}  // namespace
+
+// Issue 23: workers run below the daemon's CPU priority, so that the API, heartbeat and origin
+// threads get a core first when every channel cuts at once (worker.nice, worker.sched_batch).
+TEST(WorkerProcess, RunsNiceLevelsBelowTheDaemonWithSchedBatch) {
+  errno = 0;
+  int own = getpriority(PRIO_PROCESS, 0);
+  WorkerLimits below;
+  below.nice = 5;
+  below.sched_batch = true;
+  auto [nice, policy] = child_priority(below);
+  EXPECT_EQ(nice, std::min(19, own + 5)) << "the worker's nice is relative to the daemon's";
+  EXPECT_EQ(policy, SCHED_BATCH);
+  WorkerLimits same;  // worker.nice: 0, sched_batch: false: the daemon's own priority
+  auto [nice0, policy0] = child_priority(same);
+  EXPECT_EQ(nice0, own);
+  EXPECT_EQ(policy0, SCHED_OTHER);
 }
 
 TEST(Backoff, GrowsExponentiallyWithJitterAndCaps) {

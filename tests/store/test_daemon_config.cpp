@@ -479,3 +479,21 @@ TEST(DaemonConfig, ChannelsPerProcess) {
   EXPECT_NE(e.find("z.yaml:2"), std::string::npos) << e;
   EXPECT_NE(e.find("worker.channels_per_process"), std::string::npos) << e;
 }
+
+// Issue 23: the workers' CPU priority below the daemon's (nice 5 by default; SCHED_BATCH when
+// asked).
+TEST(DaemonConfig, WorkerCpuPriority) {
+  auto def = parse_daemon_config("tokens:\n  mode: none\n", "d.yaml");
+  ASSERT_TRUE(def.ok()) << errors_of(def);
+  EXPECT_EQ(def.config.worker_nice, 5);
+  EXPECT_FALSE(def.config.worker_sched_batch);
+  auto same = parse_daemon_config("worker:\n  nice: 0\n  sched_batch: true\n", "s.yaml");
+  ASSERT_TRUE(same.ok()) << errors_of(same);
+  EXPECT_EQ(same.config.worker_nice, 0);
+  EXPECT_TRUE(same.config.worker_sched_batch);
+  std::string e = errors_of(parse_daemon_config("worker:\n  nice: -5\n", "n.yaml"));
+  EXPECT_NE(e.find("n.yaml:2"), std::string::npos) << e;
+  EXPECT_NE(e.find("worker.nice: must be between 0 and 19, got -5"), std::string::npos) << e;
+  e = errors_of(parse_daemon_config("worker:\n  sched_batch: maybe\n", "b.yaml"));
+  EXPECT_NE(e.find("worker.sched_batch"), std::string::npos) << e;
+}

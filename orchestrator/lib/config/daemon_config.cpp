@@ -235,10 +235,10 @@ void parse_webhooks(Walker &w, const YAML::Node &root, const std::string &base, 
 }
 
 void parse_worker(Walker &w, const YAML::Node &root, DaemonConfig &c) {
-  if (w.mapping(
-          root["worker"], "worker",
-          {"memory_mb", "cpu_seconds", "cpu_quota_percent", "restart_backoff",
-           "restart_reset_seconds", "heartbeat", "channels_per_process", "group_transcode"})) {
+  if (w.mapping(root["worker"], "worker",
+                {"memory_mb", "cpu_seconds", "cpu_quota_percent", "restart_backoff",
+                 "restart_reset_seconds", "heartbeat", "channels_per_process", "group_transcode",
+                 "nice", "sched_batch"})) {
     const auto &wk = root["worker"];
     w.integer(wk["memory_mb"], "worker.memory_mb", c.worker_memory_mb, 0, 1 << 20);
     if (c.worker_memory_mb > 0 && c.worker_memory_mb < 64)
@@ -248,6 +248,8 @@ void parse_worker(Walker &w, const YAML::Node &root, DaemonConfig &c) {
     w.integer(wk["channels_per_process"], "worker.channels_per_process",
               c.worker_channels_per_process, 1, 1000);
     w.boolean(wk["group_transcode"], "worker.group_transcode", c.worker_group_transcode);
+    w.integer(wk["nice"], "worker.nice", c.worker_nice, 0, 19);
+    w.boolean(wk["sched_batch"], "worker.sched_batch", c.worker_sched_batch);
     w.integer(wk["cpu_quota_percent"], "worker.cpu_quota_percent", c.worker_cpu_quota_percent, 0,
               100 * 1024);
     parse_backoff(w, wk["restart_backoff"], "worker.restart_backoff", c.restart_backoff);

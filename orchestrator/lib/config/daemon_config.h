@@ -103,6 +103,10 @@ struct DaemonConfig {
   // the group's process.
   int worker_channels_per_process = 1;
   bool worker_group_transcode = false;  // transcode channels are grouped too
+  // CPU priority of workers below the daemon's: nice levels added to iptvd's, and (off by
+  // default: alone it did not shorten the API's tail, docs/benchmarks.md) SCHED_BATCH.
+  int worker_nice = 5;
+  bool worker_sched_batch = false;
   BackoffConfig restart_backoff{1.0, 60.0, 0.2};
   double restart_reset_seconds = 60;  // a worker up this long resets its backoff
   int heartbeat_interval_ms = 1000;

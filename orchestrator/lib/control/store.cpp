@@ -173,32 +173,72 @@ std::string ControlStore::create_key(const std::string &name, Role role, ApiKey 
   return "iptv_" + id + "_" + secret;
 }
 
+std::optional<ControlStore::KnownKey> ControlStore::read_key(const std::string &id) {
+  auto s = db_.prepare(std::string("SELECT ") + kKeyCols +
+                       ", secret_sha256 FROM ctl_api_keys WHERE id = ?");
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  KnownKey k;
+  k.key = key_row(s);
+  k.secret_sha256 = s.col_text(6);
+  k.read_at = now_unix();
+  return k;
+}
+
 std::optional<ApiKey> ControlStore::authenticate(const std::string &presented) {
   // iptv_<8 hex>_<64 hex>
   if (presented.size() != 5 + 8 + 1 + 64 || presented.compare(0, 5, "iptv_") != 0 ||
       presented[13] != '_')
     return std::nullopt;
   std::string id = presented.substr(5, 8), secret = presented.substr(14);
-  std::lock_guard lk(db_.mutex());
-  auto s = db_.prepare(std::string("SELECT ") + kKeyCols +
-                       ", secret_sha256 FROM ctl_api_keys WHERE id = ?");
-  s.bind(1, id);
-  if (!s.step()) return std::nullopt;
-  ApiKey k = key_row(s);
-  std::string stored = s.col_text(6);
-  if (!iptv::constant_time_equal(stored, sha256_hex(secret)) || k.revoked) return std::nullopt;
   int64_t now = now_unix();
+  std::optional<KnownKey> known;
+  {
+    std::lock_guard lk(keys_mu_);
+    if (auto it = known_keys_.find(id); it != known_keys_.end()) known = it->second;
+  }
+  // Unknown here: read it, waiting for the database. Known but old: read it again only if the
+  // database is free now (the main loop may be writing); else the row read before serves.
+  std::unique_lock db_lock(db_.mutex(), std::defer_lock);
+  if (!known) {
+    db_lock.lock();
+    known = read_key(id);
+    if (!known) return std::nullopt;  // unknown ids are not remembered (no growth by guessing)
+  } else if (now - known->read_at >= kKeyRecheckSeconds && db_lock.try_lock()) {
+    known = read_key(id);
+    if (!known) {
+      std::lock_guard lk(keys_mu_);
+      known_keys_.erase(id);
+      return std::nullopt;
+    }
+  }
+  ApiKey k = known->key;
+  if (!iptv::constant_time_equal(known->secret_sha256, sha256_hex(secret)) || k.revoked) {
+    if (db_lock.owns_lock()) {
+      std::lock_guard lk(keys_mu_);
+      known_keys_[id] = *known;  // a revoked row is remembered as revoked
+    }
+    return std::nullopt;
+  }
   // Last use at minute resolution: a write per request would contend with the daemon's store.
-  if (now - k.last_used_at >= 60) {
-    // Best effort: a database locked by another process must not refuse a valid key.
+  // Best effort, and only when the database is free: a database locked by another process, or
+  // busy with the main loop's writes, must neither refuse nor delay a valid key.
+  if (now - k.last_used_at >= 60 && (db_lock.owns_lock() || db_lock.try_lock())) {
     try {
       db_.prepare("UPDATE ctl_api_keys SET last_used_at = ? WHERE id = ?")
           .bind(1, now)
           .bind(2, id)
           .run();
-      k.last_used_at = now;
+      k.last_used_at = known->key.last_used_at = now;
     } catch (const db::Error &) {
     }
+  }
+  {
+    std::lock_guard lk(keys_mu_);
+    auto &slot = known_keys_[id];
+    // Never overwrite a revocation made meanwhile (revoke_key marks the remembered row).
+    if (!slot.key.revoked || slot.key.id.empty()) slot = *known;
+    if (slot.key.revoked) return std::nullopt;
   }
   return k;
 }
@@ -226,7 +266,13 @@ bool ControlStore::revoke_key(const std::string &id) {
       .bind(1, now_unix())
       .bind(2, id)
       .run();
-  return db_.changes() > 0;
+  bool changed = db_.changes() > 0;
+  {
+    // At once for requests that check the key from memory (authenticate()).
+    std::lock_guard kl(keys_mu_);
+    if (auto it = known_keys_.find(id); it != known_keys_.end()) it->second.key.revoked = true;
+  }
+  return changed;
 }
 
 size_t ControlStore::active_key_count() {

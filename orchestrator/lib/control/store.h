@@ -87,7 +87,14 @@ class ControlStore {
   // Creates a key; returns the full key (the only time it exists in plain text) and its row.
   std::string create_key(const std::string &name, Role role, ApiKey *out = nullptr);
   // The key row for a presented bearer key, if it is valid and not revoked (updates last use).
+  // A key once read is checked from memory (its row and secret hash), so a request does not
+  // wait on the database while the daemon's main loop writes to it (issue 23: those writes
+  // held the shared connection for up to 50 ms at 100 channels). The remembered row is read
+  // again when older than kKeyRecheckSeconds and the database is free at that moment; a
+  // revocation through revoke_key() applies at once, one made in the database by another
+  // process within about that long.
   std::optional<ApiKey> authenticate(const std::string &presented);
+  static constexpr int64_t kKeyRecheckSeconds = 10;
   std::vector<ApiKey> keys();
   std::optional<ApiKey> key(const std::string &id);
   bool revoke_key(const std::string &id);
@@ -131,7 +138,17 @@ class ControlStore {
   std::string hash_ip(const std::string &ip);
 
  private:
+  // A key row as last read, with its secret's hash and when it was read.
+  struct KnownKey {
+    ApiKey key;
+    std::string secret_sha256;
+    int64_t read_at = 0;
+  };
+  // Reads the key row (the database's lock held by the caller); nullopt when there is none.
+  std::optional<KnownKey> read_key(const std::string &id);
   db::Db &db_;
+  std::mutex keys_mu_;  // guards known_keys_ (never held while waiting on the database)
+  std::map<std::string, KnownKey> known_keys_;
   std::mutex salt_mu_;  // guards the cached salt of the day
   std::string salt_day_, salt_;
 };

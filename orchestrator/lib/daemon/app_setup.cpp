@@ -309,6 +309,8 @@ ManagerOptions manager_options(const config::DaemonConfig &cfg, const AppOptions
   o.limits.memory_mb = (uint64_t)cfg.worker_memory_mb;
   o.limits.cpu_seconds = (uint64_t)cfg.worker_cpu_seconds;
   o.limits.cpu_quota_cores = cfg.worker_cpu_quota_percent / 100.0;
+  o.limits.nice = cfg.worker_nice;
+  o.limits.sched_batch = cfg.worker_sched_batch;
   if (o.limits.cpu_quota_cores > 0 || o.limits.memory_mb) {
     // A delegated cgroup v2 subtree (systemd Delegate=yes) is used when writable.
     // IPTVD_CGROUP=self: the service's own delegated group (daemon/cgroup_delegate.h).

@@ -1,6 +1,7 @@
 #include "daemon/worker_process.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
@@ -9,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -59,6 +61,16 @@ void child_setup(gpointer data) {
   if (cs->limits.cpu_seconds) {
     struct rlimit rl = {(rlim_t)cs->limits.cpu_seconds, (rlim_t)cs->limits.cpu_seconds + 5};
     setrlimit(RLIMIT_CPU, &rl);
+  }
+  // Below the daemon: relative to iptvd's own nice (a unit's Nice= carries over), inherited by
+  // every thread the worker starts. Lowering needs no privilege; failure leaves it as it was.
+  if (cs->limits.nice > 0) {
+    errno = 0;
+    (void)!nice(cs->limits.nice);
+  }
+  if (cs->limits.sched_batch) {
+    struct sched_param sp {};
+    sched_setscheduler(0, SCHED_BATCH, &sp);
   }
 }
 

@@ -6,6 +6,7 @@
 // their open segments and exit instead of lingering as orphans that would race a new iptvd.
 // Memory is limited with RLIMIT_DATA (heap and private mappings), CPU time with RLIMIT_CPU
 // (soft limit: SIGXCPU), and, when a writable cgroup v2 is given, with cpu.max/memory.max.
+// It runs `nice` levels below iptvd, and with SCHED_BATCH when asked (WorkerLimits).
 #pragma once
 
 #include <sys/types.h>
@@ -26,6 +27,12 @@ struct WorkerLimits {
   uint64_t cpu_seconds = 0;    // RLIMIT_CPU; 0: unlimited
   std::string cgroup_dir;      // a cgroup v2 directory to create the worker's group in, or ""
   double cpu_quota_cores = 0;  // cgroup cpu.max (cores); 0: none
+  // CPU priority below the daemon's (worker.nice, worker.sched_batch): nice levels added to the
+  // daemon's own, and optionally SCHED_BATCH (a waking worker does not preempt). So the
+  // daemon's API, heartbeat and origin threads get a core first when every channel cuts its
+  // segment at the same instant (docs/worker.md "CPU priority").
+  int nice = 0;
+  bool sched_batch = false;
 };
 
 struct WorkerCallbacks {
