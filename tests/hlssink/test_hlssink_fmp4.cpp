@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <regex>
-#include <cmath>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "cmaf/boxes.h"
@@ -584,7 +586,9 @@ TEST(HlsSinkFmp4, DashStaticMpdAtEosPlayedByDashdemux2) {
   EXPECT_GE(audio, 500) << "of ~564 AAC frames";
 }
 
-TEST(HlsSinkFmp4, DashDynamicMpdPlayedLiveByDashdemux2) {
+// One live run of DashDynamicMpdPlayedLiveByDashdemux2 (below): checks the MPD and plays it;
+// returns play_live.py's output and exit status.
+std::pair<std::string, int> dash_live_run() {
   iptv_test::TempDir tmp;
   std::string dir = tmp.path() + "/ch";
   // Served by the element's own origin (http-port), which has the time route UTCTiming names.
@@ -604,7 +608,7 @@ TEST(HlsSinkFmp4, DashDynamicMpdPlayedLiveByDashdemux2) {
   EXPECT_NE(mpd.find("type=\"dynamic\""), std::string::npos) << mpd;
   EXPECT_NE(mpd.find("minimumUpdatePeriod=\"PT1.000S\""), std::string::npos) << mpd;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(mpd, m, std::regex("availabilityStartTime=\"([^\"]+)\"")));
+  EXPECT_TRUE(std::regex_search(mpd, m, std::regex("availabilityStartTime=\"([^\"]+)\"")));
   // UTCTiming names the origin's time route, relative to the MPD; it answers the UTC.
   EXPECT_NE(mpd.find("<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"time\"/>"),
             std::string::npos)
@@ -612,34 +616,49 @@ TEST(HlsSinkFmp4, DashDynamicMpdPlayedLiveByDashdemux2) {
   std::string base = "http://127.0.0.1:" + std::to_string(port) + "/hls/live/";
   std::string now = iptv_test::sh("curl -s " + base + "time");
   GDateTime *dt = g_date_time_new_from_iso8601(now.c_str(), nullptr);
-  ASSERT_NE(dt, nullptr) << now;
-  EXPECT_NEAR((double)g_date_time_to_unix(dt), g_get_real_time() / 1e6, 5.0);
-  g_date_time_unref(dt);
-  check_mpd_against_files(dir, mpd, true);
-  {
-    // Played in real time for 8 s by playbin3 + dashdemux2 (tests/hlssink/play_live.py, its
-    // own process: 1.22's adaptivedemux2 can abort on an assertion, which must fail this
-    // check, not kill the test binary). Only while the window still starts at the Period
-    // start: past that, dashdemux2's SegmentTimeline seek adds the window's age to the
-    // position and waits for a future segment (gstmpdclient.c, gst_mpd_client2_stream_seek;
-    // docs/iptvhlssink.md, "Known limitation").
-    int status = -1;
-    std::string out = iptv_test::sh("timeout 30 /usr/bin/python3 " + iptv_test::source_root() +
-                                        "/tests/hlssink/play_live.py " + base + "manifest.mpd" +
-                                        " dashdemux2 8 2>&1",
-                                    &status);
-    EXPECT_EQ(status, 0) << out;
-    std::smatch pm;
-    // (No ASSERT here: returning before encoder.join() would abort the whole binary.)
-    if (std::regex_search(out, pm, std::regex("demuxer=(\\S+) video=(\\d+) audio=(\\d+)"))) {
-      EXPECT_EQ(pm[1], "dashdemux2");
-      EXPECT_GE(std::stoi(pm[2]), 50) << "frames in 8 s of live playback: " << out;
-      EXPECT_GE(std::stoi(pm[3]), 80) << out;
-    } else {
-      ADD_FAILURE() << "play_live.py printed no counts: " << out;
-    }
+  EXPECT_NE(dt, nullptr) << now;
+  if (dt) {
+    EXPECT_NEAR((double)g_date_time_to_unix(dt), g_get_real_time() / 1e6, 5.0);
+    g_date_time_unref(dt);
   }
+  check_mpd_against_files(dir, mpd, true);
+  // Played in real time for 8 s by playbin3 + dashdemux2 (tests/hlssink/play_live.py, its own
+  // process: 1.22's adaptivedemux2 can abort on an assertion, which must fail this check, not
+  // kill the test binary). Only while the window still starts at the Period start: past that,
+  // dashdemux2's SegmentTimeline seek adds the window's age to the position and waits for a
+  // future segment (gstmpdclient.c, gst_mpd_client2_stream_seek; docs/iptvhlssink.md, "Known
+  // limitation"). (No ASSERT before encoder.join(): returning would abort the whole binary.)
+  int status = -1;
+  std::string out = iptv_test::sh("timeout 30 /usr/bin/python3 " + iptv_test::source_root() +
+                                      "/tests/hlssink/play_live.py " + base + "manifest.mpd" +
+                                      " dashdemux2 8 2>&1",
+                                  &status);
   encoder.join();
+  return {out, status};
+}
+
+TEST(HlsSinkFmp4, DashDynamicMpdPlayedLiveByDashdemux2) {
+  // Debian's 1.22.0 adaptivedemux2 also aborts now and then on its own assertion
+  // `stream->pending_cb_id == 0` in gst_adaptive_demux2_stream_on_manifest_update (a manifest
+  // update arriving while a stream waits for its next fragment: a race inside the demuxer, seen
+  // once in about ten suite runs). That abort alone gets one more live run, printed; any other
+  // failure, or the same abort twice, fails.
+  auto [out, status] = dash_live_run();
+  if (status != 0 && out.find("gst_adaptive_demux2_stream_on_manifest_update: assertion failed: "
+                              "(stream->pending_cb_id == 0)") != std::string::npos) {
+    std::printf("dashdemux2 aborted on its pending_cb_id assertion; one more run:\n%s\n",
+                out.c_str());
+    std::tie(out, status) = dash_live_run();
+  }
+  EXPECT_EQ(status, 0) << out;
+  std::smatch pm;
+  if (std::regex_search(out, pm, std::regex("demuxer=(\\S+) video=(\\d+) audio=(\\d+)"))) {
+    EXPECT_EQ(pm[1], "dashdemux2");
+    EXPECT_GE(std::stoi(pm[2]), 50) << "frames in 8 s of live playback: " << out;
+    EXPECT_GE(std::stoi(pm[3]), 80) << out;
+  } else {
+    ADD_FAILURE() << "play_live.py printed no counts: " << out;
+  }
 }
 
 // Refused before anything runs (the state change fails), each error naming the property: an
