@@ -629,9 +629,19 @@ TEST(Sources, RtmpFromNginx) {
   ASSERT_TRUE(server.listening());
   std::string url = "rtmp://127.0.0.1:" + std::to_string(server.port) + "/live/in";
   Proc sender(flv_sender(url), dir.path() + "/sender.log");
+  // The worker pulls a stream that exists: wait for nginx to log the publisher (a worker that
+  // connects first is refused and retries with backoff, which a loaded run cannot wait out).
+  bool published = false;
+  for (int i = 0; i < 200 && !published; ++i) {
+    published =
+        slurp(dir.path() + "/nginx-error.log").find("publish: name='in'") != std::string::npos;
+    if (!published) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(published) << slurp(dir.path() + "/nginx-error.log")
+                         << slurp(dir.path() + "/sender.log");
   std::string hls = dir.path() + "/hls";
   WorkerProc w(write_spec(dir, base_spec(hls, url, "rtmp")), dir.path() + "/worker.log");
-  ASSERT_TRUE(w.wait_state("live", 15));
+  ASSERT_TRUE(w.wait_state("live", 20)) << slurp(dir.path() + "/worker.log");
   ASSERT_TRUE(w.wait_segments(2, 10));
   auto segs = read_playlist(hls + "/180p/index.m3u8");
   ASSERT_GE(segs.size(), 2u);
