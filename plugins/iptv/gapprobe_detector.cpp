@@ -169,7 +169,7 @@ std::vector<TimestampChecker::Issue> TimestampChecker::on_buffer(int64_t ts, int
       have_offset_ = true;
       offset_ = offset;
       first_wall_ = wall_running;
-    } else if (offset < offset_ && wall_running - first_wall_ < drift_ / 2) {
+    } else if (offset < offset_ && wall_running - first_wall_ < drift_) {
       offset_ = offset;  // settling: this buffer came sooner after its time than the first
     }
     last_drift_ = (wall_running - running) - offset_;

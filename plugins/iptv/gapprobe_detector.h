@@ -106,7 +106,7 @@ class KeyframeTracker {
 //
 // Drift is (clock running time - buffer running time) at arrival, against a reference taken at
 // the start of the stream. A buffer can reach the probe late (a slow start-up, a busy thread)
-// but never before its own running time plus the pipeline's latency, so during the first half
+// but never before its own running time plus the pipeline's latency, so during the first
 // drift-threshold of wall time the reference is the lowest value seen, not the first: the first
 // buffers of a live input often arrive late all at once (a demuxer holds them while its source
 // pads are linked and started), and measured from the first of them every later punctual buffer
