@@ -28,7 +28,10 @@
  *    `missing` (buffers without timestamps; a condition with `active`), `drift` (a live stream
  *    drifting from the clock by more than #GstIptvGapProbe:drift-threshold; a condition with
  *    `active`, `amount` = the drift as gint64 ns). `backwards` and `jump` are events
- *    (`active` = TRUE only); the conditions carry `duration` when they end.
+ *    (`active` = TRUE only); the conditions carry `duration` when they end. Drift is measured
+ *    against the lowest lateness of the stream's first drift-threshold (late first buffers are
+ *    no drift). A new segment or a flush ends the conditions it restarts (`missing`, `drift`,
+ *    and on a flush a keyframe gap) with their end message.
  *  - `iptvgapprobe-silence`: raw audio below #GstIptvGapProbe:silence-threshold-db for
  *    #GstIptvGapProbe:silence-seconds. Fields `active`, `level-db` (double), `duration` on end.
  *  - `iptvgapprobe-black`: raw video with mean luma below #GstIptvGapProbe:black-threshold for
