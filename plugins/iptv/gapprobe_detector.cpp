@@ -78,6 +78,7 @@ std::optional<int64_t> GapTracker::deadline() const {
 // ---- KeyframeTracker ----
 
 HeldCondition::Event KeyframeTracker::on_buffer(int64_t t, bool keyframe) {
+  last_t_ = t;
   if (keyframe) {
     if (have_key_) {
       last_interval_ = t - last_key_;
@@ -101,9 +102,11 @@ HeldCondition::Event KeyframeTracker::on_buffer(int64_t t, bool keyframe) {
   return HeldCondition::Event::kNone;
 }
 
-void KeyframeTracker::reset() {
-  cond_.reset();
+HeldCondition::Event KeyframeTracker::reset() {
   have_key_ = false;
+  if (cond_.active()) return cond_.observe(false, last_t_);  // ends it (its duration kept)
+  cond_.reset();
+  return HeldCondition::Event::kNone;
 }
 
 // ---- TimestampChecker ----
@@ -161,9 +164,13 @@ std::vector<TimestampChecker::Issue> TimestampChecker::on_buffer(int64_t ts, int
 
   if (wall_running >= 0 && running >= 0) {
     last_wall_ = wall_running;
+    int64_t offset = wall_running - running;
     if (!have_offset_) {
       have_offset_ = true;
-      offset_ = wall_running - running;
+      offset_ = offset;
+      first_wall_ = wall_running;
+    } else if (offset < offset_ && wall_running - first_wall_ < drift_) {
+      offset_ = offset;  // settling: this buffer came sooner after its time than the first
     }
     last_drift_ = (wall_running - running) - offset_;
     bool over = std::llabs(last_drift_) > drift_;
@@ -180,12 +187,17 @@ std::vector<TimestampChecker::Issue> TimestampChecker::on_buffer(int64_t ts, int
   return out;
 }
 
-void TimestampChecker::reset() {
+std::vector<TimestampChecker::Issue> TimestampChecker::reset(int64_t wall_running) {
+  std::vector<Issue> out;
+  int64_t now = wall_running >= 0 ? wall_running : last_wall_;
+  if (missing_active_) out.push_back({Kind::kMissing, false, missing_count_, now - missing_since_});
+  if (drift_active_) out.push_back({Kind::kDrift, false, last_drift_, now - drift_since_});
   have_prev_ = false;
   prev_end_ = -1;
   missing_active_ = false;
   have_offset_ = false;
   drift_active_ = false;
+  return out;
 }
 
 // ---- content measures ----

@@ -85,21 +85,32 @@ class KeyframeTracker {
   // threshold, kEnded on the keyframe that ends it.
   HeldCondition::Event on_buffer(int64_t t, bool keyframe);
   const HeldCondition &condition() const { return cond_; }
+  // Forgets the keyframes (a flush). Returns kEnded, at the last buffer's time, when a keyframe
+  // gap was active: its end is reported, never dropped.
   int64_t last_interval() const { return last_interval_; }
   int64_t max_interval() const { return max_interval_; }
   int64_t since_keyframe(int64_t t) const { return have_key_ ? t - last_key_ : 0; }
-  void reset();
+  HeldCondition::Event reset();
 
  private:
   HeldCondition cond_;
   int64_t threshold_;
   bool have_key_ = false;
   int64_t last_key_ = 0;
+  int64_t last_t_ = 0;
   int64_t last_interval_ = 0;
   int64_t max_interval_ = 0;
 };
 
 // Timestamp sanity: backwards, jumps, missing timestamps, drift from real time.
+//
+// Drift is (clock running time - buffer running time) at arrival, against a reference taken at
+// the start of the stream. A buffer can reach the probe late (a slow start-up, a busy thread)
+// but never before its own running time plus the pipeline's latency, so during the first
+// drift-threshold of wall time the reference is the lowest value seen, not the first: the first
+// buffers of a live input often arrive late all at once (a demuxer holds them while its source
+// pads are linked and started), and measured from the first of them every later punctual buffer
+// looked like a stream running ahead of the clock by that delay, a drift that never ended.
 class TimestampChecker {
  public:
   enum class Kind { kBackwards, kJump, kMissing, kDrift };
@@ -118,7 +129,10 @@ class TimestampChecker {
   // unknown; `running` is the buffer's running time (-1 = none); `wall_running` the clock's
   // running time when it arrived (-1 when not live: drift is only checked on live streams).
   std::vector<Issue> on_buffer(int64_t ts, int64_t duration, int64_t running, int64_t wall_running);
-  void reset();
+  // Forgets the stream (a new segment, a flush): the checks start afresh. Returns the ends of the
+  // conditions still active (missing, drift) at `wall_running` (-1: the last clock time seen), so
+  // that whoever tracks them clears them: dropped silently, they stayed raised forever.
+  std::vector<Issue> reset(int64_t wall_running = -1);
   uint64_t count(Kind k) const { return counts_[static_cast<int>(k)]; }
   int64_t drift() const { return last_drift_; }
 
@@ -132,7 +146,8 @@ class TimestampChecker {
   int64_t missing_count_ = 0;
   int64_t missing_since_ = 0;
   bool have_offset_ = false;
-  int64_t offset_ = 0;  // wall_running - running at the first live buffer
+  int64_t offset_ = 0;      // the reference: the lowest wall_running - running while settling
+  int64_t first_wall_ = 0;  // wall_running at the first live buffer
   bool drift_active_ = false;
   int64_t drift_since_ = 0;
   int64_t last_drift_ = 0;

@@ -28,7 +28,10 @@
  *    `missing` (buffers without timestamps; a condition with `active`), `drift` (a live stream
  *    drifting from the clock by more than #GstIptvGapProbe:drift-threshold; a condition with
  *    `active`, `amount` = the drift as gint64 ns). `backwards` and `jump` are events
- *    (`active` = TRUE only); the conditions carry `duration` when they end.
+ *    (`active` = TRUE only); the conditions carry `duration` when they end. Drift is measured
+ *    against the lowest lateness of the stream's first drift-threshold (late first buffers are
+ *    no drift). A new segment or a flush ends the conditions it restarts (`missing`, `drift`,
+ *    and on a flush a keyframe gap) with their end message.
  *  - `iptvgapprobe-silence`: raw audio below #GstIptvGapProbe:silence-threshold-db for
  *    #GstIptvGapProbe:silence-seconds. Fields `active`, `level-db` (double), `duration` on end.
  *  - `iptvgapprobe-black`: raw video with mean luma below #GstIptvGapProbe:black-threshold for
@@ -234,6 +237,20 @@ static void add_condition(GstIptvGapProbe *self, std::vector<GstStructure *> &ou
   out.push_back(s);
 }
 
+// Call with `lock` held.
+static void add_timestamp_issues(GstIptvGapProbe *self, std::vector<GstStructure *> &out,
+                                 const std::vector<iptv::TimestampChecker::Issue> &issues,
+                                 GstClockTime now) {
+  GstIptvGapProbePrivate *p = self->priv;
+  for (const auto &i : issues) {
+    GstStructure *s = new_message(self, "iptvgapprobe-timestamp", p->type, p->raw, now);
+    gst_structure_set(s, "kind", G_TYPE_STRING, iptv::TimestampChecker::name(i.kind), "active",
+                      G_TYPE_BOOLEAN, i.active, "amount", G_TYPE_INT64, (gint64)i.amount, nullptr);
+    if (!i.active) gst_structure_set(s, "duration", G_TYPE_UINT64, (guint64)i.duration, nullptr);
+    out.push_back(s);
+  }
+}
+
 // ---- the watchdog ----
 
 static gboolean watchdog_fired(GstClock *clock, GstClockTime time, GstClockID id,
@@ -431,14 +448,7 @@ static GstFlowReturn gst_iptv_gap_probe_transform_ip(GstBaseTransform *bt, GstBu
         GST_CLOCK_TIME_IS_VALID(ts) ? (int64_t)ts : -1,
         GST_BUFFER_DURATION_IS_VALID(buf) ? (int64_t)GST_BUFFER_DURATION(buf) : -1,
         GST_CLOCK_TIME_IS_VALID(running) ? (int64_t)running : -1, wall);
-    for (const auto &i : issues) {
-      GstStructure *s = new_message(self, "iptvgapprobe-timestamp", p->type, p->raw, now);
-      gst_structure_set(s, "kind", G_TYPE_STRING, iptv::TimestampChecker::name(i.kind), "active",
-                        G_TYPE_BOOLEAN, i.active, "amount", G_TYPE_INT64, (gint64)i.amount,
-                        nullptr);
-      if (!i.active) gst_structure_set(s, "duration", G_TYPE_UINT64, (guint64)i.duration, nullptr);
-      msgs.push_back(s);
-    }
+    add_timestamp_issues(self, msgs, issues, now);
 
     if (GST_CLOCK_TIME_IS_VALID(running)) {
       int64_t t = (int64_t)running;
@@ -511,24 +521,28 @@ static gboolean gst_iptv_gap_probe_set_caps(GstBaseTransform *bt, GstCaps *incap
 static gboolean gst_iptv_gap_probe_sink_event(GstBaseTransform *bt, GstEvent *event) {
   auto *self = GST_IPTV_GAP_PROBE(bt);
   GstIptvGapProbePrivate *p = self->priv;
-  switch (GST_EVENT_TYPE(event)) {
-    case GST_EVENT_SEGMENT: {
-      std::lock_guard<std::mutex> lock(p->lock);
+  // A new segment or a flush restarts the timestamp (and, on a flush, keyframe) checks; the
+  // conditions they had raised are ended here, not dropped: a condition raised and never ended
+  // kept a channel `degraded` for good.
+  std::vector<GstStructure *> msgs;
+  GstEventType type = GST_EVENT_TYPE(event);
+  if (type == GST_EVENT_SEGMENT || type == GST_EVENT_FLUSH_STOP) {
+    GstClockTime now = clock_now(self);
+    std::lock_guard<std::mutex> lock(p->lock);
+    int64_t wall = GST_CLOCK_TIME_IS_VALID(now) && p->running && p->live == 1
+                       ? (int64_t)clock_running_time(self, now)
+                       : -1;
+    add_timestamp_issues(self, msgs, p->timestamps.reset(wall), now);
+    if (type == GST_EVENT_SEGMENT) {
       gst_event_copy_segment(event, &p->segment);
-      p->timestamps.reset();
-      break;
-    }
-    case GST_EVENT_FLUSH_STOP: {
-      std::lock_guard<std::mutex> lock(p->lock);
+    } else {
       gst_segment_init(&p->segment, GST_FORMAT_UNDEFINED);
-      p->timestamps.reset();
-      p->keyframes.reset();
+      add_condition(self, msgs, "iptvgapprobe-keyframe-gap", p->keyframes.reset(),
+                    p->keyframes.condition(), p->type, p->raw, now);
       p->live = -1;
-      break;
     }
-    default:
-      break;
   }
+  post_all(self, msgs);
   return GST_BASE_TRANSFORM_CLASS(gst_iptv_gap_probe_parent_class)->sink_event(bt, event);
 }
 

@@ -116,6 +116,30 @@ TEST(TimestampChecker, DriftOnLiveStreams) {
   EXPECT_GT(all[0].amount, S);
 }
 
+// The first buffers arrive 2 s late in a burst, then on time: no drift (the reference is the
+// lowest lateness of the first drift-threshold, not the first buffer's). Then the stream really
+// falls behind the clock: that is still drift, and it ends when the stream catches up.
+TEST(TimestampChecker, LateFirstBuffersSetNoReference) {
+  TimestampChecker t;
+  t.set_drift_threshold(S);
+  t.set_jump_threshold(10 * S);
+  std::vector<TimestampChecker::Issue> all;
+  for (int64_t r = 0; r < 2 * S; r += 40 * MS)  // 2 s of stream at 2 s, 1 ms apart
+    for (auto &i : t.on_buffer(r, 40 * MS, r, 2 * S + r / 40)) all.push_back(i);
+  for (int64_t r = 2 * S; r < 10 * S; r += 40 * MS)  // on time (50 ms latency)
+    for (auto &i : t.on_buffer(r, 40 * MS, r, r + 50 * MS)) all.push_back(i);
+  EXPECT_TRUE(all.empty()) << all.size() << " issues, the first amount " << all[0].amount;
+  EXPECT_EQ(t.drift(), 0);
+  for (int64_t r = 10 * S; r < 12 * S; r += 40 * MS)  // 2 s behind, then on time again
+    for (auto &i : t.on_buffer(r, 40 * MS, r, r + 2050 * MS)) all.push_back(i);
+  for (int64_t r = 12 * S; r < 13 * S; r += 40 * MS)
+    for (auto &i : t.on_buffer(r, 40 * MS, r, r + 50 * MS)) all.push_back(i);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_TRUE(all[0].active);
+  EXPECT_EQ(all[0].amount, 2 * S);
+  EXPECT_FALSE(all[1].active);
+}
+
 TEST(Content, LumaGridAndDifference) {
   std::vector<uint8_t> plane(64 * 36, 16), grid, prev;
   EXPECT_NEAR(iptv::mean_luma(plane.data(), 64, 36, 64, 1, 4), 16 / 255.0, 1e-9);

@@ -298,6 +298,83 @@ TEST(GapProbeHarness, DriftOnALiveSourceStartsOnceAndEnds) {
   gst_harness_teardown(h);
 }
 
+std::vector<const GstStructure *> timestamp_kind(Collector &c, const char *kind) {
+  std::vector<const GstStructure *> out;
+  for (auto *s : c.named("iptvgapprobe-timestamp"))
+    if (g_str_equal(gst_structure_get_string(s, "kind"), kind)) out.push_back(s);
+  return out;
+}
+
+// A live input whose first buffers reach the probe late, all at once (a demuxer holds its first
+// PES while the worker links and starts its tails; a slow start under the sanitizers), then every
+// buffer on time. That is no drift: the stream follows the clock. The reference used to be the
+// first buffer's lateness, so every punctual buffer after it looked 3 s ahead of the clock: a
+// drift raised at once and never ended (|drift| never came back under half the threshold), and a
+// passthrough channel stayed `degraded` from its start (the sanitized chaos run).
+TEST(GapProbeHarness, LateFirstBuffersAreNotADriftThatNeverEnds) {
+  Collector c;
+  GstHarness *h = make_probe(c, "drift-threshold=1.0 gap-threshold=100");
+  gst_harness_set_src_caps_str(h, "video/x-h264,stream-format=byte-stream,alignment=au");
+  GstTestClock *tc = gst_harness_get_testclock(h);
+  // 3 s of stream (75 pictures) arrive in a burst at 3 s, 1 ms apart...
+  for (int i = 0; i < 75; ++i) {
+    gst_test_clock_set_time(tc, 3 * S + i * MS);
+    ASSERT_EQ(gst_harness_push(h, buffer_at(i * 40 * MS, 40 * MS, 16, 0, i % 25)), GST_FLOW_OK);
+  }
+  // ...then each picture 100 ms after its time (the input's latency), for 20 s.
+  for (int i = 75; i < 575; ++i) {
+    gst_test_clock_set_time(tc, i * 40 * MS + 100 * MS);
+    ASSERT_EQ(gst_harness_push(h, buffer_at(i * 40 * MS, 40 * MS, 16, 0, i % 25)), GST_FLOW_OK);
+  }
+  auto drift = timestamp_kind(c, "drift");
+  EXPECT_TRUE(drift.empty()) << drift.size() << " drift messages, the first "
+                             << (drift.empty() ? 0 : active(drift[0]));
+  gst_object_unref(tc);
+  gst_harness_teardown(h);
+}
+
+// A new segment (or a flush) restarts the timestamp and keyframe checks: the conditions they had
+// raised end there, with a message. They used to be dropped silently, and the worker, which holds
+// a condition until its end, kept the channel `degraded` for good.
+TEST(GapProbeHarness, ANewSegmentOrAFlushEndsTheConditionsItRestarts) {
+  Collector c;
+  GstHarness *h = make_probe(c, "drift-threshold=1.0 gap-threshold=100 keyframe-gap-threshold=1.0");
+  gst_harness_set_src_caps_str(h, "video/x-h264,stream-format=byte-stream,alignment=au");
+  GstTestClock *tc = gst_harness_get_testclock(h);
+  for (int i = 0; i <= 40; ++i) {  // stream time at 1.5x the clock for 4 s: drift; no keyframe
+    gst_test_clock_set_time(tc, i * 100 * MS);
+    ASSERT_EQ(gst_harness_push(h, buffer_at(i * 150 * MS, 150 * MS, 16, 0, i > 0)), GST_FLOW_OK);
+  }
+  ASSERT_EQ(gst_harness_push(h, buffer_at(GST_CLOCK_TIME_NONE, 150 * MS, 16, 0, true)),
+            GST_FLOW_OK);  // and a buffer without a timestamp: missing
+  auto drift = timestamp_kind(c, "drift");
+  auto missing = timestamp_kind(c, "missing");
+  auto key = c.named("iptvgapprobe-keyframe-gap");
+  ASSERT_EQ(drift.size(), 1u);
+  ASSERT_EQ(missing.size(), 1u);
+  ASSERT_EQ(key.size(), 1u);
+  EXPECT_TRUE(active(drift[0]) && active(missing[0]) && active(key[0]));
+  GstSegment seg;
+  gst_segment_init(&seg, GST_FORMAT_TIME);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_segment(&seg)));
+  drift = timestamp_kind(c, "drift");
+  missing = timestamp_kind(c, "missing");
+  ASSERT_EQ(drift.size(), 2u);
+  ASSERT_EQ(missing.size(), 2u);
+  EXPECT_FALSE(active(drift[1]));
+  EXPECT_FALSE(active(missing[1]));
+  EXPECT_EQ(c.named("iptvgapprobe-keyframe-gap").size(), 1u) << "a segment keeps keyframe state";
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_flush_start()));
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+  key = c.named("iptvgapprobe-keyframe-gap");
+  ASSERT_EQ(key.size(), 2u);
+  EXPECT_FALSE(active(key[1]));
+  EXPECT_GT(u64(key[1], "duration"), S);
+  EXPECT_EQ(timestamp_kind(c, "drift").size(), 2u) << "nothing left to end";
+  gst_object_unref(tc);
+  gst_harness_teardown(h);
+}
+
 // ---- real pipelines ----
 
 struct BusMessages {
