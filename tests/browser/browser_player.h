@@ -3,6 +3,7 @@
 // player's own report (see play.mjs for the fields) and asserts on it.
 #pragma once
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -28,5 +29,19 @@ nlohmann::json browser_play(const std::string &url, const PlayOptions &opts,
 // are present: scripts/setup installs both, so a test fails rather than skips without them.
 std::string browser_dir();
 std::string browser_missing();  // "" when ready, else what is missing
+
+// Prints a play report's latency line ("<label>: latency median ... stalls N") and returns the
+// median in seconds (99 when the report has none).
+inline double print_latency(const std::string &label, const nlohmann::json &r) {
+  double median = r.contains("latency") ? r["latency"].value("median", 99.0) : 99.0;
+  std::printf(
+      "%s: latency median %.2f s (min %.2f, max %.2f, %d samples), advanced %.1f s in %.1f s "
+      "of wall clock, stalls %d\n",
+      label.c_str(), median, r.contains("latency") ? r["latency"].value("min", 0.0) : 0.0,
+      r.contains("latency") ? r["latency"].value("max", 0.0) : 0.0,
+      r.contains("latency") ? r["latency"].value("samples", 0) : 0, r.value("advanced", 0.0),
+      r.value("wall", 0.0), r.value("stalls", -1));
+  return median;
+}
 
 }  // namespace iptv_test

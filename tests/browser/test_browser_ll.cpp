@@ -141,12 +141,7 @@ TEST_F(BrowserLl, LowLatencyModeSitsWithinTwoAndAHalfSecondsOfLive) {
   ASSERT_TRUE(r.value("ok", false)) << raw;
   EXPECT_GE(r.value("advanced", 0.0), 25.0) << raw;
   ASSERT_TRUE(r.contains("latency")) << raw;
-  double median = r["latency"].value("median", 99.0);
-  std::printf(
-      "hls.js lowLatencyMode: latency median %.2f s (min %.2f, max %.2f, %d samples), "
-      "advanced %.1f s, stalls %d\n",
-      median, r["latency"].value("min", 0.0), r["latency"].value("max", 0.0),
-      r["latency"].value("samples", 0), r.value("advanced", 0.0), r.value("stalls", -1));
+  double median = iptv_test::print_latency("hls.js lowLatencyMode", r);
   RecordProperty("latency_median_s", std::to_string(median));
   EXPECT_LE(median, 2.5) << raw;
   // Parts, not whole segments: the player asked for parts (`.N.m4s`) with blocking reloads.
@@ -172,12 +167,7 @@ TEST_F(BrowserLl, TsPartsPlayInHlsJsLowLatencyMode) {
   EXPECT_GE(r.value("advanced", 0.0), 10.0)
       << raw;  // media time in 15 s: a loaded machine slows it
   ASSERT_TRUE(r.contains("latency")) << raw;
-  double median = r["latency"].value("median", 99.0);
-  std::printf(
-      "hls.js lowLatencyMode, MPEG-TS parts: latency median %.2f s (min %.2f, max %.2f, %d "
-      "samples), advanced %.1f s, stalls %d\n",
-      median, r["latency"].value("min", 0.0), r["latency"].value("max", 0.0),
-      r["latency"].value("samples", 0), r.value("advanced", 0.0), r.value("stalls", -1));
+  double median = iptv_test::print_latency("hls.js lowLatencyMode, MPEG-TS parts", r);
   RecordProperty("latency_median_s", std::to_string(median));
   EXPECT_GE(r["requests"].value("ts", 0), 20) << raw;
   for (auto &e : r["errors"]) EXPECT_FALSE(e.value("fatal", false)) << raw;

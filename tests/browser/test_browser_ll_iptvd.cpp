@@ -51,13 +51,7 @@ TEST(BrowserLlIptvd, HlsJsLowLatencyThroughAnIptvdSessionUrlSitsWithinTwoAndAHal
   ASSERT_TRUE(r.value("ok", false)) << raw << d.log();
   EXPECT_GE(r.value("advanced", 0.0), 25.0) << raw;
   ASSERT_TRUE(r.contains("latency")) << raw;
-  double median = r["latency"].value("median", 99.0);
-  std::printf(
-      "hls.js lowLatencyMode through iptvd: latency median %.2f s (min %.2f, max %.2f, %d "
-      "samples), advanced %.1f s in %.1f s of wall clock, stalls %d\n",
-      median, r["latency"].value("min", 0.0), r["latency"].value("max", 0.0),
-      r["latency"].value("samples", 0), r.value("advanced", 0.0), r.value("wall", 0.0),
-      r.value("stalls", -1));
+  double median = iptv_test::print_latency("hls.js lowLatencyMode through iptvd", r);
   RecordProperty("latency_median_s", std::to_string(median));
   EXPECT_LE(median, 2.5) << raw;
   EXPECT_EQ(r.value("stalls", -1), 0) << raw;
